@@ -1,0 +1,98 @@
+"""Bearer tokens: HS256 with a configured secret, algorithm pinned, every claim checked."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from app.core.config import Settings
+from app.core.errors import Unauthorized
+from workflows.vocabulary import Role
+
+ALGORITHM = "HS256"
+AREA_PATTERN = re.compile(r"^\d{0,12}$")
+TOKEN_ROLES = frozenset(role for role in Role if role is not Role.system)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who calls: ``area`` is the code prefix they act within ('' is everywhere)."""
+
+    sub: str
+    role: Role
+    area: str
+    department: str | None = None
+
+    def covers(self, area_code: str) -> bool:
+        return area_code.startswith(self.area)
+
+
+SYSTEM_TIMER = Principal(sub="system:timer", role=Role.system, area="")
+
+
+def mint(
+    settings: Settings,
+    *,
+    sub: str,
+    role: Role,
+    area: str,
+    now: datetime,
+    ttl: timedelta = timedelta(hours=8),
+    department: str | None = None,
+) -> str:
+    """A signed token for local use and tests."""
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "role": role.value,
+        "area": area,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    if department:
+        claims["department"] = department
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def verify(settings: Settings, token: str, now: datetime) -> Principal:
+    """The principal a token names, or :class:`Unauthorized` saying why not."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            # exp and nbf are checked below against the injected clock, not PyJWT's own.
+            options={
+                "require": ["exp", "nbf", "iss", "aud", "sub"],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("invalid_token", f"The bearer token is not valid: {exc}.") from exc
+    instant, leeway = now.timestamp(), settings.jwt_leeway_seconds
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if not isinstance(exp, int | float) or not isinstance(nbf, int | float):
+        raise Unauthorized("invalid_token", "The token's exp and nbf must be numeric dates.")
+    if instant >= exp + leeway:
+        raise Unauthorized("token_expired", "The bearer token has expired.")
+    if instant < nbf - leeway:
+        raise Unauthorized("token_not_yet_valid", "The bearer token is not valid yet.")
+    role, area = claims.get("role"), claims.get("area")
+    if role not in TOKEN_ROLES:
+        raise Unauthorized("invalid_token", "The token's role claim is missing or unknown.")
+    if not isinstance(area, str) or not AREA_PATTERN.match(area):
+        raise Unauthorized("invalid_token", "The token's area claim is missing or malformed.")
+    department = claims.get("department")
+    if role == Role.department and not department:
+        raise Unauthorized("invalid_token", "A department token must name its department.")
+    return Principal(sub=str(claims["sub"]), role=Role(role), area=area, department=department)

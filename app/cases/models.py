@@ -1,0 +1,94 @@
+"""The case (one household's path through the mechanism) and its append-only events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, JsonDocument, UTCDateTime
+
+
+class Case(Base):
+    __tablename__ = "monitoring_case"
+    __table_args__ = (
+        # At most one open case per household, enforced by the database itself.
+        Index(
+            "uq_case_household_open",
+            "household_id",
+            unique=True,
+            postgresql_where=text("is_open"),
+            sqlite_where=text("is_open"),
+        ),
+        Index("ix_case_list_order", "opened_at", "id"),
+        # Area scoping is a prefix match; pattern ops let PostgreSQL use the index for it.
+        Index(
+            "ix_monitoring_case_area_code",
+            "area_code",
+            postgresql_ops={"area_code": "varchar_pattern_ops"},
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("household.id"), index=True)
+    area_code: Mapped[str] = mapped_column(String(12))
+    """The household's village code; area scoping matches its prefix."""
+    channel: Mapped[str] = mapped_column(String(32), index=True)
+    state: Mapped[str] = mapped_column(String(48), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    """Bumped by every event; equals the newest event's ``seq``."""
+    workflow_version: Mapped[str] = mapped_column(String(32))
+    policy_version: Mapped[str] = mapped_column(String(32))
+    is_open: Mapped[bool] = mapped_column(index=True)
+    monitoring_type: Mapped[str | None] = mapped_column(String(32), index=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    """The fold of the case's events (``workflows.facts.evolve``); replay recomputes it."""
+    last_hash: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    identification_due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    """00:00 Asia/Shanghai on the day after the identification limit ends."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseEvent(Base):
+    """One transition or recorded fact; rows are only ever inserted."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    case_id: Mapped[str] = mapped_column(ForeignKey("monitoring_case.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(48))
+    from_state: Mapped[str] = mapped_column(String(48))
+    to_state: Mapped[str] = mapped_column(String(48))
+    actor_sub: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    actor_area: Mapped[str] = mapped_column(String(12))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    workflow_version: Mapped[str] = mapped_column(String(32))
+    policy_version: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    def hashed_fields(self) -> dict[str, Any]:
+        """The fields the chain covers, in their canonical shapes."""
+        from app.core.canonical import utc_iso
+
+        return {
+            "case_id": self.case_id,
+            "seq": self.seq,
+            "name": self.name,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "actor": {"sub": self.actor_sub, "role": self.actor_role, "area": self.actor_area},
+            "occurred_at": utc_iso(self.occurred_at),
+            "workflow_version": self.workflow_version,
+            "policy_version": self.policy_version,
+            "payload": self.payload,
+        }

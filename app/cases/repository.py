@@ -1,0 +1,155 @@
+"""All SQL about cases, households and events. Area scoping is part of every query."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.areas.models import Area
+from app.cases.models import Case, CaseEvent
+from app.core.errors import Unprocessable
+from app.households.models import Household
+from workflows.case import IDENTIFICATION_STATES
+
+CASE = cast(Table, Case.__table__)
+EVENT = cast(Table, CaseEvent.__table__)
+
+
+def in_area(column: Any, prefix: str) -> Any:
+    """``column`` lies within the area ``prefix`` (codes are digits, so LIKE needs no escape)."""
+    return column.like(prefix + "%") if prefix else column.is_not(None)
+
+
+async def case_in_area(
+    session: AsyncSession, case_id: str, area: str, *, for_update: bool = False
+) -> Case | None:
+    """The case if it exists within ``area``; locked for this transaction when asked."""
+    query = select(Case).where(Case.id == case_id, in_area(Case.area_code, area))
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def household(session: AsyncSession, household_id: str) -> Household:
+    return (
+        await session.execute(select(Household).where(Household.id == household_id))
+    ).scalar_one()
+
+
+async def household_by_digest(session: AsyncSession, digest: str) -> Household | None:
+    query = select(Household).where(Household.head_id_digest == digest)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def open_case_of(session: AsyncSession, household_id: str) -> Case | None:
+    query = select(Case).where(Case.household_id == household_id, Case.is_open).with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def other_open_cases(session: AsyncSession, household_id: str, case_id: str) -> int:
+    query = select(func.count()).where(
+        Case.household_id == household_id, Case.is_open, Case.id != case_id
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+async def village_exists(session: AsyncSession, code: str) -> bool:
+    query = select(Area.code).where(Area.code == code, Area.level == "village")
+    return (await session.execute(query)).first() is not None
+
+
+async def insert_household(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(Household).values(**values))
+
+
+async def insert_case(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(CASE).values(**values))
+
+
+async def advance_case(
+    session: AsyncSession, case_id: str, expected_version: int, values: dict[str, Any]
+) -> bool:
+    """Write the case's new state only if nobody moved it since it was read."""
+    result = await session.execute(
+        update(CASE)
+        .where(CASE.c.id == case_id, CASE.c.version == expected_version)
+        .values(**values)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def insert_event(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(EVENT).values(**values))
+
+
+async def events_of(session: AsyncSession, case_id: str) -> Sequence[CaseEvent]:
+    query = select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.seq)
+    return (await session.execute(query)).scalars().all()
+
+
+def encode_cursor(opened_at: datetime, case_id: str) -> str:
+    raw = json.dumps([opened_at.isoformat(), case_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        opened_at, case_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(opened_at), str(case_id)
+    except (ValueError, TypeError) as exc:
+        raise Unprocessable("invalid_cursor", "The cursor is not one this service gave.") from exc
+
+
+async def list_cases(
+    session: AsyncSession,
+    *,
+    caller_area: str,
+    area: str | None,
+    state: str | None,
+    channel: str | None,
+    monitoring_type: str | None,
+    overdue_at: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[tuple[Case, Household]], str | None]:
+    """A page of cases in the caller's area, oldest first, keyset-paginated."""
+    conditions = [in_area(Case.area_code, caller_area)]
+    if area:
+        conditions.append(in_area(Case.area_code, area))
+    if state:
+        conditions.append(Case.state == state)
+    if channel:
+        conditions.append(Case.channel == channel)
+    if monitoring_type:
+        conditions.append(Case.monitoring_type == monitoring_type)
+    if overdue_at is not None:
+        conditions += [
+            Case.state.in_(IDENTIFICATION_STATES),
+            Case.identification_due_at <= overdue_at,
+        ]
+    if cursor:
+        after_time, after_id = decode_cursor(cursor)
+        conditions.append(
+            or_(Case.opened_at > after_time, and_(Case.opened_at == after_time, Case.id > after_id))
+        )
+    query = (
+        select(Case, Household)
+        .join(Household, Household.id == Case.household_id)
+        .where(*conditions)
+        .order_by(Case.opened_at, Case.id)
+        .limit(limit + 1)
+    )
+    rows = [(row[0], row[1]) for row in (await session.execute(query)).all()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1][0]
+        next_cursor = encode_cursor(last.opened_at, last.id)
+    return rows, next_cursor

@@ -1,0 +1,292 @@
+"""The cases API: open, read, list, act, record facts, read the trail and replay it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
+from pydantic import BaseModel
+
+from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.auth.tokens import Principal
+from app.cases import repository as repo
+from app.cases import service
+from app.cases.schemas import (
+    ActionOut,
+    ActorOut,
+    CaseOpened,
+    CaseOut,
+    CasePage,
+    EventOut,
+    OpenCaseIn,
+    ReplayOut,
+)
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, Unprocessable
+from workflows.facts import (
+    Classification,
+    CommitmentForm,
+    FactPayload,
+    HomeVisit,
+    Objection,
+    ObjectionResolution,
+    Review,
+    Text,
+)
+from workflows.vocabulary import Channel, MonitoringType, ObjectionOutcome
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description='The case version you read, as a strong ETag: "7".'),
+]
+
+
+def etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CaseOpened,
+    responses={200: {"model": CaseOpened, "description": "Attached to the open case."}},
+)
+async def open_case(
+    body: OpenCaseIn,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> CaseOpened:
+    """Open a case through a channel, or attach the report to the household's open case."""
+    now = clock.now()
+    snap, household, attached = await service.open_case(session, principal, body, now, settings)
+    if attached:
+        response.status_code = status.HTTP_200_OK
+    else:
+        response.headers["Location"] = f"/api/v1/cases/{snap.id}"
+    etag(response, snap.version)
+    out = service.case_out(snap, household, now)
+    return CaseOpened(**out.model_dump(), attached=attached)
+
+
+@router.get("", response_model=CasePage)
+async def list_cases(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    state: str | None = None,
+    area: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
+    channel: Channel | None = None,
+    monitoring_type: MonitoringType | None = None,
+    overdue: bool | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CasePage:
+    """Cases in your area, oldest first; ``overdue=true`` lists the late identifications."""
+    now = clock.now()
+    if overdue is False:
+        raise Unprocessable("invalid_filter", "Use overdue=true or leave the filter out.")
+    rows, next_cursor = await repo.list_cases(
+        session,
+        caller_area=principal.area,
+        area=area,
+        state=state,
+        channel=channel.value if channel else None,
+        monitoring_type=monitoring_type.value if monitoring_type else None,
+        overdue_at=now if overdue else None,
+        cursor=cursor,
+        limit=min(limit, settings.max_page_size),
+    )
+    items = [service.case_out(service.Snapshot.of(c), h, now) for c, h in rows]
+    return CasePage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{case_id}", response_model=CaseOut)
+async def get_case(
+    case_id: str,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+) -> CaseOut:
+    snap, household = await service.get_case(session, principal, case_id)
+    etag(response, snap.version)
+    return service.case_out(snap, household, clock.now())
+
+
+@router.get("/{case_id}/actions", response_model=list[ActionOut])
+async def list_actions(
+    case_id: str, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+) -> list[ActionOut]:
+    """Every action leaving the current state, whether you may fire it now, and what is unmet."""
+    return await service.actions_for(session, principal, case_id, clock.now())
+
+
+@router.post("/{case_id}/actions/{action}", response_model=CaseOut)
+async def fire_action(
+    case_id: str,
+    action: str,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    if_match: IfMatch = None,
+    payload: Annotated[
+        dict[str, Any] | None,
+        Body(description="The action's payload; its schema is in GET …/actions."),
+    ] = None,
+) -> CaseOut:
+    """Fire one transition. Requires ``If-Match`` with the version you read."""
+    now = clock.now()
+    snap = await service.fire_action(session, principal, case_id, action, payload, if_match, now)
+    etag(response, snap.version)
+    household = await repo.household(session, snap.household_id)
+    return service.case_out(snap, household, now)
+
+
+@router.get("/{case_id}/events", response_model=list[EventOut])
+async def list_events(
+    case_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> list[EventOut]:
+    """The case's append-only events, oldest first."""
+    return [
+        EventOut(
+            seq=e.seq,
+            name=e.name,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            actor=ActorOut(sub=e.actor_sub, role=e.actor_role, area=e.actor_area),
+            occurred_at=e.occurred_at,
+            workflow_version=e.workflow_version,
+            policy_version=e.policy_version,
+            payload=e.payload,
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+        )
+        for e in await service.events(session, principal, case_id)
+    ]
+
+
+@router.get("/{case_id}/replay", response_model=ReplayOut)
+async def replay_case(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> ReplayOut:
+    """Recompute the case from its events under its pinned workflow and check the chain."""
+    return await service.replay(session, principal, case_id)
+
+
+# --- facts -------------------------------------------------------------------------------------
+
+
+def fact_gate(kind: str) -> Any:
+    """Check existence and role before the body is validated (API order: 404, 403, 422)."""
+
+    async def gate(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> Principal:
+        async with session.begin():
+            snap, _ = await service.get_case(session, principal, case_id)
+        if principal.role not in snap.workflow.facts[kind].roles:
+            raise Forbidden(
+                service.ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}."
+            )
+        return principal
+
+    return Depends(gate)
+
+
+async def _record(
+    kind: str,
+    case_id: str,
+    body: BaseModel,
+    response: Response,
+    principal: Principal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: str | None,
+) -> CaseOut:
+    now = clock.now()
+    snap = await service.record_fact(
+        session, principal, case_id, kind, body, if_match, now, settings
+    )
+    etag(response, snap.version)
+    household = await repo.household(session, snap.household_id)
+    return service.case_out(snap, household, now)
+
+
+@router.post("/{case_id}/commitment-forms", response_model=CaseOut, status_code=201)
+async def record_commitment_form(
+    case_id: str, body: CommitmentForm, response: Response, session: SessionDep,
+    clock: ClockDep, settings: SettingsDep, if_match: IfMatch = None,
+    principal: Principal = fact_gate("commitment_form"),
+) -> CaseOut:  # fmt: skip
+    """承诺授权书: recorded by a village cadre before nomination."""
+    return await _record("commitment_form", case_id, body, response, principal, session, clock,
+                         settings, if_match)  # fmt: skip
+
+
+@router.post("/{case_id}/reviews", response_model=CaseOut, status_code=201)
+async def record_review(
+    case_id: str, body: Review, response: Response, session: SessionDep,
+    clock: ClockDep, settings: SettingsDep, if_match: IfMatch = None,
+    principal: Principal = fact_gate("review"),
+) -> CaseOut:  # fmt: skip
+    """民主评议: the village committee's meeting record, one per procedure."""
+    return await _record("review", case_id, body, response, principal, session, clock,
+                         settings, if_match)  # fmt: skip
+
+
+@router.post("/{case_id}/objections", response_model=CaseOut, status_code=201)
+async def lodge_objection(
+    case_id: str, body: Objection, response: Response, session: SessionDep,
+    clock: ClockDep, settings: SettingsDep, if_match: IfMatch = None,
+    principal: Principal = fact_gate("objection"),
+) -> CaseOut:  # fmt: skip
+    """异议: lodged (through a village cadre) while the notice runs."""
+    return await _record("objection", case_id, body, response, principal, session, clock,
+                         settings, if_match)  # fmt: skip
+
+
+class ObjectionResolutionIn(FactPayload):
+    """The township's finding on one objection."""
+
+    outcome: ObjectionOutcome
+    reason: Text
+
+
+@router.post(
+    "/{case_id}/objections/{objection_id}/resolution", response_model=CaseOut, status_code=201
+)
+async def resolve_objection(
+    case_id: str, objection_id: Annotated[str, Path(max_length=64)], body: ObjectionResolutionIn,
+    response: Response, session: SessionDep, clock: ClockDep, settings: SettingsDep,
+    if_match: IfMatch = None, principal: Principal = fact_gate("objection_resolution"),
+) -> CaseOut:  # fmt: skip
+    """The township's finding; an upheld objection returns the case to the village."""
+    resolution = ObjectionResolution(objection_id=objection_id, **body.model_dump())
+    return await _record("objection_resolution", case_id, resolution, response, principal,
+                         session, clock, settings, if_match)  # fmt: skip
+
+
+@router.post("/{case_id}/home-visits", response_model=CaseOut, status_code=201)
+async def record_home_visit(
+    case_id: str, body: HomeVisit, response: Response, session: SessionDep,
+    clock: ClockDep, settings: SettingsDep, if_match: IfMatch = None,
+    principal: Principal = fact_gate("home_visit"),
+) -> CaseOut:  # fmt: skip
+    """入户核实: the township's home visit and opinion."""
+    return await _record("home_visit", case_id, body, response, principal, session, clock,
+                         settings, if_match)  # fmt: skip
+
+
+@router.post("/{case_id}/classification", response_model=CaseOut, status_code=201)
+async def record_classification(
+    case_id: str, body: Classification, response: Response, session: SessionDep,
+    clock: ClockDep, settings: SettingsDep, if_match: IfMatch = None,
+    principal: Principal = fact_gate("classification"),
+) -> CaseOut:  # fmt: skip
+    """县级确定: monitoring type, risk types and responsible person (replaces the previous)."""
+    return await _record("classification", case_id, body, response, principal, session, clock,
+                         settings, if_match)  # fmt: skip

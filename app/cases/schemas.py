@@ -1,0 +1,119 @@
+"""Request and response shapes of the cases API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.households.schemas import HouseholdIn, HouseholdSummary
+from workflows.vocabulary import Channel, RiskType
+
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class OpenCaseIn(BaseModel):
+    """A report of a household at risk, through one of the three channels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    household: HouseholdIn
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = ""
+    """The hardship as reported (困难描述)."""
+    risk_type: RiskType | None = None
+    """The risk the reporter names; the city's classification decides."""
+    source: Short | None = None
+    """Where the report came from: a 12317 tracking number, a department, a campaign."""
+
+
+class Deadlines(BaseModel):
+    identification_due_at: datetime
+    """From 00:00 Asia/Shanghai on this moment an unconfirmed case is overdue (识别时限)."""
+    identification_overdue: bool
+    notice_ends_at: datetime | None
+    """When the running public notice may be left, if one runs."""
+
+
+class CaseOut(BaseModel):
+    id: str
+    state: str
+    version: int
+    channel: Channel
+    area_code: str
+    is_open: bool
+    monitoring_type: str | None
+    workflow_version: str
+    policy_version: str
+    opened_at: datetime
+    updated_at: datetime
+    household: HouseholdSummary
+    deadlines: Deadlines
+    facts: dict[str, Any]
+
+
+class CaseOpened(CaseOut):
+    attached: bool = Field(description="True when the report joined the household's open case.")
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    next_cursor: str | None
+
+
+class UnmetOut(BaseModel):
+    code: str
+    message: str
+    met_at: datetime | None
+
+
+class ActionOut(BaseModel):
+    name: str
+    title: str
+    to_state: str
+    allowed: bool
+    unmet: list[UnmetOut]
+    payload_schema: dict[str, Any]
+
+
+class ActorOut(BaseModel):
+    sub: str
+    role: str
+    area: str
+
+
+class EventOut(BaseModel):
+    seq: int
+    name: str
+    from_state: str
+    to_state: str
+    actor: ActorOut
+    occurred_at: datetime
+    workflow_version: str
+    policy_version: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class ReplayStep(BaseModel):
+    seq: int
+    event: str
+    from_state: str
+    to_state: str
+    hash_valid: bool
+    legal: bool
+    """The step was allowed by the pinned workflow under the facts and time it happened at."""
+    unmet: list[str]
+
+
+class ReplayOut(BaseModel):
+    stored_state: str
+    replayed_state: str | None
+    matches: bool
+    facts_match: bool
+    chain_valid: bool
+    broken_at_seq: int | None
+    all_steps_legal: bool
+    steps: list[ReplayStep]

@@ -1,0 +1,608 @@
+"""The case service: the one write path of every transition and every recorded fact.
+
+A write is one transaction: lock the case (``FOR UPDATE`` on PostgreSQL; on SQLite the
+transaction began ``IMMEDIATE``), check who may act and what the rules say, run the pinned
+machine, append the chained event and move the case's version — only if it is still the version
+that was read. Any refusal raises before anything is written, and the transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from statemachine.exceptions import TransitionNotAllowed
+
+from app.auth.tokens import Principal
+from app.cases import repository as repo
+from app.cases.models import Case, CaseEvent
+from app.cases.schemas import (
+    ActionOut,
+    CaseOut,
+    Deadlines,
+    OpenCaseIn,
+    ReplayOut,
+    ReplayStep,
+    UnmetOut,
+)
+from app.core.canonical import GENESIS_HASH, blind_index, event_hash
+from app.core.config import Settings
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unprocessable,
+    validation_problem,
+)
+from app.households import idnumber
+from app.households.models import Household
+from app.households.schemas import HouseholdSummary
+from workflows.calendar import after_full_days
+from workflows.case import (
+    CLOSED_STATES,
+    IDENTIFICATION_STATES,
+    OPEN_ACTIONS,
+    Step,
+    Workflow,
+    workflow,
+)
+from workflows.case import CURRENT as CURRENT_WORKFLOW
+from workflows.facts import evolve, initial_facts
+from workflows.policy import CURRENT_POLICY, policy
+from workflows.rules import (
+    RuleContext,
+    Unmet,
+    evaluate,
+    fact_refusal,
+    household_has_no_other_open_case,
+    notice_ends_at,
+)
+from workflows.vocabulary import Channel, ObjectionOutcome, Procedure
+
+ROLE_NOT_PERMITTED = "role_not_permitted"
+
+
+@dataclass
+class Snapshot:
+    """The case as this transaction sees it; updated as events are appended."""
+
+    id: str
+    household_id: str
+    area_code: str
+    channel: str
+    state: str
+    version: int
+    workflow_version: str
+    policy_version: str
+    is_open: bool
+    monitoring_type: str | None
+    facts: dict[str, Any]
+    last_hash: str
+    opened_at: datetime
+    identification_due_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, case: Case) -> Snapshot:
+        return cls(**{name: getattr(case, name) for name in cls.__dataclass_fields__})
+
+    @property
+    def workflow(self) -> Workflow:
+        return workflow(self.workflow_version)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def deadlines(snap: Snapshot, now: datetime) -> Deadlines:
+    notice_end = None
+    procedure = {"public_notice": Procedure.identification,
+                 "elimination_notice": Procedure.elimination}.get(snap.state)  # fmt: skip
+    if procedure is not None and snap.facts["procedures"][procedure]["notice"]:
+        notice_end = notice_ends_at(snap.facts["procedures"][procedure]["notice"])
+    return Deadlines(
+        identification_due_at=snap.identification_due_at,
+        identification_overdue=snap.state in IDENTIFICATION_STATES
+        and now >= snap.identification_due_at,
+        notice_ends_at=notice_end,
+    )
+
+
+def household_summary(household: Household) -> HouseholdSummary:
+    return HouseholdSummary(
+        id=household.id,
+        head_name=household.head_name,
+        head_id_number_masked=idnumber.mask(household.head_id_number),
+        village_code=household.village_code,
+        size=household.size,
+    )
+
+
+def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
+    return CaseOut(
+        id=snap.id,
+        state=snap.state,
+        version=snap.version,
+        channel=Channel(snap.channel),
+        area_code=snap.area_code,
+        is_open=snap.is_open,
+        monitoring_type=snap.monitoring_type,
+        workflow_version=snap.workflow_version,
+        policy_version=snap.policy_version,
+        opened_at=snap.opened_at,
+        updated_at=snap.updated_at,
+        household=household_summary(household),
+        deadlines=deadlines(snap, now),
+        facts=snap.facts,
+    )
+
+
+async def get_case(
+    session: AsyncSession, principal: Principal, case_id: str
+) -> tuple[Snapshot, Household]:
+    case = await repo.case_in_area(session, case_id, principal.area)
+    if case is None:
+        raise NotFound("case_not_found", f"No case {case_id} in your area.")
+    return Snapshot.of(case), await repo.household(session, case.household_id)
+
+
+# --- the write path --------------------------------------------------------------------------
+
+
+async def _append(
+    session: AsyncSession,
+    snap: Snapshot,
+    *,
+    name: str,
+    payload: dict[str, Any],
+    to_state: str,
+    actor: Principal,
+    now: datetime,
+) -> None:
+    """Append one chained event and move the case to it, if nobody moved it first."""
+    params = policy(snap.policy_version)
+    seq = snap.version + 1
+    facts = evolve(
+        snap.facts, name, payload, now, from_state=snap.state, notice_days=params.notice_days
+    )
+    event = CaseEvent(
+        case_id=snap.id, seq=seq, name=name, from_state=snap.state, to_state=to_state,
+        actor_sub=actor.sub, actor_role=actor.role.value, actor_area=actor.area,
+        occurred_at=now, workflow_version=snap.workflow_version,
+        policy_version=snap.policy_version, payload=payload, prev_hash=snap.last_hash,
+    )  # fmt: skip
+    digest = event_hash(event.hashed_fields(), snap.last_hash)
+    classification = facts.get("classification") or {}
+    moved = replace(
+        snap,
+        state=to_state,
+        version=seq,
+        facts=facts,
+        last_hash=digest,
+        is_open=to_state not in CLOSED_STATES,
+        monitoring_type=classification.get("monitoring_type"),
+        updated_at=now,
+    )
+    changed = await repo.advance_case(
+        session,
+        snap.id,
+        snap.version,
+        {name: getattr(moved, name) for name in
+         ("state", "version", "facts", "last_hash", "is_open", "monitoring_type", "updated_at")},
+    )  # fmt: skip
+    if not changed:
+        raise PreconditionFailed("version_mismatch", "The case changed meanwhile; reload it.")
+    await repo.insert_event(
+        session,
+        {column: getattr(event, column) for column in (
+            "case_id", "seq", "name", "from_state", "to_state", "actor_sub", "actor_role",
+            "actor_area", "occurred_at", "workflow_version", "policy_version", "payload",
+            "prev_hash")} | {"hash": digest},
+    )  # fmt: skip
+    for field in Snapshot.__dataclass_fields__:
+        setattr(snap, field, getattr(moved, field))
+
+
+def _context(
+    snap: Snapshot, step: Step, now: datetime, payload: dict[str, Any], other_open_cases: int = 0
+) -> RuleContext:
+    return RuleContext(
+        facts=snap.facts,
+        now=now,
+        policy=policy(snap.policy_version),
+        procedure=step.procedure,
+        payload=payload,
+        case_area=snap.area_code,
+        other_open_cases=other_open_cases,
+    )
+
+
+async def _observations(session: AsyncSession, snap: Snapshot, step: Step) -> dict[str, Any]:
+    """Facts from outside the case that a step's rules read; stored with the event for replay."""
+    if household_has_no_other_open_case in step.rules:
+        return {
+            "other_open_cases": await repo.other_open_cases(session, snap.household_id, snap.id)
+        }
+    return {}
+
+
+def guard_failed(unmet: list[Unmet]) -> Conflict:
+    return Conflict(
+        "guard_failed",
+        "The rules refuse this step: " + ", ".join(u.code for u in unmet) + ".",
+        unmet=[u.as_dict() for u in unmet],
+    )
+
+
+async def _transition(
+    session: AsyncSession,
+    snap: Snapshot,
+    step: Step,
+    payload: dict[str, Any],
+    actor: Principal,
+    now: datetime,
+) -> None:
+    """Check the step's rules, run the machine and append the event (the lock is held)."""
+    if actor.role not in step.roles:
+        raise guard_failed([Unmet(ROLE_NOT_PERMITTED, f"A {actor.role} may not do this here.")])
+    observed = await _observations(session, snap, step)
+    ctx = _context(snap, step, now, payload, observed.get("other_open_cases", 0))
+    unmet = evaluate(step.rules, ctx, with_payload=True)
+    if unmet:
+        raise guard_failed(unmet)
+    try:
+        to_state = snap.workflow.run(snap.state, step.action, ctx)
+    except TransitionNotAllowed as exc:  # our evaluation and the machine disagree: refuse
+        raise Conflict("guard_failed", f"The workflow refuses {step.action}.", unmet=[]) from exc
+    stored = {**payload, "observed": observed} if observed else payload
+    await _append(session, snap, name=step.action, payload=stored, to_state=to_state,
+                  actor=actor, now=now)  # fmt: skip
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """The version an ``If-Match`` names; a weak or malformed tag matches nothing."""
+    if header is None:
+        return None
+    tag = header.strip()
+    if tag.startswith('"') and tag.endswith('"') and len(tag) >= 2:
+        tag = tag[1:-1]
+    return int(tag) if tag.isdigit() else -1
+
+
+def _check_version(snap: Snapshot, if_match: str | None, *, required: bool) -> None:
+    expected = parse_if_match(if_match)
+    if expected is None:
+        if required:
+            raise PreconditionRequired(
+                "if_match_required", 'Send If-Match: "<version>" with the version you read.'
+            )
+        return
+    if expected != snap.version:
+        raise PreconditionFailed(
+            "version_mismatch",
+            f"The case is at version {snap.version}, not {if_match}; reload it.",
+            current_version=snap.version,
+        )
+
+
+def _validated(model: type[BaseModel], raw: Any) -> dict[str, Any]:
+    try:
+        return model.model_validate(raw if raw is not None else {}).model_dump(
+            mode="json", exclude_none=True
+        )
+    except ValidationError as exc:
+        raise validation_problem([dict(e) for e in exc.errors()]) from exc
+
+
+async def _locked(session: AsyncSession, principal: Principal, case_id: str) -> Snapshot:
+    case = await repo.case_in_area(session, case_id, principal.area, for_update=True)
+    if case is None:
+        raise NotFound("case_not_found", f"No case {case_id} in your area.")
+    if case.state not in case_workflow(case).machine.states_map:
+        raise Conflict("state_corrupt", f"Stored state {case.state!r} is not in the workflow.")
+    return Snapshot.of(case)
+
+
+def case_workflow(case: Case) -> Workflow:
+    return workflow(case.workflow_version)
+
+
+async def fire_action(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: str,
+    action: str,
+    raw_payload: Any,
+    if_match: str | None,
+    now: datetime,
+) -> Snapshot:
+    """Fire one transition; checks answer in the API's order (404, 403, 422, 428, 412, 409)."""
+    async with session.begin():
+        snap = await _locked(session, principal, case_id)
+        flow = snap.workflow
+        if action not in flow.actions or action in OPEN_ACTIONS.values():
+            raise NotFound("action_not_found", f"The workflow has no action {action!r}.")
+        if principal.role not in flow.roles_for(action):
+            raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} never fires {action}.")
+        step = flow.step(action, snap.state)
+        model = (step or next(s for s in flow.steps if s.action == action)).payload
+        payload = _validated(model, raw_payload)
+        _check_version(snap, if_match, required=True)
+        if step is None:
+            raise Conflict(
+                "transition_not_allowed", f"{action} does not leave the state {snap.state}."
+            )
+        await _transition(session, snap, step, payload, principal, now)
+    return snap
+
+
+async def record_fact(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: str,
+    kind: str,
+    payload_in: BaseModel,
+    if_match: str | None,
+    now: datetime,
+    settings: Settings,
+) -> Snapshot:
+    """Record a fact (form, review, objection …) as an event; may trigger a return."""
+    async with session.begin():
+        snap = await _locked(session, principal, case_id)
+        spec = snap.workflow.facts[kind]
+        if principal.role not in spec.roles:
+            raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
+        _check_version(snap, if_match, required=False)
+        if snap.state not in spec.states:
+            raise Conflict(
+                "not_recordable_in_state", f"A {kind} is not recorded in the state {snap.state}."
+            )
+        procedure = spec.states[snap.state]
+        payload = payload_in.model_dump(mode="json", exclude_none=True)
+        if procedure is not None and kind != "commitment_form":
+            payload["procedure"] = procedure.value
+        if kind == "objection":
+            payload["objection_id"] = uuid.uuid4().hex
+        if kind == "commitment_form":
+            payload["covered_members"] = [
+                {"id_number_masked": idnumber.mask(number),
+                 "id_number_digest": blind_index(settings.blind_index_key, number)}
+                for number in payload.pop("covered_member_id_numbers")
+            ]  # fmt: skip
+        ctx = RuleContext(facts=snap.facts, now=now, policy=policy(snap.policy_version),
+                          procedure=procedure, payload=payload)  # fmt: skip
+        refusal = fact_refusal(kind, ctx)
+        if refusal is not None:
+            raise Conflict(refusal.code, refusal.message)
+        await _append(session, snap, name=kind, payload=payload, to_state=snap.state,
+                      actor=principal, now=now)  # fmt: skip
+        if (
+            kind == "objection_resolution"
+            and payload["outcome"] == ObjectionOutcome.upheld
+            and snap.state == "public_notice"
+        ):
+            # 异议成立: the nomination goes back to the village, in the same transaction.
+            step = snap.workflow.step("return_to_village", snap.state)
+            assert step is not None
+            await _transition(session, snap, step, {"reason": payload["reason"]}, principal, now)
+    return snap
+
+
+async def open_case(
+    session: AsyncSession,
+    principal: Principal,
+    body: OpenCaseIn,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Snapshot, Household, bool]:
+    """Open a case, or attach the report to the household's open case."""
+    flow = CURRENT_WORKFLOW
+    open_step = flow.step(OPEN_ACTIONS[body.channel], "new")
+    assert open_step is not None
+    if principal.role not in open_step.roles:
+        raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not open {body.channel}.")
+    village = body.household.village_code
+    if not principal.covers(village):
+        raise Forbidden("area_forbidden", f"The village {village} is outside your area.")
+    for attempt in range(2):
+        try:
+            return await _open_once(session, principal, body, flow, open_step, now, settings)
+        except IntegrityError:
+            # A concurrent report created the household or its case first: attach instead.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _open_once(
+    session: AsyncSession,
+    principal: Principal,
+    body: OpenCaseIn,
+    flow: Workflow,
+    open_step: Step,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Snapshot, Household, bool]:
+    village = body.household.village_code
+    report = {"channel": body.channel.value, "source": body.source,
+              "description": body.description or None,
+              "risk_type": body.risk_type.value if body.risk_type else None}  # fmt: skip
+    report = {k: v for k, v in report.items() if v is not None}
+    async with session.begin():
+        if not await repo.village_exists(session, village):
+            raise Unprocessable(
+                "unknown_village", f"{village} is not a known village code.", field="village_code"
+            )
+        digest = blind_index(settings.blind_index_key, body.household.head_id_number)
+        household = await repo.household_by_digest(session, digest)
+        if household is not None and household.village_code != village:
+            raise Unprocessable(
+                "household_village_mismatch",
+                f"This household is registered in village {household.village_code}.",
+                field="household.village_code",
+            )
+        if household is not None:
+            existing = await repo.open_case_of(session, household.id)
+            if existing is not None:
+                snap = Snapshot.of(existing)
+                await _append(session, snap, name="report", payload=report, to_state=snap.state,
+                              actor=principal, now=now)  # fmt: skip
+                return snap, household, True
+        else:
+            household = Household(
+                id=str(uuid.uuid4()), village_code=village, head_name=body.household.head_name,
+                head_id_number=body.household.head_id_number, head_id_digest=digest,
+                phone=body.household.phone, size=body.household.size, created_at=now,
+            )  # fmt: skip
+            await repo.insert_household(
+                session, {c.key: getattr(household, c.key) for c in Household.__table__.columns}
+            )
+        params = CURRENT_POLICY
+        snap = Snapshot(
+            id=str(uuid.uuid4()), household_id=household.id, area_code=village,
+            channel=body.channel.value, state="new", version=0,
+            workflow_version=flow.version, policy_version=params.version, is_open=True,
+            monitoring_type=None, facts=initial_facts(), last_hash=GENESIS_HASH, opened_at=now,
+            identification_due_at=after_full_days(now, params.identification_days),
+            updated_at=now,
+        )  # fmt: skip
+        await repo.insert_case(
+            session, {f: getattr(snap, f) for f in Snapshot.__dataclass_fields__}
+        )
+        payload = {"household_id": household.id, **report}
+        payload.pop("channel")
+        ctx = _context(snap, open_step, now, payload)
+        to_state = flow.run("new", open_step.action, ctx)
+        await _append(session, snap, name=open_step.action, payload=payload, to_state=to_state,
+                      actor=principal, now=now)  # fmt: skip
+    return snap, household, False
+
+
+def available_actions(
+    snap: Snapshot, principal: Principal, now: datetime, other_open_cases: int = 0
+) -> list[ActionOut]:
+    """Every action leaving the current state, with what stands in the caller's way."""
+    result = []
+    for step in snap.workflow.steps_from(snap.state):
+        unmet: list[Unmet] = []
+        if principal.role not in step.roles:
+            unmet.append(Unmet(ROLE_NOT_PERMITTED, f"A {principal.role} may not do this here."))
+        ctx = _context(snap, step, now, {}, other_open_cases)
+        unmet += evaluate(step.rules, ctx, with_payload=False)
+        result.append(
+            ActionOut(
+                name=step.action,
+                title=step.title,
+                to_state=step.target,
+                allowed=not unmet,
+                unmet=[UnmetOut(code=u.code, message=u.message, met_at=u.met_at) for u in unmet],
+                payload_schema=step.payload.model_json_schema(),
+            )
+        )
+    return result
+
+
+async def actions_for(
+    session: AsyncSession, principal: Principal, case_id: str, now: datetime
+) -> list[ActionOut]:
+    snap, _ = await get_case(session, principal, case_id)
+    others = 0
+    if any(
+        household_has_no_other_open_case in s.rules for s in snap.workflow.steps_from(snap.state)
+    ):
+        others = await repo.other_open_cases(session, snap.household_id, snap.id)
+    return available_actions(snap, principal, now, others)
+
+
+# --- replay ------------------------------------------------------------------------------------
+
+
+def replay_events(
+    stored_state: str, stored_facts: dict[str, Any], events: list[CaseEvent], workflow_version: str
+) -> ReplayOut:
+    """Recompute every step from the pinned workflow and check the hash chain.
+
+    States come from running the machine from ``new``, never from an event's stored
+    ``to_state``; each transition is re-checked under the facts and time it happened at.
+    """
+    flow = workflow(workflow_version)
+    state: str | None = "new"
+    facts = initial_facts()
+    prev_hash = GENESIS_HASH
+    chain_valid, broken_at = True, None
+    steps: list[ReplayStep] = []
+    for expected_seq, event in enumerate(events, start=1):
+        fields = event.hashed_fields()
+        hash_ok = (
+            event.seq == expected_seq
+            and event.prev_hash == prev_hash
+            and event_hash(fields, prev_hash) == event.hash
+        )
+        if not hash_ok and chain_valid:
+            chain_valid, broken_at = False, event.seq
+        prev_hash = event.hash
+        from_state = state
+        legal, unmet_codes = True, []
+        if state is None:
+            legal = False
+        elif event.name in flow.actions:
+            step = flow.step(event.name, state)
+            if step is None or event.actor_role not in step.roles:
+                legal, state = False, None
+            else:
+                payload = {k: v for k, v in event.payload.items() if k != "observed"}
+                observed = event.payload.get("observed", {})
+                ctx = RuleContext(
+                    facts=facts, now=event.occurred_at, policy=policy(event.policy_version),
+                    procedure=step.procedure, payload=payload, case_area="",
+                    other_open_cases=observed.get("other_open_cases", 0),
+                )  # fmt: skip
+                unmet_codes = [u.code for u in evaluate(step.rules, ctx, with_payload=True)]
+                try:
+                    state = flow.run(state, event.name, ctx)
+                except TransitionNotAllowed:
+                    legal, state = False, None
+        elif event.name in flow.facts or event.name == "report":
+            spec = flow.facts.get(event.name)
+            if spec is not None and (
+                state not in spec.states or event.actor_role not in spec.roles
+            ):
+                legal = False
+        else:
+            legal, state = False, None
+        if state is not None:
+            facts = evolve(facts, event.name, event.payload, event.occurred_at,
+                           from_state=from_state or "",
+                           notice_days=policy(event.policy_version).notice_days)  # fmt: skip
+        steps.append(ReplayStep(
+            seq=event.seq, event=event.name, from_state=from_state or "?", to_state=state or "?",
+            hash_valid=hash_ok, legal=legal and not unmet_codes, unmet=unmet_codes,
+        ))  # fmt: skip
+    return ReplayOut(
+        stored_state=stored_state,
+        replayed_state=state,
+        matches=state == stored_state,
+        facts_match=facts == stored_facts,
+        chain_valid=chain_valid,
+        broken_at_seq=broken_at,
+        all_steps_legal=all(s.legal for s in steps),
+        steps=steps,
+    )
+
+
+async def replay(session: AsyncSession, principal: Principal, case_id: str) -> ReplayOut:
+    snap, _ = await get_case(session, principal, case_id)
+    events = list(await repo.events_of(session, case_id))
+    return replay_events(snap.state, snap.facts, events, snap.workflow_version)
+
+
+async def events(session: AsyncSession, principal: Principal, case_id: str) -> list[CaseEvent]:
+    await get_case(session, principal, case_id)
+    return list(await repo.events_of(session, case_id))

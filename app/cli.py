@@ -1,0 +1,119 @@
+"""The command line: ``fangfanpin --help``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.core.config import get_settings
+
+cli = typer.Typer(
+    help="防返贫 — the monitoring and assistance workflow service.", no_args_is_help=True
+)
+
+
+@cli.command()
+def migrate(revision: str = "head") -> None:
+    """Bring the database schema to a revision (Alembic; the only way a schema is made)."""
+    from app.migrations import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@cli.command()
+def demo() -> None:
+    """Load the demo areas (Jiaohe's townships and villages) and list the demo users."""
+    from app.areas.demo import DEMO_USERS, load
+    from app.core.db import make_engine, make_sessionmaker
+
+    async def run() -> int:
+        engine = make_engine(get_settings().database_url)
+        async with make_sessionmaker(engine)() as session, session.begin():
+            added = await load(session)
+        await engine.dispose()
+        return added
+
+    added = asyncio.run(run())
+    typer.echo(f"demo areas loaded ({added} new)")
+    typer.echo("demo users (mint a token with: fangfanpin token --user NAME):")
+    for user in DEMO_USERS:
+        typer.echo(
+            f"  {user.sub:<22} {user.role.value:<18} area {user.area:<13} {user.description}"
+        )
+
+
+@cli.command()
+def token(
+    user: Annotated[str | None, typer.Option(help="A demo user's name (see `demo`).")] = None,
+    sub: Annotated[str | None, typer.Option(help="Subject, with --role and --area.")] = None,
+    role: Annotated[str | None, typer.Option()] = None,
+    area: Annotated[str | None, typer.Option(help="Area code prefix, e.g. 220281.")] = None,
+    department: Annotated[str | None, typer.Option()] = None,
+    hours: Annotated[int, typer.Option(min=1, max=720)] = 8,
+) -> None:
+    """Mint a bearer token for local use (signed with JWT_SECRET)."""
+    from app.areas.demo import demo_user
+    from app.auth.tokens import mint
+    from app.core.clock import SystemClock
+    from workflows.vocabulary import Role
+
+    if user:
+        try:
+            found = demo_user(user)
+        except LookupError:
+            raise typer.BadParameter(f"no demo user {user!r}", param_hint="--user") from None
+        sub, chosen, area, department = found.sub, found.role, found.area, found.department
+    elif sub and role and area is not None:
+        try:
+            chosen = Role(role)
+        except ValueError:
+            raise typer.BadParameter(f"unknown role {role!r}", param_hint="--role") from None
+    else:
+        raise typer.BadParameter("give --user, or --sub with --role and --area")
+    typer.echo(mint(get_settings(), sub=sub, role=chosen, area=area, department=department,
+                    now=SystemClock().now(), ttl=timedelta(hours=hours)))  # fmt: skip
+
+
+@cli.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write the document.")] = Path(
+        "openapi/openapi.json"
+    ),
+) -> None:
+    """Write the OpenAPI document the app generates."""
+    from app.main import create_app
+
+    document = create_app().openapi()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    typer.echo(f"wrote {output}")
+
+
+@cli.command()
+def diagram() -> None:
+    """Print the case workflow as a Mermaid diagram."""
+    from workflows.case import CURRENT
+
+    typer.echo(CURRENT.mermaid())
+
+
+@cli.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers)
+
+
+def main() -> None:
+    cli()

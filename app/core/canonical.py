@@ -1,0 +1,27 @@
+"""Canonical JSON (RFC 8785) and the event hash chain."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+
+GENESIS_HASH = "0" * 64
+
+
+def utc_iso(instant: datetime) -> str:
+    """UTC to the microsecond, always the same shape: ``2026-01-02T03:04:05.000006Z``."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(fields: dict[str, Any], prev_hash: str) -> str:
+    """Lowercase hex SHA-256 over the canonical JSON of an event's fields and ``prev_hash``."""
+    return hashlib.sha256(rfc8785.dumps({**fields, "prev_hash": prev_hash})).hexdigest()
+
+
+def blind_index(key: str, value: str) -> str:
+    """A keyed digest for exact look-up without storing the value (HMAC-SHA-256)."""
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()

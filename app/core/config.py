@@ -1,0 +1,39 @@
+"""One Settings object, read from the environment (and a ``.env`` file when present)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "fangfanpin-local-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./fangfanpin.sqlite3"
+    """``postgresql+asyncpg://user@host/db`` for PostgreSQL; an SQLite file by default."""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_echo: bool = False
+
+    jwt_secret: str = DEV_SECRET
+    """HS256 signing secret for bearer tokens; set a long random value in production."""
+    jwt_issuer: str = "fangfanpin"
+    jwt_audience: str = "fangfanpin-api"
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    blind_index_key: str = "fangfanpin-local-blind-index-key"
+    """HMAC key for ID-number digests in the trail; rotating it needs a re-index."""
+
+    idempotency_ttl_hours: int = Field(default=24, ge=24)
+    idempotency_lease_seconds: int = Field(default=120, ge=5)
+    """How long an unfinished request holds its key before a retry may take it over."""
+
+    max_page_size: int = 500
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

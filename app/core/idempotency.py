@@ -1,0 +1,191 @@
+"""``Idempotency-Key`` on every POST, scoped to (caller ``sub``, method, path).
+
+A retry with the same key and body answers the first answer again (status, body, and the
+headers that matter) and writes nothing; the same key with another body is refused (422
+``idempotency_key_reused``); a key whose first request still runs answers 409
+``idempotency_key_in_flight``. A first request that crashed releases its key after a lease.
+Server errors (5xx) are not kept, so a retry runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth.tokens import verify
+from app.core.clock import Clock
+from app.core.config import Settings
+from app.core.errors import PROBLEM_JSON, Conflict, ProblemError, Unauthorized, Unprocessable
+from app.core.idempotency_model import IdempotencyRecord
+
+HEADER = b"idempotency-key"
+KEPT_HEADERS = ("content-type", "location", "etag")
+RECORD = cast(Table, IdempotencyRecord.__table__)
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        raw_key = headers.get(HEADER)
+        subject = self._subject(scope, headers)
+        if raw_key is None or subject is None:
+            await self.app(scope, receive, send)  # no key, or the route will answer 401
+            return
+        key = raw_key.decode("latin-1").strip()
+        if not 1 <= len(key) <= 200:
+            await _send_problem(
+                send,
+                Unprocessable(
+                    "idempotency_key_invalid", "An Idempotency-Key has 1 to 200 characters."
+                ),
+            )
+            return  # fmt: skip
+        body = await _read_body(receive)
+        digest = hashlib.sha256(body).hexdigest()
+        app_state = scope["app"].state
+        sessionmaker: async_sessionmaker[AsyncSession] = app_state.sessionmaker
+        clock: Clock = app_state.clock
+        settings: Settings = app_state.settings
+        ident = {"subject": subject, "method": "POST", "path": scope["path"], "key": key}
+        outcome = await _claim(sessionmaker, ident, digest, clock, settings)
+        if isinstance(outcome, ProblemError):
+            await _send_problem(send, outcome)
+            return
+        if outcome is not None:
+            await _send_stored(send, outcome)
+            return
+        captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+
+        async def replay_body() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"], captured["headers"] = message["status"], message["headers"]
+            elif message["type"] == "http.response.body":
+                captured["body"] += message.get("body", b"")
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            await _finish(sessionmaker, ident, captured)
+
+    @staticmethod
+    def _subject(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        if not authorization.lower().startswith("bearer "):
+            return None
+        state = scope["app"].state
+        try:
+            return verify(state.settings, authorization[7:].strip(), state.clock.now()).sub
+        except Unauthorized:
+            return None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def _claim(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ident: dict[str, str],
+    digest: str,
+    clock: Clock,
+    settings: Settings,
+) -> ProblemError | IdempotencyRecord | None:
+    """None when this request now holds the key; else a stored answer or a refusal."""
+    now = clock.now()
+    expired_before = now - timedelta(hours=settings.idempotency_ttl_hours)
+    lease_before = now - timedelta(seconds=settings.idempotency_lease_seconds)
+    where = [RECORD.c[name] == value for name, value in ident.items()]
+    async with sessionmaker() as session, session.begin():
+        record = (
+            await session.execute(select(IdempotencyRecord).where(*where))
+        ).scalar_one_or_none()
+        if record is not None and (
+            record.created_at < expired_before
+            or (record.status_code is None and record.created_at < lease_before)
+        ):
+            await session.execute(delete(RECORD).where(*where))  # expired, or its request died
+            record = None
+        if record is None:
+            try:
+                async with session.begin_nested():
+                    await session.execute(
+                        insert(RECORD).values(**ident, request_sha256=digest, created_at=now)
+                    )
+                return None
+            except IntegrityError:
+                record = (
+                    await session.execute(select(IdempotencyRecord).where(*where))
+                ).scalar_one()
+    if record.request_sha256 != digest:
+        return Unprocessable(
+            "idempotency_key_reused", "This Idempotency-Key was used with another request body."
+        )
+    if record.status_code is None:
+        return Conflict(
+            "idempotency_key_in_flight", "The first request with this key is still running."
+        )
+    return record
+
+
+async def _finish(
+    sessionmaker: async_sessionmaker[AsyncSession], ident: dict[str, str], captured: dict[str, Any]
+) -> None:
+    where = [RECORD.c[name] == value for name, value in ident.items()]
+    async with sessionmaker() as session, session.begin():
+        if captured["status"] >= 500:
+            await session.execute(delete(RECORD).where(*where))
+            return
+        kept = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in captured["headers"]
+            if name.decode("latin-1").lower() in KEPT_HEADERS
+        }
+        await session.execute(
+            update(RECORD)
+            .where(*where)
+            .values(
+                status_code=captured["status"],
+                response_headers=kept,
+                response_body=captured["body"],
+            )
+        )
+
+
+async def _send_stored(send: Send, record: IdempotencyRecord) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1"))
+               for k, v in (record.response_headers or {}).items()]  # fmt: skip
+    headers.append((b"idempotent-replayed", b"true"))
+    await _send(send, record.status_code or 200, headers, record.response_body or b"")
+
+
+async def _send_problem(send: Send, error: ProblemError) -> None:
+    await _send(send, error.status, [(b"content-type", PROBLEM_JSON.encode())],
+                json.dumps(error.body()).encode())  # fmt: skip
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,65 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from app import health
+from app.cases.router import router as cases_router
+from app.core import errors
+from app.core.clock import Clock, SystemClock
+from app.core.config import Settings, get_settings
+from app.core.db import make_engine, make_sessionmaker
+from app.core.idempotency import IdempotencyMiddleware
+from app.workflow_api.router import router as workflow_router
+
+DESCRIPTION = """\
+防返贫 — the dynamic monitoring and assistance mechanism for rural households at risk of
+(returning to) poverty, as a county-level city runs it. Every case moves only through its
+workflow; every step and fact is an append-only, hash-chained event.
+
+Errors are RFC 9457 problem+json with a stable `code`. Actions need `If-Match`; every POST
+accepts `Idempotency-Key`.
+"""
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable ids (``tag-name``) so generated clients keep their method names."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="fangfanpin",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    engine = make_engine(
+        settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    errors.install(app)
+    app.add_middleware(IdempotencyMiddleware)
+    app.include_router(health.router)
+    app.include_router(cases_router)
+    app.include_router(workflow_router)
+    return app
+
+
+app = create_app()

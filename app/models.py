@@ -1,0 +1,9 @@
+"""Every model, imported once so that Alembic sees the whole metadata."""
+
+from app.areas.models import Area
+from app.cases.models import Case, CaseEvent
+from app.core.db import Base
+from app.core.idempotency_model import IdempotencyRecord
+from app.households.models import Household
+
+__all__ = ["Area", "Base", "Case", "CaseEvent", "Household", "IdempotencyRecord"]

@@ -1,0 +1,35 @@
+"""The workflow definition, for frontends and auditors."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse, Response
+
+from app.auth.dependencies import CurrentPrincipal
+from workflows.case import CURRENT, workflow
+from workflows.rules import RULES
+
+router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
+
+
+@router.get("/case", response_model=None)
+async def case_workflow(
+    _: CurrentPrincipal,
+    format: Literal["json", "mermaid"] = "json",
+    version: str | None = None,
+) -> dict[str, Any] | Response:
+    """States, actions, who may fire them and their rule codes; ``format=mermaid`` draws it."""
+    try:
+        flow = workflow(version) if version else CURRENT
+    except LookupError:
+        from app.core.errors import NotFound
+
+        raise NotFound("workflow_not_found", f"No workflow version {version!r}.") from None
+    if format == "mermaid":
+        return PlainTextResponse(flow.mermaid(), media_type="text/vnd.mermaid")
+    return {
+        **flow.describe(),
+        "rules": [{"name": rule.name, "codes": list(rule.codes)} for rule in RULES.values()],
+    }

@@ -1,0 +1,112 @@
+"""Fixtures: each API test runs on SQLite and on PostgreSQL, schemas made by Alembic.
+
+PostgreSQL is used when ``TEST_POSTGRES_URL`` (default: the local server) answers. With
+``REQUIRE_POSTGRES=1`` (as CI sets it) an unreachable PostgreSQL fails the run instead of
+being skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app import migrations
+from app.areas.demo import load as load_demo_areas
+from app.core.clock import FrozenClock
+from app.core.config import Settings
+from app.core.db import make_engine, make_sessionmaker
+from tests.helpers import Api
+
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/fangfanpin_test"
+)
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+START = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Asia/Shanghai, a Monday
+TABLES = ("case_event", "monitoring_case", "household", "idempotency_record", "area")
+
+
+async def _reachable(url: str) -> str | None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        await engine.dispose()
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str | None]]:
+    """Each backend's URL, migrated to head once per session (None: not available)."""
+    sqlite_path: Path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+    urls: dict[str, str | None] = {"sqlite": f"sqlite+aiosqlite:///{sqlite_path}"}
+    problem = asyncio.run(_reachable(POSTGRES_URL))
+    if problem and REQUIRE_POSTGRES:
+        pytest.exit(f"PostgreSQL is required but unreachable at {POSTGRES_URL}: {problem}", 2)
+    urls["postgresql"] = None if problem else POSTGRES_URL
+    if urls["postgresql"]:
+        asyncio.run(_drop_all(POSTGRES_URL))
+    for url in urls.values():
+        if url:
+            migrations.upgrade(url)
+    yield urls
+
+
+async def _drop_all(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+async def reset(url: str) -> None:
+    """Empty every table and load the demo areas again."""
+    engine = make_engine(url)
+    async with engine.begin() as connection:
+        if url.startswith("postgresql"):
+            await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+        else:
+            for table in TABLES:
+                await connection.execute(text(f"DELETE FROM {table}"))
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await load_demo_areas(session)
+    await engine.dispose()
+
+
+@pytest.fixture(params=_backends())
+def backend(request: pytest.FixtureRequest, database_urls: dict[str, str | None]) -> str:
+    url = database_urls[request.param]
+    if url is None:
+        pytest.skip("PostgreSQL is not reachable (CI sets REQUIRE_POSTGRES=1 and never skips)")
+    return url
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def settings(backend: str) -> Settings:
+    return Settings(database_url=backend, jwt_secret="test-secret-" + "x" * 32)
+
+
+@pytest.fixture
+async def api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
+    await reset(settings.database_url)
+    async with Api.start(settings, clock) as client:
+        yield client

@@ -1,0 +1,181 @@
+"""A thin client for API tests: tokens for the demo users and the common steps."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from app.areas.demo import demo_user
+from app.auth.tokens import mint
+from app.core.clock import FrozenClock
+from app.core.config import Settings
+from app.households.idnumber import make as make_id_number
+from app.main import create_app
+
+VILLAGE = "220281102200"  # 平岗村, 白石山镇
+OTHER_VILLAGE = "220281105200"  # 劳动村, 天北镇
+_serial = itertools.count(1)
+
+
+def new_id_number(born: str = "19700101") -> str:
+    """A valid, unique ID number of a household head in Jiaohe."""
+    return make_id_number(f"220281{born}{next(_serial) % 1000:03d}")
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+COMMITMENT_FORM = {
+    "signatory_name": "王德福",
+    "signed_on": "2026-03-02",
+    "document_sha256": sha("承诺授权书"),
+}
+PASSING_REVIEW = {
+    "held_on": "2026-03-03",
+    "eligible_members": 30,
+    "present": 21,
+    "votes_for": 15,
+    "votes_against": 4,
+    "abstentions": 2,
+    "minutes_sha256": sha("会议记录"),
+}
+HOME_VISIT = {
+    "visited_by": ["李乡长", "张干事"],
+    "visited_on": "2026-03-12",
+    "findings": "因病支出大, 收入骤减",
+    "opinion": "建议纳入监测",
+}
+CLASSIFICATION = {
+    "monitoring_type": "sudden_hardship",
+    "risk_types": ["illness"],
+    "responsible_person": {"name": "赵帮扶", "unit": "蛟河市农业农村局"},
+}
+OPENERS = {
+    "self_declared": "cadre.pinggang",
+    "cadre_found": "cadre.pinggang",
+    "department_flagged": "bureau.jiaohe",
+}
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient, settings: Settings, clock: FrozenClock) -> None:
+        self.client, self.settings, self.clock = client, settings, clock
+
+    @classmethod
+    @asynccontextmanager
+    async def start(cls, settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
+        app = create_app(settings, clock)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield cls(client, settings, clock)
+        await app.state.engine.dispose()
+
+    def headers(self, user: str, **extra: str) -> dict[str, str]:
+        found = demo_user(user)
+        token = mint(self.settings, sub=found.sub, role=found.role, area=found.area,
+                     department=found.department, now=self.clock.now(),
+                     ttl=timedelta(days=3650))  # fmt: skip
+        return {"Authorization": f"Bearer {token}", **extra}
+
+    async def get(self, user: str, path: str, **params: Any) -> httpx.Response:
+        return await self.client.get(path, headers=self.headers(user), params=params)
+
+    async def post(self, user: str, path: str, body: Any = None, **headers: str) -> httpx.Response:
+        return await self.client.post(path, headers=self.headers(user, **headers), json=body)
+
+    async def open_case(
+        self,
+        channel: str = "self_declared",
+        *,
+        user: str | None = None,
+        id_number: str | None = None,
+        village: str = VILLAGE,
+    ) -> dict[str, Any]:
+        response = await self.post(user or OPENERS[channel], "/api/v1/cases", {
+            "channel": channel,
+            "household": {"head_name": "王德福", "head_id_number": id_number or new_id_number(),
+                          "village_code": village, "size": 4, "phone": "13800000000"},
+            "description": "户主突发重病, 医疗支出大",
+            "risk_type": "illness",
+        })  # fmt: skip
+        assert response.status_code in (200, 201), response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def case(self, case_id: str, user: str = "bureau.jiaohe") -> dict[str, Any]:
+        response = await self.get(user, f"/api/v1/cases/{case_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def act(
+        self, user: str, case_id: str, action: str, payload: Any = None, version: int | None = None
+    ) -> httpx.Response:
+        if version is None:
+            version = (await self.case(case_id))["version"]
+        return await self.post(user, f"/api/v1/cases/{case_id}/actions/{action}", payload,
+                               **{"If-Match": f'"{version}"'})  # fmt: skip
+
+    async def must(
+        self, user: str, case_id: str, action: str, payload: Any = None
+    ) -> dict[str, Any]:
+        response = await self.act(user, case_id, action, payload)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def fact(self, user: str, case_id: str, path: str, body: Any) -> httpx.Response:
+        return await self.post(user, f"/api/v1/cases/{case_id}/{path}", body)
+
+    async def must_fact(self, user: str, case_id: str, path: str, body: Any) -> dict[str, Any]:
+        response = await self.fact(user, case_id, path, body)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def event_count(self, case_id: str) -> int:
+        response = await self.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/events")
+        assert response.status_code == 200, response.text
+        return len(response.json())
+
+    # --- the standard path --------------------------------------------------------------------
+
+    async def to_village_nomination(self, channel: str = "self_declared") -> str:
+        case = await self.open_case(channel)
+        if channel == "department_flagged":
+            await self.must("bureau.jiaohe", case["id"], "distribute",
+                            {"township_code": VILLAGE[:9]})  # fmt: skip
+        else:
+            await self.must("cadre.pinggang", case["id"], "start_village_review")
+        return str(case["id"])
+
+    async def nominate(self, case_id: str) -> None:
+        """Record the form and a passing review, then publish the notice."""
+        form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
+        await self.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
+        await self.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
+        await self.must("committee.pinggang", case_id, "publish_notice", {"location": "村务公开栏"})
+
+    async def to_township(self, case_id: str) -> None:
+        await self.nominate(case_id)
+        self.clock.advance(timedelta(days=6))
+        await self.must("committee.pinggang", case_id, "submit_to_township")
+
+    async def to_city(self, case_id: str) -> None:
+        await self.to_township(case_id)
+        await self.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
+        await self.must("township.baishishan", case_id, "submit_to_city")
+
+    async def to_assisted(self, channel: str = "self_declared") -> str:
+        case_id = await self.to_village_nomination(channel)
+        await self.to_city(case_id)
+        await self.must_fact("bureau.jiaohe", case_id, "classification", CLASSIFICATION)
+        await self.must("bureau.jiaohe", case_id, "confirm")
+        return case_id

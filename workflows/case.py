@@ -1,0 +1,357 @@
+"""The case workflow (监测帮扶流程), version 1: one table, from which the machine is built.
+
+Every transition of SPEC §1 is a :class:`Step` — action, source states, target, the roles that
+may fire it, its rules and its payload. The python-statemachine ``StateMachine`` is generated
+from the same table with each rule as a named ``cond``, so the table the API shows, the rules
+evaluated before sending, and the machine that refuses illegal moves cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from statemachine import State, StateMachine
+
+from workflows import rules as r
+from workflows.rules import Rule, RuleContext
+from workflows.vocabulary import Channel, FactKind, Procedure, Role
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class ActionPayload(BaseModel):
+    """Base of every action payload: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmptyPayload(ActionPayload):
+    """The action takes no data."""
+
+
+class ReasonPayload(ActionPayload):
+    """Returns, rejections, withdrawals and roll-backs state why (rule ``reason_missing``)."""
+
+    reason: Reason | None = None
+
+
+class DistributePayload(ActionPayload):
+    """The city bureau sends a department warning to the township of the household's village."""
+
+    township_code: Annotated[str, StringConstraints(pattern=r"^\d{9}$")] | None = None
+    note: Reason | None = None
+
+
+class NoticePayload(ActionPayload):
+    """Where the notice is posted (公示地点), shown in the notice text."""
+
+    location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+
+class OpenPayload(ActionPayload):
+    """What the opening event of a case records: references, never personal data."""
+
+    household_id: str
+    channel: Channel
+    source: Annotated[str, StringConstraints(max_length=200)] | None = None
+    description: Reason | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of the workflow table."""
+
+    action: str
+    sources: tuple[str, ...]
+    target: str
+    roles: frozenset[Role]
+    rules: tuple[Rule, ...] = ()
+    procedure: Procedure | None = None
+    payload: type[ActionPayload] = EmptyPayload
+    title: str = ""
+
+
+ENTRY_STATES = ("self_declared", "cadre_found", "department_flagged")
+IDENTIFICATION_STATES = (
+    *ENTRY_STATES,
+    "village_nomination",
+    "public_notice",
+    "township_verification",
+    "city_confirmation",
+)
+ELIMINATION_STATES = (
+    "elimination_nomination",
+    "elimination_notice",
+    "elimination_township_verification",
+    "elimination_city_confirmation",
+)
+CLOSED_STATES = ("rejected", "withdrawn", "risk_eliminated")
+"""A case is open in every other state; a household has at most one open case."""
+STATES = (
+    "new",
+    *IDENTIFICATION_STATES,
+    "assisted",
+    *ELIMINATION_STATES,
+    "kept_under_watch",
+    *CLOSED_STATES,
+)
+STATE_TITLES = {
+    "new": "新建 (synthetic initial state)",
+    "self_declared": "农户自主申报",
+    "cadre_found": "基层干部排查",
+    "department_flagged": "部门筛查预警",
+    "village_nomination": "村提名单",
+    "public_notice": "公示",
+    "township_verification": "乡镇复核",
+    "city_confirmation": "县(市)级确定",
+    "assisted": "监测帮扶",
+    "elimination_nomination": "风险消除·村提名单",
+    "elimination_notice": "风险消除·公示",
+    "elimination_township_verification": "风险消除·乡镇复核",
+    "elimination_city_confirmation": "风险消除·县级确定",
+    "kept_under_watch": "持续跟踪监测",
+    "risk_eliminated": "风险消除",
+    "rejected": "不纳入",
+    "withdrawn": "撤回",
+}
+
+V, C, T, B = Role.village_cadre, Role.village_committee, Role.township_official, Role.city_bureau
+ID, EL = Procedure.identification, Procedure.elimination
+
+REVIEW_RULES = (r.review_recorded, r.review_quorate, r.review_passed)
+NOTICE_RULES = (r.notice_period_over, r.no_open_objection)
+CLASSIFICATION_RULES = (r.monitoring_type_chosen, r.risk_types_chosen, r.responsible_person_named)
+# Elimination criteria that the facts recorded so far can decide; later rules slot in here.
+ELIMINATION_CRITERIA = (r.monitored_long_enough, r.measure_done)
+
+
+def _roles(*roles: Role) -> frozenset[Role]:
+    return frozenset(roles)
+
+
+STEPS_V1: tuple[Step, ...] = (
+    # Opening: a case is created directly in its channel's state.
+    Step("open_self_declared", ("new",), "self_declared", _roles(V, Role.platform_12317),
+         payload=OpenPayload, title="农户自主申报"),
+    Step("open_cadre_found", ("new",), "cadre_found", _roles(V), payload=OpenPayload,
+         title="基层干部排查"),
+    Step("open_department_flagged", ("new",), "department_flagged",
+         _roles(Role.department, B), payload=OpenPayload, title="部门筛查预警"),
+    # Identification (识别).
+    Step("start_village_review", ("self_declared", "cadre_found"), "village_nomination",
+         _roles(V), title="村级核实"),
+    Step("distribute", ("department_flagged",), "village_nomination", _roles(B),
+         (r.township_named,), payload=DistributePayload, title="归类分发"),
+    Step("publish_notice", ("village_nomination",), "public_notice", _roles(C),
+         (r.commitment_form_on_file, *REVIEW_RULES), ID, NoticePayload, "公示"),
+    Step("submit_to_township", ("public_notice",), "township_verification",
+         _roles(C, Role.system), NOTICE_RULES, ID, title="报乡镇"),
+    Step("return_to_village", ("public_notice",), "village_nomination", _roles(T),
+         (r.reason_given, r.objection_upheld), ID, ReasonPayload, "异议成立·退回村级"),
+    Step("return_to_village", ("township_verification",), "village_nomination", _roles(T),
+         (r.reason_given,), ID, ReasonPayload, "退回村级"),
+    Step("submit_to_city", ("township_verification",), "city_confirmation", _roles(T),
+         (r.home_visit_recorded,), ID, title="报市级确定"),
+    Step("return_to_township", ("city_confirmation",), "township_verification", _roles(B),
+         (r.reason_given,), ID, ReasonPayload, "退回乡镇"),
+    Step("confirm", ("city_confirmation",), "assisted", _roles(B), CLASSIFICATION_RULES, ID,
+         title="确定为监测对象"),
+    Step("reject", (*ENTRY_STATES, "village_nomination", "public_notice"), "rejected",
+         _roles(C), (r.reason_given,), payload=ReasonPayload, title="不纳入"),
+    Step("reject", ("township_verification",), "rejected", _roles(T), (r.reason_given,),
+         payload=ReasonPayload, title="不纳入"),
+    Step("reject", ("city_confirmation",), "rejected", _roles(B), (r.reason_given,),
+         payload=ReasonPayload, title="不纳入"),
+    Step("withdraw", (*ENTRY_STATES, "village_nomination"), "withdrawn", _roles(V),
+         (r.reason_given,), payload=ReasonPayload, title="撤回"),
+    # Risk elimination (风险消除): the same procedure, the same rule functions.
+    Step("propose_elimination", ("assisted", "kept_under_watch"), "elimination_nomination",
+         _roles(V), ELIMINATION_CRITERIA, EL, title="提出风险消除"),
+    Step("publish_elimination_notice", ("elimination_nomination",), "elimination_notice",
+         _roles(C), REVIEW_RULES, EL, NoticePayload, "风险消除公示"),
+    Step("submit_elimination_to_township", ("elimination_notice",),
+         "elimination_township_verification", _roles(C, Role.system), NOTICE_RULES, EL,
+         title="风险消除报乡镇"),
+    Step("submit_elimination_to_city", ("elimination_township_verification",),
+         "elimination_city_confirmation", _roles(T), (r.home_visit_recorded,), EL,
+         title="风险消除报市级"),
+    Step("mark_risk_eliminated", ("elimination_city_confirmation",), "risk_eliminated",
+         _roles(B), ELIMINATION_CRITERIA, EL, title="标注风险消除"),
+    Step("continue_assistance", ELIMINATION_STATES, "assisted", _roles(T, B), (r.reason_given,),
+         EL, ReasonPayload, "继续帮扶"),
+    Step("keep_under_watch", ("assisted",), "kept_under_watch", _roles(B),
+         (r.social_security_in_place,), title="持续跟踪监测"),
+    Step("resume_assistance", ("kept_under_watch",), "assisted", _roles(B), (r.reason_given,),
+         payload=ReasonPayload, title="恢复帮扶"),
+    Step("roll_back_elimination", ("risk_eliminated",), "assisted", _roles(B),
+         (r.reason_given, r.household_has_no_other_open_case), payload=ReasonPayload,
+         title="风险消除回退"),
+)  # fmt: skip
+
+
+def _cond(named: Rule) -> Any:
+    """A named ``cond`` for the machine: true when the rule is met in the sent context."""
+
+    def cond(ctx: RuleContext) -> bool:
+        return named(ctx) is None
+
+    cond.__name__ = cond.__qualname__ = named.name
+    return cond
+
+
+def build_machine(name: str, steps: tuple[Step, ...]) -> type[StateMachine]:
+    """Generate the StateMachine class for a workflow table."""
+    states = {value: State(STATE_TITLES[value], value=value, initial=value == "new",
+                           final=value in ("rejected", "withdrawn"))
+              for value in STATES}  # fmt: skip
+    attrs: dict[str, Any] = dict(states)
+    for step in steps:
+        conds = [_cond(named) for named in step.rules]
+        for source in step.sources:
+            transition = states[source].to(states[step.target], cond=conds)
+            attrs[step.action] = (
+                attrs[step.action] | transition if step.action in attrs else transition
+            )
+    # The machine has no final state reachable from `assisted` by design: a monitored household
+    # is either kept under watch or eliminated, and an elimination can be rolled back.
+    attrs["validate_final_reachability"] = False
+    return type(name, (StateMachine,), attrs)
+
+
+class StateHolder:
+    """The model the machine moves: only a state value, never the database row."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+class UnknownState(ValueError):
+    """A stored state that the pinned workflow does not define: corruption, not a new state."""
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """One version of the case workflow."""
+
+    version: str
+    steps: tuple[Step, ...]
+    facts: dict[str, FactSpec]
+
+    @cached_property
+    def machine(self) -> type[StateMachine]:
+        return build_machine("CaseWorkflow_" + self.version.replace("-", "_"), self.steps)
+
+    @cached_property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(step.action for step in self.steps))
+
+    @cached_property
+    def _by_source(self) -> dict[tuple[str, str], Step]:
+        return {(step.action, source): step for step in self.steps for source in step.sources}
+
+    def step(self, action: str, state: str) -> Step | None:
+        """The row for firing ``action`` from ``state``, or None when it does not leave it."""
+        return self._by_source.get((action, state))
+
+    def steps_from(self, state: str) -> list[Step]:
+        return [step for step in self.steps if state in step.sources]
+
+    def roles_for(self, action: str) -> frozenset[Role]:
+        """Every role that may fire ``action`` from some state."""
+        return frozenset(role for step in self.steps if step.action == action
+                         for role in step.roles)  # fmt: skip
+
+    def run(self, state: str, action: str, ctx: RuleContext) -> str:
+        """Send ``action`` to a machine standing in ``state``; answers the new state.
+
+        Raises ``TransitionNotAllowed`` when the action does not leave the state or a rule
+        refuses it, and :class:`UnknownState` for a state the definition lacks.
+        """
+        if state not in self.machine.states_map:
+            raise UnknownState(state)
+        holder = StateHolder(state)
+        self.machine(model=holder).send(action, ctx=ctx)
+        return holder.state
+
+    def mermaid(self) -> str:
+        return f"{self.machine(model=StateHolder('new')):mermaid}"
+
+    def describe(self) -> dict[str, Any]:
+        """The definition as data, for frontends and auditors."""
+        return {
+            "version": self.version,
+            "states": [
+                {"name": s, "title": STATE_TITLES[s], "open": s not in CLOSED_STATES}
+                for s in STATES
+                if s != "new"
+            ],
+            "actions": [
+                {
+                    "name": step.action,
+                    "title": step.title,
+                    "from": list(step.sources),
+                    "to": step.target,
+                    "roles": sorted(step.roles),
+                    "procedure": step.procedure,
+                    "rules": [{"name": x.name, "codes": list(x.codes)} for x in step.rules],
+                }
+                for step in self.steps
+            ],
+            "facts": [
+                {
+                    "kind": spec.kind.value,
+                    "title": spec.title,
+                    "roles": sorted(spec.roles),
+                    "states": sorted(spec.states),
+                }
+                for spec in self.facts.values()
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """Who records a fact, and in which states (with the procedure it belongs to there)."""
+
+    kind: FactKind
+    roles: frozenset[Role]
+    states: dict[str, Procedure | None]
+    title: str
+
+
+FACTS_V1: dict[str, FactSpec] = {
+    spec.kind.value: spec
+    for spec in (
+        FactSpec(FactKind.commitment_form, _roles(V),
+                 dict.fromkeys((*ENTRY_STATES, "village_nomination"), ID), "承诺授权书"),
+        FactSpec(FactKind.review, _roles(C),
+                 {"village_nomination": ID, "elimination_nomination": EL}, "民主评议"),
+        FactSpec(FactKind.objection, _roles(V),
+                 {"public_notice": ID, "elimination_notice": EL}, "异议"),
+        FactSpec(FactKind.objection_resolution, _roles(T),
+                 {"public_notice": ID, "elimination_notice": EL}, "异议处理"),
+        FactSpec(FactKind.home_visit, _roles(T),
+                 {"township_verification": ID, "elimination_township_verification": EL},
+                 "入户核实"),
+        FactSpec(FactKind.classification, _roles(B), {"city_confirmation": ID}, "分类确定"),
+    )
+}  # fmt: skip
+
+
+CASE_V1 = Workflow("case-v1", STEPS_V1, FACTS_V1)
+WORKFLOWS: dict[str, Workflow] = {CASE_V1.version: CASE_V1}
+CURRENT = CASE_V1
+OPEN_ACTIONS = {channel: f"open_{channel.value}" for channel in Channel}
+
+
+def workflow(version: str) -> Workflow:
+    """The pinned definition a case runs and replays under."""
+    try:
+        return WORKFLOWS[version]
+    except KeyError as exc:
+        raise LookupError(f"unknown workflow version {version!r}") from exc

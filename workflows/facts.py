@@ -1,0 +1,207 @@
+"""Facts recorded on a case, their payloads, and the reducer that folds events into facts.
+
+The facts document stored on a case is always ``fold(events)``: replay recomputes it from the
+trail and compares, and the rules read only this document (plus the clock and the policy).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from workflows.vocabulary import MonitoringType, ObjectionOutcome, Procedure, RiskType
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class FactPayload(BaseModel):
+    """Base of every fact payload: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CommitmentForm(FactPayload):
+    """承诺授权书: the household vouches for its facts and authorizes lawful asset queries."""
+
+    signatory_name: Name
+    signatory_is_proxy: bool = False
+    """True when someone signs for a member who cannot write (代签)."""
+    proxy_for_name: Name | None = None
+    """The member the proxy signs for; required when ``signatory_is_proxy``."""
+    signed_on: date
+    document_sha256: Sha256
+    covered_member_id_numbers: list[str] = Field(min_length=1, max_length=30)
+    """ID numbers of the members the form covers (validated and stored only as digests)."""
+
+    @model_validator(mode="after")
+    def _proxy_named(self) -> CommitmentForm:
+        if self.signatory_is_proxy and not self.proxy_for_name:
+            raise ValueError("proxy_for_name is required when the form is signed by a proxy")
+        if not self.signatory_is_proxy and self.proxy_for_name:
+            raise ValueError("proxy_for_name is only given when the form is signed by a proxy")
+        return self
+
+
+class Review(FactPayload):
+    """民主评议: the village meeting's record."""
+
+    held_on: date
+    eligible_members: int = Field(ge=1, le=10000)
+    present: int = Field(ge=0)
+    votes_for: int = Field(ge=0)
+    votes_against: int = Field(ge=0)
+    abstentions: int = Field(ge=0)
+    minutes_sha256: Sha256
+
+    @model_validator(mode="after")
+    def _counts_consistent(self) -> Review:
+        if self.present > self.eligible_members:
+            raise ValueError("present cannot exceed eligible_members")
+        if self.votes_for + self.votes_against + self.abstentions != self.present:
+            raise ValueError("votes_for + votes_against + abstentions must equal present")
+        return self
+
+
+class Objection(FactPayload):
+    """异议 lodged by a villager while a notice runs."""
+
+    lodged_by_name: Name
+    statement: Text
+
+
+class ObjectionResolution(FactPayload):
+    """The township's finding on an objection."""
+
+    objection_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    outcome: ObjectionOutcome
+    reason: Text
+
+
+class HomeVisit(FactPayload):
+    """入户核实 by the township."""
+
+    visited_by: list[Name] = Field(min_length=1, max_length=20)
+    visited_on: date
+    findings: Text
+    opinion: Text
+
+
+class ResponsiblePerson(FactPayload):
+    """帮扶责任人."""
+
+    name: Name
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+
+class Classification(FactPayload):
+    """县级确定: monitoring type, risk types and the responsible person.
+
+    Partial classifications are accepted (the city may fill them in over time); ``confirm``
+    refuses until each part is complete, listing what is missing.
+    """
+
+    monitoring_type: MonitoringType | None = None
+    risk_types: list[RiskType] = Field(default_factory=list, max_length=11)
+    responsible_person: ResponsiblePerson | None = None
+
+
+FACT_PAYLOADS: dict[str, type[FactPayload]] = {
+    "commitment_form": CommitmentForm,
+    "review": Review,
+    "objection": Objection,
+    "objection_resolution": ObjectionResolution,
+    "home_visit": HomeVisit,
+    "classification": Classification,
+}
+
+
+def empty_procedure() -> dict[str, Any]:
+    return {"review": None, "notice": None, "home_visit": None, "objections": {}}
+
+
+def initial_facts() -> dict[str, Any]:
+    """Facts of a case before its first event."""
+    return {
+        "channel": None,
+        "opened_at": None,
+        "township_code": None,
+        "commitment_form": None,
+        "procedures": {p.value: empty_procedure() for p in Procedure},
+        "classification": None,
+        "confirmed_at": None,
+        "measures": [],
+        "reports": [],
+        "returns": [],
+    }
+
+
+# Which procedure an action's notice, review and visit belong to.
+NOTICE_OPENED_BY = {
+    "publish_notice": Procedure.identification,
+    "publish_elimination_notice": Procedure.elimination,
+}
+
+
+def evolve(
+    facts: dict[str, Any],
+    name: str,
+    payload: dict[str, Any],
+    occurred_at: datetime,
+    *,
+    from_state: str,
+    notice_days: int,
+) -> dict[str, Any]:
+    """Fold one event into the facts; returns a new document, the input is left alone."""
+    facts = copy.deepcopy(facts)
+    at = occurred_at.isoformat()
+    procedures = facts["procedures"]
+
+    if name.startswith("open_"):
+        facts["channel"] = name.removeprefix("open_")
+        facts["opened_at"] = at
+        facts["reports"].append(
+            {"channel": facts["channel"], "reported_at": at, "source": payload.get("source")}
+        )
+    elif name == "report":
+        facts["reports"].append(
+            {"channel": payload["channel"], "reported_at": at, "source": payload.get("source")}
+        )
+    elif name == "commitment_form":
+        facts["commitment_form"] = {**payload, "recorded_at": at}
+    elif name in ("review", "home_visit"):
+        procedures[payload["procedure"]][name] = {**payload, "recorded_at": at}
+    elif name == "objection":
+        objections = procedures[payload["procedure"]]["objections"]
+        objections[payload["objection_id"]] = {**payload, "lodged_at": at, "resolution": None}
+    elif name == "objection_resolution":
+        objection = procedures[payload["procedure"]]["objections"][payload["objection_id"]]
+        objection["resolution"] = {**payload, "resolved_at": at}
+    elif name == "classification":
+        facts["classification"] = {**payload, "recorded_at": at}
+    elif name == "distribute":
+        facts["township_code"] = payload.get("township_code")
+    elif name in NOTICE_OPENED_BY:
+        procedures[NOTICE_OPENED_BY[name]]["notice"] = {
+            "published_at": at,
+            "days": notice_days,
+            "location": payload.get("location"),
+        }
+    elif name == "confirm":
+        facts["confirmed_at"] = at
+    if name in ("return_to_village", "return_to_township", "continue_assistance"):
+        facts["returns"].append(
+            {"action": name, "from_state": from_state, "reason": payload.get("reason"), "at": at}
+        )
+    if name == "return_to_village":
+        # 退回村级: that procedure's review and notice are void and are done again.
+        voided = procedures[Procedure.identification]
+        voided["review"], voided["notice"], voided["objections"] = None, None, {}
+    if name == "continue_assistance":
+        # Back to assistance: the elimination procedure starts afresh next time.
+        procedures[Procedure.elimination] = empty_procedure()
+    return facts

@@ -1,0 +1,328 @@
+"""The rules (guards) of the case workflow, each a named function with a stable code.
+
+A rule reads a :class:`RuleContext` and answers ``None`` when met or an :class:`Unmet` saying
+what is missing and, for time rules, when it will be met. The same functions serve the
+identification and the elimination procedures: the context names the procedure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from workflows.calendar import after_full_days, after_months
+from workflows.policy import PolicyParameters
+from workflows.vocabulary import ObjectionOutcome, Procedure
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """One unmet rule, as ``/actions`` and a ``guard_failed`` refusal show it."""
+
+    code: str
+    message: str
+    met_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "met_at": self.met_at.isoformat() if self.met_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """Everything a rule may read: the case's facts, the clock, the pinned policy."""
+
+    facts: dict[str, Any]
+    now: datetime
+    policy: PolicyParameters
+    procedure: Procedure | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    case_area: str = ""
+    other_open_cases: int = 0
+    """Open cases of the same household besides this one (for roll-back)."""
+
+    def procedure_facts(self) -> dict[str, Any]:
+        assert self.procedure is not None, "a procedure rule runs only on a procedure step"
+        procedure_facts: dict[str, Any] = self.facts["procedures"][self.procedure]
+        return procedure_facts
+
+
+RuleCheck = Callable[[RuleContext], "Unmet | None"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named rule; ``codes`` lists every code it can answer (for the workflow document)."""
+
+    name: str
+    codes: tuple[str, ...]
+    check: RuleCheck
+    uses_payload: bool = False
+    """Met or not by the action's own payload (a reason): ``/actions`` cannot know it yet."""
+
+    def __call__(self, ctx: RuleContext) -> Unmet | None:
+        return self.check(ctx)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(*codes: str, uses_payload: bool = False) -> Callable[[RuleCheck], Rule]:
+    """Register a rule function under its own name."""
+
+    def register(check: RuleCheck) -> Rule:
+        named = Rule(check.__name__, codes, check, uses_payload)
+        RULES[named.name] = named
+        return named
+
+    return register
+
+
+# --- payload rules ---------------------------------------------------------------------------
+
+
+@rule("reason_missing", uses_payload=True)
+def reason_given(ctx: RuleContext) -> Unmet | None:
+    reason = ctx.payload.get("reason")
+    if isinstance(reason, str) and reason.strip():
+        return None
+    return Unmet("reason_missing", "A reason must be given for this step.")
+
+
+@rule("township_missing", uses_payload=True)
+def township_named(ctx: RuleContext) -> Unmet | None:
+    if ctx.payload.get("township_code"):
+        return None
+    return Unmet("township_missing", "Name the township the warning is distributed to.")
+
+
+# --- village nomination ----------------------------------------------------------------------
+
+
+@rule("commitment_form_missing")
+def commitment_form_on_file(ctx: RuleContext) -> Unmet | None:
+    if ctx.facts.get("commitment_form"):
+        return None
+    return Unmet(
+        "commitment_form_missing",
+        "No signed commitment and authorization form (承诺授权书) is on file.",
+    )
+
+
+@rule("review_missing")
+def review_recorded(ctx: RuleContext) -> Unmet | None:
+    if ctx.procedure_facts()["review"]:
+        return None
+    return Unmet(
+        "review_missing", "No democratic review (民主评议) is recorded for this procedure."
+    )
+
+
+@rule("review_quorum_not_met")
+def review_quorate(ctx: RuleContext) -> Unmet | None:
+    review = ctx.procedure_facts()["review"]
+    if not review:
+        return None  # review_recorded reports the absence
+    if review["present"] * ctx.policy.review_quorum.denominator >= (
+        review["eligible_members"] * ctx.policy.review_quorum.numerator
+    ):
+        return None
+    return Unmet(
+        "review_quorum_not_met",
+        f"{review['present']} of {review['eligible_members']} members were present; "
+        f"at least {ctx.policy.review_quorum} must attend.",
+    )
+
+
+@rule("review_majority_not_met")
+def review_passed(ctx: RuleContext) -> Unmet | None:
+    review = ctx.procedure_facts()["review"]
+    if not review:
+        return None
+    if review["votes_for"] * ctx.policy.review_majority.denominator > (
+        review["present"] * ctx.policy.review_majority.numerator
+    ):
+        return None
+    return Unmet(
+        "review_majority_not_met",
+        f"{review['votes_for']} of {review['present']} present voted for; "
+        f"more than {ctx.policy.review_majority} is needed.",
+    )
+
+
+# --- public notice ---------------------------------------------------------------------------
+
+
+def notice_ends_at(notice: dict[str, Any]) -> datetime:
+    """The moment a case may leave its notice: 00:00 on D+N+1 in Asia/Shanghai."""
+    return after_full_days(datetime.fromisoformat(notice["published_at"]), notice["days"])
+
+
+@rule("notice_period_running")
+def notice_period_over(ctx: RuleContext) -> Unmet | None:
+    notice = ctx.procedure_facts()["notice"]
+    if notice is None:  # cannot happen on a legal path; refuse rather than assume
+        return Unmet("notice_period_running", "No public notice has been published.")
+    ends_at = notice_ends_at(notice)
+    if ctx.now >= ends_at:
+        return None
+    return Unmet(
+        "notice_period_running",
+        f"The {notice['days']}-day public notice (公示) is still running.",
+        met_at=ends_at,
+    )
+
+
+def open_objections(procedure_facts: dict[str, Any]) -> list[str]:
+    return [oid for oid, o in procedure_facts["objections"].items() if o["resolution"] is None]
+
+
+@rule("objection_open")
+def no_open_objection(ctx: RuleContext) -> Unmet | None:
+    pending = open_objections(ctx.procedure_facts())
+    if not pending:
+        return None
+    return Unmet("objection_open", f"{len(pending)} objection(s) (异议) are not yet resolved.")
+
+
+@rule("objection_not_upheld")
+def objection_upheld(ctx: RuleContext) -> Unmet | None:
+    objections = ctx.procedure_facts()["objections"].values()
+    if any(
+        o["resolution"] and o["resolution"]["outcome"] == ObjectionOutcome.upheld
+        for o in objections
+    ):
+        return None
+    return Unmet(
+        "objection_not_upheld",
+        "A case leaves its public notice for the village only on an upheld objection.",
+    )
+
+
+# --- township and city -----------------------------------------------------------------------
+
+
+@rule("home_visit_missing")
+def home_visit_recorded(ctx: RuleContext) -> Unmet | None:
+    if ctx.procedure_facts()["home_visit"]:
+        return None
+    return Unmet("home_visit_missing", "No township home visit (入户核实) is recorded.")
+
+
+def _classification(ctx: RuleContext) -> dict[str, Any]:
+    return ctx.facts.get("classification") or {}
+
+
+@rule("monitoring_type_missing")
+def monitoring_type_chosen(ctx: RuleContext) -> Unmet | None:
+    if _classification(ctx).get("monitoring_type"):
+        return None
+    return Unmet("monitoring_type_missing", "Choose exactly one monitoring type (监测对象类别).")
+
+
+@rule("risk_types_invalid")
+def risk_types_chosen(ctx: RuleContext) -> Unmet | None:
+    risk_types = _classification(ctx).get("risk_types") or []
+    if 1 <= len(risk_types) <= 5 and len(set(risk_types)) == len(risk_types):
+        return None
+    return Unmet(
+        "risk_types_invalid",
+        f"Give one to five distinct risk types (致贫/返贫风险); {len(risk_types)} given.",
+    )
+
+
+@rule("responsible_person_missing")
+def responsible_person_named(ctx: RuleContext) -> Unmet | None:
+    if _classification(ctx).get("responsible_person"):
+        return None
+    return Unmet(
+        "responsible_person_missing", "Name the assistance responsible person (帮扶责任人)."
+    )
+
+
+# --- assistance and elimination --------------------------------------------------------------
+
+
+@rule("monitoring_too_short")
+def monitored_long_enough(ctx: RuleContext) -> Unmet | None:
+    confirmed_at = ctx.facts.get("confirmed_at")
+    months = ctx.policy.elimination_min_months
+    if confirmed_at is None:
+        return Unmet("monitoring_too_short", "The case has not been confirmed.")
+    met_at = after_months(datetime.fromisoformat(confirmed_at), months)
+    if ctx.now >= met_at:
+        return None
+    return Unmet(
+        "monitoring_too_short", f"Monitored less than {months} months since confirmation.", met_at
+    )
+
+
+def _measures(ctx: RuleContext) -> list[dict[str, Any]]:
+    measures: list[dict[str, Any]] = ctx.facts.get("measures") or []
+    return measures
+
+
+@rule("no_measure_done")
+def measure_done(ctx: RuleContext) -> Unmet | None:
+    if any(m.get("status") == "done" for m in _measures(ctx)):
+        return None
+    return Unmet("no_measure_done", "No assistance measure has been carried out (status done).")
+
+
+@rule("social_security_missing")
+def social_security_in_place(ctx: RuleContext) -> Unmet | None:
+    if any(
+        m.get("category") == "social_security" and m.get("status") in ("in_progress", "done")
+        for m in _measures(ctx)
+    ):
+        return None
+    return Unmet(
+        "social_security_missing", "No 低保 or 特困供养 measure (social_security) is in place."
+    )
+
+
+@rule("household_has_open_case")
+def household_has_no_other_open_case(ctx: RuleContext) -> Unmet | None:
+    if ctx.other_open_cases == 0:
+        return None
+    return Unmet("household_has_open_case", "The household has another open case.")
+
+
+# --- rules on recording a fact ----------------------------------------------------------------
+
+
+def fact_refusal(kind: str, ctx: RuleContext) -> Unmet | None:
+    """Why a fact may not be recorded now (beyond who and in which state), or None."""
+    if kind == "review" and ctx.procedure_facts()["review"]:
+        return Unmet(
+            "review_already_recorded",
+            "This procedure already has its democratic review; a return to the village voids it.",
+        )
+    if kind == "objection":
+        notice = ctx.procedure_facts()["notice"]
+        if notice is None or ctx.now >= notice_ends_at(notice):
+            return Unmet("notice_period_over", "Objections are lodged while the notice runs.")
+    if kind == "objection_resolution":
+        objection = ctx.procedure_facts()["objections"].get(ctx.payload.get("objection_id"))
+        if objection is None:
+            return Unmet("objection_not_found", "No such objection on this notice.")
+        if objection["resolution"] is not None:
+            return Unmet("objection_already_resolved", "The objection is already resolved.")
+    return None
+
+
+def evaluate(rules: tuple[Rule, ...], ctx: RuleContext, *, with_payload: bool) -> list[Unmet]:
+    """Every unmet rule, not just the first, in the order the step lists them."""
+    unmet = []
+    for named in rules:
+        if named.uses_payload and not with_payload:
+            continue
+        result = named(ctx)
+        if result is not None:
+            unmet.append(result)
+    return unmet

@@ -1,0 +1,83 @@
+"""The domain's identifiers, one per term (see GLOSSARY.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    village_cadre = "village_cadre"
+    """乡村干部、驻村干部、网格员."""
+    village_committee = "village_committee"
+    """村"两委"."""
+    township_official = "township_official"
+    """乡镇人民政府."""
+    city_bureau = "city_bureau"
+    """市乡村振兴局."""
+    department = "department"
+    """行业部门."""
+    auditor = "auditor"
+    admin = "admin"
+    platform_12317 = "platform_12317"
+    national_exporter = "national_exporter"
+    system = "system"
+    """The service itself (actor ``system:timer``); never issued in a token."""
+
+
+class Channel(StrEnum):
+    """监测方式: how a household's risk was first reported."""
+
+    self_declared = "self_declared"
+    cadre_found = "cadre_found"
+    department_flagged = "department_flagged"
+
+
+class Procedure(StrEnum):
+    """The two runs of the village → township → city procedure."""
+
+    identification = "identification"
+    """识别: nomination to confirmation."""
+    elimination = "elimination"
+    """风险消除."""
+
+
+class MonitoringType(StrEnum):
+    """监测对象类别."""
+
+    unstable_lifted = "unstable_lifted"
+    marginal = "marginal"
+    sudden_hardship = "sudden_hardship"
+
+
+class RiskType(StrEnum):
+    """致贫/返贫风险."""
+
+    illness = "illness"
+    disability = "disability"
+    schooling = "schooling"
+    natural_disaster = "natural_disaster"
+    accident = "accident"
+    industry_failure = "industry_failure"
+    unstable_employment = "unstable_employment"
+    lack_of_labour = "lack_of_labour"
+    housing_safety = "housing_safety"
+    drinking_water = "drinking_water"
+    other = "other"
+
+
+class ObjectionOutcome(StrEnum):
+    upheld = "upheld"
+    dismissed = "dismissed"
+
+
+class FactKind(StrEnum):
+    """Facts recorded on a case; each recording is an event in the trail."""
+
+    commitment_form = "commitment_form"
+    review = "review"
+    objection = "objection"
+    objection_resolution = "objection_resolution"
+    home_visit = "home_visit"
+    classification = "classification"
+    report = "report"
+    """A further report of the same household, attached to its open case."""
