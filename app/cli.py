@@ -76,8 +76,17 @@ def token(
             raise typer.BadParameter(f"unknown role {role!r}", param_hint="--role") from None
     else:
         raise typer.BadParameter("give --user, or --sub with --role and --area")
-    typer.echo(mint(get_settings(), sub=sub, role=chosen, area=area, department=department,
-                    now=SystemClock().now(), ttl=timedelta(hours=hours)))  # fmt: skip
+    typer.echo(
+        mint(
+            get_settings(),
+            sub=sub,
+            role=chosen,
+            area=area,
+            department=department,
+            now=SystemClock().now(),
+            ttl=timedelta(hours=hours),
+        )
+    )
 
 
 @cli.command()

@@ -79,9 +79,15 @@ class Api:
 
     def headers(self, user: str, **extra: str) -> dict[str, str]:
         found = demo_user(user)
-        token = mint(self.settings, sub=found.sub, role=found.role, area=found.area,
-                     department=found.department, now=self.clock.now(),
-                     ttl=timedelta(days=3650))  # fmt: skip
+        token = mint(
+            self.settings,
+            sub=found.sub,
+            role=found.role,
+            area=found.area,
+            department=found.department,
+            now=self.clock.now(),
+            ttl=timedelta(days=3650),
+        )
         return {"Authorization": f"Bearer {token}", **extra}
 
     async def get(self, user: str, path: str, **params: Any) -> httpx.Response:
@@ -98,13 +104,22 @@ class Api:
         id_number: str | None = None,
         village: str = VILLAGE,
     ) -> dict[str, Any]:
-        response = await self.post(user or OPENERS[channel], "/api/v1/cases", {
-            "channel": channel,
-            "household": {"head_name": "王德福", "head_id_number": id_number or new_id_number(),
-                          "village_code": village, "size": 4, "phone": "13800000000"},
-            "description": "户主突发重病, 医疗支出大",
-            "risk_type": "illness",
-        })  # fmt: skip
+        response = await self.post(
+            user or OPENERS[channel],
+            "/api/v1/cases",
+            {
+                "channel": channel,
+                "household": {
+                    "head_name": "王德福",
+                    "head_id_number": id_number or new_id_number(),
+                    "village_code": village,
+                    "size": 4,
+                    "phone": "13800000000",
+                },
+                "description": "户主突发重病, 医疗支出大",
+                "risk_type": "illness",
+            },
+        )
         assert response.status_code in (200, 201), response.text
         body: dict[str, Any] = response.json()
         return body
@@ -120,8 +135,12 @@ class Api:
     ) -> httpx.Response:
         if version is None:
             version = (await self.case(case_id))["version"]
-        return await self.post(user, f"/api/v1/cases/{case_id}/actions/{action}", payload,
-                               **{"If-Match": f'"{version}"'})  # fmt: skip
+        return await self.post(
+            user,
+            f"/api/v1/cases/{case_id}/actions/{action}",
+            payload,
+            **{"If-Match": f'"{version}"'},
+        )
 
     async def must(
         self, user: str, case_id: str, action: str, payload: Any = None
@@ -150,8 +169,9 @@ class Api:
     async def to_village_nomination(self, channel: str = "self_declared") -> str:
         case = await self.open_case(channel)
         if channel == "department_flagged":
-            await self.must("bureau.jiaohe", case["id"], "distribute",
-                            {"township_code": VILLAGE[:9]})  # fmt: skip
+            await self.must(
+                "bureau.jiaohe", case["id"], "distribute", {"township_code": VILLAGE[:9]}
+            )
         else:
             await self.must("cadre.pinggang", case["id"], "start_village_review")
         return str(case["id"])

@@ -204,9 +204,15 @@ def _cond(named: Rule) -> Any:
 
 def build_machine(name: str, steps: tuple[Step, ...]) -> type[StateMachine]:
     """Generate the StateMachine class for a workflow table."""
-    states = {value: State(STATE_TITLES[value], value=value, initial=value == "new",
-                           final=value in ("rejected", "withdrawn"))
-              for value in STATES}  # fmt: skip
+    states = {
+        value: State(
+            STATE_TITLES[value],
+            value=value,
+            initial=value == "new",
+            final=value in ("rejected", "withdrawn"),
+        )
+        for value in STATES
+    }
     attrs: dict[str, Any] = dict(states)
     for step in steps:
         conds = [_cond(named) for named in step.rules]
@@ -263,8 +269,9 @@ class Workflow:
 
     def roles_for(self, action: str) -> frozenset[Role]:
         """Every role that may fire ``action`` from some state."""
-        return frozenset(role for step in self.steps if step.action == action
-                         for role in step.roles)  # fmt: skip
+        return frozenset(
+            role for step in self.steps if step.action == action for role in step.roles
+        )
 
     def run(self, state: str, action: str, ctx: RuleContext) -> str:
         """Send ``action`` to a machine standing in ``state``; answers the new state.

@@ -218,35 +218,53 @@ async def _record(
 
 @router.post("/{case_id}/commitment-forms", response_model=CaseOut, status_code=201)
 async def record_commitment_form(
-    case_id: str, body: CommitmentForm, response: Response, session: SessionDep,
-    clock: ClockDep, settings: SettingsDep, if_match: IfMatch = None,
+    case_id: str,
+    body: CommitmentForm,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
     principal: Principal = fact_gate("commitment_form"),
-) -> CaseOut:  # fmt: skip
+) -> CaseOut:
     """承诺授权书: recorded by a village cadre before nomination."""
-    return await _record("commitment_form", case_id, body, response, principal, session, clock,
-                         settings, if_match)  # fmt: skip
+    return await _record(
+        "commitment_form", case_id, body, response, principal, session, clock, settings, if_match
+    )
 
 
 @router.post("/{case_id}/reviews", response_model=CaseOut, status_code=201)
 async def record_review(
-    case_id: str, body: Review, response: Response, session: SessionDep,
-    clock: ClockDep, settings: SettingsDep, if_match: IfMatch = None,
+    case_id: str,
+    body: Review,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
     principal: Principal = fact_gate("review"),
-) -> CaseOut:  # fmt: skip
+) -> CaseOut:
     """民主评议: the village committee's meeting record, one per procedure."""
-    return await _record("review", case_id, body, response, principal, session, clock,
-                         settings, if_match)  # fmt: skip
+    return await _record(
+        "review", case_id, body, response, principal, session, clock, settings, if_match
+    )
 
 
 @router.post("/{case_id}/objections", response_model=CaseOut, status_code=201)
 async def lodge_objection(
-    case_id: str, body: Objection, response: Response, session: SessionDep,
-    clock: ClockDep, settings: SettingsDep, if_match: IfMatch = None,
+    case_id: str,
+    body: Objection,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
     principal: Principal = fact_gate("objection"),
-) -> CaseOut:  # fmt: skip
+) -> CaseOut:
     """异议: lodged (through a village cadre) while the notice runs."""
-    return await _record("objection", case_id, body, response, principal, session, clock,
-                         settings, if_match)  # fmt: skip
+    return await _record(
+        "objection", case_id, body, response, principal, session, clock, settings, if_match
+    )
 
 
 class ObjectionResolutionIn(FactPayload):
@@ -260,33 +278,60 @@ class ObjectionResolutionIn(FactPayload):
     "/{case_id}/objections/{objection_id}/resolution", response_model=CaseOut, status_code=201
 )
 async def resolve_objection(
-    case_id: str, objection_id: Annotated[str, Path(max_length=64)], body: ObjectionResolutionIn,
-    response: Response, session: SessionDep, clock: ClockDep, settings: SettingsDep,
-    if_match: IfMatch = None, principal: Principal = fact_gate("objection_resolution"),
-) -> CaseOut:  # fmt: skip
+    case_id: str,
+    objection_id: Annotated[str, Path(max_length=64)],
+    body: ObjectionResolutionIn,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+    principal: Principal = fact_gate("objection_resolution"),
+) -> CaseOut:
     """The township's finding; an upheld objection returns the case to the village."""
     resolution = ObjectionResolution(objection_id=objection_id, **body.model_dump())
-    return await _record("objection_resolution", case_id, resolution, response, principal,
-                         session, clock, settings, if_match)  # fmt: skip
+    return await _record(
+        "objection_resolution",
+        case_id,
+        resolution,
+        response,
+        principal,
+        session,
+        clock,
+        settings,
+        if_match,
+    )
 
 
 @router.post("/{case_id}/home-visits", response_model=CaseOut, status_code=201)
 async def record_home_visit(
-    case_id: str, body: HomeVisit, response: Response, session: SessionDep,
-    clock: ClockDep, settings: SettingsDep, if_match: IfMatch = None,
+    case_id: str,
+    body: HomeVisit,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
     principal: Principal = fact_gate("home_visit"),
-) -> CaseOut:  # fmt: skip
+) -> CaseOut:
     """入户核实: the township's home visit and opinion."""
-    return await _record("home_visit", case_id, body, response, principal, session, clock,
-                         settings, if_match)  # fmt: skip
+    return await _record(
+        "home_visit", case_id, body, response, principal, session, clock, settings, if_match
+    )
 
 
 @router.post("/{case_id}/classification", response_model=CaseOut, status_code=201)
 async def record_classification(
-    case_id: str, body: Classification, response: Response, session: SessionDep,
-    clock: ClockDep, settings: SettingsDep, if_match: IfMatch = None,
+    case_id: str,
+    body: Classification,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
     principal: Principal = fact_gate("classification"),
-) -> CaseOut:  # fmt: skip
+) -> CaseOut:
     """县级确定: monitoring type, risk types and responsible person (replaces the previous)."""
-    return await _record("classification", case_id, body, response, principal, session, clock,
-                         settings, if_match)  # fmt: skip
+    return await _record(
+        "classification", case_id, body, response, principal, session, clock, settings, if_match
+    )

@@ -103,8 +103,10 @@ class Snapshot:
 
 def deadlines(snap: Snapshot, now: datetime) -> Deadlines:
     notice_end = None
-    procedure = {"public_notice": Procedure.identification,
-                 "elimination_notice": Procedure.elimination}.get(snap.state)  # fmt: skip
+    procedure = {
+        "public_notice": Procedure.identification,
+        "elimination_notice": Procedure.elimination,
+    }.get(snap.state)
     if procedure is not None and snap.facts["procedures"][procedure]["notice"]:
         notice_end = notice_ends_at(snap.facts["procedures"][procedure]["notice"])
     return Deadlines(
@@ -173,11 +175,20 @@ async def _append(
         snap.facts, name, payload, now, from_state=snap.state, notice_days=params.notice_days
     )
     event = CaseEvent(
-        case_id=snap.id, seq=seq, name=name, from_state=snap.state, to_state=to_state,
-        actor_sub=actor.sub, actor_role=actor.role.value, actor_area=actor.area,
-        occurred_at=now, workflow_version=snap.workflow_version,
-        policy_version=snap.policy_version, payload=payload, prev_hash=snap.last_hash,
-    )  # fmt: skip
+        case_id=snap.id,
+        seq=seq,
+        name=name,
+        from_state=snap.state,
+        to_state=to_state,
+        actor_sub=actor.sub,
+        actor_role=actor.role.value,
+        actor_area=actor.area,
+        occurred_at=now,
+        workflow_version=snap.workflow_version,
+        policy_version=snap.policy_version,
+        payload=payload,
+        prev_hash=snap.last_hash,
+    )
     digest = event_hash(event.hashed_fields(), snap.last_hash)
     classification = facts.get("classification") or {}
     moved = replace(
@@ -194,18 +205,43 @@ async def _append(
         session,
         snap.id,
         snap.version,
-        {name: getattr(moved, name) for name in
-         ("state", "version", "facts", "last_hash", "is_open", "monitoring_type", "updated_at")},
-    )  # fmt: skip
+        {
+            name: getattr(moved, name)
+            for name in (
+                "state",
+                "version",
+                "facts",
+                "last_hash",
+                "is_open",
+                "monitoring_type",
+                "updated_at",
+            )
+        },
+    )
     if not changed:
         raise PreconditionFailed("version_mismatch", "The case changed meanwhile; reload it.")
     await repo.insert_event(
         session,
-        {column: getattr(event, column) for column in (
-            "case_id", "seq", "name", "from_state", "to_state", "actor_sub", "actor_role",
-            "actor_area", "occurred_at", "workflow_version", "policy_version", "payload",
-            "prev_hash")} | {"hash": digest},
-    )  # fmt: skip
+        {
+            column: getattr(event, column)
+            for column in (
+                "case_id",
+                "seq",
+                "name",
+                "from_state",
+                "to_state",
+                "actor_sub",
+                "actor_role",
+                "actor_area",
+                "occurred_at",
+                "workflow_version",
+                "policy_version",
+                "payload",
+                "prev_hash",
+            )
+        }
+        | {"hash": digest},
+    )
     for field in Snapshot.__dataclass_fields__:
         setattr(snap, field, getattr(moved, field))
 
@@ -262,8 +298,9 @@ async def _transition(
     except TransitionNotAllowed as exc:  # our evaluation and the machine disagree: refuse
         raise Conflict("guard_failed", f"The workflow refuses {step.action}.", unmet=[]) from exc
     stored = {**payload, "observed": observed} if observed else payload
-    await _append(session, snap, name=step.action, payload=stored, to_state=to_state,
-                  actor=actor, now=now)  # fmt: skip
+    await _append(
+        session, snap, name=step.action, payload=stored, to_state=to_state, actor=actor, now=now
+    )
 
 
 def parse_if_match(header: str | None) -> int | None:
@@ -372,17 +409,25 @@ async def record_fact(
             payload["objection_id"] = uuid.uuid4().hex
         if kind == "commitment_form":
             payload["covered_members"] = [
-                {"id_number_masked": idnumber.mask(number),
-                 "id_number_digest": blind_index(settings.blind_index_key, number)}
+                {
+                    "id_number_masked": idnumber.mask(number),
+                    "id_number_digest": blind_index(settings.blind_index_key, number),
+                }
                 for number in payload.pop("covered_member_id_numbers")
-            ]  # fmt: skip
-        ctx = RuleContext(facts=snap.facts, now=now, policy=policy(snap.policy_version),
-                          procedure=procedure, payload=payload)  # fmt: skip
+            ]
+        ctx = RuleContext(
+            facts=snap.facts,
+            now=now,
+            policy=policy(snap.policy_version),
+            procedure=procedure,
+            payload=payload,
+        )
         refusal = fact_refusal(kind, ctx)
         if refusal is not None:
             raise Conflict(refusal.code, refusal.message)
-        await _append(session, snap, name=kind, payload=payload, to_state=snap.state,
-                      actor=principal, now=now)  # fmt: skip
+        await _append(
+            session, snap, name=kind, payload=payload, to_state=snap.state, actor=principal, now=now
+        )
         if (
             kind == "objection_resolution"
             and payload["outcome"] == ObjectionOutcome.upheld
@@ -431,9 +476,12 @@ async def _open_once(
     settings: Settings,
 ) -> tuple[Snapshot, Household, bool]:
     village = body.household.village_code
-    report = {"channel": body.channel.value, "source": body.source,
-              "description": body.description or None,
-              "risk_type": body.risk_type.value if body.risk_type else None}  # fmt: skip
+    report = {
+        "channel": body.channel.value,
+        "source": body.source,
+        "description": body.description or None,
+        "risk_type": body.risk_type.value if body.risk_type else None,
+    }
     report = {k: v for k, v in report.items() if v is not None}
     async with session.begin():
         if not await repo.village_exists(session, village):
@@ -452,27 +500,48 @@ async def _open_once(
             existing = await repo.open_case_of(session, household.id)
             if existing is not None:
                 snap = Snapshot.of(existing)
-                await _append(session, snap, name="report", payload=report, to_state=snap.state,
-                              actor=principal, now=now)  # fmt: skip
+                await _append(
+                    session,
+                    snap,
+                    name="report",
+                    payload=report,
+                    to_state=snap.state,
+                    actor=principal,
+                    now=now,
+                )
                 return snap, household, True
         else:
             household = Household(
-                id=str(uuid.uuid4()), village_code=village, head_name=body.household.head_name,
-                head_id_number=body.household.head_id_number, head_id_digest=digest,
-                phone=body.household.phone, size=body.household.size, created_at=now,
-            )  # fmt: skip
+                id=str(uuid.uuid4()),
+                village_code=village,
+                head_name=body.household.head_name,
+                head_id_number=body.household.head_id_number,
+                head_id_digest=digest,
+                phone=body.household.phone,
+                size=body.household.size,
+                created_at=now,
+            )
             await repo.insert_household(
                 session, {c.key: getattr(household, c.key) for c in Household.__table__.columns}
             )
         params = CURRENT_POLICY
         snap = Snapshot(
-            id=str(uuid.uuid4()), household_id=household.id, area_code=village,
-            channel=body.channel.value, state="new", version=0,
-            workflow_version=flow.version, policy_version=params.version, is_open=True,
-            monitoring_type=None, facts=initial_facts(), last_hash=GENESIS_HASH, opened_at=now,
+            id=str(uuid.uuid4()),
+            household_id=household.id,
+            area_code=village,
+            channel=body.channel.value,
+            state="new",
+            version=0,
+            workflow_version=flow.version,
+            policy_version=params.version,
+            is_open=True,
+            monitoring_type=None,
+            facts=initial_facts(),
+            last_hash=GENESIS_HASH,
+            opened_at=now,
             identification_due_at=after_full_days(now, params.identification_days),
             updated_at=now,
-        )  # fmt: skip
+        )
         await repo.insert_case(
             session, {f: getattr(snap, f) for f in Snapshot.__dataclass_fields__}
         )
@@ -480,8 +549,15 @@ async def _open_once(
         payload.pop("channel")
         ctx = _context(snap, open_step, now, payload)
         to_state = flow.run("new", open_step.action, ctx)
-        await _append(session, snap, name=open_step.action, payload=payload, to_state=to_state,
-                      actor=principal, now=now)  # fmt: skip
+        await _append(
+            session,
+            snap,
+            name=open_step.action,
+            payload=payload,
+            to_state=to_state,
+            actor=principal,
+            now=now,
+        )
     return snap, household, False
 
 
@@ -524,6 +600,48 @@ async def actions_for(
 # --- replay ------------------------------------------------------------------------------------
 
 
+def _replay_step(
+    flow: Workflow, state: str, facts: dict[str, Any], event: CaseEvent
+) -> tuple[str | None, bool, list[str], dict[str, Any]]:
+    """One event under the pinned workflow: the state it leads to, whether it was legal."""
+    legal, unmet_codes = True, list[str]()
+    if event.name in flow.actions:
+        step = flow.step(event.name, state)
+        if step is None or event.actor_role not in step.roles:
+            return None, False, [], facts
+        payload = {k: v for k, v in event.payload.items() if k != "observed"}
+        observed = event.payload.get("observed", {})
+        ctx = RuleContext(
+            facts=facts,
+            now=event.occurred_at,
+            policy=policy(event.policy_version),
+            procedure=step.procedure,
+            payload=payload,
+            other_open_cases=observed.get("other_open_cases", 0),
+        )
+        unmet_codes = [u.code for u in evaluate(step.rules, ctx, with_payload=True)]
+        try:
+            new_state = flow.run(state, event.name, ctx)
+        except TransitionNotAllowed:
+            return None, False, unmet_codes, facts
+    elif event.name in flow.facts or event.name == "report":
+        spec = flow.facts.get(event.name)
+        if spec is not None and (state not in spec.states or event.actor_role not in spec.roles):
+            legal = False
+        new_state = state
+    else:
+        return None, False, [], facts
+    facts = evolve(
+        facts,
+        event.name,
+        event.payload,
+        event.occurred_at,
+        from_state=state,
+        notice_days=policy(event.policy_version).notice_days,
+    )
+    return new_state, legal and not unmet_codes, unmet_codes, facts
+
+
 def replay_events(
     stored_state: str, stored_facts: dict[str, Any], events: list[CaseEvent], workflow_version: str
 ) -> ReplayOut:
@@ -549,42 +667,26 @@ def replay_events(
             chain_valid, broken_at = False, event.seq
         prev_hash = event.hash
         from_state = state
-        legal, unmet_codes = True, []
+        legal, unmet_codes = True, list[str]()
         if state is None:
             legal = False
-        elif event.name in flow.actions:
-            step = flow.step(event.name, state)
-            if step is None or event.actor_role not in step.roles:
-                legal, state = False, None
-            else:
-                payload = {k: v for k, v in event.payload.items() if k != "observed"}
-                observed = event.payload.get("observed", {})
-                ctx = RuleContext(
-                    facts=facts, now=event.occurred_at, policy=policy(event.policy_version),
-                    procedure=step.procedure, payload=payload, case_area="",
-                    other_open_cases=observed.get("other_open_cases", 0),
-                )  # fmt: skip
-                unmet_codes = [u.code for u in evaluate(step.rules, ctx, with_payload=True)]
-                try:
-                    state = flow.run(state, event.name, ctx)
-                except TransitionNotAllowed:
-                    legal, state = False, None
-        elif event.name in flow.facts or event.name == "report":
-            spec = flow.facts.get(event.name)
-            if spec is not None and (
-                state not in spec.states or event.actor_role not in spec.roles
-            ):
-                legal = False
         else:
-            legal, state = False, None
-        if state is not None:
-            facts = evolve(facts, event.name, event.payload, event.occurred_at,
-                           from_state=from_state or "",
-                           notice_days=policy(event.policy_version).notice_days)  # fmt: skip
-        steps.append(ReplayStep(
-            seq=event.seq, event=event.name, from_state=from_state or "?", to_state=state or "?",
-            hash_valid=hash_ok, legal=legal and not unmet_codes, unmet=unmet_codes,
-        ))  # fmt: skip
+            try:
+                state, legal, unmet_codes, facts = _replay_step(flow, state, facts, event)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                # A payload no legal write could have produced (the trail was edited).
+                legal, unmet_codes, state = False, ["payload_malformed"], None
+        steps.append(
+            ReplayStep(
+                seq=event.seq,
+                event=event.name,
+                from_state=from_state or "?",
+                to_state=state or "?",
+                hash_valid=hash_ok,
+                legal=legal and not unmet_codes,
+                unmet=unmet_codes,
+            )
+        )
     return ReplayOut(
         stored_state=stored_state,
         replayed_state=state,

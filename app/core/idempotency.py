@@ -52,7 +52,7 @@ class IdempotencyMiddleware:
                     "idempotency_key_invalid", "An Idempotency-Key has 1 to 200 characters."
                 ),
             )
-            return  # fmt: skip
+            return
         body = await _read_body(receive)
         digest = hashlib.sha256(body).hexdigest()
         app_state = scope["app"].state
@@ -174,15 +174,21 @@ async def _finish(
 
 
 async def _send_stored(send: Send, record: IdempotencyRecord) -> None:
-    headers = [(k.encode("latin-1"), v.encode("latin-1"))
-               for k, v in (record.response_headers or {}).items()]  # fmt: skip
+    headers = [
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in (record.response_headers or {}).items()
+    ]
     headers.append((b"idempotent-replayed", b"true"))
     await _send(send, record.status_code or 200, headers, record.response_body or b"")
 
 
 async def _send_problem(send: Send, error: ProblemError) -> None:
-    await _send(send, error.status, [(b"content-type", PROBLEM_JSON.encode())],
-                json.dumps(error.body()).encode())  # fmt: skip
+    await _send(
+        send,
+        error.status,
+        [(b"content-type", PROBLEM_JSON.encode())],
+        json.dumps(error.body()).encode(),
+    )
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

@@ -1,0 +1,53 @@
+# The two commands: `make run` serves the API with demo data, `make test` checks everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint typecheck pytest openapi bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Installs are pinned by constraints.txt so the OpenAPI document and type checks do not drift.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/fangfanpin migrate
+	$(BIN)/fangfanpin demo
+	@echo
+	@echo "Get a token:   $(BIN)/fangfanpin token --user cadre.pinggang"
+	@echo "Then:          curl -H \"Authorization: Bearer \$$TOKEN\" http://127.0.0.1:8000/api/v1/cases"
+	@echo "API docs:      http://127.0.0.1:8000/docs"
+	@echo
+	$(BIN)/fangfanpin serve --host 127.0.0.1 --port 8000
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+# The suite runs on SQLite, and on PostgreSQL too when TEST_POSTGRES_URL answers
+# (REQUIRE_POSTGRES=1 turns an unreachable PostgreSQL into a failure). It also checks that
+# the migrations match the models (alembic check) and that openapi/openapi.json is current.
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+openapi: $(VENV)/.installed
+	$(BIN)/fangfanpin openapi --output openapi/openapi.json
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.transitions
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,104 @@
+"""Opening cases: one open case per household; a second report attaches to it."""
+
+from __future__ import annotations
+
+from tests.helpers import Api, new_id_number
+
+
+async def test_second_report_attaches_to_the_open_case(api: Api) -> None:
+    id_number = new_id_number()
+    first = await api.open_case("self_declared", id_number=id_number)
+    assert first["attached"] is False and first["state"] == "self_declared"
+    second = await api.post(
+        "bureau.jiaohe",
+        "/api/v1/cases",
+        {
+            "channel": "department_flagged",
+            "source": "medical_insurance",
+            "household": {
+                "head_name": "王德福",
+                "head_id_number": id_number,
+                "village_code": "220281102200",
+                "size": 4,
+            },
+        },
+    )
+    assert second.status_code == 200, second.text
+    body = second.json()
+    assert body["attached"] is True and body["id"] == first["id"]
+    assert body["state"] == "self_declared" and body["channel"] == "self_declared"
+    assert [r["channel"] for r in body["facts"]["reports"]] == [
+        "self_declared",
+        "department_flagged",
+    ]
+    assert body["facts"]["reports"][1]["source"] == "medical_insurance"
+    assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 1
+
+
+async def test_a_closed_case_lets_a_new_one_open(api: Api) -> None:
+    id_number = new_id_number()
+    first = await api.open_case("cadre_found", id_number=id_number)
+    await api.must("cadre.pinggang", first["id"], "withdraw", {"reason": "农户申请撤回"})
+    second = await api.open_case("self_declared", id_number=id_number)
+    assert second["attached"] is False and second["id"] != first["id"]
+
+
+async def test_created_case_answers_location_etag_and_deadline(api: Api) -> None:
+    response = await api.post(
+        "cadre.pinggang",
+        "/api/v1/cases",
+        {
+            "channel": "self_declared",
+            "household": {
+                "head_name": "王",
+                "head_id_number": new_id_number(),
+                "village_code": "220281102200",
+                "size": 2,
+                "phone": "13800000000",
+            },
+        },
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert response.headers["location"] == f"/api/v1/cases/{body['id']}"
+    assert response.headers["etag"] == '"1"'
+    # reported 2026-03-02 (Shanghai), 15 days: overdue from 2026-03-18 00:00 Shanghai
+    assert body["deadlines"]["identification_due_at"] == "2026-03-17T16:00:00Z"
+    assert body["household"]["head_id_number_masked"].count("*") == 8
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{body['id']}/events")).json()
+    assert "13800000000" not in str(events)
+
+
+async def test_list_filters_and_paginates(api: Api) -> None:
+    from datetime import timedelta
+
+    ids = []
+    for _ in range(5):
+        ids.append((await api.open_case("cadre_found"))["id"])
+        api.clock.advance(timedelta(minutes=1))
+    tied = [(await api.open_case("cadre_found"))["id"] for _ in range(4)]  # same opened_at
+    await api.must("cadre.pinggang", ids[0], "start_village_review")
+    page = (await api.get("bureau.jiaohe", "/api/v1/cases", limit=2)).json()
+    seen = [c["id"] for c in page["items"]]
+    while page["next_cursor"]:
+        page = (
+            await api.get("bureau.jiaohe", "/api/v1/cases", limit=2, cursor=page["next_cursor"])
+        ).json()
+        seen += [c["id"] for c in page["items"]]
+    assert seen[:5] == ids  # oldest first
+    assert sorted(seen[5:]) == sorted(tied)  # ties broken by id: none lost, none twice
+    nominated = (await api.get("bureau.jiaohe", "/api/v1/cases", state="village_nomination")).json()
+    assert [c["id"] for c in nominated["items"]] == [ids[0]]
+    by_area = await api.get("bureau.jiaohe", "/api/v1/cases", area="220281105")
+    assert by_area.json()["items"] == []
+
+
+async def test_overdue_filter_follows_the_clock(api: Api) -> None:
+    from datetime import timedelta
+
+    case = await api.open_case()
+    assert (await api.get("bureau.jiaohe", "/api/v1/cases", overdue="true")).json()["items"] == []
+    api.clock.advance(timedelta(days=15, hours=14, minutes=30))  # 2026-03-18 00:00 Shanghai
+    overdue = (await api.get("bureau.jiaohe", "/api/v1/cases", overdue="true")).json()["items"]
+    assert [c["id"] for c in overdue] == [case["id"]]
+    assert overdue[0]["deadlines"]["identification_overdue"] is True

@@ -1,0 +1,264 @@
+"""Each identification rule refuses and allows over HTTP; a refusal writes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tests.helpers import (
+    CLASSIFICATION,
+    COMMITMENT_FORM,
+    HOME_VISIT,
+    PASSING_REVIEW,
+    Api,
+    new_id_number,
+)
+
+
+async def refused(api: Api, user: str, case_id: str, action: str, payload: Any = None) -> set[str]:
+    """Fire and expect 409 guard_failed with nothing written; answers the unmet codes."""
+    before = await api.case(case_id)
+    events_before = await api.event_count(case_id)
+    response = await api.act(user, case_id, action, payload)
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "guard_failed"
+    after = await api.case(case_id)
+    assert (after["version"], after["state"]) == (before["version"], before["state"])
+    assert await api.event_count(case_id) == events_before
+    return {u["code"] for u in body["unmet"]}
+
+
+async def action(api: Api, user: str, case_id: str, name: str) -> dict[str, Any]:
+    response = await api.get(user, f"/api/v1/cases/{case_id}/actions")
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = next(a for a in response.json() if a["name"] == name)
+    return found
+
+
+async def test_publish_notice_needs_form_and_review(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    listed = await action(api, "committee.pinggang", case_id, "publish_notice")
+    assert not listed["allowed"]
+    assert {u["code"] for u in listed["unmet"]} == {"commitment_form_missing", "review_missing"}
+    assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {
+        "commitment_form_missing",
+        "review_missing",
+    }
+    form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
+    await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
+    assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {"review_missing"}
+    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
+    assert (await action(api, "committee.pinggang", case_id, "publish_notice"))["allowed"]
+    case = await api.must("committee.pinggang", case_id, "publish_notice")
+    assert case["state"] == "public_notice"
+
+
+async def test_review_quorum_and_majority(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
+    await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
+    # 19 of 30 present (< 2/3) and 9 of 19 for (not > 1/2): both reported
+    await api.must_fact(
+        "committee.pinggang",
+        case_id,
+        "reviews",
+        {**PASSING_REVIEW, "present": 19, "votes_for": 9, "votes_against": 8, "abstentions": 2},
+    )
+    assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {
+        "review_quorum_not_met",
+        "review_majority_not_met",
+    }
+    # one review per procedure
+    second = await api.fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
+    assert second.status_code == 409 and second.json()["code"] == "review_already_recorded"
+
+
+async def test_quorate_passing_review_at_the_boundary_allows(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
+    await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
+    # exactly 2/3 present (20 of 30), 11 of 20 for (> 1/2)
+    await api.must_fact(
+        "committee.pinggang",
+        case_id,
+        "reviews",
+        {**PASSING_REVIEW, "present": 20, "votes_for": 11, "votes_against": 9, "abstentions": 0},
+    )
+    assert (await api.must("committee.pinggang", case_id, "publish_notice"))["state"] == (
+        "public_notice"
+    )
+
+
+async def test_notice_runs_its_whole_period(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.nominate(case_id)  # published Monday 2026-03-02 09:30 Shanghai
+    case = await api.case(case_id)
+    # runs 03-03 … 03-07, may be left from 2026-03-08 00:00 Shanghai = 03-07 16:00 UTC
+    assert case["deadlines"]["notice_ends_at"] == "2026-03-07T16:00:00Z"
+    listed = await action(api, "committee.pinggang", case_id, "submit_to_township")
+    assert listed["unmet"][0]["code"] == "notice_period_running"
+    assert listed["unmet"][0]["met_at"] == "2026-03-07T16:00:00Z"
+    api.clock.advance(timedelta(days=5, hours=14, minutes=29, seconds=59))  # 03-07 23:59:59
+    assert await refused(api, "committee.pinggang", case_id, "submit_to_township") == {
+        "notice_period_running"
+    }
+    api.clock.advance(timedelta(seconds=1))  # 03-08 00:00:00 Shanghai
+    case = await api.must("committee.pinggang", case_id, "submit_to_township")
+    assert case["state"] == "township_verification"
+
+
+async def test_open_objection_holds_the_notice_and_dismissal_releases_it(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.nominate(case_id)
+    lodged = await api.must_fact(
+        "cadre.pinggang",
+        case_id,
+        "objections",
+        {"lodged_by_name": "李村民", "statement": "该户有车辆"},
+    )
+    objection_id = next(iter(lodged["facts"]["procedures"]["identification"]["objections"]))
+    api.clock.advance(timedelta(days=6))
+    assert await refused(api, "committee.pinggang", case_id, "submit_to_township") == {
+        "objection_open"
+    }
+    late = await api.fact(
+        "cadre.pinggang", case_id, "objections", {"lodged_by_name": "王", "statement": "迟到的异议"}
+    )
+    assert late.status_code == 409 and late.json()["code"] == "notice_period_over"
+    await api.must_fact(
+        "township.baishishan",
+        case_id,
+        f"objections/{objection_id}/resolution",
+        {"outcome": "dismissed", "reason": "车辆为营运所需, 已核实"},
+    )
+    again = await api.fact(
+        "township.baishishan",
+        case_id,
+        f"objections/{objection_id}/resolution",
+        {"outcome": "upheld", "reason": "改判"},
+    )
+    assert again.status_code == 409 and again.json()["code"] == "objection_already_resolved"
+    case = await api.must("committee.pinggang", case_id, "submit_to_township")
+    assert case["state"] == "township_verification"
+
+
+async def test_upheld_objection_returns_to_village_and_voids_review_and_notice(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.nominate(case_id)
+    lodged = await api.must_fact(
+        "cadre.pinggang",
+        case_id,
+        "objections",
+        {"lodged_by_name": "李村民", "statement": "该户有商铺"},
+    )
+    objection_id = next(iter(lodged["facts"]["procedures"]["identification"]["objections"]))
+    case = await api.must_fact(
+        "township.baishishan",
+        case_id,
+        f"objections/{objection_id}/resolution",
+        {"outcome": "upheld", "reason": "查实有商铺出租"},
+    )
+    assert case["state"] == "village_nomination"
+    procedure = case["facts"]["procedures"]["identification"]
+    assert procedure["review"] is None and procedure["notice"] is None
+    # the commitment form stays; the review must be held again
+    assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {"review_missing"}
+    names = [
+        e["name"]
+        for e in (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/events")).json()
+    ]
+    assert names[-2:] == ["objection_resolution", "return_to_village"]
+
+
+async def test_return_to_village_from_notice_needs_an_upheld_objection(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.nominate(case_id)
+    assert await refused(
+        api, "township.baishishan", case_id, "return_to_village", {"reason": "复核"}
+    ) == {"objection_not_upheld"}
+
+
+async def test_submit_to_city_needs_a_home_visit(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.to_township(case_id)
+    assert await refused(api, "township.baishishan", case_id, "submit_to_city") == {
+        "home_visit_missing"
+    }
+    await api.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
+    case = await api.must("township.baishishan", case_id, "submit_to_city")
+    assert case["state"] == "city_confirmation"
+
+
+async def test_confirm_needs_a_complete_classification(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.to_city(case_id)
+    assert await refused(api, "bureau.jiaohe", case_id, "confirm") == {
+        "monitoring_type_missing",
+        "risk_types_invalid",
+        "responsible_person_missing",
+    }
+    six = ["illness", "disability", "schooling", "accident", "other", "drinking_water"]
+    await api.must_fact(
+        "bureau.jiaohe", case_id, "classification", {**CLASSIFICATION, "risk_types": six}
+    )
+    assert await refused(api, "bureau.jiaohe", case_id, "confirm") == {"risk_types_invalid"}
+    await api.must_fact("bureau.jiaohe", case_id, "classification", CLASSIFICATION)
+    assert (await api.must("bureau.jiaohe", case_id, "confirm"))["state"] == "assisted"
+
+
+async def test_returns_and_rejections_need_a_reason(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.to_city(case_id)
+    assert await refused(api, "bureau.jiaohe", case_id, "return_to_township") == {"reason_missing"}
+    case = await api.must("bureau.jiaohe", case_id, "return_to_township", {"reason": "补充材料"})
+    assert case["state"] == "township_verification"
+    assert await refused(
+        api, "township.baishishan", case_id, "return_to_village", {"reason": ""}
+    ) == {"reason_missing"}
+    case = await api.must(
+        "township.baishishan", case_id, "return_to_village", {"reason": "收入核算有误"}
+    )
+    assert case["state"] == "village_nomination"
+    assert await refused(api, "committee.pinggang", case_id, "reject") == {"reason_missing"}
+    case = await api.must("committee.pinggang", case_id, "reject", {"reason": "收入高于指导线"})
+    assert case["state"] == "rejected" and case["is_open"] is False
+
+
+async def test_distribute_needs_a_township(api: Api) -> None:
+    case = await api.open_case("department_flagged")
+    assert await refused(api, "bureau.jiaohe", case["id"], "distribute") == {"township_missing"}
+    moved = await api.must(
+        "bureau.jiaohe", case["id"], "distribute", {"township_code": "220281102"}
+    )
+    assert moved["state"] == "village_nomination"
+    assert moved["facts"]["township_code"] == "220281102"
+
+
+async def test_withdraw_at_the_households_request(api: Api) -> None:
+    case = await api.open_case("cadre_found")
+    assert await refused(api, "cadre.pinggang", case["id"], "withdraw") == {"reason_missing"}
+    moved = await api.must("cadre.pinggang", case["id"], "withdraw", {"reason": "农户申请撤回"})
+    assert moved["state"] == "withdrawn"
+
+
+async def test_elimination_cannot_start_without_the_criteria(api: Api) -> None:
+    case_id = await api.to_assisted()
+    codes = await refused(api, "cadre.pinggang", case_id, "propose_elimination")
+    assert codes == {"monitoring_too_short", "no_measure_done"}
+    assert await refused(api, "bureau.jiaohe", case_id, "keep_under_watch") == {
+        "social_security_missing"
+    }
+
+
+async def test_role_that_may_fire_elsewhere_is_listed_as_not_permitted_here(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.to_township(case_id)
+    # village_committee rejects in village states only; here it is the township's
+    listed = await action(api, "committee.pinggang", case_id, "reject")
+    assert not listed["allowed"]
+    assert "role_not_permitted" in {u["code"] for u in listed["unmet"]}
+    assert "role_not_permitted" in await refused(
+        api, "committee.pinggang", case_id, "reject", {"reason": "x"}
+    )

@@ -1,0 +1,321 @@
+"""The workflow alone: every transition fires when its rules are met, and each rule refuses.
+
+The ways to meet and to break each rule are written here, independently of the rules module,
+so a wrong rule cannot also be the expectation.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from statemachine.exceptions import TransitionNotAllowed
+
+from workflows.case import CASE_V1, CLOSED_STATES, STATES, STEPS_V1, Step, UnknownState
+from workflows.facts import initial_facts
+from workflows.policy import JIAOHE_2022
+from workflows.rules import RuleContext, evaluate
+from workflows.vocabulary import Procedure, Role
+
+NOW = datetime(2026, 9, 1, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
+LONG_AGO = (NOW - timedelta(days=400)).isoformat()
+
+Setup = Callable[[dict[str, Any]], None]
+"""Mutates a scenario: {"facts", "payload", "now", "other_open_cases", "procedure"}."""
+
+
+def _proc(s: dict[str, Any]) -> dict[str, Any]:
+    procedure_facts: dict[str, Any] = s["facts"]["procedures"][s["procedure"]]
+    return procedure_facts
+
+
+def _review(present: int, votes_for: int, eligible: int = 30) -> dict[str, Any]:
+    against = present - votes_for
+    return {
+        "eligible_members": eligible,
+        "present": present,
+        "votes_for": votes_for,
+        "votes_against": against,
+        "abstentions": 0,
+    }
+
+
+def _objection(outcome: str | None) -> dict[str, Any]:
+    resolution = None if outcome is None else {"outcome": outcome, "reason": "查实"}
+    return {"lodged_by_name": "村民", "statement": "收入不实", "resolution": resolution}
+
+
+# rule name -> (meet, break, the code the break must produce)
+RULE_CASES: dict[str, tuple[Setup, Setup, str]] = {
+    "reason_given": (
+        lambda s: s["payload"].update(reason="户主外出务工, 收入稳定"),
+        lambda s: s["payload"].update(reason="   "),
+        "reason_missing",
+    ),
+    "township_named": (
+        lambda s: s["payload"].update(township_code="220281102"),
+        lambda s: s["payload"].pop("township_code", None),
+        "township_missing",
+    ),
+    "commitment_form_on_file": (
+        lambda s: s["facts"].update(commitment_form={"signatory_name": "王"}),
+        lambda s: s["facts"].update(commitment_form=None),
+        "commitment_form_missing",
+    ),
+    "review_recorded": (
+        lambda s: _proc(s).update(review=_review(21, 15)),
+        lambda s: _proc(s).update(review=None),
+        "review_missing",
+    ),
+    "review_quorate": (  # exactly two thirds present is quorate
+        lambda s: _proc(s).update(review=_review(20, 15)),
+        lambda s: _proc(s).update(review=_review(19, 15)),
+        "review_quorum_not_met",
+    ),
+    "review_passed": (  # exactly half in favour is not a majority
+        lambda s: _proc(s).update(review=_review(20, 11)),
+        lambda s: _proc(s).update(review=_review(20, 10)),
+        "review_majority_not_met",
+    ),
+    "notice_period_over": (
+        # published 2026-08-20 (Shanghai), 5 days: may leave from 2026-08-26 00:00 Shanghai
+        lambda s: (
+            _proc(s).update(notice={"published_at": "2026-08-20T02:00:00+00:00", "days": 5}),
+            s.update(now=datetime(2026, 8, 25, 16, 0, tzinfo=UTC)),
+        ),
+        lambda s: (
+            _proc(s).update(notice={"published_at": "2026-08-20T02:00:00+00:00", "days": 5}),
+            s.update(now=datetime(2026, 8, 25, 15, 59, 59, tzinfo=UTC)),
+        ),
+        "notice_period_running",
+    ),
+    "no_open_objection": (
+        lambda s: _proc(s).update(objections={"a": _objection("dismissed")}),
+        lambda s: _proc(s).update(objections={"a": _objection(None)}),
+        "objection_open",
+    ),
+    "objection_upheld": (
+        lambda s: _proc(s).update(objections={"a": _objection("upheld")}),
+        lambda s: _proc(s).update(objections={"a": _objection("dismissed")}),
+        "objection_not_upheld",
+    ),
+    "home_visit_recorded": (
+        lambda s: _proc(s).update(home_visit={"findings": "属实"}),
+        lambda s: _proc(s).update(home_visit=None),
+        "home_visit_missing",
+    ),
+    "monitoring_type_chosen": (
+        lambda s: s["facts"]["classification"].update(monitoring_type="marginal"),
+        lambda s: s["facts"]["classification"].update(monitoring_type=None),
+        "monitoring_type_missing",
+    ),
+    "risk_types_chosen": (
+        lambda s: s["facts"]["classification"].update(
+            risk_types=["illness", "disability", "schooling", "accident", "other"]
+        ),
+        lambda s: s["facts"]["classification"].update(
+            risk_types=["illness", "disability", "schooling", "accident", "other", "drinking_water"]
+        ),
+        "risk_types_invalid",
+    ),
+    "responsible_person_named": (
+        lambda s: s["facts"]["classification"].update(responsible_person={"name": "赵"}),
+        lambda s: s["facts"]["classification"].update(responsible_person=None),
+        "responsible_person_missing",
+    ),
+    "monitored_long_enough": (  # confirmed 2026-02-28 (Shanghai); six months on: 2026-08-28
+        lambda s: (
+            s["facts"].update(confirmed_at="2026-02-28T01:00:00+00:00"),
+            s.update(now=datetime(2026, 8, 27, 16, 0, tzinfo=UTC)),
+        ),
+        lambda s: (
+            s["facts"].update(confirmed_at="2026-02-28T01:00:00+00:00"),
+            s.update(now=datetime(2026, 8, 27, 15, 59, tzinfo=UTC)),
+        ),
+        "monitoring_too_short",
+    ),
+    "measure_done": (
+        lambda s: s["facts"]["measures"].append({"category": "employment", "status": "done"}),
+        lambda s: s["facts"].update(measures=[{"category": "employment", "status": "planned"}]),
+        "no_measure_done",
+    ),
+    "social_security_in_place": (
+        lambda s: s["facts"]["measures"].append(
+            {"category": "social_security", "status": "in_progress"}
+        ),
+        lambda s: s["facts"].update(measures=[{"category": "employment", "status": "done"}]),
+        "social_security_missing",
+    ),
+    "household_has_no_other_open_case": (
+        lambda s: s.update(other_open_cases=0),
+        lambda s: s.update(other_open_cases=1),
+        "household_has_open_case",
+    ),
+}
+
+TRANSITIONS = [(step, source) for step in STEPS_V1 for source in step.sources]
+
+
+def scenario(step: Step) -> dict[str, Any]:
+    facts = initial_facts()
+    facts["classification"] = {}
+    facts["confirmed_at"] = LONG_AGO
+    return {
+        "facts": facts,
+        "payload": {},
+        "now": NOW,
+        "other_open_cases": 0,
+        "procedure": step.procedure or Procedure.identification,
+    }
+
+
+def context(s: dict[str, Any], step: Step) -> RuleContext:
+    return RuleContext(
+        facts=s["facts"],
+        now=s["now"],
+        policy=JIAOHE_2022,
+        procedure=step.procedure,
+        payload=s["payload"],
+        other_open_cases=s["other_open_cases"],
+    )
+
+
+def meet_all(step: Step) -> dict[str, Any]:
+    s = scenario(step)
+    for rule in step.rules:
+        RULE_CASES[rule.name][0](s)
+    return s
+
+
+def test_every_rule_has_a_case_here() -> None:
+    used = {rule.name for step in STEPS_V1 for rule in step.rules}
+    assert used <= set(RULE_CASES), used - set(RULE_CASES)
+
+
+@pytest.mark.parametrize(
+    ("step", "source"), TRANSITIONS, ids=[f"{s.action}-from-{src}" for s, src in TRANSITIONS]
+)
+def test_transition_fires_when_every_rule_is_met(step: Step, source: str) -> None:
+    s = meet_all(step)
+    ctx = context(s, step)
+    assert evaluate(step.rules, ctx, with_payload=True) == []
+    assert CASE_V1.run(source, step.action, ctx) == step.target
+
+
+CASES = [(step, source, rule.name) for step, source in TRANSITIONS for rule in step.rules]
+
+
+@pytest.mark.parametrize(
+    ("step", "source", "rule_name"),
+    CASES,
+    ids=[f"{s.action}-from-{src}-{r}" for s, src, r in CASES],
+)
+def test_each_rule_alone_refuses(step: Step, source: str, rule_name: str) -> None:
+    s = meet_all(step)
+    RULE_CASES[rule_name][1](s)
+    ctx = context(s, step)
+    codes = [u.code for u in evaluate(step.rules, ctx, with_payload=True)]
+    assert codes == [RULE_CASES[rule_name][2]]
+    with pytest.raises(TransitionNotAllowed):
+        CASE_V1.run(source, step.action, ctx)
+
+
+def test_all_unmet_rules_are_listed_not_just_the_first() -> None:
+    step = CASE_V1.step("confirm", "city_confirmation")
+    assert step is not None
+    s = scenario(step)
+    codes = [u.code for u in evaluate(step.rules, context(s, step), with_payload=True)]
+    assert codes == ["monitoring_type_missing", "risk_types_invalid", "responsible_person_missing"]
+
+
+def test_notice_rule_says_when_it_will_be_met() -> None:
+    step = CASE_V1.step("submit_to_township", "public_notice")
+    assert step is not None
+    s = scenario(step)
+    RULE_CASES["notice_period_over"][1](s)
+    (unmet,) = evaluate(step.rules, context(s, step), with_payload=True)
+    assert unmet.met_at == datetime(2026, 8, 25, 16, 0, tzinfo=UTC)  # 2026-08-26 00:00 Shanghai
+
+
+def test_actions_that_do_not_leave_a_state_are_refused() -> None:
+    ctx = context(scenario(STEPS_V1[0]), STEPS_V1[0])
+    for state in STATES:
+        leaving = {step.action for step in CASE_V1.steps_from(state)}
+        for action in set(CASE_V1.actions) - leaving:
+            with pytest.raises(TransitionNotAllowed):
+                CASE_V1.run(state, action, ctx)
+
+
+def test_closed_states() -> None:
+    assert not CASE_V1.steps_from("rejected") and not CASE_V1.steps_from("withdrawn")
+    # risk_eliminated is closed but can be rolled back
+    assert [s.action for s in CASE_V1.steps_from("risk_eliminated")] == ["roll_back_elimination"]
+    assert set(CLOSED_STATES) == {"rejected", "withdrawn", "risk_eliminated"}
+
+
+def test_unknown_stored_state_is_corruption() -> None:
+    step = STEPS_V1[0]
+    with pytest.raises(UnknownState):
+        CASE_V1.run("approved", "confirm", context(scenario(step), step))
+
+
+def test_roles_follow_the_spec_table() -> None:
+    expected = {
+        "start_village_review": {Role.village_cadre},
+        "distribute": {Role.city_bureau},
+        "publish_notice": {Role.village_committee},
+        "submit_to_township": {Role.village_committee, Role.system},
+        "return_to_village": {Role.township_official},
+        "submit_to_city": {Role.township_official},
+        "return_to_township": {Role.city_bureau},
+        "confirm": {Role.city_bureau},
+        "reject": {Role.village_committee, Role.township_official, Role.city_bureau},
+        "withdraw": {Role.village_cadre},
+        "propose_elimination": {Role.village_cadre},
+        "publish_elimination_notice": {Role.village_committee},
+        "submit_elimination_to_township": {Role.village_committee, Role.system},
+        "submit_elimination_to_city": {Role.township_official},
+        "mark_risk_eliminated": {Role.city_bureau},
+        "continue_assistance": {Role.township_official, Role.city_bureau},
+        "keep_under_watch": {Role.city_bureau},
+        "resume_assistance": {Role.city_bureau},
+        "roll_back_elimination": {Role.city_bureau},
+    }
+    for action, roles in expected.items():
+        assert CASE_V1.roles_for(action) == roles, action
+    # reject: each level in its own states only
+    assert CASE_V1.step("reject", "township_verification").roles == {Role.township_official}
+    assert CASE_V1.step("reject", "city_confirmation").roles == {Role.city_bureau}
+    assert CASE_V1.step("reject", "public_notice").roles == {Role.village_committee}
+
+
+def test_same_rule_functions_serve_both_procedures() -> None:
+    identification = CASE_V1.step("publish_notice", "village_nomination")
+    elimination = CASE_V1.step("publish_elimination_notice", "elimination_nomination")
+    assert identification and elimination
+    assert set(elimination.rules) <= set(identification.rules)
+    assert identification.procedure != elimination.procedure
+
+
+def test_rules_read_the_procedure_they_run_in() -> None:
+    step = CASE_V1.step("publish_elimination_notice", "elimination_nomination")
+    assert step is not None
+    s = meet_all(step)
+    # a review of the identification procedure does not count for elimination
+    s["facts"]["procedures"]["identification"]["review"] = copy.deepcopy(
+        s["facts"]["procedures"]["elimination"]["review"]
+    )
+    s["facts"]["procedures"]["elimination"]["review"] = None
+    codes = [u.code for u in evaluate(step.rules, context(s, step), with_payload=True)]
+    assert codes == ["review_missing"]
+
+
+def test_diagram_is_generated_from_the_definition() -> None:
+    diagram = CASE_V1.mermaid()
+    assert diagram.startswith("stateDiagram-v2")
+    for step in STEPS_V1:
+        for source in step.sources:
+            assert f"{source} --> {step.target}" in diagram
