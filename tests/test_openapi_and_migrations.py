@@ -58,3 +58,11 @@ async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/health")).json() == {"status": "ok"}
     ready = await api.client.get("/ready")
     assert ready.status_code == 200 and ready.json()["migration"] == migrations.head_revision()
+
+
+def test_readme_diagram_is_the_generated_one() -> None:
+    from workflows.case import CURRENT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- diagram:start -->")[1].split("<!-- diagram:end -->")[0]
+    assert section.strip() == f"```mermaid\n{CURRENT.mermaid().rstrip()}\n```"

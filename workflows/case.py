@@ -286,7 +286,10 @@ class Workflow:
         return holder.state
 
     def mermaid(self) -> str:
-        return f"{self.machine(model=StateHolder('new')):mermaid}"
+        """The diagram, drawn from the definition itself (no instance, so no active state)."""
+        from statemachine.contrib.diagram import MermaidGraphMachine
+
+        return str(MermaidGraphMachine(self.machine).get_mermaid())
 
     def describe(self) -> dict[str, Any]:
         """The definition as data, for frontends and auditors."""
