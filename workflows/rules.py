@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from workflows.calendar import after_full_days, after_months
@@ -29,7 +29,10 @@ class Unmet:
         return {
             "code": self.code,
             "message": self.message,
-            "met_at": self.met_at.isoformat() if self.met_at else None,
+            # the same shape the API's models give datetimes: UTC with a Z
+            "met_at": self.met_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            if self.met_at
+            else None,
         }
 
 

@@ -28,12 +28,18 @@ def in_area(column: Any, prefix: str) -> Any:
 
 async def case_in_area(
     session: AsyncSession, case_id: str, area: str, *, for_update: bool = False
-) -> Case | None:
-    """The case if it exists within ``area``; locked for this transaction when asked."""
-    query = select(Case).where(Case.id == case_id, in_area(Case.area_code, area))
+) -> tuple[Case, Household] | None:
+    """The case and its household if the case lies within ``area``; the case row locked for
+    this transaction when asked (one round trip serves the lock and the response)."""
+    query = (
+        select(Case, Household)
+        .join(Household, Household.id == Case.household_id)
+        .where(Case.id == case_id, in_area(Case.area_code, area))
+    )
     if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
+        query = query.with_for_update(of=Case)
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def household(session: AsyncSession, household_id: str) -> Household:

@@ -143,9 +143,10 @@ async def fire_action(
 ) -> CaseOut:
     """Fire one transition. Requires ``If-Match`` with the version you read."""
     now = clock.now()
-    snap = await service.fire_action(session, principal, case_id, action, payload, if_match, now)
+    snap, household = await service.fire_action(
+        session, principal, case_id, action, payload, if_match, now
+    )
     etag(response, snap.version)
-    household = await repo.household(session, snap.household_id)
     return service.case_out(snap, household, now)
 
 
@@ -208,11 +209,10 @@ async def _record(
     if_match: str | None,
 ) -> CaseOut:
     now = clock.now()
-    snap = await service.record_fact(
+    snap, household = await service.record_fact(
         session, principal, case_id, kind, body, if_match, now, settings
     )
     etag(response, snap.version)
-    household = await repo.household(session, snap.household_id)
     return service.case_out(snap, household, now)
 
 

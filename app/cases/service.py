@@ -149,10 +149,10 @@ def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
 async def get_case(
     session: AsyncSession, principal: Principal, case_id: str
 ) -> tuple[Snapshot, Household]:
-    case = await repo.case_in_area(session, case_id, principal.area)
-    if case is None:
+    found = await repo.case_in_area(session, case_id, principal.area)
+    if found is None:
         raise NotFound("case_not_found", f"No case {case_id} in your area.")
-    return Snapshot.of(case), await repo.household(session, case.household_id)
+    return Snapshot.of(found[0]), found[1]
 
 
 # --- the write path --------------------------------------------------------------------------
@@ -338,13 +338,16 @@ def _validated(model: type[BaseModel], raw: Any) -> dict[str, Any]:
         raise validation_problem([dict(e) for e in exc.errors()]) from exc
 
 
-async def _locked(session: AsyncSession, principal: Principal, case_id: str) -> Snapshot:
-    case = await repo.case_in_area(session, case_id, principal.area, for_update=True)
-    if case is None:
+async def _locked(
+    session: AsyncSession, principal: Principal, case_id: str
+) -> tuple[Snapshot, Household]:
+    found = await repo.case_in_area(session, case_id, principal.area, for_update=True)
+    if found is None:
         raise NotFound("case_not_found", f"No case {case_id} in your area.")
+    case, household = found
     if case.state not in case_workflow(case).machine.states_map:
         raise Conflict("state_corrupt", f"Stored state {case.state!r} is not in the workflow.")
-    return Snapshot.of(case)
+    return Snapshot.of(case), household
 
 
 def case_workflow(case: Case) -> Workflow:
@@ -359,10 +362,10 @@ async def fire_action(
     raw_payload: Any,
     if_match: str | None,
     now: datetime,
-) -> Snapshot:
+) -> tuple[Snapshot, Household]:
     """Fire one transition; checks answer in the API's order (404, 403, 422, 428, 412, 409)."""
     async with session.begin():
-        snap = await _locked(session, principal, case_id)
+        snap, household = await _locked(session, principal, case_id)
         flow = snap.workflow
         if action not in flow.actions or action in OPEN_ACTIONS.values():
             raise NotFound("action_not_found", f"The workflow has no action {action!r}.")
@@ -377,7 +380,7 @@ async def fire_action(
                 "transition_not_allowed", f"{action} does not leave the state {snap.state}."
             )
         await _transition(session, snap, step, payload, principal, now)
-    return snap
+    return snap, household
 
 
 async def record_fact(
@@ -389,10 +392,10 @@ async def record_fact(
     if_match: str | None,
     now: datetime,
     settings: Settings,
-) -> Snapshot:
+) -> tuple[Snapshot, Household]:
     """Record a fact (form, review, objection …) as an event; may trigger a return."""
     async with session.begin():
-        snap = await _locked(session, principal, case_id)
+        snap, household = await _locked(session, principal, case_id)
         spec = snap.workflow.facts[kind]
         if principal.role not in spec.roles:
             raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
@@ -437,7 +440,7 @@ async def record_fact(
             step = snap.workflow.step("return_to_village", snap.state)
             assert step is not None
             await _transition(session, snap, step, {"reason": payload["reason"]}, principal, now)
-    return snap
+    return snap, household
 
 
 async def open_case(
