@@ -15,12 +15,12 @@ from app.core.errors import Unauthorized
 _bearer = HTTPBearer(auto_error=False, description="A JWT with claims sub, role and area.")
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -29,7 +29,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def current_principal(
+async def current_principal(
     settings: SettingsDep,
     clock: ClockDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

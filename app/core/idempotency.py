@@ -40,10 +40,11 @@ class IdempotencyMiddleware:
             return
         headers = dict(scope["headers"])
         raw_key = headers.get(HEADER)
-        subject = self._subject(scope, headers)
-        if raw_key is None or subject is None:
+        subject = None if raw_key is None else self._subject(scope, headers)
+        if subject is None:
             await self.app(scope, receive, send)  # no key, or the route will answer 401
             return
+        assert raw_key is not None
         key = raw_key.decode("latin-1").strip()
         if not 1 <= len(key) <= 200:
             await _send_problem(

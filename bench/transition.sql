@@ -1,0 +1,27 @@
+-- The statements one transition issues on PostgreSQL (return_to_township shown), as the
+-- service sends them: lock the case with its household, move it if nobody moved it first,
+-- append the chained event. Run by bench/transitions.py with pgbench as the ceiling.
+\set n random(1, :ncases)
+BEGIN;
+SELECT c.id, c.household_id, c.area_code, c.channel, c.state, c.version AS v, c.workflow_version,
+       c.policy_version, c.is_open, c.monitoring_type, c.facts, c.last_hash, c.opened_at,
+       c.identification_due_at, c.updated_at, h.id, h.village_code, h.head_name,
+       h.head_id_number, h.head_id_digest, h.phone, h.size, h.household_number, h.created_at
+  FROM monitoring_case c JOIN household h ON h.id = c.household_id
+ WHERE c.id = 'pgb-' || :n AND c.area_code LIKE '220281%'
+   FOR UPDATE OF c \gset
+UPDATE monitoring_case
+   SET state = 'township_verification', version = :v + 1, is_open = true, monitoring_type = NULL,
+       facts = '{"channel": "self_declared", "reports": [{"source": null, "channel": "self_declared", "reported_at": "2026-03-02T01:30:00+00:00"}], "returns": [{"at": "2026-03-08T01:30:00+00:00", "action": "return_to_township", "reason": "补充材料", "from_state": "city_confirmation"}], "measures": [], "opened_at": "2026-03-02T01:30:00+00:00", "procedures": {"elimination": {"notice": null, "review": null, "home_visit": null, "objections": {}}, "identification": {"notice": {"days": 5, "location": "村务公开栏", "published_at": "2026-03-02T01:30:00+00:00"}, "review": {"held_on": "2026-03-03", "present": 21, "procedure": "identification", "votes_for": 15, "abstentions": 2, "recorded_at": "2026-03-02T01:30:00+00:00", "votes_against": 4, "minutes_sha256": "224e3ec6c09bad0c70a7d0714d511f127de91c3077f47ac246f0bf8b4e87261b", "eligible_members": 30}, "home_visit": {"opinion": "建议纳入监测", "findings": "因病支出大, 收入骤减", "procedure": "identification", "visited_by": ["李乡长", "张干事"], "visited_on": "2026-03-12", "recorded_at": "2026-03-08T01:30:00+00:00"}, "objections": {}}}, "confirmed_at": null, "township_code": null, "classification": null, "commitment_form": {"signed_on": "2026-03-02", "recorded_at": "2026-03-02T01:30:00+00:00", "signatory_name": "王德福", "covered_members": [{"id_number_digest": "e343b139a2735bce14fe78d6b223ab6e97c6e161826fa7c780c3331cde3584d7", "id_number_masked": "220281********0027"}], "document_sha256": "97db759be4234ccd8147fdadb0b520e9da1ad328dce046bc252ed0d4f420bbb8", "signatory_is_proxy": false}}'::jsonb,
+       last_hash = '24b0897b1d955c3bb20346e5297163c9455a3855e99301f0a1b2c3d4e5f60718',
+       updated_at = now()
+ WHERE id = 'pgb-' || :n AND version = :v;
+INSERT INTO case_event (case_id, seq, name, from_state, to_state, actor_sub, actor_role,
+                        actor_area, occurred_at, workflow_version, policy_version, payload,
+                        prev_hash, hash)
+VALUES ('pgb-' || :n, :v + 1, 'return_to_township', 'city_confirmation', 'township_verification',
+        'bureau.jiaohe', 'city_bureau', '220281', now(), 'case-v1', 'jiaohe-2022.1',
+        '{"reason": "补充材料"}'::jsonb,
+        '24b0897b1d955c3bb20346e5297163c9455a3855e99301f0a1b2c3d4e5f60718',
+        'e85e9936e11647cb7013aff88682b4bfdc04f74e432fb6a8ef11437f6ea8f9da');
+COMMIT;

@@ -1,0 +1,519 @@
+"""Transitions per second over HTTP against PostgreSQL, with pgbench's ceiling beside it.
+
+    python -m bench.transitions [--duration 10] [--clients 1,8,32] [--record]
+
+A fresh database (``BENCH_DATABASE_URL``, created if missing) is migrated; the API runs as a
+separate uvicorn process; cases are brought to city confirmation through the API, then each
+client fires ``return_to_township`` / ``submit_to_city`` on its own cases for the duration
+(each a real, rule-checked transition with its chained event). The ceiling is pgbench running
+``bench/transition.sql`` — the same five statements a transition sends — at the same client
+counts against the same server with the same durability settings. ``--record`` appends the
+results to ``bench/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app import migrations
+from app.auth.tokens import mint
+from app.core.config import Settings
+from app.households.idnumber import make as make_id_number
+from workflows.vocabulary import Role
+
+HERE = Path(__file__).resolve().parent
+SECRET = "bench-secret-" + "b" * 40
+DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/fangfanpin_bench"
+VILLAGE = "220281102200"
+
+
+@dataclass
+class Case:
+    id: str
+    version: int
+    state: str = "city_confirmation"
+
+
+@dataclass
+class Run:
+    clients: int
+    count: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0
+    """CPU seconds the API server process used during the run."""
+    client_cpu: float = 0.0
+    """CPU seconds the load generator used during the run."""
+
+    def cpu_ms(self, seconds: float) -> float:
+        return seconds / self.count * 1000 if self.count else 0.0
+
+    @property
+    def tps(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else 0.0
+
+
+# --- database and server -----------------------------------------------------------------------
+
+
+async def fresh_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        exists = await connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": parsed.database}
+        )
+        if not exists:
+            await connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    await admin.dispose()
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+async def server_settings(url: str) -> dict[str, str]:
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        names = (
+            "server_version",
+            "synchronous_commit",
+            "fsync",
+            "wal_sync_method",
+            "shared_buffers",
+        )
+        values = {n: str(await connection.scalar(text(f"SHOW {n}"))) for n in names}
+    await engine.dispose()
+    return values
+
+
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": SECRET, "DATABASE_POOL_SIZE": "20"}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    return subprocess.Popen(command, env=env, cwd=HERE.parent)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its children (uvicorn workers)."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    ticks = 0
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process and its children, MiB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for each in pids:
+        status = Path(f"/proc/{each}/status").read_text()
+        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        total += int(match.group(1)) if match else 0
+    return total / 1024
+
+
+# --- the HTTP load -----------------------------------------------------------------------------
+
+
+def headers(user: str, role: Role, area: str) -> dict[str, str]:
+    settings = Settings(jwt_secret=SECRET)
+    token = mint(
+        settings, sub=user, role=role, area=area, now=datetime.now(UTC), ttl=timedelta(hours=2)
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+CADRE = headers("cadre.pinggang", Role.village_cadre, VILLAGE)
+COMMITTEE = headers("committee.pinggang", Role.village_committee, VILLAGE)
+TOWNSHIP = headers("township.baishishan", Role.township_official, VILLAGE[:9])
+BUREAU = headers("bureau.jiaohe", Role.city_bureau, "220281")
+
+
+async def prepare_case(client: httpx.AsyncClient, serial: int) -> Case:
+    """A case through the API up to its public notice (finished by finish_preparation)."""
+
+    async def post(path: str, body: Any, who: dict[str, str], version: int | None = None) -> Any:
+        extra = {"If-Match": f'"{version}"'} if version is not None else {}
+        response = await client.post(path, json=body, headers={**who, **extra})
+        response.raise_for_status()
+        return response.json()
+
+    born = datetime(1950, 1, 1) + timedelta(days=serial)  # one household head per birth date
+    id_number = make_id_number(f"220281{born:%Y%m%d}001")
+    case = await post(
+        "/api/v1/cases",
+        {
+            "channel": "self_declared",
+            "household": {
+                "head_name": "王德福",
+                "head_id_number": id_number,
+                "village_code": VILLAGE,
+                "size": 4,
+            },
+        },
+        CADRE,
+    )
+    base = f"/api/v1/cases/{case['id']}"
+    await post(f"{base}/actions/start_village_review", None, CADRE, 1)
+    await post(
+        f"{base}/commitment-forms",
+        {
+            "signatory_name": "王德福",
+            "signed_on": "2026-03-02",
+            "document_sha256": "a" * 64,
+            "covered_member_id_numbers": [id_number],
+        },
+        CADRE,
+    )
+    await post(
+        f"{base}/reviews",
+        {
+            "held_on": "2026-03-03",
+            "eligible_members": 30,
+            "present": 21,
+            "votes_for": 15,
+            "votes_against": 4,
+            "abstentions": 2,
+            "minutes_sha256": "b" * 64,
+        },
+        COMMITTEE,
+    )
+    await post(f"{base}/actions/publish_notice", None, COMMITTEE, 4)
+    return Case(case["id"], 5, "public_notice")
+
+
+async def finish_preparation(url: str, client: httpx.AsyncClient, cases: list[Case]) -> None:
+    """Age the notices in the database (as if five days had passed), then go to the city."""
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        # The notice's publication time is in the facts the rules read; the events keep theirs.
+        await connection.execute(
+            text(
+                "UPDATE monitoring_case SET facts = jsonb_set(facts, "
+                "'{procedures,identification,notice,published_at}', "
+                "to_jsonb((now() - interval '10 days')::text))"
+            )
+        )
+    await engine.dispose()
+
+    async def advance(case: Case) -> None:
+        for action, who, body in (
+            ("submit_to_township", COMMITTEE, None),
+            (
+                "home-visits",
+                TOWNSHIP,
+                {
+                    "visited_by": ["李"],
+                    "visited_on": "2026-03-12",
+                    "findings": "属实",
+                    "opinion": "同意",
+                },
+            ),
+            ("submit_to_city", TOWNSHIP, None),
+        ):
+            if action == "home-visits":
+                response = await client.post(
+                    f"/api/v1/cases/{case.id}/home-visits", json=body, headers=who
+                )
+            else:
+                response = await client.post(
+                    f"/api/v1/cases/{case.id}/actions/{action}",
+                    headers={**who, "If-Match": f'"{case.version}"'},
+                )
+            response.raise_for_status()
+            case.version = int(response.headers["etag"].strip('"'))
+        case.state = "city_confirmation"
+
+    await gather_bounded([advance(c) for c in cases], 16)
+
+
+async def gather_bounded(jobs: list[Any], limit: int) -> list[Any]:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(job: Any) -> Any:
+        async with semaphore:
+            return await job
+
+    return await asyncio.gather(*(one(job) for job in jobs))
+
+
+async def drive(client: httpx.AsyncClient, cases: list[Case], run: Run, stop_at: float) -> None:
+    index = 0
+    while time.perf_counter() < stop_at:
+        case = cases[index % len(cases)]
+        index += 1
+        if case.state == "city_confirmation":
+            action, who, body = "return_to_township", BUREAU, {"reason": "补充材料"}
+            target = "township_verification"
+        else:
+            action, who, body, target = "submit_to_city", TOWNSHIP, None, "city_confirmation"
+        started = time.perf_counter()
+        response = await client.post(
+            f"/api/v1/cases/{case.id}/actions/{action}",
+            json=body,
+            headers={**who, "If-Match": f'"{case.version}"'},
+        )
+        run.latencies.append(time.perf_counter() - started)
+        if response.status_code == 200:
+            run.count += 1
+            case.version, case.state = int(response.headers["etag"].strip('"')), target
+        else:
+            run.errors += 1
+
+
+async def http_runs(
+    base_url: str,
+    db_url: str,
+    clients: list[int],
+    per_client: int,
+    duration: float,
+    server_pid: int,
+) -> list[Run]:
+    limits = httpx.Limits(max_connections=max(clients) + 4, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+        total = max(clients) * per_client
+        print(f"preparing {total} cases through the API", flush=True)
+        cases = await gather_bounded([prepare_case(client, i) for i in range(total)], 16)
+        await finish_preparation(db_url, client, cases)
+        runs = []
+        for count in clients:
+            print(
+                f"driving {count} client(s) for {duration:.0f} s (server pid {server_pid})",
+                flush=True,
+            )
+            run = Run(count)
+            shares = [cases[i::count] for i in range(count)]
+            server_before, client_before = cpu_seconds(server_pid), time.process_time()
+            started = time.perf_counter()
+            stop_at = started + duration
+            await asyncio.gather(*(drive(client, share, run, stop_at) for share in shares))
+            run.seconds = time.perf_counter() - started
+            run.server_cpu = cpu_seconds(server_pid) - server_before
+            run.client_cpu = time.process_time() - client_before
+            runs.append(run)
+            print(
+                f"http  clients={count:>2}  {run.tps:8.1f} tps  p50 {run.percentile(0.5):6.1f} ms"
+                f"  p99 {run.percentile(0.99):6.1f} ms  errors {run.errors}  server CPU "
+                f"{run.cpu_ms(run.server_cpu):.2f} ms/tx  load generator CPU "
+                f"{run.cpu_ms(run.client_cpu):.2f} ms/tx"
+            )
+        return runs
+
+
+# --- the pgbench ceiling -----------------------------------------------------------------------
+
+
+def pgbench_runs(url: str, clients: list[int], ncases: int, duration: float) -> list[Run]:
+    parsed = make_url(url)
+    conn = [
+        "-h",
+        parsed.host or "127.0.0.1",
+        "-p",
+        str(parsed.port or 5432),
+        "-U",
+        parsed.username or "postgres",
+    ]
+    subprocess.run(
+        [
+            "psql",
+            *conn,
+            "-d",
+            str(parsed.database),
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-v",
+            f"ncases={ncases}",
+            "-f",
+            str(HERE / "pgbench_setup.sql"),
+        ],
+        check=True,
+    )
+    runs = []
+    for count in clients:
+        with tempfile.TemporaryDirectory() as logs:
+            result = subprocess.run(
+                [
+                    "pgbench",
+                    *conn,
+                    "-n",
+                    "-M",
+                    "prepared",
+                    "-f",
+                    str(HERE / "transition.sql"),
+                    "-D",
+                    f"ncases={ncases}",
+                    "-c",
+                    str(count),
+                    "-j",
+                    str(min(count, 2)),
+                    "-T",
+                    str(int(duration)),
+                    "-l",
+                    "--log-prefix",
+                    f"{logs}/tx",
+                    str(parsed.database),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            run = Run(count)
+            for log in Path(logs).iterdir():
+                for line in log.read_text().splitlines():
+                    run.latencies.append(int(line.split()[2]) / 1e6)
+            run.count = len(run.latencies)
+            match = re.search(r"tps = ([\d.]+)", result.stdout)
+            run.seconds = run.count / float(match.group(1)) if match else duration
+            failed = re.search(r"number of failed transactions: (\d+)", result.stdout)
+            run.errors = int(failed.group(1)) if failed else 0
+        runs.append(run)
+        print(
+            f"pgb   clients={count:>2}  {run.tps:8.1f} tps  p50 {run.percentile(0.5):6.1f} ms"
+            f"  p99 {run.percentile(0.99):6.1f} ms  errors {run.errors}"
+        )
+    return runs
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory = int(re.findall(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[0]) // 2**20
+    return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}"
+
+
+def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], args: Any) -> str:
+    rows = [
+        f"| {h.clients} | {h.tps:.0f} | {h.percentile(0.5):.1f} | {h.percentile(0.99):.1f} | "
+        f"{p.tps:.0f} | {p.percentile(0.5):.1f} | {p.percentile(0.99):.1f} | {h.tps / p.tps:.2f} | "
+        f"{h.cpu_ms(h.server_cpu):.2f} | {h.cpu_ms(h.client_cpu):.2f} |"
+        for h, p in zip(http, pgb, strict=True)
+    ]
+    errors = sum(r.errors for r in http) + sum(r.errors for r in pgb)
+    return "\n".join(
+        [
+            f"### Transitions over HTTP vs. pgbench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "",
+            f"Machine: {machine()}. PostgreSQL {pg['server_version']} on the same machine "
+            f"(synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}, "
+            f"wal_sync_method={pg['wal_sync_method']}, shared_buffers={pg['shared_buffers']}), "
+            f"the same for both sides. API: uvicorn, {args.workers} worker(s), Python "
+            f"{platform.python_version()}; load from one httpx process on the same 2 cores. "
+            f"{args.duration:.0f} s per client count; {max(args.clients) * args.per_client} cases.",
+            "",
+            "| clients | API tps | API p50 ms | API p99 ms | pgbench tps | pgbench p50 ms "
+            "| pgbench p99 ms | API / ceiling | server CPU ms/tx | load CPU ms/tx |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            *rows,
+            "",
+            f"API server peak memory (VmHWM): {peak:.0f} MiB. Failed transitions: {errors}.",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument(
+        "--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32]
+    )
+    parser.add_argument("--per-client", type=int, default=8, help="cases per client")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    args = parser.parse_args()
+
+    asyncio.run(fresh_database(args.database_url))
+    migrations.upgrade(args.database_url)
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DATABASE_URL": args.database_url},
+    )
+    pg = asyncio.run(server_settings(args.database_url))
+    server = start_server(args.database_url, args.port, args.workers)
+    try:
+        base = f"http://127.0.0.1:{args.port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/ready").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        http = asyncio.run(
+            http_runs(
+                base, args.database_url, args.clients, args.per_client, args.duration, server.pid
+            )
+        )
+        peak = peak_rss_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    pgb = pgbench_runs(
+        args.database_url, args.clients, max(args.clients) * args.per_client, args.duration
+    )
+    text_report = report(http, pgb, peak, pg, args)
+    print()
+    print(text_report)
+    if args.record:
+        with (HERE / "RESULTS.md").open("a") as results:
+            results.write("\n" + text_report)
+
+
+if __name__ == "__main__":
+    main()
