@@ -117,12 +117,53 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     workers: Annotated[int, typer.Option(min=1)] = 1,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also run the timer worker in-process.")
+    ] = False,
 ) -> None:
     """Serve the API with uvicorn."""
+    import os
+
     import uvicorn
 
+    if with_worker:
+        os.environ["EMBEDDED_WORKER"] = "true"
     uvicorn.run("app.main:app", host=host, port=port, workers=workers)
+
+
+@cli.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Fire what is due now, then exit.")] = False,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between passes.")] = 5.0,
+) -> None:
+    """Run the timer worker: notices that have run, deadlines that passed. Several may run."""
+    import logging
+
+    from app.core.clock import SystemClock
+    from app.core.db import make_engine, make_sessionmaker
+    from app.timers.service import process_due, run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = get_settings()
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url, pool_size=2)
+        sessions = make_sessionmaker(engine)
+        try:
+            if once:
+                fired = await process_due(sessions, SystemClock())
+                typer.echo(f"fired {fired} timer(s)")
+            else:
+                await run_worker(sessions, SystemClock(), interval=interval)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
+from app.timers.service import run_worker
 from app.workflow_api.router import router as workflow_router
 
 DESCRIPTION = """\
@@ -37,7 +39,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop, worker = asyncio.Event(), None
+        if settings.embedded_worker:
+            worker = asyncio.create_task(
+                run_worker(app.state.sessionmaker, app.state.clock,
+                           interval=settings.worker_interval_seconds, stop=stop)
+            )  # fmt: skip
         yield
+        stop.set()
+        if worker is not None:
+            await worker
         await app.state.engine.dispose()
 
     app = FastAPI(

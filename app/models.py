@@ -5,5 +5,6 @@ from app.cases.models import Case, CaseEvent
 from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
 from app.households.models import Household
+from app.timers.models import Timer
 
-__all__ = ["Area", "Base", "Case", "CaseEvent", "Household", "IdempotencyRecord"]
+__all__ = ["Area", "Base", "Case", "CaseEvent", "Household", "IdempotencyRecord", "Timer"]

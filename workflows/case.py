@@ -8,7 +8,8 @@ evaluated before sending, and the machine that refuses illegal moves cannot drif
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated, Any
 
@@ -247,6 +248,9 @@ class Workflow:
     version: str
     steps: tuple[Step, ...]
     facts: dict[str, FactSpec]
+    _instance: dict[str, Any] = field(
+        default_factory=lambda: {"lock": threading.Lock()}, compare=False, repr=False
+    )
 
     @cached_property
     def machine(self) -> type[StateMachine]:
@@ -281,9 +285,22 @@ class Workflow:
         """
         if state not in self.machine.states_map:
             raise UnknownState(state)
-        holder = StateHolder(state)
-        self.machine(model=holder).send(action, ctx=ctx)
-        return holder.state
+        # Building an instance registers every callback (milliseconds for this machine), so one
+        # instance is reused: the machine reads and writes the state on its model, which is set
+        # before each send. A machine that reached a final state has terminated and is rebuilt.
+        with self._instance["lock"]:
+            machine, holder = self._instance.get("machine"), self._instance.get("holder")
+            if machine is None or holder is None:
+                holder = StateHolder("new")
+                machine = self.machine(model=holder)
+                self._instance.update(machine=machine, holder=holder)
+            holder.state = state
+            try:
+                machine.send(action, ctx=ctx)
+                return holder.state
+            finally:
+                if machine.is_terminated:
+                    self._instance.pop("machine")
 
     def mermaid(self) -> str:
         """The diagram, drawn from the definition itself (no instance, so no active state)."""
@@ -349,6 +366,8 @@ FACTS_V1: dict[str, FactSpec] = {
                  {"township_verification": ID, "elimination_township_verification": EL},
                  "入户核实"),
         FactSpec(FactKind.classification, _roles(B), {"city_confirmation": ID}, "分类确定"),
+        FactSpec(FactKind.deadline_escalation, _roles(Role.system),
+                 dict.fromkeys(IDENTIFICATION_STATES, ID), "识别超时预警"),
     )
 }  # fmt: skip
 

@@ -6,7 +6,7 @@ trail and compares, and the rules read only this document (plus the clock and th
 
 from __future__ import annotations
 
-import copy
+import json
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -136,7 +136,8 @@ def initial_facts() -> dict[str, Any]:
         "confirmed_at": None,
         "measures": [],
         "reports": [],
-        "returns": [],
+        "last_return": None,
+        "identification_escalated_at": None,
     }
 
 
@@ -157,7 +158,7 @@ def evolve(
     notice_days: int,
 ) -> dict[str, Any]:
     """Fold one event into the facts; returns a new document, the input is left alone."""
-    facts = copy.deepcopy(facts)
+    facts = json.loads(json.dumps(facts))  # a deep copy; facts are JSON, and this is faster
     at = occurred_at.isoformat()
     procedures = facts["procedures"]
 
@@ -193,10 +194,16 @@ def evolve(
         }
     elif name == "confirm":
         facts["confirmed_at"] = at
+    elif name == "deadline_escalation":
+        facts["identification_escalated_at"] = at
     if name in ("return_to_village", "return_to_township", "continue_assistance"):
-        facts["returns"].append(
-            {"action": name, "from_state": from_state, "reason": payload.get("reason"), "at": at}
-        )
+        # The latest return, for the step that answers it; every return stays in the trail.
+        facts["last_return"] = {
+            "action": name,
+            "from_state": from_state,
+            "reason": payload.get("reason"),
+            "at": at,
+        }
     if name == "return_to_village":
         # 退回村级: that procedure's review and notice are void and are done again.
         voided = procedures[Procedure.identification]

@@ -81,3 +81,5 @@ class FactKind(StrEnum):
     classification = "classification"
     report = "report"
     """A further report of the same household, attached to its open case."""
+    deadline_escalation = "deadline_escalation"
+    """识别超时: the identification limit passed before city determination (system only)."""

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from statemachine.exceptions import TransitionNotAllowed
 
-from app.auth.tokens import Principal
+from app.auth.tokens import SYSTEM_TIMER, Principal
 from app.cases import repository as repo
 from app.cases.models import Case, CaseEvent
 from app.cases.schemas import (
@@ -30,7 +30,7 @@ from app.cases.schemas import (
     ReplayStep,
     UnmetOut,
 )
-from app.core.canonical import GENESIS_HASH, blind_index, event_hash
+from app.core.canonical import GENESIS_HASH, blind_index, event_hash, utc_iso
 from app.core.config import Settings
 from app.core.errors import (
     Conflict,
@@ -44,6 +44,7 @@ from app.core.errors import (
 from app.households import idnumber
 from app.households.models import Household
 from app.households.schemas import HouseholdSummary
+from app.timers import repository as timers
 from workflows.calendar import after_full_days
 from workflows.case import (
     CLOSED_STATES,
@@ -54,7 +55,7 @@ from workflows.case import (
     workflow,
 )
 from workflows.case import CURRENT as CURRENT_WORKFLOW
-from workflows.facts import evolve, initial_facts
+from workflows.facts import NOTICE_OPENED_BY, evolve, initial_facts
 from workflows.policy import CURRENT_POLICY, policy
 from workflows.rules import (
     RuleContext,
@@ -63,6 +64,7 @@ from workflows.rules import (
     fact_refusal,
     household_has_no_other_open_case,
     notice_ends_at,
+    open_objections,
 )
 from workflows.vocabulary import Channel, ObjectionOutcome, Procedure
 
@@ -301,6 +303,13 @@ async def _transition(
     await _append(
         session, snap, name=step.action, payload=stored, to_state=to_state, actor=actor, now=now
     )
+    if step.action in NOTICE_OPENED_BY:
+        # When the notice has run, the case moves on by itself (actor system:timer).
+        procedure = NOTICE_OPENED_BY[step.action]
+        notice = snap.facts["procedures"][procedure]["notice"]
+        await timers.schedule(
+            session, snap.id, timers.NOTICE_END, notice_ends_at(notice), now, procedure.value
+        )
 
 
 def parse_if_match(header: str | None) -> int | None:
@@ -431,6 +440,16 @@ async def record_fact(
         await _append(
             session, snap, name=kind, payload=payload, to_state=snap.state, actor=principal, now=now
         )
+        notice = procedure and snap.facts["procedures"][procedure]["notice"]
+        if (
+            kind == "objection_resolution"
+            and payload["outcome"] == ObjectionOutcome.dismissed
+            and notice
+            and now >= notice_ends_at(notice)
+            and not open_objections(snap.facts["procedures"][procedure])
+        ):
+            # The notice timer found this objection open and stood down: the case may go on now.
+            await timers.schedule(session, snap.id, timers.NOTICE_END, now, now, procedure)
         if (
             kind == "objection_resolution"
             and payload["outcome"] == ObjectionOutcome.upheld
@@ -561,6 +580,9 @@ async def _open_once(
             actor=principal,
             now=now,
         )
+        await timers.schedule(
+            session, snap.id, timers.IDENTIFICATION_DEADLINE, snap.identification_due_at, now
+        )
     return snap, household, False
 
 
@@ -598,6 +620,37 @@ async def actions_for(
     ):
         others = await repo.other_open_cases(session, snap.household_id, snap.id)
     return available_actions(snap, principal, now, others)
+
+
+# --- timers ------------------------------------------------------------------------------------
+
+NOTICE_STEPS = {
+    Procedure.identification: ("public_notice", "submit_to_township"),
+    Procedure.elimination: ("elimination_notice", "submit_elimination_to_township"),
+}
+
+
+async def fire_timer(
+    session: AsyncSession, case_id: str, kind: str, procedure: str | None, now: datetime
+) -> str:
+    """Do what a due timer calls for, through the same write path as any caller."""
+    snap, _ = await _locked(session, SYSTEM_TIMER, case_id)
+    if kind == timers.NOTICE_END:
+        state, action = NOTICE_STEPS[Procedure(procedure or "")]
+        if snap.state != state:
+            return f"skipped: the case is {snap.state}"
+        step = snap.workflow.step(action, state)
+        assert step is not None
+        await _transition(session, snap, step, {}, SYSTEM_TIMER, now)
+        return "moved"
+    if kind == timers.IDENTIFICATION_DEADLINE:
+        if snap.state not in IDENTIFICATION_STATES:
+            return f"skipped: the case is {snap.state}"
+        await _append(session, snap, name="deadline_escalation",
+                      payload={"due_at": utc_iso(snap.identification_due_at)},
+                      to_state=snap.state, actor=SYSTEM_TIMER, now=now)  # fmt: skip
+        return "escalated"
+    raise ValueError(f"unknown timer kind {kind!r}")
 
 
 # --- replay ------------------------------------------------------------------------------------

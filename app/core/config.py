@@ -33,6 +33,11 @@ class Settings(BaseSettings):
 
     max_page_size: int = 500
 
+    embedded_worker: bool = False
+    """Run the timer worker inside the API process (``make run``); production runs
+    ``fangfanpin worker`` processes instead."""
+    worker_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+
 
 @lru_cache
 def get_settings() -> Settings:

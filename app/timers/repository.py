@@ -1,0 +1,50 @@
+"""All SQL about timers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.timers.models import Timer
+
+NOTICE_END = "notice_end"
+IDENTIFICATION_DEADLINE = "identification_deadline"
+
+
+async def schedule(
+    session: AsyncSession,
+    case_id: str,
+    kind: str,
+    due_at: datetime,
+    now: datetime,
+    procedure: str | None = None,
+) -> None:
+    """Schedule work in the same transaction as the change that calls for it."""
+    await session.execute(
+        insert(Timer).values(
+            case_id=case_id, kind=kind, procedure=procedure, due_at=due_at, created_at=now
+        )
+    )
+
+
+async def claim_due(session: AsyncSession, now: datetime) -> Timer | None:
+    """The oldest due timer nobody else holds; locked until this transaction ends.
+
+    ``SKIP LOCKED`` lets several workers on PostgreSQL take different timers at once; on
+    SQLite the transaction began ``IMMEDIATE``, so workers take turns.
+    """
+    query = (
+        select(Timer)
+        .where(Timer.fired_at.is_(None), Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def of_case(session: AsyncSession, case_id: str) -> list[Timer]:
+    query = select(Timer).where(Timer.case_id == case_id).order_by(Timer.due_at, Timer.id)
+    return list((await session.execute(query)).scalars())

@@ -1,0 +1,61 @@
+"""The timer worker: fires due timers, each in its own transaction, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.cases import service as cases
+from app.core.clock import Clock
+from app.core.errors import ProblemError
+from app.timers import repository as repo
+
+log = logging.getLogger(__name__)
+
+
+async def process_due(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, *, limit: int = 500
+) -> int:
+    """Fire the timers due now (at most ``limit``); answers how many were fired."""
+    fired = 0
+    while fired < limit:
+        now = clock.now()
+        async with sessionmaker() as session, session.begin():
+            timer = await repo.claim_due(session, now)
+            if timer is None:
+                break
+            try:
+                async with session.begin_nested():
+                    timer.outcome = await cases.fire_timer(
+                        session, timer.case_id, timer.kind, timer.procedure, now
+                    )
+            except ProblemError as error:
+                # The rules refuse (an open objection, say): recorded, and the timer is done.
+                codes = [u["code"] for u in error.extra.get("unmet", [])] or [error.code]
+                timer.outcome = "refused: " + ", ".join(codes)
+            timer.fired_at = now
+        fired += 1
+        log.info("timer %s (%s) on case %s: %s", timer.id, timer.kind, timer.case_id,
+                 timer.outcome)  # fmt: skip
+    return fired
+
+
+async def run_worker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    interval: float = 5.0,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Process due timers every ``interval`` seconds until ``stop`` is set (or cancelled)."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            await process_due(sessionmaker, clock)
+        except Exception:  # a database outage must not kill the worker; it retries
+            log.exception("timer worker pass failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
