@@ -43,8 +43,10 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck pytest
 
+# Regenerate what is generated from the code: the OpenAPI document and the README's diagram.
 openapi: $(VENV)/.installed
 	$(BIN)/fangfanpin openapi --output openapi/openapi.json
+	$(BIN)/fangfanpin diagram --readme README.md
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.transitions

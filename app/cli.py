@@ -105,11 +105,24 @@ def openapi(
 
 
 @cli.command()
-def diagram() -> None:
-    """Print the case workflow as a Mermaid diagram."""
+def diagram(
+    readme: Annotated[
+        Path | None, typer.Option(help="Rewrite the diagram section of this README instead.")
+    ] = None,
+) -> None:
+    """Print the case workflow as a Mermaid diagram (generated from the definition)."""
     from workflows.case import CURRENT
 
-    typer.echo(CURRENT.mermaid())
+    if readme is None:
+        typer.echo(CURRENT.mermaid())
+        return
+    start, end = "<!-- diagram:start -->", "<!-- diagram:end -->"
+    text = readme.read_text()
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    block = f"{start}\n```mermaid\n{CURRENT.mermaid().rstrip()}\n```\n{end}"
+    readme.write_text(head + block + tail)
+    typer.echo(f"updated the diagram in {readme}")
 
 
 @cli.command()

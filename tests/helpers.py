@@ -46,6 +46,25 @@ PASSING_REVIEW = {
     "abstentions": 2,
     "minutes_sha256": sha("会议记录"),
 }
+VERIFICATION = {
+    "verified_on": "2026-03-02",
+    "verified_by": ["张书记", "刘网格员"],
+    "household_size": 4,
+    "wage_income": "12000.00",
+    "business_income": "8000.50",
+    "property_income": "0",
+    "transfer_income": "3000",
+    "business_expense": "2000.50",
+    "compliant_out_of_pocket": "15000",
+    "large_rigid_spending": True,
+    "guarantees": {
+        "food_and_clothing": True,
+        "compulsory_education": True,
+        "basic_medical_care": True,
+        "housing_safety": True,
+        "drinking_water": True,
+    },
+}
 HOME_VISIT = {
     "visited_by": ["李乡长", "张干事"],
     "visited_on": "2026-03-12",
@@ -177,9 +196,10 @@ class Api:
         return str(case["id"])
 
     async def nominate(self, case_id: str) -> None:
-        """Record the form and a passing review, then publish the notice."""
+        """Record the form, the verified facts and a passing review, then publish the notice."""
         form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
         await self.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
+        await self.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
         await self.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
         await self.must("committee.pinggang", case_id, "publish_notice", {"location": "村务公开栏"})
 

@@ -10,6 +10,7 @@ from tests.helpers import (
     COMMITMENT_FORM,
     HOME_VISIT,
     PASSING_REVIEW,
+    VERIFICATION,
     Api,
     new_id_number,
 )
@@ -41,13 +42,23 @@ async def test_publish_notice_needs_form_and_review(api: Api) -> None:
     case_id = await api.to_village_nomination()
     listed = await action(api, "committee.pinggang", case_id, "publish_notice")
     assert not listed["allowed"]
-    assert {u["code"] for u in listed["unmet"]} == {"commitment_form_missing", "review_missing"}
+    assert {u["code"] for u in listed["unmet"]} == {
+        "commitment_form_missing",
+        "household_facts_missing",
+        "review_missing",
+    }
     assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {
         "commitment_form_missing",
+        "household_facts_missing",
         "review_missing",
     }
     form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
     await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
+    assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {
+        "household_facts_missing",
+        "review_missing",
+    }
+    await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
     assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {"review_missing"}
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     assert (await action(api, "committee.pinggang", case_id, "publish_notice"))["allowed"]
@@ -59,6 +70,7 @@ async def test_review_quorum_and_majority(api: Api) -> None:
     case_id = await api.to_village_nomination()
     form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
     await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
+    await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
     # 19 of 30 present (< 2/3) and 9 of 19 for (not > 1/2): both reported
     await api.must_fact(
         "committee.pinggang",
@@ -79,6 +91,7 @@ async def test_quorate_passing_review_at_the_boundary_allows(api: Api) -> None:
     case_id = await api.to_village_nomination()
     form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
     await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
+    await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
     # exactly 2/3 present (20 of 30), 11 of 20 for (> 1/2)
     await api.must_fact(
         "committee.pinggang",
@@ -262,3 +275,42 @@ async def test_role_that_may_fire_elsewhere_is_listed_as_not_permitted_here(api:
     assert "role_not_permitted" in await refused(
         api, "committee.pinggang", case_id, "reject", {"reason": "x"}
     )
+
+
+async def test_household_verification_computes_income_per_person(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    case = await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
+    verification = case["facts"]["procedures"]["identification"]["verification"]
+    # (12000 + 8000.50 + 0 + 3000 - 2000.50) / 4 = 5250; less 15000 spending: 1500.00
+    assert verification["net_income"] == "21000.00"
+    assert verification["net_income_per_person"] == "5250.00"
+    assert verification["net_income_per_person_after_spending"] == "1500.00"
+    assert verification["wage_income"] == "12000.00"  # money as decimal strings, never floats
+
+
+async def test_household_verification_refuses_bad_amounts(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    before = await api.case(case_id)
+    for field, value in (
+        ("wage_income", "-1"),
+        ("transfer_income", "12.345"),
+        ("household_size", 0),
+        ("business_income", "abc"),
+    ):
+        response = await api.fact(
+            "cadre.pinggang", case_id, "household-verifications", {**VERIFICATION, field: value}
+        )
+        assert response.status_code == 422, (field, response.text)
+        assert field in {e["field"] for e in response.json()["errors"]}, field
+    assert (await api.case(case_id))["version"] == before["version"]
+
+
+async def test_household_verification_is_the_village_cadres_in_nomination(api: Api) -> None:
+    case = await api.open_case()
+    early = await api.fact("cadre.pinggang", case["id"], "household-verifications", VERIFICATION)
+    assert early.status_code == 409 and early.json()["code"] == "not_recordable_in_state"
+    await api.must("cadre.pinggang", case["id"], "start_village_review")
+    by_committee = await api.fact(
+        "committee.pinggang", case["id"], "household-verifications", VERIFICATION
+    )
+    assert by_committee.status_code == 403

@@ -132,4 +132,8 @@ async def test_rehashed_forgery_is_caught_as_an_illegal_step(api: Api) -> None:
     assert result["all_steps_legal"] is False  # …but no form and no review: illegal step
     illegal = [s for s in result["steps"] if not s["legal"]]
     assert illegal[0]["event"] == "publish_notice"
-    assert set(illegal[0]["unmet"]) == {"commitment_form_missing", "review_missing"}
+    assert set(illegal[0]["unmet"]) == {
+        "commitment_form_missing",
+        "household_facts_missing",
+        "review_missing",
+    }

@@ -122,7 +122,13 @@ STATE_TITLES = {
 V, C, T, B = Role.village_cadre, Role.village_committee, Role.township_official, Role.city_bureau
 ID, EL = Procedure.identification, Procedure.elimination
 
-REVIEW_RULES = (r.review_recorded, r.review_quorate, r.review_passed)
+# 村提名单: verified facts and a quorate, passed review — in both procedures.
+NOMINATION_RULES = (
+    r.household_facts_verified,
+    r.review_recorded,
+    r.review_quorate,
+    r.review_passed,
+)
 NOTICE_RULES = (r.notice_period_over, r.no_open_objection)
 CLASSIFICATION_RULES = (r.monitoring_type_chosen, r.risk_types_chosen, r.responsible_person_named)
 # Elimination criteria that the facts recorded so far can decide; later rules slot in here.
@@ -147,7 +153,7 @@ STEPS_V1: tuple[Step, ...] = (
     Step("distribute", ("department_flagged",), "village_nomination", _roles(B),
          (r.township_named,), payload=DistributePayload, title="归类分发"),
     Step("publish_notice", ("village_nomination",), "public_notice", _roles(C),
-         (r.commitment_form_on_file, *REVIEW_RULES), ID, NoticePayload, "公示"),
+         (r.commitment_form_on_file, *NOMINATION_RULES), ID, NoticePayload, "公示"),
     Step("submit_to_township", ("public_notice",), "township_verification",
          _roles(C, Role.system), NOTICE_RULES, ID, title="报乡镇"),
     Step("return_to_village", ("public_notice",), "village_nomination", _roles(T),
@@ -172,7 +178,7 @@ STEPS_V1: tuple[Step, ...] = (
     Step("propose_elimination", ("assisted", "kept_under_watch"), "elimination_nomination",
          _roles(V), ELIMINATION_CRITERIA, EL, title="提出风险消除"),
     Step("publish_elimination_notice", ("elimination_nomination",), "elimination_notice",
-         _roles(C), REVIEW_RULES, EL, NoticePayload, "风险消除公示"),
+         _roles(C), NOMINATION_RULES, EL, NoticePayload, "风险消除公示"),
     Step("submit_elimination_to_township", ("elimination_notice",),
          "elimination_township_verification", _roles(C, Role.system), NOTICE_RULES, EL,
          title="风险消除报乡镇"),
@@ -356,6 +362,8 @@ FACTS_V1: dict[str, FactSpec] = {
     for spec in (
         FactSpec(FactKind.commitment_form, _roles(V),
                  dict.fromkeys((*ENTRY_STATES, "village_nomination"), ID), "承诺授权书"),
+        FactSpec(FactKind.household_verification, _roles(V),
+                 {"village_nomination": ID, "elimination_nomination": EL}, "村级核实"),
         FactSpec(FactKind.review, _roles(C),
                  {"village_nomination": ID, "elimination_nomination": EL}, "民主评议"),
         FactSpec(FactKind.objection, _roles(V),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -45,6 +46,52 @@ class CommitmentForm(FactPayload):
         if not self.signatory_is_proxy and self.proxy_for_name:
             raise ValueError("proxy_for_name is only given when the form is signed by a proxy")
         return self
+
+
+Yuan = Annotated[Decimal, Field(ge=0, le=Decimal("99999999.99"), decimal_places=2)]
+
+
+class Guarantees(FactPayload):
+    """两不愁三保障 and safe drinking water: each secure or not, as verified."""
+
+    food_and_clothing: bool
+    """不愁吃、不愁穿."""
+    compulsory_education: bool
+    """义务教育有保障."""
+    basic_medical_care: bool
+    """基本医疗有保障."""
+    housing_safety: bool
+    """住房安全有保障."""
+    drinking_water: bool
+    """饮水安全."""
+    notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+
+class HouseholdVerification(FactPayload):
+    """村级核实: the household's income and spending over the last 12 months, and its guarantees.
+
+    Amounts are yuan per household per year, as decimal strings ("6000.00"); the service
+    computes the net income per person from them.
+    """
+
+    verified_on: date
+    verified_by: list[Name] = Field(min_length=1, max_length=20)
+    household_size: int = Field(ge=1, le=30)
+    wage_income: Yuan
+    """工资性收入."""
+    business_income: Yuan
+    """生产经营性收入."""
+    property_income: Yuan
+    """财产性收入."""
+    transfer_income: Yuan
+    """转移性收入."""
+    business_expense: Yuan
+    """生产经营性支出."""
+    compliant_out_of_pocket: Yuan
+    """合规自付支出 (e.g. medical costs after insurance)."""
+    large_rigid_spending: bool = False
+    """刚性支出较大: spending the household cannot avoid weighs heavily."""
+    guarantees: Guarantees
 
 
 class Review(FactPayload):
@@ -117,11 +164,18 @@ FACT_PAYLOADS: dict[str, type[FactPayload]] = {
     "objection_resolution": ObjectionResolution,
     "home_visit": HomeVisit,
     "classification": Classification,
+    "household_verification": HouseholdVerification,
 }
 
 
 def empty_procedure() -> dict[str, Any]:
-    return {"review": None, "notice": None, "home_visit": None, "objections": {}}
+    return {
+        "verification": None,
+        "review": None,
+        "notice": None,
+        "home_visit": None,
+        "objections": {},
+    }
 
 
 def initial_facts() -> dict[str, Any]:
@@ -176,6 +230,8 @@ def evolve(
         facts["commitment_form"] = {**payload, "recorded_at": at}
     elif name in ("review", "home_visit"):
         procedures[payload["procedure"]][name] = {**payload, "recorded_at": at}
+    elif name == "household_verification":
+        procedures[payload["procedure"]]["verification"] = {**payload, "recorded_at": at}
     elif name == "objection":
         objections = procedures[payload["procedure"]]["objections"]
         objections[payload["objection_id"]] = {**payload, "lodged_at": at, "resolution": None}

@@ -117,6 +117,17 @@ def commitment_form_on_file(ctx: RuleContext) -> Unmet | None:
     )
 
 
+@rule("household_facts_missing")
+def household_facts_verified(ctx: RuleContext) -> Unmet | None:
+    if ctx.procedure_facts()["verification"]:
+        return None
+    return Unmet(
+        "household_facts_missing",
+        "The village has not recorded the verified income, spending, 两不愁三保障 and water "
+        "facts (村级核实).",
+    )
+
+
 @rule("review_missing")
 def review_recorded(ctx: RuleContext) -> Unmet | None:
     if ctx.procedure_facts()["review"]:

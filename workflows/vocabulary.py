@@ -79,6 +79,8 @@ class FactKind(StrEnum):
     objection_resolution = "objection_resolution"
     home_visit = "home_visit"
     classification = "classification"
+    household_verification = "household_verification"
+    """村级核实 of income, spending, 两不愁三保障 and water."""
     report = "report"
     """A further report of the same household, attached to its open case."""
     deadline_escalation = "deadline_escalation"

@@ -28,6 +28,7 @@ from workflows.facts import (
     CommitmentForm,
     FactPayload,
     HomeVisit,
+    HouseholdVerification,
     Objection,
     ObjectionResolution,
     Review,
@@ -230,6 +231,32 @@ async def record_commitment_form(
     """承诺授权书: recorded by a village cadre before nomination."""
     return await _record(
         "commitment_form", case_id, body, response, principal, session, clock, settings, if_match
+    )
+
+
+@router.post("/{case_id}/household-verifications", response_model=CaseOut, status_code=201)
+async def record_household_verification(
+    case_id: str,
+    body: HouseholdVerification,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+    principal: Principal = fact_gate("household_verification"),
+) -> CaseOut:
+    """村级核实: income by component, compliant spending, 两不愁三保障 and water, verified by a
+    village cadre; the net income per person is computed from them. A new one replaces it."""
+    return await _record(
+        "household_verification",
+        case_id,
+        body,
+        response,
+        principal,
+        session,
+        clock,
+        settings,
+        if_match,
     )
 
 

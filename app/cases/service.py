@@ -56,6 +56,7 @@ from workflows.case import (
 )
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.facts import NOTICE_OPENED_BY, evolve, initial_facts
+from workflows.income import income_figures
 from workflows.policy import CURRENT_POLICY, policy
 from workflows.rules import (
     RuleContext,
@@ -419,6 +420,8 @@ async def record_fact(
             payload["procedure"] = procedure.value
         if kind == "objection":
             payload["objection_id"] = uuid.uuid4().hex
+        if kind == "household_verification":
+            payload.update(income_figures(payload))
         if kind == "commitment_form":
             payload["covered_members"] = [
                 {

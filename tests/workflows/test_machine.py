@@ -65,6 +65,11 @@ RULE_CASES: dict[str, tuple[Setup, Setup, str]] = {
         lambda s: s["facts"].update(commitment_form=None),
         "commitment_form_missing",
     ),
+    "household_facts_verified": (
+        lambda s: _proc(s).update(verification={"net_income_per_person": "3000.00"}),
+        lambda s: _proc(s).update(verification=None),
+        "household_facts_missing",
+    ),
     "review_recorded": (
         lambda s: _proc(s).update(review=_review(21, 15)),
         lambda s: _proc(s).update(review=None),
