@@ -176,8 +176,11 @@ async def test_upheld_objection_returns_to_village_and_voids_review_and_notice(a
     assert case["state"] == "village_nomination"
     procedure = case["facts"]["procedures"]["identification"]
     assert procedure["review"] is None and procedure["notice"] is None
-    # the commitment form stays; the review must be held again
-    assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {"review_missing"}
+    # the commitment form stays; the review is held again once the objection is addressed
+    assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {
+        "review_missing",
+        "return_not_addressed",
+    }
     names = [
         e["name"]
         for e in (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/events")).json()
@@ -314,3 +317,36 @@ async def test_household_verification_is_the_village_cadres_in_nomination(api: A
         "committee.pinggang", case["id"], "household-verifications", VERIFICATION
     )
     assert by_committee.status_code == 403
+
+
+async def test_resubmission_needs_the_return_addressed(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.to_city(case_id)
+    early = await api.fact("township.baishishan", case_id, "return-responses", {"response": "x"})
+    assert early.status_code == 409 and early.json()["code"] == "not_recordable_in_state"
+    await api.must("bureau.jiaohe", case_id, "return_to_township", {"reason": "入户核实记录不全"})
+    assert await refused(api, "township.baishishan", case_id, "submit_to_city") == {
+        "return_not_addressed"
+    }
+    await api.must_fact(
+        "township.baishishan", case_id, "return-responses", {"response": "已重新入户核实并补充记录"}
+    )
+    again = await api.fact("township.baishishan", case_id, "return-responses", {"response": "y"})
+    assert again.status_code == 409 and again.json()["code"] == "no_return_to_address"
+    moved = await api.must("township.baishishan", case_id, "submit_to_city")
+    assert moved["state"] == "city_confirmation"
+    # back at the village: the review and notice are void, and the return must be answered
+    await api.must("bureau.jiaohe", case_id, "return_to_township", {"reason": "收入存疑"})
+    await api.must_fact("township.baishishan", case_id, "return-responses", {"response": "退村"})
+    await api.must("township.baishishan", case_id, "return_to_village", {"reason": "收入核算有误"})
+    assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {
+        "review_missing",
+        "return_not_addressed",
+    }
+    await api.must_fact("cadre.pinggang", case_id, "return-responses", {"response": "已重新核算"})
+    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
+    assert (await api.must("committee.pinggang", case_id, "publish_notice"))["state"] == (
+        "public_notice"
+    )
+    replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
+    assert replay["matches"] and replay["all_steps_legal"] and replay["facts_match"]

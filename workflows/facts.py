@@ -94,6 +94,13 @@ class HouseholdVerification(FactPayload):
     guarantees: Guarantees
 
 
+class ReturnResponse(FactPayload):
+    """How the level a case was returned to addressed the reason (退回整改情况)."""
+
+    response: Text
+    documents_sha256: list[Sha256] = Field(default_factory=list, max_length=20)
+
+
 class Review(FactPayload):
     """民主评议: the village meeting's record."""
 
@@ -165,6 +172,7 @@ FACT_PAYLOADS: dict[str, type[FactPayload]] = {
     "home_visit": HomeVisit,
     "classification": Classification,
     "household_verification": HouseholdVerification,
+    "return_response": ReturnResponse,
 }
 
 
@@ -250,6 +258,8 @@ def evolve(
         }
     elif name == "confirm":
         facts["confirmed_at"] = at
+    elif name == "return_response":
+        facts["last_return"]["response"] = {**payload, "recorded_at": at}
     elif name == "deadline_escalation":
         facts["identification_escalated_at"] = at
     if name in ("return_to_village", "return_to_township", "continue_assistance"):

@@ -48,6 +48,8 @@ class RuleContext:
     case_area: str = ""
     other_open_cases: int = 0
     """Open cases of the same household besides this one (for roll-back)."""
+    state: str = ""
+    """The state the case stands in when the rule is read."""
 
     def procedure_facts(self) -> dict[str, Any]:
         assert self.procedure is not None, "a procedure rule runs only on a procedure step"
@@ -221,6 +223,24 @@ def objection_upheld(ctx: RuleContext) -> Unmet | None:
 # --- township and city -----------------------------------------------------------------------
 
 
+# Which state each return sends a case to: the step leaving that state answers it.
+RETURN_TARGETS = {
+    "return_to_village": "village_nomination",
+    "return_to_township": "township_verification",
+}
+
+
+@rule("return_not_addressed")
+def return_addressed(ctx: RuleContext) -> Unmet | None:
+    last = ctx.facts.get("last_return")
+    if not last or RETURN_TARGETS.get(last["action"]) != ctx.state or last.get("response"):
+        return None
+    return Unmet(
+        "return_not_addressed",
+        f"The case was returned ({last['reason']}); record how that was addressed first.",
+    )
+
+
 @rule("home_visit_missing")
 def home_visit_recorded(ctx: RuleContext) -> Unmet | None:
     if ctx.procedure_facts()["home_visit"]:
@@ -321,6 +341,10 @@ def fact_refusal(kind: str, ctx: RuleContext) -> Unmet | None:
         notice = ctx.procedure_facts()["notice"]
         if notice is None or ctx.now >= notice_ends_at(notice):
             return Unmet("notice_period_over", "Objections are lodged while the notice runs.")
+    if kind == "return_response":
+        last = ctx.facts.get("last_return")
+        if not last or RETURN_TARGETS.get(last["action"]) != ctx.state or last.get("response"):
+            return Unmet("no_return_to_address", "There is no open return to answer here.")
     if kind == "objection_resolution":
         objection = ctx.procedure_facts()["objections"].get(ctx.payload.get("objection_id"))
         if objection is None:

@@ -83,5 +83,7 @@ class FactKind(StrEnum):
     """村级核实 of income, spending, 两不愁三保障 and water."""
     report = "report"
     """A further report of the same household, attached to its open case."""
+    return_response = "return_response"
+    """退回整改: how a return's reason was addressed."""
     deadline_escalation = "deadline_escalation"
     """识别超时: the identification limit passed before city determination (system only)."""

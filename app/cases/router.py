@@ -31,6 +31,7 @@ from workflows.facts import (
     HouseholdVerification,
     Objection,
     ObjectionResolution,
+    ReturnResponse,
     Review,
     Text,
 )
@@ -257,6 +258,24 @@ async def record_household_verification(
         clock,
         settings,
         if_match,
+    )
+
+
+@router.post("/{case_id}/return-responses", response_model=CaseOut, status_code=201)
+async def record_return_response(
+    case_id: str,
+    body: ReturnResponse,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+    principal: Principal = fact_gate("return_response"),
+) -> CaseOut:
+    """退回整改: how the village or township addressed the reason it was returned for; the
+    step that resubmits the case is refused until then."""
+    return await _record(
+        "return_response", case_id, body, response, principal, session, clock, settings, if_match
     )
 
 

@@ -260,6 +260,7 @@ def _context(
         payload=payload,
         case_area=snap.area_code,
         other_open_cases=other_open_cases,
+        state=snap.state,
     )
 
 
@@ -436,6 +437,7 @@ async def record_fact(
             policy=policy(snap.policy_version),
             procedure=procedure,
             payload=payload,
+            state=snap.state,
         )
         refusal = fact_refusal(kind, ctx)
         if refusal is not None:
@@ -677,6 +679,7 @@ def _replay_step(
             procedure=step.procedure,
             payload=payload,
             other_open_cases=observed.get("other_open_cases", 0),
+            state=state,
         )
         unmet_codes = [u.code for u in evaluate(step.rules, ctx, with_payload=True)]
         try:

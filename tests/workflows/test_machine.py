@@ -43,6 +43,12 @@ def _review(present: int, votes_for: int, eligible: int = 30) -> dict[str, Any]:
     }
 
 
+def _return_into(s: dict[str, Any]) -> dict[str, Any]:
+    """A return that sent the case to the state the scenario stands in."""
+    action = {"village_nomination": "return_to_village"}.get(s["state"], "return_to_township")
+    return {"action": action, "reason": "材料不全"}
+
+
 def _objection(outcome: str | None) -> dict[str, Any]:
     resolution = None if outcome is None else {"outcome": outcome, "reason": "查实"}
     return {"lodged_by_name": "村民", "statement": "收入不实", "resolution": resolution}
@@ -107,6 +113,11 @@ RULE_CASES: dict[str, tuple[Setup, Setup, str]] = {
         lambda s: _proc(s).update(objections={"a": _objection("dismissed")}),
         "objection_not_upheld",
     ),
+    "return_addressed": (
+        lambda s: s["facts"].update(last_return={**_return_into(s), "response": {"r": "已补充"}}),
+        lambda s: s["facts"].update(last_return=_return_into(s)),
+        "return_not_addressed",
+    ),
     "home_visit_recorded": (
         lambda s: _proc(s).update(home_visit={"findings": "属实"}),
         lambda s: _proc(s).update(home_visit=None),
@@ -164,7 +175,7 @@ RULE_CASES: dict[str, tuple[Setup, Setup, str]] = {
 TRANSITIONS = [(step, source) for step in STEPS_V1 for source in step.sources]
 
 
-def scenario(step: Step) -> dict[str, Any]:
+def scenario(step: Step, source: str = "") -> dict[str, Any]:
     facts = initial_facts()
     facts["classification"] = {}
     facts["confirmed_at"] = LONG_AGO
@@ -173,6 +184,7 @@ def scenario(step: Step) -> dict[str, Any]:
         "payload": {},
         "now": NOW,
         "other_open_cases": 0,
+        "state": source,
         "procedure": step.procedure or Procedure.identification,
     }
 
@@ -185,11 +197,12 @@ def context(s: dict[str, Any], step: Step) -> RuleContext:
         procedure=step.procedure,
         payload=s["payload"],
         other_open_cases=s["other_open_cases"],
+        state=s["state"],
     )
 
 
-def meet_all(step: Step) -> dict[str, Any]:
-    s = scenario(step)
+def meet_all(step: Step, source: str = "") -> dict[str, Any]:
+    s = scenario(step, source)
     for rule in step.rules:
         RULE_CASES[rule.name][0](s)
     return s
@@ -204,7 +217,7 @@ def test_every_rule_has_a_case_here() -> None:
     ("step", "source"), TRANSITIONS, ids=[f"{s.action}-from-{src}" for s, src in TRANSITIONS]
 )
 def test_transition_fires_when_every_rule_is_met(step: Step, source: str) -> None:
-    s = meet_all(step)
+    s = meet_all(step, source)
     ctx = context(s, step)
     assert evaluate(step.rules, ctx, with_payload=True) == []
     assert CASE_V1.run(source, step.action, ctx) == step.target
@@ -219,7 +232,7 @@ CASES = [(step, source, rule.name) for step, source in TRANSITIONS for rule in s
     ids=[f"{s.action}-from-{src}-{r}" for s, src, r in CASES],
 )
 def test_each_rule_alone_refuses(step: Step, source: str, rule_name: str) -> None:
-    s = meet_all(step)
+    s = meet_all(step, source)
     RULE_CASES[rule_name][1](s)
     ctx = context(s, step)
     codes = [u.code for u in evaluate(step.rules, ctx, with_payload=True)]
