@@ -16,6 +16,7 @@ from app.core.clock import Clock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
+from app.department_data.router import router as department_data_router
 from app.notices.router import router as notices_router
 from app.timers.service import run_worker
 from app.workflow_api.router import router as workflow_router
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(health.router)
     app.include_router(cases_router)
     app.include_router(notices_router)
+    app.include_router(department_data_router)
     app.include_router(workflow_router)
     return app
 

@@ -4,7 +4,18 @@ from app.areas.models import Area
 from app.cases.models import Case, CaseEvent
 from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
+from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 from app.households.models import Household
 from app.timers.models import Timer
 
-__all__ = ["Area", "Base", "Case", "CaseEvent", "Household", "IdempotencyRecord", "Timer"]
+__all__ = [
+    "Area",
+    "Base",
+    "Case",
+    "CaseEvent",
+    "DepartmentRecord",
+    "DepartmentSnapshot",
+    "Household",
+    "IdempotencyRecord",
+    "Timer",
+]

@@ -29,7 +29,16 @@ POSTGRES_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 START = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Asia/Shanghai, a Monday
-TABLES = ("timer", "case_event", "monitoring_case", "household", "idempotency_record", "area")
+TABLES = (
+    "department_record",
+    "department_snapshot",
+    "timer",
+    "case_event",
+    "monitoring_case",
+    "household",
+    "idempotency_record",
+    "area",
+)
 
 
 async def _reachable(url: str) -> str | None:

@@ -94,6 +94,17 @@ class HouseholdVerification(FactPayload):
     guarantees: Guarantees
 
 
+class DataComparisonRequest(FactPayload):
+    """Run the comparison again (after new department data); the service fills in findings."""
+
+
+class ComparisonResolution(FactPayload):
+    """How the city settled one finding of the data comparison (e.g. the car is for work)."""
+
+    finding_id: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    reason: Text
+
+
 class ReturnResponse(FactPayload):
     """How the level a case was returned to addressed the reason (退回整改情况)."""
 
@@ -173,6 +184,8 @@ FACT_PAYLOADS: dict[str, type[FactPayload]] = {
     "classification": Classification,
     "household_verification": HouseholdVerification,
     "return_response": ReturnResponse,
+    "data_comparison": DataComparisonRequest,
+    "comparison_resolution": ComparisonResolution,
 }
 
 
@@ -200,6 +213,7 @@ def initial_facts() -> dict[str, Any]:
         "reports": [],
         "last_return": None,
         "identification_escalated_at": None,
+        "comparison": None,
     }
 
 
@@ -258,6 +272,16 @@ def evolve(
         }
     elif name == "confirm":
         facts["confirmed_at"] = at
+    elif name == "data_comparison":
+        findings = {f["id"]: {**f, "resolution": None} for f in payload["findings"]}
+        facts["comparison"] = {
+            "ran_at": at,
+            "snapshots": payload["snapshots"],
+            "findings": findings,
+        }
+    elif name == "comparison_resolution":
+        finding = facts["comparison"]["findings"][payload["finding_id"]]
+        finding["resolution"] = {**payload, "resolved_at": at}
     elif name == "return_response":
         facts["last_return"]["response"] = {**payload, "recorded_at": at}
     elif name == "deadline_escalation":

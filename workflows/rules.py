@@ -248,6 +248,28 @@ def home_visit_recorded(ctx: RuleContext) -> Unmet | None:
     return Unmet("home_visit_missing", "No township home visit (入户核实) is recorded.")
 
 
+@rule("comparison_not_run")
+def comparison_run(ctx: RuleContext) -> Unmet | None:
+    if ctx.facts.get("comparison"):
+        return None
+    return Unmet("comparison_not_run", "The data comparison (数据比对) has not run.")
+
+
+@rule("comparison_unresolved")
+def comparison_resolved(ctx: RuleContext) -> Unmet | None:
+    comparison = ctx.facts.get("comparison") or {"findings": {}}
+    open_findings = [
+        f for f in comparison["findings"].values() if f["contradicts"] and not f["resolution"]
+    ]
+    if not open_findings:
+        return None
+    return Unmet(
+        "comparison_unresolved",
+        f"{len(open_findings)} finding(s) of the data comparison contradict the declared facts "
+        "and are not resolved.",
+    )
+
+
 def _classification(ctx: RuleContext) -> dict[str, Any]:
     return ctx.facts.get("classification") or {}
 
@@ -345,6 +367,13 @@ def fact_refusal(kind: str, ctx: RuleContext) -> Unmet | None:
         last = ctx.facts.get("last_return")
         if not last or RETURN_TARGETS.get(last["action"]) != ctx.state or last.get("response"):
             return Unmet("no_return_to_address", "There is no open return to answer here.")
+    if kind == "comparison_resolution":
+        findings = (ctx.facts.get("comparison") or {"findings": {}})["findings"]
+        finding = findings.get(ctx.payload.get("finding_id"))
+        if finding is None:
+            return Unmet("finding_not_found", "No such finding in the current data comparison.")
+        if finding["resolution"] is not None:
+            return Unmet("finding_already_resolved", "The finding is already resolved.")
     if kind == "objection_resolution":
         objection = ctx.procedure_facts()["objections"].get(ctx.payload.get("objection_id"))
         if objection is None:

@@ -26,6 +26,8 @@ from app.core.errors import Forbidden, Unprocessable
 from workflows.facts import (
     Classification,
     CommitmentForm,
+    ComparisonResolution,
+    DataComparisonRequest,
     FactPayload,
     HomeVisit,
     HouseholdVerification,
@@ -250,6 +252,56 @@ async def record_household_verification(
     village cadre; the net income per person is computed from them. A new one replaces it."""
     return await _record(
         "household_verification",
+        case_id,
+        body,
+        response,
+        principal,
+        session,
+        clock,
+        settings,
+        if_match,
+    )
+
+
+@router.post("/{case_id}/comparisons", response_model=CaseOut, status_code=201)
+async def run_comparison(
+    case_id: str,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+    principal: Principal = fact_gate("data_comparison"),
+) -> CaseOut:
+    """数据比对 again, against the newest department data (it also runs by itself when the
+    case reaches the city). Its findings replace the previous ones."""
+    return await _record(
+        "data_comparison",
+        case_id,
+        DataComparisonRequest(),
+        response,
+        principal,
+        session,
+        clock,
+        settings,
+        if_match,
+    )
+
+
+@router.post("/{case_id}/comparison-resolutions", response_model=CaseOut, status_code=201)
+async def resolve_finding(
+    case_id: str,
+    body: ComparisonResolution,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+    principal: Principal = fact_gate("comparison_resolution"),
+) -> CaseOut:
+    """The city's reasoned answer to a finding that contradicts the declared facts."""
+    return await _record(
+        "comparison_resolution",
         case_id,
         body,
         response,

@@ -41,6 +41,7 @@ from app.core.errors import (
     Unprocessable,
     validation_problem,
 )
+from app.department_data import repository as department_data
 from app.households import idnumber
 from app.households.models import Household
 from app.households.schemas import HouseholdSummary
@@ -55,6 +56,7 @@ from workflows.case import (
     workflow,
 )
 from workflows.case import CURRENT as CURRENT_WORKFLOW
+from workflows.comparison import compare
 from workflows.facts import NOTICE_OPENED_BY, evolve, initial_facts
 from workflows.income import income_figures
 from workflows.policy import CURRENT_POLICY, policy
@@ -67,9 +69,10 @@ from workflows.rules import (
     notice_ends_at,
     open_objections,
 )
-from workflows.vocabulary import Channel, ObjectionOutcome, Procedure
+from workflows.vocabulary import Channel, ObjectionOutcome, Procedure, Role
 
 ROLE_NOT_PERMITTED = "role_not_permitted"
+SYSTEM_COMPARISON = Principal(sub="system:comparison", role=Role.system, area="")
 
 
 @dataclass
@@ -391,7 +394,23 @@ async def fire_action(
                 "transition_not_allowed", f"{action} does not leave the state {snap.state}."
             )
         await _transition(session, snap, step, payload, principal, now)
+        if step.action == "submit_to_city":
+            # 数据比对 runs as the case reaches the city, in the same transaction.
+            comparison = await _comparison(session, snap, household)
+            await _append(session, snap, name="data_comparison", payload=comparison,
+                          to_state=snap.state, actor=SYSTEM_COMPARISON, now=now)  # fmt: skip
     return snap, household
+
+
+async def _comparison(
+    session: AsyncSession, snap: Snapshot, household: Household
+) -> dict[str, Any]:
+    """Findings for the household head and every member the commitment form covers."""
+    covered = (snap.facts.get("commitment_form") or {}).get("covered_members", [])
+    digests = sorted({household.head_id_digest, *(m["id_number_digest"] for m in covered)})
+    records, snapshots = await department_data.latest_records(session, digests)
+    verification = snap.facts["procedures"][Procedure.identification]["verification"]
+    return {"findings": compare(records, verification), "snapshots": snapshots}
 
 
 async def record_fact(
@@ -423,6 +442,8 @@ async def record_fact(
             payload["objection_id"] = uuid.uuid4().hex
         if kind == "household_verification":
             payload.update(income_figures(payload))
+        if kind == "data_comparison":
+            payload = await _comparison(session, snap, household)
         if kind == "commitment_form":
             payload["covered_members"] = [
                 {

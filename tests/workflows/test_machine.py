@@ -123,6 +123,22 @@ RULE_CASES: dict[str, tuple[Setup, Setup, str]] = {
         lambda s: _proc(s).update(home_visit=None),
         "home_visit_missing",
     ),
+    "comparison_run": (
+        lambda s: s["facts"].update(comparison={"findings": {}}),
+        lambda s: s["facts"].update(comparison=None),
+        "comparison_not_run",
+    ),
+    "comparison_resolved": (
+        lambda s: s["facts"].update(
+            comparison={
+                "findings": {"f1": {"contradicts": True, "resolution": {"reason": "营运车辆"}}}
+            }
+        ),
+        lambda s: s["facts"].update(
+            comparison={"findings": {"f1": {"contradicts": True, "resolution": None}}}
+        ),
+        "comparison_unresolved",
+    ),
     "monitoring_type_chosen": (
         lambda s: s["facts"]["classification"].update(monitoring_type="marginal"),
         lambda s: s["facts"]["classification"].update(monitoring_type=None),
@@ -246,7 +262,12 @@ def test_all_unmet_rules_are_listed_not_just_the_first() -> None:
     assert step is not None
     s = scenario(step)
     codes = [u.code for u in evaluate(step.rules, context(s, step), with_payload=True)]
-    assert codes == ["monitoring_type_missing", "risk_types_invalid", "responsible_person_missing"]
+    assert codes == [
+        "comparison_not_run",
+        "monitoring_type_missing",
+        "risk_types_invalid",
+        "responsible_person_missing",
+    ]
 
 
 def test_notice_rule_says_when_it_will_be_met() -> None:

@@ -1,0 +1,60 @@
+"""All SQL about department data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.department_data.models import DepartmentRecord, DepartmentSnapshot
+
+
+async def snapshot_by_digest(
+    session: AsyncSession, dataset: str, sha256: str
+) -> DepartmentSnapshot | None:
+    query = select(DepartmentSnapshot).where(
+        DepartmentSnapshot.dataset == dataset, DepartmentSnapshot.sha256 == sha256
+    )
+    return (await session.execute(query)).scalars().first()
+
+
+async def add_snapshot(
+    session: AsyncSession, snapshot: DepartmentSnapshot, records: list[dict[str, Any]]
+) -> None:
+    session.add(snapshot)
+    await session.flush()
+    if records:
+        await session.execute(insert(DepartmentRecord), records)
+
+
+async def latest_records(
+    session: AsyncSession, digests: list[str]
+) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
+    """Records of these people in the newest snapshot of every dataset, and those snapshots."""
+    newest = (
+        select(DepartmentSnapshot.dataset, func.max(DepartmentSnapshot.imported_at).label("at"))
+        .group_by(DepartmentSnapshot.dataset)
+        .subquery()
+    )
+    snapshots = list(
+        (
+            await session.execute(
+                select(DepartmentSnapshot.id).join(
+                    newest,
+                    (newest.c.dataset == DepartmentSnapshot.dataset)
+                    & (newest.c.at == DepartmentSnapshot.imported_at),
+                )
+            )
+        ).scalars()
+    )
+    if not snapshots or not digests:
+        return [], sorted(snapshots)
+    query = select(
+        DepartmentRecord.dataset, DepartmentRecord.id_masked, DepartmentRecord.attributes
+    ).where(DepartmentRecord.snapshot_id.in_(snapshots), DepartmentRecord.id_digest.in_(digests))
+    rows = [
+        (dataset, masked, attributes)
+        for dataset, masked, attributes in await session.execute(query)
+    ]
+    return rows, sorted(snapshots)

@@ -1,0 +1,192 @@
+"""Data comparison (数据比对): department snapshots, findings, and their resolution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from app.core.db import make_engine
+from tests.helpers import (
+    CLASSIFICATION,
+    COMMITMENT_FORM,
+    HOME_VISIT,
+    PASSING_REVIEW,
+    VERIFICATION,
+    Api,
+    new_id_number,
+)
+from tests.test_rules_api import refused
+
+
+async def upload(api: Api, user: str, dataset: str, records: list[dict[str, Any]]) -> Any:
+    return await api.post(
+        user, f"/api/v1/department-data/{dataset}/snapshots", {"records": records}
+    )
+
+
+async def case_at_city(api: Api, head_id: str, member_id: str) -> str:
+    response = await api.post(
+        "cadre.pinggang",
+        "/api/v1/cases",
+        {
+            "channel": "self_declared",
+            "household": {
+                "head_name": "王德福",
+                "head_id_number": head_id,
+                "village_code": "220281102200",
+                "size": 4,
+            },
+        },
+    )
+    case_id: str = response.json()["id"]
+    await api.must("cadre.pinggang", case_id, "start_village_review")
+    await api.must_fact(
+        "cadre.pinggang",
+        case_id,
+        "commitment-forms",
+        {**COMMITMENT_FORM, "covered_member_id_numbers": [head_id, member_id]},
+    )
+    await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
+    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
+    await api.must("committee.pinggang", case_id, "publish_notice")
+    from datetime import timedelta
+
+    api.clock.advance(timedelta(days=6))
+    await api.must("committee.pinggang", case_id, "submit_to_township")
+    await api.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
+    await api.must("township.baishishan", case_id, "submit_to_city")
+    await api.must_fact("bureau.jiaohe", case_id, "classification", CLASSIFICATION)
+    return case_id
+
+
+async def test_findings_must_be_resolved_before_confirm(api: Api) -> None:
+    head_id, member_id = new_id_number(), new_id_number("20010203")
+    assert (
+        await upload(
+            api, "bureau.jiaohe", "vehicles", [{"id_number": member_id, "attributes": {"count": 1}}]
+        )
+    ).status_code == 201
+    medical = await upload(
+        api,
+        "dept.civil-affairs",
+        "social_assistance",
+        [
+            {"id_number": head_id, "attributes": {"status": "dibao"}},
+            {"id_number": new_id_number(), "attributes": {"status": "tekun"}},
+        ],
+    )
+    assert medical.status_code == 201, medical.text
+    case_id = await case_at_city(api, head_id, member_id)
+    case = await api.case(case_id)
+    findings = case["facts"]["comparison"]["findings"]
+    by_dataset = {f["dataset"]: f for f in findings.values()}
+    assert set(by_dataset) == {"vehicles", "social_assistance"}  # only this household's people
+    assert by_dataset["vehicles"]["contradicts"] is True
+    assert by_dataset["vehicles"]["member"] == member_id[:6] + "********" + member_id[-4:]
+    # 低保 is a transfer income, and the household declared some: no contradiction
+    assert by_dataset["social_assistance"]["contradicts"] is False
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/events")).json()
+    assert events[-2]["name"] == "data_comparison"
+    assert events[-2]["actor"]["sub"] == "system:comparison"
+
+    assert await refused(api, "bureau.jiaohe", case_id, "confirm") == {"comparison_unresolved"}
+    vehicle = by_dataset["vehicles"]["id"]
+    unknown = await api.fact(
+        "bureau.jiaohe", case_id, "comparison-resolutions", {"finding_id": "f99", "reason": "x"}
+    )
+    assert unknown.status_code == 409 and unknown.json()["code"] == "finding_not_found"
+    township = await api.fact(
+        "township.baishishan",
+        case_id,
+        "comparison-resolutions",
+        {"finding_id": vehicle, "reason": "x"},
+    )
+    assert township.status_code == 403
+    await api.must_fact(
+        "bureau.jiaohe",
+        case_id,
+        "comparison-resolutions",
+        {"finding_id": vehicle, "reason": "农用三轮车, 价值低于2万元"},
+    )
+    again = await api.fact(
+        "bureau.jiaohe", case_id, "comparison-resolutions", {"finding_id": vehicle, "reason": "y"}
+    )
+    assert again.status_code == 409 and again.json()["code"] == "finding_already_resolved"
+    assert (await api.must("bureau.jiaohe", case_id, "confirm"))["state"] == "assisted"
+    replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
+    assert replay["matches"] and replay["facts_match"] and replay["all_steps_legal"]
+
+
+async def test_rerun_uses_the_newest_snapshot(api: Api) -> None:
+    head_id, member_id = new_id_number(), new_id_number("20010203")
+    await upload(
+        api,
+        "bureau.jiaohe",
+        "housing_safety",
+        [{"id_number": head_id, "attributes": {"safe": False}}],
+    )
+    case_id = await case_at_city(api, head_id, member_id)
+    assert await refused(api, "bureau.jiaohe", case_id, "confirm") == {"comparison_unresolved"}
+    # housing corrected its data: the newest snapshot agrees with the declared facts
+    await upload(
+        api,
+        "bureau.jiaohe",
+        "housing_safety",
+        [{"id_number": head_id, "attributes": {"safe": True}}],
+    )
+    rerun = await api.post("bureau.jiaohe", f"/api/v1/cases/{case_id}/comparisons")
+    assert rerun.status_code == 201, rerun.text
+    findings = rerun.json()["facts"]["comparison"]["findings"]
+    assert [f["contradicts"] for f in findings.values()] == [False]
+    assert (await api.must("bureau.jiaohe", case_id, "confirm"))["state"] == "assisted"
+
+
+async def test_uploads_check_department_dataset_and_records(api: Api) -> None:
+    records = [{"id_number": new_id_number(), "attributes": {"status": "dibao"}}]
+    other = await upload(
+        api,
+        "dept.civil-affairs",
+        "vehicles",
+        [{"id_number": new_id_number(), "attributes": {"count": 1}}],
+    )
+    assert other.status_code == 403
+    cadre = await upload(api, "cadre.pinggang", "social_assistance", records)
+    assert cadre.status_code == 403
+    assert (await upload(api, "bureau.jiaohe", "horoscopes", records)).status_code == 404
+    # the record shape is checked first, then each dataset's attributes
+    bad_id = await upload(
+        api,
+        "dept.civil-affairs",
+        "social_assistance",
+        [records[0], {"id_number": "220281197001010010", "attributes": {"status": "dibao"}}],
+    )
+    assert bad_id.status_code == 422
+    assert {e["field"] for e in bad_id.json()["errors"]} == {"records.1.id_number"}
+    bad_attributes = await upload(
+        api,
+        "dept.civil-affairs",
+        "social_assistance",
+        [records[0], {"id_number": new_id_number(), "attributes": {"status": "rich"}}],
+    )
+    assert bad_attributes.status_code == 422
+    fields = {e["field"] for e in bad_attributes.json()["errors"]}
+    assert fields == {"records.1.attributes.status"}
+    first = await upload(api, "dept.civil-affairs", "social_assistance", records)
+    again = await upload(api, "dept.civil-affairs", "social_assistance", records)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    engine = make_engine(api.settings.database_url)
+    async with engine.connect() as connection:
+        stored = " ".join(
+            str(row) for row in await connection.execute(text("SELECT * FROM department_record"))
+        )
+    await engine.dispose()
+    assert records[0]["id_number"] not in stored and "dibao" in stored
+
+
+async def test_comparison_runs_even_without_department_data(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.to_city(case_id)
+    comparison = (await api.case(case_id))["facts"]["comparison"]
+    assert comparison["findings"] == {} and comparison["snapshots"] == []
