@@ -6,6 +6,7 @@ from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 from app.households.models import Household
+from app.policies.models import PolicyVersion
 from app.timers.models import Timer
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "DepartmentSnapshot",
     "Household",
     "IdempotencyRecord",
+    "PolicyVersion",
     "Timer",
 ]

@@ -23,6 +23,7 @@ from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
 from tests.helpers import Api
+from workflows.policy import JIAOHE_2022, POLICIES
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/fangfanpin_test"
@@ -91,6 +92,12 @@ async def reset(url: str) -> None:
         else:
             for table in TABLES:
                 await connection.execute(text(f"DELETE FROM {table}"))
+        # the version the migration seeds stays; versions tests added go, and the cache with them
+        await connection.execute(
+            text("DELETE FROM policy_version WHERE version <> :v"), {"v": JIAOHE_2022.version}
+        )
+    POLICIES.clear()
+    POLICIES[JIAOHE_2022.version] = JIAOHE_2022
     async with make_sessionmaker(engine)() as session, session.begin():
         await load_demo_areas(session)
     await engine.dispose()

@@ -1,10 +1,17 @@
-"""Policy parameters (政策参数) with versions: a case pins the version it was opened under."""
+"""Policy parameters (政策参数) with versions: a case pins the version it was opened under.
+
+Versions are written once and never changed; a change is a new version with a later effective
+date. :data:`POLICIES` holds the versions this process has loaded, so rules can read them
+without a database; the service loads a version before any rule needs it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -12,6 +19,7 @@ class PolicyParameters:
     """The numbers the rules use. Changing one means a new version; old cases keep theirs."""
 
     version: str
+    effective_from: date = date(2021, 1, 1)
     notice_days: int = 5
     """公示 length in full calendar days."""
     identification_days: int = 15
@@ -24,14 +32,54 @@ class PolicyParameters:
     """Share of members that must be present (村民委员会组织法 art. 26: at least two thirds)."""
     review_majority: Fraction = Fraction(1, 2)
     """Share of those present that must vote for; strictly more than this."""
-    income_line_yuan: Decimal = Decimal("6000")
-    """监测范围指导线 per person per year (2021: 1.5 × the old national standard)."""
+    income_lines: dict[int, Decimal] = field(default_factory=lambda: {2021: Decimal("6000.00")})
+    """监测范围指导线 per person per year, by year (2021: 1.5 × the old national standard)."""
+    fund_budgets: dict[int, Decimal] = field(default_factory=lambda: {2022: Decimal("500000.00")})
+    """防返贫监测帮扶资金 by year, yuan."""
+
+    def income_line(self, year: int) -> Decimal | None:
+        """The line set for ``year``; None when the administrator has not set it yet."""
+        return self.income_lines.get(year)
+
+    def document(self) -> dict[str, Any]:
+        """The parameters as stored: JSON, money as decimal strings, fractions as "2/3"."""
+        return {
+            "notice_days": self.notice_days,
+            "identification_days": self.identification_days,
+            "measures_months": self.measures_months,
+            "elimination_min_months": self.elimination_min_months,
+            "review_quorum": str(self.review_quorum),
+            "review_majority": str(self.review_majority),
+            "income_lines": {str(y): str(v) for y, v in sorted(self.income_lines.items())},
+            "fund_budgets": {str(y): str(v) for y, v in sorted(self.fund_budgets.items())},
+        }
+
+    @classmethod
+    def from_document(
+        cls, version: str, effective_from: date, document: dict[str, Any]
+    ) -> PolicyParameters:
+        return cls(
+            version=version,
+            effective_from=effective_from,
+            notice_days=int(document["notice_days"]),
+            identification_days=int(document["identification_days"]),
+            measures_months=int(document["measures_months"]),
+            elimination_min_months=int(document["elimination_min_months"]),
+            review_quorum=Fraction(document["review_quorum"]),
+            review_majority=Fraction(document["review_majority"]),
+            income_lines={int(y): Decimal(v) for y, v in document["income_lines"].items()},
+            fund_budgets={int(y): Decimal(v) for y, v in document["fund_budgets"].items()},
+        )
 
 
 JIAOHE_2022 = PolicyParameters(version="jiaohe-2022.1")
+"""The Jiaohe implementation plan of 2022, seeded by the migration that creates the table."""
 
 POLICIES: dict[str, PolicyParameters] = {JIAOHE_2022.version: JIAOHE_2022}
-CURRENT_POLICY = JIAOHE_2022
+
+
+def register(parameters: PolicyParameters) -> None:
+    POLICIES[parameters.version] = parameters
 
 
 def policy(version: str) -> PolicyParameters:
@@ -39,4 +87,4 @@ def policy(version: str) -> PolicyParameters:
     try:
         return POLICIES[version]
     except KeyError as exc:
-        raise LookupError(f"unknown policy version {version!r}") from exc
+        raise LookupError(f"policy version {version!r} is not loaded") from exc

@@ -45,6 +45,7 @@ from app.department_data import repository as department_data
 from app.households import idnumber
 from app.households.models import Household
 from app.households.schemas import HouseholdSummary
+from app.policies import service as policies
 from app.timers import repository as timers
 from workflows.calendar import after_full_days
 from workflows.case import (
@@ -59,7 +60,7 @@ from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.comparison import compare
 from workflows.facts import NOTICE_OPENED_BY, evolve, initial_facts
 from workflows.income import income_figures
-from workflows.policy import CURRENT_POLICY, policy
+from workflows.policy import policy
 from workflows.rules import (
     RuleContext,
     Unmet,
@@ -359,6 +360,7 @@ async def _locked(
     if found is None:
         raise NotFound("case_not_found", f"No case {case_id} in your area.")
     case, household = found
+    await policies.ensure_loaded(session, [case.policy_version])
     if case.state not in case_workflow(case).machine.states_map:
         raise Conflict("state_corrupt", f"Stored state {case.state!r} is not in the workflow.")
     return Snapshot.of(case), household
@@ -572,7 +574,7 @@ async def _open_once(
             await repo.insert_household(
                 session, {c.key: getattr(household, c.key) for c in Household.__table__.columns}
             )
-        params = CURRENT_POLICY
+        params = await policies.in_effect(session, now)
         snap = Snapshot(
             id=str(uuid.uuid4()),
             household_id=household.id,
@@ -640,6 +642,7 @@ async def actions_for(
     session: AsyncSession, principal: Principal, case_id: str, now: datetime
 ) -> list[ActionOut]:
     snap, _ = await get_case(session, principal, case_id)
+    await policies.ensure_loaded(session, [snap.policy_version])
     others = 0
     if any(
         household_has_no_other_open_case in s.rules for s in snap.workflow.steps_from(snap.state)
@@ -785,6 +788,9 @@ def replay_events(
 async def replay(session: AsyncSession, principal: Principal, case_id: str) -> ReplayOut:
     snap, _ = await get_case(session, principal, case_id)
     events = list(await repo.events_of(session, case_id))
+    await policies.ensure_loaded(
+        session, {snap.policy_version, *(e.policy_version for e in events)}
+    )
     return replay_events(snap.state, snap.facts, events, snap.workflow_version)
 
 

@@ -1,0 +1,143 @@
+"""Policy versions: which is in effect, loading pinned ones, and adding new ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.tokens import Principal
+from app.core.errors import Conflict, Forbidden, Unprocessable
+from app.policies.models import PolicyVersion
+from workflows.calendar import local_date
+from workflows.policy import POLICIES, PolicyParameters, register
+from workflows.vocabulary import Role
+
+POLICY_ROLES = (Role.city_bureau, Role.admin)
+Yuan = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
+
+
+def _parameters(row: PolicyVersion) -> PolicyParameters:
+    return PolicyParameters.from_document(row.version, row.effective_from, row.parameters)
+
+
+async def ensure_loaded(session: AsyncSession, versions: Iterable[str]) -> None:
+    """Load pinned versions this process has not seen (versions never change once written)."""
+    missing = sorted(set(versions) - set(POLICIES))
+    if missing:
+        rows = await session.execute(
+            select(PolicyVersion).where(PolicyVersion.version.in_(missing))
+        )
+        for row in rows.scalars():
+            register(_parameters(row))
+
+
+async def in_effect(session: AsyncSession, instant: datetime) -> PolicyParameters:
+    """The version in effect on ``instant``'s Asia/Shanghai date."""
+    query = (
+        select(PolicyVersion)
+        .where(PolicyVersion.effective_from <= local_date(instant))
+        .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.created_at.desc())
+        .limit(1)
+    )
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        raise Conflict("no_policy_in_effect", "No policy version is in effect on this date.")
+    parameters = _parameters(row)
+    register(parameters)
+    return parameters
+
+
+async def all_versions(session: AsyncSession) -> list[PolicyVersion]:
+    query = select(PolicyVersion).order_by(PolicyVersion.effective_from, PolicyVersion.created_at)
+    return list((await session.execute(query)).scalars())
+
+
+class PolicyChange(BaseModel):
+    """A new version: what is not given is taken from the version in effect on that date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: date
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    notice_days: int | None = Field(default=None, ge=1, le=60)
+    identification_days: int | None = Field(default=None, ge=1, le=365)
+    measures_months: int | None = Field(default=None, ge=1, le=24)
+    elimination_min_months: int | None = Field(default=None, ge=1, le=60)
+    review_quorum: str | None = None
+    review_majority: str | None = None
+    income_lines: dict[int, Yuan] | None = None
+    """Lines to set or change, by year; years not given keep their line."""
+    fund_budgets: dict[int, Yuan] | None = None
+
+    @field_validator("review_quorum", "review_majority")
+    @classmethod
+    def _fraction(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            share = Fraction(value)
+        except (ValueError, ZeroDivisionError) as exc:
+            raise ValueError("a share such as 2/3") from exc
+        if not 0 < share < 1:
+            raise ValueError("a share between 0 and 1")
+        return str(share)
+
+    @field_validator("income_lines", "fund_budgets")
+    @classmethod
+    def _years(cls, value: dict[int, Decimal] | None) -> dict[int, Decimal] | None:
+        if value and not all(2000 <= year <= 2100 for year in value):
+            raise ValueError("years between 2000 and 2100")
+        return value
+
+
+async def create(
+    session: AsyncSession, principal: Principal, change: PolicyChange, now: datetime
+) -> PolicyVersion:
+    """A new version from ``effective_from``; never earlier than today (no retroactive rules)."""
+    if principal.role not in POLICY_ROLES:
+        raise Forbidden("role_not_permitted", "Only the city bureau or an administrator may.")
+    if change.effective_from < local_date(now):
+        raise Unprocessable(
+            "effective_date_in_past",
+            "A policy change takes effect today or later; decisions taken stay as they were.",
+            field="effective_from",
+        )
+    async with session.begin():
+        base = await in_effect_on(session, change.effective_from)
+        document = base.document()
+        for name in ("notice_days", "identification_days", "measures_months",
+                     "elimination_min_months", "review_quorum", "review_majority"):  # fmt: skip
+            value = getattr(change, name)
+            if value is not None:
+                document[name] = value
+        for name in ("income_lines", "fund_budgets"):
+            for year, amount in (getattr(change, name) or {}).items():
+                document[name][str(year)] = str(amount)
+        version = f"jiaohe-{change.effective_from.isoformat()}"
+        if await session.get(PolicyVersion, version) is not None:
+            raise Conflict("policy_version_exists", f"A version {version} exists already.")
+        row = PolicyVersion(version=version, effective_from=change.effective_from,
+                            parameters=document, created_at=now, created_by=principal.sub,
+                            reason=change.reason)  # fmt: skip
+        session.add(row)
+    return row
+
+
+async def in_effect_on(session: AsyncSession, day: date) -> PolicyParameters:
+    query = (
+        select(PolicyVersion)
+        .where(PolicyVersion.effective_from <= day)
+        .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.created_at.desc())
+        .limit(1)
+    )
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        raise Conflict("no_policy_in_effect", "No policy version is in effect on this date.")
+    return _parameters(row)
