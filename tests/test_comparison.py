@@ -31,6 +31,7 @@ async def case_at_city(api: Api, head_id: str, member_id: str) -> str:
         "/api/v1/cases",
         {
             "channel": "self_declared",
+            "risk_type": "illness",
             "household": {
                 "head_name": "王德福",
                 "head_id_number": head_id,

@@ -350,3 +350,63 @@ async def test_resubmission_needs_the_return_addressed(api: Api) -> None:
     )
     replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
     assert replay["matches"] and replay["all_steps_legal"] and replay["facts_match"]
+
+
+async def test_suggested_classification_and_override(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    assert (await api.case(case_id))["suggested_classification"] is None  # nothing verified yet
+    await api.to_city(case_id)
+    suggested = (await api.case(case_id))["suggested_classification"]
+    # reported for illness, with heavy rigid spending: sudden severe hardship
+    assert suggested["monitoring_type"] == "sudden_hardship"
+    marginal = {**CLASSIFICATION, "monitoring_type": "marginal"}
+    refusal = await api.fact("bureau.jiaohe", case_id, "classification", marginal)
+    assert refusal.status_code == 409 and refusal.json()["code"] == "override_reason_missing"
+    override = {**marginal, "override_reason": "医疗费用已由大病保险报销大部分"}
+    case = await api.must_fact("bureau.jiaohe", case_id, "classification", override)
+    assert case["monitoring_type"] == "marginal"
+    assert case["facts"]["classification"]["override_reason"] == override["override_reason"]
+
+
+async def test_lifted_out_households_are_suggested_unstable(api: Api) -> None:
+    response = await api.post(
+        "cadre.pinggang",
+        "/api/v1/cases",
+        {
+            "channel": "cadre_found",
+            "risk_type": "unstable_employment",
+            "household": {
+                "head_name": "李",
+                "head_id_number": new_id_number(),
+                "village_code": "220281102200",
+                "size": 3,
+                "household_type": "lifted_out",
+            },
+        },
+    )
+    case_id = response.json()["id"]
+    await api.must("cadre.pinggang", case_id, "start_village_review")
+    await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
+    suggested = (await api.case(case_id))["suggested_classification"]
+    assert suggested["monitoring_type"] == "unstable_lifted"
+
+
+async def test_ordinary_household_without_sudden_cause_is_marginal(api: Api) -> None:
+    response = await api.post(
+        "cadre.pinggang",
+        "/api/v1/cases",
+        {
+            "channel": "cadre_found",
+            "risk_type": "unstable_employment",
+            "household": {
+                "head_name": "赵",
+                "head_id_number": new_id_number(),
+                "village_code": "220281102200",
+                "size": 3,
+            },
+        },
+    )
+    case_id = response.json()["id"]
+    await api.must("cadre.pinggang", case_id, "start_village_review")
+    await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
+    assert (await api.case(case_id))["suggested_classification"]["monitoring_type"] == "marginal"

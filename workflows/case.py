@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from statemachine import State, StateMachine
@@ -56,6 +56,7 @@ class OpenPayload(ActionPayload):
     """What the opening event of a case records: references, never personal data."""
 
     household_id: str
+    household_type: Literal["lifted_out", "ordinary"] = "ordinary"
     channel: Channel
     source: Annotated[str, StringConstraints(max_length=200)] | None = None
     description: Reason | None = None

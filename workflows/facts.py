@@ -173,6 +173,8 @@ class Classification(FactPayload):
     monitoring_type: MonitoringType | None = None
     risk_types: list[RiskType] = Field(default_factory=list, max_length=11)
     responsible_person: ResponsiblePerson | None = None
+    override_reason: Text | None = None
+    """Why the city chose another monitoring type than the one the facts suggest."""
 
 
 FACT_PAYLOADS: dict[str, type[FactPayload]] = {
@@ -203,6 +205,7 @@ def initial_facts() -> dict[str, Any]:
     """Facts of a case before its first event."""
     return {
         "channel": None,
+        "household_type": None,
         "opened_at": None,
         "township_code": None,
         "commitment_form": None,
@@ -241,13 +244,16 @@ def evolve(
     if name.startswith("open_"):
         facts["channel"] = name.removeprefix("open_")
         facts["opened_at"] = at
+        facts["household_type"] = payload.get("household_type", "ordinary")
         facts["reports"].append(
-            {"channel": facts["channel"], "reported_at": at, "source": payload.get("source")}
-        )
+            {"channel": facts["channel"], "reported_at": at, "source": payload.get("source"),
+             "risk_type": payload.get("risk_type")}
+        )  # fmt: skip
     elif name == "report":
         facts["reports"].append(
-            {"channel": payload["channel"], "reported_at": at, "source": payload.get("source")}
-        )
+            {"channel": payload["channel"], "reported_at": at, "source": payload.get("source"),
+             "risk_type": payload.get("risk_type")}
+        )  # fmt: skip
     elif name == "commitment_form":
         facts["commitment_form"] = {**payload, "recorded_at": at}
     elif name in ("review", "home_visit"):

@@ -367,6 +367,20 @@ def fact_refusal(kind: str, ctx: RuleContext) -> Unmet | None:
         last = ctx.facts.get("last_return")
         if not last or RETURN_TARGETS.get(last["action"]) != ctx.state or last.get("response"):
             return Unmet("no_return_to_address", "There is no open return to answer here.")
+    if kind == "classification":
+        from workflows.classification import suggest
+
+        chosen, suggestion = ctx.payload.get("monitoring_type"), suggest(ctx.facts, ctx.policy)
+        if (
+            chosen
+            and suggestion
+            and chosen != suggestion[0]
+            and not ctx.payload.get("override_reason")
+        ):
+            return Unmet(
+                "override_reason_missing",
+                f"The facts suggest {suggestion[0]}; give override_reason to choose {chosen}.",
+            )
     if kind == "comparison_resolution":
         findings = (ctx.facts.get("comparison") or {"findings": {}})["findings"]
         finding = findings.get(ctx.payload.get("finding_id"))

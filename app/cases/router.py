@@ -23,6 +23,7 @@ from app.cases.schemas import (
 )
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unprocessable
+from app.policies import service as policies
 from workflows.facts import (
     Classification,
     CommitmentForm,
@@ -106,6 +107,7 @@ async def list_cases(
         cursor=cursor,
         limit=min(limit, settings.max_page_size),
     )
+    await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
     items = [service.case_out(service.Snapshot.of(c), h, now) for c, h in rows]
     return CasePage(items=items, next_cursor=next_cursor)
 

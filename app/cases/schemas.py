@@ -36,6 +36,11 @@ class Deadlines(BaseModel):
     """When the running public notice may be left, if one runs."""
 
 
+class SuggestedClassification(BaseModel):
+    monitoring_type: str
+    reason: str
+
+
 class CaseOut(BaseModel):
     id: str
     state: str
@@ -50,6 +55,8 @@ class CaseOut(BaseModel):
     updated_at: datetime
     household: HouseholdSummary
     deadlines: Deadlines
+    suggested_classification: SuggestedClassification | None
+    """The monitoring type the verified facts suggest; the city confirms or overrides it."""
     facts: dict[str, Any]
 
 

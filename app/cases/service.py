@@ -28,6 +28,7 @@ from app.cases.schemas import (
     OpenCaseIn,
     ReplayOut,
     ReplayStep,
+    SuggestedClassification,
     UnmetOut,
 )
 from app.core.canonical import GENESIS_HASH, blind_index, event_hash, utc_iso
@@ -57,6 +58,7 @@ from workflows.case import (
     workflow,
 )
 from workflows.case import CURRENT as CURRENT_WORKFLOW
+from workflows.classification import suggest
 from workflows.comparison import compare
 from workflows.facts import NOTICE_OPENED_BY, evolve, initial_facts
 from workflows.income import income_figures
@@ -134,6 +136,13 @@ def household_summary(household: Household) -> HouseholdSummary:
     )
 
 
+def _suggestion(snap: Snapshot) -> SuggestedClassification | None:
+    suggested = suggest(snap.facts, policy(snap.policy_version))
+    if suggested is None:
+        return None
+    return SuggestedClassification(monitoring_type=suggested[0], reason=suggested[1])
+
+
 def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
     return CaseOut(
         id=snap.id,
@@ -149,6 +158,7 @@ def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
         updated_at=snap.updated_at,
         household=household_summary(household),
         deadlines=deadlines(snap, now),
+        suggested_classification=_suggestion(snap),
         facts=snap.facts,
     )
 
@@ -159,6 +169,7 @@ async def get_case(
     found = await repo.case_in_area(session, case_id, principal.area)
     if found is None:
         raise NotFound("case_not_found", f"No case {case_id} in your area.")
+    await policies.ensure_loaded(session, [found[0].policy_version])
     return Snapshot.of(found[0]), found[1]
 
 
@@ -595,7 +606,8 @@ async def _open_once(
         await repo.insert_case(
             session, {f: getattr(snap, f) for f in Snapshot.__dataclass_fields__}
         )
-        payload = {"household_id": household.id, **report}
+        payload = {"household_id": household.id,
+                   "household_type": body.household.household_type, **report}  # fmt: skip
         payload.pop("channel")
         ctx = _context(snap, open_step, now, payload)
         to_state = flow.run("new", open_step.action, ctx)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -32,6 +32,8 @@ class HouseholdIn(BaseModel):
     village_code: VillageCode
     size: int = Field(ge=1, le=30)
     phone: Phone | None = None
+    household_type: Literal["lifted_out", "ordinary"] = "ordinary"
+    """户类型: a registered poor household lifted out of poverty (脱贫户), or an ordinary one."""
 
 
 class HouseholdSummary(BaseModel):
