@@ -195,13 +195,24 @@ class Api:
             await self.must("cadre.pinggang", case["id"], "start_village_review")
         return str(case["id"])
 
-    async def nominate(self, case_id: str) -> None:
-        """Record the form, the verified facts and a passing review, then publish the notice."""
+    async def prepare_nomination(self, case_id: str, review: dict[str, Any] | None = None) -> None:
+        """Record the commitment form, the verified facts and a review (passing by default)."""
         form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
         await self.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
         await self.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
-        await self.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
-        await self.must("committee.pinggang", case_id, "publish_notice", {"location": "村务公开栏"})
+        await self.must_fact("committee.pinggang", case_id, "reviews", review or PASSING_REVIEW)
+
+    async def nominate(self, case_id: str, location: str = "村务公开栏") -> None:
+        """Prepare the nomination, then publish the notice."""
+        await self.prepare_nomination(case_id)
+        await self.must("committee.pinggang", case_id, "publish_notice", {"location": location})
+
+    async def lodge_objection(self, case_id: str, statement: str) -> str:
+        """An objection lodged through the village cadre; answers its id."""
+        body = {"lodged_by_name": "李村民", "statement": statement}
+        case = await self.must_fact("cadre.pinggang", case_id, "objections", body)
+        objections = case["facts"]["procedures"]["identification"]["objections"]
+        return str(list(objections)[-1])
 
     async def to_township(self, case_id: str) -> None:
         await self.nominate(case_id)

@@ -152,13 +152,7 @@ async def test_documents_exist_only_once_their_step_happened(api: Api) -> None:
 async def test_printable_page_escapes_what_it_shows(api: Api) -> None:
     # the location is free text: it must come out escaped, never as markup
     case_id = await api.to_village_nomination()
-    form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
-    await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
-    await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
-    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
-    await api.must(
-        "committee.pinggang", case_id, "publish_notice", {"location": "<script>alert(1)</script>"}
-    )
+    await api.nominate(case_id, location="<script>alert(1)</script>")
     page = await api.get(
         "cadre.pinggang", f"/api/v1/cases/{case_id}/documents/notice", format="html"
     )

@@ -68,16 +68,10 @@ async def test_publish_notice_needs_form_and_review(api: Api) -> None:
 
 async def test_review_quorum_and_majority(api: Api) -> None:
     case_id = await api.to_village_nomination()
-    form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
-    await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
-    await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
     # 19 of 30 present (< 2/3) and 9 of 19 for (not > 1/2): both reported
-    await api.must_fact(
-        "committee.pinggang",
-        case_id,
-        "reviews",
-        {**PASSING_REVIEW, "present": 19, "votes_for": 9, "votes_against": 8, "abstentions": 2},
-    )
+    failing = {**PASSING_REVIEW, "present": 19, "votes_for": 9, "votes_against": 8,
+               "abstentions": 2}  # fmt: skip
+    await api.prepare_nomination(case_id, review=failing)
     assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {
         "review_quorum_not_met",
         "review_majority_not_met",
@@ -89,16 +83,10 @@ async def test_review_quorum_and_majority(api: Api) -> None:
 
 async def test_quorate_passing_review_at_the_boundary_allows(api: Api) -> None:
     case_id = await api.to_village_nomination()
-    form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
-    await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
-    await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
     # exactly 2/3 present (20 of 30), 11 of 20 for (> 1/2)
-    await api.must_fact(
-        "committee.pinggang",
-        case_id,
-        "reviews",
-        {**PASSING_REVIEW, "present": 20, "votes_for": 11, "votes_against": 9, "abstentions": 0},
-    )
+    boundary = {**PASSING_REVIEW, "present": 20, "votes_for": 11, "votes_against": 9,
+                "abstentions": 0}  # fmt: skip
+    await api.prepare_nomination(case_id, review=boundary)
     assert (await api.must("committee.pinggang", case_id, "publish_notice"))["state"] == (
         "public_notice"
     )
@@ -125,13 +113,7 @@ async def test_notice_runs_its_whole_period(api: Api) -> None:
 async def test_open_objection_holds_the_notice_and_dismissal_releases_it(api: Api) -> None:
     case_id = await api.to_village_nomination()
     await api.nominate(case_id)
-    lodged = await api.must_fact(
-        "cadre.pinggang",
-        case_id,
-        "objections",
-        {"lodged_by_name": "李村民", "statement": "该户有车辆"},
-    )
-    objection_id = next(iter(lodged["facts"]["procedures"]["identification"]["objections"]))
+    objection_id = await api.lodge_objection(case_id, "该户有车辆")
     api.clock.advance(timedelta(days=6))
     assert await refused(api, "committee.pinggang", case_id, "submit_to_township") == {
         "objection_open"
@@ -160,13 +142,7 @@ async def test_open_objection_holds_the_notice_and_dismissal_releases_it(api: Ap
 async def test_upheld_objection_returns_to_village_and_voids_review_and_notice(api: Api) -> None:
     case_id = await api.to_village_nomination()
     await api.nominate(case_id)
-    lodged = await api.must_fact(
-        "cadre.pinggang",
-        case_id,
-        "objections",
-        {"lodged_by_name": "李村民", "statement": "该户有商铺"},
-    )
-    objection_id = next(iter(lodged["facts"]["procedures"]["identification"]["objections"]))
+    objection_id = await api.lodge_objection(case_id, "该户有商铺")
     case = await api.must_fact(
         "township.baishishan",
         case_id,

@@ -59,10 +59,7 @@ async def test_notice_moves_on_by_itself_when_its_period_ends(api: Api) -> None:
 async def test_open_objection_stops_the_timer_and_dismissal_lets_the_case_go(api: Api) -> None:
     case_id = await api.to_village_nomination()
     await api.nominate(case_id)
-    lodged = await api.must_fact(
-        "cadre.pinggang", case_id, "objections", {"lodged_by_name": "李", "statement": "有车"}
-    )
-    objection_id = next(iter(lodged["facts"]["procedures"]["identification"]["objections"]))
+    objection_id = await api.lodge_objection(case_id, "有车")
     api.clock.advance(timedelta(days=7))
     assert await fire(api) == 1
     assert (await api.case(case_id))["state"] == "public_notice"

@@ -222,47 +222,56 @@ async def _record(
     return service.case_out(snap, household, now)
 
 
-@router.post("/{case_id}/commitment-forms", response_model=CaseOut, status_code=201)
-async def record_commitment_form(
-    case_id: str,
-    body: CommitmentForm,
-    response: Response,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    if_match: IfMatch = None,
-    principal: Principal = fact_gate("commitment_form"),
-) -> CaseOut:
-    """承诺授权书: recorded by a village cadre before nomination."""
-    return await _record(
-        "commitment_form", case_id, body, response, principal, session, clock, settings, if_match
-    )
+# Facts recorded with a body and nothing else: one route each, from this table.
+FACT_ROUTES: tuple[tuple[str, str, type[BaseModel], str], ...] = (
+    ("commitment-forms", "commitment_form", CommitmentForm,
+     "承诺授权书: recorded by a village cadre before nomination."),
+    ("household-verifications", "household_verification", HouseholdVerification,
+     "村级核实: income by component, compliant spending, 两不愁三保障 and water, verified by a "
+     "village cadre; the net income per person is computed from them. A new one replaces it."),
+    ("reviews", "review", Review,
+     "民主评议: the village committee's meeting record, one per procedure."),
+    ("objections", "objection", Objection,
+     "异议: lodged (through a village cadre) while the notice runs."),
+    ("home-visits", "home_visit", HomeVisit, "入户核实: the township's home visit and opinion."),
+    ("classification", "classification", Classification,
+     "县级确定: monitoring type, risk types and responsible person (replaces the previous); "
+     "a type other than the suggested one needs override_reason."),
+    ("comparison-resolutions", "comparison_resolution", ComparisonResolution,
+     "The city's reasoned answer to a finding that contradicts the declared facts."),
+    ("return-responses", "return_response", ReturnResponse,
+     "退回整改: how the village or township addressed the reason it was returned for; the "
+     "step that resubmits the case is refused until then."),
+)  # fmt: skip
 
 
-@router.post("/{case_id}/household-verifications", response_model=CaseOut, status_code=201)
-async def record_household_verification(
-    case_id: str,
-    body: HouseholdVerification,
-    response: Response,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    if_match: IfMatch = None,
-    principal: Principal = fact_gate("household_verification"),
-) -> CaseOut:
-    """村级核实: income by component, compliant spending, 两不愁三保障 and water, verified by a
-    village cadre; the net income per person is computed from them. A new one replaces it."""
-    return await _record(
-        "household_verification",
-        case_id,
-        body,
-        response,
-        principal,
-        session,
-        clock,
-        settings,
-        if_match,
-    )
+OPERATION_NAMES = {"objection": "lodge_objection", "comparison_resolution": "resolve_finding"}
+
+
+def _fact_route(path: str, kind: str, model: type[BaseModel], summary: str) -> None:
+    async def record(
+        case_id: str,
+        body: BaseModel,
+        response: Response,
+        session: SessionDep,
+        clock: ClockDep,
+        settings: SettingsDep,
+        if_match: IfMatch = None,
+        principal: Principal = fact_gate(kind),
+    ) -> CaseOut:
+        return await _record(
+            kind, case_id, body, response, principal, session, clock, settings, if_match
+        )
+
+    record.__annotations__["body"] = model  # each route validates its own fact's shape
+    record.__doc__ = summary
+    # operation ids are part of the contract: keep the names generated clients already use
+    name = OPERATION_NAMES.get(kind, f"record_{kind}")
+    router.post(f"/{{case_id}}/{path}", response_model=CaseOut, status_code=201, name=name)(record)
+
+
+for route in FACT_ROUTES:
+    _fact_route(*route)
 
 
 @router.post("/{case_id}/comparisons", response_model=CaseOut, status_code=201)
@@ -287,83 +296,6 @@ async def run_comparison(
         clock,
         settings,
         if_match,
-    )
-
-
-@router.post("/{case_id}/comparison-resolutions", response_model=CaseOut, status_code=201)
-async def resolve_finding(
-    case_id: str,
-    body: ComparisonResolution,
-    response: Response,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    if_match: IfMatch = None,
-    principal: Principal = fact_gate("comparison_resolution"),
-) -> CaseOut:
-    """The city's reasoned answer to a finding that contradicts the declared facts."""
-    return await _record(
-        "comparison_resolution",
-        case_id,
-        body,
-        response,
-        principal,
-        session,
-        clock,
-        settings,
-        if_match,
-    )
-
-
-@router.post("/{case_id}/return-responses", response_model=CaseOut, status_code=201)
-async def record_return_response(
-    case_id: str,
-    body: ReturnResponse,
-    response: Response,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    if_match: IfMatch = None,
-    principal: Principal = fact_gate("return_response"),
-) -> CaseOut:
-    """退回整改: how the village or township addressed the reason it was returned for; the
-    step that resubmits the case is refused until then."""
-    return await _record(
-        "return_response", case_id, body, response, principal, session, clock, settings, if_match
-    )
-
-
-@router.post("/{case_id}/reviews", response_model=CaseOut, status_code=201)
-async def record_review(
-    case_id: str,
-    body: Review,
-    response: Response,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    if_match: IfMatch = None,
-    principal: Principal = fact_gate("review"),
-) -> CaseOut:
-    """民主评议: the village committee's meeting record, one per procedure."""
-    return await _record(
-        "review", case_id, body, response, principal, session, clock, settings, if_match
-    )
-
-
-@router.post("/{case_id}/objections", response_model=CaseOut, status_code=201)
-async def lodge_objection(
-    case_id: str,
-    body: Objection,
-    response: Response,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    if_match: IfMatch = None,
-    principal: Principal = fact_gate("objection"),
-) -> CaseOut:
-    """异议: lodged (through a village cadre) while the notice runs."""
-    return await _record(
-        "objection", case_id, body, response, principal, session, clock, settings, if_match
     )
 
 
@@ -400,38 +332,4 @@ async def resolve_objection(
         clock,
         settings,
         if_match,
-    )
-
-
-@router.post("/{case_id}/home-visits", response_model=CaseOut, status_code=201)
-async def record_home_visit(
-    case_id: str,
-    body: HomeVisit,
-    response: Response,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    if_match: IfMatch = None,
-    principal: Principal = fact_gate("home_visit"),
-) -> CaseOut:
-    """入户核实: the township's home visit and opinion."""
-    return await _record(
-        "home_visit", case_id, body, response, principal, session, clock, settings, if_match
-    )
-
-
-@router.post("/{case_id}/classification", response_model=CaseOut, status_code=201)
-async def record_classification(
-    case_id: str,
-    body: Classification,
-    response: Response,
-    session: SessionDep,
-    clock: ClockDep,
-    settings: SettingsDep,
-    if_match: IfMatch = None,
-    principal: Principal = fact_gate("classification"),
-) -> CaseOut:
-    """县级确定: monitoring type, risk types and responsible person (replaces the previous)."""
-    return await _record(
-        "classification", case_id, body, response, principal, session, clock, settings, if_match
     )
