@@ -5,7 +5,7 @@ from app.cases.models import Case, CaseEvent
 from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
-from app.households.models import Household
+from app.households.models import Household, Member
 from app.policies.models import PolicyVersion
 from app.timers.models import Timer
 
@@ -18,6 +18,7 @@ __all__ = [
     "DepartmentSnapshot",
     "Household",
     "IdempotencyRecord",
+    "Member",
     "PolicyVersion",
     "Timer",
 ]

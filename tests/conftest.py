@@ -36,6 +36,7 @@ TABLES = (
     "timer",
     "case_event",
     "monitoring_case",
+    "member",
     "household",
     "idempotency_record",
     "area",

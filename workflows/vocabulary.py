@@ -87,6 +87,8 @@ class FactKind(StrEnum):
     """数据比对: department records set against the declared facts."""
     comparison_resolution = "comparison_resolution"
     """The city's reasoned answer to one finding of the comparison."""
+    household_change = "household_change"
+    """A member added to or changed in the household registry while the case is open."""
     return_response = "return_response"
     """退回整改: how a return's reason was addressed."""
     deadline_escalation = "deadline_escalation"

@@ -45,7 +45,8 @@ from app.core.errors import (
 from app.department_data import repository as department_data
 from app.households import idnumber
 from app.households.models import Household
-from app.households.schemas import HouseholdSummary
+from app.households.registry import new_member
+from app.households.schemas import HouseholdSummary, MemberIn
 from app.policies import service as policies
 from app.timers import repository as timers
 from workflows.calendar import after_full_days
@@ -585,6 +586,11 @@ async def _open_once(
             await repo.insert_household(
                 session, {c.key: getattr(household, c.key) for c in Household.__table__.columns}
             )
+            # The head is the household's first member in the registry.
+            head = MemberIn(name=body.household.head_name,
+                            id_number=body.household.head_id_number, relation="head")  # fmt: skip
+            session.add(new_member(household.id, head, now, settings))
+            await session.flush()
         params = await policies.in_effect(session, now)
         snap = Snapshot(
             id=str(uuid.uuid4()),
@@ -661,6 +667,31 @@ async def actions_for(
     ):
         others = await repo.other_open_cases(session, snap.household_id, snap.id)
     return available_actions(snap, principal, now, others)
+
+
+# --- the household registry ------------------------------------------------------------------
+
+
+async def record_household_change(
+    session: AsyncSession,
+    principal: Principal,
+    household_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """A registry change is an event on the household's open case, if it has one (call it in
+    the transaction that makes the change)."""
+    case = await repo.open_case_of(session, household_id)
+    if case is None:
+        return
+    snap = Snapshot.of(case)
+    spec = snap.workflow.facts["household_change"]
+    if principal.role not in spec.roles or snap.state not in spec.states:
+        raise Conflict(
+            "not_recordable_in_state", f"Household changes are not recorded in {snap.state}."
+        )
+    await _append(session, snap, name="household_change", payload=payload, to_state=snap.state,
+                  actor=principal, now=now)  # fmt: skip
 
 
 # --- timers ------------------------------------------------------------------------------------

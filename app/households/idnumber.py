@@ -32,6 +32,11 @@ def problem(id_number: str) -> str | None:
     return None
 
 
+def sex(id_number: str) -> str:
+    """The 17th character is odd for men, even for women."""
+    return "male" if int(id_number[16]) % 2 else "female"
+
+
 def normalize(id_number: str) -> str:
     return id_number.strip().upper()
 

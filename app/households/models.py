@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -25,3 +25,30 @@ class Household(Base):
     household_number: Mapped[str | None] = mapped_column(String(32))
     """户编号 in the national system, once known."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Member(Base):
+    """A household member (家庭成员); the head is one too (relation ``head``)."""
+
+    __tablename__ = "member"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("household.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    id_number: Mapped[str] = mapped_column(String(18))
+    """Plain for now, like the head's; application-level encryption comes with access control."""
+    id_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    """A person belongs to one household."""
+    relation: Mapped[str] = mapped_column(String(16))
+    sex: Mapped[str] = mapped_column(String(8))
+    birth_date: Mapped[date] = mapped_column(Date)
+    labour_skill: Mapped[str | None] = mapped_column(String(16))
+    health: Mapped[str | None] = mapped_column(String(24))
+    education: Mapped[str | None] = mapped_column(String(24))
+    school_status: Mapped[str | None] = mapped_column(String(24))
+    medical_insurance: Mapped[bool | None]
+    social_assistance: Mapped[str | None] = mapped_column(String(8))
+    member_number: Mapped[str | None] = mapped_column(String(32))
+    """人编号 in the national system, once known."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from app.households import idnumber
 
@@ -42,3 +50,94 @@ class HouseholdSummary(BaseModel):
     head_id_number_masked: str
     village_code: str
     size: int
+
+
+Relation = Literal[
+    "head", "spouse", "son", "daughter", "son_in_law", "daughter_in_law", "grandson",
+    "granddaughter", "parent", "parent_in_law", "grandparent", "sibling", "other",
+]  # fmt: skip
+LabourSkill = Literal["skilled", "ordinary", "weak", "lost", "none"]
+"""劳动技能: 技能劳动力 · 普通劳动力 · 弱劳动力或半劳动力 · 丧失劳动力 · 无劳动力."""
+Health = Literal["healthy", "chronic_illness", "serious_illness", "disabled"]
+"""健康状况: 健康 · 长期慢性病 · 患大病 · 残疾."""
+Education = Literal["illiterate", "primary", "junior_high", "senior_high", "vocational", "college"]
+"""文化程度: 文盲或半文盲 · 小学 · 初中 · 高中 · 中专/高职 · 大专及以上."""
+SchoolStatus = Literal[
+    "not_applicable", "preschool", "compulsory", "senior_high", "vocational", "college",
+    "dropped_out",
+]  # fmt: skip
+"""在校生状况: 学前 · 义务教育 · 高中 · 中职 · 高校 · 辍学 (not_applicable: not of school age)."""
+SocialAssistance = Literal["none", "dibao", "tekun"]
+"""低保/特困: 无 · 农村低保 · 特困供养."""
+
+
+class MemberAttributes(BaseModel):
+    """What the village records of a member; every field may be corrected later."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labour_skill: LabourSkill | None = None
+    health: Health | None = None
+    education: Education | None = None
+    school_status: SchoolStatus | None = None
+    medical_insurance: bool | None = None
+    """参加城乡居民基本医疗保险."""
+    social_assistance: SocialAssistance | None = None
+    member_number: Annotated[str, StringConstraints(max_length=32)] | None = None
+
+
+class MemberIn(MemberAttributes):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    id_number: IdNumber
+    relation: Relation
+    sex: Literal["male", "female"] | None = None
+    """Taken from the ID number; when given it must agree with it."""
+    birth_date: date | None = None
+    """Taken from the ID number; when given it must agree with it."""
+
+    @model_validator(mode="after")
+    def _agrees_with_id_number(self) -> MemberIn:
+        if self.sex is not None and self.sex != idnumber.sex(self.id_number):
+            raise ValueError("sex contradicts the ID number")
+        if self.birth_date is not None and self.birth_date != idnumber.birth_date(self.id_number):
+            raise ValueError("birth_date contradicts the ID number")
+        return self
+
+
+class MemberChange(MemberAttributes):
+    """Only the fields given change; an explicit null clears one."""
+
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+    relation: Relation | None = None
+
+
+class MemberOut(BaseModel):
+    id: str
+    name: str
+    id_number_masked: str
+    relation: str
+    sex: str
+    birth_date: date
+    labour_skill: str | None
+    health: str | None
+    education: str | None
+    school_status: str | None
+    medical_insurance: bool | None
+    social_assistance: str | None
+    member_number: str | None
+
+
+class HouseholdCase(BaseModel):
+    id: str
+    state: str
+    is_open: bool
+    opened_at: datetime
+
+
+class HouseholdOut(HouseholdSummary):
+    members: list[MemberOut]
+    cases: list[HouseholdCase]
+    """Every case of the household, oldest first: its history, re-entries included."""

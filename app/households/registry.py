@@ -1,0 +1,25 @@
+"""Building member rows: shared by case opening (the head) and the registry API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from app.core.canonical import blind_index
+from app.core.config import Settings
+from app.households import idnumber
+from app.households.models import Member
+from app.households.schemas import MemberIn
+
+ATTRIBUTES = ("labour_skill", "health", "education", "school_status", "medical_insurance",
+              "social_assistance", "member_number")  # fmt: skip
+
+
+def new_member(household_id: str, body: MemberIn, now: datetime, settings: Settings) -> Member:
+    return Member(
+        id=str(uuid.uuid4()), household_id=household_id, name=body.name,
+        id_number=body.id_number, id_digest=blind_index(settings.blind_index_key, body.id_number),
+        relation=body.relation, sex=idnumber.sex(body.id_number),
+        birth_date=idnumber.birth_date(body.id_number), created_at=now, updated_at=now,
+        **{name: getattr(body, name) for name in ATTRIBUTES},
+    )  # fmt: skip

@@ -1,0 +1,52 @@
+"""The household registry: a household with its members and its history of cases."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.core.db import SessionDep
+from app.households import service
+from app.households.schemas import HouseholdOut, MemberChange, MemberIn, MemberOut
+
+router = APIRouter(prefix="/api/v1/households", tags=["households"])
+
+
+@router.get("/{household_id}", response_model=HouseholdOut)
+async def get_household(
+    household_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> HouseholdOut:
+    """The household, its members (ID numbers masked) and every case it has had."""
+    return await service.get_household(session, principal, household_id)
+
+
+@router.post(
+    "/{household_id}/members", response_model=MemberOut, status_code=status.HTTP_201_CREATED
+)
+async def add_member(
+    household_id: str,
+    body: MemberIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> MemberOut:
+    """A member, recorded by a village cadre; sex and birth date come from the ID number.
+    With an open case, the addition is an event of its trail."""
+    return await service.add_member(session, principal, household_id, body, clock.now(), settings)
+
+
+@router.patch("/{household_id}/members/{member_id}", response_model=MemberOut)
+async def change_member(
+    household_id: str,
+    member_id: str,
+    body: MemberChange,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+) -> MemberOut:
+    """Correct or update a member's facts (labour, health, schooling …); only the fields
+    given change. With an open case, the change is an event of its trail."""
+    return await service.change_member(
+        session, principal, household_id, member_id, body, clock.now()
+    )

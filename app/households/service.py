@@ -1,0 +1,122 @@
+"""The household registry: members, their facts, and the household's history of cases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.tokens import Principal
+from app.cases import service as cases
+from app.cases.models import Case
+from app.core.config import Settings
+from app.core.errors import Conflict, Forbidden, NotFound
+from app.households import idnumber
+from app.households.models import Household, Member
+from app.households.registry import ATTRIBUTES, new_member
+from app.households.schemas import (
+    HouseholdCase,
+    HouseholdOut,
+    MemberChange,
+    MemberIn,
+    MemberOut,
+)
+from workflows.vocabulary import Role
+
+
+def member_out(member: Member) -> MemberOut:
+    return MemberOut(
+        id=member.id, name=member.name, id_number_masked=idnumber.mask(member.id_number),
+        relation=member.relation, sex=member.sex, birth_date=member.birth_date,
+        **{name: getattr(member, name) for name in ATTRIBUTES},
+    )  # fmt: skip
+
+
+async def _household(session: AsyncSession, principal: Principal, household_id: str) -> Household:
+    household = await session.get(Household, household_id, with_for_update=True)
+    if household is None or not principal.covers(household.village_code):
+        raise NotFound("household_not_found", f"No household {household_id} in your area.")
+    return household
+
+
+def _may_record(principal: Principal) -> None:
+    if principal.role != Role.village_cadre:
+        raise Forbidden("role_not_permitted", "Household facts are recorded by village cadres.")
+
+
+def _trail(member: Member, change: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """What the case's trail keeps of a change: never the plain ID number."""
+    return {"member_id": member.id, "change": change,
+            "id_number_masked": idnumber.mask(member.id_number),
+            "fields": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                       for k, v in fields.items()}}  # fmt: skip
+
+
+async def get_household(
+    session: AsyncSession, principal: Principal, household_id: str
+) -> HouseholdOut:
+    async with session.begin():
+        household = await _household(session, principal, household_id)
+        members = (await session.execute(
+            select(Member).where(Member.household_id == household_id)
+            .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
+        history = (await session.execute(
+            select(Case).where(Case.household_id == household_id)
+            .order_by(Case.opened_at))).scalars().all()  # fmt: skip
+    return HouseholdOut(
+        **cases.household_summary(household).model_dump(),
+        members=[member_out(m) for m in members],
+        cases=[HouseholdCase(id=c.id, state=c.state, is_open=c.is_open, opened_at=c.opened_at)
+               for c in history],
+    )  # fmt: skip
+
+
+async def add_member(
+    session: AsyncSession, principal: Principal, household_id: str, body: MemberIn,
+    now: datetime, settings: Settings,
+) -> MemberOut:  # fmt: skip
+    _may_record(principal)
+    try:
+        async with session.begin():
+            await _household(session, principal, household_id)
+            member = new_member(household_id, body, now, settings)
+            session.add(member)
+            await session.flush()
+            fields = {"name": member.name, "relation": member.relation, "sex": member.sex,
+                      "birth_date": member.birth_date,
+                      **{n: getattr(member, n) for n in ATTRIBUTES}}  # fmt: skip
+            await cases.record_household_change(
+                session, principal, household_id, _trail(member, "added", fields), now
+            )
+    except IntegrityError as exc:
+        raise Conflict(
+            "member_already_registered", "This person is already a member of a household."
+        ) from exc
+    return member_out(member)
+
+
+async def change_member(
+    session: AsyncSession, principal: Principal, household_id: str, member_id: str,
+    change: MemberChange, now: datetime,
+) -> MemberOut:  # fmt: skip
+    _may_record(principal)
+    async with session.begin():
+        await _household(session, principal, household_id)
+        member = await session.get(Member, member_id)
+        if member is None or member.household_id != household_id:
+            raise NotFound("member_not_found", f"No member {member_id} in this household.")
+        fields = change.model_dump(exclude_unset=True)
+        if fields.get("name") is None:
+            fields.pop("name", None)
+        if fields.get("relation") is None:
+            fields.pop("relation", None)
+        for name, value in fields.items():
+            setattr(member, name, value)
+        member.updated_at = now
+        await cases.record_household_change(
+            session, principal, household_id, _trail(member, "changed", fields), now
+        )
+    return member_out(member)

@@ -1,0 +1,125 @@
+"""The household registry: members checked against their ID numbers, changes in the trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from app.core.db import make_engine
+from app.households.idnumber import mask
+from tests.helpers import Api, new_id_number
+
+CHILD = {"name": "王小明", "relation": "son", "labour_skill": "none", "health": "healthy",
+         "education": "primary", "school_status": "compulsory", "medical_insurance": True,
+         "social_assistance": "none"}  # fmt: skip
+
+
+async def household_of(api: Api, case: dict[str, Any], user: str = "cadre.pinggang") -> Any:
+    return await api.get(user, f"/api/v1/households/{case['household']['id']}")
+
+
+async def test_members_are_checked_against_their_id_numbers(api: Api) -> None:
+    case = await api.open_case()
+    household = (await household_of(api, case)).json()
+    (head,) = household["members"]
+    assert head["relation"] == "head" and head["name"] == "王德福"
+    # sex and birth date come from the ID number (its 17th character shows in the masked form)
+    assert head["sex"] == ("male" if int(head["id_number_masked"][-2]) % 2 else "female")
+    assert head["birth_date"] == "1970-01-01"
+    path = f"/api/v1/households/{case['household']['id']}/members"
+    child_id = new_id_number("20150607")  # sequence digits make it a girl or a boy
+    added = await api.post("cadre.pinggang", path, {**CHILD, "id_number": child_id})
+    assert added.status_code == 201, added.text
+    member = added.json()
+    assert member["id_number_masked"] == mask(child_id)
+    assert member["birth_date"] == "2015-06-07"
+    assert member["sex"] == ("male" if int(child_id[16]) % 2 else "female")
+    other_id = new_id_number("20150607")
+    wrong_sex = "female" if int(other_id[16]) % 2 else "male"
+    for body, expected in (
+        ({**CHILD, "id_number": other_id, "birth_date": "2015-06-08"}, "birth_date contradicts"),
+        ({**CHILD, "id_number": other_id, "sex": wrong_sex}, "sex contradicts"),
+        ({**CHILD, "id_number": "220281201506070010"}, "check character"),
+        ({**CHILD, "id_number": new_id_number(), "labour_skill": "strong"}, "labour_skill"),
+        ({**CHILD, "id_number": new_id_number(), "relation": "neighbour"}, "relation"),
+    ):
+        response = await api.post("cadre.pinggang", path, body)
+        assert response.status_code == 422, body
+        said = " ".join(e["field"] + " " + e["message"] for e in response.json()["errors"])
+        assert expected in said, (expected, said)
+    # the same ID number with the sex and birth date it carries is accepted
+    agreeing = {**CHILD, "id_number": other_id, "birth_date": "2015-06-07",
+                "sex": "male" if int(other_id[16]) % 2 else "female"}  # fmt: skip
+    assert (await api.post("cadre.pinggang", path, agreeing)).status_code == 201
+    twice = await api.post("cadre.pinggang", path, {**CHILD, "id_number": child_id})
+    assert twice.status_code == 409 and twice.json()["code"] == "member_already_registered"
+    assert len((await household_of(api, case)).json()["members"]) == 3
+
+
+async def test_changes_are_events_of_the_open_case(api: Api) -> None:
+    case = await api.open_case()
+    path = f"/api/v1/households/{case['household']['id']}/members"
+    child_id = new_id_number("20150607")
+    member = (await api.post("cadre.pinggang", path, {**CHILD, "id_number": child_id})).json()
+    changed = await api.client.patch(
+        f"{path}/{member['id']}",
+        json={"health": "serious_illness"},
+        headers=api.headers("cadre.pinggang"),
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["health"] == "serious_illness"
+    assert changed.json()["education"] == "primary"  # untouched
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
+    changes = [e for e in events if e["name"] == "household_change"]
+    assert [c["payload"]["change"] for c in changes] == ["added", "changed"]
+    assert changes[1]["payload"]["fields"] == {"health": "serious_illness"}
+    assert child_id not in str(events)  # the trail keeps the masked number only
+    assert (await api.case(case["id"]))["version"] == 3
+    replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/replay")).json()
+    assert replay["matches"] and replay["all_steps_legal"] and replay["chain_valid"]
+    unknown = await api.client.patch(
+        f"{path}/{member['id']}",
+        json={"id_number": child_id},
+        headers=api.headers("cadre.pinggang"),
+    )
+    assert unknown.status_code == 422  # an ID number is never changed, only a member added
+
+
+async def test_only_village_cadres_in_area_record_members(api: Api) -> None:
+    case = await api.open_case()
+    path = f"/api/v1/households/{case['household']['id']}/members"
+    body = {**CHILD, "id_number": new_id_number()}
+    for user in ("committee.pinggang", "township.baishishan", "bureau.jiaohe", "auditor.jiaohe"):
+        assert (await api.post(user, path, body)).status_code == 403, user
+    elsewhere = await api.post("cadre.laodong", path, body)
+    assert elsewhere.status_code == 404  # the household is not in their area
+    assert (await household_of(api, case, "cadre.laodong")).status_code == 404
+    assert (await household_of(api, case, "auditor.jiaohe")).status_code == 200
+
+
+async def test_history_of_cases_and_changes_without_an_open_case(api: Api) -> None:
+    id_number = new_id_number()
+    first = await api.open_case("cadre_found", id_number=id_number)
+    await api.must("cadre.pinggang", first["id"], "withdraw", {"reason": "农户申请撤回"})
+    path = f"/api/v1/households/{first['household']['id']}/members"
+    added = await api.post("cadre.pinggang", path, {**CHILD, "id_number": new_id_number()})
+    assert added.status_code == 201  # no open case: the registry changes, no case is touched
+    assert (await api.case(first["id"]))["version"] == 2
+    second = await api.open_case("self_declared", id_number=id_number)
+    history = (await household_of(api, second)).json()["cases"]
+    assert [(c["id"], c["is_open"]) for c in history] == [
+        (first["id"], False),
+        (second["id"], True),
+    ]
+
+
+async def test_members_are_in_the_database_by_digest_and_masked_in_answers(api: Api) -> None:
+    case = await api.open_case()
+    engine = make_engine(api.settings.database_url)
+    async with engine.connect() as connection:
+        digests = (await connection.execute(text("SELECT id_digest FROM member"))).scalars().all()
+    await engine.dispose()
+    assert len(digests) == 1 and len(digests[0]) == 64
+    body = (await household_of(api, case)).text
+    assert case["household"]["head_id_number_masked"] in body
