@@ -26,7 +26,7 @@ run: $(VENV)/.installed
 	@echo "Then:          curl -H \"Authorization: Bearer \$$TOKEN\" http://127.0.0.1:8000/api/v1/cases"
 	@echo "API docs:      http://127.0.0.1:8000/docs"
 	@echo
-	$(BIN)/fangfanpin serve --host 127.0.0.1 --port 8000 --with-worker
+	$(BIN)/fangfanpin serve --host 127.0.0.1 --port 8000 --with-worker --demo-clock
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

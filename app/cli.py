@@ -133,6 +133,10 @@ def serve(
     with_worker: Annotated[
         bool, typer.Option("--with-worker", help="Also run the timer worker in-process.")
     ] = False,
+    demo_clock: Annotated[
+        bool,
+        typer.Option("--demo-clock", help="Let an admin move the clock (demonstrations only)."),
+    ] = False,
 ) -> None:
     """Serve the API with uvicorn."""
     import os
@@ -141,6 +145,8 @@ def serve(
 
     if with_worker:
         os.environ["EMBEDDED_WORKER"] = "true"
+    if demo_clock:
+        os.environ["DEMO_CLOCK"] = "true"
     uvicorn.run("app.main:app", host=host, port=port, workers=workers)
 
 

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from app import health
 from app.cases.router import router as cases_router
 from app.core import errors
-from app.core.clock import Clock, SystemClock
+from app.core.clock import Clock, OffsetClock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
     )
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock or (OffsetClock() if settings.demo_clock else SystemClock())
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     errors.install(app)
@@ -77,6 +77,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(department_data_router)
     app.include_router(policies_router)
     app.include_router(households_router)
+    if settings.demo_clock:  # demonstrations only; not part of the production contract
+        from app.demo.router import router as demo_router
+
+        app.include_router(demo_router)
     app.include_router(workflow_router)
     return app
 

@@ -15,6 +15,20 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class OffsetClock:
+    """The wall clock moved forward by an offset: for demonstrations and training only, where
+    a notice period must pass in minutes (setting ``DEMO_CLOCK``)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
 class FrozenClock:
     """A clock that stands still until moved."""
 

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
 
     max_page_size: int = 500
 
+    demo_clock: bool = False
+    """Let an administrator move the service's clock forward (POST /api/v1/demo/clock), so a
+    demonstration can pass a notice period. Never in production; ``make run`` turns it on."""
+
     embedded_worker: bool = False
     """Run the timer worker inside the API process (``make run``); production runs
     ``fangfanpin worker`` processes instead."""

@@ -1,0 +1,37 @@
+"""The demo clock exists only when configured, only for administrators, and fires timers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from app.core.config import Settings
+from app.main import create_app
+from tests.helpers import Api
+
+
+async def test_absent_unless_configured(api: Api) -> None:
+    response = await api.post("admin.jiaohe", "/api/v1/demo/clock", {"days": 6})
+    assert response.status_code == 404
+
+
+async def test_moves_time_and_the_notice_timer_fires(settings: Settings, api: Api) -> None:
+    demo = create_app(settings.model_copy(update={"demo_clock": True}))
+    transport = httpx.ASGITransport(app=demo)
+    async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+        demo_api = Api(client, settings, demo.state.clock)
+        case_id = await demo_api.to_village_nomination()
+        await demo_api.nominate(case_id)
+        # tokens are checked against the moved clock too: mint them for the trip
+        headers = {**demo_api.headers("admin.jiaohe")}
+        refused = await client.post(
+            "/api/v1/demo/clock", json={"days": 6}, headers=demo_api.headers("bureau.jiaohe")
+        )
+        assert refused.status_code == 403
+        moved = await client.post("/api/v1/demo/clock", json={"days": 6}, headers=headers)
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["timers_fired"] == 1
+        assert datetime.fromisoformat(moved.json()["now"]) > datetime.now(UTC) + timedelta(days=5)
+        assert (await demo_api.case(case_id))["state"] == "township_verification"
+    await demo.state.engine.dispose()
