@@ -53,6 +53,23 @@ async def test_no_forbidden_value_reaches_any_public_document(api: Api) -> None:
     assert response.status_code == 201, response.text
     case_id = response.json()["id"]
     await api.must("cadre.pinggang", case_id, "start_village_review")
+    household_id = response.json()["household"]["id"]
+    member = await api.post(
+        "cadre.pinggang",
+        f"/api/v1/households/{household_id}/members",
+        {
+            "name": "王小红",
+            "id_number": member_id,
+            "relation": "daughter",
+            "labour_skill": "lost",
+            "health": "disabled",
+            "education": "primary",
+            "school_status": "dropped_out",
+            "medical_insurance": True,
+            "social_assistance": "dibao",
+        },
+    )
+    assert member.status_code == 201, member.text
     await api.must_fact(
         "cadre.pinggang",
         case_id,
@@ -117,7 +134,6 @@ async def test_no_forbidden_value_reaches_any_public_document(api: Api) -> None:
         member_id,
         mask(head_id),
         mask(member_id),
-        head_id[-4:] + "",
         phone,
         *sentinels.values(),
         *[r.value for r in RiskType],
@@ -126,6 +142,14 @@ async def test_no_forbidden_value_reaches_any_public_document(api: Api) -> None:
         "残疾",
         "慢性病",
         "尿毒症",
+        # the member's registry facts: health, labour, schooling, assistance, even the name
+        "disabled",
+        "lost",
+        "dropped_out",
+        "辍学",
+        "dibao",
+        "低保",
+        "王小红",
     ]
     for text in documents:
         for value in forbidden:

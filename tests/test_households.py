@@ -123,3 +123,25 @@ async def test_members_are_in_the_database_by_digest_and_masked_in_answers(api: 
     assert len(digests) == 1 and len(digests[0]) == 64
     body = (await household_of(api, case)).text
     assert case["household"]["head_id_number_masked"] in body
+
+
+async def test_household_number_is_set_by_the_village(api: Api) -> None:
+    case = await api.open_case()
+    path = f"/api/v1/households/{case['household']['id']}"
+    township = await api.client.patch(
+        path,
+        json={"household_number": "2202811022000017"},
+        headers=api.headers("township.baishishan"),
+    )
+    assert township.status_code == 403
+    bad = await api.client.patch(
+        path, json={"household_number": "户 17"}, headers=api.headers("cadre.pinggang")
+    )
+    assert bad.status_code == 422
+    done = await api.client.patch(
+        path, json={"household_number": "2202811022000017"}, headers=api.headers("cadre.pinggang")
+    )
+    assert done.status_code == 200 and done.json()["household_number"] == "2202811022000017"
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
+    assert events[-1]["name"] == "household_change"
+    assert events[-1]["payload"]["fields"] == {"household_number": "2202811022000017"}

@@ -7,7 +7,13 @@ from fastapi import APIRouter, status
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.households import service
-from app.households.schemas import HouseholdOut, MemberChange, MemberIn, MemberOut
+from app.households.schemas import (
+    HouseholdChange,
+    HouseholdOut,
+    MemberChange,
+    MemberIn,
+    MemberOut,
+)
 
 router = APIRouter(prefix="/api/v1/households", tags=["households"])
 
@@ -18,6 +24,19 @@ async def get_household(
 ) -> HouseholdOut:
     """The household, its members (ID numbers masked) and every case it has had."""
     return await service.get_household(session, principal, household_id)
+
+
+@router.patch("/{household_id}", response_model=HouseholdOut)
+async def change_household(
+    household_id: str,
+    body: HouseholdChange,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+) -> HouseholdOut:
+    """Set the household's 户编号 once the national system has given one (a village cadre);
+    with an open case, the change is an event of its trail."""
+    return await service.change_household(session, principal, household_id, body, clock.now())
 
 
 @router.post(

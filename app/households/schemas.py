@@ -130,6 +130,17 @@ class MemberOut(BaseModel):
     member_number: str | None
 
 
+class HouseholdChange(BaseModel):
+    """Registry facts of the household itself; only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    household_number: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z-]{1,32}$")] | None = (
+        None
+    )
+    """户编号 in the national system, once it has given one."""
+
+
 class HouseholdCase(BaseModel):
     id: str
     state: str
@@ -138,6 +149,7 @@ class HouseholdCase(BaseModel):
 
 
 class HouseholdOut(HouseholdSummary):
+    household_number: str | None
     members: list[MemberOut]
     cases: list[HouseholdCase]
     """Every case of the household, oldest first: its history, re-entries included."""

@@ -19,6 +19,7 @@ from app.households.models import Household, Member
 from app.households.registry import ATTRIBUTES, new_member
 from app.households.schemas import (
     HouseholdCase,
+    HouseholdChange,
     HouseholdOut,
     MemberChange,
     MemberIn,
@@ -68,6 +69,7 @@ async def get_household(
             .order_by(Case.opened_at))).scalars().all()  # fmt: skip
     return HouseholdOut(
         **cases.household_summary(household).model_dump(),
+        household_number=household.household_number,
         members=[member_out(m) for m in members],
         cases=[HouseholdCase(id=c.id, state=c.state, is_open=c.is_open, opened_at=c.opened_at)
                for c in history],
@@ -120,3 +122,19 @@ async def change_member(
             session, principal, household_id, _trail(member, "changed", fields), now
         )
     return member_out(member)
+
+
+async def change_household(
+    session: AsyncSession, principal: Principal, household_id: str, change: HouseholdChange,
+    now: datetime,
+) -> HouseholdOut:  # fmt: skip
+    _may_record(principal)
+    fields = change.model_dump(exclude_unset=True)
+    async with session.begin():
+        household = await _household(session, principal, household_id)
+        for name, value in fields.items():
+            setattr(household, name, value)
+        await cases.record_household_change(
+            session, principal, household_id, {"change": "household", "fields": fields}, now
+        )
+    return await get_household(session, principal, household_id)
