@@ -66,3 +66,21 @@ def test_readme_diagram_is_the_generated_one() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("<!-- diagram:start -->")[1].split("<!-- diagram:end -->")[0]
     assert section.strip() == f"```mermaid\n{CURRENT.mermaid().rstrip()}\n```"
+
+
+async def test_partial_unique_index_survives_the_migrations(api: Api) -> None:
+    """Batch migrations on SQLite rebuild tables; the one-open-case index must stay partial."""
+    from sqlalchemy import text
+
+    from app.core.db import make_engine
+
+    engine = make_engine(api.settings.database_url)
+    async with engine.connect() as connection:
+        if api.settings.database_url.startswith("sqlite"):
+            query = "SELECT sql FROM sqlite_master WHERE name = 'uq_case_household_open'"
+        else:
+            query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_case_household_open'"
+        definition = (await connection.execute(text(query))).scalar_one()
+    await engine.dispose()
+    assert "UNIQUE" in definition.upper() and "is_open" in definition
+    assert "WHERE" in definition.upper()

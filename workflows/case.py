@@ -136,6 +136,13 @@ CLASSIFICATION_RULES = (r.monitoring_type_chosen, r.risk_types_chosen, r.respons
 ELIMINATION_CRITERIA = (r.monitored_long_enough, r.measure_done)
 
 
+# The assistance plan's review and notice happen while the household is monitored.
+PLAN_STATES: dict[str, Procedure | None] = {
+    "assisted": Procedure.plan,
+    "kept_under_watch": Procedure.plan,
+}
+
+
 def _roles(*roles: Role) -> frozenset[Role]:
     return frozenset(roles)
 
@@ -368,11 +375,17 @@ FACTS_V1: dict[str, FactSpec] = {
         FactSpec(FactKind.household_verification, _roles(V),
                  {"village_nomination": ID, "elimination_nomination": EL}, "村级核实"),
         FactSpec(FactKind.review, _roles(C),
-                 {"village_nomination": ID, "elimination_nomination": EL}, "民主评议"),
+                 {"village_nomination": ID, "elimination_nomination": EL, **PLAN_STATES},
+                 "民主评议"),
         FactSpec(FactKind.objection, _roles(V),
-                 {"public_notice": ID, "elimination_notice": EL}, "异议"),
+                 {"public_notice": ID, "elimination_notice": EL, **PLAN_STATES}, "异议"),
         FactSpec(FactKind.objection_resolution, _roles(T),
-                 {"public_notice": ID, "elimination_notice": EL}, "异议处理"),
+                 {"public_notice": ID, "elimination_notice": EL, **PLAN_STATES}, "异议处理"),
+        FactSpec(FactKind.plan_notice, _roles(C), PLAN_STATES, "帮扶计划公示"),
+        FactSpec(FactKind.measure_planned, _roles(B), dict.fromkeys(PLAN_STATES), "帮扶措施"),
+        FactSpec(FactKind.measure_progress, _roles(V, T, B),
+                 dict.fromkeys(("assisted", "kept_under_watch", *ELIMINATION_STATES)),
+                 "措施进展"),
         FactSpec(FactKind.home_visit, _roles(T),
                  {"township_verification": ID, "elimination_township_verification": EL},
                  "入户核实"),

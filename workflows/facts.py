@@ -9,11 +9,18 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from workflows.vocabulary import MonitoringType, ObjectionOutcome, Procedure, RiskType
+from workflows.vocabulary import (
+    MeasureCategory,
+    MeasureStatus,
+    MonitoringType,
+    ObjectionOutcome,
+    Procedure,
+    RiskType,
+)
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -105,6 +112,51 @@ class ComparisonResolution(FactPayload):
     reason: Text
 
 
+class PlanNotice(FactPayload):
+    """The assistance plan's notice (帮扶计划公示), published after its village review."""
+
+    location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+
+class MeasureResponsible(FactPayload):
+    name: Name
+    sub: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    """The user who reports the measure's progress (a village or township user), if any."""
+
+
+class MeasurePlan(FactPayload):
+    """One assistance measure of the plan (帮扶措施), planned by the city."""
+
+    category: MeasureCategory
+    content: Text
+    responsible_unit: Name
+    responsible_person: MeasureResponsible
+    starts_on: date
+    ends_on: date | None = None
+    evidence_sha256: list[Sha256] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MeasurePlan:
+        if self.ends_on is not None and self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
+
+
+class MeasureProgress(FactPayload):
+    """A measure starts, is done, or stops (with a reason)."""
+
+    measure_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    status: Literal[MeasureStatus.in_progress, MeasureStatus.done, MeasureStatus.stopped]
+    note: Text | None = None
+    evidence_sha256: list[Sha256] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _stop_has_reason(self) -> MeasureProgress:
+        if self.status == MeasureStatus.stopped and not self.note:
+            raise ValueError("a stopped measure needs a note saying why")
+        return self
+
+
 class ReturnResponse(FactPayload):
     """How the level a case was returned to addressed the reason (退回整改情况)."""
 
@@ -188,6 +240,9 @@ FACT_PAYLOADS: dict[str, type[FactPayload]] = {
     "return_response": ReturnResponse,
     "data_comparison": DataComparisonRequest,
     "comparison_resolution": ComparisonResolution,
+    "plan_notice": PlanNotice,
+    "measure_planned": MeasurePlan,
+    "measure_progress": MeasureProgress,
 }
 
 
@@ -212,7 +267,7 @@ def initial_facts() -> dict[str, Any]:
         "procedures": {p.value: empty_procedure() for p in Procedure},
         "classification": None,
         "confirmed_at": None,
-        "measures": [],
+        "measures": {},
         "reports": [],
         "last_return": None,
         "identification_escalated_at": None,
@@ -266,6 +321,21 @@ def evolve(
     elif name == "objection_resolution":
         objection = procedures[payload["procedure"]]["objections"][payload["objection_id"]]
         objection["resolution"] = {**payload, "resolved_at": at}
+        if payload["procedure"] == Procedure.plan and payload["outcome"] == ObjectionOutcome.upheld:
+            # The plan goes back to the village: its review and notice are held again.
+            procedures[Procedure.plan]["review"] = procedures[Procedure.plan]["notice"] = None
+    elif name == "plan_notice":
+        procedures[Procedure.plan]["notice"] = {
+            "published_at": at, "days": notice_days, "location": payload.get("location")
+        }  # fmt: skip
+    elif name == "measure_planned":
+        facts["measures"][payload["measure_id"]] = {
+            **payload, "status": MeasureStatus.planned.value, "planned_at": at, "progress": []
+        }  # fmt: skip
+    elif name == "measure_progress":
+        measure = facts["measures"][payload["measure_id"]]
+        measure["status"] = payload["status"]
+        measure["progress"].append({**payload, "at": at})
     elif name == "classification":
         facts["classification"] = {**payload, "recorded_at": at}
     elif name == "distribute":

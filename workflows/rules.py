@@ -8,7 +8,7 @@ identification and the elimination procedures: the context names the procedure.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +50,8 @@ class RuleContext:
     """Open cases of the same household besides this one (for roll-back)."""
     state: str = ""
     """The state the case stands in when the rule is read."""
+    actor_sub: str = ""
+    actor_role: str = ""
 
     def procedure_facts(self) -> dict[str, Any]:
         assert self.procedure is not None, "a procedure rule runs only on a procedure step"
@@ -319,8 +321,29 @@ def monitored_long_enough(ctx: RuleContext) -> Unmet | None:
 
 
 def _measures(ctx: RuleContext) -> list[dict[str, Any]]:
-    measures: list[dict[str, Any]] = ctx.facts.get("measures") or []
-    return measures
+    return list((ctx.facts.get("measures") or {}).values())
+
+
+# 帮扶计划: the plan passes the same village review and notice as identification (四(二)).
+PLAN_RULES = ("review_recorded", "review_quorate", "review_passed", "notice_period_over",
+              "no_open_objection")  # fmt: skip
+
+
+@rule("plan_not_approved")
+def plan_approved(ctx: RuleContext) -> Unmet | None:
+    plan = replace(ctx, procedure=Procedure.plan)
+    unmet = [RULES[name](plan) for name in PLAN_RULES]
+    missing = [u for u in unmet if u is not None]
+    if not missing:
+        return None
+    met_at = next((u.met_at for u in missing if u.met_at), None)
+    return Unmet(
+        "plan_not_approved",
+        "The assistance plan has not passed the village review and notice ("
+        + ", ".join(u.code for u in missing)
+        + ").",
+        met_at if len(missing) == 1 else None,
+    )
 
 
 @rule("no_measure_done")
@@ -352,6 +375,14 @@ def household_has_no_other_open_case(ctx: RuleContext) -> Unmet | None:
 # --- rules on recording a fact ----------------------------------------------------------------
 
 
+MEASURE_NEXT = {
+    "planned": ("in_progress", "done", "stopped"),
+    "in_progress": ("done", "stopped"),
+    "done": (),
+    "stopped": (),
+}
+
+
 def fact_refusal(kind: str, ctx: RuleContext) -> Unmet | None:
     """Why a fact may not be recorded now (beyond who and in which state), or None."""
     if kind == "review" and ctx.procedure_facts()["review"]:
@@ -363,6 +394,32 @@ def fact_refusal(kind: str, ctx: RuleContext) -> Unmet | None:
         notice = ctx.procedure_facts()["notice"]
         if notice is None or ctx.now >= notice_ends_at(notice):
             return Unmet("notice_period_over", "Objections are lodged while the notice runs.")
+    if kind == "plan_notice":
+        plan = replace(ctx, procedure=Procedure.plan)
+        if plan.procedure_facts()["notice"]:
+            return Unmet("plan_notice_published", "The plan's notice is already published.")
+        for name in ("review_recorded", "review_quorate", "review_passed"):
+            unmet = RULES[name](plan)
+            if unmet:
+                return unmet
+        if not any(m["status"] == "planned" for m in _measures(ctx)):
+            return Unmet("plan_empty", "The plan has no planned measure to publish.")
+    if kind == "measure_progress":
+        measure = (ctx.facts.get("measures") or {}).get(ctx.payload.get("measure_id"))
+        if measure is None:
+            return Unmet("measure_not_found", "No such measure on this case.")
+        status = ctx.payload["status"]
+        if status not in MEASURE_NEXT[measure["status"]]:
+            return Unmet(
+                "measure_status_not_allowed",
+                f"A {measure['status']} measure cannot become {status}.",
+            )
+        responsible = measure["responsible_person"].get("sub")
+        if ctx.actor_role != "city_bureau" and responsible != ctx.actor_sub:
+            return Unmet("not_the_responsible_person", "Only the measure's responsible person "
+                         "or the city bureau reports its progress.")  # fmt: skip
+        if status != "stopped" and measure["status"] == "planned":
+            return plan_approved(ctx)
     if kind == "return_response":
         last = ctx.facts.get("last_return")
         if not last or RETURN_TARGETS.get(last["action"]) != ctx.state or last.get("response"):

@@ -39,6 +39,8 @@ class Procedure(StrEnum):
     """识别: nomination to confirmation."""
     elimination = "elimination"
     """风险消除."""
+    plan = "plan"
+    """帮扶计划: the assistance plan's village review and notice, before its measures start."""
 
 
 class MonitoringType(StrEnum):
@@ -65,6 +67,31 @@ class RiskType(StrEnum):
     other = "other"
 
 
+class MeasureCategory(StrEnum):
+    """帮扶措施 categories (GLOSSARY.md)."""
+
+    industry = "industry"
+    employment = "employment"
+    public_welfare_post = "public_welfare_post"
+    finance = "finance"
+    health = "health"
+    education = "education"
+    housing_safety = "housing_safety"
+    drinking_water = "drinking_water"
+    social_security = "social_security"
+    aspiration_skills = "aspiration_skills"
+    pairing = "pairing"
+    social_assistance = "social_assistance"
+    fund = "fund"
+
+
+class MeasureStatus(StrEnum):
+    planned = "planned"
+    in_progress = "in_progress"
+    done = "done"
+    stopped = "stopped"
+
+
 class ObjectionOutcome(StrEnum):
     upheld = "upheld"
     dismissed = "dismissed"
@@ -87,6 +114,10 @@ class FactKind(StrEnum):
     """数据比对: department records set against the declared facts."""
     comparison_resolution = "comparison_resolution"
     """The city's reasoned answer to one finding of the comparison."""
+    plan_notice = "plan_notice"
+    """帮扶计划公示: the plan's notice in the village."""
+    measure_planned = "measure_planned"
+    measure_progress = "measure_progress"
     household_change = "household_change"
     """A member added to or changed in the household registry while the case is open."""
     return_response = "return_response"

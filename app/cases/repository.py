@@ -122,6 +122,7 @@ async def list_cases(
     channel: str | None,
     monitoring_type: str | None,
     overdue_at: datetime | None,
+    measures_overdue_at: datetime | None,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[tuple[Case, Household]], str | None]:
@@ -140,6 +141,8 @@ async def list_cases(
             Case.state.in_(IDENTIFICATION_STATES),
             Case.identification_due_at <= overdue_at,
         ]
+    if measures_overdue_at is not None:
+        conditions.append(Case.measures_due_at <= measures_overdue_at)
     if cursor:
         after_time, after_id = decode_cursor(cursor)
         conditions.append(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.tokens import Principal
@@ -22,7 +22,7 @@ from app.cases.schemas import (
     ReplayOut,
 )
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, Unprocessable
+from app.core.errors import Forbidden, Unprocessable, validation_problem
 from app.policies import service as policies
 from workflows.facts import (
     Classification,
@@ -32,10 +32,14 @@ from workflows.facts import (
     FactPayload,
     HomeVisit,
     HouseholdVerification,
+    MeasurePlan,
+    MeasureProgress,
     Objection,
     ObjectionResolution,
+    PlanNotice,
     ReturnResponse,
     Review,
+    Sha256,
     Text,
 )
 from workflows.vocabulary import Channel, MonitoringType, ObjectionOutcome
@@ -89,13 +93,15 @@ async def list_cases(
     channel: Channel | None = None,
     monitoring_type: MonitoringType | None = None,
     overdue: bool | None = None,
+    measures_overdue: bool | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CasePage:
-    """Cases in your area, oldest first; ``overdue=true`` lists the late identifications."""
+    """Cases in your area, oldest first; ``overdue=true`` lists the late identifications,
+    ``measures_overdue=true`` the confirmed cases still without a planned measure."""
     now = clock.now()
-    if overdue is False:
-        raise Unprocessable("invalid_filter", "Use overdue=true or leave the filter out.")
+    if overdue is False or measures_overdue is False:
+        raise Unprocessable("invalid_filter", "Use =true or leave the overdue filters out.")
     rows, next_cursor = await repo.list_cases(
         session,
         caller_area=principal.area,
@@ -104,6 +110,7 @@ async def list_cases(
         channel=channel.value if channel else None,
         monitoring_type=monitoring_type.value if monitoring_type else None,
         overdue_at=now if overdue else None,
+        measures_overdue_at=now if measures_overdue else None,
         cursor=cursor,
         limit=min(limit, settings.max_page_size),
     )
@@ -239,6 +246,11 @@ FACT_ROUTES: tuple[tuple[str, str, type[BaseModel], str], ...] = (
      "a type other than the suggested one needs override_reason."),
     ("comparison-resolutions", "comparison_resolution", ComparisonResolution,
      "The city's reasoned answer to a finding that contradicts the declared facts."),
+    ("measures", "measure_planned", MeasurePlan,
+     "帮扶措施: a measure of the household's assistance plan, planned by the city bureau. It "
+     "starts only once the plan has passed the village review and its notice."),
+    ("plan-notices", "plan_notice", PlanNotice,
+     "帮扶计划公示: the village committee publishes the plan after its democratic review."),
     ("return-responses", "return_response", ReturnResponse,
      "退回整改: how the village or township addressed the reason it was returned for; the "
      "step that resubmits the case is refused until then."),
@@ -333,3 +345,35 @@ async def resolve_objection(
         settings,
         if_match,
     )
+
+
+class MeasureProgressIn(FactPayload):
+    """A measure starts, is done, or stops (a note saying why)."""
+
+    status: Literal["in_progress", "done", "stopped"]
+    note: Text | None = None
+    evidence_sha256: list[Sha256] = Field(default_factory=list, max_length=20)
+
+
+@router.post("/{case_id}/measures/{measure_id}/progress", response_model=CaseOut, status_code=201)
+async def report_measure_progress(
+    case_id: str,
+    measure_id: Annotated[str, Path(max_length=64)],
+    body: MeasureProgressIn,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    if_match: IfMatch = None,
+    principal: Principal = fact_gate("measure_progress"),
+) -> CaseOut:
+    """Progress of a measure, by its responsible person or the city bureau. A measure starts
+    only after the plan's review and notice (plan_not_approved)."""
+    try:
+        progress = MeasureProgress(measure_id=measure_id, **body.model_dump())
+    except ValidationError as exc:
+        raise validation_problem([dict(e) for e in exc.errors()]) from exc
+    return await _record(
+        "measure_progress", case_id, progress, response, principal, session, clock, settings,
+        if_match,
+    )  # fmt: skip

@@ -34,6 +34,9 @@ class Deadlines(BaseModel):
     identification_overdue: bool
     notice_ends_at: datetime | None
     """When the running public notice may be left, if one runs."""
+    measures_due_at: datetime | None
+    """A confirmed case must have its first measure planned before this (措施落实时限)."""
+    measures_overdue: bool
 
 
 class SuggestedClassification(BaseModel):

@@ -49,7 +49,7 @@ from app.households.registry import new_member
 from app.households.schemas import HouseholdSummary, MemberIn
 from app.policies import service as policies
 from app.timers import repository as timers
-from workflows.calendar import after_full_days
+from workflows.calendar import after_full_days, after_months
 from workflows.case import (
     CLOSED_STATES,
     IDENTIFICATION_STATES,
@@ -63,7 +63,7 @@ from workflows.classification import suggest
 from workflows.comparison import compare
 from workflows.facts import NOTICE_OPENED_BY, evolve, initial_facts
 from workflows.income import income_figures
-from workflows.policy import policy
+from workflows.policy import PolicyParameters, policy
 from workflows.rules import (
     RuleContext,
     Unmet,
@@ -97,6 +97,7 @@ class Snapshot:
     last_hash: str
     opened_at: datetime
     identification_due_at: datetime
+    measures_due_at: datetime | None
     updated_at: datetime
 
     @classmethod
@@ -124,6 +125,8 @@ def deadlines(snap: Snapshot, now: datetime) -> Deadlines:
         identification_overdue=snap.state in IDENTIFICATION_STATES
         and now >= snap.identification_due_at,
         notice_ends_at=notice_end,
+        measures_due_at=snap.measures_due_at,
+        measures_overdue=snap.measures_due_at is not None and now >= snap.measures_due_at,
     )
 
 
@@ -218,6 +221,7 @@ async def _append(
         last_hash=digest,
         is_open=to_state not in CLOSED_STATES,
         monitoring_type=classification.get("monitoring_type"),
+        measures_due_at=_measures_due(facts, params),
         updated_at=now,
     )
     changed = await repo.advance_case(
@@ -233,6 +237,7 @@ async def _append(
                 "last_hash",
                 "is_open",
                 "monitoring_type",
+                "measures_due_at",
                 "updated_at",
             )
         },
@@ -263,6 +268,13 @@ async def _append(
     )
     for field in Snapshot.__dataclass_fields__:
         setattr(snap, field, getattr(moved, field))
+
+
+def _measures_due(facts: dict[str, Any], params: PolicyParameters) -> datetime | None:
+    """A confirmed case is late from this moment until its first measure is planned."""
+    if not facts.get("confirmed_at") or facts.get("measures"):
+        return None
+    return after_months(datetime.fromisoformat(facts["confirmed_at"]), params.measures_months)
 
 
 def _context(
@@ -454,6 +466,8 @@ async def record_fact(
             payload["procedure"] = procedure.value
         if kind == "objection":
             payload["objection_id"] = uuid.uuid4().hex
+        if kind == "measure_planned":
+            payload["measure_id"] = uuid.uuid4().hex
         if kind == "household_verification":
             payload.update(income_figures(payload))
         if kind == "data_comparison":
@@ -473,10 +487,14 @@ async def record_fact(
             procedure=procedure,
             payload=payload,
             state=snap.state,
+            actor_sub=principal.sub,
+            actor_role=principal.role.value,
         )
         refusal = fact_refusal(kind, ctx)
         if refusal is not None:
-            raise Conflict(refusal.code, refusal.message)
+            if refusal.code == "not_the_responsible_person":
+                raise Forbidden(refusal.code, refusal.message)
+            raise Conflict(refusal.code, refusal.message, unmet=[refusal.as_dict()])
         await _append(
             session, snap, name=kind, payload=payload, to_state=snap.state, actor=principal, now=now
         )
@@ -485,6 +503,7 @@ async def record_fact(
             kind == "objection_resolution"
             and payload["outcome"] == ObjectionOutcome.dismissed
             and notice
+            and procedure in NOTICE_STEPS
             and now >= notice_ends_at(notice)
             and not open_objections(snap.facts["procedures"][procedure])
         ):
@@ -607,6 +626,7 @@ async def _open_once(
             last_hash=GENESIS_HASH,
             opened_at=now,
             identification_due_at=after_full_days(now, params.identification_days),
+            measures_due_at=None,
             updated_at=now,
         )
         await repo.insert_case(
@@ -757,6 +777,15 @@ def _replay_step(
         spec = flow.facts.get(event.name)
         if spec is not None and (state not in spec.states or event.actor_role not in spec.roles):
             legal = False
+        elif spec is not None:
+            # the fact's own rules, as they stood when it was recorded
+            refusal = fact_refusal(event.name, RuleContext(
+                facts=facts, now=event.occurred_at, policy=policy(event.policy_version),
+                procedure=spec.states[state], payload=event.payload, state=state,
+                actor_sub=event.actor_sub, actor_role=event.actor_role,
+            ))  # fmt: skip
+            if refusal is not None:
+                legal, unmet_codes = False, [refusal.code]
         new_state = state
     else:
         return None, False, [], facts

@@ -170,15 +170,17 @@ RULE_CASES: dict[str, tuple[Setup, Setup, str]] = {
         "monitoring_too_short",
     ),
     "measure_done": (
-        lambda s: s["facts"]["measures"].append({"category": "employment", "status": "done"}),
-        lambda s: s["facts"].update(measures=[{"category": "employment", "status": "planned"}]),
+        lambda s: s["facts"]["measures"].update(m1={"category": "employment", "status": "done"}),
+        lambda s: s["facts"].update(
+            measures={"m1": {"category": "employment", "status": "planned"}}
+        ),
         "no_measure_done",
     ),
     "social_security_in_place": (
-        lambda s: s["facts"]["measures"].append(
-            {"category": "social_security", "status": "in_progress"}
+        lambda s: s["facts"]["measures"].update(
+            m2={"category": "social_security", "status": "in_progress"}
         ),
-        lambda s: s["facts"].update(measures=[{"category": "employment", "status": "done"}]),
+        lambda s: s["facts"].update(measures={"m1": {"category": "employment", "status": "done"}}),
         "social_security_missing",
     ),
     "household_has_no_other_open_case": (
