@@ -185,8 +185,10 @@ class Api:
 
     # --- the standard path --------------------------------------------------------------------
 
-    async def to_village_nomination(self, channel: str = "self_declared") -> str:
-        case = await self.open_case(channel)
+    async def to_village_nomination(
+        self, channel: str = "self_declared", id_number: str | None = None
+    ) -> str:
+        case = await self.open_case(channel, id_number=id_number)
         if channel == "department_flagged":
             await self.must(
                 "bureau.jiaohe", case["id"], "distribute", {"township_code": VILLAGE[:9]}
@@ -224,8 +226,10 @@ class Api:
         await self.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
         await self.must("township.baishishan", case_id, "submit_to_city")
 
-    async def to_assisted(self, channel: str = "self_declared") -> str:
-        case_id = await self.to_village_nomination(channel)
+    async def to_assisted(
+        self, channel: str = "self_declared", id_number: str | None = None
+    ) -> str:
+        case_id = await self.to_village_nomination(channel, id_number)
         await self.to_city(case_id)
         await self.must_fact("bureau.jiaohe", case_id, "classification", CLASSIFICATION)
         await self.must("bureau.jiaohe", case_id, "confirm")

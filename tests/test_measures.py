@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 from tests.helpers import PASSING_REVIEW, Api, sha
-from tests.test_rules_api import refused
 
 MEASURE = {
     "category": "employment",
@@ -142,17 +141,3 @@ async def test_first_measure_is_due_within_a_month_of_confirmation(api: Api) -> 
         "items"
     ] == []
     assert (await api.case(case_id))["deadlines"]["measures_due_at"] is None
-
-
-async def test_elimination_reads_the_measures(api: Api) -> None:
-    case_id = await api.to_assisted()
-    measure_id = await plan(api, case_id)
-    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
-    await api.must_fact("committee.pinggang", case_id, "plan-notices", {})
-    api.clock.advance(timedelta(days=200))  # past six months of monitoring
-    assert await refused(api, "cadre.pinggang", case_id, "propose_elimination") == {
-        "no_measure_done"
-    }
-    await progress(api, "township.baishishan", case_id, measure_id, status="done")
-    moved = await api.must("cadre.pinggang", case_id, "propose_elimination")
-    assert moved["state"] == "elimination_nomination"

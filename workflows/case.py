@@ -52,6 +52,12 @@ class NoticePayload(ActionPayload):
     location: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
 
 
+class EliminationPayload(ActionPayload):
+    """风险消除方式: by assistance (帮扶消除) or naturally (自然消除)."""
+
+    method: Literal["assisted_out", "natural"]
+
+
 class OpenPayload(ActionPayload):
     """What the opening event of a case records: references, never personal data."""
 
@@ -60,6 +66,8 @@ class OpenPayload(ActionPayload):
     channel: Channel
     source: Annotated[str, StringConstraints(max_length=200)] | None = None
     description: Reason | None = None
+    previous_case_ids: list[str] = []
+    """The household's earlier cases, closed: a re-entry stays linked to its history."""
 
 
 @dataclass(frozen=True)
@@ -132,8 +140,14 @@ NOMINATION_RULES = (
 )
 NOTICE_RULES = (r.notice_period_over, r.no_open_objection)
 CLASSIFICATION_RULES = (r.monitoring_type_chosen, r.risk_types_chosen, r.responsible_person_named)
-# Elimination criteria that the facts recorded so far can decide; later rules slot in here.
-ELIMINATION_CRITERIA = (r.monitored_long_enough, r.measure_done)
+# 风险消除 criteria (policy 四(二)), checked when proposed and again by the city.
+ELIMINATION_CRITERIA = (
+    r.monitored_long_enough,
+    r.measure_done,
+    r.income_stable,
+    r.rigid_spending_resolved,
+    r.guarantees_secure,
+)
 
 
 # The assistance plan's review and notice happen while the household is monitored.
@@ -196,11 +210,12 @@ STEPS_V1: tuple[Step, ...] = (
          "elimination_city_confirmation", _roles(T), (r.home_visit_recorded,), EL,
          title="风险消除报市级"),
     Step("mark_risk_eliminated", ("elimination_city_confirmation",), "risk_eliminated",
-         _roles(B), ELIMINATION_CRITERIA, EL, title="标注风险消除"),
+         _roles(B), (*ELIMINATION_CRITERIA, r.has_labour_capacity), EL, EliminationPayload,
+         "标注风险消除"),
     Step("continue_assistance", ELIMINATION_STATES, "assisted", _roles(T, B), (r.reason_given,),
          EL, ReasonPayload, "继续帮扶"),
     Step("keep_under_watch", ("assisted",), "kept_under_watch", _roles(B),
-         (r.social_security_in_place,), title="持续跟踪监测"),
+         (r.lacks_labour_capacity, r.social_security_in_place), title="持续跟踪监测"),
     Step("resume_assistance", ("kept_under_watch",), "assisted", _roles(B), (r.reason_given,),
          payload=ReasonPayload, title="恢复帮扶"),
     Step("roll_back_elimination", ("risk_eliminated",), "assisted", _roles(B),
@@ -382,6 +397,9 @@ FACTS_V1: dict[str, FactSpec] = {
         FactSpec(FactKind.objection_resolution, _roles(T),
                  {"public_notice": ID, "elimination_notice": EL, **PLAN_STATES}, "异议处理"),
         FactSpec(FactKind.plan_notice, _roles(C), PLAN_STATES, "帮扶计划公示"),
+        FactSpec(FactKind.income_assessment, _roles(V),
+                 dict.fromkeys(("assisted", "kept_under_watch", "elimination_nomination")),
+                 "收入核查"),
         FactSpec(FactKind.measure_planned, _roles(B), dict.fromkeys(PLAN_STATES), "帮扶措施"),
         FactSpec(FactKind.measure_progress, _roles(V, T, B),
                  dict.fromkeys(("assisted", "kept_under_watch", *ELIMINATION_STATES)),

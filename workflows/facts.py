@@ -237,6 +237,7 @@ FACT_PAYLOADS: dict[str, type[FactPayload]] = {
     "home_visit": HomeVisit,
     "classification": Classification,
     "household_verification": HouseholdVerification,
+    "income_assessment": HouseholdVerification,
     "return_response": ReturnResponse,
     "data_comparison": DataComparisonRequest,
     "comparison_resolution": ComparisonResolution,
@@ -272,6 +273,9 @@ def initial_facts() -> dict[str, Any]:
         "last_return": None,
         "identification_escalated_at": None,
         "comparison": None,
+        "assessments": [],
+        "elimination": None,
+        "previous_case_ids": [],
     }
 
 
@@ -300,6 +304,7 @@ def evolve(
         facts["channel"] = name.removeprefix("open_")
         facts["opened_at"] = at
         facts["household_type"] = payload.get("household_type", "ordinary")
+        facts["previous_case_ids"] = payload.get("previous_case_ids", [])
         facts["reports"].append(
             {"channel": facts["channel"], "reported_at": at, "source": payload.get("source"),
              "risk_type": payload.get("risk_type")}
@@ -315,6 +320,9 @@ def evolve(
         procedures[payload["procedure"]][name] = {**payload, "recorded_at": at}
     elif name == "household_verification":
         procedures[payload["procedure"]]["verification"] = {**payload, "recorded_at": at}
+        facts["assessments"].append({**payload, "recorded_at": at})
+    elif name == "income_assessment":
+        facts["assessments"].append({**payload, "recorded_at": at})
     elif name == "objection":
         objections = procedures[payload["procedure"]]["objections"]
         objections[payload["objection_id"]] = {**payload, "lodged_at": at, "resolution": None}
@@ -348,6 +356,18 @@ def evolve(
         }
     elif name == "confirm":
         facts["confirmed_at"] = at
+    elif name == "mark_risk_eliminated":
+        latest = facts["assessments"][-1] if facts["assessments"] else {}
+        facts["elimination"] = {
+            "method": payload.get("method"),
+            "eliminated_at": at,
+            # 风险消除后: the income the decision rested on
+            "income_after": {k: latest.get(k) for k in (
+                "verified_on", "net_income", "net_income_per_person",
+                "net_income_per_person_after_spending")},
+        }  # fmt: skip
+    elif name == "roll_back_elimination":
+        facts["elimination"] = None
     elif name == "data_comparison":
         findings = {f["id"]: {**f, "resolution": None} for f in payload["findings"]}
         facts["comparison"] = {

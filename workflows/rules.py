@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from workflows.calendar import after_full_days, after_months
+from workflows.calendar import add_months, after_full_days, after_months
 from workflows.policy import PolicyParameters
 from workflows.vocabulary import ObjectionOutcome, Procedure
 
@@ -52,6 +53,17 @@ class RuleContext:
     """The state the case stands in when the rule is read."""
     actor_sub: str = ""
     actor_role: str = ""
+    members_with_labour: int = 0
+    """Members whose labour skill is skilled, ordinary or weak (from the registry)."""
+    members_labour_unknown: int = 0
+    income_lines: dict[int, str] = field(default_factory=dict)
+    """Lines for years the pinned policy lacks, as published since (observed with the event)."""
+
+    def income_line(self, year: int) -> Decimal | None:
+        line = self.policy.income_line(year)
+        if line is None and year in self.income_lines:
+            return Decimal(self.income_lines[year])
+        return line
 
     def procedure_facts(self) -> dict[str, Any]:
         assert self.procedure is not None, "a procedure rule runs only on a procedure step"
@@ -322,6 +334,92 @@ def monitored_long_enough(ctx: RuleContext) -> Unmet | None:
 
 def _measures(ctx: RuleContext) -> list[dict[str, Any]]:
     return list((ctx.facts.get("measures") or {}).values())
+
+
+def assessments(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every verified income assessment of the household, oldest first."""
+    found: list[dict[str, Any]] = facts.get("assessments") or []
+    return sorted(found, key=lambda a: (a["verified_on"], a["recorded_at"]))
+
+
+@rule("income_not_stable")
+def income_stable(ctx: RuleContext) -> Unmet | None:
+    """Stably above the line: the latest assessment, the most recent one at least six months
+    before it, and every one between them, each above its year's line."""
+    found = assessments(ctx.facts)
+    months = ctx.policy.elimination_min_months
+    if not found:
+        return Unmet("income_not_stable", "No income assessment is recorded.")
+    latest = date.fromisoformat(found[-1]["verified_on"])
+    earlier = [a for a in found
+               if add_months(date.fromisoformat(a["verified_on"]), months) <= latest]  # fmt: skip
+    if not earlier:
+        return Unmet("income_not_stable", f"No assessment {months} months before the latest.")
+    since = earlier[-1]["verified_on"]
+    for assessment in (a for a in found if a["verified_on"] >= since):
+        year = date.fromisoformat(assessment["verified_on"]).year
+        line = ctx.income_line(year)
+        if line is None:
+            return Unmet("income_not_stable", f"No income line is set for {year}.")
+        if Decimal(assessment["net_income_per_person"]) <= line:
+            return Unmet(
+                "income_not_stable",
+                f"Net income per person {assessment['net_income_per_person']} on "
+                f"{assessment['verified_on']} is not above the {year} line of {line}.",
+            )
+    return None
+
+
+def _latest(ctx: RuleContext) -> dict[str, Any] | None:
+    found = assessments(ctx.facts)
+    return found[-1] if found else None
+
+
+@rule("rigid_spending_unresolved")
+def rigid_spending_resolved(ctx: RuleContext) -> Unmet | None:
+    latest = _latest(ctx)
+    if latest is not None and not latest.get("large_rigid_spending"):
+        return None
+    return Unmet("rigid_spending_unresolved", "The latest assessment shows large rigid spending.")
+
+
+@rule("guarantees_not_secure")
+def guarantees_secure(ctx: RuleContext) -> Unmet | None:
+    latest = _latest(ctx)
+    guarantees = (latest or {}).get("guarantees") or {}
+    insecure = [name for name in ("food_and_clothing", "compulsory_education",
+                                  "basic_medical_care", "housing_safety", "drinking_water")
+                if not guarantees.get(name)]  # fmt: skip
+    if latest is not None and not insecure:
+        return None
+    return Unmet(
+        "guarantees_not_secure",
+        "两不愁三保障 and safe water are not all secure"
+        + (f": {', '.join(insecure)}." if latest else " (no assessment)."),
+    )
+
+
+@rule("no_labour_capacity")
+def has_labour_capacity(ctx: RuleContext) -> Unmet | None:
+    if ctx.members_with_labour > 0:
+        return None
+    return Unmet(
+        "no_labour_capacity",
+        "No member has labour capacity: the household is kept under watch, never eliminated.",
+    )
+
+
+@rule("labour_capacity_present")
+def lacks_labour_capacity(ctx: RuleContext) -> Unmet | None:
+    if ctx.members_with_labour == 0 and ctx.members_labour_unknown == 0:
+        return None
+    if ctx.members_labour_unknown:
+        return Unmet("labour_capacity_present", "Record every member's labour skill first "
+                     f"({ctx.members_labour_unknown} unknown).")  # fmt: skip
+    return Unmet(
+        "labour_capacity_present",
+        f"{ctx.members_with_labour} member(s) can work: assistance continues instead.",
+    )
 
 
 # 帮扶计划: the plan passes the same village review and notice as identification (四(二)).

@@ -114,6 +114,8 @@ class FactKind(StrEnum):
     """数据比对: department records set against the declared facts."""
     comparison_resolution = "comparison_resolution"
     """The city's reasoned answer to one finding of the comparison."""
+    income_assessment = "income_assessment"
+    """收入核查 while monitored: the same facts as the village's verification."""
     plan_notice = "plan_notice"
     """帮扶计划公示: the plan's notice in the village."""
     measure_planned = "measure_planned"

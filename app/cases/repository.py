@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.areas.models import Area
 from app.cases.models import Case, CaseEvent
 from app.core.errors import Unprocessable
-from app.households.models import Household
+from app.households.models import Household, Member
 from workflows.case import IDENTIFICATION_STATES
 
 CASE = cast(Table, Case.__table__)
@@ -63,6 +63,22 @@ async def other_open_cases(session: AsyncSession, household_id: str, case_id: st
         Case.household_id == household_id, Case.is_open, Case.id != case_id
     )
     return int((await session.execute(query)).scalar_one())
+
+
+async def case_ids_of(session: AsyncSession, household_id: str) -> list[str]:
+    query = select(Case.id).where(Case.household_id == household_id).order_by(Case.opened_at)
+    return list((await session.execute(query)).scalars())
+
+
+async def labour_counts(session: AsyncSession, household_id: str) -> tuple[int, int]:
+    """Members who can work (skilled, ordinary, weak), and members whose skill is unknown."""
+    skill = Member.labour_skill
+    query = select(
+        func.count().filter(skill.in_(("skilled", "ordinary", "weak"))),
+        func.count().filter(skill.is_(None)),
+    ).where(Member.household_id == household_id)
+    labour, unknown = (await session.execute(query)).one()
+    return int(labour), int(unknown)
 
 
 async def village_exists(session: AsyncSession, code: str) -> bool:

@@ -246,6 +246,9 @@ FACT_ROUTES: tuple[tuple[str, str, type[BaseModel], str], ...] = (
      "a type other than the suggested one needs override_reason."),
     ("comparison-resolutions", "comparison_resolution", ComparisonResolution,
      "The city's reasoned answer to a finding that contradicts the declared facts."),
+    ("income-assessments", "income_assessment", HouseholdVerification,
+     "收入核查: a later assessment of the household's income, spending and guarantees while "
+     "monitored; the two latest decide whether the income is stable above the line."),
     ("measures", "measure_planned", MeasurePlan,
      "帮扶措施: a measure of the household's assistance plan, planned by the city bureau. It "
      "starts only once the plan has passed the village review and its notice."),

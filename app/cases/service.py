@@ -69,7 +69,10 @@ from workflows.rules import (
     Unmet,
     evaluate,
     fact_refusal,
+    has_labour_capacity,
     household_has_no_other_open_case,
+    income_stable,
+    lacks_labour_capacity,
     notice_ends_at,
     open_objections,
 )
@@ -277,8 +280,22 @@ def _measures_due(facts: dict[str, Any], params: PolicyParameters) -> datetime |
     return after_months(datetime.fromisoformat(facts["confirmed_at"]), params.measures_months)
 
 
+def observed_fields(observed: dict[str, Any]) -> dict[str, Any]:
+    """The rule context's fields for what was observed outside the case (as stored)."""
+    return {
+        "other_open_cases": observed.get("other_open_cases", 0),
+        "members_with_labour": observed.get("members_with_labour", 0),
+        "members_labour_unknown": observed.get("members_labour_unknown", 0),
+        "income_lines": {int(y): v for y, v in observed.get("income_lines", {}).items()},
+    }
+
+
 def _context(
-    snap: Snapshot, step: Step, now: datetime, payload: dict[str, Any], other_open_cases: int = 0
+    snap: Snapshot,
+    step: Step,
+    now: datetime,
+    payload: dict[str, Any],
+    observed: dict[str, Any] | None = None,
 ) -> RuleContext:
     return RuleContext(
         facts=snap.facts,
@@ -287,18 +304,32 @@ def _context(
         procedure=step.procedure,
         payload=payload,
         case_area=snap.area_code,
-        other_open_cases=other_open_cases,
         state=snap.state,
+        **observed_fields(observed or {}),
     )
 
 
-async def _observations(session: AsyncSession, snap: Snapshot, step: Step) -> dict[str, Any]:
+async def _observations(
+    session: AsyncSession, snap: Snapshot, step: Step, now: datetime
+) -> dict[str, Any]:
     """Facts from outside the case that a step's rules read; stored with the event for replay."""
+    observed: dict[str, Any] = {}
     if household_has_no_other_open_case in step.rules:
-        return {
-            "other_open_cases": await repo.other_open_cases(session, snap.household_id, snap.id)
-        }
-    return {}
+        observed["other_open_cases"] = await repo.other_open_cases(
+            session, snap.household_id, snap.id
+        )
+    if has_labour_capacity in step.rules or lacks_labour_capacity in step.rules:
+        labour, unknown = await repo.labour_counts(session, snap.household_id)
+        observed.update(members_with_labour=labour, members_labour_unknown=unknown)
+    if income_stable in step.rules:
+        # Lines are published year by year; a year the pinned version lacks is read as
+        # published since, and recorded with the event so replay reads the same line.
+        pinned, current = policy(snap.policy_version), await policies.in_effect(session, now)
+        later = {str(year): str(line) for year, line in current.income_lines.items()
+                 if pinned.income_line(year) is None}  # fmt: skip
+        if later:
+            observed["income_lines"] = later
+    return observed
 
 
 def guard_failed(unmet: list[Unmet]) -> Conflict:
@@ -320,8 +351,8 @@ async def _transition(
     """Check the step's rules, run the machine and append the event (the lock is held)."""
     if actor.role not in step.roles:
         raise guard_failed([Unmet(ROLE_NOT_PERMITTED, f"A {actor.role} may not do this here.")])
-    observed = await _observations(session, snap, step)
-    ctx = _context(snap, step, now, payload, observed.get("other_open_cases", 0))
+    observed = await _observations(session, snap, step, now)
+    ctx = _context(snap, step, now, payload, observed)
     unmet = evaluate(step.rules, ctx, with_payload=True)
     if unmet:
         raise guard_failed(unmet)
@@ -468,7 +499,7 @@ async def record_fact(
             payload["objection_id"] = uuid.uuid4().hex
         if kind == "measure_planned":
             payload["measure_id"] = uuid.uuid4().hex
-        if kind == "household_verification":
+        if kind in ("household_verification", "income_assessment"):
             payload.update(income_figures(payload))
         if kind == "data_comparison":
             payload = await _comparison(session, snap, household)
@@ -577,7 +608,9 @@ async def _open_once(
                 f"This household is registered in village {household.village_code}.",
                 field="household.village_code",
             )
+        previous: list[str] = []
         if household is not None:
+            previous = await repo.case_ids_of(session, household.id)
             existing = await repo.open_case_of(session, household.id)
             if existing is not None:
                 snap = Snapshot.of(existing)
@@ -632,9 +665,12 @@ async def _open_once(
         await repo.insert_case(
             session, {f: getattr(snap, f) for f in Snapshot.__dataclass_fields__}
         )
-        payload = {"household_id": household.id,
-                   "household_type": body.household.household_type, **report}  # fmt: skip
+        payload: dict[str, Any] = {"household_id": household.id,
+                                   "household_type": body.household.household_type,
+                                   **report}  # fmt: skip
         payload.pop("channel")
+        if previous:
+            payload["previous_case_ids"] = previous  # a re-entry stays linked to its history
         ctx = _context(snap, open_step, now, payload)
         to_state = flow.run("new", open_step.action, ctx)
         await _append(
@@ -653,7 +689,10 @@ async def _open_once(
 
 
 def available_actions(
-    snap: Snapshot, principal: Principal, now: datetime, other_open_cases: int = 0
+    snap: Snapshot,
+    principal: Principal,
+    now: datetime,
+    observations: dict[str, dict[str, Any]] | None = None,
 ) -> list[ActionOut]:
     """Every action leaving the current state, with what stands in the caller's way."""
     result = []
@@ -661,7 +700,7 @@ def available_actions(
         unmet: list[Unmet] = []
         if principal.role not in step.roles:
             unmet.append(Unmet(ROLE_NOT_PERMITTED, f"A {principal.role} may not do this here."))
-        ctx = _context(snap, step, now, {}, other_open_cases)
+        ctx = _context(snap, step, now, {}, (observations or {}).get(step.action))
         unmet += evaluate(step.rules, ctx, with_payload=False)
         result.append(
             ActionOut(
@@ -680,13 +719,11 @@ async def actions_for(
     session: AsyncSession, principal: Principal, case_id: str, now: datetime
 ) -> list[ActionOut]:
     snap, _ = await get_case(session, principal, case_id)
-    await policies.ensure_loaded(session, [snap.policy_version])
-    others = 0
-    if any(
-        household_has_no_other_open_case in s.rules for s in snap.workflow.steps_from(snap.state)
-    ):
-        others = await repo.other_open_cases(session, snap.household_id, snap.id)
-    return available_actions(snap, principal, now, others)
+    observations = {
+        step.action: await _observations(session, snap, step, now)
+        for step in snap.workflow.steps_from(snap.state)
+    }
+    return available_actions(snap, principal, now, observations)
 
 
 # --- the household registry ------------------------------------------------------------------
@@ -765,8 +802,8 @@ def _replay_step(
             policy=policy(event.policy_version),
             procedure=step.procedure,
             payload=payload,
-            other_open_cases=observed.get("other_open_cases", 0),
             state=state,
+            **observed_fields(observed),
         )
         unmet_codes = [u.code for u in evaluate(step.rules, ctx, with_payload=True)]
         try:

@@ -43,6 +43,20 @@ def _review(present: int, votes_for: int, eligible: int = 30) -> dict[str, Any]:
     }
 
 
+def _assessment(verified_on: str, per_person: str) -> dict[str, Any]:
+    guarantees = dict.fromkeys(("food_and_clothing", "compulsory_education", "basic_medical_care",
+                                "housing_safety", "drinking_water"), True)  # fmt: skip
+    return {"verified_on": verified_on, "recorded_at": verified_on, "large_rigid_spending": False,
+            "net_income_per_person": per_person, "guarantees": guarantees}  # fmt: skip
+
+
+def _latest_assessment(s: dict[str, Any]) -> dict[str, Any]:
+    if not s["facts"]["assessments"]:
+        s["facts"]["assessments"] = [_assessment("2021-01-10", "7000.00")]
+    latest: dict[str, Any] = s["facts"]["assessments"][-1]
+    return latest
+
+
 def _return_into(s: dict[str, Any]) -> dict[str, Any]:
     """A return that sent the case to the state the scenario stands in."""
     action = {"village_nomination": "return_to_village"}.get(s["state"], "return_to_township")
@@ -183,6 +197,33 @@ RULE_CASES: dict[str, tuple[Setup, Setup, str]] = {
         lambda s: s["facts"].update(measures={"m1": {"category": "employment", "status": "done"}}),
         "social_security_missing",
     ),
+    "income_stable": (  # both above the 2021 line of 6000, exactly six months apart
+        lambda s: s["facts"].update(
+            assessments=[_assessment("2021-01-10", "6000.01"), _assessment("2021-07-10", "7000.00")]
+        ),
+        lambda s: s["facts"]["assessments"][0].update(verified_on="2021-01-11"),
+        "income_not_stable",
+    ),
+    "rigid_spending_resolved": (
+        lambda s: _latest_assessment(s).update(large_rigid_spending=False),
+        lambda s: _latest_assessment(s).update(large_rigid_spending=True),
+        "rigid_spending_unresolved",
+    ),
+    "guarantees_secure": (
+        lambda s: _latest_assessment(s)["guarantees"].update(housing_safety=True),
+        lambda s: _latest_assessment(s)["guarantees"].update(housing_safety=False),
+        "guarantees_not_secure",
+    ),
+    "has_labour_capacity": (
+        lambda s: s.update(members_with_labour=1),
+        lambda s: s.update(members_with_labour=0),
+        "no_labour_capacity",
+    ),
+    "lacks_labour_capacity": (
+        lambda s: s.update(members_with_labour=0, members_labour_unknown=0),
+        lambda s: s.update(members_with_labour=1),
+        "labour_capacity_present",
+    ),
     "household_has_no_other_open_case": (
         lambda s: s.update(other_open_cases=0),
         lambda s: s.update(other_open_cases=1),
@@ -202,6 +243,8 @@ def scenario(step: Step, source: str = "") -> dict[str, Any]:
         "payload": {},
         "now": NOW,
         "other_open_cases": 0,
+        "members_with_labour": 0,
+        "members_labour_unknown": 0,
         "state": source,
         "procedure": step.procedure or Procedure.identification,
     }
@@ -215,6 +258,8 @@ def context(s: dict[str, Any], step: Step) -> RuleContext:
         procedure=step.procedure,
         payload=s["payload"],
         other_open_cases=s["other_open_cases"],
+        members_with_labour=s["members_with_labour"],
+        members_labour_unknown=s["members_labour_unknown"],
         state=s["state"],
     )
 

@@ -1,0 +1,220 @@
+"""Risk elimination (风险消除): criteria, households without labour, roll-back and re-entry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tests.helpers import HOME_VISIT, PASSING_REVIEW, VERIFICATION, Api, new_id_number
+from tests.test_measures import MEASURE, plan, progress
+from tests.test_rules_api import refused
+
+STABLE = {**VERIFICATION, "wage_income": "40000.00", "compliant_out_of_pocket": "1000",
+          "large_rigid_spending": False}  # fmt: skip
+
+
+async def members_path(api: Api, case_id: str) -> str:
+    household = (await api.case(case_id))["household"]["id"]
+    return f"/api/v1/households/{household}/members"
+
+
+async def set_head_labour(api: Api, case_id: str, skill: str) -> None:
+    path = await members_path(api, case_id)
+    members = (await api.get("cadre.pinggang", path.removesuffix("/members"))).json()["members"]
+    for member in members:
+        response = await api.client.patch(
+            f"{path}/{member['id']}",
+            json={"labour_skill": skill},
+            headers=api.headers("cadre.pinggang"),
+        )
+        assert response.status_code == 200, response.text
+
+
+async def monitored_and_helped(api: Api, id_number: str | None = None) -> str:
+    """A case confirmed, its plan approved, one measure done."""
+    case_id = await api.to_assisted(id_number=id_number)
+    measure_id = await plan(api, case_id)
+    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
+    await api.must_fact("committee.pinggang", case_id, "plan-notices", {})
+    api.clock.advance(timedelta(days=6))
+    for status in ("in_progress", "done"):
+        response = await progress(api, "township.baishishan", case_id, measure_id, status=status)
+        assert response.status_code == 201, response.text
+    return case_id
+
+
+async def assess(api: Api, case_id: str, verified_on: str, **changes: Any) -> None:
+    await api.must_fact(
+        "cadre.pinggang",
+        case_id,
+        "income-assessments",
+        {**STABLE, "verified_on": verified_on, **changes},
+    )
+
+
+async def publish_lines(api: Api) -> None:
+    """The 2026 and 2027 lines, published after the case opened (effective 2026-03-10)."""
+    response = await api.post(
+        "bureau.jiaohe",
+        "/api/v1/policies",
+        {
+            "effective_from": "2026-03-10",
+            "reason": "2026、2027年度监测范围指导线",
+            "income_lines": {"2026": "7000.00", "2027": "7200.00"},
+        },
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_a_household_is_eliminated_only_through_the_procedure(api: Api) -> None:
+    await publish_lines(api)
+    case_id = await monitored_and_helped(api)  # confirmed 2026-03-08
+    await set_head_labour(api, case_id, "ordinary")
+    await assess(api, case_id, "2026-03-20")
+    api.clock.advance(timedelta(days=190))  # 2026-09-19
+    await assess(api, case_id, "2026-09-19", wage_income="12000.00")  # 4250/person: below 7000
+    codes = await refused(api, "cadre.pinggang", case_id, "propose_elimination")
+    assert codes == {"income_not_stable"}
+    api.clock.advance(timedelta(days=10))
+    await assess(api, case_id, "2026-09-29")  # (40000+8000.50+3000-2000.50)/4 = 12250
+    # 03-20 and 09-29 are six months apart and above the line, but 09-19 between them is not
+    assert (await refused(api, "cadre.pinggang", case_id, "propose_elimination")) == {
+        "income_not_stable"
+    }
+    api.clock.advance(timedelta(days=190))  # 2027-04-07
+    await assess(api, case_id, "2027-04-07")
+    moved = await api.must("cadre.pinggang", case_id, "propose_elimination")
+    assert moved["state"] == "elimination_nomination"
+    # the same village procedure: verification, review, notice, township, city
+    assert await refused(api, "committee.pinggang", case_id, "publish_elimination_notice") == {
+        "household_facts_missing",
+        "review_missing",
+    }
+    await api.must_fact(
+        "cadre.pinggang",
+        case_id,
+        "household-verifications",
+        {**STABLE, "verified_on": "2027-04-07"},
+    )
+    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
+    await api.must("committee.pinggang", case_id, "publish_elimination_notice")
+    notice = await api.get(
+        "cadre.pinggang", f"/api/v1/cases/{case_id}/documents/elimination_notice"
+    )
+    assert "风险消除" in notice.text
+    api.clock.advance(timedelta(days=6))
+    await api.must("committee.pinggang", case_id, "submit_elimination_to_township")
+    assert await refused(api, "township.baishishan", case_id, "submit_elimination_to_city") == {
+        "home_visit_missing"
+    }
+    await api.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
+    await api.must("township.baishishan", case_id, "submit_elimination_to_city")
+    no_method = await api.act("bureau.jiaohe", case_id, "mark_risk_eliminated", {})
+    assert no_method.status_code == 422
+    done = await api.must(
+        "bureau.jiaohe", case_id, "mark_risk_eliminated", {"method": "assisted_out"}
+    )
+    assert done["state"] == "risk_eliminated" and done["is_open"] is False
+    elimination = done["facts"]["elimination"]
+    assert elimination["method"] == "assisted_out"
+    assert elimination["income_after"]["net_income_per_person"] == "12250.00"
+    replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
+    assert replay["matches"] and replay["all_steps_legal"] and replay["facts_match"], [
+        s for s in replay["steps"] if not s["legal"]
+    ]
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/events")).json()
+    propose = next(e for e in events if e["name"] == "propose_elimination")
+    assert propose["payload"]["observed"]["income_lines"] == {"2026": "7000.00", "2027": "7200.00"}
+
+
+async def test_without_labour_the_household_is_kept_under_watch(api: Api) -> None:
+    case_id = await monitored_and_helped(api)
+    await set_head_labour(api, case_id, "lost")
+    assert await refused(api, "bureau.jiaohe", case_id, "keep_under_watch") == {
+        "social_security_missing"
+    }
+    social = await plan(api, case_id, {**MEASURE, "category": "social_security",
+                                       "content": "纳入农村低保"})  # fmt: skip
+    # the plan has passed its review and notice: a measure added to it starts under that
+    started = await progress(api, "township.baishishan", case_id, social, status="in_progress")
+    assert started.status_code == 201, started.text
+    kept = await api.must("bureau.jiaohe", case_id, "keep_under_watch")
+    assert kept["state"] == "kept_under_watch" and kept["is_open"] is True
+
+
+async def test_no_labour_is_never_marked_eliminated(api: Api) -> None:
+    await publish_lines(api)
+    case_id = await monitored_and_helped(api)
+    await set_head_labour(api, case_id, "none")
+    await assess(api, case_id, "2026-03-20")
+    api.clock.advance(timedelta(days=400))
+    await assess(api, case_id, "2027-04-20")
+    await api.must("cadre.pinggang", case_id, "propose_elimination")
+    await api.must_fact(
+        "cadre.pinggang",
+        case_id,
+        "household-verifications",
+        {**STABLE, "verified_on": "2027-04-20"},
+    )
+    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
+    await api.must("committee.pinggang", case_id, "publish_elimination_notice")
+    api.clock.advance(timedelta(days=6))
+    await api.must("committee.pinggang", case_id, "submit_elimination_to_township")
+    await api.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
+    await api.must("township.baishishan", case_id, "submit_elimination_to_city")
+    assert await refused(api, "bureau.jiaohe", case_id, "mark_risk_eliminated",
+                         {"method": "natural"}) == {"no_labour_capacity"}  # fmt: skip
+    back = await api.must("bureau.jiaohe", case_id, "continue_assistance",
+                          {"reason": "无劳动能力, 落实兜底保障后持续监测"})  # fmt: skip
+    assert back["state"] == "assisted"
+
+
+async def eliminated(api: Api, id_number: str) -> str:
+    """A case taken through the whole elimination procedure."""
+    case_id = await monitored_and_helped(api, id_number)
+    await set_head_labour(api, case_id, "ordinary")
+    await assess(api, case_id, "2026-03-20")
+    api.clock.advance(timedelta(days=400))
+    await assess(api, case_id, "2027-04-20")
+    await api.must("cadre.pinggang", case_id, "propose_elimination")
+    await api.must_fact(
+        "cadre.pinggang",
+        case_id,
+        "household-verifications",
+        {**STABLE, "verified_on": "2027-04-20"},
+    )
+    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
+    await api.must("committee.pinggang", case_id, "publish_elimination_notice")
+    api.clock.advance(timedelta(days=6))
+    await api.must("committee.pinggang", case_id, "submit_elimination_to_township")
+    await api.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
+    await api.must("township.baishishan", case_id, "submit_elimination_to_city")
+    await api.must("bureau.jiaohe", case_id, "mark_risk_eliminated", {"method": "assisted_out"})
+    return case_id
+
+
+async def test_roll_back_and_re_entry_keep_the_history(api: Api) -> None:
+    await publish_lines(api)
+    id_number = new_id_number()
+    first = await eliminated(api, id_number)
+    # reported again: a new case, linked to the earlier one
+    again = await api.open_case("cadre_found", id_number=id_number)
+    assert again["attached"] is False and again["id"] != first
+    assert again["facts"]["previous_case_ids"] == [first]
+    history = (
+        await api.get("cadre.pinggang", f"/api/v1/households/{again['household']['id']}")
+    ).json()["cases"]
+    assert [c["id"] for c in history] == [first, again["id"]]
+    # the earlier elimination cannot be rolled back while the new case is open
+    assert await refused(
+        api, "bureau.jiaohe", first, "roll_back_elimination", {"reason": "抽查发现收入核算有误"}
+    ) == {"household_has_open_case"}
+    await api.must("cadre.pinggang", again["id"], "withdraw", {"reason": "重复上报"})
+    assert await refused(api, "bureau.jiaohe", first, "roll_back_elimination") == {"reason_missing"}
+    rolled = await api.must(
+        "bureau.jiaohe", first, "roll_back_elimination", {"reason": "抽查发现收入核算有误"}
+    )
+    assert rolled["state"] == "assisted" and rolled["facts"]["elimination"] is None
+    for case_id in (first, again["id"]):
+        replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
+        assert replay["matches"] and replay["all_steps_legal"] and replay["facts_match"]
