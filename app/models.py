@@ -5,6 +5,7 @@ from app.cases.models import Case, CaseEvent
 from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
+from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.households.models import Household, Member
 from app.policies.models import PolicyVersion
 from app.timers.models import Timer
@@ -16,8 +17,11 @@ __all__ = [
     "CaseEvent",
     "DepartmentRecord",
     "DepartmentSnapshot",
+    "Disbursement",
+    "FundYear",
     "Household",
     "IdempotencyRecord",
+    "LedgerEntry",
     "Member",
     "PolicyVersion",
     "Timer",

@@ -150,6 +150,9 @@ ELIMINATION_CRITERIA = (
 )
 
 
+# Money from the fund goes only to households whose case has reached assistance.
+FUNDED_STATES = ("assisted", "kept_under_watch", *ELIMINATION_STATES)
+
 # The assistance plan's review and notice happen while the household is monitored.
 PLAN_STATES: dict[str, Procedure | None] = {
     "assisted": Procedure.plan,
@@ -412,6 +415,9 @@ FACTS_V1: dict[str, FactSpec] = {
                  "数据比对"),
         FactSpec(FactKind.comparison_resolution, _roles(B), {"city_confirmation": ID},
                  "比对结果处理"),
+        FactSpec(FactKind.fund_disbursement, _roles(B), dict.fromkeys(FUNDED_STATES), "资金支持"),
+        FactSpec(FactKind.fund_reversal, _roles(B), dict.fromkeys(s for s in STATES if s != "new"),
+                 "资金冲正"),
         FactSpec(FactKind.household_change, _roles(V),
                  dict.fromkeys(s for s in STATES if s not in ("new", *CLOSED_STATES)),
                  "家庭成员变动"),

@@ -751,6 +751,23 @@ async def record_household_change(
                   actor=principal, now=now)  # fmt: skip
 
 
+async def record_fund_event(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> None:
+    """A fund disbursement or reversal is an event of the case's trail (same transaction)."""
+    snap, _ = await _locked(session, principal, case_id)
+    spec = snap.workflow.facts[kind]
+    if principal.role not in spec.roles or snap.state not in spec.states:
+        raise Conflict("case_not_assisted", f"No fund {kind} for a case in {snap.state}.")
+    await _append(session, snap, name=kind, payload=payload, to_state=snap.state,
+                  actor=principal, now=now)  # fmt: skip
+
+
 # --- timers ------------------------------------------------------------------------------------
 
 NOTICE_STEPS = {

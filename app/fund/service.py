@@ -1,0 +1,213 @@
+"""The fund's rules: who asks and approves, where money may go, and never beyond the budget."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.tokens import Principal
+from app.cases import repository as cases_repo
+from app.cases import service as cases
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.fund.models import Disbursement, FundYear, LedgerEntry
+from app.policies import service as policies
+from workflows.calendar import local_date
+from workflows.case import FUNDED_STATES
+from workflows.vocabulary import Role
+
+Yuan = Annotated[Decimal, Field(gt=0, le=Decimal("1000000.00"), decimal_places=2)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+REQUESTERS = (Role.village_cadre, Role.township_official, Role.city_bureau)
+
+
+class DisbursementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_id: str
+    amount: Yuan
+    """Yuan, as a decimal string ("1200.00")."""
+    purpose: Text
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+    reason: Text | None = None
+
+
+class Reversal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Text
+
+
+def fen(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_exact())
+
+
+def yuan(amount_fen: int) -> str:
+    return f"{Decimal(amount_fen) / 100:.2f}"
+
+
+async def request(
+    session: AsyncSession, principal: Principal, body: DisbursementIn, now: datetime
+) -> Disbursement:
+    if principal.role not in REQUESTERS:
+        raise Forbidden("role_not_permitted", "Villages, townships or the city request money.")
+    async with session.begin():
+        found = await cases_repo.case_in_area(session, body.case_id, principal.area)
+        if found is None:
+            raise NotFound("case_not_found", f"No case {body.case_id} in your area.")
+        case = found[0]
+        if case.state not in FUNDED_STATES:
+            raise Conflict("case_not_assisted", "Money goes only to households under assistance.")
+        disbursement = Disbursement(
+            id=str(uuid.uuid4()), case_id=case.id, area_code=case.area_code,
+            amount_fen=fen(body.amount), purpose=body.purpose, status="requested",
+            requested_by=principal.sub, requested_at=now,
+        )  # fmt: skip
+        session.add(disbursement)
+    return disbursement
+
+
+async def _locked_disbursement(
+    session: AsyncSession, principal: Principal, disbursement_id: str
+) -> Disbursement:
+    query = (
+        select(Disbursement)
+        .where(
+            Disbursement.id == disbursement_id,
+            cases_repo.in_area(Disbursement.area_code, principal.area),
+        )
+        .with_for_update()
+    )
+    found = (await session.execute(query)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("disbursement_not_found", f"No disbursement {disbursement_id}.")
+    return found
+
+
+def _city_only(principal: Principal) -> None:
+    if principal.role != Role.city_bureau:
+        raise Forbidden("role_not_permitted", "Only the city bureau decides on the fund.")
+
+
+async def decide(
+    session: AsyncSession, principal: Principal, disbursement_id: str, body: Decision,
+    now: datetime,
+) -> Disbursement:  # fmt: skip
+    _city_only(principal)
+    if not body.approve and not body.reason:
+        raise Unprocessable("reason_missing", "A rejection states its reason.", field="reason")
+    async with session.begin():
+        disbursement = await _locked_disbursement(session, principal, disbursement_id)
+        if disbursement.status != "requested":
+            raise Conflict("disbursement_decided", f"It is {disbursement.status} already.")
+        disbursement.decided_by, disbursement.decided_at = principal.sub, now
+        disbursement.decision_reason = body.reason
+        if not body.approve:
+            disbursement.status = "rejected"
+            return disbursement
+        year = local_date(now).year
+        budget = (await policies.in_effect(session, now)).fund_budgets.get(year)
+        if budget is None:
+            raise Conflict("no_budget", f"No fund budget is set for {year}.")
+        amount = disbursement.amount_fen
+        await _spend(session, year, amount, fen(budget))
+        session.add(LedgerEntry(
+            year=year, disbursement_id=disbursement.id, area_code=disbursement.area_code,
+            amount_fen=amount, kind="disbursement", created_by=principal.sub, created_at=now,
+            note=disbursement.purpose,
+        ))  # fmt: skip
+        disbursement.status, disbursement.year = "approved", year
+        await cases.record_fund_event(
+            session, principal, disbursement.case_id, "fund_disbursement",
+            {"disbursement_id": disbursement.id, "amount": yuan(amount), "year": year,
+             "purpose": disbursement.purpose}, now,
+        )  # fmt: skip
+    return disbursement
+
+
+async def _spend(session: AsyncSession, year: int, amount: int, budget: int) -> None:
+    """Take ``amount`` from the year's budget in one conditional UPDATE, or refuse."""
+    try:
+        async with session.begin_nested():
+            await session.execute(insert(FundYear).values(year=year, spent_fen=0))
+    except IntegrityError:
+        pass  # the year's row exists already
+    result = await session.execute(
+        update(FundYear)
+        .where(FundYear.year == year, FundYear.spent_fen + amount <= budget)
+        .values(spent_fen=FundYear.spent_fen + amount)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        spent = (
+            await session.execute(select(FundYear.spent_fen).where(FundYear.year == year))
+        ).scalar_one()
+        raise Conflict(
+            "budget_exceeded",
+            f"The {year} budget has {yuan(budget - spent)} yuan left; {yuan(amount)} was asked.",
+            balance=yuan(budget - spent),
+        )
+
+
+async def reverse(
+    session: AsyncSession, principal: Principal, disbursement_id: str, body: Reversal,
+    now: datetime,
+) -> Disbursement:  # fmt: skip
+    """A correction: a negative ledger entry, never an edit."""
+    _city_only(principal)
+    async with session.begin():
+        disbursement = await _locked_disbursement(session, principal, disbursement_id)
+        if disbursement.status != "approved" or disbursement.year is None:
+            raise Conflict("disbursement_not_paid", "Only an approved disbursement is reversed.")
+        year, amount = disbursement.year, disbursement.amount_fen
+        entry = (await session.execute(select(LedgerEntry).where(
+            LedgerEntry.disbursement_id == disbursement.id, LedgerEntry.kind == "disbursement",
+        ))).scalar_one()  # fmt: skip
+        await session.execute(
+            update(FundYear).where(FundYear.year == year)
+            .values(spent_fen=FundYear.spent_fen - amount)
+        )  # fmt: skip
+        session.add(LedgerEntry(
+            year=year, disbursement_id=disbursement.id, area_code=disbursement.area_code,
+            amount_fen=-amount, kind="reversal", reverses_entry_id=entry.id,
+            created_by=principal.sub, created_at=now, note=body.reason,
+        ))  # fmt: skip
+        disbursement.status = "reversed"
+        await cases.record_fund_event(
+            session, principal, disbursement.case_id, "fund_reversal",
+            {"disbursement_id": disbursement.id, "amount": yuan(amount), "year": year,
+             "reason": body.reason}, now,
+        )  # fmt: skip
+    return disbursement
+
+
+async def balances(
+    session: AsyncSession, principal: Principal, year: int, now: datetime
+) -> dict[str, Any]:
+    """The year's budget, what is spent, and spending by township within your area."""
+    async with session.begin():
+        budget = (await policies.in_effect(session, now)).fund_budgets.get(year)
+        query = select(FundYear.spent_fen).where(FundYear.year == year)
+        spent = (await session.execute(query)).scalar_one_or_none() or 0
+        township = func.substr(LedgerEntry.area_code, 1, 9)
+        rows = await session.execute(
+            select(township, func.sum(LedgerEntry.amount_fen))
+            .where(LedgerEntry.year == year,
+                   cases_repo.in_area(LedgerEntry.area_code, principal.area))
+            .group_by(township).order_by(township)
+        )  # fmt: skip
+        by_area = {code: yuan(int(total)) for code, total in rows}
+    return {
+        "year": year,
+        "budget": None if budget is None else f"{budget:.2f}",
+        "spent": yuan(spent),
+        "balance": None if budget is None else yuan(fen(budget) - spent),
+        "spent_by_township": by_area,
+    }
