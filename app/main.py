@@ -17,6 +17,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
 from app.department_data.router import router as department_data_router
+from app.elimination_rounds.router import router as rounds_router
 from app.fund.router import router as fund_router
 from app.households.router import router as households_router
 from app.notices.router import router as notices_router
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(policies_router)
     app.include_router(households_router)
     app.include_router(fund_router)
+    app.include_router(rounds_router)
     if settings.demo_clock:  # demonstrations only; not part of the production contract
         from app.demo.router import router as demo_router
 

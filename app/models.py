@@ -5,6 +5,7 @@ from app.cases.models import Case, CaseEvent
 from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
+from app.elimination_rounds.models import EliminationRound
 from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.households.models import Household, Member
 from app.policies.models import PolicyVersion
@@ -18,6 +19,7 @@ __all__ = [
     "DepartmentRecord",
     "DepartmentSnapshot",
     "Disbursement",
+    "EliminationRound",
     "FundYear",
     "Household",
     "IdempotencyRecord",

@@ -218,3 +218,73 @@ async def test_roll_back_and_re_entry_keep_the_history(api: Api) -> None:
     for case_id in (first, again["id"]):
         replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
         assert replay["matches"] and replay["all_steps_legal"] and replay["facts_match"]
+
+
+async def test_an_assessment_round_lists_who_is_ready_and_what_others_miss(api: Api) -> None:
+    await publish_lines(api)
+    ready = await monitored_and_helped(api)
+    not_ready = await api.to_assisted()
+    elsewhere = await api.open_case(village="220281105200", user="cadre.laodong")  # elsewhere
+    await set_head_labour(api, ready, "ordinary")
+    await assess(api, ready, "2026-03-20")
+    api.clock.advance(timedelta(days=200))
+    await assess(api, ready, "2026-10-01")
+    for user, body in (
+        ("township.baishishan", {"area": "220281102", "reason": "x"}),
+        ("bureau.jiaohe", {"area": "220282", "reason": "x"}),
+    ):
+        assert (await api.post(user, "/api/v1/elimination-rounds", body)).status_code == 403
+    opened = await api.post(
+        "bureau.jiaohe",
+        "/api/v1/elimination-rounds",
+        {"area": "220281102", "reason": "2026年第四季度风险消除评估"},
+    )
+    assert opened.status_code == 201, opened.text
+    path = f"/api/v1/elimination-rounds/{opened.json()['id']}"
+    listing = (await api.get("bureau.jiaohe", path)).json()
+    standing = {h["case_id"]: (h["standing"], set(h["unmet"])) for h in listing["households"]}
+    assert standing[ready] == ("ready", set())
+    assert standing[not_ready][0] == "not_ready"
+    assert standing[not_ready][1] == {
+        "no_measure_done",
+        "income_not_stable",
+        "rigid_spending_unresolved",
+    }
+    assert elsewhere["id"] not in standing
+    # tracked through the procedure
+    await api.must("cadre.pinggang", ready, "propose_elimination")
+    listing = (await api.get("bureau.jiaohe", path)).json()
+    assert listing["counts"] == {"ready": 0, "not_ready": 1, "in_procedure": 1, "eliminated": 0}
+    township_view = await api.get("township.tianbei", path)
+    assert township_view.status_code == 404  # the round's area is not theirs
+    assert (await api.get("bureau.jiaohe", "/api/v1/elimination-rounds/nope")).status_code == 404
+
+
+async def test_weak_stability_keeps_assistance_with_its_causes(api: Api) -> None:
+    await publish_lines(api)
+    case_id = await monitored_and_helped(api)
+    await assess(api, case_id, "2026-03-20")
+    api.clock.advance(timedelta(days=200))
+    await assess(api, case_id, "2026-10-01")
+    await api.must("cadre.pinggang", case_id, "propose_elimination")
+    bad = await api.act(
+        "township.baishishan",
+        case_id,
+        "continue_assistance",
+        {"reason": "x", "weak_stability": ["bad_luck"]},
+    )
+    assert bad.status_code == 422
+    back = await api.must(
+        "township.baishishan",
+        case_id,
+        "continue_assistance",
+        {
+            "reason": "务工收入不稳定, 取消帮扶即返贫",
+            "weak_stability": ["unstable_income", "relapses_without_support"],
+        },
+    )
+    assert back["state"] == "assisted"
+    assert back["facts"]["weak_stability"]["causes"] == [
+        "unstable_income",
+        "relapses_without_support",
+    ]

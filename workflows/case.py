@@ -39,6 +39,16 @@ class ReasonPayload(ActionPayload):
     reason: Reason | None = None
 
 
+class ContinuePayload(ReasonPayload):
+    """Back to assistance from the elimination procedure; weak stability names its causes."""
+
+    weak_stability: list[
+        Literal["unstable_income", "uncontrollable_spending", "relapses_without_support"]
+    ] = []
+    """稳定性较弱: unstable income, rigid spending beyond control, or a relapse as soon as the
+    support stops (policy 四(二))."""
+
+
 class DistributePayload(ActionPayload):
     """The city bureau sends a department warning to the township of the household's village."""
 
@@ -216,7 +226,7 @@ STEPS_V1: tuple[Step, ...] = (
          _roles(B), (*ELIMINATION_CRITERIA, r.has_labour_capacity), EL, EliminationPayload,
          "标注风险消除"),
     Step("continue_assistance", ELIMINATION_STATES, "assisted", _roles(T, B), (r.reason_given,),
-         EL, ReasonPayload, "继续帮扶"),
+         EL, ContinuePayload, "继续帮扶"),
     Step("keep_under_watch", ("assisted",), "kept_under_watch", _roles(B),
          (r.lacks_labour_capacity, r.social_security_in_place), title="持续跟踪监测"),
     Step("resume_assistance", ("kept_under_watch",), "assisted", _roles(B), (r.reason_given,),

@@ -276,6 +276,7 @@ def initial_facts() -> dict[str, Any]:
         "assessments": [],
         "elimination": None,
         "previous_case_ids": [],
+        "weak_stability": None,
     }
 
 
@@ -395,6 +396,11 @@ def evolve(
         voided = procedures[Procedure.identification]
         voided["review"], voided["notice"], voided["objections"] = None, None, {}
     if name == "continue_assistance":
+        facts["weak_stability"] = (
+            {"causes": payload["weak_stability"], "reason": payload.get("reason"), "at": at}
+            if payload.get("weak_stability")
+            else None
+        )
         # Back to assistance: the elimination procedure starts afresh next time.
         procedures[Procedure.elimination] = empty_procedure()
     return facts

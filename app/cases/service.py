@@ -751,6 +751,17 @@ async def record_household_change(
                   actor=principal, now=now)  # fmt: skip
 
 
+async def elimination_unmet(session: AsyncSession, snap: Snapshot, now: datetime) -> list[str]:
+    """The elimination criteria a monitored case misses now (as propose_elimination reads them)."""
+    step = snap.workflow.step("propose_elimination", snap.state)
+    if step is None:
+        return []
+    await policies.ensure_loaded(session, [snap.policy_version])
+    observed = await _observations(session, snap, step, now)
+    return [u.code for u in evaluate(step.rules, _context(snap, step, now, {}, observed),
+                                     with_payload=True)]  # fmt: skip
+
+
 async def record_fund_event(
     session: AsyncSession,
     principal: Principal,
