@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from app.areas.demo import load as load_demo_areas
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
+from app.policies.models import PolicyVersion
 from tests.helpers import Api
 from workflows.policy import JIAOHE_2022, POLICIES
 
@@ -77,7 +81,24 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     for url in urls.values():
         if url:
             migrations.upgrade(url)
+    asyncio.run(_make_template(sqlite_path))
     yield urls
+
+
+def _template_of(database: Path) -> Path:
+    return database.with_name("template.sqlite3")
+
+
+async def _make_template(database: Path) -> None:
+    """A migrated SQLite file with the demo areas, copied for each test (the trail's tables
+    refuse DELETE, so tests start from a fresh copy instead of emptying them)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{database}")
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await load_demo_areas(session)
+    await engine.dispose()
+    with closing(sqlite3.connect(database)) as connection:  # fold the WAL into the file
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copyfile(database, _template_of(database))
 
 
 async def _drop_all(url: str) -> None:
@@ -89,21 +110,24 @@ async def _drop_all(url: str) -> None:
 
 
 async def reset(url: str) -> None:
-    """Empty every table and load the demo areas again."""
-    engine = make_engine(url)
-    async with engine.begin() as connection:
-        if url.startswith("postgresql"):
-            await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
-        else:
-            for table in TABLES:
-                await connection.execute(text(f"DELETE FROM {table}"))
-        # the version the migration seeds stays; versions tests added go, and the cache with them
-        await connection.execute(
-            text("DELETE FROM policy_version WHERE version <> :v"), {"v": JIAOHE_2022.version}
-        )
+    """Every table as the migrations and the demo data leave them."""
     POLICIES.clear()
     POLICIES[JIAOHE_2022.version] = JIAOHE_2022
+    if url.startswith("sqlite"):
+        database = Path(url.split("///", 1)[1])
+        for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            leftover.unlink(missing_ok=True)
+        shutil.copyfile(_template_of(database), database)
+        return
+    engine = make_engine(url)
+    async with engine.begin() as connection:
+        # TRUNCATE is not a row UPDATE or DELETE: the append-only triggers let it through
+        await connection.execute(text(f"TRUNCATE {', '.join(TABLES)}, policy_version CASCADE"))
     async with make_sessionmaker(engine)() as session, session.begin():
+        session.add(PolicyVersion(
+            version=JIAOHE_2022.version, effective_from=JIAOHE_2022.effective_from,
+            parameters=JIAOHE_2022.document(), created_at=START, created_by="migration",
+            reason="seed"))  # fmt: skip
         await load_demo_areas(session)
     await engine.dispose()
 

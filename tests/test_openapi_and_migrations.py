@@ -84,3 +84,20 @@ async def test_partial_unique_index_survives_the_migrations(api: Api) -> None:
     await engine.dispose()
     assert "UNIQUE" in definition.upper() and "is_open" in definition
     assert "WHERE" in definition.upper()
+
+
+def test_append_only_triggers_survive_a_downgrade_and_upgrade(tmp_path: Path) -> None:
+    """Batch migrations rebuild SQLite tables and drop their triggers: at head they are there."""
+    import sqlite3
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'triggers.sqlite3'}"
+    migrations.upgrade(url)
+    migrations.downgrade(url, "0001")
+    migrations.upgrade(url)
+    connection = sqlite3.connect(tmp_path / "triggers.sqlite3")
+    names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = "
+                                                  "'trigger'")}  # fmt: skip
+    connection.close()
+    assert names == {f"{table}_no_{operation}"
+                     for table in ("case_event", "fund_ledger_entry", "policy_version")
+                     for operation in ("update", "delete")}  # fmt: skip

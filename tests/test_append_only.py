@@ -1,0 +1,45 @@
+"""The trail, the fund's ledger and policy versions refuse UPDATE and DELETE at the database."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from app.core.db import make_engine
+from tests.helpers import Api
+
+STATEMENTS = [
+    "UPDATE case_event SET actor_sub = 'x'",
+    "DELETE FROM case_event",
+    "UPDATE policy_version SET reason = 'x'",
+    "DELETE FROM policy_version",
+    "UPDATE fund_ledger_entry SET amount_fen = 0",
+    "DELETE FROM fund_ledger_entry",
+]
+
+
+@pytest.mark.parametrize("statement", STATEMENTS)
+async def test_the_database_refuses_changes_to_written_rows(api: Api, statement: str) -> None:
+    await api.open_case()
+    engine = make_engine(api.settings.database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO fund_disbursement (id, case_id, area_code, amount_fen, purpose,"
+                " status, requested_by, requested_at)"
+                " SELECT 'd1', id, area_code, 100, 'x', 'approved',"
+                " 'x', opened_at FROM monitoring_case"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO fund_ledger_entry (year, disbursement_id, area_code, amount_fen, kind,"
+                " created_by, created_at, note) SELECT 2026, 'd1', area_code, 100, 'disbursement',"
+                " 'x', opened_at, 'x' FROM monitoring_case"
+            )
+        )
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with engine.begin() as connection:
+            await connection.execute(text(statement))
+    await engine.dispose()
