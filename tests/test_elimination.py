@@ -142,26 +142,27 @@ async def test_without_labour_the_household_is_kept_under_watch(api: Api) -> Non
     assert kept["state"] == "kept_under_watch" and kept["is_open"] is True
 
 
-async def test_no_labour_is_never_marked_eliminated(api: Api) -> None:
-    await publish_lines(api)
-    case_id = await monitored_and_helped(api)
-    await set_head_labour(api, case_id, "none")
+async def to_city_for_elimination(api: Api, case_id: str) -> None:
+    """Stable income over a year, then the elimination procedure up to the city."""
     await assess(api, case_id, "2026-03-20")
     api.clock.advance(timedelta(days=400))
     await assess(api, case_id, "2027-04-20")
     await api.must("cadre.pinggang", case_id, "propose_elimination")
-    await api.must_fact(
-        "cadre.pinggang",
-        case_id,
-        "household-verifications",
-        {**STABLE, "verified_on": "2027-04-20"},
-    )
+    verification = {**STABLE, "verified_on": "2027-04-20"}
+    await api.must_fact("cadre.pinggang", case_id, "household-verifications", verification)
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     await api.must("committee.pinggang", case_id, "publish_elimination_notice")
     api.clock.advance(timedelta(days=6))
     await api.must("committee.pinggang", case_id, "submit_elimination_to_township")
     await api.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
     await api.must("township.baishishan", case_id, "submit_elimination_to_city")
+
+
+async def test_no_labour_is_never_marked_eliminated(api: Api) -> None:
+    await publish_lines(api)
+    case_id = await monitored_and_helped(api)
+    await set_head_labour(api, case_id, "none")
+    await to_city_for_elimination(api, case_id)
     assert await refused(api, "bureau.jiaohe", case_id, "mark_risk_eliminated",
                          {"method": "natural"}) == {"no_labour_capacity"}  # fmt: skip
     back = await api.must("bureau.jiaohe", case_id, "continue_assistance",
@@ -173,22 +174,7 @@ async def eliminated(api: Api, id_number: str) -> str:
     """A case taken through the whole elimination procedure."""
     case_id = await monitored_and_helped(api, id_number)
     await set_head_labour(api, case_id, "ordinary")
-    await assess(api, case_id, "2026-03-20")
-    api.clock.advance(timedelta(days=400))
-    await assess(api, case_id, "2027-04-20")
-    await api.must("cadre.pinggang", case_id, "propose_elimination")
-    await api.must_fact(
-        "cadre.pinggang",
-        case_id,
-        "household-verifications",
-        {**STABLE, "verified_on": "2027-04-20"},
-    )
-    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
-    await api.must("committee.pinggang", case_id, "publish_elimination_notice")
-    api.clock.advance(timedelta(days=6))
-    await api.must("committee.pinggang", case_id, "submit_elimination_to_township")
-    await api.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
-    await api.must("township.baishishan", case_id, "submit_elimination_to_city")
+    await to_city_for_elimination(api, case_id)
     await api.must("bureau.jiaohe", case_id, "mark_risk_eliminated", {"method": "assisted_out"})
     return case_id
 
