@@ -20,6 +20,7 @@ from app.department_data.router import router as department_data_router
 from app.elimination_rounds.router import router as rounds_router
 from app.fund.router import router as fund_router
 from app.households.router import router as households_router
+from app.intake.router import router as intake_router
 from app.notices.router import router as notices_router
 from app.policies.router import router as policies_router
 from app.timers.service import run_worker
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(households_router)
     app.include_router(fund_router)
     app.include_router(rounds_router)
+    app.include_router(intake_router)
     if settings.demo_clock:  # demonstrations only; not part of the production contract
         from app.demo.router import router as demo_router
 

@@ -8,6 +8,7 @@ from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 from app.elimination_rounds.models import EliminationRound
 from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.households.models import Household, Member
+from app.intake.models import IntakeReceipt
 from app.policies.models import PolicyVersion
 from app.timers.models import Timer
 
@@ -23,6 +24,7 @@ __all__ = [
     "FundYear",
     "Household",
     "IdempotencyRecord",
+    "IntakeReceipt",
     "LedgerEntry",
     "Member",
     "PolicyVersion",

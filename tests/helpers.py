@@ -32,6 +32,8 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+APPLICATION = sha("书面申请 (扫描件)")
+"""The scanned written application a cadre enters a self-declaration from."""
 COMMITMENT_FORM = {
     "signatory_name": "王德福",
     "signed_on": "2026-03-02",
@@ -137,6 +139,7 @@ class Api:
                 },
                 "description": "户主突发重病, 医疗支出大",
                 "risk_type": "illness",
+                **({"application_sha256": APPLICATION} if channel == "self_declared" else {}),
             },
         )
         assert response.status_code in (200, 201), response.text

@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from app.auth.tokens import mint
-from tests.helpers import OTHER_VILLAGE, Api, new_id_number
+from tests.helpers import APPLICATION, OTHER_VILLAGE, Api, new_id_number
 from workflows.vocabulary import Role
 
 
@@ -219,7 +219,9 @@ async def test_invalid_household_is_422_and_stores_nothing(
     }
     mutate(household)
     response = await api.post(
-        "cadre.pinggang", "/api/v1/cases", {"channel": "self_declared", "household": household}
+        "cadre.pinggang",
+        "/api/v1/cases",
+        {"channel": "self_declared", "application_sha256": APPLICATION, "household": household},
     )
     assert response.status_code == 422, response.text
     assert field in {e["field"] for e in response.json()["errors"]}
@@ -229,6 +231,7 @@ async def test_invalid_household_is_422_and_stores_nothing(
 async def test_opening_outside_area_or_role_is_403_unknown_village_422(api: Api) -> None:
     body = {
         "channel": "self_declared",
+        "application_sha256": APPLICATION,
         "household": {
             "head_name": "王",
             "head_id_number": new_id_number(),

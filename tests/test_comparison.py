@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from app.core.db import make_engine
 from tests.helpers import (
+    APPLICATION,
     CLASSIFICATION,
     COMMITMENT_FORM,
     HOME_VISIT,
@@ -31,6 +32,7 @@ async def case_at_city(api: Api, head_id: str, member_id: str) -> str:
         "/api/v1/cases",
         {
             "channel": "self_declared",
+            "application_sha256": APPLICATION,
             "risk_type": "illness",
             "household": {
                 "head_name": "王德福",

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from app.households.idnumber import mask
 from tests.helpers import (
+    APPLICATION,
     CLASSIFICATION,
     COMMITMENT_FORM,
     HOME_VISIT,
@@ -38,6 +39,7 @@ async def test_no_forbidden_value_reaches_any_public_document(api: Api) -> None:
         "/api/v1/cases",
         {
             "channel": "self_declared",
+            "application_sha256": APPLICATION,
             "source": sentinels["source"],
             "description": sentinels["description"] + " 银行卡" + sentinels["bank"],
             "risk_type": "illness",

@@ -6,12 +6,13 @@ from sqlalchemy import insert
 
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency_model import IdempotencyRecord
-from tests.helpers import Api, new_id_number
+from tests.helpers import APPLICATION, Api, new_id_number
 
 
 def report(id_number: str) -> dict[str, object]:
     return {
         "channel": "self_declared",
+        "application_sha256": APPLICATION,
         "household": {
             "head_name": "王",
             "head_id_number": id_number,

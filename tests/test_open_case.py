@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import Api, new_id_number
+from tests.helpers import APPLICATION, Api, new_id_number
 
 
 async def test_second_report_attaches_to_the_open_case(api: Api) -> None:
@@ -49,6 +49,7 @@ async def test_created_case_answers_location_etag_and_deadline(api: Api) -> None
         "/api/v1/cases",
         {
             "channel": "self_declared",
+            "application_sha256": APPLICATION,
             "household": {
                 "head_name": "王",
                 "head_id_number": new_id_number(),

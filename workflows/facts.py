@@ -277,6 +277,8 @@ def initial_facts() -> dict[str, Any]:
         "elimination": None,
         "previous_case_ids": [],
         "weak_stability": None,
+        "acceptance_due_at": None,
+        "acceptance": None,
     }
 
 
@@ -306,6 +308,7 @@ def evolve(
         facts["opened_at"] = at
         facts["household_type"] = payload.get("household_type", "ordinary")
         facts["previous_case_ids"] = payload.get("previous_case_ids", [])
+        facts["acceptance_due_at"] = payload.get("acceptance_due_at")
         facts["reports"].append(
             {"channel": facts["channel"], "reported_at": at, "source": payload.get("source"),
              "risk_type": payload.get("risk_type")}
@@ -347,6 +350,10 @@ def evolve(
         measure["progress"].append({**payload, "at": at})
     elif name == "classification":
         facts["classification"] = {**payload, "recorded_at": at}
+    elif name == "start_village_review" and facts.get("acceptance_due_at"):
+        # 受理: a 12317 declaration accepted late is flagged, never refused
+        late = occurred_at >= datetime.fromisoformat(facts["acceptance_due_at"])
+        facts["acceptance"] = {"accepted_at": at, "late": late}
     elif name == "distribute":
         facts["township_code"] = payload.get("township_code")
     elif name in NOTICE_OPENED_BY:

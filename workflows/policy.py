@@ -26,6 +26,8 @@ class PolicyParameters:
     """From first report to city determination (识别时限)."""
     measures_months: int = 1
     """First assistance measure due within this many months of confirmation."""
+    acceptance_days: int = 2
+    """A 12317 self-declaration is accepted by the village within this many days (受理时限)."""
     elimination_min_months: int = 6
     """Minimum monitoring time before risk elimination."""
     review_quorum: Fraction = Fraction(2, 3)
@@ -47,6 +49,7 @@ class PolicyParameters:
             "notice_days": self.notice_days,
             "identification_days": self.identification_days,
             "measures_months": self.measures_months,
+            "acceptance_days": self.acceptance_days,
             "elimination_min_months": self.elimination_min_months,
             "review_quorum": str(self.review_quorum),
             "review_majority": str(self.review_majority),
@@ -64,6 +67,8 @@ class PolicyParameters:
             notice_days=int(document["notice_days"]),
             identification_days=int(document["identification_days"]),
             measures_months=int(document["measures_months"]),
+            # versions written before this parameter existed had the default
+            acceptance_days=int(document.get("acceptance_days", 2)),
             elimination_min_months=int(document["elimination_min_months"]),
             review_quorum=Fraction(document["review_quorum"]),
             review_majority=Fraction(document["review_majority"]),

@@ -50,6 +50,8 @@ class Case(Base):
     identification_due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     """00:00 Asia/Shanghai on the day after the identification limit ends."""
     measures_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    acceptance_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    """A 12317 self-declaration still waiting for the village is late from this moment."""
     """When a confirmed case without any planned measure becomes late (措施落实时限)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -139,6 +139,7 @@ async def list_cases(
     monitoring_type: str | None,
     overdue_at: datetime | None,
     measures_overdue_at: datetime | None,
+    acceptance_overdue_at: datetime | None,
     cursor: str | None,
     limit: int,
 ) -> tuple[list[tuple[Case, Household]], str | None]:
@@ -159,6 +160,8 @@ async def list_cases(
         ]
     if measures_overdue_at is not None:
         conditions.append(Case.measures_due_at <= measures_overdue_at)
+    if acceptance_overdue_at is not None:
+        conditions.append(Case.acceptance_due_at <= acceptance_overdue_at)
     if cursor:
         after_time, after_id = decode_cursor(cursor)
         conditions.append(

@@ -94,13 +94,15 @@ async def list_cases(
     monitoring_type: MonitoringType | None = None,
     overdue: bool | None = None,
     measures_overdue: bool | None = None,
+    acceptance_overdue: bool | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CasePage:
     """Cases in your area, oldest first; ``overdue=true`` lists the late identifications,
-    ``measures_overdue=true`` the confirmed cases still without a planned measure."""
+    ``measures_overdue=true`` the confirmed cases still without a planned measure,
+    ``acceptance_overdue=true`` the 12317 declarations the village has not accepted in time."""
     now = clock.now()
-    if overdue is False or measures_overdue is False:
+    if False in (overdue, measures_overdue, acceptance_overdue):
         raise Unprocessable("invalid_filter", "Use =true or leave the overdue filters out.")
     rows, next_cursor = await repo.list_cases(
         session,
@@ -111,6 +113,7 @@ async def list_cases(
         monitoring_type=monitoring_type.value if monitoring_type else None,
         overdue_at=now if overdue else None,
         measures_overdue_at=now if measures_overdue else None,
+        acceptance_overdue_at=now if acceptance_overdue else None,
         cursor=cursor,
         limit=min(limit, settings.max_page_size),
     )

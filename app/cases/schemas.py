@@ -26,6 +26,8 @@ class OpenCaseIn(BaseModel):
     """The risk the reporter names; the city's classification decides."""
     source: Short | None = None
     """Where the report came from: a 12317 tracking number, a department, a campaign."""
+    application_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """The scanned written application (书面申请) a cadre enters a self-declaration from."""
 
 
 class Deadlines(BaseModel):
@@ -37,6 +39,9 @@ class Deadlines(BaseModel):
     measures_due_at: datetime | None
     """A confirmed case must have its first measure planned before this (措施落实时限)."""
     measures_overdue: bool
+    acceptance_due_at: datetime | None
+    """A 12317 self-declaration not accepted by the village before this is late (受理时限)."""
+    acceptance_overdue: bool
 
 
 class SuggestedClassification(BaseModel):

@@ -101,6 +101,7 @@ class Snapshot:
     opened_at: datetime
     identification_due_at: datetime
     measures_due_at: datetime | None
+    acceptance_due_at: datetime | None
     updated_at: datetime
 
     @classmethod
@@ -130,6 +131,8 @@ def deadlines(snap: Snapshot, now: datetime) -> Deadlines:
         notice_ends_at=notice_end,
         measures_due_at=snap.measures_due_at,
         measures_overdue=snap.measures_due_at is not None and now >= snap.measures_due_at,
+        acceptance_due_at=snap.acceptance_due_at,
+        acceptance_overdue=snap.acceptance_due_at is not None and now >= snap.acceptance_due_at,
     )
 
 
@@ -225,6 +228,11 @@ async def _append(
         is_open=to_state not in CLOSED_STATES,
         monitoring_type=classification.get("monitoring_type"),
         measures_due_at=_measures_due(facts, params),
+        acceptance_due_at=(
+            datetime.fromisoformat(facts["acceptance_due_at"])
+            if facts.get("acceptance_due_at") and to_state == "self_declared"
+            else None
+        ),
         updated_at=now,
     )
     changed = await repo.advance_case(
@@ -241,6 +249,7 @@ async def _append(
                 "is_open",
                 "monitoring_type",
                 "measures_due_at",
+                "acceptance_due_at",
                 "updated_at",
             )
         },
@@ -568,6 +577,16 @@ async def open_case(
     village = body.household.village_code
     if not principal.covers(village):
         raise Forbidden("area_forbidden", f"The village {village} is outside your area.")
+    if (
+        body.channel == "self_declared"
+        and principal.role == Role.village_cadre
+        and not body.application_sha256
+    ):
+        raise Unprocessable(
+            "application_form_missing",
+            "A written self-declaration is entered with its scanned form's SHA-256.",
+            field="application_sha256",
+        )
     for attempt in range(2):
         try:
             return await _open_once(session, principal, body, flow, open_step, now, settings)
@@ -593,6 +612,7 @@ async def _open_once(
         "source": body.source,
         "description": body.description or None,
         "risk_type": body.risk_type.value if body.risk_type else None,
+        "application_sha256": body.application_sha256,
     }
     report = {k: v for k, v in report.items() if v is not None}
     async with session.begin():
@@ -660,6 +680,7 @@ async def _open_once(
             opened_at=now,
             identification_due_at=after_full_days(now, params.identification_days),
             measures_due_at=None,
+            acceptance_due_at=None,
             updated_at=now,
         )
         await repo.insert_case(
@@ -669,6 +690,10 @@ async def _open_once(
                                    "household_type": body.household.household_type,
                                    **report}  # fmt: skip
         payload.pop("channel")
+        if principal.role == Role.platform_12317:
+            # the village accepts a declaration from the app within a set time (受理时限)
+            due = after_full_days(now, params.acceptance_days)
+            payload["acceptance_due_at"] = due.isoformat()
         if previous:
             payload["previous_case_ids"] = previous  # a re-entry stays linked to its history
         ctx = _context(snap, open_step, now, payload)

@@ -69,6 +69,7 @@ class PolicyChange(BaseModel):
     notice_days: int | None = Field(default=None, ge=1, le=60)
     identification_days: int | None = Field(default=None, ge=1, le=365)
     measures_months: int | None = Field(default=None, ge=1, le=24)
+    acceptance_days: int | None = Field(default=None, ge=1, le=30)
     elimination_min_months: int | None = Field(default=None, ge=1, le=60)
     review_quorum: str | None = None
     review_majority: str | None = None
@@ -112,7 +113,7 @@ async def create(
     async with session.begin():
         base = await in_effect_on(session, change.effective_from)
         document = base.document()
-        for name in ("notice_days", "identification_days", "measures_months",
+        for name in ("notice_days", "identification_days", "measures_months", "acceptance_days",
                      "elimination_min_months", "review_quorum", "review_majority"):  # fmt: skip
             value = getattr(change, name)
             if value is not None:

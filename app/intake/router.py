@@ -1,0 +1,128 @@
+"""The 12317 platform's door: self-declarations in, tracking numbers out, status by number."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.auth.tokens import Principal
+from app.cases import service as cases
+from app.cases.models import Case
+from app.cases.schemas import OpenCaseIn
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, NotFound
+from app.households.schemas import HouseholdIn, IdNumber, Phone, VillageCode
+from app.intake.models import IntakeReceipt
+from workflows.calendar import local_date
+from workflows.case import ELIMINATION_STATES
+from workflows.vocabulary import Channel, RiskType, Role
+
+router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
+
+STAGES = {
+    "self_declared": "received",
+    "village_nomination": "under_review",
+    "public_notice": "under_review",
+    "township_verification": "under_review",
+    "city_confirmation": "under_review",
+    "assisted": "monitored",
+    "kept_under_watch": "monitored",
+    **dict.fromkeys(ELIMINATION_STATES, "monitored"),
+    "risk_eliminated": "risk_eliminated",
+    "rejected": "not_included",
+    "withdrawn": "withdrawn",
+}
+
+
+class SelfDeclarationIn(BaseModel):
+    """农户自主申报 through 12317: the minimal data of SPEC §3."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    phone: Phone
+    id_number: IdNumber
+    village_code: VillageCode
+    household_size: int = Field(default=1, ge=1, le=30)
+    hardship: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ]
+    risk_type: RiskType | None = None
+
+
+class ReceiptOut(BaseModel):
+    tracking_number: str
+    received_at: datetime
+    attached: bool
+    """True when the household already had an open case: the declaration joined it."""
+
+
+class StatusOut(BaseModel):
+    """What a household may learn by its number: never a personal detail."""
+
+    tracking_number: str
+    received_at: datetime
+    stage: Literal["received", "under_review", "monitored", "risk_eliminated", "not_included",
+                   "withdrawn"]  # fmt: skip
+    accepted: bool
+
+
+def _platform_only(principal: Principal) -> None:
+    if principal.role != Role.platform_12317:
+        raise Forbidden("role_not_permitted", "Only the 12317 platform uses this door.")
+
+
+@router.post(
+    "/self-declarations",
+    response_model=ReceiptOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def declare(
+    body: SelfDeclarationIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> ReceiptOut:
+    """A household declares through the 12317 app; the answer is the number it can quote.
+    The village must accept it within the policy's acceptance time (late ones are listed)."""
+    _platform_only(principal)
+    now = clock.now()
+    tracking = f"{local_date(now):%Y%m%d}{secrets.randbelow(10**10):010d}"
+    report = OpenCaseIn(
+        channel=Channel.self_declared,
+        household=HouseholdIn(head_name=body.name, head_id_number=body.id_number,
+                              village_code=body.village_code, size=body.household_size,
+                              phone=body.phone),
+        description=body.hardship, risk_type=body.risk_type, source=f"12317:{tracking}",
+    )  # fmt: skip
+    snap, _, attached = await cases.open_case(session, principal, report, now, settings)
+    async with session.begin():
+        session.add(IntakeReceipt(tracking_number=tracking, case_id=snap.id, received_at=now))
+    return ReceiptOut(tracking_number=tracking, received_at=now, attached=attached)
+
+
+@router.get("/self-declarations/{tracking_number}", response_model=StatusOut)
+async def declaration_status(
+    tracking_number: Annotated[str, StringConstraints(pattern=r"^\d{18}$")],
+    principal: CurrentPrincipal,
+    session: SessionDep,
+) -> StatusOut:
+    """Where a declaration stands, for the household that quotes its number."""
+    _platform_only(principal)
+    async with session.begin():
+        receipt = await session.get(IntakeReceipt, tracking_number)
+        case = None if receipt is None else await session.get(Case, receipt.case_id)
+    if receipt is None or case is None:
+        raise NotFound("declaration_not_found", "No declaration has this number.")
+    return StatusOut(
+        tracking_number=receipt.tracking_number,
+        received_at=receipt.received_at,
+        stage=STAGES[case.state],
+        accepted=case.state != "self_declared",
+    )

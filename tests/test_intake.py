@@ -1,0 +1,116 @@
+"""Self-declaration through 12317, written applications, and the village's acceptance time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from tests.helpers import Api, new_id_number
+
+DECLARATION = {
+    "name": "刘桂芝",
+    "phone": "13912345678",
+    "village_code": "220281102200",
+    "household_size": 3,
+    "hardship": "丈夫务工受伤, 收入骤减",
+    "risk_type": "accident",
+}
+
+
+async def declare(api: Api, **changes: Any) -> Any:
+    body = {**DECLARATION, "id_number": new_id_number(), **changes}
+    return await api.post("platform.12317", "/api/v1/intake/self-declarations", body)
+
+
+async def test_a_declaration_answers_a_number_and_its_status(api: Api) -> None:
+    response = await declare(api)
+    assert response.status_code == 201, response.text
+    receipt = response.json()
+    assert len(receipt["tracking_number"]) == 18 and receipt["attached"] is False
+    path = f"/api/v1/intake/self-declarations/{receipt['tracking_number']}"
+    status = (await api.get("platform.12317", path)).json()
+    assert status == {"tracking_number": receipt["tracking_number"],
+                      "received_at": status["received_at"], "stage": "received",
+                      "accepted": False}  # fmt: skip
+    # the village sees it as a self-declared case from 12317
+    listed = (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
+    (case,) = listed
+    assert case["channel"] == "self_declared"
+    assert case["facts"]["reports"][0]["source"] == f"12317:{receipt['tracking_number']}"
+    await api.must("cadre.pinggang", case["id"], "start_village_review")
+    status = (await api.get("platform.12317", path)).json()
+    assert (status["stage"], status["accepted"]) == ("under_review", True)
+    assert "13912345678" not in str(status) and "刘桂芝" not in str(status)
+
+
+async def test_only_the_platform_uses_the_door(api: Api) -> None:
+    body = {**DECLARATION, "id_number": new_id_number()}
+    for user in ("cadre.pinggang", "bureau.jiaohe", "auditor.jiaohe"):
+        response = await api.post(user, "/api/v1/intake/self-declarations", body)
+        assert response.status_code == 403, user
+    unknown = await api.get("platform.12317", "/api/v1/intake/self-declarations/202603020000000000")
+    assert unknown.status_code == 404
+    bad = await declare(api, id_number="220281197001010010", phone="call me")
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"id_number", "phone"}
+    assert (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"] == []
+
+
+async def test_a_second_declaration_joins_the_open_case(api: Api) -> None:
+    id_number = new_id_number()
+    first = (await declare(api, id_number=id_number)).json()
+    second = (await declare(api, id_number=id_number)).json()
+    assert second["attached"] is True and second["tracking_number"] != first["tracking_number"]
+    assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 1
+
+
+async def test_late_acceptance_is_listed_and_flagged_never_refused(api: Api) -> None:
+    await declare(api)  # 2026-03-02 09:30 Shanghai: accept by the end of 03-04
+    (case,) = (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
+    assert case["deadlines"]["acceptance_due_at"] == "2026-03-04T16:00:00Z"
+    api.clock.advance(timedelta(days=2, hours=14, minutes=29))  # 03-04 23:59 Shanghai
+    assert (await api.get("cadre.pinggang", "/api/v1/cases", acceptance_overdue="true")).json()[
+        "items"
+    ] == []
+    api.clock.advance(timedelta(minutes=1))  # 03-05 00:00 Shanghai: late
+    late = (await api.get("cadre.pinggang", "/api/v1/cases", acceptance_overdue="true")).json()
+    assert [c["id"] for c in late["items"]] == [case["id"]]
+    accepted = await api.must("cadre.pinggang", case["id"], "start_village_review")
+    assert accepted["facts"]["acceptance"]["late"] is True
+    assert accepted["deadlines"]["acceptance_due_at"] is None
+    assert (await api.get("cadre.pinggang", "/api/v1/cases", acceptance_overdue="true")).json()[
+        "items"
+    ] == []
+
+
+async def test_accepted_in_time_is_not_late(api: Api) -> None:
+    await declare(api)
+    (case,) = (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
+    api.clock.advance(timedelta(days=1))
+    accepted = await api.must("cadre.pinggang", case["id"], "start_village_review")
+    assert accepted["facts"]["acceptance"]["late"] is False
+
+
+async def test_written_applications_carry_their_scanned_form(api: Api) -> None:
+    household = {"head_name": "王", "head_id_number": new_id_number(),
+                 "village_code": "220281102200", "size": 2}  # fmt: skip
+    missing = await api.post(
+        "cadre.pinggang", "/api/v1/cases", {"channel": "self_declared", "household": household}
+    )
+    assert missing.status_code == 422 and missing.json()["code"] == "application_form_missing"
+    cadre_found = await api.post(
+        "cadre.pinggang", "/api/v1/cases", {"channel": "cadre_found", "household": household}
+    )
+    assert cadre_found.status_code == 201  # only a written declaration needs it
+    events = (
+        await api.get("auditor.jiaohe", f"/api/v1/cases/{cadre_found.json()['id']}/events")
+    ).json()
+    assert "application_sha256" not in events[0]["payload"]
+
+
+async def test_the_scanned_forms_hash_is_kept_in_the_trail(api: Api) -> None:
+    from tests.helpers import APPLICATION
+
+    case = await api.open_case("self_declared")
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
+    assert events[0]["payload"]["application_sha256"] == APPLICATION
