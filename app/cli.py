@@ -89,6 +89,22 @@ def token(
     )
 
 
+@cli.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt personal data with the newest key in FIELD_KEYS (online, in small batches)."""
+    from app.core.db import make_engine, make_sessionmaker
+    from app.households.rotation import rotate
+
+    async def run() -> int:
+        engine = make_engine(get_settings().database_url)
+        try:
+            return await rotate(make_sessionmaker(engine), get_settings())
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"re-encrypted {asyncio.run(run())} row(s)")
+
+
 @cli.command()
 def openapi(
     output: Annotated[Path, typer.Option(help="Where to write the document.")] = Path(

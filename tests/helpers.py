@@ -32,6 +32,7 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+CHILD_MEMBER = {"name": "王小明", "relation": "son", "labour_skill": "none", "health": "healthy"}
 APPLICATION = sha("书面申请 (扫描件)")
 """The scanned written application a cadre enters a self-declaration from."""
 COMMITMENT_FORM = {

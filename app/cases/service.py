@@ -33,6 +33,8 @@ from app.cases.schemas import (
 )
 from app.core.canonical import GENESIS_HASH, blind_index, event_hash, utc_iso
 from app.core.config import Settings
+from app.core.crypto import cipher_for
+from app.core.crypto import context as crypto_context
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -140,7 +142,7 @@ def household_summary(household: Household) -> HouseholdSummary:
     return HouseholdSummary(
         id=household.id,
         head_name=household.head_name,
-        head_id_number_masked=idnumber.mask(household.head_id_number),
+        head_id_number_masked=household.head_id_number_masked,
         village_code=household.village_code,
         size=household.size,
     )
@@ -645,13 +647,24 @@ async def _open_once(
                 )
                 return snap, household, True
         else:
+            household_id = str(uuid.uuid4())
+            cipher = cipher_for(settings.field_keys)
+            phone = body.household.phone
             household = Household(
-                id=str(uuid.uuid4()),
+                id=household_id,
                 village_code=village,
                 head_name=body.household.head_name,
-                head_id_number=body.household.head_id_number,
+                head_id_number_encrypted=cipher.encrypt(
+                    body.household.head_id_number,
+                    crypto_context("household", household_id, "head_id_number"),
+                ),
+                head_id_number_masked=idnumber.mask(body.household.head_id_number),
                 head_id_digest=digest,
-                phone=body.household.phone,
+                phone_encrypted=cipher.encrypt(
+                    phone, crypto_context("household", household_id, "phone")
+                )
+                if phone
+                else None,
                 size=body.household.size,
                 created_at=now,
             )

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "fangfanpin-api"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
+    field_keys: str = "dev1:ZmFuZ2ZhbnBpbi1sb2NhbC1kZXYtZmllbGQta2V5ISE="
+    """AES-256 keys for personal data at rest, ``kid:base64`` comma-separated; every one
+    decrypts, the last encrypts. Set your own; add a new one last to rotate."""
     blind_index_key: str = "fangfanpin-local-blind-index-key"
     """HMAC key for ID-number digests in the trail; rotating it needs a re-index."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, String
+from sqlalchemy import Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -16,11 +16,13 @@ class Household(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     village_code: Mapped[str] = mapped_column(ForeignKey("area.code"), index=True)
     head_name: Mapped[str] = mapped_column(String(100))
-    head_id_number: Mapped[str] = mapped_column(String(18))
-    """Plain for now; application-level encryption is the access-control work's to add."""
+    head_id_number_encrypted: Mapped[str] = mapped_column(Text)
+    """AES-GCM (app.core.crypto), bound to this row and column."""
+    head_id_number_masked: Mapped[str] = mapped_column(String(18))
+    """First 6 and last 4: what answers show, so reads never decrypt."""
     head_id_digest: Mapped[str] = mapped_column(String(64), unique=True)
     """HMAC of the head's ID number: finds the household again on a second report."""
-    phone: Mapped[str | None] = mapped_column(String(20))
+    phone_encrypted: Mapped[str | None] = mapped_column(Text)
     size: Mapped[int]
     household_number: Mapped[str | None] = mapped_column(String(32))
     """户编号 in the national system, once known."""
@@ -35,8 +37,8 @@ class Member(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     household_id: Mapped[str] = mapped_column(ForeignKey("household.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
-    id_number: Mapped[str] = mapped_column(String(18))
-    """Plain for now, like the head's; application-level encryption comes with access control."""
+    id_number_encrypted: Mapped[str] = mapped_column(Text)
+    id_number_masked: Mapped[str] = mapped_column(String(18))
     id_digest: Mapped[str] = mapped_column(String(64), unique=True)
     """A person belongs to one household."""
     relation: Mapped[str] = mapped_column(String(16))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from app.core.canonical import blind_index
 from app.core.config import Settings
+from app.core.crypto import cipher_for, context
 from app.households import idnumber
 from app.households.models import Member
 from app.households.schemas import MemberIn
@@ -16,9 +17,14 @@ ATTRIBUTES = ("labour_skill", "health", "education", "school_status", "medical_i
 
 
 def new_member(household_id: str, body: MemberIn, now: datetime, settings: Settings) -> Member:
+    member_id = str(uuid.uuid4())
+    sealed = cipher_for(settings.field_keys).encrypt(
+        body.id_number, context("member", member_id, "id_number")
+    )
     return Member(
-        id=str(uuid.uuid4()), household_id=household_id, name=body.name,
-        id_number=body.id_number, id_digest=blind_index(settings.blind_index_key, body.id_number),
+        id=member_id, household_id=household_id, name=body.name,
+        id_number_encrypted=sealed, id_number_masked=idnumber.mask(body.id_number),
+        id_digest=blind_index(settings.blind_index_key, body.id_number),
         relation=body.relation, sex=idnumber.sex(body.id_number),
         birth_date=idnumber.birth_date(body.id_number), created_at=now, updated_at=now,
         **{name: getattr(body, name) for name in ATTRIBUTES},

@@ -14,7 +14,6 @@ from app.cases import service as cases
 from app.cases.models import Case
 from app.core.config import Settings
 from app.core.errors import Conflict, Forbidden, NotFound
-from app.households import idnumber
 from app.households.models import Household, Member
 from app.households.registry import ATTRIBUTES, new_member
 from app.households.schemas import (
@@ -30,7 +29,7 @@ from workflows.vocabulary import Role
 
 def member_out(member: Member) -> MemberOut:
     return MemberOut(
-        id=member.id, name=member.name, id_number_masked=idnumber.mask(member.id_number),
+        id=member.id, name=member.name, id_number_masked=member.id_number_masked,
         relation=member.relation, sex=member.sex, birth_date=member.birth_date,
         **{name: getattr(member, name) for name in ATTRIBUTES},
     )  # fmt: skip
@@ -51,7 +50,7 @@ def _may_record(principal: Principal) -> None:
 def _trail(member: Member, change: str, fields: dict[str, Any]) -> dict[str, Any]:
     """What the case's trail keeps of a change: never the plain ID number."""
     return {"member_id": member.id, "change": change,
-            "id_number_masked": idnumber.mask(member.id_number),
+            "id_number_masked": member.id_number_masked,
             "fields": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
                        for k, v in fields.items()}}  # fmt: skip
 

@@ -1,0 +1,90 @@
+"""Personal data at rest: encrypted, bound to its row, never plain in any table; keys rotate."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from sqlalchemy import inspect, text
+
+from app.core.crypto import CipherError, FieldCipher, cipher_for, context
+from app.core.db import make_engine, make_sessionmaker
+from app.households.rotation import rotate
+from tests.helpers import CHILD_MEMBER, Api, new_id_number
+
+KEY_A, KEY_B = b"a" * 32, b"b" * 32
+
+
+def test_a_ciphertext_only_opens_in_its_own_place() -> None:
+    cipher = FieldCipher({"k1": KEY_A}, "k1")
+    sealed = cipher.encrypt("220281196503120029", context("member", "m1", "id_number"))
+    assert sealed.startswith("k1:") and "220281196503120029" not in sealed
+    assert cipher.decrypt(sealed, context("member", "m1", "id_number")) == "220281196503120029"
+    for elsewhere in (context("member", "m2", "id_number"), context("household", "m1", "phone")):
+        with pytest.raises(CipherError):
+            cipher.decrypt(sealed, elsewhere)
+    tampered = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
+    with pytest.raises(CipherError):
+        cipher.decrypt(tampered, context("member", "m1", "id_number"))
+    with pytest.raises(CipherError):
+        FieldCipher({"k2": KEY_B}, "k2").decrypt(sealed, context("member", "m1", "id_number"))
+    with pytest.raises(ValueError):
+        FieldCipher({"short": b"x" * 16}, "short")
+
+
+async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
+    head, child, phone = new_id_number(), new_id_number("20150607"), "13955556666"
+    response = await api.post(
+        "platform.12317",
+        "/api/v1/intake/self-declarations",
+        {
+            "name": "刘",
+            "phone": phone,
+            "id_number": head,
+            "village_code": "220281102200",
+            "hardship": "受伤",
+            "household_size": 2,
+        },
+    )
+    assert response.status_code == 201, response.text
+    (case,) = (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
+    path = f"/api/v1/households/{case['household']['id']}/members"
+    added = await api.post("cadre.pinggang", path, {**CHILD_MEMBER, "id_number": child})
+    assert added.status_code == 201, added.text
+    engine = make_engine(api.settings.database_url)
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+        dump = []
+        for table in tables:
+            rows = (await connection.execute(text(f'SELECT * FROM "{table}"'))).all()
+            dump.append(repr(rows))
+    await engine.dispose()
+    everything = "\n".join(dump)
+    assert "household" in tables and "member" in tables and "case_event" in tables
+    for secret in (head, child, phone):
+        assert secret not in everything, f"{secret} is stored in plain"
+    assert head[:6] + "********" + head[-4:] in everything  # the masked copy for display
+
+
+async def test_keys_rotate_online(api: Api) -> None:
+    head = new_id_number()
+    await api.open_case(id_number=head)
+    old = api.settings.field_keys
+    rotated = api.settings.model_copy(
+        update={"field_keys": f"{old},k2:{base64.b64encode(KEY_B).decode()}"}
+    )
+    engine = make_engine(api.settings.database_url)
+    sessions = make_sessionmaker(engine)
+    assert await rotate(sessions, rotated) == 2  # the household (ID and phone) and its head
+    assert await rotate(sessions, rotated) == 0  # nothing left on the old key
+    async with engine.connect() as connection:
+        row_id, sealed = (
+            await connection.execute(text("SELECT id, head_id_number_encrypted FROM household"))
+        ).one()
+    await engine.dispose()
+    assert sealed.startswith("k2:")
+    new_cipher = cipher_for(rotated.field_keys)
+    assert new_cipher.decrypt(sealed, context("household", row_id, "head_id_number")) == head
+    # answers do not change: they show the masked copy
+    (case,) = (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]
+    assert case["household"]["head_id_number_masked"] == head[:6] + "********" + head[-4:]
