@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from app import health
+from app.access_log.router import router as access_log_router
 from app.cases.router import router as cases_router
 from app.core import errors
 from app.core.clock import Clock, OffsetClock, SystemClock
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(fund_router)
     app.include_router(rounds_router)
     app.include_router(intake_router)
+    app.include_router(access_log_router)
     if settings.demo_clock:  # demonstrations only; not part of the production contract
         from app.demo.router import router as demo_router
 

@@ -1,5 +1,6 @@
 """Every model, imported once so that Alembic sees the whole metadata."""
 
+from app.access_log.models import AccessLogEntry
 from app.areas.models import Area
 from app.cases.models import Case, CaseEvent
 from app.core.db import Base
@@ -13,6 +14,7 @@ from app.policies.models import PolicyVersion
 from app.timers.models import Timer
 
 __all__ = [
+    "AccessLogEntry",
     "Area",
     "Base",
     "Case",

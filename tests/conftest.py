@@ -35,6 +35,7 @@ POSTGRES_URL = os.environ.get(
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 START = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Asia/Shanghai, a Monday
 TABLES = (
+    "access_log",
     "intake_receipt",
     "elimination_round",
     "fund_ledger_entry",

@@ -16,6 +16,8 @@ STATEMENTS = [
     "DELETE FROM policy_version",
     "UPDATE fund_ledger_entry SET amount_fen = 0",
     "DELETE FROM fund_ledger_entry",
+    "UPDATE access_log SET purpose = 'x'",
+    "DELETE FROM access_log",
 ]
 
 
@@ -39,7 +41,16 @@ async def test_the_database_refuses_changes_to_written_rows(api: Api, statement:
                 " 'x', opened_at, 'x' FROM monitoring_case"
             )
         )
-    with pytest.raises(DBAPIError, match="append-only"):
-        async with engine.begin() as connection:
-            await connection.execute(text(statement))
-    await engine.dispose()
+        await connection.execute(
+            text(
+                "INSERT INTO access_log (at, actor_sub, actor_role, actor_area, record_type,"
+                " record_id, fields, purpose) SELECT opened_at, 'x', 'village_cadre', '', "
+                " 'household', household_id, '[\"id_number\"]', 'x' FROM monitoring_case"
+            )
+        )
+    try:
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with engine.begin() as connection:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()

@@ -99,5 +99,6 @@ def test_append_only_triggers_survive_a_downgrade_and_upgrade(tmp_path: Path) ->
                                                   "'trigger'")}  # fmt: skip
     connection.close()
     assert names == {f"{table}_no_{operation}"
-                     for table in ("case_event", "fund_ledger_entry", "policy_version")
+                     for table in ("case_event", "fund_ledger_entry", "policy_version",
+                                   "access_log")
                      for operation in ("update", "delete")}  # fmt: skip

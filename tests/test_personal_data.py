@@ -88,3 +88,35 @@ async def test_keys_rotate_online(api: Api) -> None:
     # answers do not change: they show the masked copy
     (case,) = (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]
     assert case["household"]["head_id_number_masked"] == head[:6] + "********" + head[-4:]
+
+
+async def test_full_values_only_on_request_with_a_purpose_and_logged(api: Api) -> None:
+    head = new_id_number()
+    case = await api.open_case(id_number=head)
+    household_id = case["household"]["id"]
+    path = f"/api/v1/households/{household_id}/personal-data"
+    for user in ("auditor.jiaohe", "committee.pinggang", "dept.civil-affairs"):
+        response = await api.get(user, path, purpose="核查", fields="id_number")
+        assert response.status_code == 403, user
+    assert (await api.get("cadre.pinggang", path)).status_code == 422  # no purpose
+    assert (await api.get("cadre.laodong", path, purpose="核查")).status_code == 404
+    read = await api.client.get(path, headers=api.headers("cadre.pinggang"),
+                                params=[("purpose", "入户核实身份"), ("fields", "id_number"),
+                                        ("fields", "phone")])  # fmt: skip
+    assert read.status_code == 200, read.text
+    body = read.json()
+    assert body["head_id_number"] == head and body["phone"] == "13800000000"
+    assert [m["id_number"] for m in body["members"]] == [head]
+    log = (await api.get("auditor.jiaohe", "/api/v1/access-log", record_id=household_id)).json()
+    assert len(log) == 1
+    entry = log[0]
+    assert (entry["actor_sub"], entry["actor_role"], entry["fields"], entry["purpose"]) == (
+        "cadre.pinggang",
+        "village_cadre",
+        ["id_number", "phone"],
+        "入户核实身份",
+    )
+    assert (await api.get("cadre.pinggang", "/api/v1/access-log")).status_code == 403
+    # refused reads leave no entry; a masked read is not a full read and is not logged
+    await api.case(case["id"])
+    assert len((await api.get("auditor.jiaohe", "/api/v1/access-log")).json()) == 1

@@ -1,0 +1,124 @@
+"""Personal data in full, on request and logged; the log for auditors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from app.access_log.models import AccessLogEntry
+from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.core.crypto import cipher_for, context
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, NotFound
+from app.households.models import Household, Member
+from workflows.vocabulary import Role
+
+router = APIRouter(prefix="/api/v1", tags=["personal-data"])
+
+# Roles whose work needs the full values (verifying a person, contacting a household).
+UNMASK_ROLES = frozenset({Role.village_cadre, Role.township_official, Role.city_bureau})
+LOG_READERS = frozenset({Role.auditor, Role.admin})
+Field = Literal["id_number", "phone"]
+
+
+class MemberIdentity(BaseModel):
+    member_id: str
+    name: str
+    id_number: str | None
+
+
+class PersonalData(BaseModel):
+    household_id: str
+    head_id_number: str | None
+    phone: str | None
+    members: list[MemberIdentity]
+
+
+class AccessLogOut(BaseModel):
+    id: int
+    at: datetime
+    actor_sub: str
+    actor_role: str
+    actor_area: str
+    record_type: str
+    record_id: str
+    fields: list[str]
+    purpose: str
+
+
+@router.get("/households/{household_id}/personal-data", response_model=PersonalData)
+async def read_personal_data(
+    household_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    purpose: Annotated[str, Query(min_length=2, max_length=500)],
+    fields: Annotated[list[Field], Query()] = ["id_number"],  # noqa: B006
+) -> PersonalData:
+    """ID numbers and the phone in full, for a role whose work needs them, with a stated
+    purpose. Every such read is written to the access log in the same transaction."""
+    if principal.role not in UNMASK_ROLES:
+        raise Forbidden("role_not_permitted", "Your role sees personal data masked only.")
+    cipher, now = cipher_for(settings.field_keys), clock.now()
+    async with session.begin():
+        household = await session.get(Household, household_id)
+        if household is None or not principal.covers(household.village_code):
+            raise NotFound("household_not_found", f"No household {household_id} in your area.")
+        members = (await session.execute(
+            select(Member).where(Member.household_id == household_id)
+            .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
+        wanted = sorted(set(fields))
+        head = phone = None
+        if "id_number" in wanted:
+            head = cipher.decrypt(household.head_id_number_encrypted,
+                                  context("household", household.id, "head_id_number"))  # fmt: skip
+        if "phone" in wanted and household.phone_encrypted:
+            phone = cipher.decrypt(household.phone_encrypted,
+                                   context("household", household.id, "phone"))  # fmt: skip
+        identities = [
+            MemberIdentity(
+                member_id=m.id,
+                name=m.name,
+                id_number=cipher.decrypt(
+                    m.id_number_encrypted, context("member", m.id, "id_number")
+                )
+                if "id_number" in wanted
+                else None,
+            )
+            for m in members
+        ]
+        session.add(AccessLogEntry(
+            at=now, actor_sub=principal.sub, actor_role=principal.role.value,
+            actor_area=principal.area, record_type="household", record_id=household.id,
+            fields=wanted, purpose=purpose,
+        ))  # fmt: skip
+    return PersonalData(household_id=household.id, head_id_number=head, phone=phone,
+                        members=identities)  # fmt: skip
+
+
+@router.get("/access-log", response_model=list[AccessLogOut])
+async def access_log(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    record_id: str | None = None,
+    actor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[AccessLogOut]:
+    """Who read which personal data in full, when and why; newest first (auditors)."""
+    if principal.role not in LOG_READERS:
+        raise Forbidden("role_not_permitted", "The access log is for auditors.")
+    query = select(AccessLogEntry).order_by(AccessLogEntry.id.desc()).limit(limit)
+    if record_id:
+        query = query.where(AccessLogEntry.record_id == record_id)
+    if actor:
+        query = query.where(AccessLogEntry.actor_sub == actor)
+    rows = (await session.execute(query)).scalars().all()
+    return [AccessLogOut(id=r.id, at=r.at, actor_sub=r.actor_sub, actor_role=r.actor_role,
+                         actor_area=r.actor_area, record_type=r.record_type,
+                         record_id=r.record_id, fields=list(r.fields), purpose=r.purpose)
+            for r in rows]  # fmt: skip
