@@ -141,3 +141,13 @@ async def test_first_measure_is_due_within_a_month_of_confirmation(api: Api) -> 
         "items"
     ] == []
     assert (await api.case(case_id))["deadlines"]["measures_due_at"] is None
+
+
+async def test_a_plan_notice_needs_a_planned_measure(api: Api) -> None:
+    case_id = await api.to_assisted()
+    await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
+    empty = await api.fact("committee.pinggang", case_id, "plan-notices", {})
+    assert empty.status_code == 409 and empty.json()["code"] == "plan_empty"
+    await plan(api, case_id)
+    published = await api.fact("committee.pinggang", case_id, "plan-notices", {})
+    assert published.status_code == 201, published.text

@@ -394,3 +394,23 @@ async def test_ordinary_household_without_sudden_cause_is_marginal(api: Api) -> 
     await api.must("cadre.pinggang", case_id, "start_village_review")
     await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
     assert (await api.case(case_id))["suggested_classification"]["monitoring_type"] == "marginal"
+
+
+async def test_a_resolution_names_an_objection_of_this_notice(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.nominate(case_id)
+    objection_id = await api.lodge_objection(case_id, "有车辆")
+    unknown = await api.fact(
+        "township.baishishan",
+        case_id,
+        "objections/nope/resolution",
+        {"outcome": "dismissed", "reason": "x"},
+    )
+    assert unknown.status_code == 409 and unknown.json()["code"] == "objection_not_found"
+    known = await api.fact(
+        "township.baishishan",
+        case_id,
+        f"objections/{objection_id}/resolution",
+        {"outcome": "dismissed", "reason": "营运车辆"},
+    )
+    assert known.status_code == 201, known.text

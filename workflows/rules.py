@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from workflows.calendar import add_months, after_full_days, after_months
+from workflows.classification import suggest
 from workflows.policy import PolicyParameters
 from workflows.vocabulary import ObjectionOutcome, Procedure
 
@@ -523,8 +524,6 @@ def fact_refusal(kind: str, ctx: RuleContext) -> Unmet | None:
         if not last or RETURN_TARGETS.get(last["action"]) != ctx.state or last.get("response"):
             return Unmet("no_return_to_address", "There is no open return to answer here.")
     if kind == "classification":
-        from workflows.classification import suggest
-
         chosen, suggestion = ctx.payload.get("monitoring_type"), suggest(ctx.facts, ctx.policy)
         if (
             chosen

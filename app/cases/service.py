@@ -321,7 +321,11 @@ def _context(
 
 
 async def _observations(
-    session: AsyncSession, snap: Snapshot, step: Step, now: datetime
+    session: AsyncSession,
+    snap: Snapshot,
+    step: Step,
+    now: datetime,
+    in_effect: PolicyParameters | None = None,
 ) -> dict[str, Any]:
     """Facts from outside the case that a step's rules read; stored with the event for replay."""
     observed: dict[str, Any] = {}
@@ -335,7 +339,8 @@ async def _observations(
     if income_stable in step.rules:
         # Lines are published year by year; a year the pinned version lacks is read as
         # published since, and recorded with the event so replay reads the same line.
-        pinned, current = policy(snap.policy_version), await policies.in_effect(session, now)
+        pinned = policy(snap.policy_version)
+        current = in_effect or await policies.in_effect(session, now)
         later = {str(year): str(line) for year, line in current.income_lines.items()
                  if pinned.income_line(year) is None}  # fmt: skip
         if later:
@@ -767,6 +772,23 @@ async def actions_for(
 # --- the household registry ------------------------------------------------------------------
 
 
+async def _append_fact(
+    session: AsyncSession,
+    snap: Snapshot,
+    principal: Principal,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    refused: str,
+) -> None:
+    """Append a fact another service records on the case, if the workflow allows it here."""
+    spec = snap.workflow.facts[kind]
+    if principal.role not in spec.roles or snap.state not in spec.states:
+        raise Conflict(refused, f"No {kind} is recorded on a case in {snap.state}.")
+    await _append(session, snap, name=kind, payload=payload, to_state=snap.state,
+                  actor=principal, now=now)  # fmt: skip
+
+
 async def record_household_change(
     session: AsyncSession,
     principal: Principal,
@@ -777,25 +799,20 @@ async def record_household_change(
     """A registry change is an event on the household's open case, if it has one (call it in
     the transaction that makes the change)."""
     case = await repo.open_case_of(session, household_id)
-    if case is None:
-        return
-    snap = Snapshot.of(case)
-    spec = snap.workflow.facts["household_change"]
-    if principal.role not in spec.roles or snap.state not in spec.states:
-        raise Conflict(
-            "not_recordable_in_state", f"Household changes are not recorded in {snap.state}."
-        )
-    await _append(session, snap, name="household_change", payload=payload, to_state=snap.state,
-                  actor=principal, now=now)  # fmt: skip
+    if case is not None:
+        await _append_fact(session, Snapshot.of(case), principal, "household_change", payload,
+                           now, "not_recordable_in_state")  # fmt: skip
 
 
-async def elimination_unmet(session: AsyncSession, snap: Snapshot, now: datetime) -> list[str]:
-    """The elimination criteria a monitored case misses now (as propose_elimination reads them)."""
+async def elimination_unmet(
+    session: AsyncSession, snap: Snapshot, now: datetime, in_effect: PolicyParameters
+) -> list[str]:
+    """The elimination criteria a monitored case misses now (as propose_elimination reads them);
+    ``in_effect`` is the policy in effect now, looked up once by the caller for many cases."""
     step = snap.workflow.step("propose_elimination", snap.state)
     if step is None:
         return []
-    await policies.ensure_loaded(session, [snap.policy_version])
-    observed = await _observations(session, snap, step, now)
+    observed = await _observations(session, snap, step, now, in_effect)
     return [u.code for u in evaluate(step.rules, _context(snap, step, now, {}, observed),
                                      with_payload=True)]  # fmt: skip
 
@@ -810,11 +827,7 @@ async def record_fund_event(
 ) -> None:
     """A fund disbursement or reversal is an event of the case's trail (same transaction)."""
     snap, _ = await _locked(session, principal, case_id)
-    spec = snap.workflow.facts[kind]
-    if principal.role not in spec.roles or snap.state not in spec.states:
-        raise Conflict("case_not_assisted", f"No fund {kind} for a case in {snap.state}.")
-    await _append(session, snap, name=kind, payload=payload, to_state=snap.state,
-                  actor=principal, now=now)  # fmt: skip
+    await _append_fact(session, snap, principal, kind, payload, now, "case_not_assisted")
 
 
 # --- timers ------------------------------------------------------------------------------------

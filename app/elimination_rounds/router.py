@@ -18,6 +18,7 @@ from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound
 from app.elimination_rounds.models import EliminationRound
 from app.households.models import Household
+from app.policies import service as policies
 from workflows.case import ELIMINATION_STATES
 from workflows.vocabulary import Role
 
@@ -95,7 +96,11 @@ async def get_round(
             .order_by(Case.area_code, Case.opened_at)
         )
         households = []
-        for case, household in (await session.execute(query)).all():
+        rows = (await session.execute(query)).all()
+        # one policy lookup for the whole round; each case's pinned version loaded once
+        in_effect = await policies.in_effect(session, now)
+        await policies.ensure_loaded(session, {case.policy_version for case, _ in rows})
+        for case, household in rows:
             snap = cases.Snapshot.of(case)
             unmet: list[str] = []
             if case.state == "risk_eliminated":
@@ -106,7 +111,7 @@ async def get_round(
             elif case.state in ELIMINATION_STATES:
                 standing = "in_procedure"
             else:
-                unmet = await cases.elimination_unmet(session, snap, now)
+                unmet = await cases.elimination_unmet(session, snap, now, in_effect)
                 standing = "not_ready" if unmet else "ready"
             households.append(RoundHousehold(
                 case_id=case.id, head_name=household.head_name, village_code=case.area_code,
