@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from app import health
 from app.access_log.router import router as access_log_router
+from app.audit.router import router as audit_router
 from app.cases.router import router as cases_router
 from app.core import errors
 from app.core.clock import Clock, OffsetClock, SystemClock
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if settings.embedded_worker:
             worker = asyncio.create_task(
                 run_worker(app.state.sessionmaker, app.state.clock,
-                           interval=settings.worker_interval_seconds, stop=stop)
+                           interval=settings.worker_interval_seconds, stop=stop,
+                           settings=settings)
             )  # fmt: skip
         yield
         stop.set()
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(rounds_router)
     app.include_router(intake_router)
     app.include_router(access_log_router)
+    app.include_router(audit_router)
     if settings.demo_clock:  # demonstrations only; not part of the production contract
         from app.demo.router import router as demo_router
 

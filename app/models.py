@@ -2,6 +2,7 @@
 
 from app.access_log.models import AccessLogEntry
 from app.areas.models import Area
+from app.audit.models import Checkpoint, LogEntry, TreeNode
 from app.cases.models import Case, CaseEvent
 from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
@@ -19,6 +20,7 @@ __all__ = [
     "Base",
     "Case",
     "CaseEvent",
+    "Checkpoint",
     "DepartmentRecord",
     "DepartmentSnapshot",
     "Disbursement",
@@ -28,7 +30,9 @@ __all__ = [
     "IdempotencyRecord",
     "IntakeReceipt",
     "LedgerEntry",
+    "LogEntry",
     "Member",
     "PolicyVersion",
     "Timer",
+    "TreeNode",
 ]

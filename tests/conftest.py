@@ -35,6 +35,9 @@ POSTGRES_URL = os.environ.get(
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 START = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Asia/Shanghai, a Monday
 TABLES = (
+    "audit_checkpoint",
+    "audit_node",
+    "audit_log",
     "access_log",
     "intake_receipt",
     "elimination_round",

@@ -308,6 +308,29 @@ class Workflow:
     def _by_source(self) -> dict[tuple[str, str], Step]:
         return {(step.action, source): step for step in self.steps for source in step.sources}
 
+    @cached_property
+    def transitions(self) -> dict[tuple[str, str], tuple[str, frozenset[str]]]:
+        """``(event name, from state) → (to state, roles)`` for every event a case can record:
+        actions, facts (which keep the state) and reports attached to an open case. Compiled
+        from the definition; the offline verifier replays trails on it."""
+        table = {
+            (step.action, source): (step.target, frozenset(map(str, step.roles)))
+            for step in self.steps
+            for source in step.sources
+        }
+        for kind, spec in self.facts.items():
+            table.update({(kind, s): (s, frozenset(map(str, spec.roles))) for s in spec.states})
+        reporters = frozenset(
+            str(role)
+            for step in self.steps
+            if step.action.startswith("open_")
+            for role in step.roles
+        )
+        for state in STATES:
+            if state != "new" and state not in CLOSED_STATES:
+                table[("report", state)] = (state, reporters)
+        return table
+
     def step(self, action: str, state: str) -> Step | None:
         """The row for firing ``action`` from ``state``, or None when it does not leave it."""
         return self._by_source.get((action, state))

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    FetchedValue,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JsonDocument, UTCDateTime
@@ -60,7 +69,11 @@ class CaseEvent(Base):
     """One transition or recorded fact; rows are only ever inserted."""
 
     __tablename__ = "case_event"
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        Index("ix_case_event_log_order", "txid", "id"),
+        Index("ix_case_event_occurred_at", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
@@ -79,6 +92,10 @@ class CaseEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    txid: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
+    """On PostgreSQL, the writing transaction's id (``pg_current_xact_id()``, set by the
+    database): the sequencer gives events their place in the global log only once every
+    transaction older than theirs has ended. Not part of the hash; NULL on SQLite."""
 
     def hashed_fields(self) -> dict[str, Any]:
         """The fields the chain covers, in their canonical shapes."""

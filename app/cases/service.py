@@ -985,3 +985,19 @@ async def replay(session: AsyncSession, principal: Principal, case_id: str) -> R
 async def events(session: AsyncSession, principal: Principal, case_id: str) -> list[CaseEvent]:
     await get_case(session, principal, case_id)
     return list(await repo.events_of(session, case_id))
+
+
+async def as_of(
+    session: AsyncSession, principal: Principal, case_id: str, at: datetime
+) -> tuple[str | None, int, dict[str, Any]]:
+    """The case's state, version and facts at ``at``, folded from the events recorded by then
+    (state None: the case did not exist yet)."""
+    await get_case(session, principal, case_id)
+    events = [e for e in await repo.events_of(session, case_id) if e.occurred_at <= at]
+    await policies.ensure_loaded(session, {e.policy_version for e in events})
+    facts = initial_facts()
+    for event in events:
+        facts = evolve(facts, event.name, event.payload, event.occurred_at,
+                       from_state=event.from_state,
+                       notice_days=policy(event.policy_version).notice_days)  # fmt: skip
+    return (events[-1].to_state if events else None), len(events), facts

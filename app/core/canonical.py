@@ -17,9 +17,14 @@ def utc_iso(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def event_document(fields: dict[str, Any], prev_hash: str) -> bytes:
+    """The bytes an event's hash covers: canonical JSON of its fields and ``prev_hash``."""
+    return rfc8785.dumps({**fields, "prev_hash": prev_hash})
+
+
 def event_hash(fields: dict[str, Any], prev_hash: str) -> str:
-    """Lowercase hex SHA-256 over the canonical JSON of an event's fields and ``prev_hash``."""
-    return hashlib.sha256(rfc8785.dumps({**fields, "prev_hash": prev_hash})).hexdigest()
+    """Lowercase hex SHA-256 over :func:`event_document`."""
+    return hashlib.sha256(event_document(fields, prev_hash)).hexdigest()
 
 
 def blind_index(key: str, value: str) -> str:

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     blind_index_key: str = "fangfanpin-local-blind-index-key"
     """HMAC key for ID-number digests in the trail; rotating it needs a re-index."""
 
+    audit_signing_key: str = "ZmFuZ2ZhbnBpbi1sb2NhbC1kZXYtYXVkaXQta2V5ISE="
+    """Base64 of the 32-byte Ed25519 seed that signs the audit log's checkpoints. Set your
+    own and publish its public key (GET /api/v1/audit/public-key) to auditors."""
+    audit_origin: str = "fangfanpin"
+    """Names this log in every checkpoint (one per deployment, e.g. ``jiaohe.fangfanpin``)."""
+    audit_checkpoint_interval_seconds: float = Field(default=3600.0, gt=0)
+    """The worker signs a checkpoint this often when the log has grown."""
+
     idempotency_ttl_hours: int = Field(default=24, ge=24)
     idempotency_lease_seconds: int = Field(default=120, ge=5)
     """How long an unfinished request holds its key before a retry may take it over."""

@@ -8,8 +8,10 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.audit import log as audit_log
 from app.cases import service as cases
 from app.core.clock import Clock
+from app.core.config import Settings
 from app.core.errors import ProblemError
 from app.timers import repository as repo
 
@@ -49,13 +51,17 @@ async def run_worker(
     *,
     interval: float = 5.0,
     stop: asyncio.Event | None = None,
+    settings: Settings | None = None,
 ) -> None:
-    """Process due timers every ``interval`` seconds until ``stop`` is set (or cancelled)."""
+    """Process due timers every ``interval`` seconds until ``stop`` is set (or cancelled);
+    with ``settings``, also keep the audit log sequenced and checkpointed."""
     stop = stop or asyncio.Event()
     while not stop.is_set():
         try:
             await process_due(sessionmaker, clock)
+            if settings is not None:
+                await audit_log.maintain(sessionmaker, settings, clock.now())
         except Exception:  # a database outage must not kill the worker; it retries
-            log.exception("timer worker pass failed; retrying")
+            log.exception("worker pass failed; retrying")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -1,0 +1,378 @@
+"""The audit API: signed checkpoints, proofs, the global log as a cursor, as-of reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import AwareDatetime, BaseModel
+from sqlalchemy import func, select
+
+from app.audit import log, merkle
+from app.audit.models import Checkpoint, LogEntry
+from app.audit.signing import Signer, checkpoint_message
+from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.auth.tokens import Principal
+from app.cases import service as cases
+from app.cases.models import Case, CaseEvent
+from app.cases.repository import in_area
+from app.core.canonical import utc_iso
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, NotFound, Unprocessable
+from workflows.vocabulary import Role
+
+router = APIRouter(prefix="/api/v1", tags=["audit"])
+
+READERS = frozenset({Role.auditor, Role.admin, Role.city_bureau})
+"""Who reads the trail across cases (activity, case lists as of a date)."""
+CURSOR_READERS = READERS | {Role.national_exporter}
+SIGNERS = frozenset({Role.admin, Role.city_bureau})
+AreaCode = Annotated[str | None, Query(pattern=r"^\d{1,12}$", description="Area code prefix.")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
+    if principal.role not in roles:
+        raise Forbidden("role_not_permitted", f"Your role does not {what}.")
+
+
+class CheckpointOut(BaseModel):
+    tree_size: int
+    root_hash: str
+    created_at: datetime
+    origin: str
+    key_id: str
+    signature: str
+    """Base64 Ed25519 signature over ``signed_text`` (UTF-8)."""
+    signed_text: str
+
+    @classmethod
+    def of(cls, point: Checkpoint) -> CheckpointOut:
+        text = checkpoint_message(point.origin, point.tree_size, point.root_hash,
+                                  utc_iso(point.created_at)).decode()  # fmt: skip
+        return cls(tree_size=point.tree_size, root_hash=point.root_hash,
+                   created_at=point.created_at, origin=point.origin, key_id=point.key_id,
+                   signature=point.signature, signed_text=text)  # fmt: skip
+
+
+class PublicKeyOut(BaseModel):
+    algorithm: str = "Ed25519"
+    key_id: str
+    public_key: str
+    """Base64 of the raw 32-byte key."""
+    origin: str
+
+
+class InclusionOut(BaseModel):
+    log_index: int
+    tree_size: int
+    event_hash: str
+    leaf_hash: str
+    """``SHA-256(0x00 ‖ event hash)``."""
+    path: list[str]
+    root_hash: str
+
+
+class ConsistencyOut(BaseModel):
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    proof: list[str]
+
+
+class LogEntryOut(BaseModel):
+    log_index: int
+    case_id: str
+    seq: int
+    name: str
+    from_state: str
+    to_state: str
+    actor_sub: str
+    actor_role: str
+    occurred_at: datetime
+    hash: str
+
+
+class LogPage(BaseModel):
+    items: list[LogEntryOut]
+    next_after: int | None
+    """Pass as ``after`` for the next page; None when the page reached the log's end."""
+    size: int
+    """The log's size when read: entries up to it are final and never change."""
+
+
+class CaseAsOf(BaseModel):
+    case_id: str
+    at: datetime
+    state: str | None
+    """None when the case did not exist yet."""
+    version: int
+    facts: dict[str, Any]
+
+
+class CaseStateAsOf(BaseModel):
+    case_id: str
+    area_code: str
+    channel: str
+    state: str
+    version: int
+
+
+class CaseListAsOf(BaseModel):
+    as_of: datetime
+    items: list[CaseStateAsOf]
+    next_after: str | None
+
+
+class ActivityOut(BaseModel):
+    items: list[LogEntryOut]
+    next_after: int | None
+    """Event id to pass as ``after`` for the next page."""
+
+
+class ActivitySummary(BaseModel):
+    actor_sub: str
+    actor_role: str
+    name: str
+    count: int
+
+
+def _entry(index: int, e: CaseEvent) -> LogEntryOut:
+    return LogEntryOut(log_index=index, case_id=e.case_id, seq=e.seq, name=e.name,
+                       from_state=e.from_state, to_state=e.to_state, actor_sub=e.actor_sub,
+                       actor_role=e.actor_role, occurred_at=e.occurred_at, hash=e.hash)  # fmt: skip
+
+
+@router.get("/audit/public-key", response_model=PublicKeyOut)
+async def public_key(principal: CurrentPrincipal, settings: SettingsDep) -> PublicKeyOut:
+    """The key that signs checkpoints; auditors pin it (``audit verify --public-key``)."""
+    signer = Signer(settings.audit_signing_key)
+    return PublicKeyOut(key_id=signer.key_id, public_key=signer.public_key_b64,
+                        origin=settings.audit_origin)  # fmt: skip
+
+
+@router.get("/audit/checkpoints", response_model=list[CheckpointOut])
+async def list_checkpoints(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    before: Annotated[int | None, Query(ge=1, description="Tree sizes below this.")] = None,
+    limit: Limit = 100,
+) -> list[CheckpointOut]:
+    """Signed checkpoints, largest tree first."""
+    query = select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(limit)
+    if before is not None:
+        query = query.where(Checkpoint.tree_size < before)
+    return [CheckpointOut.of(p) for p in (await session.execute(query)).scalars()]
+
+
+@router.post(
+    "/audit/checkpoints",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckpointOut,
+    responses={200: {"model": CheckpointOut, "description": "The log has not grown since."}},
+)
+async def create_checkpoint(
+    response: Response,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> CheckpointOut:
+    """Sequence every committed event and sign the log's head now."""
+    _require(principal, SIGNERS, "sign checkpoints")
+    async with session.begin():
+        signed = await log.checkpoint(session, Signer(settings.audit_signing_key),
+                                      settings.audit_origin, clock.now())  # fmt: skip
+        out = CheckpointOut.of(signed.checkpoint)
+    if not signed.created:
+        response.status_code = status.HTTP_200_OK
+    return out
+
+
+async def _signed_size(session: SessionDep, tree_size: int) -> Checkpoint:
+    point = await log.checkpoint_at(session, tree_size)
+    if point is None:
+        raise NotFound("checkpoint_not_found", f"No signed checkpoint of tree size {tree_size}.")
+    return point
+
+
+@router.get("/audit/log/{log_index}/inclusion", response_model=InclusionOut)
+async def inclusion(
+    log_index: Annotated[int, Path(ge=0)],
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    tree_size: Annotated[int, Query(ge=1, description="A signed checkpoint's tree size.")],
+) -> InclusionOut:
+    """The audit path from the event at ``log_index`` to the root of a signed checkpoint."""
+    point = await _signed_size(session, tree_size)
+    if log_index >= tree_size:
+        raise Unprocessable("index_beyond_tree", f"Entry {log_index} is not in a tree of "
+                            f"{tree_size}.")  # fmt: skip
+    event_hash = await session.scalar(
+        select(CaseEvent.hash).join(LogEntry, LogEntry.event_id == CaseEvent.id)
+        .where(LogEntry.log_index == log_index))  # fmt: skip
+    if event_hash is None:
+        raise NotFound("log_entry_not_found", f"No log entry {log_index}.")
+    path = await log.with_nodes(
+        session, lambda get: merkle.inclusion_proof(get, log_index, tree_size)
+    )
+    return InclusionOut(log_index=log_index, tree_size=tree_size, event_hash=event_hash,
+                        leaf_hash=merkle.leaf_hash(bytes.fromhex(event_hash)).hex(),
+                        path=[p.hex() for p in path], root_hash=point.root_hash)  # fmt: skip
+
+
+@router.get("/audit/consistency", response_model=ConsistencyOut)
+async def consistency(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    first: Annotated[int, Query(ge=1)],
+    second: Annotated[int, Query(ge=1)],
+) -> ConsistencyOut:
+    """Proof that the signed tree of ``second`` entries extends the one of ``first``."""
+    if first > second:
+        raise Unprocessable("sizes_out_of_order", "first must not exceed second.")
+    one, two = await _signed_size(session, first), await _signed_size(session, second)
+    proof = await log.with_nodes(session, lambda get: merkle.consistency_proof(get, first, second))
+    return ConsistencyOut(first=first, second=second, first_root=one.root_hash,
+                          second_root=two.root_hash, proof=[p.hex() for p in proof])  # fmt: skip
+
+
+@router.get("/audit/log", response_model=LogPage)
+async def read_log(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=-1, description="The last index you have; -1 to start.")] = -1,
+    limit: Limit = 500,
+) -> LogPage:
+    """The global log in index order: the change cursor. An index, once given, never moves
+    and no event is ever given an index below one already read."""
+    _require(principal, CURSOR_READERS, "read the global log")
+    rows = (await session.execute(
+        select(LogEntry.log_index, CaseEvent).join(CaseEvent, CaseEvent.id == LogEntry.event_id)
+        .where(LogEntry.log_index > after).order_by(LogEntry.log_index).limit(limit)
+    )).all()  # fmt: skip
+    items = [_entry(row[0], row[1]) for row in rows]
+    return LogPage(items=items, size=await log.size(session),
+                   next_after=items[-1].log_index if len(items) == limit else None)  # fmt: skip
+
+
+@router.get("/cases/{case_id}/as-of", response_model=CaseAsOf, tags=["audit"])
+async def case_as_of(
+    case_id: str,
+    at: Annotated[AwareDatetime, Query(description="Any past moment, with its offset.")],
+    principal: CurrentPrincipal,
+    session: SessionDep,
+) -> CaseAsOf:
+    """The case's state and facts at ``at``, computed from its trail."""
+    state, version, facts = await cases.as_of(session, principal, case_id, at)
+    return CaseAsOf(case_id=case_id, at=at, state=state, version=version, facts=facts)
+
+
+@router.get("/audit/cases", response_model=CaseListAsOf)
+async def cases_as_of(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    as_of: Annotated[AwareDatetime, Query()],
+    area: AreaCode = None,
+    state: Annotated[str | None, Query(max_length=48)] = None,
+    after: Annotated[str | None, Query(max_length=36, description="Last case id read.")] = None,
+    limit: Limit = 100,
+) -> CaseListAsOf:
+    """Every case that existed at ``as_of`` with the state it then stood in, from the trail."""
+    _require(principal, READERS, "read the trail across cases")
+    last = (
+        select(CaseEvent.case_id, func.max(CaseEvent.seq).label("seq"))
+        .where(CaseEvent.occurred_at <= as_of)
+        .group_by(CaseEvent.case_id)
+        .subquery()
+    )
+    query = (
+        select(Case.id, Case.area_code, Case.channel, CaseEvent.to_state, CaseEvent.seq)
+        .join(last, last.c.case_id == Case.id)
+        .join(CaseEvent, (CaseEvent.case_id == Case.id) & (CaseEvent.seq == last.c.seq))
+        .where(in_area(Case.area_code, principal.area))
+        .order_by(Case.id)
+        .limit(limit)
+    )
+    if area:
+        query = query.where(in_area(Case.area_code, area))
+    if state:
+        query = query.where(CaseEvent.to_state == state)
+    if after:
+        query = query.where(Case.id > after)
+    items = [CaseStateAsOf(case_id=r[0], area_code=r[1], channel=r[2], state=r[3], version=r[4])
+             for r in (await session.execute(query)).all()]  # fmt: skip
+    return CaseListAsOf(as_of=as_of, items=items,
+                        next_after=items[-1].case_id if len(items) == limit else None)  # fmt: skip
+
+
+def _activity_filter(
+    principal: Principal,
+    actor: str | None,
+    area: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> list[Any]:
+    conditions = [in_area(Case.area_code, principal.area)]
+    if actor:
+        conditions.append(CaseEvent.actor_sub == actor)
+    if area:
+        conditions.append(in_area(Case.area_code, area))
+    if since:
+        conditions.append(CaseEvent.occurred_at >= since)
+    if until:
+        conditions.append(CaseEvent.occurred_at < until)
+    return conditions
+
+
+@router.get("/audit/activity", response_model=ActivityOut)
+async def activity(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    area: AreaCode = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
+    after: Annotated[int, Query(ge=0, description="Last event id read.")] = 0,
+    limit: Limit = 200,
+) -> ActivityOut:
+    """What an actor, or everyone in an area, did over a period: events oldest first."""
+    _require(principal, READERS, "read the trail across cases")
+    query = (
+        select(LogEntry.log_index, CaseEvent)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .outerjoin(LogEntry, LogEntry.event_id == CaseEvent.id)
+        .where(*_activity_filter(principal, actor, area, since, until), CaseEvent.id > after)
+        .order_by(CaseEvent.id)
+        .limit(limit)
+    )
+    rows = (await session.execute(query)).all()
+    items = [_entry(-1 if row[0] is None else row[0], row[1]) for row in rows]
+    return ActivityOut(items=items, next_after=rows[-1][1].id if len(rows) == limit else None)
+
+
+@router.get("/audit/activity/summary", response_model=list[ActivitySummary])
+async def activity_summary(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    area: AreaCode = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
+) -> list[ActivitySummary]:
+    """Counts of events per actor and action over a period."""
+    _require(principal, READERS, "read the trail across cases")
+    query = (
+        select(CaseEvent.actor_sub, CaseEvent.actor_role, CaseEvent.name, func.count())
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(*_activity_filter(principal, actor, area, since, until))
+        .group_by(CaseEvent.actor_sub, CaseEvent.actor_role, CaseEvent.name)
+        .order_by(CaseEvent.actor_sub, CaseEvent.name)
+    )
+    return [ActivitySummary(actor_sub=r[0], actor_role=r[1], name=r[2], count=r[3])
+            for r in (await session.execute(query)).all()]  # fmt: skip
+
+
+__all__ = ["router"]
