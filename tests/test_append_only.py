@@ -1,4 +1,5 @@
-"""The trail, the fund's ledger and policy versions refuse UPDATE and DELETE at the database."""
+"""The trail, its global log and checkpoints, the fund's ledger, policy versions and the access
+log refuse UPDATE and DELETE at the database."""
 
 from __future__ import annotations
 
@@ -18,12 +19,20 @@ STATEMENTS = [
     "DELETE FROM fund_ledger_entry",
     "UPDATE access_log SET purpose = 'x'",
     "DELETE FROM access_log",
+    "UPDATE audit_log SET log_index = log_index + 100",
+    "DELETE FROM audit_log",
+    "UPDATE audit_node SET hash = 'x'",
+    "DELETE FROM audit_node",
+    "UPDATE audit_checkpoint SET root_hash = 'x'",
+    "DELETE FROM audit_checkpoint",
 ]
 
 
 @pytest.mark.parametrize("statement", STATEMENTS)
 async def test_the_database_refuses_changes_to_written_rows(api: Api, statement: str) -> None:
     await api.open_case()
+    signed = await api.post("bureau.jiaohe", "/api/v1/audit/checkpoints")
+    assert signed.status_code == 201, signed.text
     engine = make_engine(api.settings.database_url)
     async with engine.begin() as connection:
         await connection.execute(

@@ -86,7 +86,7 @@ async def export(
             query = query.where(CaseEvent.case_id.in_(chosen))
         indices: list[int] = []
         with (out / "events.tsv").open("wb") as file:
-            async for index, event in (await session.stream(query)).tuples():
+            async for index, event in await session.stream(query):
                 document = event_document(event.hashed_fields(), event.prev_hash)
                 file.write(b"%d\t%s\t%s\n" % (index, event.hash.encode(), document))
                 events += 1

@@ -150,6 +150,7 @@ def verify_bundle(
     pending = [p for p in signed if int(p["tree_size"]) <= tree_size]
     proofs = _lines(bundle / "proofs.jsonl") if not full else None
     expected_index, last_index = 0, -1
+    verified_size, root_failed = 0, False
 
     for line in _lines(bundle / "events.tsv"):
         index_text, claimed, document = line.split(b"\t", 2)
@@ -215,11 +216,14 @@ def verify_bundle(
             frontier.append(leaf)
             while pending and int(pending[0]["tree_size"]) == frontier.size:
                 point = pending.pop(0)
-                if frontier.root().hex() != point["root_hash"]:
+                if frontier.root().hex() != point["root_hash"] and not root_failed:
+                    root_failed = True
                     problem("root_mismatch", f"the first {point['tree_size']} entries do not "
-                            "hash to the signed root: an entry since the previous checkpoint "
-                            "was altered, inserted, removed or reordered",
-                            log_index=index)  # fmt: skip
+                            f"hash to the signed root: an entry in [{verified_size}, "
+                            f"{point['tree_size']}) was altered, inserted, removed or "
+                            "reordered", log_index=verified_size)  # fmt: skip
+                elif not root_failed:
+                    verified_size = frontier.size
         elif proofs is not None and head is not None:
             proof = json.loads(next(proofs, b"null") or b"null")
             path = [bytes.fromhex(p) for p in (proof or {}).get("path", [])]
@@ -264,7 +268,9 @@ def verify_bundle(
         report.notes.append(f"{beyond} case(s) moved on after the bundle's checkpoint")
     report.cases = len(chains)
     report.seconds = time.perf_counter() - started
-    report.problems.sort(key=lambda p: (p.log_index is None, p.log_index or 0))
+    # events named exactly first, then ranges (a root over many entries), then the rest
+    report.problems.sort(key=lambda p: (p.code == "root_mismatch", p.log_index is None,
+                                        p.log_index or 0))  # fmt: skip
     return report
 
 
