@@ -4,6 +4,11 @@ Every transition of SPEC §1 is a :class:`Step` — action, source states, targe
 may fire it, its rules and its payload. The python-statemachine ``StateMachine`` is generated
 from the same table with each rule as a named ``cond``, so the table the API shows, the rules
 evaluated before sending, and the machine that refuses illegal moves cannot drift apart.
+
+Released versions are frozen. A change to the workflow is a new :class:`Workflow` beside the
+old ones in ``WORKFLOWS`` (its own table) and becomes ``CURRENT`` for new cases; every case
+keeps the version it was opened under, runs and replays under it, and so does the offline
+verifier (``tests/test_workflow_versions.py`` pins case-v1's compiled table).
 """
 
 from __future__ import annotations
