@@ -24,8 +24,11 @@ def migrate(revision: str = "head") -> None:
     """Bring the database schema to a revision (Alembic; the only way a schema is made)."""
     from app.migrations import upgrade
 
-    upgrade(get_settings().database_url, revision)
-    typer.echo(f"database at {revision}")
+    settings = get_settings()
+    upgrade(settings.database_migration_url or settings.database_url, revision,
+            app_role=settings.database_app_role)  # fmt: skip
+    granted = f"; {settings.database_app_role} granted" if settings.database_app_role else ""
+    typer.echo(f"database at {revision}{granted}")
 
 
 @cli.command()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from alembic import command
+from app.core.db import is_sqlite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,8 +26,52 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+APPEND_ONLY = (
+    "case_event",
+    "fund_ledger_entry",
+    "policy_version",
+    "access_log",
+    "audit_log",
+    "audit_node",
+    "audit_checkpoint",
+)
+"""Tables whose rows are written once; the application role may only read and insert them."""
+ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def upgrade(database_url: str, revision: str = "head", *, app_role: str | None = None) -> None:
+    """Migrate as the schema owner; on PostgreSQL, then grant ``app_role`` what the service
+    needs and no more (see :func:`grant_statements`)."""
     command.upgrade(alembic_config(database_url), revision)
+    if app_role and not is_sqlite(database_url):
+        asyncio.run(_grant(database_url, app_role))
+
+
+def grant_statements(role: str) -> list[str]:
+    """The application connects as ``role``, not as the owner of the schema: it cannot alter
+    or drop tables, disable the append-only triggers, truncate, or change a written row of
+    the trail; it reads and inserts there, and reads and writes the working tables."""
+    if not ROLE_NAME.match(role):
+        raise ValueError(f"not a plain role name: {role!r}")
+    once = ", ".join((*APPEND_ONLY, "alembic_version"))
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {role}",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        f"REVOKE UPDATE, DELETE ON {once} FROM {role}",
+        f"REVOKE INSERT ON alembic_version FROM {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+    ]
+
+
+async def _grant(database_url: str, role: str) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            for statement in grant_statements(role):
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
 
 
 def downgrade(database_url: str, revision: str) -> None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import migrations
@@ -33,6 +33,9 @@ POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/fangfanpin_test"
 )
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+APP_ROLE = os.environ.get("TEST_POSTGRES_APP_ROLE", "fangfanpin_app")
+"""The service connects as this role, which owns nothing; the URL above migrates (the owner)."""
+OWNERS: dict[str, str] = {}
 START = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Asia/Shanghai, a Monday
 TABLES = (
     "audit_checkpoint",
@@ -80,12 +83,15 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     problem = asyncio.run(_reachable(POSTGRES_URL))
     if problem and REQUIRE_POSTGRES:
         pytest.exit(f"PostgreSQL is required but unreachable at {POSTGRES_URL}: {problem}", 2)
-    urls["postgresql"] = None if problem else POSTGRES_URL
-    if urls["postgresql"]:
+    urls["postgresql"] = None
+    if not problem:
         asyncio.run(_drop_all(POSTGRES_URL))
-    for url in urls.values():
-        if url:
-            migrations.upgrade(url)
+        asyncio.run(_ensure_role(POSTGRES_URL, APP_ROLE))
+        migrations.upgrade(POSTGRES_URL, app_role=APP_ROLE)
+        app_url = make_url(POSTGRES_URL).set(username=APP_ROLE).render_as_string(False)
+        OWNERS[app_url] = POSTGRES_URL
+        urls["postgresql"] = app_url
+    migrations.upgrade(f"sqlite+aiosqlite:///{sqlite_path}")
     asyncio.run(_make_template(sqlite_path))
     yield urls
 
@@ -106,6 +112,17 @@ async def _make_template(database: Path) -> None:
     shutil.copyfile(database, _template_of(database))
 
 
+async def _ensure_role(url: str, role: str) -> None:
+    """The application's login role (CI creates it beforehand; a superuser may create it)."""
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        found = await connection.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"),
+                                        {"r": role})  # fmt: skip
+        if not found:
+            await connection.execute(text(f"CREATE ROLE {role} LOGIN"))
+    await engine.dispose()
+
+
 async def _drop_all(url: str) -> None:
     engine = create_async_engine(url)
     async with engine.begin() as connection:
@@ -124,7 +141,7 @@ async def reset(url: str) -> None:
             leftover.unlink(missing_ok=True)
         shutil.copyfile(_template_of(database), database)
         return
-    engine = make_engine(url)
+    engine = make_engine(OWNERS.get(url, url))
     async with engine.begin() as connection:
         # TRUNCATE is not a row UPDATE or DELETE: the append-only triggers let it through
         await connection.execute(text(f"TRUNCATE {', '.join(TABLES)}, policy_version CASCADE"))
@@ -150,13 +167,31 @@ def clock() -> FrozenClock:
     return FrozenClock(START)
 
 
+def settings_for(url: str) -> Settings:
+    return Settings(database_url=url, database_migration_url=OWNERS.get(url),
+                    jwt_secret="test-secret-" + "x" * 32)  # fmt: skip
+
+
 @pytest.fixture
 def settings(backend: str) -> Settings:
-    return Settings(database_url=backend, jwt_secret="test-secret-" + "x" * 32)
+    return settings_for(backend)
 
 
 @pytest.fixture
 async def api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
     await reset(settings.database_url)
     async with Api.start(settings, clock) as client:
+        yield client
+
+
+@pytest.fixture
+async def postgres_api(
+    database_urls: dict[str, str | None], clock: FrozenClock
+) -> AsyncIterator[Api]:
+    """For what only PostgreSQL has (roles, concurrent writers): runs once, on PostgreSQL."""
+    url = database_urls["postgresql"]
+    if url is None:
+        pytest.skip("PostgreSQL is not reachable (CI sets REQUIRE_POSTGRES=1 and never skips)")
+    await reset(url)
+    async with Api.start(settings_for(url), clock) as client:
         yield client

@@ -238,3 +238,9 @@ class Api:
         await self.must_fact("bureau.jiaohe", case_id, "classification", CLASSIFICATION)
         await self.must("bureau.jiaohe", case_id, "confirm")
         return case_id
+
+
+def owner_url(settings: Settings) -> str:
+    """The schema owner's connection (the migrator): what an attacker with rights on the
+    database would use. The service itself connects as a role that owns nothing."""
+    return settings.database_migration_url or settings.database_url

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from app.core.db import make_engine
-from tests.helpers import Api
+from tests.helpers import Api, owner_url
 
 STATEMENTS = [
     "UPDATE case_event SET actor_sub = 'x'",
@@ -57,9 +57,41 @@ async def test_the_database_refuses_changes_to_written_rows(api: Api, statement:
                 " 'household', household_id, '[\"id_number\"]', 'x' FROM monitoring_case"
             )
         )
+    owner = make_engine(owner_url(api.settings))
     try:
+        # the schema's owner (or a superuser who re-enables them) meets the triggers
         with pytest.raises(DBAPIError, match="append-only"):
+            async with owner.begin() as connection:
+                await connection.execute(text(statement))
+        # the service's own role is refused before any trigger: it holds no such privilege
+        postgres = api.settings.database_url.startswith("postgresql")
+        with pytest.raises(DBAPIError, match="permission denied" if postgres else "append-only"):
             async with engine.begin() as connection:
                 await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+        await owner.dispose()
+
+
+async def test_the_service_role_owns_nothing_and_cannot_lift_the_triggers(
+    postgres_api: Api,
+) -> None:
+    api = postgres_api
+    engine = make_engine(api.settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            user = await connection.scalar(text("SELECT current_user"))
+            owned = await connection.scalar(text(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                " AND tableowner = current_user"))  # fmt: skip
+            assert user != "postgres" and owned == 0
+        for statement in ("ALTER TABLE case_event DISABLE TRIGGER USER",
+                          "TRUNCATE case_event CASCADE", "DROP TABLE audit_checkpoint",
+                          "UPDATE alembic_version SET version_num = 'x'"):  # fmt: skip
+            with pytest.raises(DBAPIError, match=r"must be owner|permission denied"):
+                async with engine.begin() as connection:
+                    await connection.execute(text(statement))
+        async with engine.begin() as connection:  # …and does its work
+            await connection.execute(text("UPDATE monitoring_case SET updated_at = updated_at"))
     finally:
         await engine.dispose()

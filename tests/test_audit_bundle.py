@@ -20,7 +20,7 @@ from app.cases.models import CaseEvent
 from app.cli import cli
 from app.core.canonical import event_document, event_hash
 from app.core.db import make_engine, make_sessionmaker
-from tests.helpers import Api
+from tests.helpers import Api, owner_url
 
 OTHER_KEY = base64.b64encode(b"an attacker's own ed25519 seed!!").decode()
 
@@ -133,7 +133,7 @@ async def test_the_command_line_verifies_and_fails_with_the_location(
 async def superuser(api: Api, statements: list[tuple[str, dict[str, Any]]]) -> None:
     """Statements run with the append-only triggers out of the way, as a superuser can."""
     tables = ("case_event", "audit_log", "audit_node", "audit_checkpoint")
-    engine = make_engine(api.settings.database_url)
+    engine = make_engine(owner_url(api.settings))
     async with engine.begin() as connection:
         postgres = api.settings.database_url.startswith("postgresql")
         for table in tables:

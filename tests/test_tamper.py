@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy import text
 
 from app.core.db import make_engine
-from tests.helpers import Api
+from tests.helpers import Api, owner_url
 
 
 async def sql(api: Api, statement: str, **params: Any) -> None:
     """An attacker with full rights on the database: the append-only trigger is set aside
     (disabled for this statement on PostgreSQL, removed from the file on SQLite)."""
-    engine = make_engine(api.settings.database_url)
+    engine = make_engine(owner_url(api.settings))
     async with engine.begin() as connection:
         if api.settings.database_url.startswith("postgresql"):
             await connection.execute(text("ALTER TABLE case_event DISABLE TRIGGER USER"))

@@ -15,6 +15,12 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./fangfanpin.sqlite3"
     """``postgresql+asyncpg://user@host/db`` for PostgreSQL; an SQLite file by default."""
+    database_migration_url: str | None = None
+    """The schema owner's URL, used by ``fangfanpin migrate`` only; the service itself connects
+    with ``database_url`` as a role that owns nothing (PostgreSQL). Unset: ``database_url``."""
+    database_app_role: str | None = None
+    """After migrating PostgreSQL, grant this role (the one in ``database_url``) reads and
+    writes, but only SELECT and INSERT on the append-only tables."""
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_echo: bool = False
 
