@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest openapi bench clean
+.PHONY: run test lint typecheck pytest openapi bench bench-audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ openapi: $(VENV)/.installed
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.transitions
+
+bench-audit: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.audit_verify
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
