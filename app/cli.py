@@ -176,7 +176,8 @@ def worker(
     once: Annotated[bool, typer.Option(help="Fire what is due now, then exit.")] = False,
     interval: Annotated[float, typer.Option(min=0.1, help="Seconds between passes.")] = 5.0,
 ) -> None:
-    """Run the timer worker: notices that have run, deadlines that passed. Several may run."""
+    """Run the worker: timers due (notices run, deadlines passed), the audit log's sequencer
+    and its periodic checkpoints. Several may run."""
     import logging
 
     from app.core.clock import SystemClock
@@ -212,8 +213,10 @@ def audit_bundle(
     since: Annotated[str | None, typer.Option(help="Cases active from (ISO date/time).")] = None,
     until: Annotated[str | None, typer.Option(help="…until, exclusive (ISO date/time).")] = None,
 ) -> None:
-    """Sign a checkpoint now and export the log up to it: all of it, or whole cases chosen by
-    area or by activity in a period; with checkpoints, proofs and the public key."""
+    """Sign a checkpoint now and export the log up to it, for an auditor.
+
+    All of it, or whole cases chosen by area or by activity in a period; with the checkpoints,
+    proofs and public key the offline check needs."""
     from app.audit.bundle import export
     from app.core.clock import SystemClock
     from app.core.db import make_engine, make_sessionmaker
@@ -261,9 +264,10 @@ def audit_verify(
         str | None, typer.Option(help="The log's public key (base64) to pin; else the bundle's.")
     ] = None,
 ) -> None:
-    """Check a bundle without the server or the database: signatures, every chain, every
-    inclusion in the signed roots, consistency, and replay of each case through its own
-    workflow version. Exit status 1 and the exact event when anything is wrong."""
+    """Check a bundle offline: signatures, chains, Merkle roots and proofs, replay.
+
+    Needs neither the server nor the database. Replays each case through its own workflow
+    version. Exit status 1, naming the event where anything breaks."""
     from app.audit.verify import verify_bundle
 
     report = verify_bundle(bundle, public_key=public_key, progress=_progress("events checked"))

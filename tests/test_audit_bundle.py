@@ -317,3 +317,14 @@ async def test_a_checkpoint_forged_with_another_key_is_refused(api: Api, tmp_pat
     unpinned = verify_bundle(bundle)  # passes on its own key, and says the key was not pinned
     assert unpinned.ok and not unpinned.key_pinned
     assert any("pin it" in note for note in unpinned.notes)
+
+
+async def test_an_empty_log_exports_and_verifies(api: Api, tmp_path: Path) -> None:
+    bundle = await make_bundle(api, tmp_path / "empty")
+    report = check(bundle, api)
+    assert report.ok and report.events == 0 and report.checkpoints == 1
+    points = (bundle / "checkpoints.jsonl").read_text()
+    (bundle / "checkpoints.jsonl").write_text(
+        points.replace('"root_hash": "e3b0', '"root_hash": "f3b0')
+    )
+    assert [p.code for p in check(bundle, api).problems] == ["checkpoint_signature"]

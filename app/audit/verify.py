@@ -150,6 +150,9 @@ def verify_bundle(
     pending = [p for p in signed if int(p["tree_size"]) <= tree_size]
     proofs = _lines(bundle / "proofs.jsonl") if not full else None
     expected_index, last_index = 0, -1
+    while full and pending and int(pending[0]["tree_size"]) == 0:  # the empty log's head
+        if pending.pop(0)["root_hash"] != merkle.EMPTY_ROOT.hex():
+            problem("root_mismatch", "the empty log's checkpoint has another root")
     verified_size, root_failed = 0, False
 
     for line in _lines(bundle / "events.tsv"):
