@@ -327,4 +327,7 @@ async def test_an_empty_log_exports_and_verifies(api: Api, tmp_path: Path) -> No
     (bundle / "checkpoints.jsonl").write_text(
         points.replace('"root_hash": "e3b0', '"root_hash": "f3b0')
     )
-    assert [p.code for p in check(bundle, api).problems] == ["checkpoint_signature"]
+    assert [p.code for p in check(bundle, api).problems] == [
+        "checkpoint_signature",
+        "checkpoint_missing",
+    ]
