@@ -20,6 +20,7 @@ from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
 from app.department_data.router import router as department_data_router
 from app.elimination_rounds.router import router as rounds_router
+from app.exports.router import router as exports_router
 from app.fund.router import router as fund_router
 from app.households.router import router as households_router
 from app.intake.router import router as intake_router
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(intake_router)
     app.include_router(access_log_router)
     app.include_router(audit_router)
+    app.include_router(exports_router)
     if settings.demo_clock:  # demonstrations only; not part of the production contract
         from app.demo.router import router as demo_router
 

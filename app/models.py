@@ -8,6 +8,7 @@ from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 from app.elimination_rounds.models import EliminationRound
+from app.exports.models import ExportBatch, NationalSync
 from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.households.models import Household, Member
 from app.intake.models import IntakeReceipt
@@ -25,6 +26,7 @@ __all__ = [
     "DepartmentSnapshot",
     "Disbursement",
     "EliminationRound",
+    "ExportBatch",
     "FundYear",
     "Household",
     "IdempotencyRecord",
@@ -32,6 +34,7 @@ __all__ = [
     "LedgerEntry",
     "LogEntry",
     "Member",
+    "NationalSync",
     "PolicyVersion",
     "Timer",
     "TreeNode",

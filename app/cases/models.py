@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     FetchedValue,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JsonDocument, UTCDateTime
@@ -63,6 +65,11 @@ class Case(Base):
     """A 12317 self-declaration still waiting for the village is late from this moment."""
     """When a confirmed case without any planned measure becomes late (措施落实时限)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    national: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"), default=None
+    )
+    """The case as the national forms describe it (``app.exports.projection``), kept by the
+    write path from the city's confirmation on; None before."""
 
 
 class CaseEvent(Base):

@@ -45,6 +45,7 @@ from app.core.errors import (
     validation_problem,
 )
 from app.department_data import repository as department_data
+from app.exports.projection import project as national_projection
 from app.households import idnumber
 from app.households.models import Household
 from app.households.registry import new_member
@@ -254,7 +255,8 @@ async def _append(
                 "acceptance_due_at",
                 "updated_at",
             )
-        },
+        }
+        | {"national": national_projection(facts)},
     )
     if not changed:
         raise PreconditionFailed("version_mismatch", "The case changed meanwhile; reload it.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -64,7 +65,12 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
     """An engine; on SQLite, WAL and ``BEGIN IMMEDIATE`` so writers queue instead of failing."""
     if is_sqlite(url):
         engine = create_async_engine(
-            url, echo=echo, poolclass=NullPool, connect_args={"timeout": 30}
+            url,
+            echo=echo,
+            poolclass=NullPool,
+            connect_args={"timeout": 30},
+            # JSON text as written, so SQLite's json_extract finds keys in Chinese
+            json_serializer=lambda value: json.dumps(value, ensure_ascii=False),
         )
 
         @event.listens_for(engine.sync_engine, "connect")

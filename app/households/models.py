@@ -51,6 +51,8 @@ class Member(Base):
     medical_insurance: Mapped[bool | None]
     social_assistance: Mapped[str | None] = mapped_column(String(8))
     member_number: Mapped[str | None] = mapped_column(String(32))
+    ethnicity: Mapped[str | None] = mapped_column(String(16))
+    """民族."""
     """人编号 in the national system, once known."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -13,7 +13,7 @@ from app.households.models import Member
 from app.households.schemas import MemberIn
 
 ATTRIBUTES = ("labour_skill", "health", "education", "school_status", "medical_insurance",
-              "social_assistance", "member_number")  # fmt: skip
+              "social_assistance", "member_number", "ethnicity")  # fmt: skip
 
 
 def new_member(household_id: str, body: MemberIn, now: datetime, settings: Settings) -> Member:

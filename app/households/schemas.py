@@ -84,6 +84,8 @@ class MemberAttributes(BaseModel):
     """参加城乡居民基本医疗保险."""
     social_assistance: SocialAssistance | None = None
     member_number: Annotated[str, StringConstraints(max_length=32)] | None = None
+    ethnicity: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None
+    """民族, as the national forms name it (e.g. 汉族, 朝鲜族)."""
 
 
 class MemberIn(MemberAttributes):
@@ -128,6 +130,7 @@ class MemberOut(BaseModel):
     medical_insurance: bool | None
     social_assistance: str | None
     member_number: str | None
+    ethnicity: str | None
 
 
 class HouseholdChange(BaseModel):

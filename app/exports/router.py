@@ -1,0 +1,402 @@
+"""The national export with its batches and acknowledgments, and the ledgers (台账)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from app.access_log.models import AccessLogEntry
+from app.areas.models import Area
+from app.audit import log
+from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.auth.tokens import Principal
+from app.cases import service as cases
+from app.cases.models import Case
+from app.cases.repository import in_area
+from app.core.crypto import cipher_for
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.exports import national, projection
+from app.exports.models import ExportBatch, NationalSync
+from app.households.models import Household, Member
+from workflows.case import STATE_TITLES
+from workflows.vocabulary import Role
+
+router = APIRouter(prefix="/api/v1", tags=["exports"])
+
+EXPORTERS = frozenset({Role.national_exporter, Role.city_bureau})
+BATCH_READERS = EXPORTERS | {Role.auditor, Role.admin}
+LEDGER_READERS = frozenset({Role.village_cadre, Role.village_committee, Role.township_official,
+                            Role.city_bureau, Role.auditor, Role.admin})  # fmt: skip
+MEDIA = {
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+Purpose = Annotated[str, Query(min_length=2, max_length=500, description="Logged with the read.")]
+Token = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
+    if principal.role not in roles:
+        raise Forbidden("role_not_permitted", f"Your role does not {what}.")
+
+
+class BatchOut(BaseModel):
+    id: str
+    after_index: int
+    to_index: int
+    format: str
+    encoding: str
+    cases: int
+    rows: int
+    sha256: str
+    created_by: str
+    started_at: datetime
+    completed_at: datetime
+
+
+def _batch_out(batch: ExportBatch) -> BatchOut:
+    return BatchOut(**{name: getattr(batch, name) for name in BatchOut.model_fields})
+
+
+@router.get(
+    "/exports/national",
+    response_class=StreamingResponse,
+    responses={200: {"content": {m: {} for m in MEDIA.values()},
+                     "description": "The cases changed since the cursor, streamed."}},
+)  # fmt: skip
+async def national_export(
+    request: Request,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    clock: ClockDep,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=-1,
+            description="Log index already exported; "
+            "default: where the last completed export ended.",
+        ),
+    ] = None,
+    format: Literal["jsonl", "csv", "xlsx"] = "jsonl",
+    encoding: Annotated[Literal["utf-8", "gb18030"], Query(description="CSV only.")] = "utf-8",
+    purpose: Purpose = "全国防返贫监测信息系统数据报送",
+) -> StreamingResponse:
+    """Confirmed cases that changed since ``after`` (and those the national system rejected),
+    with their members, under the national forms' field names; ID numbers in full. Streamed;
+    when the body is complete the export is recorded as a batch and each case as sent."""
+    _require(principal, EXPORTERS, "export to the national system")
+    if format != "csv" and encoding != "utf-8":
+        raise Unprocessable("encoding_not_applicable", "Only CSV is offered in GB18030.")
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    batch_id, started = str(uuid.uuid4()), clock.now()
+    async with sessions() as session, session.begin():
+        await log.sequence_all(session, started)
+        to = await log.size(session)
+        if after is None:
+            last = await session.scalar(
+                select(ExportBatch).order_by(ExportBatch.completed_at.desc()).limit(1)
+            )
+            after = last.to_index - 1 if last else -1
+        if after >= to:
+            raise Unprocessable("cursor_ahead", f"The log holds {to} entries; after={after} is "
+                                "beyond it.")  # fmt: skip
+        # logged before a single ID number leaves
+        session.add(AccessLogEntry(at=started, actor_sub=principal.sub,
+                                   actor_role=principal.role.value, actor_area=principal.area,
+                                   record_type="national_export", record_id=batch_id,
+                                   fields=["id_number"], purpose=purpose))  # fmt: skip
+    params = {"area": principal.area + "%", "after": after, "to": to}
+    cipher = cipher_for(settings.field_keys)
+
+    async def body() -> AsyncIterator[bytes]:
+        digest, tally = hashlib.sha256(), national.Tally()
+        async with sessions() as session:
+            async for chunk in _render(session, format, encoding, params, cipher, tally):
+                digest.update(chunk)
+                yield chunk
+        now = clock.now()
+        async with sessions() as session, session.begin():
+            session.add(ExportBatch(id=batch_id, after_index=after, to_index=to, format=format,
+                                    encoding=encoding, cases=tally.cases, rows=tally.rows,
+                                    sha256=digest.hexdigest(), created_by=principal.sub,
+                                    started_at=started, completed_at=now))  # fmt: skip
+            await session.flush()
+            postgres = session.get_bind().dialect.name == "postgresql"
+            await session.execute(text(national.sync_statement(postgres)),
+                                  {**params, "batch": batch_id, "now": now})  # fmt: skip
+
+    extension = {"jsonl": "jsonl", "csv": "csv", "xlsx": "xlsx"}[format]
+    media = MEDIA[format] + (f"; charset={encoding}" if format == "csv" else "")
+    return StreamingResponse(body(), media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="national-{batch_id}.{extension}"',
+        "X-Export-Batch": batch_id, "X-Export-After": str(after), "X-Export-To": str(to),
+    })  # fmt: skip
+
+
+async def _render(
+    session: AsyncSession,
+    format: str,
+    encoding: str,
+    params: dict[str, Any],
+    cipher: Any,
+    tally: national.Tally,
+) -> AsyncIterator[bytes]:
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if format == "jsonl":
+        async for chunk in national.stream_jsonl(session, params, cipher, tally):
+            yield chunk
+        return
+    header = national.headers(postgres)
+    rows = national.flat_rows(session, params, cipher, tally)
+    if format == "csv":
+        encode, start = national.csv_lines(header, encoding)
+        buffered = [start]
+        async for values in rows:
+            buffered.append(encode(values))
+            if len(buffered) >= 500:
+                yield b"".join(buffered)
+                buffered.clear()
+        yield b"".join(buffered)
+        return
+    async for chunk in _xlsx("全国监测对象", header, rows):
+        yield chunk
+
+
+async def _xlsx(
+    title: str, header: list[str], rows: AsyncIterator[list[Any]]
+) -> AsyncIterator[bytes]:
+    """A workbook written row by row to a temporary file (openpyxl's write-only mode keeps
+    memory flat), then sent in chunks: frozen header row, widths that fit."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    sheet.freeze_panes = "A2"
+    for letter, width in national.column_widths(header):
+        sheet.column_dimensions[letter].width = width
+    sheet.append(header)
+    async for values in rows:
+        sheet.append(values)
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    try:
+        workbook.save(path)
+        with open(path, "rb") as file:  # noqa: ASYNC230 (a local temporary file)
+            while chunk := file.read(1 << 16):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+@router.get("/exports/national/batches", response_model=list[BatchOut])
+async def list_batches(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[BatchOut]:
+    """Completed national exports, newest first: cursor range, counts, SHA-256 of the body."""
+    _require(principal, BATCH_READERS, "read export batches")
+    query = select(ExportBatch).order_by(ExportBatch.completed_at.desc()).limit(limit)
+    return [_batch_out(b) for b in (await session.execute(query)).scalars()]
+
+
+@router.get("/exports/national/batches/{batch_id}", response_model=BatchOut)
+async def get_batch(batch_id: str, principal: CurrentPrincipal, session: SessionDep) -> BatchOut:
+    _require(principal, BATCH_READERS, "read export batches")
+    batch = await session.get(ExportBatch, batch_id)
+    if batch is None:
+        raise NotFound("batch_not_found", f"No export batch {batch_id}.")
+    return _batch_out(batch)
+
+
+class MemberNumber(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    member_id: str = Field(max_length=36)
+    member_number: Token
+    """人编号."""
+
+
+class Acknowledgment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_id: str = Field(max_length=36)
+    status: Literal["accepted", "rejected"]
+    household_number: Token | None = None
+    """户编号, once the national system has given one."""
+    members: list[MemberNumber] = Field(default_factory=list, max_length=30)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+    @model_validator(mode="after")
+    def _reason_for_rejection(self) -> Acknowledgment:
+        if self.status == "rejected" and not self.reason:
+            raise ValueError("a rejection states its reason")
+        return self
+
+
+class AcknowledgmentsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    batch_id: str = Field(max_length=36)
+    items: list[Acknowledgment] = Field(min_length=1, max_length=1000)
+
+
+class AcknowledgmentsOut(BaseModel):
+    batch_id: str
+    accepted: int
+    rejected: int
+
+
+@router.post("/exports/national/acknowledgments", response_model=AcknowledgmentsOut)
+async def acknowledge(
+    body: AcknowledgmentsIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+) -> AcknowledgmentsOut:
+    """The national system's answer per case of a batch: accepted (with its 户编号 and 人编号,
+    kept on the household) or rejected with a reason (sent again in the next export). All
+    or nothing: one unknown case, or a case that batch did not send, refuses the whole."""
+    _require(principal, EXPORTERS, "acknowledge national exports")
+    now = clock.now()
+    async with session.begin():
+        if await session.get(ExportBatch, body.batch_id) is None:
+            raise Unprocessable("batch_not_found", f"No export batch {body.batch_id}.")
+        ids = [item.case_id for item in body.items]
+        if len(set(ids)) != len(ids):
+            raise Unprocessable("duplicate_case", "A case is acknowledged twice.")
+        known = {c.id: c for c in (await session.execute(
+            select(Case).where(Case.id.in_(ids)))).scalars()}  # fmt: skip
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise Unprocessable("unknown_case", f"No such case: {', '.join(unknown[:20])}.",
+                                cases=unknown)  # fmt: skip
+        syncs = {s.case_id: s for s in (await session.execute(
+            select(NationalSync).where(NationalSync.case_id.in_(ids))
+            .with_for_update())).scalars()}  # fmt: skip
+        outside = [i for i in ids if i not in syncs or syncs[i].batch_id != body.batch_id]
+        if outside:
+            raise Unprocessable("case_not_in_batch", "Not sent by this batch (or sent again "
+                                f"since): {', '.join(outside[:20])}.", cases=outside)  # fmt: skip
+        for item in body.items:
+            sync = syncs[item.case_id]
+            sync.status, sync.reason = item.status, item.reason
+            sync.acknowledged_at, sync.acknowledged_by = now, principal.sub
+            if item.status == "accepted":
+                await _keep_numbers(session, known[item.case_id].household_id, item)
+    statuses = [item.status for item in body.items]
+    return AcknowledgmentsOut(batch_id=body.batch_id, accepted=statuses.count("accepted"),
+                              rejected=statuses.count("rejected"))  # fmt: skip
+
+
+async def _keep_numbers(session: AsyncSession, household_id: str, item: Acknowledgment) -> None:
+    household = await session.get(Household, household_id)
+    if household is not None and item.household_number:
+        household.household_number = item.household_number
+    for numbered in item.members:
+        member = await session.get(Member, numbered.member_id)
+        if member is None or member.household_id != household_id:
+            raise Unprocessable("member_not_in_household", f"Member {numbered.member_id} is "
+                                f"not of case {item.case_id}'s household.")  # fmt: skip
+        member.member_number = numbered.member_number
+
+
+class SyncOut(BaseModel):
+    case_id: str
+    status: Literal["not_exportable", "pending", "exported", "accepted", "rejected"]
+    """not_exportable before confirmation; pending when never sent."""
+    batch_id: str | None = None
+    exported_version: int | None = None
+    exported_at: datetime | None = None
+    current_version: int
+    changed_since_export: bool
+    """The case moved on after what was sent: the next export sends it again."""
+    reason: str | None = None
+    acknowledged_at: datetime | None = None
+
+
+@router.get("/cases/{case_id}/national-sync", response_model=SyncOut, tags=["exports"])
+async def national_sync(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> SyncOut:
+    """Where the case stands with the national system."""
+    snap, _ = await cases.get_case(session, principal, case_id)
+    case = await session.get(Case, case_id)
+    sync = await session.get(NationalSync, case_id)
+    if sync is None:
+        status = "pending" if case is not None and case.national is not None else "not_exportable"
+        return SyncOut(case_id=case_id, status=status, current_version=snap.version,
+                       changed_since_export=status == "pending")  # fmt: skip
+    return SyncOut(case_id=case_id, status=sync.status, batch_id=sync.batch_id,
+                   exported_version=sync.exported_version, exported_at=sync.exported_at,
+                   current_version=snap.version,
+                   changed_since_export=snap.version > sync.exported_version,
+                   reason=sync.reason, acknowledged_at=sync.acknowledged_at)  # fmt: skip
+
+
+LEDGER_HEAD = ["case_id", "县", "乡", "村", "户主姓名", "户主证件号码", "家庭人口数", "当前状态"]
+
+
+@router.get(
+    "/ledgers/monitored-households",
+    responses={200: {"content": {"application/json": {}, MEDIA["xlsx"]: {}},
+                     "description": "The ledger as JSON rows, or an Excel workbook."}},
+)  # fmt: skip
+async def monitored_households_ledger(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    area: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
+    format: Literal["json", "xlsx"] = "json",
+    purpose: Purpose = "台账",
+) -> Any:
+    """监测对象台账 of your area (or a part of it): every confirmed household with its risk
+    types, responsible person, measures by category and elimination. ID numbers masked."""
+    _require(principal, LEDGER_READERS, "keep ledgers")
+    scope = area if area and area.startswith(principal.area) else principal.area
+    if area and not area.startswith(principal.area):
+        raise NotFound("area_not_found", f"No area {area} within yours.")
+    village, township, county = aliased(Area), aliased(Area), aliased(Area)
+    query = (
+        select(Case.id, county.name, township.name, village.name, Household.head_name,
+               Household.head_id_number_masked, Household.size, Case.state, Case.national)
+        .join(Household, Household.id == Case.household_id)
+        .outerjoin(village, village.code == Household.village_code)
+        .outerjoin(township, township.code == func.substr(Household.village_code, 1, 9))
+        .outerjoin(county, county.code == func.substr(Household.village_code, 1, 6))
+        .where(Case.national.is_not(None), in_area(Case.area_code, scope))
+        .order_by(Household.village_code, Case.id)
+    )  # fmt: skip
+    header = LEDGER_HEAD + list(projection.FIELDS)
+
+    def row(values: Any) -> list[Any]:
+        *head, state, record = values
+        return [*head, STATE_TITLES.get(state, state), *(record.get(f, "") for f in
+                                                       projection.FIELDS)]  # fmt: skip
+
+    async with session.begin():
+        session.add(AccessLogEntry(at=clock.now(), actor_sub=principal.sub,
+                                   actor_role=principal.role.value, actor_area=principal.area,
+                                   record_type="ledger", record_id=f"monitored_households:{scope}",
+                                   fields=[], purpose=purpose))  # fmt: skip
+    if format == "json":
+        rows = [row(r) for r in (await session.execute(query)).all()]
+        return {"columns": header, "rows": rows}
+
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+
+    async def rows_of() -> AsyncIterator[list[Any]]:
+        async with sessions() as reading:  # the request's session ends before the body does
+            async for values in await reading.stream(query.execution_options(yield_per=1000)):
+                yield row(values)
+
+    return StreamingResponse(_xlsx("监测对象台账", header, rows_of()), media_type=MEDIA["xlsx"],
+                             headers={"Content-Disposition":
+                                      f'attachment; filename="ledger-{scope}.xlsx"'})  # fmt: skip

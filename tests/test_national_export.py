@@ -1,0 +1,242 @@
+"""The national export, its batches and acknowledgments, and the ledgers."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from app.cases.models import Case
+from app.core.db import make_engine, make_sessionmaker
+from app.exports import national, router
+from app.households.models import Member
+from tests.helpers import Api, new_id_number
+from tests.test_measures import MEASURE
+from workflows.case import STATE_TITLES
+
+EXPORTER, BUREAU = "exporter.national", "bureau.jiaohe"
+PATH = "/api/v1/exports/national"
+
+
+def lines(body: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in body.splitlines() if line]
+
+
+async def export(api: Api, user: str = EXPORTER, **params: Any) -> Any:
+    response = await api.get(user, PATH, **params)
+    assert response.status_code == 200, response.text
+    return response
+
+
+async def database_counts(api: Api) -> tuple[int, int]:
+    """Confirmed cases and their members, counted in the database itself."""
+    engine = make_engine(api.settings.database_url)
+    async with make_sessionmaker(engine)() as session:
+        cases = await session.scalar(select(func.count()).select_from(Case)
+                                     .where(Case.national.is_not(None)))  # fmt: skip
+        members = await session.scalar(
+            select(func.count()).select_from(Member)
+            .join(Case, Case.household_id == Member.household_id)
+            .where(Case.national.is_not(None)))  # fmt: skip
+    await engine.dispose()
+    return int(cases or 0), int(members or 0)
+
+
+async def test_confirmed_cases_export_with_national_fields_and_full_id_numbers(api: Api) -> None:
+    id_number = new_id_number()
+    case_id = await api.to_assisted(id_number=id_number)
+    await api.open_case("cadre_found")  # not confirmed: not exported
+    response = await export(api)
+    assert response.headers["content-type"] == "application/x-ndjson"
+    [record] = lines(response.text)
+    assert record["case_id"] == case_id
+    assert (record["县"], record["乡"], record["村"]) == ("蛟河市", "白石山镇", "平岗村")
+    assert record["监测对象类别"] == "突发严重困难户" and record["致贫返贫风险1"] == "因病"
+    assert record["识别监测时间"] == "202603" and record["风险是否已消除"] == "否"
+    assert record["人均纯收入"] and record["帮扶责任人"]
+    [head] = record["成员"]
+    assert head["证件号码"] == id_number and head["与户主关系"] == "户主" and head["性别"] in "男女"
+    # the batch: the log range, the counts and the body's SHA-256
+    batch = (await api.get(EXPORTER, f"{PATH}/batches/{response.headers['X-Export-Batch']}")).json()
+    assert batch["sha256"] == hashlib.sha256(response.content).hexdigest()
+    assert (batch["cases"], batch["rows"], batch["after_index"]) == (1, 1, -1)
+    assert str(batch["to_index"]) == response.headers["X-Export-To"]
+    sync = (await api.get(BUREAU, f"/api/v1/cases/{case_id}/national-sync")).json()
+    assert sync["status"] == "exported" and sync["changed_since_export"] is False
+    assert (await database_counts(api))[0] == 1
+
+
+async def test_the_next_export_has_only_what_changed(api: Api) -> None:
+    first = await api.to_assisted()
+    second = await api.to_assisted()
+    assert {r["case_id"] for r in lines((await export(api)).text)} == {first, second}
+    assert lines((await export(api)).text) == []  # nothing changed since
+    await api.must_fact("bureau.jiaohe", first, "measures", MEASURE)
+    sync = (await api.get(BUREAU, f"/api/v1/cases/{first}/national-sync")).json()
+    assert sync["changed_since_export"] is True
+    [changed] = lines((await export(api)).text)
+    assert changed["case_id"] == first and changed["就业帮扶措施"] == MEASURE["content"]
+    # an explicit cursor exports again from there
+    again = lines((await export(api, after=-1)).text)
+    assert {r["case_id"] for r in again} == {first, second}
+
+
+async def test_csv_in_utf8_with_bom_and_in_gb18030_round_trips_every_name(api: Api) -> None:
+    await api.to_assisted()
+    await api.to_assisted()
+    utf8 = await export(api, format="csv", after=-1)
+    assert utf8.content.startswith(b"\xef\xbb\xbf")
+    assert utf8.headers["content-type"].startswith("text/csv; charset=utf-8")
+    gb = await export(api, format="csv", encoding="gb18030", after=-1)
+    assert gb.headers["content-type"] == "text/csv; charset=gb18030"
+    from_utf8 = list(csv.reader(io.StringIO(utf8.content.decode("utf-8-sig"))))
+    from_gb = list(csv.reader(io.StringIO(gb.content.decode("gb18030"))))
+    assert from_gb == from_utf8
+    assert from_gb[0] == national.headers()
+    cases, members = await database_counts(api)
+    assert len(from_gb) - 1 == members and len({row[0] for row in from_gb[1:]}) == cases
+    names = {row[from_gb[0].index("姓名")] for row in from_gb[1:]}
+    assert names == {"王德福"} and "蛟河市" in from_gb[1]
+    assert gb.content.decode("gb18030").encode("gb18030") == gb.content
+
+
+async def test_xlsx_opens_with_the_exact_headers(api: Api) -> None:
+    await api.to_assisted()
+    response = await export(api, format="xlsx")
+    book = load_workbook(io.BytesIO(response.content))
+    sheet = book.active
+    assert sheet is not None and sheet.freeze_panes == "A2"
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == national.headers()
+    assert len(rows) - 1 == (await database_counts(api))[1]
+    assert rows[1][national.headers().index("监测对象类别")] == "突发严重困难户"
+
+
+async def test_acknowledgments_keep_numbers_and_a_rejection_is_sent_again(api: Api) -> None:
+    accepted, rejected = await api.to_assisted(), await api.to_assisted()
+    response = await export(api)
+    batch = response.headers["X-Export-Batch"]
+    members = {r["case_id"]: r["成员"] for r in lines(response.text)}
+    body = {"batch_id": batch, "items": [
+        {"case_id": accepted, "status": "accepted", "household_number": "2202811020001",
+         "members": [{"member_id": members[accepted][0]["member_id"],
+                      "member_number": "220281102000101"}]},
+        {"case_id": rejected, "status": "rejected", "reason": "证件号码与户籍信息不符"},
+    ]}  # fmt: skip
+    answer = await api.post(EXPORTER, f"{PATH}/acknowledgments", body)
+    assert answer.status_code == 200 and answer.json()["rejected"] == 1, answer.text
+    sync = (await api.get(BUREAU, f"/api/v1/cases/{rejected}/national-sync")).json()
+    assert sync["status"] == "rejected" and sync["reason"] == "证件号码与户籍信息不符"
+    # nothing changed, yet the rejected case goes out again; the accepted one does not
+    [again] = lines((await export(api)).text)
+    assert again["case_id"] == rejected
+    # the national system's numbers are kept and appear in the next export of that case
+    everything = {r["case_id"]: r for r in lines((await export(api, after=-1)).text)}
+    assert everything[accepted]["户编号"] == "2202811020001"
+    assert everything[accepted]["成员"][0]["人编号"] == "220281102000101"
+    assert everything[rejected]["户编号"] is None
+
+
+async def test_acknowledgments_of_unknown_or_unsent_cases_change_nothing(api: Api) -> None:
+    case_id = await api.to_assisted()
+    batch = (await export(api)).headers["X-Export-Batch"]
+    later = await api.to_assisted()  # never exported
+    for items, code in (
+        ([{"case_id": case_id, "status": "accepted"},
+          {"case_id": "00000000-0000-0000-0000-000000000000", "status": "accepted"}],
+         "unknown_case"),
+        ([{"case_id": case_id, "status": "accepted"}, {"case_id": later, "status": "accepted"}],
+         "case_not_in_batch"),
+        ([{"case_id": case_id, "status": "rejected"}], "validation_failed"),
+    ):  # fmt: skip
+        response = await api.post(EXPORTER, f"{PATH}/acknowledgments",
+                                  {"batch_id": batch, "items": items})  # fmt: skip
+        assert response.status_code == 422 and response.json()["code"] == code, response.text
+    sync = (await api.get(BUREAU, f"/api/v1/cases/{case_id}/national-sync")).json()
+    assert sync["status"] == "exported" and sync["acknowledged_at"] is None
+    wrong_batch = await api.post(EXPORTER, f"{PATH}/acknowledgments", {
+        "batch_id": "nope", "items": [{"case_id": case_id, "status": "accepted"}]})  # fmt: skip
+    assert wrong_batch.json()["code"] == "batch_not_found"
+
+
+async def test_only_the_exporter_and_the_city_export_and_every_export_is_logged(
+    api: Api,
+) -> None:
+    await api.to_assisted()
+    for user in ("cadre.pinggang", "committee.pinggang", "township.baishishan",
+                 "auditor.jiaohe", "dept.civil-affairs", "platform.12317"):  # fmt: skip
+        response = await api.get(user, PATH)
+        assert response.status_code == 403, (user, response.text)
+    first = await export(api)
+    second = await export(api, BUREAU, purpose="年度核对")
+    logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
+    exports = [e for e in logged if e["record_type"] == "national_export"]
+    assert {e["record_id"] for e in exports} == {first.headers["X-Export-Batch"],
+                                                 second.headers["X-Export-Batch"]}  # fmt: skip
+    assert {e["purpose"] for e in exports} == {"全国防返贫监测信息系统数据报送", "年度核对"}
+    assert all(e["fields"] == ["id_number"] for e in exports)
+    ahead = await api.get(EXPORTER, PATH, after=10_000)
+    assert ahead.status_code == 422 and ahead.json()["code"] == "cursor_ahead"
+    json_gb = await api.get(EXPORTER, PATH, encoding="gb18030")
+    assert json_gb.status_code == 422
+
+
+async def test_a_change_made_during_an_export_is_in_the_next_one(
+    postgres_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL (SQLite serialises the export and the change). The change commits while
+    the body is being streamed: this export may or may not show it; the next one must."""
+    api = postgres_api
+    moving, still = await api.to_assisted(), await api.to_assisted()
+    original = router._render
+    changed: list[bool] = []
+
+    async def render_with_a_change(*args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
+        async for chunk in original(*args, **kwargs):
+            if not changed:
+                await api.must_fact("bureau.jiaohe", moving, "measures", MEASURE)
+                changed.append(True)
+            yield chunk
+
+    monkeypatch.setattr(router, "_render", render_with_a_change)
+    first = lines((await export(api)).text)
+    assert changed and {r["case_id"] for r in first} == {moving, still}
+    monkeypatch.setattr(router, "_render", original)
+    [again] = lines((await export(api)).text)
+    assert again["case_id"] == moving and again["就业帮扶措施"] == MEASURE["content"]
+
+
+async def test_ledgers_per_area_in_json_and_xlsx(api: Api) -> None:
+    here = await api.to_assisted()
+    response = await api.get("township.baishishan", "/api/v1/ledgers/monitored-households")
+    ledger = response.json()
+    assert ledger["columns"][:8] == router.LEDGER_HEAD
+    [row] = ledger["rows"]
+    assert row[0] == here and row[3] == "平岗村" and "*" in row[5]  # ID masked
+    assert row[ledger["columns"].index("当前状态")] == STATE_TITLES["assisted"]
+    other = await api.get("township.tianbei", "/api/v1/ledgers/monitored-households")
+    assert other.json()["rows"] == []
+    outside = await api.get("township.tianbei", "/api/v1/ledgers/monitored-households",
+                            area="220281102")  # fmt: skip
+    assert outside.status_code == 404
+    for user in ("dept.civil-affairs", "platform.12317", "exporter.national"):
+        forbidden = await api.get(user, "/api/v1/ledgers/monitored-households")
+        assert forbidden.status_code == 403, user
+    book = await api.get("cadre.pinggang", "/api/v1/ledgers/monitored-households",
+                         format="xlsx")  # fmt: skip
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    assert sheet is not None and sheet.freeze_panes == "A2"
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == ledger["columns"] and rows[1][0] == here
+    assert sheet.column_dimensions["F"].width >= 10
+    logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
+    assert {e["record_id"] for e in logged if e["record_type"] == "ledger"} == {
+        "monitored_households:220281102", "monitored_households:220281105",
+        "monitored_households:220281102200"}  # fmt: skip
