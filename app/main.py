@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app import health
 from app.access_log.router import router as access_log_router
 from app.audit.router import router as audit_router
+from app.auth.jwks import JwksCache
 from app.cases.router import router as cases_router
 from app.core import errors
 from app.core.clock import Clock, OffsetClock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
+from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.department_data.router import router as department_data_router
 from app.elimination_rounds.router import router as rounds_router
 from app.exports.router import router as exports_router
@@ -73,11 +77,37 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
     )
     app.state.settings = settings
+    app.state.jwks = (
+        JwksCache(settings.jwt_jwks_url, timedelta(seconds=settings.jwt_jwks_cache_seconds))
+        if settings.jwt_jwks_url
+        else None
+    )
     app.state.clock = clock or (OffsetClock() if settings.demo_clock else SystemClock())
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "Idempotent-Replayed",
+                "X-Export-Batch",
+                "X-Export-After",
+                "X-Export-To",
+            ],
+            max_age=600,
+        )
+    # outermost: a body too large is refused before anything reads it
+    app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
+    app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
+                       max_upload=settings.max_upload_bytes)  # fmt: skip
     app.include_router(health.router)
     app.include_router(cases_router)
     app.include_router(notices_router)

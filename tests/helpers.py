@@ -87,8 +87,10 @@ OPENERS = {
 
 
 class Api:
-    def __init__(self, client: httpx.AsyncClient, settings: Settings, clock: FrozenClock) -> None:
-        self.client, self.settings, self.clock = client, settings, clock
+    def __init__(
+        self, client: httpx.AsyncClient, settings: Settings, clock: FrozenClock, app: Any = None
+    ) -> None:
+        self.client, self.settings, self.clock, self.app = client, settings, clock, app
 
     @classmethod
     @asynccontextmanager
@@ -96,7 +98,7 @@ class Api:
         app = create_app(settings, clock)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield cls(client, settings, clock)
+            yield cls(client, settings, clock, app)
         await app.state.engine.dispose()
 
     def headers(self, user: str, **extra: str) -> dict[str, str]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.auth.tokens import Principal, verify
+from app.auth.jwks import ALGORITHMS, JwksCache
+from app.auth.tokens import ALGORITHM, Principal, verify
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.errors import Unauthorized
@@ -30,13 +32,29 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 async def current_principal(
+    request: Request,
     settings: SettingsDep,
     clock: ClockDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing_token", "A bearer token is required.")
-    return verify(settings, credentials.credentials, clock.now())
+    token, now = credentials.credentials, clock.now()
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("invalid_token", f"The bearer token is not valid: {exc}.") from exc
+    algorithm = header.get("alg")
+    if algorithm == ALGORITHM:
+        return verify(settings, token, now)
+    jwks: JwksCache | None = getattr(request.app.state, "jwks", None)
+    if jwks is None or algorithm not in ALGORITHMS.values():
+        raise Unauthorized("invalid_token", f"Tokens signed with {algorithm!r} are not accepted.")
+    key = await jwks.key(header.get("kid"), now)
+    if key.algorithm_name != algorithm:  # RS256 only with RSA keys, EdDSA only with Ed25519
+        raise Unauthorized("invalid_token", "The token's algorithm does not match its key.")
+    return verify(settings, token, now, key=key.key, algorithm=algorithm,
+                  issuer=settings.jwt_jwks_issuer)  # fmt: skip
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -60,15 +60,24 @@ def mint(
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
-def verify(settings: Settings, token: str, now: datetime) -> Principal:
-    """The principal a token names, or :class:`Unauthorized` saying why not."""
+def verify(
+    settings: Settings,
+    token: str,
+    now: datetime,
+    key: Any = None,
+    algorithm: str = ALGORITHM,
+    issuer: str | None = None,
+) -> Principal:
+    """The principal a token names, or :class:`Unauthorized` saying why not. Without ``key``
+    the token must be HS256 with the local secret; with one (from the identity provider's
+    JWKS) exactly ``algorithm``."""
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret,
-            algorithms=[ALGORITHM],
+            settings.jwt_secret if key is None else key,
+            algorithms=[algorithm],
             audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            issuer=issuer or settings.jwt_issuer,
             # exp and nbf are checked below against the injected clock, not PyJWT's own.
             options={
                 "require": ["exp", "nbf", "iss", "aud", "sub"],

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     jwt_issuer: str = "fangfanpin"
     jwt_audience: str = "fangfanpin-api"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwt_jwks_url: str | None = None
+    """An external identity provider's JWKS: RS256 and EdDSA tokens signed by its keys are
+    accepted beside the local HS256 ones (same issuer and audience checks unless
+    ``jwt_jwks_issuer`` names the provider's issuer)."""
+    jwt_jwks_issuer: str | None = None
+    jwt_jwks_cache_seconds: int = Field(default=600, ge=60, le=86400)
 
     field_keys: str = "dev1:ZmFuZ2ZhbnBpbi1sb2NhbC1kZXYtZmllbGQta2V5ISE="
     """AES-256 keys for personal data at rest, ``kid:base64`` comma-separated; every one
@@ -49,6 +55,16 @@ class Settings(BaseSettings):
     """How long an unfinished request holds its key before a retry may take it over."""
 
     max_page_size: int = 500
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    """Largest request body (413 beyond it); uploads have their own limit."""
+    max_upload_bytes: int = Field(default=64 << 20, ge=1024)
+    """Largest department data upload."""
+
+    cors_origins: str = ""
+    """Frontend origins allowed to call the API from a browser, comma-separated
+    (``https://village.jiaohe.example,https://city.jiaohe.example``); none by default."""
+    hsts_seconds: int = Field(default=0, ge=0)
+    """``Strict-Transport-Security`` max-age; set it where the service is served over TLS."""
 
     demo_clock: bool = False
     """Let an administrator move the service's clock forward (POST /api/v1/demo/clock), so a
