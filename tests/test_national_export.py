@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from app import migrations
+from app.areas.demo import load as load_demo_areas
 from app.cases.models import Case
+from app.core.clock import FrozenClock
 from app.core.db import make_engine, make_sessionmaker
 from app.exports import national, router
 from app.households.models import Member
+from tests.conftest import settings_for
 from tests.helpers import Api, new_id_number
 from tests.test_measures import MEASURE
 from workflows.case import STATE_TITLES
@@ -240,3 +246,28 @@ async def test_ledgers_per_area_in_json_and_xlsx(api: Api) -> None:
     assert {e["record_id"] for e in logged if e["record_type"] == "ledger"} == {
         "monitored_households:220281102", "monitored_households:220281105",
         "monitored_households:220281102200"}  # fmt: skip
+
+
+async def test_the_migration_composes_documents_for_cases_confirmed_before_it(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """A database that had confirmed cases before the national document existed gets one
+    for each, the same as the write path makes."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'before.sqlite3'}"
+    await asyncio.to_thread(migrations.upgrade, url)  # Alembic runs its own event loop
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await load_demo_areas(session)
+    async with Api.start(settings_for(url), clock) as api:
+        case_id = await api.to_assisted()
+        written = await stored_document(engine, case_id)
+    assert written is not None and json.loads(written)["case_id"] == case_id
+    await asyncio.to_thread(migrations.downgrade, url, "0013")
+    await asyncio.to_thread(migrations.upgrade, url)
+    assert await stored_document(engine, case_id) == written
+    await engine.dispose()
+
+
+async def stored_document(engine: Any, case_id: str) -> str | None:
+    async with make_sessionmaker(engine)() as session:
+        return await session.scalar(select(Case.national).where(Case.id == case_id))

@@ -8,6 +8,10 @@ order: an event whose transaction commits late is taken by a later pass, after e
 already indexed, and is never skipped. On SQLite writers are serialised (``BEGIN IMMEDIATE``),
 so every event the sequencer can see is committed and ids are in commit order. Passes are
 serialised by a transaction-scoped advisory lock (PostgreSQL) or the write lock (SQLite).
+
+The horizon is the cluster's: a long writing transaction anywhere on the PostgreSQL server
+(another database included) holds the log back until it ends. Nothing is lost or misordered;
+the log only lags, so run bulk loads elsewhere or in short transactions.
 """
 
 from __future__ import annotations

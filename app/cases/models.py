@@ -6,17 +6,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     FetchedValue,
     ForeignKey,
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JsonDocument, UTCDateTime
@@ -65,11 +64,10 @@ class Case(Base):
     """A 12317 self-declaration still waiting for the village is late from this moment."""
     """When a confirmed case without any planned measure becomes late (措施落实时限)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    national: Mapped[dict[str, Any] | None] = mapped_column(
-        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"), default=None
-    )
-    """The case as the national forms describe it (``app.exports.projection``), kept by the
-    write path from the city's confirmation on; None before."""
+    national: Mapped[str | None] = mapped_column(Text, default=None)
+    """The case as the national forms describe it (``app.exports.projection``): a JSON object
+    as text, its fields in the forms' order, kept by the write path from the city's
+    confirmation on; None before. Text, so exports splice it into their output unparsed."""
 
 
 class CaseEvent(Base):

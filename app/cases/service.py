@@ -45,7 +45,7 @@ from app.core.errors import (
     validation_problem,
 )
 from app.department_data import repository as department_data
-from app.exports.projection import project as national_projection
+from app.exports import document as national_document
 from app.households import idnumber
 from app.households.models import Household
 from app.households.registry import new_member
@@ -256,7 +256,7 @@ async def _append(
                 "updated_at",
             )
         }
-        | {"national": national_projection(facts)},
+        | {"national": await national_document.build(session, snap.id, snap.household_id, facts)},
     )
     if not changed:
         raise PreconditionFailed("version_mismatch", "The case changed meanwhile; reload it.")

@@ -1,18 +1,20 @@
-"""The national export and the ledgers: one table of columns, SQL generated from it.
+"""The national export: cases and members under the national forms' field names.
 
-Each column is a national form's field name and an SQL expression over ``c`` (the case),
-``h`` (its household), ``village``/``township``/``county`` (areas) and ``m`` (a member). Case
-fields come from the projection the write path keeps (``monitoring_case.national``), so the
-database hands out flat values; for JSON Lines it builds each case's document itself
-(members nested) and the service only swaps each member's ciphertext for the ID number it
-decrypts. CSV and XLSX take one row per member.
+The export's cases are fixed once in a temporary table (those confirmed, changed within the
+log range, or rejected by the national system), then read in chunks by case id with their
+members; case fields come from the projection the write path keeps
+(``monitoring_case.national``), spliced into each line as stored. JSON Lines nest members
+under 成员; CSV and XLSX take one row per member. ID numbers are decrypted as they go out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import io
-from collections.abc import AsyncIterator, Callable, Iterator
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,154 +22,142 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.crypto import FieldCipher, context
-from app.exports import labels, projection
+from app.exports import document, projection
+
+CASES = """SELECT c.national, (SELECT {aggregate}(m.id || ' ' || m.id_number_encrypted, ',')
+        FROM member m WHERE m.household_id = c.household_id)
+    FROM export_selection s JOIN monitoring_case c ON c.id = s.case_id ORDER BY s.case_id"""
+SELECT_INTO = (
+    # changed within the log range (joins, not IN: a million ids do not fit a hashed subplan)
+    """INSERT INTO export_selection (case_id)
+    SELECT DISTINCT e.case_id FROM audit_log l
+        JOIN case_event e ON e.id = l.event_id JOIN monitoring_case c ON c.id = e.case_id
+    WHERE l.log_index > :after AND l.log_index < :to
+        AND c.national IS NOT NULL AND c.area_code LIKE :area""",
+    # rejected by the national system: sent again
+    """INSERT INTO export_selection (case_id)
+    SELECT s.case_id FROM national_sync s JOIN monitoring_case c ON c.id = s.case_id
+    WHERE s.status = 'rejected' AND c.national IS NOT NULL AND c.area_code LIKE :area
+        AND s.case_id NOT IN (SELECT case_id FROM export_selection)""",
+)
 
 
-def _label(expression: str, mapping: dict[str, str]) -> str:
-    whens = " ".join(f"WHEN '{key}' THEN '{value}'" for key, value in mapping.items())
-    return f"CASE {expression} {whens} ELSE {expression} END"
-
-
-def _national(field: str, postgres: bool) -> str:
-    return (f"c.national ->> '{field}'" if postgres
-            else f"json_extract(c.national, '$.\"{field}\"')")  # fmt: skip
-
-
-def case_columns(postgres: bool) -> list[tuple[str, str]]:
-    return [
-        ("case_id", "c.id"),
-        ("户编号", "h.household_number"),
-        ("县", "county.name"),
-        ("乡", "township.name"),
-        ("村", "village.name"),
-        ("行政区划代码", "h.village_code"),
-        ("户主姓名", "h.head_name"),
-        ("家庭人口数", "h.size"),
-        *((field, _national(field, postgres)) for field in projection.FIELDS),
-    ]
-
-
-MEMBER_COLUMNS = [
-    ("member_id", "m.id"),
-    ("人编号", "m.member_number"),
-    ("姓名", "m.name"),
-    ("证件号码", "m.id_number_encrypted"),
-    ("与户主关系", _label("m.relation", labels.RELATION)),
-    ("性别", _label("m.sex", labels.SEX)),
-    ("民族", "m.ethnicity"),
-    ("出生日期", "CAST(m.birth_date AS TEXT)"),
-    ("文化程度", _label("m.education", labels.EDUCATION)),
-    ("在校生状况", _label("m.school_status", labels.SCHOOL_STATUS)),
-    ("健康状况", _label("m.health", labels.HEALTH)),
-    ("劳动技能", _label("m.labour_skill", labels.LABOUR_SKILL)),
-    ("参加城乡居民基本医疗保险",
-     "CASE WHEN m.medical_insurance THEN '是' WHEN NOT m.medical_insurance THEN '否' END"),
-]  # fmt: skip
-ID_COLUMN = "证件号码"
-MEMBER_ORDER = "m.relation <> 'head', m.birth_date, m.id"
-FROM = """FROM monitoring_case c
-    JOIN household h ON h.id = c.household_id
-    LEFT JOIN area village ON village.code = h.village_code
-    LEFT JOIN area township ON township.code = substr(h.village_code, 1, 9)
-    LEFT JOIN area county ON county.code = substr(h.village_code, 1, 6)"""
-SELECTION = """c.national IS NOT NULL AND c.area_code LIKE :area AND (
-      c.id IN (SELECT e.case_id FROM audit_log l JOIN case_event e ON e.id = l.event_id
-               WHERE l.log_index > :after AND l.log_index < :to)
-      OR c.id IN (SELECT s.case_id FROM national_sync s WHERE s.status = 'rejected'))"""
-
-
-def headers(postgres: bool = True) -> list[str]:
+def headers() -> list[str]:
     """The flat (CSV/XLSX) header row: case fields, then member fields."""
-    return [name for name, _ in case_columns(postgres)] + [name for name, _ in MEMBER_COLUMNS]
+    return [*document.HEAD_FIELDS, *projection.FIELDS, *document.MEMBER_FIELDS]
 
 
-def jsonl_query(postgres: bool) -> str:
-    """One row per case: ``doc`` (the case's JSON document, members nested under 成员, each
-    with its ID number still encrypted) and ``sealed`` (``member_id ciphertext`` pairs)."""
-    obj = "json_build_object" if postgres else "json_object"
-    pairs = ", ".join(f"'{name}', {expr}" for name, expr in case_columns(postgres))
-    member_pairs = ", ".join(f"'{name}', {expr}" for name, expr in MEMBER_COLUMNS)
-    if postgres:
-        members = (f"COALESCE((SELECT json_agg({obj}({member_pairs}) ORDER BY {MEMBER_ORDER})"
-                   " FROM member m WHERE m.household_id = h.id), '[]'::json)")  # fmt: skip
-        sealed = ("(SELECT string_agg(m.id || ' ' || m.id_number_encrypted, ',')"
-                  " FROM member m WHERE m.household_id = h.id)")  # fmt: skip
-    else:
-        ordered = f"SELECT * FROM member m WHERE m.household_id = h.id ORDER BY {MEMBER_ORDER}"
-        members = f"(SELECT json_group_array(json({obj}({member_pairs}))) FROM ({ordered}) m)"
-        sealed = ("(SELECT group_concat(m.id || ' ' || m.id_number_encrypted, ',')"
-                  " FROM member m WHERE m.household_id = h.id)")  # fmt: skip
-    doc = f"CAST({obj}({pairs}, '成员', {members}) AS TEXT)"
-    return (f"SELECT c.id AS case_id, {doc} AS doc, {sealed} AS sealed"
-            f" {FROM} WHERE {SELECTION} ORDER BY c.id")  # fmt: skip
-
-
-def flat_query(postgres: bool) -> str:
-    columns = ", ".join(expr for _, expr in case_columns(postgres) + MEMBER_COLUMNS)
-    return (f"SELECT {columns} {FROM} JOIN member m ON m.household_id = h.id"
-            f" WHERE {SELECTION} ORDER BY c.id, {MEMBER_ORDER}")  # fmt: skip
-
-
-def sync_statement(postgres: bool) -> str:
+def sync_statement() -> str:
     """Mark every case of a finished export as sent: the version recorded is the newest event
-    of the case inside the export's log range (what was sent is at least that new)."""
-    return f"""INSERT INTO national_sync (case_id, status, batch_id, exported_version, exported_at)
-    SELECT c.id, 'exported', :batch, (SELECT max(e.seq) FROM case_event e
-        JOIN audit_log l ON l.event_id = e.id WHERE e.case_id = c.id AND l.log_index < :to),
-        :now {FROM} WHERE {SELECTION}
+    of the case inside the export's log range (what was sent is at least that new). (``WHERE
+    true`` lets SQLite tell the SELECT from the upsert clause.)"""
+    return """INSERT INTO national_sync (case_id, status, batch_id, exported_version, exported_at)
+    SELECT s.case_id, 'exported', :batch, (SELECT max(e.seq) FROM case_event e
+        JOIN audit_log l ON l.event_id = e.id WHERE e.case_id = s.case_id
+        AND l.log_index < :to), :now FROM export_selection s WHERE true
     ON CONFLICT (case_id) DO UPDATE SET status = 'exported', batch_id = excluded.batch_id,
         exported_version = excluded.exported_version, exported_at = excluded.exported_at,
         reason = NULL, acknowledged_at = NULL, acknowledged_by = NULL"""
+
+
+async def select_cases(session: AsyncSession, params: dict[str, Any]) -> int:
+    """Fix the export's cases in a temporary table (this session's), once; answers how many.
+    They are then read in id order, and the batch marks exactly these as sent."""
+    await session.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS export_selection "
+                               "(case_id VARCHAR(36) PRIMARY KEY)"))  # fmt: skip
+    await session.execute(text("DELETE FROM export_selection"))
+    selected = 0
+    for statement in SELECT_INTO:
+        result = await session.execute(text(statement), params)
+        selected += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    await session.execute(text("ANALYZE export_selection"))
+    return selected
+
+
+async def _documents(session: AsyncSession) -> AsyncIterator[tuple[str, str | None]]:
+    """The selected cases' documents with their members' ciphertexts, in case id order.
+
+    A task fetches the next rows while the previous ones are being written out, so the
+    database works on the following batch instead of waiting for the service to ask."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    query = CASES.format(aggregate="string_agg" if postgres else "group_concat")
+    queue: asyncio.Queue[Sequence[Any] | BaseException | None] = asyncio.Queue(maxsize=4)
+
+    async def produce() -> None:
+        try:
+            result = await session.stream(text(query))
+            async for partition in result.partitions(1000):  # the size bounds memory
+                await queue.put(partition)
+            await queue.put(None)
+        except BaseException as error:  # handed to the reader, which raises it
+            await queue.put(error)
+
+    task = asyncio.create_task(produce())
+    try:
+        while (partition := await queue.get()) is not None:
+            if isinstance(partition, BaseException):
+                raise partition
+            for row in partition:
+                yield row[0], row[1]
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _numbers(sealed: str | None, cipher: FieldCipher) -> dict[str, str]:
+    """Member id → ID number, decrypted from ``id ciphertext`` pairs."""
+    numbers = {}
+    for pair in (sealed or "").split(","):
+        if pair:
+            member_id, token = pair.split(" ", 1)
+            numbers[member_id] = cipher.decrypt(token, context("member", member_id, "id_number"))
+    return numbers
+
+
+async def stream_jsonl(
+    session: AsyncSession, cipher: FieldCipher, tally: Tally
+) -> AsyncIterator[bytes]:
+    """JSON Lines, one case a line, as stored with each member's ID number put in."""
+    lines: list[str] = []
+    async for doc, sealed in _documents(session):
+        for member_id, number in _numbers(sealed, cipher).items():
+            doc = doc.replace(f'"#{member_id}"', f'"{number}"', 1)
+        lines.append(doc)
+        if len(lines) == 1000:
+            tally.cases += len(lines)
+            yield ("\n".join(lines) + "\n").encode()
+            lines.clear()
+    tally.cases += len(lines)
+    tally.rows = tally.cases
+    if lines:
+        yield ("\n".join(lines) + "\n").encode()
+
+
+async def flat_rows(
+    session: AsyncSession, cipher: FieldCipher, tally: Tally
+) -> AsyncIterator[list[Any]]:
+    """One row per member, in :func:`headers` order (a case without members: one row)."""
+    async for doc, sealed in _documents(session):
+        numbers = _numbers(sealed, cipher)
+        record = json.loads(doc)
+        head = [record.get(f) for f in document.HEAD_FIELDS]
+        head += [record.get(f, "") for f in projection.FIELDS]
+        tally.cases += 1
+        for member in record["成员"] or [None]:
+            tally.rows += 1
+            if member is None:
+                yield head + [None] * len(document.MEMBER_FIELDS)
+                continue
+            member[document.ID_FIELD] = numbers.get(member["member_id"])
+            yield head + [member.get(f) for f in document.MEMBER_FIELDS]
 
 
 @dataclass
 class Tally:
     cases: int = 0
     rows: int = 0
-
-
-async def stream_jsonl(
-    session: AsyncSession, params: dict[str, Any], cipher: FieldCipher, tally: Tally
-) -> AsyncIterator[bytes]:
-    postgres = session.get_bind().dialect.name == "postgresql"
-    result = await session.stream(
-        text(jsonl_query(postgres)).execution_options(yield_per=2000), params
-    )
-    chunk: list[str] = []
-    async for _case_id, doc, sealed in result:
-        for pair in (sealed or "").split(","):
-            if pair:
-                member_id, token = pair.split(" ", 1)
-                plain = cipher.decrypt(token, context("member", member_id, "id_number"))
-                doc = doc.replace(token, plain, 1)
-        chunk.append(doc)
-        tally.cases += 1
-        tally.rows += 1
-        if len(chunk) == 500:
-            yield ("\n".join(chunk) + "\n").encode()
-            chunk.clear()
-    if chunk:
-        yield ("\n".join(chunk) + "\n").encode()
-
-
-async def flat_rows(
-    session: AsyncSession, params: dict[str, Any], cipher: FieldCipher, tally: Tally
-) -> AsyncIterator[list[Any]]:
-    postgres = session.get_bind().dialect.name == "postgresql"
-    result = await session.stream(
-        text(flat_query(postgres)).execution_options(yield_per=2000), params
-    )
-    names = headers(postgres)
-    id_at, member_at = names.index(ID_COLUMN), names.index("member_id")
-    last_case = None
-    async for row in result:
-        values = list(row)
-        sealed_at = context("member", values[member_at], "id_number")
-        values[id_at] = cipher.decrypt(values[id_at], sealed_at)
-        if values[0] != last_case:
-            tally.cases, last_case = tally.cases + 1, values[0]
-        tally.rows += 1
-        yield values
 
 
 def csv_lines(header: list[str], encoding: str) -> tuple[Callable[[list[Any]], bytes], bytes]:

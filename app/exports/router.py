@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import uuid
@@ -28,7 +29,7 @@ from app.cases.repository import in_area
 from app.core.crypto import cipher_for
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, Unprocessable
-from app.exports import national, projection
+from app.exports import document, national, projection
 from app.exports.models import ExportBatch, NationalSync
 from app.households.models import Household, Member
 from workflows.case import STATE_TITLES
@@ -124,20 +125,19 @@ async def national_export(
 
     async def body() -> AsyncIterator[bytes]:
         digest, tally = hashlib.sha256(), national.Tally()
-        async with sessions() as session:
-            async for chunk in _render(session, format, encoding, params, cipher, tally):
+        async with sessions() as session, session.begin():
+            await national.select_cases(session, params)
+            async for chunk in _render(session, format, encoding, cipher, tally):
                 digest.update(chunk)
                 yield chunk
-        now = clock.now()
-        async with sessions() as session, session.begin():
+            now = clock.now()
             session.add(ExportBatch(id=batch_id, after_index=after, to_index=to, format=format,
                                     encoding=encoding, cases=tally.cases, rows=tally.rows,
                                     sha256=digest.hexdigest(), created_by=principal.sub,
                                     started_at=started, completed_at=now))  # fmt: skip
             await session.flush()
-            postgres = session.get_bind().dialect.name == "postgresql"
-            await session.execute(text(national.sync_statement(postgres)),
-                                  {**params, "batch": batch_id, "now": now})  # fmt: skip
+            await session.execute(text(national.sync_statement()),
+                                  {"batch": batch_id, "to": to, "now": now})  # fmt: skip
 
     extension = {"jsonl": "jsonl", "csv": "csv", "xlsx": "xlsx"}[format]
     media = MEDIA[format] + (f"; charset={encoding}" if format == "csv" else "")
@@ -148,20 +148,14 @@ async def national_export(
 
 
 async def _render(
-    session: AsyncSession,
-    format: str,
-    encoding: str,
-    params: dict[str, Any],
-    cipher: Any,
-    tally: national.Tally,
+    session: AsyncSession, format: str, encoding: str, cipher: Any, tally: national.Tally
 ) -> AsyncIterator[bytes]:
-    postgres = session.get_bind().dialect.name == "postgresql"
     if format == "jsonl":
-        async for chunk in national.stream_jsonl(session, params, cipher, tally):
+        async for chunk in national.stream_jsonl(session, cipher, tally):
             yield chunk
         return
-    header = national.headers(postgres)
-    rows = national.flat_rows(session, params, cipher, tally)
+    header = national.headers()
+    rows = national.flat_rows(session, cipher, tally)
     if format == "csv":
         encode, start = national.csv_lines(header, encoding)
         buffered = [start]
@@ -291,7 +285,10 @@ async def acknowledge(
             sync.status, sync.reason = item.status, item.reason
             sync.acknowledged_at, sync.acknowledged_by = now, principal.sub
             if item.status == "accepted":
-                await _keep_numbers(session, known[item.case_id].household_id, item)
+                case = known[item.case_id]
+                await _keep_numbers(session, case.household_id, item)
+                case.national = await document.build(session, case.id, case.household_id,
+                                                     case.facts)  # fmt: skip
     statuses = [item.status for item in body.items]
     return AcknowledgmentsOut(batch_id=body.batch_id, accepted=statuses.count("accepted"),
                               rejected=statuses.count("rejected"))  # fmt: skip
@@ -377,7 +374,8 @@ async def monitored_households_ledger(
     header = LEDGER_HEAD + list(projection.FIELDS)
 
     def row(values: Any) -> list[Any]:
-        *head, state, record = values
+        *head, state, stored = values
+        record = json.loads(stored)
         return [*head, STATE_TITLES.get(state, state), *(record.get(f, "") for f in
                                                        projection.FIELDS)]  # fmt: skip
 

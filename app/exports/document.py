@@ -1,0 +1,106 @@
+"""The national document of a confirmed case, kept on the case by the write path.
+
+One JSON object per case, as a line of the national export: the household's and areas'
+fields, the projection of the case's facts (:mod:`app.exports.projection`) and 成员, the
+members. ID numbers are not in it: each member's 证件号码 holds ``#<member id>``, which the
+export replaces with the number it decrypts as the line goes out (so key rotation and the
+document never disagree). Ledgers and the CSV/XLSX exports read their fields from it too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.areas.models import Area
+from app.exports import labels
+from app.exports.projection import project
+from app.households.models import Household, Member
+
+HEAD_FIELDS = ("case_id", "户编号", "县", "乡", "村", "行政区划代码", "户主姓名", "家庭人口数")
+MEMBER_FIELDS = (
+    "member_id", "人编号", "姓名", "证件号码", "与户主关系", "性别", "民族", "出生日期",
+    "文化程度", "在校生状况", "健康状况", "劳动技能", "参加城乡居民基本医疗保险",
+)  # fmt: skip
+ID_FIELD = "证件号码"
+
+
+def placeholder(member_id: str) -> str:
+    return f"#{member_id}"
+
+
+def _label(mapping: dict[Any, str], value: Any) -> Any:
+    return None if value is None else mapping.get(value, value)
+
+
+def member_fields(member: Any) -> dict[str, Any]:
+    """A member row (``Member`` or a row with its columns) under the forms' names."""
+    return {
+        "member_id": member.id,
+        "人编号": member.member_number,
+        "姓名": member.name,
+        ID_FIELD: placeholder(member.id),
+        "与户主关系": _label(labels.RELATION, member.relation),
+        "性别": _label(labels.SEX, member.sex),
+        "民族": member.ethnicity,
+        "出生日期": None if member.birth_date is None else str(member.birth_date),
+        "文化程度": _label(labels.EDUCATION, member.education),
+        "在校生状况": _label(labels.SCHOOL_STATUS, member.school_status),
+        "健康状况": _label(labels.HEALTH, member.health),
+        "劳动技能": _label(labels.LABOUR_SKILL, member.labour_skill),
+        "参加城乡居民基本医疗保险": _label(labels.YES_NO, member.medical_insurance),
+    }
+
+
+def compose(
+    case_id: str,
+    record: dict[str, str],
+    household: Any,
+    areas: tuple[str | None, str | None, str | None],
+    members: Sequence[Any],
+) -> str:
+    """The document as text (fields in the forms' order, UTF-8 as is)."""
+    county, township, village = areas
+    document: dict[str, Any] = {
+        "case_id": case_id,
+        "户编号": household.household_number,
+        "县": county,
+        "乡": township,
+        "村": village,
+        "行政区划代码": household.village_code,
+        "户主姓名": household.head_name,
+        "家庭人口数": household.size,
+        **record,
+        "成员": [member_fields(m) for m in members],
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+async def build(
+    session: AsyncSession, case_id: str, household_id: str, facts: dict[str, Any]
+) -> str | None:
+    """The document for the case as it now stands, or None before the city confirmed it."""
+    record = project(facts)
+    if record is None:
+        return None
+    await session.flush()  # registry changes made earlier in this transaction count
+    household = await session.get(Household, household_id)
+    assert household is not None
+    county, township, village = aliased(Area), aliased(Area), aliased(Area)
+    names = (await session.execute(
+        select(county.name, township.name, village.name)
+        .select_from(village)
+        .outerjoin(township, township.code == func.substr(village.code, 1, 9))
+        .outerjoin(county, county.code == func.substr(village.code, 1, 6))
+        .where(village.code == household.village_code))).first()  # fmt: skip
+    in_order = (Member.relation != "head", Member.birth_date, Member.id)
+    members = (await session.execute(
+        select(Member).where(Member.household_id == household_id).order_by(*in_order)
+    )).scalars().all()  # fmt: skip
+    areas = (names[0], names[1], names[2]) if names else (None, None, None)
+    return compose(case_id, record, household, areas, members)
