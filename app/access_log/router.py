@@ -11,17 +11,14 @@ from sqlalchemy import select
 
 from app.access_log.models import AccessLogEntry
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.auth.permissions import permit
 from app.core.crypto import cipher_for, context
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import NotFound
 from app.households.models import Household, Member
-from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api/v1", tags=["personal-data"])
 
-# Roles whose work needs the full values (verifying a person, contacting a household).
-UNMASK_ROLES = frozenset({Role.village_cadre, Role.township_official, Role.city_bureau})
-LOG_READERS = frozenset({Role.auditor, Role.admin})
 Field = Literal["id_number", "phone"]
 
 
@@ -62,8 +59,7 @@ async def read_personal_data(
 ) -> PersonalData:
     """ID numbers and the phone in full, for a role whose work needs them, with a stated
     purpose. Every such read is written to the access log in the same transaction."""
-    if principal.role not in UNMASK_ROLES:
-        raise Forbidden("role_not_permitted", "Your role sees personal data masked only.")
+    permit(principal, "personal_data.unmask")
     cipher, now = cipher_for(settings.field_keys), clock.now()
     async with session.begin():
         household = await session.get(Household, household_id)
@@ -110,8 +106,7 @@ async def access_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AccessLogOut]:
     """Who read which personal data in full, when and why; newest first (auditors)."""
-    if principal.role not in LOG_READERS:
-        raise Forbidden("role_not_permitted", "The access log is for auditors.")
+    permit(principal, "access_log.read")
     query = select(AccessLogEntry).order_by(AccessLogEntry.id.desc()).limit(limit)
     if record_id:
         query = query.where(AccessLogEntry.record_id == record_id)

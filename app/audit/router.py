@@ -13,28 +13,19 @@ from app.audit import log, merkle
 from app.audit.models import Checkpoint, LogEntry
 from app.audit.signing import Signer, checkpoint_message
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.cases import service as cases
 from app.cases.models import Case, CaseEvent
 from app.cases.repository import in_area
 from app.core.canonical import utc_iso
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, NotFound, Unprocessable
-from workflows.vocabulary import Role
+from app.core.errors import NotFound, Unprocessable
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
-READERS = frozenset({Role.auditor, Role.admin, Role.city_bureau})
-"""Who reads the trail across cases (activity, case lists as of a date)."""
-CURSOR_READERS = READERS | {Role.national_exporter}
-SIGNERS = frozenset({Role.admin, Role.city_bureau})
 AreaCode = Annotated[str | None, Query(pattern=r"^\d{1,12}$", description="Area code prefix.")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-
-
-def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
-    if principal.role not in roles:
-        raise Forbidden("role_not_permitted", f"Your role does not {what}.")
 
 
 class CheckpointOut(BaseModel):
@@ -181,7 +172,7 @@ async def create_checkpoint(
     settings: SettingsDep,
 ) -> CheckpointOut:
     """Sequence every committed event and sign the log's head now."""
-    _require(principal, SIGNERS, "sign checkpoints")
+    permit(principal, "audit.sign")
     async with session.begin():
         signed = await log.checkpoint(session, Signer(settings.audit_signing_key),
                                       settings.audit_origin, clock.now())  # fmt: skip
@@ -248,7 +239,7 @@ async def read_log(
 ) -> LogPage:
     """The global log in index order: the change cursor. An index, once given, never moves
     and no event is ever given an index below one already read."""
-    _require(principal, CURSOR_READERS, "read the global log")
+    permit(principal, "audit.cursor")
     rows = (await session.execute(
         select(LogEntry.log_index, CaseEvent).join(CaseEvent, CaseEvent.id == LogEntry.event_id)
         .where(LogEntry.log_index > after).order_by(LogEntry.log_index).limit(limit)
@@ -281,7 +272,7 @@ async def cases_as_of(
     limit: Limit = 100,
 ) -> CaseListAsOf:
     """Every case that existed at ``as_of`` with the state it then stood in, from the trail."""
-    _require(principal, READERS, "read the trail across cases")
+    permit(principal, "audit.read")
     last = (
         select(CaseEvent.case_id, func.max(CaseEvent.seq).label("seq"))
         .where(CaseEvent.occurred_at <= as_of)
@@ -339,7 +330,7 @@ async def activity(
     limit: Limit = 200,
 ) -> ActivityOut:
     """What an actor, or everyone in an area, did over a period: events oldest first."""
-    _require(principal, READERS, "read the trail across cases")
+    permit(principal, "audit.read")
     query = (
         select(LogEntry.log_index, CaseEvent)
         .join(Case, Case.id == CaseEvent.case_id)
@@ -363,7 +354,7 @@ async def activity_summary(
     until: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
 ) -> list[ActivitySummary]:
     """Counts of events per actor and action over a period."""
-    _require(principal, READERS, "read the trail across cases")
+    permit(principal, "audit.read")
     query = (
         select(CaseEvent.actor_sub, CaseEvent.actor_role, CaseEvent.name, func.count())
         .join(Case, Case.id == CaseEvent.case_id)

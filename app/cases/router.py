@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, sta
 from pydantic import BaseModel, Field, ValidationError
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.cases import repository as repo
 from app.cases import service
@@ -101,6 +102,7 @@ async def list_cases(
     """Cases in your area, oldest first; ``overdue=true`` lists the late identifications,
     ``measures_overdue=true`` the confirmed cases still without a planned measure,
     ``acceptance_overdue=true`` the 12317 declarations the village has not accepted in time."""
+    permit(principal, "case.read")
     now = clock.now()
     if False in (overdue, measures_overdue, acceptance_overdue):
         raise Unprocessable("invalid_filter", "Use =true or leave the overdue filters out.")
@@ -130,7 +132,7 @@ async def get_case(
     session: SessionDep,
     clock: ClockDep,
 ) -> CaseOut:
-    snap, household = await service.get_case(session, principal, case_id)
+    snap, household = await service.read_case(session, principal, case_id)
     etag(response, snap.version)
     return service.case_out(snap, household, clock.now())
 

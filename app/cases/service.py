@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from statemachine.exceptions import TransitionNotAllowed
 
+from app.auth.permissions import permit
 from app.auth.tokens import SYSTEM_TIMER, Principal
 from app.cases import repository as repo
 from app.cases.models import Case, CaseEvent
@@ -174,6 +175,15 @@ def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
         suggested_classification=_suggestion(snap),
         facts=snap.facts,
     )
+
+
+async def read_case(
+    session: AsyncSession, principal: Principal, case_id: str, permission: str = "case.read"
+) -> tuple[Snapshot, Household]:
+    """A case the caller may read: 404 outside their area, then 403 without ``permission``."""
+    found = await get_case(session, principal, case_id)
+    permit(principal, permission)
+    return found
 
 
 async def get_case(
@@ -763,7 +773,7 @@ def available_actions(
 async def actions_for(
     session: AsyncSession, principal: Principal, case_id: str, now: datetime
 ) -> list[ActionOut]:
-    snap, _ = await get_case(session, principal, case_id)
+    snap, _ = await read_case(session, principal, case_id)
     observations = {
         step.action: await _observations(session, snap, step, now)
         for step in snap.workflow.steps_from(snap.state)
@@ -976,7 +986,7 @@ def replay_events(
 
 
 async def replay(session: AsyncSession, principal: Principal, case_id: str) -> ReplayOut:
-    snap, _ = await get_case(session, principal, case_id)
+    snap, _ = await read_case(session, principal, case_id)
     events = list(await repo.events_of(session, case_id))
     await policies.ensure_loaded(
         session, {snap.policy_version, *(e.policy_version for e in events)}
@@ -985,7 +995,7 @@ async def replay(session: AsyncSession, principal: Principal, case_id: str) -> R
 
 
 async def events(session: AsyncSession, principal: Principal, case_id: str) -> list[CaseEvent]:
-    await get_case(session, principal, case_id)
+    await read_case(session, principal, case_id)
     return list(await repo.events_of(session, case_id))
 
 
@@ -994,7 +1004,7 @@ async def as_of(
 ) -> tuple[str | None, int, dict[str, Any]]:
     """The case's state, version and facts at ``at``, folded from the events recorded by then
     (state None: the case did not exist yet)."""
-    await get_case(session, principal, case_id)
+    await read_case(session, principal, case_id)
     events = [e for e in await repo.events_of(session, case_id) if e.occurred_at <= at]
     await policies.ensure_loaded(session, {e.policy_version for e in events})
     facts = initial_facts()

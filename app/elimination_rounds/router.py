@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal
+from app.auth.permissions import permit
 from app.cases import repository as cases_repo
 from app.cases import service as cases
 from app.cases.models import Case
@@ -20,7 +21,6 @@ from app.elimination_rounds.models import EliminationRound
 from app.households.models import Household
 from app.policies import service as policies
 from workflows.case import ELIMINATION_STATES
-from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api/v1/elimination-rounds", tags=["elimination-rounds"])
 IN_SCOPE = ("assisted", "kept_under_watch", *ELIMINATION_STATES, "risk_eliminated")
@@ -62,8 +62,7 @@ async def open_round(
     body: RoundIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> RoundOut:
     """The city bureau opens an assessment round over an area within its own."""
-    if principal.role != Role.city_bureau:
-        raise Forbidden("role_not_permitted", "The city bureau organizes elimination rounds.")
+    permit(principal, "elimination_round.open")
     if not principal.covers(body.area):
         raise Forbidden("area_forbidden", f"{body.area} is outside your area.")
     row = EliminationRound(id=str(uuid.uuid4()), area_code=body.area, opened_at=clock.now(),
@@ -85,6 +84,7 @@ async def get_round(
         if row is None or not (row.area_code.startswith(principal.area)
                                or principal.area.startswith(row.area_code)):  # fmt: skip
             raise NotFound("round_not_found", f"No elimination round {round_id}.")
+        permit(principal, "elimination_round.read")
         query = (
             select(Case, Household)
             .join(Household, Household.id == Case.household_id)

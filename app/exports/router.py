@@ -22,25 +22,20 @@ from app.access_log.models import AccessLogEntry
 from app.areas.models import Area
 from app.audit import log
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
-from app.auth.tokens import Principal
+from app.auth.permissions import permit
 from app.cases import service as cases
 from app.cases.models import Case
 from app.cases.repository import in_area
 from app.core.crypto import cipher_for
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.errors import NotFound, Unprocessable
 from app.exports import document, national, projection
 from app.exports.models import ExportBatch, NationalSync
 from app.households.models import Household, Member
 from workflows.case import STATE_TITLES
-from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
-EXPORTERS = frozenset({Role.national_exporter, Role.city_bureau})
-BATCH_READERS = EXPORTERS | {Role.auditor, Role.admin}
-LEDGER_READERS = frozenset({Role.village_cadre, Role.village_committee, Role.township_official,
-                            Role.city_bureau, Role.auditor, Role.admin})  # fmt: skip
 MEDIA = {
     "jsonl": "application/x-ndjson",
     "csv": "text/csv",
@@ -48,11 +43,6 @@ MEDIA = {
 }
 Purpose = Annotated[str, Query(min_length=2, max_length=500, description="Logged with the read.")]
 Token = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-
-
-def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
-    if principal.role not in roles:
-        raise Forbidden("role_not_permitted", f"Your role does not {what}.")
 
 
 class BatchOut(BaseModel):
@@ -99,7 +89,7 @@ async def national_export(
     """Confirmed cases that changed since ``after`` (and those the national system rejected),
     with their members, under the national forms' field names; ID numbers in full. Streamed;
     when the body is complete the export is recorded as a batch and each case as sent."""
-    _require(principal, EXPORTERS, "export to the national system")
+    permit(principal, "export.national")
     if format != "csv" and encoding != "utf-8":
         raise Unprocessable("encoding_not_applicable", "Only CSV is offered in GB18030.")
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
@@ -203,14 +193,14 @@ async def list_batches(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[BatchOut]:
     """Completed national exports, newest first: cursor range, counts, SHA-256 of the body."""
-    _require(principal, BATCH_READERS, "read export batches")
+    permit(principal, "export.batches")
     query = select(ExportBatch).order_by(ExportBatch.completed_at.desc()).limit(limit)
     return [_batch_out(b) for b in (await session.execute(query)).scalars()]
 
 
 @router.get("/exports/national/batches/{batch_id}", response_model=BatchOut)
 async def get_batch(batch_id: str, principal: CurrentPrincipal, session: SessionDep) -> BatchOut:
-    _require(principal, BATCH_READERS, "read export batches")
+    permit(principal, "export.batches")
     batch = await session.get(ExportBatch, batch_id)
     if batch is None:
         raise NotFound("batch_not_found", f"No export batch {batch_id}.")
@@ -259,7 +249,7 @@ async def acknowledge(
     """The national system's answer per case of a batch: accepted (with its 户编号 and 人编号,
     kept on the household) or rejected with a reason (sent again in the next export). All
     or nothing: one unknown case, or a case that batch did not send, refuses the whole."""
-    _require(principal, EXPORTERS, "acknowledge national exports")
+    permit(principal, "export.national")
     now = clock.now()
     async with session.begin():
         if await session.get(ExportBatch, body.batch_id) is None:
@@ -323,7 +313,7 @@ class SyncOut(BaseModel):
 @router.get("/cases/{case_id}/national-sync", response_model=SyncOut, tags=["exports"])
 async def national_sync(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> SyncOut:
     """Where the case stands with the national system."""
-    snap, _ = await cases.get_case(session, principal, case_id)
+    snap, _ = await cases.read_case(session, principal, case_id, "export.sync")
     case = await session.get(Case, case_id)
     sync = await session.get(NationalSync, case_id)
     if sync is None:
@@ -356,7 +346,7 @@ async def monitored_households_ledger(
 ) -> Any:
     """监测对象台账 of your area (or a part of it): every confirmed household with its risk
     types, responsible person, measures by category and elimination. ID numbers masked."""
-    _require(principal, LEDGER_READERS, "keep ledgers")
+    permit(principal, "ledger.read")
     scope = area if area and area.startswith(principal.area) else principal.area
     if area and not area.startswith(principal.area):
         raise NotFound("area_not_found", f"No area {area} within yours.")

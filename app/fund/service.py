@@ -12,19 +12,18 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.cases import repository as cases_repo
 from app.cases import service as cases
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.policies import service as policies
 from workflows.calendar import local_date
 from workflows.case import FUNDED_STATES
-from workflows.vocabulary import Role
 
 Yuan = Annotated[Decimal, Field(gt=0, le=Decimal("1000000.00"), decimal_places=2)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-REQUESTERS = (Role.village_cadre, Role.township_official, Role.city_bureau)
 
 
 class DisbursementIn(BaseModel):
@@ -57,8 +56,7 @@ def yuan(amount_fen: int) -> str:
 async def request(
     session: AsyncSession, principal: Principal, body: DisbursementIn, now: datetime
 ) -> Disbursement:
-    if principal.role not in REQUESTERS:
-        raise Forbidden("role_not_permitted", "Villages, townships or the city request money.")
+    permit(principal, "fund.request")
     async with session.begin():
         found = await cases_repo.case_in_area(session, body.case_id, principal.area)
         if found is None:
@@ -93,8 +91,7 @@ async def _locked_disbursement(
 
 
 def _city_only(principal: Principal) -> None:
-    if principal.role != Role.city_bureau:
-        raise Forbidden("role_not_permitted", "Only the city bureau decides on the fund.")
+    permit(principal, "fund.decide")
 
 
 async def decide(
@@ -192,6 +189,7 @@ async def balances(
     session: AsyncSession, principal: Principal, year: int, now: datetime
 ) -> dict[str, Any]:
     """The year's budget, what is spent, and spending by township within your area."""
+    permit(principal, "fund.read")
     async with session.begin():
         budget = (await policies.in_effect(session, now)).fund_budgets.get(year)
         query = select(FundYear.spent_fen).where(FundYear.year == year)

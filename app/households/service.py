@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.cases import service as cases
 from app.cases.models import Case
 from app.core.config import Settings
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, NotFound
 from app.households.models import Household, Member
 from app.households.registry import ATTRIBUTES, new_member
 from app.households.schemas import (
@@ -24,7 +25,6 @@ from app.households.schemas import (
     MemberIn,
     MemberOut,
 )
-from workflows.vocabulary import Role
 
 
 def member_out(member: Member) -> MemberOut:
@@ -43,8 +43,7 @@ async def _household(session: AsyncSession, principal: Principal, household_id: 
 
 
 def _may_record(principal: Principal) -> None:
-    if principal.role != Role.village_cadre:
-        raise Forbidden("role_not_permitted", "Household facts are recorded by village cadres.")
+    permit(principal, "household.record")
 
 
 def _trail(member: Member, change: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +59,7 @@ async def get_household(
 ) -> HouseholdOut:
     async with session.begin():
         household = await _household(session, principal, household_id)
+        permit(principal, "household.read")
         members = (await session.execute(
             select(Member).where(Member.household_id == household_id)
             .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip

@@ -20,7 +20,8 @@ from app.households.schemas import HouseholdIn, IdNumber, Phone, VillageCode
 from app.intake.models import IntakeReceipt
 from workflows.calendar import local_date
 from workflows.case import ELIMINATION_STATES
-from workflows.vocabulary import Channel, RiskType, Role
+from workflows.permissions import allowed
+from workflows.vocabulary import Channel, RiskType
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 
@@ -73,7 +74,7 @@ class StatusOut(BaseModel):
 
 
 def _platform_only(principal: Principal) -> None:
-    if principal.role != Role.platform_12317:
+    if not allowed(principal.role, "intake.declare"):
         raise Forbidden("role_not_permitted", "Only the 12317 platform uses this door.")
 
 

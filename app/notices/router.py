@@ -48,7 +48,7 @@ async def document(
     """The village notice (``notice``, ``elimination_notice``) or the ``announcement`` after
     confirmation. Only what may be posted publicly appears: never ID numbers, phone numbers,
     bank accounts, health conditions or risk types."""
-    snap, household = await cases.get_case(session, principal, case_id)
+    snap, household = await cases.read_case(session, principal, case_id)
     if name not in DOCUMENTS:
         raise NotFound("document_not_found", f"No document {name!r}; one of {sorted(DOCUMENTS)}.")
     village, township = snap.area_code, snap.area_code[:9]

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.permissions import permit
 from app.auth.tokens import Principal
-from app.core.errors import Conflict, Forbidden, Unprocessable
+from app.core.errors import Conflict, Unprocessable
 from app.policies.models import PolicyVersion
 from workflows.calendar import local_date
 from workflows.policy import POLICIES, PolicyParameters, register
@@ -102,8 +103,7 @@ async def create(
     session: AsyncSession, principal: Principal, change: PolicyChange, now: datetime
 ) -> PolicyVersion:
     """A new version from ``effective_from``; never earlier than today (no retroactive rules)."""
-    if principal.role not in POLICY_ROLES:
-        raise Forbidden("role_not_permitted", "Only the city bureau or an administrator may.")
+    permit(principal, "policy.write")
     if change.effective_from < local_date(now):
         raise Unprocessable(
             "effective_date_in_past",

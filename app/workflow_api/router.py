@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from app.auth.dependencies import CurrentPrincipal
 from workflows.case import CURRENT, workflow
+from workflows.permissions import document as permission_table
 from workflows.rules import RULES
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
@@ -33,3 +34,10 @@ async def case_workflow(
         **flow.describe(),
         "rules": [{"name": rule.name, "codes": list(rule.codes)} for rule in RULES.values()],
     }
+
+
+@router.get("/permissions", response_model=dict[str, list[str]])
+async def permissions(_: CurrentPrincipal) -> dict[str, list[str]]:
+    """Who may do what outside the case workflow (whose own table is ``/workflows/case``):
+    each permission a route asks for, with the roles that hold it."""
+    return permission_table()
