@@ -51,6 +51,11 @@ async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
     path = f"/api/v1/households/{case['household']['id']}/members"
     added = await api.post("cadre.pinggang", path, {**CHILD_MEMBER, "id_number": child})
     assert added.status_code == 201, added.text
+    # a confirmed case, exported: its national document and the export's records too
+    confirmed = new_id_number()
+    await api.to_assisted(id_number=confirmed)
+    exported = await api.get("exporter.national", "/api/v1/exports/national")
+    assert confirmed in exported.text  # in full on the way out, and only there
     engine = make_engine(api.settings.database_url)
     async with engine.connect() as connection:
         tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
@@ -61,7 +66,7 @@ async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
     await engine.dispose()
     everything = "\n".join(dump)
     assert "household" in tables and "member" in tables and "case_event" in tables
-    for secret in (head, child, phone):
+    for secret in (head, child, phone, confirmed):
         assert secret not in everything, f"{secret} is stored in plain"
     assert head[:6] + "********" + head[-4:] in everything  # the masked copy for display
 

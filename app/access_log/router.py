@@ -59,12 +59,12 @@ async def read_personal_data(
 ) -> PersonalData:
     """ID numbers and the phone in full, for a role whose work needs them, with a stated
     purpose. Every such read is written to the access log in the same transaction."""
-    permit(principal, "personal_data.unmask")
     cipher, now = cipher_for(settings.field_keys), clock.now()
     async with session.begin():
         household = await session.get(Household, household_id)
         if household is None or not principal.covers(household.village_code):
             raise NotFound("household_not_found", f"No household {household_id} in your area.")
+        permit(principal, "personal_data.unmask")
         members = (await session.execute(
             select(Member).where(Member.household_id == household_id)
             .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip

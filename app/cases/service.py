@@ -514,6 +514,13 @@ async def record_fact(
         spec = snap.workflow.facts[kind]
         if principal.role not in spec.roles:
             raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
+        if kind == "measure_progress":  # who may report is a 403, and 403 precedes 412
+            early = fact_refusal(kind, RuleContext(
+                facts=snap.facts, now=now, policy=policy(snap.policy_version), procedure=None,
+                payload=payload_in.model_dump(mode="json", exclude_none=True), state=snap.state,
+                actor_sub=principal.sub, actor_role=principal.role.value))  # fmt: skip
+            if early is not None and early.code == "not_the_responsible_person":
+                raise Forbidden(early.code, early.message)
         _check_version(snap, if_match, required=False)
         if snap.state not in spec.states:
             raise Conflict(

@@ -56,11 +56,11 @@ def yuan(amount_fen: int) -> str:
 async def request(
     session: AsyncSession, principal: Principal, body: DisbursementIn, now: datetime
 ) -> Disbursement:
-    permit(principal, "fund.request")
     async with session.begin():
         found = await cases_repo.case_in_area(session, body.case_id, principal.area)
         if found is None:
             raise NotFound("case_not_found", f"No case {body.case_id} in your area.")
+        permit(principal, "fund.request")
         case = found[0]
         if case.state not in FUNDED_STATES:
             raise Conflict("case_not_assisted", "Money goes only to households under assistance.")
@@ -98,11 +98,11 @@ async def decide(
     session: AsyncSession, principal: Principal, disbursement_id: str, body: Decision,
     now: datetime,
 ) -> Disbursement:  # fmt: skip
-    _city_only(principal)
     if not body.approve and not body.reason:
         raise Unprocessable("reason_missing", "A rejection states its reason.", field="reason")
     async with session.begin():
         disbursement = await _locked_disbursement(session, principal, disbursement_id)
+        _city_only(principal)
         if disbursement.status != "requested":
             raise Conflict("disbursement_decided", f"It is {disbursement.status} already.")
         disbursement.decided_by, disbursement.decided_at = principal.sub, now
@@ -158,9 +158,9 @@ async def reverse(
     now: datetime,
 ) -> Disbursement:  # fmt: skip
     """A correction: a negative ledger entry, never an edit."""
-    _city_only(principal)
     async with session.begin():
         disbursement = await _locked_disbursement(session, principal, disbursement_id)
+        _city_only(principal)
         if disbursement.status != "approved" or disbursement.year is None:
             raise Conflict("disbursement_not_paid", "Only an approved disbursement is reversed.")
         year, amount = disbursement.year, disbursement.amount_fen

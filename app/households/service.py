@@ -79,10 +79,10 @@ async def add_member(
     session: AsyncSession, principal: Principal, household_id: str, body: MemberIn,
     now: datetime, settings: Settings,
 ) -> MemberOut:  # fmt: skip
-    _may_record(principal)
     try:
         async with session.begin():
             await _household(session, principal, household_id)
+            _may_record(principal)
             member = new_member(household_id, body, now, settings)
             session.add(member)
             await session.flush()
@@ -103,9 +103,9 @@ async def change_member(
     session: AsyncSession, principal: Principal, household_id: str, member_id: str,
     change: MemberChange, now: datetime,
 ) -> MemberOut:  # fmt: skip
-    _may_record(principal)
     async with session.begin():
         await _household(session, principal, household_id)
+        _may_record(principal)
         member = await session.get(Member, member_id)
         if member is None or member.household_id != household_id:
             raise NotFound("member_not_found", f"No member {member_id} in this household.")
@@ -127,10 +127,10 @@ async def change_household(
     session: AsyncSession, principal: Principal, household_id: str, change: HouseholdChange,
     now: datetime,
 ) -> HouseholdOut:  # fmt: skip
-    _may_record(principal)
     fields = change.model_dump(exclude_unset=True)
     async with session.begin():
         household = await _household(session, principal, household_id)
+        _may_record(principal)
         for name, value in fields.items():
             setattr(household, name, value)
         await cases.record_household_change(
