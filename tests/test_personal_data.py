@@ -125,3 +125,35 @@ async def test_full_values_only_on_request_with_a_purpose_and_logged(api: Api) -
     # refused reads leave no entry; a masked read is not a full read and is not logged
     await api.case(case["id"])
     assert len((await api.get("auditor.jiaohe", "/api/v1/access-log")).json()) == 1
+
+
+async def test_the_bank_account_is_sealed_masked_and_read_in_full_only_when_logged(
+    api: Api,
+) -> None:
+    case = await api.open_case()
+    household = case["household"]["id"]
+    account = "6228480012345678901"
+    response = await api.client.patch(f"/api/v1/households/{household}",
+                                      headers=api.headers("cadre.pinggang"),
+                                      json={"bank_account": account})  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["bank_account_masked"] == "*" * 15 + "8901"
+    refused = await api.client.patch(f"/api/v1/households/{household}",
+                                     headers=api.headers("township.baishishan"),
+                                     json={"bank_account": account})  # fmt: skip
+    assert refused.status_code == 403
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
+    assert account not in str(events) and "8901" in str(events[-1]["payload"])
+    full = await api.get("bureau.jiaohe", f"/api/v1/households/{household}/personal-data",
+                         purpose="发放帮扶资金", fields="bank_account")  # fmt: skip
+    assert full.status_code == 200 and full.json()["bank_account"] == account
+    assert full.json()["head_id_number"] is None  # only what was asked for
+    logged = (await api.get("auditor.jiaohe", "/api/v1/access-log", record_id=household)).json()
+    assert [(e["fields"], e["purpose"]) for e in logged] == [(["bank_account"], "发放帮扶资金")]
+    engine = make_engine(api.settings.database_url)
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+        dump = [repr((await connection.execute(text(f'SELECT * FROM "{t}"'))).all())
+                for t in tables]  # fmt: skip
+    await engine.dispose()
+    assert account not in "\n".join(dump)

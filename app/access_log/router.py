@@ -19,7 +19,7 @@ from app.households.models import Household, Member
 
 router = APIRouter(prefix="/api/v1", tags=["personal-data"])
 
-Field = Literal["id_number", "phone"]
+Field = Literal["id_number", "phone", "bank_account"]
 
 
 class MemberIdentity(BaseModel):
@@ -32,6 +32,7 @@ class PersonalData(BaseModel):
     household_id: str
     head_id_number: str | None
     phone: str | None
+    bank_account: str | None = None
     members: list[MemberIdentity]
 
 
@@ -69,7 +70,10 @@ async def read_personal_data(
             select(Member).where(Member.household_id == household_id)
             .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
         wanted = sorted(set(fields))
-        head = phone = None
+        head = phone = account = None
+        if "bank_account" in wanted and household.bank_account_encrypted:
+            sealed_at = context("household", household.id, "bank_account")
+            account = cipher.decrypt(household.bank_account_encrypted, sealed_at)
         if "id_number" in wanted:
             head = cipher.decrypt(household.head_id_number_encrypted,
                                   context("household", household.id, "head_id_number"))  # fmt: skip
@@ -94,6 +98,7 @@ async def read_personal_data(
             fields=wanted, purpose=purpose,
         ))  # fmt: skip
     return PersonalData(household_id=household.id, head_id_number=head, phone=phone,
+                        bank_account=account,
                         members=identities)  # fmt: skip
 
 

@@ -23,6 +23,9 @@ class Household(Base):
     head_id_digest: Mapped[str] = mapped_column(String(64), unique=True)
     """HMAC of the head's ID number: finds the household again on a second report."""
     phone_encrypted: Mapped[str | None] = mapped_column(Text)
+    bank_account_encrypted: Mapped[str | None] = mapped_column(Text)
+    """The account assistance is paid into (惠民惠农一卡通), AES-GCM like the ID number."""
+    bank_account_masked: Mapped[str | None] = mapped_column(String(32))
     size: Mapped[int]
     household_number: Mapped[str | None] = mapped_column(String(32))
     """户编号 in the national system, once known."""

@@ -16,7 +16,14 @@ from app.core.crypto import cipher_for, context
 from app.households.models import Household, Member
 
 SEALED: tuple[tuple[Any, tuple[tuple[str, str], ...]], ...] = (
-    (Household, (("head_id_number_encrypted", "head_id_number"), ("phone_encrypted", "phone"))),
+    (
+        Household,
+        (
+            ("head_id_number_encrypted", "head_id_number"),
+            ("phone_encrypted", "phone"),
+            ("bank_account_encrypted", "bank_account"),
+        ),
+    ),
     (Member, (("id_number_encrypted", "id_number"),)),
 )
 

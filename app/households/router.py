@@ -33,10 +33,14 @@ async def change_household(
     principal: CurrentPrincipal,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> HouseholdOut:
-    """Set the household's 户编号 once the national system has given one (a village cadre);
-    with an open case, the change is an event of its trail."""
-    return await service.change_household(session, principal, household_id, body, clock.now())
+    """Set the household's 户编号 once the national system has given one, or the account
+    assistance is paid into (stored encrypted, shown masked), as a village cadre; with an open
+    case, the change is an event of its trail."""
+    return await service.change_household(
+        session, principal, household_id, body, clock.now(), settings
+    )
 
 
 @router.post(

@@ -142,6 +142,8 @@ class HouseholdChange(BaseModel):
         None
     )
     """户编号 in the national system, once it has given one."""
+    bank_account: Annotated[str, StringConstraints(pattern=r"^\d{12,30}$")] | None = None
+    """The account assistance is paid into; stored encrypted, shown masked."""
 
 
 class HouseholdCase(BaseModel):
@@ -153,6 +155,7 @@ class HouseholdCase(BaseModel):
 
 class HouseholdOut(HouseholdSummary):
     household_number: str | None
+    bank_account_masked: str | None
     members: list[MemberOut]
     cases: list[HouseholdCase]
     """Every case of the household, oldest first: its history, re-entries included."""

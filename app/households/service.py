@@ -14,6 +14,7 @@ from app.auth.tokens import Principal
 from app.cases import service as cases
 from app.cases.models import Case
 from app.core.config import Settings
+from app.core.crypto import cipher_for, context
 from app.core.errors import Conflict, NotFound
 from app.households.models import Household, Member
 from app.households.registry import ATTRIBUTES, new_member
@@ -69,6 +70,7 @@ async def get_household(
     return HouseholdOut(
         **cases.household_summary(household).model_dump(),
         household_number=household.household_number,
+        bank_account_masked=household.bank_account_masked,
         members=[member_out(m) for m in members],
         cases=[HouseholdCase(id=c.id, state=c.state, is_open=c.is_open, opened_at=c.opened_at)
                for c in history],
@@ -125,15 +127,26 @@ async def change_member(
 
 async def change_household(
     session: AsyncSession, principal: Principal, household_id: str, change: HouseholdChange,
-    now: datetime,
+    now: datetime, settings: Settings,
 ) -> HouseholdOut:  # fmt: skip
     fields = change.model_dump(exclude_unset=True)
     async with session.begin():
         household = await _household(session, principal, household_id)
         _may_record(principal)
+        account = fields.pop("bank_account", None)
+        if account is not None:  # sealed here; the trail records only its masked form
+            household.bank_account_encrypted = cipher_for(settings.field_keys).encrypt(
+                account, context("household", household_id, "bank_account")
+            )
+            household.bank_account_masked = fields["bank_account_masked"] = mask_account(account)
         for name, value in fields.items():
             setattr(household, name, value)
         await cases.record_household_change(
             session, principal, household_id, {"change": "household", "fields": fields}, now
         )
     return await get_household(session, principal, household_id)
+
+
+def mask_account(account: str) -> str:
+    """Only the last four digits show: ``****1234``."""
+    return "*" * (len(account) - 4) + account[-4:]
