@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -15,7 +16,18 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from alembic import command
 from app.core.db import is_sqlite
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def _root() -> Path:
+    """Where ``alembic.ini`` and ``alembic/`` are: beside the source tree, or (installed as a
+    package, as in the container image) the working directory or ``FANGFANPIN_HOME``."""
+    for candidate in (os.environ.get("FANGFANPIN_HOME"), Path(__file__).resolve().parent.parent,
+                      Path.cwd()):  # fmt: skip
+        if candidate and (Path(candidate) / "alembic.ini").exists():
+            return Path(candidate)
+    return Path(__file__).resolve().parent.parent
+
+
+ROOT = _root()
 
 
 def alembic_config(database_url: str | None = None) -> Config:
