@@ -168,7 +168,17 @@ def serve(
         os.environ["EMBEDDED_WORKER"] = "true"
     if demo_clock:
         os.environ["DEMO_CLOCK"] = "true"
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers)
+    # JSON logs, one line per request (app.core.observability); uvicorn's own access log
+    # would repeat each line without the request id and actor
+    log_config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "app.core.observability.JsonFormatter"}},
+        "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "json"}},
+        "root": {"handlers": ["out"], "level": "INFO"},
+        "loggers": {"uvicorn.access": {"level": "WARNING"}},
+    }
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_config=log_config)
 
 
 @cli.command()
@@ -182,9 +192,10 @@ def worker(
 
     from app.core.clock import SystemClock
     from app.core.db import make_engine, make_sessionmaker
+    from app.core.observability import configure_logging
     from app.timers.service import process_due, run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(logging.INFO)
     settings = get_settings()
 
     async def run() -> None:

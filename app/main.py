@@ -22,6 +22,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.observability import ObservabilityMiddleware
 from app.department_data.router import router as department_data_router
 from app.elimination_rounds.router import router as rounds_router
 from app.exports.router import router as exports_router
@@ -104,10 +105,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             ],
             max_age=600,
         )
-    # outermost: a body too large is refused before anything reads it
+    # a body too large is refused before anything reads it; every answer is measured and logged
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)  # fmt: skip
+    app.add_middleware(ObservabilityMiddleware)
     app.include_router(health.router)
     app.include_router(cases_router)
     app.include_router(notices_router)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
@@ -40,6 +40,12 @@ async def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing_token", "A bearer token is required.")
     token, now = credentials.credentials, clock.now()
+    principal = await _principal(request, settings, token, now)
+    request.state.principal = principal  # for the request's log line
+    return principal
+
+
+async def _principal(request: Request, settings: Settings, token: str, now: Any) -> Principal:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:

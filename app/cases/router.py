@@ -23,8 +23,10 @@ from app.cases.schemas import (
     ReplayOut,
 )
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, Unprocessable, validation_problem
+from app.core.errors import Forbidden, ProblemError, Unprocessable, validation_problem
+from app.core.observability import TRANSITIONS
 from app.policies import service as policies
+from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.facts import (
     Classification,
     CommitmentForm,
@@ -161,9 +163,15 @@ async def fire_action(
 ) -> CaseOut:
     """Fire one transition. Requires ``If-Match`` with the version you read."""
     now = clock.now()
-    snap, household = await service.fire_action(
-        session, principal, case_id, action, payload, if_match, now
-    )
+    label = action if action in CURRENT_WORKFLOW.actions else "unknown"
+    try:
+        snap, household = await service.fire_action(
+            session, principal, case_id, action, payload, if_match, now
+        )
+    except ProblemError as refused:
+        TRANSITIONS.labels(label, refused.code).inc()
+        raise
+    TRANSITIONS.labels(label, "fired").inc()
     etag(response, snap.version)
     return service.case_out(snap, household, now)
 

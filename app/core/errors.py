@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.observability import count_refusal
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -91,6 +93,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        count_refusal(exc.code, exc.body())
         return problem_response(exc)
 
     @app.exception_handler(RequestValidationError)

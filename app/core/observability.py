@@ -1,0 +1,118 @@
+"""Metrics in the Prometheus format and one structured log line per request.
+
+Logs are JSON: time, level, message, request id, method, route template, status, duration,
+actor (``sub`` and role) and case id when the route names one. Never a body, a query string
+or a header value other than the request id: nothing personal reaches a log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+TRANSITIONS = Counter("fangfanpin_transitions", "Transitions asked for, by action and outcome "
+                      "(fired, or the refusal's code).", ["action", "outcome"],
+                      registry=REGISTRY)  # fmt: skip
+REFUSALS = Counter("fangfanpin_refusals", "Refusals answered, by problem code and by each "
+                   "unmet rule code of a guard.", ["code"], registry=REGISTRY)  # fmt: skip
+LATENCY = Histogram("fangfanpin_request_duration_seconds", "Request latency by route.",
+                    ["method", "route", "status"], registry=REGISTRY,
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))  # fmt: skip
+TIMER_LAG = Gauge("fangfanpin_timer_lag_seconds", "How long the oldest due, unfired timer has "
+                  "been waiting.", registry=REGISTRY)  # fmt: skip
+OVERDUE = Gauge("fangfanpin_overdue_cases", "Cases past a time limit, by limit.", ["limit"],
+                registry=REGISTRY)  # fmt: skip
+EXPORT_LAG = Gauge("fangfanpin_export_lag_entries", "Log entries not yet covered by a completed "
+                   "national export.", registry=REGISTRY)  # fmt: skip
+LOG_LAG = Gauge("fangfanpin_audit_unsequenced_events", "Events not yet given their place in the "
+                "audit log.", registry=REGISTRY)  # fmt: skip
+POOL = Gauge("fangfanpin_db_pool_connections", "Database connections of this process, by state.",
+             ["state"], registry=REGISTRY)  # fmt: skip
+
+access_log = logging.getLogger("fangfanpin.request")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def count_refusal(code: str, body: dict[str, Any]) -> None:
+    REFUSALS.labels(code).inc()
+    for unmet in body.get("unmet") or []:
+        if isinstance(unmet, dict) and unmet.get("code"):
+            REFUSALS.labels(str(unmet["code"])).inc()
+
+
+def exposition() -> bytes:
+    return generate_latest(REGISTRY)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; the extra fields a record carries are kept."""
+
+    FIELDS = ("request_id", "method", "route", "status", "duration_ms", "actor", "role",
+              "case_id", "outcome")  # fmt: skip
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+class ObservabilityMiddleware:
+    """Request id (kept from ``X-Request-ID`` when well-formed), latency, one log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status, started = 500, time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", request_id.encode())]  # fmt: skip
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
+            principal = scope.get("state", {}).get("principal")
+            extra = {"request_id": request_id, "method": scope["method"], "route": route,
+                     "status": status, "duration_ms": round(elapsed * 1000, 2),
+                     "case_id": scope.get("path_params", {}).get("case_id")}  # fmt: skip
+            if principal is not None:
+                extra.update(actor=principal.sub, role=str(principal.role))
+            access_log.info("request", extra=extra)

@@ -1,0 +1,91 @@
+"""/metrics after a lifecycle, and request logs that carry no personal data."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import timedelta
+
+import pytest
+
+from app.core.observability import JsonFormatter
+from tests.helpers import Api, new_id_number
+
+
+def sample(metrics: str, name: str, **labels: str) -> float:
+    """The value of one sample in a Prometheus exposition (0 when absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in metrics.splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        found = re.match(r"^([a-zA-Z_:]+)(?:\{(.*)\})?$", key)
+        if found and found.group(1) == name:
+            have = ",".join(sorted((found.group(2) or "").split(","))) if found.group(2) else ""
+            if have == wanted:
+                return float(value)
+    return 0.0
+
+
+async def scrape(api: Api) -> str:
+    response = await api.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+async def test_a_scrape_after_a_lifecycle_shows_its_transitions(api: Api) -> None:
+    before = await scrape(api)
+    case_id = await api.to_assisted()
+    refused = await api.act("bureau.jiaohe", case_id, "confirm")  # already confirmed
+    assert refused.status_code in (409, 412, 428)
+    after = await scrape(api)
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    for action in ("start_village_review", "publish_notice", "submit_to_township",
+                   "submit_to_city", "confirm"):  # fmt: skip
+        assert delta("fangfanpin_transitions_total", action=action, outcome="fired") >= 1, action
+    assert delta("fangfanpin_request_duration_seconds_count", method="POST",
+                 route="/api/v1/cases/{case_id}/actions/{action}", status="200") >= 5  # fmt: skip
+    code = refused.json()["code"]
+    assert delta("fangfanpin_refusals_total", code=code) == 1
+    assert delta("fangfanpin_transitions_total", action="confirm", outcome=code) == 1
+    assert sample(after, "fangfanpin_audit_unsequenced_events") > 0  # no worker ran here
+    assert "fangfanpin_db_pool_connections" in after
+
+
+async def test_overdue_cases_and_timer_lag_are_gauged(api: Api) -> None:
+    await api.open_case()
+    api.clock.advance(timedelta(days=30))
+    metrics = await scrape(api)
+    assert sample(metrics, "fangfanpin_overdue_cases", limit="identification") == 1
+    assert sample(metrics, "fangfanpin_overdue_cases", limit="acceptance") == 0
+
+
+async def test_request_logs_are_json_with_ids_and_never_personal_data(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    head, phone = new_id_number(), "13955551234"
+    with caplog.at_level(logging.INFO, logger="fangfanpin.request"):
+        declared = await api.post("platform.12317", "/api/v1/intake/self-declarations", {
+            "name": "刘桂芝", "phone": phone, "id_number": head, "village_code": "220281102200",
+            "household_size": 2, "hardship": "受伤", "risk_type": "accident"})  # fmt: skip
+        assert declared.status_code == 201, declared.text
+        case_id = await api.to_assisted(id_number=new_id_number())
+        household = (await api.case(case_id))["household"]["id"]
+        traced = api.headers("cadre.pinggang", **{"X-Request-ID": "abc-1"})
+        await api.client.get(f"/api/v1/households/{household}/personal-data",
+                             params={"purpose": "核对", "fields": ["id_number", "phone"]},
+                             headers=traced)  # fmt: skip
+    lines = [JsonFormatter().format(r) for r in caplog.records if r.name == "fangfanpin.request"]
+    assert lines
+    text = "\n".join(lines)
+    assert head not in text and phone not in text and "刘桂芝" not in text
+    parsed = [json.loads(line) for line in lines]
+    assert {"request_id", "method", "route", "status", "duration_ms"} <= parsed[-1].keys()
+    assert parsed[-1]["request_id"] == "abc-1" and parsed[-1]["actor"] == "cadre.pinggang"
+    with_case = [p for p in parsed if p.get("case_id") == case_id]
+    assert with_case and all(p["route"].startswith("/api/v1/cases/{case_id}") for p in with_case)
