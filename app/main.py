@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if worker is not None:
             await worker
         await app.state.engine.dispose()
+        await app.state.read_engine.dispose()
 
     app = FastAPI(
         title="fangfanpin",
@@ -86,6 +87,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.clock = clock or (OffsetClock() if settings.demo_clock else SystemClock())
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_engine = (
+        make_engine(settings.read_database_url, pool_size=settings.database_pool_size)
+        if settings.read_database_url
+        else engine
+    )
+    app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine)
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]

@@ -19,7 +19,7 @@ from app.cases import service as cases
 from app.cases.models import Case, CaseEvent
 from app.cases.repository import in_area
 from app.core.canonical import utc_iso
-from app.core.db import SessionDep
+from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import NotFound, Unprocessable
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -233,7 +233,7 @@ async def consistency(
 @router.get("/audit/log", response_model=LogPage)
 async def read_log(
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     after: Annotated[int, Query(ge=-1, description="The last index you have; -1 to start.")] = -1,
     limit: Limit = 500,
 ) -> LogPage:
@@ -264,7 +264,7 @@ async def case_as_of(
 @router.get("/audit/cases", response_model=CaseListAsOf)
 async def cases_as_of(
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     as_of: Annotated[AwareDatetime, Query()],
     area: AreaCode = None,
     state: Annotated[str | None, Query(max_length=48)] = None,
@@ -321,7 +321,7 @@ def _activity_filter(
 @router.get("/audit/activity", response_model=ActivityOut)
 async def activity(
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     area: AreaCode = None,
     since: Annotated[AwareDatetime | None, Query()] = None,
@@ -347,7 +347,7 @@ async def activity(
 @router.get("/audit/activity/summary", response_model=list[ActivitySummary])
 async def activity_summary(
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     area: AreaCode = None,
     since: Annotated[AwareDatetime | None, Query()] = None,

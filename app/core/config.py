@@ -15,6 +15,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///./fangfanpin.sqlite3"
     """``postgresql+asyncpg://user@host/db`` for PostgreSQL; an SQLite file by default."""
+    read_database_url: str | None = None
+    """A streaming replica for ledgers and audit reads (which may lag by a moment); writes, and
+    reads that must see their own writes, stay on ``database_url``."""
     database_migration_url: str | None = None
     """The schema owner's URL, used by ``fangfanpin migrate`` only; the service itself connects
     with ``database_url`` as a role that owns nothing (PostgreSQL). Unset: ``database_url``."""

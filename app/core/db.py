@@ -108,3 +108,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session on the read replica when one is configured (``READ_DATABASE_URL``), for reads
+    that may lag the primary by a moment: ledgers and audit reads. Never for a write, nor for
+    a read that must see the caller's own writes."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
+    async with sessionmaker() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]

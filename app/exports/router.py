@@ -27,7 +27,7 @@ from app.cases import service as cases
 from app.cases.models import Case
 from app.cases.repository import in_area
 from app.core.crypto import cipher_for
-from app.core.db import SessionDep
+from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import NotFound, Unprocessable
 from app.exports import document, national, projection
 from app.exports.models import ExportBatch, NationalSync
@@ -339,6 +339,7 @@ async def monitored_households_ledger(
     request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
+    reading: ReadSessionDep,
     clock: ClockDep,
     area: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
     format: Literal["json", "xlsx"] = "json",
@@ -375,14 +376,14 @@ async def monitored_households_ledger(
                                    record_type="ledger", record_id=f"monitored_households:{scope}",
                                    fields=[], purpose=purpose))  # fmt: skip
     if format == "json":
-        rows = [row(r) for r in (await session.execute(query)).all()]
+        rows = [row(r) for r in (await reading.execute(query)).all()]
         return {"columns": header, "rows": rows}
 
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    replica: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
 
     async def rows_of() -> AsyncIterator[list[Any]]:
-        async with sessions() as reading:  # the request's session ends before the body does
-            async for values in await reading.stream(query.execution_options(yield_per=1000)):
+        async with replica() as streaming:  # the request's session ends before the body does
+            async for values in await streaming.stream(query.execution_options(yield_per=1000)):
                 yield row(values)
 
     return StreamingResponse(_xlsx("监测对象台账", header, rows_of()), media_type=MEDIA["xlsx"],
