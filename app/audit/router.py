@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import func, select
 
@@ -14,7 +14,6 @@ from app.audit.models import Checkpoint, LogEntry
 from app.audit.signing import Signer, checkpoint_message
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit
-from app.auth.tokens import Principal
 from app.cases import service as cases
 from app.cases.models import Case, CaseEvent
 from app.cases.repository import in_area
@@ -299,13 +298,15 @@ async def cases_as_of(
                         next_after=items[-1].case_id if len(items) == limit else None)  # fmt: skip
 
 
-def _activity_filter(
-    principal: Principal,
-    actor: str | None,
-    area: str | None,
-    since: datetime | None,
-    until: datetime | None,
+async def _activity_filter(
+    principal: CurrentPrincipal,
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    area: AreaCode = None,
+    since: Annotated[AwareDatetime | None, Query()] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
 ) -> list[Any]:
+    """The period, actor and area filters both activity routes take, as SQL conditions
+    (always within the caller's area)."""
     conditions = [in_area(Case.area_code, principal.area)]
     if actor:
         conditions.append(CaseEvent.actor_sub == actor)
@@ -318,14 +319,14 @@ def _activity_filter(
     return conditions
 
 
+ActivityFilter = Annotated[list[Any], Depends(_activity_filter)]
+
+
 @router.get("/audit/activity", response_model=ActivityOut)
 async def activity(
     principal: CurrentPrincipal,
     session: ReadSessionDep,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    area: AreaCode = None,
-    since: Annotated[AwareDatetime | None, Query()] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
+    conditions: ActivityFilter,
     after: Annotated[int, Query(ge=0, description="Last event id read.")] = 0,
     limit: Limit = 200,
 ) -> ActivityOut:
@@ -335,7 +336,7 @@ async def activity(
         select(LogEntry.log_index, CaseEvent)
         .join(Case, Case.id == CaseEvent.case_id)
         .outerjoin(LogEntry, LogEntry.event_id == CaseEvent.id)
-        .where(*_activity_filter(principal, actor, area, since, until), CaseEvent.id > after)
+        .where(*conditions, CaseEvent.id > after)
         .order_by(CaseEvent.id)
         .limit(limit)
     )
@@ -348,17 +349,14 @@ async def activity(
 async def activity_summary(
     principal: CurrentPrincipal,
     session: ReadSessionDep,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    area: AreaCode = None,
-    since: Annotated[AwareDatetime | None, Query()] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Exclusive.")] = None,
+    conditions: ActivityFilter,
 ) -> list[ActivitySummary]:
     """Counts of events per actor and action over a period."""
     permit(principal, "audit.read")
     query = (
         select(CaseEvent.actor_sub, CaseEvent.actor_role, CaseEvent.name, func.count())
         .join(Case, Case.id == CaseEvent.case_id)
-        .where(*_activity_filter(principal, actor, area, since, until))
+        .where(*conditions)
         .group_by(CaseEvent.actor_sub, CaseEvent.actor_role, CaseEvent.name)
         .order_by(CaseEvent.actor_sub, CaseEvent.name)
     )
