@@ -32,6 +32,7 @@ from app.intake.router import router as intake_router
 from app.notices.router import router as notices_router
 from app.policies.router import router as policies_router
 from app.timers.service import run_worker
+from app.warning_lists.router import router as warning_lists_router
 from app.workflow_api.router import router as workflow_router
 
 DESCRIPTION = """\
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(access_log_router)
     app.include_router(audit_router)
     app.include_router(exports_router)
+    app.include_router(warning_lists_router)
     if settings.demo_clock:  # demonstrations only; not part of the production contract
         from app.demo.router import router as demo_router
 

@@ -47,6 +47,7 @@ APPEND_ONLY = (
     "audit_node",
     "audit_checkpoint",
     "national_export_batch",
+    "warning_list",
 )
 """Tables whose rows are written once; the application role may only read and insert them."""
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -14,6 +14,7 @@ from app.households.models import Household, Member
 from app.intake.models import IntakeReceipt
 from app.policies.models import PolicyVersion
 from app.timers.models import Timer
+from app.warning_lists.models import WarningList
 
 __all__ = [
     "AccessLogEntry",
@@ -38,4 +39,5 @@ __all__ = [
     "PolicyVersion",
     "Timer",
     "TreeNode",
+    "WarningList",
 ]

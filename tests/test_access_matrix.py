@@ -150,6 +150,12 @@ def routes(f: dict[str, str]) -> list[Route]:
               {"batch_id": f["batch"], "items": [{"case_id": case, "status": "rejected",
                                                    "reason": "x"}]}),
         Route("GET", "/api/v1/ledgers/monitored-households", WORKERS | {A, M}, "list"),
+        Route("POST", "/api/v1/warning-lists", {T}, "create", {"entries": [
+            {"village_code": "220281102200", "head_name": "赵", "risk_type": "illness",
+             "description": "x"}]}),
+        Route("GET", "/api/v1/warning-lists", {T, B, A, M}, "list"),
+        Route("GET", "/api/v1/warning-lists/status", {T, B, A, M}, "list"),
+        Route("GET", "/api/v1/ledgers/warning-list", WORKERS | {A, M}, "list"),
         Route("GET", "/api/v1/workflows/case", EVERYONE, "none"),
         Route("GET", "/api/v1/workflows/permissions", EVERYONE, "none"),
     ]  # fmt: skip

@@ -49,6 +49,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "export.batches": frozenset({B, Role.national_exporter, Role.auditor, Role.admin}),
     "export.sync": CASE_READERS | {Role.national_exporter},
     "ledger.read": OFFICIALS | {Role.auditor, Role.admin},
+    "warning_list.submit": frozenset({T}),
+    "warning_list.read": frozenset({T, B, Role.auditor, Role.admin}),
     "workflow.read": EVERYONE,
     "demo.clock": frozenset({Role.admin}),
 }
