@@ -48,6 +48,7 @@ APPEND_ONLY = (
     "audit_checkpoint",
     "national_export_batch",
     "warning_list",
+    "obligation_completion",
 )
 """Tables whose rows are written once; the application role may only read and insert them."""
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

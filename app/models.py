@@ -12,6 +12,7 @@ from app.exports.models import ExportBatch, NationalSync
 from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.households.models import Household, Member
 from app.intake.models import IntakeReceipt
+from app.obligations.models import Completion
 from app.policies.models import PolicyVersion
 from app.timers.models import Timer
 from app.warning_lists.models import WarningList
@@ -23,6 +24,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "Checkpoint",
+    "Completion",
     "DepartmentRecord",
     "DepartmentSnapshot",
     "Disbursement",

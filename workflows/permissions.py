@@ -51,6 +51,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "ledger.read": OFFICIALS | {Role.auditor, Role.admin},
     "warning_list.submit": frozenset({T}),
     "warning_list.read": frozenset({T, B, Role.auditor, Role.admin}),
+    "obligation.complete": frozenset({T, Role.department}),
+    "obligation.read": frozenset({T, B, Role.department, Role.auditor, Role.admin}),
     "workflow.read": EVERYONE,
     "demo.clock": frozenset({Role.admin}),
 }
