@@ -26,7 +26,7 @@ OPENERS = frozenset(
 
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.read": CASE_READERS,
-    "case.open": OPENERS,
+    "case.open": OPENERS,  # published only: the open_* step of each channel decides
     "household.read": CASE_READERS,
     "household.record": frozenset({V}),
     "personal_data.unmask": frozenset({V, T, B}),

@@ -138,6 +138,7 @@ def _entry(index: int, e: CaseEvent) -> LogEntryOut:
 @router.get("/audit/public-key", response_model=PublicKeyOut)
 async def public_key(principal: CurrentPrincipal, settings: SettingsDep) -> PublicKeyOut:
     """The key that signs checkpoints; auditors pin it (``audit verify --public-key``)."""
+    permit(principal, "audit.keys")
     signer = Signer(settings.audit_signing_key)
     return PublicKeyOut(key_id=signer.key_id, public_key=signer.public_key_b64,
                         origin=settings.audit_origin)  # fmt: skip
@@ -151,6 +152,7 @@ async def list_checkpoints(
     limit: Limit = 100,
 ) -> list[CheckpointOut]:
     """Signed checkpoints, largest tree first."""
+    permit(principal, "audit.keys")
     query = select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(limit)
     if before is not None:
         query = query.where(Checkpoint.tree_size < before)
@@ -196,6 +198,7 @@ async def inclusion(
     tree_size: Annotated[int, Query(ge=1, description="A signed checkpoint's tree size.")],
 ) -> InclusionOut:
     """The audit path from the event at ``log_index`` to the root of a signed checkpoint."""
+    permit(principal, "audit.keys")
     point = await _signed_size(session, tree_size)
     if log_index >= tree_size:
         raise Unprocessable("index_beyond_tree", f"Entry {log_index} is not in a tree of "
@@ -221,6 +224,7 @@ async def consistency(
     second: Annotated[int, Query(ge=1)],
 ) -> ConsistencyOut:
     """Proof that the signed tree of ``second`` entries extends the one of ``first``."""
+    permit(principal, "audit.keys")
     if first > second:
         raise Unprocessable("sizes_out_of_order", "first must not exceed second.")
     one, two = await _signed_size(session, first), await _signed_size(session, second)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from app.audit import merkle
-from app.audit.signing import checkpoint_message, key_id, verify
+from app.audit.signing import checkpoint_message, verify
 
 FORMAT = "fangfanpin-audit-bundle/v1"
 GENESIS = "0" * 64
@@ -303,4 +303,4 @@ def _lines(path: Path) -> Iterator[bytes]:
                 yield line
 
 
-__all__ = ["FORMAT", "Problem", "Report", "key_id", "verify_bundle"]
+__all__ = ["FORMAT", "Problem", "Report", "verify_bundle"]

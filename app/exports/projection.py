@@ -8,7 +8,6 @@ take (Chinese labels, YYYYMM months, yuan as decimal strings).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -92,10 +91,3 @@ def project(facts: dict[str, Any]) -> dict[str, str] | None:
         "风险消除后人均纯收入": str(after.get("net_income_per_person") or ""),
     })  # fmt: skip
     return record
-
-
-def project_text(facts: dict[str, Any]) -> str | None:
-    """:func:`project` as the stored JSON text (fields in order, UTF-8 as is)."""
-    record = project(facts)
-    return None if record is None else json.dumps(record, ensure_ascii=False,
-                                                  separators=(",", ":"))  # fmt: skip

@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal
+from app.auth.permissions import permit
 from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.policies import service
@@ -33,13 +34,15 @@ def _out(row: PolicyVersion) -> PolicyOut:
 
 
 @router.get("", response_model=list[PolicyOut])
-async def list_policies(_: CurrentPrincipal, session: SessionDep) -> list[PolicyOut]:
+async def list_policies(principal: CurrentPrincipal, session: SessionDep) -> list[PolicyOut]:
     """Every version, oldest first; each case names the one it runs under."""
+    permit(principal, "policy.read")
     return [_out(row) for row in await service.all_versions(session)]
 
 
 @router.get("/{version}", response_model=PolicyOut)
-async def get_policy(version: str, _: CurrentPrincipal, session: SessionDep) -> PolicyOut:
+async def get_policy(version: str, principal: CurrentPrincipal, session: SessionDep) -> PolicyOut:
+    permit(principal, "policy.read")
     row = await session.get(PolicyVersion, version)
     if row is None:
         raise NotFound("policy_not_found", f"No policy version {version!r}.")

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
 from app.auth.dependencies import CurrentPrincipal
+from app.auth.permissions import permit
 from workflows.case import CURRENT, workflow
 from workflows.permissions import document as permission_table
 from workflows.rules import RULES
@@ -17,11 +18,12 @@ router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 
 @router.get("/case", response_model=None)
 async def case_workflow(
-    _: CurrentPrincipal,
+    principal: CurrentPrincipal,
     format: Literal["json", "mermaid"] = "json",
     version: str | None = None,
 ) -> dict[str, Any] | Response:
     """States, actions, who may fire them and their rule codes; ``format=mermaid`` draws it."""
+    permit(principal, "workflow.read")
     try:
         flow = workflow(version) if version else CURRENT
     except LookupError:
@@ -37,7 +39,8 @@ async def case_workflow(
 
 
 @router.get("/permissions", response_model=dict[str, list[str]])
-async def permissions(_: CurrentPrincipal) -> dict[str, list[str]]:
+async def permissions(principal: CurrentPrincipal) -> dict[str, list[str]]:
     """Who may do what outside the case workflow (whose own table is ``/workflows/case``):
     each permission a route asks for, with the roles that hold it."""
+    permit(principal, "workflow.read")
     return permission_table()
