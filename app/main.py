@@ -32,6 +32,7 @@ from app.intake.router import router as intake_router
 from app.notices.router import router as notices_router
 from app.obligations.router import router as obligations_router
 from app.policies.router import router as policies_router
+from app.screening.router import router as screening_router
 from app.timers.service import run_worker
 from app.warning_lists.router import router as warning_lists_router
 from app.workflow_api.router import router as workflow_router
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(exports_router)
     app.include_router(warning_lists_router)
     app.include_router(obligations_router)
+    app.include_router(screening_router)
     if settings.demo_clock:  # demonstrations only; not part of the production contract
         from app.demo.router import router as demo_router
 

@@ -49,6 +49,9 @@ APPEND_ONLY = (
     "national_export_batch",
     "warning_list",
     "obligation_completion",
+    "screening_round",
+    "screening_task",
+    "screening_visit",
 )
 """Tables whose rows are written once; the application role may only read and insert them."""
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

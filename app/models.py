@@ -14,6 +14,7 @@ from app.households.models import Household, Member
 from app.intake.models import IntakeReceipt
 from app.obligations.models import Completion
 from app.policies.models import PolicyVersion
+from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit
 from app.timers.models import Timer
 from app.warning_lists.models import WarningList
 
@@ -39,6 +40,9 @@ __all__ = [
     "Member",
     "NationalSync",
     "PolicyVersion",
+    "ScreeningRound",
+    "ScreeningTask",
+    "ScreeningVisit",
     "Timer",
     "TreeNode",
     "WarningList",

@@ -159,6 +159,23 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("POST", "/api/v1/obligations/completions", {T}, "none",
               {"kind": "township_study", "period": "2026-H1"}),
         Route("GET", "/api/v1/obligations", {T, B, D, A, M}, "none"),
+        Route("POST", "/api/v1/households", {V}, "create", {
+            "head_name": "钱", "head_id_number": new_id_number(), "village_code": "220281102200",
+            "size": 2}),
+        Route("POST", "/api/v1/screening/campaigns", {B}, "create",
+              {"period": "2027-04", "area_codes": ["220281102"]}),
+        Route("GET", "/api/v1/screening/campaigns", WORKERS | {A, M}, "list"),
+        Route("POST", "/api/v1/regional-alerts", {B}, "create", {
+            "cause": "hail", "area_codes": ["220281102"], "starts_on": "2026-03-01",
+            "description": "冰雹"}),
+        Route("GET", "/api/v1/regional-alerts", WORKERS | {A, M}, "list"),
+        Route("GET", f"/api/v1/screening/rounds/{f['screening']}/progress", WORKERS | {A, M},
+              "object"),
+        Route("GET", f"/api/v1/screening/rounds/{f['screening']}/tasks", WORKERS | {A, M},
+              "object"),
+        Route("POST", "/api/v1/screening/visits", {V}, "object", {
+            "household_id": hh, "visited_on": "2026-03-01", "result": "no_risk"}),
+        Route("GET", "/api/v1/ledgers/screening", WORKERS | {A, M}, "list"),
         Route("GET", "/api/v1/workflows/case", EVERYONE, "none"),
         Route("GET", "/api/v1/workflows/permissions", EVERYONE, "none"),
     ]  # fmt: skip
@@ -171,7 +188,8 @@ FINGERPRINT = """SELECT (SELECT count(*) FROM case_event), (SELECT count(*) FROM
     (SELECT count(*) FROM elimination_round), (SELECT count(*) FROM audit_checkpoint),
     (SELECT count(*) FROM national_export_batch), (SELECT count(*) FROM national_sync),
     (SELECT count(*) FROM access_log), (SELECT count(*) FROM intake_receipt),
-    (SELECT count(*) FROM department_snapshot)"""
+    (SELECT count(*) FROM department_snapshot), (SELECT count(*) FROM screening_round),
+    (SELECT count(*) FROM screening_task), (SELECT count(*) FROM screening_visit)"""
 
 
 async def fixtures(api: Api) -> dict[str, Any]:
@@ -193,13 +211,17 @@ async def fixtures(api: Api) -> dict[str, Any]:
         "id_number": new_id_number()})  # fmt: skip
     batch = await api.get("exporter.national", "/api/v1/exports/national")
     signed = await api.post("bureau.jiaohe", "/api/v1/audit/checkpoints")
-    for response in (asked, opened, declared, batch, signed):
+    screening = await api.post("bureau.jiaohe", "/api/v1/regional-alerts", {
+        "cause": "flood", "area_codes": ["220281102"], "starts_on": "2026-03-01",
+        "description": "洪涝"})  # fmt: skip
+    for response in (asked, opened, declared, batch, signed, screening):
         assert response.status_code in (200, 201), response.text
     return {
         "case": case_id, "household": household, "member": members["members"][0]["id"],
         "measure": list(planned["facts"]["measures"])[-1], "disbursement": asked.json()["id"],
         "round": opened.json()["id"], "tracking": declared.json()["tracking_number"],
         "batch": batch.headers["X-Export-Batch"], "tree_size": signed.json()["tree_size"],
+        "screening": screening.json()["id"],
     }  # fmt: skip
 
 
@@ -244,7 +266,8 @@ def _template(path: str, f: dict[str, Any]) -> str:
     names = {str(f["case"]): "{case_id}", str(f["household"]): "{household_id}",
              str(f["member"]): "{member_id}", str(f["measure"]): "{measure_id}",
              str(f["disbursement"]): "{disbursement_id}", str(f["round"]): "{round_id}",
-             str(f["tracking"]): "{tracking_number}", str(f["batch"]): "{batch_id}"}  # fmt: skip
+             str(f["tracking"]): "{tracking_number}", str(f["batch"]): "{batch_id}",
+             str(f["screening"]): "{round_id}"}  # fmt: skip
     parts = path.split("/")
     out = []
     for i, part in enumerate(parts):

@@ -102,5 +102,6 @@ def test_append_only_triggers_survive_a_downgrade_and_upgrade(tmp_path: Path) ->
                      for table in ("case_event", "fund_ledger_entry", "policy_version",
                                    "access_log", "audit_log", "audit_node", "audit_checkpoint",
                                    "national_export_batch", "warning_list",
-                                   "obligation_completion")
+                                   "obligation_completion", "screening_round",
+                                   "screening_task", "screening_visit")
                      for operation in ("update", "delete")}  # fmt: skip

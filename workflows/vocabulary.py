@@ -67,6 +67,34 @@ class RiskType(StrEnum):
     other = "other"
 
 
+class RegionalRisk(StrEnum):
+    """区域性、规模性返贫风险: what an area-wide risk alert names (SPEC §3)."""
+
+    flood = "flood"  # 洪涝
+    drought = "drought"  # 干旱
+    hail = "hail"  # 冰雹
+    earthquake = "earthquake"  # 地震
+    biological = "biological"  # 生物灾害
+    wind = "wind"  # 风灾
+    traffic_accident = "traffic_accident"  # 交通事故
+    farm_machinery_injury = "farm_machinery_injury"  # 农机伤害
+    fire = "fire"  # 火灾
+    epidemic = "epidemic"  # 疫情
+    price_fall = "price_fall"  # 主要农产品价格大幅下跌
+    unemployment_rise = "unemployment_rise"  # 农村劳动力失业明显增多
+    industry_project_failure = "industry_project_failure"  # 产业项目失败
+    contract_ended = "contract_ended"  # 合作社、订单农业合同终止
+    endemic_disease_village = "endemic_disease_village"  # 地方病村
+    empty_nest_village = "empty_nest_village"  # 空巢老人村
+
+
+class ScreeningResult(StrEnum):
+    """排查结果 of one visit."""
+
+    no_risk = "no_risk"  # 未发现风险
+    risk_found = "risk_found"  # 发现风险
+
+
 class MeasureCategory(StrEnum):
     """帮扶措施 categories (GLOSSARY.md)."""
 

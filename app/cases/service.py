@@ -50,7 +50,7 @@ from app.exports import document as national_document
 from app.households import idnumber
 from app.households.models import Household
 from app.households.registry import new_member
-from app.households.schemas import HouseholdSummary, MemberIn
+from app.households.schemas import HouseholdIn, HouseholdSummary, MemberIn
 from app.policies import service as policies
 from app.timers import repository as timers
 from workflows.calendar import after_full_days, after_months
@@ -623,6 +623,32 @@ async def open_case(
     raise AssertionError("unreachable")
 
 
+async def insert_household(
+    session: AsyncSession, body: HouseholdIn, digest: str, now: datetime, settings: Settings
+) -> Household:
+    """A new household in the registry, its head as its first member (in the open
+    transaction)."""
+    household_id = str(uuid.uuid4())
+    cipher = cipher_for(settings.field_keys)
+    household = Household(
+        id=household_id, village_code=body.village_code, head_name=body.head_name,
+        head_id_number_encrypted=cipher.encrypt(
+            body.head_id_number, crypto_context("household", household_id, "head_id_number")),
+        head_id_number_masked=idnumber.mask(body.head_id_number), head_id_digest=digest,
+        phone_encrypted=cipher.encrypt(body.phone, crypto_context("household", household_id,
+                                                                  "phone"))
+        if body.phone else None,
+        size=body.size, created_at=now,
+    )  # fmt: skip
+    await repo.insert_household(
+        session, {c.key: getattr(household, c.key) for c in Household.__table__.columns}
+    )
+    head = MemberIn(name=body.head_name, id_number=body.head_id_number, relation="head")
+    session.add(new_member(household.id, head, now, settings))
+    await session.flush()
+    return household
+
+
 async def _open_once(
     session: AsyncSession,
     principal: Principal,
@@ -632,6 +658,21 @@ async def _open_once(
     now: datetime,
     settings: Settings,
 ) -> tuple[Snapshot, Household, bool]:
+    async with session.begin():
+        return await open_in_transaction(session, principal, body, flow, open_step, now, settings)
+
+
+async def open_in_transaction(
+    session: AsyncSession,
+    principal: Principal,
+    body: OpenCaseIn,
+    flow: Workflow,
+    open_step: Step,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Snapshot, Household, bool]:
+    """Open the case (or attach the report) inside the caller's transaction, so that what
+    led to the report (a screening visit, a distributed warning) commits with it."""
     village = body.household.village_code
     report = {
         "channel": body.channel.value,
@@ -641,113 +682,92 @@ async def _open_once(
         "application_sha256": body.application_sha256,
     }
     report = {k: v for k, v in report.items() if v is not None}
-    async with session.begin():
-        if not await repo.village_exists(session, village):
-            raise Unprocessable(
-                "unknown_village", f"{village} is not a known village code.", field="village_code"
-            )
-        digest = blind_index(settings.blind_index_key, body.household.head_id_number)
-        household = await repo.household_by_digest(session, digest)
-        if household is not None and household.village_code != village:
-            raise Unprocessable(
-                "household_village_mismatch",
-                f"This household is registered in village {household.village_code}.",
-                field="household.village_code",
-            )
-        previous: list[str] = []
-        if household is not None:
-            previous = await repo.case_ids_of(session, household.id)
-            existing = await repo.open_case_of(session, household.id)
-            if existing is not None:
-                snap = Snapshot.of(existing)
-                await _append(
-                    session,
-                    snap,
-                    name="report",
-                    payload=report,
-                    to_state=snap.state,
-                    actor=principal,
-                    now=now,
-                )
-                return snap, household, True
-        else:
-            household_id = str(uuid.uuid4())
-            cipher = cipher_for(settings.field_keys)
-            phone = body.household.phone
-            household = Household(
-                id=household_id,
-                village_code=village,
-                head_name=body.household.head_name,
-                head_id_number_encrypted=cipher.encrypt(
-                    body.household.head_id_number,
-                    crypto_context("household", household_id, "head_id_number"),
-                ),
-                head_id_number_masked=idnumber.mask(body.household.head_id_number),
-                head_id_digest=digest,
-                phone_encrypted=cipher.encrypt(
-                    phone, crypto_context("household", household_id, "phone")
-                )
-                if phone
-                else None,
-                size=body.household.size,
-                created_at=now,
-            )
-            await repo.insert_household(
-                session, {c.key: getattr(household, c.key) for c in Household.__table__.columns}
-            )
-            # The head is the household's first member in the registry.
-            head = MemberIn(name=body.household.head_name,
-                            id_number=body.household.head_id_number, relation="head")  # fmt: skip
-            session.add(new_member(household.id, head, now, settings))
-            await session.flush()
-        params = await policies.in_effect(session, now)
-        snap = Snapshot(
-            id=str(uuid.uuid4()),
-            household_id=household.id,
-            area_code=village,
-            channel=body.channel.value,
-            state="new",
-            version=0,
-            workflow_version=flow.version,
-            policy_version=params.version,
-            is_open=True,
-            monitoring_type=None,
-            facts=initial_facts(),
-            last_hash=GENESIS_HASH,
-            opened_at=now,
-            identification_due_at=after_full_days(now, params.identification_days),
-            measures_due_at=None,
-            acceptance_due_at=None,
-            updated_at=now,
+    if not await repo.village_exists(session, village):
+        raise Unprocessable(
+            "unknown_village", f"{village} is not a known village code.", field="village_code"
         )
-        await repo.insert_case(
-            session, {f: getattr(snap, f) for f in Snapshot.__dataclass_fields__}
+    digest = blind_index(settings.blind_index_key, body.household.head_id_number)
+    household = await repo.household_by_digest(session, digest)
+    if household is not None and household.village_code != village:
+        raise Unprocessable(
+            "household_village_mismatch",
+            f"This household is registered in village {household.village_code}.",
+            field="household.village_code",
         )
-        payload: dict[str, Any] = {"household_id": household.id,
-                                   "household_type": body.household.household_type,
-                                   **report}  # fmt: skip
-        payload.pop("channel")
-        if principal.role == Role.platform_12317:
-            # the village accepts a declaration from the app within a set time (受理时限)
-            due = after_full_days(now, params.acceptance_days)
-            payload["acceptance_due_at"] = due.isoformat()
-        if previous:
-            payload["previous_case_ids"] = previous  # a re-entry stays linked to its history
-        ctx = _context(snap, open_step, now, payload)
-        to_state = flow.run("new", open_step.action, ctx)
-        await _append(
-            session,
-            snap,
-            name=open_step.action,
-            payload=payload,
-            to_state=to_state,
-            actor=principal,
-            now=now,
-        )
-        await timers.schedule(
-            session, snap.id, timers.IDENTIFICATION_DEADLINE, snap.identification_due_at, now
-        )
-    return snap, household, False
+    if household is None:
+        household = await insert_household(session, body.household, digest, now, settings)
+    snap, attached = await report_on_household(
+        session, principal, household, report, flow, open_step, now,
+        household_type=body.household.household_type,
+    )  # fmt: skip
+    return snap, household, attached
+
+
+async def report_on_household(
+    session: AsyncSession,
+    principal: Principal,
+    household: Household,
+    report: dict[str, Any],
+    flow: Workflow,
+    open_step: Step,
+    now: datetime,
+    *,
+    household_type: str | None = None,
+) -> tuple[Snapshot, bool]:
+    """Report a registered household's risk (``report`` names the channel): a new case in the
+    channel's state, or, when the household has an open case, an event of it (attached)."""
+    previous = await repo.case_ids_of(session, household.id)
+    existing = await repo.open_case_of(session, household.id)
+    if existing is not None:
+        snap = Snapshot.of(existing)
+        await _append(session, snap, name="report", payload=report, to_state=snap.state,
+                      actor=principal, now=now)  # fmt: skip
+        return snap, True
+    params = await policies.in_effect(session, now)
+    snap = Snapshot(
+        id=str(uuid.uuid4()),
+        household_id=household.id,
+        area_code=household.village_code,
+        channel=report["channel"],
+        state="new",
+        version=0,
+        workflow_version=flow.version,
+        policy_version=params.version,
+        is_open=True,
+        monitoring_type=None,
+        facts=initial_facts(),
+        last_hash=GENESIS_HASH,
+        opened_at=now,
+        identification_due_at=after_full_days(now, params.identification_days),
+        measures_due_at=None,
+        acceptance_due_at=None,
+        updated_at=now,
+    )
+    await repo.insert_case(session, {f: getattr(snap, f) for f in Snapshot.__dataclass_fields__})
+    kind = household_type or "ordinary"
+    payload: dict[str, Any] = {"household_id": household.id, "household_type": kind, **report}
+    payload.pop("channel")
+    if principal.role == Role.platform_12317:
+        # the village accepts a declaration from the app within a set time (受理时限)
+        due = after_full_days(now, params.acceptance_days)
+        payload["acceptance_due_at"] = due.isoformat()
+    if previous:
+        payload["previous_case_ids"] = previous  # a re-entry stays linked to its history
+    ctx = _context(snap, open_step, now, payload)
+    to_state = flow.run("new", open_step.action, ctx)
+    await _append(
+        session,
+        snap,
+        name=open_step.action,
+        payload=payload,
+        to_state=to_state,
+        actor=principal,
+        now=now,
+    )
+    await timers.schedule(
+        session, snap.id, timers.IDENTIFICATION_DEADLINE, snap.identification_due_at, now
+    )
+    return snap, False
 
 
 def available_actions(

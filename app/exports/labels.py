@@ -11,6 +11,16 @@ RISK_TYPE = {
     "unstable_employment": "因务工就业不稳", "lack_of_labour": "缺劳动力",
     "housing_safety": "住房安全", "drinking_water": "饮水安全", "other": "其他",
 }  # fmt: skip
+REGIONAL_RISK = {
+    "flood": "洪涝", "drought": "干旱", "hail": "冰雹", "earthquake": "地震",
+    "biological": "生物灾害", "wind": "风灾", "traffic_accident": "交通事故",
+    "farm_machinery_injury": "农机伤害", "fire": "火灾", "epidemic": "疫情",
+    "price_fall": "主要农产品价格大幅下跌", "unemployment_rise": "农村劳动力失业明显增多",
+    "industry_project_failure": "产业项目失败", "contract_ended": "合作社、订单农业合同终止",
+    "endemic_disease_village": "地方病村", "empty_nest_village": "空巢老人村",
+}  # fmt: skip
+SCREENING_RESULT = {"no_risk": "未发现风险", "risk_found": "发现风险"}
+SCREENING_KIND = {"routine": "日常排查", "campaign": "集中排查", "regional_alert": "区域性风险排查"}
 HOUSEHOLD_TYPE = {"lifted_out": "脱贫户", "ordinary": "一般农户"}
 MEASURE_CATEGORY = {
     "industry": "产业帮扶", "employment": "就业帮扶", "public_welfare_post": "公益性岗位",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.households import service
 from app.households.schemas import (
     HouseholdChange,
+    HouseholdIn,
     HouseholdOut,
     MemberChange,
     MemberIn,
@@ -16,6 +17,23 @@ from app.households.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/households", tags=["households"])
+
+
+@router.post("", response_model=HouseholdOut, status_code=status.HTTP_201_CREATED)
+async def register_household(
+    body: HouseholdIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    response: Response,
+) -> HouseholdOut:
+    """A village cadre enters a household in the village's register (the head becomes its
+    first member) without reporting a risk; campaigns and regional alerts cover registered
+    households. 409 ``household_exists`` when the head's household is registered already."""
+    out = await service.register(session, principal, body, clock.now(), settings)
+    response.headers["Location"] = f"/api/v1/households/{out.id}"
+    return out
 
 
 @router.get("/{household_id}", response_model=HouseholdOut)

@@ -11,16 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
+from app.cases import repository as repo
 from app.cases import service as cases
 from app.cases.models import Case
+from app.core.canonical import blind_index
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.households.models import Household, Member
 from app.households.registry import ATTRIBUTES, new_member
 from app.households.schemas import (
     HouseholdCase,
     HouseholdChange,
+    HouseholdIn,
     HouseholdOut,
     MemberChange,
     MemberIn,
@@ -75,6 +78,34 @@ async def get_household(
         cases=[HouseholdCase(id=c.id, state=c.state, is_open=c.is_open, opened_at=c.opened_at)
                for c in history],
     )  # fmt: skip
+
+
+async def register(
+    session: AsyncSession, principal: Principal, body: HouseholdIn, now: datetime,
+    settings: Settings,
+) -> HouseholdOut:  # fmt: skip
+    """A household entered in its village's register without a report: the households a
+    screening campaign or a regional alert covers are the registered ones."""
+    permit(principal, "household.register")
+    if not principal.covers(body.village_code):
+        raise Forbidden("area_forbidden", f"The village {body.village_code} is outside your area.")
+    digest = blind_index(settings.blind_index_key, body.head_id_number)
+    try:
+        async with session.begin():
+            if not await repo.village_exists(session, body.village_code):
+                raise Unprocessable("unknown_village", f"{body.village_code} is not a known "
+                                    "village code.", field="village_code")  # fmt: skip
+            existing = await repo.household_by_digest(session, digest)
+            if existing is not None:
+                known = {"household_id": existing.id} if principal.covers(
+                    existing.village_code) else {}  # fmt: skip
+                raise Conflict("household_exists", "This household is already registered.",
+                               **known)  # fmt: skip
+            household = await cases.insert_household(session, body, digest, now, settings)
+    except IntegrityError as exc:
+        raise Conflict("member_already_registered", "The head is already a member of a "
+                       "household.") from exc  # fmt: skip
+    return await get_household(session, principal, household.id)
 
 
 async def add_member(

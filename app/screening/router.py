@@ -1,0 +1,411 @@
+"""Cadre screening (基层干部排查): routine visits, April and October campaigns, the screening
+regional risk alerts call for, their progress, and the screening ledger (排查走访台账)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import select
+
+from app.access_log.models import AccessLogEntry
+from app.areas.models import Area
+from app.auth.dependencies import ClockDep, CurrentPrincipal
+from app.auth.permissions import permit
+from app.core.db import ReadSessionDep, SessionDep
+from app.core.errors import Conflict, Unprocessable
+from app.exports.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
+from app.households.models import Household
+from app.screening import service
+from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit
+from workflows.calendar import local_date
+from workflows.vocabulary import RegionalRisk, RiskType, ScreeningResult
+
+router = APIRouter(prefix="/api/v1", tags=["screening"])
+
+AreaCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}(\d{3})?)?$")]
+AreaCodes = Annotated[list[AreaCode], Field(min_length=1, max_length=200)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(04|10)$")]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+
+
+class Counts(BaseModel):
+    households: int = 0
+    """In the round's scope."""
+    screened: int = 0
+    """With a result recorded."""
+    risk_found: int = 0
+    cases: int = 0
+    """Cases the findings opened, or open cases they were reported to."""
+
+
+class RoundOut(BaseModel):
+    id: str
+    kind: Literal["campaign", "regional_alert"]
+    title: str
+    period: str | None
+    cause: RegionalRisk | None
+    description: str | None
+    area_codes: list[str]
+    starts_on: date
+    ends_on: date | None
+    opened_by: str
+    opened_at: datetime
+    counts: Counts
+    """Within the caller's area."""
+
+
+class CampaignIn(BaseModel):
+    """A concentrated screening campaign (集中排查): April or October, over chosen areas."""
+
+    model_config = ConfigDict(extra="forbid")
+    period: Month
+    area_codes: AreaCodes
+    title: Title | None = None
+
+
+class AlertIn(BaseModel):
+    """An area-wide risk (区域性、规模性返贫风险)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cause: RegionalRisk
+    area_codes: AreaCodes
+    starts_on: date
+    ends_on: date | None = None
+    """The last day screening visits for the alert may be dated; none: until further notice."""
+    description: Text
+    title: Title | None = None
+
+    @model_validator(mode="after")
+    def _dates(self) -> AlertIn:
+        if self.ends_on is not None and self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
+
+
+class VisitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    household_id: Id
+    round_id: Id | None = None
+    """The campaign or alert this is the household's result in; none for a routine visit."""
+    visited_on: date
+    result: ScreeningResult
+    risk_type: RiskType | None = None
+    note: Text | None = None
+    """What was seen; required for a finding (it becomes the case's hardship description)."""
+
+
+class VisitOut(BaseModel):
+    id: str
+    household_id: str
+    village_code: str
+    round_id: str | None
+    visited_on: date
+    result: ScreeningResult
+    risk_type: RiskType | None
+    note: str | None
+    case_id: str | None
+    attached: bool
+    """True when the finding was reported to the household's open case."""
+    visited_by: str
+    recorded_at: datetime
+
+
+class AreaProgress(Counts):
+    area_code: str
+    name: str
+
+
+class ProgressOut(BaseModel):
+    round: RoundOut
+    townships: list[AreaProgress]
+    villages: list[AreaProgress]
+
+
+class TaskOut(BaseModel):
+    household_id: str
+    head_name: str
+    head_id_number_masked: str
+    village_code: str
+    result: ScreeningResult | None
+    visited_on: date | None
+    case_id: str | None
+
+
+class CauseCounts(Counts):
+    cause: RegionalRisk
+    alerts: int
+
+
+class AlertReport(BaseModel):
+    """区域性、规模性返贫风险: the early signal of scale return to poverty."""
+
+    alerts: list[RoundOut]
+    by_cause: list[CauseCounts]
+    by_area: list[AreaProgress]
+    """Per township, over every alert in the report."""
+
+
+def _round_out(round_: ScreeningRound, counts: dict[str, int] | None) -> RoundOut:
+    return RoundOut(
+        id=round_.id, kind=round_.kind, title=round_.title, period=round_.period,
+        cause=round_.cause, description=round_.description,
+        area_codes=round_.area_codes, starts_on=round_.starts_on, ends_on=round_.ends_on,
+        opened_by=round_.opened_by, opened_at=round_.opened_at, counts=Counts(**(counts or {})),
+    )  # fmt: skip
+
+
+async def _rounds(
+    session: Any, principal: Any, kind: str, since: date | None, until: date | None
+) -> list[RoundOut]:
+    query = select(ScreeningRound).where(ScreeningRound.kind == kind)
+    if since:
+        query = query.where(ScreeningRound.starts_on >= since)
+    if until:
+        query = query.where(ScreeningRound.starts_on <= until)
+    rounds = [r for r in (await session.execute(query.order_by(ScreeningRound.starts_on.desc(),
+                                                               ScreeningRound.opened_at.desc())))
+              .scalars() if service.overlaps(r.area_codes, principal.area)]  # fmt: skip
+    counts = await service.progress(session, [r.id for r in rounds], principal.area, None)
+    return [_round_out(r, counts.get((r.id,))) for r in rounds]
+
+
+async def _opened(session: Any, principal: Any, round_: ScreeningRound) -> RoundOut:
+    counts = await service.progress(session, [round_.id], principal.area, None)
+    return _round_out(round_, counts.get((round_.id,)))
+
+
+@router.post("/screening/campaigns", status_code=status.HTTP_201_CREATED, response_model=RoundOut)
+async def open_campaign(
+    body: CampaignIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep,
+    response: Response,
+) -> RoundOut:  # fmt: skip
+    """The city opens the April or October campaign over chosen areas (townships, villages or
+    the whole city): every household registered there becomes work for its village."""
+    permit(principal, "screening.campaign")
+    year, month = int(body.period[:4]), int(body.period[5:])
+    starts, ends = date(year, month, 1), date(year, month + 1, 1) - timedelta(days=1)
+    if ends < local_date(clock.now()):
+        raise Unprocessable("campaign_over", f"The {body.period} campaign's month is over.",
+                            field="period")  # fmt: skip
+    async with session.begin():
+        codes = await service.check_areas(session, principal, body.area_codes)
+        same = select(ScreeningRound).where(ScreeningRound.kind == "campaign",
+                                            ScreeningRound.period == body.period)  # fmt: skip
+        for other in (await session.execute(same)).scalars():
+            if any(service.overlaps(other.area_codes, code) for code in codes):
+                raise Conflict("campaign_exists", f"A {body.period} campaign already covers "
+                               "some of these areas.", round_id=other.id)  # fmt: skip
+        round_ = await service.open_round(
+            session, principal, clock.now(), kind="campaign", period=body.period,
+            title=body.title or f"{year}年{month}月集中排查", area_codes=codes, starts_on=starts,
+            ends_on=ends,
+        )  # fmt: skip
+        out = await _opened(session, principal, round_)
+    response.headers["Location"] = f"/api/v1/screening/rounds/{round_.id}/progress"
+    return out
+
+
+@router.get("/screening/campaigns", response_model=list[RoundOut])
+async def list_campaigns(
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    year: int | None = Query(None, ge=2000, le=2100),
+) -> list[RoundOut]:
+    """Campaigns touching your area, newest first, counted within your area."""
+    permit(principal, "screening.read")
+    since = date(year, 1, 1) if year else None
+    until = date(year, 12, 31) if year else None
+    return await _rounds(session, principal, "campaign", since, until)
+
+
+@router.post("/regional-alerts", status_code=status.HTTP_201_CREATED, response_model=RoundOut)
+async def register_alert(
+    body: AlertIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep,
+    response: Response,
+) -> RoundOut:  # fmt: skip
+    """The city registers an area-wide risk: every household registered in its areas becomes
+    screening work, and the cases findings open are linked to it."""
+    permit(principal, "regional_alert.register")
+    async with session.begin():
+        codes = await service.check_areas(session, principal, body.area_codes)
+        round_ = await service.open_round(
+            session, principal, clock.now(), kind="regional_alert", cause=body.cause.value,
+            title=body.title or f"{REGIONAL_RISK[body.cause.value]}风险排查", area_codes=codes,
+            description=body.description, starts_on=body.starts_on, ends_on=body.ends_on,
+        )  # fmt: skip
+        out = await _opened(session, principal, round_)
+    response.headers["Location"] = f"/api/v1/screening/rounds/{round_.id}/progress"
+    return out
+
+
+@router.get("/regional-alerts", response_model=AlertReport)
+async def alert_report(
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    since: Annotated[date | None, Query(alias="from")] = None,
+    until: Annotated[date | None, Query(alias="to")] = None,
+) -> AlertReport:
+    """Alerts touching your area (starting in the period, if given), with counts by alert, by
+    cause and by township: households to screen, screened, risks found, cases."""
+    permit(principal, "regional_alert.read")
+    alerts = await _rounds(session, principal, "regional_alert", since, until)
+    by_cause: dict[str, CauseCounts] = {}
+    for alert in alerts:
+        assert alert.cause is not None
+        row = by_cause.setdefault(alert.cause, CauseCounts(cause=alert.cause, alerts=0))
+        row.alerts += 1
+        for key, value in alert.counts.model_dump().items():
+            setattr(row, key, getattr(row, key) + value)
+    per_area = await service.progress(session, [a.id for a in alerts], principal.area, 9)
+    return AlertReport(alerts=alerts, by_cause=sorted(by_cause.values(), key=lambda c: c.cause),
+                       by_area=await _areas(session, per_area))  # fmt: skip
+
+
+async def _areas(session: Any, counts: dict[tuple[str, ...], dict[str, int]]) -> list[AreaProgress]:
+    """Counts summed per area code (over rounds), with the areas' names."""
+    total: dict[str, dict[str, int]] = {}
+    for (_, code), values in counts.items():
+        into = total.setdefault(code, dict.fromkeys(values, 0))
+        for key, value in values.items():
+            into[key] += value
+    names = dict((await session.execute(select(Area.code, Area.name)
+                                        .where(Area.code.in_(total)))).all())  # fmt: skip
+    return [AreaProgress(area_code=code, name=names.get(code, ""), **values)
+            for code, values in sorted(total.items())]  # fmt: skip
+
+
+@router.get("/screening/rounds/{round_id}/progress", response_model=ProgressOut)
+async def round_progress(
+    round_id: str, principal: CurrentPrincipal, session: ReadSessionDep
+) -> ProgressOut:
+    """A campaign's or alert's progress in your area, per township and per village."""
+    round_ = await service.visible_round(session, principal, round_id)
+    permit(principal, "screening.read")
+    totals = await service.progress(session, [round_.id], principal.area, None)
+    townships = await service.progress(session, [round_.id], principal.area, 9)
+    villages = await service.progress(session, [round_.id], principal.area, 12)
+    return ProgressOut(round=_round_out(round_, totals.get((round_.id,))),
+                       townships=await _areas(session, townships),
+                       villages=await _areas(session, villages))  # fmt: skip
+
+
+@router.get("/screening/rounds/{round_id}/tasks", response_model=list[TaskOut])
+async def round_tasks(
+    round_id: str,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    village_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    pending: bool | None = None,
+) -> list[TaskOut]:
+    """The households in scope in your area (or one village), with their result if recorded;
+    ``pending=true``: the ones still to visit."""
+    round_ = await service.visible_round(session, principal, round_id)
+    permit(principal, "screening.read")
+    area = principal.area
+    if village_code is not None:
+        if not principal.covers(village_code):
+            return []
+        area = village_code
+    query = (
+        select(Household, ScreeningVisit)
+        .join(ScreeningTask, ScreeningTask.household_id == Household.id)
+        .outerjoin(ScreeningVisit, (ScreeningVisit.round_id == ScreeningTask.round_id)
+                   & (ScreeningVisit.household_id == ScreeningTask.household_id))
+        .where(ScreeningTask.round_id == round_.id, ScreeningTask.village_code.like(area + "%"))
+        .order_by(ScreeningTask.village_code, Household.head_name, Household.id)
+    )  # fmt: skip
+    if pending is not None:
+        query = query.where(ScreeningVisit.id.is_(None) if pending else
+                            ScreeningVisit.id.is_not(None))  # fmt: skip
+    rows = (await session.execute(query)).all()
+    return [TaskOut(household_id=h.id, head_name=h.head_name,
+                    head_id_number_masked=h.head_id_number_masked, village_code=h.village_code,
+                    result=v.result if v else None, visited_on=v.visited_on if v else None,
+                    case_id=v.case_id if v else None) for h, v in rows]  # fmt: skip
+
+
+@router.post("/screening/visits", status_code=status.HTTP_201_CREATED, response_model=VisitOut)
+async def record_visit(
+    body: VisitIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+) -> VisitOut:
+    """A village cadre records a visit: routine, or the household's result in a campaign or
+    alert. A finding opens a ``cadre_found`` case linked to the round (or is reported to the
+    household's open case) in the same transaction."""
+    visit, attached = await service.record_visit(
+        session, principal, household_id=body.household_id, round_id=body.round_id,
+        visited_on=body.visited_on, result=body.result,
+        risk_type=body.risk_type.value if body.risk_type else None, note=body.note,
+        now=clock.now(),
+    )  # fmt: skip
+    return VisitOut(
+        id=visit.id, household_id=visit.household_id, village_code=visit.village_code,
+        round_id=visit.round_id, visited_on=visit.visited_on, result=visit.result,
+        risk_type=visit.risk_type, note=visit.note, case_id=visit.case_id,
+        attached=attached, visited_by=visit.visited_by, recorded_at=visit.recorded_at,
+    )  # fmt: skip
+
+
+LEDGER_HEADERS = ["乡镇代码", "村代码", "户主姓名", "户主证件号码", "走访日期", "排查类型",
+                  "排查批次", "排查结果", "风险类型", "情况说明", "走访人", "案件编号"]  # fmt: skip
+
+
+@router.get(
+    "/ledgers/screening",
+    responses={200: {"content": {"application/json": {}, "application/vnd.openxmlformats-"
+                                 "officedocument.spreadsheetml.sheet": {}}}},
+)  # fmt: skip
+async def screening_ledger(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    reading: ReadSessionDep,
+    clock: ClockDep,
+    since: Annotated[date | None, Query(alias="from")] = None,
+    until: Annotated[date | None, Query(alias="to")] = None,
+    format: Literal["json", "xlsx"] = "json",
+) -> Any:
+    """排查走访台账 of your area: every visit dated in the period (default: this year so far),
+    by township, village and date. ID numbers are masked."""
+    permit(principal, "ledger.read")
+    today = local_date(clock.now())
+    first = since or date(today.year, 1, 1)
+    last = until or today
+    if last < first:
+        raise Unprocessable("period_reversed", "`to` is before `from`.", field="to")
+    async with session.begin():
+        session.add(AccessLogEntry(at=clock.now(), actor_sub=principal.sub,
+                                   actor_role=principal.role.value, actor_area=principal.area,
+                                   record_type="ledger", record_id=f"screening:{first}:{last}",
+                                   fields=[], purpose="台账"))  # fmt: skip
+    query = (
+        select(ScreeningVisit, Household.head_name, Household.head_id_number_masked,
+               ScreeningRound.kind, ScreeningRound.title)
+        .join(Household, Household.id == ScreeningVisit.household_id)
+        .outerjoin(ScreeningRound, ScreeningRound.id == ScreeningVisit.round_id)
+        .where(ScreeningVisit.village_code.like(principal.area + "%"),
+               ScreeningVisit.visited_on >= first, ScreeningVisit.visited_on <= last)
+        .order_by(ScreeningVisit.village_code, ScreeningVisit.visited_on, ScreeningVisit.id)
+    )  # fmt: skip
+    rows = [[v.village_code[:9], v.village_code, name, masked, v.visited_on.isoformat(),
+             SCREENING_KIND[kind or "routine"], title or "", SCREENING_RESULT[v.result],
+             RISK_TYPE.get(v.risk_type or "", ""), v.note or "", v.visited_by, v.case_id or ""]
+            for v, name, masked, kind, title in (await reading.execute(query)).all()]  # fmt: skip
+    if format == "json":
+        return {"from": first.isoformat(), "to": last.isoformat(), "columns": LEDGER_HEADERS,
+                "rows": rows}  # fmt: skip
+    from app.exports.router import MEDIA, _xlsx
+
+    async def each() -> Any:
+        for row in rows:
+            yield row
+
+    disposition = f'attachment; filename="screening-{first}-{last}.xlsx"'
+    body = _xlsx("排查走访台账", LEDGER_HEADERS, each())
+    return StreamingResponse(body, media_type=MEDIA["xlsx"],
+                             headers={"Content-Disposition": disposition})  # fmt: skip
