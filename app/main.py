@@ -24,6 +24,7 @@ from app.core.idempotency import IdempotencyMiddleware
 from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.core.observability import ObservabilityMiddleware
 from app.department_data.router import router as department_data_router
+from app.department_warnings.router import router as department_warnings_router
 from app.elimination_rounds.router import router as rounds_router
 from app.exports.router import router as exports_router
 from app.fund.router import router as fund_router
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(warning_lists_router)
     app.include_router(obligations_router)
     app.include_router(screening_router)
+    app.include_router(department_warnings_router)
     if settings.demo_clock:  # demonstrations only; not part of the production contract
         from app.demo.router import router as demo_router
 

@@ -52,6 +52,9 @@ APPEND_ONLY = (
     "screening_round",
     "screening_task",
     "screening_visit",
+    "warning_batch",
+    "department_warning",
+    "warning_disposition",
 )
 """Tables whose rows are written once; the application role may only read and insert them."""
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

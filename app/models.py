@@ -7,6 +7,7 @@ from app.cases.models import Case, CaseEvent
 from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
+from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
 from app.elimination_rounds.models import EliminationRound
 from app.exports.models import ExportBatch, NationalSync
 from app.fund.models import Disbursement, FundYear, LedgerEntry
@@ -28,6 +29,7 @@ __all__ = [
     "Completion",
     "DepartmentRecord",
     "DepartmentSnapshot",
+    "DepartmentWarning",
     "Disbursement",
     "EliminationRound",
     "ExportBatch",
@@ -45,5 +47,7 @@ __all__ = [
     "ScreeningVisit",
     "Timer",
     "TreeNode",
+    "WarningBatch",
+    "WarningDisposition",
     "WarningList",
 ]

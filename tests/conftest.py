@@ -38,6 +38,9 @@ APP_ROLE = os.environ.get("TEST_POSTGRES_APP_ROLE", "fangfanpin_app")
 OWNERS: dict[str, str] = {}
 START = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Asia/Shanghai, a Monday
 TABLES = (
+    "warning_disposition",
+    "department_warning",
+    "warning_batch",
     "screening_visit",
     "screening_task",
     "screening_round",

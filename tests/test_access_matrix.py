@@ -56,8 +56,9 @@ class Route:
     path: str
     roles: set[str]
     scope: str
-    """``object`` (404 outside the area), ``create`` (403 outside), ``list`` (nothing of the
-    area outside it) or ``none`` (not bound to an area)."""
+    """``object`` (404 outside the area), ``city`` (an object of the whole city: 404 only in
+    another city), ``create`` (403 outside), ``list`` (nothing of the area outside it) or
+    ``none`` (not bound to an area)."""
     body: Any = None
     headers: dict[str, str] | None = None
 
@@ -176,6 +177,16 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("POST", "/api/v1/screening/visits", {V}, "object", {
             "household_id": hh, "visited_on": "2026-03-01", "result": "no_risk"}),
         Route("GET", "/api/v1/ledgers/screening", WORKERS | {A, M}, "list"),
+        Route("POST", "/api/v1/warning-batches", {D, B}, "none", [{
+            "姓名": "孙", "证件号码": new_id_number(), "村代码": "220281102200",
+            "风险类型": "因病", "预警信息": "x"}]),
+        Route("GET", "/api/v1/warning-batches", {D, B, A, M}, "none"),
+        Route("GET", f"/api/v1/warning-batches/{f['warnings']}", {D, B, A, M}, "city"),
+        Route("GET", f"/api/v1/warning-batches/{f['warnings']}/rows", {D, B, A, M}, "city"),
+        Route("GET", f"/api/v1/warning-batches/{f['warnings']}/feedback", {D, B, A, M},
+              "city"),
+        Route("POST", f"/api/v1/warning-batches/{f['warnings']}/dispositions", {B}, "city",
+              {"items": [{"line": 2, "decision": "dismiss", "reason": "x"}]}),
         Route("GET", "/api/v1/workflows/case", EVERYONE, "none"),
         Route("GET", "/api/v1/workflows/permissions", EVERYONE, "none"),
     ]  # fmt: skip
@@ -189,7 +200,9 @@ FINGERPRINT = """SELECT (SELECT count(*) FROM case_event), (SELECT count(*) FROM
     (SELECT count(*) FROM national_export_batch), (SELECT count(*) FROM national_sync),
     (SELECT count(*) FROM access_log), (SELECT count(*) FROM intake_receipt),
     (SELECT count(*) FROM department_snapshot), (SELECT count(*) FROM screening_round),
-    (SELECT count(*) FROM screening_task), (SELECT count(*) FROM screening_visit)"""
+    (SELECT count(*) FROM screening_task), (SELECT count(*) FROM screening_visit),
+    (SELECT count(*) FROM warning_batch), (SELECT count(*) FROM department_warning),
+    (SELECT count(*) FROM warning_disposition)"""
 
 
 async def fixtures(api: Api) -> dict[str, Any]:
@@ -214,14 +227,18 @@ async def fixtures(api: Api) -> dict[str, Any]:
     screening = await api.post("bureau.jiaohe", "/api/v1/regional-alerts", {
         "cause": "flood", "area_codes": ["220281102"], "starts_on": "2026-03-01",
         "description": "洪涝"})  # fmt: skip
-    for response in (asked, opened, declared, batch, signed, screening):
+    warnings = await api.client.post("/api/v1/warning-batches", headers={
+        **api.headers("dept.civil-affairs"), "Content-Type": "text/csv"}, content=(
+            f"姓名,证件号码,村代码,风险类型,预警信息\n周,{new_id_number()},220281102200,因病,x\n"
+        ).encode())  # fmt: skip
+    for response in (asked, opened, declared, batch, signed, screening, warnings):
         assert response.status_code in (200, 201), response.text
     return {
         "case": case_id, "household": household, "member": members["members"][0]["id"],
         "measure": list(planned["facts"]["measures"])[-1], "disbursement": asked.json()["id"],
         "round": opened.json()["id"], "tracking": declared.json()["tracking_number"],
         "batch": batch.headers["X-Export-Batch"], "tree_size": signed.json()["tree_size"],
-        "screening": screening.json()["id"],
+        "screening": screening.json()["id"], "warnings": warnings.json()["id"],
     }  # fmt: skip
 
 
@@ -267,7 +284,7 @@ def _template(path: str, f: dict[str, Any]) -> str:
              str(f["member"]): "{member_id}", str(f["measure"]): "{measure_id}",
              str(f["disbursement"]): "{disbursement_id}", str(f["round"]): "{round_id}",
              str(f["tracking"]): "{tracking_number}", str(f["batch"]): "{batch_id}",
-             str(f["screening"]): "{round_id}"}  # fmt: skip
+             str(f["screening"]): "{round_id}", str(f["warnings"]): "{batch_id}"}  # fmt: skip
     parts = path.split("/")
     out = []
     for i, part in enumerate(parts):
@@ -295,6 +312,12 @@ def _template(path: str, f: dict[str, Any]) -> str:
 def _expect(route: Route, role: str, where: str) -> int | str:
     if where == "other department" and route.path.endswith("/snapshots"):
         return 403  # social assistance data is civil affairs' to upload, not medical insurance's
+    if where == "other department" and "/warning-batches/" in route.path:
+        return 404  # a department sees its own batches only
+    if where == "outside" and route.scope == "city":
+        if not OUTSIDE[role].startswith("220281"):
+            return 404
+        where = "inside"  # another township of the same city is inside the city
     if where == "outside" and route.scope == "object":
         return 404
     if role not in route.roles:

@@ -103,5 +103,6 @@ def test_append_only_triggers_survive_a_downgrade_and_upgrade(tmp_path: Path) ->
                                    "access_log", "audit_log", "audit_node", "audit_checkpoint",
                                    "national_export_batch", "warning_list",
                                    "obligation_completion", "screening_round",
-                                   "screening_task", "screening_visit")
+                                   "screening_task", "screening_visit", "warning_batch",
+                                   "department_warning", "warning_disposition")
                      for operation in ("update", "delete")}  # fmt: skip

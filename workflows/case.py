@@ -479,3 +479,23 @@ def workflow(version: str) -> Workflow:
         return WORKFLOWS[version]
     except KeyError as exc:
         raise LookupError(f"unknown workflow version {version!r}") from exc
+
+
+PUBLIC_STAGES = {
+    "new": "received",
+    "self_declared": "received",
+    "cadre_found": "received",
+    "department_flagged": "received",
+    "village_nomination": "under_review",
+    "public_notice": "under_review",
+    "township_verification": "under_review",
+    "city_confirmation": "under_review",
+    "assisted": "monitored",
+    "kept_under_watch": "monitored",
+    **dict.fromkeys(ELIMINATION_STATES, "monitored"),
+    "risk_eliminated": "risk_eliminated",
+    "rejected": "not_included",
+    "withdrawn": "withdrawn",
+}
+"""Where a case stands, as told to those outside the work: the household by its 12317 number,
+a department by its warning's feedback."""

@@ -401,6 +401,21 @@ async def _transition(
         )
 
 
+async def fire_in_transaction(
+    session: AsyncSession,
+    snap: Snapshot,
+    action: str,
+    raw_payload: dict[str, Any],
+    actor: Principal,
+    now: datetime,
+) -> None:
+    """Fire a transition on a case this transaction has just opened or locked."""
+    step = snap.workflow.step(action, snap.state)
+    if step is None:
+        raise Conflict("transition_not_allowed", f"{action} does not leave the state {snap.state}.")
+    await _transition(session, snap, step, _validated(step.payload, raw_payload), actor, now)
+
+
 def parse_if_match(header: str | None) -> int | None:
     """The version an ``If-Match`` names; a weak or malformed tag matches nothing."""
     if header is None:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.errors import ProblemError
 
 PROBLEM_JSON = b"application/problem+json"
-UPLOAD_PATHS = ("/api/v1/department-data/",)
+UPLOAD_PATHS = ("/api/v1/department-data/", "/api/v1/warning-batches")
 
 
 class PayloadTooLarge(ProblemError):

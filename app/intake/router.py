@@ -19,25 +19,11 @@ from app.core.errors import Forbidden, NotFound
 from app.households.schemas import HouseholdIn, IdNumber, Phone, VillageCode
 from app.intake.models import IntakeReceipt
 from workflows.calendar import local_date
-from workflows.case import ELIMINATION_STATES
+from workflows.case import PUBLIC_STAGES as STAGES
 from workflows.permissions import allowed
 from workflows.vocabulary import Channel, RiskType
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
-
-STAGES = {
-    "self_declared": "received",
-    "village_nomination": "under_review",
-    "public_notice": "under_review",
-    "township_verification": "under_review",
-    "city_confirmation": "under_review",
-    "assisted": "monitored",
-    "kept_under_watch": "monitored",
-    **dict.fromkeys(ELIMINATION_STATES, "monitored"),
-    "risk_eliminated": "risk_eliminated",
-    "rejected": "not_included",
-    "withdrawn": "withdrawn",
-}
 
 
 class SelfDeclarationIn(BaseModel):

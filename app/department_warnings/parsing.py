@@ -1,0 +1,220 @@
+"""Reading a warning batch row by row (CSV, XLSX, JSON), and checking each row.
+
+Readers never hold the file: they yield ``(line, {field: raw value})`` from a seekable binary
+file. A file that cannot be read as declared (bytes invalid in its encoding, no known header,
+broken JSON or XLSX) raises :class:`Unreadable`, and the whole upload is refused.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import IO, Any
+
+import ijson
+
+from app.exports.labels import RISK_TYPE
+from app.households import idnumber
+from workflows.vocabulary import RiskType
+
+COLUMNS = {
+    "姓名": "name", "name": "name",
+    "证件号码": "id_number", "身份证号": "id_number", "身份证号码": "id_number",
+    "id_number": "id_number",
+    "村代码": "village_code", "village_code": "village_code",
+    "风险类型": "risk_type", "risk_type": "risk_type",
+    "预警信息": "description", "预警内容": "description", "description": "description",
+    "预警日期": "flagged_on", "flagged_on": "flagged_on",
+}  # fmt: skip
+"""Headers a batch may use, Chinese as the departments' sheets have them, or the identifiers."""
+REQUIRED = ("name", "id_number", "village_code", "risk_type", "description")
+RISK_BY_LABEL = {label: key for key, label in RISK_TYPE.items()}
+
+
+class Unreadable(ValueError):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+
+
+def _header(cells: list[Any]) -> list[str | None]:
+    names = [COLUMNS.get(str(c).strip().lstrip("\ufeff")) if c is not None else None
+             for c in cells]  # fmt: skip
+    missing = [f for f in REQUIRED if f not in names]
+    if missing:
+        known = ", ".join(COLUMNS)
+        raise Unreadable("header_unknown", "The first row must name the columns; missing: "
+                         + ", ".join(missing) + f". Known headers: {known}.")  # fmt: skip
+    return names
+
+
+def _blank(values: dict[str, Any]) -> bool:
+    return all(v is None or str(v).strip() == "" for v in values.values())
+
+
+def read_csv(file: IO[bytes], encoding: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    # strict decoding: bytes that are not valid in the declared encoding refuse the file
+    text = io.TextIOWrapper(file, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                            errors="strict", newline="")  # fmt: skip
+    try:
+        reader = csv.reader(text)
+        try:
+            names = _header(next(reader))
+        except StopIteration:
+            raise Unreadable("file_empty", "The file has no rows.") from None
+        for cells in reader:
+            values = {n: c for n, c in zip(names, cells, strict=False) if n}
+            if not _blank(values):
+                yield reader.line_num, values
+    except UnicodeDecodeError as exc:
+        raise Unreadable("encoding_invalid", f"The file is not valid {encoding}: {exc.reason} "
+                         "(declare the charset it was saved in).") from exc  # fmt: skip
+    except csv.Error as exc:
+        raise Unreadable("csv_invalid", f"Not a readable CSV file: {exc}.") from exc
+    finally:
+        text.detach()
+
+
+def read_xlsx(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(file, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise Unreadable("xlsx_invalid", "Not a readable XLSX workbook.") from exc
+    try:
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        try:
+            names = _header(list(next(rows)))
+        except StopIteration:
+            raise Unreadable("file_empty", "The first sheet has no rows.") from None
+        for line, cells in enumerate(rows, start=2):
+            values = {n: c for n, c in zip(names, cells, strict=False) if n}
+            if not _blank(values):
+                yield line, values
+    finally:
+        book.close()
+
+
+def read_json(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A JSON array of objects, keyed by the headers above; line = position + 1."""
+    try:
+        first = file.read(1)
+        while first in (b" ", b"\n", b"\r", b"\t"):
+            first = file.read(1)
+        if first != b"[":
+            raise Unreadable("json_invalid", "A JSON batch is an array of objects.")
+        file.seek(file.tell() - 1)
+        for position, item in enumerate(ijson.items(file, "item", use_float=True), start=2):
+            if not isinstance(item, dict):
+                raise Unreadable("json_invalid", f"Item {position - 1} is not an object.")
+            values = {COLUMNS[k]: v for k, v in item.items() if k in COLUMNS}
+            yield position, values
+    except ijson.JSONError as exc:
+        raise Unreadable("json_invalid", f"Not valid JSON: {exc}.") from exc
+    except UnicodeDecodeError as exc:
+        raise Unreadable("encoding_invalid", "JSON is UTF-8; the file is not.") from exc
+
+
+@dataclass
+class Row:
+    line: int
+    reasons: list[dict[str, str]] = field(default_factory=list)
+    name: str | None = None
+    id_number: str | None = None
+    village_code: str | None = None
+    risk_type: str | None = None
+    description: str | None = None
+    flagged_on: date | None = None
+
+    def refuse(self, code: str, column: str, message: str) -> None:
+        self.reasons.append({"code": code, "field": column, "message": message})
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def check(line: int, values: dict[str, Any], villages: set[str], today: date) -> Row:
+    """Every reason a row is refused, not only the first."""
+    row = Row(line)
+    name = _text(values.get("name"))
+    if not name:
+        row.refuse("name_missing", "name", "No name.")
+    elif len(name) > 100:
+        row.refuse("name_too_long", "name", "A name has at most 100 characters.")
+    else:
+        row.name = name
+    raw_id = values.get("id_number")
+    number = idnumber.normalize(_text(raw_id))
+    if isinstance(raw_id, (int, float)):
+        row.refuse("id_number_not_text", "id_number", "The ID number is a number in the sheet: "
+                   "Excel has rounded it. Store the column as text.")  # fmt: skip
+    elif not number:
+        row.refuse("id_number_missing", "id_number", "No ID number.")
+    elif problem := idnumber.problem(number):
+        row.refuse("id_number_invalid", "id_number", f"Not a valid ID number: {problem}.")
+    else:
+        row.id_number = number
+    village = _text(values.get("village_code"))
+    if not village:
+        row.refuse("village_missing", "village_code", "No village code.")
+    elif village not in villages:
+        row.refuse("village_unknown", "village_code", f"{village[:20]} is not a village of the "
+                   "city.")  # fmt: skip
+    else:
+        row.village_code = village
+    risk = _text(values.get("risk_type"))
+    if risk in RiskType.__members__:
+        row.risk_type = risk
+    elif risk in RISK_BY_LABEL:
+        row.risk_type = RISK_BY_LABEL[risk]
+    else:
+        row.refuse("risk_type_unknown", "risk_type", f"Unknown risk type {risk[:20]!r}; one of "
+                   + ", ".join(RISK_TYPE.values()) + ".")  # fmt: skip
+    description = _text(values.get("description"))
+    if not description:
+        row.refuse("description_missing", "description", "No warning information.")
+    elif len(description) > 2000:
+        row.refuse("description_too_long", "description", "At most 2000 characters.")
+    else:
+        row.description = description
+    flagged = values.get("flagged_on")
+    if isinstance(flagged, datetime):
+        row.flagged_on = flagged.date()
+    elif isinstance(flagged, date):
+        row.flagged_on = flagged
+    elif _text(flagged):
+        try:
+            row.flagged_on = date.fromisoformat(_text(flagged).replace("/", "-"))
+        except ValueError:
+            row.refuse("date_invalid", "flagged_on", "A date is written YYYY-MM-DD.")
+    if row.flagged_on is not None and row.flagged_on > today:
+        row.refuse("date_in_future", "flagged_on", "The warning date is in the future.")
+    return row
+
+
+def sniff_encoding(declared: str | None) -> str:
+    """The declared charset, by its canonical codec name: utf-8 or gb18030."""
+    if declared is None:
+        return "utf-8"
+    try:
+        name = codecs.lookup(declared).name
+    except LookupError:
+        name = declared.lower()
+    if name in ("utf-8", "utf_8", "utf-8-sig"):
+        return "utf-8"
+    if name in ("gb18030",):
+        return "gb18030"
+    raise Unreadable("encoding_unsupported", f"Charset {declared!r} is not taken: utf-8 or "
+                     "gb18030.")  # fmt: skip

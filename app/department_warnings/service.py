@@ -1,0 +1,364 @@
+"""Taking a warning batch in (streamed, all or nothing), and the city's dispositions."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, datetime
+from typing import IO, Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.areas.models import Area
+from app.auth.tokens import Principal
+from app.cases import service as cases
+from app.cases.models import Case
+from app.core.canonical import blind_index
+from app.core.config import Settings
+from app.core.crypto import cipher_for, context
+from app.core.errors import Conflict, NotFound, ProblemError, Unprocessable
+from app.department_warnings import parsing
+from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
+from app.households import idnumber
+from app.households.models import Household, Member
+from app.households.schemas import HouseholdIn
+from workflows.calendar import local_date
+from workflows.case import CURRENT as CURRENT_WORKFLOW
+from workflows.case import OPEN_ACTIONS
+from workflows.vocabulary import Channel, Role
+
+CHUNK = 1000
+"""Rows checked, matched and inserted together; memory holds one chunk."""
+SPOOL_IN_MEMORY = 1 << 20
+"""Uploads larger than this are spooled to a temporary file while they arrive."""
+SHOWN_REJECTED = 100
+
+
+class UnsupportedMediaType(ProblemError):
+    status, title = 415, "Unsupported media type"
+
+
+MEDIA = {
+    "text/csv": "csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/json": "json",
+}
+
+
+def media_of(content_type: str | None) -> tuple[str, str | None]:
+    """(format, charset) of an upload's Content-Type."""
+    kind, _, rest = (content_type or "").partition(";")
+    fmt = MEDIA.get(kind.strip().lower())
+    if fmt is None:
+        raise UnsupportedMediaType("media_type_unsupported", "Send text/csv (charset utf-8 or "
+                                   "gb18030), an XLSX workbook or application/json.",
+                                   accepted=sorted(MEDIA))  # fmt: skip
+    charset = None
+    for parameter in rest.split(";"):
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"')
+    return fmt, charset
+
+
+def sender_of(principal: Principal, source: str) -> str:
+    """Whose batch this is: a department sends its own; the city enters media and petition
+    signals."""
+    if principal.role == Role.department:
+        if source != "department" or not principal.department:
+            raise Unprocessable("source_not_yours", "A department sends its own warnings "
+                                "(source=department).", field="source")  # fmt: skip
+        return principal.department
+    if source == "department":
+        raise Unprocessable("source_not_yours", "Department warnings come from the "
+                            "department; the city enters media and petition signals.",
+                            field="source")  # fmt: skip
+    return source
+
+
+async def spool(chunks: AsyncIterator[bytes]) -> tuple[IO[bytes], str]:
+    """The upload in a temporary file (in memory while small) and its SHA-256."""
+    file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    digest = hashlib.sha256()
+    async for chunk in chunks:
+        digest.update(chunk)
+        file.write(chunk)
+    file.seek(0)
+    return file, digest.hexdigest()
+
+
+def rows_of(
+    file: IO[bytes], fmt: str, encoding: str | None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    if fmt == "csv":
+        return parsing.read_csv(file, encoding or "utf-8")
+    if fmt == "xlsx":
+        return parsing.read_xlsx(file)
+    return parsing.read_json(file)
+
+
+def _prepare(
+    rows: Iterator[tuple[int, dict[str, Any]]], villages: set[str], today: date,
+    settings: Settings, batch_id: str,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Check, digest and seal the next chunk of rows (run in a worker thread)."""
+    cipher = cipher_for(settings.field_keys)
+    prepared = []
+    for line, values in itertools.islice(rows, CHUNK):
+        row = parsing.check(line, values, villages, today)
+        number = row.id_number
+        raw_id = parsing._text(values.get("id_number"))
+        prepared.append({
+            "batch_id": batch_id, "line": line, "reasons": row.reasons,
+            "name": row.name or parsing._text(values.get("name"))[:100] or None,
+            "id_masked": idnumber.mask(number) if number else
+            (idnumber.mask(raw_id)[:18] if len(raw_id) >= 10 else None),
+            "id_digest": blind_index(settings.blind_index_key, number) if number else None,
+            "id_number_encrypted": cipher.encrypt(number, context(
+                "department_warning", f"{batch_id}:{line}", "id_number")) if number else None,
+            "village_code": row.village_code or parsing._text(values.get("village_code"))[:12]
+            or None,
+            "risk_type": row.risk_type or parsing._text(values.get("risk_type"))[:32] or None,
+            "description": row.description
+            or parsing._text(values.get("description"))[:2000] or None,
+            "flagged_on": row.flagged_on,
+        })  # fmt: skip
+    return prepared
+
+
+async def _match(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any]]) -> None:
+    """Duplicates of an earlier row, registered households and their open cases."""
+    digests = {r["id_digest"] for r in chunk if r["id_digest"] and not r["reasons"]}
+    earlier: dict[tuple[str | None, str | None], int] = {}
+    if digests:
+        seen = (
+            select(DepartmentWarning.id_digest, DepartmentWarning.risk_type,
+                   func.min(DepartmentWarning.line))
+            .where(DepartmentWarning.batch_id == batch_id, DepartmentWarning.status == "accepted",
+                   DepartmentWarning.id_digest.in_(digests))
+            .group_by(DepartmentWarning.id_digest, DepartmentWarning.risk_type)
+        )  # fmt: skip
+        earlier = {(d, r): line for d, r, line in (await session.execute(seen)).all()}
+    for row in chunk:
+        key = (row["id_digest"], row["risk_type"])
+        if not row["reasons"] and key in earlier:
+            row["reasons"].append({"code": "duplicate_row", "field": "id_number",
+                                   "message": f"The same person and risk as line "
+                                   f"{earlier[key]}."})  # fmt: skip
+        elif not row["reasons"]:
+            earlier[key] = row["line"]
+        row["status"] = "rejected" if row["reasons"] else "accepted"
+        if row["reasons"]:
+            row["id_number_encrypted"] = None
+        else:
+            row["reasons"] = None
+    accepted = {r["id_digest"] for r in chunk if r["status"] == "accepted"}
+    households: dict[str, str] = {}
+    if accepted:
+        found = select(Member.id_digest, Member.household_id).where(Member.id_digest.in_(accepted))
+        households = dict((await session.execute(found)).all())
+    open_cases: dict[str, str] = {}
+    if households:
+        query = select(Case.household_id, Case.id).where(
+            Case.household_id.in_(set(households.values())), Case.is_open.is_(True)
+        )
+        open_cases = dict((await session.execute(query)).all())
+    for row in chunk:
+        household = households.get(row["id_digest"]) if row["status"] == "accepted" else None
+        row["household_id"] = household
+        row["case_id"] = open_cases.get(household) if household else None
+
+
+async def take(
+    session: AsyncSession,
+    principal: Principal,
+    file: IO[bytes],
+    sha256: str,
+    *,
+    source: str,
+    sender: str,
+    reference: str | None,
+    fmt: str,
+    encoding: str | None,
+    filename: str | None,
+    now: datetime,
+    settings: Settings,
+) -> tuple[WarningBatch, bool]:
+    """Store the batch and every row in one transaction; (batch, True) when it is new, the
+    earlier batch and False when the same bytes came before."""
+    same = select(WarningBatch).where(
+        WarningBatch.area_code == principal.area,
+        WarningBatch.sender == sender,
+        WarningBatch.sha256 == sha256,
+    )
+    async with session.begin():
+        earlier = (await session.execute(same)).scalar_one_or_none()
+    if earlier is not None:
+        return earlier, False
+    batch = WarningBatch(id=str(uuid.uuid4()), source=source, sender=sender,
+                         area_code=principal.area, reference=reference,
+                         format=fmt, encoding=encoding, filename=filename, sha256=sha256,
+                         uploaded_by=principal.sub, uploaded_at=now)  # fmt: skip
+    today = local_date(now)
+    try:
+        async with session.begin():
+            if reference is not None:
+                taken = select(WarningBatch.id).where(
+                    WarningBatch.area_code == principal.area,
+                    WarningBatch.sender == sender,
+                    WarningBatch.reference == reference,
+                )
+                if (await session.execute(taken)).first() is not None:
+                    raise Conflict("batch_reference_reused", f"Batch {reference} was sent before "
+                                   "with other contents.", field="reference")  # fmt: skip
+            session.add(batch)
+            await session.flush()
+            ours = select(Area.code).where(
+                Area.level == "village", Area.code.like(principal.area + "%")
+            )
+            villages = set((await session.execute(ours)).scalars())
+            rows = rows_of(file, fmt, encoding)
+            count = 0
+            while True:
+                try:
+                    chunk = await asyncio.to_thread(_prepare, rows, villages, today, settings,
+                                                    batch.id)  # fmt: skip
+                except parsing.Unreadable as exc:
+                    raise Unprocessable(exc.code, exc.detail) from exc
+                if not chunk:
+                    break
+                count += len(chunk)
+                await _match(session, batch.id, chunk)
+                await session.execute(insert(DepartmentWarning), chunk)
+            if count == 0:
+                raise Unprocessable("file_empty", "The batch has no rows.")
+    except IntegrityError:
+        # the same upload, sent twice at once, was taken by the other request
+        async with session.begin():
+            earlier = (await session.execute(same)).scalar_one_or_none()
+        if earlier is None:
+            raise
+        return earlier, False
+    return batch, True
+
+
+async def visible_batch(session: AsyncSession, principal: Principal, batch_id: str) -> WarningBatch:
+    """A department sees only its own batches (another's answers 404, as if absent)."""
+    batch = await session.get(WarningBatch, batch_id)
+    if (
+        batch is None
+        or not (principal.covers(batch.area_code) or principal.area.startswith(batch.area_code))
+        or (principal.role == Role.department and batch.sender != principal.department)
+    ):
+        raise NotFound("batch_not_found", "No such warning batch of yours.")
+    return batch
+
+
+async def summary(session: AsyncSession, batch_ids: list[str]) -> dict[str, dict[str, int]]:
+    rows = (await session.execute(
+        select(DepartmentWarning.batch_id, DepartmentWarning.status, func.count(),
+               func.count(DepartmentWarning.household_id), func.count(DepartmentWarning.case_id))
+        .where(DepartmentWarning.batch_id.in_(batch_ids))
+        .group_by(DepartmentWarning.batch_id, DepartmentWarning.status))).all()  # fmt: skip
+    decided = (await session.execute(
+        select(WarningDisposition.batch_id, WarningDisposition.decision, func.count())
+        .where(WarningDisposition.batch_id.in_(batch_ids))
+        .group_by(WarningDisposition.batch_id, WarningDisposition.decision))).all()  # fmt: skip
+    out = {b: dict.fromkeys(("rows", "accepted", "rejected", "matched_households",
+                             "matched_open_cases", "distributed", "dismissed"), 0)
+           for b in batch_ids}  # fmt: skip
+    for batch_id, status, count, households, open_cases in rows:
+        into = out[batch_id]
+        into["rows"] += count
+        into[status] += count
+        into["matched_households"] += households
+        into["matched_open_cases"] += open_cases
+    for batch_id, decision, count in decided:
+        out[batch_id][decision] += count
+    return out
+
+
+async def dispose(
+    session: AsyncSession,
+    principal: Principal,
+    batch: WarningBatch,
+    items: list[dict[str, Any]],
+    now: datetime,
+    settings: Settings,
+) -> list[WarningDisposition]:
+    """Classify and distribute (or dismiss) accepted warnings, all in one transaction."""
+    lines = [item["line"] for item in items]
+    if len(set(lines)) != len(lines):
+        raise Unprocessable("line_repeated", "Each line is decided once.", field="items")
+    warnings = {w.line: w for w in (await session.execute(
+        select(DepartmentWarning).where(DepartmentWarning.batch_id == batch.id,
+                                        DepartmentWarning.line.in_(lines)))).scalars()}  # fmt: skip
+    problems = [line for line in lines
+                if line not in warnings or warnings[line].status != "accepted"]  # fmt: skip
+    if problems:
+        raise Unprocessable("warning_not_accepted", "No accepted warning on line(s) "
+                            + ", ".join(map(str, problems)) + ".", lines=problems)  # fmt: skip
+    taken = select(WarningDisposition.line).where(
+        WarningDisposition.batch_id == batch.id, WarningDisposition.line.in_(lines)
+    )
+    decided = (await session.execute(taken)).scalars()
+    again = sorted(decided)
+    if again:
+        raise Conflict("warning_already_decided", "Already decided: line(s) "
+                       + ", ".join(map(str, again)) + ".", lines=again)  # fmt: skip
+    cipher = cipher_for(settings.field_keys)
+    step = CURRENT_WORKFLOW.step(OPEN_ACTIONS[Channel.department_flagged], "new")
+    assert step is not None
+    out = []
+    for item in items:
+        warning = warnings[item["line"]]
+        risk = item.get("risk_type") or warning.risk_type
+        disposition = WarningDisposition(batch_id=batch.id, line=warning.line,
+                                         decision=item["decision"], risk_type=risk,
+                                         reason=item.get("reason"), decided_by=principal.sub,
+                                         decided_at=now)  # fmt: skip
+        if item["decision"] == "distributed":
+            assert warning.id_digest and warning.id_number_encrypted and warning.village_code
+            number = cipher.decrypt(warning.id_number_encrypted, context(
+                "department_warning", f"{batch.id}:{warning.line}", "id_number"))  # fmt: skip
+            household = await _household(session, warning, number, now, settings)
+            report = {"channel": Channel.department_flagged.value,
+                      "source": f"{batch.source}:{batch.sender}:{batch.id}:{warning.line}",
+                      "description": warning.description, "risk_type": risk}  # fmt: skip
+            snap, attached = await cases.report_on_household(
+                session, principal, household, report, CURRENT_WORKFLOW, step, now)  # fmt: skip
+            township = household.village_code[:9]
+            if not attached:
+                payload = {"township_code": township, "note": item.get("reason")}
+                await cases.fire_in_transaction(session, snap, "distribute", payload, principal,
+                                                now)  # fmt: skip
+            disposition.case_id, disposition.attached = snap.id, attached
+            disposition.township_code = township
+        session.add(disposition)
+        out.append(disposition)
+    await session.flush()
+    return out
+
+
+async def _household(
+    session: AsyncSession, warning: DepartmentWarning, number: str, now: datetime,
+    settings: Settings,
+) -> Household:  # fmt: skip
+    """The person's registered household; else one registered from the warning, the person as
+    its head (the village corrects it when it verifies)."""
+    assert warning.id_digest is not None
+    found = select(Member.household_id).where(Member.id_digest == warning.id_digest)
+    household_id = (await session.execute(found)).scalar_one_or_none()
+    if household_id is not None:
+        household = await session.get(Household, household_id)
+        assert household is not None
+        return household
+    body = HouseholdIn(head_name=warning.name or "", head_id_number=number,
+                       village_code=warning.village_code or "", size=1)  # fmt: skip
+    return await cases.insert_household(session, body, warning.id_digest, now, settings)
