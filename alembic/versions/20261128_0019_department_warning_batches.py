@@ -2,7 +2,7 @@
 
 Revision ID: 0019
 Revises: 0018
-Create Date: 2026-11-28 17:48:33.376447
+Create Date: 2026-11-28 18:08:19.011551
 """
 
 from collections.abc import Sequence
@@ -55,7 +55,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('batch_id', 'line', name=op.f('pk_department_warning'))
     )
     with op.batch_alter_table('department_warning', schema=None) as batch_op:
-        batch_op.create_index('ix_department_warning_batch_digest', ['batch_id', 'id_digest'], unique=False)
+        batch_op.create_index('uq_department_warning_accepted', ['batch_id', 'id_digest', 'risk_type'], unique=True, postgresql_where=sa.text("status = 'accepted'"), sqlite_where=sa.text("status = 'accepted'"))
 
     op.create_table('warning_disposition',
     sa.Column('batch_id', sa.String(length=36), nullable=False),
@@ -95,7 +95,7 @@ def downgrade() -> None:
 
     op.drop_table('warning_disposition')
     with op.batch_alter_table('department_warning', schema=None) as batch_op:
-        batch_op.drop_index('ix_department_warning_batch_digest')
+        batch_op.drop_index('uq_department_warning_accepted', postgresql_where=sa.text("status = 'accepted'"), sqlite_where=sa.text("status = 'accepted'"))
 
     op.drop_table('department_warning')
     op.drop_table('warning_batch')

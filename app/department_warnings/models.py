@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,7 +53,12 @@ class DepartmentWarning(Base):
     """One row of a batch, accepted or rejected with its reasons."""
 
     __tablename__ = "department_warning"
-    __table_args__ = (Index("ix_department_warning_batch_digest", "batch_id", "id_digest"),)
+    __table_args__ = (
+        # one accepted warning per person and risk in a batch: a repeated row is rejected
+        Index("uq_department_warning_accepted", "batch_id", "id_digest", "risk_type",
+              unique=True, postgresql_where=text("status = 'accepted'"),
+              sqlite_where=text("status = 'accepted'")),
+    )  # fmt: skip
 
     batch_id: Mapped[str] = mapped_column(ForeignKey("warning_batch.id"), primary_key=True)
     line: Mapped[int] = mapped_column(Integer, primary_key=True)

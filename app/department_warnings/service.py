@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,47 +134,106 @@ def _prepare(
     return prepared
 
 
-async def _match(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any]]) -> None:
-    """Duplicates of an earlier row, registered households and their open cases."""
-    digests = {r["id_digest"] for r in chunk if r["id_digest"] and not r["reasons"]}
-    earlier: dict[tuple[str | None, str | None], int] = {}
-    if digests:
-        seen = (
-            select(DepartmentWarning.id_digest, DepartmentWarning.risk_type,
-                   func.min(DepartmentWarning.line))
-            .where(DepartmentWarning.batch_id == batch_id, DepartmentWarning.status == "accepted",
-                   DepartmentWarning.id_digest.in_(digests))
-            .group_by(DepartmentWarning.id_digest, DepartmentWarning.risk_type)
-        )  # fmt: skip
-        earlier = {(d, r): line for d, r, line in (await session.execute(seen)).all()}
-    for row in chunk:
-        key = (row["id_digest"], row["risk_type"])
-        if not row["reasons"] and key in earlier:
-            row["reasons"].append({"code": "duplicate_row", "field": "id_number",
-                                   "message": f"The same person and risk as line "
-                                   f"{earlier[key]}."})  # fmt: skip
-        elif not row["reasons"]:
-            earlier[key] = row["line"]
-        row["status"] = "rejected" if row["reasons"] else "accepted"
-        if row["reasons"]:
-            row["id_number_encrypted"] = None
-        else:
-            row["reasons"] = None
-    accepted = {r["id_digest"] for r in chunk if r["status"] == "accepted"}
+async def _store(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any]]) -> None:
+    """Store a chunk: each row that passed its checks is matched to a registered household
+    and its open case, then inserted as accepted unless the batch already holds an accepted
+    row of the same person and risk (the partial unique index decides, so the check costs
+    one index probe per row however large the batch); such a row, and each row that failed
+    its checks, is stored rejected with its reasons."""
+    candidates = [r for r in chunk if not r["reasons"]]
     households: dict[str, str] = {}
-    if accepted:
-        found = select(Member.id_digest, Member.household_id).where(Member.id_digest.in_(accepted))
-        households = dict((await session.execute(found)).all())
+    if candidates:
+        digests = {r["id_digest"] for r in candidates}
+        found = select(Member.id_digest, Member.household_id).where(Member.id_digest.in_(digests))
+        households = {d: h for d, h in (await session.execute(found)).all()}
     open_cases: dict[str, str] = {}
     if households:
         query = select(Case.household_id, Case.id).where(
             Case.household_id.in_(set(households.values())), Case.is_open.is_(True)
         )
-        open_cases = dict((await session.execute(query)).all())
+        open_cases = {h: c for h, c in (await session.execute(query)).all()}
     for row in chunk:
-        household = households.get(row["id_digest"]) if row["status"] == "accepted" else None
+        row["status"] = "rejected" if row["reasons"] else "accepted"
+        household = households.get(row["id_digest"]) if not row["reasons"] else None
         row["household_id"] = household
         row["case_id"] = open_cases.get(household) if household else None
+        row["reasons"] = row["reasons"] or None
+    taken = await _insert_accepted(session, candidates) if candidates else set()
+    repeated = [r for r in candidates if r["line"] not in taken]
+    if repeated:
+        lines = {}
+        for row in repeated:  # a few per chunk; each an exact probe of the unique index
+            key = (row["id_digest"], row["risk_type"])
+            first = select(DepartmentWarning.line).where(
+                DepartmentWarning.batch_id == batch_id,
+                DepartmentWarning.id_digest == key[0],
+                DepartmentWarning.risk_type == key[1],
+                DepartmentWarning.status == "accepted",
+            )
+            lines[key] = (await session.execute(first)).scalar_one()
+        for row in repeated:
+            row.update(status="rejected", household_id=None, case_id=None,
+                       id_number_encrypted=None, reasons=[{
+                           "code": "duplicate_row", "field": "id_number",
+                           "message": "The same person and risk as line "
+                           f"{lines[row['id_digest'], row['risk_type']]}."}])  # fmt: skip
+    rejected = [r for r in chunk if r["status"] == "rejected"]
+    for row in rejected:
+        row["id_number_encrypted"] = None
+    await _insert(session, rejected)
+
+
+TABLE = cast(Table, DepartmentWarning.__table__)
+COLUMNS = [c.name for c in TABLE.columns]
+
+
+ON_CONFLICT = "ON CONFLICT (batch_id, id_digest, risk_type) WHERE status = 'accepted' DO NOTHING"
+
+
+async def _insert_accepted(session: AsyncSession, rows: list[dict[str, Any]]) -> set[int]:
+    """Insert rows as accepted unless the partial unique index already holds the person and
+    risk; answers the lines inserted. On PostgreSQL the chunk is COPied into a temporary
+    table and moved over in one statement (planner-independent, one index probe a row)."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        statement = (
+            sqlite.insert(TABLE)
+            .on_conflict_do_nothing(
+                index_elements=["batch_id", "id_digest", "risk_type"],
+                index_where=text("status = 'accepted'"),
+            )
+            .returning(TABLE.c.line)
+        )
+        return set((await session.execute(statement, rows)).scalars())
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    await raw.execute("CREATE TEMP TABLE IF NOT EXISTS warning_stage "
+                      "(LIKE department_warning) ON COMMIT DELETE ROWS")  # fmt: skip
+    await raw.execute("TRUNCATE warning_stage")
+    await raw.copy_records_to_table("warning_stage", records=_records(rows), columns=COLUMNS)
+    names = ", ".join(COLUMNS)
+    move = (f"INSERT INTO department_warning ({names}) SELECT {names} FROM warning_stage "
+            f"ORDER BY line {ON_CONFLICT} RETURNING line")  # fmt: skip
+    inserted = await raw.fetch(move)
+    return {row[0] for row in inserted}
+
+
+def _records(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [tuple(json.dumps(row[c], ensure_ascii=False) if c == "reasons" and row[c]
+                  else row[c] for c in COLUMNS) for row in rows]  # fmt: skip
+
+
+async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Rows in bulk: COPY on PostgreSQL (in this transaction), a multi-row INSERT elsewhere."""
+    if not rows:
+        return
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await session.execute(insert(TABLE), rows)
+        return
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    await raw.copy_records_to_table("department_warning", records=_records(rows), columns=COLUMNS)
 
 
 async def take(
@@ -234,8 +295,7 @@ async def take(
                 if not chunk:
                     break
                 count += len(chunk)
-                await _match(session, batch.id, chunk)
-                await session.execute(insert(DepartmentWarning), chunk)
+                await _store(session, batch.id, chunk)
             if count == 0:
                 raise Unprocessable("file_empty", "The batch has no rows.")
     except IntegrityError:
