@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+import zipfile
+from datetime import datetime, timedelta
 from typing import Any
 
 from openpyxl import Workbook
@@ -168,9 +169,12 @@ async def test_xlsx_and_json_batches(api: Api) -> None:
     sheet = book.active
     assert sheet is not None
     number = new_id_number()
-    sheet.append(["姓名", "证件号码", "村代码", "风险类型", "预警信息"])
+    sheet.append(["姓名", "证件号码", "村代码", "风险类型", "预警信息", "预警日期"])
     sheet.append(["周一", number, PINGGANG, "饮水安全", "水井干涸"])
     sheet.append(["周二", 220281197001010011, int(PINGGANG), "因病", "身份证号存成了数字"])
+    sheet.append([])  # a blank row is skipped
+    sheet.append(["周三", new_id_number(), int(PINGGANG), "因残", "工伤致残", datetime(2026, 2, 1)])
+    sheet.append(["周四", None, PINGGANG, "因病", "缺证件号码"])
     buffer = io.BytesIO()
     book.save(buffer)
     xlsx = await upload(api, buffer.getvalue(), "application/vnd.openxmlformats-officedocument."
@@ -178,8 +182,10 @@ async def test_xlsx_and_json_batches(api: Api) -> None:
     assert xlsx.status_code == 201, xlsx.text
     rows = await report(api, xlsx.json()["id"])
     assert [(r["line"], r["status"], [x["code"] for x in r["reasons"]]) for r in rows] == [
-        (2, "accepted", []), (3, "rejected", ["id_number_not_text"])]  # fmt: skip
+        (2, "accepted", []), (3, "rejected", ["id_number_not_text"]), (5, "accepted", []),
+        (6, "rejected", ["id_number_missing"])]  # fmt: skip
     assert rows[0]["risk_type"] == "drinking_water"
+    assert (rows[2]["village_code"], rows[2]["flagged_on"]) == (PINGGANG, "2026-02-01")
 
     items = [{"name": "吴一", "id_number": new_id_number(), "village_code": LAODONG,
               "risk_type": "housing_safety", "description": "危房", "flagged_on": "2026-03-01"},
@@ -287,3 +293,86 @@ async def test_departments_see_only_their_own_batches(api: Api) -> None:
     city_as_department = await upload(api, text.encode(), user="bureau.jiaohe")
     assert city_as_department.status_code == 422
     assert (await upload(api, text.encode(), user="township.baishishan")).status_code == 403
+
+
+async def test_a_batch_past_the_limits_is_refused_whole(api: Api, monkeypatch: Any) -> None:
+    from app.department_warnings import parsing, service
+
+    monkeypatch.setattr(service, "MAX_ROWS", 1500)  # chunks of 1,000: the limit is met mid-file
+    text = HEADER + "".join(f"李{i},{new_id_number(f'19{60 + i // 900}0101')},{PINGGANG},"
+                            "因病,住院,\n" for i in range(2000))  # fmt: skip
+    refused = await upload(api, text.encode())
+    assert refused.status_code == 422 and refused.json()["code"] == "too_many_rows"
+    assert await stored(api) == (0, 0)  # the first chunk, already stored, is rolled back
+    monkeypatch.setattr(parsing, "MAX_SHARED_STRINGS", 10)  # a string table that expands a lot
+    bomb = await upload(api, excel_workbook([["姓名", "证件号码", "村代码", "风险类型",
+                                              "预警信息"]]), XLSX)  # fmt: skip
+    assert bomb.status_code == 422 and bomb.json()["code"] == "xlsx_invalid"
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def excel_workbook(table: list[list[Any]]) -> bytes:
+    """A workbook written the way Excel writes one (openpyxl writes strings inline): text in
+    a shared string table, numbers in the cell, a sheet found through the workbook's rels."""
+    strings: list[str] = []
+    rows = []
+    for r, values in enumerate(table, start=1):
+        cells = []
+        for c, value in enumerate(values):
+            ref = f"{chr(65 + c)}{r}"
+            if value is None:
+                continue
+            if isinstance(value, str):
+                if value not in strings:
+                    strings.append(value)
+                cells.append(f'<c r="{ref}" t="s"><v>{strings.index(value)}</v></c>')
+            else:
+                cells.append(f'<c r="{ref}"><v>{value}</v></c>')
+        rows.append(f'<row r="{r}">{"".join(cells)}</row>')
+    shared = "".join(
+        f"<si><t>{s}</t></si>"
+        if i % 2
+        else f"<si><r><t>{s[:1]}</t></r><r><t>{s[1:]}</t></r><rPh><t>ピン</t></rPh></si>"
+        for i, s in enumerate(strings)
+    )  # rich-text runs and phonetics too
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        book.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{MAIN}" xmlns:r="{RELS}"><sheets>'
+            '<sheet name="预警" sheetId="1" r:id="rId7"/></sheets></workbook>',
+        )
+        book.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<Relationships xmlns="http://schemas.'
+            'openxmlformats.org/package/2006/relationships"><Relationship Id="rId7" '
+            'Target="worksheets/data.xml" Type="worksheet"/></Relationships>',
+        )
+        book.writestr("xl/sharedStrings.xml", f'<sst xmlns="{MAIN}">{shared}</sst>')
+        book.writestr(
+            "xl/worksheets/data.xml",
+            f'<worksheet xmlns="{MAIN}"><sheetData>{"".join(rows)}</sheetData></worksheet>',
+        )
+    return buffer.getvalue()
+
+
+async def test_a_workbook_as_excel_writes_it(api: Api) -> None:
+    number = new_id_number()
+    body = excel_workbook([
+        ["姓名", "证件号码", "村代码", "风险类型", "预警信息", "预警日期"],
+        ["陈一", number, PINGGANG, "因病", "住院", 46054],  # 2026-02-01 as Excel counts days
+        ["陈二", 2.20281197001011e17, PINGGANG, "因病", "科学计数法"],
+        ["陈三", None, PINGGANG, "因学", "缺证件号码"],
+    ])  # fmt: skip
+    response = await upload(api, body, XLSX)
+    assert response.status_code == 201, response.text
+    rows = await report(api, response.json()["id"])
+    assert [(r["line"], r["status"], [x["code"] for x in r["reasons"]]) for r in rows] == [
+        (2, "accepted", []), (3, "rejected", ["id_number_not_text"]),
+        (4, "rejected", ["id_number_missing"])]  # fmt: skip
+    assert (rows[0]["name"], rows[0]["risk_type"], rows[0]["flagged_on"]) == (
+        "陈一", "illness", "2026-02-01")  # fmt: skip

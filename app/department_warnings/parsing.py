@@ -11,10 +11,11 @@ import codecs
 import csv
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import IO, Any
+from xml.etree import ElementTree
 
 import ijson
 
@@ -33,7 +34,14 @@ COLUMNS = {
 }  # fmt: skip
 """Headers a batch may use, Chinese as the departments' sheets have them, or the identifiers."""
 REQUIRED = ("name", "id_number", "village_code", "risk_type", "description")
+EXCEL_EPOCH = date(1899, 12, 30)
+MAX_SHARED_STRINGS = 256 << 20
+"""Uncompressed bytes of an XLSX's string table: held in memory, so bounded (a zip bomb)."""
 RISK_BY_LABEL = {label: key for key, label in RISK_TYPE.items()}
+
+
+Rows = Generator[tuple[int, dict[str, Any]], None, None]
+"""``(line, {field: raw value})`` of each row that is not blank."""
 
 
 class Unreadable(ValueError):
@@ -57,7 +65,7 @@ def _blank(values: dict[str, Any]) -> bool:
     return all(v is None or str(v).strip() == "" for v in values.values())
 
 
-def read_csv(file: IO[bytes], encoding: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_csv(file: IO[bytes], encoding: str) -> Rows:
     # strict decoding: bytes that are not valid in the declared encoding refuse the file
     text = io.TextIOWrapper(file, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
                             errors="strict", newline="")  # fmt: skip
@@ -80,29 +88,108 @@ def read_csv(file: IO[bytes], encoding: str) -> Iterator[tuple[int, dict[str, An
         text.detach()
 
 
-def read_xlsx(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
-    from openpyxl import load_workbook
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
+
+def _column(ref: str) -> int:
+    """``C7`` → 2."""
+    index = 0
+    for char in ref:
+        if not char.isalpha():
+            break
+        index = index * 26 + ord(char.upper()) - 64
+    return index - 1
+
+
+def _first_sheet(book: zipfile.ZipFile) -> str:
+    """The path of the workbook's first sheet."""
+    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    sheet = next(e for e in workbook.iter() if _local(e.tag) == "sheet")
+    rid = next(v for k, v in sheet.attrib.items() if _local(k) == "id")
+    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    target = next(e.get("Target", "") for e in rels if e.get("Id") == rid)
+    return target.lstrip("/") if target.startswith("/") else "xl/" + target
+
+
+def _shared_strings(book: zipfile.ZipFile) -> list[str]:
+    if "xl/sharedStrings.xml" not in book.namelist():
+        return []
+    if book.getinfo("xl/sharedStrings.xml").file_size > MAX_SHARED_STRINGS:
+        raise Unreadable("xlsx_invalid", "The workbook's strings are too large to be a batch.")
+    strings: list[str] = []
+    with book.open("xl/sharedStrings.xml") as stream:
+        for _, element in ElementTree.iterparse(stream):
+            if _local(element.tag) == "si":
+                parts = [t.text or "" for child in element if _local(child.tag) in ("t", "r")
+                         for t in ([child] if _local(child.tag) == "t" else child)
+                         if _local(t.tag) == "t"]  # fmt: skip
+                strings.append("".join(parts))
+                element.clear()
+    return strings
+
+
+def _cell(cell: ElementTree.Element, strings: list[str], ns: str) -> Any:
+    kind = cell.get("t", "n")
+    if kind == "inlineStr":
+        return "".join(t.text or "" for t in cell.iter(ns + "t"))
+    found = cell.find(ns + "v")
+    value = None if found is None else found.text
+    if value is None:
+        return None
+    if kind == "s":
+        return strings[int(value)]
+    if kind in ("str", "e"):
+        return value
+    if kind == "b":
+        return value == "1"
+    number = float(value)
+    return int(number) if number.is_integer() and "E" not in value.upper() else number
+
+
+def read_xlsx(file: IO[bytes]) -> Rows:
+    """The first sheet, streamed from the archive: only the shared strings are held."""
     try:
-        book = load_workbook(file, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        book = zipfile.ZipFile(file)
+        path = _first_sheet(book)
+        strings = _shared_strings(book)
+        stream = book.open(path)
+    except (zipfile.BadZipFile, KeyError, StopIteration, ElementTree.ParseError) as exc:
         raise Unreadable("xlsx_invalid", "Not a readable XLSX workbook.") from exc
+    names: list[str | None] | None = None
     try:
-        sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        try:
-            names = _header(list(next(rows)))
-        except StopIteration:
-            raise Unreadable("file_empty", "The first sheet has no rows.") from None
-        for line, cells in enumerate(rows, start=2):
-            values = {n: c for n, c in zip(names, cells, strict=False) if n}
+        parent, counted, ns = None, 0, ""
+        for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+            if event == "start":
+                if parent is None and element.tag.endswith("sheetData"):
+                    parent, ns = element, element.tag[: -len("sheetData")]
+                continue
+            if element.tag != ns + "row":
+                continue
+            counted = counted + 1
+            line = int(element.get("r") or counted)
+            cells: dict[int, Any] = {}
+            for position, cell in enumerate(element.iterfind(ns + "c")):
+                ref = cell.get("r")
+                cells[_column(ref) if ref else position] = _cell(cell, strings, ns)
+            if parent is not None:
+                parent.clear()  # rows already read are dropped: memory stays flat
+            if names is None:
+                width = max(cells, default=-1) + 1
+                names = _header([cells.get(i) for i in range(width)])
+                continue
+            values = {n: cells.get(i) for i, n in enumerate(names) if n}
             if not _blank(values):
                 yield line, values
+    except (ElementTree.ParseError, ValueError, IndexError) as exc:
+        raise Unreadable("xlsx_invalid", f"Not a readable XLSX sheet: {exc}.") from exc
     finally:
-        book.close()
+        stream.close()
+    if names is None:
+        raise Unreadable("file_empty", "The first sheet has no rows.")
 
 
-def read_json(file: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_json(file: IO[bytes]) -> Rows:
     """A JSON array of objects, keyed by the headers above; line = position + 1."""
     try:
         first = file.read(1)
@@ -190,7 +277,12 @@ def check(line: int, values: dict[str, Any], villages: set[str], today: date) ->
     else:
         row.description = description
     flagged = values.get("flagged_on")
-    if isinstance(flagged, datetime):
+    if isinstance(flagged, (int, float)) and not isinstance(flagged, bool):
+        try:  # a date cell of a spreadsheet: days since 1899-12-30
+            row.flagged_on = EXCEL_EPOCH + timedelta(days=int(flagged))
+        except OverflowError:
+            row.refuse("date_invalid", "flagged_on", "A date is written YYYY-MM-DD.")
+    elif isinstance(flagged, datetime):
         row.flagged_on = flagged.date()
     elif isinstance(flagged, date):
         row.flagged_on = flagged

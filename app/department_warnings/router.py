@@ -43,6 +43,7 @@ class RowOut(BaseModel):
     id_number_masked: str | None
     village_code: str | None
     risk_type: str | None
+    flagged_on: date | None
     matched: Literal["household", "open_case"] | None
     """The person belongs to a registered household; ``open_case``: one with an open case."""
 
@@ -136,7 +137,7 @@ def _row_out(w: DepartmentWarning) -> RowOut:
     matched = "open_case" if w.case_id else "household" if w.household_id else None
     return RowOut(line=w.line, status=w.status, reasons=[RowReason(**r) for r in w.reasons or []],
                   name=w.name, id_number_masked=w.id_masked, village_code=w.village_code,
-                  risk_type=w.risk_type, matched=matched)  # fmt: skip
+                  risk_type=w.risk_type, flagged_on=w.flagged_on, matched=matched)  # fmt: skip
 
 
 async def _batch_out(session: Any, batch: WarningBatch) -> BatchOut:

@@ -8,11 +8,11 @@ import itertools
 import json
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import IO, Any, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import ARRAY, String, Table, any_, bindparam, func, insert, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +40,8 @@ CHUNK = 1000
 SPOOL_IN_MEMORY = 1 << 20
 """Uploads larger than this are spooled to a temporary file while they arrive."""
 SHOWN_REJECTED = 100
+MAX_ROWS = 500_000
+"""More than the largest list a department sends; a compressed workbook cannot expand past it."""
 
 
 class UnsupportedMediaType(ProblemError):
@@ -95,9 +97,7 @@ async def spool(chunks: AsyncIterator[bytes]) -> tuple[IO[bytes], str]:
     return file, digest.hexdigest()
 
 
-def rows_of(
-    file: IO[bytes], fmt: str, encoding: str | None
-) -> Iterator[tuple[int, dict[str, Any]]]:
+def rows_of(file: IO[bytes], fmt: str, encoding: str | None) -> parsing.Rows:
     if fmt == "csv":
         return parsing.read_csv(file, encoding or "utf-8")
     if fmt == "xlsx":
@@ -106,7 +106,7 @@ def rows_of(
 
 
 def _prepare(
-    rows: Iterator[tuple[int, dict[str, Any]]], villages: set[str], today: date,
+    rows: parsing.Rows, villages: set[str], today: date,
     settings: Settings, batch_id: str,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Check, digest and seal the next chunk of rows (run in a worker thread)."""
@@ -144,7 +144,11 @@ async def _store(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any
     households: dict[str, str] = {}
     if candidates:
         digests = {r["id_digest"] for r in candidates}
-        found = select(Member.id_digest, Member.household_id).where(Member.id_digest.in_(digests))
+        postgres = (await session.connection()).dialect.name == "postgresql"
+        # one array parameter on PostgreSQL: one prepared statement for every chunk
+        listed = bindparam("digests", list(digests), type_=ARRAY(String))
+        matches = Member.id_digest == any_(listed) if postgres else Member.id_digest.in_(digests)
+        found = select(Member.id_digest, Member.household_id).where(matches)
         households = {d: h for d, h in (await session.execute(found)).all()}
     open_cases: dict[str, str] = {}
     if households:
@@ -285,17 +289,23 @@ async def take(
             )
             villages = set((await session.execute(ours)).scalars())
             rows = rows_of(file, fmt, encoding)
-            count = 0
-            while True:
-                try:
-                    chunk = await asyncio.to_thread(_prepare, rows, villages, today, settings,
-                                                    batch.id)  # fmt: skip
-                except parsing.Unreadable as exc:
-                    raise Unprocessable(exc.code, exc.detail) from exc
-                if not chunk:
-                    break
-                count += len(chunk)
-                await _store(session, batch.id, chunk)
+            try:
+                count = 0
+                while True:
+                    try:
+                        chunk = await asyncio.to_thread(_prepare, rows, villages, today,
+                                                        settings, batch.id)  # fmt: skip
+                    except parsing.Unreadable as exc:
+                        raise Unprocessable(exc.code, exc.detail) from exc
+                    if not chunk:
+                        break
+                    count += len(chunk)
+                    if count > MAX_ROWS:
+                        raise Unprocessable("too_many_rows", f"A batch has at most "
+                                            f"{MAX_ROWS:,} rows; split the file.")  # fmt: skip
+                    await _store(session, batch.id, chunk)
+            finally:
+                rows.close()  # the reader lets go of the file before it is closed
             if count == 0:
                 raise Unprocessable("file_empty", "The batch has no rows.")
     except IntegrityError:
