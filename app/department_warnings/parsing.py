@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import IO, Any
 from xml.etree import ElementTree
+from xml.parsers import expat
 
 import ijson
 
@@ -129,22 +130,67 @@ def _shared_strings(book: zipfile.ZipFile) -> list[str]:
     return strings
 
 
-def _cell(cell: ElementTree.Element, strings: list[str], ns: str) -> Any:
-    kind = cell.get("t", "n")
-    if kind == "inlineStr":
-        return "".join(t.text or "" for t in cell.iter(ns + "t"))
-    found = cell.find(ns + "v")
-    value = None if found is None else found.text
-    if value is None:
-        return None
-    if kind == "s":
-        return strings[int(value)]
-    if kind in ("str", "e"):
-        return value
-    if kind == "b":
-        return value == "1"
-    number = float(value)
-    return int(number) if number.is_integer() and "E" not in value.upper() else number
+class _Sheet:
+    """Expat callbacks turning a sheet's XML into rows, without building a tree: one cell's
+    state at a time, and the rows of the last block fed."""
+
+    def __init__(self, strings: list[str]) -> None:
+        self.strings = strings
+        self.rows: list[tuple[int, dict[int, Any]]] = []
+        self.cells: dict[int, Any] = {}
+        self.line = self.counted = self.position = self.column = 0
+        self.kind = "n"
+        self.text: list[str] | None = None
+        self.phonetic = False
+        self.parser = expat.ParserCreate()
+        self.parser.buffer_text = True
+        self.parser.StartElementHandler = self.start
+        self.parser.EndElementHandler = self.end
+        self.parser.CharacterDataHandler = self.data
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        local = name.rpartition(":")[2]
+        if local == "c":
+            ref = attrs.get("r")
+            self.column = _column(ref) if ref else self.position
+            self.position += 1
+            self.kind = attrs.get("t", "n")
+            self.text = None
+        elif local == "v" or (local == "t" and not self.phonetic):
+            self.text = self.text if self.text is not None else []
+        elif local == "rPh":
+            self.phonetic = True
+        elif local == "row":
+            self.counted += 1
+            self.line = int(attrs.get("r") or self.counted)
+            self.cells, self.position = {}, 0
+
+    def data(self, text: str) -> None:
+        if self.text is not None and not self.phonetic:
+            self.text.append(text)
+
+    def end(self, name: str) -> None:
+        local = name.rpartition(":")[2]
+        if local == "c":
+            self.cells[self.column] = self.value()
+            self.text = None
+        elif local == "rPh":
+            self.phonetic = False
+        elif local == "row":
+            self.rows.append((self.line, self.cells))
+
+    def value(self) -> Any:
+        if self.text is None:
+            return None
+        text = "".join(self.text)
+        if self.kind == "s":
+            return self.strings[int(text)]
+        if self.kind in ("inlineStr", "str", "e"):
+            return text
+        if self.kind == "b":
+            return text == "1"
+        number = float(text)
+        return int(number) if number.is_integer() and "E" not in text.upper() else number
 
 
 def read_xlsx(file: IO[bytes]) -> Rows:
@@ -156,32 +202,24 @@ def read_xlsx(file: IO[bytes]) -> Rows:
         stream = book.open(path)
     except (zipfile.BadZipFile, KeyError, StopIteration, ElementTree.ParseError) as exc:
         raise Unreadable("xlsx_invalid", "Not a readable XLSX workbook.") from exc
+    sheet = _Sheet(strings)
     names: list[str | None] | None = None
     try:
-        parent, counted, ns = None, 0, ""
-        for event, element in ElementTree.iterparse(stream, events=("start", "end")):
-            if event == "start":
-                if parent is None and element.tag.endswith("sheetData"):
-                    parent, ns = element, element.tag[: -len("sheetData")]
-                continue
-            if element.tag != ns + "row":
-                continue
-            counted = counted + 1
-            line = int(element.get("r") or counted)
-            cells: dict[int, Any] = {}
-            for position, cell in enumerate(element.iterfind(ns + "c")):
-                ref = cell.get("r")
-                cells[_column(ref) if ref else position] = _cell(cell, strings, ns)
-            if parent is not None:
-                parent.clear()  # rows already read are dropped: memory stays flat
-            if names is None:
-                width = max(cells, default=-1) + 1
-                names = _header([cells.get(i) for i in range(width)])
-                continue
-            values = {n: cells.get(i) for i, n in enumerate(names) if n}
-            if not _blank(values):
-                yield line, values
-    except (ElementTree.ParseError, ValueError, IndexError) as exc:
+        while True:
+            block = stream.read(1 << 16)
+            sheet.parser.Parse(block, not block)
+            for line, cells in sheet.rows:
+                if names is None:
+                    width = max(cells, default=-1) + 1
+                    names = _header([cells.get(i) for i in range(width)])
+                    continue
+                values = {n: cells.get(i) for i, n in enumerate(names) if n}
+                if not _blank(values):
+                    yield line, values
+            sheet.rows.clear()
+            if not block:
+                break
+    except (expat.ExpatError, ValueError, IndexError, zipfile.BadZipFile) as exc:
         raise Unreadable("xlsx_invalid", f"Not a readable XLSX sheet: {exc}.") from exc
     finally:
         stream.close()
