@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest openapi bench bench-audit clean
+.PHONY: run test lint typecheck pytest openapi bench bench-audit bench-warnings clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ bench: $(VENV)/.installed-dev
 
 bench-audit: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.audit_verify
+
+bench-warnings: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.warning_batch
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -48,6 +48,7 @@ from bench.transitions import (
     peak_rss_mib,
     server_settings,
     start_server,
+    wait_ready,
 )
 from workflows.vocabulary import Role
 
@@ -380,12 +381,7 @@ def main() -> None:
     asyncio.run(forget_exports(args.database_url))
     server = start_server(args.database_url, args.port, 1)
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{args.port}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_ready(args.port)
         idle = peak_rss_mib(server.pid)
         lines, size, seconds = asyncio.run(measure(args.port))
         peak = peak_rss_mib(server.pid)

@@ -131,6 +131,18 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, cwd=HERE.parent)
 
 
+def wait_ready(port: int, seconds: float = 30) -> None:
+    """Until the server on ``port`` answers ready (schema at head), or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process and its children (uvicorn workers)."""
     pids = [pid]
@@ -504,13 +516,7 @@ def main() -> None:
     server = start_server(args.database_url, args.port, args.workers)
     try:
         base = f"http://127.0.0.1:{args.port}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/ready").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_ready(args.port)
         http = asyncio.run(
             http_runs(
                 base, args.database_url, args.clients, args.per_client, args.duration, server.pid

@@ -630,7 +630,10 @@ async def open_case(
         )
     for attempt in range(2):
         try:
-            return await _open_once(session, principal, body, flow, open_step, now, settings)
+            async with session.begin():
+                return await open_in_transaction(
+                    session, principal, body, flow, open_step, now, settings
+                )
         except IntegrityError:
             # A concurrent report created the household or its case first: attach instead.
             if attempt:
@@ -662,19 +665,6 @@ async def insert_household(
     session.add(new_member(household.id, head, now, settings))
     await session.flush()
     return household
-
-
-async def _open_once(
-    session: AsyncSession,
-    principal: Principal,
-    body: OpenCaseIn,
-    flow: Workflow,
-    open_step: Step,
-    now: datetime,
-    settings: Settings,
-) -> tuple[Snapshot, Household, bool]:
-    async with session.begin():
-        return await open_in_transaction(session, principal, body, flow, open_step, now, settings)
 
 
 async def open_in_transaction(

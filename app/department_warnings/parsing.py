@@ -270,16 +270,22 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _bounded(row: Row, values: dict[str, Any], column: str, most: int, missing: str) -> str | None:
+    """A required text of at most ``most`` characters, or the reason it is refused."""
+    text = _text(values.get(column))
+    if not text:
+        row.refuse(f"{column}_missing", column, missing)
+    elif len(text) > most:
+        row.refuse(f"{column}_too_long", column, f"At most {most} characters.")
+    else:
+        return text
+    return None
+
+
 def check(line: int, values: dict[str, Any], villages: set[str], today: date) -> Row:
     """Every reason a row is refused, not only the first."""
     row = Row(line)
-    name = _text(values.get("name"))
-    if not name:
-        row.refuse("name_missing", "name", "No name.")
-    elif len(name) > 100:
-        row.refuse("name_too_long", "name", "A name has at most 100 characters.")
-    else:
-        row.name = name
+    row.name = _bounded(row, values, "name", 100, "No name.")
     raw_id = values.get("id_number")
     number = idnumber.normalize(_text(raw_id))
     if isinstance(raw_id, (int, float)):
@@ -307,13 +313,7 @@ def check(line: int, values: dict[str, Any], villages: set[str], today: date) ->
     else:
         row.refuse("risk_type_unknown", "risk_type", f"Unknown risk type {risk[:20]!r}; one of "
                    + ", ".join(RISK_TYPE.values()) + ".")  # fmt: skip
-    description = _text(values.get("description"))
-    if not description:
-        row.refuse("description_missing", "description", "No warning information.")
-    elif len(description) > 2000:
-        row.refuse("description_too_long", "description", "At most 2000 characters.")
-    else:
-        row.description = description
+    row.description = _bounded(row, values, "description", 2000, "No warning information.")
     flagged = values.get("flagged_on")
     if isinstance(flagged, (int, float)) and not isinstance(flagged, bool):
         try:  # a date cell of a spreadsheet: days since 1899-12-30
