@@ -30,6 +30,21 @@ def _root() -> Path:
 ROOT = _root()
 
 
+def refuse_changes(table: str) -> None:
+    """In a migration: triggers that refuse UPDATE and DELETE on ``table`` (append-only),
+    ``refuse_change()`` on PostgreSQL, RAISE on SQLite. Earlier revisions spell it out."""
+    from alembic import op
+
+    if op.get_context().dialect.name == "postgresql":
+        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                   "FOR EACH ROW EXECUTE FUNCTION refuse_change()")  # fmt: skip
+        return
+    for operation in ("UPDATE", "DELETE"):
+        op.execute(f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON "
+                   f"{table} BEGIN SELECT RAISE(ABORT, 'append-only: {operation} on {table} "
+                   "is refused'); END")  # fmt: skip
+
+
 def alembic_config(database_url: str | None = None) -> Config:
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "alembic"))

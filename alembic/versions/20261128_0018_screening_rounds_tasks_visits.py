@@ -12,6 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import app.core.db
+from app.migrations import refuse_changes
 
 revision: str = '0018'
 down_revision: str | Sequence[str] | None = '0017'
@@ -72,15 +73,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_screening_visit_village_date', ['village_code', 'visited_on'], unique=False)
 
     for table in ('screening_round', 'screening_task', 'screening_visit'):
-        if op.get_context().dialect.name == 'postgresql':
-            op.execute(f"""CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE
-                          ON {table} FOR EACH ROW EXECUTE FUNCTION refuse_change()""")
-        else:
-            for operation in ('UPDATE', 'DELETE'):
-                op.execute(f"""CREATE TRIGGER {table}_no_{operation.lower()}
-                               BEFORE {operation} ON {table} BEGIN
-                               SELECT RAISE(ABORT, 'append-only: {operation} on {table} is refused');
-                               END""")
+        refuse_changes(table)
 
 
 

@@ -140,8 +140,10 @@ def _row_out(w: DepartmentWarning) -> RowOut:
                   risk_type=w.risk_type, flagged_on=w.flagged_on, matched=matched)  # fmt: skip
 
 
-async def _batch_out(session: Any, batch: WarningBatch) -> BatchOut:
-    counts = (await service.summary(session, [batch.id]))[batch.id]
+async def _batch_out(
+    session: Any, batch: WarningBatch, counts: dict[str, int] | None = None
+) -> BatchOut:
+    counts = counts or (await service.summary(session, [batch.id]))[batch.id]
     rejected = (await session.execute(
         select(DepartmentWarning).where(DepartmentWarning.batch_id == batch.id,
                                         DepartmentWarning.status == "rejected")
@@ -232,7 +234,9 @@ async def list_batches(
             WarningBatch.uploaded_at >= datetime.combine(since, datetime.min.time())
         )
     async with session.begin():
-        return [await _batch_out(session, b) for b in (await session.execute(query)).scalars()]
+        batches = list((await session.execute(query)).scalars())
+        counts = await service.summary(session, [b.id for b in batches])  # one query for all
+        return [await _batch_out(session, b, counts[b.id]) for b in batches]
 
 
 @router.get("/{batch_id}", response_model=BatchOut)
