@@ -62,6 +62,7 @@ APPEND_ONLY = (
     "audit_node",
     "audit_checkpoint",
     "national_export_batch",
+    "national_export_item",
     "warning_list",
     "obligation_completion",
     "screening_round",

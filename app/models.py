@@ -9,7 +9,7 @@ from app.core.idempotency_model import IdempotencyRecord
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
 from app.elimination_rounds.models import EliminationRound
-from app.exports.models import ExportBatch, NationalSync
+from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
 from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.households.models import Household, Member
 from app.intake.models import IntakeReceipt
@@ -33,6 +33,7 @@ __all__ = [
     "Disbursement",
     "EliminationRound",
     "ExportBatch",
+    "ExportItem",
     "FundYear",
     "Household",
     "IdempotencyRecord",
@@ -40,6 +41,7 @@ __all__ = [
     "LedgerEntry",
     "LogEntry",
     "Member",
+    "NationalDocument",
     "NationalSync",
     "PolicyVersion",
     "ScreeningRound",

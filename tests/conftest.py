@@ -47,6 +47,8 @@ TABLES = (
     "obligation_completion",
     "warning_list",
     "national_sync",
+    "national_export_item",
+    "national_document",
     "national_export_batch",
     "audit_checkpoint",
     "audit_node",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import hashlib
 import io
 import json
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,12 @@ from app import migrations
 from app.areas.demo import load as load_demo_areas
 from app.cases.models import Case
 from app.core.clock import FrozenClock
+from app.core.crypto import FieldCipher
 from app.core.db import make_engine, make_sessionmaker
-from app.exports import national, router
+from app.exports import document, national, router
+from app.exports.models import NationalDocument
 from app.households.models import Member
+from app.households.rotation import rotate
 from tests.conftest import settings_for
 from tests.helpers import Api, new_id_number
 from tests.test_measures import MEASURE
@@ -45,12 +50,11 @@ async def database_counts(api: Api) -> tuple[int, int]:
     """Confirmed cases and their members, counted in the database itself."""
     engine = make_engine(api.settings.database_url)
     async with make_sessionmaker(engine)() as session:
-        cases = await session.scalar(select(func.count()).select_from(Case)
-                                     .where(Case.national.is_not(None)))  # fmt: skip
+        cases = await session.scalar(select(func.count()).select_from(NationalDocument))
         members = await session.scalar(
             select(func.count()).select_from(Member)
             .join(Case, Case.household_id == Member.household_id)
-            .where(Case.national.is_not(None)))  # fmt: skip
+            .join(NationalDocument, NationalDocument.case_id == Case.id))  # fmt: skip
     await engine.dispose()
     return int(cases or 0), int(members or 0)
 
@@ -270,4 +274,46 @@ async def test_the_migration_composes_documents_for_cases_confirmed_before_it(
 
 async def stored_document(engine: Any, case_id: str) -> str | None:
     async with make_sessionmaker(engine)() as session:
-        return await session.scalar(select(Case.national).where(Case.id == case_id))
+        return await session.scalar(
+            select(NationalDocument.document).where(NationalDocument.case_id == case_id)
+        )
+
+
+def copy_stream(rows: list[bytes]) -> bytes:
+    """A binary COPY of one text column, as PostgreSQL sends it."""
+    body = b"".join(struct.pack(">hi", 1, len(row)) + row for row in rows)
+    return b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0) + body + b"\xff\xff"
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5, 19, 4096])
+def test_copy_rows_are_whole_however_the_stream_is_cut(piece: int) -> None:
+    documents = [json.dumps({"case_id": str(n), "村": "平岗村" * n}, ensure_ascii=False).encode()
+                 for n in range(40)]  # fmt: skip
+    stream, rows = copy_stream(documents), national.CopyRows()
+    seen: list[bytes] = []
+    for start in range(0, len(stream), piece):
+        taken, size = rows.feed(stream[start : start + piece])
+        assert size == sum(map(len, taken))
+        seen += taken
+    rows.close()
+    assert seen == documents
+    cut = national.CopyRows()
+    cut.feed(copy_stream(documents)[:-9])
+    with pytest.raises(ValueError, match="inside a row"):
+        cut.close()
+
+
+async def test_key_rotation_reseals_the_numbers_in_national_documents(api: Api) -> None:
+    id_number = new_id_number()
+    case_id = await api.to_assisted(id_number=id_number)
+    rotated = api.settings.model_copy(update={
+        "field_keys": f"{api.settings.field_keys},k2:{base64.b64encode(bytes(range(32))).decode()}"
+    })  # fmt: skip
+    engine = make_engine(api.settings.database_url)
+    await rotate(make_sessionmaker(engine), rotated)
+    stored = await stored_document(engine, case_id)
+    await engine.dispose()
+    assert stored is not None and "#k2:" in stored and id_number not in stored
+    only_new = FieldCipher({"k2": bytes(range(32))}, "k2")  # the old key is retired
+    [member] = json.loads(document.unseal(stored.encode(), only_new))["成员"]
+    assert member["证件号码"] == id_number

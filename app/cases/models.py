@@ -12,7 +12,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -64,10 +63,6 @@ class Case(Base):
     """A 12317 self-declaration still waiting for the village is late from this moment."""
     """When a confirmed case without any planned measure becomes late (措施落实时限)."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    national: Mapped[str | None] = mapped_column(Text, default=None)
-    """The case as the national forms describe it (``app.exports.projection``): a JSON object
-    as text, its fields in the forms' order, kept by the write path from the city's
-    confirmation on; None before. Text, so exports splice it into their output unparsed."""
 
 
 class CaseEvent(Base):

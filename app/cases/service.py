@@ -265,11 +265,11 @@ async def _append(
                 "acceptance_due_at",
                 "updated_at",
             )
-        }
-        | {"national": await national_document.build(session, snap.id, snap.household_id, facts)},
+        },
     )
     if not changed:
         raise PreconditionFailed("version_mismatch", "The case changed meanwhile; reload it.")
+    await national_document.keep(session, snap.id, snap.household_id, facts)
     await repo.insert_event(
         session,
         {

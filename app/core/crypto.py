@@ -32,6 +32,7 @@ class FieldCipher:
         # one AES-GCM instance per key: building one expands the key, and exports decrypt
         # millions of numbers
         self._aead = {kid: AESGCM(key) for kid, key in keys.items()}
+        self._aead_by_bytes = {kid.encode(): aead for kid, aead in self._aead.items()}
 
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(12)
@@ -46,6 +47,18 @@ class FieldCipher:
         raw = binascii.a2b_base64(data)
         try:
             return aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
+        except InvalidTag as exc:
+            raise CipherError("the ciphertext does not belong here or was altered") from exc
+
+    def open_sealed(self, token: bytes, context: bytes) -> bytes:
+        """:meth:`decrypt` on bytes, for a million numbers in a row (the national export)."""
+        kid, _, data = token.partition(b":")
+        aead = self._aead_by_bytes.get(kid)
+        if aead is None:
+            raise CipherError(f"no key {kid!r} to decrypt with")
+        raw = memoryview(binascii.a2b_base64(data))
+        try:
+            return aead.decrypt(raw[:12], raw[12:], context)
         except InvalidTag as exc:
             raise CipherError("the ciphertext does not belong here or was altered") from exc
 

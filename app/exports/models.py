@@ -1,13 +1,27 @@
-"""What was sent to the national system, and what it answered."""
+"""What is sent to the national system, what was sent, and what it answered."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
+
+
+class NationalDocument(Base):
+    """A confirmed case as the national forms describe it, kept by the write path
+    (:mod:`app.exports.document`). Its own narrow table, rows kept whole in the page on
+    PostgreSQL (``toast_tuple_target``), so the export reads a million of them in one pass
+    without a TOAST lookup per case."""
+
+    __tablename__ = "national_document"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("monitoring_case.id"), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    """A JSON object as text, fields in the forms' order; each member's 证件号码 holds its
+    sealed number (``#<member id>#<ciphertext>``), opened as the line goes out."""
 
 
 class ExportBatch(Base):
@@ -15,8 +29,11 @@ class ExportBatch(Base):
     (append-only)."""
 
     __tablename__ = "national_export_batch"
+    __table_args__ = (Index("uq_national_export_batch_number", "number", unique=True),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)
+    """1, 2, 3…: exports run one at a time, and this is their order."""
     after_index: Mapped[int] = mapped_column(BigInteger)
     """Changes after this log index…"""
     to_index: Mapped[int] = mapped_column(BigInteger)
@@ -32,18 +49,30 @@ class ExportBatch(Base):
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class ExportItem(Base):
+    """One case a batch sent, at the version it sent (append-only). Written with the batch,
+    in the same transaction; the case's newest item says which batch an answer belongs to."""
+
+    __tablename__ = "national_export_item"
+    __table_args__ = (Index("ix_national_export_item_batch", "batch_number"),)
+
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    batch_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """``national_export_batch.number`` (the batch row is written when the body is complete,
+    after its items, so this is not a foreign key)."""
+    version: Mapped[int] = mapped_column(Integer)
+
+
 class NationalSync(Base):
-    """Where a case stands with the national system."""
+    """The national system's answer about a case, for the batch that last sent it."""
 
     __tablename__ = "national_sync"
 
     case_id: Mapped[str] = mapped_column(ForeignKey("monitoring_case.id"), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
-    """``exported`` (awaiting an answer), ``accepted`` or ``rejected``."""
+    """``accepted`` or ``rejected``."""
     batch_id: Mapped[str] = mapped_column(String(36), index=True)
-    exported_version: Mapped[int] = mapped_column(Integer)
-    """The case's version when it was last sent."""
-    exported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """The batch answered; a later batch that sends the case again supersedes the answer."""
     reason: Mapped[str | None] = mapped_column(String(2000))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import NotFound, Unprocessable
 from app.exports import document, national, projection
-from app.exports.models import ExportBatch, NationalSync
+from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
 from app.households.models import Household, Member
 from workflows.case import STATE_TITLES
 
@@ -110,24 +111,28 @@ async def national_export(
                                    actor_role=principal.role.value, actor_area=principal.area,
                                    record_type="national_export", record_id=batch_id,
                                    fields=["id_number"], purpose=purpose))  # fmt: skip
-    params = {"area": principal.area + "%", "after": after, "to": to}
     cipher = cipher_for(settings.field_keys)
 
     async def body() -> AsyncIterator[bytes]:
         digest, tally = hashlib.sha256(), national.Tally()
         async with sessions() as session, session.begin():
-            await national.select_cases(session, params)
-            async for chunk in _render(session, format, encoding, cipher, tally):
-                digest.update(chunk)
+            number = await _next_number(session)
+            await national.select_cases(session, {"area": principal.area + "%", "after": after,
+                                                  "to": to, "number": number})  # fmt: skip
+            hashed: asyncio.Future[None] | None = None
+            async for chunk in _render(session, number, format, encoding, cipher, tally):
+                if hashed is not None:
+                    await hashed
+                # hashlib lets go of the GIL: the digest runs beside the next block's work
+                hashed = asyncio.get_running_loop().run_in_executor(None, digest.update, chunk)
                 yield chunk
-            now = clock.now()
-            session.add(ExportBatch(id=batch_id, after_index=after, to_index=to, format=format,
-                                    encoding=encoding, cases=tally.cases, rows=tally.rows,
-                                    sha256=digest.hexdigest(), created_by=principal.sub,
-                                    started_at=started, completed_at=now))  # fmt: skip
-            await session.flush()
-            await session.execute(text(national.sync_statement()),
-                                  {"batch": batch_id, "to": to, "now": now})  # fmt: skip
+            if hashed is not None:
+                await hashed
+            session.add(ExportBatch(id=batch_id, number=number, after_index=after, to_index=to,
+                                    format=format, encoding=encoding, cases=tally.cases,
+                                    rows=tally.rows, sha256=digest.hexdigest(),
+                                    created_by=principal.sub, started_at=started,
+                                    completed_at=clock.now()))  # fmt: skip
 
     extension = {"jsonl": "jsonl", "csv": "csv", "xlsx": "xlsx"}[format]
     media = MEDIA[format] + (f"; charset={encoding}" if format == "csv" else "")
@@ -137,15 +142,31 @@ async def national_export(
     })  # fmt: skip
 
 
+async def _next_number(session: AsyncSession) -> int:
+    """The batch's number; exports run one at a time (PostgreSQL: an advisory lock held to
+    the end of the export's transaction; SQLite serialises writers)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                              {"key": national.EXPORT_LOCK})  # fmt: skip
+        await session.execute(text("SET LOCAL work_mem = '64MB'"))  # the selection's hash
+    last = await session.scalar(select(func.max(ExportBatch.number)))
+    return (last or 0) + 1
+
+
 async def _render(
-    session: AsyncSession, format: str, encoding: str, cipher: Any, tally: national.Tally
+    session: AsyncSession,
+    number: int,
+    format: str,
+    encoding: str,
+    cipher: Any,
+    tally: national.Tally,
 ) -> AsyncIterator[bytes]:
     if format == "jsonl":
-        async for chunk in national.stream_jsonl(session, cipher, tally):
+        async for chunk in national.stream_jsonl(session, number, cipher, tally):
             yield chunk
         return
     header = national.headers()
-    rows = national.flat_rows(session, cipher, tally)
+    rows = national.flat_rows(session, number, cipher, tally)
     if format == "csv":
         encode, start = national.csv_lines(header, encoding)
         buffered = [start]
@@ -252,7 +273,8 @@ async def acknowledge(
     permit(principal, "export.national")
     now = clock.now()
     async with session.begin():
-        if await session.get(ExportBatch, body.batch_id) is None:
+        batch = await session.get(ExportBatch, body.batch_id)
+        if batch is None:
             raise Unprocessable("batch_not_found", f"No export batch {body.batch_id}.")
         ids = [item.case_id for item in body.items]
         if len(set(ids)) != len(ids):
@@ -263,22 +285,25 @@ async def acknowledge(
         if unknown:
             raise Unprocessable("unknown_case", f"No such case: {', '.join(unknown[:20])}.",
                                 cases=unknown)  # fmt: skip
-        syncs = {s.case_id: s for s in (await session.execute(
-            select(NationalSync).where(NationalSync.case_id.in_(ids))
-            .with_for_update())).scalars()}  # fmt: skip
-        outside = [i for i in ids if i not in syncs or syncs[i].batch_id != body.batch_id]
+        latest = dict((await session.execute(
+            select(ExportItem.case_id, func.max(ExportItem.batch_number))
+            .where(ExportItem.case_id.in_(ids)).group_by(ExportItem.case_id))).all())  # fmt: skip
+        outside = [i for i in ids if latest.get(i) != batch.number]
         if outside:
             raise Unprocessable("case_not_in_batch", "Not sent by this batch (or sent again "
                                 f"since): {', '.join(outside[:20])}.", cases=outside)  # fmt: skip
+        syncs = {s.case_id: s for s in (await session.execute(
+            select(NationalSync).where(NationalSync.case_id.in_(ids))
+            .with_for_update())).scalars()}  # fmt: skip
         for item in body.items:
-            sync = syncs[item.case_id]
-            sync.status, sync.reason = item.status, item.reason
+            sync = syncs.get(item.case_id) or NationalSync(case_id=item.case_id)
+            session.add(sync)
+            sync.status, sync.batch_id, sync.reason = item.status, body.batch_id, item.reason
             sync.acknowledged_at, sync.acknowledged_by = now, principal.sub
             if item.status == "accepted":
                 case = known[item.case_id]
                 await _keep_numbers(session, case.household_id, item)
-                case.national = await document.build(session, case.id, case.household_id,
-                                                     case.facts)  # fmt: skip
+                await document.keep(session, case.id, case.household_id, case.facts)
     statuses = [item.status for item in body.items]
     return AcknowledgmentsOut(batch_id=body.batch_id, accepted=statuses.count("accepted"),
                               rejected=statuses.count("rejected"))  # fmt: skip
@@ -314,17 +339,25 @@ class SyncOut(BaseModel):
 async def national_sync(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> SyncOut:
     """Where the case stands with the national system."""
     snap, _ = await cases.read_case(session, principal, case_id, "export.sync")
-    case = await session.get(Case, case_id)
-    sync = await session.get(NationalSync, case_id)
-    if sync is None:
-        status = "pending" if case is not None and case.national is not None else "not_exportable"
+    sent = (await session.execute(
+        select(ExportItem.version, ExportBatch.id, ExportBatch.completed_at)
+        .join(ExportBatch, ExportBatch.number == ExportItem.batch_number)
+        .where(ExportItem.case_id == case_id)
+        .order_by(ExportItem.batch_number.desc()).limit(1))).first()  # fmt: skip
+    if sent is None:
+        exportable = await session.get(NationalDocument, case_id) is not None
+        status = "pending" if exportable else "not_exportable"
         return SyncOut(case_id=case_id, status=status, current_version=snap.version,
                        changed_since_export=status == "pending")  # fmt: skip
-    return SyncOut(case_id=case_id, status=sync.status, batch_id=sync.batch_id,
-                   exported_version=sync.exported_version, exported_at=sync.exported_at,
-                   current_version=snap.version,
-                   changed_since_export=snap.version > sync.exported_version,
-                   reason=sync.reason, acknowledged_at=sync.acknowledged_at)  # fmt: skip
+    version, batch_id, completed_at = sent
+    answer = await session.get(NationalSync, case_id)
+    if answer is not None and answer.batch_id != batch_id:
+        answer = None  # about an earlier batch: the case was sent again since
+    return SyncOut(case_id=case_id, status=answer.status if answer else "exported",
+                   batch_id=batch_id, exported_version=version, exported_at=completed_at,
+                   current_version=snap.version, changed_since_export=snap.version > version,
+                   reason=answer.reason if answer else None,
+                   acknowledged_at=answer.acknowledged_at if answer else None)  # fmt: skip
 
 
 LEDGER_HEAD = ["case_id", "县", "乡", "村", "户主姓名", "户主证件号码", "家庭人口数", "当前状态"]
@@ -354,12 +387,14 @@ async def monitored_households_ledger(
     village, township, county = aliased(Area), aliased(Area), aliased(Area)
     query = (
         select(Case.id, county.name, township.name, village.name, Household.head_name,
-               Household.head_id_number_masked, Household.size, Case.state, Case.national)
+               Household.head_id_number_masked, Household.size, Case.state,
+               NationalDocument.document)
+        .join(NationalDocument, NationalDocument.case_id == Case.id)
         .join(Household, Household.id == Case.household_id)
         .outerjoin(village, village.code == Household.village_code)
         .outerjoin(township, township.code == func.substr(Household.village_code, 1, 9))
         .outerjoin(county, county.code == func.substr(Household.village_code, 1, 6))
-        .where(Case.national.is_not(None), in_area(Case.area_code, scope))
+        .where(in_area(Case.area_code, scope))
         .order_by(Household.village_code, Case.id)
     )  # fmt: skip
     header = LEDGER_HEAD + list(projection.FIELDS)

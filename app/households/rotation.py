@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.cases.models import Case
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
+from app.exports.models import NationalDocument
 from app.households.models import Household, Member
 
 SEALED: tuple[tuple[Any, tuple[tuple[str, str], ...]], ...] = (
@@ -52,7 +54,21 @@ async def rotate(
                             setattr(
                                 row, attribute, cipher.encrypt(cipher.decrypt(token, place), place)
                             )
+                            if model is Member:  # national documents hold a copy
+                                await _reseal_documents(session, row, token)
             rewritten += len(rows)
             if len(rows) < batch:
                 break
     return rewritten
+
+
+async def _reseal_documents(session: AsyncSession, member: Member, old: str) -> None:
+    """The member's national documents carry its ciphertext: swap in the new one."""
+    cases = select(Case.id).where(Case.household_id == member.household_id)
+    await session.execute(
+        update(NationalDocument)
+        .where(NationalDocument.case_id.in_(cases))
+        .values(document=func.replace(NationalDocument.document, f"#{member.id}#{old}\"",
+                                      f"#{member.id}#{member.id_number_encrypted}\""))
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
