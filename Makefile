@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest openapi bench bench-audit bench-warnings clean
+.PHONY: run test lint typecheck pytest openapi bench bench-audit bench-warnings bench-export clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ bench-audit: $(VENV)/.installed-dev
 
 bench-warnings: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.warning_batch
+
+bench-export: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.national_export --reuse
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

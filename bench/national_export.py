@@ -5,12 +5,13 @@
 Data: a fresh PostgreSQL database (``BENCH_EXPORT_DATABASE_URL``) migrated by Alembic, with
 the demo areas, filled by COPY: one household per case (1–4 members, 2.5 on average, every ID
 number AES-GCM encrypted and blind-indexed as the service does), each case confirmed with its
-national document (``app.exports.document.compose`` of the projection of facts shaped
-like a real confirmation), one event per case, and the log entries that index those events (written
-directly: the sequencer is not what is measured here). Then the API runs as its own uvicorn
-process and ``GET /api/v1/exports/national`` is streamed to the end by an httpx client;
-rows per second count JSON lines (one per case, members nested), and the server's peak
-resident memory (VmHWM) is read from /proc. ``--record`` appends to ``bench/RESULTS.md``.
+national document (``app.exports.document.compose`` of the projection of facts shaped like a
+real confirmation, the members' ciphertexts sealed inside), one event per case, and the log
+entries that index those events (written directly: the sequencer is not what is measured
+here). Then the API runs as its own uvicorn process and ``GET /api/v1/exports/national`` is
+streamed to the end by an httpx client; rows per second count JSON lines (one per case,
+members nested), and the server's peak resident memory (VmHWM) is read from /proc.
+``--record`` appends to ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
     members_written, serial = 0, 0
     try:
         for start in range(0, cases, CHUNK):
-            households, members, rows, events, log_rows = [], [], [], [], []
+            households, members, rows, documents, events, log_rows = [], [], [], [], [], []
             for n in range(start, min(cases, start + CHUNK)):
                 household_id, case_id = str(uuid.uuid4()), str(uuid.uuid4())
                 village = VILLAGES[n % 2]
@@ -182,6 +183,7 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                         health=row[10],
                         labour_skill=row[9],
                         medical_insurance=None,
+                        id_number_encrypted=row[3],
                     )
                     for row in members[len(members) - size :]
                 ]
@@ -204,9 +206,9 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                         now,
                         now,
                         now,
-                        national,
                     )
                 )
+                documents.append((case_id, national))
                 events.append(
                     (
                         n + 1,
@@ -281,8 +283,10 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                     "opened_at",
                     "identification_due_at",
                     "updated_at",
-                    "national",
                 ],
+            )
+            await connection.copy_records_to_table(
+                "national_document", records=documents, columns=["case_id", "document"]
             )
             await connection.copy_records_to_table(
                 "case_event",
@@ -338,7 +342,9 @@ async def forget_exports(url: str) -> None:
     plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     connection = await asyncpg.connect(plain)
     try:
-        await connection.execute("TRUNCATE national_sync, national_export_batch")
+        await connection.execute(
+            "TRUNCATE national_sync, national_export_item, national_export_batch"
+        )
     finally:
         await connection.close()
 
