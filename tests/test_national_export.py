@@ -317,3 +317,28 @@ async def test_key_rotation_reseals_the_numbers_in_national_documents(api: Api) 
     only_new = FieldCipher({"k2": bytes(range(32))}, "k2")  # the old key is retired
     [member] = json.loads(document.unseal(stored.encode(), only_new))["成员"]
     assert member["证件号码"] == id_number
+
+
+async def test_an_answer_belongs_to_the_batch_that_last_sent_the_case(api: Api) -> None:
+    case_id = await api.to_assisted()
+    first = (await export(api)).headers["X-Export-Batch"]
+    rejection = {"batch_id": first, "items": [
+        {"case_id": case_id, "status": "rejected", "reason": "户主姓名有误"}]}  # fmt: skip
+    assert (await api.post(EXPORTER, f"{PATH}/acknowledgments", rejection)).status_code == 200
+    again = await export(api)  # the rejected case goes out once more…
+    assert [r["case_id"] for r in lines(again.text)] == [case_id]
+    assert lines((await export(api)).text) == []  # …and not again until answered or changed
+    second = again.headers["X-Export-Batch"]
+    sync = (await api.get(BUREAU, f"/api/v1/cases/{case_id}/national-sync")).json()
+    assert (sync["status"], sync["batch_id"], sync["reason"]) == ("exported", second, None)
+    late = await api.post(EXPORTER, f"{PATH}/acknowledgments", {
+        "batch_id": first, "items": [{"case_id": case_id, "status": "accepted"}]})  # fmt: skip
+    assert late.status_code == 422 and late.json()["code"] == "case_not_in_batch"
+    accepted = await api.post(EXPORTER, f"{PATH}/acknowledgments", {
+        "batch_id": second, "items": [{"case_id": case_id, "status": "accepted"}]})  # fmt: skip
+    assert accepted.status_code == 200, accepted.text
+    sync = (await api.get(BUREAU, f"/api/v1/cases/{case_id}/national-sync")).json()
+    assert (sync["status"], sync["batch_id"]) == ("accepted", second)
+    assert sync["exported_version"] == sync["current_version"] and not sync["changed_since_export"]
+    batches = (await api.get(EXPORTER, f"{PATH}/batches")).json()
+    assert [(b["number"], b["cases"]) for b in batches] == [(3, 0), (2, 1), (1, 1)]

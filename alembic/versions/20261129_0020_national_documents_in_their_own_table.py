@@ -97,13 +97,11 @@ def upgrade() -> None:
                     unique=True)
 
     op.create_table('national_export_item',
-    sa.Column('case_id', sa.String(length=36), nullable=False),
     sa.Column('batch_number', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.String(length=36), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('case_id', 'batch_number', name=op.f('pk_national_export_item'))
+    sa.PrimaryKeyConstraint('batch_number', 'case_id', name=op.f('pk_national_export_item'))
     )
-    op.create_index('ix_national_export_item_batch', 'national_export_item', ['batch_number'],
-                    unique=False)
     op.execute("""INSERT INTO national_export_item (case_id, batch_number, version)
                   SELECT s.case_id, b.number, s.exported_version FROM national_sync s
                   JOIN national_export_batch b ON b.id = s.batch_id""")
@@ -137,7 +135,6 @@ def downgrade() -> None:
     with op.batch_alter_table('national_sync', schema=None) as batch_op:
         batch_op.alter_column('exported_version', nullable=False)
         batch_op.alter_column('exported_at', nullable=False)
-    op.drop_index('ix_national_export_item_batch', table_name='national_export_item')
     op.drop_table('national_export_item')
     op.drop_index('uq_national_export_batch_number', table_name='national_export_batch')
     op.execute('ALTER TABLE national_export_batch DROP COLUMN number')

@@ -46,24 +46,19 @@ def sealed(member: Any) -> str:
 
 
 def unseal(lines: bytes, cipher: FieldCipher) -> bytes:
-    """Documents as sent: every sealed number opened (UTF-8 bytes in, bytes out). A plain
-    search for the field's name, not a regular expression: a million lines hold 2.5 million
-    of them, and ``bytes.find`` skips the text between at memory speed."""
+    """Documents as sent: every sealed number opened (UTF-8 bytes in, bytes out). Split on
+    the field's name, not searched with a regular expression: a million lines hold 2.5
+    million of them, and the split runs at memory speed."""
     field = f'"{ID_FIELD}":"'.encode()
-    mark, member, column = field + b"#", b"member:", b":id_number"
-    parts: list[bytes] = []
-    done = 0
-    while (start := lines.find(mark, done)) >= 0:
-        value = start + len(mark)
-        end = lines.index(b'"', value)
-        member_id, _, token = lines[value:end].partition(b"#")
+    pieces = lines.split(field + b"#")
+    out, open_sealed = [pieces[0]], cipher.open_sealed
+    for piece in pieces[1:]:  # <member id>#<ciphertext>"<the rest of the line(s)>
+        end = piece.index(b'"')
+        member_id, _, token = piece[:end].partition(b"#")
         if not token:
             raise CipherError(f"member {member_id.decode()}'s number is not sealed")
-        parts += (lines[done:start], field,
-                  cipher.open_sealed(token, member + member_id + column))  # fmt: skip
-        done = end
-    parts.append(lines[done:])
-    return b"".join(parts)
+        out += (field, open_sealed(token, b"member:" + member_id + b":id_number"), piece[end:])
+    return b"".join(out)
 
 
 def _label(mapping: dict[Any, str], value: Any) -> Any:

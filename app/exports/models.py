@@ -51,15 +51,16 @@ class ExportBatch(Base):
 
 class ExportItem(Base):
     """One case a batch sent, at the version it sent (append-only). Written with the batch,
-    in the same transaction; the case's newest item says which batch an answer belongs to."""
+    in the same transaction; the case's newest item says which batch an answer belongs to.
+    Keyed batch first: a batch's items, sorted, only ever append to the key's right edge,
+    and a case is looked up batch by batch, newest first (there are few batches)."""
 
     __tablename__ = "national_export_item"
-    __table_args__ = (Index("ix_national_export_item_batch", "batch_number"),)
 
-    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     batch_number: Mapped[int] = mapped_column(Integer, primary_key=True)
     """``national_export_batch.number`` (the batch row is written when the body is complete,
     after its items, so this is not a foreign key)."""
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
 
 

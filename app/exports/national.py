@@ -41,10 +41,13 @@ REJECTED = """INSERT INTO national_export_item (case_id, batch_number, version)
         JOIN national_export_batch b ON b.id = s.batch_id
         JOIN monitoring_case c ON c.id = s.case_id
     WHERE s.status = 'rejected' AND c.area_code LIKE :area
-        AND b.number = (SELECT max(i.batch_number) FROM national_export_item i
-                        WHERE i.case_id = s.case_id AND i.batch_number < :number)
+        AND EXISTS (SELECT 1 FROM national_export_item i
+                    WHERE i.batch_number = b.number AND i.case_id = s.case_id)
+        AND NOT EXISTS (SELECT 1 FROM national_export_batch later JOIN national_export_item i
+                        ON i.batch_number = later.number AND i.case_id = s.case_id
+                        WHERE later.number > b.number)
         AND NOT EXISTS (SELECT 1 FROM national_export_item i
-                        WHERE i.case_id = s.case_id AND i.batch_number = :number)"""
+                        WHERE i.batch_number = :number AND i.case_id = s.case_id)"""
 """Rejected by the national system in the batch that last sent them: sent again."""
 DOCUMENTS = """SELECT d.document FROM national_export_item i
     JOIN national_document d ON d.case_id = i.case_id WHERE i.batch_number = {number}"""

@@ -48,6 +48,8 @@ Token = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 
 class BatchOut(BaseModel):
     id: str
+    number: int
+    """1, 2, 3…: the order exports ran in (one at a time)."""
     after_index: int
     to_index: int
     format: str
@@ -100,7 +102,7 @@ async def national_export(
         to = await log.size(session)
         if after is None:
             last = await session.scalar(
-                select(ExportBatch).order_by(ExportBatch.completed_at.desc()).limit(1)
+                select(ExportBatch).order_by(ExportBatch.number.desc()).limit(1)
             )
             after = last.to_index - 1 if last else -1
         if after >= to:
@@ -213,9 +215,10 @@ async def list_batches(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[BatchOut]:
-    """Completed national exports, newest first: cursor range, counts, SHA-256 of the body."""
+    """Completed national exports, newest first (by number): cursor range, counts, SHA-256
+    of the body."""
     permit(principal, "export.batches")
-    query = select(ExportBatch).order_by(ExportBatch.completed_at.desc()).limit(limit)
+    query = select(ExportBatch).order_by(ExportBatch.number.desc()).limit(limit)
     return [_batch_out(b) for b in (await session.execute(query)).scalars()]
 
 
@@ -285,9 +288,11 @@ async def acknowledge(
         if unknown:
             raise Unprocessable("unknown_case", f"No such case: {', '.join(unknown[:20])}.",
                                 cases=unknown)  # fmt: skip
-        latest = dict((await session.execute(
+        latest = dict((await session.execute(  # batch by batch from this one: there are few
             select(ExportItem.case_id, func.max(ExportItem.batch_number))
-            .where(ExportItem.case_id.in_(ids)).group_by(ExportItem.case_id))).all())  # fmt: skip
+            .join(ExportBatch, ExportBatch.number == ExportItem.batch_number)
+            .where(ExportBatch.number >= batch.number, ExportItem.case_id.in_(ids))
+            .group_by(ExportItem.case_id))).all())  # fmt: skip
         outside = [i for i in ids if latest.get(i) != batch.number]
         if outside:
             raise Unprocessable("case_not_in_batch", "Not sent by this batch (or sent again "
@@ -339,11 +344,15 @@ class SyncOut(BaseModel):
 async def national_sync(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> SyncOut:
     """Where the case stands with the national system."""
     snap, _ = await cases.read_case(session, principal, case_id, "export.sync")
-    sent = (await session.execute(
-        select(ExportItem.version, ExportBatch.id, ExportBatch.completed_at)
-        .join(ExportBatch, ExportBatch.number == ExportItem.batch_number)
-        .where(ExportItem.case_id == case_id)
-        .order_by(ExportItem.batch_number.desc()).limit(1))).first()  # fmt: skip
+    sent = (
+        await session.execute(
+            select(ExportItem.version, ExportBatch.id, ExportBatch.completed_at)
+            .join(ExportBatch, ExportBatch.number == ExportItem.batch_number)
+            .where(ExportItem.case_id == case_id)
+            .order_by(ExportBatch.number.desc())
+            .limit(1)
+        )
+    ).first()  # batches newest first
     if sent is None:
         exportable = await session.get(NationalDocument, case_id) is not None
         status = "pending" if exportable else "not_exportable"
