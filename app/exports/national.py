@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.crypto import FieldCipher
 from app.exports import document, projection
@@ -50,7 +50,28 @@ REJECTED = """INSERT INTO national_export_item (case_id, batch_number, version)
                         WHERE i.batch_number = :number AND i.case_id = s.case_id)"""
 """Rejected by the national system in the batch that last sent them: sent again."""
 DOCUMENTS = """SELECT d.document FROM national_export_item i
-    JOIN national_document d ON d.case_id = i.case_id WHERE i.batch_number = {number}"""
+    JOIN national_document d ON d.case_id = i.case_id WHERE i.batch_number = :number"""
+SENT = """SELECT c.id || E'\\t' || c.version || E'\\t' || d.document FROM monitoring_case c
+        JOIN national_document d ON d.case_id = c.id
+    WHERE c.area_code LIKE $1
+        AND c.id IN (SELECT e.case_id FROM audit_log l JOIN case_event e ON e.id = l.event_id
+                     WHERE l.log_index > $2 AND l.log_index < $3)
+    UNION ALL
+    SELECT c.id || E'\\t' || c.version || E'\\t' || d.document FROM national_sync s
+        JOIN national_export_batch b ON b.id = s.batch_id
+        JOIN monitoring_case c ON c.id = s.case_id
+        JOIN national_document d ON d.case_id = c.id
+    WHERE s.status = 'rejected' AND c.area_code LIKE $1
+        AND EXISTS (SELECT 1 FROM national_export_item i
+                    WHERE i.batch_number = b.number AND i.case_id = s.case_id)
+        AND NOT EXISTS (SELECT 1 FROM national_export_batch later JOIN national_export_item i
+                        ON i.batch_number = later.number AND i.case_id = s.case_id
+                        WHERE later.number > b.number)
+        AND NOT EXISTS (SELECT 1 FROM case_event e JOIN audit_log l ON l.event_id = e.id
+                        WHERE e.case_id = c.id AND l.log_index > $2 AND l.log_index < $3)"""
+"""PostgreSQL: what :data:`CHANGED` and :data:`REJECTED` select, read in one statement as
+``case id, version, document`` joined by tabs; the items are written from what it sent."""
+ITEMS_AT_ONCE = 50_000
 COPY_TUPLE = struct.Struct(">hi")
 TRAILER = b"\xff\xff"  # a field count of -1
 COPY_HEADER = 19  # signature (11), flags (4), header extension length (4, zero)
@@ -78,8 +99,89 @@ class Tally:
     rows: int = 0
 
 
+class ItemWriter:
+    """PostgreSQL: the batch's items, appended by the writer's connection while the reader
+    streams (the two run side by side), each a COPY of up to :data:`ITEMS_AT_ONCE` rows."""
+
+    def __init__(self, writer: AsyncSession, number: int) -> None:
+        self.writer, self.number = writer, b"%d" % number
+        self.lines: list[bytes] = []
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        connection = await self.writer.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+
+        async def write() -> None:
+            while (rows := await self.queue.get()) is not None:
+                columns = ["batch_number", "case_id", "version"]
+                await driver.copy_to_table("national_export_item", source=io.BytesIO(rows),
+                                           columns=columns)  # fmt: skip
+
+        self.task = asyncio.create_task(write())
+
+    async def add(self, case_id: bytes, version: bytes) -> None:
+        self.lines.append(b"\t".join((self.number, case_id, version)))
+        if len(self.lines) >= ITEMS_AT_ONCE:
+            await self.flush()
+
+    async def flush(self) -> None:
+        assert self.task is not None
+        if self.task.done():  # failed: raise its error here, in the stream
+            self.task.result()
+        if self.lines:
+            self.lines.append(b"")
+            await self.queue.put(b"\n".join(self.lines))
+            self.lines.clear()
+
+    async def close(self) -> None:
+        await self.flush()
+        await self.queue.put(None)
+        assert self.task is not None
+        await self.task
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+@dataclass
+class Batch:
+    """The export being written: its number, what selects its cases, and on PostgreSQL the
+    writer of its items (elsewhere they are written before the documents are read)."""
+
+    number: int
+    params: dict[str, Any]
+    items: ItemWriter | None = None
+
+
+@contextlib.asynccontextmanager
+async def reading(
+    sessions: async_sessionmaker[AsyncSession], writer: AsyncSession, batch: Batch
+) -> AsyncIterator[AsyncSession]:
+    """The session the batch's documents are read from. PostgreSQL: a second one, beside the
+    writer, which appends the items as the documents go out; its work ends with the body.
+    SQLite (one writer): the items first, then the documents, in the writer's session."""
+    if writer.get_bind().dialect.name != "postgresql":
+        await select_cases(writer, batch.params | {"number": batch.number})
+        yield writer
+        return
+    batch.items = ItemWriter(writer, batch.number)
+    await batch.items.start()
+    try:
+        async with sessions() as reader, reader.begin():
+            # the selection hashes a million case ids: in memory, not in batches on disk
+            await reader.execute(text("SET LOCAL work_mem = '64MB'"))
+            yield reader
+        await batch.items.close()
+    finally:
+        batch.items.cancel()
+
+
 async def _blocks(
-    session: AsyncSession, number: int, cipher: FieldCipher, tally: Tally
+    session: AsyncSession, batch: Batch, cipher: FieldCipher, tally: Tally
 ) -> AsyncIterator[bytes]:
     """The batch's documents as JSON Lines, opened, in blocks of whole lines.
 
@@ -108,11 +210,10 @@ async def _blocks(
 
     async def produce() -> None:
         try:
-            if session.get_bind().dialect.name == "postgresql":
-                await _copy(session, number, add)
+            if batch.items is not None:
+                await _copy(session, batch, add)
             else:
-                result = await session.stream(text(DOCUMENTS.format(number=":number")),
-                                              {"number": number})  # fmt: skip
+                result = await session.stream(text(DOCUMENTS), {"number": batch.number})
                 async for partition in result.partitions(1000):
                     lines = [row[0].encode() for row in partition]
                     await add(lines, sum(map(len, lines)))
@@ -166,38 +267,47 @@ class CopyRows:
 
 
 async def _copy(
-    session: AsyncSession, number: int, add: Callable[[list[bytes], int], Awaitable[None]]
+    session: AsyncSession, batch: Batch, add: Callable[[list[bytes], int], Awaitable[None]]
 ) -> None:
-    """PostgreSQL: the documents as a binary COPY in this transaction; each tuple is one
-    field, its length then its UTF-8 bytes, sliced straight out of the stream."""
+    """PostgreSQL: the batch's cases as a binary COPY (:data:`SENT`); each tuple is one
+    field, its length then its UTF-8 bytes, sliced straight out of the stream. The case id
+    and version before each document go to the items."""
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
-    rows = CopyRows()
+    assert driver is not None and batch.items is not None
+    rows, items = CopyRows(), batch.items
 
     async def sink(data: bytes) -> None:
-        await add(*rows.feed(data))
+        taken, size = rows.feed(data)
+        documents = []
+        for row in taken:
+            case_id, _, rest = row.partition(b"\t")
+            version, _, text = rest.partition(b"\t")
+            await items.add(case_id, version)
+            documents.append(text)
+        await add(documents, size)
 
-    await driver.copy_from_query(DOCUMENTS.format(number=int(number)), output=sink,
-                                 format="binary")  # fmt: skip
+    params = batch.params
+    await driver.copy_from_query(SENT, params["area"], params["after"], params["to"],
+                                 output=sink, format="binary")  # fmt: skip
     rows.close()
 
 
 async def stream_jsonl(
-    session: AsyncSession, number: int, cipher: FieldCipher, tally: Tally
+    session: AsyncSession, batch: Batch, cipher: FieldCipher, tally: Tally
 ) -> AsyncIterator[bytes]:
     """JSON Lines, one case a line, as stored with each member's ID number opened."""
-    async for block in _blocks(session, number, cipher, tally):
+    async for block in _blocks(session, batch, cipher, tally):
         yield block
     tally.rows = tally.cases
 
 
 async def flat_rows(
-    session: AsyncSession, number: int, cipher: FieldCipher, tally: Tally
+    session: AsyncSession, batch: Batch, cipher: FieldCipher, tally: Tally
 ) -> AsyncIterator[list[Any]]:
     """One row per member, in :func:`headers` order (a case without members: one row)."""
     cases = Tally()
-    async for block in _blocks(session, number, cipher, cases):
+    async for block in _blocks(session, batch, cipher, cases):
         for line in block.splitlines():
             record = json.loads(line)
             head = [record.get(f) for f in document.HEAD_FIELDS]

@@ -117,24 +117,25 @@ async def national_export(
 
     async def body() -> AsyncIterator[bytes]:
         digest, tally = hashlib.sha256(), national.Tally()
-        async with sessions() as session, session.begin():
-            number = await _next_number(session)
-            await national.select_cases(session, {"area": principal.area + "%", "after": after,
-                                                  "to": to, "number": number})  # fmt: skip
+        async with sessions() as writer, writer.begin():
+            batch = national.Batch(await _next_number(writer), {
+                "area": principal.area + "%", "after": after, "to": to})  # fmt: skip
             hashed: asyncio.Future[None] | None = None
-            async for chunk in _render(session, number, format, encoding, cipher, tally):
+            async with national.reading(sessions, writer, batch) as reader:
+                async for chunk in _render(reader, batch, format, encoding, cipher, tally):
+                    if hashed is not None:
+                        await hashed
+                    # hashlib lets go of the GIL: the digest runs beside the next block's work
+                    hashed = asyncio.get_running_loop().run_in_executor(None, digest.update,
+                                                                        chunk)  # fmt: skip
+                    yield chunk
                 if hashed is not None:
                     await hashed
-                # hashlib lets go of the GIL: the digest runs beside the next block's work
-                hashed = asyncio.get_running_loop().run_in_executor(None, digest.update, chunk)
-                yield chunk
-            if hashed is not None:
-                await hashed
-            session.add(ExportBatch(id=batch_id, number=number, after_index=after, to_index=to,
-                                    format=format, encoding=encoding, cases=tally.cases,
-                                    rows=tally.rows, sha256=digest.hexdigest(),
-                                    created_by=principal.sub, started_at=started,
-                                    completed_at=clock.now()))  # fmt: skip
+            writer.add(ExportBatch(id=batch_id, number=batch.number, after_index=after,
+                                   to_index=to, format=format, encoding=encoding,
+                                   cases=tally.cases, rows=tally.rows,
+                                   sha256=digest.hexdigest(), created_by=principal.sub,
+                                   started_at=started, completed_at=clock.now()))  # fmt: skip
 
     extension = {"jsonl": "jsonl", "csv": "csv", "xlsx": "xlsx"}[format]
     media = MEDIA[format] + (f"; charset={encoding}" if format == "csv" else "")
@@ -150,25 +151,24 @@ async def _next_number(session: AsyncSession) -> int:
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                               {"key": national.EXPORT_LOCK})  # fmt: skip
-        await session.execute(text("SET LOCAL work_mem = '64MB'"))  # the selection's hash
     last = await session.scalar(select(func.max(ExportBatch.number)))
     return (last or 0) + 1
 
 
 async def _render(
     session: AsyncSession,
-    number: int,
+    batch: national.Batch,
     format: str,
     encoding: str,
     cipher: Any,
     tally: national.Tally,
 ) -> AsyncIterator[bytes]:
     if format == "jsonl":
-        async for chunk in national.stream_jsonl(session, number, cipher, tally):
+        async for chunk in national.stream_jsonl(session, batch, cipher, tally):
             yield chunk
         return
     header = national.headers()
-    rows = national.flat_rows(session, number, cipher, tally)
+    rows = national.flat_rows(session, batch, cipher, tally)
     if format == "csv":
         encode, start = national.csv_lines(header, encoding)
         buffered = [start]
