@@ -122,8 +122,9 @@ class ItemWriter:
 
         self.task = asyncio.create_task(write())
 
-    async def add(self, case_id: bytes, version: bytes) -> None:
-        self.lines.append(b"\t".join((self.number, case_id, version)))
+    async def add(self, items: list[bytes]) -> None:
+        """``case id\tversion`` each."""
+        self.lines += [self.number + b"\t" + item for item in items]
         if len(self.lines) >= ITEMS_AT_ONCE:
             await self.flush()
 
@@ -279,12 +280,12 @@ async def _copy(
 
     async def sink(data: bytes) -> None:
         taken, size = rows.feed(data)
-        documents = []
+        heads, documents = [], []
         for row in taken:
-            case_id, _, rest = row.partition(b"\t")
-            version, _, text = rest.partition(b"\t")
-            await items.add(case_id, version)
-            documents.append(text)
+            end = row.index(b"\t", row.index(b"\t") + 1)
+            heads.append(row[:end])
+            documents.append(row[end + 1 :])
+        await items.add(heads)
         await add(documents, size)
 
     params = batch.params
