@@ -28,49 +28,36 @@ from app.core.crypto import FieldCipher
 from app.exports import document, projection
 
 EXPORT_LOCK = 0x66_66_70_6E_61_74  # "ffpnat": one national export at a time
-CHANGED = """INSERT INTO national_export_item (case_id, batch_number, version)
-    SELECT c.id, :number, c.version FROM monitoring_case c
-    WHERE c.area_code LIKE :area
-        AND c.id IN (SELECT e.case_id FROM audit_log l JOIN case_event e ON e.id = l.event_id
-                     WHERE l.log_index > :after AND l.log_index < :to)
-        AND EXISTS (SELECT 1 FROM national_document d WHERE d.case_id = c.id)
-    ORDER BY c.id"""
-"""Confirmed cases changed within the log range (a semi-join: a million ids hash well)."""
-REJECTED = """INSERT INTO national_export_item (case_id, batch_number, version)
-    SELECT c.id, :number, c.version FROM national_sync s
-        JOIN national_export_batch b ON b.id = s.batch_id
-        JOIN monitoring_case c ON c.id = s.case_id
-    WHERE s.status = 'rejected' AND c.area_code LIKE :area
-        AND EXISTS (SELECT 1 FROM national_export_item i
-                    WHERE i.batch_number = b.number AND i.case_id = s.case_id)
-        AND NOT EXISTS (SELECT 1 FROM national_export_batch later JOIN national_export_item i
-                        ON i.batch_number = later.number AND i.case_id = s.case_id
-                        WHERE later.number > b.number)
-        AND NOT EXISTS (SELECT 1 FROM national_export_item i
-                        WHERE i.batch_number = :number AND i.case_id = s.case_id)"""
-"""Rejected by the national system in the batch that last sent them: sent again."""
-DOCUMENTS = """SELECT d.document FROM national_export_item i
-    JOIN national_document d ON d.case_id = i.case_id WHERE i.batch_number = :number"""
-SENT = """SELECT c.id || E'\\t' || c.version || E'\\t' || d.document FROM monitoring_case c
+SELECTION = """SELECT {columns} FROM monitoring_case c
         JOIN national_document d ON d.case_id = c.id
-    WHERE c.area_code LIKE $1
+    WHERE c.area_code LIKE {area}
         AND c.id IN (SELECT e.case_id FROM audit_log l JOIN case_event e ON e.id = l.event_id
-                     WHERE l.log_index > $2 AND l.log_index < $3)
+                     WHERE l.log_index > {after} AND l.log_index < {to})
     UNION ALL
-    SELECT c.id || E'\\t' || c.version || E'\\t' || d.document FROM national_sync s
+    SELECT {columns} FROM national_sync s
         JOIN national_export_batch b ON b.id = s.batch_id
         JOIN monitoring_case c ON c.id = s.case_id
         JOIN national_document d ON d.case_id = c.id
-    WHERE s.status = 'rejected' AND c.area_code LIKE $1
+    WHERE s.status = 'rejected' AND c.area_code LIKE {area}
         AND EXISTS (SELECT 1 FROM national_export_item i
                     WHERE i.batch_number = b.number AND i.case_id = s.case_id)
         AND NOT EXISTS (SELECT 1 FROM national_export_batch later JOIN national_export_item i
                         ON i.batch_number = later.number AND i.case_id = s.case_id
                         WHERE later.number > b.number)
         AND NOT EXISTS (SELECT 1 FROM case_event e JOIN audit_log l ON l.event_id = e.id
-                        WHERE e.case_id = c.id AND l.log_index > $2 AND l.log_index < $3)"""
-"""PostgreSQL: what :data:`CHANGED` and :data:`REJECTED` select, read in one statement as
-``case id, version, document`` joined by tabs; the items are written from what it sent."""
+                        WHERE e.case_id = c.id AND l.log_index > {after} AND l.log_index < {to})"""
+"""A batch's cases: confirmed ones changed within the log range (a semi-join: a million ids
+hash well), and those the national system rejected from the batch that last sent them."""
+SELECT_INTO = "INSERT INTO national_export_item (batch_number, case_id, version) " + (
+    SELECTION.format(columns=":number, c.id, c.version", area=":area", after=":after", to=":to")
+)
+"""SQLite: the items first, then :data:`DOCUMENTS` reads them."""
+DOCUMENTS = """SELECT d.document FROM national_export_item i
+    JOIN national_document d ON d.case_id = i.case_id WHERE i.batch_number = :number"""
+SENT = SELECTION.format(columns="c.id || E'\\t' || c.version || E'\\t' || d.document",
+                        area="$1", after="$2", to="$3")  # fmt: skip
+"""PostgreSQL: the selection and the documents in one statement, ``case id, version,
+document`` joined by tabs; the items are written from what it sent."""
 ITEMS_AT_ONCE = 50_000
 COPY_TUPLE = struct.Struct(">hi")
 TRAILER = b"\xff\xff"  # a field count of -1
@@ -84,13 +71,9 @@ def headers() -> list[str]:
 
 
 async def select_cases(session: AsyncSession, params: dict[str, Any]) -> int:
-    """Append the export's cases to its items, once; answers how many. The batch sends
-    exactly these, as the documents stand in this transaction's snapshot."""
-    selected = 0
-    for statement in (CHANGED, REJECTED):
-        result = await session.execute(text(statement), params)
-        selected += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    return selected
+    """SQLite: append the export's cases to its items; answers how many."""
+    result = await session.execute(text(SELECT_INTO), params)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -123,7 +106,7 @@ class ItemWriter:
         self.task = asyncio.create_task(write())
 
     async def add(self, items: list[bytes]) -> None:
-        """``case id\tversion`` each."""
+        """The items as the stream cut them: case id, tab, version."""
         self.lines += [self.number + b"\t" + item for item in items]
         if len(self.lines) >= ITEMS_AT_ONCE:
             await self.flush()
