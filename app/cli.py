@@ -103,7 +103,7 @@ def rotate_keys() -> None:
     async def run() -> int:
         engine = make_engine(get_settings().database_url)
         try:
-            return await rotate(make_sessionmaker(engine), get_settings())
+            return await rotate(make_sessionmaker(engine, get_settings()), get_settings())
         finally:
             await engine.dispose()
 
@@ -200,7 +200,7 @@ def worker(
 
     async def run() -> None:
         engine = make_engine(settings.database_url, pool_size=2)
-        sessions = make_sessionmaker(engine)
+        sessions = make_sessionmaker(engine, settings)
         try:
             if once:
                 fired = await process_due(sessions, SystemClock())
@@ -238,7 +238,7 @@ def audit_bundle(
         engine = make_engine(settings.database_url, pool_size=2)
         try:
             return await export(
-                make_sessionmaker(engine),
+                make_sessionmaker(engine, settings),
                 settings,
                 SystemClock().now(),
                 out,

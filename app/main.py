@@ -90,13 +90,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.clock = clock or (OffsetClock() if settings.demo_clock else SystemClock())
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = make_sessionmaker(engine, settings)
     app.state.read_engine = (
         make_engine(settings.read_database_url, pool_size=settings.database_pool_size)
         if settings.read_database_url
         else engine
     )
-    app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine)
+    app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine, settings)
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]

@@ -6,7 +6,7 @@ Data: a fresh PostgreSQL database (``BENCH_EXPORT_DATABASE_URL``) migrated by Al
 the demo areas, filled by COPY: one household per case (1–4 members, 2.5 on average, every ID
 number AES-GCM encrypted and blind-indexed as the service does), each case confirmed with its
 national document (``app.exports.document.compose`` of the projection of facts shaped like a
-real confirmation, the members' ciphertexts sealed inside), one event per case, and the log
+real confirmation, the members' numbers sealed together beside it), one event per case, the log
 entries that index those events (written directly: the sequencer is not what is measured
 here). Then the API runs as its own uvicorn process and ``GET /api/v1/exports/national`` is
 streamed to the end by an httpx client; rows per second count JSON lines (one per case,
@@ -39,7 +39,7 @@ from app.core.canonical import blind_index
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
 from app.core.db import make_engine, make_sessionmaker
-from app.exports.document import compose
+from app.exports.document import compose, numbers_context
 from app.exports.projection import project
 from app.households import idnumber
 from bench.transitions import (
@@ -121,6 +121,7 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
     try:
         for start in range(0, cases, CHUNK):
             households, members, rows, documents, events, log_rows = [], [], [], [], [], []
+            plain: list[str] = []
             for n in range(start, min(cases, start + CHUNK)):
                 household_id, case_id = str(uuid.uuid4()), str(uuid.uuid4())
                 village = VILLAGES[n % 2]
@@ -151,6 +152,7 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                         )
                     )
                     head_number = head_number or number
+                    plain.append(number)
                 households.append(
                     (
                         household_id,
@@ -188,7 +190,6 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                         health=row[10],
                         labour_skill=row[9],
                         medical_insurance=None,
-                        id_number_encrypted=row[3],
                     )
                     for row in members[len(members) - size :]
                 ]
@@ -213,7 +214,9 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                         now,
                     )
                 )
-                documents.append((case_id, national))
+                sealed = cipher.encrypt(",".join(plain[len(plain) - size :]),
+                                        numbers_context(case_id))  # fmt: skip
+                documents.append((case_id, national, sealed))
                 events.append(
                     (
                         n + 1,
@@ -291,7 +294,7 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                 ],
             )
             await connection.copy_records_to_table(
-                "national_document", records=documents, columns=["case_id", "document"]
+                "national_document", records=documents, columns=["case_id", "document", "numbers"]
             )
             await connection.copy_records_to_table(
                 "case_event",

@@ -1,11 +1,12 @@
-"""National documents in their own table with sealed ID numbers; export items per batch
+"""National documents in their own table with their numbers sealed; export items per batch
 
 The national export read each case's document out of TOAST and its members' ciphertexts
 through a lookup per case, and marked a million cases sent by upserting a million rows: it
 managed 7,500 cases a second. Documents now live in ``national_document``, kept whole in
-the page, each member's ciphertext inside (``#<member id>#<ciphertext>``); a batch's cases
-are appended to ``national_export_item``; ``national_sync`` keeps only the national
-system's answers. Batches are numbered in the order they ran.
+the page, beside their members' ID numbers sealed together (``numbers``: this revision
+opens the members' own ciphertexts to seal them, so it needs FIELD_KEYS, as the service
+does); a batch's cases are appended to ``national_export_item``; ``national_sync`` keeps
+only the national system's answers. Batches are numbered in the order they ran.
 
 Revision ID: 0020
 Revises: 0019
@@ -19,6 +20,9 @@ import sqlalchemy as sa
 from alembic import op
 
 import app.core.db
+from app.core.config import get_settings
+from app.core.crypto import cipher_for, context
+from app.exports.document import numbers_context
 from app.migrations import refuse_changes
 
 revision: str = '0020'
@@ -26,8 +30,7 @@ down_revision: str | Sequence[str] | None = '0019'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-UNSEALED = re.compile(r'"证件号码":"#([^"#]*)"')
-SEALED = re.compile(r'"证件号码":"#([^"#]*)#[^"]*"')
+MEMBER = re.compile(r'"证件号码":"#([^"#]*)"')
 PAGE = 1000
 
 
@@ -55,12 +58,14 @@ def upgrade() -> None:
     op.create_table('national_document',
     sa.Column('case_id', sa.String(length=36), nullable=False),
     sa.Column('document', sa.Text(), nullable=False),
+    sa.Column('numbers', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['monitoring_case.id'], name=op.f('fk_national_document_case_id_monitoring_case')),
     sa.PrimaryKeyConstraint('case_id', name=op.f('pk_national_document'))
     )
     if _postgres():
         # ~2 KB rows stay in the page, uncompressed: no TOAST lookup per case when reading
         op.execute('ALTER TABLE national_document SET (toast_tuple_target = 8160)')
+    cipher = cipher_for(get_settings().field_keys)
     after = ''
     while True:
         rows = bind.execute(sa.text(
@@ -73,9 +78,11 @@ def upgrade() -> None:
             sa.text('SELECT id, id_number_encrypted FROM member WHERE household_id IN :h')
             .bindparams(sa.bindparam('h', expanding=True)),
             {'h': sorted({r.household_id for r in rows})}).all())
-        bind.execute(sa.text('INSERT INTO national_document (case_id, document) VALUES (:c, :d)'), [
-            {'c': r.id, 'd': UNSEALED.sub(
-                lambda m: f'"证件号码":"#{m.group(1)}#{tokens[m.group(1)]}"', r.national)}
+        bind.execute(sa.text('INSERT INTO national_document (case_id, document, numbers)'
+                             ' VALUES (:c, :d, :n)'), [
+            {'c': r.id, 'd': r.national, 'n': cipher.encrypt(",".join(
+                cipher.decrypt(tokens[m], context('member', m, 'id_number'))
+                for m in MEMBER.findall(r.national)), numbers_context(r.id))}
             for r in rows])
         after = rows[-1].id
     op.execute('ALTER TABLE monitoring_case DROP COLUMN national')
@@ -143,5 +150,5 @@ def downgrade() -> None:
     rows = bind.execute(sa.text('SELECT case_id, document FROM national_document')).all()
     for case_id, text in rows:
         bind.execute(sa.text('UPDATE monitoring_case SET national = :n WHERE id = :c'),
-                     {'n': SEALED.sub(lambda m: f'"证件号码":"#{m.group(1)}"', text), 'c': case_id})
+                     {'n': text, 'c': case_id})
     op.drop_table('national_document')

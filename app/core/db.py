@@ -21,6 +21,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from app.core.config import Settings, get_settings
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -96,8 +98,15 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
     )
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def make_sessionmaker(
+    engine: AsyncEngine, settings: Settings | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that know the field keys (``session.info``): the write path seals what it
+    keeps for the national export with them. Without settings, the environment's."""
+    keys = (settings or get_settings()).field_keys
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, info={"field_keys": keys}
+    )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

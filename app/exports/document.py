@@ -2,10 +2,11 @@
 
 One JSON object per case, as a line of the national export: the household's and areas'
 fields, the projection of the case's facts (:mod:`app.exports.projection`) and 成员, the
-members. ID numbers are in it only sealed: each member's 证件号码 holds ``#<member id>#<the
-member's own ciphertext>``, which the export opens as the line goes out (:func:`unseal`), so
-a million lines need no lookup of a million members. Key rotation rewrites the ciphertexts
-here along with the member rows. Ledgers and the CSV/XLSX exports read their fields from it.
+members. ID numbers are not in it: each member's 证件号码 holds ``#<member id>``, and the
+members' numbers, in that order, are sealed together beside it (``numbers``), so the export
+opens one ciphertext per case, not one per member, and looks nothing up. Key rotation
+reseals them with the member rows. Ledgers and the CSV/XLSX exports read their fields from
+the document.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.areas.models import Area
-from app.core.crypto import CipherError, FieldCipher
+from app.core.crypto import CipherError, FieldCipher, cipher_for, context
 from app.exports import labels
 from app.exports.models import NationalDocument
 from app.exports.projection import project
@@ -33,31 +34,38 @@ MEMBER_FIELDS = (
 ID_FIELD = "证件号码"
 
 
-SEALED_MARK = f'"{ID_FIELD}":"#'
-"""Where a member's sealed number starts in a document. Anchored on the field's name: a
+MARK = f'"{ID_FIELD}":"#'.encode()
+"""Where a member's number goes in a document's bytes. Anchored on the field's name: a
 value cannot forge it, since quotes inside JSON strings are escaped."""
 
 
-def sealed(member: Any) -> str:
-    """The 证件号码 value a document holds: the member's id and ciphertext. (Migration 0014
-    composes documents from rows without the ciphertext: ``#<member id>``, sealed by 0020.)"""
-    token = getattr(member, "id_number_encrypted", None)
-    return f"#{member.id}" + (f"#{token}" if token else "")
+def placeholder(member_id: str) -> str:
+    return f"#{member_id}"
 
 
-def unseal(lines: bytes, cipher: FieldCipher) -> bytes:
-    """Documents as sent: every sealed number opened (UTF-8 bytes in, bytes out). Split on
-    the field's name, not searched with a regular expression: a million lines hold 2.5
-    million of them, and the split runs at memory speed."""
-    field = f'"{ID_FIELD}":"'.encode()
-    pieces = lines.split(field + b"#")
-    out, open_sealed = [pieces[0]], cipher.open_sealed
-    for piece in pieces[1:]:  # <member id>#<ciphertext>"<the rest of the line(s)>
-        end = piece.index(b'"')
-        member_id, _, token = piece[:end].partition(b"#")
-        if not token:
-            raise CipherError(f"member {member_id.decode()}'s number is not sealed")
-        out += (field, open_sealed(token, b"member:" + member_id + b":id_number"), piece[end:])
+def numbers_context(case_id: str) -> str:
+    return context("national_document", case_id, "numbers")
+
+
+def seal_numbers(cipher: FieldCipher, case_id: str, members: Sequence[Any]) -> str:
+    """The members' ID numbers, in the document's order, as one ciphertext."""
+    plain = [cipher.decrypt(m.id_number_encrypted, context("member", m.id, "id_number"))
+             for m in members]  # fmt: skip
+    return cipher.encrypt(",".join(plain), numbers_context(case_id))
+
+
+def unseal(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> bytes:
+    """A document as sent: its members' numbers put in (UTF-8 bytes in, bytes out)."""
+    pieces = text.split(MARK)
+    if len(pieces) == 1:
+        return text
+    opened = cipher.open_sealed(numbers, b"national_document:" + case_id + b":numbers")
+    values = opened.split(b",")
+    if len(values) != len(pieces) - 1:
+        raise CipherError(f"case {case_id.decode()}'s numbers do not match its members")
+    out = [pieces[0]]
+    for value, piece in zip(values, pieces[1:], strict=True):  # <member id>"<the rest>
+        out += (MARK[:-1], value, piece[piece.index(b'"') :])
     return b"".join(out)
 
 
@@ -71,7 +79,7 @@ def member_fields(member: Any) -> dict[str, Any]:
         "member_id": member.id,
         "人编号": member.member_number,
         "姓名": member.name,
-        ID_FIELD: sealed(member),
+        ID_FIELD: placeholder(member.id),
         "与户主关系": _label(labels.RELATION, member.relation),
         "性别": _label(labels.SEX, member.sex),
         "民族": member.ethnicity,
@@ -111,26 +119,26 @@ def compose(
 async def keep(
     session: AsyncSession, case_id: str, household_id: str, facts: dict[str, Any]
 ) -> None:
-    """Store the case's document as it now stands; nothing before the city confirmed it (a
-    confirmation is never undone, so there is no document to remove)."""
-    text = await build(session, case_id, household_id, facts)
-    if text is None:
+    """Store the case's document as it now stands, its members' numbers sealed with the
+    session's field keys; nothing before the city confirmed it (a confirmation is never
+    undone, so there is no document to remove)."""
+    record = project(facts)
+    if record is None:
         return
+    text, members = await build(session, case_id, household_id, record)
+    numbers = seal_numbers(cipher_for(session.info["field_keys"]), case_id, members)
     found = await session.execute(
-        update(NationalDocument).where(NationalDocument.case_id == case_id).values(document=text)
-    )
+        update(NationalDocument).where(NationalDocument.case_id == case_id)
+        .values(document=text, numbers=numbers))  # fmt: skip
     if not found.rowcount:  # type: ignore[attr-defined]
-        session.add(NationalDocument(case_id=case_id, document=text))
+        session.add(NationalDocument(case_id=case_id, document=text, numbers=numbers))
         await session.flush()
 
 
 async def build(
-    session: AsyncSession, case_id: str, household_id: str, facts: dict[str, Any]
-) -> str | None:
-    """The document for the case as it now stands, or None before the city confirmed it."""
-    record = project(facts)
-    if record is None:
-        return None
+    session: AsyncSession, case_id: str, household_id: str, record: dict[str, str]
+) -> tuple[str, Sequence[Member]]:
+    """The document for the confirmed case as it now stands, and its members in order."""
     await session.flush()  # registry changes made earlier in this transaction count
     household = await session.get(Household, household_id)
     assert household is not None
@@ -146,4 +154,4 @@ async def build(
         select(Member).where(Member.household_id == household_id).order_by(*in_order)
     )).scalars().all()  # fmt: skip
     areas = (names[0], names[1], names[2]) if names else (None, None, None)
-    return compose(case_id, record, household, areas, members)
+    return compose(case_id, record, household, areas, members), members

@@ -20,8 +20,11 @@ class NationalDocument(Base):
 
     case_id: Mapped[str] = mapped_column(ForeignKey("monitoring_case.id"), primary_key=True)
     document: Mapped[str] = mapped_column(Text)
-    """A JSON object as text, fields in the forms' order; each member's 证件号码 holds its
-    sealed number (``#<member id>#<ciphertext>``), opened as the line goes out."""
+    """A JSON object as text, fields in the forms' order; each member's 证件号码 holds
+    ``#<member id>``, replaced by the number as the line goes out."""
+    numbers: Mapped[str] = mapped_column(Text)
+    """The members' ID numbers in the document's order, sealed together (AES-GCM, bound to
+    this row and column)."""
 
 
 class ExportBatch(Base):

@@ -52,12 +52,13 @@ SELECT_INTO = "INSERT INTO national_export_item (batch_number, case_id, version)
     SELECTION.format(columns=":number, c.id, c.version", area=":area", after=":after", to=":to")
 )
 """SQLite: the items first, then :data:`DOCUMENTS` reads them."""
-DOCUMENTS = """SELECT d.document FROM national_export_item i
+DOCUMENTS = """SELECT d.case_id, d.numbers, d.document FROM national_export_item i
     JOIN national_document d ON d.case_id = i.case_id WHERE i.batch_number = :number"""
-SENT = SELECTION.format(columns="c.id || E'\\t' || c.version || E'\\t' || d.document",
-                        area="$1", after="$2", to="$3")  # fmt: skip
-"""PostgreSQL: the selection and the documents in one statement, ``case id, version,
-document`` joined by tabs; the items are written from what it sent."""
+SENT = SELECTION.format(
+    columns="c.id || E'\\t' || c.version || E'\\t' || d.numbers || E'\\t' || d.document",
+    area="$1", after="$2", to="$3")  # fmt: skip
+"""PostgreSQL: the selection and the documents in one statement, ``case id, version, sealed
+numbers, document`` joined by tabs; the items are written from what it sent."""
 ITEMS_AT_ONCE = 50_000
 COPY_TUPLE = struct.Struct(">hi")
 TRAILER = b"\xff\xff"  # a field count of -1
@@ -154,14 +155,24 @@ async def reading(
         return
     batch.items = ItemWriter(writer, batch.number)
     await batch.items.start()
+    reader = sessions()
     try:
-        async with sessions() as reader, reader.begin():
-            # the selection hashes a million case ids: in memory, not in batches on disk
-            await reader.execute(text("SET LOCAL work_mem = '64MB'"))
-            yield reader
+        await reader.begin()
+        # the selection hashes a million case ids: in memory, not in batches on disk
+        await reader.execute(text("SET LOCAL work_mem = '64MB'"))
+        yield reader
+        await reader.rollback()  # it only read
         await batch.items.close()
-    finally:
+    except BaseException:
+        # A COPY cut short (an error, or the client gone) leaves the driver inside the
+        # protocol, where a rollback would wait forever: both connections are closed
+        # instead, and PostgreSQL drops what they had begun.
         batch.items.cancel()
+        await reader.invalidate()
+        await writer.invalidate()
+        raise
+    finally:
+        await reader.close()
 
 
 async def _blocks(
@@ -183,7 +194,7 @@ async def _blocks(
             lines = b"\n".join(pending)
             pending.clear()
             size = 0
-            await queue.put(document.unseal(lines, cipher))
+            await queue.put(lines)
 
     async def add(lines: list[bytes], length: int) -> None:
         nonlocal size
@@ -195,11 +206,14 @@ async def _blocks(
     async def produce() -> None:
         try:
             if batch.items is not None:
-                await _copy(session, batch, add)
+                await _copy(session, batch, cipher, add)
             else:
                 result = await session.stream(text(DOCUMENTS), {"number": batch.number})
                 async for partition in result.partitions(1000):
-                    lines = [row[0].encode() for row in partition]
+                    lines = [
+                        document.unseal(case_id.encode(), numbers.encode(), text.encode(), cipher)
+                        for case_id, numbers, text in partition
+                    ]
                     await add(lines, sum(map(len, lines)))
             await flush()
             await queue.put(None)
@@ -227,7 +241,7 @@ class CopyRows:
 
     def feed(self, data: bytes) -> tuple[list[bytes], int]:
         """The whole rows completed by ``data``, and their bytes."""
-        buffer = self.carry + data if self.carry else data
+        buffer = self.carry + data if self.carry else bytes(data)  # asyncpg's: a bytearray
         position, end, rows, size = self.skip, len(buffer), [], 0
         while position + 2 <= end:
             if buffer[position : position + 2] == TRAILER:
@@ -251,23 +265,26 @@ class CopyRows:
 
 
 async def _copy(
-    session: AsyncSession, batch: Batch, add: Callable[[list[bytes], int], Awaitable[None]]
+    session: AsyncSession,
+    batch: Batch,
+    cipher: FieldCipher,
+    add: Callable[[list[bytes], int], Awaitable[None]],
 ) -> None:
     """PostgreSQL: the batch's cases as a binary COPY (:data:`SENT`); each tuple is one
     field, its length then its UTF-8 bytes, sliced straight out of the stream. The case id
-    and version before each document go to the items."""
+    and version before each document go to the items; the sealed numbers into it."""
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None and batch.items is not None
-    rows, items = CopyRows(), batch.items
+    rows, items, unseal = CopyRows(), batch.items, document.unseal
 
     async def sink(data: bytes) -> None:
-        taken, size = rows.feed(data)
-        heads, documents = [], []
-        for row in taken:
-            end = row.index(b"\t", row.index(b"\t") + 1)
-            heads.append(row[:end])
-            documents.append(row[end + 1 :])
+        heads, documents, size = [], [], 0
+        for row in rows.feed(data)[0]:
+            case_id, version, numbers, text = row.split(b"\t", 3)
+            heads.append(case_id + b"\t" + version)
+            documents.append(unseal(case_id, numbers, text, cipher))
+            size += len(documents[-1])
         await items.add(heads)
         await add(documents, size)
 

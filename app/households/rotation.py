@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.cases.models import Case
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
 from app.exports.models import NationalDocument
@@ -27,6 +26,7 @@ SEALED: tuple[tuple[Any, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
     (Member, (("id_number_encrypted", "id_number"),)),
+    (NationalDocument, (("numbers", "numbers"),)),
 )
 
 
@@ -50,25 +50,12 @@ async def rotate(
                     for attribute, column in fields:
                         token = getattr(row, attribute)
                         if token and not cipher.is_current(token):
-                            place = context(model.__tablename__, row.id, column)
+                            key = row.case_id if model is NationalDocument else row.id
+                            place = context(model.__tablename__, key, column)
                             setattr(
                                 row, attribute, cipher.encrypt(cipher.decrypt(token, place), place)
                             )
-                            if model is Member:  # national documents hold a copy
-                                await _reseal_documents(session, row, token)
             rewritten += len(rows)
             if len(rows) < batch:
                 break
     return rewritten
-
-
-async def _reseal_documents(session: AsyncSession, member: Member, old: str) -> None:
-    """The member's national documents carry its ciphertext: swap in the new one."""
-    cases = select(Case.id).where(Case.household_id == member.household_id)
-    await session.execute(
-        update(NationalDocument)
-        .where(NationalDocument.case_id.in_(cases))
-        .values(document=func.replace(NationalDocument.document, f"#{member.id}#{old}\"",
-                                      f"#{member.id}#{member.id_number_encrypted}\""))
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
