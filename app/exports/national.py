@@ -1,12 +1,13 @@
 """The national export: cases and members under the national forms' field names.
 
-An export first appends its cases to ``national_export_item`` (those confirmed and changed
-within the log range, and those the national system rejected from the batch that last sent
-them), then reads their documents (``national_document``) in one pass: on PostgreSQL as a
-binary COPY, whose rows are sliced out of the byte stream, elsewhere in partitions of rows.
-Documents are spliced into the output as stored, each member's sealed ID number opened on
-the way (:func:`app.exports.document.unseal`). JSON Lines nest members under 成员; CSV and
-XLSX take one row per member.
+A batch's cases are the confirmed ones changed within its log range and those the national
+system rejected from the batch that last sent them (:data:`SELECTION`); each goes out once,
+as its document (``national_document``) stands, its members' sealed numbers put in
+(:func:`app.exports.document.unseal`), and is recorded as an item of the batch, at the
+version sent. On PostgreSQL one binary COPY reads the selection with the documents, whose
+rows are sliced out of the byte stream, while the writer's connection appends the items
+from what went out; SQLite writes the items first, then reads their documents. JSON Lines
+nest members under 成员; CSV and XLSX take one row per member.
 """
 
 from __future__ import annotations
