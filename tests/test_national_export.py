@@ -21,7 +21,7 @@ from app import migrations
 from app.areas.demo import load as load_demo_areas
 from app.cases.models import Case
 from app.core.clock import FrozenClock
-from app.core.crypto import FieldCipher
+from app.core.crypto import CipherError, FieldCipher
 from app.core.db import make_engine, make_sessionmaker
 from app.exports import document, national, router
 from app.exports.models import NationalDocument
@@ -257,7 +257,20 @@ async def test_the_migration_composes_documents_for_cases_confirmed_before_it(
 ) -> None:
     """A database that had confirmed cases before the national document existed gets one
     for each, the same as the write path makes."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'before.sqlite3'}"
+    url, engine, case_id, written = await confirmed_in_a_new_database(tmp_path, clock)
+    assert json.loads(written)["case_id"] == case_id
+    await asyncio.to_thread(migrations.downgrade, url, "0013")
+    await asyncio.to_thread(migrations.upgrade, url)
+    assert await stored_document(engine, case_id) == written
+    await engine.dispose()
+
+
+async def confirmed_in_a_new_database(
+    tmp_path: Path, clock: FrozenClock
+) -> tuple[str, Any, str, str]:
+    """A SQLite database at head with one confirmed case: its URL, an engine on it, the
+    case's id and its stored document."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'migrated.sqlite3'}"
     await asyncio.to_thread(migrations.upgrade, url)  # Alembic runs its own event loop
     engine = make_engine(url)
     async with make_sessionmaker(engine)() as session, session.begin():
@@ -265,11 +278,8 @@ async def test_the_migration_composes_documents_for_cases_confirmed_before_it(
     async with Api.start(settings_for(url), clock) as api:
         case_id = await api.to_assisted()
         written = await stored_document(engine, case_id)
-    assert written is not None and json.loads(written)["case_id"] == case_id
-    await asyncio.to_thread(migrations.downgrade, url, "0013")
-    await asyncio.to_thread(migrations.upgrade, url)
-    assert await stored_document(engine, case_id) == written
-    await engine.dispose()
+    assert written is not None
+    return url, engine, case_id, written
 
 
 async def stored_document(engine: Any, case_id: str) -> str | None:
@@ -301,6 +311,8 @@ def test_copy_rows_are_whole_however_the_stream_is_cut(piece: int) -> None:
     cut.feed(copy_stream(documents)[:-9])
     with pytest.raises(ValueError, match="inside a row"):
         cut.close()
+    with pytest.raises(ValueError, match="after its end"):
+        national.CopyRows().feed(copy_stream(documents) + copy_stream(documents)[19:])
 
 
 async def test_key_rotation_reseals_the_numbers_in_national_documents(api: Api) -> None:
@@ -352,19 +364,67 @@ async def test_an_export_that_fails_midway_records_nothing_and_the_next_one_runs
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = await api.to_assisted(), await api.to_assisted()
-    original, opened = document.unseal, []
+    original, opened = document.filled, []
 
-    def failing(*args: Any) -> bytes:
+    def failing(*args: Any) -> list[bytes]:
         if opened:
             raise RuntimeError("the second document breaks")
         opened.append(True)
         return original(*args)
 
-    monkeypatch.setattr(document, "unseal", failing)
+    monkeypatch.setattr(document, "filled", failing)
     with pytest.raises(RuntimeError, match="second document"):
         await api.get(EXPORTER, PATH)
-    monkeypatch.setattr(document, "unseal", original)
+    monkeypatch.setattr(document, "filled", original)
     assert (await api.get(EXPORTER, f"{PATH}/batches")).json() == []
     sync = (await api.get(BUREAU, f"/api/v1/cases/{first}/national-sync")).json()
     assert sync["status"] == "pending"
     assert {r["case_id"] for r in lines((await export(api)).text)} == {first, second}
+
+
+def test_numbers_go_into_their_places_and_a_mismatch_refuses() -> None:
+    """Each member's number lands in its own 证件号码, in order; numbers sealed for another
+    case, or for fewer or more members than the document lists, refuse to open."""
+    cipher = FieldCipher({"k1": bytes(32)}, "k1")
+    members = [{"member_id": f"m{n}", "姓名": f"成员{n}", document.ID_FIELD: document.PLACEHOLDER,
+                "备注": '证件号码":"#"'} for n in range(3)]  # fmt: skip
+    text = json.dumps({"case_id": "c1", "成员": members}, ensure_ascii=False).replace(" ", "")
+    numbers = ["220281199001011234", "22028120100101123X", "220281201801011231"]
+
+    def sealed(case_id: str, values: list[str]) -> bytes:
+        return cipher.encrypt(",".join(values), document.numbers_context(case_id)).encode()
+
+    opened = json.loads(document.unseal(b"c1", sealed("c1", numbers), text.encode(), cipher))
+    assert [m[document.ID_FIELD] for m in opened["成员"]] == numbers
+    assert [m["备注"] for m in opened["成员"]] == ['证件号码":"#"'] * 3  # a value is not a place
+    for wrong in (sealed("c2", numbers), sealed("c1", numbers[:2]), sealed("c1", numbers * 2)):
+        with pytest.raises(CipherError):
+            document.unseal(b"c1", wrong, text.encode(), cipher)
+    alone = json.dumps({"case_id": "c1", "成员": []}).encode()
+    assert document.unseal(b"c1", b"never opened", alone, cipher) == alone
+
+
+async def test_the_document_keeps_its_case_version_and_area(api: Api) -> None:
+    case_id = await api.to_assisted()
+    engine = make_engine(api.settings.database_url)
+    async with make_sessionmaker(engine)() as session:
+        case = await session.get(Case, case_id)
+        stored = await session.get(NationalDocument, case_id)
+    await engine.dispose()
+    assert case is not None and stored is not None
+    assert (stored.version, stored.area_code) == (case.version, case.area_code)
+
+
+async def test_the_places_downgrade_to_member_ids_and_back(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    url, engine, case_id, written = await confirmed_in_a_new_database(tmp_path, clock)
+    assert f'"{document.ID_FIELD}":"#"' in written
+    await asyncio.to_thread(migrations.downgrade, url, "0020")
+    older = await stored_document(engine, case_id)
+    assert older is not None
+    for member in json.loads(older)["成员"]:
+        assert member[document.ID_FIELD] == f"#{member['member_id']}"
+    await asyncio.to_thread(migrations.upgrade, url)
+    assert await stored_document(engine, case_id) == written
+    await engine.dispose()

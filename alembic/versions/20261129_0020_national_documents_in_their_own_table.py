@@ -30,7 +30,7 @@ down_revision: str | Sequence[str] | None = '0019'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-MEMBER = re.compile(r'"证件号码":"#([^"#]*)"')
+MEMBER = re.compile(r'"member_id":"([^"]*)"')  # in the members' order, in any revision
 PAGE = 1000
 
 

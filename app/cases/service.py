@@ -269,7 +269,7 @@ async def _append(
     )
     if not changed:
         raise PreconditionFailed("version_mismatch", "The case changed meanwhile; reload it.")
-    await national_document.keep(session, snap.id, snap.household_id, facts)
+    await national_document.keep(session, moved)
     await repo.insert_event(
         session,
         {

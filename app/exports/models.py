@@ -19,9 +19,13 @@ class NationalDocument(Base):
     __tablename__ = "national_document"
 
     case_id: Mapped[str] = mapped_column(ForeignKey("monitoring_case.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    """The case's version the document describes (the export records it as sent)."""
+    area_code: Mapped[str] = mapped_column(String(12))
+    """The case's area, so that the export selects from this table alone."""
     document: Mapped[str] = mapped_column(Text)
     """A JSON object as text, fields in the forms' order; each member's 证件号码 holds
-    ``#<member id>``, replaced by the number as the line goes out."""
+    ``#``, replaced by the number as the line goes out."""
     numbers: Mapped[str] = mapped_column(Text)
     """The members' ID numbers in the document's order, sealed together (AES-GCM, bound to
     this row and column)."""

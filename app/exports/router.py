@@ -308,7 +308,7 @@ async def acknowledge(
             if item.status == "accepted":
                 case = known[item.case_id]
                 await _keep_numbers(session, case.household_id, item)
-                await document.keep(session, case.id, case.household_id, case.facts)
+                await document.keep(session, case)
     statuses = [item.status for item in body.items]
     return AcknowledgmentsOut(batch_id=body.batch_id, accepted=statuses.count("accepted"),
                               rejected=statuses.count("rejected"))  # fmt: skip
