@@ -58,7 +58,7 @@ bench-warnings: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.warning_batch
 
 bench-export: $(VENV)/.installed-dev
-	$(BIN)/python -m bench.national_export --reuse
+	$(BIN)/python -m bench.national_export --reuse --client curl --runs 5
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
