@@ -431,8 +431,11 @@ def main() -> None:
             else:
                 runs.append(asyncio.run(measure(args.port)))
             lines, size, seconds = runs[-1]
+            status = Path(f"/proc/{server.pid}/status").read_text()
+            resident = int(status.split("VmRSS:")[1].split()[0]) / 1024
             print(f"exported {lines:,} cases ({size / 2**20:,.0f} MiB) in {seconds:.1f} s = "
-                  f"{lines / seconds:,.0f} rows/s", flush=True)  # fmt: skip
+                  f"{lines / seconds:,.0f} rows/s; resident after it {resident:,.0f} MiB",
+                  flush=True)  # fmt: skip
         peak = peak_rss_mib(server.pid)
     finally:
         server.terminate()
