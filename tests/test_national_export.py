@@ -329,7 +329,7 @@ async def test_key_rotation_reseals_the_numbers_in_national_documents(api: Api) 
     assert stored is not None and stored.numbers.startswith("k2:")
     assert id_number not in stored.document + stored.numbers
     only_new = FieldCipher({"k2": bytes(range(32))}, "k2")  # the old key is retired
-    opened = document.unseal(case_id.encode(), stored.numbers.encode(),
+    opened = opened_document(case_id.encode(), stored.numbers.encode(),
                              stored.document.encode(), only_new)  # fmt: skip
     [member] = json.loads(opened)["成员"]
     assert member["证件号码"] == id_number
@@ -382,6 +382,11 @@ async def test_an_export_that_fails_midway_records_nothing_and_the_next_one_runs
     assert {r["case_id"] for r in lines((await export(api)).text)} == {first, second}
 
 
+def opened_document(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> bytes:
+    """A stored document as the export sends it."""
+    return b"".join(document.filled(case_id, numbers, text, cipher))
+
+
 def test_numbers_go_into_their_places_and_a_mismatch_refuses() -> None:
     """Each member's number lands in its own 证件号码, in order; numbers sealed for another
     case, or for fewer or more members than the document lists, refuse to open."""
@@ -394,14 +399,14 @@ def test_numbers_go_into_their_places_and_a_mismatch_refuses() -> None:
     def sealed(case_id: str, values: list[str]) -> bytes:
         return cipher.encrypt(",".join(values), document.numbers_context(case_id)).encode()
 
-    opened = json.loads(document.unseal(b"c1", sealed("c1", numbers), text.encode(), cipher))
+    opened = json.loads(opened_document(b"c1", sealed("c1", numbers), text.encode(), cipher))
     assert [m[document.ID_FIELD] for m in opened["成员"]] == numbers
     assert [m["备注"] for m in opened["成员"]] == ['证件号码":"#"'] * 3  # a value is not a place
     for wrong in (sealed("c2", numbers), sealed("c1", numbers[:2]), sealed("c1", numbers * 2)):
         with pytest.raises(CipherError):
-            document.unseal(b"c1", wrong, text.encode(), cipher)
+            opened_document(b"c1", wrong, text.encode(), cipher)
     alone = json.dumps({"case_id": "c1", "成员": []}).encode()
-    assert document.unseal(b"c1", b"never opened", alone, cipher) == alone
+    assert opened_document(b"c1", b"never opened", alone, cipher) == alone
 
 
 async def test_the_document_keeps_its_case_version_and_area(api: Api) -> None:

@@ -70,11 +70,6 @@ def filled(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> 
     return out
 
 
-def unseal(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> bytes:
-    """A document as sent: its members' numbers put in."""
-    return b"".join(filled(case_id, numbers, text, cipher))
-
-
 def _label(mapping: dict[Any, str], value: Any) -> Any:
     return None if value is None else mapping.get(value, value)
 

@@ -59,8 +59,8 @@ class ExportBatch(Base):
 class ExportItem(Base):
     """One case a batch sent, at the version it sent (append-only). Written with the batch,
     in the same transaction; the case's newest item says which batch an answer belongs to.
-    Keyed batch first: a batch's items, sorted, only ever append to the key's right edge,
-    and a case is looked up batch by batch, newest first (there are few batches)."""
+    Keyed batch first: a batch's items go in past every earlier batch's, and a case is
+    looked up batch by batch, newest first (there are few batches)."""
 
     __tablename__ = "national_export_item"
 

@@ -3,7 +3,7 @@
 A batch's cases are the confirmed ones changed within its log range and those the national
 system rejected from the batch that last sent them (:data:`SELECTION`); each goes out once,
 as its document (``national_document``) stands, its members' sealed numbers put in
-(:func:`app.exports.document.unseal`), and is recorded as an item of the batch, at the
+(:func:`app.exports.document.filled`), and is recorded as an item of the batch, at the
 version sent. On PostgreSQL one binary COPY reads the selection with the documents, whose
 rows are sliced out of the byte stream, while the writer's connection appends the items
 from what went out; SQLite writes the items first, then reads their documents. JSON Lines
@@ -74,10 +74,9 @@ def headers() -> list[str]:
     return [*document.HEAD_FIELDS, *projection.FIELDS, *document.MEMBER_FIELDS]
 
 
-async def select_cases(session: AsyncSession, params: dict[str, Any]) -> int:
-    """SQLite: append the export's cases to its items; answers how many."""
-    result = await session.execute(text(SELECT_INTO), params)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+async def select_cases(session: AsyncSession, params: dict[str, Any]) -> None:
+    """SQLite: append the export's cases to its items."""
+    await session.execute(text(SELECT_INTO), params)
 
 
 @dataclass
@@ -218,9 +217,12 @@ async def _blocks(
             else:
                 result = await session.stream(text(DOCUMENTS), {"number": batch.number})
                 async for partition in result.partitions(1000):
-                    rows = [f"{case_id}\t\t{numbers}\t{text}".encode()
-                            for case_id, numbers, text in partition]  # fmt: skip
-                    await add(open_rows(rows, b"", cipher)[1], len(rows), sum(map(len, rows)))
+                    parts: list[bytes] = []
+                    for case_id, numbers, stored in partition:
+                        parts += document.filled(case_id.encode(), numbers.encode(),
+                                                 stored.encode(), cipher)  # fmt: skip
+                        parts.append(b"\n")
+                    await add(parts, len(partition), sum(map(len, parts)))
             await flush()
             await queue.put(None)
         except BaseException as error:  # handed to the reader, which raises it
