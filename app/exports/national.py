@@ -103,9 +103,12 @@ class ItemWriter:
         assert driver is not None
 
         async def write() -> None:
+            # a buffer (bytes would be taken for a path), not a file: for a file asyncpg
+            # defines a reader class per call, whose reference cycle keeps the file's
+            # contents until a full collection, some 50 MB per export of a million
             while (rows := await self.queue.get()) is not None:
                 columns = ["batch_number", "case_id", "version"]
-                await driver.copy_to_table("national_export_item", source=io.BytesIO(rows),
+                await driver.copy_to_table("national_export_item", source=memoryview(rows),
                                            columns=columns)  # fmt: skip
 
         self.task = asyncio.create_task(write())
