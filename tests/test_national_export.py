@@ -408,6 +408,11 @@ def test_numbers_go_into_their_places_and_a_mismatch_refuses() -> None:
             opened_document(b"c1", wrong, text.encode(), cipher)
     alone = json.dumps({"case_id": "c1", "成员": []}).encode()
     assert opened_document(b"c1", b"never opened", alone, cipher) == alone
+    # a document in the form before 0021 (as the version before it writes) is not sent
+    # with member ids where the numbers belong
+    older = text.replace(f'"{document.ID_FIELD}":"#"', f'"{document.ID_FIELD}":"#m0"')
+    with pytest.raises(CipherError, match="before revision 0021"):
+        opened_document(b"c1", sealed("c1", numbers), older.encode(), cipher)
 
 
 async def test_the_document_keeps_its_case_version_and_area(api: Api) -> None:

@@ -40,6 +40,9 @@ MARK = f'"{ID_FIELD}":"{PLACEHOLDER}"'.encode()
 """Where a member's number goes in a document's bytes. Anchored on the field's name and
 quoted: a value cannot forge it, since quotes inside JSON strings are escaped."""
 FILLED = (f'"{ID_FIELD}":"'.encode(), b'"')
+OLDER_PLACE = f'"{ID_FIELD}":"{PLACEHOLDER}'.encode()
+"""The start of a place of the form before revision 0021 (``#<member id>``), which only a
+version from before it writes."""
 
 
 def numbers_context(case_id: str) -> str:
@@ -58,7 +61,12 @@ def filled(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> 
     sent (UTF-8 bytes in and out). The document is cut at its places once and the filled
     fields laid between the pieces by list slices, no step per member in Python."""
     pieces = text.split(MARK)
-    if len(pieces) == 1:
+    if len(pieces) == 1:  # no members (rare), or places this version does not fill
+        if OLDER_PLACE in text:
+            raise CipherError(
+                f"case {case_id.decode()}'s document has places of the "
+                "form before revision 0021, written by a version before it"
+            )
         return pieces
     opened = cipher.open_sealed(numbers, b"national_document:" + case_id + b":numbers")
     before, after = FILLED
