@@ -1,6 +1,7 @@
 """The national export of one million confirmed cases as JSON Lines: rows/s and peak memory.
 
     python -m bench.national_export [--cases 1000000] [--client curl] [--runs 5] [--record]
+                                    [--format jsonl|csv|xlsx]
 
 Data: a fresh PostgreSQL database (``BENCH_EXPORT_DATABASE_URL``) migrated by Alembic, with
 the demo areas, filled by COPY: one household per case (1–4 members, 2.5 on average, every ID
@@ -13,7 +14,8 @@ streamed to the end by an httpx client; rows per second count JSON lines (one pe
 members nested), and the server's peak resident memory (VmHWM) is read from /proc.
 ``--runs`` exports everything that many times on one server and reports the median (this
 machine's timings vary by a fifth from run to run); ``--record`` appends to
-``bench/RESULTS.md``.
+``bench/RESULTS.md``. ``--format csv`` or ``xlsx`` (with curl) measures the flat exports, one
+row per member, counted by the batch's record; the goals are set for JSON Lines.
 """
 
 from __future__ import annotations
@@ -63,9 +65,14 @@ AREAS = {
     "220281105200": ("蛟河市", "天北镇", "劳动村"),
 }
 CHUNK = 20_000
+FORMATS = {
+    "jsonl": ("JSON Lines", "cases (rows)", "50,000"),
+    "csv": ("CSV", "rows (members)", "none set"),
+    "xlsx": ("XLSX", "rows (members)", "none set"),
+}
 CLIENTS = {
     "httpx": "httpx streaming and counting lines",
-    "curl": "curl, the body dropped, the cases counted by the batch's record",
+    "curl": "curl, the body dropped, the rows counted by the batch's record",
 }
 
 
@@ -361,15 +368,16 @@ async def forget_exports(url: str) -> None:
         await connection.close()
 
 
-def measure_curl(port: int) -> tuple[int, int, float]:
+def measure_curl(port: int, format: str = "jsonl") -> tuple[int, int, float]:
     """curl reads the body and drops it, so the client takes almost nothing from the two
-    cores the server shares; the lines are the cases the batch itself records."""
+    cores the server shares; the rows are those the batch itself records (JSON Lines: one
+    per case; CSV and XLSX: one per member)."""
     token = headers("exporter.national", Role.national_exporter, "220281")
     began = time.perf_counter()
     done = subprocess.run(
         ["curl", "-sS", "--fail", "-o", "/dev/null", "-D", "-", "-w", "%{size_download}",
          "-H", f"Authorization: {token['Authorization']}",
-         f"http://127.0.0.1:{port}/api/v1/exports/national"],
+         f"http://127.0.0.1:{port}/api/v1/exports/national?format={format}"],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.perf_counter() - began
@@ -378,7 +386,7 @@ def measure_curl(port: int) -> tuple[int, int, float]:
                     if line.lower().startswith("x-export-batch:"))  # fmt: skip
     batch = httpx.get(f"http://127.0.0.1:{port}/api/v1/exports/national/batches/{batch_id}",
                       headers=token).json()  # fmt: skip
-    return int(batch["cases"]), int(size), seconds
+    return int(batch["rows"]), int(size), seconds
 
 
 async def measure(port: int) -> tuple[int, int, float]:
@@ -406,10 +414,13 @@ def main() -> None:
     parser.add_argument("--record", action="store_true")
     parser.add_argument("--client", choices=("httpx", "curl"), default="httpx")
     parser.add_argument("--runs", type=int, default=1, help="Exports in a row; the median counts.")
+    parser.add_argument("--format", choices=tuple(FORMATS), default="jsonl")
     parser.add_argument(
         "--reuse", action="store_true", help="Keep an earlier run's data of as many cases."
     )
     args = parser.parse_args()
+    if args.format != "jsonl" and args.client != "curl":
+        parser.error("--format csv or xlsx is measured with --client curl")
     settings = Settings(jwt_secret=SECRET)
     members = asyncio.run(existing(args.database_url, args.cases)) if args.reuse else None
     if members is None:
@@ -427,13 +438,13 @@ def main() -> None:
         for _ in range(args.runs):  # each run exports every case again
             asyncio.run(forget_exports(args.database_url))
             if args.client == "curl":
-                runs.append(measure_curl(args.port))
+                runs.append(measure_curl(args.port, args.format))
             else:
                 runs.append(asyncio.run(measure(args.port)))
             lines, size, seconds = runs[-1]
             status = Path(f"/proc/{server.pid}/status").read_text()
             resident = int(status.split("VmRSS:")[1].split()[0]) / 1024
-            print(f"exported {lines:,} cases ({size / 2**20:,.0f} MiB) in {seconds:.1f} s = "
+            print(f"exported {lines:,} rows ({size / 2**20:,.0f} MiB) in {seconds:.1f} s = "
                   f"{lines / seconds:,.0f} rows/s; resident after it {resident:,.0f} MiB",
                   flush=True)  # fmt: skip
         peak = peak_rss_mib(server.pid)
@@ -448,25 +459,26 @@ def main() -> None:
     )
     if args.record:
         pg = asyncio.run(server_settings(args.database_url))
+        title, counted, goal = FORMATS[args.format]
         rows = "\n".join(
             f"| {n} | {r[0]:,} | {r[1] / 2**20:,.0f} | {r[2]:.1f} | {r[0] / r[2]:,.0f} |"
             for n, r in enumerate(runs, start=1)
         )
         section = f"""
-### National export, JSON Lines — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC
+### National export, {title} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC
 
 Machine: {machine()}. PostgreSQL {pg["server_version"]} on the same machine. API: uvicorn, one
 worker; client: {CLIENTS[args.client]} on the same machine. Data: {args.cases:,} confirmed cases,
 {members:,} members (ID numbers encrypted), generated by `python -m bench.national_export`.
 {len(runs)} runs on one server, one after another; the median run against the goals:
 
-| run | cases (rows) | MiB | seconds | rows/s |
+| run | {counted} | MiB | seconds | rows/s |
 |---:|---:|---:|---:|---:|
 {rows}
 
 | median rows/s | goal | server peak RSS MiB (all runs) | goal |
 |---:|---:|---:|---:|
-| {rate:,.0f} | 50,000 | {peak:,.0f} | 300 |
+| {rate:,.0f} | {goal} | {peak:,.0f} | 300 |
 """
         path = Path(__file__).with_name("RESULTS.md")
         path.write_text(path.read_text() + section)

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import struct
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -123,11 +124,58 @@ async def test_xlsx_opens_with_the_exact_headers(api: Api) -> None:
     response = await export(api, format="xlsx")
     book = load_workbook(io.BytesIO(response.content))
     sheet = book.active
+    assert book.sheetnames == ["全国监测对象"]
     assert sheet is not None and sheet.freeze_panes == "A2"
     rows = list(sheet.iter_rows(values_only=True))
     assert list(rows[0]) == national.headers()
     assert len(rows) - 1 == (await database_counts(api))[1]
     assert rows[1][national.headers().index("监测对象类别")] == "突发严重困难户"
+
+
+async def test_xlsx_goes_on_in_a_new_sheet_where_excel_would_stop(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Excel opens 1,048,576 rows a sheet; the rows after go on in the next sheet, which has
+    the header too (the limit is made 2 here)."""
+    assert router.SHEET_ROWS == 1_048_575
+    for _ in range(3):
+        await api.to_assisted()
+    monkeypatch.setattr(router, "SHEET_ROWS", 2)
+    book = load_workbook(io.BytesIO((await export(api, format="xlsx")).content))
+    assert book.sheetnames == ["全国监测对象", "全国监测对象 (2)"]
+    first, second = ([list(r) for r in book[name].iter_rows(values_only=True)]
+                     for name in book.sheetnames)  # fmt: skip
+    assert first[0] == second[0] == national.headers()
+    assert (len(first), len(second)) == (3, 2)
+    assert book[book.sheetnames[1]].freeze_panes == "A2"
+    ids = [row[0] for row in first[1:] + second[1:]]
+    assert len(set(ids)) == 3 == (await database_counts(api))[1]
+
+
+async def test_a_workbook_is_zipped_while_the_process_answers_others(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saving a workbook of a million rows takes a while; other requests are answered
+    meanwhile. The save here waits until /health has answered: on the event loop it would
+    wait in vain, and time out."""
+    from openpyxl import Workbook
+
+    await api.to_assisted()
+    saving, answered, waited = threading.Event(), threading.Event(), []
+    original = Workbook.save
+
+    def save_once_answered(self: Workbook, filename: str) -> None:
+        saving.set()
+        waited.append(answered.wait(10))
+        original(self, filename)
+
+    monkeypatch.setattr(Workbook, "save", save_once_answered)
+    exporting = asyncio.create_task(export(api, format="xlsx"))
+    assert await asyncio.to_thread(saving.wait, 10)
+    assert (await api.get(EXPORTER, "/health")).status_code == 200
+    answered.set()
+    book = load_workbook(io.BytesIO((await exporting).content))
+    assert waited == [True] and len(list(book.active.iter_rows())) == 2
 
 
 async def test_acknowledgments_keep_numbers_and_a_rejection_is_sent_again(api: Api) -> None:

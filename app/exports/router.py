@@ -183,25 +183,42 @@ async def _render(
         yield chunk
 
 
+SHEET_ROWS = 1_048_576 - 1
+"""Rows of data a sheet takes: Excel opens at most 1,048,576 rows, the header one of them."""
+
+
 async def _xlsx(
     title: str, header: list[str], rows: AsyncIterator[list[Any]]
 ) -> AsyncIterator[bytes]:
     """A workbook written row by row to a temporary file (openpyxl's write-only mode keeps
-    memory flat), then sent in chunks: frozen header row, widths that fit."""
+    memory flat), then sent in chunks: frozen header row, widths that fit. Rows beyond what
+    Excel opens in one sheet go on in the next (``title (2)``, …), each with the header."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title)
-    sheet.freeze_panes = "A2"
-    for letter, width in national.column_widths(header):
-        sheet.column_dimensions[letter].width = width
-    sheet.append(header)
+
+    def sheet_for(number: int) -> Any:
+        sheet = workbook.create_sheet(title if number == 1 else f"{title} ({number})")
+        sheet.freeze_panes = "A2"
+        for letter, width in national.column_widths(header):
+            sheet.column_dimensions[letter].width = width
+        sheet.append(header)
+        return sheet
+
+    sheets, written = 1, 0
+    sheet = sheet_for(sheets)
     async for values in rows:
+        if written == SHEET_ROWS:
+            sheets, written = sheets + 1, 0
+            sheet = sheet_for(sheets)
         sheet.append(values)
+        written += 1
     handle, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(handle)
     try:
-        workbook.save(path)
+        # zipping a sheet of a million rows takes a while: off the event loop, so the
+        # process goes on answering other requests
+        await asyncio.to_thread(workbook.save, path)
         with open(path, "rb") as file:  # noqa: ASYNC230 (a local temporary file)
             while chunk := file.read(1 << 16):
                 yield chunk
