@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import struct
+import tempfile
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -176,6 +177,29 @@ async def test_a_workbook_is_zipped_while_the_process_answers_others(
     answered.set()
     book = load_workbook(io.BytesIO((await exporting).content))
     assert waited == [True] and len(list(book.active.iter_rows())) == 2
+
+
+async def test_a_workbook_given_up_leaves_no_temporary_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rows fail (or the client goes) halfway: the sheets' temporary files, which
+    openpyxl would otherwise keep until the process exits, are removed."""
+    from openpyxl.worksheet import _writer
+
+    async def rows() -> AsyncIterator[list[Any]]:
+        for value in "ab":
+            yield [value] * 3
+        raise RuntimeError("the client went away")
+
+    def files() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("openpyxl.*"))
+
+    monkeypatch.setattr(router, "SHEET_ROWS", 1)  # two sheets by the time it fails
+    before, registered = files(), set(_writer.ALL_TEMP_FILES)
+    with pytest.raises(RuntimeError, match="went away"):
+        async for _ in router._xlsx("台账", ["x", "y", "z"], rows()):
+            pass
+    assert files() == before and set(_writer.ALL_TEMP_FILES) == registered
 
 
 async def test_acknowledgments_keep_numbers_and_a_rejection_is_sent_again(api: Api) -> None:

@@ -196,34 +196,59 @@ async def _xlsx(
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
+    sheets: list[Any] = []
 
     def sheet_for(number: int) -> Any:
         sheet = workbook.create_sheet(title if number == 1 else f"{title} ({number})")
+        sheets.append(sheet)
         sheet.freeze_panes = "A2"
         for letter, width in national.column_widths(header):
             sheet.column_dimensions[letter].width = width
         sheet.append(header)
         return sheet
 
-    sheets, written = 1, 0
-    sheet = sheet_for(sheets)
-    async for values in rows:
-        if written == SHEET_ROWS:
-            sheets, written = sheets + 1, 0
-            sheet = sheet_for(sheets)
-        sheet.append(values)
-        written += 1
+    written = 0
+    sheet = sheet_for(1)
+    try:
+        async for values in rows:
+            if written == SHEET_ROWS:
+                sheet, written = sheet_for(len(sheets) + 1), 0
+            sheet.append(values)
+            written += 1
+    except BaseException:  # the rows failed or the client went: no workbook will be saved
+        _discard(sheets)
+        raise
     handle, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(handle)
     try:
         # zipping a sheet of a million rows takes a while: off the event loop, so the
-        # process goes on answering other requests
-        await asyncio.to_thread(workbook.save, path)
+        # process goes on answering other requests; and its own until done, since it
+        # removes the sheets' files as it goes and the workbook's file is removed after it
+        saving = asyncio.get_running_loop().run_in_executor(None, workbook.save, path)
+        try:
+            await asyncio.shield(saving)
+        finally:
+            if not saving.done():
+                await asyncio.wait([saving])
         with open(path, "rb") as file:  # noqa: ASYNC230 (a local temporary file)
             while chunk := file.read(1 << 16):
                 yield chunk
     finally:
         os.unlink(path)
+
+
+def _discard(sheets: list[Any]) -> None:
+    """Write-only sheets keep their rows in temporary files that openpyxl removes when it
+    saves the workbook, or else only when the process exits: a workbook given up is
+    removed now (a million rows are gigabytes)."""
+    for sheet in sheets:
+        writer = sheet._writer
+        if writer is None:
+            continue
+        if not sheet.closed:
+            sheet.close()
+        if os.path.exists(writer.out):
+            writer.cleanup()
 
 
 @router.get("/exports/national/batches", response_model=list[BatchOut])
