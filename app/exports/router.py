@@ -91,7 +91,9 @@ async def national_export(
 ) -> StreamingResponse:
     """Confirmed cases that changed since ``after`` (and those the national system rejected),
     with their members, under the national forms' field names; ID numbers in full. Streamed;
-    when the body is complete the export is recorded as a batch and each case as sent."""
+    when the body is complete the export is recorded as a batch and each case as sent. CSV
+    and XLSX take one row per member; an XLSX sheet takes the 1,048,576 rows Excel opens
+    (the header one of them), and the rows after go on in the next sheet."""
     permit(principal, "export.national")
     if format != "csv" and encoding != "utf-8":
         raise Unprocessable("encoding_not_applicable", "Only CSV is offered in GB18030.")
