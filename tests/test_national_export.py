@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from app import migrations
 from app.areas.demo import load as load_demo_areas
+from app.audit import log
 from app.cases.models import Case
 from app.core.clock import FrozenClock
 from app.core.crypto import CipherError, FieldCipher
@@ -294,6 +295,46 @@ async def test_a_change_made_during_an_export_is_in_the_next_one(
     monkeypatch.setattr(router, "_render", original)
     [again] = lines((await export(api)).text)
     assert again["case_id"] == moving and again["就业帮扶措施"] == MEASURE["content"]
+
+
+async def test_a_slow_export_does_not_hold_the_log_back(
+    postgres_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL. The log sequences an event once every writing transaction older than it
+    has ended, on the whole cluster. CSV and XLSX take minutes for a million cases, so they
+    write their items only once the body is complete: a change made while one streams is
+    in the log before it ends. (JSON Lines writes them as it goes: it takes seconds.)"""
+    api = postgres_api
+    moving = await api.to_assisted()
+    await api.to_assisted()
+    monkeypatch.setattr(national, "ITEMS_AT_ONCE", 1)  # as a big export would, early on
+    original, seen = router._render, []
+    engine = make_engine(api.settings.database_url)
+    sessions = make_sessionmaker(engine)
+
+    async def sequenced() -> int:
+        async with sessions() as session, session.begin():
+            return await log.sequence_all(session, api.clock.now())
+
+    async def render_with_a_change(*args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
+        async for chunk in original(*args, **kwargs):
+            if not seen:
+                await sequenced()
+                await api.must_fact("bureau.jiaohe", moving, "measures", MEASURE)
+                seen.append(await sequenced())
+            yield chunk
+
+    monkeypatch.setattr(router, "_render", render_with_a_change)
+    try:
+        for format in ("csv", "xlsx"):
+            seen.clear()
+            await export(api, format=format, after=-1)
+            assert seen == [1], format  # the measure's event was sequenced mid-export
+    finally:
+        await engine.dispose()
+    monkeypatch.setattr(router, "_render", original)
+    batches = (await api.get(EXPORTER, f"{PATH}/batches")).json()
+    assert [(b["format"], b["cases"]) for b in batches] == [("xlsx", 2), ("csv", 2)]
 
 
 async def test_ledgers_per_area_in_json_and_xlsx(api: Api) -> None:

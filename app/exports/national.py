@@ -18,6 +18,7 @@ import csv
 import io
 import json
 import struct
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -89,13 +90,21 @@ class ItemWriter:
     """PostgreSQL: the batch's items, appended by the writer's connection while the reader
     streams (the two run side by side), each a COPY of up to :data:`ITEMS_AT_ONCE` rows in
     key order, which the primary key's index takes at about half the cost of ids in the
-    order the documents came."""
+    order the documents came.
 
-    def __init__(self, writer: AsyncSession, number: int) -> None:
+    ``deferred`` (CSV and XLSX, which take minutes for a million cases): the sorted runs wait
+    in a temporary file and are written once the body is complete. The first row written
+    makes the writer's a writing transaction, and the log sequences no event younger than a
+    writing transaction still open anywhere on the cluster: written as they go, the items
+    would hold every change back for as long as the export runs."""
+
+    def __init__(self, writer: AsyncSession, number: int, deferred: bool = False) -> None:
         self.writer, self.head = writer, b"%d\t" % number
         self.lines: list[bytes] = []
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
         self.task: asyncio.Task[None] | None = None
+        self.waiting = tempfile.TemporaryFile() if deferred else None  # noqa: SIM115
+        self.runs: list[int] = []  # the waiting runs' lengths in bytes
 
     async def start(self) -> None:
         connection = await self.writer.connection()
@@ -126,11 +135,20 @@ class ItemWriter:
         if self.lines:
             self.lines.sort()
             self.lines.append(b"")
-            await self.queue.put(b"\n".join(self.lines))
+            run = b"\n".join(self.lines)
             self.lines.clear()
+            if self.waiting is None:
+                await self.queue.put(run)
+            else:
+                self.runs.append(self.waiting.write(run))
 
     async def close(self) -> None:
         await self.flush()
+        if self.waiting is not None:
+            self.waiting.seek(0)
+            for length in self.runs:
+                await self.queue.put(self.waiting.read(length))
+            self.waiting.close()
         await self.queue.put(None)
         assert self.task is not None
         await self.task
@@ -138,6 +156,8 @@ class ItemWriter:
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
+        if self.waiting is not None:
+            self.waiting.close()
 
 
 @dataclass
@@ -148,6 +168,8 @@ class Batch:
     number: int
     params: dict[str, Any]
     items: ItemWriter | None = None
+    deferred: bool = False
+    """Its items written once the body is complete (see :class:`ItemWriter`)."""
 
 
 @contextlib.asynccontextmanager
@@ -161,7 +183,7 @@ async def reading(
         await select_cases(writer, batch.params | {"number": batch.number})
         yield writer
         return
-    batch.items = ItemWriter(writer, batch.number)
+    batch.items = ItemWriter(writer, batch.number, batch.deferred)
     await batch.items.start()
     reader = sessions()
     try:

@@ -121,7 +121,8 @@ async def national_export(
         digest, tally = hashlib.sha256(), national.Tally()
         async with sessions() as writer, writer.begin():
             batch = national.Batch(await _next_number(writer), {
-                "area": principal.area + "%", "after": after, "to": to})  # fmt: skip
+                "area": principal.area + "%", "after": after, "to": to},
+                deferred=format != "jsonl")  # fmt: skip
             hashed: asyncio.Future[None] | None = None
             async with national.reading(sessions, writer, batch) as reader:
                 async for chunk in _render(reader, batch, format, encoding, cipher, tally):
