@@ -337,6 +337,38 @@ async def test_a_slow_export_does_not_hold_the_log_back(
     assert [(b["format"], b["cases"]) for b in batches] == [("xlsx", 2), ("csv", 2)]
 
 
+@pytest.mark.parametrize("format", ["jsonl", "csv"])
+async def test_an_export_whose_items_cannot_be_written_fails_and_records_nothing(
+    postgres_api: Api, monkeypatch: pytest.MonkeyPatch, format: str
+) -> None:
+    """PostgreSQL. The items' writer fails on its first run; more runs than its queue
+    holds follow (one per case here): the export raises that error, never waits on a writer
+    that is gone, and records no batch."""
+    import asyncpg
+
+    api = postgres_api
+    for _ in range(6):
+        await api.to_assisted()
+    monkeypatch.setattr(national, "ITEMS_AT_ONCE", 1)
+    add = national.ItemWriter.add
+
+    async def one_by_one(self: national.ItemWriter, items: list[bytes]) -> None:
+        for item in items:  # a run per case, as a big export has many
+            await add(self, [item])
+
+    async def refused(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the items cannot be written")
+
+    monkeypatch.setattr(national.ItemWriter, "add", one_by_one)
+
+    monkeypatch.setattr(asyncpg.Connection, "copy_to_table", refused)
+    with pytest.raises(RuntimeError, match="cannot be written"):
+        await asyncio.wait_for(api.get(EXPORTER, PATH, format=format), timeout=30)
+    monkeypatch.undo()
+    assert (await api.get(EXPORTER, f"{PATH}/batches")).json() == []
+    assert len(lines((await export(api)).text)) == 6
+
+
 async def test_ledgers_per_area_in_json_and_xlsx(api: Api) -> None:
     here = await api.to_assisted()
     response = await api.get("township.baishishan", "/api/v1/ledgers/monitored-households")

@@ -138,18 +138,29 @@ class ItemWriter:
             run = b"\n".join(self.lines)
             self.lines.clear()
             if self.waiting is None:
-                await self.queue.put(run)
+                await self.put(run)
             else:
                 self.runs.append(self.waiting.write(run))
+
+    async def put(self, run: bytes | None) -> None:
+        """Queue a run for the writer, or raise the writer's error: a writer that failed
+        takes nothing more, and a full queue would wait for it forever."""
+        assert self.task is not None
+        put = asyncio.ensure_future(self.queue.put(run))
+        await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
+            self.task.result()  # it ends early only by failing
+            raise RuntimeError("the export's items writer stopped")
 
     async def close(self) -> None:
         await self.flush()
         if self.waiting is not None:
             self.waiting.seek(0)
             for length in self.runs:
-                await self.queue.put(self.waiting.read(length))
+                await self.put(self.waiting.read(length))
             self.waiting.close()
-        await self.queue.put(None)
+        await self.put(None)
         assert self.task is not None
         await self.task
 
