@@ -6,8 +6,9 @@ as its document (``national_document``) stands, its members' sealed numbers put 
 (:func:`app.exports.document.filled`), and is recorded as an item of the batch, at the
 version sent. On PostgreSQL one binary COPY reads the selection with the documents, whose
 rows are sliced out of the byte stream, while the writer's connection appends the items
-from what went out; SQLite writes the items first, then reads their documents. JSON Lines
-nest members under 成员; CSV and XLSX take one row per member.
+from what went out (CSV and XLSX, slower, once the body is complete: :class:`ItemWriter`);
+SQLite writes the items first, then reads their documents. JSON Lines nest members under
+成员; CSV and XLSX take one row per member.
 """
 
 from __future__ import annotations
