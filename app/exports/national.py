@@ -363,37 +363,47 @@ async def stream_jsonl(
     tally.rows = tally.cases
 
 
-async def flat_rows(
+async def flat_blocks(
     session: AsyncSession, batch: Batch, cipher: FieldCipher, tally: Tally
-) -> AsyncIterator[list[Any]]:
-    """One row per member, in :func:`headers` order (a case without members: one row)."""
-    cases = Tally()
-    async for block in _blocks(session, batch, cipher, cases):
+) -> AsyncIterator[list[list[Any]]]:
+    """One row per member, in :func:`headers` order (a case without members: one row), a
+    block's cases at a time."""
+    blank = [None] * len(document.MEMBER_FIELDS)
+    async for block in _blocks(session, batch, cipher, tally):  # counts the cases
+        rows: list[list[Any]] = []
         for line in block.splitlines():
             record = json.loads(line)
             head = [record.get(f) for f in document.HEAD_FIELDS]
             head += [record.get(f, "") for f in projection.FIELDS]
-            tally.cases += 1
-            for member in record["成员"] or [None]:
-                tally.rows += 1
-                if member is None:
-                    yield head + [None] * len(document.MEMBER_FIELDS)
-                    continue
-                yield head + [member.get(f) for f in document.MEMBER_FIELDS]
+            members = record["成员"]
+            rows += ([head + [m.get(f) for f in document.MEMBER_FIELDS] for m in members]
+                     if members else [head + blank])  # fmt: skip
+        tally.rows += len(rows)
+        yield rows
 
 
-def csv_lines(header: list[str], encoding: str) -> tuple[Callable[[list[Any]], bytes], bytes]:
-    """An encoder of one row, and the file's first bytes (BOM for UTF-8, then the header)."""
+async def flat_rows(
+    session: AsyncSession, batch: Batch, cipher: FieldCipher, tally: Tally
+) -> AsyncIterator[list[Any]]:
+    """:func:`flat_blocks` a row at a time."""
+    async for rows in flat_blocks(session, batch, cipher, tally):
+        for row in rows:
+            yield row
+
+
+def csv_lines(header: list[str], encoding: str) -> tuple[Callable[[list[list[Any]]], bytes], bytes]:
+    """An encoder of rows (None as empty), and the file's first bytes (BOM for UTF-8, then
+    the header)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
-    def encode(values: list[Any]) -> bytes:
+    def encode(rows: list[list[Any]]) -> bytes:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(["" if v is None else v for v in values])
+        writer.writerows(rows)
         return buffer.getvalue().encode(encoding)
 
-    start = ("\ufeff".encode() if encoding == "utf-8" else b"") + encode(header)
+    start = ("\ufeff".encode() if encoding == "utf-8" else b"") + encode([header])
     return encode, start
 
 

@@ -171,17 +171,14 @@ async def _render(
             yield chunk
         return
     header = national.headers()
-    rows = national.flat_rows(session, batch, cipher, tally)
     if format == "csv":
         encode, start = national.csv_lines(header, encoding)
-        buffered = [start]
-        async for values in rows:
-            buffered.append(encode(values))
-            if len(buffered) >= 500:
-                yield b"".join(buffered)
-                buffered.clear()
-        yield b"".join(buffered)
+        yield start
+        async for block in national.flat_blocks(session, batch, cipher, tally):
+            if block:
+                yield encode(block)
         return
+    rows = national.flat_rows(session, batch, cipher, tally)
     async for chunk in _xlsx("全国监测对象", header, rows):
         yield chunk
 
