@@ -130,9 +130,6 @@ class ItemWriter:
             await self.flush()
 
     async def flush(self) -> None:
-        assert self.task is not None
-        if self.task.done():  # failed: raise its error here, in the stream
-            self.task.result()
         if self.lines:
             self.lines.sort()
             self.lines.append(b"")
@@ -147,6 +144,8 @@ class ItemWriter:
         """Queue a run for the writer, or raise the writer's error: a writer that failed
         takes nothing more, and a full queue would wait for it forever."""
         assert self.task is not None
+        if self.task.done():  # failed: raise its error here, in the stream
+            self.task.result()
         put = asyncio.ensure_future(self.queue.put(run))
         await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
         if not put.done():

@@ -175,8 +175,7 @@ async def _render(
         encode, start = national.csv_lines(header, encoding)
         yield start
         async for block in national.flat_blocks(session, batch, cipher, tally):
-            if block:
-                yield encode(block)
+            yield encode(block)  # never empty: a block holds whole cases
         return
     rows = national.flat_rows(session, batch, cipher, tally)
     async for chunk in _xlsx("全国监测对象", header, rows):
