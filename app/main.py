@@ -17,7 +17,7 @@ from app.audit.router import router as audit_router
 from app.auth.jwks import JwksCache
 from app.cases.router import router as cases_router
 from app.core import errors
-from app.core.clock import Clock, OffsetClock, SystemClock
+from app.core.clock import Clock, ClockMiddleware, OffsetClock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)  # fmt: skip
     app.add_middleware(ObservabilityMiddleware)
+    app.add_middleware(ClockMiddleware, clock=app.state.clock)
     app.include_router(health.router)
     app.include_router(cases_router)
     app.include_router(notices_router)

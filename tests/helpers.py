@@ -17,6 +17,7 @@ from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.households.idnumber import make as make_id_number
 from app.main import create_app
+from workflows.calendar import local_date
 
 VILLAGE = "220281102200"  # 平岗村, 白石山镇
 OTHER_VILLAGE = "220281105200"  # 劳动村, 天北镇
@@ -37,11 +38,9 @@ APPLICATION = sha("书面申请 (扫描件)")
 """The scanned written application a cadre enters a self-declaration from."""
 COMMITMENT_FORM = {
     "signatory_name": "王德福",
-    "signed_on": "2026-03-02",
     "document_sha256": sha("承诺授权书"),
 }
 PASSING_REVIEW = {
-    "held_on": "2026-03-03",
     "eligible_members": 30,
     "present": 21,
     "votes_for": 15,
@@ -50,7 +49,6 @@ PASSING_REVIEW = {
     "minutes_sha256": sha("会议记录"),
 }
 VERIFICATION = {
-    "verified_on": "2026-03-02",
     "verified_by": ["张书记", "刘网格员"],
     "household_size": 4,
     "wage_income": "12000.00",
@@ -70,7 +68,6 @@ VERIFICATION = {
 }
 HOME_VISIT = {
     "visited_by": ["李乡长", "张干事"],
-    "visited_on": "2026-03-12",
     "findings": "因病支出大, 收入骤减",
     "opinion": "建议纳入监测",
 }
@@ -79,6 +76,18 @@ CLASSIFICATION = {
     "risk_types": ["illness"],
     "responsible_person": {"name": "赵帮扶", "unit": "蛟河市农业农村局"},
 }
+COMMITTEE_STUDY = {
+    "participants": ["张书记", "王主任"],
+    "conclusion": "预警属实, 提交民主评议",
+}
+"""村"两委"研究 of a cadre-found or department-flagged case, before its review (case-v2).
+
+The fixtures above leave out the day the thing happened: :meth:`Api.fact` dates it today
+(the service's today) unless the test names a day itself."""
+DATE_FIELDS = {"commitment-forms": "signed_on", "household-verifications": "verified_on",
+               "income-assessments": "verified_on", "reviews": "held_on",
+               "home-visits": "visited_on", "committee-studies": "studied_on",
+               "announcement-postings": "posted_on"}  # fmt: skip
 OPENERS = {
     "self_declared": "cadre.pinggang",
     "cadre_found": "cadre.pinggang",
@@ -91,6 +100,8 @@ class Api:
         self, client: httpx.AsyncClient, settings: Settings, clock: FrozenClock, app: Any = None
     ) -> None:
         self.client, self.settings, self.clock, self.app = client, settings, clock, app
+        self.heads: dict[str, str] = {}
+        """Each case's household head's ID number, as the test opened it."""
 
     @classmethod
     @asynccontextmanager
@@ -128,6 +139,7 @@ class Api:
         id_number: str | None = None,
         village: str = VILLAGE,
     ) -> dict[str, Any]:
+        id_number = id_number or new_id_number()
         response = await self.post(
             user or OPENERS[channel],
             "/api/v1/cases",
@@ -135,7 +147,7 @@ class Api:
                 "channel": channel,
                 "household": {
                     "head_name": "王德福",
-                    "head_id_number": id_number or new_id_number(),
+                    "head_id_number": id_number,
                     "village_code": village,
                     "size": 4,
                     "phone": "13800000000",
@@ -147,7 +159,26 @@ class Api:
         )
         assert response.status_code in (200, 201), response.text
         body: dict[str, Any] = response.json()
+        self.heads.setdefault(body["id"], id_number)
         return body
+
+    async def add_member(
+        self, case_id: str, id_number: str, name: str = "李秀兰", relation: str = "spouse"
+    ) -> dict[str, Any]:
+        """Register a member in the case's household (by the village cadre)."""
+        household = (await self.case(case_id))["household"]["id"]
+        response = await self.post(
+            "cadre.pinggang",
+            f"/api/v1/households/{household}/members",
+            {"name": name, "id_number": id_number, "relation": relation},
+        )
+        assert response.status_code == 201, response.text
+        member: dict[str, Any] = response.json()
+        return member
+
+    def today(self) -> str:
+        """The service's today (Asia/Shanghai), as a fact's date."""
+        return local_date(self.clock.now()).isoformat()
 
     async def case(self, case_id: str, user: str = "bureau.jiaohe") -> dict[str, Any]:
         response = await self.get(user, f"/api/v1/cases/{case_id}")
@@ -176,6 +207,10 @@ class Api:
         return body
 
     async def fact(self, user: str, case_id: str, path: str, body: Any) -> httpx.Response:
+        """Record a fact; one whose body names no day happened today."""
+        field = DATE_FIELDS.get(path)
+        if field and isinstance(body, dict) and field not in body:
+            body = {**body, field: self.today()}
         return await self.post(user, f"/api/v1/cases/{case_id}/{path}", body)
 
     async def must_fact(self, user: str, case_id: str, path: str, body: Any) -> dict[str, Any]:
@@ -204,9 +239,15 @@ class Api:
         return str(case["id"])
 
     async def prepare_nomination(self, case_id: str, review: dict[str, Any] | None = None) -> None:
-        """Record the commitment form, the verified facts and a review (passing by default)."""
-        form = {**COMMITMENT_FORM, "covered_member_id_numbers": [new_id_number()]}
+        """Record the commitment form, the verified facts and a review (passing by default);
+        a cadre-found or department-flagged case is studied by the two committees first."""
+        case = await self.case(case_id)
+        form = {**COMMITMENT_FORM, "signatory_name": case["household"]["head_name"],
+                "covered_member_id_numbers": [self.heads[case_id]]}  # fmt: skip
         await self.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
+        if case["channel"] != "self_declared":
+            await self.must_fact("committee.pinggang", case_id, "committee-studies",
+                                 COMMITTEE_STUDY)  # fmt: skip
         await self.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
         await self.must_fact("committee.pinggang", case_id, "reviews", review or PASSING_REVIEW)
 

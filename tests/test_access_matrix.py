@@ -26,6 +26,7 @@ from app.core.db import make_engine
 from tests.helpers import (
     CLASSIFICATION,
     COMMITMENT_FORM,
+    COMMITTEE_STUDY,
     HOME_VISIT,
     PASSING_REVIEW,
     VERIFICATION,
@@ -92,6 +93,9 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("POST", f"{c}/plan-notices", {C}, "object", {}, STALE),
         Route("POST", f"{c}/return-responses", {V, C, T}, "object", {"response": "x"}, STALE),
         Route("POST", f"{c}/comparisons", {B}, "object", {}, STALE),
+        Route("POST", f"{c}/committee-studies", {C}, "object", COMMITTEE_STUDY, STALE),
+        Route("POST", f"{c}/announcement-postings", {V, B}, "object",
+              {"posted_on": "2026-03-02", "location": "村务公开栏"}, STALE),
         Route("POST", f"{c}/objections/o1/resolution", {T}, "object",
               {"procedure": "identification", "outcome": "dismissed", "reason": "x"}, STALE),
         # progress: the city, or the measure's named responsible person — a user, not a role

@@ -43,6 +43,7 @@ async def case_at_city(api: Api, head_id: str, member_id: str) -> str:
         },
     )
     case_id: str = response.json()["id"]
+    await api.add_member(case_id, member_id, "王小红", "daughter")
     await api.must("cadre.pinggang", case_id, "start_village_review")
     await api.must_fact(
         "cadre.pinggang",

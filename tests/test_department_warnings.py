@@ -257,6 +257,7 @@ async def test_the_city_distributes_and_the_department_gets_feedback(api: Api) -
         (4, "distributed", "received", None)]  # fmt: skip
     assert feedback[1]["dismissal_reason"] == "已享受教育资助, 无返贫风险"
 
+    api.heads[case["id"]] = fresh  # 郑一, registered from line 2
     await api.to_city(case["id"])
     await api.must_fact("bureau.jiaohe", case["id"], "classification", CLASSIFICATION)
     await api.must("bureau.jiaohe", case["id"], "confirm")

@@ -70,14 +70,14 @@ async def test_a_household_is_eliminated_only_through_the_procedure(api: Api) ->
     await publish_lines(api)
     case_id = await monitored_and_helped(api)  # confirmed 2026-03-08
     await set_head_labour(api, case_id, "ordinary")
-    await assess(api, case_id, "2026-03-20")
-    api.clock.advance(timedelta(days=190))  # 2026-09-19
+    await assess(api, case_id, "2026-03-14")
+    api.clock.advance(timedelta(days=190))  # 2026-09-20
     await assess(api, case_id, "2026-09-19", wage_income="12000.00")  # 4250/person: below 7000
     codes = await refused(api, "cadre.pinggang", case_id, "propose_elimination")
     assert codes == {"income_not_stable"}
     api.clock.advance(timedelta(days=10))
     await assess(api, case_id, "2026-09-29")  # (40000+8000.50+3000-2000.50)/4 = 12250
-    # 03-20 and 09-29 are six months apart and above the line, but 09-19 between them is not
+    # 03-14 and 09-29 are six months apart and above the line, but 09-19 between them is not
     assert (await refused(api, "cadre.pinggang", case_id, "propose_elimination")) == {
         "income_not_stable"
     }
@@ -94,7 +94,7 @@ async def test_a_household_is_eliminated_only_through_the_procedure(api: Api) ->
         "cadre.pinggang",
         case_id,
         "household-verifications",
-        {**STABLE, "verified_on": "2027-04-07"},
+        {**STABLE, "verified_on": "2027-04-08"},
     )
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     await api.must("committee.pinggang", case_id, "publish_elimination_notice")
@@ -144,11 +144,16 @@ async def test_without_labour_the_household_is_kept_under_watch(api: Api) -> Non
 
 async def to_city_for_elimination(api: Api, case_id: str) -> None:
     """Stable income over a year, then the elimination procedure up to the city."""
-    await assess(api, case_id, "2026-03-20")
-    api.clock.advance(timedelta(days=400))
-    await assess(api, case_id, "2027-04-20")
+    await assess(api, case_id, "2026-03-14")
+    api.clock.advance(timedelta(days=400))  # 2027-04-18
+    await assess(api, case_id, "2027-04-18")
+    await elimination_to_city(api, case_id)
+
+
+async def elimination_to_city(api: Api, case_id: str) -> None:
+    """Proposed today, through the village's procedure and the township, up to the city."""
     await api.must("cadre.pinggang", case_id, "propose_elimination")
-    verification = {**STABLE, "verified_on": "2027-04-20"}
+    verification = {**STABLE, "verified_on": api.today()}
     await api.must_fact("cadre.pinggang", case_id, "household-verifications", verification)
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     await api.must("committee.pinggang", case_id, "publish_elimination_notice")
@@ -158,11 +163,21 @@ async def to_city_for_elimination(api: Api, case_id: str) -> None:
     await api.must("township.baishishan", case_id, "submit_elimination_to_city")
 
 
-async def test_no_labour_is_never_marked_eliminated(api: Api) -> None:
+async def test_no_labour_is_never_proposed_nor_marked_eliminated(api: Api) -> None:
     await publish_lines(api)
     case_id = await monitored_and_helped(api)
     await set_head_labour(api, case_id, "none")
-    await to_city_for_elimination(api, case_id)
+    await assess(api, case_id, "2026-03-14")
+    api.clock.advance(timedelta(days=400))
+    await assess(api, case_id, "2027-04-18")
+    # 暂不标注: a household without labour capacity is not proposed at all
+    assert await refused(api, "cadre.pinggang", case_id, "propose_elimination") == {
+        "no_labour_capacity"
+    }
+    # proposed once the head can work; the city finds the labour lost by its decision
+    await set_head_labour(api, case_id, "ordinary")
+    await elimination_to_city(api, case_id)
+    await set_head_labour(api, case_id, "lost")
     assert await refused(api, "bureau.jiaohe", case_id, "mark_risk_eliminated",
                          {"method": "natural"}) == {"no_labour_capacity"}  # fmt: skip
     back = await api.must("bureau.jiaohe", case_id, "continue_assistance",
@@ -212,7 +227,7 @@ async def test_an_assessment_round_lists_who_is_ready_and_what_others_miss(api: 
     not_ready = await api.to_assisted()
     elsewhere = await api.open_case(village="220281105200", user="cadre.laodong")  # elsewhere
     await set_head_labour(api, ready, "ordinary")
-    await assess(api, ready, "2026-03-20")
+    await assess(api, ready, "2026-03-14")
     api.clock.advance(timedelta(days=200))
     await assess(api, ready, "2026-10-01")
     for user, body in (
@@ -235,6 +250,7 @@ async def test_an_assessment_round_lists_who_is_ready_and_what_others_miss(api: 
         "no_measure_done",
         "income_not_stable",
         "rigid_spending_unresolved",
+        "no_labour_capacity",  # no member's labour skill is recorded yet
     }
     assert elsewhere["id"] not in standing
     # tracked through the procedure
@@ -249,9 +265,10 @@ async def test_an_assessment_round_lists_who_is_ready_and_what_others_miss(api: 
 async def test_weak_stability_keeps_assistance_with_its_causes(api: Api) -> None:
     await publish_lines(api)
     case_id = await monitored_and_helped(api)
-    await assess(api, case_id, "2026-03-20")
+    await set_head_labour(api, case_id, "ordinary")
+    await assess(api, case_id, "2026-03-14")
     api.clock.advance(timedelta(days=200))
-    await assess(api, case_id, "2026-10-01")
+    await assess(api, case_id, "2026-09-30")
     await api.must("cadre.pinggang", case_id, "propose_elimination")
     bad = await api.act(
         "township.baishishan",

@@ -45,7 +45,7 @@ def test_migrations_go_down_and_up_again(tmp_path: Path) -> None:
 
 async def test_workflow_document_and_diagram(api: Api) -> None:
     document = (await api.get("auditor.jiaohe", "/api/v1/workflows/case")).json()
-    assert document["version"] == "case-v1"
+    assert document["version"] == "case-v2"
     assert {a["name"] for a in document["actions"]} >= {"confirm", "publish_notice"}
     diagram = await api.get("auditor.jiaohe", "/api/v1/workflows/case", format="mermaid")
     assert diagram.text.startswith("stateDiagram-v2")

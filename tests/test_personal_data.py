@@ -43,6 +43,7 @@ async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
             "id_number": head,
             "village_code": "220281102200",
             "hardship": "受伤",
+            "risk_type": "accident",
             "household_size": 2,
         },
     )

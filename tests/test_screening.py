@@ -130,7 +130,7 @@ async def test_campaign_progress_counts_are_exact(api: Api) -> None:
     assert events[0]["payload"]["source"] == f"screening:campaign:{cid}"
     assert (await visit(api, None, hh["y1"], round_id=cid)).status_code == 201
     attached = await visit(api, "cadre.laodong", hh["l3"], round_id=cid, result="risk_found",
-                           note="又因病住院")  # fmt: skip
+                           risk_type="illness", note="又因病住院")  # fmt: skip
     assert attached.status_code == 201, attached.text
     assert attached.json()["attached"] is True
     assert attached.json()["case_id"] == existing["id"]
@@ -143,10 +143,11 @@ async def test_campaign_progress_counts_are_exact(api: Api) -> None:
     assert march.status_code == 422 and march.json()["code"] == "visit_outside_round"
     future = await visit(api, "cadre.pinggang", hh["p3"], round_id=cid, visited_on="2026-04-11")
     assert future.status_code == 422 and future.json()["code"] == "visit_in_future"
-    unscoped = await visit(api, "cadre.pinggang", late, round_id=cid)
-    assert unscoped.status_code == 422 and unscoped.json()["code"] == "household_not_in_scope"
     silent = await visit(api, "cadre.pinggang", hh["p3"], round_id=cid, result="risk_found")
     assert silent.status_code == 422 and silent.json()["code"] == "note_missing"
+    unnamed = await visit(api, "cadre.pinggang", hh["p3"], round_id=cid, result="risk_found",
+                          note="户主摔伤")  # fmt: skip
+    assert unnamed.status_code == 422 and unnamed.json()["code"] == "risk_type_missing"
     foreign = await visit(api, "cadre.laodong", hh["p3"], round_id=cid)
     assert foreign.status_code == 404 and foreign.json()["code"] == "household_not_found"
     committee = await visit(api, "committee.pinggang", hh["p3"], round_id=cid)
@@ -154,28 +155,35 @@ async def test_campaign_progress_counts_are_exact(api: Api) -> None:
     nowhere = await visit(api, "cadre.pinggang", hh["p3"], round_id="no-such-round")
     assert nowhere.status_code == 404 and nowhere.json()["code"] == "round_not_found"
 
+    # 赵四, registered after the opening, is a task of the running campaign (不留死角)
     city = (await api.get("bureau.jiaohe", progress_path)).json()
-    assert counts(city["round"]) == (8, 4, 2, 2)
+    assert counts(city["round"]) == (9, 4, 2, 2)
     assert {t["area_code"]: counts(t) for t in city["townships"]} == {
-        BAISHISHAN: (5, 3, 1, 1), TIANBEI: (3, 1, 1, 1)}  # fmt: skip
+        BAISHISHAN: (6, 3, 1, 1), TIANBEI: (3, 1, 1, 1)}  # fmt: skip
     assert {v["area_code"]: counts(v) for v in city["villages"]} == {
-        PINGGANG: (3, 2, 1, 1), YOUHAO: (2, 1, 0, 0), LAODONG: (3, 1, 1, 1)}  # fmt: skip
+        PINGGANG: (4, 2, 1, 1), YOUHAO: (2, 1, 0, 0), LAODONG: (3, 1, 1, 1)}  # fmt: skip
     assert [t["name"] for t in city["townships"]] == ["白石山镇", "天北镇"]
     township = (await api.get("township.baishishan", progress_path)).json()
-    assert counts(township["round"]) == (5, 3, 1, 1)
+    assert counts(township["round"]) == (6, 3, 1, 1)
     assert [v["area_code"] for v in township["villages"]] == [PINGGANG, YOUHAO]
     pending = (await api.get("cadre.pinggang", f"/api/v1/screening/rounds/{cid}/tasks",
                              pending="true")).json()  # fmt: skip
-    assert [t["household_id"] for t in pending] == [hh["p3"]]
+    assert sorted(t["household_id"] for t in pending) == sorted([hh["p3"], late])
+    assert (await visit(api, "cadre.pinggang", late, round_id=cid)).status_code == 201
     done = (await api.get("township.baishishan", f"/api/v1/screening/rounds/{cid}/tasks",
                           pending="false")).json()  # fmt: skip
     assert {t["household_id"]: t["result"] for t in done} == {
-        hh["p1"]: "no_risk", hh["p2"]: "risk_found", hh["y1"]: "no_risk"}  # fmt: skip
+        hh["p1"]: "no_risk", hh["p2"]: "risk_found", hh["y1"]: "no_risk",
+        late: "no_risk"}  # fmt: skip
     listed = (await api.get("township.tianbei", "/api/v1/screening/campaigns")).json()
     assert [(c["id"], counts(c)) for c in listed] == [(cid, (3, 1, 1, 1))]
     assert (await api.get("dept.civil-affairs", progress_path)).status_code == 403
 
     api.clock.set(datetime(2026, 5, 1, tzinfo=UTC))
+    # a household registered once the campaign is over is no task of it
+    after = await register(api, PINGGANG, "钱五", "cadre.pinggang")
+    outside = await visit(api, "cadre.pinggang", after, round_id=cid, visited_on="2026-04-30")
+    assert outside.status_code == 422 and outside.json()["code"] == "household_not_in_scope"
     over = await api.post("bureau.jiaohe", "/api/v1/screening/campaigns",
                           {"period": "2026-04", "area_codes": ["220281190"]})  # fmt: skip
     assert over.status_code == 422 and over.json()["code"] == "campaign_over"

@@ -19,15 +19,33 @@ from tests.helpers import Api
 from tests.test_audit_bundle import make_bundle
 from workflows.case import CASE_V1, WORKFLOWS, Workflow
 
-# The compiled transition table of the released case-v1, fingerprinted. Trails recorded under
-# case-v1 replay on this table forever: a change to the workflow is a new version beside it.
-RELEASED = {"case-v1": "4a3d40a3ea2d3fce0e9f18f948ac57468449f0cc4f3996d2eeb2724cb464f2d4"}
+# The compiled transition table of each released version, fingerprinted. Trails recorded under
+# a version replay on its table forever: a change to the workflow is a new version beside it.
+RELEASED = {
+    "case-v1": "4a3d40a3ea2d3fce0e9f18f948ac57468449f0cc4f3996d2eeb2724cb464f2d4",
+    "case-v2": "b86a2289e63cad353d1672e6ab0ec930a4f2dc766a7c884af2067bf2da2936e3",
+}
+# What each step checks, and which fact rules a version records under: a rule added to a
+# released step, or another fact rule function, is a change of meaning too.
+RULES_RELEASED = {
+    "case-v1": "f7cc3f57785b8cf0564c3bfa6744eb6fdb35ff3c609bc87ee022bde106bec514",
+    "case-v2": "79b7a49a66095d2c11ae8da36e3758da8f35097d83c23dddc9e356e1b8cfbf4b",
+}
 
 
 def fingerprint(flow: Workflow) -> str:
     table = sorted((name, source, target, sorted(roles))
                    for (name, source), (target, roles) in flow.transitions.items())  # fmt: skip
     return hashlib.sha256(json.dumps(table).encode()).hexdigest()
+
+
+def rules_fingerprint(flow: Workflow) -> str:
+    checks = sorted((step.action, source, [(r.name, list(r.codes)) for r in step.rules])
+                    for step in flow.steps for source in step.sources)  # fmt: skip
+    facts = sorted((kind, {s: p for s, p in spec.states.items()})
+                   for kind, spec in flow.facts.items())  # fmt: skip
+    document = [checks, facts, flow.fact_rules.__qualname__]
+    return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
 
 def version_two() -> Workflow:
@@ -37,7 +55,7 @@ def version_two() -> Workflow:
         else step
         for step in CASE_V1.steps
     )  # fmt: skip
-    return Workflow("case-v2", steps, CASE_V1.facts)
+    return Workflow("case-next", steps, CASE_V1.facts, CASE_V1.fact_rules)
 
 
 async def test_an_old_case_runs_and_replays_under_its_own_version(
@@ -48,7 +66,7 @@ async def test_an_old_case_runs_and_replays_under_its_own_version(
     monkeypatch.setitem(WORKFLOWS, v2.version, v2)
     monkeypatch.setattr(service, "CURRENT_WORKFLOW", v2)
     new = await api.open_case(user="cadre.laodong", village="220281105200")
-    assert (old["workflow_version"], new["workflow_version"]) == ("case-v1", "case-v2")
+    assert (old["workflow_version"], new["workflow_version"]) == ("case-v2", "case-next")
 
     # each case fires the actions of its own definition, and only those
     await api.must("cadre.pinggang", old["id"], "start_village_review")
@@ -69,8 +87,8 @@ async def test_an_old_case_runs_and_replays_under_its_own_version(
         events = list(await repo.events_of(session, old["id"]))
     await engine.dispose()
     stored = await api.case(old["id"])
-    assert service.replay_events(stored["state"], stored["facts"], events, "case-v1").matches
-    under_v2 = service.replay_events(stored["state"], stored["facts"], events, "case-v2")
+    assert service.replay_events(stored["state"], stored["facts"], events, "case-v2").matches
+    under_v2 = service.replay_events(stored["state"], stored["facts"], events, "case-next")
     assert not under_v2.matches and not under_v2.steps[1].legal
 
     # so does the offline verifier
@@ -90,7 +108,9 @@ def test_old_trail_is_illegal_under_the_new_table() -> None:
 
 
 def test_released_versions_are_frozen() -> None:
-    assert list(WORKFLOWS) == ["case-v1"]
-    assert fingerprint(CASE_V1) == RELEASED["case-v1"], (
-        "case-v1 changed: released workflows are frozen; add the change as a new version"
-    )
+    assert list(WORKFLOWS) == ["case-v1", "case-v2"]
+    for version, flow in WORKFLOWS.items():
+        assert (fingerprint(flow), rules_fingerprint(flow)) == (
+            RELEASED[version],
+            RULES_RELEASED[version],
+        ), f"{version} changed: released workflows are frozen; add the change as a new version"

@@ -14,7 +14,8 @@ verifier (``tests/test_workflow_versions.py`` pins case-v1's compiled table).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from statemachine import State, StateMachine
 
 from workflows import rules as r
-from workflows.rules import Rule, RuleContext
+from workflows.rules import Rule, RuleContext, Unmet
 from workflows.vocabulary import Channel, FactKind, Procedure, Role
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -297,6 +298,8 @@ class Workflow:
     version: str
     steps: tuple[Step, ...]
     facts: dict[str, FactSpec]
+    fact_rules: Callable[[str, RuleContext], Unmet | None]
+    """Why a fact may not be recorded now, beyond who and in which state (None: it may)."""
     _instance: dict[str, Any] = field(
         default_factory=lambda: {"lock": threading.Lock()}, compare=False, repr=False
     )
@@ -467,9 +470,49 @@ FACTS_V1: dict[str, FactSpec] = {
 }  # fmt: skip
 
 
-CASE_V1 = Workflow("case-v1", STEPS_V1, FACTS_V1)
-WORKFLOWS: dict[str, Workflow] = {CASE_V1.version: CASE_V1}
-CURRENT = CASE_V1
+CASE_V1 = Workflow("case-v1", STEPS_V1, FACTS_V1, r.fact_refusal)
+
+
+def _v2_step(step: Step) -> Step:
+    """case-v1's row as case-v2 has it."""
+    if step.action == "publish_notice":
+        # 村"两委"研究 precedes the review of a cadre-found or department-flagged case
+        return replace(step, rules=(r.commitment_form_on_file, r.committee_study_recorded,
+                                    *NOMINATION_RULES, r.return_addressed))  # fmt: skip
+    if step.action == "propose_elimination":
+        # 暂不标注: a household without labour capacity is not proposed at all
+        return replace(step, rules=(*ELIMINATION_CRITERIA, r.has_labour_capacity))
+    return step
+
+
+STEPS_V2 = tuple(_v2_step(step) for step in STEPS_V1)
+FACTS_V2: dict[str, FactSpec] = {
+    **FACTS_V1,
+    # the city checks income again: assessments go on through the elimination procedure
+    FactKind.income_assessment.value: replace(
+        FACTS_V1[FactKind.income_assessment.value],
+        states=dict.fromkeys(("assisted", "kept_under_watch", *ELIMINATION_STATES)),
+    ),
+    FactKind.committee_study.value: FactSpec(
+        FactKind.committee_study,
+        _roles(C),
+        dict.fromkeys(("cadre_found", "department_flagged", "village_nomination"), ID),
+        '村"两委"研究',
+    ),
+    FactKind.announcement_posting.value: FactSpec(
+        FactKind.announcement_posting,
+        _roles(V, B),
+        dict.fromkeys(("assisted", "kept_under_watch", *ELIMINATION_STATES)),
+        "公告张贴",
+    ),
+}
+CASE_V2 = Workflow("case-v2", STEPS_V2, FACTS_V2, r.fact_refusal_v2)
+"""case-v1 with the procedures closer to the policy: a failed review is held again, the two
+committees' study before the review of a warning, no proposal without labour capacity, income
+assessed through the elimination procedure, and the posting of the city's announcement."""
+
+WORKFLOWS: dict[str, Workflow] = {CASE_V1.version: CASE_V1, CASE_V2.version: CASE_V2}
+CURRENT = CASE_V2
 OPEN_ACTIONS = {channel: f"open_{channel.value}" for channel in Channel}
 
 

@@ -25,6 +25,8 @@ from workflows.vocabulary import (
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+CoveredIdNumber = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True,
+                                                   pattern=r"^\d{17}[\dX]$")]  # fmt: skip
 
 
 class FactPayload(BaseModel):
@@ -43,8 +45,10 @@ class CommitmentForm(FactPayload):
     """The member the proxy signs for; required when ``signatory_is_proxy``."""
     signed_on: date
     document_sha256: Sha256
-    covered_member_id_numbers: list[str] = Field(min_length=1, max_length=30)
-    """ID numbers of the members the form covers (validated and stored only as digests)."""
+    covered_member_id_numbers: list[CoveredIdNumber] = Field(min_length=1, max_length=30)
+    """ID numbers of the registered members the form covers: every member aged 18 or over on
+    ``signed_on`` (minors are covered through the guardian who signs). Checked against the
+    household's register and stored only as digests."""
 
     @model_validator(mode="after")
     def _proxy_named(self) -> CommitmentForm:
@@ -147,6 +151,8 @@ class MeasureProgress(FactPayload):
 
     measure_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     status: Literal[MeasureStatus.in_progress, MeasureStatus.done, MeasureStatus.stopped]
+    happened_on: date | None = None
+    """The day the measure actually started, was completed or stopped (not after today)."""
     note: Text | None = None
     evidence_sha256: list[Sha256] = Field(default_factory=list, max_length=20)
 
@@ -229,6 +235,24 @@ class Classification(FactPayload):
     """Why the city chose another monitoring type than the one the facts suggest."""
 
 
+class CommitteeStudy(FactPayload):
+    """村"两委"研究: the village two committees study the warning (a cadre-found or department-
+    flagged case) before the democratic review."""
+
+    studied_on: date
+    participants: list[Name] = Field(min_length=1, max_length=30)
+    conclusion: Text
+    minutes_sha256: Sha256 | None = None
+
+
+class AnnouncementPosting(FactPayload):
+    """Where and when the city's announcement (公告) of the determination was posted."""
+
+    posted_on: date
+    location: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=200)]  # fmt: skip
+
+
 FACT_PAYLOADS: dict[str, type[FactPayload]] = {
     "commitment_form": CommitmentForm,
     "review": Review,
@@ -244,6 +268,8 @@ FACT_PAYLOADS: dict[str, type[FactPayload]] = {
     "plan_notice": PlanNotice,
     "measure_planned": MeasurePlan,
     "measure_progress": MeasureProgress,
+    "committee_study": CommitteeStudy,
+    "announcement_posting": AnnouncementPosting,
 }
 
 
@@ -320,8 +346,18 @@ def evolve(
         )  # fmt: skip
     elif name == "commitment_form":
         facts["commitment_form"] = {**payload, "recorded_at": at}
-    elif name in ("review", "home_visit"):
+    elif name == "review":
+        procedure = procedures[payload["procedure"]]
+        if procedure["review"]:
+            # A vote that failed is held again (case-v2): every vote kept, the latest counts.
+            procedure.setdefault("earlier_reviews", []).append(procedure["review"])
+        procedure["review"] = {**payload, "recorded_at": at}
+    elif name == "home_visit":
         procedures[payload["procedure"]][name] = {**payload, "recorded_at": at}
+    elif name == "committee_study":
+        facts["committee_study"] = {**payload, "recorded_at": at}
+    elif name == "announcement_posting":
+        facts["announcement_posting"] = {**payload, "recorded_at": at}
     elif name == "household_verification":
         procedures[payload["procedure"]]["verification"] = {**payload, "recorded_at": at}
         facts["assessments"].append({**payload, "recorded_at": at})
@@ -336,6 +372,7 @@ def evolve(
         if payload["procedure"] == Procedure.plan and payload["outcome"] == ObjectionOutcome.upheld:
             # The plan goes back to the village: its review and notice are held again.
             procedures[Procedure.plan]["review"] = procedures[Procedure.plan]["notice"] = None
+            procedures[Procedure.plan].pop("earlier_reviews", None)
     elif name == "plan_notice":
         procedures[Procedure.plan]["notice"] = {
             "published_at": at, "days": notice_days, "location": payload.get("location")
@@ -402,6 +439,7 @@ def evolve(
         # 退回村级: that procedure's review and notice are void and are done again.
         voided = procedures[Procedure.identification]
         voided["review"], voided["notice"], voided["objections"] = None, None, {}
+        voided.pop("earlier_reviews", None)
     if name == "continue_assistance":
         facts["weak_stability"] = (
             {"causes": payload["weak_stability"], "reason": payload.get("reason"), "at": at}

@@ -186,6 +186,25 @@ def review_passed(ctx: RuleContext) -> Unmet | None:
     )
 
 
+STUDIED_CHANNELS = ("cadre_found", "department_flagged")
+"""Warnings the village two committees study before the democratic review (村"两委"研究)."""
+
+
+@rule("committee_study_missing")
+def committee_study_recorded(ctx: RuleContext) -> Unmet | None:
+    if ctx.facts.get("channel") not in STUDIED_CHANNELS or ctx.facts.get("committee_study"):
+        return None
+    return Unmet(
+        "committee_study_missing",
+        'The village two committees have not recorded their study (村"两委"研究) of this warning.',
+    )
+
+
+def review_failed(ctx: RuleContext) -> bool:
+    """The procedure's latest review missed the quorum or the majority."""
+    return review_quorate(ctx) is not None or review_passed(ctx) is not None
+
+
 # --- public notice ---------------------------------------------------------------------------
 
 
@@ -549,6 +568,23 @@ def fact_refusal(kind: str, ctx: RuleContext) -> Unmet | None:
         if objection["resolution"] is not None:
             return Unmet("objection_already_resolved", "The objection is already resolved.")
     return None
+
+
+def fact_refusal_v2(kind: str, ctx: RuleContext) -> Unmet | None:
+    """case-v2's fact rules: a failed vote may be held again in the same stage (the latest
+    counts), and a cadre-found or department-flagged case is studied by the village two
+    committees before its democratic review in identification. Everything else as case-v1."""
+    if kind == "review":
+        if ctx.procedure_facts()["review"] and not review_failed(ctx):
+            return Unmet(
+                "review_already_recorded",
+                "This procedure already has a passing democratic review; a return to the "
+                "village voids it.",
+            )
+        if ctx.procedure == Procedure.identification:
+            return committee_study_recorded(ctx)
+        return None
+    return fact_refusal(kind, ctx)
 
 
 def evaluate(rules: tuple[Rule, ...], ctx: RuleContext, *, with_payload: bool) -> list[Unmet]:

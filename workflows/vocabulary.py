@@ -157,3 +157,7 @@ class FactKind(StrEnum):
     """退回整改: how a return's reason was addressed."""
     deadline_escalation = "deadline_escalation"
     """识别超时: the identification limit passed before city determination (system only)."""
+    committee_study = "committee_study"
+    """村"两委"研究: the village two committees study a warning before the democratic review."""
+    announcement_posting = "announcement_posting"
+    """Where and when the city's announcement (公告) was posted."""

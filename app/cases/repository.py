@@ -53,6 +53,30 @@ async def household_by_digest(session: AsyncSession, digest: str) -> Household |
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def household_of_person(session: AsyncSession, digest: str) -> Household | None:
+    """The household a person is a registered member of (the head is one too)."""
+    query = (
+        select(Household)
+        .join(Member, Member.household_id == Household.id)
+        .where(Member.id_digest == digest)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def members_of(session: AsyncSession, household_id: str) -> Sequence[Member]:
+    query = select(Member).where(Member.household_id == household_id).order_by(Member.created_at)
+    return (await session.execute(query)).scalars().all()
+
+
+async def last_event_at(session: AsyncSession, case_id: str, name: str) -> datetime | None:
+    """When the case last recorded an event of this name (None: never)."""
+    query = select(func.max(CaseEvent.occurred_at)).where(
+        CaseEvent.case_id == case_id, CaseEvent.name == name
+    )
+    found: datetime | None = (await session.execute(query)).scalar_one()
+    return found
+
+
 async def open_case_of(session: AsyncSession, household_id: str) -> Case | None:
     query = select(Case).where(Case.household_id == household_id, Case.is_open).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()

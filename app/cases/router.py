@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
@@ -28,8 +29,10 @@ from app.core.observability import TRANSITIONS
 from app.policies import service as policies
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.facts import (
+    AnnouncementPosting,
     Classification,
     CommitmentForm,
+    CommitteeStudy,
     ComparisonResolution,
     DataComparisonRequest,
     FactPayload,
@@ -214,7 +217,7 @@ def fact_gate(kind: str) -> Any:
     async def gate(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> Principal:
         async with session.begin():
             snap, _ = await service.get_case(session, principal, case_id)
-        if principal.role not in snap.workflow.facts[kind].roles:
+        if principal.role not in service.fact_spec(snap, kind).roles:
             raise Forbidden(
                 service.ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}."
             )
@@ -270,6 +273,11 @@ FACT_ROUTES: tuple[tuple[str, str, type[BaseModel], str], ...] = (
     ("return-responses", "return_response", ReturnResponse,
      "退回整改: how the village or township addressed the reason it was returned for; the "
      "step that resubmits the case is refused until then."),
+    ("committee-studies", "committee_study", CommitteeStudy,
+     '村"两委"研究: the village two committees study a cadre-found or department-flagged '
+     "case before its democratic review (case-v2)."),
+    ("announcement-postings", "announcement_posting", AnnouncementPosting,
+     "公告: where and when the city's announcement of the determination was posted (case-v2)."),
 )  # fmt: skip
 
 
@@ -367,6 +375,8 @@ class MeasureProgressIn(FactPayload):
     """A measure starts, is done, or stops (a note saying why)."""
 
     status: Literal["in_progress", "done", "stopped"]
+    happened_on: date | None = None
+    """The day it actually started, was completed or stopped: not after today."""
     note: Text | None = None
     evidence_sha256: list[Sha256] = Field(default_factory=list, max_length=20)
 

@@ -20,6 +20,7 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from app.auth.permissions import permit
 from app.auth.tokens import SYSTEM_TIMER, Principal
+from app.cases import door
 from app.cases import repository as repo
 from app.cases.models import Case, CaseEvent
 from app.cases.schemas import (
@@ -52,12 +53,14 @@ from app.households.models import Household
 from app.households.registry import new_member
 from app.households.schemas import HouseholdIn, HouseholdSummary, MemberIn
 from app.policies import service as policies
+from app.screening.scope import join_running_rounds
 from app.timers import repository as timers
-from workflows.calendar import after_full_days, after_months
+from workflows.calendar import after_full_days, after_months, local_date
 from workflows.case import (
     CLOSED_STATES,
     IDENTIFICATION_STATES,
     OPEN_ACTIONS,
+    FactSpec,
     Step,
     Workflow,
     workflow,
@@ -72,7 +75,6 @@ from workflows.rules import (
     RuleContext,
     Unmet,
     evaluate,
-    fact_refusal,
     has_labour_capacity,
     household_has_no_other_open_case,
     income_stable,
@@ -146,6 +148,7 @@ def household_summary(household: Household) -> HouseholdSummary:
         head_name=household.head_name,
         head_id_number_masked=household.head_id_number_masked,
         village_code=household.village_code,
+        village_group=household.village_group,
         size=household.size,
     )
 
@@ -413,7 +416,25 @@ async def fire_in_transaction(
     step = snap.workflow.step(action, snap.state)
     if step is None:
         raise Conflict("transition_not_allowed", f"{action} does not leave the state {snap.state}.")
-    await _transition(session, snap, step, _validated(step.payload, raw_payload), actor, now)
+    payload = _completed(snap, action, _validated(step.payload, raw_payload))
+    await _transition(session, snap, step, payload, actor, now)
+
+
+def _completed(snap: Snapshot, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What an action's payload says once the case fills it in: a warning is distributed to
+    the township of the household's village (named or not), never to another."""
+    if action != "distribute":
+        return payload
+    township = snap.area_code[:9]
+    named = payload.get("township_code")
+    if named is not None and named != township:
+        raise Unprocessable(
+            "township_mismatch",
+            f"The household's village {snap.area_code} lies in the township {township}, "
+            f"not {named}.",
+            field="township_code",
+        )
+    return {**payload, "township_code": township}
 
 
 def parse_if_match(header: str | None) -> int | None:
@@ -487,7 +508,7 @@ async def fire_action(
             raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} never fires {action}.")
         step = flow.step(action, snap.state)
         model = (step or next(s for s in flow.steps if s.action == action)).payload
-        payload = _validated(model, raw_payload)
+        payload = _completed(snap, action, _validated(model, raw_payload))
         _check_version(snap, if_match, required=True)
         if step is None:
             raise Conflict(
@@ -526,11 +547,11 @@ async def record_fact(
     """Record a fact (form, review, objection …) as an event; may trigger a return."""
     async with session.begin():
         snap, household = await _locked(session, principal, case_id)
-        spec = snap.workflow.facts[kind]
+        spec = fact_spec(snap, kind)
         if principal.role not in spec.roles:
             raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
         if kind == "measure_progress":  # who may report is a 403, and 403 precedes 412
-            early = fact_refusal(kind, RuleContext(
+            early = snap.workflow.fact_rules(kind, RuleContext(
                 facts=snap.facts, now=now, policy=policy(snap.policy_version), procedure=None,
                 payload=payload_in.model_dump(mode="json", exclude_none=True), state=snap.state,
                 actor_sub=principal.sub, actor_role=principal.role.value))  # fmt: skip
@@ -543,6 +564,7 @@ async def record_fact(
             )
         procedure = spec.states[snap.state]
         payload = payload_in.model_dump(mode="json", exclude_none=True)
+        await _check_at_door(session, snap, household, kind, procedure, payload, now, settings)
         if procedure is not None and kind != "commitment_form":
             payload["procedure"] = procedure.value
         if kind == "objection":
@@ -571,7 +593,7 @@ async def record_fact(
             actor_sub=principal.sub,
             actor_role=principal.role.value,
         )
-        refusal = fact_refusal(kind, ctx)
+        refusal = snap.workflow.fact_rules(kind, ctx)
         if refusal is not None:
             if refusal.code == "not_the_responsible_person":
                 raise Forbidden(refusal.code, refusal.message)
@@ -590,16 +612,57 @@ async def record_fact(
         ):
             # The notice timer found this objection open and stood down: the case may go on now.
             await timers.schedule(session, snap.id, timers.NOTICE_END, now, now, procedure)
-        if (
-            kind == "objection_resolution"
-            and payload["outcome"] == ObjectionOutcome.upheld
-            and snap.state == "public_notice"
-        ):
-            # 异议成立: the nomination goes back to the village, in the same transaction.
-            step = snap.workflow.step("return_to_village", snap.state)
+        upheld = kind == "objection_resolution" and payload["outcome"] == ObjectionOutcome.upheld
+        if upheld and snap.state in UPHELD_STEPS:
+            # 异议成立: the nomination goes back to the village, the elimination back to
+            # assistance (its notice and review void), in the same transaction.
+            action, reason = UPHELD_STEPS[snap.state]
+            step = snap.workflow.step(action, snap.state)
             assert step is not None
-            await _transition(session, snap, step, {"reason": payload["reason"]}, principal, now)
+            stated = {"reason": f"{reason}: {payload['reason']}" if reason else payload["reason"]}
+            await _transition(session, snap, step, stated, principal, now)
     return snap, household
+
+
+UPHELD_STEPS = {
+    "public_notice": ("return_to_village", None),
+    "elimination_notice": ("continue_assistance", "objection upheld (异议成立)"),
+}
+"""What an upheld objection to a running notice fires, and the reason it gives."""
+
+
+def fact_spec(snap: Snapshot, kind: str) -> FactSpec:
+    """Who records ``kind`` on this case and where; 409 when its workflow has no such fact."""
+    spec = snap.workflow.facts.get(kind)
+    if spec is None:
+        raise Conflict(
+            "not_recordable_in_workflow",
+            f"A case of {snap.workflow_version} records no {kind}.",
+        )
+    return spec
+
+
+async def _check_at_door(
+    session: AsyncSession,
+    snap: Snapshot,
+    household: Household,
+    kind: str,
+    procedure: Procedure | None,
+    payload: dict[str, Any],
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """The dates of what happened, and whom a commitment form covers (422, nothing written)."""
+    today = local_date(now)
+    earliest, began = await door.began_on(
+        session, snap.id, snap.opened_at, snap.facts, kind, procedure, payload
+    )
+    problems = door.date_problems(kind, payload, today, earliest, began)
+    if kind == "commitment_form":
+        members = await repo.members_of(session, household.id)
+        problems += door.commitment_form_problems(payload, members, settings.blind_index_key, today)
+    if problems:
+        raise door.refuse(problems)
 
 
 async def open_case(
@@ -656,7 +719,7 @@ async def insert_household(
         phone_encrypted=cipher.encrypt(body.phone, crypto_context("household", household_id,
                                                                   "phone"))
         if body.phone else None,
-        size=body.size, created_at=now,
+        size=body.size, village_group=body.village_group, created_at=now,
     )  # fmt: skip
     await repo.insert_household(
         session, {c.key: getattr(household, c.key) for c in Household.__table__.columns}
@@ -664,6 +727,7 @@ async def insert_household(
     head = MemberIn(name=body.head_name, id_number=body.head_id_number, relation="head")
     session.add(new_member(household.id, head, now, settings))
     await session.flush()
+    await join_running_rounds(session, household.id, household.village_code, local_date(now))
     return household
 
 
@@ -692,7 +756,8 @@ async def open_in_transaction(
             "unknown_village", f"{village} is not a known village code.", field="village_code"
         )
     digest = blind_index(settings.blind_index_key, body.household.head_id_number)
-    household = await repo.household_by_digest(session, digest)
+    # the declarant may be any registered member (a spouse, a grown child): their household
+    household = await repo.household_of_person(session, digest)
     if household is not None and household.village_code != village:
         raise Unprocessable(
             "household_village_mismatch",
@@ -939,7 +1004,7 @@ def _replay_step(
             legal = False
         elif spec is not None:
             # the fact's own rules, as they stood when it was recorded
-            refusal = fact_refusal(event.name, RuleContext(
+            refusal = flow.fact_rules(event.name, RuleContext(
                 facts=facts, now=event.occurred_at, policy=policy(event.policy_version),
                 procedure=spec.states[state], payload=event.payload, state=state,
                 actor_sub=event.actor_sub, actor_role=event.actor_role,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from contextvars import ContextVar
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -45,3 +47,27 @@ class FrozenClock:
 
     def set(self, instant: datetime) -> None:
         self._now = instant.astimezone(UTC)
+
+
+CURRENT: ContextVar[Clock | None] = ContextVar("clock", default=None)
+"""The serving app's clock, set for each request (so that validators read the same time)."""
+
+
+def today() -> date:
+    """The service's present day in Asia/Shanghai: the request's clock, else the wall clock."""
+    clock = CURRENT.get() or SystemClock()
+    return clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
+class ClockMiddleware:
+    """Makes the app's clock the request's clock (ASGI, so the context reaches the handler)."""
+
+    def __init__(self, app: Any, clock: Clock) -> None:
+        self.app, self.clock = app, clock
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        token = CURRENT.set(self.clock)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            CURRENT.reset(token)

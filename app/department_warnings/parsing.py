@@ -293,7 +293,7 @@ def check(line: int, values: dict[str, Any], villages: set[str], today: date) ->
                    "Excel has rounded it. Store the column as text.")  # fmt: skip
     elif not number:
         row.refuse("id_number_missing", "id_number", "No ID number.")
-    elif problem := idnumber.problem(number):
+    elif problem := idnumber.problem(number, today):
         row.refuse("id_number_invalid", "id_number", f"Not a valid ID number: {problem}.")
     else:
         row.id_number = number

@@ -44,7 +44,7 @@ SCHOOL_STATUS = {"not_applicable": "", "preschool": "学前教育", "compulsory"
                  "senior_high": "普通高中", "vocational": "中职", "college": "高职高专及以上",
                  "dropped_out": "辍学"}  # fmt: skip
 HEALTH = {"healthy": "健康", "chronic_illness": "长期慢性病", "serious_illness": "患大病",
-          "disabled": "残疾"}  # fmt: skip
+          "disabled": "残疾", "incapacitated": "失能失智"}  # fmt: skip
 LABOUR_SKILL = {"skilled": "技能劳动力", "ordinary": "普通劳动力", "weak": "弱劳动力或半劳动力",
                 "lost": "丧失劳动力", "none": "无劳动力"}  # fmt: skip
 YES_NO = {True: "是", False: "否"}

@@ -17,8 +17,9 @@ def birth_date(id_number: str) -> date:
     return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
 
 
-def problem(id_number: str) -> str | None:
-    """Why ``id_number`` is not a valid 18-character ID number, or None when it is."""
+def problem(id_number: str, today: date | None = None) -> str | None:
+    """Why ``id_number`` is not a valid 18-character ID number, or None when it is; with
+    ``today``, a number whose holder is born after it is not valid either."""
     if len(id_number) != 18 or not id_number[:17].isdigit():
         return "must be 18 characters: 17 digits and a check character"
     try:
@@ -29,6 +30,8 @@ def problem(id_number: str) -> str | None:
         return "the birth date (characters 7–14) is not plausible"
     if id_number[17].upper() != check_character(id_number[:17]):
         return "the check character does not match (ISO 7064 MOD 11-2)"
+    if today is not None and born > today:
+        return f"the birth date (characters 7–14) {born} is after today ({today})"
     return None
 
 

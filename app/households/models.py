@@ -27,6 +27,8 @@ class Household(Base):
     """The account assistance is paid into (惠民惠农一卡通), AES-GCM like the ID number."""
     bank_account_masked: Mapped[str | None] = mapped_column(String(32))
     size: Mapped[int]
+    village_group: Mapped[str | None] = mapped_column(String(50))
+    """村民小组 (社/组) within the village, as the notice names it."""
     household_number: Mapped[str | None] = mapped_column(String(32))
     """户编号 in the national system, once known."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -14,12 +14,13 @@ from pydantic import (
     model_validator,
 )
 
+from app.core import clock
 from app.households import idnumber
 
 
 def _valid_id_number(value: str) -> str:
     value = idnumber.normalize(value)
-    reason = idnumber.problem(value)
+    reason = idnumber.problem(value, clock.today())
     if reason:
         raise ValueError(f"not a valid ID number: {reason}")
     return value
@@ -27,6 +28,8 @@ def _valid_id_number(value: str) -> str:
 
 IdNumber = Annotated[str, AfterValidator(_valid_id_number)]
 VillageCode = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+VillageGroup = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+"""村民小组 (社/组), e.g. 三社 or 第二组."""
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?\d[\d-]{6,18}$")]
 
 
@@ -38,6 +41,7 @@ class HouseholdIn(BaseModel):
     ]
     head_id_number: IdNumber
     village_code: VillageCode
+    village_group: VillageGroup | None = None
     size: int = Field(ge=1, le=30)
     phone: Phone | None = None
     household_type: Literal["lifted_out", "ordinary"] = "ordinary"
@@ -49,6 +53,7 @@ class HouseholdSummary(BaseModel):
     head_name: str
     head_id_number_masked: str
     village_code: str
+    village_group: str | None = None
     size: int
 
 
@@ -58,8 +63,8 @@ Relation = Literal[
 ]  # fmt: skip
 LabourSkill = Literal["skilled", "ordinary", "weak", "lost", "none"]
 """劳动技能: 技能劳动力 · 普通劳动力 · 弱劳动力或半劳动力 · 丧失劳动力 · 无劳动力."""
-Health = Literal["healthy", "chronic_illness", "serious_illness", "disabled"]
-"""健康状况: 健康 · 长期慢性病 · 患大病 · 残疾."""
+Health = Literal["healthy", "chronic_illness", "serious_illness", "disabled", "incapacitated"]
+"""健康状况: 健康 · 长期慢性病 · 患大病 · 残疾 · 失能失智."""
 Education = Literal["illiterate", "primary", "junior_high", "senior_high", "vocational", "college"]
 """文化程度: 文盲或半文盲 · 小学 · 初中 · 高中 · 中专/高职 · 大专及以上."""
 SchoolStatus = Literal[
@@ -142,6 +147,7 @@ class HouseholdChange(BaseModel):
         None
     )
     """户编号 in the national system, once it has given one."""
+    village_group: VillageGroup | None = None
     bank_account: Annotated[str, StringConstraints(pattern=r"^\d{12,30}$")] | None = None
     """The account assistance is paid into; stored encrypted, shown masked."""
 

@@ -8,17 +8,20 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.tokens import Principal
 from app.cases import service as cases
-from app.cases.models import Case
+from app.cases.models import Case, CaseEvent
 from app.cases.schemas import OpenCaseIn
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound
 from app.households.schemas import HouseholdIn, IdNumber, Phone, VillageCode
 from app.intake.models import IntakeReceipt
 from workflows.calendar import local_date
+from workflows.case import ENTRY_STATES
 from workflows.case import PUBLIC_STAGES as STAGES
 from workflows.permissions import allowed
 from workflows.vocabulary import Channel, RiskType
@@ -39,7 +42,8 @@ class SelfDeclarationIn(BaseModel):
     hardship: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
     ]
-    risk_type: RiskType | None = None
+    risk_type: RiskType
+    """The risk the household names (part of the minimal data)."""
 
 
 class ReceiptOut(BaseModel):
@@ -111,5 +115,20 @@ async def declaration_status(
         tracking_number=receipt.tracking_number,
         received_at=receipt.received_at,
         stage=STAGES[case.state],
-        accepted=case.state != "self_declared",
+        accepted=await _accepted(session, case),
     )
+
+
+async def _accepted(session: AsyncSession, case: Case) -> bool:
+    """受理: the village took the case into verification (or the city distributed it). A case
+    rejected or withdrawn straight from its entry state was never accepted."""
+    if case.state in ENTRY_STATES:
+        return False
+    if case.state not in ("rejected", "withdrawn"):
+        return True
+    async with session.begin():
+        taken = select(CaseEvent.seq).where(
+            CaseEvent.case_id == case.id,
+            CaseEvent.name.in_(("start_village_review", "distribute")),
+        )
+        return (await session.execute(taken.limit(1))).first() is not None

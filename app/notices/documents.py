@@ -27,6 +27,12 @@ class PublicFacts:
     township_name: str
     household_size: int
     issued_on: date
+    village_group: str | None = None
+    """村民小组 (社/组), shown after the village."""
+
+    @property
+    def place(self) -> str:
+        return f"{self.township_name}{self.village_name}{self.village_group or ''}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,8 @@ class Announcement:
     facts: PublicFacts
     monitoring_type: str
     responsible_person: str
+    posting: tuple[date, str] | None = None
+    """When and where the announcement was posted, once recorded."""
 
 
 def _day(value: date) -> str:
@@ -65,7 +73,7 @@ def notice_lines(notice: Notice) -> tuple[str, list[str]]:
         "根据蛟河市健全防止返贫动态监测和帮扶机制实施方案，" + basis,
         "",
         f"户主姓名：{f.head_name}",
-        f"所在村：{f.township_name}{f.village_name}",
+        f"所在村：{f.place}",
         f"家庭人口：{f.household_size}人",
         f"拟定事项：{decision}",
         "",
@@ -79,14 +87,20 @@ def notice_lines(notice: Notice) -> tuple[str, list[str]]:
 
 def announcement_lines(announcement: Announcement) -> tuple[str, list[str]]:
     f = announcement.facts
+    posted = (
+        [f"公告张贴：{_day(announcement.posting[0])}，{announcement.posting[1]}"]
+        if announcement.posting
+        else []
+    )
     return f"{f.village_name}防返贫监测对象公告", [
         "经村提名、乡镇复核、市级确定，以下农户确定为防返贫监测对象，现予公告。",
         "",
         f"户主姓名：{f.head_name}",
-        f"所在村：{f.township_name}{f.village_name}",
+        f"所在村：{f.place}",
         f"家庭人口：{f.household_size}人",
         f"监测对象类别：{MONITORING_TYPE_TITLES[announcement.monitoring_type]}",
         f"帮扶责任人：{announcement.responsible_person}",
+        *posted,
         "",
         f"{f.village_name}村民委员会（受蛟河市乡村振兴局委托）",
         _day(f.issued_on),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter
@@ -64,6 +64,7 @@ async def document(
             township_name=titles.get(township, ""),
             household_size=size,
             issued_on=local_date(issued),
+            village_group=household.village_group,
         )
 
     if name == "announcement":
@@ -75,6 +76,7 @@ async def document(
                 public(datetime.fromisoformat(snap.facts["confirmed_at"])),
                 classification["monitoring_type"],
                 classification["responsible_person"]["name"],
+                _posting(snap.facts.get("announcement_posting")),
             )
         )
     else:
@@ -96,3 +98,9 @@ async def document(
     if format == "html":
         return HTMLResponse(as_html(title, lines))
     return PlainTextResponse(as_text(title, lines))
+
+
+def _posting(recorded: dict[str, str] | None) -> tuple[date, str] | None:
+    if not recorded:
+        return None
+    return date.fromisoformat(recorded["posted_on"]), recorded["location"]

@@ -2,7 +2,8 @@
 
 A *round* is either a concentrated screening campaign (集中排查) the city opens for April or
 October over chosen areas, or the screening a regional risk alert (区域性风险预警) calls for. At
-opening, every household registered in the round's areas becomes one task of it. A *visit*
+opening, every household registered in the round's areas becomes one task of it, and so does
+every household registered there later while the round runs (``app.screening.scope``). A *visit*
 records what a cadre found at one household: routinely (no round) or as the household's result
 in a round. Rounds, tasks and visits are only inserted.
 """

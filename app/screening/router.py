@@ -96,6 +96,7 @@ class VisitIn(BaseModel):
     visited_on: date
     result: ScreeningResult
     risk_type: RiskType | None = None
+    """The risk found; required for a finding."""
     note: Text | None = None
     """What was seen; required for a finding (it becomes the case's hardship description)."""
 

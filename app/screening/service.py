@@ -102,6 +102,9 @@ async def record_visit(
                             field="visited_on")  # fmt: skip
     if result == ScreeningResult.risk_found and not note:
         raise Unprocessable("note_missing", "A finding says what was found.", field="note")
+    if result == ScreeningResult.risk_found and not risk_type:
+        raise Unprocessable("risk_type_missing", "A finding names the risk it found (SPEC §3).",
+                            field="risk_type")  # fmt: skip
     attached = False
     try:
         async with session.begin():

@@ -1,0 +1,37 @@
+"""Which rounds a household belongs to: every round over its village that still runs.
+
+A round's tasks are written when it opens, for the households registered then; a household
+registered later while the round runs (不留死角) becomes a task of it in the transaction that
+registers it, so visits, the task list and progress all count it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.screening.models import ScreeningRound, ScreeningTask
+
+
+async def join_running_rounds(
+    session: AsyncSession, household_id: str, village_code: str, today: date
+) -> list[str]:
+    """Make a new household a task of every round over its village still running on
+    ``today``; answers those rounds' ids."""
+    running = select(ScreeningRound.id, ScreeningRound.area_codes).where(
+        or_(ScreeningRound.ends_on.is_(None), ScreeningRound.ends_on >= today)
+    )
+    rounds = [
+        round_id
+        for round_id, codes in (await session.execute(running)).all()
+        if any(village_code.startswith(code) for code in codes)
+    ]
+    if rounds:
+        await session.execute(
+            insert(ScreeningTask),
+            [{"round_id": r, "household_id": household_id, "village_code": village_code}
+             for r in rounds],
+        )  # fmt: skip
+    return rounds
