@@ -377,3 +377,15 @@ async def test_a_workbook_as_excel_writes_it(api: Api) -> None:
         (4, "rejected", ["id_number_missing"])]  # fmt: skip
     assert (rows[0]["name"], rows[0]["risk_type"], rows[0]["flagged_on"]) == (
         "陈一", "illness", "2026-02-01")  # fmt: skip
+
+
+async def test_a_row_of_someone_born_after_today_is_refused_with_its_reason(api: Api) -> None:
+    unborn = new_id_number("20260303")  # the service's today is 2026-03-02
+    text = HEADER + f"赵宝宝,{unborn},{PINGGANG},因病,出生缺陷,\n"
+    text += f"赵大宝,{new_id_number('20260302')},{PINGGANG},因病,出生缺陷,\n"
+    response = await upload(api, text.encode(), filename="卫健局.csv", reference="WJ-1")
+    assert response.status_code == 201, response.text
+    rows = await report(api, response.json()["id"])
+    assert [(r["line"], r["status"]) for r in rows] == [(2, "rejected"), (3, "accepted")]
+    (reason,) = rows[0]["reasons"]
+    assert reason["code"] == "id_number_invalid" and "after today" in reason["message"]

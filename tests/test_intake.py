@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.helpers import Api, new_id_number
+from tests.helpers import Api, new_id_number, sha
 
 DECLARATION = {
     "name": "刘桂芝",
@@ -114,3 +114,96 @@ async def test_the_scanned_forms_hash_is_kept_in_the_trail(api: Api) -> None:
     case = await api.open_case("self_declared")
     events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
     assert events[0]["payload"]["application_sha256"] == APPLICATION
+
+
+async def test_a_member_who_is_not_the_head_declares_for_her_household(api: Api) -> None:
+    case = await api.open_case("cadre_found")  # 王德福's household, case open
+    spouse = new_id_number("19720304")
+    await api.add_member(case["id"], spouse, "李秀兰", "spouse")
+    declared = await declare(api, id_number=spouse, name="李秀兰")
+    assert declared.status_code == 201, declared.text
+    assert declared.json()["attached"] is True
+    reports = (await api.case(case["id"]))["facts"]["reports"]
+    assert [r["channel"] for r in reports] == ["cadre_found", "self_declared"]
+    # the written form, entered by the cadre with her ID as the declarant's, joins it too
+    written = await api.post("cadre.pinggang", "/api/v1/cases", {
+        "channel": "self_declared", "application_sha256": sha("李秀兰的书面申请"),
+        "risk_type": "illness", "description": "丈夫病重",
+        "household": {"head_name": "李秀兰", "head_id_number": spouse,
+                      "village_code": "220281102200", "size": 2}})  # fmt: skip
+    assert written.status_code == 200, written.text
+    assert written.json()["id"] == case["id"] and written.json()["attached"] is True
+    cases = (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]
+    assert [c["id"] for c in cases] == [case["id"]]
+
+
+async def test_a_member_declares_and_opens_a_case_for_her_household(api: Api) -> None:
+    head = new_id_number()
+    registered = await api.post("cadre.pinggang", "/api/v1/households", {
+        "head_name": "王德福", "head_id_number": head, "village_code": "220281102200",
+        "size": 3})  # fmt: skip
+    household = registered.json()["id"]
+    son = new_id_number("19990101")
+    added = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members",
+                           {"name": "王大明", "id_number": son, "relation": "son"})  # fmt: skip
+    assert added.status_code == 201, added.text
+    declared = await declare(api, id_number=son, name="王大明")
+    assert declared.status_code == 201 and declared.json()["attached"] is False
+    (case,) = (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]
+    assert case["household"]["id"] == household and case["household"]["head_name"] == "王德福"
+    # an unregistered declarant opens a household of their own, as ever
+    stranger = await declare(api)
+    assert stranger.status_code == 201 and stranger.json()["attached"] is False
+    assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 2
+
+
+async def test_no_door_takes_an_id_number_born_after_today(api: Api) -> None:
+    unborn = new_id_number("20260303")  # the service's today is 2026-03-02
+    refused = await declare(api, id_number=unborn)
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["id_number"]
+    assert "after today" in refused.json()["errors"][0]["message"]
+    case = await api.open_case("cadre_found")
+    household = case["household"]["id"]
+    member = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members",
+                            {"name": "王宝宝", "id_number": unborn, "relation": "son"})  # fmt: skip
+    assert member.status_code == 422 and member.json()["errors"][0]["field"] == "id_number"
+    opened = await api.post("cadre.pinggang", "/api/v1/cases", {
+        "channel": "cadre_found", "risk_type": "illness",
+        "household": {"head_name": "王", "head_id_number": unborn,
+                      "village_code": "220281102200", "size": 1}})  # fmt: skip
+    assert opened.status_code == 422
+    assert opened.json()["errors"][0]["field"] == "household.head_id_number"
+    # born today is a valid number
+    today = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members",
+                           {"name": "王宝宝", "id_number": new_id_number("20260302"),
+                            "relation": "son"})  # fmt: skip
+    assert today.status_code == 201, today.text
+    assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 1
+
+
+async def test_a_declaration_names_its_risk_type(api: Api) -> None:
+    body = {k: v for k, v in DECLARATION.items() if k != "risk_type"}
+    refused = await api.post("platform.12317", "/api/v1/intake/self-declarations",
+                             {**body, "id_number": new_id_number()})  # fmt: skip
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["risk_type"]
+    assert (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"] == []
+
+
+async def test_a_declaration_rejected_before_acceptance_was_never_accepted(api: Api) -> None:
+    receipt = (await declare(api)).json()
+    (case,) = (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
+    await api.must("committee.pinggang", case["id"], "reject", {"reason": "不符合条件"})
+    path = f"/api/v1/intake/self-declarations/{receipt['tracking_number']}"
+    status = (await api.get("platform.12317", path)).json()
+    assert (status["stage"], status["accepted"]) == ("not_included", False)
+    # rejected after the village took it up, it was accepted
+    second = (await declare(api)).json()
+    (other,) = [c for c in (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
+                if c["id"] != case["id"]]  # fmt: skip
+    await api.must("cadre.pinggang", other["id"], "start_village_review")
+    await api.must("committee.pinggang", other["id"], "reject", {"reason": "收入达标"})
+    path = f"/api/v1/intake/self-declarations/{second['tracking_number']}"
+    status = (await api.get("platform.12317", path)).json()
+    assert (status["stage"], status["accepted"]) == ("not_included", True)

@@ -212,6 +212,12 @@ async def test_an_alert_over_a_township_creates_work_for_exactly_its_households(
     assert flood.json()["title"] == "洪涝风险排查"
     tasks = (await api.get("bureau.jiaohe", f"/api/v1/screening/rounds/{fid}/tasks")).json()
     assert {t["household_id"] for t in tasks} == {hh[k] for k in ("p1", "p2", "p3", "y1", "y2")}
+    # a household registered there while the alert runs is its work too (不留死角)
+    newcomer = await register(api, PINGGANG, "周六", "cadre.pinggang")
+    tasks = (await api.get("bureau.jiaohe", f"/api/v1/screening/rounds/{fid}/tasks")).json()
+    assert newcomer in {t["household_id"] for t in tasks}
+    elsewhere = await register(api, LAODONG, "吴七", "cadre.laodong")
+    assert elsewhere not in {t["household_id"] for t in tasks}
     prices = await api.post("bureau.jiaohe", "/api/v1/regional-alerts",
                             {**alert, "cause": "price_fall", "area_codes": [LAODONG],
                              "description": "人参价格下跌四成"})  # fmt: skip
@@ -233,12 +239,13 @@ async def test_an_alert_over_a_township_creates_work_for_exactly_its_households(
     assert sold.status_code == 201
 
     report = (await api.get("bureau.jiaohe", "/api/v1/regional-alerts")).json()
-    assert {a["id"]: counts(a) for a in report["alerts"]} == {fid: (5, 2, 1, 1),
-                                                             pid: (2, 1, 1, 1)}  # fmt: skip
+    # 周六 joined the flood alert; 吴七 was registered before the price alert opened
+    assert {a["id"]: counts(a) for a in report["alerts"]} == {fid: (6, 2, 1, 1),
+                                                             pid: (3, 1, 1, 1)}  # fmt: skip
     assert {c["cause"]: (c["alerts"], *counts(c)) for c in report["by_cause"]} == {
-        "flood": (1, 5, 2, 1, 1), "price_fall": (1, 2, 1, 1, 1)}  # fmt: skip
+        "flood": (1, 6, 2, 1, 1), "price_fall": (1, 3, 1, 1, 1)}  # fmt: skip
     assert {a["area_code"]: counts(a) for a in report["by_area"]} == {
-        BAISHISHAN: (5, 2, 1, 1), TIANBEI: (2, 1, 1, 1)}  # fmt: skip
+        BAISHISHAN: (6, 2, 1, 1), TIANBEI: (3, 1, 1, 1)}  # fmt: skip
     case = await api.case(found.json()["case_id"])
     assert case["channel"] == "cadre_found"
     events = (await api.get("bureau.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
