@@ -22,8 +22,10 @@ run: $(VENV)/.installed
 	$(BIN)/fangfanpin migrate
 	$(BIN)/fangfanpin demo
 	@echo
-	@echo "Get a token:   $(BIN)/fangfanpin token --user cadre.pinggang"
+	@echo "Get a token:   curl -X POST http://127.0.0.1:8000/api/v1/demo/tokens -H 'Content-Type: application/json' -d '{\"user\": \"cadre.pinggang\"}'"
+	@echo "               (minted on the demo clock; or: $(BIN)/fangfanpin token --user cadre.pinggang)"
 	@echo "Then:          curl -H \"Authorization: Bearer \$$TOKEN\" http://127.0.0.1:8000/api/v1/cases"
+	@echo "Walk-throughs: README.md, section Walk-throughs"
 	@echo "API docs:      http://127.0.0.1:8000/docs"
 	@echo
 	$(BIN)/fangfanpin serve --host 127.0.0.1 --port 8000 --with-worker --demo-clock

@@ -32,25 +32,64 @@ def migrate(revision: str = "head") -> None:
 
 
 @cli.command()
-def demo() -> None:
-    """Load the demo areas (Jiaohe's townships and villages) and list the demo users."""
+def demo(
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Start over: delete the embedded SQLite database, migrate it anew, load the "
+            "demo data (SQLite only; stop the server first).",
+        ),
+    ] = False,
+) -> None:
+    """Load the demo areas (Jiaohe's townships and villages) and the illustrative income
+    lines, and list the demo users."""
     from app.areas.demo import DEMO_USERS, load
+    from app.core.clock import SystemClock
     from app.core.db import make_engine, make_sessionmaker
+    from app.demo.data import load_policy
 
-    async def run() -> int:
-        engine = make_engine(get_settings().database_url)
+    settings = get_settings()
+    if reset:
+        _reset_sqlite(settings.database_url)
+
+    async def run() -> tuple[int, bool]:
+        engine = make_engine(settings.database_url)
         async with make_sessionmaker(engine)() as session, session.begin():
             added = await load(session)
+            lines = await load_policy(session, SystemClock().now())
         await engine.dispose()
-        return added
+        return added, lines
 
-    added = asyncio.run(run())
+    added, lines = asyncio.run(run())
     typer.echo(f"demo areas loaded ({added} new)")
+    if lines:
+        typer.echo("illustrative income lines 2022–2030 loaded (示例数据, not provincial data)")
     typer.echo("demo users (mint a token with: fangfanpin token --user NAME):")
     for user in DEMO_USERS:
         typer.echo(
             f"  {user.sub:<22} {user.role.value:<18} area {user.area:<13} {user.description}"
         )
+
+
+def _reset_sqlite(url: str) -> None:
+    """Delete the embedded database and migrate a new one (never a server's database)."""
+    from sqlalchemy import make_url
+
+    from app.migrations import upgrade
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or not parsed.database:
+        raise typer.BadParameter(
+            "--reset deletes the embedded SQLite database only; drop and create a server's "
+            "database yourself",
+            param_hint="--reset",
+        )
+    database = Path(parsed.database)
+    for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        leftover.unlink(missing_ok=True)
+    upgrade(url, "head")
+    typer.echo(f"{database} deleted and migrated anew")
 
 
 @cli.command()
