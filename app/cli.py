@@ -99,6 +99,7 @@ def token(
     role: Annotated[str | None, typer.Option()] = None,
     area: Annotated[str | None, typer.Option(help="Area code prefix, e.g. 220281.")] = None,
     department: Annotated[str | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option(help="The person's name (the `name` claim).")] = None,
     hours: Annotated[int, typer.Option(min=1, max=720)] = 8,
 ) -> None:
     """Mint a bearer token for local use (signed with JWT_SECRET)."""
@@ -113,6 +114,7 @@ def token(
         except LookupError:
             raise typer.BadParameter(f"no demo user {user!r}", param_hint="--user") from None
         sub, chosen, area, department = found.sub, found.role, found.area, found.department
+        name = name or found.name
     elif sub and role and area is not None:
         try:
             chosen = Role(role)
@@ -127,6 +129,7 @@ def token(
             role=chosen,
             area=area,
             department=department,
+            name=name,
             now=SystemClock().now(),
             ttl=timedelta(hours=hours),
         )

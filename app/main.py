@@ -27,6 +27,7 @@ from app.department_data.router import router as department_data_router
 from app.department_warnings.router import router as department_warnings_router
 from app.elimination_rounds.router import router as rounds_router
 from app.exports.router import router as exports_router
+from app.fund.router import ledger_router as fund_ledger_router
 from app.fund.router import router as fund_router
 from app.households.router import router as households_router
 from app.intake.router import router as intake_router
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(policies_router)
     app.include_router(households_router)
     app.include_router(fund_router)
+    app.include_router(fund_ledger_router)
     app.include_router(rounds_router)
     app.include_router(intake_router)
     app.include_router(access_log_router)

@@ -120,6 +120,7 @@ class Api:
             role=found.role,
             area=found.area,
             department=found.department,
+            name=found.name,
             now=self.clock.now(),
             ttl=timedelta(days=3650),
         )

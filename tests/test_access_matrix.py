@@ -161,6 +161,7 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("GET", "/api/v1/warning-lists", {T, B, A, M}, "list"),
         Route("GET", "/api/v1/warning-lists/status", {T, B, A, M}, "list"),
         Route("GET", "/api/v1/ledgers/warning-list", WORKERS | {A, M}, "list"),
+        Route("GET", "/api/v1/ledgers/fund", {V, T, B, A, M}, "list", {"year": 2026}),
         Route("POST", "/api/v1/obligations/completions", {T}, "none",
               {"kind": "township_study", "period": "2026-H1"}),
         Route("GET", "/api/v1/obligations", {T, B, D, A, M}, "none"),

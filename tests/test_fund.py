@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from openpyxl import load_workbook
 from sqlalchemy import text
 
 from app.core.db import make_engine
@@ -140,3 +144,40 @@ async def test_fifty_concurrent_approvals_never_overdraw(api: Api) -> None:
     assert total == spent == 12 * 1000 * 100
     balances = (await api.get("bureau.jiaohe", "/api/v1/fund/balances", year=2026)).json()
     assert balances["balance"] == "0.00"
+
+
+async def test_the_fund_ledger_adds_up_in_excel(api: Api) -> None:
+    await set_budget(api, "10000.00")
+    case_id = await api.to_assisted()
+    paid = []
+    for amount in ("1200.50", "800.00"):
+        asked = (await ask(api, case_id, amount)).json()
+        assert (await decide(api, asked["id"], True)).status_code == 200
+        paid.append(asked["id"])
+    reversed_ = await api.post("bureau.jiaohe", f"/api/v1/fund/disbursements/{paid[1]}/reversal",
+                               {"reason": "重复支付"})  # fmt: skip
+    assert reversed_.status_code == 200, reversed_.text
+    ledger = (await api.get("township.baishishan", "/api/v1/ledgers/fund", year=2026)).json()
+    assert ledger["columns"] == ["记账时间", "年度", "乡镇代码", "乡镇", "村代码", "村",
+                                 "户主姓名", "案件编号", "类型", "金额（元）", "说明",
+                                 "经办人"]  # fmt: skip
+    assert [(r[8], r[9], r[11]) for r in ledger["rows"]] == [
+        ("支付", "1200.50", "王海涛"),
+        ("支付", "800.00", "王海涛"),
+        ("冲正", "-800.00", "王海涛"),
+    ]
+    first = ledger["rows"][0]
+    assert first[2:8] == ["220281102", "白石山镇", "220281102200", "平岗村", "王德福", case_id]
+    assert first[0].endswith("+08:00")  # Asia/Shanghai, to the second
+    book = await api.get("bureau.jiaohe", "/api/v1/ledgers/fund", year=2026, format="xlsx")
+    assert book.status_code == 200
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))[1:]
+    assert sum(Decimal(str(r[9])) for r in rows) == Decimal("1200.50")  # the column sums
+    assert all(isinstance(r[0], datetime) and isinstance(r[1], int) for r in rows)
+    other = (await api.get("township.tianbei", "/api/v1/ledgers/fund", year=2026)).json()
+    assert other["rows"] == []
+    assert (await api.get("dept.civil-affairs", "/api/v1/ledgers/fund")).status_code == 403
+    logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
+    assert {e["record_id"] for e in logged if e["record_type"] == "ledger"} == {"fund:2026"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import datetime as dt
 import gc
 import hashlib
 import io
@@ -27,7 +28,7 @@ from app.cases.models import Case
 from app.core.clock import FrozenClock
 from app.core.crypto import CipherError, FieldCipher
 from app.core.db import make_engine, make_sessionmaker
-from app.exports import document, national, router
+from app.exports import document, national, router, workbook
 from app.exports.models import NationalDocument
 from app.households.models import Member
 from app.households.rotation import rotate
@@ -139,10 +140,10 @@ async def test_xlsx_goes_on_in_a_new_sheet_where_excel_would_stop(
 ) -> None:
     """Excel opens 1,048,576 rows a sheet; the rows after go on in the next sheet, which has
     the header too (the limit is made 2 here)."""
-    assert router.SHEET_ROWS == 1_048_575
+    assert workbook.SHEET_ROWS == 1_048_575
     for _ in range(3):
         await api.to_assisted()
-    monkeypatch.setattr(router, "SHEET_ROWS", 2)
+    monkeypatch.setattr(workbook, "SHEET_ROWS", 2)
     book = load_workbook(io.BytesIO((await export(api, format="xlsx")).content))
     assert book.sheetnames == ["全国监测对象", "全国监测对象 (2)"]
     first, second = ([list(r) for r in book[name].iter_rows(values_only=True)]
@@ -195,10 +196,10 @@ async def test_a_workbook_given_up_leaves_no_temporary_files(
     def files() -> set[Path]:
         return set(Path(tempfile.gettempdir()).glob("openpyxl.*"))
 
-    monkeypatch.setattr(router, "SHEET_ROWS", 1)  # two sheets by the time it fails
+    monkeypatch.setattr(workbook, "SHEET_ROWS", 1)  # two sheets by the time it fails
     before, registered = files(), set(_writer.ALL_TEMP_FILES)
     with pytest.raises(RuntimeError, match="went away"):
-        async for _ in router._xlsx("台账", ["x", "y", "z"], rows()):
+        async for _ in workbook.write_xlsx("台账", ["x", "y", "z"], rows()):
             pass
     assert files() == before and set(_writer.ALL_TEMP_FILES) == registered
 
@@ -373,9 +374,13 @@ async def test_ledgers_per_area_in_json_and_xlsx(api: Api) -> None:
     here = await api.to_assisted()
     response = await api.get("township.baishishan", "/api/v1/ledgers/monitored-households")
     ledger = response.json()
-    assert ledger["columns"][:8] == router.LEDGER_HEAD
+    assert ledger["columns"][:10] == router.LEDGER_HEAD
+    assert "case_id" not in ledger["columns"]  # every header Chinese
     [row] = ledger["rows"]
-    assert row[0] == here and row[3] == "平岗村" and "*" in row[5]  # ID masked
+    column = {name: i for i, name in enumerate(ledger["columns"])}
+    assert row[column["案件编号"]] == here and "*" in row[column["户主证件号码"]]  # ID masked
+    assert (row[column["村代码"]], row[column["村"]]) == ("220281102200", "平岗村")
+    assert (row[column["乡镇代码"]], row[column["乡镇"]]) == ("220281102", "白石山镇")
     assert row[ledger["columns"].index("当前状态")] == STATE_TITLES["assisted"]
     other = await api.get("township.tianbei", "/api/v1/ledgers/monitored-households")
     assert other.json()["rows"] == []
@@ -391,7 +396,16 @@ async def test_ledgers_per_area_in_json_and_xlsx(api: Api) -> None:
     assert sheet is not None and sheet.freeze_panes == "A2"
     rows = list(sheet.iter_rows(values_only=True))
     assert list(rows[0]) == ledger["columns"] and rows[1][0] == here
-    assert sheet.column_dimensions["F"].width >= 10
+    assert sheet.column_dimensions["H"].width >= 20
+    # Excel that adds up: amounts and counts are numbers, the assessment's day a date
+    cells = dict(zip(rows[0], rows[1], strict=True))
+    money = ["工资性收入", "生产经营性收入", "财产性收入", "转移性收入", "生产经营性支出",
+             "合规自付支出", "家庭纯收入", "人均纯收入"]  # fmt: skip
+    assert all(isinstance(cells[name], int | float) for name in money), cells
+    assert cells["工资性收入"] == 12000 and cells["人均纯收入"] == 5250
+    assert isinstance(cells["家庭人口数"], int)
+    assert isinstance(cells["收入核查日期"], dt.datetime)  # an Excel date
+    assert row[column["人均纯收入"]] == "5250.00"  # JSON keeps yuan as decimal strings
     logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
     assert {e["record_id"] for e in logged if e["record_type"] == "ledger"} == {
         "monitored_households:220281102", "monitored_households:220281105",

@@ -4,7 +4,7 @@ progress, regional risk alerts, and the screening ledger (排查走访台账).""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from openpyxl import load_workbook
@@ -273,12 +273,15 @@ async def test_routine_visits_fill_the_screening_ledger(api: Api) -> None:
 
     ledger = (await api.get("township.baishishan", "/api/v1/ledgers/screening")).json()
     assert ledger["from"] == "2026-01-01" and ledger["to"] == "2026-03-02"
-    assert [row[:3] + row[4:8] for row in ledger["rows"]] == [
-        [BAISHISHAN, PINGGANG, "赵一", "2026-03-01", "日常排查", "", "未发现风险"],
-        [BAISHISHAN, PINGGANG, "赵一", "2026-03-02", "日常排查", "", "发现风险"]]  # fmt: skip
-    assert "*" in ledger["rows"][0][3]  # the ID number is masked
-    assert ledger["rows"][1][8:10] == ["因学", "孩子考上大学, 学费难"]
-    assert ledger["rows"][1][11] == again.json()["case_id"]
+    assert [row[:5] + row[6:10] for row in ledger["rows"]] == [
+        [BAISHISHAN, "白石山镇", PINGGANG, "平岗村", "赵一", "2026-03-01", "日常排查", "",
+         "未发现风险"],
+        [BAISHISHAN, "白石山镇", PINGGANG, "平岗村", "赵一", "2026-03-02", "日常排查", "",
+         "发现风险"]]  # fmt: skip
+    assert "*" in ledger["rows"][0][5]  # the ID number is masked
+    assert ledger["rows"][1][10:12] == ["因学", "孩子考上大学, 学费难"]
+    assert ledger["rows"][1][12] == "张建国"  # the visitor by name, not by token subject
+    assert ledger["rows"][1][13] == again.json()["case_id"]
     city = (await api.get("bureau.jiaohe", "/api/v1/ledgers/screening")).json()
     assert len(city["rows"]) == 3
     narrow = (await api.get("bureau.jiaohe", "/api/v1/ledgers/screening",
@@ -292,8 +295,9 @@ async def test_routine_visits_fill_the_screening_ledger(api: Api) -> None:
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
-    assert list(rows[0]) == ["乡镇代码", "村代码", "户主姓名", "户主证件号码", "走访日期",
-                             "排查类型", "排查批次", "排查结果", "风险类型", "情况说明",
-                             "走访人", "案件编号"]  # fmt: skip
-    assert [r[2] for r in rows[1:]] == ["孙一"]
+    assert list(rows[0]) == ["乡镇代码", "乡镇", "村代码", "村", "户主姓名", "户主证件号码",
+                             "走访日期", "排查类型", "排查批次", "排查结果", "风险类型",
+                             "情况说明", "走访人", "案件编号"]  # fmt: skip
+    assert [r[4] for r in rows[1:]] == ["孙一"]
+    assert isinstance(rows[1][6], datetime) and rows[1][6].date() == date(2026, 3, 2)
     assert (await api.get("dept.civil-affairs", "/api/v1/ledgers/screening")).status_code == 403

@@ -81,13 +81,16 @@ async def test_what_a_list_may_not_hold_or_who_may_not_submit(api: Api) -> None:
 async def test_the_quarterly_ledger_in_json_and_excel(api: Api) -> None:
     assert (await submit(api)).status_code == 201
     ledger = (await api.get("township.baishishan", "/api/v1/ledgers/warning-list")).json()
-    assert ledger["columns"][:5] == ["乡镇代码", "村代码", "户主姓名", "风险类型", "风险情况"]
-    assert ledger["rows"][0][:5] == ["220281102", "220281102200", "赵大", "因病", ENTRY[
-        "description"]]  # fmt: skip
+    assert ledger["columns"] == ["乡镇代码", "乡镇", "村代码", "村", "户主姓名", "风险类型",
+                                 "风险情况", "报送时间"]  # fmt: skip
+    assert ledger["rows"][0] == ["220281102", "白石山镇", "220281102200", "平岗村", "赵大",
+                                 "因病", ENTRY["description"],
+                                 "2026-03-02T09:30:00+08:00"]  # fmt: skip
     village = (await api.get("cadre.laodong", "/api/v1/ledgers/warning-list")).json()
     assert village["rows"] == []  # another village's cadre sees none of it
     book = await api.get("bureau.jiaohe", "/api/v1/ledgers/warning-list", format="xlsx")
     sheet = load_workbook(io.BytesIO(book.content)).active
     assert sheet is not None and sheet.freeze_panes == "A2"
     rows = list(sheet.iter_rows(values_only=True))
-    assert list(rows[0]) == ledger["columns"] and rows[1][2] == "赵大"
+    assert list(rows[0]) == ledger["columns"] and rows[1][4] == "赵大"
+    assert rows[1][7] == datetime(2026, 3, 2, 9, 30)  # Asia/Shanghai, an Excel time

@@ -26,6 +26,12 @@ class Principal:
     role: Role
     area: str
     department: str | None = None
+    name: str | None = None
+    """The person's name (the OpenID Connect ``name`` claim), as ledgers show who acted."""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.sub
 
     def covers(self, area_code: str) -> bool:
         return area_code.startswith(self.area)
@@ -43,6 +49,7 @@ def mint(
     now: datetime,
     ttl: timedelta = timedelta(hours=8),
     department: str | None = None,
+    name: str | None = None,
 ) -> str:
     """A signed token for local use and tests."""
     claims: dict[str, Any] = {
@@ -57,6 +64,8 @@ def mint(
     }
     if department:
         claims["department"] = department
+    if name:
+        claims["name"] = name
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
@@ -104,4 +113,7 @@ def verify(
     department = claims.get("department")
     if role == Role.department and not department:
         raise Unauthorized("invalid_token", "A department token must name its department.")
-    return Principal(sub=str(claims["sub"]), role=Role(role), area=area, department=department)
+    name = claims.get("name")
+    shown = name.strip()[:100] if isinstance(name, str) and name.strip() else None
+    return Principal(sub=str(claims["sub"]), role=Role(role), area=area, department=department,
+                     name=shown)  # fmt: skip

@@ -46,6 +46,7 @@ class DemoUserOut(BaseModel):
     area: str
     department: str | None
     description: str
+    name: str | None
 
 
 class DemoTokenIn(BaseModel):
@@ -64,7 +65,8 @@ class DemoTokenOut(BaseModel):
 def _out(name: str) -> DemoUserOut:
     found = demo_user(name)
     return DemoUserOut(sub=found.sub, role=found.role, area=found.area,
-                       department=found.department, description=found.description)  # fmt: skip
+                       department=found.department, description=found.description,
+                       name=found.name)  # fmt: skip
 
 
 @router.get("/clock", response_model=ClockOut)
@@ -101,5 +103,5 @@ async def mint_demo_token(body: DemoTokenIn, request: Request) -> DemoTokenOut:
     now = request.app.state.clock.now()
     ttl = timedelta(hours=TOKEN_HOURS)
     token = mint(request.app.state.settings, sub=user.sub, role=user.role, area=user.area,
-                 department=user.department, now=now, ttl=ttl)  # fmt: skip
+                 department=user.department, name=user.name, now=now, ttl=ttl)  # fmt: skip
     return DemoTokenOut(access_token=token, expires_at=now + ttl, user=user)

@@ -20,7 +20,7 @@ import io
 import json
 import struct
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -404,12 +404,3 @@ def csv_lines(header: list[str], encoding: str) -> tuple[Callable[[list[list[Any
 
     start = ("\ufeff".encode() if encoding == "utf-8" else b"") + encode([header])
     return encode, start
-
-
-def column_widths(header: list[str]) -> Iterator[tuple[str, float]]:
-    """Excel column letters and widths that fit the Chinese headers and typical values."""
-    from openpyxl.utils import get_column_letter
-
-    for index, name in enumerate(header, start=1):
-        wide = {"证件号码": 22, "case_id": 38, "member_id": 38, "行政区划代码": 15}.get(name)
-        yield get_column_letter(index), float(wide or max(10, 2 * len(name) + 2))

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -19,6 +18,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from app.access_log.ledgers import log_ledger_read
 from app.access_log.models import AccessLogEntry
 from app.areas.models import Area
 from app.audit import log
@@ -30,7 +30,7 @@ from app.cases.repository import in_area
 from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import NotFound, Unprocessable
-from app.exports import document, national, projection
+from app.exports import document, national, projection, workbook
 from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
 from app.households.models import Household, Member
 from workflows.case import STATE_TITLES
@@ -178,76 +178,8 @@ async def _render(
             yield encode(block)  # never empty: a block holds whole cases
         return
     rows = national.flat_rows(session, batch, cipher, tally)
-    async for chunk in _xlsx("全国监测对象", header, rows):
+    async for chunk in workbook.write_xlsx("全国监测对象", header, rows):
         yield chunk
-
-
-SHEET_ROWS = 1_048_576 - 1
-"""Rows of data a sheet takes: Excel opens at most 1,048,576 rows, the header one of them."""
-
-
-async def _xlsx(
-    title: str, header: list[str], rows: AsyncIterator[list[Any]]
-) -> AsyncIterator[bytes]:
-    """A workbook written row by row to a temporary file (openpyxl's write-only mode keeps
-    memory flat), then sent in chunks: frozen header row, widths that fit. Rows beyond what
-    Excel opens in one sheet go on in the next (``title (2)``, …), each with the header."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheets: list[Any] = []
-
-    def sheet_for(number: int) -> Any:
-        sheet = workbook.create_sheet(title if number == 1 else f"{title} ({number})")
-        sheets.append(sheet)
-        sheet.freeze_panes = "A2"
-        for letter, width in national.column_widths(header):
-            sheet.column_dimensions[letter].width = width
-        sheet.append(header)
-        return sheet
-
-    written = 0
-    sheet = sheet_for(1)
-    try:
-        async for values in rows:
-            if written == SHEET_ROWS:
-                sheet, written = sheet_for(len(sheets) + 1), 0
-            sheet.append(values)
-            written += 1
-    except BaseException:  # the rows failed or the client went: no workbook will be saved
-        _discard(sheets)
-        raise
-    handle, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(handle)
-    try:
-        # zipping a sheet of a million rows takes a while: off the event loop, so the
-        # process goes on answering other requests; and its own until done, since it
-        # removes the sheets' files as it goes and the workbook's file is removed after it
-        saving = asyncio.get_running_loop().run_in_executor(None, workbook.save, path)
-        try:
-            await asyncio.shield(saving)
-        finally:
-            if not saving.done():
-                await asyncio.wait([saving])
-        with open(path, "rb") as file:  # noqa: ASYNC230 (a local temporary file)
-            while chunk := file.read(1 << 16):
-                yield chunk
-    finally:
-        os.unlink(path)
-
-
-def _discard(sheets: list[Any]) -> None:
-    """Write-only sheets keep their rows in temporary files that openpyxl removes when it
-    saves the workbook, or else only when the process exits: a workbook given up is
-    removed now (a million rows are gigabytes)."""
-    for sheet in sheets:
-        writer = sheet._writer
-        if writer is None:
-            continue
-        if not sheet.closed:
-            sheet.close()
-        if os.path.exists(writer.out):
-            writer.cleanup()
 
 
 @router.get("/exports/national/batches", response_model=list[BatchOut])
@@ -410,7 +342,22 @@ async def national_sync(case_id: str, principal: CurrentPrincipal, session: Sess
                    acknowledged_at=answer.acknowledged_at if answer else None)  # fmt: skip
 
 
-LEDGER_HEAD = ["case_id", "县", "乡", "村", "户主姓名", "户主证件号码", "家庭人口数", "当前状态"]
+LEDGER_HEAD = ["案件编号", "县", "乡镇代码", "乡镇", "村代码", "村", "户主姓名", "户主证件号码",
+               "家庭人口数", "当前状态"]  # fmt: skip
+MONEY = {*projection.INCOME_FIELDS.values(), "家庭纯收入", "人均纯收入", "风险消除后家庭纯收入",
+         "风险消除后人均纯收入"}  # fmt: skip
+DAYS = {"收入核查日期"}
+
+
+def typed(field: str, value: Any) -> Any:
+    """A national field as a cell: yuan as numbers, days as dates, the rest as text."""
+    if value in ("", None):
+        return None
+    if field in MONEY:
+        return Decimal(value)
+    if field in DAYS:
+        return date.fromisoformat(value)
+    return value
 
 
 @router.get(
@@ -429,20 +376,22 @@ async def monitored_households_ledger(
     purpose: Purpose = "台账",
 ) -> Any:
     """监测对象台账 of your area (or a part of it): every confirmed household with its risk
-    types, responsible person, measures by category and elimination. ID numbers masked."""
+    types, responsible person, measures by category and elimination. ID numbers masked; in
+    Excel, amounts are numbers and days are dates."""
     permit(principal, "ledger.read")
     scope = area if area and area.startswith(principal.area) else principal.area
     if area and not area.startswith(principal.area):
         raise NotFound("area_not_found", f"No area {area} within yours.")
     village, township, county = aliased(Area), aliased(Area), aliased(Area)
+    township_code = func.substr(Household.village_code, 1, 9)
     query = (
-        select(Case.id, county.name, township.name, village.name, Household.head_name,
-               Household.head_id_number_masked, Household.size, Case.state,
-               NationalDocument.document)
+        select(Case.id, county.name, township_code, township.name, Household.village_code,
+               village.name, Household.head_name, Household.head_id_number_masked,
+               Household.size, Case.state, NationalDocument.document)
         .join(NationalDocument, NationalDocument.case_id == Case.id)
         .join(Household, Household.id == Case.household_id)
         .outerjoin(village, village.code == Household.village_code)
-        .outerjoin(township, township.code == func.substr(Household.village_code, 1, 9))
+        .outerjoin(township, township.code == township_code)
         .outerjoin(county, county.code == func.substr(Household.village_code, 1, 6))
         .where(in_area(Case.area_code, scope))
         .order_by(Household.village_code, Case.id)
@@ -452,16 +401,13 @@ async def monitored_households_ledger(
     def row(values: Any) -> list[Any]:
         *head, state, stored = values
         record = json.loads(stored)
-        return [*head, STATE_TITLES.get(state, state), *(record.get(f, "") for f in
-                                                       projection.FIELDS)]  # fmt: skip
+        return [*head, STATE_TITLES.get(state, state),
+                *(typed(f, record.get(f)) for f in projection.FIELDS)]  # fmt: skip
 
-    async with session.begin():
-        session.add(AccessLogEntry(at=clock.now(), actor_sub=principal.sub,
-                                   actor_role=principal.role.value, actor_area=principal.area,
-                                   record_type="ledger", record_id=f"monitored_households:{scope}",
-                                   fields=[], purpose=purpose))  # fmt: skip
+    await log_ledger_read(session, principal, f"monitored_households:{scope}", clock.now(),
+                          purpose)  # fmt: skip
     if format == "json":
-        rows = [row(r) for r in (await reading.execute(query)).all()]
+        rows = workbook.json_rows(row(r) for r in (await reading.execute(query)).all())
         return {"columns": header, "rows": rows}
 
     replica: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
@@ -471,6 +417,7 @@ async def monitored_households_ledger(
             async for values in await streaming.stream(query.execution_options(yield_per=1000)):
                 yield row(values)
 
-    return StreamingResponse(_xlsx("监测对象台账", header, rows_of()), media_type=MEDIA["xlsx"],
+    return StreamingResponse(workbook.write_xlsx("监测对象台账", header, rows_of()),
+                             media_type=MEDIA["xlsx"],
                              headers={"Content-Disposition":
                                       f'attachment; filename="ledger-{scope}.xlsx"'})  # fmt: skip

@@ -57,5 +57,7 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(16))
     reverses_entry_id: Mapped[int | None] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(200))
+    created_by_name: Mapped[str | None] = mapped_column(String(100))
+    """经办人 by name, as their token gave it."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(String(2000))

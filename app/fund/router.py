@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
+from app.access_log.ledgers import log_ledger_read
+from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
-from app.core.db import SessionDep
+from app.auth.permissions import permit
+from app.cases.models import Case
+from app.cases.repository import in_area
+from app.core.db import ReadSessionDep, SessionDep
+from app.exports import workbook
 from app.fund import service
-from app.fund.models import Disbursement
+from app.fund.models import Disbursement, LedgerEntry
+from app.households.models import Household
+from workflows.calendar import local_date
 
 router = APIRouter(prefix="/api/v1/fund", tags=["fund"])
 
@@ -82,3 +93,52 @@ async def fund_balances(
     """The year's budget, spending and balance, and spending by township in your area."""
     now = clock.now()
     return await service.balances(session, principal, year or now.year, now)
+
+
+ledger_router = APIRouter(prefix="/api/v1/ledgers", tags=["fund"])
+LEDGER_HEADERS = ["记账时间", "年度", "乡镇代码", "乡镇", "村代码", "村", "户主姓名", "案件编号",
+                  "类型", "金额（元）", "说明", "经办人"]  # fmt: skip
+KINDS = {"disbursement": "支付", "reversal": "冲正"}
+CENT = Decimal("0.01")
+
+
+@ledger_router.get(
+    "/fund",
+    responses={200: {"content": {"application/json": {}, workbook.MEDIA: {}},
+                     "description": "The ledger as JSON rows, or an Excel workbook."}},
+)  # fmt: skip
+async def fund_ledger(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    reading: ReadSessionDep,
+    clock: ClockDep,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    format: Literal["json", "xlsx"] = "json",
+) -> Any:
+    """资金台账: every entry of the year in your area, payments and their reversals, in the
+    order they were booked; amounts in yuan (numbers in Excel, so a column sums to what was
+    spent), times in Asia/Shanghai, who booked each by name."""
+    permit(principal, "fund.read")
+    now = clock.now()
+    chosen = year or local_date(now).year
+    await log_ledger_read(session, principal, f"fund:{chosen}", now)
+    township, village = aliased(Area), aliased(Area)
+    query = (
+        select(LedgerEntry, township.name, village.name, Household.head_name, Case.id)
+        .join(Disbursement, Disbursement.id == LedgerEntry.disbursement_id)
+        .join(Case, Case.id == Disbursement.case_id)
+        .join(Household, Household.id == Case.household_id)
+        .outerjoin(township, township.code == func.substr(LedgerEntry.area_code, 1, 9))
+        .outerjoin(village, village.code == LedgerEntry.area_code)
+        .where(LedgerEntry.year == chosen, in_area(LedgerEntry.area_code, principal.area))
+        .order_by(LedgerEntry.id)
+    )  # fmt: skip
+    rows = [[e.created_at, e.year, e.area_code[:9], township_name or "", e.area_code,
+             village_name or "", head, case_id, KINDS.get(e.kind, e.kind),
+             (Decimal(e.amount_fen) / 100).quantize(CENT), e.note,
+             e.created_by_name or e.created_by]
+            for e, township_name, village_name, head, case_id
+            in (await reading.execute(query)).all()]  # fmt: skip
+    if format == "json":
+        return {"year": chosen, "columns": LEDGER_HEADERS, "rows": workbook.json_rows(rows)}
+    return workbook.xlsx_response("资金台账", LEDGER_HEADERS, rows, f"fund-{chosen}.xlsx")

@@ -118,7 +118,8 @@ async def decide(
         await _spend(session, year, amount, fen(budget))
         session.add(LedgerEntry(
             year=year, disbursement_id=disbursement.id, area_code=disbursement.area_code,
-            amount_fen=amount, kind="disbursement", created_by=principal.sub, created_at=now,
+            amount_fen=amount, kind="disbursement", created_by=principal.sub,
+            created_by_name=principal.name, created_at=now,
             note=disbursement.purpose,
         ))  # fmt: skip
         disbursement.status, disbursement.year = "approved", year
@@ -174,7 +175,8 @@ async def reverse(
         session.add(LedgerEntry(
             year=year, disbursement_id=disbursement.id, area_code=disbursement.area_code,
             amount_fen=-amount, kind="reversal", reverses_entry_id=entry.id,
-            created_by=principal.sub, created_at=now, note=body.reason,
+            created_by=principal.sub, created_by_name=principal.name, created_at=now,
+            note=body.reason,
         ))  # fmt: skip
         disbursement.status = "reversed"
         await cases.record_fund_event(

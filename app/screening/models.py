@@ -71,4 +71,6 @@ class ScreeningVisit(Base):
     case_id: Mapped[str | None] = mapped_column(ForeignKey("monitoring_case.id"), index=True)
     """The case a finding opened, or the open case it was reported to."""
     visited_by: Mapped[str] = mapped_column(String(200))
+    visited_by_name: Mapped[str | None] = mapped_column(String(100))
+    """The visitor's name as their token gave it (走访人)."""
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -7,16 +7,17 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
-from app.access_log.models import AccessLogEntry
+from app.access_log.ledgers import log_ledger_read
 from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Conflict, Unprocessable
+from app.exports import workbook
 from app.exports.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
 from app.households.models import Household
 from app.screening import service
@@ -352,8 +353,9 @@ async def record_visit(
     )  # fmt: skip
 
 
-LEDGER_HEADERS = ["乡镇代码", "村代码", "户主姓名", "户主证件号码", "走访日期", "排查类型",
-                  "排查批次", "排查结果", "风险类型", "情况说明", "走访人", "案件编号"]  # fmt: skip
+LEDGER_HEADERS = ["乡镇代码", "乡镇", "村代码", "村", "户主姓名", "户主证件号码", "走访日期",
+                  "排查类型", "排查批次", "排查结果", "风险类型", "情况说明", "走访人",
+                  "案件编号"]  # fmt: skip
 
 
 @router.get(
@@ -372,41 +374,36 @@ async def screening_ledger(
     format: Literal["json", "xlsx"] = "json",
 ) -> Any:
     """排查走访台账 of your area: every visit dated in the period (default: this year so far),
-    by township, village and date. ID numbers are masked."""
+    by township, village and date, areas by name beside their code and visitors by name. ID
+    numbers are masked; in Excel the visit's day is a date."""
     permit(principal, "ledger.read")
     today = local_date(clock.now())
     first = since or date(today.year, 1, 1)
     last = until or today
     if last < first:
         raise Unprocessable("period_reversed", "`to` is before `from`.", field="to")
-    async with session.begin():
-        session.add(AccessLogEntry(at=clock.now(), actor_sub=principal.sub,
-                                   actor_role=principal.role.value, actor_area=principal.area,
-                                   record_type="ledger", record_id=f"screening:{first}:{last}",
-                                   fields=[], purpose="台账"))  # fmt: skip
+    await log_ledger_read(session, principal, f"screening:{first}:{last}", clock.now())
+    township, village = aliased(Area), aliased(Area)
+    township_code = func.substr(ScreeningVisit.village_code, 1, 9)
     query = (
-        select(ScreeningVisit, Household.head_name, Household.head_id_number_masked,
-               ScreeningRound.kind, ScreeningRound.title)
+        select(ScreeningVisit, township.name, village.name, Household.head_name,
+               Household.head_id_number_masked, ScreeningRound.kind, ScreeningRound.title)
         .join(Household, Household.id == ScreeningVisit.household_id)
         .outerjoin(ScreeningRound, ScreeningRound.id == ScreeningVisit.round_id)
+        .outerjoin(township, township.code == township_code)
+        .outerjoin(village, village.code == ScreeningVisit.village_code)
         .where(ScreeningVisit.village_code.like(principal.area + "%"),
                ScreeningVisit.visited_on >= first, ScreeningVisit.visited_on <= last)
         .order_by(ScreeningVisit.village_code, ScreeningVisit.visited_on, ScreeningVisit.id)
     )  # fmt: skip
-    rows = [[v.village_code[:9], v.village_code, name, masked, v.visited_on.isoformat(),
-             SCREENING_KIND[kind or "routine"], title or "", SCREENING_RESULT[v.result],
-             RISK_TYPE.get(v.risk_type or "", ""), v.note or "", v.visited_by, v.case_id or ""]
-            for v, name, masked, kind, title in (await reading.execute(query)).all()]  # fmt: skip
+    rows = [[v.village_code[:9], township_name or "", v.village_code, village_name or "", name,
+             masked, v.visited_on, SCREENING_KIND[kind or "routine"], title or "",
+             SCREENING_RESULT[v.result], RISK_TYPE.get(v.risk_type or "", ""), v.note or "",
+             v.visited_by_name or v.visited_by, v.case_id or ""]
+            for v, township_name, village_name, name, masked, kind, title
+            in (await reading.execute(query)).all()]  # fmt: skip
     if format == "json":
         return {"from": first.isoformat(), "to": last.isoformat(), "columns": LEDGER_HEADERS,
-                "rows": rows}  # fmt: skip
-    from app.exports.router import MEDIA, _xlsx
-
-    async def each() -> Any:
-        for row in rows:
-            yield row
-
-    disposition = f'attachment; filename="screening-{first}-{last}.xlsx"'
-    body = _xlsx("排查走访台账", LEDGER_HEADERS, each())
-    return StreamingResponse(body, media_type=MEDIA["xlsx"],
-                             headers={"Content-Disposition": disposition})  # fmt: skip
+                "rows": workbook.json_rows(rows)}  # fmt: skip
+    return workbook.xlsx_response("排查走访台账", LEDGER_HEADERS, rows,
+                                  f"screening-{first}-{last}.xlsx")  # fmt: skip

@@ -135,6 +135,7 @@ async def record_visit(
                 id=str(uuid.uuid4()), household_id=household.id,
                 village_code=household.village_code, round_id=round_id, visited_on=visited_on,
                 result=result.value, risk_type=risk_type, note=note, visited_by=principal.sub,
+                visited_by_name=principal.name,
                 recorded_at=now,
             )  # fmt: skip
             if result == ScreeningResult.risk_found:

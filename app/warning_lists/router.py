@@ -7,16 +7,17 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 
-from app.access_log.models import AccessLogEntry
+from app.access_log.ledgers import log_ledger_read
+from app.areas import repository as areas
 from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Forbidden, Unprocessable
+from app.exports import workbook
 from app.exports.labels import RISK_TYPE
 from app.warning_lists import quarters
 from app.warning_lists.models import WarningList
@@ -167,7 +168,7 @@ async def quarter_status(
                          pending=pending)  # fmt: skip
 
 
-HEADERS = ["乡镇代码", "村代码", "户主姓名", "风险类型", "风险情况", "报送时间"]
+HEADERS = ["乡镇代码", "乡镇", "村代码", "村", "户主姓名", "风险类型", "风险情况", "报送时间"]
 
 
 @router.get(
@@ -184,27 +185,20 @@ async def warning_list_ledger(
     quarter: Quarter | None = None,
     format: Literal["json", "xlsx"] = "json",
 ) -> Any:
-    """乡镇季度预警名单台账: every household on the newest lists of your area's townships."""
+    """乡镇季度预警名单台账: every household on the newest lists of your area's townships, areas
+    by name beside their code; 报送时间 in Asia/Shanghai (an Excel time in the workbook)."""
     permit(principal, "ledger.read")
     chosen = quarter or quarters.of(clock.now())
-    async with session.begin():
-        session.add(AccessLogEntry(at=clock.now(), actor_sub=principal.sub,
-                                   actor_role=principal.role.value, actor_area=principal.area,
-                                   record_type="ledger", record_id=f"warning_list:{chosen}",
-                                   fields=[], purpose="台账"))  # fmt: skip
-    rows = [[s.township_code, e["village_code"], e["head_name"],
-             RISK_TYPE.get(e["risk_type"], e["risk_type"]), e["description"],
-             s.submitted_at.isoformat()]
-            for s in await _latest(reading, principal.area, chosen) for e in s.entries
-            if e["village_code"].startswith(principal.area)]  # fmt: skip
+    await log_ledger_read(session, principal, f"warning_list:{chosen}", clock.now())
+    entries = [(s, e) for s in await _latest(reading, principal.area, chosen) for e in s.entries
+               if e["village_code"].startswith(principal.area)]  # fmt: skip
+    codes = {c for s, e in entries for c in (s.township_code, e["village_code"])}
+    named = await areas.names(reading, sorted(codes))
+    rows = [[s.township_code, named.get(s.township_code, ""), e["village_code"],
+             named.get(e["village_code"], ""), e["head_name"],
+             RISK_TYPE.get(e["risk_type"], e["risk_type"]), e["description"], s.submitted_at]
+            for s, e in entries]  # fmt: skip
     if format == "json":
-        return {"quarter": chosen, "columns": HEADERS, "rows": rows}
-    from app.exports.router import MEDIA, _xlsx
-
-    async def each() -> Any:
-        for row in rows:
-            yield row
-
-    disposition = f'attachment; filename="warning-list-{chosen}.xlsx"'
-    return StreamingResponse(_xlsx("乡镇季度预警名单", HEADERS, each()), media_type=MEDIA["xlsx"],
-                             headers={"Content-Disposition": disposition})  # fmt: skip
+        return {"quarter": chosen, "columns": HEADERS, "rows": workbook.json_rows(rows)}
+    return workbook.xlsx_response("乡镇季度预警名单", HEADERS, rows,
+                                  f"warning-list-{chosen}.xlsx")  # fmt: skip
