@@ -189,14 +189,17 @@ async def test_xlsx_and_json_batches(api: Api) -> None:
 
     items = [{"name": "吴一", "id_number": new_id_number(), "village_code": LAODONG,
               "risk_type": "housing_safety", "description": "危房", "flagged_on": "2026-03-01"},
+             {"name": None, "id_number": "", "village_code": None},  # blank: skipped
              {"姓名": "吴二", "证件号码": new_id_number(), "村代码": LAODONG, "风险类型": "因残",
               "预警信息": "新增残疾", "预警日期": "2026-04-01"}]  # fmt: skip
     as_json = await upload(api, json.dumps(items, ensure_ascii=False).encode(),
                            "application/json")  # fmt: skip
     assert as_json.status_code == 201, as_json.text
+    assert (as_json.json()["rows"], as_json.json()["rejected"]) == (2, 1)
     rows = await report(api, as_json.json()["id"])
+    # a JSON record is numbered by its place in the array, from 1
     assert [(r["line"], r["status"], [x["code"] for x in r["reasons"]]) for r in rows] == [
-        (2, "accepted", []), (3, "rejected", ["date_in_future"])]  # fmt: skip
+        (1, "accepted", []), (3, "rejected", ["date_in_future"])]  # fmt: skip
 
 
 async def test_the_city_distributes_and_the_department_gets_feedback(api: Api) -> None:
@@ -389,3 +392,20 @@ async def test_a_row_of_someone_born_after_today_is_refused_with_its_reason(api:
     assert [(r["line"], r["status"]) for r in rows] == [(2, "rejected"), (3, "accepted")]
     (reason,) = rows[0]["reasons"]
     assert reason["code"] == "id_number_invalid" and "after today" in reason["message"]
+
+
+async def test_a_row_naming_another_village_says_where_it_goes(api: Api) -> None:
+    registered = new_id_number()
+    await api.post("cadre.laodong", "/api/v1/households", {"head_name": "钱五", "size": 2,
+                   "head_id_number": registered, "village_code": LAODONG})  # fmt: skip
+    text = HEADER + f"钱五,{registered},{PINGGANG},因病,住院,\n"
+    batch = (await upload(api, text.encode(), reference="MZ-V")).json()
+    (row,) = await report(api, batch["id"])
+    assert (row["status"], row["reasons"], row["matched"]) == ("accepted", [], "household")
+    (note,) = row["notes"]
+    assert note["code"] == "village_differs" and LAODONG in note["message"]
+    decide = f"{PATH}/{batch['id']}/dispositions"
+    decided = await api.post("bureau.jiaohe", decide, {"items": [
+        {"line": 2, "decision": "distribute"}]})  # fmt: skip
+    assert decided.status_code == 201, decided.text
+    assert decided.json()[0]["township_code"] == LAODONG[:9]  # the registered village's

@@ -50,7 +50,7 @@ class WarningBatch(Base):
 
 
 class DepartmentWarning(Base):
-    """One row of a batch, accepted or rejected with its reasons."""
+    """One row of a batch, accepted or rejected with its reasons (an accepted row's are notes)."""
 
     __tablename__ = "department_warning"
     __table_args__ = (

@@ -228,7 +228,9 @@ def read_xlsx(file: IO[bytes]) -> Rows:
 
 
 def read_json(file: IO[bytes]) -> Rows:
-    """A JSON array of objects, keyed by the headers above; line = position + 1."""
+    """A JSON array of objects, keyed by the headers above. A record's "line" is its position
+    in the array, from 1; a blank record (no value in any column) is skipped, as a blank row
+    of a sheet is."""
     try:
         first = file.read(1)
         while first in (b" ", b"\n", b"\r", b"\t"):
@@ -236,11 +238,12 @@ def read_json(file: IO[bytes]) -> Rows:
         if first != b"[":
             raise Unreadable("json_invalid", "A JSON batch is an array of objects.")
         file.seek(file.tell() - 1)
-        for position, item in enumerate(ijson.items(file, "item", use_float=True), start=2):
+        for position, item in enumerate(ijson.items(file, "item", use_float=True), start=1):
             if not isinstance(item, dict):
-                raise Unreadable("json_invalid", f"Item {position - 1} is not an object.")
+                raise Unreadable("json_invalid", f"Item {position} is not an object.")
             values = {COLUMNS[k]: v for k, v in item.items() if k in COLUMNS}
-            yield position, values
+            if not _blank(values):
+                yield position, values
     except ijson.JSONError as exc:
         raise Unreadable("json_invalid", f"Not valid JSON: {exc}.") from exc
     except UnicodeDecodeError as exc:

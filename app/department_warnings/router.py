@@ -39,6 +39,10 @@ class RowOut(BaseModel):
     line: int
     status: Literal["accepted", "rejected"]
     reasons: list[RowReason]
+    """Why a rejected row was refused, every reason."""
+    notes: list[RowReason] = []
+    """What the report says of an accepted row (``village_differs``: routed to the village the
+    person is registered in)."""
     name: str | None
     id_number_masked: str | None
     village_code: str | None
@@ -135,8 +139,11 @@ class FeedbackPage(BaseModel):
 
 def _row_out(w: DepartmentWarning) -> RowOut:
     matched = "open_case" if w.case_id else "household" if w.household_id else None
-    return RowOut(line=w.line, status=w.status, reasons=[RowReason(**r) for r in w.reasons or []],
-                  name=w.name, id_number_masked=w.id_masked, village_code=w.village_code,
+    said = [RowReason(**r) for r in w.reasons or []]
+    accepted = w.status == "accepted"
+    return RowOut(line=w.line, status=w.status, reasons=[] if accepted else said,
+                  notes=said if accepted else [], name=w.name, id_number_masked=w.id_masked,
+                  village_code=w.village_code,
                   risk_type=w.risk_type, flagged_on=w.flagged_on, matched=matched)  # fmt: skip
 
 

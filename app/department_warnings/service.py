@@ -142,14 +142,20 @@ async def _store(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any
     its checks, is stored rejected with its reasons."""
     candidates = [r for r in chunk if not r["reasons"]]
     households: dict[str, str] = {}
+    registered_in: dict[str, str] = {}
     if candidates:
         digests = {r["id_digest"] for r in candidates}
         postgres = (await session.connection()).dialect.name == "postgresql"
         # one array parameter on PostgreSQL: one prepared statement for every chunk
         listed = bindparam("digests", list(digests), type_=ARRAY(String))
         matches = Member.id_digest == any_(listed) if postgres else Member.id_digest.in_(digests)
-        found = select(Member.id_digest, Member.household_id).where(matches)
-        households = {d: h for d, h in (await session.execute(found)).all()}
+        found = (
+            select(Member.id_digest, Member.household_id, Household.village_code)
+            .join(Household, Household.id == Member.household_id)
+            .where(matches)
+        )
+        for digest, household_id, village in (await session.execute(found)).all():
+            households[digest], registered_in[digest] = household_id, village
     open_cases: dict[str, str] = {}
     if households:
         query = select(Case.household_id, Case.id).where(
@@ -161,6 +167,12 @@ async def _store(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any
         household = households.get(row["id_digest"]) if not row["reasons"] else None
         row["household_id"] = household
         row["case_id"] = open_cases.get(household) if household else None
+        village = registered_in.get(row["id_digest"]) if household else None
+        if village is not None and village != row["village_code"]:
+            # accepted and routed by the register; the report says so (a note, not a reason)
+            row["reasons"] = [{"code": "village_differs", "field": "village_code",
+                               "message": f"The person is registered in village {village}, "
+                               f"not {row['village_code']}: the warning goes there."}]  # fmt: skip
         row["reasons"] = row["reasons"] or None
     taken = await _insert_accepted(session, candidates) if candidates else set()
     repeated = [r for r in candidates if r["line"] not in taken]
