@@ -163,7 +163,7 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("GET", "/api/v1/ledgers/warning-list", WORKERS | {A, M}, "list"),
         Route("GET", "/api/v1/ledgers/fund", {V, T, B, A, M}, "list", {"year": 2026}),
         Route("POST", "/api/v1/obligations/completions", {T}, "none",
-              {"kind": "township_study", "period": "2026-H1"}),
+              {"kind": "township_study", "period": "2026-H1", "evidence_sha256": "0" * 64}),
         Route("GET", "/api/v1/obligations", {T, B, D, A, M}, "none"),
         Route("POST", "/api/v1/households", {V}, "create", {
             "head_name": "钱", "head_id_number": new_id_number(), "village_code": "220281102200",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.helpers import Api
+from tests.helpers import Api, new_id_number, sha
 
 PATH = "/api/v1/obligations"
 SCREENING_LATE_FROM = datetime(2026, 4, 30, 16, 0, tzinfo=UTC)  # 2026-05-01 00:00 Shanghai
@@ -19,8 +19,8 @@ async def calendar(api: Api, user: str = "bureau.jiaohe", **params: Any) -> list
 
 
 async def complete(api: Api, user: str, kind: str, period: str) -> Any:
-    return await api.post(user, f"{PATH}/completions", {"kind": kind, "period": period,
-                                                         "note": "已完成"})  # fmt: skip
+    body = {"kind": kind, "period": period, "note": "已完成", "evidence_sha256": sha("会议纪要")}
+    return await api.post(user, f"{PATH}/completions", body)
 
 
 async def test_the_year_of_duties_with_their_due_times(api: Api) -> None:
@@ -33,8 +33,9 @@ async def test_the_year_of_duties_with_their_due_times(api: Api) -> None:
     assert periods == {
         ("concentrated_screening", "2026-04"), ("concentrated_screening", "2026-10"),
         *(("township_warning_list", f"2026-Q{q}") for q in range(1, 5)),
+        ("elimination_assessment", "2026-H1"), ("elimination_assessment", "2026-H2"),
         ("township_study", "2026-H1"), ("township_study", "2026-H2")}  # fmt: skip
-    assert len(duties) == 3 * 8 + 10 * 3
+    assert len(duties) == 3 * 10 + 10 * 3
     screening = next(d for d in duties if d["period"] == "2026-04" and d["party"] == "220281102")
     assert datetime.fromisoformat(screening["due_at"]) == SCREENING_LATE_FROM
     assert not any(d["overdue"] for d in duties)  # 2 March: nothing is due yet
@@ -49,17 +50,17 @@ async def test_overdue_from_the_day_after_and_done_when_recorded(api: Api) -> No
     assert {(d["kind"], d["period"]) for d in overdue} == {
         ("concentrated_screening", "2026-04"), ("township_warning_list", "2026-Q1")}  # fmt: skip
     assert len(overdue) == 6  # three townships, two duties
-    done = await complete(api, "township.baishishan", "concentrated_screening", "2026-04")
-    assert done.status_code == 201, done.text
     submitted = await api.post("township.baishishan", "/api/v1/warning-lists",
                                {"quarter": "2026-Q1", "entries": []})  # fmt: skip
     assert submitted.status_code == 201, submitted.text
     overdue = await calendar(api, overdue="true")
-    assert {d["party"] for d in overdue} == {"220281105", "220281190"}
+    assert {(d["kind"], d["party"]) for d in overdue} == {
+        ("township_warning_list", "220281105"),
+        ("township_warning_list", "220281190"),
+        *(("concentrated_screening", t) for t in ("220281102", "220281105", "220281190")),
+    }
     own = await calendar(api, "township.baishishan")
     assert {d["party"] for d in own} == {"220281102"}
-    screening = next(d for d in own if d["period"] == "2026-04")
-    assert screening["completed_at"] and not screening["overdue"]
 
 
 async def test_departments_record_their_own_duties_only(api: Api) -> None:
@@ -75,9 +76,70 @@ async def test_departments_record_their_own_duties_only(api: Api) -> None:
         ("cadre.pinggang", "township_study", "2026-H1", 403, "role_not_permitted"),
         ("dept.civil-affairs", "department_study", "2026-H2", 422, "period_not_begun"),
         ("dept.civil-affairs", "department_study", "2026-Q2", 422, "period_unknown"),
-        ("township.baishishan", "township_warning_list", "2026-Q1", 422, "submitted_as_a_list"),
+        ("township.baishishan", "township_warning_list", "2026-Q1", 422, "completed_by_records"),
+        ("township.baishishan", "concentrated_screening", "2026-04", 422, "completed_by_records"),
+        ("township.baishishan", "elimination_assessment", "2026-H1", 422, "completed_by_records"),
+        ("dept.civil-affairs", "department_study", "2026-H1", 409, "already_completed"),
     ]
     for user, kind, period, code, name in refusals:
         response = await complete(api, user, kind, period)
         assert (response.status_code, response.json()["code"]) == (code, name), (user, kind)
     assert (await api.get("cadre.pinggang", PATH)).status_code == 403
+
+
+async def test_evidence_is_required_and_a_study_is_recorded_once(api: Api) -> None:
+    api.clock.set(datetime(2026, 6, 15, tzinfo=UTC))
+    bare = await api.post("township.baishishan", f"{PATH}/completions",
+                          {"kind": "township_study", "period": "2026-H1"})  # fmt: skip
+    assert bare.status_code == 422 and bare.json()["errors"][0]["field"] == "evidence_sha256"
+    first = await complete(api, "township.baishishan", "township_study", "2026-H1")
+    assert first.status_code == 201, first.text
+    again = await complete(api, "township.baishishan", "township_study", "2026-H1")
+    assert again.status_code == 409 and again.json()["code"] == "already_completed"
+
+
+async def test_screening_completes_itself_when_the_campaign_has_every_result(api: Api) -> None:
+    """A campaign over 白石山镇 in April: the township's duty is done once each of its
+    households there has a result, at the last one; the others' stays overdue."""
+    heads = []
+    for name in ("赵一", "赵二"):
+        body = {"head_name": name, "head_id_number": new_id_number(),
+                "village_code": "220281102200", "size": 2}  # fmt: skip
+        registered = await api.post("cadre.pinggang", "/api/v1/households", body)
+        assert registered.status_code == 201, registered.text
+        heads.append(registered.json()["id"])
+    opened = await api.post("bureau.jiaohe", "/api/v1/screening/campaigns",
+                            {"period": "2026-04", "area_codes": ["220281102"]})  # fmt: skip
+    assert opened.status_code == 201, opened.text
+    campaign = opened.json()["id"]
+    api.clock.set(datetime(2026, 4, 10, 2, tzinfo=UTC))
+    duty = await screening_duty(api, "220281102")
+    assert duty["completed_at"] is None
+    for household in heads:
+        visit = await api.post("cadre.pinggang", "/api/v1/screening/visits", {
+            "household_id": household, "round_id": campaign, "visited_on": "2026-04-10",
+            "result": "no_risk"})  # fmt: skip
+        assert visit.status_code == 201, visit.text
+    duty = await screening_duty(api, "220281102")
+    assert datetime.fromisoformat(duty["completed_at"]) == datetime(2026, 4, 10, 2, tzinfo=UTC)
+    api.clock.set(SCREENING_LATE_FROM)
+    late = {d["party"] for d in await calendar(api, overdue="true")
+            if d["kind"] == "concentrated_screening"}  # fmt: skip
+    assert late == {"220281105", "220281190"}
+
+
+async def screening_duty(api: Api, township: str) -> dict[str, Any]:
+    return next(d for d in await calendar(api) if (d["kind"], d["period"], d["party"]) ==
+                ("concentrated_screening", "2026-04", township))  # fmt: skip
+
+
+async def test_an_elimination_round_completes_the_half_years_assessment(api: Api) -> None:
+    api.clock.set(datetime(2026, 6, 1, tzinfo=UTC))
+    opened = await api.post("bureau.jiaohe", "/api/v1/elimination-rounds",
+                            {"area": "220281102", "reason": "上半年风险消除评估"})  # fmt: skip
+    assert opened.status_code == 201, opened.text
+    api.clock.set(datetime(2026, 7, 1, tzinfo=UTC))  # 08:00 on 1 July in Shanghai
+    assessed = {d["party"]: d for d in await calendar(api)
+                if (d["kind"], d["period"]) == ("elimination_assessment", "2026-H1")}  # fmt: skip
+    assert assessed["220281102"]["completed_at"] and not assessed["220281102"]["overdue"]
+    assert assessed["220281105"]["overdue"] and assessed["220281190"]["overdue"]

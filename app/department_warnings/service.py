@@ -167,11 +167,11 @@ async def _store(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any
         household = households.get(row["id_digest"]) if not row["reasons"] else None
         row["household_id"] = household
         row["case_id"] = open_cases.get(household) if household else None
-        village = registered_in.get(row["id_digest"]) if household else None
-        if village is not None and village != row["village_code"]:
+        registered = registered_in.get(row["id_digest"]) if household else None
+        if registered is not None and registered != row["village_code"]:
             # accepted and routed by the register; the report says so (a note, not a reason)
             row["reasons"] = [{"code": "village_differs", "field": "village_code",
-                               "message": f"The person is registered in village {village}, "
+                               "message": f"The person is registered in village {registered}, "
                                f"not {row['village_code']}: the warning goes there."}]  # fmt: skip
         row["reasons"] = row["reasons"] or None
     taken = await _insert_accepted(session, candidates) if candidates else set()

@@ -1,13 +1,17 @@
 """The recurring duties of the policy (SPEC §5), with their periods and due times.
 
-* concentrated screening (集中排查) by each township, in April and in October;
-* the township's warning list, each quarter (its submissions count: ``warning_list``);
+* concentrated screening (集中排查) by each township, in April and in October: done when the
+  campaign of that month over the township has every household's result;
+* the township's warning list, each quarter: done by its submission;
+* the elimination assessment (风险消除评估) of each township's monitored households, each half
+  year: done when the city opens an elimination round over the township;
 * township studies (乡镇研判) each half year;
 * department studies (部门研判) each half year;
 * department scale-risk assessments (规模性风险评估) each year.
 
-A duty is due by the last day of its period, in Asia/Shanghai, and overdue from 00:00 on the
-day after.
+The first three complete themselves from what the service records (``derived``); the others
+are recorded once, with the evidence (the minutes' SHA-256). A duty is due by the last day of
+its period, in Asia/Shanghai, and overdue from 00:00 on the day after.
 """
 
 from __future__ import annotations
@@ -30,11 +34,32 @@ class Duty:
     """``township`` or ``department``."""
     periods: str
     """``screening months``, ``quarter``, ``half`` or ``year``."""
+    derived_from: str | None = None
+    """What completes it, when the service records it (no completion is recorded by hand)."""
 
 
 DUTIES = (
-    Duty("concentrated_screening", "集中排查", "township", "screening months"),
-    Duty("township_warning_list", "乡镇预警名单报送", "township", "quarter"),
+    Duty(
+        "concentrated_screening",
+        "集中排查",
+        "township",
+        "screening months",
+        "the campaign of the month over the township, every household's result recorded",
+    ),
+    Duty(
+        "township_warning_list",
+        "乡镇预警名单报送",
+        "township",
+        "quarter",
+        "the township's warning list for the quarter (POST /api/v1/warning-lists)",
+    ),
+    Duty(
+        "elimination_assessment",
+        "风险消除评估",
+        "township",
+        "half",
+        "an elimination round over the township (POST /api/v1/elimination-rounds)",
+    ),
     Duty("township_study", "乡镇研判", "township", "half"),
     Duty("department_study", "部门研判", "department", "half"),
     Duty("department_risk_assessment", "规模性风险评估", "department", "year"),
@@ -54,6 +79,11 @@ def periods(duty: Duty, year: int) -> list[tuple[str, date, date]]:
         return [(f"{year}-H1", date(year, 1, 1), date(year, 7, 1)),
                 (f"{year}-H2", date(year, 7, 1), date(year + 1, 1, 1))]  # fmt: skip
     return [(str(year), date(year, 1, 1), date(year + 1, 1, 1))]
+
+
+def covers(area_code: str, township: str) -> bool:
+    """An area (the city, the township, or a village of it) meets the township."""
+    return township.startswith(area_code) or area_code.startswith(township)
 
 
 def overdue_from(day_after: date) -> datetime:

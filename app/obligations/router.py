@@ -16,7 +16,8 @@ from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import Forbidden, Unprocessable
+from app.core.errors import Conflict, Forbidden, Unprocessable
+from app.obligations import derived
 from app.obligations.calendar import BY_KIND, DEPARTMENTS, DUTIES, overdue_from, periods
 from app.obligations.models import Completion
 from app.warning_lists.models import WarningList
@@ -25,8 +26,8 @@ from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api/v1/obligations", tags=["obligations"])
 
-Kind = Literal["concentrated_screening", "township_warning_list", "township_study",
-               "department_study", "department_risk_assessment"]  # fmt: skip
+Kind = Literal["concentrated_screening", "township_warning_list", "elimination_assessment",
+               "township_study", "department_study", "department_risk_assessment"]  # fmt: skip
 
 
 class CompletionIn(BaseModel):
@@ -34,7 +35,8 @@ class CompletionIn(BaseModel):
     kind: Kind
     period: Annotated[str, StringConstraints(pattern=r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$")]
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
-    evidence_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    evidence_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    """The study's or assessment's minutes (SHA-256 of the scanned document)."""
 
 
 class CompletionOut(BaseModel):
@@ -78,9 +80,11 @@ async def complete(
     """Record that your township or department did a duty for a period (the warning list
     counts by being submitted, not here)."""
     permit(principal, "obligation.complete")
-    if body.kind == "township_warning_list":
-        raise Unprocessable("submitted_as_a_list", "A warning list counts when it is submitted "
-                            "(POST /api/v1/warning-lists).", field="kind")  # fmt: skip
+    derived = BY_KIND[body.kind].derived_from
+    if derived:
+        raise Unprocessable("completed_by_records", f"{BY_KIND[body.kind].title} completes "
+                            f"itself from what the service records: {derived}.",
+                            field="kind")  # fmt: skip
     party = _party(principal, body.kind)
     now = clock.now()
     year = int(body.period[:4])
@@ -92,6 +96,12 @@ async def complete(
     if local_date(now) < first:
         raise Unprocessable("period_not_begun", f"{body.period} has not begun.", field="period")
     async with session.begin():
+        earlier = select(Completion.completed_at).where(
+            Completion.kind == body.kind, Completion.period == body.period,
+            Completion.party == party)  # fmt: skip
+        if (done := (await session.execute(earlier.limit(1))).scalar_one_or_none()) is not None:
+            raise Conflict("already_completed", f"{BY_KIND[body.kind].title} {body.period} "
+                           f"was recorded done at {done.isoformat()}.")  # fmt: skip
         row = Completion(id=str(uuid.uuid4()), kind=body.kind, period=body.period, party=party,
                          note=body.note, evidence_sha256=body.evidence_sha256,
                          completed_by=principal.sub, completed_at=now)  # fmt: skip
@@ -136,6 +146,9 @@ async def calendar(
         .where(WarningList.quarter.like(f"{chosen}%"))
         .group_by(WarningList.quarter, WarningList.township_code))).all():  # fmt: skip
         done[("township_warning_list", period, party)] = at
+    codes = [code for code, _ in townships]
+    done.update(await derived.screened(session, chosen, codes))
+    done.update(await derived.assessed(session, chosen, codes))
     out = []
     for duty in DUTIES:
         parties = townships if duty.party == "township" else [(d, d) for d in departments]
