@@ -159,6 +159,9 @@ def routes(f: dict[str, str]) -> list[Route]:
             {"village_code": "220281102200", "head_name": "赵", "risk_type": "illness",
              "description": "x"}]}),
         Route("GET", "/api/v1/warning-lists", {T, B, A, M}, "list"),
+        Route("GET", "/api/v1/warning-lists/entries", WORKERS | {A, M}, "list"),
+        Route("POST", f"/api/v1/warning-lists/{f['list']}/entries/1/case", {V}, "object"),
+        Route("GET", "/api/v1/households", CASE_READERS, "list"),
         Route("GET", "/api/v1/warning-lists/status", {T, B, A, M}, "list"),
         Route("GET", "/api/v1/ledgers/warning-list", WORKERS | {A, M}, "list"),
         Route("GET", "/api/v1/ledgers/fund", {V, T, B, A, M}, "list", {"year": 2026}),
@@ -236,7 +239,10 @@ async def fixtures(api: Api) -> dict[str, Any]:
         **api.headers("dept.civil-affairs"), "Content-Type": "text/csv"}, content=(
             f"姓名,证件号码,村代码,风险类型,预警信息\n周,{new_id_number()},220281102200,因病,x\n"
         ).encode())  # fmt: skip
-    for response in (asked, opened, declared, batch, signed, screening, warnings):
+    listed = await api.post("township.baishishan", "/api/v1/warning-lists", {"entries": [{
+        "village_code": "220281102200", "head_name": "王德福", "risk_type": "illness",
+        "description": "x", "household_id": household}]})  # fmt: skip
+    for response in (asked, opened, declared, batch, signed, screening, warnings, listed):
         assert response.status_code in (200, 201), response.text
     return {
         "case": case_id, "household": household, "member": members["members"][0]["id"],
@@ -244,6 +250,7 @@ async def fixtures(api: Api) -> dict[str, Any]:
         "round": opened.json()["id"], "tracking": declared.json()["tracking_number"],
         "batch": batch.headers["X-Export-Batch"], "tree_size": signed.json()["tree_size"],
         "screening": screening.json()["id"], "warnings": warnings.json()["id"],
+        "list": listed.json()["id"],
     }  # fmt: skip
 
 
@@ -289,7 +296,8 @@ def _template(path: str, f: dict[str, Any]) -> str:
              str(f["member"]): "{member_id}", str(f["measure"]): "{measure_id}",
              str(f["disbursement"]): "{disbursement_id}", str(f["round"]): "{round_id}",
              str(f["tracking"]): "{tracking_number}", str(f["batch"]): "{batch_id}",
-             str(f["screening"]): "{round_id}", str(f["warnings"]): "{batch_id}"}  # fmt: skip
+             str(f["screening"]): "{round_id}", str(f["warnings"]): "{batch_id}",
+             str(f["list"]): "{list_id}"}  # fmt: skip
     parts = path.split("/")
     out = []
     for i, part in enumerate(parts):
@@ -309,6 +317,8 @@ def _template(path: str, f: dict[str, Any]) -> str:
             out.append("{dataset}")
         elif parts[i - 1] == "log" and part == "0":
             out.append("{log_index}")
+        elif parts[i - 1] == "entries" and part == "1":
+            out.append("{number}")
         else:
             out.append(part)
     return "/".join(out)

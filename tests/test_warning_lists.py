@@ -9,7 +9,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 from app.warning_lists import quarters
-from tests.helpers import Api
+from tests.helpers import Api, new_id_number
 
 PATH = "/api/v1/warning-lists"
 ENTRY = {"village_code": "220281102200", "head_name": "赵大", "risk_type": "illness",
@@ -94,3 +94,94 @@ async def test_the_quarterly_ledger_in_json_and_excel(api: Api) -> None:
     rows = list(sheet.iter_rows(values_only=True))
     assert list(rows[0]) == ledger["columns"] and rows[1][4] == "赵大"
     assert rows[1][7] == datetime(2026, 3, 2, 9, 30)  # Asia/Shanghai, an Excel time
+
+
+async def register(api: Api, name: str, village: str = "220281102200",
+                   user: str = "cadre.pinggang") -> tuple[str, str]:  # fmt: skip
+    head = new_id_number()
+    body = {"head_name": name, "head_id_number": head, "village_code": village, "size": 3}
+    response = await api.post(user, "/api/v1/households", body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"], head
+
+
+async def test_households_are_found_by_name_or_full_id_number_in_your_area(api: Api) -> None:
+    zhao, zhao_id = await register(api, "赵大")
+    qian, _ = await register(api, "钱二")
+    sun, _ = await register(api, "孙三", "220281105200", "cadre.laodong")
+    case = await api.open_case("cadre_found", id_number=zhao_id)
+    by_name = (await api.get("township.baishishan", "/api/v1/households", name="赵")).json()
+    assert [(h["id"], h["open_case"]) for h in by_name] == [
+        (zhao, {"id": case["id"], "state": "cadre_found"})
+    ]
+    assert "*" in by_name[0]["head_id_number_masked"]
+    by_number = (await api.get("cadre.pinggang", "/api/v1/households", id_number=zhao_id)).json()
+    assert [h["id"] for h in by_number] == [zhao]
+    partial = await api.get("cadre.pinggang", "/api/v1/households", id_number=zhao_id[:10])
+    assert partial.status_code == 422  # numbers are never searched in part
+    mine = (await api.get("cadre.pinggang", "/api/v1/households")).json()
+    assert {h["id"] for h in mine} == {zhao, qian}  # 孙三 lives in another township
+    assert (await api.get("cadre.laodong", "/api/v1/households", name="赵")).json() == []
+    assert {h["id"] for h in (await api.get("bureau.jiaohe", "/api/v1/households")).json()} \
+        == {zhao, qian, sun}  # fmt: skip
+    outside = await api.get("cadre.pinggang", "/api/v1/households", area="220281105")
+    assert outside.status_code == 404
+    assert (await api.get("dept.civil-affairs", "/api/v1/households")).status_code == 403
+
+
+async def test_a_list_links_registered_households_and_the_village_opens_a_case(api: Api) -> None:
+    zhao, _ = await register(api, "赵大")
+    qian, qian_id = await register(api, "钱二")
+    open_ = await api.open_case("cadre_found", id_number=qian_id)
+    linked = [{**ENTRY, "household_id": zhao},
+              {**ENTRY, "head_name": "钱二", "household_id": qian},
+              {**ENTRY, "head_name": "李四"}]  # fmt: skip
+    # 赵大 is registered in 平岗村, not 友好村
+    wrong = await submit(api, entries=[{**ENTRY, "household_id": zhao,
+                                        "village_code": "220281102201"}])  # fmt: skip
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["type"] == "household_not_in_village"
+    misnamed = await submit(api, entries=[{**ENTRY, "head_name": "赵小", "household_id": zhao}])
+    assert misnamed.status_code == 422
+    assert misnamed.json()["errors"][0]["field"] == "entries.0.head_name"
+    unknown = await submit(api, entries=[{**ENTRY, "household_id": "no-such-household"}])
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "entries.0.household_id"
+    submitted = await submit(api, entries=linked)
+    assert submitted.status_code == 201, submitted.text
+    list_id = submitted.json()["id"]
+    # the city sees which entries are already in a procedure
+    (listed,) = (await api.get("bureau.jiaohe", PATH)).json()
+    assert [e["open_case"] for e in listed["entries"]] == [
+        None,
+        {"id": open_["id"], "state": "cadre_found"},
+        None,
+    ]
+    # the village works its entries and opens a case from one in one step
+    entries = (await api.get("cadre.pinggang", f"{PATH}/entries")).json()
+    assert [(e["number"], e["head_name"]) for e in entries] == [(1, "赵大"), (2, "钱二"),
+                                                                 (3, "李四")]  # fmt: skip
+    assert (await api.get("cadre.laodong", f"{PATH}/entries")).json() == []
+    opened = await api.post("cadre.pinggang", f"{PATH}/{list_id}/entries/1/case")
+    assert opened.status_code == 201, opened.text
+    assert opened.headers["Location"] == f"/api/v1/cases/{opened.json()['case_id']}"
+    case = await api.case(opened.json()["case_id"])
+    assert (case["channel"], case["state"], case["household"]["id"]) == (
+        "cadre_found",
+        "cadre_found",
+        zhao,
+    )
+    assert case["facts"]["reports"][0]["source"] == f"warning_list:{list_id}:1"
+    assert case["facts"]["reports"][0]["risk_type"] == "illness"
+    again = await api.post("cadre.pinggang", f"{PATH}/{list_id}/entries/1/case")
+    assert again.status_code == 200 and again.json() == {"case_id": case["id"],
+                                                         "attached": True}  # fmt: skip
+    unlinked = await api.post("cadre.pinggang", f"{PATH}/{list_id}/entries/3/case")
+    assert unlinked.status_code == 409 and unlinked.json()["code"] == "entry_not_linked"
+    for user, status in (("cadre.laodong", 404), ("committee.pinggang", 403)):
+        refused = await api.post(user, f"{PATH}/{list_id}/entries/1/case")
+        assert refused.status_code == status, user
+    beyond = await api.post("cadre.pinggang", f"{PATH}/{list_id}/entries/9/case")
+    assert beyond.status_code == 404
+    entries = (await api.get("township.baishishan", f"{PATH}/entries")).json()
+    assert entries[0]["open_case"] == {"id": case["id"], "state": "cadre_found"}

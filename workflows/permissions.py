@@ -60,6 +60,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "warning_batch.distribute": frozenset({B}),
     "warning_list.submit": frozenset({T}),
     "warning_list.read": frozenset({T, B, Role.auditor, Role.admin}),
+    "warning_list.entries": OFFICIALS | {Role.auditor, Role.admin},
     "obligation.complete": frozenset({T, Role.department}),
     "obligation.read": frozenset({T, B, Role.department, Role.auditor, Role.admin}),
     "workflow.read": EVERYONE,

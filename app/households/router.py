@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.households import service
 from app.households.schemas import (
     HouseholdChange,
+    HouseholdFound,
     HouseholdIn,
     HouseholdOut,
     MemberChange,
@@ -34,6 +37,23 @@ async def register_household(
     out = await service.register(session, principal, body, clock.now(), settings)
     response.headers["Location"] = f"/api/v1/households/{out.id}"
     return out
+
+
+@router.get("", response_model=list[HouseholdFound])
+async def find_households(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    area: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    id_number: Annotated[str | None, Query(pattern=r"^\d{17}[\dXx]$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[HouseholdFound]:
+    """Registered households of your area (or a part of it), by a member's name (any part of
+    it) or a member's full ID number (an exact match; numbers are never searched in part),
+    each with its open case if it is in a procedure. Ordered by village, then head's name."""
+    return await service.find(session, principal, settings, area=area, name=name,
+                              id_number=id_number, limit=limit)  # fmt: skip
 
 
 @router.get("/{household_id}", response_model=HouseholdOut)

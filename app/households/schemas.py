@@ -165,3 +165,15 @@ class HouseholdOut(HouseholdSummary):
     members: list[MemberOut]
     cases: list[HouseholdCase]
     """Every case of the household, oldest first: its history, re-entries included."""
+
+
+class OpenCaseRef(BaseModel):
+    id: str
+    state: str
+
+
+class HouseholdFound(HouseholdSummary):
+    """A registered household as a search finds it, with the case it is in, if any."""
+
+    open_case: OpenCaseRef | None
+    """The household's open case: it is already in a procedure."""

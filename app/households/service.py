@@ -14,20 +14,24 @@ from app.auth.tokens import Principal
 from app.cases import repository as repo
 from app.cases import service as cases
 from app.cases.models import Case
+from app.cases.repository import in_area
 from app.core.canonical import blind_index
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.households import idnumber
 from app.households.models import Household, Member
 from app.households.registry import ATTRIBUTES, new_member
 from app.households.schemas import (
     HouseholdCase,
     HouseholdChange,
+    HouseholdFound,
     HouseholdIn,
     HouseholdOut,
     MemberChange,
     MemberIn,
     MemberOut,
+    OpenCaseRef,
 )
 
 
@@ -176,6 +180,40 @@ async def change_household(
             session, principal, household_id, {"change": "household", "fields": fields}, now
         )
     return await get_household(session, principal, household_id)
+
+
+async def find(
+    session: AsyncSession, principal: Principal, settings: Settings, *, area: str | None,
+    name: str | None, id_number: str | None, limit: int,
+) -> list[HouseholdFound]:  # fmt: skip
+    """Households in the caller's area matching every criterion given."""
+    permit(principal, "household.read")
+    scope = area if area and area.startswith(principal.area) else principal.area
+    if area and not area.startswith(principal.area):
+        raise NotFound("area_not_found", f"No area {area} within yours.")
+    query = select(Household).where(in_area(Household.village_code, scope))
+    if name:
+        named = select(Member.household_id).where(Member.name.contains(name.strip()))
+        query = query.where(Household.id.in_(named))
+    if id_number:
+        digest = blind_index(settings.blind_index_key, idnumber.normalize(id_number))
+        query = query.where(Household.id.in_(
+            select(Member.household_id).where(Member.id_digest == digest)))  # fmt: skip
+    query = query.order_by(Household.village_code, Household.head_name, Household.id).limit(limit)
+    async with session.begin():
+        found = list((await session.execute(query)).scalars())
+        open_cases = {c.household_id: c for c in (await session.execute(
+            select(Case).where(Case.household_id.in_([h.id for h in found]),
+                               Case.is_open.is_(True)))).scalars()}  # fmt: skip
+    return [
+        HouseholdFound(
+            **cases.household_summary(h).model_dump(),
+            open_case=OpenCaseRef(id=open_cases[h.id].id, state=open_cases[h.id].state)
+            if h.id in open_cases
+            else None,
+        )
+        for h in found
+    ]
 
 
 def mask_account(account: str) -> str:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 
@@ -15,13 +15,19 @@ from app.areas import repository as areas
 from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
+from app.cases import service as cases_service
+from app.cases.models import Case
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import Forbidden, Unprocessable
+from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.exports import workbook
 from app.exports.labels import RISK_TYPE
+from app.households.models import Household
+from app.households.schemas import OpenCaseRef
 from app.warning_lists import quarters
 from app.warning_lists.models import WarningList
-from workflows.vocabulary import RiskType
+from workflows.case import CURRENT as CURRENT_WORKFLOW
+from workflows.case import OPEN_ACTIONS
+from workflows.vocabulary import Channel, RiskType
 
 router = APIRouter(prefix="/api/v1", tags=["warning-lists"])
 
@@ -32,13 +38,33 @@ VillageCode = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 
 
 class Entry(BaseModel):
-    """One household at risk: no ID number (the list goes to the city's desk, not the system)."""
+    """One household at risk: no ID number (the list goes to the city's desk, not the system).
+    A registered household is linked by choosing it (``household_id``, from
+    ``GET /api/v1/households``), never by a typed ID number."""
 
     model_config = ConfigDict(extra="forbid")
     village_code: VillageCode
     head_name: Name
     risk_type: RiskType
     description: Text
+    household_id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = None
+    """The registered household, chosen in the register: it lies in ``village_code`` and its
+    head is ``head_name``."""
+
+
+class EntryOut(Entry):
+    open_case: OpenCaseRef | None = None
+    """The linked household's open case: it is already in a procedure."""
+
+
+class VillageEntry(EntryOut):
+    """An entry of the newest list of a township, as the village works it."""
+
+    list_id: str
+    number: int
+    """The entry's place in its list, from 1."""
+    township_code: str
+    quarter: str
 
 
 class WarningListIn(BaseModel):
@@ -53,7 +79,7 @@ class WarningListOut(BaseModel):
     id: str
     township_code: str
     quarter: str
-    entries: list[Entry]
+    entries: list[EntryOut]
     note: str | None
     submitted_by: str
     submitted_at: datetime
@@ -75,9 +101,25 @@ class QuarterStatus(BaseModel):
     """Not submitted yet, still in time."""
 
 
-def _out(row: WarningList) -> WarningListOut:
+async def _open_cases(session: Any, rows: list[WarningList]) -> dict[str, OpenCaseRef]:
+    """The open case of each household the lists link, if any."""
+    linked = {e["household_id"] for r in rows for e in r.entries if e.get("household_id")}
+    if not linked:
+        return {}
+    query = select(Case.household_id, Case.id, Case.state).where(
+        Case.household_id.in_(linked), Case.is_open.is_(True)
+    )
+    found = await session.execute(query)
+    return {h: OpenCaseRef(id=c, state=state) for h, c, state in found.all()}
+
+
+def _entry(entry: dict[str, Any], cases: dict[str, OpenCaseRef]) -> EntryOut:
+    return EntryOut(**entry, open_case=cases.get(entry.get("household_id") or ""))
+
+
+def _out(row: WarningList, cases: dict[str, OpenCaseRef]) -> WarningListOut:
     return WarningListOut(id=row.id, township_code=row.township_code, quarter=row.quarter,
-                          entries=[Entry(**e) for e in row.entries], note=row.note,
+                          entries=[_entry(e, cases) for e in row.entries], note=row.note,
                           submitted_by=row.submitted_by, submitted_at=row.submitted_at)  # fmt: skip
 
 
@@ -107,11 +149,42 @@ async def submit(
         if outside:
             raise Forbidden("area_forbidden", "Villages outside your township: "
                             + ", ".join(outside), villages=outside)  # fmt: skip
+        await _check_links(session, body.entries)
         row = WarningList(id=str(uuid.uuid4()), township_code=principal.area, quarter=quarter,
                           entries=[e.model_dump(mode="json") for e in body.entries],
                           note=body.note, submitted_by=principal.sub, submitted_at=now)  # fmt: skip
         session.add(row)
-    return _out(row)
+        cases = await _open_cases(session, [row])
+    return _out(row, cases)
+
+
+async def _check_links(session: Any, entries: list[Entry]) -> None:
+    """Each linked household is registered in the entry's village, headed by its name."""
+    linked = {e.household_id for e in entries if e.household_id}
+    query = select(Household).where(Household.id.in_(linked))
+    found = {h.id: h for h in (await session.execute(query)).scalars()} if linked else {}
+    problems = []
+    for number, entry in enumerate(entries, start=1):
+        if entry.household_id is None:
+            continue
+        household = found.get(entry.household_id)
+        field = f"entries.{number - 1}.household_id"
+        if household is None or household.village_code != entry.village_code:
+            problems.append({"field": field, "type": "household_not_in_village",
+                             "message": f"No registered household {entry.household_id} in "
+                             f"village {entry.village_code}."})  # fmt: skip
+        elif household.head_name != entry.head_name:
+            problems.append(
+                {
+                    "field": f"entries.{number - 1}.head_name",
+                    "type": "head_name_differs",
+                    "message": f"The household's head is {household.head_name}.",
+                }
+            )
+    if problems:
+        raise Unprocessable("validation_failed", "Invalid input: "
+                            + ", ".join(p["field"] for p in problems) + ".",
+                            errors=problems)  # fmt: skip
 
 
 async def _latest(session: Any, area: str, quarter: str) -> list[WarningList]:
@@ -133,7 +206,74 @@ async def list_submissions(
     """The newest list of each township in your area for a quarter (default: the current)."""
     permit(principal, "warning_list.read")
     chosen = quarter or quarters.of(clock.now())
-    return [_out(r) for r in await _latest(session, principal.area, chosen)]
+    rows = await _latest(session, principal.area, chosen)
+    cases = await _open_cases(session, rows)
+    return [_out(r, cases) for r in rows]
+
+
+@router.get("/warning-lists/entries", response_model=list[VillageEntry])
+async def list_entries(
+    principal: CurrentPrincipal, session: ReadSessionDep, clock: ClockDep,
+    quarter: Quarter | None = None,
+) -> list[VillageEntry]:  # fmt: skip
+    """The entries of your area on the townships' newest lists for a quarter (default: the
+    current), with the household each links and the case it is in: what a village works."""
+    permit(principal, "warning_list.entries")
+    chosen = quarter or quarters.of(clock.now())
+    rows = await _latest(session, principal.area[:9], chosen)
+    cases = await _open_cases(session, rows)
+    return [VillageEntry(**_entry(e, cases).model_dump(), list_id=r.id, number=n,
+                         township_code=r.township_code, quarter=r.quarter)
+            for r in rows for n, e in enumerate(r.entries, start=1)
+            if e["village_code"].startswith(principal.area)]  # fmt: skip
+
+
+class CaseFromEntry(BaseModel):
+    case_id: str
+    attached: bool
+    """True when the household already had an open case: the entry was reported to it."""
+
+
+@router.post("/warning-lists/{list_id}/entries/{number}/case", response_model=CaseFromEntry,
+             status_code=status.HTTP_201_CREATED)  # fmt: skip
+async def open_case_from_entry(
+    list_id: Annotated[str, Path(max_length=36)],
+    number: Annotated[int, Path(ge=1, le=5000)],
+    response: Response,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+) -> CaseFromEntry:
+    """A village cadre opens a cadre-found case from an entry in one step: the linked
+    household, the entry's risk type and description, the list as its source. A household
+    with an open case gets the entry as a report on it instead (200, ``attached``)."""
+    now = clock.now()
+    step = CURRENT_WORKFLOW.step(OPEN_ACTIONS[Channel.cadre_found], "new")
+    assert step is not None
+    async with session.begin():
+        row = await session.get(WarningList, list_id)
+        entries = row.entries if row is not None else []
+        entry = entries[number - 1] if number <= len(entries) else None
+        if row is None or entry is None or not entry["village_code"].startswith(principal.area):
+            raise NotFound("entry_not_found", "No such entry in your area.")
+        if principal.role not in step.roles:
+            raise Forbidden("role_not_permitted", "A village cadre opens a case from an entry.")
+        if not entry.get("household_id"):
+            raise Conflict("entry_not_linked", "The entry names no registered household: link "
+                           "it (the township submits the list again) or open the case with the "
+                           "household's data.")  # fmt: skip
+        household = await session.get(Household, entry["household_id"])
+        assert household is not None
+        report = {"channel": Channel.cadre_found.value, "risk_type": entry["risk_type"],
+                  "description": entry["description"],
+                  "source": f"warning_list:{row.id}:{number}"}  # fmt: skip
+        snap, attached = await cases_service.report_on_household(
+            session, principal, household, report, CURRENT_WORKFLOW, step, now)  # fmt: skip
+    if attached:
+        response.status_code = status.HTTP_200_OK
+    else:
+        response.headers["Location"] = f"/api/v1/cases/{snap.id}"
+    return CaseFromEntry(case_id=snap.id, attached=attached)
 
 
 @router.get("/warning-lists/status", response_model=QuarterStatus)
