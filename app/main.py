@@ -30,6 +30,7 @@ from app.exports.router import router as exports_router
 from app.fund.router import ledger_router as fund_ledger_router
 from app.fund.router import router as fund_router
 from app.households.router import router as households_router
+from app.indicators.router import router as indicators_router
 from app.intake.router import router as intake_router
 from app.notices.router import router as notices_router
 from app.obligations.router import router as obligations_router
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(households_router)
     app.include_router(fund_router)
     app.include_router(fund_ledger_router)
+    app.include_router(indicators_router)
     app.include_router(rounds_router)
     app.include_router(intake_router)
     app.include_router(access_log_router)

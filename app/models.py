@@ -12,6 +12,7 @@ from app.elimination_rounds.models import EliminationRound
 from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
 from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.households.models import Household, Member
+from app.indicators.models import AlertProposal, WarningIndicator
 from app.intake.models import IntakeReceipt
 from app.obligations.models import Completion
 from app.policies.models import PolicyVersion
@@ -21,6 +22,7 @@ from app.warning_lists.models import WarningList
 
 __all__ = [
     "AccessLogEntry",
+    "AlertProposal",
     "Area",
     "Base",
     "Case",
@@ -51,5 +53,6 @@ __all__ = [
     "TreeNode",
     "WarningBatch",
     "WarningDisposition",
+    "WarningIndicator",
     "WarningList",
 ]

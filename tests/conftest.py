@@ -38,6 +38,8 @@ APP_ROLE = os.environ.get("TEST_POSTGRES_APP_ROLE", "fangfanpin_app")
 OWNERS: dict[str, str] = {}
 START = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Asia/Shanghai, a Monday
 TABLES = (
+    "alert_proposal",
+    "warning_indicator",
     "warning_disposition",
     "department_warning",
     "warning_batch",

@@ -162,6 +162,14 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("GET", "/api/v1/warning-lists/entries", WORKERS | {A, M}, "list"),
         Route("POST", f"/api/v1/warning-lists/{f['list']}/entries/1/case", {V}, "object"),
         Route("GET", "/api/v1/households", CASE_READERS, "list"),
+        Route("POST", "/api/v1/warning-indicators", {B}, "create", {
+            "name": "x", "cause": "flood",
+            "rule": {"kind": "disaster_area", "area_codes": ["220281102"]}}),
+        Route("GET", "/api/v1/warning-indicators", {B, A, M}, "none"),
+        Route("POST", f"/api/v1/warning-indicators/{f['indicator']}/evaluations", {B}, "none"),
+        Route("GET", "/api/v1/alert-proposals", {B, A, M}, "list"),
+        Route("POST", f"/api/v1/alert-proposals/{f['proposal']}/decision", {B}, "object",
+              {"decision": "dismiss", "reason": "x"}),
         Route("GET", "/api/v1/warning-lists/status", {T, B, A, M}, "list"),
         Route("GET", "/api/v1/ledgers/warning-list", WORKERS | {A, M}, "list"),
         Route("GET", "/api/v1/ledgers/fund", {V, T, B, A, M}, "list", {"year": 2026}),
@@ -242,7 +250,14 @@ async def fixtures(api: Api) -> dict[str, Any]:
     listed = await api.post("township.baishishan", "/api/v1/warning-lists", {"entries": [{
         "village_code": "220281102200", "head_name": "王德福", "risk_type": "illness",
         "description": "x", "household_id": household}]})  # fmt: skip
-    for response in (asked, opened, declared, batch, signed, screening, warnings, listed):
+    indicator = await api.post("bureau.jiaohe", "/api/v1/warning-indicators", {
+        "name": "洪涝", "cause": "flood",
+        "rule": {"kind": "disaster_area", "area_codes": ["220281102200"]}})  # fmt: skip
+    proposed = await api.post(
+        "bureau.jiaohe", f"/api/v1/warning-indicators/{indicator.json()['id']}/evaluations"
+    )
+    for response in (asked, opened, declared, batch, signed, screening, warnings, listed,
+                     indicator, proposed):  # fmt: skip
         assert response.status_code in (200, 201), response.text
     return {
         "case": case_id, "household": household, "member": members["members"][0]["id"],
@@ -250,7 +265,8 @@ async def fixtures(api: Api) -> dict[str, Any]:
         "round": opened.json()["id"], "tracking": declared.json()["tracking_number"],
         "batch": batch.headers["X-Export-Batch"], "tree_size": signed.json()["tree_size"],
         "screening": screening.json()["id"], "warnings": warnings.json()["id"],
-        "list": listed.json()["id"],
+        "list": listed.json()["id"], "indicator": indicator.json()["id"],
+        "proposal": proposed.json()[0]["id"],
     }  # fmt: skip
 
 
@@ -297,7 +313,8 @@ def _template(path: str, f: dict[str, Any]) -> str:
              str(f["disbursement"]): "{disbursement_id}", str(f["round"]): "{round_id}",
              str(f["tracking"]): "{tracking_number}", str(f["batch"]): "{batch_id}",
              str(f["screening"]): "{round_id}", str(f["warnings"]): "{batch_id}",
-             str(f["list"]): "{list_id}"}  # fmt: skip
+             str(f["list"]): "{list_id}", str(f["indicator"]): "{indicator_id}",
+             str(f["proposal"]): "{proposal_id}"}  # fmt: skip
     parts = path.split("/")
     out = []
     for i, part in enumerate(parts):

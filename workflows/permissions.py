@@ -55,6 +55,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "screening.campaign": frozenset({B}),
     "regional_alert.register": frozenset({B}),
     "regional_alert.read": OFFICIALS | {Role.auditor, Role.admin},
+    "warning_indicator.define": frozenset({B}),
+    "warning_indicator.read": frozenset({B, Role.auditor, Role.admin}),
     "warning_batch.upload": frozenset({Role.department, B}),
     "warning_batch.read": frozenset({Role.department, B, Role.auditor, Role.admin}),
     "warning_batch.distribute": frozenset({B}),
