@@ -55,18 +55,20 @@ async def to_elimination_notice(api: Api) -> str:
 # --- 1. an upheld objection stops the elimination ---------------------------------------------
 
 
-async def test_an_upheld_objection_sends_the_elimination_back_to_assistance(api: Api) -> None:
-    case_id = await to_elimination_notice(api)
+async def object_and_resolve(api: Api, case_id: str, outcome: str, reason: str) -> Any:
+    """A villager objects to the elimination notice; the township resolves it."""
     lodged = await api.must_fact(
         "cadre.pinggang", case_id, "objections", {"lodged_by_name": "李村民", "statement": "仍欠债"}
     )
     (objection_id,) = lodged["facts"]["procedures"]["elimination"]["objections"]
-    resolved = await api.must_fact(
-        "township.baishishan",
-        case_id,
-        f"objections/{objection_id}/resolution",
-        {"outcome": "upheld", "reason": "债务未清, 收入不稳"},
-    )
+    return await api.must_fact("township.baishishan", case_id,
+                               f"objections/{objection_id}/resolution",
+                               {"outcome": outcome, "reason": reason})  # fmt: skip
+
+
+async def test_an_upheld_objection_sends_the_elimination_back_to_assistance(api: Api) -> None:
+    case_id = await to_elimination_notice(api)
+    resolved = await object_and_resolve(api, case_id, "upheld", "债务未清, 收入不稳")
     assert resolved["state"] == "assisted"
     elimination = resolved["facts"]["procedures"]["elimination"]
     assert (elimination["review"], elimination["notice"], elimination["verification"]) == (
@@ -97,16 +99,7 @@ async def test_an_upheld_objection_sends_the_elimination_back_to_assistance(api:
 
 async def test_a_dismissed_objection_lets_the_elimination_go_on(api: Api) -> None:
     case_id = await to_elimination_notice(api)
-    lodged = await api.must_fact(
-        "cadre.pinggang", case_id, "objections", {"lodged_by_name": "李村民", "statement": "仍欠债"}
-    )
-    (objection_id,) = lodged["facts"]["procedures"]["elimination"]["objections"]
-    resolved = await api.must_fact(
-        "township.baishishan",
-        case_id,
-        f"objections/{objection_id}/resolution",
-        {"outcome": "dismissed", "reason": "债务已结清"},
-    )
+    resolved = await object_and_resolve(api, case_id, "dismissed", "债务已结清")
     assert resolved["state"] == "elimination_notice"
     api.clock.advance(timedelta(days=6))
     await fire(api)

@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.transitions import wait_ready
 from tests.test_many_processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,15 +55,9 @@ def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker",
          "--demo-clock"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the demo server did not come up")
+        wait_ready(port)
+        ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
+        assert ready.status_code == 200, "the demo server did not come up"
         yield {"port": port, "env": env}
     finally:
         server.terminate()
