@@ -1,8 +1,8 @@
 -- Cases for the pgbench ceiling: :ncases households and cases like the service's own.
-INSERT INTO household (id, village_code, head_name, head_id_number, head_id_digest, phone, size,
-                       household_number, created_at)
-SELECT 'pgbh-' || g, '220281102200', '王德福', '220281196503120029', md5('pgb' || g) || md5('x' || g),
-       NULL, 4, NULL, now()
+INSERT INTO household (id, village_code, head_name, head_id_number_encrypted,
+                       head_id_number_masked, head_id_digest, size, created_at)
+SELECT 'pgbh-' || g, '220281102200', '王德福', 'sealed', '220281********0029',
+       md5('pgb' || g) || md5('x' || g), 4, now()
   FROM generate_series(1, :ncases) g;
 INSERT INTO monitoring_case (id, household_id, area_code, channel, state, version, workflow_version,
                              policy_version, is_open, monitoring_type, facts, last_hash, opened_at,

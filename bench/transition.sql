@@ -6,7 +6,7 @@ BEGIN;
 SELECT c.id, c.household_id, c.area_code, c.channel, c.state, c.version AS v, c.workflow_version,
        c.policy_version, c.is_open, c.monitoring_type, c.facts, c.last_hash, c.opened_at,
        c.identification_due_at, c.updated_at, h.id, h.village_code, h.head_name,
-       h.head_id_number, h.head_id_digest, h.phone, h.size, h.household_number, h.created_at
+       h.head_id_number_masked, h.head_id_digest, h.size, h.household_number, h.created_at
   FROM monitoring_case c JOIN household h ON h.id = c.household_id
  WHERE c.id = 'pgb-' || :n AND c.area_code LIKE '220281%'
    FOR UPDATE OF c \gset

@@ -37,6 +37,7 @@ from app import migrations
 from app.auth.tokens import mint
 from app.core.config import Settings
 from app.households.idnumber import make as make_id_number
+from workflows.calendar import local_date
 from workflows.vocabulary import Role
 
 HERE = Path(__file__).resolve().parent
@@ -181,8 +182,10 @@ def headers(user: str, role: Role, area: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+TODAY = local_date(datetime.now(UTC)).isoformat()
+"""The server runs on the wall clock: facts are dated its today (Asia/Shanghai)."""
 VERIFICATION = {
-    "verified_on": "2026-03-02", "verified_by": ["张书记"], "household_size": 4,
+    "verified_on": TODAY, "verified_by": ["张书记"], "household_size": 4,
     "wage_income": "12000.00", "business_income": "0", "property_income": "0",
     "transfer_income": "3000", "business_expense": "0", "compliant_out_of_pocket": "15000",
     "large_rigid_spending": True,
@@ -210,6 +213,7 @@ async def prepare_case(client: httpx.AsyncClient, serial: int) -> Case:
         "/api/v1/cases",
         {
             "channel": "self_declared",
+            "application_sha256": "c" * 64,
             "household": {
                 "head_name": "王德福",
                 "head_id_number": id_number,
@@ -225,7 +229,7 @@ async def prepare_case(client: httpx.AsyncClient, serial: int) -> Case:
         f"{base}/commitment-forms",
         {
             "signatory_name": "王德福",
-            "signed_on": "2026-03-02",
+            "signed_on": TODAY,
             "document_sha256": "a" * 64,
             "covered_member_id_numbers": [id_number],
         },
@@ -235,7 +239,7 @@ async def prepare_case(client: httpx.AsyncClient, serial: int) -> Case:
     await post(
         f"{base}/reviews",
         {
-            "held_on": "2026-03-03",
+            "held_on": TODAY,
             "eligible_members": 30,
             "present": 21,
             "votes_for": 15,
@@ -271,7 +275,7 @@ async def finish_preparation(url: str, client: httpx.AsyncClient, cases: list[Ca
                 TOWNSHIP,
                 {
                     "visited_by": ["李"],
-                    "visited_on": "2026-03-12",
+                    "visited_on": TODAY,
                     "findings": "属实",
                     "opinion": "同意",
                 },

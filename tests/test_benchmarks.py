@@ -1,0 +1,59 @@
+"""Every benchmark under bench/ runs for a few seconds at a tiny size, so none can rot
+unnoticed (the measurements themselves are `make bench*`, recorded in bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url
+
+from tests.conftest import OWNERS
+from tests.test_many_processes import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ))  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.fixture
+def bench_url(database_urls: dict[str, str | None]) -> str:
+    """A database of its own on the test server, which each benchmark makes afresh."""
+    url = database_urls["postgresql"]
+    if url is None:
+        pytest.skip("PostgreSQL is not reachable (CI sets REQUIRE_POSTGRES=1 and never skips)")
+    owner = make_url(OWNERS[url])
+    return owner.set(database=f"{owner.database}_bench").render_as_string(hide_password=False)
+
+
+def test_transitions_benchmark_runs(bench_url: str) -> None:
+    out = run("bench.transitions", "--database-url", bench_url, "--duration", "1",
+              "--clients", "1,2", "--per-client", "2", "--port", str(free_port()))  # fmt: skip
+    assert "Failed transitions: 0." in out
+    rows = [line for line in out.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
+    assert len(rows) == 2 and all(float(row.split("|")[2]) > 0 for row in rows), out[-1500:]
+
+
+def test_warning_batch_benchmark_runs(bench_url: str) -> None:
+    out = run("bench.warning_batch", "--database-url", bench_url, "--runs", "200:csv,200:json",
+              "--port", str(free_port()))  # fmt: skip
+    assert out.count("200 rows") == 2 and "accepted" in out, out[-1500:]
+
+
+def test_national_export_benchmark_runs(bench_url: str) -> None:
+    out = run("bench.national_export", "--database-url", bench_url, "--cases", "50",
+              "--port", str(free_port()))  # fmt: skip
+    assert "exported 50 rows" in out, out[-1500:]
+
+
+def test_audit_verify_benchmark_runs() -> None:
+    out = run("bench.audit_verify", "--events", "300")
+    assert "verified 300 events" in out and "ok=True" in out, out[-1500:]
