@@ -21,7 +21,7 @@ from app.core.clock import Clock, ClockMiddleware, OffsetClock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
-from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware, TextSafetyMiddleware
 from app.core.observability import ObservabilityMiddleware
 from app.department_data.router import router as department_data_router
 from app.department_warnings.router import router as department_warnings_router
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             max_age=600,
         )
     # a body too large is refused before anything reads it; every answer is measured and logged
+    app.add_middleware(TextSafetyMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)  # fmt: skip

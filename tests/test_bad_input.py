@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -11,8 +13,16 @@ import jwt
 import pytest
 
 from app.auth.tokens import mint
-from tests.helpers import APPLICATION, OTHER_VILLAGE, Api, new_id_number
+from tests.helpers import (
+    APPLICATION,
+    OTHER_VILLAGE,
+    VERIFICATION,
+    Api,
+    new_id_number,
+)
 from workflows.vocabulary import Role
+
+VERIFICATION_BODY: dict[str, Any] = dict(VERIFICATION)
 
 
 async def unchanged(
@@ -255,3 +265,75 @@ async def test_page_size_is_bounded(api: Api) -> None:
     assert response.status_code == 422
     bad_cursor = await api.get("bureau.jiaohe", "/api/v1/cases", cursor="!!")
     assert bad_cursor.status_code == 422 and bad_cursor.json()["code"] == "invalid_cursor"
+
+
+async def test_text_no_database_can_store_is_refused_at_the_door(api: Api) -> None:
+    case = await api.open_case()
+    before = await api.event_count(case["id"])
+    for bad in ("\u0000", "\ud800", "\udfff尾"):
+        response = await api.client.post(
+            f"/api/v1/cases/{case['id']}/commitment-forms",
+            content=json.dumps({"signatory_name": f"王{bad}"}),
+            headers={**api.headers("cadre.pinggang"), "Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, (bad, response.text)
+        assert response.json()["code"] == "text_not_storable"
+    for path in (f"/api/v1/cases/{case['id']}%00", "/api/v1/cases?state=%00",
+                 "/api/v1/cases?state=%ED%A0%80"):  # fmt: skip
+        response = await api.client.get(path, headers=api.headers("bureau.jiaohe"))
+        assert response.status_code == 422 and response.json()["code"] == "text_not_storable"
+    assert await api.event_count(case["id"]) == before
+    # the six characters \u0000 (an escaped backslash) are text like any other
+    written = await api.post("cadre.pinggang", "/api/v1/cases", {
+        "channel": "cadre_found", "risk_type": "illness", "description": "见附件 C:\\u0000.pdf",
+        "household": {"head_name": "王", "head_id_number": new_id_number(),
+                      "village_code": "220281102200", "size": 1}})  # fmt: skip
+    assert written.status_code == 201, written.text
+    events = await api.get("auditor.jiaohe", f"/api/v1/cases/{written.json()['id']}/events")
+    assert events.json()[0]["payload"]["description"] == "见附件 C:\\u0000.pdf"
+
+
+async def test_integers_past_the_databases_range_are_refused(api: Api) -> None:
+    huge = 2**63
+    for path, params in (("/api/v1/audit/log", {"after": huge}),
+                         ("/api/v1/audit/log/9223372036854775808/inclusion", {"tree_size": 1}),
+                         ("/api/v1/exports/national", {"after": huge})):  # fmt: skip
+        response = await api.get("bureau.jiaohe", path, **params)
+        assert response.status_code == 422, (path, response.text)
+    review = {"held_on": api.today(), "eligible_members": 30, "present": huge, "votes_for": huge,
+              "votes_against": 0, "abstentions": 0, "minutes_sha256": "a" * 64}  # fmt: skip
+    case_id = await api.to_village_nomination()
+    await unchanged(api, case_id, lambda: api.fact("committee.pinggang", case_id, "reviews",
+                                                   review), 422, "validation_failed")  # fmt: skip
+
+
+async def test_a_cursor_or_a_date_filter_never_fails_the_server(api: Api) -> None:
+    naive = base64.urlsafe_b64encode(json.dumps(["2026-03-02T01:30:00", "x"]).encode()).decode()
+    listed = await api.get("bureau.jiaohe", "/api/v1/cases", cursor=naive)
+    assert listed.status_code == 422 and listed.json()["code"] == "invalid_cursor"
+    batches = await api.get("bureau.jiaohe", "/api/v1/warning-batches", **{"from": "2026-03-01"})
+    assert batches.status_code == 200 and batches.json() == []
+
+
+async def test_types_are_strict_and_money_is_a_decimal_string(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    loose = {**VERIFICATION_BODY, "large_rigid_spending": "yes"}
+    await unchanged(api, case_id, lambda: api.fact("cadre.pinggang", case_id,
+                                                   "household-verifications", loose),
+                    422, "validation_failed")  # fmt: skip
+    floating = {**VERIFICATION_BODY, "wage_income": 12000.5}
+    body = await unchanged(api, case_id, lambda: api.fact("cadre.pinggang", case_id,
+                                                          "household-verifications", floating),
+                           422, "validation_failed")  # fmt: skip
+    assert body["errors"][0]["field"] == "wage_income"
+    assert "decimal string" in body["errors"][0]["message"]
+    three_places = {**VERIFICATION_BODY, "wage_income": "12000.505"}
+    await unchanged(api, case_id, lambda: api.fact("cadre.pinggang", case_id,
+                                                   "household-verifications", three_places),
+                    422, "validation_failed")  # fmt: skip
+    decided = await api.post("bureau.jiaohe", "/api/v1/fund/disbursements/none/decision",
+                             {"approve": "yes"})  # fmt: skip
+    assert decided.status_code == 422 and decided.json()["errors"][0]["field"] == "approve"
+    asked = await api.post("township.baishishan", "/api/v1/fund/disbursements",
+                           {"case_id": case_id, "amount": 100.5, "purpose": "x"})  # fmt: skip
+    assert asked.status_code == 422 and asked.json()["errors"][0]["field"] == "amount"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
+from workflows.money import Yuan
 from workflows.vocabulary import (
     MeasureCategory,
     MeasureStatus,
@@ -39,7 +39,7 @@ class CommitmentForm(FactPayload):
     """承诺授权书: the household vouches for its facts and authorizes lawful asset queries."""
 
     signatory_name: Name
-    signatory_is_proxy: bool = False
+    signatory_is_proxy: StrictBool = False
     """True when someone signs for a member who cannot write (代签)."""
     proxy_for_name: Name | None = None
     """The member the proxy signs for; required when ``signatory_is_proxy``."""
@@ -59,21 +59,18 @@ class CommitmentForm(FactPayload):
         return self
 
 
-Yuan = Annotated[Decimal, Field(ge=0, le=Decimal("99999999.99"), decimal_places=2)]
-
-
 class Guarantees(FactPayload):
     """两不愁三保障 and safe drinking water: each secure or not, as verified."""
 
-    food_and_clothing: bool
+    food_and_clothing: StrictBool
     """不愁吃、不愁穿."""
-    compulsory_education: bool
+    compulsory_education: StrictBool
     """义务教育有保障."""
-    basic_medical_care: bool
+    basic_medical_care: StrictBool
     """基本医疗有保障."""
-    housing_safety: bool
+    housing_safety: StrictBool
     """住房安全有保障."""
-    drinking_water: bool
+    drinking_water: StrictBool
     """饮水安全."""
     notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
 
@@ -100,7 +97,7 @@ class HouseholdVerification(FactPayload):
     """生产经营性支出."""
     compliant_out_of_pocket: Yuan
     """合规自付支出 (e.g. medical costs after insurance)."""
-    large_rigid_spending: bool = False
+    large_rigid_spending: StrictBool = False
     """刚性支出较大: spending the household cannot avoid weighs heavily."""
     guarantees: Guarantees
 
@@ -175,10 +172,10 @@ class Review(FactPayload):
 
     held_on: date
     eligible_members: int = Field(ge=1, le=10000)
-    present: int = Field(ge=0)
-    votes_for: int = Field(ge=0)
-    votes_against: int = Field(ge=0)
-    abstentions: int = Field(ge=0)
+    present: int = Field(ge=0, le=10000)
+    votes_for: int = Field(ge=0, le=10000)
+    votes_against: int = Field(ge=0, le=10000)
+    abstentions: int = Field(ge=0, le=10000)
     minutes_sha256: Sha256
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ from app.cases.repository import in_area
 from app.core.canonical import utc_iso
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import NotFound, Unprocessable
+from app.core.limits import MAX_INT
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -192,10 +193,12 @@ async def _signed_size(session: SessionDep, tree_size: int) -> Checkpoint:
 
 @router.get("/audit/log/{log_index}/inclusion", response_model=InclusionOut)
 async def inclusion(
-    log_index: Annotated[int, Path(ge=0)],
+    log_index: Annotated[int, Path(ge=0, le=MAX_INT)],
     principal: CurrentPrincipal,
     session: SessionDep,
-    tree_size: Annotated[int, Query(ge=1, description="A signed checkpoint's tree size.")],
+    tree_size: Annotated[
+        int, Query(ge=1, le=MAX_INT, description="A signed checkpoint's tree size.")
+    ],
 ) -> InclusionOut:
     """The audit path from the event at ``log_index`` to the root of a signed checkpoint."""
     permit(principal, "audit.keys")
@@ -220,8 +223,8 @@ async def inclusion(
 async def consistency(
     principal: CurrentPrincipal,
     session: SessionDep,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, le=MAX_INT)],
+    second: Annotated[int, Query(ge=1, le=MAX_INT)],
 ) -> ConsistencyOut:
     """Proof that the signed tree of ``second`` entries extends the one of ``first``."""
     permit(principal, "audit.keys")
@@ -237,7 +240,9 @@ async def consistency(
 async def read_log(
     principal: CurrentPrincipal,
     session: ReadSessionDep,
-    after: Annotated[int, Query(ge=-1, description="The last index you have; -1 to start.")] = -1,
+    after: Annotated[
+        int, Query(ge=-1, le=MAX_INT, description="The last index you have; -1 to start.")
+    ] = -1,
     limit: Limit = 500,
 ) -> LogPage:
     """The global log in index order: the change cursor. An index, once given, never moves
@@ -331,7 +336,7 @@ async def activity(
     principal: CurrentPrincipal,
     session: ReadSessionDep,
     conditions: ActivityFilter,
-    after: Annotated[int, Query(ge=0, description="Last event id read.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_INT, description="Last event id read.")] = 0,
     limit: Limit = 200,
 ) -> ActivityOut:
     """What an actor, or everyone in an area, did over a period: events oldest first."""

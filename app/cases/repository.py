@@ -148,7 +148,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         opened_at, case_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(opened_at), str(case_id)
+        moment = datetime.fromisoformat(opened_at)
+        if moment.tzinfo is None or "\x00" in str(case_id):
+            raise ValueError("not a cursor of this service")
+        return moment, str(case_id)
     except (ValueError, TypeError) as exc:
         raise Unprocessable("invalid_cursor", "The cursor is not one this service gave.") from exc
 

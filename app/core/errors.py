@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.observability import count_refusal
@@ -106,6 +107,17 @@ def install(app: FastAPI) -> None:
         error = ProblemError(code, str(exc.detail))
         error.status, error.title = exc.status_code, str(exc.detail)
         return problem_response(error, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+        # a value no check at the door caught (out of the database's range, not storable
+        # text): the request is refused, its transaction rolled back, nothing written
+        return problem_response(
+            Unprocessable(
+                "value_not_storable", "A value of the request is out of range or cannot be stored."
+            )
+        )
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:

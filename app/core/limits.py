@@ -9,14 +9,19 @@ close common browser attacks; the API's responses are never cached and never fra
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import ProblemError
+from app.core.errors import ProblemError, Unprocessable
 
 PROBLEM_JSON = b"application/problem+json"
-UPLOAD_PATHS = ("/api/v1/department-data/", "/api/v1/warning-batches")
+MAX_INT = 2**63 - 1
+"""The largest integer a request may carry (PostgreSQL's bigint, SQLite's INTEGER)."""
+UPLOAD_PATH = re.compile(r"^/api/v1/(department-data/[^/]+/snapshots|warning-batches)/?$")
+"""The two doors that take files: everything else, a batch's dispositions included, is a
+request of the ordinary limit."""
 
 
 class PayloadTooLarge(ProblemError):
@@ -32,7 +37,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        limit = self.max_upload if path.startswith(UPLOAD_PATHS) else self.max_body
+        limit = self.max_upload if UPLOAD_PATH.match(path) else self.max_body
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _refuse(send, limit)
@@ -68,10 +73,16 @@ class BodyLimitMiddleware:
 async def _refuse(send: Send, limit: int) -> None:
     error = PayloadTooLarge("payload_too_large", f"The request body exceeds {limit} bytes.",
                             limit=limit)  # fmt: skip
+    await _answer(send, error, close=True)
+
+
+async def _answer(send: Send, error: ProblemError, *, close: bool = False) -> None:
+    """A problem answered by a middleware, before the application has run."""
     body = json.dumps(error.body()).encode()
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", PROBLEM_JSON), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close")]})  # fmt: skip
+    headers = [(b"content-type", PROBLEM_JSON), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -114,3 +125,91 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class TextSafetyMiddleware:
+    """Text the database cannot store is refused at the door (422), never a 500 from deep
+    inside: a NUL character or a lone UTF-16 surrogate in the path, the query or a JSON body.
+    A JSON body is scanned only when it holds a ``\\u`` escape (raw NULs are not JSON)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        where = _unsafe_url(scope)
+        if where:
+            await _unprocessable(send, where)
+            return
+        headers = dict(scope["headers"])
+        if not headers.get(b"content-type", b"").startswith(b"application/json"):
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay([message]), send)
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if b"\\u" in body and _unsafe_json(body):
+            await _unprocessable(send, "body")
+            return
+        await self.app(scope, _replay([{"type": "http.request", "body": body}]), send)
+
+
+def _replay(messages: list[Message]) -> Receive:
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    return receive
+
+
+def _unsafe_text(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return True
+    return False
+
+
+def _unsafe_url(scope: Scope) -> str | None:
+    from urllib.parse import unquote_to_bytes
+
+    if _unsafe_text(scope["path"]):
+        return "path"
+    query = unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" "))
+    try:
+        decoded = query.decode("utf-8")
+    except UnicodeDecodeError:
+        return "query"
+    return "query" if _unsafe_text(decoded) else None
+
+
+def _unsafe_json(body: bytes) -> bool:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False  # the application answers malformed JSON itself
+
+    def walk(value: object) -> bool:
+        if isinstance(value, str):
+            return _unsafe_text(value)
+        if isinstance(value, dict):
+            return any(walk(k) or walk(v) for k, v in value.items())
+        if isinstance(value, list):
+            return any(walk(v) for v in value)
+        return False
+
+    return walk(document)
+
+
+async def _unprocessable(send: Send, where: str) -> None:
+    message = f"The request's {where} holds a NUL character or a lone surrogate: no text may."
+    await _answer(send, Unprocessable("text_not_storable", message, field=where))

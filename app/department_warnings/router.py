@@ -17,8 +17,10 @@ from app.auth.permissions import permit
 from app.cases.models import Case
 from app.core.db import SessionDep
 from app.core.errors import Unprocessable
+from app.core.limits import MAX_INT
 from app.department_warnings import parsing, service
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
+from workflows.calendar import start_of_local_day
 from workflows.case import PUBLIC_STAGES
 from workflows.vocabulary import RiskType, Role
 
@@ -82,7 +84,7 @@ class RowPage(BaseModel):
 
 class DispositionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    line: int = Field(ge=1)
+    line: int = Field(ge=1, le=MAX_INT)
     decision: Literal["distribute", "dismiss"]
     risk_type: RiskType | None = None
     """The city's classification; default: the risk the department named."""
@@ -237,9 +239,8 @@ async def list_batches(
     if principal.role == Role.department:
         query = query.where(WarningBatch.sender == principal.department)
     if since is not None:
-        query = query.where(
-            WarningBatch.uploaded_at >= datetime.combine(since, datetime.min.time())
-        )
+        # uploaded on that day in Asia/Shanghai or later
+        query = query.where(WarningBatch.uploaded_at >= start_of_local_day(since))
     async with session.begin():
         batches = list((await session.execute(query)).scalars())
         counts = await service.summary(session, [b.id for b in batches])  # one query for all
@@ -260,7 +261,7 @@ async def batch_rows(
     principal: CurrentPrincipal,
     session: SessionDep,
     status: Literal["accepted", "rejected"] | None = None,
-    after: int = Query(0, ge=0),
+    after: int = Query(0, ge=0, le=MAX_INT),
     limit: int = Query(500, ge=1, le=5000),
 ) -> RowPage:
     """The per-row report, by line: accepted (and matched to a registered household or an
@@ -310,7 +311,7 @@ async def feedback(
     batch_id: str,
     principal: CurrentPrincipal,
     session: SessionDep,
-    after: int = Query(0, ge=0),
+    after: int = Query(0, ge=0, le=MAX_INT),
     limit: int = Query(500, ge=1, le=5000),
 ) -> FeedbackPage:
     """Per accepted warning: whether the city has distributed it, where its verification

@@ -30,6 +30,7 @@ from app.cases.repository import in_area
 from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import NotFound, Unprocessable
+from app.core.limits import MAX_INT
 from app.exports import document, national, projection, workbook
 from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
 from app.households.models import Household, Member
@@ -81,6 +82,7 @@ async def national_export(
         int | None,
         Query(
             ge=-1,
+            le=MAX_INT,
             description="Log index already exported; "
             "default: where the last completed export ended.",
         ),

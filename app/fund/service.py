@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,22 +21,22 @@ from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.policies import service as policies
 from workflows.calendar import local_date
 from workflows.case import FUNDED_STATES
+from workflows.money import Payment
 
-Yuan = Annotated[Decimal, Field(gt=0, le=Decimal("1000000.00"), decimal_places=2)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
 class DisbursementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case_id: str
-    amount: Yuan
+    amount: Payment
     """Yuan, as a decimal string ("1200.00")."""
     purpose: Text
 
 
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    approve: bool
+    approve: StrictBool
     reason: Text | None = None
 
 

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -85,7 +86,7 @@ class MemberAttributes(BaseModel):
     health: Health | None = None
     education: Education | None = None
     school_status: SchoolStatus | None = None
-    medical_insurance: bool | None = None
+    medical_insurance: StrictBool | None = None
     """参加城乡居民基本医疗保险."""
     social_assistance: SocialAssistance | None = None
     member_number: Annotated[str, StringConstraints(max_length=32)] | None = None

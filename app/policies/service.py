@@ -17,11 +17,11 @@ from app.auth.tokens import Principal
 from app.core.errors import Conflict, Unprocessable
 from app.policies.models import PolicyVersion
 from workflows.calendar import local_date
+from workflows.money import Budget
 from workflows.policy import POLICIES, PolicyParameters, register
 from workflows.vocabulary import Role
 
 POLICY_ROLES = (Role.city_bureau, Role.admin)
-Yuan = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
 
 
 def _parameters(row: PolicyVersion) -> PolicyParameters:
@@ -74,9 +74,9 @@ class PolicyChange(BaseModel):
     elimination_min_months: int | None = Field(default=None, ge=1, le=60)
     review_quorum: str | None = None
     review_majority: str | None = None
-    income_lines: dict[int, Yuan] | None = None
+    income_lines: dict[int, Budget] | None = None
     """Lines to set or change, by year; years not given keep their line."""
-    fund_budgets: dict[int, Yuan] | None = None
+    fund_budgets: dict[int, Budget] | None = None
 
     @field_validator("review_quorum", "review_majority")
     @classmethod
