@@ -145,3 +145,43 @@ async def test_household_number_is_set_by_the_village(api: Api) -> None:
     events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
     assert events[-1]["name"] == "household_change"
     assert events[-1]["payload"]["fields"] == {"household_number": "2202811022000017"}
+
+
+async def test_the_register_names_no_other_area_and_logs_the_probe(api: Api) -> None:
+    """A cadre who runs into a person registered in another village learns that the person
+    is registered, never where; auditors see the probe."""
+    from tests.helpers import OTHER_VILLAGE, new_id_number
+
+    elsewhere = new_id_number()
+    await api.open_case("cadre_found", user="cadre.laodong", id_number=elsewhere,
+                        village=OTHER_VILLAGE)  # fmt: skip
+    opened = await api.post("cadre.pinggang", "/api/v1/cases", {
+        "channel": "cadre_found", "risk_type": "illness",
+        "household": {"head_name": "王", "head_id_number": elsewhere,
+                      "village_code": "220281102200", "size": 1}})  # fmt: skip
+    assert opened.status_code == 422 and opened.json()["code"] == "household_village_mismatch"
+    assert OTHER_VILLAGE not in opened.text and "household_id" not in opened.json()
+    registered = await api.post("cadre.pinggang", "/api/v1/households", {
+        "head_name": "王", "head_id_number": elsewhere, "village_code": "220281102200",
+        "size": 1})  # fmt: skip
+    assert registered.status_code == 409 and registered.json()["code"] == "household_exists"
+    assert OTHER_VILLAGE not in registered.text and "household_id" not in registered.json()
+    mine = await api.open_case("cadre_found")
+    household = mine["household"]["id"]
+    added = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members",
+                           {"name": "王", "id_number": elsewhere, "relation": "son"})  # fmt: skip
+    assert added.status_code == 409 and OTHER_VILLAGE not in added.text
+    # the city, whose area holds both villages, is told where
+    city = await api.post("bureau.jiaohe", "/api/v1/cases", {
+        "channel": "department_flagged", "risk_type": "illness",
+        "household": {"head_name": "王", "head_id_number": elsewhere,
+                      "village_code": "220281102200", "size": 1}})  # fmt: skip
+    assert city.status_code == 422 and OTHER_VILLAGE in city.json()["detail"]
+    logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
+    probes = [e for e in logged if e["record_type"] == "registry_probe"]
+    assert sorted((e["actor_sub"], e["purpose"]) for e in probes) == sorted([
+        ("cadre.pinggang", "opening a case: household_village_mismatch"),
+        ("cadre.pinggang", "registering a household"),
+        ("cadre.pinggang", "adding a member"),
+        ("bureau.jiaohe", "opening a case: household_village_mismatch"),
+    ])  # fmt: skip

@@ -48,11 +48,6 @@ async def household(session: AsyncSession, household_id: str) -> Household:
     ).scalar_one()
 
 
-async def household_by_digest(session: AsyncSession, digest: str) -> Household | None:
-    query = select(Household).where(Household.head_id_digest == digest)
-    return (await session.execute(query)).scalar_one_or_none()
-
-
 async def household_of_person(session: AsyncSession, digest: str) -> Household | None:
     """The household a person is a registered member of (the head is one too)."""
     query = (

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from statemachine.exceptions import TransitionNotAllowed
 
+from app.access_log.ledgers import log_registry_probe
 from app.auth.permissions import permit
 from app.auth.tokens import SYSTEM_TIMER, Principal
 from app.cases import door
@@ -85,6 +86,17 @@ from workflows.rules import (
 from workflows.vocabulary import Channel, ObjectionOutcome, Procedure, Role
 
 ROLE_NOT_PERMITTED = "role_not_permitted"
+
+
+class RegistryConflict(Unprocessable):
+    """A request that ran into a person registered elsewhere: the household's id is kept for
+    the access log, never answered."""
+
+    def __init__(self, code: str, detail: str, *, household_id: str, **extra: Any) -> None:
+        super().__init__(code, detail, **extra)
+        self.household_id = household_id
+
+
 SYSTEM_COMPARISON = Principal(sub="system:comparison", role=Role.system, area="")
 
 
@@ -697,6 +709,10 @@ async def open_case(
                 return await open_in_transaction(
                     session, principal, body, flow, open_step, now, settings
                 )
+        except RegistryConflict as conflict:
+            await log_registry_probe(session, principal, conflict.household_id, now,
+                                     f"opening a case: {conflict.code}")  # fmt: skip
+            raise
         except IntegrityError:
             # A concurrent report created the household or its case first: attach instead.
             if attempt:
@@ -759,9 +775,16 @@ async def open_in_transaction(
     # the declarant may be any registered member (a spouse, a grown child): their household
     household = await repo.household_of_person(session, digest)
     if household is not None and household.village_code != village:
-        raise Unprocessable(
+        # named only to those whose area holds it; the probe itself is logged by the caller
+        where = (
+            f"in village {household.village_code}"
+            if principal.covers(household.village_code)
+            else "in another village"
+        )
+        raise RegistryConflict(
             "household_village_mismatch",
-            f"This household is registered in village {household.village_code}.",
+            f"This person is registered {where}; the household is reported there.",
+            household_id=household.id,
             field="household.village_code",
         )
     if household is None:

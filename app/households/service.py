@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access_log.ledgers import log_registry_probe
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.cases import repository as repo
@@ -94,18 +95,23 @@ async def register(
     if not principal.covers(body.village_code):
         raise Forbidden("area_forbidden", f"The village {body.village_code} is outside your area.")
     digest = blind_index(settings.blind_index_key, body.head_id_number)
+    probe = ""
     try:
         async with session.begin():
             if not await repo.village_exists(session, body.village_code):
                 raise Unprocessable("unknown_village", f"{body.village_code} is not a known "
                                     "village code.", field="village_code")  # fmt: skip
-            existing = await repo.household_by_digest(session, digest)
+            existing = await repo.household_of_person(session, digest)
             if existing is not None:
                 known = {"household_id": existing.id} if principal.covers(
                     existing.village_code) else {}  # fmt: skip
-                raise Conflict("household_exists", "This household is already registered.",
-                               **known)  # fmt: skip
+                probe = existing.id
+                raise Conflict("household_exists", "This person is already registered in a "
+                               "household.", **known)  # fmt: skip
             household = await cases.insert_household(session, body, digest, now, settings)
+    except Conflict:
+        await log_registry_probe(session, principal, probe, now, "registering a household")
+        raise
     except IntegrityError as exc:
         raise Conflict("member_already_registered", "The head is already a member of a "
                        "household.") from exc  # fmt: skip
@@ -130,6 +136,12 @@ async def add_member(
                 session, principal, household_id, _trail(member, "added", fields), now
             )
     except IntegrityError as exc:
+        async with session.begin():
+            holder = await repo.household_of_person(
+                session, blind_index(settings.blind_index_key, body.id_number)
+            )
+        if holder is not None:
+            await log_registry_probe(session, principal, holder.id, now, "adding a member")
         raise Conflict(
             "member_already_registered", "This person is already a member of a household."
         ) from exc
