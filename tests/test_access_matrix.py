@@ -49,6 +49,8 @@ INSIDE = {V: "220281102200", C: "220281102200", T: "220281102", B: "220281", D: 
 OUTSIDE = {V: "220281105200", C: "220281105200", T: "220281105", B: "220282", D: "220282",
            A: "220282", M: "220282", P: "220282", X: "220282"}  # fmt: skip
 STALE = {"If-Match": '"999"'}
+DEPLOYMENT = "220281"
+"""The city this service serves (DEPLOYMENT_AREA)."""
 
 
 @dataclass(frozen=True)
@@ -342,6 +344,8 @@ def _template(path: str, f: dict[str, Any]) -> str:
 
 
 def _expect(route: Route, role: str, where: str) -> int | str:
+    if where == "outside" and not OUTSIDE[role].startswith(DEPLOYMENT):
+        return 401  # a token for another city, however well signed
     if where == "other department" and route.path.endswith("/snapshots"):
         return 403  # social assistance data is civil affairs' to upload, not medical insurance's
     if where == "other department" and "/warning-batches/" in route.path:

@@ -136,3 +136,34 @@ async def test_without_a_configured_provider_only_hs256_is_accepted(api: Api) ->
     bearer = token(api, RSA_ONE, "RS256", "rsa-1")
     response = await call(api, bearer)
     assert response.status_code == 401 and "not accepted" in response.json()["detail"]
+
+
+async def test_tokens_for_another_city_or_no_area_are_refused(api: Api) -> None:
+    """Correctly signed, but not for this deployment (DEPLOYMENT_AREA 220281): 401, nothing
+    written, for the city-level doors above all."""
+    from app.auth.tokens import mint
+    from workflows.vocabulary import Role
+
+    def bearer(role: Role, area: str) -> dict[str, str]:
+        token = mint(api.settings, sub="foreign", role=role, area=area, now=api.clock.now(),
+                     ttl=timedelta(hours=1))  # fmt: skip
+        return {"Authorization": f"Bearer {token}"}
+
+    foreign, nowhere = bearer(Role.city_bureau, "220282"), bearer(Role.village_cadre, "")
+    calls = [
+        ("POST", "/api/v1/policies", {"effective_from": "2026-12-01", "reason": "x",
+                                      "notice_days": 3}),
+        ("POST", "/api/v1/department-data/vehicles/snapshots", {"records": []}),
+        ("POST", "/api/v1/audit/checkpoints", None),
+        ("GET", "/api/v1/audit/log", None),
+        ("GET", "/api/v1/exports/national", None),
+    ]  # fmt: skip
+    for method, path, body in calls:
+        for headers in (foreign, nowhere):
+            response = await api.client.request(method, path, json=body, headers=headers)
+            assert response.status_code == 401, (path, response.text)
+            assert response.json()["code"] == "area_outside_deployment"
+    listed = await api.client.get("/api/v1/cases", headers=nowhere)
+    assert listed.status_code == 401
+    policies = (await api.get("auditor.jiaohe", "/api/v1/policies")).json()
+    assert [p["version"] for p in policies] == ["jiaohe-2022.1"]

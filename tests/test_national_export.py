@@ -617,3 +617,14 @@ async def test_an_export_leaves_no_cycle_holding_its_items(postgres_api: Api) ->
         gc.garbage.clear()
         gc.enable()
     assert kept == []
+
+
+async def test_each_consumer_has_its_own_cursor(api: Api) -> None:
+    """The city's own export never moves the national exporter past changes it has not sent."""
+    first = await api.to_assisted()
+    assert {r["case_id"] for r in lines((await export(api, "bureau.jiaohe")).text)} == {first}
+    assert {r["case_id"] for r in lines((await export(api)).text)} == {first}
+    second = await api.to_assisted()
+    assert {r["case_id"] for r in lines((await export(api, "bureau.jiaohe")).text)} == {second}
+    assert {r["case_id"] for r in lines((await export(api)).text)} == {second}
+    assert lines((await export(api)).text) == []

@@ -110,6 +110,9 @@ def verify(
         raise Unauthorized("invalid_token", "The token's role claim is missing or unknown.")
     if not isinstance(area, str) or not AREA_PATTERN.match(area):
         raise Unauthorized("invalid_token", "The token's area claim is missing or malformed.")
+    if not area.startswith(settings.deployment_area):
+        raise Unauthorized("area_outside_deployment", f"The token's area {area or '(empty)'} "
+                           f"is not within this service's {settings.deployment_area}.")  # fmt: skip
     department = claims.get("department")
     if role == Role.department and not department:
         raise Unauthorized("invalid_token", "A department token must name its department.")

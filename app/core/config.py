@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     jwt_issuer: str = "fangfanpin"
     jwt_audience: str = "fangfanpin-api"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    deployment_area: str = Field(default="220281", pattern=r"^\d{2,12}$")
+    """The county-level city this deployment serves (its code prefix). A token's area must
+    lie within it: a correctly signed token for another city, or one with an empty area, is
+    refused (401)."""
     jwt_jwks_url: str | None = None
     """An external identity provider's JWKS: RS256 and EdDSA tokens signed by its keys are
     accepted beside the local HS256 ones (same issuer and audience checks unless

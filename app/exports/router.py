@@ -84,7 +84,7 @@ async def national_export(
             ge=-1,
             le=MAX_INT,
             description="Log index already exported; "
-            "default: where the last completed export ended.",
+            "default: where your last completed export ended (each consumer its own).",
         ),
     ] = None,
     format: Literal["jsonl", "csv", "xlsx"] = "jsonl",
@@ -105,8 +105,13 @@ async def national_export(
         await log.sequence_all(session, started)
         to = await log.size(session)
         if after is None:
+            # each consumer has its own cursor: the city's export never moves the national
+            # exporter's past changes it has not sent
             last = await session.scalar(
-                select(ExportBatch).order_by(ExportBatch.number.desc()).limit(1)
+                select(ExportBatch)
+                .where(ExportBatch.created_by == principal.sub)
+                .order_by(ExportBatch.number.desc())
+                .limit(1)
             )
             after = last.to_index - 1 if last else -1
         if after >= to:
