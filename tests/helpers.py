@@ -24,9 +24,13 @@ OTHER_VILLAGE = "220281105200"  # 劳动村, 天北镇
 _serial = itertools.count(1)
 
 
-def new_id_number(born: str = "19700101") -> str:
-    """A valid, unique ID number of a household head in Jiaohe."""
-    return make_id_number(f"220281{born}{next(_serial) % 1000:03d}")
+def new_id_number(born: str = "19700101", sex: str | None = None) -> str:
+    """A valid, unique ID number of a person in Jiaohe; of either sex unless ``sex`` says
+    (the 17th character is odd for men, even for women)."""
+    serial = next(_serial) % 1000
+    if sex is not None:  # 500 numbers of each sex per birth date
+        serial = serial % 500 * 2 + (1 if sex == "male" else 0)
+    return make_id_number(f"220281{born}{serial:03d}")
 
 
 def sha(text: str) -> str:

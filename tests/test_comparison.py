@@ -65,7 +65,7 @@ async def case_at_city(api: Api, head_id: str, member_id: str) -> str:
 
 
 async def test_findings_must_be_resolved_before_confirm(api: Api) -> None:
-    head_id, member_id = new_id_number(), new_id_number("20010203")
+    head_id, member_id = new_id_number(), new_id_number("20010203", "female")
     assert (
         await upload(
             api, "bureau.jiaohe", "vehicles", [{"id_number": member_id, "attributes": {"count": 1}}]
@@ -123,7 +123,7 @@ async def test_findings_must_be_resolved_before_confirm(api: Api) -> None:
 
 
 async def test_rerun_uses_the_newest_snapshot(api: Api) -> None:
-    head_id, member_id = new_id_number(), new_id_number("20010203")
+    head_id, member_id = new_id_number(), new_id_number("20010203", "female")
     await upload(
         api,
         "bureau.jiaohe",

@@ -28,14 +28,14 @@ async def test_members_are_checked_against_their_id_numbers(api: Api) -> None:
     assert head["sex"] == ("male" if int(head["id_number_masked"][-2]) % 2 else "female")
     assert head["birth_date"] == "1970-01-01"
     path = f"/api/v1/households/{case['household']['id']}/members"
-    child_id = new_id_number("20150607")  # sequence digits make it a girl or a boy
+    child_id = new_id_number("20150607", "male")  # a son: the 17th character is odd
     added = await api.post("cadre.pinggang", path, {**CHILD, "id_number": child_id})
     assert added.status_code == 201, added.text
     member = added.json()
     assert member["id_number_masked"] == mask(child_id)
     assert member["birth_date"] == "2015-06-07"
     assert member["sex"] == ("male" if int(child_id[16]) % 2 else "female")
-    other_id = new_id_number("20150607")
+    other_id = new_id_number("20150607", "male")
     wrong_sex = "female" if int(other_id[16]) % 2 else "male"
     for body, expected in (
         ({**CHILD, "id_number": other_id, "birth_date": "2015-06-08"}, "birth_date contradicts"),
@@ -60,7 +60,7 @@ async def test_members_are_checked_against_their_id_numbers(api: Api) -> None:
 async def test_changes_are_events_of_the_open_case(api: Api) -> None:
     case = await api.open_case()
     path = f"/api/v1/households/{case['household']['id']}/members"
-    child_id = new_id_number("20150607")
+    child_id = new_id_number("20150607", "male")
     member = (await api.post("cadre.pinggang", path, {**CHILD, "id_number": child_id})).json()
     changed = await api.client.patch(
         f"{path}/{member['id']}",
@@ -103,7 +103,8 @@ async def test_history_of_cases_and_changes_without_an_open_case(api: Api) -> No
     first = await api.open_case("cadre_found", id_number=id_number)
     await api.must("cadre.pinggang", first["id"], "withdraw", {"reason": "农户申请撤回"})
     path = f"/api/v1/households/{first['household']['id']}/members"
-    added = await api.post("cadre.pinggang", path, {**CHILD, "id_number": new_id_number()})
+    added = await api.post("cadre.pinggang", path,
+                           {**CHILD, "id_number": new_id_number("20150607", "male")})  # fmt: skip
     assert added.status_code == 201  # no open case: the registry changes, no case is touched
     assert (await api.case(first["id"]))["version"] == 2
     second = await api.open_case("self_declared", id_number=id_number)
@@ -169,7 +170,7 @@ async def test_the_register_names_no_other_area_and_logs_the_probe(api: Api) -> 
     mine = await api.open_case("cadre_found")
     household = mine["household"]["id"]
     added = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members",
-                           {"name": "王", "id_number": elsewhere, "relation": "son"})  # fmt: skip
+                           {"name": "王", "id_number": elsewhere, "relation": "other"})  # fmt: skip
     assert added.status_code == 409 and OTHER_VILLAGE not in added.text
     # the city, whose area holds both villages, is told where
     city = await api.post("bureau.jiaohe", "/api/v1/cases", {
@@ -185,3 +186,62 @@ async def test_the_register_names_no_other_area_and_logs_the_probe(api: Api) -> 
         ("cadre.pinggang", "adding a member"),
         ("bureau.jiaohe", "opening a case: household_village_mismatch"),
     ])  # fmt: skip
+
+
+async def test_a_member_no_national_check_would_pass_is_refused_with_every_reason(
+    api: Api,
+) -> None:
+    from app.households import idnumber
+    from tests.helpers import new_id_number
+
+    case = await api.open_case()  # the head was born in 1970; today is 2026-03-02
+    head_sex = idnumber.sex(api.heads[case["id"]])
+    other_sex = "female" if head_sex == "male" else "male"
+    path = f"/api/v1/households/{case['household']['id']}/members"
+    before = len((await household_of(api, case)).json()["members"])
+    refusals = [
+        ({"name": "甲", "id_number": new_id_number("20160101", "male"), "relation": "son",
+          "labour_skill": "ordinary"}, {"labour_under_working_age"}),
+        ({"name": "乙", "id_number": new_id_number("19860101", "female"), "relation": "daughter",
+          "school_status": "compulsory"}, {"age_against_schooling"}),
+        ({"name": "丙", "id_number": new_id_number("20000101", "male"), "relation": "daughter"},
+         {"relation_against_sex"}),
+        ({"name": "丁", "id_number": new_id_number("19710101", head_sex), "relation": "spouse"},
+         {"spouse_of_same_sex"}),
+        ({"name": "戊", "id_number": new_id_number("19600101", "male"), "relation": "head"},
+         {"second_head"}),
+        ({"name": "己", "id_number": new_id_number("19650101", "male"), "relation": "son"},
+         {"relation_against_generation"}),
+        ({"name": "庚", "id_number": new_id_number("20080101", "male"), "relation": "son",
+          "school_status": "senior_high", "labour_skill": "ordinary"}, {"student_with_labour"}),
+        # every reason at once
+        ({"name": "辛", "id_number": new_id_number("19800101", "male"), "relation": "daughter",
+          "school_status": "compulsory", "labour_skill": "ordinary"},
+         {"relation_against_sex", "age_against_schooling", "student_with_labour",
+          "relation_against_generation"}),
+    ]  # fmt: skip
+    for body, expected in refusals:
+        response = await api.post("cadre.pinggang", path, body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["code"] == "member_inconsistent"
+        assert {e["type"] for e in response.json()["errors"]} == expected, body
+    assert len((await household_of(api, case)).json()["members"]) == before
+    allowed = [
+        {"name": "壬", "id_number": new_id_number("20150607", "male"), "relation": "son",
+         "labour_skill": "none", "school_status": "compulsory"},
+        {"name": "癸", "id_number": new_id_number("19720304", other_sex), "relation": "spouse"},
+        {"name": "子", "id_number": new_id_number("19450101", "female"), "relation": "parent"},
+        {"name": "丑", "id_number": new_id_number("19990101", "female"), "relation": "daughter",
+         "labour_skill": "ordinary"},
+    ]  # fmt: skip
+    for body in allowed:
+        response = await api.post("cadre.pinggang", path, body)
+        assert response.status_code == 201, (body, response.text)
+    son = next(m for m in (await household_of(api, case)).json()["members"] if m["name"] == "壬")
+    working = await api.client.patch(f"{path}/{son['id']}", json={"labour_skill": "skilled"},
+                                     headers=api.headers("cadre.pinggang"))  # fmt: skip
+    assert working.status_code == 422
+    assert {e["type"] for e in working.json()["errors"]} == {
+        "labour_under_working_age",
+        "student_with_labour",
+    }

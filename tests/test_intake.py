@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from app.households import idnumber
 from tests.helpers import Api, new_id_number, sha
 
 DECLARATION = {
@@ -118,7 +119,8 @@ async def test_the_scanned_forms_hash_is_kept_in_the_trail(api: Api) -> None:
 
 async def test_a_member_who_is_not_the_head_declares_for_her_household(api: Api) -> None:
     case = await api.open_case("cadre_found")  # 王德福's household, case open
-    spouse = new_id_number("19720304")
+    spouse = new_id_number("19720304", "female" if idnumber.sex(api.heads[case["id"]]) == "male"
+                           else "male")  # fmt: skip
     await api.add_member(case["id"], spouse, "李秀兰", "spouse")
     declared = await declare(api, id_number=spouse, name="李秀兰")
     assert declared.status_code == 201, declared.text
@@ -143,7 +145,7 @@ async def test_a_member_declares_and_opens_a_case_for_her_household(api: Api) ->
         "head_name": "王德福", "head_id_number": head, "village_code": "220281102200",
         "size": 3})  # fmt: skip
     household = registered.json()["id"]
-    son = new_id_number("19990101")
+    son = new_id_number("19990101", "male")
     added = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members",
                            {"name": "王大明", "id_number": son, "relation": "son"})  # fmt: skip
     assert added.status_code == 201, added.text
@@ -176,7 +178,7 @@ async def test_no_door_takes_an_id_number_born_after_today(api: Api) -> None:
     assert opened.json()["errors"][0]["field"] == "household.head_id_number"
     # born today is a valid number
     today = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members",
-                           {"name": "王宝宝", "id_number": new_id_number("20260302"),
+                           {"name": "王宝宝", "id_number": new_id_number("20260302", "male"),
                             "relation": "son"})  # fmt: skip
     assert today.status_code == 201, today.text
     assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 1

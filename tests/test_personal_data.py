@@ -33,7 +33,7 @@ def test_a_ciphertext_only_opens_in_its_own_place() -> None:
 
 
 async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
-    head, child, phone = new_id_number(), new_id_number("20150607"), "13955556666"
+    head, child, phone = new_id_number(), new_id_number("20150607", "male"), "13955556666"
     response = await api.post(
         "platform.12317",
         "/api/v1/intake/self-declarations",

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from app.cases import service
+from app.households import idnumber
 from tests.helpers import (
     COMMITMENT_FORM,
     COMMITTEE_STUDY,
@@ -201,7 +202,9 @@ def _measure() -> dict[str, Any]:
 async def household_of_three(api: Api) -> tuple[str, str, str, str]:
     """A case whose household is the head, his adult spouse and a minor son."""
     case_id = await api.to_village_nomination()
-    head, spouse, son = api.heads[case_id], new_id_number("19720304"), new_id_number("20150607")
+    head = api.heads[case_id]
+    spouse = new_id_number("19720304", "female" if idnumber.sex(head) == "male" else "male")
+    son = new_id_number("20150607", "male")
     await api.add_member(case_id, spouse, "李秀兰", "spouse")
     await api.add_member(case_id, son, "王小明", "son")
     return case_id, head, spouse, son

@@ -20,7 +20,7 @@ from app.core.canonical import blind_index
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.households import idnumber
+from app.households import consistency, idnumber
 from app.households.models import Household, Member
 from app.households.registry import ATTRIBUTES, new_member
 from app.households.schemas import (
@@ -34,6 +34,7 @@ from app.households.schemas import (
     MemberOut,
     OpenCaseRef,
 )
+from workflows.calendar import local_date
 
 
 def member_out(member: Member) -> MemberOut:
@@ -127,6 +128,7 @@ async def add_member(
             await _household(session, principal, household_id)
             _may_record(principal)
             member = new_member(household_id, body, now, settings)
+            await _consistent(session, member, now)
             session.add(member)
             await session.flush()
             fields = {"name": member.name, "relation": member.relation, "sex": member.sex,
@@ -165,11 +167,30 @@ async def change_member(
             fields.pop("relation", None)
         for name, value in fields.items():
             setattr(member, name, value)
+        await _consistent(session, member, now)
         member.updated_at = now
         await cases.record_household_change(
             session, principal, household_id, _trail(member, "changed", fields), now
         )
     return member_out(member)
+
+
+def _person(member: Member) -> consistency.Person:
+    return consistency.Person(relation=member.relation, sex=member.sex,
+                              birth_date=member.birth_date, labour_skill=member.labour_skill,
+                              school_status=member.school_status)  # fmt: skip
+
+
+async def _consistent(session: AsyncSession, member: Member, now: datetime) -> None:
+    """422 with every reason a member cannot stand in the household as recorded."""
+    with session.no_autoflush:
+        others = [_person(m) for m in await repo.members_of(session, member.household_id)
+                  if m.id != member.id]  # fmt: skip
+    found = consistency.problems(_person(member), others, local_date(now))
+    if found:
+        names = ", ".join(p["field"] for p in found)
+        raise Unprocessable("member_inconsistent", f"The member cannot be recorded: {names}.",
+                            errors=found)  # fmt: skip
 
 
 async def change_household(
