@@ -28,7 +28,7 @@ run: $(VENV)/.installed
 	@echo "Walk-throughs: README.md, section Walk-throughs"
 	@echo "API docs:      http://127.0.0.1:8000/docs"
 	@echo
-	$(BIN)/fangfanpin serve --host 127.0.0.1 --port 8000 --with-worker --demo-clock
+	FANGFANPIN_DEMO=1 $(BIN)/fangfanpin serve --host 127.0.0.1 --port 8000 --with-worker
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -191,7 +191,7 @@ def diagram(
 @cli.command()
 def serve(
     host: str = "127.0.0.1",
-    port: int = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1)] = 1,
     with_worker: Annotated[
         bool, typer.Option("--with-worker", help="Also run the timer worker in-process.")
@@ -201,15 +201,17 @@ def serve(
         typer.Option("--demo-clock", help="Let an admin move the clock (demonstrations only)."),
     ] = False,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (a demonstration with FANGFANPIN_DEMO=1, as `make run`)."""
     import os
 
     import uvicorn
 
     if with_worker:
         os.environ["EMBEDDED_WORKER"] = "true"
-    if demo_clock:
+    if demo_clock or get_settings().demo:
         os.environ["DEMO_CLOCK"] = "true"
+    get_settings.cache_clear()
+    _refuse_unsafe()
     # JSON logs, one line per request (app.core.observability); uvicorn's own access log
     # would repeat each line without the request id and actor
     log_config = {
@@ -221,6 +223,17 @@ def serve(
         "loggers": {"uvicorn.access": {"level": "WARNING"}},
     }
     uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_config=log_config)
+
+
+def _refuse_unsafe() -> None:
+    """Stop, one line a reason, when a production process would run on unsafe settings."""
+    from app.core.startup import unsafe_settings
+
+    problems = unsafe_settings(get_settings())
+    for problem in problems:
+        typer.echo(f"fangfanpin: refusing to start: {problem}", err=True)
+    if problems:
+        raise typer.Exit(2)
 
 
 @cli.command()
@@ -238,6 +251,7 @@ def worker(
     from app.timers.service import process_due, run_worker
 
     configure_logging(logging.INFO)
+    _refuse_unsafe()
     settings = get_settings()
 
     async def run() -> None:

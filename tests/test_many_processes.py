@@ -68,6 +68,7 @@ async def test_two_apis_and_two_workers_at_once(postgres_api: Api) -> None:
     # opened on the test clock in March: their identification deadlines are long past
     env = {**os.environ, "DATABASE_URL": api.settings.database_url,
            "JWT_SECRET": api.settings.jwt_secret, "EMBEDDED_WORKER": "false",
+           "FANGFANPIN_DEMO": "1",  # the development keys of the test settings
            "DATABASE_POOL_SIZE": "4"}  # fmt: skip
     ports = [free_port(), free_port()]
     processes = [start(["uvicorn", "app.main:app", "--port", str(p), "--log-level", "warning"],

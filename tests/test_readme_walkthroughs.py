@@ -46,14 +46,18 @@ def run_cli(*args: str, env: dict[str, str]) -> str:
 def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A fresh embedded database with the demo data, served with the demo clock and worker."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}",
+        "FANGFANPIN_DEMO": "1",
+    }  # as make run serves it
     env.pop("DATABASE_MIGRATION_URL", None)
     run_cli("migrate", env=env)
     assert "illustrative income lines" in run_cli("demo", env=env)
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker",
-         "--demo-clock"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         wait_ready(port)
         ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "fangfanpin-local-development-secret-change-me"
@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     hsts_seconds: int = Field(default=0, ge=0)
     """``Strict-Transport-Security`` max-age; set it where the service is served over TLS."""
 
+    demo: bool = Field(default=False, validation_alias=AliasChoices("FANGFANPIN_DEMO", "demo"))
+    """``FANGFANPIN_DEMO=1``: a demonstration (``make run``). The development secrets, the demo
+    clock and the demo token endpoint are allowed; without it ``serve`` and ``worker`` refuse
+    to start on any development or placeholder secret (``app.core.startup``)."""
     demo_clock: bool = False
     """Let an administrator move the service's clock forward (POST /api/v1/demo/clock), so a
     demonstration can pass a notice period. Never in production; ``make run`` turns it on."""

@@ -1,0 +1,52 @@
+"""What a server or worker checks before it starts: no development secret outside a demo.
+
+With ``FANGFANPIN_DEMO=1`` (``make run`` sets it) the development secrets, the demo clock and
+the demo token endpoint are allowed. Without it, every secret must be one of the deployment's
+own: a public development value, a placeholder from ``deploy/`` or a malformed key stops the
+process with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+from app.core.config import Settings
+
+DEFAULTS = Settings.model_construct()
+PLACEHOLDER = "CHANGE-ME"
+
+
+def unsafe_settings(settings: Settings) -> list[str]:
+    """Each reason the settings may not serve production, one line each (empty: fine)."""
+    from app.audit.signing import Signer
+    from app.core.crypto import cipher_for
+
+    if settings.demo:
+        return []
+    found = []
+    secrets = {
+        "JWT_SECRET": (settings.jwt_secret, DEFAULTS.jwt_secret, 32),
+        "FIELD_KEYS": (settings.field_keys, DEFAULTS.field_keys, 0),
+        "BLIND_INDEX_KEY": (settings.blind_index_key, DEFAULTS.blind_index_key, 16),
+        "AUDIT_SIGNING_KEY": (settings.audit_signing_key, DEFAULTS.audit_signing_key, 0),
+    }
+    for name, (value, default, shortest) in secrets.items():
+        if value == default:
+            found.append(f"{name} is the public development value: set the deployment's own")
+        elif PLACEHOLDER in value:
+            found.append(f"{name} is still the placeholder from deploy/: set the real value")
+        elif len(value) < shortest:
+            found.append(f"{name} is shorter than {shortest} characters")
+    if not any(line.startswith("FIELD_KEYS") for line in found):
+        try:
+            cipher_for(settings.field_keys)
+        except (ValueError, TypeError) as exc:
+            found.append(
+                f"FIELD_KEYS is malformed ({exc}): kid:base64-of-32-bytes, comma-separated"
+            )
+    if not any(line.startswith("AUDIT_SIGNING_KEY") for line in found):
+        try:
+            Signer(settings.audit_signing_key).public_key_b64  # noqa: B018 (parses the seed)
+        except ValueError as exc:
+            found.append(f"{exc}")
+    if settings.demo_clock:
+        found.append("DEMO_CLOCK is for demonstrations only: set FANGFANPIN_DEMO=1 for one")
+    return found

@@ -1,0 +1,78 @@
+"""A server or worker refuses, one line a reason, to start on development or placeholder
+secrets unless FANGFANPIN_DEMO=1 says it is a demonstration; bad arguments are one line."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from app.core.config import Settings
+from app.core.startup import unsafe_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = {
+    "JWT_SECRET": "s" * 48,
+    "FIELD_KEYS": "k1:" + base64.b64encode(b"f" * 32).decode(),
+    "BLIND_INDEX_KEY": "b" * 32,
+    "AUDIT_SIGNING_KEY": base64.b64encode(b"a" * 32).decode(),
+}
+
+
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items()
+             if k not in (*REAL, "FANGFANPIN_DEMO", "DEMO_CLOCK")}  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, text=True,
+                          capture_output=True, timeout=60, env={**clean, **env})  # fmt: skip
+
+
+def test_development_and_placeholder_secrets_are_named_one_line_each() -> None:
+    problems = unsafe_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert [p.split(" ")[0] for p in problems] == [
+        "JWT_SECRET",
+        "FIELD_KEYS",
+        "BLIND_INDEX_KEY",
+        "AUDIT_SIGNING_KEY",
+    ]
+    placeholders = Settings(
+        _env_file=None,
+        jwt_secret="CHANGE-ME-to-a-long-random-value",  # type: ignore[call-arg]
+        **{k.lower(): v for k, v in REAL.items() if k != "JWT_SECRET"},
+    )
+    assert unsafe_settings(placeholders) == [
+        "JWT_SECRET is still the placeholder from deploy/: set the real value"
+    ]
+    malformed = Settings(
+        _env_file=None,
+        **{
+            **{k.lower(): v for k, v in REAL.items()},  # type: ignore[call-arg]
+            "field_keys": "k1:not-base64!",
+        },
+    )
+    (problem,) = unsafe_settings(malformed)
+    assert problem.startswith("FIELD_KEYS is malformed") and "\n" not in problem
+    real = Settings(_env_file=None, **{k.lower(): v for k, v in REAL.items()})  # type: ignore[call-arg]
+    assert unsafe_settings(real) == []
+    assert unsafe_settings(real.model_copy(update={"demo_clock": True})) == [
+        "DEMO_CLOCK is for demonstrations only: set FANGFANPIN_DEMO=1 for one"
+    ]
+    assert unsafe_settings(Settings(_env_file=None, demo=True)) == []  # type: ignore[call-arg]
+
+
+def test_the_worker_refuses_to_start_on_development_secrets() -> None:
+    refused = cli("worker", "--once")
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert lines and all(line.startswith("fangfanpin: refusing to start: ") for line in lines)
+    assert "Traceback" not in refused.stderr
+    bad_keys = cli("worker", "--once", **{**REAL, "FIELD_KEYS": "garbage"})
+    assert bad_keys.returncode == 2 and len(bad_keys.stderr.strip().splitlines()) == 1
+    assert "FIELD_KEYS" in bad_keys.stderr
+
+
+def test_serve_refuses_a_port_that_cannot_be() -> None:
+    refused = cli("serve", "--port", "99999", FANGFANPIN_DEMO="1")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "65535" in refused.stderr
