@@ -288,6 +288,8 @@ def audit_bundle(
     from app.core.clock import SystemClock
     from app.core.db import make_engine, make_sessionmaker
 
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise typer.BadParameter(f"{out} exists and is not an empty directory", param_hint="OUT")
     settings = get_settings()
 
     async def run() -> dict[str, object]:
@@ -356,7 +358,18 @@ def audit_verify(
 
 
 def main() -> None:
-    cli()
+    """Run the command line; an error is one line on stderr (exit 1), never a traceback, unless
+    FANGFANPIN_DEBUG=1 asks for it."""
+    import os
+
+    try:
+        cli()
+    except Exception as exc:
+        if os.environ.get("FANGFANPIN_DEBUG") == "1":
+            raise
+        said = str(exc).strip().splitlines()
+        typer.echo(f"fangfanpin: {type(exc).__name__}: {said[0] if said else ''}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

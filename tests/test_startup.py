@@ -76,3 +76,20 @@ def test_serve_refuses_a_port_that_cannot_be() -> None:
     refused = cli("serve", "--port", "99999", FANGFANPIN_DEMO="1")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "65535" in refused.stderr
+
+
+def test_command_line_errors_are_one_line(tmp_path: Path) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}"
+    unknown = cli("migrate", "--revision", "nope", DATABASE_URL=database)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines() == [
+        "fangfanpin: CommandError: Can't locate revision identified by 'nope'"
+    ]
+    unmigrated = cli("audit", "bundle", str(tmp_path / "new"), DATABASE_URL=database)
+    assert unmigrated.returncode == 1 and len(unmigrated.stderr.strip().splitlines()) == 1
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "file").write_text("x")
+    refused = cli("audit", "bundle", str(taken), DATABASE_URL=database)
+    assert refused.returncode == 2 and "not an empty directory" in refused.stderr
+    assert "Traceback" not in unknown.stderr + unmigrated.stderr + refused.stderr
