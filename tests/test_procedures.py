@@ -39,13 +39,19 @@ async def unchanged(api: Api, case_id: str, response: Any, fields: set[str]) -> 
     assert {e["field"] for e in body["errors"]} == fields, body
 
 
-async def to_elimination_notice(api: Api) -> str:
+async def proposable(api: Api) -> str:
+    """A monitored, helped household able to work, its income stable for six months."""
     await publish_lines(api)
     case_id = await monitored_and_helped(api)
     await set_head_labour(api, case_id, "ordinary")
     await assess(api, case_id, "2026-03-14")
     api.clock.advance(timedelta(days=200))
     await assess(api, case_id, api.today())
+    return case_id
+
+
+async def to_elimination_notice(api: Api) -> str:
+    case_id = await proposable(api)
     await api.must("cadre.pinggang", case_id, "propose_elimination")
     await api.must_fact("cadre.pinggang", case_id, "household-verifications", STABLE)
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
@@ -308,12 +314,7 @@ async def test_a_case_opened_under_case_v1_keeps_its_rules(
 async def test_income_is_assessed_through_the_procedure_and_checked_again_at_the_mark(
     api: Api,
 ) -> None:
-    await publish_lines(api)
-    case_id = await monitored_and_helped(api)
-    await set_head_labour(api, case_id, "ordinary")
-    await assess(api, case_id, "2026-03-14")
-    api.clock.advance(timedelta(days=200))
-    await assess(api, case_id, api.today())
+    case_id = await proposable(api)
     await elimination_to_city(api, case_id)
     # the city's own check: income has fallen below the line since the proposal
     await assess(api, case_id, api.today(), wage_income="8000.00")
@@ -325,12 +326,7 @@ async def test_income_is_assessed_through_the_procedure_and_checked_again_at_the
 
 
 async def test_the_mark_reads_the_latest_assessment(api: Api) -> None:
-    await publish_lines(api)
-    case_id = await monitored_and_helped(api)
-    await set_head_labour(api, case_id, "ordinary")
-    await assess(api, case_id, "2026-03-14")
-    api.clock.advance(timedelta(days=200))
-    await assess(api, case_id, api.today())
+    case_id = await proposable(api)
     await elimination_to_city(api, case_id)
     await assess(api, case_id, api.today(), wage_income="50000.00")
     done = await api.must("bureau.jiaohe", case_id, "mark_risk_eliminated",
