@@ -69,7 +69,7 @@ async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
     assert "household" in tables and "member" in tables and "case_event" in tables
     for secret in (head, child, phone, confirmed):
         assert secret not in everything, f"{secret} is stored in plain"
-    assert head[:6] + "********" + head[-4:] in everything  # the masked copy for display
+    assert "*" * 14 + head[-4:] in everything  # the masked copy for display
 
 
 async def test_keys_rotate_online(api: Api) -> None:
@@ -93,7 +93,7 @@ async def test_keys_rotate_online(api: Api) -> None:
     assert new_cipher.decrypt(sealed, context("household", row_id, "head_id_number")) == head
     # answers do not change: they show the masked copy
     (case,) = (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]
-    assert case["household"]["head_id_number_masked"] == head[:6] + "********" + head[-4:]
+    assert case["household"]["head_id_number_masked"] == "*" * 14 + head[-4:]
 
 
 async def test_full_values_only_on_request_with_a_purpose_and_logged(api: Api) -> None:
@@ -158,3 +158,56 @@ async def test_the_bank_account_is_sealed_masked_and_read_in_full_only_when_logg
                 for t in tables]  # fmt: skip
     await engine.dispose()
     assert account not in "\n".join(dump)
+
+
+async def test_no_combination_of_fields_a_role_reads_rebuilds_a_number(api: Api) -> None:
+    """Masks show the last 4 characters only; the full birth date goes only to roles that may
+    read the number itself. Every answer a case reader gets about a household, its members,
+    the case, its trail and its facts at a moment is searched for what would complete a
+    number: its first 10 characters (where it was issued and the birth year …) or its birth
+    date, in any form."""
+    from tests.helpers import COMMITMENT_FORM
+
+    case_id = await api.to_village_nomination("cadre_found")
+    head = api.heads[case_id]
+    spouse = new_id_number("19720304", "female" if int(head[16]) % 2 else "male")
+    await api.add_member(case_id, spouse, "李秀兰", "spouse")
+    form = {**COMMITMENT_FORM, "covered_member_id_numbers": [head, spouse]}
+    await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
+    household = (await api.case(case_id))["household"]["id"]
+    paths = [f"/api/v1/households/{household}", f"/api/v1/cases/{case_id}",
+             f"/api/v1/cases/{case_id}/events", f"/api/v1/cases/{case_id}/as-of",
+             "/api/v1/ledgers/screening", "/api/v1/households", "/api/v1/cases"]  # fmt: skip
+    for user in ("committee.pinggang", "auditor.jiaohe", "admin.jiaohe"):
+        seen = []
+        for path in paths:
+            params = {"at": "2026-12-01T00:00:00+08:00"} if path.endswith("as-of") else {}
+            response = await api.get(user, path, **params)
+            if response.status_code == 200:
+                seen.append(response.text)
+        everything = "\n".join(seen)
+        assert len(seen) >= 4, user
+        for number in (head, spouse):
+            born = number[6:14]
+            for hint in (number[:10], born, f"{born[:4]}-{born[4:6]}-{born[6:]}"):
+                assert hint not in everything, (user, hint)
+            assert number[-4:] in everything  # the last 4 do show
+    # a role that may read the number itself sees the birth date (and is logged when it
+    # asks for the number)
+    members = (await api.get("cadre.pinggang", f"/api/v1/households/{household}")).json()
+    assert {m["birth_date"] for m in members["members"]} == {"1970-01-01", "1972-03-04"}
+
+
+def test_documents_stored_before_the_last_4_form_are_redacted_as_answered() -> None:
+    """Chained payloads are never rewritten: what older events kept is cut at every answer."""
+    from app.households.idnumber import redact
+
+    old = {"covered_members": [{"id_number_masked": "220281********0029",
+                                "id_number_digest": "d" * 64}],
+           "fields": {"birth_date": "1970-01-01", "name": "王"},
+           "findings": {"f1": {"member": "220281********0027", "summary": "车辆"}}}  # fmt: skip
+    assert redact(old) == {
+        "covered_members": [{"id_number_masked": "**************0029",
+                             "id_number_digest": "d" * 64}],
+        "fields": {"birth_date": "1970", "name": "王"},
+        "findings": {"f1": {"member": "**************0027", "summary": "车辆"}}}  # fmt: skip

@@ -266,7 +266,9 @@ async def case_as_of(
 ) -> CaseAsOf:
     """The case's state and facts at ``at``, computed from its trail."""
     state, version, facts = await cases.as_of(session, principal, case_id, at)
-    return CaseAsOf(case_id=case_id, at=at, state=state, version=version, facts=facts)
+    return CaseAsOf(
+        case_id=case_id, at=at, state=state, version=version, facts=cases.redacted(facts)
+    )
 
 
 @router.get("/audit/cases", response_model=CaseListAsOf)

@@ -119,10 +119,10 @@ def commitment_form_problems(
     adults = [m for m in members if age_on(m.birth_date, signed_on) >= ADULT_YEARS]
     for member in adults:
         if member.id not in covered:
-            found.append(problem(
-                "covered_member_id_numbers",
-                f"the adult member {member.name} ({member.id_number_masked}) is not covered",
-                "adult_not_covered"))  # fmt: skip
+            shown = idnumber.shown(member.id_number_masked)
+            found.append(problem("covered_member_id_numbers",
+                                 f"the adult member {member.name} ({shown}) is not covered",
+                                 "adult_not_covered"))  # fmt: skip
     covered_adults = {m.name for m in covered.values() if m in adults}
     if payload.get("signatory_is_proxy"):
         if payload.get("proxy_for_name") not in covered_adults:

@@ -194,7 +194,7 @@ async def list_events(
             occurred_at=e.occurred_at,
             workflow_version=e.workflow_version,
             policy_version=e.policy_version,
-            payload=e.payload,
+            payload=service.redacted(e.payload),
             prev_hash=e.prev_hash,
             hash=e.hash,
         )

@@ -158,7 +158,7 @@ def household_summary(household: Household) -> HouseholdSummary:
     return HouseholdSummary(
         id=household.id,
         head_name=household.head_name,
-        head_id_number_masked=household.head_id_number_masked,
+        head_id_number_masked=idnumber.shown(household.head_id_number_masked),
         village_code=household.village_code,
         village_group=household.village_group,
         size=household.size,
@@ -170,6 +170,12 @@ def _suggestion(snap: Snapshot) -> SuggestedClassification | None:
     if suggested is None:
         return None
     return SuggestedClassification(monitoring_type=suggested[0], reason=suggested[1])
+
+
+def redacted(document: dict[str, Any]) -> dict[str, Any]:
+    """Facts or a payload as answers show them: every masked number re-masked."""
+    shown: dict[str, Any] = idnumber.redact(document)  # type: ignore[assignment]
+    return shown
 
 
 def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
@@ -188,7 +194,7 @@ def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
         household=household_summary(household),
         deadlines=deadlines(snap, now),
         suggested_classification=_suggestion(snap),
-        facts=snap.facts,
+        facts=redacted(snap.facts),
     )
 
 
@@ -588,11 +594,10 @@ async def record_fact(
         if kind == "data_comparison":
             payload = await _comparison(session, snap, household)
         if kind == "commitment_form":
+            # the trail keeps the digests only: a masked number in a chained payload could
+            # never be re-masked at rest
             payload["covered_members"] = [
-                {
-                    "id_number_masked": idnumber.mask(number),
-                    "id_number_digest": blind_index(settings.blind_index_key, number),
-                }
+                {"id_number_digest": blind_index(settings.blind_index_key, number)}
                 for number in payload.pop("covered_member_id_numbers")
             ]
         ctx = RuleContext(

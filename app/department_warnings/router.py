@@ -20,6 +20,7 @@ from app.core.errors import Unprocessable
 from app.core.limits import MAX_INT
 from app.department_warnings import parsing, service
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
+from app.households import idnumber
 from workflows.calendar import start_of_local_day
 from workflows.case import PUBLIC_STAGES
 from workflows.vocabulary import RiskType, Role
@@ -139,12 +140,16 @@ class FeedbackPage(BaseModel):
     next_after: int | None
 
 
+def _shown(masked: str | None) -> str | None:
+    return idnumber.shown(masked) if masked else None
+
+
 def _row_out(w: DepartmentWarning) -> RowOut:
     matched = "open_case" if w.case_id else "household" if w.household_id else None
     said = [RowReason(**r) for r in w.reasons or []]
     accepted = w.status == "accepted"
     return RowOut(line=w.line, status=w.status, reasons=[] if accepted else said,
-                  notes=said if accepted else [], name=w.name, id_number_masked=w.id_masked,
+                  notes=said if accepted else [], name=w.name, id_number_masked=_shown(w.id_masked),
                   village_code=w.village_code,
                   risk_type=w.risk_type, flagged_on=w.flagged_on, matched=matched)  # fmt: skip
 
@@ -346,7 +351,7 @@ def _feedback(
         outcome = PUBLIC_STAGES[state or "new"]
         became = (True if outcome in ("monitored", "risk_eliminated") else
                   False if outcome in ("not_included", "withdrawn") else None)  # fmt: skip
-    return FeedbackOut(line=w.line, name=w.name, id_number_masked=w.id_masked,
+    return FeedbackOut(line=w.line, name=w.name, id_number_masked=_shown(w.id_masked),
                        village_code=w.village_code, risk_type=w.risk_type,
                        disposition="pending" if d is None else d.decision,
                        dismissal_reason=d.reason if d and d.decision == "dismissed" else None,

@@ -33,6 +33,7 @@ from app.core.errors import NotFound, Unprocessable
 from app.core.limits import MAX_INT
 from app.exports import document, national, projection, workbook
 from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
+from app.households import idnumber
 from app.households.models import Household, Member
 from workflows.case import STATE_TITLES
 
@@ -406,9 +407,9 @@ async def monitored_households_ledger(
     header = LEDGER_HEAD + list(projection.FIELDS)
 
     def row(values: Any) -> list[Any]:
-        *head, state, stored = values
+        *head, masked, size, state, stored = values
         record = json.loads(stored)
-        return [*head, STATE_TITLES.get(state, state),
+        return [*head, idnumber.shown(masked), size, STATE_TITLES.get(state, state),
                 *(typed(f, record.get(f)) for f in projection.FIELDS)]  # fmt: skip
 
     await log_ledger_read(session, principal, f"monitored_households:{scope}", clock.now(),

@@ -45,8 +45,39 @@ def normalize(id_number: str) -> str:
 
 
 def mask(id_number: str) -> str:
-    """First 6 and last 4 characters, the rest hidden."""
-    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+    """The last 4 characters, the rest hidden. The first 6 (where the number was issued) and
+    the birth date between them are never shown together with them: with a member's birth
+    date, which households show, they would rebuild the whole number."""
+    return "*" * (len(id_number) - 4) + id_number[-4:]
+
+
+def shown(masked: str) -> str:
+    """A mask as answers show it, whatever form it was stored in: numbers masked before the
+    last-4 form kept their first 6 characters too (in rows and in chained event payloads,
+    which are never rewritten), so every answer re-masks."""
+    return "*" * (len(masked) - 4) + masked[-4:] if len(masked) > 4 else masked
+
+
+MASKED_KEYS = ("id_number_masked", "head_id_number_masked", "member", "id_masked")
+"""Keys under which documents (facts, event payloads) hold a masked number."""
+
+
+def redact(document: object) -> object:
+    """A facts document or payload as answers show it: every masked number re-masked, and a
+    birth date (which older household-change events kept whole) cut to its year."""
+    if isinstance(document, dict):
+        return {key: _redacted(key, value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [redact(item) for item in document]
+    return document
+
+
+def _redacted(key: str, value: object) -> object:
+    if isinstance(value, str) and key in MASKED_KEYS and "*" in value:
+        return shown(value)
+    if isinstance(value, str) and key == "birth_date" and len(value) == 10:
+        return value[:4]
+    return redact(value)
 
 
 def make(first17: str) -> str:

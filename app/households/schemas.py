@@ -126,9 +126,12 @@ class MemberOut(BaseModel):
     id: str
     name: str
     id_number_masked: str
+    """The last 4 characters only."""
     relation: str
     sex: str
-    birth_date: date
+    birth_date: date | None
+    """Only for roles that may read the ID number itself (village, township, city)."""
+    birth_year: int
     labour_skill: str | None
     health: str | None
     education: str | None

@@ -35,12 +35,17 @@ from app.households.schemas import (
     OpenCaseRef,
 )
 from workflows.calendar import local_date
+from workflows.permissions import allowed
 
 
-def member_out(member: Member) -> MemberOut:
+def member_out(member: Member, principal: Principal) -> MemberOut:
+    """A member as the caller may see it: the full birth date only for a role that may read
+    the ID number itself (and is logged when it does); the year and age for the others."""
+    full = allowed(principal.role, "personal_data.unmask")
     return MemberOut(
-        id=member.id, name=member.name, id_number_masked=member.id_number_masked,
-        relation=member.relation, sex=member.sex, birth_date=member.birth_date,
+        id=member.id, name=member.name, id_number_masked=idnumber.shown(member.id_number_masked),
+        relation=member.relation, sex=member.sex,
+        birth_date=member.birth_date if full else None, birth_year=member.birth_date.year,
         **{name: getattr(member, name) for name in ATTRIBUTES},
     )  # fmt: skip
 
@@ -59,7 +64,6 @@ def _may_record(principal: Principal) -> None:
 def _trail(member: Member, change: str, fields: dict[str, Any]) -> dict[str, Any]:
     """What the case's trail keeps of a change: never the plain ID number."""
     return {"member_id": member.id, "change": change,
-            "id_number_masked": member.id_number_masked,
             "fields": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
                        for k, v in fields.items()}}  # fmt: skip
 
@@ -80,7 +84,7 @@ async def get_household(
         **cases.household_summary(household).model_dump(),
         household_number=household.household_number,
         bank_account_masked=household.bank_account_masked,
-        members=[member_out(m) for m in members],
+        members=[member_out(m, principal) for m in members],
         cases=[HouseholdCase(id=c.id, state=c.state, is_open=c.is_open, opened_at=c.opened_at)
                for c in history],
     )  # fmt: skip
@@ -132,7 +136,7 @@ async def add_member(
             session.add(member)
             await session.flush()
             fields = {"name": member.name, "relation": member.relation, "sex": member.sex,
-                      "birth_date": member.birth_date,
+                      "birth_year": member.birth_date.year,
                       **{n: getattr(member, n) for n in ATTRIBUTES}}  # fmt: skip
             await cases.record_household_change(
                 session, principal, household_id, _trail(member, "added", fields), now
@@ -147,7 +151,7 @@ async def add_member(
         raise Conflict(
             "member_already_registered", "This person is already a member of a household."
         ) from exc
-    return member_out(member)
+    return member_out(member, principal)
 
 
 async def change_member(
@@ -172,7 +176,7 @@ async def change_member(
         await cases.record_household_change(
             session, principal, household_id, _trail(member, "changed", fields), now
         )
-    return member_out(member)
+    return member_out(member, principal)
 
 
 def _person(member: Member) -> consistency.Person:

@@ -19,6 +19,7 @@ from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Conflict, Unprocessable
 from app.exports import workbook
 from app.exports.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
+from app.households import idnumber
 from app.households.models import Household
 from app.screening import service
 from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit
@@ -326,8 +327,8 @@ async def round_tasks(
         query = query.where(ScreeningVisit.id.is_(None) if pending else
                             ScreeningVisit.id.is_not(None))  # fmt: skip
     rows = (await session.execute(query)).all()
-    return [TaskOut(household_id=h.id, head_name=h.head_name,
-                    head_id_number_masked=h.head_id_number_masked, village_code=h.village_code,
+    return [TaskOut(household_id=h.id, head_name=h.head_name, village_code=h.village_code,
+                    head_id_number_masked=idnumber.shown(h.head_id_number_masked),
                     result=v.result if v else None, visited_on=v.visited_on if v else None,
                     case_id=v.case_id if v else None) for h, v in rows]  # fmt: skip
 
@@ -397,7 +398,7 @@ async def screening_ledger(
         .order_by(ScreeningVisit.village_code, ScreeningVisit.visited_on, ScreeningVisit.id)
     )  # fmt: skip
     rows = [[v.village_code[:9], township_name or "", v.village_code, village_name or "", name,
-             masked, v.visited_on, SCREENING_KIND[kind or "routine"], title or "",
+             idnumber.shown(masked), v.visited_on, SCREENING_KIND[kind or "routine"], title or "",
              SCREENING_RESULT[v.result], RISK_TYPE.get(v.risk_type or "", ""), v.note or "",
              v.visited_by_name or v.visited_by, v.case_id or ""]
             for v, township_name, village_name, name, masked, kind, title
