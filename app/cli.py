@@ -288,8 +288,8 @@ def audit_bundle(
     from app.core.clock import SystemClock
     from app.core.db import make_engine, make_sessionmaker
 
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise typer.BadParameter(f"{out} exists and is not an empty directory", param_hint="OUT")
+    if out.exists():
+        raise typer.BadParameter(f"{out} exists: name a new directory", param_hint="OUT")
     settings = get_settings()
 
     async def run() -> dict[str, object]:

@@ -331,3 +331,12 @@ async def test_an_empty_log_exports_and_verifies(api: Api, tmp_path: Path) -> No
         "checkpoint_signature",
         "checkpoint_missing",
     ]
+
+
+async def test_a_bundle_is_in_the_access_log(api: Api, tmp_path: Path) -> None:
+    """It carries the trail's exact bytes, older masks and all: a privileged, logged export."""
+    await api.open_case()
+    await make_bundle(api, tmp_path / "logged", area="220281102")
+    logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
+    (entry,) = [e for e in logged if e["record_type"] == "audit_bundle"]
+    assert entry["actor_sub"].startswith("cli:") and '"area": "220281102"' in entry["purpose"]

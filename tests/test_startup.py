@@ -91,5 +91,5 @@ def test_command_line_errors_are_one_line(tmp_path: Path) -> None:
     taken.mkdir()
     (taken / "file").write_text("x")
     refused = cli("audit", "bundle", str(taken), DATABASE_URL=database)
-    assert refused.returncode == 2 and "not an empty directory" in refused.stderr
+    assert refused.returncode == 2 and "name a new directory" in refused.stderr
     assert "Traceback" not in unknown.stderr + unmigrated.stderr + refused.stderr

@@ -3,6 +3,7 @@ signed checkpoints and the public key, for :mod:`app.audit.verify` to check offl
 
 from __future__ import annotations
 
+import getpass
 import itertools
 import json
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.access_log.models import AccessLogEntry
 from app.audit import log, merkle
 from app.audit.models import Checkpoint, LogEntry
 from app.audit.signing import Signer
@@ -56,12 +58,19 @@ async def export(
     checkpoint signed now; a selection takes every event of each chosen case up to that cut
     (an area's cases, or those with an event in ``[since, until)``), so chains are whole."""
     signer = Signer(settings.audit_signing_key)
-    async with sessionmaker() as session, session.begin():
-        point = (await log.checkpoint(session, signer, settings.audit_origin, now)).checkpoint
-    tree_size = point.tree_size
     selection = {key: value for key, value in (
         ("area", area), ("since", since and utc_iso(since)), ("until", until and utc_iso(until))
     ) if value is not None}  # fmt: skip
+    async with sessionmaker() as session, session.begin():
+        point = (await log.checkpoint(session, signer, settings.audit_origin, now)).checkpoint
+        # the bundle carries the trail's exact bytes (older masks included): a privileged
+        # export, in the access log like any read of personal data
+        session.add(AccessLogEntry(at=now, actor_sub=f"cli:{getpass.getuser()}"[:200],
+                                   actor_role="admin", actor_area=area or "",
+                                   record_type="audit_bundle", record_id=str(point.tree_size),
+                                   fields=["trail"], purpose="audit bundle "
+                                   + json.dumps(selection, ensure_ascii=False)))  # fmt: skip
+    tree_size = point.tree_size
     chosen = _selected_cases(tree_size, area, since, until)
     out.mkdir(parents=True, exist_ok=False)  # noqa: ASYNC240 (a command, not a request)
     events = 0
