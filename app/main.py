@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from app import health
 from app.access_log.router import router as access_log_router
 from app.audit.router import router as audit_router
+from app.auth.dependencies import AuthFirstMiddleware
 from app.auth.jwks import JwksCache
 from app.cases.router import router as cases_router
 from app.core import errors
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         )
     # a body too large is refused before anything reads it; every answer is measured and logged
     app.add_middleware(TextSafetyMiddleware)
+    app.add_middleware(AuthFirstMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)  # fmt: skip

@@ -117,7 +117,7 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("GET", f"/api/v1/households/{hh}", CASE_READERS, "object"),
         Route("PATCH", f"/api/v1/households/{hh}", {V}, "object", {"household_number": "H-1"}),
         Route("POST", f"/api/v1/households/{hh}/members", {V}, "object", {
-            "name": "赵小", "id_number": new_id_number("20100101"), "relation": "son"}),
+            "name": "赵小", "id_number": new_id_number("20100101", "male"), "relation": "son"}),
         Route("PATCH", f"/api/v1/households/{hh}/members/{member}", {V}, "object",
               {"health": "healthy"}),
         Route("POST", "/api/v1/fund/disbursements", {V, T, B}, "object",

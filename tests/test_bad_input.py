@@ -337,3 +337,21 @@ async def test_types_are_strict_and_money_is_a_decimal_string(api: Api) -> None:
     asked = await api.post("township.baishishan", "/api/v1/fund/disbursements",
                            {"case_id": case_id, "amount": 100.5, "purpose": "x"})  # fmt: skip
     assert asked.status_code == 422 and asked.json()["errors"][0]["field"] == "amount"
+
+
+async def test_the_token_is_checked_before_the_body_is_read(api: Api) -> None:
+    """API order: 401 first, whatever else is wrong with the request."""
+    case = await api.open_case()
+    path = f"/api/v1/cases/{case['id']}/commitment-forms"
+    broken = b'{"signatory_name": '
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic x"}):
+        sent = {**headers, "Content-Type": "application/json"}
+        response = await api.client.post(path, content=broken, headers=sent)
+        assert response.status_code == 401, (headers, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    nowhere = await api.client.get("/api/v1/no-such-thing")
+    assert nowhere.status_code == 401
+    with_token = await api.client.post(path, content=broken, headers={
+        **api.headers("cadre.pinggang"), "Content-Type": "application/json"})  # fmt: skip
+    assert with_token.status_code == 422
+    assert (await api.client.get("/health")).status_code == 200  # outside the API: open

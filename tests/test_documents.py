@@ -22,7 +22,7 @@ RISK_TITLES = ["因病", "因残", "因学", "因自然灾害", "因意外事故
 
 
 async def test_no_forbidden_value_reaches_any_public_document(api: Api) -> None:
-    head_id, member_id = new_id_number(), new_id_number("19990101")
+    head_id, member_id = new_id_number(), new_id_number("19990101", "female")
     phone = "13911112222"
     sentinels = {
         "description": "SENTINEL-DESCRIPTION 患大病 尿毒症",

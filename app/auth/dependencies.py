@@ -37,6 +37,9 @@ async def current_principal(
     clock: ClockDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    checked = getattr(request.state, "principal", None)
+    if isinstance(checked, Principal):  # the AuthFirstMiddleware verified it already
+        return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing_token", "A bearer token is required.")
     token, now = credentials.credentials, clock.now()
@@ -64,3 +67,38 @@ async def _principal(request: Request, settings: Settings, token: str, now: Any)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+OPEN_PATHS = ("/api/v1/demo/",)
+"""Under ``/api/v1`` only the demonstration's doors are open (mounted in demo mode only)."""
+
+
+class AuthFirstMiddleware:
+    """The token is checked before anything reads the body: a request without a valid token
+    is 401 whatever else is wrong with it (the API's order: 401, then 404, 403, 422 …).
+    The principal it finds is the one the route's dependency answers."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        preflight = scope.get("method") == "OPTIONS"  # CORS asks without credentials
+        if preflight or not path.startswith("/api/v1/") or path.startswith(OPEN_PATHS):
+            await self.app(scope, receive, send)
+            return
+        from app.core.errors import problem_response
+
+        request = Request(scope)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("missing_token", "A bearer token is required.")
+            app = scope["app"]
+            principal = await _principal(request, app.state.settings, token.strip(),
+                                         app.state.clock.now())  # fmt: skip
+        except Unauthorized as refused:
+            await problem_response(refused)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
