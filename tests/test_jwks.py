@@ -167,3 +167,25 @@ async def test_tokens_for_another_city_or_no_area_are_refused(api: Api) -> None:
     assert listed.status_code == 401
     policies = (await api.get("auditor.jiaohe", "/api/v1/policies")).json()
     assert [p["version"] for p in policies] == ["jiaohe-2022.1"]
+
+
+async def test_city_wide_operations_need_a_city_wide_area(api: Api) -> None:
+    from app.auth.tokens import mint
+    from workflows.vocabulary import Role
+
+    narrowed = mint(api.settings, sub="bureau.narrow", role=Role.city_bureau, area="220281102",
+                    now=api.clock.now(), ttl=timedelta(hours=1))  # fmt: skip
+    headers = {"Authorization": f"Bearer {narrowed}"}
+    for method, path, body in (
+        ("POST", "/api/v1/policies", {"effective_from": "2026-12-01", "reason": "x",
+                                      "notice_days": 3}),
+        ("POST", "/api/v1/audit/checkpoints", None),
+        ("GET", "/api/v1/exports/national", None),
+        ("POST", "/api/v1/screening/campaigns", {"period": "2026-04",
+                                                 "area_codes": ["220281102"]}),
+    ):  # fmt: skip
+        response = await api.client.request(method, path, json=body, headers=headers)
+        assert response.status_code == 403, (path, response.text)
+        assert response.json()["code"] == "area_not_city_wide"
+    # the same token still works its township's cases
+    assert (await api.client.get("/api/v1/cases", headers=headers)).status_code == 200

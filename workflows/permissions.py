@@ -70,6 +70,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 }
 
 
+CITY_WIDE = frozenset({
+    "policy.write", "department_data.upload", "audit.sign", "audit.cursor",
+    "export.national", "warning_indicator.define", "screening.campaign",
+    "regional_alert.register",
+})  # fmt: skip
+"""What only a caller whose area is the whole city may do: a token narrowed to a township
+is refused these even when its role holds them."""
+
+
 def allowed(role: Role, permission: str) -> bool:
     return role in PERMISSIONS[permission]
 
