@@ -24,6 +24,7 @@ from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
 from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware, TextSafetyMiddleware
 from app.core.observability import ObservabilityMiddleware
+from app.core.ratelimit import RateLimitMiddleware, WriteLimitMiddleware
 from app.department_data.router import router as department_data_router
 from app.department_warnings.router import router as department_warnings_router
 from app.elimination_rounds.router import router as rounds_router
@@ -120,8 +121,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             max_age=600,
         )
     # a body too large is refused before anything reads it; every answer is measured and logged
+    if settings.rate_limits:
+        app.add_middleware(WriteLimitMiddleware, writes=settings.rate_writes_per_minute)
     app.add_middleware(TextSafetyMiddleware)
     app.add_middleware(AuthFirstMiddleware)
+    if settings.rate_limits:
+        app.add_middleware(RateLimitMiddleware, intake=settings.rate_intake_per_minute,
+                           auth_failures=settings.rate_auth_failures_per_minute)  # fmt: skip
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
     app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)  # fmt: skip

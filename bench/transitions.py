@@ -113,7 +113,8 @@ async def server_settings(url: str) -> dict[str, str]:
 
 
 def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": SECRET, "DATABASE_POOL_SIZE": "20"}
+    env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": SECRET, "DATABASE_POOL_SIZE": "20",
+           "RATE_LIMITS": "false"}  # fmt: skip
     command = [
         sys.executable,
         "-m",

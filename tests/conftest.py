@@ -183,7 +183,7 @@ def clock() -> FrozenClock:
 
 def settings_for(url: str) -> Settings:
     return Settings(database_url=url, database_migration_url=OWNERS.get(url),
-                    jwt_secret="test-secret-" + "x" * 32)  # fmt: skip
+                    jwt_secret="test-secret-" + "x" * 32, rate_limits=False)  # fmt: skip
 
 
 @pytest.fixture

@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=64 << 20, ge=1024)
     """Largest department data upload."""
 
+    rate_limits: bool = True
+    """429 with Retry-After past the limits below, counted per process (``app.core.ratelimit``);
+    the test suite and the benchmarks turn them off."""
+    rate_intake_per_minute: int = Field(default=120, ge=1)
+    """12317 self-declarations per client address."""
+    rate_auth_failures_per_minute: int = Field(default=30, ge=1)
+    """Failed authentications (401) per client address before it is slowed."""
+    rate_writes_per_minute: int = Field(default=1200, ge=1)
+    """Writes (POST, PATCH) per user."""
+
     cors_origins: str = ""
     """Frontend origins allowed to call the API from a browser, comma-separated
     (``https://village.jiaohe.example,https://city.jiaohe.example``); none by default."""
