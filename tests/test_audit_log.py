@@ -246,3 +246,47 @@ async def test_case_list_as_of_a_date_and_activity_per_actor_and_area(api: Api) 
     for user in ("cadre.pinggang", "township.baishishan", "dept.civil-affairs"):
         response = await api.get(user, "/api/v1/audit/activity")
         assert response.status_code == 403
+
+
+async def test_a_case_keeps_its_seq_order_in_the_log_whatever_its_writers_ids(
+    postgres_api: Api, tmp_path: Any
+) -> None:
+    """PostgreSQL: a writer that took its transaction id early (here: before anything else),
+    then waited while a younger writer appended the case's next event, appends after it; the
+    log lists the case in seq order and the offline verifier finds nothing wrong."""
+    from app.audit.signing import Signer
+    from app.audit.verify import verify_bundle
+    from app.auth.tokens import Principal
+    from app.cases import service
+    from tests.test_audit_bundle import make_bundle
+    from workflows.vocabulary import Role
+
+    api = postgres_api
+    case = await api.open_case("cadre_found")
+    engine = make_engine(api.settings.database_url)
+    sessions = make_sessionmaker(engine)
+    cadre = Principal(sub="cadre.pinggang", role=Role.village_cadre, area="220281102200")
+    try:
+        async with sessions() as early:
+            await early.begin()
+            await early.execute(text("SELECT pg_current_xact_id()"))  # its id, taken now
+            # a younger transaction moves the case and commits first
+            await api.must("cadre.pinggang", case["id"], "start_village_review")
+            snap, _ = await service._locked(early, cadre, case["id"])
+            await service._append(early, snap, name="household_change", payload={
+                "member_id": "m", "change": "changed", "fields": {"health": "healthy"}},
+                to_state=snap.state, actor=cadre, now=api.clock.now())  # fmt: skip
+            await early.commit()
+        async with sessions() as session, session.begin():
+            await log.sequence_all(session, api.clock.now())
+        async with sessions() as session:
+            seqs = list((await session.execute(
+                select(CaseEvent.seq).join(LogEntry, LogEntry.event_id == CaseEvent.id)
+                .where(CaseEvent.case_id == case["id"])
+                .order_by(LogEntry.log_index))).scalars())  # fmt: skip
+    finally:
+        await engine.dispose()
+    assert seqs == [1, 2, 3]
+    bundle = await make_bundle(api, tmp_path / "ordered")
+    report = verify_bundle(bundle, public_key=Signer(api.settings.audit_signing_key).public_key_b64)
+    assert report.ok, [str(p) for p in report.problems]

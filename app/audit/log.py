@@ -2,7 +2,9 @@
 
 Nothing here runs on the transition path. A transition appends its event and commits; the
 sequencer (the worker, or anyone asking for a checkpoint) later gives committed events their
-place in the log. On PostgreSQL it only takes events whose writing transaction is older than
+place in the log. On PostgreSQL an event's ``txid`` is its order key: the larger of its
+writing transaction's id and its predecessor's key in the case (revision 0025), so every
+case's events stand in seq order. The sequencer only takes events whose key is older than
 every transaction still running (``txid < xmin`` of a fresh snapshot), in ``(txid, id)``
 order: an event whose transaction commits late is taken by a later pass, after everything
 already indexed, and is never skipped. On SQLite writers are serialised (``BEGIN IMMEDIATE``),

@@ -93,9 +93,11 @@ class CaseEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     txid: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
-    """On PostgreSQL, the writing transaction's id (``pg_current_xact_id()``, set by the
-    database): the sequencer gives events their place in the global log only once every
-    transaction older than theirs has ended. Not part of the hash; NULL on SQLite."""
+    """On PostgreSQL, the event's place in the log's order, set by the database: the larger of
+    the writing transaction's id (``pg_current_xact_id()``) and the case's previous event's
+    key, so a case's events keep their seq order (revision 0025). The sequencer gives events
+    their place only once every transaction older than the key has ended. Not part of the
+    hash; NULL on SQLite."""
 
     def hashed_fields(self) -> dict[str, Any]:
         """The fields the chain covers, in their canonical shapes."""
