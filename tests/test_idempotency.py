@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy import insert
 
 from app.core.db import make_engine, make_sessionmaker
@@ -94,3 +97,55 @@ async def test_key_in_flight_is_409(api: Api) -> None:
     )
     assert response.status_code == 409 and response.json()["code"] == "idempotency_key_in_flight"
     assert (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"] == []
+
+
+async def test_a_retry_the_moment_the_answer_arrives_is_answered_from_the_record(
+    api: Api,
+) -> None:
+    """The record holds the answer before it leaves: a retry sent the moment the first
+    answer's status line goes out is answered from the record, never in_flight."""
+    body = json.dumps(report(new_id_number())).encode()
+    headers = [(b"content-type", b"application/json"), (b"idempotency-key", b"quick"),
+               *((k.lower().encode(), v.encode())
+                 for k, v in api.headers("cadre.pinggang").items())]  # fmt: skip
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/api/v1/cases", "raw_path":
+             b"/api/v1/cases", "query_string": b"", "headers": headers,
+             "client": ("127.0.0.1", 1), "server": ("test", 80)}  # fmt: skip
+    sent: list[dict[str, Any]] = []
+    retried: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.start" and not retried:
+            retried.append(await api.client.post(
+                "/api/v1/cases", content=body,
+                headers={**api.headers("cadre.pinggang"), "Idempotency-Key": "quick",
+                         "Content-Type": "application/json"}))  # fmt: skip
+
+    await api.app(scope, receive, send)
+    assert sent[0]["status"] == 201
+    (retry,) = retried
+    assert retry.status_code == 201, retry.text
+    assert retry.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_a_request_refused_before_it_ran_frees_its_key(api: Api) -> None:
+    """Stripe's rule: a 422 (or 401, 403, 404, 412, 428) is not kept, so the corrected retry
+    with the same key runs; what ran (2xx, a 409 of the rules) is kept."""
+    key = {"Idempotency-Key": "fix-me"}
+    broken = {**report(new_id_number()), "channel": "by_pigeon"}
+    assert (await api.post("cadre.pinggang", "/api/v1/cases", broken, **key)).status_code == 422
+    fixed = await api.post("cadre.pinggang", "/api/v1/cases", report(new_id_number()), **key)
+    assert fixed.status_code == 201, fixed.text
+    assert "Idempotent-Replayed" not in fixed.headers
+    case = fixed.json()
+    stale = {"Idempotency-Key": "stale", "If-Match": '"9"'}
+    path = f"/api/v1/cases/{case['id']}/actions/start_village_review"
+    assert (await api.post("cadre.pinggang", path, {}, **stale)).status_code == 412
+    current = {"Idempotency-Key": "stale", "If-Match": '"1"'}
+    moved = await api.post("cadre.pinggang", path, {}, **current)
+    assert moved.status_code == 200, moved.text

@@ -189,3 +189,15 @@ async def test_city_wide_operations_need_a_city_wide_area(api: Api) -> None:
         assert response.json()["code"] == "area_not_city_wide"
     # the same token still works its township's cases
     assert (await api.client.get("/api/v1/cases", headers=headers)).status_code == 200
+
+
+async def test_idempotency_keys_hold_for_provider_tokens(idp: tuple[Api, Provider]) -> None:
+    """Retries with an identity provider's token are answered from the record: one list."""
+    api, _ = idp
+    bearer = token(api, RSA_ONE, "RS256", "rsa-1")  # a township official of 白石山镇
+    headers = {"Authorization": f"Bearer {bearer}", "Idempotency-Key": "idp-list-1"}
+    answers = [await api.client.post("/api/v1/warning-lists", json={"entries": []},
+                                     headers=headers) for _ in range(3)]  # fmt: skip
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert [a.headers.get("Idempotent-Replayed") for a in answers] == [None, "true", "true"]

@@ -4,7 +4,12 @@ A retry with the same key and body answers the first answer again (status, body,
 headers that matter) and writes nothing; the same key with another body is refused (422
 ``idempotency_key_reused``); a key whose first request still runs answers 409
 ``idempotency_key_in_flight``. A first request that crashed releases its key after a lease.
-Server errors (5xx) are not kept, so a retry runs again.
+
+Only what executed is kept: answers below 400, and 409 refusals of the rules. A request
+refused before it ran (401, 403, 404, 412, 422, 428) and server errors (5xx) release the key,
+so the corrected retry runs. The answer is stored before it leaves, so a retry sent the
+moment it arrives is answered from the record, never ``in_flight``. The caller is the
+principal the authentication middleware verified (local or identity-provider tokens alike).
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class IdempotencyMiddleware:
             await _send_stored(send, outcome)
             return
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+        held: list[Message] = []
 
         async def replay_body() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
@@ -78,15 +84,20 @@ class IdempotencyMiddleware:
                 captured["status"], captured["headers"] = message["status"], message["headers"]
             elif message["type"] == "http.response.body":
                 captured["body"] += message.get("body", b"")
-            await send(message)
+            held.append(message)  # sent once the record holds the answer
 
         try:
             await self.app(scope, replay_body, capture)
         finally:
             await _finish(sessionmaker, ident, captured)
+        for message in held:
+            await send(message)
 
     @staticmethod
     def _subject(scope: Scope, headers: dict[bytes, bytes]) -> str | None:
+        verified = scope.get("state", {}).get("principal")
+        if verified is not None:  # AuthFirstMiddleware checked the token, whoever signed it
+            return str(verified.sub)
         authorization = headers.get(b"authorization", b"").decode("latin-1")
         if not authorization.lower().startswith("bearer "):
             return None
@@ -155,7 +166,7 @@ async def _finish(
 ) -> None:
     where = [RECORD.c[name] == value for name, value in ident.items()]
     async with sessionmaker() as session, session.begin():
-        if captured["status"] >= 500:
+        if not executed(captured["status"], captured["body"]):
             await session.execute(delete(RECORD).where(*where))
             return
         kept = {
@@ -172,6 +183,18 @@ async def _finish(
                 response_body=captured["body"],
             )
         )
+
+
+def executed(status: int, body: bytes) -> bool:
+    """Whether an answer reports a request that ran: kept for its retries."""
+    if status < 400:
+        return True
+    if status == 409:
+        try:
+            return bool(json.loads(body).get("code") == "guard_failed")
+        except (ValueError, AttributeError):
+            return False
+    return False
 
 
 async def _send_stored(send: Send, record: IdempotencyRecord) -> None:
