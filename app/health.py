@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
@@ -10,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.core.errors import NotFound, Unauthorized
 from app.core.observability import (
     EXPORT_LAG,
     LOG_LAG,
@@ -52,7 +54,17 @@ async def ready(request: Request) -> JSONResponse:
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> PlainTextResponse:
     """Prometheus exposition: transitions, refusals, latency, and — read from the database at
-    each scrape — timer lag, overdue cases, export and audit-log lag, pool use."""
+    each scrape — timer lag, overdue cases, export and audit-log lag, pool use. Only to the
+    scraper holding ``METRICS_TOKEN`` (404 without one configured, outside a demonstration;
+    401 with a wrong one). One process per pod, so a scrape counts the whole pod."""
+    settings = request.app.state.settings
+    expected = settings.metrics_token
+    if expected is None and not settings.demo:
+        raise NotFound("not_found", "Not Found")
+    if expected is not None:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Unauthorized("invalid_token", "Scraping needs the metrics token.")
     now = request.app.state.clock.now()
     engine = request.app.state.engine
     try:

@@ -183,7 +183,8 @@ def clock() -> FrozenClock:
 
 def settings_for(url: str) -> Settings:
     return Settings(database_url=url, database_migration_url=OWNERS.get(url),
-                    jwt_secret="test-secret-" + "x" * 32, rate_limits=False)  # fmt: skip
+                    jwt_secret="test-secret-" + "x" * 32, rate_limits=False,
+                    metrics_token="test-metrics-token")  # fmt: skip
 
 
 @pytest.fixture

@@ -7,9 +7,11 @@ import logging
 import re
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from app.core.observability import JsonFormatter
+from app.main import create_app
 from tests.helpers import Api, new_id_number
 
 
@@ -28,8 +30,11 @@ def sample(metrics: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+SCRAPER = {"Authorization": "Bearer test-metrics-token"}
+
+
 async def scrape(api: Api) -> str:
-    response = await api.client.get("/metrics")
+    response = await api.client.get("/metrics", headers=SCRAPER)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return response.text
@@ -89,3 +94,15 @@ async def test_request_logs_are_json_with_ids_and_never_personal_data(
     assert parsed[-1]["request_id"] == "abc-1" and parsed[-1]["actor"] == "cadre.pinggang"
     with_case = [p for p in parsed if p.get("case_id") == case_id]
     assert with_case and all(p["route"].startswith("/api/v1/cases/{case_id}") for p in with_case)
+
+
+async def test_metrics_are_for_the_scraper_only(api: Api) -> None:
+    assert (await api.client.get("/metrics")).status_code == 401
+    wrong = {"Authorization": "Bearer guess"}
+    assert (await api.client.get("/metrics", headers=wrong)).status_code == 401
+    assert (await api.get("bureau.jiaohe", "/metrics")).status_code == 401  # a user is no scraper
+    unset = create_app(api.settings.model_copy(update={"metrics_token": None}), api.clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=unset),
+                                 base_url="http://x") as client:  # fmt: skip
+        assert (await client.get("/metrics")).status_code == 404
+    await unset.state.engine.dispose()

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=64 << 20, ge=1024)
     """Largest department data upload."""
 
+    metrics_token: str | None = None
+    """The bearer token Prometheus presents to scrape ``/metrics``. Unset, ``/metrics`` is not
+    served (404), except in a demonstration: the metrics are not the public's."""
     rate_limits: bool = True
     """429 with Retry-After past the limits below, counted per process (``app.core.ratelimit``);
     the test suite and the benchmarks turn them off."""

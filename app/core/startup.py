@@ -47,6 +47,10 @@ def unsafe_settings(settings: Settings) -> list[str]:
             Signer(settings.audit_signing_key).public_key_b64  # noqa: B018 (parses the seed)
         except ValueError as exc:
             found.append(f"{exc}")
+    if settings.metrics_token is not None and (
+        PLACEHOLDER in settings.metrics_token or len(settings.metrics_token) < 16
+    ):
+        found.append("METRICS_TOKEN is a placeholder or shorter than 16 characters")
     if settings.demo_clock:
         found.append("DEMO_CLOCK is for demonstrations only: set FANGFANPIN_DEMO=1 for one")
     return found
