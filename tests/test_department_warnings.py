@@ -60,12 +60,13 @@ async def report(api: Api, batch_id: str, user: str = "dept.civil-affairs") -> l
 async def test_a_mixed_batch_gets_an_exact_per_row_report(api: Api) -> None:
     person, registered = new_id_number("19800101"), new_id_number("19600101")
     monitored = new_id_number("19550101")
+    miswritten = person[:17] + ("0" if person[17] == "X" else "X")  # never the right one
     await api.post("cadre.laodong", "/api/v1/households", {"head_name": "钱五", "size": 2,
                    "head_id_number": registered, "village_code": LAODONG})  # fmt: skip
     opened = await api.open_case("cadre_found", id_number=monitored)
     text = HEADER + "\n".join([
         f"张一,{person},{PINGGANG},因病,住院费用高,2026-02-20",  # 2: accepted
-        f"李二,{person[:17]}X,{PINGGANG},illness,慢性病,",  # 3: bad check character
+        f"李二,{miswritten},{PINGGANG},illness,慢性病,",  # 3: bad check character
         f"王三,{new_id_number()},220281199999,因学,学费,",  # 4: unknown village
         f"张一,{person},{PINGGANG},因病,重复的预警,",  # 5: duplicates line 2
         f"张一,{person},{PINGGANG},因学,另一风险,",  # 6: another risk: accepted
