@@ -290,3 +290,35 @@ async def test_a_case_keeps_its_seq_order_in_the_log_whatever_its_writers_ids(
     bundle = await make_bundle(api, tmp_path / "ordered")
     report = verify_bundle(bundle, public_key=Signer(api.settings.audit_signing_key).public_key_b64)
     assert report.ok, [str(p) for p in report.problems]
+
+
+async def test_a_long_transaction_in_another_database_does_not_stall_the_log(
+    postgres_api: Api,
+) -> None:
+    """PostgreSQL: a writing transaction of another database on the same server leaves this
+    log's sequencing alone (the service's role reads every session's id: pg_read_all_stats,
+    which .ci/run grants)."""
+    from sqlalchemy import make_url
+
+    from tests.conftest import OWNERS
+
+    api = postgres_api
+    owner = make_url(OWNERS[api.settings.database_url])
+    elsewhere = make_engine(owner.set(database="postgres").render_as_string(False))
+    engine = make_engine(api.settings.database_url)
+    try:
+        async with elsewhere.connect() as other:
+            running = await other.begin()
+            await other.execute(text("SELECT pg_current_xact_id()"))  # holds an id
+            case = await api.open_case()
+            async with make_sessionmaker(engine)() as session, session.begin():
+                await log.sequence_all(session, api.clock.now())
+            async with make_sessionmaker(engine)() as session:
+                indexed = set((await session.execute(select(LogEntry.event_id))).scalars())
+                of_case = select(CaseEvent.id).where(CaseEvent.case_id == case["id"])
+                ids = set((await session.execute(of_case)).scalars())
+            await running.rollback()
+        assert ids and ids <= indexed
+    finally:
+        await engine.dispose()
+        await elsewhere.dispose()

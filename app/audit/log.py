@@ -11,9 +11,11 @@ already indexed, and is never skipped. On SQLite writers are serialised (``BEGIN
 so every event the sequencer can see is committed and ids are in commit order. Passes are
 serialised by a transaction-scoped advisory lock (PostgreSQL) or the write lock (SQLite).
 
-The horizon is the cluster's: a long writing transaction anywhere on the PostgreSQL server
-(another database included) holds the log back until it ends. Nothing is lost or misordered;
-the log only lags, so run bulk loads elsewhere or in short transactions.
+The horizon is this database's: a long writing transaction in another database on the same
+PostgreSQL server no longer holds the log back, provided the service's role may read every
+session's transaction id (``pg_read_all_stats``; without it the cluster's horizon applies,
+as before). A long writing transaction in this database holds it back until it ends; nothing
+is lost or misordered, the log only lags.
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ async def sequence(session: AsyncSession, now: datetime, *, limit: int = BATCH) 
     elif last is not None:
         query = query.where(tuple_(CaseEvent.txid, CaseEvent.id) > tuple_(last.txid, last.id))
     if postgres:
-        xmin = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
-        query = query.where(or_(CaseEvent.txid.is_(None), CaseEvent.txid < xmin))
+        horizon = await _horizon(session)
+        query = query.where(or_(CaseEvent.txid.is_(None), CaseEvent.txid < horizon))
     query = query.order_by(CaseEvent.txid.asc().nulls_first(), CaseEvent.id).limit(limit)
     events = (await session.execute(query)).all()
     if not events:
@@ -88,6 +90,37 @@ async def sequence(session: AsyncSession, now: datetime, *, limit: int = BATCH) 
     ])  # fmt: skip
     await session.execute(insert(TreeNode), nodes)
     return len(events)
+
+
+HORIZON = text("""
+    WITH here AS (
+        SELECT (pg_snapshot_xmax(pg_current_snapshot())::text)::bigint AS next,
+               (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS cluster
+    ), running AS (
+        SELECT a.backend_xid, a.state
+          FROM pg_stat_activity a
+         WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+           AND a.backend_type = 'client backend'
+    )
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM running WHERE state IS NULL) THEN here.cluster
+                ELSE LEAST(here.next, COALESCE((
+                    SELECT min(here.next - (((here.next & 4294967295)
+                                             - (r.backend_xid::text)::bigint + 4294967296)
+                                            % 4294967296))
+                      FROM running r WHERE r.backend_xid IS NOT NULL), here.next))
+           END
+      FROM here""")
+
+
+async def _horizon(session: AsyncSession) -> int:
+    """The oldest transaction id that may still write this database's events: the oldest
+    running in this database (read before the query's snapshot, so anything that runs at that
+    snapshot is at or above it), else the next id. Transactions of other databases on the
+    cluster do not hold the log back. Where a session of this database cannot be seen (the
+    role lacks ``pg_read_all_stats``), the cluster's oldest running transaction bounds it."""
+    # the sessions' activity is cached per transaction: read it afresh for this pass
+    await session.execute(text("SELECT pg_stat_clear_snapshot()"))
+    return int((await session.execute(HORIZON)).scalar_one())
 
 
 async def sequence_all(session: AsyncSession, now: datetime) -> int:
