@@ -53,8 +53,9 @@ accepts `Idempotency-Key`.
 
 
 def operation_id(route: APIRoute) -> str:
-    """Stable ids (``tag-name``) so generated clients keep their method names."""
-    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+    """Stable ids (``tag-name``) so generated clients keep their method names; a tag's spaces
+    become underscores (an id is an identifier in every generator)."""
+    return f"{str(route.tags[0]).replace(' ', '_')}-{route.name}" if route.tags else route.name
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ def test_operation_ids_are_stable_and_unique() -> None:
     ids = [op["operationId"] for path in document["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
     assert "cases-fire_action" in ids
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids), [i for i in ids if " " in i]
 
 
 def test_alembic_check_finds_no_drift(settings: Settings) -> None:
