@@ -292,3 +292,11 @@ def owner_url(settings: Settings) -> str:
     """The schema owner's connection (the migrator): what an attacker with rights on the
     database would use. The service itself connects as a role that owns nothing."""
     return settings.database_migration_url or settings.database_url
+
+
+def rule_refusal(response: Any) -> str:
+    """The rule a 409 ``guard_failed`` names (a fact's rules refuse with one)."""
+    body = response.json()
+    assert body["code"] == "guard_failed", body
+    assert len(body["unmet"]) == 1, body
+    return str(body["unmet"][0]["code"])

@@ -16,6 +16,7 @@ from tests.helpers import (
     VERIFICATION,
     Api,
     new_id_number,
+    rule_refusal,
 )
 from tests.test_rules_api import refused
 
@@ -99,7 +100,7 @@ async def test_findings_must_be_resolved_before_confirm(api: Api) -> None:
     unknown = await api.fact(
         "bureau.jiaohe", case_id, "comparison-resolutions", {"finding_id": "f99", "reason": "x"}
     )
-    assert unknown.status_code == 409 and unknown.json()["code"] == "finding_not_found"
+    assert unknown.status_code == 409 and rule_refusal(unknown) == "finding_not_found"
     township = await api.fact(
         "township.baishishan",
         case_id,
@@ -116,7 +117,7 @@ async def test_findings_must_be_resolved_before_confirm(api: Api) -> None:
     again = await api.fact(
         "bureau.jiaohe", case_id, "comparison-resolutions", {"finding_id": vehicle, "reason": "y"}
     )
-    assert again.status_code == 409 and again.json()["code"] == "finding_already_resolved"
+    assert again.status_code == 409 and rule_refusal(again) == "finding_already_resolved"
     assert (await api.must("bureau.jiaohe", case_id, "confirm"))["state"] == "assisted"
     replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
     assert replay["matches"] and replay["facts_match"] and replay["all_steps_legal"]

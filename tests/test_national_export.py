@@ -248,7 +248,7 @@ async def test_acknowledgments_of_unknown_or_unsent_cases_change_nothing(api: Ap
     assert sync["status"] == "exported" and sync["acknowledged_at"] is None
     wrong_batch = await api.post(EXPORTER, f"{PATH}/acknowledgments", {
         "batch_id": "nope", "items": [{"case_id": case_id, "status": "accepted"}]})  # fmt: skip
-    assert wrong_batch.json()["code"] == "batch_not_found"
+    assert wrong_batch.json()["code"] == "unknown_batch"
 
 
 async def test_only_the_exporter_and_the_city_export_and_every_export_is_logged(

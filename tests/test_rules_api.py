@@ -13,6 +13,7 @@ from tests.helpers import (
     VERIFICATION,
     Api,
     new_id_number,
+    rule_refusal,
 )
 
 
@@ -84,7 +85,7 @@ async def test_review_quorum_and_majority(api: Api) -> None:
     assert (await action(api, "committee.pinggang", case_id, "publish_notice"))["allowed"]
     # one passing review per procedure
     third = await api.fact("committee.pinggang", case_id, "reviews", failing)
-    assert third.status_code == 409 and third.json()["code"] == "review_already_recorded"
+    assert third.status_code == 409 and rule_refusal(third) == "review_already_recorded"
     replayed = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
     assert replayed["matches"] and replayed["facts_match"] and replayed["all_steps_legal"]
 
@@ -129,7 +130,7 @@ async def test_open_objection_holds_the_notice_and_dismissal_releases_it(api: Ap
     late = await api.fact(
         "cadre.pinggang", case_id, "objections", {"lodged_by_name": "王", "statement": "迟到的异议"}
     )
-    assert late.status_code == 409 and late.json()["code"] == "notice_period_over"
+    assert late.status_code == 409 and rule_refusal(late) == "notice_period_over"
     await api.must_fact(
         "township.baishishan",
         case_id,
@@ -142,7 +143,7 @@ async def test_open_objection_holds_the_notice_and_dismissal_releases_it(api: Ap
         f"objections/{objection_id}/resolution",
         {"outcome": "upheld", "reason": "改判"},
     )
-    assert again.status_code == 409 and again.json()["code"] == "objection_already_resolved"
+    assert again.status_code == 409 and rule_refusal(again) == "objection_already_resolved"
     case = await api.must("committee.pinggang", case_id, "submit_to_township")
     assert case["state"] == "township_verification"
 
@@ -334,7 +335,7 @@ async def test_resubmission_needs_the_return_addressed(api: Api) -> None:
         "township.baishishan", case_id, "return-responses", {"response": "已重新入户核实并补充记录"}
     )
     again = await api.fact("township.baishishan", case_id, "return-responses", {"response": "y"})
-    assert again.status_code == 409 and again.json()["code"] == "no_return_to_address"
+    assert again.status_code == 409 and rule_refusal(again) == "no_return_to_address"
     moved = await api.must("township.baishishan", case_id, "submit_to_city")
     assert moved["state"] == "city_confirmation"
     # back at the village: the review and notice are void, and the return must be answered
@@ -363,7 +364,7 @@ async def test_suggested_classification_and_override(api: Api) -> None:
     assert suggested["monitoring_type"] == "sudden_hardship"
     marginal = {**CLASSIFICATION, "monitoring_type": "marginal"}
     refusal = await api.fact("bureau.jiaohe", case_id, "classification", marginal)
-    assert refusal.status_code == 409 and refusal.json()["code"] == "override_reason_missing"
+    assert refusal.status_code == 409 and rule_refusal(refusal) == "override_reason_missing"
     override = {**marginal, "override_reason": "医疗费用已由大病保险报销大部分"}
     case = await api.must_fact("bureau.jiaohe", case_id, "classification", override)
     assert case["monitoring_type"] == "marginal"
@@ -424,7 +425,7 @@ async def test_a_resolution_names_an_objection_of_this_notice(api: Api) -> None:
         "objections/nope/resolution",
         {"outcome": "dismissed", "reason": "x"},
     )
-    assert unknown.status_code == 409 and unknown.json()["code"] == "objection_not_found"
+    assert unknown.status_code == 409 and rule_refusal(unknown) == "objection_not_found"
     known = await api.fact(
         "township.baishishan",
         case_id,

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from workflows import rule_codes
 from workflows.calendar import add_months, after_full_days, after_months
 from workflows.classification import suggest
 from workflows.policy import PolicyParameters
@@ -27,10 +28,10 @@ class Unmet:
     message: str
     met_at: datetime | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, language: str = "zh") -> dict[str, Any]:
         return {
             "code": self.code,
-            "message": self.message,
+            "message": rule_codes.message(self.code, self.message, language),
             # the same shape the API's models give datetimes: UTC with a Z
             "met_at": self.met_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
             if self.met_at
@@ -84,6 +85,8 @@ class Rule:
     check: RuleCheck
     uses_payload: bool = False
     """Met or not by the action's own payload (a reason): ``/actions`` cannot know it yet."""
+    requires: tuple[str, ...] = ()
+    """The payload fields the rule needs (``/actions`` lists them as ``requires``)."""
 
     def __call__(self, ctx: RuleContext) -> Unmet | None:
         return self.check(ctx)
@@ -92,11 +95,13 @@ class Rule:
 RULES: dict[str, Rule] = {}
 
 
-def rule(*codes: str, uses_payload: bool = False) -> Callable[[RuleCheck], Rule]:
+def rule(
+    *codes: str, uses_payload: bool = False, requires: tuple[str, ...] = ()
+) -> Callable[[RuleCheck], Rule]:
     """Register a rule function under its own name."""
 
     def register(check: RuleCheck) -> Rule:
-        named = Rule(check.__name__, codes, check, uses_payload)
+        named = Rule(check.__name__, codes, check, uses_payload or bool(requires), requires)
         RULES[named.name] = named
         return named
 
@@ -106,7 +111,7 @@ def rule(*codes: str, uses_payload: bool = False) -> Callable[[RuleCheck], Rule]
 # --- payload rules ---------------------------------------------------------------------------
 
 
-@rule("reason_missing", uses_payload=True)
+@rule("reason_missing", requires=("reason",))
 def reason_given(ctx: RuleContext) -> Unmet | None:
     reason = ctx.payload.get("reason")
     if isinstance(reason, str) and reason.strip():

@@ -10,20 +10,33 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.language import LANGUAGE
 from app.core.observability import count_refusal
+from app.core.problems import PROBLEMS, problem_type
 
 PROBLEM_JSON = "application/problem+json"
 
 
 class ProblemError(Exception):
-    """A refusal the client can act on; ``code`` is stable and machine-readable."""
+    """A refusal the client can act on; ``code`` is stable, machine-readable and registered
+    in :mod:`app.core.problems`, which fixes its status and its titles."""
 
     status = 400
-    title = "Bad request"
+    """The status family a subclass stands for; a code must be registered with it."""
 
     def __init__(self, code: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
+        kind = problem_type(code)
+        if type(self) is not ProblemError and kind.status != type(self).status:
+            raise ValueError(f"problem {code} is registered as {kind.status}, "
+                             f"raised as {type(self).status}")  # fmt: skip
+        self.kind = kind
+        self.status = kind.status
         self.code, self.detail, self.extra = code, detail, extra
+
+    @property
+    def title(self) -> str:
+        return self.kind.title(LANGUAGE.get())
 
     def body(self) -> dict[str, Any]:
         return {
@@ -37,31 +50,31 @@ class ProblemError(Exception):
 
 
 class Unauthorized(ProblemError):
-    status, title = 401, "Unauthorized"
+    status = 401
 
 
 class NotFound(ProblemError):
-    status, title = 404, "Not found"
+    status = 404
 
 
 class Forbidden(ProblemError):
-    status, title = 403, "Forbidden"
+    status = 403
 
 
 class Unprocessable(ProblemError):
-    status, title = 422, "Unprocessable content"
+    status = 422
 
 
 class PreconditionRequired(ProblemError):
-    status, title = 428, "Precondition required"
+    status = 428
 
 
 class PreconditionFailed(ProblemError):
-    status, title = 412, "Precondition failed"
+    status = 412
 
 
 class Conflict(ProblemError):
-    status, title = 409, "Conflict"
+    status = 409
 
 
 def problem_response(error: ProblemError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -103,9 +116,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        if exc.status_code == 400:  # a body that is not JSON at all: invalid input like any other
+            return problem_response(validation_problem([{
+                "loc": ("body",), "msg": str(exc.detail), "type": "json_invalid"}]))  # fmt: skip
+        code = _STATUS_CODES.get(exc.status_code, "bad_request")
+        if PROBLEMS[code].status != exc.status_code:  # a status no code stands for
+            code = "bad_request" if exc.status_code < 500 else "internal_error"
         error = ProblemError(code, str(exc.detail))
-        error.status, error.title = exc.status_code, str(exc.detail)
+        error.status = exc.status_code
         return problem_response(error, headers=dict(exc.headers or {}))
 
     @app.exception_handler(DataError)
@@ -121,6 +139,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:
-        error = ProblemError("internal_error", "An unexpected error occurred.")
-        error.status, error.title = 500, "Internal server error"
-        return problem_response(error)
+        return problem_response(ProblemError("internal_error", "An unexpected error occurred."))
+
+
+def declares(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Problem statuses a route answers beyond those every request to it may meet (its path's
+    404, its body's 422 …): ``@router.get(…, responses=declares(404))``. The OpenAPI document
+    gives each the problem schema (``app.contract``)."""
+    return {status: {"description": "Problem"} for status in statuses}

@@ -25,7 +25,7 @@ request of the ordinary limit."""
 
 
 class PayloadTooLarge(ProblemError):
-    status, title = 413, "Content too large"
+    status = 413
 
 
 class BodyLimitMiddleware:

@@ -22,7 +22,7 @@ WINDOW = 60.0
 
 
 class TooManyRequests(ProblemError):
-    status, title = 429, "Too many requests"
+    status = 429
 
 
 class Window:

@@ -45,7 +45,7 @@ MAX_ROWS = 500_000
 
 
 class UnsupportedMediaType(ProblemError):
-    status, title = 415, "Unsupported media type"
+    status = 415
 
 
 MEDIA = {

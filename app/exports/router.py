@@ -259,7 +259,7 @@ async def acknowledge(
     async with session.begin():
         batch = await session.get(ExportBatch, body.batch_id)
         if batch is None:
-            raise Unprocessable("batch_not_found", f"No export batch {body.batch_id}.")
+            raise Unprocessable("unknown_batch", f"No export batch {body.batch_id}.")
         ids = [item.case_id for item in body.items]
         if len(set(ids)) != len(ids):
             raise Unprocessable("duplicate_case", "A case is acknowledged twice.")

@@ -1,0 +1,74 @@
+"""One registry of problem codes and one of rule codes: every raise site names a registered
+code with the status it is registered with, and every rule answers a registered rule code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from app.core import errors
+from app.core.limits import PayloadTooLarge
+from app.core.problems import PROBLEMS
+from app.core.ratelimit import TooManyRequests
+from app.department_warnings.service import UnsupportedMediaType
+from workflows.rule_codes import RULE_CODES
+from workflows.rules import RULES
+
+ROOT = Path(__file__).parents[1]
+FAMILIES = {
+    cls.__name__: cls.status
+    for cls in (errors.Unauthorized, errors.Forbidden, errors.NotFound, errors.Unprocessable,
+                errors.Conflict, errors.PreconditionFailed, errors.PreconditionRequired,
+                PayloadTooLarge, TooManyRequests, UnsupportedMediaType)
+}  # fmt: skip
+FAMILIES["RegistryConflict"] = 422
+FAMILIES["Unreadable"] = 422  # department warnings' parser: answered as Unprocessable
+
+
+def _calls(folder: str, names: set[str]) -> list[tuple[str, int, str, str]]:
+    """(file, line, callee, first argument) of every call to ``names`` with a literal code."""
+    found = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in names and node.args and isinstance(node.args[0], ast.Constant):
+                found.append((str(path.relative_to(ROOT)), node.lineno, name, node.args[0].value))
+    return found
+
+
+def test_every_raised_problem_code_is_registered_with_its_status() -> None:
+    calls = _calls("app", set(FAMILIES) | {"ProblemError"})
+    assert len(calls) > 100  # the scan sees the raise sites
+    wrong = [
+        f"{file}:{line} {name}({code!r})"
+        for file, line, name, code in calls
+        if code not in PROBLEMS or (name in FAMILIES and PROBLEMS[code].status != FAMILIES[name])
+    ]
+    assert not wrong, "unregistered or registered with another status:\n" + "\n".join(wrong)
+
+
+def test_a_code_the_registry_lacks_cannot_be_raised() -> None:
+    with pytest.raises(KeyError):
+        errors.Conflict("no_such_code", "x")
+    with pytest.raises(ValueError, match="registered as 404"):
+        errors.Conflict("case_not_found", "x")  # a 404 code raised as a 409
+
+
+def test_every_rule_code_is_registered() -> None:
+    answered = {code for rule in RULES.values() for code in rule.codes}
+    answered |= {code for *_, code in _calls("workflows", {"Unmet"})}
+    answered |= {code for *_, code in _calls("app", {"Unmet"})}
+    assert len(answered) > 30
+    assert answered <= set(RULE_CODES), answered - set(RULE_CODES)
+
+
+def test_every_registered_code_has_both_titles() -> None:
+    for kind in PROBLEMS.values():
+        assert kind.zh and kind.en and kind.zh != kind.en, kind
+    for code, (zh, en) in RULE_CODES.items():
+        assert zh and en and zh != en, code
