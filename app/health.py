@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core.errors import NotFound, Unauthorized
+from app.core.errors import NotFound, Unauthorized, declares
 from app.core.observability import (
     EXPORT_LAG,
     LOG_LAG,
@@ -51,7 +51,7 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready", "database": "ok", "migration": current})
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, responses=declares(401, 404))
 async def metrics(request: Request) -> PlainTextResponse:
     """Prometheus exposition: transitions, refusals, latency, and — read from the database at
     each scrape — timer lag, overdue cases, export and audit-log lag, pool use. Only to the

@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from app import health
+from app import contract, docs, health
 from app.access_log.router import router as access_log_router
 from app.audit.router import router as audit_router
 from app.auth.dependencies import AuthFirstMiddleware
@@ -22,6 +23,7 @@ from app.core.clock import Clock, ClockMiddleware, OffsetClock, SystemClock
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency import IdempotencyMiddleware
+from app.core.language import LanguageMiddleware
 from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware, TextSafetyMiddleware
 from app.core.observability import ObservabilityMiddleware
 from app.core.ratelimit import RateLimitMiddleware, WriteLimitMiddleware
@@ -58,6 +60,12 @@ def operation_id(route: APIRoute) -> str:
     return f"{str(route.tags[0]).replace(' ', '_')}-{route.name}" if route.tags else route.name
 
 
+def _contract(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        app.openapi_schema = contract.build(app)
+    return app.openapi_schema
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -83,7 +91,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        docs_url=None,  # served by app.docs, with local assets
+        redoc_url=None,
     )
+    docs.install(app)
+    app.openapi = lambda: _contract(app)  # type: ignore[method-assign]
     engine = make_engine(
         settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
     )
@@ -110,7 +122,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST", "PATCH"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "Accept-Language",
+                "X-Request-Id",
+            ],
             expose_headers=[
                 "ETag",
                 "Location",
@@ -118,6 +137,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 "X-Export-Batch",
                 "X-Export-After",
                 "X-Export-To",
+                "X-Request-Id",
+                "Content-Disposition",
+                "Retry-After",
             ],
             max_age=600,
         )
@@ -134,6 +156,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                        max_upload=settings.max_upload_bytes)  # fmt: skip
     app.add_middleware(ObservabilityMiddleware)
     app.add_middleware(ClockMiddleware, clock=app.state.clock)
+    app.add_middleware(LanguageMiddleware)
     app.include_router(health.router)
     app.include_router(cases_router)
     app.include_router(notices_router)

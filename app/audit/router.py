@@ -19,7 +19,7 @@ from app.cases.models import Case, CaseEvent
 from app.cases.repository import in_area
 from app.core.canonical import utc_iso
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import NotFound, Unprocessable
+from app.core.errors import NotFound, Unprocessable, declares
 from app.core.limits import MAX_INT
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -219,7 +219,7 @@ async def inclusion(
                         path=[p.hex() for p in path], root_hash=point.root_hash)  # fmt: skip
 
 
-@router.get("/audit/consistency", response_model=ConsistencyOut)
+@router.get("/audit/consistency", response_model=ConsistencyOut, responses=declares(404))
 async def consistency(
     principal: CurrentPrincipal,
     session: SessionDep,

@@ -164,9 +164,20 @@ async def list_cases(
     acceptance_overdue_at: datetime | None,
     cursor: str | None,
     limit: int,
-) -> tuple[list[tuple[Case, Household]], str | None]:
-    """A page of cases in the caller's area, oldest first, keyset-paginated."""
+    name: str | None = None,
+    id_digest: str | None = None,
+    with_total: bool = False,
+) -> tuple[list[tuple[Case, Household]], str | None, int | None]:
+    """A page of cases in the caller's area, oldest first, keyset-paginated; with the number
+    of cases matching the filters (every page's, not this page's) when asked."""
     conditions = [in_area(Case.area_code, caller_area)]
+    if name:
+        members = select(Member.household_id).where(Member.name.startswith(name, autoescape=True))
+        conditions.append(or_(Household.head_name.startswith(name, autoescape=True),
+                              Case.household_id.in_(members)))  # fmt: skip
+    if id_digest:
+        conditions.append(Case.household_id.in_(
+            select(Member.household_id).where(Member.id_digest == id_digest)))  # fmt: skip
     if area:
         conditions.append(in_area(Case.area_code, area))
     if state:
@@ -184,6 +195,15 @@ async def list_cases(
         conditions.append(Case.measures_due_at <= measures_overdue_at)
     if acceptance_overdue_at is not None:
         conditions.append(Case.acceptance_due_at <= acceptance_overdue_at)
+    total = None
+    if with_total:
+        counted = (
+            select(func.count())
+            .select_from(Case)
+            .join(Household, Household.id == Case.household_id)
+            .where(*conditions)
+        )
+        total = (await session.execute(counted)).scalar_one()
     if cursor:
         after_time, after_id = decode_cursor(cursor)
         conditions.append(
@@ -202,4 +222,4 @@ async def list_cases(
         rows = rows[:limit]
         last = rows[-1][0]
         next_cursor = encode_cursor(last.opened_at, last.id)
-    return rows, next_cursor
+    return rows, next_cursor, total

@@ -19,15 +19,19 @@ from app.cases.schemas import (
     CaseOpened,
     CaseOut,
     CasePage,
+    CaseState,
     EventOut,
     OpenCaseIn,
     ReplayOut,
 )
+from app.core.canonical import blind_index
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, ProblemError, Unprocessable, validation_problem
 from app.core.observability import TRANSITIONS
+from app.households import idnumber
 from app.policies import service as policies
 from workflows.case import CURRENT as CURRENT_WORKFLOW
+from workflows.case import OPEN_ACTIONS, WORKFLOWS
 from workflows.facts import (
     AnnouncementPosting,
     Classification,
@@ -48,6 +52,7 @@ from workflows.facts import (
     Sha256,
     Text,
 )
+from workflows.rule_codes import ROLE_NOT_PERMITTED
 from workflows.vocabulary import Channel, MonitoringType, ObjectionOutcome
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
@@ -94,28 +99,55 @@ async def list_cases(
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    state: str | None = None,
+    state: CaseState | None = None,
     area: Annotated[str | None, Query(pattern=r"^\d{1,12}$")] = None,
     channel: Channel | None = None,
     monitoring_type: MonitoringType | None = None,
     overdue: bool | None = None,
     measures_overdue: bool | None = None,
     acceptance_overdue: bool | None = None,
+    name: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=50,
+            description="The start of the household head's or a member's name (姓名前缀).",
+        ),
+    ] = None,
+    id_number: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\d{17}[\dXx]$",
+            description="A member's full ID number: an exact "
+            "match through the blind index; numbers are never searched in part.",
+        ),
+    ] = None,
+    total: Annotated[
+        bool, Query(description="Also count every case the filters match (`total`).")
+    ] = False,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CasePage:
     """Cases in your area, oldest first; ``overdue=true`` lists the late identifications,
     ``measures_overdue=true`` the confirmed cases still without a planned measure,
-    ``acceptance_overdue=true`` the 12317 declarations the village has not accepted in time."""
+    ``acceptance_overdue=true`` the 12317 declarations the village has not accepted in time.
+    ``name`` and ``id_number`` search the household's members; ``total=true`` adds the
+    number of matching cases to the page."""
     permit(principal, "case.read")
     now = clock.now()
     if False in (overdue, measures_overdue, acceptance_overdue):
         raise Unprocessable("invalid_filter", "Use =true or leave the overdue filters out.")
-    rows, next_cursor = await repo.list_cases(
+    digest = (
+        blind_index(settings.blind_index_key, idnumber.normalize(id_number)) if id_number else None
+    )
+    rows, next_cursor, count = await repo.list_cases(
         session,
         caller_area=principal.area,
         area=area,
-        state=state,
+        state=state.value if state else None,
+        name=name.strip() or None if name else None,
+        id_digest=digest,
+        with_total=total,
         channel=channel.value if channel else None,
         monitoring_type=monitoring_type.value if monitoring_type else None,
         overdue_at=now if overdue else None,
@@ -126,7 +158,7 @@ async def list_cases(
     )
     await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
     items = [service.case_out(service.Snapshot.of(c), h, now) for c, h in rows]
-    return CasePage(items=items, next_cursor=next_cursor)
+    return CasePage(items=items, next_cursor=next_cursor, total=count)
 
 
 @router.get("/{case_id}", response_model=CaseOut)
@@ -150,21 +182,16 @@ async def list_actions(
     return await service.actions_for(session, principal, case_id, clock.now())
 
 
-@router.post("/{case_id}/actions/{action}", response_model=CaseOut)
-async def fire_action(
+async def _fire(
     case_id: str,
     action: str,
     response: Response,
-    principal: CurrentPrincipal,
+    principal: Principal,
     session: SessionDep,
     clock: ClockDep,
-    if_match: IfMatch = None,
-    payload: Annotated[
-        dict[str, Any] | None,
-        Body(description="The action's payload; its schema is in GET …/actions."),
-    ] = None,
+    if_match: str | None,
+    payload: Any,
 ) -> CaseOut:
-    """Fire one transition. Requires ``If-Match`` with the version you read."""
     now = clock.now()
     label = action if action in CURRENT_WORKFLOW.actions else "unknown"
     try:
@@ -177,6 +204,77 @@ async def fire_action(
     TRANSITIONS.labels(label, "fired").inc()
     etag(response, snap.version)
     return service.case_out(snap, household, now)
+
+
+RequiredIfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='The case version you read, as a strong ETag: "7". Without it: 428.',
+        json_schema_extra={"pattern": r'^"\d+"$'},
+    ),
+]
+ActionBody = Annotated[dict[str, Any] | None, Body()]
+
+
+def _action_route(action: str) -> None:
+    """One operation per action, so a generated client has one typed function each. The body
+    is checked by the service against the step's payload model (after 404 and 403, in the
+    API's order); the OpenAPI document shows that model (``app.contract``)."""
+
+    async def fire(
+        case_id: str,
+        response: Response,
+        principal: CurrentPrincipal,
+        session: SessionDep,
+        clock: ClockDep,
+        if_match: RequiredIfMatch = None,
+        payload: ActionBody = None,
+    ) -> CaseOut:
+        return await _fire(case_id, action, response, principal, session, clock, if_match, payload)
+
+    steps = [s for s in CURRENT_WORKFLOW.steps if s.action == action]
+    titles = "、".join(dict.fromkeys(s.title for s in steps if s.title))
+    sources = ", ".join(dict.fromkeys(src for s in steps for src in s.sources))
+    fire.__doc__ = (
+        f"{titles or action}: fire ``{action}`` (from {sources}). Requires ``If-Match`` with "
+        "the version you read; ``GET …/actions`` says whether it is allowed now and what it "
+        "requires."
+    )
+    router.post(
+        f"/{{case_id}}/actions/{action}",
+        response_model=CaseOut,
+        name=f"fire_{action}",
+        summary=f"{titles or action} ({action})",
+        openapi_extra={"x-action": action},
+    )(fire)
+
+
+FIREABLE_ACTIONS = tuple(
+    dict.fromkeys(
+        step.action
+        for flow in WORKFLOWS.values()
+        for step in flow.steps
+        if step.action not in OPEN_ACTIONS.values()
+    )
+)
+for _action in FIREABLE_ACTIONS:
+    _action_route(_action)
+
+
+@router.post("/{case_id}/actions/{action}", response_model=CaseOut, include_in_schema=False)
+async def fire_action(
+    case_id: str,
+    action: str,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    if_match: IfMatch = None,
+    payload: ActionBody = None,
+) -> CaseOut:
+    """An action name no workflow has: answered 404 ``action_not_found`` by the service."""
+    return await _fire(case_id, action, response, principal, session, clock, if_match, payload)
 
 
 @router.get("/{case_id}/events", response_model=list[EventOut])
@@ -218,9 +316,7 @@ def fact_gate(kind: str) -> Any:
         async with session.begin():
             snap, _ = await service.get_case(session, principal, case_id)
         if principal.role not in service.fact_spec(snap, kind).roles:
-            raise Forbidden(
-                service.ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}."
-            )
+            raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
         return principal
 
     return Depends(gate)

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.households.schemas import HouseholdIn, HouseholdSummary
-from workflows.vocabulary import Channel, RiskType
+from workflows.case import OPEN_ACTIONS, STATES, WORKFLOWS
+from workflows.rule_codes import RULE_CODES
+from workflows.vocabulary import Channel, MonitoringType, RiskType, Role
+
+CaseState = StrEnum("CaseState", [(state, state) for state in STATES])  # type: ignore[misc]
+"""Every state of every workflow version (the OpenAPI document's enum)."""
+ActionName = StrEnum(  # type: ignore[misc]
+    "ActionName",
+    [(a, a) for a in dict.fromkeys(s.action for f in WORKFLOWS.values() for s in f.steps)
+     if a not in OPEN_ACTIONS.values()],
+)  # fmt: skip
+"""Every action a client may fire, in any workflow version."""
+RuleCode = StrEnum("RuleCode", [(code, code) for code in sorted(RULE_CODES)])  # type: ignore[misc]
+"""Every code a rule can answer (:mod:`workflows.rule_codes`)."""
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -51,12 +65,12 @@ class SuggestedClassification(BaseModel):
 
 class CaseOut(BaseModel):
     id: str
-    state: str
+    state: CaseState
     version: int
     channel: Channel
     area_code: str
     is_open: bool
-    monitoring_type: str | None
+    monitoring_type: MonitoringType | None
     workflow_version: str
     policy_version: str
     opened_at: datetime
@@ -75,32 +89,38 @@ class CaseOpened(CaseOut):
 class CasePage(BaseModel):
     items: list[CaseOut]
     next_cursor: str | None
+    total: int | None = None
+    """Every case the filters match, when the request asked with ``total=true``."""
 
 
 class UnmetOut(BaseModel):
-    code: str
+    code: RuleCode
     message: str
     met_at: datetime | None
 
 
 class ActionOut(BaseModel):
-    name: str
+    name: ActionName
     title: str
-    to_state: str
+    to_state: CaseState
     allowed: bool
     unmet: list[UnmetOut]
+    requires: list[str] = []
+    """Payload fields the action's rules need (``reason``): without them the POST answers
+    409 with the rule's code, though ``allowed`` is true."""
     payload_schema: dict[str, Any]
 
 
 class ActorOut(BaseModel):
     sub: str
-    role: str
+    role: Role
     area: str
 
 
 class EventOut(BaseModel):
     seq: int
     name: str
+    """The action fired, or the fact recorded (``review``, ``objection`` …)."""
     from_state: str
     to_state: str
     actor: ActorOut
@@ -113,6 +133,9 @@ class EventOut(BaseModel):
 
 
 class ReplayStep(BaseModel):
+    """States here are as stored or replayed: an altered trail may hold any text, and the
+    replay must still answer, so they are not held to :data:`CaseState`."""
+
     seq: int
     event: str
     from_state: str

@@ -47,6 +47,7 @@ from app.core.errors import (
     Unprocessable,
     validation_problem,
 )
+from app.core.language import LANGUAGE
 from app.department_data import repository as department_data
 from app.exports import document as national_document
 from app.households import idnumber
@@ -72,6 +73,7 @@ from workflows.comparison import compare
 from workflows.facts import NOTICE_OPENED_BY, evolve, initial_facts
 from workflows.income import income_figures
 from workflows.policy import PolicyParameters, policy
+from workflows.rule_codes import ROLE_NOT_PERMITTED, message
 from workflows.rules import (
     RuleContext,
     Unmet,
@@ -84,8 +86,6 @@ from workflows.rules import (
     open_objections,
 )
 from workflows.vocabulary import Channel, ObjectionOutcome, Procedure, Role
-
-ROLE_NOT_PERMITTED = "role_not_permitted"
 
 
 class RegistryConflict(Unprocessable):
@@ -384,8 +384,8 @@ async def _observations(
 def guard_failed(unmet: list[Unmet]) -> Conflict:
     return Conflict(
         "guard_failed",
-        "The rules refuse this step: " + ", ".join(u.code for u in unmet) + ".",
-        unmet=[u.as_dict() for u in unmet],
+        "The rules refuse this step: " + "; ".join(f"{u.code} ({u.message})" for u in unmet),
+        unmet=[u.as_dict(LANGUAGE.get()) for u in unmet],
     )
 
 
@@ -614,7 +614,7 @@ async def record_fact(
         if refusal is not None:
             if refusal.code == "not_the_responsible_person":
                 raise Forbidden(refusal.code, refusal.message)
-            raise Conflict(refusal.code, refusal.message, unmet=[refusal.as_dict()])
+            raise guard_failed([refusal])
         await _append(
             session, snap, name=kind, payload=payload, to_state=snap.state, actor=principal, now=now
         )
@@ -868,6 +868,12 @@ async def report_on_household(
     return snap, False
 
 
+def requires(step: Step) -> list[str]:
+    """The payload fields the step's rules need: refused with a rule's 409 when absent, so
+    a console asks for them before it fires the action."""
+    return sorted({name for rule in step.rules for name in rule.requires})
+
+
 def available_actions(
     snap: Snapshot,
     principal: Principal,
@@ -876,6 +882,7 @@ def available_actions(
 ) -> list[ActionOut]:
     """Every action leaving the current state, with what stands in the caller's way."""
     result = []
+    language = LANGUAGE.get()
     for step in snap.workflow.steps_from(snap.state):
         unmet: list[Unmet] = []
         if principal.role not in step.roles:
@@ -888,7 +895,13 @@ def available_actions(
                 title=step.title,
                 to_state=step.target,
                 allowed=not unmet,
-                unmet=[UnmetOut(code=u.code, message=u.message, met_at=u.met_at) for u in unmet],
+                unmet=[
+                    UnmetOut(
+                        code=u.code, message=message(u.code, u.message, language), met_at=u.met_at
+                    )
+                    for u in unmet
+                ],
+                requires=requires(step),
                 payload_schema=step.payload.model_json_schema(),
             )
         )

@@ -18,6 +18,7 @@ from app.auth.permissions import permit
 from app.cases.models import Case
 from app.cases.repository import in_area
 from app.core.db import ReadSessionDep, SessionDep
+from app.core.errors import declares
 from app.exports import workbook
 from app.fund import service
 from app.fund.models import Disbursement, LedgerEntry
@@ -51,7 +52,12 @@ def _out(d: Disbursement) -> DisbursementOut:
     )  # fmt: skip
 
 
-@router.post("/disbursements", response_model=DisbursementOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/disbursements",
+    response_model=DisbursementOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=declares(404),
+)
 async def request_disbursement(
     body: service.DisbursementIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> DisbursementOut:

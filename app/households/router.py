@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
+from app.core.errors import declares
 from app.households import service
 from app.households.schemas import (
     HouseholdChange,
@@ -39,7 +40,7 @@ async def register_household(
     return out
 
 
-@router.get("", response_model=list[HouseholdFound])
+@router.get("", response_model=list[HouseholdFound], responses=declares(404))
 async def find_households(
     principal: CurrentPrincipal,
     session: SessionDep,

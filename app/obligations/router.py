@@ -30,10 +30,16 @@ Kind = Literal["concentrated_screening", "township_warning_list", "elimination_a
                "township_study", "department_study", "department_risk_assessment"]  # fmt: skip
 
 
+PERIOD = r"^[1-9]\d{3}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
+"""A year, a month (2026-04), a quarter (2026-Q2) or a half (2026-H1)."""
+
+
 class CompletionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Kind
-    period: Annotated[str, StringConstraints(pattern=r"^\d{4}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$")]
+    period: Annotated[
+        str, StringConstraints(pattern=r"^[1-9]\d{3}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$")
+    ]
     note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
     evidence_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     """The study's or assessment's minutes (SHA-256 of the scanned document)."""

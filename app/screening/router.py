@@ -16,7 +16,7 @@ from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import Conflict, Unprocessable
+from app.core.errors import Conflict, Unprocessable, declares
 from app.exports import workbook
 from app.exports.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
 from app.households import idnumber
@@ -32,7 +32,7 @@ AreaCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}(\d{3})?)?$")]
 AreaCodes = Annotated[list[AreaCode], Field(min_length=1, max_length=200)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(04|10)$")]
+Month = Annotated[str, StringConstraints(pattern=r"^[1-9]\d{3}-(04|10)$")]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 
 
@@ -333,7 +333,12 @@ async def round_tasks(
                     case_id=v.case_id if v else None) for h, v in rows]  # fmt: skip
 
 
-@router.post("/screening/visits", status_code=status.HTTP_201_CREATED, response_model=VisitOut)
+@router.post(
+    "/screening/visits",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VisitOut,
+    responses=declares(404),
+)
 async def record_visit(
     body: VisitIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> VisitOut:

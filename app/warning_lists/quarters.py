@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from workflows.calendar import local_date, start_of_local_day
 
-QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+QUARTER = re.compile(r"^([1-9]\d{3})-Q([1-4])$")
 
 
 def of(instant: datetime) -> str:

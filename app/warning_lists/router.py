@@ -31,7 +31,7 @@ from workflows.vocabulary import Channel, RiskType
 
 router = APIRouter(prefix="/api/v1", tags=["warning-lists"])
 
-Quarter = Annotated[str, StringConstraints(pattern=r"^\d{4}-Q[1-4]$")]
+Quarter = Annotated[str, StringConstraints(pattern=r"^[1-9]\d{3}-Q[1-4]$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 VillageCode = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
@@ -234,8 +234,12 @@ class CaseFromEntry(BaseModel):
     """True when the household already had an open case: the entry was reported to it."""
 
 
-@router.post("/warning-lists/{list_id}/entries/{number}/case", response_model=CaseFromEntry,
-             status_code=status.HTTP_201_CREATED)  # fmt: skip
+@router.post(
+    "/warning-lists/{list_id}/entries/{number}/case",
+    response_model=CaseFromEntry,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": CaseFromEntry, "description": "Attached to the open case."}},
+)
 async def open_case_from_entry(
     list_id: Annotated[str, Path(max_length=36)],
     number: Annotated[int, Path(ge=1, le=5000)],

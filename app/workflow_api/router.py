@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.permissions import permit
+from app.core.errors import declares
 from workflows.case import CURRENT, workflow
 from workflows.permissions import document as permission_table
 from workflows.rules import RULES
@@ -16,7 +17,20 @@ from workflows.rules import RULES
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 
 
-@router.get("/case", response_model=None)
+@router.get(
+    "/case",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The definition, or its diagram with ``format=mermaid``.",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/vnd.mermaid": {"schema": {"type": "string"}},
+            },
+        },
+        **declares(404),
+    },
+)
 async def case_workflow(
     principal: CurrentPrincipal,
     format: Literal["json", "mermaid"] = "json",
