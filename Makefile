@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest openapi bench bench-audit bench-warnings bench-export clean
+.PHONY: run test lint typecheck pytest client openapi bench bench-audit bench-warnings bench-export clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,14 +40,26 @@ typecheck: $(VENV)/.installed-dev
 # The suite runs on SQLite, and on PostgreSQL too when TEST_POSTGRES_URL answers
 # (REQUIRE_POSTGRES=1 turns an unreachable PostgreSQL into a failure). It also checks that
 # the migrations match the models (alembic check) and that openapi/openapi.json is current.
-pytest: $(VENV)/.installed-dev
+pytest: $(VENV)/.installed-dev node_modules/.package-lock.json
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The TypeScript side, from the committed lockfile: the generated client must match the
+# document and compile under tsc --strict with its usage example; the docs' assets must be the
+# pinned packages' files. playwright-core (browser tests) comes with it.
+node_modules/.package-lock.json: package.json package-lock.json clients/typescript/package.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+client: node_modules/.package-lock.json
+	npm run --silent test:client
+	node scripts/docs-assets.mjs --check
+
+test: lint typecheck client pytest
 
 # Regenerate what is generated from the code: the OpenAPI document and the README's diagram.
-openapi: $(VENV)/.installed
+openapi: $(VENV)/.installed node_modules/.package-lock.json
 	$(BIN)/fangfanpin openapi --output openapi/openapi.json
+	npm run --silent --workspace clients/typescript generate
 	$(BIN)/fangfanpin diagram --readme README.md
 
 bench: $(VENV)/.installed-dev

@@ -10,12 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -26,8 +31,11 @@ from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
 from app.policies.models import PolicyVersion
+from bench.transitions import wait_ready
 from tests.helpers import Api
 from workflows.policy import JIAOHE_2022, POLICIES
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/fangfanpin_test"
@@ -210,3 +218,66 @@ async def postgres_api(
     await reset(url)
     async with Api.start(settings_for(url), clock) as client:
         yield client
+
+
+def run_cli(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, cwd=REPOSITORY,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A fresh embedded database with the demo data, served with the demo clock and worker."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}",
+        "FANGFANPIN_DEMO": "1",
+    }  # as make run serves it
+    env.pop("DATABASE_MIGRATION_URL", None)
+    run_cli("migrate", env=env)
+    assert "illustrative income lines" in run_cli("demo", env=env)
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker"],
+        env=env, cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        wait_ready(port)
+        ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
+        assert ready.status_code == 200, "the demo server did not come up"
+        yield {"port": port, "env": env}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPOSITORY / "test-artifacts"))
+"""Screenshots of the browser tests (CI keeps them)."""
+
+
+def browser_or_skip() -> None:
+    """Browser tests need Debian's chromium and ``npm ci`` (playwright-core): without them
+    they skip loudly here, and fail where REQUIRE_BROWSER=1 (CI)."""
+    missing = [what for what, there in (
+        (CHROMIUM, Path(CHROMIUM).exists()),
+        ("node", shutil.which("node") is not None),
+        ("node_modules/playwright-core (npm ci)",
+         (REPOSITORY / "node_modules" / "playwright-core").is_dir()),
+    ) if not there]  # fmt: skip
+    if not missing:
+        return
+    message = "browser tests need " + ", ".join(missing)
+    if REQUIRE_BROWSER:
+        pytest.fail(message + " (REQUIRE_BROWSER=1)")
+    pytest.skip(message + " (CI sets REQUIRE_BROWSER=1 and never skips)")

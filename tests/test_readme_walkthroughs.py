@@ -7,19 +7,10 @@ one bash, with every curl failing on an HTTP error (a refusal the text expects s
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import httpx
-import pytest
-
-from bench.transitions import wait_ready
-from tests.test_many_processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"<!-- walkthrough:(\d+) -->\n```sh\n(.*?)```", re.S)
@@ -33,40 +24,6 @@ def blocks() -> list[tuple[str, str]]:
     found = BLOCK.findall((ROOT / "README.md").read_text())
     assert [n for n, _ in found] == list(ENDS), "the README's walk-throughs are 1, 2 and 3"
     return found
-
-
-def run_cli(*args: str, env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A fresh embedded database with the demo data, served with the demo clock and worker."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}",
-        "FANGFANPIN_DEMO": "1",
-    }  # as make run serves it
-    env.pop("DATABASE_MIGRATION_URL", None)
-    run_cli("migrate", env=env)
-    assert "illustrative income lines" in run_cli("demo", env=env)
-    log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        wait_ready(port)
-        ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
-        assert ready.status_code == 200, "the demo server did not come up"
-        yield {"port": port, "env": env}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_the_walkthroughs_run_as_written(served: dict[str, Any]) -> None:
