@@ -22,7 +22,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.contract_examples import ACTION_EXAMPLES, BODY_EXAMPLES, RESPONSE_EXAMPLES
+from app.contract_examples import (
+    ACTION_EXAMPLES,
+    BODY_EXAMPLES,
+    RESPONSE_EXAMPLES,
+    SUCCESS_EXAMPLES,
+)
 from app.core.problems import PROBLEMS, codes_for
 from workflows.case import WORKFLOWS
 from workflows.rule_codes import RULE_CODES
@@ -383,6 +388,10 @@ def _links(document: dict[str, Any]) -> None:
 
 
 def _examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    answer = SUCCESS_EXAMPLES.get(operation["operationId"])
+    if answer is not None:
+        ok = operation["responses"]["200"]["content"]["application/json"]
+        ok["example"] = answer
     name = _body_schema_name(operation)
     if name and name in BODY_EXAMPLES:
         operation["requestBody"]["content"]["application/json"]["example"] = BODY_EXAMPLES[name]

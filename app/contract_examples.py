@@ -200,6 +200,78 @@ BODY_EXAMPLES: dict[str, Any] = {
     "DispositionsIn": {"items": [{"line": 2, "decision": "distribute", "risk_type": "illness"}]},
 }
 
+CASE = {
+    "id": "3f2b6c1e9a5d4e7f8a0b1c2d3e4f5a6b",
+    "state": "public_notice",
+    "version": 7,
+    "channel": "cadre_found",
+    "area_code": VILLAGE,
+    "is_open": True,
+    "monitoring_type": None,
+    "workflow_version": "case-v2",
+    "policy_version": "jiaohe-2022.1",
+    "opened_at": "2026-03-02T01:30:00Z",
+    "updated_at": "2026-03-04T02:10:00Z",
+    "household": {
+        "id": "7c9e6679f4254e0f8b2a1d3c5e7f9a0b",
+        "head_name": "王德福",
+        "head_id_number_masked": "**************0012",
+        "village_code": VILLAGE,
+        "village_group": "三组",
+        "size": 3,
+    },
+    "deadlines": {
+        "identification_due_at": "2026-03-16T16:00:00Z",
+        "identification_overdue": False,
+        "notice_ends_at": "2026-03-09T16:00:00Z",
+        "measures_due_at": None,
+        "measures_overdue": False,
+        "acceptance_due_at": None,
+        "acceptance_overdue": False,
+    },
+    "suggested_classification": None,
+    "facts": {},
+}
+ACTIONS = [
+    {
+        "name": "submit_to_township",
+        "title": "提交乡镇",
+        "to_state": "township_verification",
+        "allowed": False,
+        "unmet": [
+            {
+                "code": "notice_period_running",
+                "message": "公示期未满",
+                "met_at": "2026-03-09T16:00:00Z",
+            }
+        ],
+        "requires": [],
+        "payload_schema": {"type": "object", "properties": {}},
+    },
+    {
+        "name": "return_to_village",
+        "title": "异议成立·退回村级",
+        "to_state": "village_nomination",
+        "allowed": False,
+        "unmet": [
+            {
+                "code": "objection_not_upheld",
+                "message": "只有异议成立时才能退回村级",
+                "met_at": None,
+            }
+        ],
+        "requires": ["reason"],
+        "payload_schema": {"type": "object", "properties": {"reason": {"type": "string"}}},
+    },
+]
+SUCCESS_EXAMPLES: dict[str, Any] = {
+    "cases-get_case": CASE,
+    "cases-fire_publish_notice": CASE,
+    "cases-list_actions": ACTIONS,
+    "cases-list_cases": {"items": [CASE], "next_cursor": None, "total": 1},
+}
+"""Examples of the main answers, by operation id."""
+
 ACTION_EXAMPLES: dict[str, Any] = {
     "publish_notice": {"location": "平岗村村务公开栏"},
     "publish_elimination_notice": {"location": "平岗村村务公开栏"},

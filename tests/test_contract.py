@@ -105,7 +105,32 @@ def test_every_request_body_has_an_example_its_schema_accepts(document: dict[str
     assert checked > 50
 
 
-def test_the_main_problem_answers_have_examples(document: dict[str, Any]) -> None:
+def test_the_main_answers_have_examples_their_schemas_accept(document: dict[str, Any]) -> None:
+    registry = Registry().with_resource(
+        "urn:openapi", Resource.from_contents(document, default_specification=DRAFT202012)
+    )
+    examples = 0
+    for _, _, operation in _operations(document):
+        content = operation["responses"].get("200", {}).get("content", {})
+        json_answer = content.get("application/json", {})
+        if "example" in json_answer:
+            schema = json_answer["schema"]
+            if "$ref" in schema:
+                schema = {"$ref": "urn:openapi" + schema["$ref"]}
+            elif schema.get("items", {}).get("$ref"):
+                schema = {
+                    "type": "array",
+                    "items": {"$ref": "urn:openapi" + schema["items"]["$ref"]},
+                }
+            jsonschema.Draft202012Validator(schema, registry=registry).validate(
+                json_answer["example"]
+            )
+            examples += 1
+    assert examples >= 4
+    for response in document["components"]["responses"].values():
+        for example in response["content"]["application/problem+json"].get("examples", {}).values():
+            problem = {"$ref": "urn:openapi#/components/schemas/Problem"}
+            jsonschema.Draft202012Validator(problem, registry=registry).validate(example["value"])
     responses = document["components"]["responses"]
     for status in ("401", "403", "404", "409", "412", "422", "428"):
         examples = responses[f"Problem{status}"]["content"]["application/problem+json"]

@@ -4471,6 +4471,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "3f2b6c1e9a5d4e7f8a0b1c2d3e4f5a6b",
+                     *           "state": "public_notice",
+                     *           "version": 7,
+                     *           "channel": "cadre_found",
+                     *           "area_code": "220281102200",
+                     *           "is_open": true,
+                     *           "monitoring_type": null,
+                     *           "workflow_version": "case-v2",
+                     *           "policy_version": "jiaohe-2022.1",
+                     *           "opened_at": "2026-03-02T01:30:00Z",
+                     *           "updated_at": "2026-03-04T02:10:00Z",
+                     *           "household": {
+                     *             "id": "7c9e6679f4254e0f8b2a1d3c5e7f9a0b",
+                     *             "head_name": "王德福",
+                     *             "head_id_number_masked": "**************0012",
+                     *             "village_code": "220281102200",
+                     *             "village_group": "三组",
+                     *             "size": 3
+                     *           },
+                     *           "deadlines": {
+                     *             "identification_due_at": "2026-03-16T16:00:00Z",
+                     *             "identification_overdue": false,
+                     *             "notice_ends_at": "2026-03-09T16:00:00Z",
+                     *             "measures_due_at": null,
+                     *             "measures_overdue": false,
+                     *             "acceptance_due_at": null,
+                     *             "acceptance_overdue": false
+                     *           },
+                     *           "suggested_classification": null,
+                     *           "facts": {}
+                     *         }
+                     *       ],
+                     *       "next_cursor": null,
+                     *       "total": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["CasePage"];
                 };
             };
@@ -4565,6 +4605,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2b6c1e9a5d4e7f8a0b1c2d3e4f5a6b",
+                     *       "state": "public_notice",
+                     *       "version": 7,
+                     *       "channel": "cadre_found",
+                     *       "area_code": "220281102200",
+                     *       "is_open": true,
+                     *       "monitoring_type": null,
+                     *       "workflow_version": "case-v2",
+                     *       "policy_version": "jiaohe-2022.1",
+                     *       "opened_at": "2026-03-02T01:30:00Z",
+                     *       "updated_at": "2026-03-04T02:10:00Z",
+                     *       "household": {
+                     *         "id": "7c9e6679f4254e0f8b2a1d3c5e7f9a0b",
+                     *         "head_name": "王德福",
+                     *         "head_id_number_masked": "**************0012",
+                     *         "village_code": "220281102200",
+                     *         "village_group": "三组",
+                     *         "size": 3
+                     *       },
+                     *       "deadlines": {
+                     *         "identification_due_at": "2026-03-16T16:00:00Z",
+                     *         "identification_overdue": false,
+                     *         "notice_ends_at": "2026-03-09T16:00:00Z",
+                     *         "measures_due_at": null,
+                     *         "measures_overdue": false,
+                     *         "acceptance_due_at": null,
+                     *         "acceptance_overdue": false
+                     *       },
+                     *       "suggested_classification": null,
+                     *       "facts": {}
+                     *     }
+                     */
                     "application/json": components["schemas"]["CaseOut"];
                 };
             };
@@ -4593,6 +4667,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "name": "submit_to_township",
+                     *         "title": "提交乡镇",
+                     *         "to_state": "township_verification",
+                     *         "allowed": false,
+                     *         "unmet": [
+                     *           {
+                     *             "code": "notice_period_running",
+                     *             "message": "公示期未满",
+                     *             "met_at": "2026-03-09T16:00:00Z"
+                     *           }
+                     *         ],
+                     *         "requires": [],
+                     *         "payload_schema": {
+                     *           "type": "object",
+                     *           "properties": {}
+                     *         }
+                     *       },
+                     *       {
+                     *         "name": "return_to_village",
+                     *         "title": "异议成立·退回村级",
+                     *         "to_state": "village_nomination",
+                     *         "allowed": false,
+                     *         "unmet": [
+                     *           {
+                     *             "code": "objection_not_upheld",
+                     *             "message": "只有异议成立时才能退回村级",
+                     *             "met_at": null
+                     *           }
+                     *         ],
+                     *         "requires": [
+                     *           "reason"
+                     *         ],
+                     *         "payload_schema": {
+                     *           "type": "object",
+                     *           "properties": {
+                     *             "reason": {
+                     *               "type": "string"
+                     *             }
+                     *           }
+                     *         }
+                     *       }
+                     *     ]
+                     */
                     "application/json": components["schemas"]["ActionOut"][];
                 };
             };
@@ -4730,6 +4850,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2b6c1e9a5d4e7f8a0b1c2d3e4f5a6b",
+                     *       "state": "public_notice",
+                     *       "version": 7,
+                     *       "channel": "cadre_found",
+                     *       "area_code": "220281102200",
+                     *       "is_open": true,
+                     *       "monitoring_type": null,
+                     *       "workflow_version": "case-v2",
+                     *       "policy_version": "jiaohe-2022.1",
+                     *       "opened_at": "2026-03-02T01:30:00Z",
+                     *       "updated_at": "2026-03-04T02:10:00Z",
+                     *       "household": {
+                     *         "id": "7c9e6679f4254e0f8b2a1d3c5e7f9a0b",
+                     *         "head_name": "王德福",
+                     *         "head_id_number_masked": "**************0012",
+                     *         "village_code": "220281102200",
+                     *         "village_group": "三组",
+                     *         "size": 3
+                     *       },
+                     *       "deadlines": {
+                     *         "identification_due_at": "2026-03-16T16:00:00Z",
+                     *         "identification_overdue": false,
+                     *         "notice_ends_at": "2026-03-09T16:00:00Z",
+                     *         "measures_due_at": null,
+                     *         "measures_overdue": false,
+                     *         "acceptance_due_at": null,
+                     *         "acceptance_overdue": false
+                     *       },
+                     *       "suggested_classification": null,
+                     *       "facts": {}
+                     *     }
+                     */
                     "application/json": components["schemas"]["CaseOut"];
                 };
             };
