@@ -46,12 +46,16 @@ pytest: $(VENV)/.installed-dev node_modules/.package-lock.json
 # The TypeScript side, from the committed lockfile: the generated client must match the
 # document and compile under tsc --strict with its usage example; the docs' assets must be the
 # pinned packages' files. playwright-core (browser tests) comes with it.
-node_modules/.package-lock.json: package.json package-lock.json clients/typescript/package.json
+node_modules/.package-lock.json: package.json package-lock.json clients/typescript/package.json console/package.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# ... and the console: type-checked, rebuilt and compared with the committed build in
+# app/static/console (which `make run` serves as it is: `npm run build --workspace console`
+# after changing console/).
 client: node_modules/.package-lock.json
 	npm run --silent test:client
+	npm run --silent test:console
 	node scripts/docs-assets.mjs --check
 
 test: lint typecheck client pytest

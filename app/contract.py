@@ -244,6 +244,16 @@ def _action_payloads() -> dict[str, type]:
     return payloads
 
 
+def published() -> dict[str, Any]:
+    """The document as committed (``openapi/openapi.json``): the app with its demonstration
+    endpoints, which the ``demo`` tag marks as absent from a production service."""
+    from app.core.config import get_settings
+    from app.main import create_app
+
+    settings = get_settings().model_copy(update={"demo_clock": True})
+    return create_app(settings).openapi()
+
+
 def build(app: FastAPI) -> dict[str, Any]:
     """The completed document for ``app``."""
     document = get_openapi(

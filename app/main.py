@@ -12,11 +12,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from app import contract, docs, health
+from app import console, contract, docs, health
 from app.access_log.router import router as access_log_router
 from app.audit.router import router as audit_router
 from app.auth.dependencies import AuthFirstMiddleware
 from app.auth.jwks import JwksCache
+from app.cases.router import inbox_router
 from app.cases.router import router as cases_router
 from app.core import errors
 from app.core.clock import Clock, ClockMiddleware, OffsetClock, SystemClock
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         redoc_url=None,
     )
     docs.install(app)
+    console.install(app)
     app.openapi = lambda: _contract(app)  # type: ignore[method-assign]
     engine = make_engine(
         settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
@@ -159,6 +161,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(LanguageMiddleware)
     app.include_router(health.router)
     app.include_router(cases_router)
+    app.include_router(inbox_router)
     app.include_router(notices_router)
     app.include_router(department_data_router)
     app.include_router(policies_router)

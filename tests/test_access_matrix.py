@@ -85,6 +85,7 @@ def routes(f: dict[str, str]) -> list[Route]:
             "household": {"head_name": "赵", "head_id_number": new_id_number(),
                           "village_code": "220281102200", "size": 2}}),
         Route("GET", "/api/v1/cases", CASE_READERS, "list"),
+        Route("GET", "/api/v1/inbox", CASE_READERS, "list"),
         Route("GET", c, CASE_READERS, "object"),
         Route("GET", f"{c}/actions", CASE_READERS, "object"),
         *(Route("POST", f"{c}/actions/{action}", _firers(action), "object",

@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, case, false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.areas.models import Area
 from app.cases.models import Case, CaseEvent
 from app.core.errors import Unprocessable
 from app.households.models import Household, Member
-from workflows.case import IDENTIFICATION_STATES
+from workflows.case import IDENTIFICATION_STATES, WORKFLOWS
 
 CASE = cast(Table, Case.__table__)
 EVENT = cast(Table, CaseEvent.__table__)
@@ -223,3 +223,72 @@ async def list_cases(
         last = rows[-1][0]
         next_cursor = encode_cursor(last.opened_at, last.id)
     return rows, next_cursor, total
+
+
+def actionable_states(role: str) -> dict[str, set[str]]:
+    """By workflow version, the states in which ``role`` may fire an action: the inbox's
+    role x state (``ix`` on state serves it)."""
+    return {
+        version: {source for step in flow.steps if role in step.roles for source in step.sources}
+        for version, flow in WORKFLOWS.items()
+    }
+
+
+def due_at_column() -> Any:
+    """When a case's next deadline falls: the 12317 acceptance or the identification limit
+    while it is identified, the first measure once it is confirmed."""
+    identifying = Case.state.in_(IDENTIFICATION_STATES)
+    limit = func.coalesce(Case.acceptance_due_at, Case.identification_due_at)
+    return case((identifying, limit), else_=Case.measures_due_at)
+
+
+async def inbox(
+    session: AsyncSession,
+    *,
+    caller_area: str,
+    role: str,
+    area: str | None,
+    state: str | None,
+    channel: str | None,
+    monitoring_type: str | None,
+    name: str | None,
+    id_digest: str | None,
+    limit: int,
+) -> tuple[list[tuple[Case, Household]], int]:
+    """The caller's work: open cases in their area whose state lets their role act, the
+    nearest deadline first; with their number."""
+    by_version = actionable_states(role)
+    conditions: list[Any] = [
+        in_area(Case.area_code, caller_area),
+        Case.is_open.is_(True),
+        or_(
+            false(),  # a role that acts in no state has an empty inbox
+            *(
+                and_(Case.workflow_version == version, Case.state.in_(sorted(states)))
+                for version, states in by_version.items()
+                if states
+            )
+        ),
+    ]
+    if area:
+        conditions.append(in_area(Case.area_code, area))
+    if state:
+        conditions.append(Case.state == state)
+    if channel:
+        conditions.append(Case.channel == channel)
+    if monitoring_type:
+        conditions.append(Case.monitoring_type == monitoring_type)
+    if name:
+        members = select(Member.household_id).where(Member.name.startswith(name, autoescape=True))
+        conditions.append(or_(Household.head_name.startswith(name, autoescape=True),
+                              Case.household_id.in_(members)))  # fmt: skip
+    if id_digest:
+        conditions.append(Case.household_id.in_(
+            select(Member.household_id).where(Member.id_digest == id_digest)))  # fmt: skip
+    joined = select(Case, Household).join(Household, Household.id == Case.household_id)
+    counted = select(func.count()).select_from(joined.where(*conditions).subquery())
+    total = (await session.execute(counted)).scalar_one()
+    nearest_first = (due_at_column().asc().nulls_last(), Case.opened_at, Case.id)
+    query = joined.where(*conditions).order_by(*nearest_first).limit(limit)
+    rows = [(row[0], row[1]) for row in (await session.execute(query)).all()]
+    return rows, total

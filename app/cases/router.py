@@ -21,6 +21,8 @@ from app.cases.schemas import (
     CasePage,
     CaseState,
     EventOut,
+    InboxItem,
+    InboxPage,
     OpenCaseIn,
     ReplayOut,
 )
@@ -31,7 +33,7 @@ from app.core.observability import TRANSITIONS
 from app.households import idnumber
 from app.policies import service as policies
 from workflows.case import CURRENT as CURRENT_WORKFLOW
-from workflows.case import OPEN_ACTIONS, WORKFLOWS
+from workflows.case import IDENTIFICATION_STATES, OPEN_ACTIONS, WORKFLOWS
 from workflows.facts import (
     AnnouncementPosting,
     Classification,
@@ -159,6 +161,56 @@ async def list_cases(
     await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
     items = [service.case_out(service.Snapshot.of(c), h, now) for c, h in rows]
     return CasePage(items=items, next_cursor=next_cursor, total=count)
+
+
+inbox_router = APIRouter(prefix="/api/v1/inbox", tags=["cases"])
+
+
+@inbox_router.get("", response_model=InboxPage)
+async def inbox(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    state: CaseState | None = None,
+    area: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
+    channel: Channel | None = None,
+    monitoring_type: MonitoringType | None = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+    id_number: Annotated[str | None, Query(pattern=r"^\d{17}[\dXx]$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> InboxPage:
+    """待办: open cases of your area whose state lets your role act (role x state), the nearest
+    deadline first, overdue ones marked; filters as the case list's. Rules may still be unmet:
+    a case's ``/actions`` says which, and when a time rule will be met."""
+    permit(principal, "case.read")
+    now = clock.now()
+    digest = (
+        blind_index(settings.blind_index_key, idnumber.normalize(id_number)) if id_number else None
+    )
+    rows, total = await repo.inbox(
+        session,
+        caller_area=principal.area,
+        role=principal.role.value,
+        area=area,
+        state=state.value if state else None,
+        channel=channel.value if channel else None,
+        monitoring_type=monitoring_type.value if monitoring_type else None,
+        name=name.strip() or None if name else None,
+        id_digest=digest,
+        limit=limit,
+    )
+    await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
+    items = []
+    for case, household in rows:
+        snap = service.Snapshot.of(case)
+        out = service.case_out(snap, household, now)
+        due = (case.acceptance_due_at or case.identification_due_at
+               if case.state in IDENTIFICATION_STATES else case.measures_due_at)  # fmt: skip
+        mine = [s.action for s in snap.workflow.steps_from(case.state) if principal.role in s.roles]
+        items.append(InboxItem(**out.model_dump(), due_at=due, overdue=bool(due and due <= now),
+                               my_actions=list(dict.fromkeys(mine))))  # fmt: skip
+    return InboxPage(items=items, total=total)
 
 
 @router.get("/{case_id}", response_model=CaseOut)

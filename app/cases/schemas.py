@@ -93,6 +93,22 @@ class CasePage(BaseModel):
     """Every case the filters match, when the request asked with ``total=true``."""
 
 
+class InboxItem(CaseOut):
+    due_at: datetime | None
+    """The case's nearest deadline: the 12317 acceptance or identification limit while it is
+    identified, the first measure once confirmed."""
+    overdue: bool
+    my_actions: list[ActionName]
+    """What the caller's role may fire from the case's state (rules may still be unmet: the
+    case's ``/actions`` says which)."""
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    total: int
+    """Every case of the caller's work that the filters match (the page shows ``limit``)."""
+
+
 class UnmetOut(BaseModel):
     code: RuleCode
     message: str

@@ -92,6 +92,12 @@ API_HEADERS = (
      b"frame-ancestors 'none'"),
 )  # fmt: skip
 """On ``/api/`` only: the interactive docs load their own scripts and styles."""
+CONSOLE_HEADERS = (
+    (b"content-security-policy", b"default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+     b"style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+     b"form-action 'self'"),
+)  # fmt: skip
+"""On ``/console/``: the page may load and call its own origin only."""
 ALWAYS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -114,12 +120,17 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         api = scope["path"].startswith("/api/")
+        console = scope["path"].startswith("/console")
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                added: Iterable[tuple[bytes, bytes]] = (*ALWAYS, *self.extra,
-                                                        *(API_HEADERS if api else ()))  # fmt: skip
+                added: Iterable[tuple[bytes, bytes]] = (
+                    *ALWAYS,
+                    *self.extra,
+                    *(API_HEADERS if api else ()),
+                    *(CONSOLE_HEADERS if console else ()),
+                )
                 message["headers"] = [*message.get("headers", []),
                                       *((n, v) for n, v in added if n not in present)]  # fmt: skip
             await send(message)

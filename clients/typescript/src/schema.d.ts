@@ -874,6 +874,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/inbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Inbox
+         * @description 待办: open cases of your area whose state lets your role act (role x state), the nearest
+         *     deadline first, overdue ones marked; filters as the case list's. Rules may still be unmet:
+         *     a case's ``/actions`` says which, and when a time rule will be met.
+         */
+        get: operations["cases-inbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cases/{case_id}/documents/{name}": {
         parameters: {
             query?: never;
@@ -2093,6 +2115,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/demo/clock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Clock
+         * @description The service's present moment and day (the demo clock, moved or not).
+         */
+        get: operations["demo-read_clock"];
+        put?: never;
+        /**
+         * Advance Clock
+         * @description Move the service's clock forward, then fire the timers that became due.
+         */
+        post: operations["demo-advance_clock"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/demo/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Demo Users
+         * @description The demo users one may sign in as.
+         */
+        get: operations["demo-list_demo_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/demo/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint Demo Token
+         * @description A bearer token for a demo user, minted on the service's clock (8 hours of it).
+         */
+        post: operations["demo-mint_demo_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/case": {
         parameters: {
             query?: never;
@@ -2244,6 +2330,19 @@ export interface components {
             role: components["schemas"]["Role"];
             /** Area */
             area: string;
+        };
+        /** Advance */
+        Advance: {
+            /**
+             * Days
+             * @default 0
+             */
+            days: number;
+            /**
+             * Hours
+             * @default 0
+             */
+            hours: number;
         };
         /**
          * AlertIn
@@ -2535,6 +2634,24 @@ export interface components {
             /** Override Reason */
             override_reason?: string | null;
         };
+        /** ClockOut */
+        ClockOut: {
+            /**
+             * Now
+             * Format: date-time
+             */
+            now: string;
+            /**
+             * Today
+             * Format: date
+             */
+            today: string;
+            /**
+             * Timers Fired
+             * @default 0
+             */
+            timers_fired: number;
+        };
         /**
          * CommitmentForm
          * @description 承诺授权书: the household vouches for its facts and authorizes lawful asset queries.
@@ -2710,6 +2827,44 @@ export interface components {
             description?: string | null;
             /** Reason */
             reason?: string | null;
+        };
+        /** DemoTokenIn */
+        DemoTokenIn: {
+            /**
+             * User
+             * @example cadre.pinggang
+             */
+            user: string;
+        };
+        /** DemoTokenOut */
+        DemoTokenOut: {
+            /** Access Token */
+            access_token: string;
+            /**
+             * Token Type
+             * @default Bearer
+             */
+            token_type: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            user: components["schemas"]["DemoUserOut"];
+        };
+        /** DemoUserOut */
+        DemoUserOut: {
+            /** Sub */
+            sub: string;
+            role: components["schemas"]["Role"];
+            /** Area */
+            area: string;
+            /** Department */
+            department: string | null;
+            /** Description */
+            description: string;
+            /** Name */
+            name: string | null;
         };
         /**
          * DisasterRule
@@ -3080,6 +3235,54 @@ export interface components {
              */
             large_rigid_spending: boolean;
             guarantees: components["schemas"]["Guarantees"];
+        };
+        /** InboxItem */
+        InboxItem: {
+            /** Id */
+            id: string;
+            state: components["schemas"]["CaseState"];
+            /** Version */
+            version: number;
+            channel: components["schemas"]["Channel"];
+            /** Area Code */
+            area_code: string;
+            /** Is Open */
+            is_open: boolean;
+            monitoring_type: components["schemas"]["MonitoringType"] | null;
+            /** Workflow Version */
+            workflow_version: string;
+            /** Policy Version */
+            policy_version: string;
+            /**
+             * Opened At
+             * Format: date-time
+             */
+            opened_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            household: components["schemas"]["HouseholdSummary"];
+            deadlines: components["schemas"]["Deadlines"];
+            suggested_classification: components["schemas"]["SuggestedClassification"] | null;
+            /** Facts */
+            facts: {
+                [key: string]: unknown;
+            };
+            /** Due At */
+            due_at: string | null;
+            /** Overdue */
+            overdue: boolean;
+            /** My Actions */
+            my_actions: components["schemas"]["ActionName"][];
+        };
+        /** InboxPage */
+        InboxPage: {
+            /** Items */
+            items: components["schemas"]["InboxItem"][];
+            /** Total */
+            total: number;
         };
         /** InclusionOut */
         InclusionOut: {
@@ -6530,6 +6733,39 @@ export interface operations {
             429: components["responses"]["Problem429"];
         };
     };
+    "cases-inbox": {
+        parameters: {
+            query?: {
+                state?: components["schemas"]["CaseState"] | null;
+                area?: string | null;
+                channel?: components["schemas"]["Channel"] | null;
+                monitoring_type?: components["schemas"]["MonitoringType"] | null;
+                name?: string | null;
+                id_number?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxPage"];
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+        };
+    };
     "documents-document": {
         parameters: {
             query?: {
@@ -8837,6 +9073,115 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+        };
+    };
+    "demo-read_clock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClockOut"];
+                };
+            };
+        };
+    };
+    "demo-advance_clock": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h get the first answer again (2xx and 409 guard_failed) and write nothing. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Advance"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClockOut"];
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+        };
+    };
+    "demo-list_demo_users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemoUserOut"][];
+                };
+            };
+        };
+    };
+    "demo-mint_demo_token": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h get the first answer again (2xx and 409 guard_failed) and write nothing. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DemoTokenIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DemoTokenOut"];
+                };
+            };
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            422: components["responses"]["Problem422"];
         };
     };
     "workflows-case_workflow": {

@@ -1,0 +1,57 @@
+// 防返贫监测工作台: the operator console, a client of the public REST API only.
+import "./style.css";
+import { h, mount, when } from "./dom";
+import { ROLE } from "./labels";
+import { api, signOut, user } from "./session";
+import { caseView } from "./views/casepage";
+import { inboxView } from "./views/inbox";
+import { signInView } from "./views/signin";
+
+const bar = document.getElementById("bar") as HTMLElement;
+const app = document.getElementById("app") as HTMLElement;
+
+function go(hash: string): void {
+  if (location.hash === hash) void route();
+  else location.hash = hash;
+}
+
+async function header(): Promise<void> {
+  const me = user();
+  if (!me) {
+    mount(bar, h("strong", {}, "防返贫监测工作台"));
+    return;
+  }
+  const clock = await api().GET("/api/v1/demo/clock");
+  const days = h("input", { id: "clock-days", type: "number", min: 1, max: 400, value: 1, "aria-label": "前进天数" }) as HTMLInputElement;
+  const advance = async () => {
+    const moved = await api().POST("/api/v1/demo/clock", { body: { days: Number(days.value), hours: 0 } });
+    if (moved.data) {
+      await header();
+      await route();
+    }
+  };
+  mount(bar,
+    h("strong", {}, "防返贫监测工作台"),
+    h("nav", {}, h("a", { href: "#/" }, "待办")),
+    clock.data ? h("span", { id: "clock" }, `演示时钟：${when(clock.data.now)}`) : null,
+    clock.data && me.role === "admin"
+      ? h("span", {}, days, h("button", { type: "button", id: "advance-clock", onclick: advance }, "前进"))
+      : null,
+    h("span", { id: "who" }, `${me.name}（${ROLE[me.role] ?? me.role}，${me.area}）`),
+    h("button", { type: "button", id: "sign-out", onclick: () => { signOut(); go("#/"); void header(); } }, "退出"));
+}
+
+async function route(): Promise<void> {
+  if (!user()) {
+    await signInView(app, () => { void header(); go("#/"); });
+    return;
+  }
+  const match = /^#\/cases\/([\w-]+)$/.exec(location.hash);
+  if (match?.[1]) await caseView(app, match[1]);
+  else await inboxView(app, go);
+  app.focus();
+}
+
+window.addEventListener("hashchange", () => void route());
+void header();
+void route();

@@ -1,0 +1,132 @@
+import type { Action, Case } from "@fangfanpin/client";
+import { day, h, mount, when } from "../dom";
+import { CHANNEL, FACT_PATHS, MONITORING_TYPE, ROLE, STATE } from "../labels";
+import { bodySchema, buildForm } from "../schemaform";
+import { Submission, type Outcome } from "../send";
+import { api, token, user } from "../session";
+
+interface FactSpec {
+  kind: string;
+  title: string;
+  roles: string[];
+  states: string[];
+}
+
+/** Today in the service's calendar (the demo clock's when it runs one). */
+async function today(): Promise<string> {
+  const clock = await api().GET("/api/v1/demo/clock");
+  if (clock.data) return clock.data.today;
+  return new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
+}
+
+/** A case: its household, deadlines, what may be done now and why not, the forms, the trail. */
+export async function caseView(target: HTMLElement, caseId: string): Promise<void> {
+  const client = api();
+  const path = { case_id: caseId };
+  const read = await client.GET("/api/v1/cases/{case_id}", { params: { path } });
+  if (!read.data) {
+    mount(target, h("h1", {}, "案件"), h("p", { class: "error", role: "alert" }, read.error?.title ?? "无法读取"));
+    return;
+  }
+  const current: Case = read.data;
+  const etag = read.response.headers.get("ETag");
+  const [actions, events, flow] = await Promise.all([
+    client.GET("/api/v1/cases/{case_id}/actions", { params: { path } }),
+    client.GET("/api/v1/cases/{case_id}/events", { params: { path } }),
+    fetch(`/api/v1/workflows/case?version=${encodeURIComponent(current.workflow_version)}`, {
+      headers: { Authorization: `Bearer ${token() ?? ""}` },
+    }).then((r) => (r.ok ? (r.json() as Promise<{ facts: FactSpec[] }>) : { facts: [] })),
+  ]);
+  const me = user();
+  const work = h("section", { id: "work", "aria-live": "polite" });
+  const reload = () => caseView(target, caseId);
+
+  const open = async (title: string, url: string, schemaPath: string, initial: Record<string, unknown>) => {
+    const schema = await bodySchema(schemaPath, "post");
+    const form = await buildForm(schema ?? { type: "object", properties: {} }, initial);
+    const message = h("div", { class: "outcome", role: "alert" });
+    const submission = new Submission(url, etag);
+    const submit = async (event: Event) => {
+      event.preventDefault();
+      const outcome: Outcome = await submission.send(form.value());
+      if (outcome.ok) {
+        await reload();
+        return;
+      }
+      const problem = outcome.problem;
+      form.showErrors(problem.errors ?? []);
+      mount(message,
+        h("p", { class: "error" }, `${problem.title}（${problem.code}）`),
+        problem.unmet?.length
+          ? h("ul", { class: "unmet" }, ...problem.unmet.map((u) =>
+              h("li", { "data-code": u.code }, u.message, u.met_at ? `（${when(u.met_at)} 起满足）` : "")))
+          : null,
+        problem.status === 412
+          ? h("button", { type: "button", id: "reload", onclick: reload }, "案件已被他人修改：重新载入")
+          : null);
+    };
+    mount(work, h("h2", {}, title),
+      h("form", { class: "action-form", onsubmit: submit }, form.element, message,
+        h("button", { type: "submit" }, "提交"),
+        h("button", { type: "button", onclick: () => mount(work) }, "取消")));
+    (work.querySelector("input, select, textarea") as HTMLElement | null)?.focus();
+  };
+
+  const dated = async (schemaPath: string): Promise<Record<string, unknown>> => {
+    const schema = await bodySchema(schemaPath, "post");
+    const now = await today();
+    const initial: Record<string, unknown> = {};
+    for (const name of Object.keys((schema?.properties as Record<string, unknown>) ?? {})) {
+      if (name.endsWith("_on")) initial[name] = now;
+    }
+    return initial;
+  };
+
+  const actionItem = (action: Action) => {
+    const schemaPath = `/api/v1/cases/{case_id}/actions/${action.name}`;
+    return h("li", { class: action.allowed ? "allowed" : "blocked", "data-action": action.name },
+      h("strong", {}, action.title || action.name), ` → ${STATE[action.to_state]}`,
+      action.unmet.length
+        ? h("ul", { class: "unmet" }, ...action.unmet.map((u) =>
+            h("li", { "data-code": u.code }, u.message, u.met_at ? `（${when(u.met_at)} 起满足）` : "")))
+        : null,
+      action.unmet.some((u) => u.code === "role_not_permitted")
+        ? null
+        : h("button", { type: "button", "data-fire": action.name,
+            onclick: async () => open(action.title || action.name,
+              `/api/v1/cases/${caseId}/actions/${action.name}`, schemaPath, await dated(schemaPath)) },
+          action.requires.length ? `办理（需填写：${action.requires.join("、")}）` : "办理"));
+  };
+
+  const facts = (flow.facts ?? []).filter((f) =>
+    f.states.includes(current.state) && me && f.roles.includes(me.role) && FACT_PATHS[f.kind]);
+  const factItem = (fact: FactSpec) => {
+    const schemaPath = `/api/v1/cases/{case_id}/${FACT_PATHS[fact.kind]}`;
+    return h("li", {}, h("button", { type: "button", "data-fact": fact.kind,
+      onclick: async () => open(fact.title, `/api/v1/cases/${caseId}/${FACT_PATHS[fact.kind]}`,
+        schemaPath, await dated(schemaPath)) }, `记录${fact.title}`));
+  };
+
+  const deadlines = current.deadlines;
+  mount(target,
+    h("h1", {}, `${current.household.head_name}（${STATE[current.state]}）`),
+    h("dl", { class: "summary" },
+      h("dt", {}, "户主身份证号"), h("dd", {}, current.household.head_id_number_masked),
+      h("dt", {}, "村"), h("dd", {}, current.household.village_code),
+      h("dt", {}, "渠道"), h("dd", {}, CHANNEL[current.channel] ?? current.channel),
+      h("dt", {}, "监测对象类别"), h("dd", {}, current.monitoring_type ? MONITORING_TYPE[current.monitoring_type] ?? "" : "—"),
+      h("dt", {}, "版本"), h("dd", { id: "version" }, String(current.version)),
+      h("dt", {}, "识别时限"), h("dd", { class: deadlines.identification_overdue ? "overdue" : "" },
+        day(deadlines.identification_due_at), deadlines.identification_overdue ? "（逾期）" : ""),
+      deadlines.notice_ends_at ? h("dt", {}, "公示期满") : null,
+      deadlines.notice_ends_at ? h("dd", {}, when(deadlines.notice_ends_at)) : null),
+    h("section", { id: "actions" }, h("h2", {}, "可办理事项"),
+      h("ul", {}, ...(actions.data ?? []).map(actionItem))),
+    facts.length ? h("section", { id: "facts" }, h("h2", {}, "记录"), h("ul", {}, ...facts.map(factItem))) : null,
+    work,
+    h("section", { id: "timeline" }, h("h2", {}, "办理记录"),
+      h("ol", {}, ...(events.data ?? []).map((e) =>
+        h("li", {}, `${when(e.occurred_at)} ${e.actor.sub}（${ROLE[e.actor.role] ?? e.actor.role}）${e.name}`,
+          e.from_state !== e.to_state ? ` ${STATE[e.from_state as keyof typeof STATE] ?? e.from_state} → ${STATE[e.to_state as keyof typeof STATE] ?? e.to_state}` : "")))),
+    h("p", {}, h("a", { href: "#/" }, "返回待办")));
+}

@@ -1,0 +1,223 @@
+// The console end to end in headless Chromium: a cadre opens a case, the committee records the
+// form and the vote, the notice runs on the demo clock, the township verifies, the city
+// confirms, all through the console's forms; a refused action shows its unmet rules; a cadre
+// of another village cannot find the case. Every request the page makes must go to its own
+// origin; axe-core must find no serious or critical violation; each screen is photographed.
+// Usage: node tests/browser/console.mjs <base url> <screenshot dir> <head ID number>
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const [base, shots, headId] = process.argv.slice(2);
+const origin = new URL(base).origin;
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-background-networking"],
+});
+const report = { outside: [], pageErrors: [], axe: [], steps: [], shots: [] };
+const started = Date.now();
+const log = (text) => report.steps.push(`${((Date.now() - started) / 1000).toFixed(1)}s ${text}`);
+// bypassCSP lets the test inject axe-core; the requests are watched below all the same
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+page.on("request", (request) => {
+  const url = request.url();
+  if (!url.startsWith(origin) && !url.startsWith("data:") && !url.startsWith("blob:")) {
+    report.outside.push(url);
+  }
+});
+page.on("pageerror", (error) => report.pageErrors.push(error.message));
+page.on("crash", () => report.pageErrors.push("the page crashed"));
+
+let shot = 0;
+async function snap(name) {
+  shot += 1;
+  const path = `${shots}/${String(shot).padStart(2, "0")}-${name}.png`;
+  await page.screenshot({ path, fullPage: true });
+  report.shots.push(path);
+}
+
+async function audit(name) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const found = await axe.run(document, { resultTypes: ["violations"] });
+    return {
+      passes: found.passes.length,
+      violations: found.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length })),
+    };
+  });
+  report.axeRulesPassed = (report.axeRulesPassed ?? 0) + result.passes;
+  for (const violation of result.violations) report.axe.push({ screen: name, ...violation });
+}
+
+async function signIn(user) {
+  await page.goto(`${base}/console/`);
+  if (await page.locator("#sign-out").count()) {
+    await page.click("#sign-out");
+  }
+  await page.click(`button[data-user="${user}"]`);
+  await page.waitForSelector("#inbox-list table, #inbox-list .error");
+  log(`signed in as ${user}`);
+}
+
+async function openCasePage(id) {
+  await page.goto(`${base}/console/#/cases/${id}`);
+  await page.waitForSelector("#actions, main .error");
+}
+
+async function version() {
+  return Number(await page.textContent("#version"));
+}
+
+/** Submit the open form; answers the problem shown, or null when the page moved on. */
+async function submit() {
+  const before = await page.locator("#version").count() ? await version() : null;
+  await page.click(".action-form button[type=submit], #open-case-form button[type=submit]");
+  await page.waitForFunction(
+    (was) => {
+      const outcome = document.querySelector(".outcome")?.textContent || document.querySelector("#open-case-form .error")?.textContent;
+      if (outcome) return true;
+      const now = document.querySelector("#version")?.textContent;
+      return !document.querySelector(".action-form, #open-case-form") && now !== undefined && Number(now) !== was;
+    },
+    before,
+    { timeout: 15000 },
+  );
+  const shown = page.locator(".outcome, #open-case-form .error");
+  const problem = (await shown.count()) ? await shown.first().textContent() : null;
+  return problem && problem.trim() ? problem.trim() : null;
+}
+
+async function fire(action, fields = {}) {
+  if (process.env.DEBUG_SNAP) await snap(`before-${action}`);
+  await page.click(`button[data-fire="${action}"]`);
+  await page.waitForSelector(".action-form");
+  await fill(fields);
+  const problem = await submit();
+  log(`${action}: ${problem ?? "done"}`);
+  return problem;
+}
+
+async function record(kind, fields = {}) {
+  await page.click(`button[data-fact="${kind}"]`);
+  await page.waitForSelector(".action-form");
+  await fill(fields);
+  const problem = await submit();
+  log(`${kind}: ${problem ?? "recorded"}`);
+  return problem;
+}
+
+async function fill(fields) {
+  for (const [name, value] of Object.entries(fields)) {
+    const field = page.locator(`[name="${name}"]`);
+    const tag = await field.evaluate((el) => `${el.tagName}:${el.getAttribute("type") ?? ""}`);
+    if (tag.startsWith("SELECT")) await field.selectOption(value);
+    else if (tag === "INPUT:checkbox") await field.setChecked(Boolean(value));
+    else await field.fill(String(value));
+  }
+}
+
+const must = (problem, what) => {
+  if (problem) throw new Error(`${what} was refused: ${problem}`);
+};
+
+try {
+  // 1. The village cadre opens a case from the inbox.
+  await signIn("cadre.pinggang");
+  await snap("inbox-cadre");
+  await audit("inbox");
+  await page.click("#open-case");
+  await page.waitForSelector("#open-case-form");
+  await fill({
+    "household.head_name": "赵春生",
+    "household.head_id_number": headId,
+    "household.size": 1,
+    description: "户主突发重病，医疗支出大",
+    risk_type: "illness",
+  });
+  await snap("open-case-form");
+  await audit("open-case-form");
+  must(await submit(), "opening the case");
+  const caseId = page.url().split("/cases/")[1];
+  report.caseId = caseId;
+  await snap("case-opened");
+  await audit("case-page");
+
+  // 2. The village takes it up; its form and verification.
+  must(await fire("start_village_review"), "start_village_review");
+  must(await record("commitment_form", {
+    signatory_name: "赵春生",
+    document_sha256: "a".repeat(64),
+    covered_member_id_numbers: headId,
+  }), "commitment form");
+  must(await record("household_verification", {
+    verified_by: "张建国",
+    household_size: 1,
+    wage_income: "1200", business_income: "0", property_income: "0", transfer_income: "600",
+    business_expense: "0", compliant_out_of_pocket: "9000", large_rigid_spending: true,
+    "guarantees.food_and_clothing": true, "guarantees.compulsory_education": true,
+    "guarantees.basic_medical_care": true, "guarantees.housing_safety": true,
+    "guarantees.drinking_water": true,
+  }), "household verification");
+
+  // 3. The committee studies it, holds the review and publishes the notice.
+  await signIn("committee.pinggang");
+  await openCasePage(caseId);
+  must(await record("committee_study", { participants: "村党支部书记\n村委会主任", conclusion: "同意提交评议" }), "committee study");
+  must(await record("review", {
+    eligible_members: 30, present: 25, votes_for: 22, votes_against: 1, abstentions: 2,
+    minutes_sha256: "b".repeat(64),
+  }), "review");
+  must(await fire("publish_notice", { location: "平岗村村务公开栏" }), "publish_notice");
+  await snap("notice-published");
+
+  // 4. Leaving the notice early is refused, with the rule and when it will be met.
+  report.listedUnmet = await page.locator('[data-action="submit_to_township"] [data-code]').evaluateAll(
+    (items) => items.map((i) => i.getAttribute("data-code")));
+  report.earlyRefusal = await fire("submit_to_township");
+  report.earlyUnmet = await page.locator(".outcome [data-code]").evaluateAll(
+    (items) => items.map((i) => i.getAttribute("data-code")));
+  await snap("refused-with-unmet");
+  await audit("refused");
+
+  // 5. Six days pass on the demo clock: the notice timer submits the case to the township.
+  await signIn("admin.jiaohe");
+  await page.fill("#clock-days", "6");
+  await page.click("#advance-clock");
+  await page.waitForTimeout(500);
+  log("clock advanced 6 days");
+
+  // 6. The township visits and sends it on; the city classifies and confirms.
+  await signIn("township.baishishan");
+  await openCasePage(caseId);
+  report.afterNotice = (await page.textContent("main h1")) ?? "";
+  must(await record("home_visit", { visited_by: "刘乡干", findings: "情况属实", opinion: "同意纳入" }), "home visit");
+  must(await fire("submit_to_city"), "submit_to_city");
+  await signIn("bureau.jiaohe");
+  await openCasePage(caseId);
+  must(await record("classification", {
+    monitoring_type: "sudden_hardship", risk_types: ["illness"],
+    "responsible_person.name": "孙帮扶", "responsible_person.unit": "蛟河市农业农村局",
+  }), "classification");
+  must(await fire("confirm"), "confirm");
+  report.finalTitle = (await page.textContent("main h1")) ?? "";
+  await snap("confirmed");
+  await audit("confirmed");
+
+  // 7. A cadre of another village finds nothing of it.
+  await signIn("cadre.laodong");
+  await page.fill("#search", "赵春生");
+  await page.press("#search", "Enter");
+  await page.waitForFunction(() => document.querySelector("#inbox-total"));
+  report.otherVillageRows = await page.locator(`tr[data-case="${caseId}"]`).count();
+  await openCasePage(caseId);
+  report.otherVillagePage = (await page.textContent("main")) ?? "";
+  await snap("other-village");
+} catch (error) {
+  report.error = String(error?.stack ?? error);
+  await snap("failure").catch(() => {});
+} finally {
+  await browser.close();
+  console.log(JSON.stringify(report));
+}

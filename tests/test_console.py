@@ -1,0 +1,124 @@
+"""The operator console, clicked through in headless Chromium against a real server — on
+PostgreSQL when one answers (CI requires it), else on SQLite: a case from its opening by a
+village cadre to the city's confirmation, through the console's forms only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.transitions import wait_ready
+from tests.conftest import (
+    APP_ROLE,
+    ARTIFACTS,
+    OWNERS,
+    REPOSITORY,
+    browser_or_skip,
+    free_port,
+    run_cli,
+)
+from tests.helpers import new_id_number
+
+
+async def _recreate(owner_url: str, name: str, *, drop_only: bool = False) -> None:
+    engine = create_async_engine(
+        make_url(owner_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    async with engine.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not drop_only:
+            owner = make_url(owner_url).username
+            await connection.execute(text(f'CREATE DATABASE "{name}" OWNER "{owner}"'))
+    await engine.dispose()
+
+
+@pytest.fixture
+def console_server(
+    tmp_path: Path, database_urls: dict[str, str | None]
+) -> Iterator[dict[str, Any]]:
+    """A served demo (as ``make run`` serves it) on a database of its own."""
+    env = {**os.environ, "FANGFANPIN_DEMO": "1"}
+    for name in ("DATABASE_URL", "DATABASE_MIGRATION_URL", "DATABASE_APP_ROLE"):
+        env.pop(name, None)
+    postgres = database_urls["postgresql"]
+    database = None
+    if postgres:
+        owner = make_url(OWNERS[postgres])
+        database = f"{owner.database}_console"
+        asyncio.run(_recreate(OWNERS[postgres], database))
+        env["DATABASE_URL"] = make_url(postgres).set(database=database).render_as_string(False)
+        env["DATABASE_MIGRATION_URL"] = owner.set(database=database).render_as_string(False)
+        env["DATABASE_APP_ROLE"] = APP_ROLE
+    else:
+        env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'console.sqlite3'}"
+    run_cli("migrate", env=env)
+    run_cli("demo", env=env)
+    port = free_port()
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker"],
+        env=env, cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        wait_ready(port)
+        yield {
+            "base": f"http://127.0.0.1:{port}",
+            "backend": "postgresql" if postgres else "sqlite",
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+        if postgres and database:
+            asyncio.run(_recreate(OWNERS[postgres], database, drop_only=True))
+
+
+def test_the_console_is_served_from_the_service(console_server: dict[str, Any]) -> None:
+    base = console_server["base"]
+    page = httpx.get(f"{base}/console/")
+    assert page.status_code == 200 and "防返贫监测工作台" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert httpx.get(f"{base}/", follow_redirects=False).headers["location"] == "/console/"
+    scripts = [line for line in page.text.split('"') if line.endswith(".js")]
+    assert scripts and all(s.startswith("/console/assets/") for s in scripts)
+
+
+def test_a_case_from_opening_to_confirmation_through_the_console(
+    console_server: dict[str, Any],
+) -> None:
+    browser_or_skip()
+    shots = ARTIFACTS / "console"
+    shots.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["node", "tests/browser/console.mjs", console_server["base"], str(shots),
+         new_id_number(born="19750315")],
+        cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "error" not in report, report.get("error")
+    assert report["outside"] == [], "the page made a request to another origin"
+    assert report["pageErrors"] == []
+    # the refused step shows the rule that holds it and when it will be met
+    assert report["listedUnmet"] == ["notice_period_running"]
+    assert report["earlyUnmet"] == ["notice_period_running"]
+    assert "公示期未满" in report["earlyRefusal"] and "起满足" in report["earlyRefusal"]
+    assert report["afterNotice"].endswith("（乡镇审核）")  # the notice timer moved it on
+    assert report["finalTitle"].endswith("（帮扶中）")
+    # another village's cadre finds nothing: not in the inbox, and the page is "not found"
+    assert report["otherVillageRows"] == 0
+    assert "案件不存在" in report["otherVillagePage"]
+    serious = [v for v in report["axe"] if v["impact"] in ("serious", "critical")]
+    assert serious == [], serious
+    assert report["axeRulesPassed"] > 50  # axe ran on every audited screen
+    assert len(report["shots"]) >= 6

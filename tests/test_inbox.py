@@ -1,0 +1,47 @@
+"""待办: the cases a role may act on (role x state), the nearest deadline first."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.helpers import Api
+
+
+async def test_the_inbox_holds_the_cases_the_role_may_act_on(api: Api) -> None:
+    first = await api.open_case("cadre_found")
+    second = await api.open_case("cadre_found")
+    await api.must("cadre.pinggang", second["id"], "start_village_review")
+    cadre = (await api.get("cadre.pinggang", "/api/v1/inbox")).json()
+    assert {c["id"] for c in cadre["items"]} == {first["id"], second["id"]}
+    mine = {c["id"]: c["my_actions"] for c in cadre["items"]}
+    assert "start_village_review" in mine[first["id"]]
+    assert "withdraw" in mine[second["id"]]
+    # the committee may reject a report before its review and publish the notice after it;
+    # the township acts in neither state
+    committee = (await api.get("committee.pinggang", "/api/v1/inbox")).json()
+    acts = {c["id"]: set(c["my_actions"]) for c in committee["items"]}
+    assert acts == {first["id"]: {"reject"}, second["id"]: {"publish_notice", "reject"}}
+    township = (await api.get("township.baishishan", "/api/v1/inbox")).json()
+    assert township == {"items": [], "total": 0}
+    # another village's cadre sees nothing of these
+    elsewhere = (await api.get("cadre.laodong", "/api/v1/inbox")).json()
+    assert elsewhere["total"] == 0
+
+
+async def test_the_nearest_deadline_comes_first_and_the_late_are_marked(api: Api) -> None:
+    older = await api.open_case("cadre_found")
+    api.clock.advance(timedelta(days=3))
+    newer = await api.open_case("cadre_found")
+    listed = (await api.get("cadre.pinggang", "/api/v1/inbox")).json()["items"]
+    assert [c["id"] for c in listed] == [older["id"], newer["id"]]
+    assert listed[0]["due_at"] < listed[1]["due_at"]
+    assert not any(c["overdue"] for c in listed)
+    api.clock.advance(timedelta(days=30))
+    late = (await api.get("cadre.pinggang", "/api/v1/inbox")).json()["items"]
+    assert all(c["overdue"] for c in late)
+    by_state = await api.get("cadre.pinggang", "/api/v1/inbox", state="assisted")
+    assert by_state.json()["items"] == []
+    refused = await api.get("cadre.pinggang", "/api/v1/inbox", state="nominated")
+    assert refused.status_code == 422
+    by_name = await api.get("cadre.pinggang", "/api/v1/inbox", name="王德")
+    assert by_name.json()["total"] == 2
