@@ -17,7 +17,7 @@ from app.access_log.router import router as access_log_router
 from app.audit.router import router as audit_router
 from app.auth.dependencies import AuthFirstMiddleware
 from app.auth.jwks import JwksCache
-from app.cases.router import inbox_router
+from app.cases.router import dashboard_router, inbox_router
 from app.cases.router import router as cases_router
 from app.core import errors
 from app.core.clock import Clock, ClockMiddleware, OffsetClock, SystemClock
@@ -162,6 +162,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(health.router)
     app.include_router(cases_router)
     app.include_router(inbox_router)
+    app.include_router(dashboard_router)
     app.include_router(notices_router)
     app.include_router(department_data_router)
     app.include_router(policies_router)

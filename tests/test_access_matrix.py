@@ -86,6 +86,7 @@ def routes(f: dict[str, str]) -> list[Route]:
                           "village_code": "220281102200", "size": 2}}),
         Route("GET", "/api/v1/cases", CASE_READERS, "list"),
         Route("GET", "/api/v1/inbox", CASE_READERS, "list"),
+        Route("GET", "/api/v1/dashboard", CASE_READERS, "list"),
         Route("GET", c, CASE_READERS, "object"),
         Route("GET", f"{c}/actions", CASE_READERS, "object"),
         *(Route("POST", f"{c}/actions/{action}", _firers(action), "object",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -98,7 +99,8 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
 ) -> None:
     browser_or_skip()
     shots = ARTIFACTS / "console"
-    shots.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(shots, ignore_errors=True)  # this run's screens only
+    shots.mkdir(parents=True)
     done = subprocess.run(
         ["node", "tests/browser/console.mjs", console_server["base"], str(shots),
          new_id_number(born="19750315")],
@@ -118,6 +120,16 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
     # another village's cadre finds nothing: not in the inbox, and the page is "not found"
     assert report["otherVillageRows"] == 0
     assert "案件不存在" in report["otherVillagePage"]
+    # the diagram: its own chunk, loaded on demand, the current state and the path marked
+    assert report["diagramChunk"] == 1
+    assert report["diagramCurrent"] == "assisted"
+    assert report["diagramVisited"] == [
+        "cadre_found", "village_nomination", "public_notice", "township_verification",
+        "city_confirmation",
+    ]  # fmt: skip
+    assert "在办案件" in report["dashboardOpen"]
+    assert report["replayMatches"] == "是" and report["chainValid"] == "是"
+    assert report["logRows"] >= 1  # the worker sequences events into the log as they commit
     serious = [v for v in report["axe"] if v["impact"] in ("serious", "critical")]
     assert serious == [], serious
     assert report["axeRulesPassed"] > 50  # axe ran on every audited screen

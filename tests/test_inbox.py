@@ -45,3 +45,23 @@ async def test_the_nearest_deadline_comes_first_and_the_late_are_marked(api: Api
     assert refused.status_code == 422
     by_name = await api.get("cadre.pinggang", "/api/v1/inbox", name="王德")
     assert by_name.json()["total"] == 2
+
+
+async def test_the_dashboard_counts_the_open_cases_of_an_area(api: Api) -> None:
+    first = await api.open_case("cadre_found")
+    await api.open_case("cadre_found")
+    await api.open_case("cadre_found", user="cadre.laodong", village="220281105200")
+    await api.must("cadre.pinggang", first["id"], "start_village_review")
+    city = (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()
+    assert city["open"] == 3
+    assert city["by_state"] == {"cadre_found": 2, "village_nomination": 1}
+    assert city["by_channel"] == {"cadre_found": 3}
+    assert {v["code"]: (v["name"], v["count"]) for v in city["by_village"]} == {
+        "220281102200": ("平岗村", 2), "220281105200": ("劳动村", 1)}  # fmt: skip
+    township = (await api.get("township.baishishan", "/api/v1/dashboard")).json()
+    assert township["open"] == 2 and township["area"] == "220281102"
+    other = await api.get("township.baishishan", "/api/v1/dashboard", area="220281105")
+    assert other.status_code == 404
+    api.clock.advance(timedelta(days=40))
+    late = (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()
+    assert late["identification_overdue"] == 3

@@ -267,7 +267,7 @@ async def inbox(
                 and_(Case.workflow_version == version, Case.state.in_(sorted(states)))
                 for version, states in by_version.items()
                 if states
-            )
+            ),
         ),
     ]
     if area:
@@ -292,3 +292,39 @@ async def inbox(
     query = joined.where(*conditions).order_by(*nearest_first).limit(limit)
     rows = [(row[0], row[1]) for row in (await session.execute(query)).all()]
     return rows, total
+
+
+async def counts(
+    session: AsyncSession, caller_area: str, area: str | None, now: datetime
+) -> dict[str, Any]:
+    """The dashboard's numbers for the caller's area (or a part of it): open cases by state,
+    monitoring type, channel and village, and how many are late in each way."""
+    scope = [in_area(Case.area_code, caller_area), Case.is_open.is_(True)]
+    if area:
+        scope.append(in_area(Case.area_code, area))
+
+    async def grouped(column: Any) -> dict[str, int]:
+        rows = await session.execute(select(column, func.count()).where(*scope).group_by(column))
+        return {str(key): int(n) for key, n in rows.all() if key is not None}
+
+    async def count(*extra: Any) -> int:
+        counted = select(func.count()).select_from(Case).where(*scope, *extra)
+        return int((await session.execute(counted)).scalar_one())
+
+    return {
+        "by_state": await grouped(Case.state),
+        "by_monitoring_type": await grouped(Case.monitoring_type),
+        "by_channel": await grouped(Case.channel),
+        "by_village": await grouped(Case.area_code),
+        "identification_overdue": await count(
+            Case.state.in_(IDENTIFICATION_STATES), Case.identification_due_at <= now
+        ),
+        "measures_overdue": await count(Case.measures_due_at <= now),
+        "acceptance_overdue": await count(Case.acceptance_due_at <= now),
+        "open": await count(),
+    }
+
+
+async def area_names(session: AsyncSession, codes: list[str]) -> dict[str, str]:
+    rows = await session.execute(select(Area.code, Area.name).where(Area.code.in_(codes)))
+    return {code: name for code, name in rows.all()}

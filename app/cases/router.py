@@ -16,10 +16,12 @@ from app.cases import service
 from app.cases.schemas import (
     ActionOut,
     ActorOut,
+    AreaCount,
     CaseOpened,
     CaseOut,
     CasePage,
     CaseState,
+    Dashboard,
     EventOut,
     InboxItem,
     InboxPage,
@@ -28,7 +30,14 @@ from app.cases.schemas import (
 )
 from app.core.canonical import blind_index
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, ProblemError, Unprocessable, validation_problem
+from app.core.errors import (
+    Forbidden,
+    NotFound,
+    ProblemError,
+    Unprocessable,
+    declares,
+    validation_problem,
+)
 from app.core.observability import TRANSITIONS
 from app.households import idnumber
 from app.policies import service as policies
@@ -211,6 +220,29 @@ async def inbox(
         items.append(InboxItem(**out.model_dump(), due_at=due, overdue=bool(due and due <= now),
                                my_actions=list(dict.fromkeys(mine))))  # fmt: skip
     return InboxPage(items=items, total=total)
+
+
+dashboard_router = APIRouter(prefix="/api/v1/dashboard", tags=["cases"])
+
+
+@dashboard_router.get("", response_model=Dashboard, responses=declares(404))
+async def dashboard(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    area: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
+) -> Dashboard:
+    """Open cases of your area (or a part of it) by state, monitoring type, channel and
+    village, and the late ones of each kind; the lists behind the numbers are the case list's
+    filters (``overdue``, ``measures_overdue``, ``acceptance_overdue``)."""
+    permit(principal, "case.read")
+    if area and not area.startswith(principal.area):
+        raise NotFound("area_not_found", f"No area {area} within yours.")
+    numbers = await repo.counts(session, principal.area, area, clock.now())
+    names = await repo.area_names(session, list(numbers["by_village"]))
+    villages = [AreaCount(code=code, name=names.get(code), count=n)
+                for code, n in sorted(numbers.pop("by_village").items())]  # fmt: skip
+    return Dashboard(area=area or principal.area, by_village=villages, **numbers)
 
 
 @router.get("/{case_id}", response_model=CaseOut)

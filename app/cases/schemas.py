@@ -109,6 +109,29 @@ class InboxPage(BaseModel):
     """Every case of the caller's work that the filters match (the page shows ``limit``)."""
 
 
+class AreaCount(BaseModel):
+    code: str
+    name: str | None
+    count: int
+
+
+class Dashboard(BaseModel):
+    """Open cases of an area, counted: what a township's or the city's overview shows."""
+
+    area: str
+    open: int
+    by_state: dict[CaseState, int]
+    by_monitoring_type: dict[MonitoringType, int]
+    by_channel: dict[Channel, int]
+    by_village: list[AreaCount]
+    identification_overdue: int
+    """Not confirmed within the identification limit (识别时限)."""
+    measures_overdue: int
+    """Confirmed, and no measure planned within a month (措施落实时限)."""
+    acceptance_overdue: int
+    """12317 self-declarations the village has not accepted in time (受理时限)."""
+
+
 class UnmetOut(BaseModel):
     code: RuleCode
     message: str

@@ -3,7 +3,9 @@ import "./style.css";
 import { h, mount, when } from "./dom";
 import { ROLE } from "./labels";
 import { api, signOut, user } from "./session";
+import { auditView, replayView } from "./views/audit";
 import { caseView } from "./views/casepage";
+import { dashboardView, lateView } from "./views/dashboard";
 import { inboxView } from "./views/inbox";
 import { signInView } from "./views/signin";
 
@@ -32,7 +34,9 @@ async function header(): Promise<void> {
   };
   mount(bar,
     h("strong", {}, "防返贫监测工作台"),
-    h("nav", {}, h("a", { href: "#/" }, "待办")),
+    h("nav", {}, h("a", { href: "#/" }, "待办"), " ",
+      ["township_official", "city_bureau", "admin", "auditor"].includes(me.role) ? h("a", { href: "#/dashboard" }, "概览") : null, " ",
+      ["auditor", "city_bureau", "admin", "national_exporter"].includes(me.role) ? h("a", { href: "#/audit" }, "审计") : null),
     clock.data ? h("span", { id: "clock" }, `演示时钟：${when(clock.data.now)}`) : null,
     clock.data && me.role === "admin"
       ? h("span", {}, days, h("button", { type: "button", id: "advance-clock", onclick: advance }, "前进"))
@@ -46,8 +50,15 @@ async function route(): Promise<void> {
     await signInView(app, () => { void header(); go("#/"); });
     return;
   }
-  const match = /^#\/cases\/([\w-]+)$/.exec(location.hash);
-  if (match?.[1]) await caseView(app, match[1]);
+  const hash = location.hash;
+  const replay = /^#\/cases\/([\w-]+)\/replay$/.exec(hash);
+  const one = /^#\/cases\/([\w-]+)$/.exec(hash);
+  const late = /^#\/cases\?(overdue|measures_overdue|acceptance_overdue)=true$/.exec(hash);
+  if (replay?.[1]) await replayView(app, replay[1]);
+  else if (one?.[1]) await caseView(app, one[1]);
+  else if (late?.[1]) await lateView(app, late[1]);
+  else if (hash === "#/dashboard") await dashboardView(app);
+  else if (hash === "#/audit") await auditView(app);
   else await inboxView(app, go);
   app.focus();
 }

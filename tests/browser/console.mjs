@@ -205,6 +205,37 @@ try {
   await snap("confirmed");
   await audit("confirmed");
 
+  // The diagram is its own chunk, fetched only when asked for.
+  const scripts = [];
+  page.on("request", (request) => { if (request.url().endsWith(".js")) scripts.push(request.url()); });
+  await page.click("#show-diagram");
+  await page.waitForSelector("ol.diagram li.current");
+  report.diagramCurrent = await page.getAttribute("ol.diagram li.current", "data-state");
+  report.diagramVisited = await page.locator("ol.diagram li.visited").evaluateAll(
+    (items) => items.map((i) => i.getAttribute("data-state")));
+  report.diagramChunk = scripts.filter((url) => url.includes("/assets/diagram")).length;
+  await snap("diagram");
+
+  // The city's overview.
+  await page.goto(`${base}/console/#/dashboard`);
+  await page.waitForSelector("#open-count");
+  report.dashboardOpen = (await page.textContent("#open-count")) ?? "";
+  await snap("dashboard");
+  await audit("dashboard");
+
+  // An auditor replays the case and reads the global log.
+  await signIn("auditor.jiaohe");
+  await page.goto(`${base}/console/#/cases/${caseId}/replay`);
+  await page.waitForSelector("#replay");
+  report.replayMatches = await page.textContent("#replay-matches");
+  report.chainValid = await page.textContent("#chain-valid");
+  await snap("replay");
+  await audit("replay");
+  await page.goto(`${base}/console/#/audit`);
+  await page.waitForSelector("#log table");
+  report.logRows = await page.locator("#log tbody tr").count();
+  await snap("audit-log");
+
   // 7. A cadre of another village finds nothing of it.
   await signIn("cadre.laodong");
   await page.fill("#search", "赵春生");

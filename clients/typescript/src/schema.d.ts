@@ -896,6 +896,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dashboard
+         * @description Open cases of your area (or a part of it) by state, monitoring type, channel and
+         *     village, and the late ones of each kind; the lists behind the numbers are the case list's
+         *     filters (``overdue``, ``measures_overdue``, ``acceptance_overdue``).
+         */
+        get: operations["cases-dashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cases/{case_id}/documents/{name}": {
         parameters: {
             query?: never;
@@ -2389,6 +2411,15 @@ export interface components {
             /** Location */
             location: string;
         };
+        /** AreaCount */
+        AreaCount: {
+            /** Code */
+            code: string;
+            /** Name */
+            name: string | null;
+            /** Count */
+            count: number;
+        };
         /** AreaProgress */
         AreaProgress: {
             /**
@@ -2771,6 +2802,36 @@ export interface components {
              * @default 0
              */
             cases: number;
+        };
+        /**
+         * Dashboard
+         * @description Open cases of an area, counted: what a township's or the city's overview shows.
+         */
+        Dashboard: {
+            /** Area */
+            area: string;
+            /** Open */
+            open: number;
+            /** By State */
+            by_state: {
+                [key: string]: number;
+            };
+            /** By Monitoring Type */
+            by_monitoring_type: {
+                [key: string]: number;
+            };
+            /** By Channel */
+            by_channel: {
+                [key: string]: number;
+            };
+            /** By Village */
+            by_village: components["schemas"]["AreaCount"][];
+            /** Identification Overdue */
+            identification_overdue: number;
+            /** Measures Overdue */
+            measures_overdue: number;
+            /** Acceptance Overdue */
+            acceptance_overdue: number;
         };
         /** DatasetOut */
         DatasetOut: {
@@ -6762,6 +6823,34 @@ export interface operations {
             };
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+        };
+    };
+    "cases-dashboard": {
+        parameters: {
+            query?: {
+                area?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dashboard"];
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
         };

@@ -5,6 +5,12 @@ import { bodySchema, buildForm } from "../schemaform";
 import { Submission, type Outcome } from "../send";
 import { api, token, user } from "../session";
 
+interface FlowDocument {
+  states: { name: string; title: string }[];
+  actions: { name: string; title: string; from: string[]; to: string }[];
+  facts: FactSpec[];
+}
+
 interface FactSpec {
   kind: string;
   title: string;
@@ -35,7 +41,7 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
     client.GET("/api/v1/cases/{case_id}/events", { params: { path } }),
     fetch(`/api/v1/workflows/case?version=${encodeURIComponent(current.workflow_version)}`, {
       headers: { Authorization: `Bearer ${token() ?? ""}` },
-    }).then((r) => (r.ok ? (r.json() as Promise<{ facts: FactSpec[] }>) : { facts: [] })),
+    }).then((r) => (r.ok ? (r.json() as Promise<FlowDocument>) : { states: [], actions: [], facts: [] })),
   ]);
   const me = user();
   const work = h("section", { id: "work", "aria-live": "polite" });
@@ -107,6 +113,23 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
         schemaPath, await dated(schemaPath)) }, `记录${fact.title}`));
   };
 
+  const diagram = h("section", { id: "diagram" }, h("h2", {}, "流程图"),
+    h("button", { type: "button", id: "show-diagram", onclick: async () => {
+      // its own chunk: loaded when asked for, outside the first page's budget
+      const { drawWorkflow } = await import("../diagram");
+      const visited = new Set((events.data ?? []).flatMap((e) => [e.from_state, e.to_state]));
+      diagram.replaceChildren(h("h2", {}, "流程图"), drawWorkflow(flow, visited, current.state));
+    } }, "显示流程图"));
+  const documents = ["notice", "elimination_notice", "announcement"].map((name) =>
+    h("li", {}, h("a", { href: `/api/v1/cases/${caseId}/documents/${name}?format=html`, "data-document": name,
+      onclick: async (event: Event) => {
+        // the printable page needs the token: fetched, then opened as a document of its own
+        event.preventDefault();
+        const answer = await fetch(`/api/v1/cases/${caseId}/documents/${name}?format=html`, {
+          headers: { Authorization: `Bearer ${token() ?? ""}` } });
+        const printable = window.open("", "_blank");
+        if (printable) printable.document.write(answer.ok ? await answer.text() : `<p>${answer.status}</p>`);
+      } }, { notice: "公示", elimination_notice: "风险消除公示", announcement: "公告" }[name] ?? name)));
   const deadlines = current.deadlines;
   mount(target,
     h("h1", {}, `${current.household.head_name}（${STATE[current.state]}）`),
@@ -124,6 +147,11 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
       h("ul", {}, ...(actions.data ?? []).map(actionItem))),
     facts.length ? h("section", { id: "facts" }, h("h2", {}, "记录"), h("ul", {}, ...facts.map(factItem))) : null,
     work,
+    diagram,
+    h("section", { id: "documents" }, h("h2", {}, "文书（可打印）"), h("ul", {}, ...documents)),
+    me && ["auditor", "city_bureau", "admin"].includes(me.role)
+      ? h("p", {}, h("a", { href: `#/cases/${caseId}/replay`, id: "replay-link" }, "回放与校验"))
+      : null,
     h("section", { id: "timeline" }, h("h2", {}, "办理记录"),
       h("ol", {}, ...(events.data ?? []).map((e) =>
         h("li", {}, `${when(e.occurred_at)} ${e.actor.sub}（${ROLE[e.actor.role] ?? e.actor.role}）${e.name}`,
