@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest client openapi bench bench-audit bench-warnings bench-export clean
+.PHONY: run test lint typecheck pytest client openapi bench bench-audit bench-warnings bench-export bench-console clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,9 @@ bench-warnings: $(VENV)/.installed-dev
 
 bench-export: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.national_export --reuse --client curl --runs 5
+
+bench-console: $(VENV)/.installed-dev node_modules/.package-lock.json
+	$(BIN)/python -m bench.console --cases 500
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

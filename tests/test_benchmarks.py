@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url
 
-from tests.conftest import OWNERS
+from tests.conftest import OWNERS, browser_or_skip
 from tests.test_many_processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,3 +57,9 @@ def test_national_export_benchmark_runs(bench_url: str) -> None:
 def test_audit_verify_benchmark_runs() -> None:
     out = run("bench.audit_verify", "--events", "300")
     assert "verified 300 events" in out and "ok=True" in out, out[-1500:]
+
+
+def test_console_benchmark_runs() -> None:
+    browser_or_skip()
+    out = run("bench.console", "--cases", "5", "--port", str(free_port()))
+    assert "opened 5 cases" in out and "inbox of 5 cases rendered" in out, out[-1500:]
