@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -19,6 +20,7 @@ from app.auth.dependencies import AuthFirstMiddleware
 from app.auth.jwks import JwksCache
 from app.cases.router import dashboard_router, inbox_router
 from app.cases.router import router as cases_router
+from app.console_config import router as console_config_router
 from app.core import errors
 from app.core.clock import Clock, ClockMiddleware, OffsetClock, SystemClock
 from app.core.config import Settings, get_settings
@@ -59,6 +61,13 @@ def operation_id(route: APIRoute) -> str:
     """Stable ids (``tag-name``) so generated clients keep their method names; a tag's spaces
     become underscores (an id is an identifier in every generator)."""
     return f"{str(route.tags[0]).replace(' ', '_')}-{route.name}" if route.tags else route.name
+
+
+def _origin(url: str | None) -> str:
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _contract(app: FastAPI) -> dict[str, Any]:
@@ -153,7 +162,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     if settings.rate_limits:
         app.add_middleware(RateLimitMiddleware, intake=settings.rate_intake_per_minute,
                            auth_failures=settings.rate_auth_failures_per_minute)  # fmt: skip
-    app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds)
+    app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds,
+                       console_connect=_origin(settings.oidc_token_endpoint))  # fmt: skip
     app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)  # fmt: skip
     app.add_middleware(ObservabilityMiddleware)
@@ -163,6 +173,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(cases_router)
     app.include_router(inbox_router)
     app.include_router(dashboard_router)
+    app.include_router(console_config_router)
     app.include_router(notices_router)
     app.include_router(department_data_router)
     app.include_router(policies_router)

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.transitions import wait_ready
+from tests import oidc_stub
 from tests.conftest import (
     APP_ROLE,
     ARTIFACTS,
@@ -48,8 +50,16 @@ async def _recreate(owner_url: str, name: str, *, drop_only: bool = False) -> No
 def console_server(
     tmp_path: Path, database_urls: dict[str, str | None]
 ) -> Iterator[dict[str, Any]]:
+    with _served(tmp_path, database_urls, {}) as served:
+        yield served
+
+
+@contextmanager
+def _served(
+    tmp_path: Path, database_urls: dict[str, str | None], extra: dict[str, str]
+) -> Iterator[dict[str, Any]]:
     """A served demo (as ``make run`` serves it) on a database of its own."""
-    env = {**os.environ, "FANGFANPIN_DEMO": "1"}
+    env = {**os.environ, "FANGFANPIN_DEMO": "1", **extra}
     for name in ("DATABASE_URL", "DATABASE_MIGRATION_URL", "DATABASE_APP_ROLE"):
         env.pop(name, None)
     postgres = database_urls["postgresql"]
@@ -134,3 +144,36 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
     assert serious == [], serious
     assert report["axeRulesPassed"] > 50  # axe ran on every audited screen
     assert len(report["shots"]) >= 6
+
+
+def test_sign_in_through_the_identity_provider_with_pkce(
+    tmp_path: Path, database_urls: dict[str, str | None]
+) -> None:
+    """OpenID Connect against a stub provider: the console sends the user there with a PKCE
+    challenge, exchanges the code with its verifier, and works with the provider's token,
+    which the API verifies against the provider's JWKS."""
+    browser_or_skip()
+    port = free_port()
+    person = {"sub": "oidc.liu", "name": "刘晓燕", "role": "township_official",
+              "area": "220281102"}  # fmt: skip
+    with oidc_stub.running(port, person, audience="fangfanpin-api") as provider:
+        extra = {
+            "JWT_JWKS_URL": f"{provider.issuer}/jwks",
+            "JWT_JWKS_ISSUER": provider.issuer,
+            "OIDC_AUTHORIZATION_ENDPOINT": f"{provider.issuer}/authorize",
+            "OIDC_TOKEN_ENDPOINT": f"{provider.issuer}/token",
+        }
+        with _served(tmp_path, database_urls, extra) as served:
+            policy = httpx.get(f"{served['base']}/console/").headers["content-security-policy"]
+            assert f"connect-src 'self' {provider.issuer};" in policy
+            done = subprocess.run(
+                ["node", "tests/browser/oidc.mjs", served["base"], str(ARTIFACTS / "console")],
+                cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "error" not in report, report.get("error")
+    assert report["who"].startswith("刘晓燕（乡镇干部，220281102）")
+    assert report["inbox"].startswith("共 ")  # the API accepted the provider's token
+    assert provider.exchanged == [{"client_id": "fangfanpin-console"}]
+    assert set(report["origins"]) == {served["base"], provider.issuer}

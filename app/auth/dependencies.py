@@ -69,8 +69,9 @@ async def _principal(request: Request, settings: Settings, token: str, now: Any)
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-OPEN_PATHS = ("/api/v1/demo/",)
-"""Under ``/api/v1`` only the demonstration's doors are open (mounted in demo mode only)."""
+OPEN_PATHS = ("/api/v1/demo/", "/api/v1/console/config")
+"""Under ``/api/v1`` only the demonstration's doors (mounted in demo mode only) and how the
+console signs in are open."""
 
 
 class AuthFirstMiddleware:

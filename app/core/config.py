@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     accepted beside the local HS256 ones (same issuer and audience checks unless
     ``jwt_jwks_issuer`` names the provider's issuer)."""
     jwt_jwks_issuer: str | None = None
+    oidc_authorization_endpoint: str | None = None
+    """The identity provider's authorization endpoint: the console signs in with OpenID
+    Connect's authorization code flow and PKCE there (its tokens verified by ``jwt_jwks_url``)."""
+    oidc_token_endpoint: str | None = None
+    """Where the console exchanges the code for a token (the console's content security
+    policy lets it connect there, and nowhere else off its origin)."""
+    oidc_client_id: str = "fangfanpin-console"
+    oidc_scope: str = "openid profile"
     jwt_jwks_cache_seconds: int = Field(default=600, ge=60, le=86400)
 
     field_keys: str = "dev1:ZmFuZ2ZhbnBpbi1sb2NhbC1kZXYtZmllbGQta2V5ISE="

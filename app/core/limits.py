@@ -92,12 +92,18 @@ API_HEADERS = (
      b"frame-ancestors 'none'"),
 )  # fmt: skip
 """On ``/api/`` only: the interactive docs load their own scripts and styles."""
-CONSOLE_HEADERS = (
-    (b"content-security-policy", b"default-src 'self'; connect-src 'self'; img-src 'self' data:; "
-     b"style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-     b"form-action 'self'"),
-)  # fmt: skip
-"""On ``/console/``: the page may load and call its own origin only."""
+
+
+def console_policy(connect: str = "") -> bytes:
+    """The console's content security policy: its own origin only, and the identity
+    provider's token endpoint (``connect``, an origin) when one is configured."""
+    sources = f"'self' {connect}".strip()
+    return (
+        f"default-src 'self'; connect-src {sources}; img-src 'self' data:; style-src 'self'; "
+        "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ).encode()
+
+
 ALWAYS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -107,8 +113,9 @@ ALWAYS = (
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts_seconds: int = 0) -> None:
+    def __init__(self, app: ASGIApp, *, hsts_seconds: int = 0, console_connect: str = "") -> None:
         self.app = app
+        self.console = ((b"content-security-policy", console_policy(console_connect)),)
         self.extra: tuple[tuple[bytes, bytes], ...] = (
             ((b"strict-transport-security", f"max-age={hsts_seconds}".encode()),)
             if hsts_seconds
@@ -129,7 +136,7 @@ class SecurityHeadersMiddleware:
                     *ALWAYS,
                     *self.extra,
                     *(API_HEADERS if api else ()),
-                    *(CONSOLE_HEADERS if console else ()),
+                    *(self.console if console else ()),
                 )
                 message["headers"] = [*message.get("headers", []),
                                       *((n, v) for n, v in added if n not in present)]  # fmt: skip

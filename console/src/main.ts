@@ -2,6 +2,7 @@
 import "./style.css";
 import { h, mount, when } from "./dom";
 import { ROLE } from "./labels";
+import { complete } from "./oidc";
 import { api, signOut, user } from "./session";
 import { auditView, replayView } from "./views/audit";
 import { caseView } from "./views/casepage";
@@ -45,9 +46,11 @@ async function header(): Promise<void> {
     h("button", { type: "button", id: "sign-out", onclick: () => { signOut(); go("#/"); void header(); } }, "退出"));
 }
 
+let signInProblem: string | null = null;
+
 async function route(): Promise<void> {
   if (!user()) {
-    await signInView(app, () => { void header(); go("#/"); });
+    await signInView(app, () => { void header(); go("#/"); }, signInProblem);
     return;
   }
   const hash = location.hash;
@@ -64,5 +67,7 @@ async function route(): Promise<void> {
 }
 
 window.addEventListener("hashchange", () => void route());
+// back from the identity provider (?code&state): finish signing in first
+signInProblem = await complete().catch((error: unknown) => `身份认证失败：${String(error)}`);
 void header();
 void route();

@@ -53,9 +53,8 @@ async function audit(name) {
 
 async function signIn(user) {
   await page.goto(`${base}/console/`);
-  if (await page.locator("#sign-out").count()) {
-    await page.click("#sign-out");
-  }
+  if (await page.locator("#who").count() === 0) await page.waitForSelector("#who, button[data-user]");
+  if (await page.locator("#sign-out").count()) await page.click("#sign-out");
   await page.click(`button[data-user="${user}"]`);
   await page.waitForSelector("#inbox-list table, #inbox-list .error");
   log(`signed in as ${user}`);

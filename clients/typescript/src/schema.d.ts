@@ -918,6 +918,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/console/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Console Config
+         * @description How the console may sign in here (no token needed: nothing in it is secret).
+         */
+        get: operations["console-console_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cases/{case_id}/documents/{name}": {
         parameters: {
             query?: never;
@@ -2780,6 +2800,12 @@ export interface components {
             /** Proof */
             proof: string[];
         };
+        /** ConsoleConfig */
+        ConsoleConfig: {
+            /** Demo */
+            demo: boolean;
+            oidc: components["schemas"]["OidcOut"] | null;
+        };
         /** Counts */
         Counts: {
             /**
@@ -3631,6 +3657,17 @@ export interface components {
             completed_at: string | null;
             /** Overdue */
             overdue: boolean;
+        };
+        /** OidcOut */
+        OidcOut: {
+            /** Authorization Endpoint */
+            authorization_endpoint: string;
+            /** Token Endpoint */
+            token_endpoint: string;
+            /** Client Id */
+            client_id: string;
+            /** Scope */
+            scope: string;
         };
         /**
          * OpenCaseIn
@@ -6853,6 +6890,27 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+        };
+    };
+    "console-console_config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleConfig"];
+                };
+            };
         };
     };
     "documents-document": {
