@@ -88,6 +88,7 @@ TAGS = [
         "as of a time, activity.",
     },
     {"name": "workflows", "description": "The workflow definitions, diagrams and permissions."},
+    {"name": "console", "description": "How the operator console signs in (no token)."},
     {
         "name": "demo",
         "description": "Demo mode only (FANGFANPIN_DEMO=1): demo users, tokens "

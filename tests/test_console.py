@@ -121,6 +121,9 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
     assert "error" not in report, report.get("error")
     assert report["outside"] == [], "the page made a request to another origin"
     assert report["pageErrors"] == []
+    assert report["reviewsStarted"] == 1  # a double click acted once (one Idempotency-Key)
+    assert report["concurrentChange"] == 201
+    assert report["stale"].startswith("案件已被修改") and report["reloadOffered"] == 1
     # the refused step shows the rule that holds it and when it will be met
     assert report["listedUnmet"] == ["notice_period_running"]
     assert report["earlyUnmet"] == ["notice_period_running"]
@@ -138,6 +141,9 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
         "city_confirmation",
     ]  # fmt: skip
     assert "在办案件" in report["dashboardOpen"]
+    assert report["ledgerBytes"] > 1000  # the XLSX ledger, fetched with the token
+    assert "集中排查" in report["campaigns"]
+    assert report["nationalSync"] == "待导出"  # confirmed, not yet exported
     assert report["replayMatches"] == "是" and report["chainValid"] == "是"
     assert report["logRows"] >= 1  # the worker sequences events into the log as they commit
     serious = [v for v in report["axe"] if v["impact"] in ("serious", "critical")]

@@ -82,6 +82,13 @@ def test_response_headers_are_declared(document: dict[str, Any]) -> None:
     assert {"Content-Disposition", "X-Export-Batch", "X-Export-To"} <= set(export)
 
 
+def test_schema_names_are_clean_type_names(document: dict[str, Any]) -> None:
+    """Two models of one name in two modules became app__x__router__Name: a generated
+    client's types must read as the domain's."""
+    names = list(document["components"]["schemas"])
+    assert [n for n in names if "__" in n or not n.isidentifier()] == []
+
+
 def test_tags_servers_and_operation_ids(document: dict[str, Any]) -> None:
     described = {t["name"] for t in document["tags"] if t.get("description")}
     used = {tag for *_, op in _operations(document) for tag in op.get("tags", [])}

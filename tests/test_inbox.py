@@ -65,3 +65,9 @@ async def test_the_dashboard_counts_the_open_cases_of_an_area(api: Api) -> None:
     api.clock.advance(timedelta(days=40))
     late = (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()
     assert late["identification_overdue"] == 3
+
+
+async def test_the_console_reads_how_to_sign_in_without_a_token(api: Api) -> None:
+    config = await api.client.get("/api/v1/console/config")
+    assert config.status_code == 200
+    assert config.json() == {"demo": False, "oidc": None}

@@ -130,7 +130,7 @@ def test_every_operation_answers_as_documented(
     token = _token(contract_app, operation.definition.raw.get("tags", []))
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=25, deadline=None, database=None,
+    @settings(max_examples=25, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     def run(case: Any) -> None:
         case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)

@@ -55,7 +55,7 @@ class RowOut(BaseModel):
     """The person belongs to a registered household; ``open_case``: one with an open case."""
 
 
-class BatchOut(BaseModel):
+class WarningBatchOut(BaseModel):
     id: str
     source: Source
     sender: str
@@ -156,13 +156,13 @@ def _row_out(w: DepartmentWarning) -> RowOut:
 
 async def _batch_out(
     session: Any, batch: WarningBatch, counts: dict[str, int] | None = None
-) -> BatchOut:
+) -> WarningBatchOut:
     counts = counts or (await service.summary(session, [batch.id]))[batch.id]
     rejected = (await session.execute(
         select(DepartmentWarning).where(DepartmentWarning.batch_id == batch.id,
                                         DepartmentWarning.status == "rejected")
         .order_by(DepartmentWarning.line).limit(service.SHOWN_REJECTED))).scalars()  # fmt: skip
-    return BatchOut(id=batch.id, source=batch.source, sender=batch.sender,
+    return WarningBatchOut(id=batch.id, source=batch.source, sender=batch.sender,
                     area_code=batch.area_code,
                     reference=batch.reference, format=batch.format, encoding=batch.encoding,
                     filename=batch.filename, sha256=batch.sha256, uploaded_by=batch.uploaded_by,
@@ -187,7 +187,7 @@ UPLOAD_BODY = {
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=BatchOut,
+    response_model=WarningBatchOut,
     openapi_extra=UPLOAD_BODY,
     responses={200: {"description": "The same file was sent before: that batch, unchanged."}},
 )
@@ -201,7 +201,7 @@ async def upload(
     source: Source = "department",
     reference: Reference | None = None,
     filename: Filename | None = None,
-) -> BatchOut:
+) -> WarningBatchOut:
     """A batch of warnings, as the file itself: ``text/csv; charset=utf-8`` (or ``gb18030``),
     an XLSX workbook (first sheet), or a JSON array of objects. The first row (or the keys)
     names the columns: 姓名, 证件号码, 村代码, 风险类型 (the identifier or its Chinese name),
@@ -230,13 +230,13 @@ async def upload(
         return await _batch_out(session, batch)
 
 
-@router.get("", response_model=list[BatchOut])
+@router.get("", response_model=list[WarningBatchOut])
 async def list_batches(
     principal: CurrentPrincipal,
     session: SessionDep,
     since: Annotated[date | None, Query(alias="from")] = None,
     limit: int = Query(50, ge=1, le=200),
-) -> list[BatchOut]:
+) -> list[WarningBatchOut]:
     """Batches newest first: a department's own; all of them for the city."""
     permit(principal, "warning_batch.read")
     query = (select(WarningBatch).where(WarningBatch.area_code.like(principal.area + "%"))
@@ -252,8 +252,10 @@ async def list_batches(
         return [await _batch_out(session, b, counts[b.id]) for b in batches]
 
 
-@router.get("/{batch_id}", response_model=BatchOut)
-async def get_batch(batch_id: str, principal: CurrentPrincipal, session: SessionDep) -> BatchOut:
+@router.get("/{batch_id}", response_model=WarningBatchOut)
+async def get_batch(
+    batch_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> WarningBatchOut:
     async with session.begin():
         batch = await service.visible_batch(session, principal, batch_id)
         permit(principal, "warning_batch.read")

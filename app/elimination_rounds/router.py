@@ -42,7 +42,7 @@ class RoundHousehold(BaseModel):
     unmet: list[str]
 
 
-class RoundOut(BaseModel):
+class EliminationRoundOut(BaseModel):
     id: str
     area_code: str
     opened_at: datetime
@@ -52,15 +52,15 @@ class RoundOut(BaseModel):
     counts: dict[str, int] | None = None
 
 
-def _out(row: EliminationRound) -> RoundOut:
-    return RoundOut(id=row.id, area_code=row.area_code, opened_at=row.opened_at,
+def _out(row: EliminationRound) -> EliminationRoundOut:
+    return EliminationRoundOut(id=row.id, area_code=row.area_code, opened_at=row.opened_at,
                     opened_by=row.opened_by, reason=row.reason)  # fmt: skip
 
 
-@router.post("", response_model=RoundOut, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=EliminationRoundOut, status_code=status.HTTP_201_CREATED)
 async def open_round(
     body: RoundIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
-) -> RoundOut:
+) -> EliminationRoundOut:
     """The city bureau opens an assessment round over an area within its own."""
     permit(principal, "elimination_round.open")
     if not principal.covers(body.area):
@@ -72,10 +72,10 @@ async def open_round(
     return _out(row)
 
 
-@router.get("/{round_id}", response_model=RoundOut)
+@router.get("/{round_id}", response_model=EliminationRoundOut)
 async def get_round(
     round_id: str, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
-) -> RoundOut:
+) -> EliminationRoundOut:
     """Every monitored household of the round's area (within yours): ready, not ready with the
     criteria it misses, already in the elimination procedure, or eliminated since it opened."""
     now = clock.now()

@@ -48,7 +48,7 @@ Purpose = Annotated[str, Query(min_length=2, max_length=500, description="Logged
 Token = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 
 
-class BatchOut(BaseModel):
+class ExportBatchOut(BaseModel):
     id: str
     number: int
     """1, 2, 3…: the order exports ran in (one at a time)."""
@@ -64,8 +64,8 @@ class BatchOut(BaseModel):
     completed_at: datetime
 
 
-def _batch_out(batch: ExportBatch) -> BatchOut:
-    return BatchOut(**{name: getattr(batch, name) for name in BatchOut.model_fields})
+def _batch_out(batch: ExportBatch) -> ExportBatchOut:
+    return ExportBatchOut(**{name: getattr(batch, name) for name in ExportBatchOut.model_fields})
 
 
 @router.get(
@@ -190,12 +190,12 @@ async def _render(
         yield chunk
 
 
-@router.get("/exports/national/batches", response_model=list[BatchOut])
+@router.get("/exports/national/batches", response_model=list[ExportBatchOut])
 async def list_batches(
     principal: CurrentPrincipal,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[BatchOut]:
+) -> list[ExportBatchOut]:
     """Completed national exports, newest first (by number): cursor range, counts, SHA-256
     of the body."""
     permit(principal, "export.batches")
@@ -203,8 +203,10 @@ async def list_batches(
     return [_batch_out(b) for b in (await session.execute(query)).scalars()]
 
 
-@router.get("/exports/national/batches/{batch_id}", response_model=BatchOut)
-async def get_batch(batch_id: str, principal: CurrentPrincipal, session: SessionDep) -> BatchOut:
+@router.get("/exports/national/batches/{batch_id}", response_model=ExportBatchOut)
+async def get_batch(
+    batch_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> ExportBatchOut:
     permit(principal, "export.batches")
     batch = await session.get(ExportBatch, batch_id)
     if batch is None:

@@ -46,7 +46,7 @@ class Counts(BaseModel):
     """Cases the findings opened, or open cases they were reported to."""
 
 
-class RoundOut(BaseModel):
+class ScreeningRoundOut(BaseModel):
     id: str
     kind: Literal["campaign", "regional_alert"]
     title: str
@@ -125,7 +125,7 @@ class AreaProgress(Counts):
 
 
 class ProgressOut(BaseModel):
-    round: RoundOut
+    round: ScreeningRoundOut
     townships: list[AreaProgress]
     villages: list[AreaProgress]
 
@@ -148,14 +148,14 @@ class CauseCounts(Counts):
 class AlertReport(BaseModel):
     """区域性、规模性返贫风险: the early signal of scale return to poverty."""
 
-    alerts: list[RoundOut]
+    alerts: list[ScreeningRoundOut]
     by_cause: list[CauseCounts]
     by_area: list[AreaProgress]
     """Per township, over every alert in the report."""
 
 
-def _round_out(round_: ScreeningRound, counts: dict[str, int] | None) -> RoundOut:
-    return RoundOut(
+def _round_out(round_: ScreeningRound, counts: dict[str, int] | None) -> ScreeningRoundOut:
+    return ScreeningRoundOut(
         id=round_.id, kind=round_.kind, title=round_.title, period=round_.period,
         cause=round_.cause, description=round_.description,
         area_codes=round_.area_codes, starts_on=round_.starts_on, ends_on=round_.ends_on,
@@ -165,7 +165,7 @@ def _round_out(round_: ScreeningRound, counts: dict[str, int] | None) -> RoundOu
 
 async def _rounds(
     session: Any, principal: Any, kind: str, since: date | None, until: date | None
-) -> list[RoundOut]:
+) -> list[ScreeningRoundOut]:
     query = select(ScreeningRound).where(ScreeningRound.kind == kind)
     if since:
         query = query.where(ScreeningRound.starts_on >= since)
@@ -178,16 +178,18 @@ async def _rounds(
     return [_round_out(r, counts.get((r.id,))) for r in rounds]
 
 
-async def _opened(session: Any, principal: Any, round_: ScreeningRound) -> RoundOut:
+async def _opened(session: Any, principal: Any, round_: ScreeningRound) -> ScreeningRoundOut:
     counts = await service.progress(session, [round_.id], principal.area, None)
     return _round_out(round_, counts.get((round_.id,)))
 
 
-@router.post("/screening/campaigns", status_code=status.HTTP_201_CREATED, response_model=RoundOut)
+@router.post(
+    "/screening/campaigns", status_code=status.HTTP_201_CREATED, response_model=ScreeningRoundOut
+)
 async def open_campaign(
     body: CampaignIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep,
     response: Response,
-) -> RoundOut:  # fmt: skip
+) -> ScreeningRoundOut:  # fmt: skip
     """The city opens the April or October campaign over chosen areas (townships, villages or
     the whole city): every household registered there becomes work for its village."""
     permit(principal, "screening.campaign")
@@ -214,12 +216,12 @@ async def open_campaign(
     return out
 
 
-@router.get("/screening/campaigns", response_model=list[RoundOut])
+@router.get("/screening/campaigns", response_model=list[ScreeningRoundOut])
 async def list_campaigns(
     principal: CurrentPrincipal,
     session: ReadSessionDep,
     year: int | None = Query(None, ge=2000, le=2100),
-) -> list[RoundOut]:
+) -> list[ScreeningRoundOut]:
     """Campaigns touching your area, newest first, counted within your area."""
     permit(principal, "screening.read")
     since = date(year, 1, 1) if year else None
@@ -227,11 +229,13 @@ async def list_campaigns(
     return await _rounds(session, principal, "campaign", since, until)
 
 
-@router.post("/regional-alerts", status_code=status.HTTP_201_CREATED, response_model=RoundOut)
+@router.post(
+    "/regional-alerts", status_code=status.HTTP_201_CREATED, response_model=ScreeningRoundOut
+)
 async def register_alert(
     body: AlertIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep,
     response: Response,
-) -> RoundOut:  # fmt: skip
+) -> ScreeningRoundOut:  # fmt: skip
     """The city registers an area-wide risk: every household registered in its areas becomes
     screening work, and the cases findings open are linked to it."""
     permit(principal, "regional_alert.register")

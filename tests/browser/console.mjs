@@ -143,8 +143,14 @@ try {
   await snap("case-opened");
   await audit("case-page");
 
-  // 2. The village takes it up; its form and verification.
-  must(await fire("start_village_review"), "start_village_review");
+  // 2. The village takes it up (a double click on the form's button acts once); its form
+  //    and verification.
+  await page.click('button[data-fire="start_village_review"]');
+  await page.waitForSelector(".action-form");
+  await page.dblclick(".action-form button[type=submit]");
+  await page.waitForFunction(() => !document.querySelector(".action-form"));
+  report.reviewsStarted = await page.locator("#timeline li", { hasText: "start_village_review" }).count();
+  log("start_village_review: double-clicked");
   must(await record("commitment_form", {
     signatory_name: "赵春生",
     document_sha256: "a".repeat(64),
@@ -168,6 +174,32 @@ try {
     eligible_members: 30, present: 25, votes_for: 22, votes_against: 1, abstentions: 2,
     minutes_sha256: "b".repeat(64),
   }), "review");
+  // The case changes while the committee's form is open (the cadre records the verification
+  // again): the submission meets 412 and the console offers to reload.
+  await page.click('button[data-fire="publish_notice"]');
+  await page.waitForSelector(".action-form");
+  const cadre = await (await fetch(`${base}/api/v1/demo/tokens`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ user: "cadre.pinggang" }) })).json();
+  const verification = await page.evaluate(async ([caseId, token]) => {
+    const today = (await (await fetch("/api/v1/demo/clock")).json()).today;
+    const answer = await fetch(`/api/v1/cases/${caseId}/household-verifications`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ verified_on: today, verified_by: ["张建国"], household_size: 1,
+        wage_income: "1300", business_income: "0", property_income: "0", transfer_income: "600",
+        business_expense: "0", compliant_out_of_pocket: "9000", large_rigid_spending: true,
+        guarantees: { food_and_clothing: true, compulsory_education: true, basic_medical_care: true,
+                      housing_safety: true, drinking_water: true } }) });
+    return answer.status;
+  }, [caseId, cadre.access_token]);
+  report.concurrentChange = verification;
+  await fill({ location: "平岗村村务公开栏" });
+  report.stale = await submit();
+  report.reloadOffered = await page.locator("#reload").count();
+  await snap("stale-412");
+  await page.click("#reload");
+  await page.waitForSelector(".action-form", { state: "detached" });
   must(await fire("publish_notice", { location: "平岗村村务公开栏" }), "publish_notice");
   await snap("notice-published");
 
@@ -201,6 +233,7 @@ try {
   }), "classification");
   must(await fire("confirm"), "confirm");
   report.finalTitle = (await page.textContent("main h1")) ?? "";
+  report.nationalSync = (await page.textContent("#national-sync")) ?? "";
   await snap("confirmed");
   await audit("confirmed");
 
@@ -219,6 +252,10 @@ try {
   await page.goto(`${base}/console/#/dashboard`);
   await page.waitForSelector("#open-count");
   report.dashboardOpen = (await page.textContent("#open-count")) ?? "";
+  await page.click("#ledger-download");
+  await page.waitForSelector("#downloads [data-bytes]");
+  report.ledgerBytes = Number(await page.getAttribute("#downloads [data-bytes]", "data-bytes"));
+  report.campaigns = (await page.textContent("#campaigns")) ?? "";
   await snap("dashboard");
   await audit("dashboard");
 

@@ -2412,7 +2412,7 @@ export interface components {
          */
         AlertReport: {
             /** Alerts */
-            alerts: components["schemas"]["app__screening__router__RoundOut"][];
+            alerts: components["schemas"]["ScreeningRoundOut"][];
             /** By Cause */
             by_cause: components["schemas"]["CauseCounts"][];
             /** By Area */
@@ -3050,6 +3050,28 @@ export interface components {
             /** Items */
             items: components["schemas"]["DispositionIn"][];
         };
+        /** EliminationRoundOut */
+        EliminationRoundOut: {
+            /** Id */
+            id: string;
+            /** Area Code */
+            area_code: string;
+            /**
+             * Opened At
+             * Format: date-time
+             */
+            opened_at: string;
+            /** Opened By */
+            opened_by: string;
+            /** Reason */
+            reason: string;
+            /** Households */
+            households?: components["schemas"]["RoundHousehold"][] | null;
+            /** Counts */
+            counts?: {
+                [key: string]: number;
+            } | null;
+        };
         /**
          * Entry
          * @description One household at risk: no ID number (the list goes to the city's desk, not the system).
@@ -3108,6 +3130,39 @@ export interface components {
             prev_hash: string;
             /** Hash */
             hash: string;
+        };
+        /** ExportBatchOut */
+        ExportBatchOut: {
+            /** Id */
+            id: string;
+            /** Number */
+            number: number;
+            /** After Index */
+            after_index: number;
+            /** To Index */
+            to_index: number;
+            /** Format */
+            format: string;
+            /** Encoding */
+            encoding: string;
+            /** Cases */
+            cases: number;
+            /** Rows */
+            rows: number;
+            /** Sha256 */
+            sha256: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Completed At
+             * Format: date-time
+             */
+            completed_at: string;
         };
         /**
          * FeedbackOut
@@ -3775,7 +3830,7 @@ export interface components {
         };
         /** ProgressOut */
         ProgressOut: {
-            round: components["schemas"]["app__screening__router__RoundOut"];
+            round: components["schemas"]["ScreeningRoundOut"];
             /** Townships */
             townships: components["schemas"]["AreaProgress"][];
             /** Villages */
@@ -4047,6 +4102,40 @@ export interface components {
          * @enum {string}
          */
         ScreeningResult: "no_risk" | "risk_found";
+        /** ScreeningRoundOut */
+        ScreeningRoundOut: {
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "campaign" | "regional_alert";
+            /** Title */
+            title: string;
+            /** Period */
+            period: string | null;
+            cause: components["schemas"]["RegionalRisk"] | null;
+            /** Description */
+            description: string | null;
+            /** Area Codes */
+            area_codes: string[];
+            /**
+             * Starts On
+             * Format: date
+             */
+            starts_on: string;
+            /** Ends On */
+            ends_on: string | null;
+            /** Opened By */
+            opened_by: string;
+            /**
+             * Opened At
+             * Format: date-time
+             */
+            opened_at: string;
+            counts: components["schemas"]["Counts"];
+        };
         /**
          * SelfDeclarationIn
          * @description 农户自主申报 through 12317: the minimal data of SPEC §3.
@@ -4286,37 +4375,8 @@ export interface components {
              */
             recorded_at: string;
         };
-        /** WarningListIn */
-        WarningListIn: {
-            /** Quarter */
-            quarter?: string | null;
-            /** Entries */
-            entries: components["schemas"]["Entry"][];
-            /** Note */
-            note?: string | null;
-        };
-        /** WarningListOut */
-        WarningListOut: {
-            /** Id */
-            id: string;
-            /** Township Code */
-            township_code: string;
-            /** Quarter */
-            quarter: string;
-            /** Entries */
-            entries: components["schemas"]["EntryOut"][];
-            /** Note */
-            note: string | null;
-            /** Submitted By */
-            submitted_by: string;
-            /**
-             * Submitted At
-             * Format: date-time
-             */
-            submitted_at: string;
-        };
-        /** BatchOut */
-        app__department_warnings__router__BatchOut: {
+        /** WarningBatchOut */
+        WarningBatchOut: {
             /** Id */
             id: string;
             /**
@@ -4365,94 +4425,34 @@ export interface components {
             /** Rejected Rows */
             rejected_rows: components["schemas"]["RowOut"][];
         };
-        /** RoundOut */
-        app__elimination_rounds__router__RoundOut: {
-            /** Id */
-            id: string;
-            /** Area Code */
-            area_code: string;
-            /**
-             * Opened At
-             * Format: date-time
-             */
-            opened_at: string;
-            /** Opened By */
-            opened_by: string;
-            /** Reason */
-            reason: string;
-            /** Households */
-            households?: components["schemas"]["RoundHousehold"][] | null;
-            /** Counts */
-            counts?: {
-                [key: string]: number;
-            } | null;
+        /** WarningListIn */
+        WarningListIn: {
+            /** Quarter */
+            quarter?: string | null;
+            /** Entries */
+            entries: components["schemas"]["Entry"][];
+            /** Note */
+            note?: string | null;
         };
-        /** BatchOut */
-        app__exports__router__BatchOut: {
+        /** WarningListOut */
+        WarningListOut: {
             /** Id */
             id: string;
-            /** Number */
-            number: number;
-            /** After Index */
-            after_index: number;
-            /** To Index */
-            to_index: number;
-            /** Format */
-            format: string;
-            /** Encoding */
-            encoding: string;
-            /** Cases */
-            cases: number;
-            /** Rows */
-            rows: number;
-            /** Sha256 */
-            sha256: string;
-            /** Created By */
-            created_by: string;
+            /** Township Code */
+            township_code: string;
+            /** Quarter */
+            quarter: string;
+            /** Entries */
+            entries: components["schemas"]["EntryOut"][];
+            /** Note */
+            note: string | null;
+            /** Submitted By */
+            submitted_by: string;
             /**
-             * Started At
+             * Submitted At
              * Format: date-time
              */
-            started_at: string;
-            /**
-             * Completed At
-             * Format: date-time
-             */
-            completed_at: string;
-        };
-        /** RoundOut */
-        app__screening__router__RoundOut: {
-            /** Id */
-            id: string;
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "campaign" | "regional_alert";
-            /** Title */
-            title: string;
-            /** Period */
-            period: string | null;
-            cause: components["schemas"]["RegionalRisk"] | null;
-            /** Description */
-            description: string | null;
-            /** Area Codes */
-            area_codes: string[];
-            /**
-             * Starts On
-             * Format: date
-             */
-            starts_on: string;
-            /** Ends On */
-            ends_on: string | null;
-            /** Opened By */
-            opened_by: string;
-            /**
-             * Opened At
-             * Format: date-time
-             */
-            opened_at: string;
-            counts: components["schemas"]["Counts"];
+            submitted_at: string;
         };
         /**
          * @description Stable problem codes; each is registered with one status.
@@ -7753,7 +7753,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["app__elimination_rounds__router__RoundOut"];
+                    "application/json": components["schemas"]["EliminationRoundOut"];
                 };
             };
             401: components["responses"]["Problem401"];
@@ -7782,7 +7782,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["app__elimination_rounds__router__RoundOut"];
+                    "application/json": components["schemas"]["EliminationRoundOut"];
                 };
             };
             401: components["responses"]["Problem401"];
@@ -8302,7 +8302,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["app__exports__router__BatchOut"][];
+                    "application/json": components["schemas"]["ExportBatchOut"][];
                 };
             };
             401: components["responses"]["Problem401"];
@@ -8329,7 +8329,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["app__exports__router__BatchOut"];
+                    "application/json": components["schemas"]["ExportBatchOut"];
                 };
             };
             401: components["responses"]["Problem401"];
@@ -8738,7 +8738,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["app__screening__router__RoundOut"][];
+                    "application/json": components["schemas"]["ScreeningRoundOut"][];
                 };
             };
             401: components["responses"]["Problem401"];
@@ -8781,7 +8781,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["app__screening__router__RoundOut"];
+                    "application/json": components["schemas"]["ScreeningRoundOut"];
                 };
             };
             401: components["responses"]["Problem401"];
@@ -8856,7 +8856,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["app__screening__router__RoundOut"];
+                    "application/json": components["schemas"]["ScreeningRoundOut"];
                 };
             };
             401: components["responses"]["Problem401"];
@@ -9020,7 +9020,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["app__department_warnings__router__BatchOut"][];
+                    "application/json": components["schemas"]["WarningBatchOut"][];
                 };
             };
             401: components["responses"]["Problem401"];
@@ -9071,7 +9071,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["app__department_warnings__router__BatchOut"];
+                    "application/json": components["schemas"]["WarningBatchOut"];
                 };
             };
             401: components["responses"]["Problem401"];
@@ -9100,7 +9100,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["app__department_warnings__router__BatchOut"];
+                    "application/json": components["schemas"]["WarningBatchOut"];
                 };
             };
             401: components["responses"]["Problem401"];

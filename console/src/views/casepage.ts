@@ -5,6 +5,11 @@ import { bodySchema, buildForm } from "../schemaform";
 import { Submission, type Outcome } from "../send";
 import { api, token, user } from "../session";
 
+const SYNC: Record<string, string> = {
+  pending: "待导出", exported: "已导出", accepted: "已接收", rejected: "被退回",
+  not_exportable: "尚未确定，不导出",
+};
+
 interface FlowDocument {
   states: { name: string; title: string }[];
   actions: { name: string; title: string; from: string[]; to: string }[];
@@ -36,12 +41,13 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
   }
   const current: Case = read.data;
   const etag = read.response.headers.get("ETag");
-  const [actions, events, flow] = await Promise.all([
+  const [actions, events, flow, sync] = await Promise.all([
     client.GET("/api/v1/cases/{case_id}/actions", { params: { path } }),
     client.GET("/api/v1/cases/{case_id}/events", { params: { path } }),
     fetch(`/api/v1/workflows/case?version=${encodeURIComponent(current.workflow_version)}`, {
       headers: { Authorization: `Bearer ${token() ?? ""}` },
     }).then((r) => (r.ok ? (r.json() as Promise<FlowDocument>) : { states: [], actions: [], facts: [] })),
+    client.GET("/api/v1/cases/{case_id}/national-sync", { params: { path } }),
   ]);
   const me = user();
   const work = h("section", { id: "work", "aria-live": "polite" });
@@ -52,10 +58,15 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
     const form = await buildForm(schema ?? { type: "object", properties: {} }, initial);
     const message = h("div", { class: "outcome", role: "alert" });
     const submission = new Submission(url, etag);
+    let done = false;
     const submit = async (event: Event) => {
       event.preventDefault();
+      // a second click while the first is in flight is the same submission (one
+      // Idempotency-Key, one request): its outcome is handled once
       const outcome: Outcome = await submission.send(form.value());
+      if (done) return;
       if (outcome.ok) {
+        done = true;
         await reload();
         return;
       }
@@ -141,6 +152,8 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
       h("dt", {}, "版本"), h("dd", { id: "version" }, String(current.version)),
       h("dt", {}, "识别时限"), h("dd", { class: deadlines.identification_overdue ? "overdue" : "" },
         day(deadlines.identification_due_at), deadlines.identification_overdue ? "（逾期）" : ""),
+      sync.data ? h("dt", {}, "国家系统同步") : null,
+      sync.data ? h("dd", { id: "national-sync" }, SYNC[sync.data.status] ?? sync.data.status, sync.data.reason ? `（${sync.data.reason}）` : "") : null,
       deadlines.notice_ends_at ? h("dt", {}, "公示期满") : null,
       deadlines.notice_ends_at ? h("dd", {}, when(deadlines.notice_ends_at)) : null),
     h("section", { id: "actions" }, h("h2", {}, "可办理事项"),

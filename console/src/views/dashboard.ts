@@ -1,6 +1,7 @@
 import { h, mount } from "../dom";
 import { CHANNEL, MONITORING_TYPE, STATE } from "../labels";
-import { api } from "../session";
+import { downloadLink } from "../download";
+import { api, user } from "../session";
 
 function table(title: string, rows: [string, number][], id: string): HTMLElement {
   return h("section", { class: "counts", id },
@@ -16,6 +17,13 @@ export async function dashboardView(target: HTMLElement): Promise<void> {
     return;
   }
   const d = read.data;
+  const client = api();
+  const year = new Date().getFullYear();
+  const [warningLists, campaigns] = await Promise.all([
+    client.GET("/api/v1/warning-lists/status"),
+    client.GET("/api/v1/screening/campaigns", { params: { query: { year } } }),
+  ]);
+  const role = user()?.role ?? "";
   const late = (label: string, n: number, filter: string) =>
     h("li", { class: n ? "overdue" : "" }, `${label}：${n} 件`, n ? h("a", { href: `#/cases?${filter}=true` }, " 查看") : null);
   mount(target,
@@ -29,7 +37,22 @@ export async function dashboardView(target: HTMLElement): Promise<void> {
       table("按状态", Object.entries(d.by_state).map(([k, n]) => [STATE[k as keyof typeof STATE] ?? k, n ?? 0]), "by-state"),
       table("按监测对象类别", Object.entries(d.by_monitoring_type).map(([k, n]) => [MONITORING_TYPE[k] ?? k, n ?? 0]), "by-type"),
       table("按渠道", Object.entries(d.by_channel).map(([k, n]) => [CHANNEL[k] ?? k, n ?? 0]), "by-channel"),
-      table("按村", d.by_village.map((v) => [`${v.name ?? v.code}`, v.count]), "by-village")));
+      table("按村", d.by_village.map((v) => [`${v.name ?? v.code}`, v.count]), "by-village")),
+    warningLists.data
+      ? h("section", { id: "warning-lists" }, h("h2", {}, `季度预警名单（${warningLists.data.quarter}）`),
+          h("p", {}, `已报送 ${warningLists.data.submitted.length}，逾期 ${warningLists.data.late.length}，待报送 ${warningLists.data.pending.length}`))
+      : null,
+    h("section", { id: "campaigns" }, h("h2", {}, `集中排查（${year}年）`),
+      (campaigns.data ?? []).length
+        ? h("ul", {}, ...(campaigns.data ?? []).map((c) =>
+            h("li", {}, `${c.title}：走访 ${c.counts.screened}/${c.counts.households} 户，发现风险 ${c.counts.risk_found}，纳入 ${c.counts.cases}`)))
+        : h("p", {}, "本年尚无集中排查")),
+    h("section", { id: "downloads" }, h("h2", {}, "台账与导出"),
+      h("ul", {},
+        downloadLink("监测对象台账（Excel）", "/api/v1/ledgers/monitored-households?format=xlsx", "监测对象台账.xlsx", "ledger-download"),
+        ["city_bureau", "national_exporter"].includes(role)
+          ? downloadLink("国家系统导出（CSV）", "/api/v1/exports/national?format=csv", "national.csv", "export-download")
+          : null)));
 }
 
 /** The late cases of one kind (the case list's overdue filters). */

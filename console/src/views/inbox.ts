@@ -59,10 +59,13 @@ async function openCase(target: HTMLElement, go: (hash: string) => void): Promis
   });
   const error = h("p", { class: "error", role: "alert" });
   const submission = new Submission("/api/v1/cases", null);
+  let done = false;
   const submit = async (event: Event) => {
     event.preventDefault();
     const outcome = await submission.send(form.value());
+    if (done) return;
     if (outcome.ok) {
+      done = true;
       go(`#/cases/${outcome.case.id}`);
       return;
     }
