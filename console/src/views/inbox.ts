@@ -1,6 +1,9 @@
-import type { CaseState } from "@fangfanpin/client";
+import type { CaseState, Schemas } from "@fangfanpin/client";
 import { day, h, mount } from "../dom";
-import { CHANNEL, STATE } from "../labels";
+import { CHANNEL, MONITORING_TYPE, STATE } from "../labels";
+
+type Channel = Schemas["Channel"];
+type MonitoringType = Schemas["MonitoringType"];
 import { bodySchema, buildForm } from "../schemaform";
 import { Submission } from "../send";
 import { api, user } from "../session";
@@ -10,6 +13,14 @@ export async function inboxView(target: HTMLElement, go: (hash: string) => void)
   const state = h("select", { id: "filter-state", "aria-label": "状态" },
     h("option", { value: "" }, "全部状态"),
     ...Object.entries(STATE).map(([v, label]) => h("option", { value: v }, label))) as HTMLSelectElement;
+  const channel = h("select", { id: "filter-channel", "aria-label": "渠道" },
+    h("option", { value: "" }, "全部渠道"),
+    ...Object.entries(CHANNEL).map(([v, label]) => h("option", { value: v }, label))) as HTMLSelectElement;
+  const type = h("select", { id: "filter-type", "aria-label": "监测对象类别" },
+    h("option", { value: "" }, "全部类别"),
+    ...Object.entries(MONITORING_TYPE).map(([v, label]) => h("option", { value: v }, label))) as HTMLSelectElement;
+  const village = h("input", { id: "filter-area", type: "text", inputmode: "numeric", placeholder: "村或乡镇代码",
+                               "aria-label": "村或乡镇代码", pattern: "\\d{6,12}" }) as HTMLInputElement;
   const search = h("input", { id: "search", type: "search", placeholder: "姓名或身份证号",
                               "aria-label": "按姓名或身份证号查找" }) as HTMLInputElement;
   const list = h("div", { id: "inbox-list" });
@@ -18,6 +29,9 @@ export async function inboxView(target: HTMLElement, go: (hash: string) => void)
     const byNumber = /^\d{17}[\dXx]$/.test(term);
     const query = {
       state: (state.value || undefined) as CaseState | undefined,
+      channel: (channel.value || undefined) as Channel | undefined,
+      monitoring_type: (type.value || undefined) as MonitoringType | undefined,
+      area: /^\d{6,12}$/.test(village.value.trim()) ? village.value.trim() : undefined,
       name: term && !byNumber ? term : undefined,
       id_number: byNumber ? term : undefined,
       limit: 500,
@@ -40,12 +54,12 @@ export async function inboxView(target: HTMLElement, go: (hash: string) => void)
             h("td", {}, day(c.due_at), c.overdue ? h("strong", { class: "badge" }, " 逾期") : null),
             h("td", {}, c.my_actions.join("、")))))));
   };
-  state.addEventListener("change", load);
+  for (const control of [state, channel, type, village]) control.addEventListener("change", load);
   search.addEventListener("change", load);
   const opener = user()?.role === "village_cadre"
     ? h("button", { type: "button", id: "open-case", onclick: () => openCase(target, go) }, "新建案件")
     : null;
-  mount(target, h("h1", {}, "待办"), h("div", { class: "filters" }, state, search, opener), list);
+  mount(target, h("h1", {}, "待办"), h("div", { class: "filters" }, state, channel, type, village, search, opener), list);
   await load();
 }
 
