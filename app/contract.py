@@ -27,6 +27,7 @@ from app.contract_examples import (
     BODY_EXAMPLES,
     RESPONSE_EXAMPLES,
     SUCCESS_EXAMPLES,
+    UPLOAD_EXAMPLES,
 )
 from app.core.problems import PROBLEMS, codes_for
 from workflows.case import WORKFLOWS
@@ -399,6 +400,9 @@ def _links(document: dict[str, Any]) -> None:
 
 
 def _examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    if operation["operationId"] == "department_warnings-upload":
+        for media_type, example in UPLOAD_EXAMPLES.items():
+            operation["requestBody"]["content"][media_type]["example"] = example
     answer = SUCCESS_EXAMPLES.get(operation["operationId"])
     if answer is not None:
         ok = operation["responses"]["200"]["content"]["application/json"]

@@ -272,6 +272,22 @@ SUCCESS_EXAMPLES: dict[str, Any] = {
 }
 """Examples of the main answers, by operation id."""
 
+UPLOAD_EXAMPLES: dict[str, Any] = {
+    "text/csv": "姓名,证件号码,村代码,风险类型,预警信息,预警日期\n"
+    f"王德福,{HEAD_ID},{VILLAGE},因病,住院自付超过2万元,2026-03-01\n",
+    "application/json": [
+        {
+            "姓名": "王德福",
+            "证件号码": HEAD_ID,
+            "村代码": VILLAGE,
+            "风险类型": "illness",
+            "预警信息": "住院自付超过2万元",
+            "预警日期": "2026-03-01",
+        }
+    ],
+}
+"""A department's warning batch, as each media type carries it."""
+
 ACTION_EXAMPLES: dict[str, Any] = {
     "publish_notice": {"location": "平岗村村务公开栏"},
     "publish_elimination_notice": {"location": "平岗村村务公开栏"},

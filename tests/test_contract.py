@@ -4,6 +4,7 @@ server's own schemas accept; and the API behaviours they build on (languages, fi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
@@ -217,3 +218,17 @@ async def test_cases_are_found_by_name_prefix_and_full_id_number_with_a_total(ap
     assert elsewhere.json() == {"items": [], "next_cursor": None, "total": 0}
     paged = await api.get("bureau.jiaohe", "/api/v1/cases", limit=1, total="true")
     assert paged.json()["total"] == 2 and len(paged.json()["items"]) == 1
+
+
+async def test_the_upload_examples_are_accepted_as_documented(api: Api) -> None:
+    from app.contract_examples import UPLOAD_EXAMPLES
+
+    for media_type, example in UPLOAD_EXAMPLES.items():
+        body = example.encode() if isinstance(example, str) else json.dumps(example).encode()
+        content_type = "text/csv; charset=utf-8" if media_type == "text/csv" else media_type
+        answer = await api.client.post(
+            "/api/v1/warning-batches", content=body, params={"reference": media_type},
+            headers={**api.headers("dept.civil-affairs"), "Content-Type": content_type},
+        )  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["accepted"] == 1, answer.text

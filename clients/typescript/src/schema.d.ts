@@ -9045,8 +9045,24 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example 姓名,证件号码,村代码,风险类型,预警信息,预警日期
+                 *     王德福,220281196803120012,220281102200,因病,住院自付超过2万元,2026-03-01
+                 */
                 "text/csv": string;
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                /**
+                 * @example [
+                 *       {
+                 *         "姓名": "王德福",
+                 *         "证件号码": "220281196803120012",
+                 *         "村代码": "220281102200",
+                 *         "风险类型": "illness",
+                 *         "预警信息": "住院自付超过2万元",
+                 *         "预警日期": "2026-03-01"
+                 *       }
+                 *     ]
+                 */
                 "application/json": {
                     [key: string]: unknown;
                 }[];
