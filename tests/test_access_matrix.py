@@ -154,6 +154,7 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("GET", "/api/v1/audit/public-key", EVERYONE, "none"),
         Route("GET", "/api/v1/audit/checkpoints", EVERYONE, "none"),
         Route("POST", "/api/v1/audit/checkpoints", {B, M}, "none"),
+        Route("GET", "/api/v1/audit/bundle", {B, A, M}, "city"),
         Route("GET", "/api/v1/audit/log/0/inclusion", EVERYONE, "none",
               {"tree_size": f["tree_size"]}),
         Route("GET", "/api/v1/audit/consistency", EVERYONE, "none",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -340,3 +341,33 @@ async def test_a_bundle_is_in_the_access_log(api: Api, tmp_path: Path) -> None:
     logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
     (entry,) = [e for e in logged if e["record_type"] == "audit_bundle"]
     assert entry["actor_sub"].startswith("cli:") and '"area": "220281102"' in entry["purpose"]
+
+
+async def test_an_auditor_downloads_the_bundle_and_it_verifies_offline(
+    api: Api, tmp_path: Path
+) -> None:
+    cases = await trail(api)
+    answer = await api.get("auditor.jiaohe", "/api/v1/audit/bundle")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/zip"
+    assert answer.headers["content-disposition"].startswith("attachment; filename=")
+    archive = tmp_path / "bundle.zip"
+    archive.write_bytes(answer.content)
+    shutil.unpack_archive(archive, tmp_path / "bundle")
+    report = check(tmp_path / "bundle", api)
+    assert report.ok, [str(p) for p in report.problems]
+    assert {parse(line)[2]["case_id"] for line in lines(tmp_path / "bundle")} == set(cases)
+    logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
+    bundles = [
+        (e["actor_sub"], e["actor_role"]) for e in logged if e["record_type"] == "audit_bundle"
+    ]
+    assert bundles == [("auditor.jiaohe", "auditor")]
+    assert (await api.get("cadre.pinggang", "/api/v1/audit/bundle")).status_code == 403
+    one_area = await api.get("auditor.jiaohe", "/api/v1/audit/bundle", area="220281105200")
+    shutil.unpack_archive(_saved(tmp_path / "area.zip", one_area.content), tmp_path / "area")
+    assert {parse(line)[2]["case_id"] for line in lines(tmp_path / "area")} == {cases[2]}
+
+
+def _saved(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path

@@ -145,6 +145,7 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
     assert "集中排查" in report["campaigns"]
     assert report["nationalSync"] == "待导出"  # confirmed, not yet exported
     assert report["replayMatches"] == "是" and report["chainValid"] == "是"
+    assert report["bundleBytes"] > 1000  # the auditor's bundle, zipped
     assert report["logRows"] >= 1  # the worker sequences events into the log as they commit
     serious = [v for v in report["axe"] if v["impact"] in ("serious", "critical")]
     assert serious == [], serious

@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.read": frozenset({B, Role.auditor, Role.admin}),
     "audit.cursor": frozenset({B, Role.auditor, Role.admin, Role.national_exporter}),
     "audit.sign": frozenset({B, Role.admin}),
+    "audit.bundle": frozenset({B, Role.auditor, Role.admin}),
     "export.national": frozenset({B, Role.national_exporter}),
     "export.batches": frozenset({B, Role.national_exporter, Role.auditor, Role.admin}),
     "export.sync": CASE_READERS | {Role.national_exporter},
@@ -71,7 +72,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 
 
 CITY_WIDE = frozenset({
-    "policy.write", "department_data.upload", "audit.sign", "audit.cursor",
+    "policy.write", "department_data.upload", "audit.sign", "audit.cursor", "audit.bundle",
     "export.national", "warning_indicator.define", "screening.campaign",
     "regional_alert.register",
 })  # fmt: skip

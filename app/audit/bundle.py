@@ -53,6 +53,7 @@ async def export(
     since: datetime | None = None,
     until: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    actor: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Write a bundle into the directory ``out``; answers its manifest. The log is cut at a
     checkpoint signed now; a selection takes every event of each chosen case up to that cut
@@ -65,8 +66,9 @@ async def export(
         point = (await log.checkpoint(session, signer, settings.audit_origin, now)).checkpoint
         # the bundle carries the trail's exact bytes (older masks included): a privileged
         # export, in the access log like any read of personal data
-        session.add(AccessLogEntry(at=now, actor_sub=f"cli:{getpass.getuser()}"[:200],
-                                   actor_role="admin", actor_area=area or "",
+        sub, role = actor or (f"cli:{getpass.getuser()}", "admin")
+        session.add(AccessLogEntry(at=now, actor_sub=sub[:200],
+                                   actor_role=role, actor_area=area or "",
                                    record_type="audit_bundle", record_id=str(point.tree_size),
                                    fields=["trail"], purpose="audit bundle "
                                    + json.dumps(selection, ensure_ascii=False)))  # fmt: skip

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import tempfile
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import func, select
+from starlette.background import BackgroundTask
 
-from app.audit import log, merkle
+from app.audit import bundle, log, merkle
 from app.audit.models import Checkpoint, LogEntry
 from app.audit.signing import Signer, checkpoint_message
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
@@ -18,7 +25,7 @@ from app.cases import service as cases
 from app.cases.models import Case, CaseEvent
 from app.cases.repository import in_area
 from app.core.canonical import utc_iso
-from app.core.db import ReadSessionDep, SessionDep
+from app.core.db import ReadSessionDep, SessionDep, make_engine, make_sessionmaker
 from app.core.errors import NotFound, Unprocessable, declares
 from app.core.limits import MAX_INT
 
@@ -193,7 +200,7 @@ async def _signed_size(session: SessionDep, tree_size: int) -> Checkpoint:
 
 @router.get("/audit/log/{log_index}/inclusion", response_model=InclusionOut)
 async def inclusion(
-    log_index: Annotated[int, Path(ge=0, le=MAX_INT)],
+    log_index: Annotated[int, PathParam(ge=0, le=MAX_INT)],
     principal: CurrentPrincipal,
     session: SessionDep,
     tree_size: Annotated[
@@ -376,3 +383,53 @@ async def activity_summary(
 
 
 __all__ = ["router"]
+
+
+@router.get(
+    "/audit/bundle",
+    response_class=FileResponse,
+    responses={200: {"description": "The bundle, zipped (the directory `fangfanpin audit "
+                     "bundle` writes).", "content": {"application/zip": {}}}, **declares(404)},
+)  # fmt: skip
+async def download_bundle(
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    clock: ClockDep,
+    area: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> FileResponse:
+    """An auditor's bundle, as `fangfanpin audit bundle` writes it, zipped: a checkpoint
+    signed now, the log up to it (whole cases, of an area or active in a period), proofs
+    and the public key the offline check needs. In the access log, under the caller."""
+    permit(principal, "audit.bundle")
+    if area and not area.startswith(principal.area):
+        raise NotFound("area_not_found", f"No area {area} within yours.")
+    if since and until and until <= since:
+        raise Unprocessable("period_reversed", "until must be after since.")
+    scratch = Path(tempfile.mkdtemp(prefix="fangfanpin-bundle-"))
+    now = clock.now()
+
+    def build() -> Path:
+        # the export writes files as it reads: a thread of its own, with an engine of its
+        # own, so the service's event loop never waits on the disk
+        async def run() -> None:
+            engine = make_engine(settings.database_url, pool_size=2)
+            try:
+                await bundle.export(make_sessionmaker(engine, settings), settings, now,
+                                    scratch / "bundle", area=area, since=since, until=until,
+                                    actor=(principal.sub, principal.role.value))  # fmt: skip
+            finally:
+                await engine.dispose()
+
+        asyncio.run(run())
+        return Path(shutil.make_archive(str(scratch / "bundle"), "zip", scratch / "bundle"))
+
+    try:
+        archive = await asyncio.to_thread(build)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    name = f"fangfanpin-bundle-{now:%Y%m%dT%H%M%SZ}.zip"
+    return FileResponse(archive, media_type="application/zip", filename=name,
+                        background=BackgroundTask(shutil.rmtree, scratch, True))  # fmt: skip

@@ -270,6 +270,9 @@ try {
   await page.goto(`${base}/console/#/audit`);
   await page.waitForSelector("#log table");
   report.logRows = await page.locator("#log tbody tr").count();
+  await page.click("#bundle-download");
+  await page.waitForSelector("#bundle [data-bytes]");
+  report.bundleBytes = Number(await page.getAttribute("#bundle [data-bytes]", "data-bytes"));
   await snap("audit-log");
 
   // 7. A cadre of another village finds nothing of it.

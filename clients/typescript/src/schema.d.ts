@@ -1631,6 +1631,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/bundle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Bundle
+         * @description An auditor's bundle, as `fangfanpin audit bundle` writes it, zipped: a checkpoint
+         *     signed now, the log up to it (whole cases, of an area or active in a period), proofs
+         *     and the public key the offline check needs. In the access log, under the caller.
+         */
+        get: operations["audit-download_bundle"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/exports/national": {
         parameters: {
             query?: never;
@@ -8237,6 +8259,36 @@ export interface operations {
             };
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+        };
+    };
+    "audit-download_bundle": {
+        parameters: {
+            query?: {
+                area?: string | null;
+                since?: string | null;
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bundle, zipped (the directory `fangfanpin audit bundle` writes). */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": unknown;
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
         };

@@ -1,5 +1,6 @@
 import { h, mount, when } from "../dom";
 import { STATE } from "../labels";
+import { downloadLink } from "../download";
 import { api } from "../session";
 
 const state = (s: string | null | undefined) => (s ? STATE[s as keyof typeof STATE] ?? s : "—");
@@ -38,6 +39,9 @@ export async function auditView(target: HTMLElement): Promise<void> {
   ]);
   mount(target,
     h("h1", {}, "审计"),
+    h("section", { id: "bundle" }, h("h2", {}, "审计包"),
+      h("p", {}, "签名检查点、日志、证明和公钥，可离线校验（fangfanpin audit verify）。"),
+      h("ul", {}, downloadLink("下载审计包", "/api/v1/audit/bundle", "fangfanpin-bundle.zip", "bundle-download"))),
     h("section", { id: "checkpoints" }, h("h2", {}, "签名检查点"),
       h("ul", {}, ...(checkpoints.data ?? []).map((c) =>
         h("li", {}, `${when(c.created_at)} 大小 ${c.tree_size} 根 ${c.root_hash.slice(0, 16)}…（${c.key_id}）`)))),
