@@ -128,6 +128,8 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
     assert report["listedUnmet"] == ["notice_period_running"]
     assert report["earlyUnmet"] == ["notice_period_running"]
     assert "公示期未满" in report["earlyRefusal"] and "起满足" in report["earlyRefusal"]
+    assert report["objectionsLeft"] == 0  # the township dismissed it through the console
+    assert any("异议处理" in line for line in report["timelineTitles"])  # events by name
     assert report["afterNotice"].endswith("（乡镇审核）")  # the notice timer moved it on
     assert report["finalTitle"].endswith("（帮扶中）")
     # another village's cadre finds nothing: not in the inbox, and the page is "not found"

@@ -149,7 +149,7 @@ try {
   await page.waitForSelector(".action-form");
   await page.dblclick(".action-form button[type=submit]");
   await page.waitForFunction(() => !document.querySelector(".action-form"));
-  report.reviewsStarted = await page.locator("#timeline li", { hasText: "start_village_review" }).count();
+  report.reviewsStarted = await page.locator('#timeline li[data-event="start_village_review"]').count();
   log("start_village_review: double-clicked");
   must(await record("commitment_form", {
     signatory_name: "赵春生",
@@ -211,6 +211,19 @@ try {
     (items) => items.map((i) => i.getAttribute("data-code")));
   await snap("refused-with-unmet");
   await audit("refused");
+
+  // An objection is lodged while the notice runs; the township dismisses it with a reason.
+  await signIn("cadre.pinggang");
+  await openCasePage(caseId);
+  must(await record("objection", { lodged_by_name: "村民甲", statement: "收入情况不实" }), "objection");
+  await signIn("township.baishishan");
+  await openCasePage(caseId);
+  await page.click("button[data-objection]");
+  await page.waitForSelector(".action-form");
+  await fill({ outcome: "dismissed", reason: "经核实，收入情况属实" });
+  must(await submit(), "objection resolution");
+  report.objectionsLeft = await page.locator("button[data-objection]").count();
+  report.timelineTitles = await page.locator("#timeline li").evaluateAll((items) => items.map((i) => i.textContent));
 
   // 5. Six days pass on the demo clock: the notice timer submits the case to the township.
   await signIn("admin.jiaohe");

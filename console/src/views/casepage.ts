@@ -141,6 +141,23 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
         const printable = window.open("", "_blank");
         if (printable) printable.document.write(answer.ok ? await answer.text() : `<p>${answer.status}</p>`);
       } }, { notice: "公示", elimination_notice: "风险消除公示", announcement: "公告" }[name] ?? name)));
+  const titles = new Map<string, string>([
+    ...(flow.actions ?? []).map((a): [string, string] => [a.name, a.title]),
+    ...(flow.facts ?? []).map((f): [string, string] => [f.kind, f.title]),
+  ]);
+  // objections still open on this case: the township resolves each (异议处理)
+  const procedures = (current.facts.procedures ?? {}) as Record<string, { objections?: Record<string, { statement?: string; resolution?: unknown }> }>;
+  const pending = Object.values(procedures).flatMap((p) =>
+    Object.entries(p.objections ?? {}).filter(([, o]) => !o.resolution));
+  const resolvable = me && (flow.facts ?? []).some((f) =>
+    f.kind === "objection_resolution" && f.roles.includes(me.role) && f.states.includes(current.state));
+  const objections = resolvable && pending.length
+    ? h("section", { id: "objections" }, h("h2", {}, "待处理异议"),
+        h("ul", {}, ...pending.map(([id, objection]) => h("li", {}, objection.statement ?? id, " ",
+          h("button", { type: "button", "data-objection": id, onclick: async () => open("异议处理",
+            `/api/v1/cases/${caseId}/objections/${id}/resolution`,
+            "/api/v1/cases/{case_id}/objections/{objection_id}/resolution", {}) }, "处理")))))
+    : null;
   const deadlines = current.deadlines;
   mount(target,
     h("h1", {}, `${current.household.head_name}（${STATE[current.state]}）`),
@@ -159,6 +176,7 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
     h("section", { id: "actions" }, h("h2", {}, "可办理事项"),
       h("ul", {}, ...(actions.data ?? []).map(actionItem))),
     facts.length ? h("section", { id: "facts" }, h("h2", {}, "记录"), h("ul", {}, ...facts.map(factItem))) : null,
+    objections,
     work,
     diagram,
     h("section", { id: "documents" }, h("h2", {}, "文书（可打印）"), h("ul", {}, ...documents)),
@@ -167,7 +185,7 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
       : null,
     h("section", { id: "timeline" }, h("h2", {}, "办理记录"),
       h("ol", {}, ...(events.data ?? []).map((e) =>
-        h("li", {}, `${when(e.occurred_at)} ${e.actor.sub}（${ROLE[e.actor.role] ?? e.actor.role}）${e.name}`,
+        h("li", { "data-event": e.name }, `${when(e.occurred_at)} ${e.actor.sub}（${ROLE[e.actor.role] ?? e.actor.role}）${titles.get(e.name) || e.name}`,
           e.from_state !== e.to_state ? ` ${STATE[e.from_state as keyof typeof STATE] ?? e.from_state} → ${STATE[e.to_state as keyof typeof STATE] ?? e.to_state}` : "")))),
     h("p", {}, h("a", { href: "#/" }, "返回待办")));
 }
