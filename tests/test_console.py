@@ -146,6 +146,7 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
     assert report["ledgerBytes"] > 1000  # the XLSX ledger, fetched with the token
     assert "集中排查" in report["campaigns"]
     assert report["nationalSync"] == "待导出"  # confirmed, not yet exported
+    assert "帮扶计划未经评议公示" in report["progressRefused"]  # a refused fact shows its rule
     assert report["replayMatches"] == "是" and report["chainValid"] == "是"
     assert report["bundleBytes"] > 1000  # the auditor's bundle, zipped
     assert report["logRows"] >= 1  # the worker sequences events into the log as they commit

@@ -247,6 +247,16 @@ try {
   must(await fire("confirm"), "confirm");
   report.finalTitle = (await page.textContent("main h1")) ?? "";
   report.nationalSync = (await page.textContent("#national-sync")) ?? "";
+
+  // The city plans a measure; its progress waits for the plan's review and notice.
+  must(await record("measure_planned", {
+    category: "health", content: "落实大病保险和医疗救助", responsible_unit: "蛟河市医疗保障局",
+    "responsible_person.name": "孙帮扶",
+  }), "measure");
+  await page.click("button[data-progress]");
+  await page.waitForSelector(".action-form");
+  await fill({ status: "in_progress" });
+  report.progressRefused = await submit();
   await snap("confirmed");
   await audit("confirmed");
 

@@ -5,6 +5,10 @@ import { bodySchema, buildForm } from "../schemaform";
 import { Submission, type Outcome } from "../send";
 import { api, token, user } from "../session";
 
+const MEASURE_STATUS: Record<string, string> = {
+  planned: "计划", in_progress: "实施中", done: "已完成", stopped: "已终止",
+};
+
 const SYNC: Record<string, string> = {
   pending: "待导出", exported: "已导出", accepted: "已接收", rejected: "被退回",
   not_exportable: "尚未确定，不导出",
@@ -158,6 +162,21 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
             `/api/v1/cases/${caseId}/objections/${id}/resolution`,
             "/api/v1/cases/{case_id}/objections/{objection_id}/resolution", {}) }, "处理")))))
     : null;
+  // measures of the plan: who may report progress does (the API refuses anyone else)
+  const measures = Object.entries((current.facts.measures ?? {}) as Record<string, { content?: string; category?: string; status?: string }>);
+  const reportable = me && (flow.facts ?? []).some((f) =>
+    f.kind === "measure_progress" && f.roles.includes(me.role) && f.states.includes(current.state));
+  const measureList = measures.length
+    ? h("section", { id: "measures" }, h("h2", {}, "帮扶措施"),
+        h("ul", {}, ...measures.map(([id, measure]) => h("li", { "data-measure": id },
+          `${measure.content ?? id}（${MEASURE_STATUS[measure.status ?? ""] ?? measure.status ?? ""}）`, " ",
+          reportable && !["done", "stopped"].includes(measure.status ?? "")
+            ? h("button", { type: "button", "data-progress": id, onclick: async () => open("报告措施进展",
+                `/api/v1/cases/${caseId}/measures/${id}/progress`,
+                "/api/v1/cases/{case_id}/measures/{measure_id}/progress",
+                await dated("/api/v1/cases/{case_id}/measures/{measure_id}/progress")) }, "报告进展")
+            : null))))
+    : null;
   const deadlines = current.deadlines;
   mount(target,
     h("h1", {}, `${current.household.head_name}（${STATE[current.state]}）`),
@@ -177,6 +196,7 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
       h("ul", {}, ...(actions.data ?? []).map(actionItem))),
     facts.length ? h("section", { id: "facts" }, h("h2", {}, "记录"), h("ul", {}, ...facts.map(factItem))) : null,
     objections,
+    measureList,
     work,
     diagram,
     h("section", { id: "documents" }, h("h2", {}, "文书（可打印）"), h("ul", {}, ...documents)),
