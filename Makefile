@@ -26,6 +26,7 @@ run: $(VENV)/.installed
 	@echo "               (minted on the demo clock; or: $(BIN)/fangfanpin token --user cadre.pinggang)"
 	@echo "Then:          curl -H \"Authorization: Bearer \$$TOKEN\" http://127.0.0.1:8000/api/v1/cases"
 	@echo "Walk-throughs: README.md, section Walk-throughs"
+	@echo "Console:       http://127.0.0.1:8000/console/ (pick a demo user)"
 	@echo "API docs:      http://127.0.0.1:8000/docs"
 	@echo
 	FANGFANPIN_DEMO=1 $(BIN)/fangfanpin serve --host 127.0.0.1 --port 8000 --with-worker
