@@ -247,13 +247,11 @@ def _action_payloads() -> dict[str, type]:
 
 
 def published() -> dict[str, Any]:
-    """The document as committed (``openapi/openapi.json``): the app with its demonstration
-    endpoints, which the ``demo`` tag marks as absent from a production service."""
-    from app.core.config import get_settings
+    """The document as committed (``openapi/openapi.json``): the same in every mode, the
+    demonstration's endpoints included (404 outside one; the ``demo`` tag says so)."""
     from app.main import create_app
 
-    settings = get_settings().model_copy(update={"demo_clock": True})
-    return create_app(settings).openapi()
+    return create_app().openapi()
 
 
 def build(app: FastAPI) -> dict[str, Any]:

@@ -197,6 +197,8 @@ BODY_EXAMPLES: dict[str, Any] = {
         "risk_type": "illness",
         "note": "户主住院",
     },
+    "Advance": {"days": 6, "hours": 0},
+    "DemoTokenIn": {"user": "cadre.pinggang"},
     "DispositionsIn": {"items": [{"line": 2, "decision": "distribute", "risk_type": "illness"}]},
 }
 

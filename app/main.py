@@ -30,6 +30,7 @@ from app.core.language import LanguageMiddleware
 from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware, TextSafetyMiddleware
 from app.core.observability import ObservabilityMiddleware
 from app.core.ratelimit import RateLimitMiddleware, WriteLimitMiddleware
+from app.demo.router import router as demo_router
 from app.department_data.router import router as department_data_router
 from app.department_warnings.router import router as department_warnings_router
 from app.elimination_rounds.router import router as rounds_router
@@ -190,10 +191,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(obligations_router)
     app.include_router(screening_router)
     app.include_router(department_warnings_router)
-    if settings.demo_clock:  # demonstrations only; not part of the production contract
-        from app.demo.router import router as demo_router
-
-        app.include_router(demo_router)
+    app.include_router(demo_router)  # 404 unless this is a demonstration
     app.include_router(workflow_router)
     return app
 

@@ -71,3 +71,11 @@ async def test_the_console_reads_how_to_sign_in_without_a_token(api: Api) -> Non
     config = await api.client.get("/api/v1/console/config")
     assert config.status_code == 200
     assert config.json() == {"demo": False, "oidc": None}
+
+
+async def test_the_demo_doors_are_closed_outside_a_demonstration(api: Api) -> None:
+    """Routed in every mode (one OpenAPI document), answered only in a demonstration."""
+    assert (await api.client.get("/api/v1/demo/users")).status_code == 404
+    minted = await api.client.post("/api/v1/demo/tokens", json={"user": "admin.jiaohe"})
+    assert minted.status_code == 404 and "access_token" not in minted.text
+    assert (await api.post("admin.jiaohe", "/api/v1/demo/clock", {"days": 1})).status_code == 404

@@ -1,4 +1,5 @@
-"""Demonstrations only: present when ``DEMO_CLOCK`` is set, never in production.
+"""Demonstrations only: they answer when ``DEMO_CLOCK`` is set and are 404 otherwise (always
+routed, so the OpenAPI document is the same in every mode; its ``demo`` tag says so).
 
 The clock an administrator moves forward (so a notice period can pass in minutes), the
 service's present day, and tokens for the demo users minted on that clock: a token's lifetime
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.areas.demo import DEMO_USERS, demo_user
@@ -17,12 +18,24 @@ from app.auth.dependencies import CurrentPrincipal
 from app.auth.permissions import permit
 from app.auth.tokens import mint
 from app.core.clock import OffsetClock
-from app.core.errors import NotFound
+from app.core.errors import NotFound, declares
 from app.timers.service import process_due
 from workflows.calendar import local_date
 from workflows.vocabulary import Role
 
-router = APIRouter(prefix="/api/v1/demo", tags=["demo"])
+
+def demo_only(request: Request) -> None:
+    """Outside a demonstration there is nothing here (checked before anything else)."""
+    if not request.app.state.settings.demo_clock:
+        raise NotFound("not_found", "Not Found")
+
+
+router = APIRouter(
+    prefix="/api/v1/demo",
+    tags=["demo"],
+    dependencies=[Depends(demo_only)],
+    responses=declares(404),
+)
 
 TOKEN_HOURS = 8
 

@@ -9309,6 +9309,7 @@ export interface operations {
                     "application/json": components["schemas"]["ClockOut"];
                 };
             };
+            404: components["responses"]["Problem404"];
         };
     };
     "demo-advance_clock": {
@@ -9323,6 +9324,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "days": 6,
+                 *       "hours": 0
+                 *     }
+                 */
                 "application/json": components["schemas"]["Advance"];
             };
         };
@@ -9340,6 +9347,7 @@ export interface operations {
             };
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
             409: components["responses"]["Problem409"];
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
@@ -9365,6 +9373,7 @@ export interface operations {
                     "application/json": components["schemas"]["DemoUserOut"][];
                 };
             };
+            404: components["responses"]["Problem404"];
         };
     };
     "demo-mint_demo_token": {
@@ -9379,6 +9388,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "user": "cadre.pinggang"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DemoTokenIn"];
             };
         };
@@ -9394,6 +9408,7 @@ export interface operations {
                     "application/json": components["schemas"]["DemoTokenOut"];
                 };
             };
+            404: components["responses"]["Problem404"];
             409: components["responses"]["Problem409"];
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
