@@ -301,7 +301,7 @@ def build(app: FastAPI) -> dict[str, Any]:
                 responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
                 used.add(status)
             operation["responses"] = dict(sorted(responses.items()))
-            _examples(operation, schemas)
+            _examples(operation)
     _links(document)
     components["responses"] = {f"Problem{s}": _problem_response(s) for s in sorted(used)}
     for unused in ("HTTPValidationError", "ValidationError"):
@@ -397,7 +397,7 @@ def _links(document: dict[str, Any]) -> None:
                     response["links"] = links
 
 
-def _examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+def _examples(operation: dict[str, Any]) -> None:
     if operation["operationId"] == "department_warnings-upload":
         for media_type, example in UPLOAD_EXAMPLES.items():
             operation["requestBody"]["content"][media_type]["example"] = example

@@ -151,6 +151,37 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise Unprocessable("invalid_cursor", "The cursor is not one this service gave.") from exc
 
 
+def filters(
+    *,
+    caller_area: str,
+    area: str | None,
+    state: str | None,
+    channel: str | None,
+    monitoring_type: str | None,
+    name: str | None,
+    id_digest: str | None,
+) -> list[Any]:
+    """The conditions the case list and the inbox share: the caller's area (and a part of
+    it), state, channel, type, and a member by the start of a name or a full ID number."""
+    conditions = [in_area(Case.area_code, caller_area)]
+    if area:
+        conditions.append(in_area(Case.area_code, area))
+    if state:
+        conditions.append(Case.state == state)
+    if channel:
+        conditions.append(Case.channel == channel)
+    if monitoring_type:
+        conditions.append(Case.monitoring_type == monitoring_type)
+    if name:
+        members = select(Member.household_id).where(Member.name.startswith(name, autoescape=True))
+        conditions.append(or_(Household.head_name.startswith(name, autoescape=True),
+                              Case.household_id.in_(members)))  # fmt: skip
+    if id_digest:
+        conditions.append(Case.household_id.in_(
+            select(Member.household_id).where(Member.id_digest == id_digest)))  # fmt: skip
+    return conditions
+
+
 async def list_cases(
     session: AsyncSession,
     *,
@@ -170,22 +201,15 @@ async def list_cases(
 ) -> tuple[list[tuple[Case, Household]], str | None, int | None]:
     """A page of cases in the caller's area, oldest first, keyset-paginated; with the number
     of cases matching the filters (every page's, not this page's) when asked."""
-    conditions = [in_area(Case.area_code, caller_area)]
-    if name:
-        members = select(Member.household_id).where(Member.name.startswith(name, autoescape=True))
-        conditions.append(or_(Household.head_name.startswith(name, autoescape=True),
-                              Case.household_id.in_(members)))  # fmt: skip
-    if id_digest:
-        conditions.append(Case.household_id.in_(
-            select(Member.household_id).where(Member.id_digest == id_digest)))  # fmt: skip
-    if area:
-        conditions.append(in_area(Case.area_code, area))
-    if state:
-        conditions.append(Case.state == state)
-    if channel:
-        conditions.append(Case.channel == channel)
-    if monitoring_type:
-        conditions.append(Case.monitoring_type == monitoring_type)
+    conditions = filters(
+        caller_area=caller_area,
+        area=area,
+        state=state,
+        channel=channel,
+        monitoring_type=monitoring_type,
+        name=name,
+        id_digest=id_digest,
+    )
     if overdue_at is not None:
         conditions += [
             Case.state.in_(IDENTIFICATION_STATES),
@@ -254,12 +278,20 @@ async def inbox(
     name: str | None,
     id_digest: str | None,
     limit: int,
-) -> tuple[list[tuple[Case, Household]], int]:
+) -> tuple[list[tuple[Case, Household, datetime | None]], int]:
     """The caller's work: open cases in their area whose state lets their role act, the
-    nearest deadline first; with their number."""
+    nearest deadline first, each with that deadline; with their number."""
     by_version = actionable_states(role)
-    conditions: list[Any] = [
-        in_area(Case.area_code, caller_area),
+    conditions = [
+        *filters(
+            caller_area=caller_area,
+            area=area,
+            state=state,
+            channel=channel,
+            monitoring_type=monitoring_type,
+            name=name,
+            id_digest=id_digest,
+        ),
         Case.is_open.is_(True),
         or_(
             false(),  # a role that acts in no state has an empty inbox
@@ -270,27 +302,13 @@ async def inbox(
             ),
         ),
     ]
-    if area:
-        conditions.append(in_area(Case.area_code, area))
-    if state:
-        conditions.append(Case.state == state)
-    if channel:
-        conditions.append(Case.channel == channel)
-    if monitoring_type:
-        conditions.append(Case.monitoring_type == monitoring_type)
-    if name:
-        members = select(Member.household_id).where(Member.name.startswith(name, autoescape=True))
-        conditions.append(or_(Household.head_name.startswith(name, autoescape=True),
-                              Case.household_id.in_(members)))  # fmt: skip
-    if id_digest:
-        conditions.append(Case.household_id.in_(
-            select(Member.household_id).where(Member.id_digest == id_digest)))  # fmt: skip
-    joined = select(Case, Household).join(Household, Household.id == Case.household_id)
+    due = due_at_column()
+    joined = select(Case, Household, due).join(Household, Household.id == Case.household_id)
     counted = select(func.count()).select_from(joined.where(*conditions).subquery())
     total = (await session.execute(counted)).scalar_one()
-    nearest_first = (due_at_column().asc().nulls_last(), Case.opened_at, Case.id)
+    nearest_first = (due.asc().nulls_last(), Case.opened_at, Case.id)
     query = joined.where(*conditions).order_by(*nearest_first).limit(limit)
-    rows = [(row[0], row[1]) for row in (await session.execute(query)).all()]
+    rows = [(row[0], row[1], row[2]) for row in (await session.execute(query)).all()]
     return rows, total
 
 

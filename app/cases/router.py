@@ -29,6 +29,7 @@ from app.cases.schemas import (
     ReplayOut,
 )
 from app.core.canonical import blind_index
+from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import (
     Forbidden,
@@ -42,7 +43,7 @@ from app.core.observability import TRANSITIONS
 from app.households import idnumber
 from app.policies import service as policies
 from workflows.case import CURRENT as CURRENT_WORKFLOW
-from workflows.case import IDENTIFICATION_STATES, OPEN_ACTIONS, WORKFLOWS
+from workflows.case import OPEN_ACTIONS, WORKFLOWS
 from workflows.facts import (
     AnnouncementPosting,
     Classification,
@@ -148,9 +149,7 @@ async def list_cases(
     now = clock.now()
     if False in (overdue, measures_overdue, acceptance_overdue):
         raise Unprocessable("invalid_filter", "Use =true or leave the overdue filters out.")
-    digest = (
-        blind_index(settings.blind_index_key, idnumber.normalize(id_number)) if id_number else None
-    )
+    digest = _digest(settings, id_number)
     rows, next_cursor, count = await repo.list_cases(
         session,
         caller_area=principal.area,
@@ -170,6 +169,13 @@ async def list_cases(
     await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
     items = [service.case_out(service.Snapshot.of(c), h, now) for c, h in rows]
     return CasePage(items=items, next_cursor=next_cursor, total=count)
+
+
+def _digest(settings: Settings, id_number: str | None) -> str | None:
+    """A searched ID number as the registry keeps it: its keyed digest (never in part)."""
+    if not id_number:
+        return None
+    return blind_index(settings.blind_index_key, idnumber.normalize(id_number))
 
 
 inbox_router = APIRouter(prefix="/api/v1/inbox", tags=["cases"])
@@ -194,9 +200,7 @@ async def inbox(
     a case's ``/actions`` says which, and when a time rule will be met."""
     permit(principal, "case.read")
     now = clock.now()
-    digest = (
-        blind_index(settings.blind_index_key, idnumber.normalize(id_number)) if id_number else None
-    )
+    digest = _digest(settings, id_number)
     rows, total = await repo.inbox(
         session,
         caller_area=principal.area,
@@ -209,13 +213,11 @@ async def inbox(
         id_digest=digest,
         limit=limit,
     )
-    await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
+    await policies.ensure_loaded(session, {c.policy_version for c, _, _ in rows})
     items = []
-    for case, household in rows:
+    for case, household, due in rows:
         snap = service.Snapshot.of(case)
         out = service.case_out(snap, household, now)
-        due = (case.acceptance_due_at or case.identification_due_at
-               if case.state in IDENTIFICATION_STATES else case.measures_due_at)  # fmt: skip
         mine = [s.action for s in snap.workflow.steps_from(case.state) if principal.role in s.roles]
         items.append(InboxItem(**out.model_dump(), due_at=due, overdue=bool(due and due <= now),
                                my_actions=list(dict.fromkeys(mine))))  # fmt: skip

@@ -5,12 +5,12 @@ import { h } from "./dom";
 import { FIELD } from "./labels";
 
 type Schema = Record<string, unknown>;
-let document: Promise<Schema> | null = null;
+let spec: Promise<Schema> | null = null;
 
 /** The OpenAPI document (once per page). */
 export function openapi(): Promise<Schema> {
-  document ??= fetch("/openapi.json").then((r) => r.json() as Promise<Schema>);
-  return document;
+  spec ??= fetch("/openapi.json").then((r) => r.json() as Promise<Schema>);
+  return spec;
 }
 
 function resolve(doc: Schema, schema: Schema): Schema {
@@ -116,7 +116,8 @@ export async function buildForm(schema: Schema, initial: Record<string, unknown>
       const out: Record<string, unknown> = {};
       for (const [path, read] of readers) {
         const value = read();
-        if (value === undefined || (Array.isArray(value) && value.length === 0 && !path.endsWith("risk_types"))) continue;
+        // an empty field is left out, so the model's default applies
+        if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
         let target = out;
         const parts = path.split(".");
         for (const part of parts.slice(0, -1)) target = (target[part] ??= {}) as Record<string, unknown>;
