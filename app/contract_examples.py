@@ -226,6 +226,7 @@ CASE = {
         "identification_due_at": "2026-03-16T16:00:00Z",
         "identification_overdue": False,
         "notice_ends_at": "2026-03-09T16:00:00Z",
+        "elimination_due_at": None,
         "measures_due_at": None,
         "measures_overdue": False,
         "acceptance_due_at": None,

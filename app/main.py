@@ -40,6 +40,7 @@ from app.fund.router import router as fund_router
 from app.households.router import router as households_router
 from app.indicators.router import router as indicators_router
 from app.intake.router import router as intake_router
+from app.notices.documents import PRINT_STYLE_SOURCE
 from app.notices.router import router as notices_router
 from app.obligations.router import router as obligations_router
 from app.policies.router import router as policies_router
@@ -164,7 +165,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.add_middleware(RateLimitMiddleware, intake=settings.rate_intake_per_minute,
                            auth_failures=settings.rate_auth_failures_per_minute)  # fmt: skip
     app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds,
-                       console_connect=_origin(settings.oidc_token_endpoint))  # fmt: skip
+                       console_connect=_origin(settings.oidc_token_endpoint),
+                       console_styles=(PRINT_STYLE_SOURCE,))  # fmt: skip
     app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)  # fmt: skip
     app.add_middleware(ObservabilityMiddleware)

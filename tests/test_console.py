@@ -143,8 +143,16 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
         "city_confirmation",
     ]  # fmt: skip
     assert "在办案件" in report["dashboardOpen"]
+    assert "因病" in report["riskCounts"]  # the classification's risk type, counted
+    assert report["measuresDue"] == "待落实帮扶措施：0 件"  # the measure planned cleared it
+    assert "待导出 1" in report["syncStatus"]
+    assert report["noticeDueKind"] == "notice_end"  # the committee's inbox: the notice's end
+    # the printable notice keeps its print style under the console's policy
+    assert report["printTitle"] and report["printAlign"] == "center"
     assert report["ledgerBytes"] > 1000  # the XLSX ledger, fetched with the token
     assert "集中排查" in report["campaigns"]
+    assert report["campaignOpened"] == 201
+    assert "白石山镇" in report["campaignProgress"]  # the campaign's progress per township
     assert report["nationalSync"] == "待导出"  # confirmed, not yet exported
     assert "帮扶计划未经评议公示" in report["progressRefused"]  # a refused fact shows its rule
     assert report["replayMatches"] == "是" and report["chainValid"] == "是"

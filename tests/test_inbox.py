@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-from tests.helpers import Api
+from sqlalchemy import select
+
+from app import migrations
+from app.areas.demo import load as load_demo_areas
+from app.cases.models import Case
+from app.core.clock import FrozenClock
+from app.core.db import make_engine, make_sessionmaker
+from tests.conftest import settings_for
+from tests.helpers import CLASSIFICATION, Api
 
 
 async def test_the_inbox_holds_the_cases_the_role_may_act_on(api: Api) -> None:
@@ -79,3 +90,98 @@ async def test_the_demo_doors_are_closed_outside_a_demonstration(api: Api) -> No
     minted = await api.client.post("/api/v1/demo/tokens", json={"user": "admin.jiaohe"})
     assert minted.status_code == 404 and "access_token" not in minted.text
     assert (await api.post("admin.jiaohe", "/api/v1/demo/clock", {"days": 1})).status_code == 404
+
+
+async def test_a_running_notice_is_the_deadline_the_inbox_shows(api: Api) -> None:
+    """The notice's end comes before the identification limit: the committee's inbox shows it,
+    and marks the case once the notice has run (it may then be sent on)."""
+    case_id = await api.to_village_nomination("cadre_found")
+    await api.nominate(case_id)
+    case = await api.case(case_id)
+    [item] = (await api.get("committee.pinggang", "/api/v1/inbox")).json()["items"]
+    assert item["due_kind"] == "notice_end" and not item["overdue"]
+    assert item["due_at"] == case["deadlines"]["notice_ends_at"]
+    assert item["due_at"] < case["deadlines"]["identification_due_at"]
+    api.clock.advance(timedelta(days=6))
+    [ended] = (await api.get("committee.pinggang", "/api/v1/inbox")).json()["items"]
+    assert ended["overdue"] and ended["due_kind"] == "notice_end"
+    assert (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()["notices_ended"] == 1
+    # once the case leaves the notice, the identification limit is its deadline again
+    await api.must("committee.pinggang", case_id, "submit_to_township")
+    [verifying] = (await api.get("township.baishishan", "/api/v1/inbox")).json()["items"]
+    assert verifying["due_kind"] == "identification"
+    assert (await api.case(case_id))["deadlines"]["notice_ends_at"] is None
+    # a 12317 declaration waits for the village's acceptance first
+    from tests.test_intake import declare
+
+    assert (await declare(api)).status_code == 201
+    waiting = (await api.get("cadre.pinggang", "/api/v1/inbox")).json()["items"]
+    assert [i["due_kind"] for i in waiting if i["channel"] == "self_declared"] == ["acceptance"]
+
+
+async def test_measures_and_elimination_due_are_listed_and_counted(api: Api) -> None:
+    case_id = await api.to_assisted()
+    confirmed = await api.case(case_id)
+    city = (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()
+    assert city["measures_due"] == 1 and city["elimination_due"] == 0
+    assert city["by_risk_type"] == {"illness": 1}
+    waiting = (await api.get("bureau.jiaohe", "/api/v1/cases", measures_due="true")).json()
+    assert [c["id"] for c in waiting["items"]] == [case_id]
+    [item] = (await api.get("bureau.jiaohe", "/api/v1/inbox", state="assisted")).json()["items"]
+    assert item["due_kind"] == "measures"
+    # monitored six months: a candidate for an elimination assessment, not before
+    due = confirmed["deadlines"]["elimination_due_at"]
+    assert due is not None and due > confirmed["updated_at"]
+    api.clock.advance(timedelta(days=180))
+    assert (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()["elimination_due"] == 0
+    api.clock.advance(timedelta(days=5))
+    later = (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()
+    assert later["elimination_due"] == 1
+    candidates = (await api.get("bureau.jiaohe", "/api/v1/cases", elimination_due="true")).json()
+    assert [c["id"] for c in candidates["items"]] == [case_id]
+    refused = await api.get("bureau.jiaohe", "/api/v1/cases", elimination_due="false")
+    assert refused.status_code == 422
+    # the township sees its own; another township's area is not counted
+    elsewhere = (await api.get("bureau.jiaohe", "/api/v1/dashboard", area="220281105")).json()
+    assert elsewhere["elimination_due"] == 0 and elsewhere["by_risk_type"] == {}
+
+
+async def test_risk_types_are_counted_once_per_case_and_type(api: Api) -> None:
+    several = {**CLASSIFICATION, "risk_types": ["illness", "disability"]}
+    first = await api.to_village_nomination("cadre_found")
+    await api.to_city(first)
+    await api.must_fact("bureau.jiaohe", first, "classification", several)
+    await api.to_assisted()
+    counted = (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()["by_risk_type"]
+    assert counted == {"illness": 2, "disability": 1}
+
+
+async def test_revision_0026_fills_the_deadlines_the_service_keeps(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """Down past revision 0026 and up again: the backfill computes, from the facts, what the
+    service wrote for a case in its notice and for an assisted one."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'deadlines.sqlite3'}"
+    await asyncio.to_thread(migrations.upgrade, url)
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await load_demo_areas(session)
+    async with Api.start(settings_for(url), clock) as api:
+        assisted = await api.to_assisted()
+        noticed = await api.to_village_nomination("cadre_found")
+        await api.nominate(noticed)
+    columns = (Case.id, Case.notice_ends_at, Case.elimination_due_at, Case.risk_types)
+
+    async def kept() -> set[tuple[Any, ...]]:
+        async with make_sessionmaker(engine)() as session:
+            return {tuple(row) for row in (await session.execute(select(*columns))).all()}
+
+    written = await kept()
+    by_case = {row[0]: row[1:] for row in written}
+    assert by_case[noticed][0] is not None and by_case[noticed][1:] == (None, None)
+    assert by_case[assisted][0] is None and by_case[assisted][1:] != (None, None)
+    assert by_case[assisted][2] == ",illness,"
+    await asyncio.to_thread(migrations.downgrade, url, "0025")
+    await asyncio.to_thread(migrations.upgrade, url)
+    assert await kept() == written
+    await engine.dispose()

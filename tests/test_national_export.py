@@ -628,3 +628,37 @@ async def test_each_consumer_has_its_own_cursor(api: Api) -> None:
     assert {r["case_id"] for r in lines((await export(api, "bureau.jiaohe")).text)} == {second}
     assert {r["case_id"] for r in lines((await export(api)).text)} == {second}
     assert lines((await export(api)).text) == []
+
+
+async def test_an_areas_sync_status_counts_every_case_and_lists_the_refused(api: Api) -> None:
+    accepted, rejected = await api.to_assisted(), await api.to_assisted()
+    await api.open_case("cadre_found")  # not confirmed: never exported
+    status = (await api.get(BUREAU, f"{PATH}/sync-status")).json()
+    assert status["by_status"] == {"not_exportable": 1, "pending": 2, "exported": 0,
+                                   "accepted": 0, "rejected": 0}  # fmt: skip
+    assert status["last_export_at"] is None and status["rejected"] == []
+    response = await export(api)
+    batch = response.headers["X-Export-Batch"]
+    body = {"batch_id": batch, "items": [
+        {"case_id": accepted, "status": "accepted"},
+        {"case_id": rejected, "status": "rejected", "reason": "证件号码与户籍信息不符"},
+    ]}  # fmt: skip
+    assert (await api.post(EXPORTER, f"{PATH}/acknowledgments", body)).status_code == 200
+    await api.must_fact(BUREAU, accepted, "measures", MEASURE)  # moved on since the export
+    township = (await api.get("township.baishishan", f"{PATH}/sync-status")).json()
+    assert township["area"] == "220281102"
+    assert township["by_status"] == {"not_exportable": 1, "pending": 0, "exported": 0,
+                                     "accepted": 1, "rejected": 1}  # fmt: skip
+    assert township["changed_since_export"] == 1 and township["last_export_at"] is not None
+    [refused] = township["rejected"]
+    assert refused["case_id"] == rejected and refused["reason"] == "证件号码与户籍信息不符"
+    # each case's own status says the same
+    one = (await api.get(BUREAU, f"/api/v1/cases/{rejected}/national-sync")).json()
+    assert one["status"] == "rejected"
+    # another township's area: nothing there; outside the caller's: 404
+    other = (await api.get(BUREAU, f"{PATH}/sync-status", area="220281105")).json()
+    assert sum(other["by_status"].values()) == 0
+    outside = await api.get("township.baishishan", f"{PATH}/sync-status", area="220281105")
+    assert outside.status_code == 404
+    # a role that reads no cases may not ask
+    assert (await api.get("dept.civil-affairs", f"{PATH}/sync-status")).status_code == 403

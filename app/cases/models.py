@@ -59,9 +59,17 @@ class Case(Base):
     identification_due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     """00:00 Asia/Shanghai on the day after the identification limit ends."""
     measures_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    """When a confirmed case without any planned measure becomes late (措施落实时限)."""
     acceptance_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     """A 12317 self-declaration still waiting for the village is late from this moment."""
-    """When a confirmed case without any planned measure becomes late (措施落实时限)."""
+    notice_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    """While a public notice runs (识别 or 风险消除公示): when the case may leave it."""
+    elimination_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    """An assisted (or watched) case has been monitored long enough for an elimination
+    assessment from this moment (监测满规定期限)."""
+    risk_types: Mapped[str | None] = mapped_column(String(200))
+    """The classification's risk types, each between commas (``,illness,disability,``), so
+    the dashboard counts them with one indexed-free scan of the area's open cases."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

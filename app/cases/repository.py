@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, false, func, insert, or_, select, update
+from sqlalchemy import Table, and_, case, false, func, insert, literal, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.areas.models import Area
@@ -16,6 +16,7 @@ from app.cases.models import Case, CaseEvent
 from app.core.errors import Unprocessable
 from app.households.models import Household, Member
 from workflows.case import IDENTIFICATION_STATES, WORKFLOWS
+from workflows.vocabulary import RiskType
 
 CASE = cast(Table, Case.__table__)
 EVENT = cast(Table, CaseEvent.__table__)
@@ -195,6 +196,8 @@ async def list_cases(
     acceptance_overdue_at: datetime | None,
     cursor: str | None,
     limit: int,
+    measures_due: bool = False,
+    elimination_due_at: datetime | None = None,
     name: str | None = None,
     id_digest: str | None = None,
     with_total: bool = False,
@@ -219,6 +222,10 @@ async def list_cases(
         conditions.append(Case.measures_due_at <= measures_overdue_at)
     if acceptance_overdue_at is not None:
         conditions.append(Case.acceptance_due_at <= acceptance_overdue_at)
+    if measures_due:
+        conditions.append(Case.measures_due_at.is_not(None))
+    if elimination_due_at is not None:
+        conditions.append(Case.elimination_due_at <= elimination_due_at)
     total = None
     if with_total:
         counted = (
@@ -258,12 +265,31 @@ def actionable_states(role: str) -> dict[str, set[str]]:
     }
 
 
-def due_at_column() -> Any:
-    """When a case's next deadline falls: the 12317 acceptance or the identification limit
-    while it is identified, the first measure once it is confirmed."""
+def due_columns() -> tuple[Any, Any]:
+    """When a case's next deadline falls, and which it is: a running notice's end when it comes
+    first; the 12317 acceptance or the identification limit while the case is identified; the
+    first measure once it is confirmed; then the elimination assessment."""
     identifying = Case.state.in_(IDENTIFICATION_STATES)
     limit = func.coalesce(Case.acceptance_due_at, Case.identification_due_at)
-    return case((identifying, limit), else_=Case.measures_due_at)
+    notice_first = and_(
+        Case.notice_ends_at.is_not(None), or_(~identifying, Case.notice_ends_at < limit)
+    )
+    measures = Case.measures_due_at.is_not(None)
+    due = case(
+        (notice_first, Case.notice_ends_at),
+        (identifying, limit),
+        (measures, Case.measures_due_at),
+        else_=Case.elimination_due_at,
+    )
+    kind = case(
+        (notice_first, literal("notice_end")),
+        (and_(identifying, Case.acceptance_due_at.is_not(None)), literal("acceptance")),
+        (identifying, literal("identification")),
+        (measures, literal("measures")),
+        (Case.elimination_due_at.is_not(None), literal("elimination")),
+        else_=null(),
+    )
+    return due, kind
 
 
 async def inbox(
@@ -278,7 +304,7 @@ async def inbox(
     name: str | None,
     id_digest: str | None,
     limit: int,
-) -> tuple[list[tuple[Case, Household, datetime | None]], int]:
+) -> tuple[list[tuple[Case, Household, datetime | None, str | None]], int]:
     """The caller's work: open cases in their area whose state lets their role act, the
     nearest deadline first, each with that deadline; with their number."""
     by_version = actionable_states(role)
@@ -302,13 +328,18 @@ async def inbox(
             ),
         ),
     ]
-    due = due_at_column()
-    joined = select(Case, Household, due).join(Household, Household.id == Case.household_id)
-    counted = select(func.count()).select_from(joined.where(*conditions).subquery())
+    due, kind = due_columns()
+    joined = select(Case, Household, due, kind).join(Household, Household.id == Case.household_id)
+    counted = (
+        select(func.count())
+        .select_from(Case)
+        .join(Household, Household.id == Case.household_id)
+        .where(*conditions)
+    )
     total = (await session.execute(counted)).scalar_one()
     nearest_first = (due.asc().nulls_last(), Case.opened_at, Case.id)
     query = joined.where(*conditions).order_by(*nearest_first).limit(limit)
-    rows = [(row[0], row[1], row[2]) for row in (await session.execute(query)).all()]
+    rows = [(row[0], row[1], row[2], row[3]) for row in (await session.execute(query)).all()]
     return rows, total
 
 
@@ -329,7 +360,16 @@ async def counts(
         counted = select(func.count()).select_from(Case).where(*scope, *extra)
         return int((await session.execute(counted)).scalar_one())
 
+    risks = [
+        func.coalesce(func.sum(case((Case.risk_types.like(f"%,{risk.value},%"), 1), else_=0)), 0)
+        for risk in RiskType
+    ]
+    by_risk = (await session.execute(select(*risks).where(*scope))).one()
     return {
+        "by_risk_type": {r.value: int(n) for r, n in zip(RiskType, by_risk, strict=True) if n},
+        "measures_due": await count(Case.measures_due_at.is_not(None)),
+        "notices_ended": await count(Case.notice_ends_at <= now),
+        "elimination_due": await count(Case.elimination_due_at <= now),
         "by_state": await grouped(Case.state),
         "by_monitoring_type": await grouped(Case.monitoring_type),
         "by_channel": await grouped(Case.channel),

@@ -118,6 +118,17 @@ async def list_cases(
     overdue: bool | None = None,
     measures_overdue: bool | None = None,
     acceptance_overdue: bool | None = None,
+    measures_due: Annotated[
+        bool | None,
+        Query(description="Confirmed cases still waiting for their first planned measure."),
+    ] = None,
+    elimination_due: Annotated[
+        bool | None,
+        Query(
+            description="Assisted or watched cases monitored long enough to be assessed "
+            "for elimination (监测满规定期限)."
+        ),
+    ] = None,
     name: Annotated[
         str | None,
         Query(
@@ -142,12 +153,14 @@ async def list_cases(
 ) -> CasePage:
     """Cases in your area, oldest first; ``overdue=true`` lists the late identifications,
     ``measures_overdue=true`` the confirmed cases still without a planned measure,
-    ``acceptance_overdue=true`` the 12317 declarations the village has not accepted in time.
+    ``acceptance_overdue=true`` the 12317 declarations the village has not accepted in time,
+    ``measures_due=true`` the confirmed cases waiting for their first measure,
+    ``elimination_due=true`` the cases monitored long enough for an elimination assessment.
     ``name`` and ``id_number`` search the household's members; ``total=true`` adds the
     number of matching cases to the page."""
     permit(principal, "case.read")
     now = clock.now()
-    if False in (overdue, measures_overdue, acceptance_overdue):
+    if False in (overdue, measures_overdue, acceptance_overdue, measures_due, elimination_due):
         raise Unprocessable("invalid_filter", "Use =true or leave the overdue filters out.")
     digest = _digest(settings, id_number)
     rows, next_cursor, count = await repo.list_cases(
@@ -163,6 +176,8 @@ async def list_cases(
         overdue_at=now if overdue else None,
         measures_overdue_at=now if measures_overdue else None,
         acceptance_overdue_at=now if acceptance_overdue else None,
+        measures_due=bool(measures_due),
+        elimination_due_at=now if elimination_due else None,
         cursor=cursor,
         limit=min(limit, settings.max_page_size),
     )
@@ -213,13 +228,14 @@ async def inbox(
         id_digest=digest,
         limit=limit,
     )
-    await policies.ensure_loaded(session, {c.policy_version for c, _, _ in rows})
+    await policies.ensure_loaded(session, {c.policy_version for c, _, _, _ in rows})
     items = []
-    for case, household, due in rows:
+    for case, household, due, kind in rows:
         snap = service.Snapshot.of(case)
         out = service.case_out(snap, household, now)
         mine = [s.action for s in snap.workflow.steps_from(case.state) if principal.role in s.roles]
-        items.append(InboxItem(**out.model_dump(), due_at=due, overdue=bool(due and due <= now),
+        items.append(InboxItem(**out.model_dump(), due_at=due, due_kind=kind,
+                               overdue=bool(due and due <= now),
                                my_actions=list(dict.fromkeys(mine))))  # fmt: skip
     return InboxPage(items=items, total=total)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -50,6 +50,9 @@ class Deadlines(BaseModel):
     identification_overdue: bool
     notice_ends_at: datetime | None
     """When the running public notice may be left, if one runs."""
+    elimination_due_at: datetime | None
+    """An assisted or watched case: monitored long enough for an elimination assessment
+    from this moment (the other criteria are an elimination round's to check)."""
     measures_due_at: datetime | None
     """A confirmed case must have its first measure planned before this (措施落实时限)."""
     measures_overdue: bool
@@ -93,10 +96,16 @@ class CasePage(BaseModel):
     """Every case the filters match, when the request asked with ``total=true``."""
 
 
+DueKind = Literal["notice_end", "acceptance", "identification", "measures", "elimination"]
+
+
 class InboxItem(CaseOut):
     due_at: datetime | None
-    """The case's nearest deadline: the 12317 acceptance or identification limit while it is
-    identified, the first measure once confirmed."""
+    """The case's nearest deadline: a running notice's end when it comes first; the 12317
+    acceptance or identification limit while it is identified; the first measure once
+    confirmed; then the elimination assessment."""
+    due_kind: DueKind | None
+    """Which deadline ``due_at`` is."""
     overdue: bool
     my_actions: list[ActionName]
     """What the caller's role may fire from the case's state (rules may still be unmet: the
@@ -130,6 +139,15 @@ class Dashboard(BaseModel):
     """Confirmed, and no measure planned within a month (措施落实时限)."""
     acceptance_overdue: int
     """12317 self-declarations the village has not accepted in time (受理时限)."""
+    by_risk_type: dict[RiskType, int]
+    """Open cases naming each risk type in their classification (a case may name several)."""
+    measures_due: int
+    """Confirmed cases still waiting for their first planned measure (late or not yet)."""
+    notices_ended: int
+    """Cases whose public notice has run and that have not left it yet."""
+    elimination_due: int
+    """Assisted or watched cases monitored long enough for an elimination assessment
+    (监测满规定期限): the candidates an elimination round then checks in full."""
 
 
 class UnmetOut(BaseModel):

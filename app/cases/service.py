@@ -121,6 +121,9 @@ class Snapshot:
     measures_due_at: datetime | None
     acceptance_due_at: datetime | None
     updated_at: datetime
+    notice_ends_at: datetime | None = None
+    elimination_due_at: datetime | None = None
+    risk_types: str | None = None
 
     @classmethod
     def of(cls, case: Case) -> Snapshot:
@@ -134,19 +137,46 @@ class Snapshot:
 # --- reading -----------------------------------------------------------------------------------
 
 
+NOTICE_STATES = {
+    "public_notice": Procedure.identification,
+    "elimination_notice": Procedure.elimination,
+}
+"""The states in which a public notice runs, and whose notice it is."""
+MONITORED_STATES = ("assisted", "kept_under_watch")
+"""The states from which an elimination procedure may be proposed."""
+
+
+def _notice_end(state: str, facts: dict[str, Any]) -> datetime | None:
+    """While a notice runs: when the case may leave it."""
+    procedure = NOTICE_STATES.get(state)
+    if procedure is None or not facts["procedures"][procedure]["notice"]:
+        return None
+    return notice_ends_at(facts["procedures"][procedure]["notice"])
+
+
+def _elimination_due(
+    state: str, facts: dict[str, Any], params: PolicyParameters
+) -> datetime | None:
+    """From this moment an assisted case has been monitored long enough to be assessed."""
+    if state not in MONITORED_STATES or not facts.get("confirmed_at"):
+        return None
+    confirmed = datetime.fromisoformat(facts["confirmed_at"])
+    return after_months(confirmed, params.elimination_min_months)
+
+
+def _risk_types(facts: dict[str, Any]) -> str | None:
+    """The classification's risk types between commas, as the dashboard counts them."""
+    risks = (facts.get("classification") or {}).get("risk_types") or []
+    return "," + ",".join(risks) + "," if risks else None
+
+
 def deadlines(snap: Snapshot, now: datetime) -> Deadlines:
-    notice_end = None
-    procedure = {
-        "public_notice": Procedure.identification,
-        "elimination_notice": Procedure.elimination,
-    }.get(snap.state)
-    if procedure is not None and snap.facts["procedures"][procedure]["notice"]:
-        notice_end = notice_ends_at(snap.facts["procedures"][procedure]["notice"])
     return Deadlines(
         identification_due_at=snap.identification_due_at,
         identification_overdue=snap.state in IDENTIFICATION_STATES
         and now >= snap.identification_due_at,
-        notice_ends_at=notice_end,
+        notice_ends_at=snap.notice_ends_at,
+        elimination_due_at=snap.elimination_due_at,
         measures_due_at=snap.measures_due_at,
         measures_overdue=snap.measures_due_at is not None and now >= snap.measures_due_at,
         acceptance_due_at=snap.acceptance_due_at,
@@ -262,6 +292,9 @@ async def _append(
         is_open=to_state not in CLOSED_STATES,
         monitoring_type=classification.get("monitoring_type"),
         measures_due_at=_measures_due(facts, params),
+        notice_ends_at=_notice_end(to_state, facts),
+        elimination_due_at=_elimination_due(to_state, facts, params),
+        risk_types=_risk_types(facts),
         acceptance_due_at=(
             datetime.fromisoformat(facts["acceptance_due_at"])
             if facts.get("acceptance_due_at") and to_state == "self_declared"
@@ -284,6 +317,9 @@ async def _append(
                 "monitoring_type",
                 "measures_due_at",
                 "acceptance_due_at",
+                "notice_ends_at",
+                "elimination_due_at",
+                "risk_types",
                 "updated_at",
             )
         },

@@ -94,12 +94,14 @@ API_HEADERS = (
 """On ``/api/`` only: the interactive docs load their own scripts and styles."""
 
 
-def console_policy(connect: str = "") -> bytes:
-    """The console's content security policy: its own origin only, and the identity
-    provider's token endpoint (``connect``, an origin) when one is configured."""
+def console_policy(connect: str = "", styles: tuple[str, ...] = ()) -> bytes:
+    """The console's content security policy: its own origin only, the identity provider's
+    token endpoint (``connect``, an origin) when one is configured, and the hashes of the
+    inline style blocks it may show (``styles``: the printable pages')."""
     sources = f"'self' {connect}".strip()
+    style = " ".join(("'self'", *styles))
     return (
-        f"default-src 'self'; connect-src {sources}; img-src 'self' data:; style-src 'self'; "
+        f"default-src 'self'; connect-src {sources}; img-src 'self' data:; style-src {style}; "
         "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ).encode()
 
@@ -113,9 +115,17 @@ ALWAYS = (
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts_seconds: int = 0, console_connect: str = "") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hsts_seconds: int = 0,
+        console_connect: str = "",
+        console_styles: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
-        self.console = ((b"content-security-policy", console_policy(console_connect)),)
+        policy = console_policy(console_connect, console_styles)
+        self.console = ((b"content-security-policy", policy),)
         self.extra: tuple[tuple[bytes, bytes], ...] = (
             ((b"strict-transport-security", f"max-age={hsts_seconds}".encode()),)
             if hsts_seconds

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import func, select, text
+from sqlalchemy import and_, case, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -29,7 +29,7 @@ from app.cases.models import Case
 from app.cases.repository import in_area
 from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import NotFound, Unprocessable
+from app.core.errors import NotFound, Unprocessable, declares
 from app.core.limits import MAX_INT
 from app.exports import document, national, projection, workbook
 from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
@@ -350,6 +350,101 @@ async def national_sync(case_id: str, principal: CurrentPrincipal, session: Sess
                    current_version=snap.version, changed_since_export=snap.version > version,
                    reason=answer.reason if answer else None,
                    acknowledged_at=answer.acknowledged_at if answer else None)  # fmt: skip
+
+
+SYNC_STATUSES = ("not_exportable", "pending", "exported", "accepted", "rejected")
+
+
+class RejectedCase(BaseModel):
+    case_id: str
+    head_name: str
+    village_code: str
+    reason: str | None
+
+
+class AreaSyncOut(BaseModel):
+    """Where an area's cases stand with the national system, counted."""
+
+    area: str
+    by_status: dict[Literal["not_exportable", "pending", "exported", "accepted", "rejected"], int]
+    """Every case of the area by its status, as ``/cases/{id}/national-sync`` gives it."""
+    changed_since_export: int
+    """Cases sent at least once that moved on since: the next export sends them again."""
+    last_export_at: datetime | None
+    """When the newest batch was completed (any area's: the cursor is the city's)."""
+    rejected: list[RejectedCase]
+    """The cases the national system refused in their newest batch, first 100 by village."""
+
+
+@router.get("/exports/national/sync-status", response_model=AreaSyncOut,
+            responses=declares(404))  # fmt: skip
+async def area_sync_status(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    area: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
+) -> AreaSyncOut:
+    """Your area's (or a part of it) cases by national sync status, with the refused ones."""
+    permit(principal, "export.sync")
+    if area and not area.startswith(principal.area):
+        raise NotFound("area_not_found", f"No area {area} within yours.")
+    scope = [in_area(Case.area_code, principal.area)]
+    if area:
+        scope.append(in_area(Case.area_code, area))
+    newest = (
+        select(ExportItem.case_id, func.max(ExportItem.batch_number).label("number"))
+        .group_by(ExportItem.case_id)
+        .subquery()
+    )
+    sent = aliased(ExportItem)
+    status = case(
+        (NationalSync.status.is_not(None), NationalSync.status),
+        (newest.c.number.is_not(None), literal("exported")),
+        (NationalDocument.case_id.is_not(None), literal("pending")),
+        else_=literal("not_exportable"),
+    )
+
+    def joined(*columns: Any) -> Any:
+        return (
+            select(*columns)
+            .select_from(Case)
+            .outerjoin(NationalDocument, NationalDocument.case_id == Case.id)
+            .outerjoin(newest, newest.c.case_id == Case.id)
+            .outerjoin(sent, and_(sent.case_id == Case.id, sent.batch_number == newest.c.number))
+            .outerjoin(ExportBatch, ExportBatch.number == newest.c.number)
+            .outerjoin(
+                NationalSync,
+                and_(NationalSync.case_id == Case.id, NationalSync.batch_id == ExportBatch.id),
+            )
+            .where(*scope)
+        )
+
+    counted = joined(
+        status.label("status"),
+        func.count(),
+        func.sum(case((sent.version < Case.version, 1), else_=0)),
+    ).group_by(status)
+    by_status = dict.fromkeys(SYNC_STATUSES, 0)
+    changed = 0
+    for name, n, moved in (await session.execute(counted)).all():
+        by_status[name] = int(n)
+        changed += int(moved or 0)
+    refused = (
+        joined(Case.id, Household.head_name, Case.area_code, NationalSync.reason)
+        .join(Household, Household.id == Case.household_id)
+        .where(NationalSync.status == "rejected")
+        .order_by(Case.area_code, Case.id)
+        .limit(100)
+    )
+    rejected = [RejectedCase(case_id=i, head_name=n, village_code=v, reason=r)
+                for i, n, v, r in (await session.execute(refused)).all()]  # fmt: skip
+    last = (await session.execute(select(func.max(ExportBatch.completed_at)))).scalar_one()
+    return AreaSyncOut(
+        area=area or principal.area,
+        by_status=by_status,
+        changed_since_export=changed,
+        last_export_at=last,
+        rejected=rejected,
+    )
 
 
 LEDGER_HEAD = ["案件编号", "县", "乡镇代码", "乡镇", "村代码", "村", "户主姓名", "户主证件号码",

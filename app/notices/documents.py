@@ -7,6 +7,8 @@ bank accounts, health conditions and risk types cannot appear, whatever the case
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from dataclasses import dataclass
 from datetime import date
@@ -111,19 +113,28 @@ def as_text(title: str, lines: list[str]) -> str:
     return "\n".join([title, "", *lines]) + "\n"
 
 
+PRINT_STYLE = """
+  body { font-family: "Songti SC", "SimSun", serif; max-width: 40em; margin: 3em auto;
+         font-size: 16pt; line-height: 1.8; }
+  h1 { text-align: center; font-size: 22pt; }
+  p { margin: 0; }
+  @page { size: A4; margin: 2.5cm; }
+  @media print { body { margin: 0; max-width: none; } }
+"""
+PRINT_STYLE_SOURCE = (
+    "'sha256-" + base64.b64encode(hashlib.sha256(PRINT_STYLE.encode()).digest()).decode() + "'"
+)
+"""The printable page's one style block as a CSP source: the console opens the page it
+fetched in a window of its own, which keeps the console's policy (styles from its origin
+only) and so needs this hash to show the page as printed."""
+
+
 def as_html(title: str, lines: list[str]) -> str:
     """A printable page: one A4 sheet, large type, no scripts, everything escaped."""
     body = "\n".join(f"<p>{html.escape(line)}</p>" if line else "<br>" for line in lines)
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-  body {{ font-family: "Songti SC", "SimSun", serif; max-width: 40em; margin: 3em auto;
-         font-size: 16pt; line-height: 1.8; }}
-  h1 {{ text-align: center; font-size: 22pt; }}
-  p {{ margin: 0; }}
-  @page {{ size: A4; margin: 2.5cm; }}
-  @media print {{ body {{ margin: 0; max-width: none; }} }}
-</style></head>
+<style>{PRINT_STYLE}</style></head>
 <body><h1>{html.escape(title)}</h1>
 {body}
 </body></html>

@@ -40,6 +40,23 @@ export const CHANNEL: Record<string, string> = {
   department_flagged: "部门预警",
 };
 
+export const RISK_TYPE: Record<string, string> = {
+  illness: "因病", disability: "因残", schooling: "因学", natural_disaster: "因灾",
+  accident: "因意外事故", industry_failure: "因产业项目失败", unstable_employment: "因务工就业不稳",
+  lack_of_labour: "缺劳动力", housing_safety: "因安全住房", drinking_water: "因安全饮水", other: "其他",
+};
+
+/** Which deadline an inbox row's date is. */
+export const DUE_KIND: Record<string, string> = {
+  notice_end: "公示期满", acceptance: "受理时限", identification: "识别时限",
+  measures: "措施落实时限", elimination: "可评估消除",
+};
+
+export const SYNC_STATUS: Record<string, string> = {
+  not_exportable: "未确定", pending: "待导出", exported: "已导出", accepted: "已接收",
+  rejected: "被退回",
+};
+
 export const MONITORING_TYPE: Record<string, string> = {
   unstable_lifted: "脱贫不稳定户",
   marginal: "边缘易致贫户",

@@ -56,7 +56,7 @@ async function route(): Promise<void> {
   const hash = location.hash;
   const replay = /^#\/cases\/([\w-]+)\/replay$/.exec(hash);
   const one = /^#\/cases\/([\w-]+)$/.exec(hash);
-  const late = /^#\/cases\?(overdue|measures_overdue|acceptance_overdue)=true$/.exec(hash);
+  const late = /^#\/cases\?(overdue|measures_overdue|acceptance_overdue|measures_due|elimination_due)=true$/.exec(hash);
   if (replay?.[1]) await replayView(app, replay[1]);
   else if (one?.[1]) await caseView(app, one[1]);
   else if (late?.[1]) await lateView(app, late[1]);

@@ -203,6 +203,29 @@ try {
   must(await fire("publish_notice", { location: "平岗村村务公开栏" }), "publish_notice");
   await snap("notice-published");
 
+  // The committee's inbox shows the notice's end as the case's deadline.
+  await page.goto(`${base}/console/#/`);
+  await page.waitForSelector(`tr[data-case="${caseId}"]`);
+  report.noticeDueKind = await page.getAttribute(`tr[data-case="${caseId}"] [data-due-kind]`, "data-due-kind");
+  await openCasePage(caseId);
+
+  // The printable notice, opened from a console that keeps its content security policy
+  // (this page bypasses it to run axe-core): its style block is allowed by its hash.
+  const strict = await browser.newContext({ viewport: { width: 1000, height: 800 } });
+  const strictPage = await strict.newPage();
+  await strictPage.goto(`${base}/console/`);
+  await strictPage.click('button[data-user="committee.pinggang"]');
+  await strictPage.waitForSelector("#inbox-list table");
+  await strictPage.goto(`${base}/console/#/cases/${caseId}`);
+  await strictPage.waitForSelector("#actions");
+  const [printable] = await Promise.all([
+    strictPage.waitForEvent("popup"), strictPage.click('a[data-document="notice"]')]);
+  await printable.waitForSelector("h1");
+  report.printTitle = (await printable.textContent("h1")) ?? "";
+  report.printAlign = await printable.evaluate(() => getComputedStyle(document.querySelector("h1")).textAlign);
+  await printable.screenshot({ path: `${shots}/print-notice.png`, fullPage: true });
+  await strict.close();
+
   // 4. Leaving the notice early is refused, with the rule and when it will be met.
   report.listedUnmet = await page.locator('[data-action="submit_to_township"] [data-code]').evaluateAll(
     (items) => items.map((i) => i.getAttribute("data-code")));
@@ -271,10 +294,24 @@ try {
   report.diagramChunk = scripts.filter((url) => url.includes("/assets/diagram")).length;
   await snap("diagram");
 
-  // The city's overview.
+  // The city's overview, with a campaign opened for next April over the township.
+  const bureau = await (await fetch(`${base}/api/v1/demo/tokens`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ user: "bureau.jiaohe" }) })).json();
+  const campaign = await fetch(`${base}/api/v1/screening/campaigns`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${bureau.access_token}` },
+    body: JSON.stringify({ period: `${new Date().getFullYear() + 1}-04`, area_codes: ["220281102"] }) });
+  report.campaignOpened = campaign.status;
   await page.goto(`${base}/console/#/dashboard`);
   await page.waitForSelector("#open-count");
   report.dashboardOpen = (await page.textContent("#open-count")) ?? "";
+  report.riskCounts = (await page.textContent("#by-risk")) ?? "";
+  report.measuresDue = (await page.textContent('[data-count="measures_due"]')) ?? "";
+  report.syncStatus = (await page.textContent("#sync-status")) ?? "";
+  await page.click("button[data-progress-round]");
+  await page.waitForSelector("#campaigns .progress table");
+  report.campaignProgress = (await page.textContent("#campaigns .progress tbody")) ?? "";
   await page.click("#ledger-download");
   await page.waitForSelector("#downloads [data-bytes]");
   report.ledgerBytes = Number(await page.getAttribute("#downloads [data-bytes]", "data-bytes"));

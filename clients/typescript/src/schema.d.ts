@@ -78,7 +78,9 @@ export interface paths {
          * List Cases
          * @description Cases in your area, oldest first; ``overdue=true`` lists the late identifications,
          *     ``measures_overdue=true`` the confirmed cases still without a planned measure,
-         *     ``acceptance_overdue=true`` the 12317 declarations the village has not accepted in time.
+         *     ``acceptance_overdue=true`` the 12317 declarations the village has not accepted in time,
+         *     ``measures_due=true`` the confirmed cases waiting for their first measure,
+         *     ``elimination_due=true`` the cases monitored long enough for an elimination assessment.
          *     ``name`` and ``id_number`` search the household's members; ``total=true`` adds the
          *     number of matching cases to the page.
          */
@@ -1757,6 +1759,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/exports/national/sync-status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Area Sync Status
+         * @description Your area's (or a part of it) cases by national sync status, with the refused ones.
+         */
+        get: operations["exports-area_sync_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ledgers/monitored-households": {
         parameters: {
             query?: never;
@@ -2490,6 +2512,24 @@ export interface components {
             name: string;
         };
         /**
+         * AreaSyncOut
+         * @description Where an area's cases stand with the national system, counted.
+         */
+        AreaSyncOut: {
+            /** Area */
+            area: string;
+            /** By Status */
+            by_status: {
+                [key: string]: number;
+            };
+            /** Changed Since Export */
+            changed_since_export: number;
+            /** Last Export At */
+            last_export_at: string | null;
+            /** Rejected */
+            rejected: components["schemas"]["RejectedCase"][];
+        };
+        /**
          * CampaignIn
          * @description A concentrated screening campaign (集中排查): April or October, over chosen areas.
          */
@@ -2880,6 +2920,16 @@ export interface components {
             measures_overdue: number;
             /** Acceptance Overdue */
             acceptance_overdue: number;
+            /** By Risk Type */
+            by_risk_type: {
+                [key: string]: number;
+            };
+            /** Measures Due */
+            measures_due: number;
+            /** Notices Ended */
+            notices_ended: number;
+            /** Elimination Due */
+            elimination_due: number;
         };
         /** DatasetOut */
         DatasetOut: {
@@ -2905,6 +2955,8 @@ export interface components {
             identification_overdue: boolean;
             /** Notice Ends At */
             notice_ends_at: string | null;
+            /** Elimination Due At */
+            elimination_due_at: string | null;
             /** Measures Due At */
             measures_due_at: string | null;
             /** Measures Overdue */
@@ -3436,6 +3488,8 @@ export interface components {
             };
             /** Due At */
             due_at: string | null;
+            /** Due Kind */
+            due_kind: ("notice_end" | "acceptance" | "identification" | "measures" | "elimination") | null;
             /** Overdue */
             overdue: boolean;
             /** My Actions */
@@ -3947,6 +4001,17 @@ export interface components {
          * @enum {string}
          */
         RegionalRisk: "flood" | "drought" | "hail" | "earthquake" | "biological" | "wind" | "traffic_accident" | "farm_machinery_injury" | "fire" | "epidemic" | "price_fall" | "unemployment_rise" | "industry_project_failure" | "contract_ended" | "endemic_disease_village" | "empty_nest_village";
+        /** RejectedCase */
+        RejectedCase: {
+            /** Case Id */
+            case_id: string;
+            /** Head Name */
+            head_name: string;
+            /** Village Code */
+            village_code: string;
+            /** Reason */
+            reason: string | null;
+        };
         /** ReplayOut */
         ReplayOut: {
             /** Stored State */
@@ -4772,6 +4837,10 @@ export interface operations {
                 overdue?: boolean | null;
                 measures_overdue?: boolean | null;
                 acceptance_overdue?: boolean | null;
+                /** @description Confirmed cases still waiting for their first planned measure. */
+                measures_due?: boolean | null;
+                /** @description Assisted or watched cases monitored long enough to be assessed for elimination (监测满规定期限). */
+                elimination_due?: boolean | null;
                 /** @description The start of the household head's or a member's name (姓名前缀). */
                 name?: string | null;
                 /** @description A member's full ID number: an exact match through the blind index; numbers are never searched in part. */
@@ -4821,6 +4890,7 @@ export interface operations {
                      *             "identification_due_at": "2026-03-16T16:00:00Z",
                      *             "identification_overdue": false,
                      *             "notice_ends_at": "2026-03-09T16:00:00Z",
+                     *             "elimination_due_at": null,
                      *             "measures_due_at": null,
                      *             "measures_overdue": false,
                      *             "acceptance_due_at": null,
@@ -4953,6 +5023,7 @@ export interface operations {
                      *         "identification_due_at": "2026-03-16T16:00:00Z",
                      *         "identification_overdue": false,
                      *         "notice_ends_at": "2026-03-09T16:00:00Z",
+                     *         "elimination_due_at": null,
                      *         "measures_due_at": null,
                      *         "measures_overdue": false,
                      *         "acceptance_due_at": null,
@@ -5198,6 +5269,7 @@ export interface operations {
                      *         "identification_due_at": "2026-03-16T16:00:00Z",
                      *         "identification_overdue": false,
                      *         "notice_ends_at": "2026-03-09T16:00:00Z",
+                     *         "elimination_due_at": null,
                      *         "measures_due_at": null,
                      *         "measures_overdue": false,
                      *         "acceptance_due_at": null,
@@ -8457,6 +8529,34 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SyncOut"];
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+        };
+    };
+    "exports-area_sync_status": {
+        parameters: {
+            query?: {
+                area?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AreaSyncOut"];
                 };
             };
             401: components["responses"]["Problem401"];

@@ -1,17 +1,12 @@
 import type { Action, Case } from "@fangfanpin/client";
 import { day, h, mount, when } from "../dom";
-import { CHANNEL, FACT_PATHS, MONITORING_TYPE, ROLE, STATE } from "../labels";
+import { CHANNEL, FACT_PATHS, MONITORING_TYPE, ROLE, STATE, SYNC_STATUS } from "../labels";
 import { bodySchema, buildForm } from "../schemaform";
 import { Submission, type Outcome } from "../send";
 import { api, token, user } from "../session";
 
 const MEASURE_STATUS: Record<string, string> = {
   planned: "计划", in_progress: "实施中", done: "已完成", stopped: "已终止",
-};
-
-const SYNC: Record<string, string> = {
-  pending: "待导出", exported: "已导出", accepted: "已接收", rejected: "被退回",
-  not_exportable: "尚未确定，不导出",
 };
 
 interface FlowDocument {
@@ -189,9 +184,14 @@ export async function caseView(target: HTMLElement, caseId: string): Promise<voi
       h("dt", {}, "识别时限"), h("dd", { class: deadlines.identification_overdue ? "overdue" : "" },
         day(deadlines.identification_due_at), deadlines.identification_overdue ? "（逾期）" : ""),
       sync.data ? h("dt", {}, "国家系统同步") : null,
-      sync.data ? h("dd", { id: "national-sync" }, SYNC[sync.data.status] ?? sync.data.status, sync.data.reason ? `（${sync.data.reason}）` : "") : null,
+      sync.data ? h("dd", { id: "national-sync" }, SYNC_STATUS[sync.data.status] ?? sync.data.status, sync.data.reason ? `（${sync.data.reason}）` : "") : null,
       deadlines.notice_ends_at ? h("dt", {}, "公示期满") : null,
-      deadlines.notice_ends_at ? h("dd", {}, when(deadlines.notice_ends_at)) : null),
+      deadlines.notice_ends_at ? h("dd", {}, when(deadlines.notice_ends_at)) : null,
+      deadlines.measures_due_at ? h("dt", {}, "措施落实时限") : null,
+      deadlines.measures_due_at ? h("dd", { class: deadlines.measures_overdue ? "overdue" : "" },
+        day(deadlines.measures_due_at), deadlines.measures_overdue ? "（逾期）" : "") : null,
+      deadlines.elimination_due_at ? h("dt", {}, "可评估风险消除") : null,
+      deadlines.elimination_due_at ? h("dd", { id: "elimination-due" }, day(deadlines.elimination_due_at)) : null),
     h("section", { id: "actions" }, h("h2", {}, "可办理事项"),
       h("ul", {}, ...(actions.data ?? []).map(actionItem))),
     facts.length ? h("section", { id: "facts" }, h("h2", {}, "记录"), h("ul", {}, ...facts.map(factItem))) : null,

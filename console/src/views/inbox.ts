@@ -1,6 +1,6 @@
 import type { CaseState, Schemas } from "@fangfanpin/client";
 import { day, h, mount } from "../dom";
-import { CHANNEL, MONITORING_TYPE, STATE } from "../labels";
+import { CHANNEL, DUE_KIND, MONITORING_TYPE, STATE } from "../labels";
 
 type Channel = Schemas["Channel"];
 type MonitoringType = Schemas["MonitoringType"];
@@ -51,7 +51,9 @@ export async function inboxView(target: HTMLElement, go: (hash: string) => void)
             h("td", {}, c.household.village_code),
             h("td", {}, STATE[c.state]),
             h("td", {}, CHANNEL[c.channel] ?? c.channel),
-            h("td", {}, day(c.due_at), c.overdue ? h("strong", { class: "badge" }, " 逾期") : null),
+            h("td", { "data-due-kind": c.due_kind ?? "" }, day(c.due_at),
+              c.due_kind ? h("small", {}, ` ${DUE_KIND[c.due_kind] ?? c.due_kind}`) : null,
+              c.overdue ? h("strong", { class: "badge" }, c.due_kind === "notice_end" || c.due_kind === "elimination" ? " 已到期" : " 逾期") : null),
             h("td", {}, c.my_actions.join("、")))))));
   };
   for (const control of [state, channel, type, village]) control.addEventListener("change", load);
