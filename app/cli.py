@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,6 +29,22 @@ def migrate(revision: str = "head") -> None:
             app_role=settings.database_app_role)  # fmt: skip
     granted = f"; {settings.database_app_role} granted" if settings.database_app_role else ""
     typer.echo(f"database at {revision}{granted}")
+    if revision == "head":
+        rewritten = asyncio.run(_refresh_documents(settings))
+        if rewritten:
+            typer.echo(f"{rewritten} national documents rewritten to the current sheet")
+
+
+async def _refresh_documents(settings: Any) -> int:
+    """National documents written under an older sheet version, rewritten from their cases."""
+    from app.core.db import make_engine, make_sessionmaker
+    from app.exports.document import refresh
+
+    engine = make_engine(settings.database_url)
+    try:
+        return await refresh(make_sessionmaker(engine, settings))
+    finally:
+        await engine.dispose()
 
 
 @cli.command()

@@ -45,6 +45,7 @@ from app.core.crypto import cipher_for, context
 from app.core.db import make_engine, make_sessionmaker
 from app.exports.document import compose, numbers_context
 from app.exports.projection import project
+from app.exports.sheet import VERSION as SHEET_VERSION
 from app.households import idnumber
 from bench.transitions import (
     SECRET,
@@ -199,6 +200,7 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                         health=row[10],
                         labour_skill=row[9],
                         medical_insurance=None,
+                        social_assistance=None,
                     )
                     for row in members[len(members) - size :]
                 ]
@@ -225,7 +227,7 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                 )
                 sealed = cipher.encrypt(",".join(plain[len(plain) - size :]),
                                         numbers_context(case_id))  # fmt: skip
-                documents.append((case_id, 1, village, national, sealed))
+                documents.append((case_id, 1, village, national, sealed, SHEET_VERSION))
                 events.append(
                     (
                         n + 1,
@@ -305,7 +307,7 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
             await connection.copy_records_to_table(
                 "national_document",
                 records=documents,
-                columns=["case_id", "version", "area_code", "document", "numbers"],
+                columns=["case_id", "version", "area_code", "document", "numbers", "sheet_version"],
             )
             await connection.copy_records_to_table(
                 "case_event",

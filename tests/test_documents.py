@@ -17,8 +17,8 @@ from tests.helpers import (
 )
 from workflows.vocabulary import RiskType
 
-RISK_TITLES = ["因病", "因残", "因学", "因自然灾害", "因意外事故", "因产业项目失败",
-               "因务工就业不稳", "缺劳动力", "住房安全", "饮水安全"]  # fmt: skip
+RISK_TITLES = ["因病", "因残", "因学", "因灾", "因自然灾害", "因意外事故", "因产业项目失败",
+               "因务工就业不稳", "缺劳动力", "因安全住房", "因安全饮水"]  # fmt: skip
 
 
 async def test_no_forbidden_value_reaches_any_public_document(api: Api) -> None:

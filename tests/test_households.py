@@ -214,6 +214,15 @@ async def test_a_member_no_national_check_would_pass_is_refused_with_every_reaso
          {"relation_against_generation"}),
         ({"name": "庚", "id_number": new_id_number("20080101", "male"), "relation": "son",
           "school_status": "senior_high", "labour_skill": "ordinary"}, {"student_with_labour"}),
+        # a parent is of the parent's sex and a generation older
+        ({"name": "寅", "id_number": new_id_number("19400101", "male"), "relation": "mother"},
+         {"relation_against_sex"}),
+        ({"name": "卯", "id_number": new_id_number("19750101", "male"), "relation": "father"},
+         {"relation_against_generation"}),
+        ({"name": "辰", "id_number": new_id_number("19300101", "female"),
+          "relation": "father_in_law"}, {"relation_against_sex"}),
+        ({"name": "巳", "id_number": new_id_number("19500101", "female"),
+          "relation": "grandmother"}, {"relation_against_generation"}),
         # every reason at once
         ({"name": "辛", "id_number": new_id_number("19800101", "male"), "relation": "daughter",
           "school_status": "compulsory", "labour_skill": "ordinary"},
@@ -230,7 +239,7 @@ async def test_a_member_no_national_check_would_pass_is_refused_with_every_reaso
         {"name": "壬", "id_number": new_id_number("20150607", "male"), "relation": "son",
          "labour_skill": "none", "school_status": "compulsory"},
         {"name": "癸", "id_number": new_id_number("19720304", other_sex), "relation": "spouse"},
-        {"name": "子", "id_number": new_id_number("19450101", "female"), "relation": "parent"},
+        {"name": "子", "id_number": new_id_number("19450101", "female"), "relation": "mother"},
         {"name": "丑", "id_number": new_id_number("19990101", "female"), "relation": "daughter",
          "labour_skill": "ordinary"},
     ]  # fmt: skip

@@ -73,11 +73,13 @@ async def test_confirmed_cases_export_with_national_fields_and_full_id_numbers(a
     [record] = lines(response.text)
     assert record["case_id"] == case_id
     assert (record["县"], record["乡"], record["村"]) == ("蛟河市", "白石山镇", "平岗村")
-    assert record["监测对象类别"] == "突发严重困难户" and record["致贫返贫风险1"] == "因病"
+    assert record["监测对象类别"] == "突发严重困难户" and record["致贫/返贫风险1"] == "因病"
     assert record["识别监测时间"] == "202603" and record["风险是否已消除"] == "否"
-    assert record["人均纯收入"] and record["帮扶责任人"]
+    assert record["人均纯收入（元）"] and record["帮扶责任人"] and record["信息采集人"]
+    assert record["整户无劳动能力兜底保障户"] == "否"
     [head] = record["成员"]
     assert head["证件号码"] == id_number and head["与户主关系"] == "户主" and head["性别"] in "男女"
+    assert head["证件类型"] == "居民身份证" and head["出生日期"] == id_number[6:14]  # YYYYMMDD
     # the batch: the log range, the counts and the body's SHA-256
     batch = (await api.get(EXPORTER, f"{PATH}/batches/{response.headers['X-Export-Batch']}")).json()
     assert batch["sha256"] == hashlib.sha256(response.content).hexdigest()
@@ -97,7 +99,8 @@ async def test_the_next_export_has_only_what_changed(api: Api) -> None:
     sync = (await api.get(BUREAU, f"/api/v1/cases/{first}/national-sync")).json()
     assert sync["changed_since_export"] is True
     [changed] = lines((await export(api)).text)
-    assert changed["case_id"] == first and changed["就业帮扶措施"] == MEASURE["content"]
+    assert changed["case_id"] == first and changed["就业帮扶"] == MEASURE["content"]
+    assert changed["实施开发式帮扶措施情况"] == "是"
     # an explicit cursor exports again from there
     again = lines((await export(api, after=-1)).text)
     assert {r["case_id"] for r in again} == {first, second}
@@ -116,7 +119,8 @@ async def test_csv_in_utf8_with_bom_and_in_gb18030_round_trips_every_name(api: A
     assert from_gb == from_utf8
     assert from_gb[0] == national.headers()
     cases, members = await database_counts(api)
-    assert len(from_gb) - 1 == members and len({row[0] for row in from_gb[1:]}) == cases
+    case_column = from_gb[0].index("case_id")
+    assert len(from_gb) - 1 == members and len({r[case_column] for r in from_gb[1:]}) == cases
     names = {row[from_gb[0].index("姓名")] for row in from_gb[1:]}
     assert names == {"王德福"} and "蛟河市" in from_gb[1]
     assert gb.content.decode("gb18030").encode("gb18030") == gb.content
@@ -127,12 +131,14 @@ async def test_xlsx_opens_with_the_exact_headers(api: Api) -> None:
     response = await export(api, format="xlsx")
     book = load_workbook(io.BytesIO(response.content))
     sheet = book.active
-    assert book.sheetnames == ["全国监测对象"]
-    assert sheet is not None and sheet.freeze_panes == "A2"
+    assert book.sheetnames == ["监测对象信息"]
+    assert sheet is not None and sheet.freeze_panes == "A4"  # below the header on row 3
     rows = list(sheet.iter_rows(values_only=True))
-    assert list(rows[0]) == national.headers()
-    assert len(rows) - 1 == (await database_counts(api))[1]
-    assert rows[1][national.headers().index("监测对象类别")] == "突发严重困难户"
+    assert str(rows[0][0]).startswith("监测对象信息　蛟河市（220281）　导出时间：")
+    assert str(rows[1][0]).startswith("表式 2022.1")
+    assert list(rows[2]) == national.headers()
+    assert len(rows) - 3 == (await database_counts(api))[1]
+    assert rows[3][national.headers().index("监测对象类别")] == "突发严重困难户"
 
 
 async def test_xlsx_goes_on_in_a_new_sheet_where_excel_would_stop(
@@ -140,18 +146,20 @@ async def test_xlsx_goes_on_in_a_new_sheet_where_excel_would_stop(
 ) -> None:
     """Excel opens 1,048,576 rows a sheet; the rows after go on in the next sheet, which has
     the header too (the limit is made 2 here)."""
-    assert workbook.SHEET_ROWS == 1_048_575
+    assert workbook.SHEET_ROWS == 1_048_576
     for _ in range(3):
         await api.to_assisted()
-    monkeypatch.setattr(workbook, "SHEET_ROWS", 2)
+    monkeypatch.setattr(workbook, "SHEET_ROWS", 5)  # title, notes, header and two rows
     book = load_workbook(io.BytesIO((await export(api, format="xlsx")).content))
-    assert book.sheetnames == ["全国监测对象", "全国监测对象 (2)"]
+    assert book.sheetnames == ["监测对象信息", "监测对象信息 (2)"]
     first, second = ([list(r) for r in book[name].iter_rows(values_only=True)]
                      for name in book.sheetnames)  # fmt: skip
-    assert first[0] == second[0] == national.headers()
-    assert (len(first), len(second)) == (3, 2)
-    assert book[book.sheetnames[1]].freeze_panes == "A2"
-    ids = [row[0] for row in first[1:] + second[1:]]
+    assert first[2] == second[2] == national.headers()
+    assert first[0] == second[0] and str(first[0][0]).startswith("监测对象信息")
+    assert (len(first), len(second)) == (5, 4)
+    assert book[book.sheetnames[1]].freeze_panes == "A4"
+    column = national.headers().index("member_id")
+    ids = [row[column] for row in first[3:] + second[3:]]
     assert len(set(ids)) == 3 == (await database_counts(api))[1]
 
 
@@ -178,7 +186,7 @@ async def test_a_workbook_is_zipped_while_the_process_answers_others(
     assert (await api.get(EXPORTER, "/health")).status_code == 200
     answered.set()
     book = load_workbook(io.BytesIO((await exporting).content))
-    assert waited == [True] and len(list(book.active.iter_rows())) == 2
+    assert waited == [True] and len(list(book.active.iter_rows())) == 4
 
 
 async def test_a_workbook_given_up_leaves_no_temporary_files(
@@ -226,7 +234,7 @@ async def test_acknowledgments_keep_numbers_and_a_rejection_is_sent_again(api: A
     everything = {r["case_id"]: r for r in lines((await export(api, after=-1)).text)}
     assert everything[accepted]["户编号"] == "2202811020001"
     assert everything[accepted]["成员"][0]["人编号"] == "220281102000101"
-    assert everything[rejected]["户编号"] is None
+    assert everything[rejected]["户编号"] == ""
 
 
 async def test_acknowledgments_of_unknown_or_unsent_cases_change_nothing(api: Api) -> None:
@@ -400,12 +408,12 @@ async def test_ledgers_per_area_in_json_and_xlsx(api: Api) -> None:
     # Excel that adds up: amounts and counts are numbers, the assessment's day a date
     cells = dict(zip(rows[0], rows[1], strict=True))
     money = ["工资性收入", "生产经营性收入", "财产性收入", "转移性收入", "生产经营性支出",
-             "合规自付支出", "家庭纯收入", "人均纯收入"]  # fmt: skip
+             "合规自付支出", "家庭纯收入", "人均纯收入（元）"]  # fmt: skip
     assert all(isinstance(cells[name], int | float) for name in money), cells
-    assert cells["工资性收入"] == 12000 and cells["人均纯收入"] == 5250
+    assert cells["工资性收入"] == 12000 and cells["人均纯收入（元）"] == 5250
     assert isinstance(cells["家庭人口数"], int)
     assert isinstance(cells["收入核查日期"], dt.datetime)  # an Excel date
-    assert row[column["人均纯收入"]] == "5250.00"  # JSON keeps yuan as decimal strings
+    assert row[column["人均纯收入（元）"]] == "5250.00"  # JSON keeps yuan as decimal strings
     logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
     assert {e["record_id"] for e in logged if e["record_type"] == "ledger"} == {
         "monitored_households:220281102", "monitored_households:220281105",
@@ -416,12 +424,18 @@ async def test_the_migration_composes_documents_for_cases_confirmed_before_it(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
     """A database that had confirmed cases before the national document existed gets one
-    for each, the same as the write path makes."""
+    for each (in the form of its day, frozen in revision 0014); revision 0027 marks it stale
+    and the refresh `fangfanpin migrate` runs writes it as the write path does today."""
     url, engine, case_id, written = await confirmed_in_a_new_database(tmp_path, clock)
     assert json.loads(written)["case_id"] == case_id
     await asyncio.to_thread(migrations.downgrade, url, "0013")
     await asyncio.to_thread(migrations.upgrade, url)
+    older = json.loads(await stored_document(engine, case_id) or "{}")
+    assert older["case_id"] == case_id and "致贫返贫风险1" in older  # the former names
+    sessions = make_sessionmaker(engine, settings_for(url))
+    assert await document.refresh(sessions) == 1
     assert await stored_document(engine, case_id) == written
+    assert await document.refresh(sessions) == 0  # nothing stale is left
     await engine.dispose()
 
 

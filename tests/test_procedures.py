@@ -370,7 +370,7 @@ async def test_the_notice_names_the_village_group(api: Api) -> None:
 
 async def test_a_member_may_be_incapacitated(api: Api) -> None:
     case_id = await api.to_village_nomination()
-    member = await api.add_member(case_id, new_id_number("19400101"), "王老太", "parent")
+    member = await api.add_member(case_id, new_id_number("19400101", "female"), "王老太", "mother")
     household = (await api.case(case_id))["household"]["id"]
     changed = await api.client.patch(
         f"/api/v1/households/{household}/members/{member['id']}",

@@ -20,7 +20,7 @@ from xml.parsers import expat
 
 import ijson
 
-from app.exports.labels import RISK_TYPE
+from app.exports.labels import RISK_BY_NAME, RISK_TYPE
 from app.households import idnumber
 from workflows.vocabulary import RiskType
 
@@ -38,7 +38,7 @@ REQUIRED = ("name", "id_number", "village_code", "risk_type", "description")
 EXCEL_EPOCH = date(1899, 12, 30)
 MAX_SHARED_STRINGS = 256 << 20
 """Uncompressed bytes of an XLSX's string table: held in memory, so bounded (a zip bomb)."""
-RISK_BY_LABEL = {label: key for key, label in RISK_TYPE.items()}
+RISK_BY_LABEL = RISK_BY_NAME
 
 
 Rows = Generator[tuple[int, dict[str, Any]], None, None]

@@ -1,8 +1,11 @@
 """The national document of a confirmed case, kept by the write path in its own table.
 
-One JSON object per case, as a line of the national export: the household's and areas'
-fields, the projection of the case's facts (:mod:`app.exports.projection`) and 成员, the
-members. ID numbers are not in it: each member's 证件号码 holds ``#``, and the members'
+One JSON object per case, as a line of the national export: the national sheet's household
+columns (:mod:`app.exports.sheet`; the projection of the case's facts,
+:mod:`app.exports.projection`, with the areas' and the registry's fields), the service's own
+extras, and 成员, the members under the sheet's member columns. Each document records the
+sheet version it was written under (``sheet_version``); :func:`refresh` rewrites those of an
+older one. ID numbers are not in it: each member's 证件号码 holds ``#``, and the members'
 numbers, in that order, are sealed together beside it (``numbers``), so the export opens one
 ciphertext per case, not one per member, looks nothing up, and fills the places in by
 splitting the document once and joining it with the numbers between. Key rotation
@@ -16,23 +19,21 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from app.areas.models import Area
+from app.cases.models import Case
 from app.core.crypto import CipherError, FieldCipher, cipher_for, context
-from app.exports import labels
+from app.exports import labels, sheet
 from app.exports.models import NationalDocument
 from app.exports.projection import project
 from app.households.models import Household, Member
 
-HEAD_FIELDS = ("case_id", "户编号", "县", "乡", "村", "行政区划代码", "户主姓名", "家庭人口数")
-MEMBER_FIELDS = (
-    "member_id", "人编号", "姓名", "证件号码", "与户主关系", "性别", "民族", "出生日期",
-    "文化程度", "在校生状况", "健康状况", "劳动技能", "参加城乡居民基本医疗保险",
-)  # fmt: skip
-ID_FIELD = "证件号码"
+ID_FIELD = sheet.ID_FIELD
+DOCUMENT_TYPE = "居民身份证"
+"""证件类型: the registry takes mainland resident ID numbers only (idnumber's check)."""
 
 
 PLACEHOLDER = "#"
@@ -78,49 +79,82 @@ def filled(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> 
     return out
 
 
-def _label(mapping: dict[Any, str], value: Any) -> Any:
-    return None if value is None else mapping.get(value, value)
+def _label(mapping: dict[Any, str], value: Any) -> str:
+    return "" if value is None else mapping.get(value, value)
 
 
-def member_fields(member: Any) -> dict[str, Any]:
-    """A member row (``Member`` or a row with its columns) under the forms' names."""
+def _receives(member: Any, kind: str) -> str:
+    """享受低保/特困: 是 or 否 where the registry knows, else empty."""
+    return "" if member.social_assistance is None else sheet.flag(member.social_assistance == kind)
+
+
+def member_sources(member: Any, head_sex: str | None = None) -> dict[str, Any]:
+    """The service fields the sheet's member columns read, as the sheet writes them; an
+    in-law's relation is named by the head's sex."""
     return {
-        "member_id": member.id,
-        "人编号": member.member_number,
-        "姓名": member.name,
-        ID_FIELD: PLACEHOLDER,
-        "与户主关系": _label(labels.RELATION, member.relation),
-        "性别": _label(labels.SEX, member.sex),
-        "民族": member.ethnicity,
-        "出生日期": None if member.birth_date is None else str(member.birth_date),
-        "文化程度": _label(labels.EDUCATION, member.education),
-        "在校生状况": _label(labels.SCHOOL_STATUS, member.school_status),
-        "健康状况": _label(labels.HEALTH, member.health),
-        "劳动技能": _label(labels.LABOUR_SKILL, member.labour_skill),
-        "参加城乡居民基本医疗保险": _label(labels.YES_NO, member.medical_insurance),
+        "member_number": member.member_number or "",
+        "name": member.name,
+        "document_type": DOCUMENT_TYPE,
+        "id_number": PLACEHOLDER,
+        "sex": _label(labels.SEX, member.sex),
+        "ethnicity": member.ethnicity or "",
+        "birth_date": sheet.day(member.birth_date),
+        "relation": labels.relation(member.relation, head_sex),
+        "education": _label(labels.EDUCATION, member.education),
+        "school_status": _label(labels.SCHOOL_STATUS, member.school_status),
+        "health": _label(labels.HEALTH, member.health),
+        "labour_skill": _label(labels.LABOUR_SKILL, member.labour_skill),
+        "medical_insurance": sheet.flag(member.medical_insurance),
+        "minimum_living_allowance": _receives(member, "dibao"),
+        "extreme_poverty_support": _receives(member, "tekun"),
     }
+
+
+def member_fields(member: Any, head_sex: str | None = None) -> dict[str, Any]:
+    """A member row (``Member`` or a row with its columns) under the sheet's names, after its
+    service id."""
+    return {"member_id": member.id, **sheet.values(member_sources(member, head_sex), sheet.MEMBER)}
+
+
+COMPOSED = ("county_name", "township_name", "village_name", "household_number",
+            "member_uninsured")  # fmt: skip
+"""Household sources :func:`compose` fills from the areas, the registry and the members."""
+BY_SOURCE = {c.source: c.name for c in sheet.HOUSEHOLD if c.source in COMPOSED}
+
+
+def _uninsured(members: Sequence[Any]) -> str:
+    """是否有家庭成员未参加城乡居民（职工）基本医疗保险, where every member's answer is known."""
+    known = [m.medical_insurance for m in members]
+    if False in known:
+        return "是"
+    return "否" if known and None not in known else ""
 
 
 def compose(
     case_id: str,
-    record: dict[str, str],
+    record: dict[str, Any],
     household: Any,
     areas: tuple[str | None, str | None, str | None],
     members: Sequence[Any],
 ) -> str:
-    """The document as text (fields in the forms' order, UTF-8 as is)."""
+    """The document as text (the sheet's order, UTF-8 as is)."""
     county, township, village = areas
+    head_sex = next((m.sex for m in members if m.relation == "head"), None)
+    composed = {
+        "county_name": county or "",
+        "township_name": township or "",
+        "village_name": village or "",
+        "household_number": household.household_number or "",
+        "member_uninsured": _uninsured(members),
+    }
     document: dict[str, Any] = {
         "case_id": case_id,
-        "户编号": household.household_number,
-        "县": county,
-        "乡": township,
-        "村": village,
+        **record,
+        **{BY_SOURCE[source]: value for source, value in composed.items()},
         "行政区划代码": household.village_code,
         "户主姓名": household.head_name,
         "家庭人口数": household.size,
-        **record,
-        "成员": [member_fields(m) for m in members],
+        "成员": [member_fields(m, head_sex) for m in members],
     }
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
@@ -129,13 +163,13 @@ async def keep(session: AsyncSession, case: Any) -> None:
     """Store the document of ``case`` (id, household, version, area and facts as they now
     stand), its members' numbers sealed with the session's field keys; nothing before the
     city confirmed it (a confirmation is never undone, so there is no document to remove)."""
-    record = project(case.facts)
+    record = project(case.facts, case.state)
     if record is None:
         return
     text, members = await build(session, case.id, case.household_id, record)
     numbers = seal_numbers(cipher_for(session.info["field_keys"]), case.id, members)
     values = {"version": case.version, "area_code": case.area_code, "document": text,
-              "numbers": numbers}  # fmt: skip
+              "numbers": numbers, "sheet_version": sheet.VERSION}  # fmt: skip
     found = await session.execute(
         update(NationalDocument).where(NationalDocument.case_id == case.id).values(**values)
     )
@@ -164,3 +198,33 @@ async def build(
     )).scalars().all()  # fmt: skip
     areas = (names[0], names[1], names[2]) if names else (None, None, None)
     return compose(case_id, record, household, areas, members), members
+
+
+STALE = or_(
+    NationalDocument.sheet_version.is_(None), NationalDocument.sheet_version != sheet.VERSION
+)
+"""Documents written under another version of the sheet (or before versions were kept)."""
+
+
+async def refresh(sessionmaker: async_sessionmaker[AsyncSession], *, batch: int = 500) -> int:
+    """Rewrite every document written under another sheet version from its case as it now
+    stands; answers how many. Each batch is its own short transaction with its cases locked,
+    so writers wait at most for one batch. Run by ``fangfanpin migrate`` after a release that
+    changes the sheet, and by each national export before it reads."""
+    rewritten = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            query = (
+                select(Case)
+                .join(NationalDocument, NationalDocument.case_id == Case.id)
+                .where(STALE)
+                .order_by(Case.id)
+                .limit(batch)
+                .with_for_update(of=Case, skip_locked=True)
+            )
+            cases = list((await session.execute(query)).scalars())
+            for case in cases:
+                await keep(session, case)
+        rewritten += len(cases)
+        if len(cases) < batch:
+            return rewritten

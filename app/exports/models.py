@@ -29,6 +29,9 @@ class NationalDocument(Base):
     numbers: Mapped[str] = mapped_column(Text)
     """The members' ID numbers in the document's order, sealed together (AES-GCM, bound to
     this row and column)."""
+    sheet_version: Mapped[str | None] = mapped_column(String(16))
+    """The national sheet's version the document was written under (``app.exports.sheet``);
+    none before versions were kept. Older ones are rewritten (``document.refresh``)."""
 
 
 class ExportBatch(Base):

@@ -28,7 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.crypto import FieldCipher
-from app.exports import document, projection
+from app.exports import document, sheet
 
 EXPORT_LOCK = 0x66_66_70_6E_61_74  # "ffpnat": one national export at a time
 SELECTION = """SELECT {columns} FROM national_document d
@@ -71,9 +71,24 @@ COPY_HEADER = 19  # signature (11), flags (4), header extension length (4, zero)
 BLOCK = 1 << 18  # bytes of documents opened and sent at a time
 
 
+SERVICE_COLUMNS = ("case_id", "member_id", *sheet.HOUSEHOLD_EXTRA)
+"""The service's own columns, after the national sheet's."""
+
+
 def headers() -> list[str]:
-    """The flat (CSV/XLSX) header row: case fields, then member fields."""
-    return [*document.HEAD_FIELDS, *projection.FIELDS, *document.MEMBER_FIELDS]
+    """The flat (CSV/XLSX) header row: the national sheet's columns in its order, then the
+    service's own."""
+    return [*sheet.NAMES, *SERVICE_COLUMNS]
+
+
+def flat(record: dict[str, Any]) -> list[list[Any]]:
+    """A document's rows: one per member (none: one row), household fields repeated."""
+    members = record["成员"] or [{}]
+    head = [record.get(name, "") for name in sheet.HOUSEHOLD_EXTRA]
+    return [[(member if column.level == "人" else record).get(column.name, "")
+             for column in sheet.COLUMNS]
+            + [record["case_id"], member.get("member_id", ""), *head]
+            for member in members]  # fmt: skip
 
 
 async def select_cases(session: AsyncSession, params: dict[str, Any]) -> None:
@@ -367,16 +382,10 @@ async def flat_blocks(
 ) -> AsyncIterator[list[list[Any]]]:
     """One row per member, in :func:`headers` order (a case without members: one row), a
     block's cases at a time."""
-    blank = [None] * len(document.MEMBER_FIELDS)
     async for block in _blocks(session, batch, cipher, tally):  # counts the cases
         rows: list[list[Any]] = []
         for line in block.splitlines():
-            record = json.loads(line)
-            head = [record.get(f) for f in document.HEAD_FIELDS]
-            head += [record.get(f, "") for f in projection.FIELDS]
-            members = record["成员"]
-            rows += ([head + [m.get(f) for f in document.MEMBER_FIELDS] for m in members]
-                     if members else [head + blank])  # fmt: skip
+            rows += flat(json.loads(line))
         tally.rows += len(rows)
         yield rows
 

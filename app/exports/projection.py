@@ -1,9 +1,14 @@
-"""A confirmed case as the national monitoring forms describe it, computed from its facts.
+"""A confirmed case as the national sheet describes it, computed from its facts.
 
-The write path stores this projection on the case (``monitoring_case.national``) with every
-event of a case that has been confirmed, so exports and ledgers read flat fields instead of
-folding facts per row. Keys are the national forms' field names; values are what the forms
-take (Chinese labels, YYYYMM months, yuan as decimal strings).
+The write path stores this projection in the case's national document with every event of a
+case that has been confirmed, so exports and ledgers read flat fields instead of folding facts
+per row. :func:`sources` computes the service fields the sheet's household columns are read
+from (:mod:`app.exports.sheet`); :func:`project` lays them out under the sheet's names, as the
+sheet writes them (Chinese labels, YYYYMM months, 是/否, yuan as decimal strings).
+
+Two incomes are kept apart: 人均纯收入（元） and its parts are the newest assessment before the
+elimination procedure (the income the household was identified and assisted on); the
+assessment an elimination rested on goes only to the 风险消除后 columns.
 """
 
 from __future__ import annotations
@@ -11,39 +16,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.exports import labels
+from app.exports import labels, sheet
 from workflows.calendar import SHANGHAI
 from workflows.income import income_figures
 
-INCOME_FIELDS = {
-    "wage_income": "工资性收入",
-    "business_income": "生产经营性收入",
-    "property_income": "财产性收入",
-    "transfer_income": "转移性收入",
-    "business_expense": "生产经营性支出",
-    "compliant_out_of_pocket": "合规自付支出",
-}
-RISK_FIELDS = tuple(f"致贫返贫风险{n}" for n in range(1, 6))
-MEASURE_FIELDS = {category: f"{label}措施" for category, label in labels.MEASURE_CATEGORY.items()}
-FIELDS = (
-    "户类型",
-    "监测对象类别",
-    *RISK_FIELDS,
-    "识别监测时间",
-    *INCOME_FIELDS.values(),
-    "家庭纯收入",
-    "人均纯收入",
-    "收入核查日期",
-    "帮扶责任人",
-    "帮扶责任人单位",
-    *MEASURE_FIELDS.values(),
-    "风险是否已消除",
-    "消除监测时间",
-    "风险消除方式",
-    "风险消除后家庭纯收入",
-    "风险消除后人均纯收入",
-)
-"""The case-level fields, in the order exports and ledgers show them."""
+INCOMES = ("wage_income", "business_income", "property_income", "transfer_income",
+           "business_expense", "compliant_out_of_pocket")  # fmt: skip
+DEVELOPMENT = ("industry", "employment", "finance", "public_welfare_post")
+"""开发式帮扶: the measure categories that build the household's own income."""
+OWN_COLUMN = (
+    "industry", "employment", "finance", "public_welfare_post", "health", "education",
+    "housing_safety", "drinking_water", "social_security", "social_assistance",
+)  # fmt: skip
+"""Measure categories with a column of their own; the others go to 其他备注."""
+SEPARATOR = "；"
+"""How the sheet joins several items in one cell."""
 
 
 def month(instant: str | None) -> str:
@@ -53,41 +40,76 @@ def month(instant: str | None) -> str:
     return datetime.fromisoformat(instant).astimezone(SHANGHAI).strftime("%Y%m")
 
 
-def project(facts: dict[str, Any]) -> dict[str, str] | None:
-    """The national record of a case, or None before the city confirmed it."""
-    if not facts.get("confirmed_at"):
-        return None
+def _assessments(facts: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The newest assessment before the elimination procedure, and the one an elimination
+    rested on (the newest when the case was marked eliminated; a closed case takes no more)."""
+    found = list(facts.get("assessments") or [])
+    used = found.pop() if facts.get("elimination") and found else None
+    before = [a for a in found if a.get("procedure") != "elimination"]
+    return (before[-1] if before else None), used
+
+
+def _out_of_school(assessment: dict[str, Any] | None) -> bool | None:
+    guarantees = (assessment or {}).get("guarantees") or {}
+    secured = guarantees.get("compulsory_education")
+    return None if secured is None else not secured
+
+
+def sources(facts: dict[str, Any], state: str | None = None) -> dict[str, Any]:
+    """The household-level service fields the sheet reads, as the sheet writes them."""
     classification = facts.get("classification") or {}
     risks = [labels.RISK_TYPE.get(r, r) for r in classification.get("risk_types") or []]
     person = classification.get("responsible_person") or {}
-    record: dict[str, str] = {
-        "户类型": labels.HOUSEHOLD_TYPE.get(facts.get("household_type") or "", ""),
-        "监测对象类别": labels.MONITORING_TYPE.get(classification.get("monitoring_type") or "", ""),
-        **{field: (risks[n] if n < len(risks) else "") for n, field in enumerate(RISK_FIELDS)},
-        "识别监测时间": month(facts["confirmed_at"]),
-        "帮扶责任人": person.get("name") or "",
-        "帮扶责任人单位": person.get("unit") or "",
-    }
-    latest = facts["assessments"][-1] if facts.get("assessments") else None
-    record.update(
-        {label: str(latest[key]) if latest else "" for key, label in INCOME_FIELDS.items()}
-    )
+    latest, used = _assessments(facts)
     figures = income_figures(latest) if latest else {}
-    record["家庭纯收入"] = figures.get("net_income", "")
-    record["人均纯收入"] = figures.get("net_income_per_person", "")
-    record["收入核查日期"] = str(latest.get("verified_on") or "") if latest else ""
+    guarantees = (latest or {}).get("guarantees") or {}
+    housing = guarantees.get("housing_safety")
+    kind = classification.get("monitoring_type") or ""
     by_category: dict[str, list[str]] = {}
     for measure in (facts.get("measures") or {}).values():
         by_category.setdefault(measure["category"], []).append(measure["content"])
-    record.update({field: "；".join(by_category.get(category, []))
-                   for category, field in MEASURE_FIELDS.items()})  # fmt: skip
-    elimination = facts.get("elimination")
-    after = (elimination or {}).get("income_after") or {}
-    record.update({
-        "风险是否已消除": "是" if elimination else "否",
-        "消除监测时间": month(elimination["eliminated_at"]) if elimination else "",
-        "风险消除方式": labels.ELIMINATION_METHOD.get((elimination or {}).get("method") or "", ""),
-        "风险消除后家庭纯收入": str(after.get("net_income") or ""),
-        "风险消除后人均纯收入": str(after.get("net_income_per_person") or ""),
-    })  # fmt: skip
-    return record
+    others = [f"{labels.MEASURE_CATEGORY.get(c, c)}：{SEPARATOR.join(items)}"
+              for c, items in by_category.items() if c not in OWN_COLUMN]  # fmt: skip
+    elimination = facts.get("elimination") or {}
+    after = elimination.get("income_after") or {}
+    out: dict[str, Any] = {
+        "household_type": labels.HOUSEHOLD_TYPE.get(facts.get("household_type") or "", ""),
+        "monitoring_type": labels.MONITORING_TYPE.get(kind, ""),
+        "confirmed_at": month(facts.get("confirmed_at")),
+        **{f"risk_{n + 1}": (risks[n] if n < len(risks) else "") for n in range(5)},
+        "other_notes": SEPARATOR.join(others),
+        "net_income_per_person": figures.get("net_income_per_person", ""),
+        **{key: str(latest[key]) if latest else "" for key in INCOMES},
+        "unsafe_housing": sheet.flag(None if housing is None else not housing),
+        "safe_drinking_water": sheet.flag(guarantees.get("drinking_water")),
+        "child_out_of_school": sheet.flag(_out_of_school(latest)),
+        "kept_under_watch": sheet.flag(state == "kept_under_watch"),
+        "development_measures": sheet.flag(any(c in by_category for c in DEVELOPMENT)),
+        **{f"measures_{c}": SEPARATOR.join(by_category.get(c, [])) for c in OWN_COLUMN},
+        "eliminated": sheet.flag(bool(elimination)),
+        "elimination_method": labels.ELIMINATION_METHOD.get(elimination.get("method") or "", ""),
+        "eliminated_at": month(elimination.get("eliminated_at")),
+        "after_net_income": str(after.get("net_income") or ""),
+        "after_net_income_per_person": str(after.get("net_income_per_person") or ""),
+        **{f"after_{key}": str(used[key]) if used else "" for key in INCOMES},
+        "after_child_out_of_school": sheet.flag(_out_of_school(used)) if used else "",
+        "responsible_person": person.get("name") or "",
+        "collected_by": "、".join((latest or {}).get("verified_by") or []),
+    }
+    out["extra"] = {
+        "家庭纯收入": figures.get("net_income", ""),
+        "收入核查日期": str((latest or {}).get("verified_on") or ""),
+        "帮扶责任人单位": person.get("unit") or "",
+    }
+    return out
+
+
+def project(facts: dict[str, Any], state: str | None = None) -> dict[str, Any] | None:
+    """The household-level fields of a case's national record under the sheet's names (area
+    and registry columns empty: :func:`app.exports.document.compose` fills them), then the
+    service's own extras; None before the city confirmed the case."""
+    if not facts.get("confirmed_at"):
+        return None
+    found = sources(facts, state)
+    extra = found.pop("extra")
+    return {**sheet.values(found, sheet.HOUSEHOLD), **extra}

@@ -8,7 +8,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -31,7 +30,7 @@ from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import NotFound, Unprocessable, declares
 from app.core.limits import MAX_INT
-from app.exports import document, national, projection, workbook
+from app.exports import document, national, sheet, workbook
 from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
 from app.households import idnumber
 from app.households.models import Household, Member
@@ -93,7 +92,9 @@ async def national_export(
     purpose: Purpose = "全国防返贫监测信息系统数据报送",
 ) -> StreamingResponse:
     """Confirmed cases that changed since ``after`` (and those the national system rejected),
-    with their members, under the national forms' field names; ID numbers in full. Streamed;
+    with their members, under the national sheet's column names (监测对象信息, version in
+    ``/exports/national/columns``); ID numbers in full. XLSX: a title on row 1, notes on row
+    2, the header on row 3, data from row 4; dates YYYYMMDD, months YYYYMM, flags 是/否. Streamed;
     when the body is complete the export is recorded as a batch and each case as sent. CSV
     and XLSX take one row per member; an XLSX sheet takes the 1,048,576 rows Excel opens
     (the header one of them), and the rows after go on in the next sheet."""
@@ -124,6 +125,15 @@ async def national_export(
                                    record_type="national_export", record_id=batch_id,
                                    fields=["id_number"], purpose=purpose))  # fmt: skip
     cipher = cipher_for(settings.field_keys)
+    async with sessions() as session:
+        area_name = await session.scalar(select(Area.name).where(Area.code == principal.area))
+    caption = (
+        f"{sheet.TITLE}　{area_name or ''}（{principal.area}）　导出时间："
+        f"{workbook.excel_value(started):%Y-%m-%d %H:%M:%S}",
+        f"表式 {sheet.VERSION}；批次 {batch_id}；每行一名家庭成员，户的信息在每名成员行重复；"
+        "证件号码为全号，仅限监测帮扶工作使用。",
+    )
+    await document.refresh(sessions)  # documents of an older sheet version, rewritten first
 
     async def body() -> AsyncIterator[bytes]:
         digest, tally = hashlib.sha256(), national.Tally()
@@ -133,7 +143,8 @@ async def national_export(
                 deferred=format != "jsonl")  # fmt: skip
             hashed: asyncio.Future[None] | None = None
             async with national.reading(sessions, writer, batch) as reader:
-                async for chunk in _render(reader, batch, format, encoding, cipher, tally):
+                async for chunk in _render(reader, batch, format, encoding, cipher, tally,
+                                           caption):  # fmt: skip
                     if hashed is not None:
                         await hashed
                     # hashlib lets go of the GIL: the digest runs beside the next block's work
@@ -173,6 +184,7 @@ async def _render(
     encoding: str,
     cipher: Any,
     tally: national.Tally,
+    caption: tuple[str, str],
 ) -> AsyncIterator[bytes]:
     if format == "jsonl":
         async for chunk in national.stream_jsonl(session, batch, cipher, tally):
@@ -185,8 +197,12 @@ async def _render(
         async for block in national.flat_blocks(session, batch, cipher, tally):
             yield encode(block)  # never empty: a block holds whole cases
         return
-    rows = national.flat_rows(session, batch, cipher, tally)
-    async for chunk in workbook.write_xlsx("全国监测对象", header, rows):
+
+    async def cells() -> AsyncIterator[list[Any]]:
+        async for row in national.flat_rows(session, batch, cipher, tally):
+            yield [sheet.cell(name, value) for name, value in zip(header, row, strict=True)]
+
+    async for chunk in workbook.write_xlsx(sheet.TITLE, header, cells(), caption):
         yield chunk
 
 
@@ -352,6 +368,39 @@ async def national_sync(case_id: str, principal: CurrentPrincipal, session: Sess
                    acknowledged_at=answer.acknowledged_at if answer else None)  # fmt: skip
 
 
+class SheetColumn(BaseModel):
+    name: str
+    """Exactly as the national sheet spells it."""
+    level: Literal["户", "人"]
+    """户: the household's, repeated on each of its member rows; 人: the member's."""
+    format: Literal["text", "id", "number", "date", "month", "flag"]
+    """id: an identifier (a text cell); number: a numeric cell; date: YYYYMMDD; month: YYYYMM;
+    flag: 是/否."""
+    collected: bool
+    """False where the registry does not collect the field yet: the column is there, empty."""
+
+
+class SheetOut(BaseModel):
+    title: str
+    version: str
+    columns: list[SheetColumn]
+    """In the sheet's order; the service's own columns (case_id, member_id, …) follow them in
+    CSV and XLSX."""
+    service_columns: list[str]
+
+
+@router.get("/exports/national/columns", response_model=SheetOut)
+async def national_columns(principal: CurrentPrincipal) -> SheetOut:
+    """The national sheet (监测对象信息) the export follows: its columns in order, from the
+    versioned table ``app/exports/sheets``. In XLSX, row 1 is a title, row 2 notes, row 3 the
+    header and data start on row 4, on every sheet."""
+    permit(principal, "export.sync")
+    return SheetOut(title=sheet.TITLE, version=sheet.VERSION,
+                    columns=[SheetColumn(name=c.name, level=c.level, format=c.format,
+                                         collected=c.source is not None) for c in sheet.COLUMNS],
+                    service_columns=list(national.SERVICE_COLUMNS))  # fmt: skip
+
+
 SYNC_STATUSES = ("not_exportable", "pending", "exported", "accepted", "rejected")
 
 
@@ -449,20 +498,19 @@ async def area_sync_status(
 
 LEDGER_HEAD = ["案件编号", "县", "乡镇代码", "乡镇", "村代码", "村", "户主姓名", "户主证件号码",
                "家庭人口数", "当前状态"]  # fmt: skip
-MONEY = {*projection.INCOME_FIELDS.values(), "家庭纯收入", "人均纯收入", "风险消除后家庭纯收入",
-         "风险消除后人均纯收入"}  # fmt: skip
+LEDGER_FIELDS = [*(c.name for c in sheet.HOUSEHOLD if c.name not in ("县", "乡", "村")),
+                 "家庭纯收入", "收入核查日期", "帮扶责任人单位"]  # fmt: skip
+"""After the ledger's own head: the national sheet's household columns, then the service's."""
 DAYS = {"收入核查日期"}
 
 
 def typed(field: str, value: Any) -> Any:
-    """A national field as a cell: yuan as numbers, days as dates, the rest as text."""
+    """A national field as a cell: amounts as numbers, days as dates, the rest as text."""
     if value in ("", None):
         return None
-    if field in MONEY:
-        return Decimal(value)
     if field in DAYS:
         return date.fromisoformat(value)
-    return value
+    return sheet.cell(field, value)
 
 
 @router.get(
@@ -501,13 +549,13 @@ async def monitored_households_ledger(
         .where(in_area(Case.area_code, scope))
         .order_by(Household.village_code, Case.id)
     )  # fmt: skip
-    header = LEDGER_HEAD + list(projection.FIELDS)
+    header = LEDGER_HEAD + LEDGER_FIELDS
 
     def row(values: Any) -> list[Any]:
         *head, masked, size, state, stored = values
         record = json.loads(stored)
         return [*head, idnumber.shown(masked), size, STATE_TITLES.get(state, state),
-                *(typed(f, record.get(f)) for f in projection.FIELDS)]  # fmt: skip
+                *(typed(f, record.get(f)) for f in LEDGER_FIELDS)]  # fmt: skip
 
     await log_ledger_read(session, principal, f"monitored_households:{scope}", clock.now(),
                           purpose)  # fmt: skip

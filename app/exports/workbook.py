@@ -72,27 +72,35 @@ def xlsx_response(
                                       f'attachment; filename="{filename}"'})  # fmt: skip
 
 
-SHEET_ROWS = 1_048_576 - 1
-"""Rows of data a sheet takes: Excel opens at most 1,048,576 rows, the header one of them."""
+SHEET_ROWS = 1_048_576
+"""The rows a sheet takes: Excel opens at most 1,048,576, the header (and caption) among them."""
 
 
 async def write_xlsx(
-    title: str, header: list[str], rows: AsyncIterator[list[Any]]
+    title: str,
+    header: list[str],
+    rows: AsyncIterator[list[Any]],
+    caption: tuple[str, str] | None = None,
 ) -> AsyncIterator[bytes]:
     """A workbook written row by row to a temporary file (openpyxl's write-only mode keeps
     memory flat), then sent in chunks: frozen header row, widths that fit. Rows beyond what
-    Excel opens in one sheet go on in the next (``title (2)``, …), each with the header."""
+    Excel opens in one sheet go on in the next (``title (2)``, …), each with the header.
+    With a ``caption`` (a title line and a notes line), every sheet opens with those two rows
+    and its header is the third, as the national system's sheets are laid out."""
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
     sheets: list[Any] = []
+    top = [[caption[0]], [caption[1]]] if caption else []
 
     def sheet_for(number: int) -> Any:
         sheet = book.create_sheet(title if number == 1 else f"{title} ({number})")
         sheets.append(sheet)
-        sheet.freeze_panes = "A2"
+        sheet.freeze_panes = f"A{len(top) + 2}"
         for letter, width in column_widths(header):
             sheet.column_dimensions[letter].width = width
+        for line in top:
+            sheet.append(line)
         sheet.append(header)
         return sheet
 
@@ -100,7 +108,7 @@ async def write_xlsx(
     sheet = sheet_for(1)
     try:
         async for values in rows:
-            if written == SHEET_ROWS:
+            if written == SHEET_ROWS - len(top) - 1:
                 sheet, written = sheet_for(len(sheets) + 1), 0
             sheet.append([excel_value(v) for v in values])
             written += 1

@@ -24,11 +24,13 @@ SCHOOL_AGES = {
 }
 """The ages (inclusive) at which a member may be at each stage of schooling: wide enough for a
 late start or a repeated year, narrow enough to catch a 40-year-old in compulsory school."""
-MALE = ("son", "son_in_law", "grandson")
-FEMALE = ("daughter", "daughter_in_law", "granddaughter")
+MALE = ("son", "son_in_law", "grandson", "father", "father_in_law", "grandfather")
+FEMALE = ("daughter", "daughter_in_law", "granddaughter", "mother", "mother_in_law",
+          "grandmother")  # fmt: skip
 YOUNGER = {"son": 12, "daughter": 12, "grandson": 24, "granddaughter": 24}
 """A child is at least 12 years younger than the head, a grandchild 24."""
-OLDER = {"parent": 12, "parent_in_law": 12, "grandparent": 24}
+OLDER = {"father": 12, "mother": 12, "father_in_law": 12, "mother_in_law": 12,
+         "grandfather": 24, "grandmother": 24}  # fmt: skip
 
 
 @dataclass(frozen=True)

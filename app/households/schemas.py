@@ -60,8 +60,11 @@ class HouseholdSummary(BaseModel):
 
 Relation = Literal[
     "head", "spouse", "son", "daughter", "son_in_law", "daughter_in_law", "grandson",
-    "granddaughter", "parent", "parent_in_law", "grandparent", "sibling", "other",
+    "granddaughter", "father", "mother", "father_in_law", "mother_in_law", "grandfather",
+    "grandmother", "sibling", "other",
 ]  # fmt: skip
+"""与户主关系: one identifier per GB/T 4761 item, never a combined one (之父母 is two). An
+in-law is 之岳父/之岳母 to a male head and 之公公/之婆婆 to a female one (the code list)."""
 LabourSkill = Literal["skilled", "ordinary", "weak", "lost", "none"]
 """劳动技能: 技能劳动力 · 普通劳动力 · 弱劳动力或半劳动力 · 丧失劳动力 · 无劳动力."""
 Health = Literal["healthy", "chronic_illness", "serious_illness", "disabled", "incapacitated"]

@@ -1665,7 +1665,9 @@ export interface paths {
         /**
          * National Export
          * @description Confirmed cases that changed since ``after`` (and those the national system rejected),
-         *     with their members, under the national forms' field names; ID numbers in full. Streamed;
+         *     with their members, under the national sheet's column names (监测对象信息, version in
+         *     ``/exports/national/columns``); ID numbers in full. XLSX: a title on row 1, notes on row
+         *     2, the header on row 3, data from row 4; dates YYYYMMDD, months YYYYMM, flags 是/否. Streamed;
          *     when the body is complete the export is recorded as a batch and each case as sent. CSV
          *     and XLSX take one row per member; an XLSX sheet takes the 1,048,576 rows Excel opens
          *     (the header one of them), and the rows after go on in the next sheet.
@@ -1751,6 +1753,28 @@ export interface paths {
          * @description Where the case stands with the national system.
          */
         get: operations["exports-national_sync"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/exports/national/columns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * National Columns
+         * @description The national sheet (监测对象信息) the export follows: its columns in order, from the
+         *     versioned table ``app/exports/sheets``. In XLSX, row 1 is a title, row 2 notes, row 3 the
+         *     header and data start on row 4, on every sheet.
+         */
+        get: operations["exports-national_columns"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3654,7 +3678,7 @@ export interface components {
             /** Name */
             name?: string | null;
             /** Relation */
-            relation?: ("head" | "spouse" | "son" | "daughter" | "son_in_law" | "daughter_in_law" | "grandson" | "granddaughter" | "parent" | "parent_in_law" | "grandparent" | "sibling" | "other") | null;
+            relation?: ("head" | "spouse" | "son" | "daughter" | "son_in_law" | "daughter_in_law" | "grandson" | "granddaughter" | "father" | "mother" | "father_in_law" | "mother_in_law" | "grandfather" | "grandmother" | "sibling" | "other") | null;
         };
         /** MemberIdentity */
         MemberIdentity: {
@@ -3691,7 +3715,7 @@ export interface components {
              * Relation
              * @enum {string}
              */
-            relation: "head" | "spouse" | "son" | "daughter" | "son_in_law" | "daughter_in_law" | "grandson" | "granddaughter" | "parent" | "parent_in_law" | "grandparent" | "sibling" | "other";
+            relation: "head" | "spouse" | "son" | "daughter" | "son_in_law" | "daughter_in_law" | "grandson" | "granddaughter" | "father" | "mother" | "father_in_law" | "mother_in_law" | "grandfather" | "grandmother" | "sibling" | "other";
             /** Sex */
             sex?: ("male" | "female") | null;
             /** Birth Date */
@@ -4244,6 +4268,34 @@ export interface components {
             /** Hardship */
             hardship: string;
             risk_type: components["schemas"]["RiskType"];
+        };
+        /** SheetColumn */
+        SheetColumn: {
+            /** Name */
+            name: string;
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "户" | "人";
+            /**
+             * Format
+             * @enum {string}
+             */
+            format: "text" | "id" | "number" | "date" | "month" | "flag";
+            /** Collected */
+            collected: boolean;
+        };
+        /** SheetOut */
+        SheetOut: {
+            /** Title */
+            title: string;
+            /** Version */
+            version: string;
+            /** Columns */
+            columns: components["schemas"]["SheetColumn"][];
+            /** Service Columns */
+            service_columns: string[];
         };
         /** SnapshotIn */
         SnapshotIn: {
@@ -8535,6 +8587,30 @@ export interface operations {
             403: components["responses"]["Problem403"];
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+        };
+    };
+    "exports-national_columns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SheetOut"];
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
             429: components["responses"]["Problem429"];
         };
     };

@@ -1,0 +1,260 @@
+"""The national sheet (监测对象信息) as county tools read it.
+
+County data-quality tools load the national system's workbook with
+``pandas.read_excel(path, header=2, dtype=str, keep_default_na=False)`` and look columns up by
+their national names; the export is loaded exactly that way here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pandas
+from openpyxl import load_workbook
+from sqlalchemy import select, text
+
+from app import migrations
+from app.areas.demo import load as load_demo_areas
+from app.core.clock import FrozenClock
+from app.core.db import make_engine, make_sessionmaker
+from app.exports import document, labels, national, projection, sheet
+from app.households.models import Member
+from tests.conftest import settings_for
+from tests.helpers import Api, new_id_number
+from tests.test_elimination import (
+    assess,
+    elimination_to_city,
+    monitored_and_helped,
+    publish_lines,
+    set_head_labour,
+)
+from tests.test_measures import MEASURE, plan, progress
+
+EXPORTER, PATH = "exporter.national", "/api/v1/exports/national"
+COLUMNS_FILE = Path(__file__).parent / "data" / "national-sheet-columns.txt"
+LISTED = [line for line in COLUMNS_FILE.read_text(encoding="utf-8").splitlines()
+          if line and not line.startswith("#")]  # fmt: skip
+"""The national names the sheet must carry, spelled as the national sheet spells them."""
+CODED = {
+    "与户主关系": "与户主关系", "性别": "性别", "文化程度": "文化程度", "健康状况": "健康状况",
+    "劳动技能": "劳动技能", "户类型": "户类型", "监测对象类别": "监测对象类别",
+    "风险消除方式": "风险消除方式",
+    **{f"致贫/返贫风险{n}": "致贫/返贫风险" for n in range(1, 6)},
+}  # fmt: skip
+FLAGS = [c.name for c in sheet.COLUMNS if c.format == "flag"]
+
+
+def county_read(content: bytes) -> pandas.DataFrame:
+    """The sheet as a county tool reads it."""
+    return pandas.read_excel(io.BytesIO(content), header=2, dtype=str, keep_default_na=False)
+
+
+async def a_household(api: Api) -> tuple[str, str, str]:
+    """An assisted case whose household has a spouse, a mother and a student son; answers
+    the case id, the head's and the mother's ID numbers."""
+    head = new_id_number("19700101", "male")
+    case_id = await api.to_assisted(id_number=head)
+    await api.add_member(case_id, new_id_number("19720202", "female"), "李秀兰", "spouse")
+    mother = new_id_number("19450303", "female")
+    await api.add_member(case_id, mother, "王老太", "mother")
+    household = (await api.case(case_id))["household"]["id"]
+    son = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members", {
+        "name": "王小明", "id_number": new_id_number("20150505", "male"), "relation": "son",
+        "school_status": "compulsory", "labour_skill": "none", "medical_insurance": False,
+    })  # fmt: skip
+    assert son.status_code == 201, son.text
+    await api.must_fact("bureau.jiaohe", case_id, "measures", MEASURE)
+    return case_id, head, mother
+
+
+async def test_the_column_list_is_the_national_sheets() -> None:
+    """Every name the national sheet uses, verbatim, in the versioned table; no name twice."""
+    missing = [name for name in LISTED if name not in sheet.NAMES]
+    assert missing == []
+    assert len(sheet.NAMES) == len(set(sheet.NAMES)) == 100
+    assert sheet.NAMES[:3] == ("县", "乡", "村")
+    assert national.headers()[: len(sheet.NAMES)] == list(sheet.NAMES)
+
+
+async def test_every_code_list_maps_into_its_national_list() -> None:
+    """No identifier maps outside its national list (之父母, a combined item, is gone)."""
+    for name, spec in labels.CODE_LISTS.items():
+        national_items = set(spec["national"])
+        for identifier, item in spec["items"].items():
+            items = item.values() if isinstance(item, dict) else [item]
+            assert set(items) <= national_items, (name, identifier, item)
+    assert "之父母" not in labels.NATIONAL["与户主关系"]
+    assert labels.relation("father_in_law", "male") == "之岳父"
+    assert labels.relation("father_in_law", "female") == "之公公"
+
+
+async def test_the_xlsx_loads_as_county_tools_load_the_national_sheet(api: Api) -> None:
+    case_id, head, mother = await a_household(api)
+    content = (await api.get(EXPORTER, PATH, format="xlsx")).content
+    frame = county_read(content)
+    assert [name for name in LISTED if name not in frame.columns] == []
+    assert len(frame) == 4  # one row per member
+    rows = {row["证件号码"]: row for row in frame.to_dict("records")}
+    head_row, mother_row = rows[head], rows[mother]
+    assert (head_row["县"], head_row["乡"], head_row["村"]) == ("蛟河市", "白石山镇", "平岗村")
+    assert head_row["出生日期"] == "19700101" and mother_row["出生日期"] == "19450303"
+    assert head_row["与户主关系"] == "户主" and mother_row["与户主关系"] == "之母"
+    assert head_row["证件类型"] == "居民身份证" and head_row["性别"] == "男"
+    assert head_row["识别监测时间"].isdigit() and len(head_row["识别监测时间"]) == 6
+    assert head_row["致贫/返贫风险1"] == "因病" and head_row["就业帮扶"] == MEASURE["content"]
+    assert (
+        head_row["实施开发式帮扶措施情况"] == "是" and head_row["整户无劳动能力兜底保障户"] == "否"
+    )
+    assert head_row["是否有家庭成员未参加城乡居民（职工）基本医疗保险"] == "是"  # the son
+    assert float(head_row["人均纯收入（元）"]) > 0 and head_row["信息采集人"] == "张书记、刘网格员"
+    # household fields repeat on every member row
+    assert {r["监测对象类别"] for r in rows.values()} == {"突发严重困难户"}
+    assert {r["case_id"] for r in rows.values()} == {case_id}
+    # every coded value belongs to its national list; every flag is 是, 否 or empty
+    for column, listed in CODED.items():
+        values = set(frame[column]) - {""}
+        assert values <= labels.NATIONAL[listed], (column, values)
+    for column in FLAGS:
+        assert set(frame[column]) <= {"是", "否", ""}, column
+    # amounts are numeric cells and identifiers text cells, as Excel holds them
+    book = load_workbook(io.BytesIO(content))
+    cells = list(book.active.iter_rows(min_row=3, values_only=True))
+    header, first = list(cells[0]), cells[1]
+    assert isinstance(first[header.index("人均纯收入（元）")], int | float)
+    assert isinstance(first[header.index("证件号码")], str)
+    assert isinstance(first[header.index("出生日期")], str)
+
+
+async def test_csv_and_json_lines_carry_the_same_names(api: Api) -> None:
+    case_id, head, _ = await a_household(api)
+    utf8 = (await api.get(EXPORTER, PATH, format="csv", after=-1)).content.decode("utf-8-sig")
+    gb = (await api.get(EXPORTER, PATH, format="csv", encoding="gb18030", after=-1)).content
+    rows = list(csv.DictReader(io.StringIO(utf8)))
+    assert rows == list(csv.DictReader(io.StringIO(gb.decode("gb18030"))))
+    assert set(LISTED) <= set(rows[0]) and len(rows) == 4
+    [record] = [json.loads(line) for line in
+                (await api.get(EXPORTER, PATH, after=-1)).text.splitlines()]  # fmt: skip
+    household_names = {c.name for c in sheet.HOUSEHOLD}
+    assert household_names <= set(record) and record["case_id"] == case_id
+    member_names = {c.name for c in sheet.MEMBER}
+    assert all(member_names <= set(m) for m in record["成员"])
+    by_number = {m["证件号码"]: m for m in record["成员"]}
+    csv_head = next(r for r in rows if r["证件号码"] == head)
+    assert all(csv_head[name] == str(by_number[head][name]) for name in member_names)
+
+
+async def test_a_watched_household_is_one_without_labour_under_guarantee(api: Api) -> None:
+    """A household kept under watch shows as 整户无劳动能力兜底保障户, its guarantee in 综合保障."""
+    case_id = await monitored_and_helped(api)
+    await set_head_labour(api, case_id, "lost")
+    social = await plan(api, case_id, {**MEASURE, "category": "social_security",
+                                       "content": "纳入农村低保"})  # fmt: skip
+    started = await progress(api, "township.baishishan", case_id, social, status="in_progress")
+    assert started.status_code == 201, started.text
+    await api.must("bureau.jiaohe", case_id, "keep_under_watch")
+    [watched] = [json.loads(line) for line in (await api.get(EXPORTER, PATH)).text.splitlines()]
+    assert watched["综合保障"] == "纳入农村低保" and watched["case_id"] == case_id
+    assert watched["整户无劳动能力兜底保障户"] == "是" and watched["风险是否已消除"] == "否"
+    assert watched["风险消除后家庭人均纯收入"] == ""
+
+
+async def test_an_eliminated_household_keeps_the_income_it_was_assisted_on(api: Api) -> None:
+    """人均纯收入（元） is the newest assessment before the elimination procedure; the one the
+    elimination rested on goes to the 风险消除后 columns only."""
+    await publish_lines(api)
+    gone = await monitored_and_helped(api)
+    await set_head_labour(api, gone, "ordinary")
+    await assess(api, gone, "2026-03-14", wage_income="41000.00")
+    api.clock.advance(timedelta(days=400))
+    await assess(api, gone, "2027-04-18", wage_income="42000.00")
+    await elimination_to_city(api, gone)  # its verification: STABLE, 40000.00 in wages
+    await api.must("bureau.jiaohe", gone, "mark_risk_eliminated", {"method": "assisted_out"})
+    [record] = [json.loads(line) for line in (await api.get(EXPORTER, PATH)).text.splitlines()]
+    facts = (await api.case(gone))["facts"]
+    assert record["风险是否已消除"] == "是" and len(record["消除监测时间"]) == 6
+    assert record["工资性收入"] == "42000.00"  # the last assessment before the procedure
+    assert record["风险消除后工资性收入"] == "40000.00"  # the elimination's verification
+    assert (
+        record["风险消除后家庭人均纯收入"]
+        == facts["elimination"]["income_after"]["net_income_per_person"]
+    )
+    assert record["风险消除方式"] == "帮扶消除"
+
+
+STALE = """UPDATE national_document SET sheet_version = NULL,
+    document = '{"case_id":"' || case_id || '","成员":[]}'"""
+"""A document as an older release wrote it: other names, no version."""
+
+
+async def test_a_document_of_an_older_sheet_is_rewritten_before_an_export(api: Api) -> None:
+    case_id = await api.to_assisted()
+    written = (await api.get(EXPORTER, PATH)).text
+    engine = make_engine(api.settings.database_url)
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await session.execute(text(STALE))
+    again = (await api.get(EXPORTER, PATH, after=-1)).text
+    await engine.dispose()
+    assert again == written and case_id in again
+
+
+async def test_revision_0028_splits_the_combined_relations_by_sex(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'relations.sqlite3'}"
+    await asyncio.to_thread(migrations.upgrade, url)
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await load_demo_areas(session)
+    async with Api.start(settings_for(url), clock) as api:
+        case_id = await api.to_assisted()
+        for born, sex, relation in (("19400101", "female", "mother"),
+                                    ("19380101", "male", "father"),
+                                    ("19200101", "female", "grandmother")):  # fmt: skip
+            await api.add_member(case_id, new_id_number(born, sex), "某", relation)
+
+    async def relations() -> list[str]:
+        async with make_sessionmaker(engine)() as session:
+            found = await session.execute(select(Member.relation).order_by(Member.birth_date))
+            return list(found.scalars())
+
+    assert await relations() == ["grandmother", "father", "mother", "head"]
+    await asyncio.to_thread(migrations.downgrade, url, "0027")
+    assert await relations() == ["grandparent", "parent", "parent", "head"]
+    await asyncio.to_thread(migrations.upgrade, url)
+    assert await relations() == ["grandmother", "father", "mother", "head"]
+    await engine.dispose()
+
+
+def test_projection_reads_only_the_sheets_sources() -> None:
+    """Every source the household columns name is one the projection computes (a typo in
+    the table would leave a column silently empty)."""
+    computed = set(projection.sources({"confirmed_at": "2026-03-01T00:00:00+00:00"}))
+    named = {c.source for c in sheet.HOUSEHOLD if c.source}
+    assert named - computed - set(document.COMPOSED) == set()
+    assert set(document.COMPOSED) <= named
+    member = {c.source for c in sheet.MEMBER if c.source}
+    assert member - set(document.member_sources(_AnyMember())) == set()
+
+
+class _AnyMember:
+    """A member with every field the registry holds."""
+
+    id, member_number, name, sex, ethnicity, relation = "m", "1", "某", "male", "汉族", "head"
+    birth_date, education, school_status, health = None, "primary", "compulsory", "healthy"
+    labour_skill, medical_insurance, social_assistance = "none", True, "dibao"
+
+
+async def test_the_sheet_is_published_with_its_version(api: Api) -> None:
+    published = (await api.get(EXPORTER, f"{PATH}/columns")).json()
+    assert published["title"] == "监测对象信息" and published["version"] == sheet.VERSION
+    assert [c["name"] for c in published["columns"]] == list(sheet.NAMES)
+    by_name = {c["name"]: c for c in published["columns"]}
+    assert by_name["出生日期"] == {"name": "出生日期", "level": "人", "format": "date",
+                                  "collected": True}  # fmt: skip
+    assert by_name["耕地面积（亩）"]["collected"] is False  # not in the registry yet
+    assert published["service_columns"][:2] == ["case_id", "member_id"]
