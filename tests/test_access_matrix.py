@@ -168,6 +168,7 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("GET", "/api/v1/exports/national/batches", {B, X, A, M}, "none"),
         Route("GET", "/api/v1/exports/national/sync-status", CASE_READERS | {X}, "list"),
         Route("GET", "/api/v1/exports/national/columns", CASE_READERS | {X}, "none"),
+        Route("GET", "/api/v1/quality", WORKERS | {A, M}, "list"),
         Route("GET", f"/api/v1/exports/national/batches/{f['batch']}", {B, X, A, M}, "none"),
         Route("POST", "/api/v1/exports/national/acknowledgments", {B, X}, "none",
               {"batch_id": f["batch"], "items": [{"case_id": case, "status": "rejected",

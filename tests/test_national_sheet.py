@@ -258,3 +258,9 @@ async def test_the_sheet_is_published_with_its_version(api: Api) -> None:
                                   "collected": True}  # fmt: skip
     assert by_name["耕地面积（亩）"]["collected"] is False  # not in the registry yet
     assert published["service_columns"][:2] == ["case_id", "member_id"]
+
+
+def test_the_readme_shows_the_sheet_as_it_is() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- national-sheet -->")[1].split("<!-- /national-sheet -->")[0]
+    assert [name.strip() for name in shown.split(" · ")] == list(sheet.NAMES)

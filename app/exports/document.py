@@ -26,10 +26,11 @@ from sqlalchemy.orm import aliased
 from app.areas.models import Area
 from app.cases.models import Case
 from app.core.crypto import CipherError, FieldCipher, cipher_for, context
-from app.exports import labels, sheet
+from app.exports import labels, quality, sheet
 from app.exports.models import NationalDocument
 from app.exports.projection import project
 from app.households.models import Household, Member
+from workflows.calendar import local_date
 
 ID_FIELD = sheet.ID_FIELD
 DOCUMENT_TYPE = "居民身份证"
@@ -168,8 +169,10 @@ async def keep(session: AsyncSession, case: Any) -> None:
         return
     text, members = await build(session, case.id, case.household_id, record)
     numbers = seal_numbers(cipher_for(session.info["field_keys"]), case.id, members)
+    flags = quality.flags(json.loads(text), local_date(case.updated_at))
     values = {"version": case.version, "area_code": case.area_code, "document": text,
-              "numbers": numbers, "sheet_version": sheet.VERSION}  # fmt: skip
+              "numbers": numbers, "sheet_version": sheet.VERSION,
+              "quality": quality.joined(flags)}  # fmt: skip
     found = await session.execute(
         update(NationalDocument).where(NationalDocument.case_id == case.id).values(**values)
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime
+from app.core.db import Base, JsonDocument, UTCDateTime
 
 
 class NationalDocument(Base):
@@ -32,6 +33,9 @@ class NationalDocument(Base):
     sheet_version: Mapped[str | None] = mapped_column(String(16))
     """The national sheet's version the document was written under (``app.exports.sheet``);
     none before versions were kept. Older ones are rewritten (``document.refresh``)."""
+    quality: Mapped[str | None] = mapped_column(String(400))
+    """The data-quality rules the document breaks on the day it was written, between commas
+    (``app.exports.quality``): each export counts them for the cases it carries."""
 
 
 class ExportBatch(Base):
@@ -57,6 +61,9 @@ class ExportBatch(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
+    """The data-quality rules broken by the cases it carried, each with its number of cases,
+    as their documents were flagged when written (none before quality was kept)."""
 
 
 class ExportItem(Base):

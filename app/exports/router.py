@@ -30,10 +30,11 @@ from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import NotFound, Unprocessable, declares
 from app.core.limits import MAX_INT
-from app.exports import document, national, sheet, workbook
+from app.exports import document, national, quality, sheet, workbook
 from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
 from app.households import idnumber
 from app.households.models import Household, Member
+from workflows.calendar import local_date
 from workflows.case import STATE_TITLES
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
@@ -61,6 +62,9 @@ class ExportBatchOut(BaseModel):
     created_by: str
     started_at: datetime
     completed_at: datetime
+    quality: dict[str, int] | None
+    """How many of its cases break each data-quality rule (``GET /api/v1/quality`` lists the
+    rules); none for batches from before quality was kept."""
 
 
 def _batch_out(batch: ExportBatch) -> ExportBatchOut:
@@ -153,11 +157,13 @@ async def national_export(
                     yield chunk
                 if hashed is not None:
                     await hashed
+            flagged = await _quality_of(writer, batch.number)
             writer.add(ExportBatch(id=batch_id, number=batch.number, after_index=after,
                                    to_index=to, format=format, encoding=encoding,
                                    cases=tally.cases, rows=tally.rows,
                                    sha256=digest.hexdigest(), created_by=principal.sub,
-                                   started_at=started, completed_at=clock.now()))  # fmt: skip
+                                   started_at=started, completed_at=clock.now(),
+                                   quality=flagged))  # fmt: skip
 
     extension = {"jsonl": "jsonl", "csv": "csv", "xlsx": "xlsx"}[format]
     media = MEDIA[format] + (f"; charset={encoding}" if format == "csv" else "")
@@ -165,6 +171,22 @@ async def national_export(
         "Content-Disposition": f'attachment; filename="national-{batch_id}.{extension}"',
         "X-Export-Batch": batch_id, "X-Export-After": str(after), "X-Export-To": str(to),
     })  # fmt: skip
+
+
+async def _quality_of(session: AsyncSession, number: int) -> dict[str, int]:
+    """How many of the batch's cases break each data-quality rule, as their documents were
+    flagged when written: one grouped read of the flags, no document parsed again."""
+    kept = (
+        select(NationalDocument.quality, func.count())
+        .join(ExportItem, ExportItem.case_id == NationalDocument.case_id)
+        .where(ExportItem.batch_number == number, NationalDocument.quality != "")
+        .group_by(NationalDocument.quality)
+    )
+    counts: dict[str, int] = {}
+    for codes, n in (await session.execute(kept)).all():
+        for code in quality.split(codes):
+            counts[code] = counts.get(code, 0) + int(n)
+    return counts
 
 
 async def _next_number(session: AsyncSession) -> int:
@@ -389,11 +411,17 @@ class SheetOut(BaseModel):
     service_columns: list[str]
 
 
-@router.get("/exports/national/columns", response_model=SheetOut)
+COLUMNS_DESCRIPTION = (
+    "The national sheet (监测对象信息) the export follows: its columns in order, from the "
+    "versioned table `app/exports/sheets`. In XLSX, row 1 is a title, row 2 notes, row 3 the "
+    "header and data start on row 4, on every sheet. The columns, version "
+    f"{sheet.VERSION}: " + " · ".join(sheet.NAMES) + "."
+)
+
+
+@router.get("/exports/national/columns", response_model=SheetOut,
+            description=COLUMNS_DESCRIPTION)  # fmt: skip
 async def national_columns(principal: CurrentPrincipal) -> SheetOut:
-    """The national sheet (监测对象信息) the export follows: its columns in order, from the
-    versioned table ``app/exports/sheets``. In XLSX, row 1 is a title, row 2 notes, row 3 the
-    header and data start on row 4, on every sheet."""
     permit(principal, "export.sync")
     return SheetOut(title=sheet.TITLE, version=sheet.VERSION,
                     columns=[SheetColumn(name=c.name, level=c.level, format=c.format,
@@ -574,3 +602,104 @@ async def monitored_households_ledger(
                              media_type=MEDIA["xlsx"],
                              headers={"Content-Disposition":
                                       f'attachment; filename="ledger-{scope}.xlsx"'})  # fmt: skip
+
+
+class QualityRuleOut(BaseModel):
+    code: str
+    message: str
+    """In Chinese, as the report shows it."""
+    message_en: str
+    households: int
+    """How many households of the area break it."""
+
+
+class FlaggedHousehold(BaseModel):
+    case_id: str
+    village_code: str
+    village: str
+    head_name: str
+    codes: list[str]
+
+
+class QualityReport(BaseModel):
+    """数据质量: the national audits' softer checks, on the national documents as exported."""
+
+    area: str
+    on: date
+    """The day ages are counted on: the report's own date."""
+    households: int
+    """Confirmed households of the area, every one checked."""
+    rules: list[QualityRuleOut]
+    """Every rule, whether or not any household breaks it."""
+    flagged: list[FlaggedHousehold]
+    """The households breaking at least one rule, by village."""
+
+
+QUALITY_HEAD = ["案件编号", "村代码", "村", "户主姓名", "规则代码", "问题"]
+
+
+@router.get(
+    "/quality",
+    response_model=QualityReport,
+    tags=["exports"],
+    responses={200: {"content": {"application/json": {}, MEDIA["xlsx"]: {}},
+                     "description": "The report as JSON, or an Excel workbook of its rows."},
+               **declares(404)},
+)  # fmt: skip
+async def quality_report(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    reading: ReadSessionDep,
+    clock: ClockDep,
+    area: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
+    format: Literal["json", "xlsx"] = "json",
+    purpose: Purpose = "数据质量核查",
+) -> Any:
+    """The data-quality report of your area (or a part of it): every confirmed household
+    checked against each rule at today's date, the count per rule and the households flagged
+    with their rules. XLSX: one row per household and rule."""
+    permit(principal, "ledger.read")
+    if area and not area.startswith(principal.area):
+        raise NotFound("area_not_found", f"No area {area} within yours.")
+    scope = area or principal.area
+    today = local_date(clock.now())
+    await log_ledger_read(session, principal, f"quality:{scope}", clock.now(), purpose)
+    query = (
+        select(NationalDocument.case_id, NationalDocument.document)
+        .where(in_area(NationalDocument.area_code, scope))
+        .order_by(NationalDocument.area_code, NationalDocument.case_id)
+    )
+    counts = dict.fromkeys(quality.BY_CODE, 0)
+    flagged: list[FlaggedHousehold] = []
+    checked = 0
+    for case_id, stored in (await reading.execute(query)).all():
+        record = json.loads(stored)
+        checked += 1
+        codes = quality.flags(record, today)
+        for code in codes:
+            counts[code] += 1
+        if codes:
+            flagged.append(FlaggedHousehold(
+                case_id=case_id, village_code=record.get("行政区划代码", ""),
+                village=record.get("村", ""), head_name=record.get("户主姓名", ""), codes=codes,
+            ))  # fmt: skip
+    rules = [QualityRuleOut(code=r.code, message=r.zh, message_en=r.en, households=counts[r.code])
+             for r in quality.RULES]  # fmt: skip
+    if format == "json":
+        return QualityReport(area=scope, on=today, households=checked, rules=rules,
+                             flagged=flagged)  # fmt: skip
+    rows = [[h.case_id, h.village_code, h.village, h.head_name, code, quality.BY_CODE[code].zh]
+            for h in flagged for code in h.codes]  # fmt: skip
+    summary = "；".join(f"{r.message} {r.households}户" for r in rules if r.households)
+    caption = (f"数据质量核查　{scope}　核查日期：{today:%Y-%m-%d}　共{checked}户",
+               summary or "未发现问题")  # fmt: skip
+    return StreamingResponse(
+        workbook.write_xlsx("数据质量", QUALITY_HEAD, _each(rows), caption),
+        media_type=MEDIA["xlsx"],
+        headers={"Content-Disposition": f'attachment; filename="quality-{scope}.xlsx"'},
+    )
+
+
+async def _each(rows: list[list[Any]]) -> AsyncIterator[list[Any]]:
+    for row in rows:
+        yield row

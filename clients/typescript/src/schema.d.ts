@@ -1770,9 +1770,7 @@ export interface paths {
         };
         /**
          * National Columns
-         * @description The national sheet (监测对象信息) the export follows: its columns in order, from the
-         *     versioned table ``app/exports/sheets``. In XLSX, row 1 is a title, row 2 notes, row 3 the
-         *     header and data start on row 4, on every sheet.
+         * @description The national sheet (监测对象信息) the export follows: its columns in order, from the versioned table `app/exports/sheets`. In XLSX, row 1 is a title, row 2 notes, row 3 the header and data start on row 4, on every sheet. The columns, version 2022.1: 县 · 乡 · 村 · 户编号 · 人编号 · 姓名 · 证件类型 · 证件号码 · 性别 · 民族 · 出生日期 · 与户主关系 · 文化程度 · 在校生状况 · 义务教育阶段未上学原因 · 健康状况 · 劳动技能 · 务工所在地 · 就业渠道（易地搬迁后扶使用） · 公益性岗位 · 公益性岗位(月数) · 是否参加城乡居民基本医疗保险 · 是否参加城镇职工基本医疗保险 · 是否参加大病保险 · 是否参加城乡居民基本养老保险 · 是否参加城镇职工基本养老保险 · 是否接受医疗救助 · 享受低保政策情况 · 享受特困供养政策情况 · 家庭成员联系电话 · 户联系电话 · 户类型 · 监测对象类别 · 识别监测时间 · 致贫/返贫风险1 · 致贫/返贫风险2 · 致贫/返贫风险3 · 致贫/返贫风险4 · 致贫/返贫风险5 · 因自然灾害子项 · 其他备注 · 人均纯收入（元） · 工资性收入 · 生产经营性收入 · 财产性收入 · 转移性收入 · 生产经营性支出 · 理赔收入 · 合规自付支出 · 是否危房户 · 住房面积 · 是否解决安全饮用水 · 是否通生活用电 · 入户道路是否硬化 · 与村主干路距离 · 是否有卫生厕所 · 耕地面积（亩） · 林地面积（亩） · 退耕还林面积（亩） · 林果面积（亩） · 牧草地面积 · 水面面积 · 是否义务教育阶段适龄儿童少年失学辍学 · 是否有家庭成员未参加城乡居民（职工）基本医疗保险 · 整户无劳动能力兜底保障户 · 实施开发式帮扶措施情况 · 产业帮扶 · 就业帮扶 · 金融帮扶 · 公益岗位帮扶 · 公益性岗位帮扶其他备注 · 健康帮扶 · 教育帮扶 · 义务教育保障 · 住房安全保障 · 饮水安全保障 · 综合保障 · 社会帮扶 · 搬迁 · 生产生活条件改善 · 基础设施建设 · 风险是否已消除 · 风险消除方式 · 消除监测时间 · 风险消除后家庭纯收入 · 风险消除后家庭人均纯收入 · 风险消除后工资性收入 · 风险消除后生产经营性收入 · 风险消除后财产性收入 · 风险消除后转移性收入 · 风险消除后生产经营性支出 · 风险消除后理赔收入 · 风险消除后合规自付支出 · 风险消除后是否住房损毁 · 风险消除后是否饮水设施损毁 · 风险消除后是否义务教育阶段适龄儿童少年失学辍学 · 风险消除后是否有家庭成员未参加城乡居民（职工）基本医疗保险 · 帮扶责任人 · 信息采集人 · 信息采集人联系电话.
          */
         get: operations["exports-national_columns"];
         put?: never;
@@ -1817,6 +1815,28 @@ export interface paths {
          *     Excel, amounts are numbers and days are dates.
          */
         get: operations["exports-monitored_households_ledger"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/quality": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Quality Report
+         * @description The data-quality report of your area (or a part of it): every confirmed household
+         *     checked against each rule at today's date, the count per rule and the households flagged
+         *     with their rules. XLSX: one row per household and rule.
+         */
+        get: operations["exports-quality_report"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3261,6 +3281,10 @@ export interface components {
              * Format: date-time
              */
             completed_at: string;
+            /** Quality */
+            quality: {
+                [key: string]: number;
+            } | null;
         };
         /**
          * FeedbackOut
@@ -3300,6 +3324,19 @@ export interface components {
             items: components["schemas"]["FeedbackOut"][];
             /** Next After */
             next_after: number | null;
+        };
+        /** FlaggedHousehold */
+        FlaggedHousehold: {
+            /** Case Id */
+            case_id: string;
+            /** Village Code */
+            village_code: string;
+            /** Village */
+            village: string;
+            /** Head Name */
+            head_name: string;
+            /** Codes */
+            codes: string[];
         };
         /**
          * Guarantees
@@ -3981,6 +4018,36 @@ export interface components {
             public_key: string;
             /** Origin */
             origin: string;
+        };
+        /**
+         * QualityReport
+         * @description 数据质量: the national audits' softer checks, on the national documents as exported.
+         */
+        QualityReport: {
+            /** Area */
+            area: string;
+            /**
+             * On
+             * Format: date
+             */
+            on: string;
+            /** Households */
+            households: number;
+            /** Rules */
+            rules: components["schemas"]["QualityRuleOut"][];
+            /** Flagged */
+            flagged: components["schemas"]["FlaggedHousehold"][];
+        };
+        /** QualityRuleOut */
+        QualityRuleOut: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+            /** Message En */
+            message_en: string;
+            /** Households */
+            households: number;
         };
         /** QuarterStatus */
         QuarterStatus: {
@@ -8669,6 +8736,38 @@ export interface operations {
             };
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+        };
+    };
+    "exports-quality_report": {
+        parameters: {
+            query?: {
+                area?: string | null;
+                format?: "json" | "xlsx";
+                /** @description Logged with the read. */
+                purpose?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report as JSON, or an Excel workbook of its rows. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QualityReport"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
         };
