@@ -50,8 +50,9 @@ def test_warning_batch_benchmark_runs(bench_url: str) -> None:
 
 def test_national_export_benchmark_runs(bench_url: str) -> None:
     out = run("bench.national_export", "--database-url", bench_url, "--cases", "50",
-              "--port", str(free_port()))  # fmt: skip
+              "--port", str(free_port()), "--ledger")  # fmt: skip
     assert "exported 50 rows" in out, out[-1500:]
+    assert "ledger: 25 households" in out, out[-1500:]  # the bench's cases alternate villages
 
 
 def test_audit_verify_benchmark_runs() -> None:

@@ -28,7 +28,7 @@ from app.cases.models import Case
 from app.core.clock import FrozenClock
 from app.core.crypto import CipherError, FieldCipher
 from app.core.db import make_engine, make_sessionmaker
-from app.exports import document, national, router, workbook
+from app.exports import document, national, router, workbook, xlsx
 from app.exports.models import NationalDocument
 from app.households.models import Member
 from app.households.rotation import rotate
@@ -166,21 +166,19 @@ async def test_xlsx_goes_on_in_a_new_sheet_where_excel_would_stop(
 async def test_a_workbook_is_zipped_while_the_process_answers_others(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Saving a workbook of a million rows takes a while; other requests are answered
-    meanwhile. The save here waits until /health has answered: on the event loop it would
-    wait in vain, and time out."""
-    from openpyxl import Workbook
-
+    """Deflating a workbook of a million rows takes a while; other requests are answered
+    meanwhile. Its blocks are written and the zip closed off the event loop: the close here
+    waits until /health has answered (on the event loop it would wait in vain, and time out)."""
     await api.to_assisted()
     saving, answered, waited = threading.Event(), threading.Event(), []
-    original = Workbook.save
+    original = xlsx.Workbook.close
 
-    def save_once_answered(self: Workbook, filename: str) -> None:
+    def close_once_answered(self: xlsx.Workbook) -> None:
         saving.set()
         waited.append(answered.wait(10))
-        original(self, filename)
+        original(self)
 
-    monkeypatch.setattr(Workbook, "save", save_once_answered)
+    monkeypatch.setattr(xlsx.Workbook, "close", close_once_answered)
     exporting = asyncio.create_task(export(api, format="xlsx"))
     assert await asyncio.to_thread(saving.wait, 10)
     assert (await api.get(EXPORTER, "/health")).status_code == 200

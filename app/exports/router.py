@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -220,9 +221,17 @@ async def _render(
             yield encode(block)  # never empty: a block holds whole cases
         return
 
+    numeric = [index for index, name in enumerate(header) if name in sheet.NUMBERS]
+
     async def cells() -> AsyncIterator[list[Any]]:
-        async for row in national.flat_rows(session, batch, cipher, tally):
-            yield [sheet.cell(name, value) for name, value in zip(header, row, strict=True)]
+        """Rows as cells: the numeric columns' decimal strings as numbers (a document's other
+        values are text already, and the writer takes them as they are)."""
+        async for rows in national.flat_blocks(session, batch, cipher, tally):
+            for row in rows:
+                for index in numeric:
+                    value = row[index]
+                    row[index] = Decimal(value) if value not in ("", None) else None
+                yield row
 
     async for chunk in workbook.write_xlsx(sheet.TITLE, header, cells(), caption):
         yield chunk

@@ -1,23 +1,24 @@
 """The one XLSX writer of the service: the national export and every ledger.
 
-Rows are written as they come to a write-only workbook (memory stays flat), the file is zipped
-off the event loop and sent in chunks. Values keep their types, so Excel adds them up: amounts
-and counts are numbers, days are Excel dates, moments are Asia/Shanghai times; identifiers
-are text. :func:`json_value` gives the same values for a JSON answer.
+Rows are written as they come into a streamed workbook (:mod:`app.exports.xlsx`: memory stays
+flat), deflated off the event loop, and the file is sent in chunks. Values keep their types,
+so Excel adds them up: amounts and counts are numbers, days are Excel dates, moments are
+Asia/Shanghai times; identifiers are text. :func:`json_value` gives the same values for a
+JSON answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from fastapi.responses import StreamingResponse
 
+from app.exports import xlsx
 from workflows.calendar import SHANGHAI
 
 MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -26,12 +27,9 @@ WIDE = {"证件号码": 22, "户主证件号码": 22, "案件编号": 38, "case_
         "风险情况": 30}  # fmt: skip
 
 
-def column_widths(header: list[str]) -> Iterator[tuple[str, float]]:
-    """Excel column letters and widths that fit the Chinese headers and typical values."""
-    from openpyxl.utils import get_column_letter
-
-    for index, name in enumerate(header, start=1):
-        yield get_column_letter(index), float(WIDE.get(name) or max(10, 2 * len(name) + 2))
+def column_widths(header: list[str]) -> list[float]:
+    """Column widths that fit the Chinese headers and typical values, in the header's order."""
+    return [float(WIDE.get(name) or max(10, 2 * len(name) + 2)) for name in header]
 
 
 def excel_value(value: Any) -> Any:
@@ -76,73 +74,62 @@ SHEET_ROWS = 1_048_576
 """The rows a sheet takes: Excel opens at most 1,048,576, the header (and caption) among them."""
 
 
+BLOCK_ROWS = 2000
+"""Rows built into XML at a time, then deflated on a worker thread."""
+
+
 async def write_xlsx(
     title: str,
     header: list[str],
     rows: AsyncIterator[list[Any]],
     caption: tuple[str, str] | None = None,
 ) -> AsyncIterator[bytes]:
-    """A workbook written row by row to a temporary file (openpyxl's write-only mode keeps
-    memory flat), then sent in chunks: frozen header row, widths that fit. Rows beyond what
-    Excel opens in one sheet go on in the next (``title (2)``, …), each with the header.
+    """A workbook streamed into a temporary file as the rows come (:mod:`app.exports.xlsx`:
+    memory stays flat), then sent in chunks: frozen header row, widths that fit. Rows beyond
+    what Excel opens in one sheet go on in the next (``title (2)``, …), each with the header.
     With a ``caption`` (a title line and a notes line), every sheet opens with those two rows
-    and its header is the third, as the national system's sheets are laid out."""
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheets: list[Any] = []
-    top = [[caption[0]], [caption[1]]] if caption else []
-
-    def sheet_for(number: int) -> Any:
-        sheet = book.create_sheet(title if number == 1 else f"{title} ({number})")
-        sheets.append(sheet)
-        sheet.freeze_panes = f"A{len(top) + 2}"
-        for letter, width in column_widths(header):
-            sheet.column_dimensions[letter].width = width
-        for line in top:
-            sheet.append(line)
-        sheet.append(header)
-        return sheet
-
-    written = 0
-    sheet = sheet_for(1)
+    and its header is the third, as the national system's sheets are laid out. Each block of
+    rows is turned into XML on the event loop and deflated on a worker thread, so the process
+    goes on answering other requests while a million rows are zipped."""
+    top: list[list[Any]] = [[caption[0]], [caption[1]]] if caption else []
+    widths = column_widths(header)
+    per_sheet = SHEET_ROWS - len(top) - 1
+    loop = asyncio.get_running_loop()
+    file = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, on every path)
+    book = xlsx.Workbook(file)
     try:
+
+        async def put(block: list[list[Any]]) -> None:
+            data = book.rows_xml(block)
+            await loop.run_in_executor(None, book.write, data)
+
+        async def sheet(number: int) -> None:
+            name = title if number == 1 else f"{title} ({number})"
+            await loop.run_in_executor(None, lambda: book.add_sheet(name, widths, len(top) + 1))
+            await put([*top, header])
+
+        sheets, written = 1, 0
+        block: list[list[Any]] = []
+        await sheet(1)
         async for values in rows:
-            if written == SHEET_ROWS - len(top) - 1:
-                sheet, written = sheet_for(len(sheets) + 1), 0
-            sheet.append([excel_value(v) for v in values])
+            if written == per_sheet:
+                await put(block)
+                block, sheets, written = [], sheets + 1, 0
+                await sheet(sheets)
+            block.append(values)
             written += 1
-    except BaseException:  # the rows failed or the client went: no workbook will be saved
-        discard(sheets)
+            if len(block) == BLOCK_ROWS:
+                await put(block)
+                block = []
+        await put(block)
+        await loop.run_in_executor(None, book.close)
+    except BaseException:  # the rows failed or the client went: no workbook will be sent
+        book.abandon()
+        file.close()
         raise
-    handle, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(handle)
     try:
-        # zipping a sheet of a million rows takes a while: off the event loop, so the
-        # process goes on answering other requests; and its own until done, since it
-        # removes the sheets' files as it goes and the workbook's file is removed after it
-        saving = asyncio.get_running_loop().run_in_executor(None, book.save, path)
-        try:
-            await asyncio.shield(saving)
-        finally:
-            if not saving.done():
-                await asyncio.wait([saving])
-        with open(path, "rb") as file:  # noqa: ASYNC230 (a local temporary file)
-            while chunk := file.read(1 << 16):
-                yield chunk
+        file.seek(0)
+        while chunk := await loop.run_in_executor(None, file.read, 1 << 16):
+            yield chunk
     finally:
-        os.unlink(path)
-
-
-def discard(sheets: list[Any]) -> None:
-    """Write-only sheets keep their rows in temporary files that openpyxl removes when it
-    saves the workbook, or else only when the process exits: a workbook given up is
-    removed now (a million rows are gigabytes)."""
-    for sheet in sheets:
-        writer = sheet._writer
-        if writer is None:
-            continue
-        if not sheet.closed:
-            sheet.close()
-        if os.path.exists(writer.out):
-            writer.cleanup()
+        file.close()  # a temporary file: gone once closed
