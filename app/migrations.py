@@ -8,12 +8,12 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import command
 from app.core.db import is_sqlite
 
 
@@ -28,21 +28,6 @@ def _root() -> Path:
 
 
 ROOT = _root()
-
-
-def refuse_changes(table: str) -> None:
-    """In a migration: triggers that refuse UPDATE and DELETE on ``table`` (append-only),
-    ``refuse_change()`` on PostgreSQL, RAISE on SQLite. Earlier revisions spell it out."""
-    from alembic import op
-
-    if op.get_context().dialect.name == "postgresql":
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                   "FOR EACH ROW EXECUTE FUNCTION refuse_change()")  # fmt: skip
-        return
-    for operation in ("UPDATE", "DELETE"):
-        op.execute(f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON "
-                   f"{table} BEGIN SELECT RAISE(ABORT, 'append-only: {operation} on {table} "
-                   "is refused'); END")  # fmt: skip
 
 
 def alembic_config(database_url: str | None = None) -> Config:

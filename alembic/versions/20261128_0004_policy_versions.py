@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
 import app.core.db
 
 revision: str = '0004'

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
+
 import app.core.db
 
 revision: str = '0014'

@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.core.db
-
 revision: str = '0015'
 down_revision: str | Sequence[str] | None = '0014'
 branch_labels: str | Sequence[str] | None = None

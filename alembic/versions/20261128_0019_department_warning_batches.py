@@ -12,12 +12,24 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import app.core.db
-from app.migrations import refuse_changes
 
 revision: str = '0019'
 down_revision: str | Sequence[str] | None = '0018'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+def refuse_changes(table: str) -> None:
+    """Triggers that refuse UPDATE and DELETE on ``table`` (append-only), as this revision
+    makes them: ``refuse_change()`` on PostgreSQL, RAISE on SQLite."""
+    if op.get_context().dialect.name == 'postgresql':
+        op.execute(f'CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} '
+                   'FOR EACH ROW EXECUTE FUNCTION refuse_change()')
+        return
+    for operation in ('UPDATE', 'DELETE'):
+        op.execute(f'CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON '
+                   f"{table} BEGIN SELECT RAISE(ABORT, 'append-only: {operation} on {table} "
+                   "is refused'); END")
 
 
 def upgrade() -> None:

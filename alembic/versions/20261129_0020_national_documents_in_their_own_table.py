@@ -22,13 +22,24 @@ from alembic import op
 import app.core.db
 from app.core.config import get_settings
 from app.core.crypto import cipher_for, context
-from app.exports.document import numbers_context
-from app.migrations import refuse_changes
 
 revision: str = '0020'
 down_revision: str | Sequence[str] | None = '0019'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+def refuse_changes(table: str) -> None:
+    """Triggers that refuse UPDATE and DELETE on ``table`` (append-only), as this revision
+    makes them: ``refuse_change()`` on PostgreSQL, RAISE on SQLite."""
+    if op.get_context().dialect.name == 'postgresql':
+        op.execute(f'CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} '
+                   'FOR EACH ROW EXECUTE FUNCTION refuse_change()')
+        return
+    for operation in ('UPDATE', 'DELETE'):
+        op.execute(f'CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON '
+                   f"{table} BEGIN SELECT RAISE(ABORT, 'append-only: {operation} on {table} "
+                   "is refused'); END")
 
 MEMBER = re.compile(r'"member_id":"([^"]*)"')  # in the members' order, in any revision
 PAGE = 1000
@@ -82,7 +93,7 @@ def upgrade() -> None:
                              ' VALUES (:c, :d, :n)'), [
             {'c': r.id, 'd': r.national, 'n': cipher.encrypt(",".join(
                 cipher.decrypt(tokens[m], context('member', m, 'id_number'))
-                for m in MEMBER.findall(r.national)), numbers_context(r.id))}
+                for m in MEMBER.findall(r.national)), context("national_document", r.id, "numbers"))}
             for r in rows])
         after = rows[-1].id
     op.execute('ALTER TABLE monitoring_case DROP COLUMN national')
