@@ -256,7 +256,8 @@ async def test_the_sheet_is_published_with_its_version(api: Api) -> None:
     by_name = {c["name"]: c for c in published["columns"]}
     assert by_name["出生日期"] == {"name": "出生日期", "level": "人", "format": "date",
                                   "collected": True}  # fmt: skip
-    assert by_name["耕地面积（亩）"]["collected"] is False  # not in the registry yet
+    assert by_name["耕地面积（亩）"]["collected"] is True
+    assert by_name["理赔收入"]["collected"] is False  # not collected yet
     assert published["service_columns"][:2] == ["case_id", "member_id"]
 
 
@@ -264,3 +265,56 @@ def test_the_readme_shows_the_sheet_as_it_is() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     shown = readme.split("<!-- national-sheet -->")[1].split("<!-- /national-sheet -->")[0]
     assert [name.strip() for name in shown.split(" · ")] == list(sheet.NAMES)
+
+
+async def test_the_registry_records_what_the_sheet_asks(api: Api) -> None:
+    """Living conditions on the household and insurance, work and schooling on each member
+    are recorded through the registry (events of the open case) and reach the sheet."""
+    head = new_id_number("19700101", "male")
+    case_id = await api.to_assisted(id_number=head)
+    household = (await api.case(case_id))["household"]["id"]
+    path = f"/api/v1/households/{household}"
+    conditions = {"house_area": "85.50", "has_power": True, "road_hardened": False,
+                  "main_road_distance": "1.20", "sanitary_toilet": True, "farmland_area": "6.5",
+                  "forest_area": "0", "water_area": "0.75"}  # fmt: skip
+    refused = [{"has_power": "yes"}, {"house_area": "-1"}, {"farmland_area": "1.234"},
+               {"roof": "tiles"}]  # fmt: skip
+    for body in refused:
+        answer = await api.client.patch(path, json=body, headers=api.headers("cadre.pinggang"))
+        assert answer.status_code == 422, (body, answer.text)
+    events_before = await api.event_count(case_id)
+    changed = await api.client.patch(path, json=conditions, headers=api.headers("cadre.pinggang"))
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["house_area"] == "85.50" and changed.json()["has_power"] is True
+    assert await api.event_count(case_id) == events_before + 1  # an event of the open case
+    member = changed.json()["members"][0]["id"]
+    worker = {"resident_pension": True, "employee_medical_insurance": False,
+              "critical_illness_insurance": True, "medical_assistance": False,
+              "work_place": "吉林省长春市", "public_welfare_post": "护林员",
+              "public_welfare_months": 6}  # fmt: skip
+    for body in ({"public_welfare_months": 13}, {"resident_pension": "是"}, {"work_place": ""}):
+        answer = await api.client.patch(f"{path}/members/{member}", json=body,
+                                        headers=api.headers("cadre.pinggang"))  # fmt: skip
+        assert answer.status_code == 422, (body, answer.text)
+    answer = await api.client.patch(f"{path}/members/{member}", json=worker,
+                                    headers=api.headers("cadre.pinggang"))  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["work_place"] == "吉林省长春市"
+    frame = county_read((await api.get(EXPORTER, PATH, format="xlsx")).content)
+    [row] = frame.to_dict("records")
+    assert row["证件号码"] == head
+    assert (row["住房面积"], row["耕地面积（亩）"], row["水面面积"]) == ("85.5", "6.5", "0.75")
+    assert (row["是否通生活用电"], row["入户道路是否硬化"], row["是否有卫生厕所"]) == (
+        "是",
+        "否",
+        "是",
+    )
+    assert row["与村主干路距离"] == "1.2" and row["林地面积（亩）"] == "0"
+    assert (row["是否参加城乡居民基本养老保险"], row["是否参加城镇职工基本医疗保险"]) == (
+        "是",
+        "否",
+    )
+    assert (row["是否参加大病保险"], row["是否接受医疗救助"]) == ("是", "否")
+    assert (row["务工所在地"], row["公益性岗位"], row["公益性岗位(月数)"]) == (
+        "吉林省长春市", "护林员", "6")  # fmt: skip
+    assert row["退耕还林面积（亩）"] == "" and row["是否参加城镇职工基本养老保险"] == ""

@@ -108,7 +108,25 @@ def member_sources(member: Any, head_sex: str | None = None) -> dict[str, Any]:
         "medical_insurance": sheet.flag(member.medical_insurance),
         "minimum_living_allowance": _receives(member, "dibao"),
         "extreme_poverty_support": _receives(member, "tekun"),
+        **{name: sheet.flag(getattr(member, name, None)) for name in MEMBER_FLAGS},
+        **{name: _text(getattr(member, name, None)) for name in MEMBER_TEXT},
     }
+
+
+MEMBER_FLAGS = ("employee_medical_insurance", "critical_illness_insurance", "resident_pension",
+                "employee_pension", "medical_assistance")  # fmt: skip
+MEMBER_TEXT = ("work_place", "employment_channel", "public_welfare_post", "public_welfare_months",
+               "out_of_school_reason")  # fmt: skip
+HOUSEHOLD_FLAGS = ("has_power", "road_hardened", "sanitary_toilet")
+HOUSEHOLD_NUMBERS = (
+    "house_area", "main_road_distance", "farmland_area", "forest_area", "returned_forest_area",
+    "orchard_area", "pasture_area", "water_area",
+)  # fmt: skip
+
+
+def _text(value: Any) -> str:
+    """A registry value as the sheet's text (numbers as written: 12, 85.50)."""
+    return "" if value is None else str(value)
 
 
 def member_fields(member: Any, head_sex: str | None = None) -> dict[str, Any]:
@@ -118,7 +136,7 @@ def member_fields(member: Any, head_sex: str | None = None) -> dict[str, Any]:
 
 
 COMPOSED = ("county_name", "township_name", "village_name", "household_number",
-            "member_uninsured")  # fmt: skip
+            "member_uninsured", *HOUSEHOLD_FLAGS, *HOUSEHOLD_NUMBERS)  # fmt: skip
 """Household sources :func:`compose` fills from the areas, the registry and the members."""
 BY_SOURCE = {c.source: c.name for c in sheet.HOUSEHOLD if c.source in COMPOSED}
 
@@ -147,6 +165,8 @@ def compose(
         "village_name": village or "",
         "household_number": household.household_number or "",
         "member_uninsured": _uninsured(members),
+        **{name: sheet.flag(getattr(household, name, None)) for name in HOUSEHOLD_FLAGS},
+        **{name: _text(getattr(household, name, None)) for name in HOUSEHOLD_NUMBERS},
     }
     document: dict[str, Any] = {
         "case_id": case_id,
@@ -171,7 +191,7 @@ async def keep(session: AsyncSession, case: Any) -> None:
     numbers = seal_numbers(cipher_for(session.info["field_keys"]), case.id, members)
     flags = quality.flags(json.loads(text), local_date(case.updated_at))
     values = {"version": case.version, "area_code": case.area_code, "document": text,
-              "numbers": numbers, "sheet_version": sheet.VERSION,
+              "numbers": numbers, "sheet_version": sheet.STAMP,
               "quality": quality.joined(flags)}  # fmt: skip
     found = await session.execute(
         update(NationalDocument).where(NationalDocument.case_id == case.id).values(**values)
@@ -203,9 +223,7 @@ async def build(
     return compose(case_id, record, household, areas, members), members
 
 
-STALE = or_(
-    NationalDocument.sheet_version.is_(None), NationalDocument.sheet_version != sheet.VERSION
-)
+STALE = or_(NationalDocument.sheet_version.is_(None), NationalDocument.sheet_version != sheet.STAMP)
 """Documents written under another version of the sheet (or before versions were kept)."""
 
 

@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 VERSION = "2022.1"
+"""The national sheet's version: its names and their order."""
+REVISION = 2
+"""This table's revision for that version: which service field each column is read from
+(2: the registry's living conditions, insurance, work and schooling fields)."""
+STAMP = f"{VERSION}/{REVISION}"
+"""What a national document records it was written under; another one is rewritten."""
 SOURCE = Path(__file__).parent / "sheets" / f"monitored-households-{VERSION}.tsv"
 TITLE = "监测对象信息"
 FORMATS = ("text", "id", "number", "date", "month", "flag")

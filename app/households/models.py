@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, String, Text
+from sqlalchemy import Date, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -31,6 +32,20 @@ class Household(Base):
     """村民小组 (社/组) within the village, as the notice names it."""
     household_number: Mapped[str | None] = mapped_column(String(32))
     """户编号 in the national system, once known."""
+    house_area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    """住房面积, square metres."""
+    has_power: Mapped[bool | None]
+    road_hardened: Mapped[bool | None]
+    main_road_distance: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    """与村主干路距离, kilometres."""
+    sanitary_toilet: Mapped[bool | None]
+    farmland_area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    """耕地面积, mu (亩), like every land area below."""
+    forest_area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    returned_forest_area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    orchard_area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    pasture_area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    water_area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -56,8 +71,18 @@ class Member(Base):
     medical_insurance: Mapped[bool | None]
     social_assistance: Mapped[str | None] = mapped_column(String(8))
     member_number: Mapped[str | None] = mapped_column(String(32))
+    """人编号 in the national system, once known."""
     ethnicity: Mapped[str | None] = mapped_column(String(16))
     """民族."""
-    """人编号 in the national system, once known."""
+    employee_medical_insurance: Mapped[bool | None]
+    critical_illness_insurance: Mapped[bool | None]
+    resident_pension: Mapped[bool | None]
+    employee_pension: Mapped[bool | None]
+    medical_assistance: Mapped[bool | None]
+    work_place: Mapped[str | None] = mapped_column(String(100))
+    employment_channel: Mapped[str | None] = mapped_column(String(50))
+    public_welfare_post: Mapped[str | None] = mapped_column(String(100))
+    public_welfare_months: Mapped[int | None]
+    out_of_school_reason: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -80,6 +81,10 @@ SocialAssistance = Literal["none", "dibao", "tekun"]
 """低保/特困: 无 · 农村低保 · 特困供养."""
 
 
+Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Channel = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
 class MemberAttributes(BaseModel):
     """What the village records of a member; every field may be corrected later."""
 
@@ -95,6 +100,26 @@ class MemberAttributes(BaseModel):
     member_number: Annotated[str, StringConstraints(max_length=32)] | None = None
     ethnicity: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None
     """民族, as the national forms name it (e.g. 汉族, 朝鲜族)."""
+    employee_medical_insurance: StrictBool | None = None
+    """参加城镇职工基本医疗保险."""
+    critical_illness_insurance: StrictBool | None = None
+    """参加大病保险."""
+    resident_pension: StrictBool | None = None
+    """参加城乡居民基本养老保险."""
+    employee_pension: StrictBool | None = None
+    """参加城镇职工基本养老保险."""
+    medical_assistance: StrictBool | None = None
+    """接受医疗救助."""
+    work_place: Place | None = None
+    """务工所在地 (e.g. 吉林省长春市)."""
+    employment_channel: Channel | None = None
+    """就业渠道 (易地搬迁后扶使用)."""
+    public_welfare_post: Place | None = None
+    """公益性岗位: the post held (e.g. 护林员)."""
+    public_welfare_months: Annotated[int, Field(strict=True, ge=0, le=12)] | None = None
+    """公益性岗位(月数): months in the post this year."""
+    out_of_school_reason: Place | None = None
+    """义务教育阶段未上学原因."""
 
 
 class MemberIn(MemberAttributes):
@@ -143,10 +168,55 @@ class MemberOut(BaseModel):
     social_assistance: str | None
     member_number: str | None
     ethnicity: str | None
+    employee_medical_insurance: bool | None
+    critical_illness_insurance: bool | None
+    resident_pension: bool | None
+    employee_pension: bool | None
+    medical_assistance: bool | None
+    work_place: str | None
+    employment_channel: str | None
+    public_welfare_post: str | None
+    public_welfare_months: int | None
+    out_of_school_reason: str | None
 
 
-class HouseholdChange(BaseModel):
-    """Registry facts of the household itself; only the fields given change."""
+Area = Annotated[Decimal, Field(ge=0, le=100000, decimal_places=2)]
+"""Mu (亩) or square metres, at most two decimals."""
+
+
+class HouseholdConditions(BaseModel):
+    """The household's living conditions as the national sheet records them."""
+
+    house_area: Area | None = None
+    """住房面积, square metres."""
+    has_power: StrictBool | None = None
+    """通生活用电."""
+    road_hardened: StrictBool | None = None
+    """入户道路硬化."""
+    main_road_distance: Annotated[Decimal, Field(ge=0, le=1000, decimal_places=2)] | None = None
+    """与村主干路距离, kilometres."""
+    sanitary_toilet: StrictBool | None = None
+    """有卫生厕所."""
+    farmland_area: Area | None = None
+    """耕地面积 (亩)."""
+    forest_area: Area | None = None
+    """林地面积 (亩)."""
+    returned_forest_area: Area | None = None
+    """退耕还林面积 (亩)."""
+    orchard_area: Area | None = None
+    """林果面积 (亩)."""
+    pasture_area: Area | None = None
+    """牧草地面积 (亩)."""
+    water_area: Area | None = None
+    """水面面积 (亩)."""
+
+
+CONDITIONS = tuple(HouseholdConditions.model_fields)
+
+
+class HouseholdChange(HouseholdConditions):
+    """Registry facts of the household itself; only the fields given change (an explicit null
+    clears a condition)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -166,7 +236,7 @@ class HouseholdCase(BaseModel):
     opened_at: datetime
 
 
-class HouseholdOut(HouseholdSummary):
+class HouseholdOut(HouseholdSummary, HouseholdConditions):
     household_number: str | None
     bank_account_masked: str | None
     members: list[MemberOut]

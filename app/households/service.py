@@ -24,6 +24,7 @@ from app.households import consistency, idnumber
 from app.households.models import Household, Member
 from app.households.registry import ATTRIBUTES, new_member
 from app.households.schemas import (
+    CONDITIONS,
     HouseholdCase,
     HouseholdChange,
     HouseholdFound,
@@ -84,6 +85,7 @@ async def get_household(
         **cases.household_summary(household).model_dump(),
         household_number=household.household_number,
         bank_account_masked=household.bank_account_masked,
+        **{name: getattr(household, name) for name in CONDITIONS},
         members=[member_out(m, principal) for m in members],
         cases=[HouseholdCase(id=c.id, state=c.state, is_open=c.is_open, opened_at=c.opened_at)
                for c in history],
@@ -202,19 +204,21 @@ async def change_household(
     now: datetime, settings: Settings,
 ) -> HouseholdOut:  # fmt: skip
     fields = change.model_dump(exclude_unset=True)
+    shown = change.model_dump(exclude_unset=True, mode="json")  # the trail: decimals as text
     async with session.begin():
         household = await _household(session, principal, household_id)
         _may_record(principal)
         account = fields.pop("bank_account", None)
+        shown.pop("bank_account", None)
         if account is not None:  # sealed here; the trail records only its masked form
             household.bank_account_encrypted = cipher_for(settings.field_keys).encrypt(
                 account, context("household", household_id, "bank_account")
             )
-            household.bank_account_masked = fields["bank_account_masked"] = mask_account(account)
+            household.bank_account_masked = shown["bank_account_masked"] = mask_account(account)
         for name, value in fields.items():
             setattr(household, name, value)
         await cases.record_household_change(
-            session, principal, household_id, {"change": "household", "fields": fields}, now
+            session, principal, household_id, {"change": "household", "fields": shown}, now
         )
     return await get_household(session, principal, household_id)
 

@@ -3389,9 +3389,32 @@ export interface components {
         };
         /**
          * HouseholdChange
-         * @description Registry facts of the household itself; only the fields given change.
+         * @description Registry facts of the household itself; only the fields given change (an explicit null
+         *     clears a condition).
          */
         HouseholdChange: {
+            /** House Area */
+            house_area?: number | string | null;
+            /** Has Power */
+            has_power?: boolean | null;
+            /** Road Hardened */
+            road_hardened?: boolean | null;
+            /** Main Road Distance */
+            main_road_distance?: number | string | null;
+            /** Sanitary Toilet */
+            sanitary_toilet?: boolean | null;
+            /** Farmland Area */
+            farmland_area?: number | string | null;
+            /** Forest Area */
+            forest_area?: number | string | null;
+            /** Returned Forest Area */
+            returned_forest_area?: number | string | null;
+            /** Orchard Area */
+            orchard_area?: number | string | null;
+            /** Pasture Area */
+            pasture_area?: number | string | null;
+            /** Water Area */
+            water_area?: number | string | null;
             /** Household Number */
             household_number?: string | null;
             /** Village Group */
@@ -3441,6 +3464,28 @@ export interface components {
         };
         /** HouseholdOut */
         HouseholdOut: {
+            /** House Area */
+            house_area?: string | null;
+            /** Has Power */
+            has_power?: boolean | null;
+            /** Road Hardened */
+            road_hardened?: boolean | null;
+            /** Main Road Distance */
+            main_road_distance?: string | null;
+            /** Sanitary Toilet */
+            sanitary_toilet?: boolean | null;
+            /** Farmland Area */
+            farmland_area?: string | null;
+            /** Forest Area */
+            forest_area?: string | null;
+            /** Returned Forest Area */
+            returned_forest_area?: string | null;
+            /** Orchard Area */
+            orchard_area?: string | null;
+            /** Pasture Area */
+            pasture_area?: string | null;
+            /** Water Area */
+            water_area?: string | null;
             /** Id */
             id: string;
             /** Head Name */
@@ -3712,6 +3757,26 @@ export interface components {
             member_number?: string | null;
             /** Ethnicity */
             ethnicity?: string | null;
+            /** Employee Medical Insurance */
+            employee_medical_insurance?: boolean | null;
+            /** Critical Illness Insurance */
+            critical_illness_insurance?: boolean | null;
+            /** Resident Pension */
+            resident_pension?: boolean | null;
+            /** Employee Pension */
+            employee_pension?: boolean | null;
+            /** Medical Assistance */
+            medical_assistance?: boolean | null;
+            /** Work Place */
+            work_place?: string | null;
+            /** Employment Channel */
+            employment_channel?: string | null;
+            /** Public Welfare Post */
+            public_welfare_post?: string | null;
+            /** Public Welfare Months */
+            public_welfare_months?: number | null;
+            /** Out Of School Reason */
+            out_of_school_reason?: string | null;
             /** Name */
             name?: string | null;
             /** Relation */
@@ -3744,6 +3809,26 @@ export interface components {
             member_number?: string | null;
             /** Ethnicity */
             ethnicity?: string | null;
+            /** Employee Medical Insurance */
+            employee_medical_insurance?: boolean | null;
+            /** Critical Illness Insurance */
+            critical_illness_insurance?: boolean | null;
+            /** Resident Pension */
+            resident_pension?: boolean | null;
+            /** Employee Pension */
+            employee_pension?: boolean | null;
+            /** Medical Assistance */
+            medical_assistance?: boolean | null;
+            /** Work Place */
+            work_place?: string | null;
+            /** Employment Channel */
+            employment_channel?: string | null;
+            /** Public Welfare Post */
+            public_welfare_post?: string | null;
+            /** Public Welfare Months */
+            public_welfare_months?: number | null;
+            /** Out Of School Reason */
+            out_of_school_reason?: string | null;
             /** Name */
             name: string;
             /** Id Number */
@@ -3797,6 +3882,26 @@ export interface components {
             member_number: string | null;
             /** Ethnicity */
             ethnicity: string | null;
+            /** Employee Medical Insurance */
+            employee_medical_insurance: boolean | null;
+            /** Critical Illness Insurance */
+            critical_illness_insurance: boolean | null;
+            /** Resident Pension */
+            resident_pension: boolean | null;
+            /** Employee Pension */
+            employee_pension: boolean | null;
+            /** Medical Assistance */
+            medical_assistance: boolean | null;
+            /** Work Place */
+            work_place: string | null;
+            /** Employment Channel */
+            employment_channel: string | null;
+            /** Public Welfare Post */
+            public_welfare_post: string | null;
+            /** Public Welfare Months */
+            public_welfare_months: number | null;
+            /** Out Of School Reason */
+            out_of_school_reason: string | null;
         };
         /**
          * MonitoringType
