@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -14,6 +15,7 @@ from app.core.errors import Unauthorized
 from workflows.vocabulary import Role
 
 ALGORITHM = "HS256"
+KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 AREA_PATTERN = re.compile(r"^\d{0,12}$")
 TOKEN_ROLES = frozenset(role for role in Role if role is not Role.system)
 
@@ -38,6 +40,23 @@ class Principal:
 
 
 SYSTEM_TIMER = Principal(sub="system:timer", role=Role.system, area="")
+
+
+@lru_cache(maxsize=8)
+def keys_of(listed: str | None) -> dict[str, str]:
+    """``JWT_KEYS`` as key id to secret, in the order listed (the last one signs); a
+    malformed list is a ValueError naming what is wrong, never the secrets."""
+    keys: dict[str, str] = {}
+    for number, item in enumerate((listed or "").split(","), start=1):
+        if not item.strip() and not listed:
+            continue
+        kid, colon, secret = item.strip().partition(":")
+        if not colon or not KEY_ID.match(kid) or not secret:
+            raise ValueError(f"key {number} is not kid:secret (kid: letters, digits, . _ -)")
+        if kid in keys:
+            raise ValueError(f"key id {kid!r} is listed twice")
+        keys[kid] = secret
+    return keys
 
 
 def mint(
@@ -66,7 +85,27 @@ def mint(
         claims["department"] = department
     if name:
         claims["name"] = name
+    keys = keys_of(settings.jwt_keys)
+    if keys:
+        kid = list(keys)[-1]
+        return jwt.encode(claims, keys[kid], algorithm=ALGORITHM, headers={"kid": kid})
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def _local_key(settings: Settings, token: str) -> str:
+    """The secret an HS256 token is checked with: the key its header names, or
+    ``jwt_secret`` for a token without a key id."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("invalid_token", f"The bearer token is not valid: {exc}.") from exc
+    if kid is None:
+        return settings.jwt_secret
+    secret = keys_of(settings.jwt_keys).get(kid) if isinstance(kid, str) else None
+    if secret is None:
+        raise Unauthorized("invalid_token", f"The token's key id {str(kid)[:32]!r} is not one "
+                           "this service holds (rotated out?).")  # fmt: skip
+    return secret
 
 
 def verify(
@@ -78,12 +117,12 @@ def verify(
     issuer: str | None = None,
 ) -> Principal:
     """The principal a token names, or :class:`Unauthorized` saying why not. Without ``key``
-    the token must be HS256 with the local secret; with one (from the identity provider's
-    JWKS) exactly ``algorithm``."""
+    the token must be HS256 with a local key (the one its ``kid`` names, or ``jwt_secret``);
+    with one (from the identity provider's JWKS) exactly ``algorithm``."""
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret if key is None else key,
+            _local_key(settings, token) if key is None else key,
             algorithms=[algorithm],
             audience=settings.jwt_audience,
             issuer=issuer or settings.jwt_issuer,

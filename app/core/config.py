@@ -28,7 +28,13 @@ class Settings(BaseSettings):
     database_echo: bool = False
 
     jwt_secret: str = DEV_SECRET
-    """HS256 signing secret for bearer tokens; set a long random value in production."""
+    """HS256 secret for bearer tokens without a key id; set a long random value in production.
+    Once ``jwt_keys`` is set it only verifies tokens minted before (see ``jwt_keys``)."""
+    jwt_keys: str | None = None
+    """HS256 keys by id, ``kid:secret`` comma-separated: every listed key verifies the tokens
+    naming it in their header, the last one signs. Rotation: add a new key last, wait out the
+    tokens' lifetime, drop the old one. Tokens without a key id still verify with
+    ``jwt_secret``; give it a new random value to retire them."""
     jwt_issuer: str = "fangfanpin"
     jwt_audience: str = "fangfanpin-api"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)

@@ -14,6 +14,25 @@ DEFAULTS = Settings.model_construct()
 PLACEHOLDER = "CHANGE-ME"
 
 
+def _jwt_keys(settings: Settings) -> list[str]:
+    """JWT_KEYS, when set: well formed, each secret the deployment's own and long enough."""
+    from app.auth.tokens import keys_of
+
+    if settings.jwt_keys is None:
+        return []
+    try:
+        keys = keys_of(settings.jwt_keys)
+    except ValueError as exc:
+        return [f"JWT_KEYS is malformed ({exc}): kid:secret, comma-separated"]
+    found = []
+    for kid, secret in keys.items():
+        if PLACEHOLDER in secret or secret == DEFAULTS.jwt_secret:
+            found.append(f"JWT_KEYS key {kid} is a placeholder or the development value")
+        elif len(secret) < 32:
+            found.append(f"JWT_KEYS key {kid} is shorter than 32 characters")
+    return found
+
+
 def unsafe_settings(settings: Settings) -> list[str]:
     """Each reason the settings may not serve production, one line each (empty: fine)."""
     from app.audit.signing import Signer
@@ -35,6 +54,7 @@ def unsafe_settings(settings: Settings) -> list[str]:
             found.append(f"{name} is still the placeholder from deploy/: set the real value")
         elif len(value) < shortest:
             found.append(f"{name} is shorter than {shortest} characters")
+    found += _jwt_keys(settings)
     if not any(line.startswith("FIELD_KEYS") for line in found):
         try:
             cipher_for(settings.field_keys)
