@@ -152,6 +152,7 @@ def routes(f: dict[str, str]) -> list[Route]:
               {"purpose": "核对身份"}),
         Route("GET", "/api/v1/access-log", {A, M}, "none"),
         Route("GET", "/api/v1/audit/public-key", EVERYONE, "none"),
+        Route("GET", "/api/v1/audit/checkpoint", EVERYONE, "none"),
         Route("GET", "/api/v1/audit/checkpoints", EVERYONE, "none"),
         Route("POST", "/api/v1/audit/checkpoints", {B, M}, "none"),
         Route("GET", "/api/v1/audit/bundle", {B, A, M}, "city"),

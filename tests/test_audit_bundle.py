@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from app.audit.bundle import export
-from app.audit.signing import Signer, checkpoint_message
+from app.audit.signing import Signer, checkpoint_message, note_body
 from app.audit.verify import Report, verify_bundle
 from app.cases.models import CaseEvent
 from app.cli import cli
@@ -311,13 +311,26 @@ async def test_a_checkpoint_forged_with_another_key_is_refused(api: Api, tmp_pat
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["public_key"] = forger.public_key_b64
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    resigned = [{**p, "signature": resign(forger, p)} for p in points]
+    resigned = [{**p, "signature": resign(forger, p), "note_signature": forger.sign(
+        note_body(p["origin"], int(p["tree_size"]), p["root_hash"]))} for p in points]  # fmt: skip
     (bundle / "checkpoints.jsonl").write_text("\n".join(json.dumps(p) for p in resigned) + "\n")
     pinned = check(bundle, api)
     assert {p.code for p in pinned.problems} >= {"key_mismatch", "checkpoint_signature"}
     unpinned = verify_bundle(bundle)  # passes on its own key, and says the key was not pinned
     assert unpinned.ok and not unpinned.key_pinned
     assert any("pin it" in note for note in unpinned.notes)
+
+
+async def test_a_checkpoints_note_signature_is_checked_too(api: Api, tmp_path: Path) -> None:
+    await trail(api)
+    bundle = await make_bundle(api, tmp_path / "note")
+    points = [json.loads(x) for x in (bundle / "checkpoints.jsonl").read_text().splitlines()]
+    assert all(p["note_signature"] for p in points)
+    points[0]["note_signature"] = Signer(OTHER_KEY).sign(b"anything")
+    (bundle / "checkpoints.jsonl").write_text("\n".join(json.dumps(p) for p in points) + "\n")
+    problems = check(bundle, api).problems
+    assert [p.code for p in problems][:1] == ["checkpoint_signature"]
+    assert "signed note" in problems[0].detail
 
 
 async def test_an_empty_log_exports_and_verifies(api: Api, tmp_path: Path) -> None:

@@ -85,7 +85,8 @@ async def export(
                 file.write(json.dumps({
                     "tree_size": p.tree_size, "root_hash": p.root_hash, "origin": p.origin,
                     "created_at": utc_iso(p.created_at), "key_id": p.key_id,
-                    "signature": p.signature}) + "\n")  # fmt: skip
+                    "signature": p.signature,
+                    "note_signature": p.note_signature}) + "\n")  # fmt: skip
         query = (
             select(LogEntry.log_index, CaseEvent)
             .join(CaseEvent, CaseEvent.id == LogEntry.event_id)

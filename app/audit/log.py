@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import merkle
 from app.audit.models import Checkpoint, LogEntry, TreeNode
-from app.audit.signing import Signer, checkpoint_message
+from app.audit.signing import Signer, checkpoint_message, note_body
 from app.cases.models import CaseEvent
 from app.core.canonical import utc_iso
 from app.core.config import Settings
@@ -191,6 +191,7 @@ async def checkpoint(session: AsyncSession, signer: Signer, origin: str, now: da
         origin=origin,
         key_id=signer.key_id,
         signature=signer.sign(checkpoint_message(origin, tree_size, root_hex, created_at)),
+        note_signature=signer.sign(note_body(origin, tree_size, root_hex)),
     )
     session.add(point)
     await session.flush()

@@ -47,3 +47,6 @@ class Checkpoint(Base):
     key_id: Mapped[str] = mapped_column(String(16))
     signature: Mapped[str] = mapped_column(String(100))
     """Base64 Ed25519 signature over :func:`app.audit.signing.checkpoint_message`."""
+    note_signature: Mapped[str | None] = mapped_column(String(100))
+    """Base64 Ed25519 signature over the C2SP checkpoint body (:func:`app.audit.signing.
+    note_body`), by the same key; none for checkpoints signed before it was kept."""

@@ -11,14 +11,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import func, select
 from starlette.background import BackgroundTask
 
 from app.audit import bundle, log, merkle
 from app.audit.models import Checkpoint, LogEntry
-from app.audit.signing import Signer, checkpoint_message
+from app.audit.signing import (
+    Signer,
+    checkpoint_message,
+    key_id,
+    note_body,
+    signed_note,
+    verifier_key,
+)
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit
 from app.cases import service as cases
@@ -44,14 +51,28 @@ class CheckpointOut(BaseModel):
     signature: str
     """Base64 Ed25519 signature over ``signed_text`` (UTF-8)."""
     signed_text: str
+    note: str | None
+    """The same checkpoint as a C2SP tlog-checkpoint signed note (origin, tree size, base64
+    root, then the signature line), which transparency-log verifiers and witnesses check
+    against ``/audit/public-key``'s ``vkey``; none for checkpoints signed before notes were
+    kept."""
 
     @classmethod
-    def of(cls, point: Checkpoint) -> CheckpointOut:
+    def of(cls, point: Checkpoint, public_key: bytes) -> CheckpointOut:
         text = checkpoint_message(point.origin, point.tree_size, point.root_hash,
                                   utc_iso(point.created_at)).decode()  # fmt: skip
         return cls(tree_size=point.tree_size, root_hash=point.root_hash,
                    created_at=point.created_at, origin=point.origin, key_id=point.key_id,
-                   signature=point.signature, signed_text=text)  # fmt: skip
+                   signature=point.signature, signed_text=text,
+                   note=_note(point, public_key))  # fmt: skip
+
+
+def _note(point: Checkpoint, public_key: bytes) -> str | None:
+    """The checkpoint's signed note, when it was signed as one by the key given."""
+    if point.note_signature is None or point.key_id != key_id(public_key):
+        return None
+    body = note_body(point.origin, point.tree_size, point.root_hash)
+    return signed_note(body, point.origin, public_key, point.note_signature)
 
 
 class PublicKeyOut(BaseModel):
@@ -60,6 +81,8 @@ class PublicKeyOut(BaseModel):
     public_key: str
     """Base64 of the raw 32-byte key."""
     origin: str
+    vkey: str
+    """The key as signed-note verifiers take it (C2SP signed-note): ``origin+hash+key``."""
 
 
 class InclusionOut(BaseModel):
@@ -149,13 +172,40 @@ async def public_key(principal: CurrentPrincipal, settings: SettingsDep) -> Publ
     permit(principal, "audit.keys")
     signer = Signer(settings.audit_signing_key)
     return PublicKeyOut(key_id=signer.key_id, public_key=signer.public_key_b64,
-                        origin=settings.audit_origin)  # fmt: skip
+                        origin=settings.audit_origin,
+                        vkey=verifier_key(settings.audit_origin, signer.public_key))  # fmt: skip
+
+
+@router.get(
+    "/audit/checkpoint",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}},
+                     "description": "The newest checkpoint as a C2SP signed note."},
+               **declares(404)},
+)  # fmt: skip
+async def latest_note(
+    principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
+) -> PlainTextResponse:
+    """The newest checkpoint as a C2SP tlog-checkpoint signed note, for transparency-log
+    verifiers and witnesses (their ``/checkpoint``): check it against the ``vkey`` of
+    ``/audit/public-key``, and its growth with ``/audit/consistency``."""
+    permit(principal, "audit.keys")
+    async with session.begin():
+        points = await session.execute(
+            select(Checkpoint).where(Checkpoint.note_signature.is_not(None))
+            .order_by(Checkpoint.tree_size.desc()).limit(1))  # fmt: skip
+        point = points.scalar_one_or_none()
+    note = _note(point, Signer(settings.audit_signing_key).public_key) if point else None
+    if note is None:
+        raise NotFound("checkpoint_not_found", "No checkpoint has been signed as a note yet.")
+    return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
 
 
 @router.get("/audit/checkpoints", response_model=list[CheckpointOut])
 async def list_checkpoints(
     principal: CurrentPrincipal,
     session: SessionDep,
+    settings: SettingsDep,
     before: Annotated[int | None, Query(ge=1, description="Tree sizes below this.")] = None,
     limit: Limit = 100,
 ) -> list[CheckpointOut]:
@@ -164,7 +214,8 @@ async def list_checkpoints(
     query = select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(limit)
     if before is not None:
         query = query.where(Checkpoint.tree_size < before)
-    return [CheckpointOut.of(p) for p in (await session.execute(query)).scalars()]
+    public = Signer(settings.audit_signing_key).public_key
+    return [CheckpointOut.of(p, public) for p in (await session.execute(query)).scalars()]
 
 
 @router.post(
@@ -185,7 +236,7 @@ async def create_checkpoint(
     async with session.begin():
         signed = await log.checkpoint(session, Signer(settings.audit_signing_key),
                                       settings.audit_origin, clock.now())  # fmt: skip
-        out = CheckpointOut.of(signed.checkpoint)
+        out = CheckpointOut.of(signed.checkpoint, Signer(settings.audit_signing_key).public_key)
     if not signed.created:
         response.status_code = status.HTTP_200_OK
     return out

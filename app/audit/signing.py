@@ -1,4 +1,7 @@
-"""Ed25519 signatures over checkpoints, in a text form anyone can rebuild and check."""
+"""Ed25519 signatures over checkpoints, in a text form anyone can rebuild and check: the
+service's own (``fangfanpin-checkpoint/v1``) and the C2SP ``tlog-checkpoint`` signed note
+that transparency-log verifiers and witnesses read (https://c2sp.org/tlog-checkpoint,
+https://c2sp.org/signed-note)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,60 @@ FORMAT = "fangfanpin-checkpoint/v1"
 def checkpoint_message(origin: str, tree_size: int, root_hex: str, created_at: str) -> bytes:
     """The signed text: format line, origin, tree size, root (hex), UTC time; one per line."""
     return f"{FORMAT}\n{origin}\n{tree_size}\n{root_hex}\n{created_at}\n".encode()
+
+
+NOTE_ED25519 = b"\x01"
+"""The signed-note signature type of Ed25519 (C2SP signed-note)."""
+NOTE_DASH = "\u2014"
+"""A signature line opens with an em dash and a space."""
+
+
+def note_body(origin: str, tree_size: int, root_hex: str) -> bytes:
+    """A C2SP tlog-checkpoint: origin, tree size, root hash in standard base64, one per line."""
+    root = base64.b64encode(bytes.fromhex(root_hex)).decode()
+    return f"{origin}\n{tree_size}\n{root}\n".encode()
+
+
+def note_key_hash(name: str, public_key: bytes) -> bytes:
+    """The 4 bytes a signature line starts with: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)[:4]."""
+    return hashlib.sha256(name.encode() + b"\n" + NOTE_ED25519 + public_key).digest()[:4]
+
+
+def verifier_key(name: str, public_key: bytes) -> str:
+    """The key as note verifiers take it: ``name+hash(hex)+base64(0x01 ‖ key)``."""
+    encoded = base64.b64encode(NOTE_ED25519 + public_key).decode()
+    return f"{name}+{note_key_hash(name, public_key).hex()}+{encoded}"
+
+
+def signed_note(body: bytes, name: str, public_key: bytes, signature_b64: str) -> str:
+    """The note as sent: its body, a blank line, and the signature line."""
+    signature = note_key_hash(name, public_key) + base64.b64decode(signature_b64)
+    return f"{body.decode()}\n{NOTE_DASH} {name} {base64.b64encode(signature).decode()}\n"
+
+
+def open_note(note: str, vkey: str) -> tuple[str, int, str]:
+    """A checkpoint note checked against a verifier key: its origin, tree size and root (hex);
+    ValueError saying why it does not hold."""
+    name, key_hash_hex, encoded = vkey.split("+")
+    key = base64.b64decode(encoded)
+    if key[:1] != NOTE_ED25519 or note_key_hash(name, key[1:]).hex() != key_hash_hex:
+        raise ValueError("the verifier key is malformed")
+    body, separator, signatures = note.partition("\n\n")
+    if not separator or not body:
+        raise ValueError("the note has no signature block")
+    body_bytes = (body + "\n").encode()
+    for line in signatures.splitlines():
+        dash, _, rest = line.partition(" ")
+        signer, _, signature_b64 = rest.partition(" ")
+        raw = base64.b64decode(signature_b64)
+        if dash != NOTE_DASH or signer != name or raw[:4] != bytes.fromhex(key_hash_hex):
+            continue
+        if verify(
+            base64.b64encode(key[1:]).decode(), body_bytes, base64.b64encode(raw[4:]).decode()
+        ):
+            origin, size, root = body.split("\n")[:3]
+            return origin, int(size), base64.b64decode(root).hex()
+    raise ValueError("no valid signature by the verifier key")
 
 
 def key_id(public_key: bytes) -> str:

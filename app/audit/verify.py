@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from app.audit import merkle
-from app.audit.signing import checkpoint_message, verify
+from app.audit.signing import checkpoint_message, note_body, verify
 
 FORMAT = "fangfanpin-audit-bundle/v1"
 GENESIS = "0" * 64
@@ -133,9 +133,14 @@ def verify_bundle(
         report.checkpoints += 1
         message = checkpoint_message(point["origin"], int(point["tree_size"]),
                                      point["root_hash"], point["created_at"])  # fmt: skip
+        note = point.get("note_signature")
+        body = note_body(point["origin"], int(point["tree_size"]), point["root_hash"])
         if point["origin"] != manifest["origin"] or not verify(key, message, point["signature"]):
             problem("checkpoint_signature", f"checkpoint of tree size {point['tree_size']} is "
                     "not signed by the log's key (forged or altered)")  # fmt: skip
+        elif note is not None and not verify(key, body, note):
+            problem("checkpoint_signature", f"checkpoint of tree size {point['tree_size']}: "
+                    "its signed note does not verify (forged or altered)")  # fmt: skip
         else:
             signed.append(point)
     signed.sort(key=lambda p: int(p["tree_size"]))

@@ -1468,6 +1468,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit/checkpoint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Latest Note
+         * @description The newest checkpoint as a C2SP tlog-checkpoint signed note, for transparency-log
+         *     verifiers and witnesses (their ``/checkpoint``): check it against the ``vkey`` of
+         *     ``/audit/public-key``, and its growth with ``/audit/consistency``.
+         */
+        get: operations["audit-latest_note"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit/checkpoints": {
         parameters: {
             query?: never;
@@ -2775,6 +2797,8 @@ export interface components {
             signature: string;
             /** Signed Text */
             signed_text: string;
+            /** Note */
+            note: string | null;
         };
         /**
          * Classification
@@ -4123,6 +4147,8 @@ export interface components {
             public_key: string;
             /** Origin */
             origin: string;
+            /** Vkey */
+            vkey: string;
         };
         /**
          * QualityReport
@@ -8265,6 +8291,31 @@ export interface operations {
             };
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+        };
+    };
+    "audit-latest_note": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The newest checkpoint as a C2SP signed note. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
             429: components["responses"]["Problem429"];
         };
     };
