@@ -301,7 +301,7 @@ async def test_a_change_made_during_an_export_is_in_the_next_one(
     assert changed and {r["case_id"] for r in first} == {moving, still}
     monkeypatch.setattr(router, "_render", original)
     [again] = lines((await export(api)).text)
-    assert again["case_id"] == moving and again["就业帮扶措施"] == MEASURE["content"]
+    assert again["case_id"] == moving and again["就业帮扶"] == MEASURE["content"]
 
 
 async def test_a_slow_export_does_not_hold_the_log_back(
