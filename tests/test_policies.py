@@ -78,3 +78,23 @@ async def test_a_change_applies_to_new_cases_and_never_to_decisions_taken(api: A
     for case_id in (old_id, new_id):
         replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
         assert replay["matches"] and replay["facts_match"] and replay["all_steps_legal"]
+
+
+async def test_the_first_version_is_the_migrations_literal_on_every_backend(api: Api) -> None:
+    """One source: the versions are the database's. Both backends start from revision 0004's
+    literal (no acceptance_days: the parameter came later, with its default), and nothing is
+    loaded in the process until a case needs it."""
+    from workflows.policy import POLICIES
+
+    assert POLICIES == {}
+    seeded = (await api.get("bureau.jiaohe", "/api/v1/policies/jiaohe-2022.1")).json()
+    assert seeded["created_by"] == "migration"
+    assert seeded["reason"].startswith("蛟河市关于健全防止返贫动态监测和帮扶机制实施方案")
+    assert seeded["parameters"] == {
+        "notice_days": 5, "identification_days": 15, "measures_months": 1,
+        "elimination_min_months": 6, "review_quorum": "2/3", "review_majority": "1/2",
+        "income_lines": {"2021": "6000.00"}, "fund_budgets": {"2022": "500000.00"},
+    }  # fmt: skip
+    case = await api.open_case("cadre_found")
+    assert case["policy_version"] == "jiaohe-2022.1"
+    assert POLICIES["jiaohe-2022.1"].acceptance_days == 2  # the default of versions before it

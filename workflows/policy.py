@@ -1,8 +1,11 @@
 """Policy parameters (政策参数) with versions: a case pins the version it was opened under.
 
-Versions are written once and never changed; a change is a new version with a later effective
-date. :data:`POLICIES` holds the versions this process has loaded, so rules can read them
-without a database; the service loads a version before any rule needs it.
+Versions live in the database only (``policy_version``): revision 0004 seeds the first, the
+Jiaohe plan of 2022, as a literal; every change is a new version with a later effective date,
+written through ``POST /api/v1/policies``, and never altered. :data:`POLICIES` holds the
+versions this process has loaded from there, so rules can read them without a database; the
+service loads a version before any rule needs it. Nothing here is a version: editing this
+file changes no notice length.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class PolicyParameters:
-    """The numbers the rules use. Changing one means a new version; old cases keep theirs."""
+    """The numbers the rules use. Changing one means a new version; old cases keep theirs.
+    The defaults serve the pure workflow tests, which run without a database."""
 
     version: str
     effective_from: date = date(2021, 1, 1)
@@ -77,10 +81,8 @@ class PolicyParameters:
         )
 
 
-JIAOHE_2022 = PolicyParameters(version="jiaohe-2022.1")
-"""The Jiaohe implementation plan of 2022, seeded by the migration that creates the table."""
-
-POLICIES: dict[str, PolicyParameters] = {JIAOHE_2022.version: JIAOHE_2022}
+POLICIES: dict[str, PolicyParameters] = {}
+"""The versions this process has read from the database (versions never change once written)."""
 
 
 def register(parameters: PolicyParameters) -> None:
