@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.core.db import is_sqlite
+from app.core.db import append_only_tables, is_sqlite
 
 
 def _root() -> Path:
@@ -38,26 +38,14 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
-APPEND_ONLY = (
-    "case_event",
-    "fund_ledger_entry",
-    "policy_version",
-    "access_log",
-    "audit_log",
-    "audit_node",
-    "audit_checkpoint",
-    "national_export_batch",
-    "national_export_item",
-    "warning_list",
-    "obligation_completion",
-    "screening_round",
-    "screening_task",
-    "screening_visit",
-    "warning_batch",
-    "department_warning",
-    "warning_disposition",
-)
-"""Tables whose rows are written once; the application role may only read and insert them."""
+def append_only() -> tuple[str, ...]:
+    """Tables whose rows are written once (marked on their models): the application role may
+    only read and insert them."""
+    import app.models  # noqa: F401 (every model registered on the metadata)
+
+    return append_only_tables()
+
+
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -75,7 +63,7 @@ def grant_statements(role: str) -> list[str]:
     the trail; it reads and inserts there, and reads and writes the working tables."""
     if not ROLE_NAME.match(role):
         raise ValueError(f"not a plain role name: {role!r}")
-    once = ", ".join((*APPEND_ONLY, "alembic_version"))
+    once = ", ".join((*append_only(), "alembic_version"))
     return [
         f"GRANT USAGE ON SCHEMA public TO {role}",
         f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}",

@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from app import migrations
 from app.core.db import make_engine
+from tests.conftest import APP_ROLE
 from tests.helpers import Api, owner_url
 
 STATEMENTS = [
@@ -93,5 +95,45 @@ async def test_the_service_role_owns_nothing_and_cannot_lift_the_triggers(
                     await connection.execute(text(statement))
         async with engine.begin() as connection:  # …and does its work
             await connection.execute(text("UPDATE monitoring_case SET updated_at = updated_at"))
+    finally:
+        await engine.dispose()
+
+
+SQLITE_TRIGGERS = "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger'"
+PG_TRIGGERS = (
+    "SELECT c.relname, t.tgtype FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+    " WHERE NOT t.tgisinternal AND t.tgfoid = 'refuse_change'::regproc"
+)
+PRIVILEGES = (
+    "SELECT has_table_privilege(:r, :t, 'INSERT'), has_table_privilege(:r, :t, 'UPDATE'),"
+    " has_table_privilege(:r, :t, 'DELETE')"
+)
+
+
+async def test_every_table_marked_append_only_refuses_changes_at_the_database(api: Api) -> None:
+    """Derived from the one mark on the models: each such table has its migration's triggers
+    refusing UPDATE and DELETE, and (PostgreSQL) the service's role holds neither privilege
+    there, while it holds all three on a working table."""
+    marked = migrations.append_only()
+    assert {"case_event", "audit_checkpoint", "policy_version"} <= set(marked)
+    engine = make_engine(owner_url(api.settings))
+    try:
+        async with engine.connect() as connection:
+            if api.settings.database_url.startswith("sqlite"):
+                rows = await connection.execute(text(SQLITE_TRIGGERS))
+                refusing = {(table, name.rsplit("_", 1)[-1])
+                            for table, name, sql in rows if "RAISE(ABORT" in sql}  # fmt: skip
+                assert {(t, op) for t in marked for op in ("update", "delete")} <= refusing
+                return
+            # tgtype bits: 16 UPDATE, 8 DELETE
+            rows = await connection.execute(text(PG_TRIGGERS))
+            assert set(marked) <= {table for table, kind in rows if kind & 16 and kind & 8}
+            role = APP_ROLE
+            for table in marked:
+                held = await connection.execute(text(PRIVILEGES), {"r": role, "t": table})
+                assert tuple(held.one()) == (True, False, False), table
+            working = await connection.execute(text(PRIVILEGES),
+                                               {"r": role, "t": "monitoring_case"})  # fmt: skip
+            assert tuple(working.one()) == (True, True, True)
     finally:
         await engine.dispose()

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonDocument, UTCDateTime
+from app.core.db import Base, JsonDocument, UTCDateTime, append_only
 
 
+@append_only
 class AccessLogEntry(Base):
     __tablename__ = "access_log"
 

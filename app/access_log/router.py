@@ -16,6 +16,7 @@ from app.core.crypto import cipher_for, context
 from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.households.models import Household, Member
+from workflows.permissions import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["personal-data"])
 
@@ -65,7 +66,7 @@ async def read_personal_data(
         household = await session.get(Household, household_id)
         if household is None or not principal.covers(household.village_code):
             raise NotFound("household_not_found", f"No household {household_id} in your area.")
-        permit(principal, "personal_data.unmask")
+        permit(principal, Permission.personal_data_unmask)
         members = (await session.execute(
             select(Member).where(Member.household_id == household_id)
             .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
@@ -111,7 +112,7 @@ async def access_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AccessLogOut]:
     """Who read which personal data in full, when and why; newest first (auditors)."""
-    permit(principal, "access_log.read")
+    permit(principal, Permission.access_log_read)
     query = select(AccessLogEntry).order_by(AccessLogEntry.id.desc()).limit(limit)
     if record_id:
         query = query.where(AccessLogEntry.record_id == record_id)

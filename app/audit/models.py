@@ -11,9 +11,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime
+from app.core.db import Base, UTCDateTime, append_only
 
 
+@append_only
 class LogEntry(Base):
     """The event at ``log_index`` of the global log (gap-free, in commit order)."""
 
@@ -24,6 +25,7 @@ class LogEntry(Base):
     sequenced_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+@append_only
 class TreeNode(Base):
     """A perfect aligned subtree of the log's Merkle tree: ``2**level`` leaves from leaf
     ``idx * 2**level``. Level 0 holds the leaf hashes ``SHA-256(0x00 ‖ event hash)``."""
@@ -35,6 +37,7 @@ class TreeNode(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+@append_only
 class Checkpoint(Base):
     """A signed tree head: the log's size and Merkle root at a moment, signed with Ed25519."""
 

@@ -35,6 +35,7 @@ from app.core.canonical import utc_iso
 from app.core.db import ReadSessionDep, SessionDep, make_engine, make_sessionmaker
 from app.core.errors import NotFound, Unprocessable, declares
 from app.core.limits import MAX_INT
+from workflows.permissions import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -169,7 +170,7 @@ def _entry(index: int, e: CaseEvent) -> LogEntryOut:
 @router.get("/audit/public-key", response_model=PublicKeyOut)
 async def public_key(principal: CurrentPrincipal, settings: SettingsDep) -> PublicKeyOut:
     """The key that signs checkpoints; auditors pin it (``audit verify --public-key``)."""
-    permit(principal, "audit.keys")
+    permit(principal, Permission.audit_keys)
     signer = Signer(settings.audit_signing_key)
     return PublicKeyOut(key_id=signer.key_id, public_key=signer.public_key_b64,
                         origin=settings.audit_origin,
@@ -189,7 +190,7 @@ async def latest_note(
     """The newest checkpoint as a C2SP tlog-checkpoint signed note, for transparency-log
     verifiers and witnesses (their ``/checkpoint``): check it against the ``vkey`` of
     ``/audit/public-key``, and its growth with ``/audit/consistency``."""
-    permit(principal, "audit.keys")
+    permit(principal, Permission.audit_keys)
     async with session.begin():
         points = await session.execute(
             select(Checkpoint).where(Checkpoint.note_signature.is_not(None))
@@ -210,7 +211,7 @@ async def list_checkpoints(
     limit: Limit = 100,
 ) -> list[CheckpointOut]:
     """Signed checkpoints, largest tree first."""
-    permit(principal, "audit.keys")
+    permit(principal, Permission.audit_keys)
     query = select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(limit)
     if before is not None:
         query = query.where(Checkpoint.tree_size < before)
@@ -232,7 +233,7 @@ async def create_checkpoint(
     settings: SettingsDep,
 ) -> CheckpointOut:
     """Sequence every committed event and sign the log's head now."""
-    permit(principal, "audit.sign")
+    permit(principal, Permission.audit_sign)
     async with session.begin():
         signed = await log.checkpoint(session, Signer(settings.audit_signing_key),
                                       settings.audit_origin, clock.now())  # fmt: skip
@@ -259,7 +260,7 @@ async def inclusion(
     ],
 ) -> InclusionOut:
     """The audit path from the event at ``log_index`` to the root of a signed checkpoint."""
-    permit(principal, "audit.keys")
+    permit(principal, Permission.audit_keys)
     point = await _signed_size(session, tree_size)
     if log_index >= tree_size:
         raise Unprocessable("index_beyond_tree", f"Entry {log_index} is not in a tree of "
@@ -285,7 +286,7 @@ async def consistency(
     second: Annotated[int, Query(ge=1, le=MAX_INT)],
 ) -> ConsistencyOut:
     """Proof that the signed tree of ``second`` entries extends the one of ``first``."""
-    permit(principal, "audit.keys")
+    permit(principal, Permission.audit_keys)
     if first > second:
         raise Unprocessable("sizes_out_of_order", "first must not exceed second.")
     one, two = await _signed_size(session, first), await _signed_size(session, second)
@@ -305,7 +306,7 @@ async def read_log(
 ) -> LogPage:
     """The global log in index order: the change cursor. An index, once given, never moves
     and no event is ever given an index below one already read."""
-    permit(principal, "audit.cursor")
+    permit(principal, Permission.audit_cursor)
     rows = (await session.execute(
         select(LogEntry.log_index, CaseEvent).join(CaseEvent, CaseEvent.id == LogEntry.event_id)
         .where(LogEntry.log_index > after).order_by(LogEntry.log_index).limit(limit)
@@ -340,7 +341,7 @@ async def cases_as_of(
     limit: Limit = 100,
 ) -> CaseListAsOf:
     """Every case that existed at ``as_of`` with the state it then stood in, from the trail."""
-    permit(principal, "audit.read")
+    permit(principal, Permission.audit_read)
     last = (
         select(CaseEvent.case_id, func.max(CaseEvent.seq).label("seq"))
         .where(CaseEvent.occurred_at <= as_of)
@@ -400,7 +401,7 @@ async def activity(
     limit: Limit = 200,
 ) -> ActivityOut:
     """What an actor, or everyone in an area, did over a period: events oldest first."""
-    permit(principal, "audit.read")
+    permit(principal, Permission.audit_read)
     query = (
         select(LogEntry.log_index, CaseEvent)
         .join(Case, Case.id == CaseEvent.case_id)
@@ -421,7 +422,7 @@ async def activity_summary(
     conditions: ActivityFilter,
 ) -> list[ActivitySummary]:
     """Counts of events per actor and action over a period."""
-    permit(principal, "audit.read")
+    permit(principal, Permission.audit_read)
     query = (
         select(CaseEvent.actor_sub, CaseEvent.actor_role, CaseEvent.name, func.count())
         .join(Case, Case.id == CaseEvent.case_id)
@@ -453,7 +454,7 @@ async def download_bundle(
     """An auditor's bundle, as `fangfanpin audit bundle` writes it, zipped: a checkpoint
     signed now, the log up to it (whole cases, of an area or active in a period), proofs
     and the public key the offline check needs. In the access log, under the caller."""
-    permit(principal, "audit.bundle")
+    permit(principal, Permission.audit_bundle)
     if area and not area.startswith(principal.area):
         raise NotFound("area_not_found", f"No area {area} within yours.")
     if since and until and until <= since:

@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonDocument, UTCDateTime
+from app.core.db import Base, JsonDocument, UTCDateTime, append_only
 
 
 class Case(Base):
@@ -73,6 +73,7 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+@append_only
 class CaseEvent(Base):
     """One transition or recorded fact; rows are only ever inserted."""
 

@@ -64,6 +64,7 @@ from workflows.facts import (
     Sha256,
     Text,
 )
+from workflows.permissions import Permission
 from workflows.rule_codes import ROLE_NOT_PERMITTED
 from workflows.vocabulary import Channel, MonitoringType, ObjectionOutcome
 
@@ -158,7 +159,7 @@ async def list_cases(
     ``elimination_due=true`` the cases monitored long enough for an elimination assessment.
     ``name`` and ``id_number`` search the household's members; ``total=true`` adds the
     number of matching cases to the page."""
-    permit(principal, "case.read")
+    permit(principal, Permission.case_read)
     now = clock.now()
     if False in (overdue, measures_overdue, acceptance_overdue, measures_due, elimination_due):
         raise Unprocessable("invalid_filter", "Use =true or leave the overdue filters out.")
@@ -213,7 +214,7 @@ async def inbox(
     """待办: open cases of your area whose state lets your role act (role x state), the nearest
     deadline first, overdue ones marked; filters as the case list's. Rules may still be unmet:
     a case's ``/actions`` says which, and when a time rule will be met."""
-    permit(principal, "case.read")
+    permit(principal, Permission.case_read)
     now = clock.now()
     digest = _digest(settings, id_number)
     rows, total = await repo.inbox(
@@ -253,7 +254,7 @@ async def dashboard(
     """Open cases of your area (or a part of it) by state, monitoring type, channel and
     village, and the late ones of each kind; the lists behind the numbers are the case list's
     filters (``overdue``, ``measures_overdue``, ``acceptance_overdue``)."""
-    permit(principal, "case.read")
+    permit(principal, Permission.case_read)
     if area and not area.startswith(principal.area):
         raise NotFound("area_not_found", f"No area {area} within yours.")
     numbers = await repo.counts(session, principal.area, area, clock.now())

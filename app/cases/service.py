@@ -72,6 +72,7 @@ from workflows.classification import suggest
 from workflows.comparison import compare
 from workflows.facts import NOTICE_OPENED_BY, evolve, initial_facts
 from workflows.income import income_figures
+from workflows.permissions import Permission
 from workflows.policy import PolicyParameters, policy
 from workflows.rule_codes import ROLE_NOT_PERMITTED, message
 from workflows.rules import (
@@ -229,7 +230,10 @@ def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
 
 
 async def read_case(
-    session: AsyncSession, principal: Principal, case_id: str, permission: str = "case.read"
+    session: AsyncSession,
+    principal: Principal,
+    case_id: str,
+    permission: Permission = Permission.case_read,
 ) -> tuple[Snapshot, Household]:
     """A case the caller may read: 404 outside their area, then 403 without ``permission``."""
     found = await get_case(session, principal, case_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, event
@@ -34,6 +34,24 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+ModelClass = TypeVar("ModelClass", bound=type)
+
+
+def append_only(model: ModelClass) -> ModelClass:
+    """Mark a model's table as written once (the trail, its log, ledgers, batches …): the
+    grants give the application only SELECT and INSERT on it (``app.migrations``), and the
+    tests check that the database refuses UPDATE and DELETE there (its migration's triggers).
+    The one place a table is declared so."""
+    model.__table__.info["append_only"] = True  # type: ignore[attr-defined]
+    return model
+
+
+def append_only_tables() -> tuple[str, ...]:
+    """Every table marked :func:`append_only`, by name (the models must be imported)."""
+    return tuple(sorted(t.name for t in Base.metadata.tables.values()
+                        if t.info.get("append_only")))  # fmt: skip
 
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")

@@ -21,6 +21,7 @@ from app.core.clock import OffsetClock
 from app.core.errors import NotFound, declares
 from app.timers.service import process_due
 from workflows.calendar import local_date
+from workflows.permissions import Permission
 from workflows.vocabulary import Role
 
 
@@ -92,7 +93,7 @@ async def read_clock(request: Request) -> ClockOut:
 @router.post("/clock", response_model=ClockOut)
 async def advance_clock(body: Advance, principal: CurrentPrincipal, request: Request) -> ClockOut:
     """Move the service's clock forward, then fire the timers that became due."""
-    permit(principal, "demo.clock")
+    permit(principal, Permission.demo_clock)
     clock: OffsetClock = request.app.state.clock
     clock.advance(timedelta(days=body.days, hours=body.hours))
     fired = await process_due(request.app.state.sessionmaker, clock)

@@ -19,7 +19,7 @@ from app.department_data.models import DepartmentSnapshot
 from app.households import idnumber
 from app.households.schemas import IdNumber
 from workflows.comparison import DATASETS
-from workflows.permissions import allowed
+from workflows.permissions import Permission, allowed
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api/v1/department-data", tags=["department-data"])
@@ -55,7 +55,7 @@ class DatasetOut(BaseModel):
 @router.get("/datasets", response_model=list[DatasetOut])
 async def datasets(principal: CurrentPrincipal) -> list[DatasetOut]:
     """The datasets the comparison knows, with the shape of a record's attributes."""
-    if not allowed(principal.role, "department_data.read"):
+    if not allowed(principal.role, Permission.department_data_read):
         raise Forbidden("role_not_permitted", "Department data is for departments and the city.")
     return [
         DatasetOut(name=d.name, department=d.department, title=d.title,
@@ -84,7 +84,7 @@ async def upload_snapshot(
     spec = DATASETS.get(dataset)
     if spec is None:
         raise NotFound("dataset_not_found", f"No dataset {dataset!r}.")
-    if not allowed(principal.role, "department_data.upload") or (
+    if not allowed(principal.role, Permission.department_data_upload) or (
         principal.role == Role.department and principal.department != spec.department
     ):
         raise Forbidden("role_not_permitted", f"Only {spec.department} or the city uploads it.")

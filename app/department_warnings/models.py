@@ -20,9 +20,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonDocument, UTCDateTime
+from app.core.db import Base, JsonDocument, UTCDateTime, append_only
 
 
+@append_only
 class WarningBatch(Base):
     __tablename__ = "warning_batch"
     __table_args__ = (
@@ -49,6 +50,7 @@ class WarningBatch(Base):
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+@append_only
 class DepartmentWarning(Base):
     """One row of a batch, accepted or rejected with its reasons (an accepted row's are notes)."""
 
@@ -80,6 +82,7 @@ class DepartmentWarning(Base):
     """The household's open case at upload."""
 
 
+@append_only
 class WarningDisposition(Base):
     """The city's classification of one accepted warning: distributed to the township (a
     ``department_flagged`` case, or a report to the open case), or dismissed with a reason."""

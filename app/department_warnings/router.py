@@ -23,6 +23,7 @@ from app.department_warnings.models import DepartmentWarning, WarningBatch, Warn
 from app.households import idnumber
 from workflows.calendar import start_of_local_day
 from workflows.case import PUBLIC_STAGES
+from workflows.permissions import Permission
 from workflows.vocabulary import RiskType, Role
 
 router = APIRouter(prefix="/api/v1/warning-batches", tags=["department warnings"])
@@ -209,7 +210,7 @@ async def upload(
     reason and never block the others. A file not readable as declared is refused whole (422,
     nothing stored). The same file again answers 200 with the batch it made; a ``reference``
     sent again with other contents is 409."""
-    permit(principal, "warning_batch.upload")
+    permit(principal, Permission.warning_batch_upload)
     sender = service.sender_of(principal, source)
     fmt, charset = service.media_of(request.headers.get("content-type"))
     try:
@@ -238,7 +239,7 @@ async def list_batches(
     limit: int = Query(50, ge=1, le=200),
 ) -> list[WarningBatchOut]:
     """Batches newest first: a department's own; all of them for the city."""
-    permit(principal, "warning_batch.read")
+    permit(principal, Permission.warning_batch_read)
     query = (select(WarningBatch).where(WarningBatch.area_code.like(principal.area + "%"))
              .order_by(WarningBatch.uploaded_at.desc()).limit(limit))  # fmt: skip
     if principal.role == Role.department:
@@ -258,7 +259,7 @@ async def get_batch(
 ) -> WarningBatchOut:
     async with session.begin():
         batch = await service.visible_batch(session, principal, batch_id)
-        permit(principal, "warning_batch.read")
+        permit(principal, Permission.warning_batch_read)
         return await _batch_out(session, batch)
 
 
@@ -275,7 +276,7 @@ async def batch_rows(
     open case) or rejected with every reason."""
     async with session.begin():
         batch = await service.visible_batch(session, principal, batch_id)
-        permit(principal, "warning_batch.read")
+        permit(principal, Permission.warning_batch_read)
         query = (select(DepartmentWarning)
                  .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.line > after)
                  .order_by(DepartmentWarning.line).limit(limit + 1))  # fmt: skip
@@ -303,7 +304,7 @@ async def dispose(
     ``dismiss`` closes the warning with a reason. All items or none."""
     async with session.begin():
         batch = await service.visible_batch(session, principal, batch_id)
-        permit(principal, "warning_batch.distribute")
+        permit(principal, Permission.warning_batch_distribute)
         items = [{**i.model_dump(mode="json"), "decision": i.decision + "d"
                   if i.decision == "distribute" else "dismissed"} for i in body.items]  # fmt: skip
         done = await service.dispose(session, principal, batch, items, clock.now(), settings)
@@ -325,7 +326,7 @@ async def feedback(
     stands, and — once determined — whether the household became a monitored household."""
     async with session.begin():
         batch = await service.visible_batch(session, principal, batch_id)
-        permit(principal, "warning_batch.read")
+        permit(principal, Permission.warning_batch_read)
         query = (
             select(DepartmentWarning, WarningDisposition, Case.state, Case.monitoring_type)
             .outerjoin(WarningDisposition,

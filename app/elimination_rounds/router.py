@@ -21,6 +21,7 @@ from app.elimination_rounds.models import EliminationRound
 from app.households.models import Household
 from app.policies import service as policies
 from workflows.case import ELIMINATION_STATES
+from workflows.permissions import Permission
 
 router = APIRouter(prefix="/api/v1/elimination-rounds", tags=["elimination-rounds"])
 IN_SCOPE = ("assisted", "kept_under_watch", *ELIMINATION_STATES, "risk_eliminated")
@@ -62,7 +63,7 @@ async def open_round(
     body: RoundIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
 ) -> EliminationRoundOut:
     """The city bureau opens an assessment round over an area within its own."""
-    permit(principal, "elimination_round.open")
+    permit(principal, Permission.elimination_round_open)
     if not principal.covers(body.area):
         raise Forbidden("area_forbidden", f"{body.area} is outside your area.")
     row = EliminationRound(id=str(uuid.uuid4()), area_code=body.area, opened_at=clock.now(),
@@ -84,7 +85,7 @@ async def get_round(
         if row is None or not (row.area_code.startswith(principal.area)
                                or principal.area.startswith(row.area_code)):  # fmt: skip
             raise NotFound("round_not_found", f"No elimination round {round_id}.")
-        permit(principal, "elimination_round.read")
+        permit(principal, Permission.elimination_round_read)
         query = (
             select(Case, Household)
             .join(Household, Household.id == Case.household_id)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonDocument, UTCDateTime
+from app.core.db import Base, JsonDocument, UTCDateTime, append_only
 
 
 class NationalDocument(Base):
@@ -38,6 +38,7 @@ class NationalDocument(Base):
     (``app.exports.quality``): each export counts them for the cases it carries."""
 
 
+@append_only
 class ExportBatch(Base):
     """One completed national export: the log range it covers and the body it sent
     (append-only)."""
@@ -66,6 +67,7 @@ class ExportBatch(Base):
     as their documents were flagged when written (none before quality was kept)."""
 
 
+@append_only
 class ExportItem(Base):
     """One case a batch sent, at the version it sent (append-only). Written with the batch,
     in the same transaction; the case's newest item says which batch an answer belongs to.

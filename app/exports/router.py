@@ -37,6 +37,7 @@ from app.households import idnumber
 from app.households.models import Household, Member
 from workflows.calendar import local_date
 from workflows.case import STATE_TITLES
+from workflows.permissions import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
@@ -103,7 +104,7 @@ async def national_export(
     when the body is complete the export is recorded as a batch and each case as sent. CSV
     and XLSX take one row per member; an XLSX sheet takes the 1,048,576 rows Excel opens
     (the header one of them), and the rows after go on in the next sheet."""
-    permit(principal, "export.national")
+    permit(principal, Permission.export_national)
     if format != "csv" and encoding != "utf-8":
         raise Unprocessable("encoding_not_applicable", "Only CSV is offered in GB18030.")
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
@@ -245,7 +246,7 @@ async def list_batches(
 ) -> list[ExportBatchOut]:
     """Completed national exports, newest first (by number): cursor range, counts, SHA-256
     of the body."""
-    permit(principal, "export.batches")
+    permit(principal, Permission.export_batches)
     query = select(ExportBatch).order_by(ExportBatch.number.desc()).limit(limit)
     return [_batch_out(b) for b in (await session.execute(query)).scalars()]
 
@@ -254,7 +255,7 @@ async def list_batches(
 async def get_batch(
     batch_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> ExportBatchOut:
-    permit(principal, "export.batches")
+    permit(principal, Permission.export_batches)
     batch = await session.get(ExportBatch, batch_id)
     if batch is None:
         raise NotFound("batch_not_found", f"No export batch {batch_id}.")
@@ -303,7 +304,7 @@ async def acknowledge(
     """The national system's answer per case of a batch: accepted (with its 户编号 and 人编号,
     kept on the household) or rejected with a reason (sent again in the next export). All
     or nothing: one unknown case, or a case that batch did not send, refuses the whole."""
-    permit(principal, "export.national")
+    permit(principal, Permission.export_national)
     now = clock.now()
     async with session.begin():
         batch = await session.get(ExportBatch, body.batch_id)
@@ -373,7 +374,7 @@ class SyncOut(BaseModel):
 @router.get("/cases/{case_id}/national-sync", response_model=SyncOut, tags=["exports"])
 async def national_sync(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> SyncOut:
     """Where the case stands with the national system."""
-    snap, _ = await cases.read_case(session, principal, case_id, "export.sync")
+    snap, _ = await cases.read_case(session, principal, case_id, Permission.export_sync)
     sent = (
         await session.execute(
             select(ExportItem.version, ExportBatch.id, ExportBatch.completed_at)
@@ -431,7 +432,7 @@ COLUMNS_DESCRIPTION = (
 @router.get("/exports/national/columns", response_model=SheetOut,
             description=COLUMNS_DESCRIPTION)  # fmt: skip
 async def national_columns(principal: CurrentPrincipal) -> SheetOut:
-    permit(principal, "export.sync")
+    permit(principal, Permission.export_sync)
     return SheetOut(title=sheet.TITLE, version=sheet.VERSION,
                     columns=[SheetColumn(name=c.name, level=c.level, format=c.format,
                                          collected=c.source is not None) for c in sheet.COLUMNS],
@@ -470,7 +471,7 @@ async def area_sync_status(
     area: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
 ) -> AreaSyncOut:
     """Your area's (or a part of it) cases by national sync status, with the refused ones."""
-    permit(principal, "export.sync")
+    permit(principal, Permission.export_sync)
     if area and not area.startswith(principal.area):
         raise NotFound("area_not_found", f"No area {area} within yours.")
     scope = [in_area(Case.area_code, principal.area)]
@@ -568,7 +569,7 @@ async def monitored_households_ledger(
     """监测对象台账 of your area (or a part of it): every confirmed household with its risk
     types, responsible person, measures by category and elimination. ID numbers masked; in
     Excel, amounts are numbers and days are dates."""
-    permit(principal, "ledger.read")
+    permit(principal, Permission.ledger_read)
     scope = area if area and area.startswith(principal.area) else principal.area
     if area and not area.startswith(principal.area):
         raise NotFound("area_not_found", f"No area {area} within yours.")
@@ -667,7 +668,7 @@ async def quality_report(
     """The data-quality report of your area (or a part of it): every confirmed household
     checked against each rule at today's date, the count per rule and the households flagged
     with their rules. XLSX: one row per household and rule."""
-    permit(principal, "ledger.read")
+    permit(principal, Permission.ledger_read)
     if area and not area.startswith(principal.area):
         raise NotFound("area_not_found", f"No area {area} within yours.")
     scope = area or principal.area

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime
+from app.core.db import Base, UTCDateTime, append_only
 
 
 class FundYear(Base):
@@ -41,6 +41,7 @@ class Disbursement(Base):
     decision_reason: Mapped[str | None] = mapped_column(String(2000))
 
 
+@append_only
 class LedgerEntry(Base):
     """One line of the fund's ledger; never changed. A correction is a reversal entry."""
 

@@ -24,6 +24,7 @@ from app.fund import service
 from app.fund.models import Disbursement, LedgerEntry
 from app.households.models import Household
 from workflows.calendar import local_date
+from workflows.permissions import Permission
 
 router = APIRouter(prefix="/api/v1/fund", tags=["fund"])
 
@@ -124,7 +125,7 @@ async def fund_ledger(
     """资金台账: every entry of the year in your area, payments and their reversals, in the
     order they were booked; amounts in yuan (numbers in Excel, so a column sums to what was
     spent), times in Asia/Shanghai, who booked each by name."""
-    permit(principal, "fund.read")
+    permit(principal, Permission.fund_read)
     now = clock.now()
     chosen = year or local_date(now).year
     await log_ledger_read(session, principal, f"fund:{chosen}", now)

@@ -22,6 +22,7 @@ from app.policies import service as policies
 from workflows.calendar import local_date
 from workflows.case import FUNDED_STATES
 from workflows.money import Payment
+from workflows.permissions import Permission
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
@@ -60,7 +61,7 @@ async def request(
         found = await cases_repo.case_in_area(session, body.case_id, principal.area)
         if found is None:
             raise NotFound("case_not_found", f"No case {body.case_id} in your area.")
-        permit(principal, "fund.request")
+        permit(principal, Permission.fund_request)
         case = found[0]
         if case.state not in FUNDED_STATES:
             raise Conflict("case_not_assisted", "Money goes only to households under assistance.")
@@ -91,7 +92,7 @@ async def _locked_disbursement(
 
 
 def _city_only(principal: Principal) -> None:
-    permit(principal, "fund.decide")
+    permit(principal, Permission.fund_decide)
 
 
 async def decide(
@@ -191,7 +192,7 @@ async def balances(
     session: AsyncSession, principal: Principal, year: int, now: datetime
 ) -> dict[str, Any]:
     """The year's budget, what is spent, and spending by township within your area."""
-    permit(principal, "fund.read")
+    permit(principal, Permission.fund_read)
     async with session.begin():
         budget = (await policies.in_effect(session, now)).fund_budgets.get(year)
         query = select(FundYear.spent_fen).where(FundYear.year == year)

@@ -36,13 +36,13 @@ from app.households.schemas import (
     OpenCaseRef,
 )
 from workflows.calendar import local_date
-from workflows.permissions import allowed
+from workflows.permissions import Permission, allowed
 
 
 def member_out(member: Member, principal: Principal) -> MemberOut:
     """A member as the caller may see it: the full birth date only for a role that may read
     the ID number itself (and is logged when it does); the year and age for the others."""
-    full = allowed(principal.role, "personal_data.unmask")
+    full = allowed(principal.role, Permission.personal_data_unmask)
     return MemberOut(
         id=member.id, name=member.name, id_number_masked=idnumber.shown(member.id_number_masked),
         relation=member.relation, sex=member.sex,
@@ -59,7 +59,7 @@ async def _household(session: AsyncSession, principal: Principal, household_id: 
 
 
 def _may_record(principal: Principal) -> None:
-    permit(principal, "household.record")
+    permit(principal, Permission.household_record)
 
 
 def _trail(member: Member, change: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +74,7 @@ async def get_household(
 ) -> HouseholdOut:
     async with session.begin():
         household = await _household(session, principal, household_id)
-        permit(principal, "household.read")
+        permit(principal, Permission.household_read)
         members = (await session.execute(
             select(Member).where(Member.household_id == household_id)
             .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
@@ -98,7 +98,7 @@ async def register(
 ) -> HouseholdOut:  # fmt: skip
     """A household entered in its village's register without a report: the households a
     screening campaign or a regional alert covers are the registered ones."""
-    permit(principal, "household.register")
+    permit(principal, Permission.household_register)
     if not principal.covers(body.village_code):
         raise Forbidden("area_forbidden", f"The village {body.village_code} is outside your area.")
     digest = blind_index(settings.blind_index_key, body.head_id_number)
@@ -228,7 +228,7 @@ async def find(
     name: str | None, id_number: str | None, limit: int,
 ) -> list[HouseholdFound]:  # fmt: skip
     """Households in the caller's area matching every criterion given."""
-    permit(principal, "household.read")
+    permit(principal, Permission.household_read)
     scope = area if area and area.startswith(principal.area) else principal.area
     if area and not area.startswith(principal.area):
         raise NotFound("area_not_found", f"No area {area} within yours.")

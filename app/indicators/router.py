@@ -35,6 +35,7 @@ from app.indicators.models import AlertProposal, WarningIndicator
 from app.screening import service as screening
 from workflows.calendar import local_date
 from workflows.comparison import DATASETS
+from workflows.permissions import Permission
 from workflows.vocabulary import RegionalRisk
 
 router = APIRouter(prefix="/api/v1", tags=["warning-indicators"])
@@ -160,7 +161,7 @@ async def define_indicator(
     response: Response,
 ) -> IndicatorOut:  # fmt: skip
     """The city defines a warning indicator (its areas checked against the register)."""
-    permit(principal, "warning_indicator.define")
+    permit(principal, Permission.warning_indicator_define)
     async with session.begin():
         if isinstance(body.rule, DisasterRule):
             await screening.check_areas(session, principal, body.rule.area_codes)
@@ -176,7 +177,7 @@ async def define_indicator(
 async def list_indicators(
     principal: CurrentPrincipal, session: ReadSessionDep
 ) -> list[IndicatorOut]:
-    permit(principal, "warning_indicator.read")
+    permit(principal, Permission.warning_indicator_read)
     query = select(WarningIndicator).order_by(WarningIndicator.created_at, WarningIndicator.id)
     return [_indicator_out(r) for r in (await session.execute(query)).scalars()]
 
@@ -237,7 +238,7 @@ async def evaluate(
 ) -> list[ProposalOut]:
     """Evaluate an indicator now: a proposal for each area it finds that has none pending
     (answers the new ones)."""
-    permit(principal, "warning_indicator.define")
+    permit(principal, Permission.warning_indicator_define)
     now = clock.now()
     async with session.begin():
         indicator = await session.get(WarningIndicator, indicator_id)
@@ -264,7 +265,7 @@ async def list_proposals(
     ] = None,
 ) -> list[ProposalOut]:
     """Proposals in your area, newest first."""
-    permit(principal, "warning_indicator.read")
+    permit(principal, Permission.warning_indicator_read)
     query = (
         select(AlertProposal, WarningIndicator.cause)
         .join(WarningIndicator, WarningIndicator.id == AlertProposal.indicator_id)
@@ -295,7 +296,7 @@ async def decide(
             .with_for_update(of=AlertProposal))).first()  # fmt: skip
         if found is None:
             raise NotFound("proposal_not_found", f"No alert proposal {proposal_id} in your area.")
-        permit(principal, "warning_indicator.define")
+        permit(principal, Permission.warning_indicator_define)
         proposal, indicator = found
         if proposal.status != "proposed":
             raise Conflict("proposal_decided", f"The proposal was {proposal.status} already.")

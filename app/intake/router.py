@@ -23,7 +23,7 @@ from app.intake.models import IntakeReceipt
 from workflows.calendar import local_date
 from workflows.case import ENTRY_STATES
 from workflows.case import PUBLIC_STAGES as STAGES
-from workflows.permissions import allowed
+from workflows.permissions import Permission, allowed
 from workflows.vocabulary import Channel, RiskType
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
@@ -64,7 +64,7 @@ class StatusOut(BaseModel):
 
 
 def _platform_only(principal: Principal) -> None:
-    if not allowed(principal.role, "intake.declare"):
+    if not allowed(principal.role, Permission.intake_declare):
         raise Forbidden("role_not_permitted", "Only the 12317 platform uses this door.")
 
 

@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime
+from app.core.db import Base, UTCDateTime, append_only
 
 
+@append_only
 class Completion(Base):
     __tablename__ = "obligation_completion"
     __table_args__ = (Index("ix_obligation_completion_kind_period", "kind", "period"),)

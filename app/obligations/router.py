@@ -22,6 +22,7 @@ from app.obligations.calendar import BY_KIND, DEPARTMENTS, DUTIES, overdue_from,
 from app.obligations.models import Completion
 from app.warning_lists.models import WarningList
 from workflows.calendar import local_date
+from workflows.permissions import Permission
 from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api/v1/obligations", tags=["obligations"])
@@ -85,7 +86,7 @@ async def complete(
 ) -> CompletionOut:
     """Record that your township or department did a duty for a period (the warning list
     counts by being submitted, not here)."""
-    permit(principal, "obligation.complete")
+    permit(principal, Permission.obligation_complete)
     derived = BY_KIND[body.kind].derived_from
     if derived:
         raise Unprocessable("completed_by_records", f"{BY_KIND[body.kind].title} completes "
@@ -126,7 +127,7 @@ async def calendar(
 ) -> list[ObligationOut]:
     """Every duty of the year for the townships of your area (a department: its own duties),
     with its due time and completion; ``overdue=true`` keeps the overdue ones."""
-    permit(principal, "obligation.read")
+    permit(principal, Permission.obligation_read)
     now = clock.now()
     chosen = year or local_date(now).year
     townships: list[tuple[str, str]] = []

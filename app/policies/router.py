@@ -14,6 +14,7 @@ from app.core.db import SessionDep
 from app.core.errors import NotFound
 from app.policies import service
 from app.policies.models import PolicyVersion
+from workflows.permissions import Permission
 
 router = APIRouter(prefix="/api/v1/policies", tags=["policies"])
 
@@ -36,13 +37,13 @@ def _out(row: PolicyVersion) -> PolicyOut:
 @router.get("", response_model=list[PolicyOut])
 async def list_policies(principal: CurrentPrincipal, session: SessionDep) -> list[PolicyOut]:
     """Every version, oldest first; each case names the one it runs under."""
-    permit(principal, "policy.read")
+    permit(principal, Permission.policy_read)
     return [_out(row) for row in await service.all_versions(session)]
 
 
 @router.get("/{version}", response_model=PolicyOut)
 async def get_policy(version: str, principal: CurrentPrincipal, session: SessionDep) -> PolicyOut:
-    permit(principal, "policy.read")
+    permit(principal, Permission.policy_read)
     row = await session.get(PolicyVersion, version)
     if row is None:
         raise NotFound("policy_not_found", f"No policy version {version!r}.")

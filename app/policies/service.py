@@ -18,6 +18,7 @@ from app.core.errors import Conflict, Unprocessable
 from app.policies.models import PolicyVersion
 from workflows.calendar import local_date
 from workflows.money import Budget
+from workflows.permissions import Permission
 from workflows.policy import POLICIES, PolicyParameters, register
 from workflows.vocabulary import Role
 
@@ -103,7 +104,7 @@ async def create(
     session: AsyncSession, principal: Principal, change: PolicyChange, now: datetime
 ) -> PolicyVersion:
     """A new version from ``effective_from``; never earlier than today (no retroactive rules)."""
-    permit(principal, "policy.write")
+    permit(principal, Permission.policy_write)
     if change.effective_from < local_date(now):
         raise Unprocessable(
             "effective_date_in_past",

@@ -15,9 +15,10 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonDocument, UTCDateTime
+from app.core.db import Base, JsonDocument, UTCDateTime, append_only
 
 
+@append_only
 class ScreeningRound(Base):
     __tablename__ = "screening_round"
     __table_args__ = (Index("ix_screening_round_kind_starts", "kind", "starts_on"),)
@@ -39,6 +40,7 @@ class ScreeningRound(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+@append_only
 class ScreeningTask(Base):
     """One household in a round's scope: the work a village must record a result for."""
 
@@ -50,6 +52,7 @@ class ScreeningTask(Base):
     village_code: Mapped[str] = mapped_column(String(12))
 
 
+@append_only
 class ScreeningVisit(Base):
     """排查走访台账: one visit to one household, and what it found."""
 

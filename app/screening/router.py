@@ -24,6 +24,7 @@ from app.households.models import Household
 from app.screening import service
 from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit
 from workflows.calendar import local_date
+from workflows.permissions import Permission
 from workflows.vocabulary import RegionalRisk, RiskType, ScreeningResult
 
 router = APIRouter(prefix="/api/v1", tags=["screening"])
@@ -192,7 +193,7 @@ async def open_campaign(
 ) -> ScreeningRoundOut:  # fmt: skip
     """The city opens the April or October campaign over chosen areas (townships, villages or
     the whole city): every household registered there becomes work for its village."""
-    permit(principal, "screening.campaign")
+    permit(principal, Permission.screening_campaign)
     year, month = int(body.period[:4]), int(body.period[5:])
     starts, ends = date(year, month, 1), date(year, month + 1, 1) - timedelta(days=1)
     if ends < local_date(clock.now()):
@@ -223,7 +224,7 @@ async def list_campaigns(
     year: int | None = Query(None, ge=2000, le=2100),
 ) -> list[ScreeningRoundOut]:
     """Campaigns touching your area, newest first, counted within your area."""
-    permit(principal, "screening.read")
+    permit(principal, Permission.screening_read)
     since = date(year, 1, 1) if year else None
     until = date(year, 12, 31) if year else None
     return await _rounds(session, principal, "campaign", since, until)
@@ -238,7 +239,7 @@ async def register_alert(
 ) -> ScreeningRoundOut:  # fmt: skip
     """The city registers an area-wide risk: every household registered in its areas becomes
     screening work, and the cases findings open are linked to it."""
-    permit(principal, "regional_alert.register")
+    permit(principal, Permission.regional_alert_register)
     async with session.begin():
         codes = await service.check_areas(session, principal, body.area_codes)
         round_ = await service.open_round(
@@ -260,7 +261,7 @@ async def alert_report(
 ) -> AlertReport:
     """Alerts touching your area (starting in the period, if given), with counts by alert, by
     cause and by township: households to screen, screened, risks found, cases."""
-    permit(principal, "regional_alert.read")
+    permit(principal, Permission.regional_alert_read)
     alerts = await _rounds(session, principal, "regional_alert", since, until)
     by_cause: dict[str, CauseCounts] = {}
     for alert in alerts:
@@ -293,7 +294,7 @@ async def round_progress(
 ) -> ProgressOut:
     """A campaign's or alert's progress in your area, per township and per village."""
     round_ = await service.visible_round(session, principal, round_id)
-    permit(principal, "screening.read")
+    permit(principal, Permission.screening_read)
     totals = await service.progress(session, [round_.id], principal.area, None)
     townships = await service.progress(session, [round_.id], principal.area, 9)
     villages = await service.progress(session, [round_.id], principal.area, 12)
@@ -313,7 +314,7 @@ async def round_tasks(
     """The households in scope in your area (or one village), with their result if recorded;
     ``pending=true``: the ones still to visit."""
     round_ = await service.visible_round(session, principal, round_id)
-    permit(principal, "screening.read")
+    permit(principal, Permission.screening_read)
     area = principal.area
     if village_code is not None:
         if not principal.covers(village_code):
@@ -386,7 +387,7 @@ async def screening_ledger(
     """排查走访台账 of your area: every visit dated in the period (default: this year so far),
     by township, village and date, areas by name beside their code and visitors by name. ID
     numbers are masked; in Excel the visit's day is a date."""
-    permit(principal, "ledger.read")
+    permit(principal, Permission.ledger_read)
     today = local_date(clock.now())
     first = since or date(today.year, 1, 1)
     last = until or today

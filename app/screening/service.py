@@ -20,6 +20,7 @@ from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit
 from workflows.calendar import local_date
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.case import OPEN_ACTIONS
+from workflows.permissions import Permission
 from workflows.vocabulary import Channel, ScreeningResult
 
 
@@ -111,7 +112,7 @@ async def record_visit(
             household = await session.get(Household, household_id)
             if household is None or not principal.covers(household.village_code):
                 raise NotFound("household_not_found", "No such household in your area.")
-            permit(principal, "screening.record")
+            permit(principal, Permission.screening_record)
             source = "screening:routine"
             if round_id is not None:
                 round_ = await visible_round(session, principal, round_id)

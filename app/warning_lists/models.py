@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonDocument, UTCDateTime
+from app.core.db import Base, JsonDocument, UTCDateTime, append_only
 
 
+@append_only
 class WarningList(Base):
     """One submission; a township may submit again in a quarter, the newest counts. Rows are
     only inserted."""

@@ -27,6 +27,7 @@ from app.warning_lists import quarters
 from app.warning_lists.models import WarningList
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.case import OPEN_ACTIONS
+from workflows.permissions import Permission
 from workflows.vocabulary import Channel, RiskType
 
 router = APIRouter(prefix="/api/v1", tags=["warning-lists"])
@@ -129,7 +130,7 @@ async def submit(
 ) -> WarningListOut:
     """A township submits its warning list for a quarter (again, if it must: the newest
     counts). Every household's village must lie in the township."""
-    permit(principal, "warning_list.submit")
+    permit(principal, Permission.warning_list_submit)
     if len(principal.area) != 9:
         raise Forbidden("area_forbidden", "A warning list is a township's: your area is not one.")
     now = clock.now()
@@ -204,7 +205,7 @@ async def list_submissions(
     quarter: Quarter | None = None,
 ) -> list[WarningListOut]:  # fmt: skip
     """The newest list of each township in your area for a quarter (default: the current)."""
-    permit(principal, "warning_list.read")
+    permit(principal, Permission.warning_list_read)
     chosen = quarter or quarters.of(clock.now())
     rows = await _latest(session, principal.area, chosen)
     cases = await _open_cases(session, rows)
@@ -218,7 +219,7 @@ async def list_entries(
 ) -> list[VillageEntry]:  # fmt: skip
     """The entries of your area on the townships' newest lists for a quarter (default: the
     current), with the household each links and the case it is in: what a village works."""
-    permit(principal, "warning_list.entries")
+    permit(principal, Permission.warning_list_entries)
     chosen = quarter or quarters.of(clock.now())
     rows = await _latest(session, principal.area[:9], chosen)
     cases = await _open_cases(session, rows)
@@ -287,7 +288,7 @@ async def quarter_status(
 ) -> QuarterStatus:  # fmt: skip
     """Which townships of your area submitted their list for the quarter, which are late (the
     quarter is over and none came), which still have time."""
-    permit(principal, "warning_list.read")
+    permit(principal, Permission.warning_list_read)
     now = clock.now()
     chosen = quarter or quarters.of(now)
     due = quarters.late_from(chosen)
@@ -331,7 +332,7 @@ async def warning_list_ledger(
 ) -> Any:
     """乡镇季度预警名单台账: every household on the newest lists of your area's townships, areas
     by name beside their code; 报送时间 in Asia/Shanghai (an Excel time in the workbook)."""
-    permit(principal, "ledger.read")
+    permit(principal, Permission.ledger_read)
     chosen = quarter or quarters.of(clock.now())
     await log_ledger_read(session, principal, f"warning_list:{chosen}", clock.now())
     entries = [(s, e) for s in await _latest(reading, principal.area, chosen) for e in s.entries

@@ -11,6 +11,7 @@ from app.auth.dependencies import CurrentPrincipal
 from app.auth.permissions import permit
 from app.core.errors import declares
 from workflows.case import CURRENT, workflow
+from workflows.permissions import Permission
 from workflows.permissions import document as permission_table
 from workflows.rules import RULES
 
@@ -37,7 +38,7 @@ async def case_workflow(
     version: str | None = None,
 ) -> dict[str, Any] | Response:
     """States, actions, who may fire them and their rule codes; ``format=mermaid`` draws it."""
-    permit(principal, "workflow.read")
+    permit(principal, Permission.workflow_read)
     try:
         flow = workflow(version) if version else CURRENT
     except LookupError:
@@ -56,5 +57,5 @@ async def case_workflow(
 async def permissions(principal: CurrentPrincipal) -> dict[str, list[str]]:
     """Who may do what outside the case workflow (whose own table is ``/workflows/case``):
     each permission a route asks for, with the roles that hold it."""
-    permit(principal, "workflow.read")
+    permit(principal, Permission.workflow_read)
     return permission_table()
