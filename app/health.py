@@ -20,7 +20,8 @@ from app.core.observability import (
     TIMER_LAG,
     exposition,
 )
-from app.migrations import head_revision
+from app.core.release import RELEASE, runs_on
+from app.migrations import head_revision, known_revisions
 from workflows.case import IDENTIFICATION_STATES
 
 router = APIRouter(tags=["health"])
@@ -34,21 +35,34 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", response_model=None)
 async def ready(request: Request) -> JSONResponse:
-    """The database answers and its schema is at the newest migration."""
+    """The database answers and its schema is one this release runs against: its own head, or
+    a newer revision that declares this release (or an older one) compatible
+    (:mod:`app.core.release`). A schema older than the code, or newer and not compatible,
+    answers 503, so the pods that cannot serve it leave the service."""
+    oldest: str | None = None
     try:
         async with request.app.state.engine.connect() as connection:
             current = (
                 await connection.execute(text("SELECT version_num FROM alembic_version"))
             ).scalar_one_or_none()
+            head = head_revision()
+            if current != head and current not in known_revisions():
+                oldest = (await connection.execute(
+                    text("SELECT oldest_release FROM schema_release WHERE revision = :r"),
+                    {"r": current})).scalar_one_or_none()  # fmt: skip
     except SQLAlchemyError:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-    head = head_revision()
-    if current != head:
-        return JSONResponse(
-            {"status": "unavailable", "database": "ok", "migration": current, "head": head},
-            status_code=503,
-        )
-    return JSONResponse({"status": "ready", "database": "ok", "migration": current})
+    shown = {"database": "ok", "migration": current, "head": head, "release": RELEASE}
+    if current == head:
+        return JSONResponse({"status": "ready", **shown})
+    if current in known_revisions():
+        return JSONResponse({"status": "unavailable", "reason": "migration_pending", **shown},
+                            status_code=503)  # fmt: skip
+    if oldest is not None and runs_on(oldest):
+        return JSONResponse({"status": "ready", "schema": "newer, compatible",
+                             "oldest_release": oldest, **shown})  # fmt: skip
+    return JSONResponse({"status": "unavailable", "reason": "schema_newer_than_release",
+                         "oldest_release": oldest, **shown}, status_code=503)  # fmt: skip
 
 
 @router.get("/metrics", response_class=PlainTextResponse, responses=declares(401, 404))

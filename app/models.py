@@ -6,6 +6,7 @@ from app.audit.models import Checkpoint, LogEntry, TreeNode
 from app.cases.models import Case, CaseEvent
 from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
+from app.core.release import SchemaRelease
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
 from app.elimination_rounds.models import EliminationRound
@@ -46,6 +47,7 @@ __all__ = [
     "NationalDocument",
     "NationalSync",
     "PolicyVersion",
+    "SchemaRelease",
     "ScreeningRound",
     "ScreeningTask",
     "ScreeningVisit",

@@ -33,7 +33,10 @@ export interface paths {
         };
         /**
          * Ready
-         * @description The database answers and its schema is at the newest migration.
+         * @description The database answers and its schema is one this release runs against: its own head, or
+         *     a newer revision that declares this release (or an older one) compatible
+         *     (:mod:`app.core.release`). A schema older than the code, or newer and not compatible,
+         *     answers 503, so the pods that cannot serve it leave the service.
          */
         get: operations["health-ready"];
         put?: never;
