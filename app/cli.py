@@ -346,7 +346,11 @@ def _instant(value: str | None) -> datetime | None:
 def audit_verify(
     bundle: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The bundle.")],
     public_key: Annotated[
-        str | None, typer.Option(help="The log's public key (base64) to pin; else the bundle's.")
+        list[str] | None,
+        typer.Option(
+            help="The log's public key (base64) to pin; else the bundle's. Give it "
+            "once per key after a rotation (the current and the earlier ones)."
+        ),
     ] = None,
 ) -> None:
     """Check a bundle offline: signatures, chains, Merkle roots and proofs, replay.

@@ -310,8 +310,11 @@ async def test_a_checkpoint_forged_with_another_key_is_refused(api: Api, tmp_pat
     # the attacker re-signs everything with their key and puts it in the manifest
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["public_key"] = forger.public_key_b64
+    manifest["key_id"] = forger.key_id
+    manifest["public_keys"] = {forger.key_id: forger.public_key_b64}
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    resigned = [{**p, "signature": resign(forger, p), "note_signature": forger.sign(
+    resigned = [{**p, "signature": resign(forger, p), "key_id": forger.key_id,
+                 "note_signature": forger.sign(
         note_body(p["origin"], int(p["tree_size"]), p["root_hash"]))} for p in points]  # fmt: skip
     (bundle / "checkpoints.jsonl").write_text("\n".join(json.dumps(p) for p in resigned) + "\n")
     pinned = check(bundle, api)

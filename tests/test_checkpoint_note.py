@@ -19,7 +19,7 @@ def check(note: str, vkey: str) -> tuple[str, int, bytes]:
     """c2sp.org/signed-note and c2sp.org/tlog-checkpoint, from their text: the verifier key is
     name+hash+base64(0x01 ‖ key); the note is its text, a blank line, and lines
     "— name base64(hash[4] ‖ signature[64])"; the signature covers the text."""
-    name, key_hash, encoded = vkey.split("+")
+    name, key_hash, encoded = vkey.split("+", 2)  # the key's base64 may hold "+" itself
     raw = base64.b64decode(encoded)
     assert raw[0] == 1 and len(raw) == 33  # Ed25519
     assert hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4].hex() == key_hash

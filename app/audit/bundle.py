@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.access_log.models import AccessLogEntry
 from app.audit import log, merkle
 from app.audit.models import Checkpoint, LogEntry
-from app.audit.signing import Signer
+from app.audit.signing import Signer, public_keys
 from app.audit.verify import FORMAT
 from app.cases.models import Case, CaseEvent
 from app.cases.repository import in_area
@@ -122,6 +122,7 @@ async def export(
         "origin": settings.audit_origin,
         "public_key": signer.public_key_b64,
         "key_id": signer.key_id,
+        "public_keys": public_keys(signer, settings.audit_previous_public_keys),
         "selection": selection,
         "tree_size": tree_size,
         "events": events,

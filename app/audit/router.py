@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 import tempfile
 from datetime import datetime
@@ -21,8 +22,8 @@ from app.audit.models import Checkpoint, LogEntry
 from app.audit.signing import (
     Signer,
     checkpoint_message,
-    key_id,
     note_body,
+    public_keys,
     signed_note,
     verifier_key,
 )
@@ -32,6 +33,7 @@ from app.cases import service as cases
 from app.cases.models import Case, CaseEvent
 from app.cases.repository import in_area
 from app.core.canonical import utc_iso
+from app.core.config import Settings
 from app.core.db import ReadSessionDep, SessionDep, make_engine, make_sessionmaker
 from app.core.errors import NotFound, Unprocessable, declares
 from app.core.limits import MAX_INT
@@ -59,21 +61,33 @@ class CheckpointOut(BaseModel):
     kept."""
 
     @classmethod
-    def of(cls, point: Checkpoint, public_key: bytes) -> CheckpointOut:
+    def of(cls, point: Checkpoint, keys: dict[str, str]) -> CheckpointOut:
         text = checkpoint_message(point.origin, point.tree_size, point.root_hash,
                                   utc_iso(point.created_at)).decode()  # fmt: skip
         return cls(tree_size=point.tree_size, root_hash=point.root_hash,
                    created_at=point.created_at, origin=point.origin, key_id=point.key_id,
                    signature=point.signature, signed_text=text,
-                   note=_note(point, public_key))  # fmt: skip
+                   note=_note(point, keys))  # fmt: skip
 
 
-def _note(point: Checkpoint, public_key: bytes) -> str | None:
-    """The checkpoint's signed note, when it was signed as one by the key given."""
-    if point.note_signature is None or point.key_id != key_id(public_key):
+def _note(point: Checkpoint, keys: dict[str, str]) -> str | None:
+    """The checkpoint's signed note, when it was signed as one (by a key this log lists)."""
+    if point.note_signature is None or point.key_id not in keys:
         return None
     body = note_body(point.origin, point.tree_size, point.root_hash)
-    return signed_note(body, point.origin, public_key, point.note_signature)
+    public = base64.b64decode(keys[point.key_id])
+    return signed_note(body, point.origin, public, point.note_signature)
+
+
+def _keys(settings: Settings) -> dict[str, str]:
+    """Every key this log's checkpoints are signed with, by key id (base64)."""
+    return public_keys(Signer(settings.audit_signing_key), settings.audit_previous_public_keys)
+
+
+class PreviousKeyOut(BaseModel):
+    key_id: str
+    public_key: str
+    vkey: str
 
 
 class PublicKeyOut(BaseModel):
@@ -84,6 +98,8 @@ class PublicKeyOut(BaseModel):
     origin: str
     vkey: str
     """The key as signed-note verifiers take it (C2SP signed-note): ``origin+hash+key``."""
+    previous: list[PreviousKeyOut]
+    """Keys that signed earlier checkpoints, before a rotation: still trusted for those."""
 
 
 class InclusionOut(BaseModel):
@@ -172,8 +188,11 @@ async def public_key(principal: CurrentPrincipal, settings: SettingsDep) -> Publ
     """The key that signs checkpoints; auditors pin it (``audit verify --public-key``)."""
     permit(principal, Permission.audit_keys)
     signer = Signer(settings.audit_signing_key)
+    previous = [PreviousKeyOut(key_id=kid, public_key=encoded,
+                               vkey=verifier_key(settings.audit_origin, base64.b64decode(encoded)))
+                for kid, encoded in _keys(settings).items() if kid != signer.key_id]  # fmt: skip
     return PublicKeyOut(key_id=signer.key_id, public_key=signer.public_key_b64,
-                        origin=settings.audit_origin,
+                        origin=settings.audit_origin, previous=previous,
                         vkey=verifier_key(settings.audit_origin, signer.public_key))  # fmt: skip
 
 
@@ -196,7 +215,7 @@ async def latest_note(
             select(Checkpoint).where(Checkpoint.note_signature.is_not(None))
             .order_by(Checkpoint.tree_size.desc()).limit(1))  # fmt: skip
         point = points.scalar_one_or_none()
-    note = _note(point, Signer(settings.audit_signing_key).public_key) if point else None
+    note = _note(point, _keys(settings)) if point else None
     if note is None:
         raise NotFound("checkpoint_not_found", "No checkpoint has been signed as a note yet.")
     return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
@@ -215,8 +234,8 @@ async def list_checkpoints(
     query = select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(limit)
     if before is not None:
         query = query.where(Checkpoint.tree_size < before)
-    public = Signer(settings.audit_signing_key).public_key
-    return [CheckpointOut.of(p, public) for p in (await session.execute(query)).scalars()]
+    keys = _keys(settings)
+    return [CheckpointOut.of(p, keys) for p in (await session.execute(query)).scalars()]
 
 
 @router.post(
@@ -237,7 +256,7 @@ async def create_checkpoint(
     async with session.begin():
         signed = await log.checkpoint(session, Signer(settings.audit_signing_key),
                                       settings.audit_origin, clock.now())  # fmt: skip
-        out = CheckpointOut.of(signed.checkpoint, Signer(settings.audit_signing_key).public_key)
+        out = CheckpointOut.of(signed.checkpoint, _keys(settings))
     if not signed.created:
         response.status_code = status.HTTP_200_OK
     return out

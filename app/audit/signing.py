@@ -55,7 +55,7 @@ def signed_note(body: bytes, name: str, public_key: bytes, signature_b64: str) -
 def open_note(note: str, vkey: str) -> tuple[str, int, str]:
     """A checkpoint note checked against a verifier key: its origin, tree size and root (hex);
     ValueError saying why it does not hold."""
-    name, key_hash_hex, encoded = vkey.split("+")
+    name, key_hash_hex, encoded = vkey.split("+", 2)  # base64 may hold "+" itself
     key = base64.b64decode(encoded)
     if key[:1] != NOTE_ED25519 or note_key_hash(name, key[1:]).hex() != key_hash_hex:
         raise ValueError("the verifier key is malformed")
@@ -75,6 +75,21 @@ def open_note(note: str, vkey: str) -> tuple[str, int, str]:
             origin, size, root = body.split("\n")[:3]
             return origin, int(size), base64.b64decode(root).hex()
     raise ValueError("no valid signature by the verifier key")
+
+
+def public_keys(signer: Signer, previous: str) -> dict[str, str]:
+    """Every key a checkpoint of this log may be signed with, by key id (base64): the
+    current one and the earlier ones listed (``AUDIT_PREVIOUS_PUBLIC_KEYS``)."""
+    keys = {signer.key_id: signer.public_key_b64}
+    for encoded in (k.strip() for k in previous.split(",") if k.strip()):
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("AUDIT_PREVIOUS_PUBLIC_KEYS holds a key that is not base64") from exc
+        if len(raw) != 32:
+            raise ValueError("AUDIT_PREVIOUS_PUBLIC_KEYS holds a key that is not 32 bytes")
+        keys.setdefault(key_id(raw), encoded)
+    return keys
 
 
 def key_id(public_key: bytes) -> str:

@@ -28,6 +28,7 @@ replayed end of its chain. Every problem names the log index, case and seq where
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from app.audit import merkle
-from app.audit.signing import checkpoint_message, note_body, verify
+from app.audit.signing import checkpoint_message, key_id, note_body, verify
 
 FORMAT = "fangfanpin-audit-bundle/v1"
 GENESIS = "0" * 64
@@ -101,13 +102,15 @@ def _tables() -> Tables:
 def verify_bundle(
     bundle: Path,
     *,
-    public_key: str | None = None,
+    public_key: str | list[str] | None = None,
     progress: Callable[[int], None] | None = None,
     progress_every: int = 100_000,
 ) -> Report:
-    """Check everything in ``bundle``; ``public_key`` (base64) pins the signing key."""
+    """Check everything in ``bundle``; ``public_key`` (base64, or several after a rotation)
+    pins the signing keys: each checkpoint must verify with the pinned key of its key id."""
     started = time.perf_counter()
-    report = Report(key_pinned=public_key is not None)
+    pinned = [public_key] if isinstance(public_key, str) else public_key
+    report = Report(key_pinned=pinned is not None)
     problems = report.problems
 
     def problem(code: str, detail: str, **where: Any) -> None:
@@ -120,10 +123,11 @@ def verify_bundle(
         return report
     full = manifest["selection"] == {}
     report.tree_size = tree_size = int(manifest["tree_size"])
-    key = public_key or manifest["public_key"]
-    if public_key is not None and public_key != manifest["public_key"]:
+    carried = manifest.get("public_keys") or {manifest["key_id"]: manifest["public_key"]}
+    keys = carried if pinned is None else {key_id(base64.b64decode(k)): k for k in pinned}
+    if pinned is not None and manifest["public_key"] not in pinned:
         problem("key_mismatch", "the bundle names a signing key other than the pinned one")
-    if public_key is None:
+    if pinned is None:
         report.notes.append("signing key taken from the bundle itself; pin it with --public-key")
 
     # checkpoints: signatures first; only signed ones are trusted afterwards
@@ -135,6 +139,7 @@ def verify_bundle(
                                      point["root_hash"], point["created_at"])  # fmt: skip
         note = point.get("note_signature")
         body = note_body(point["origin"], int(point["tree_size"]), point["root_hash"])
+        key = keys.get(point.get("key_id", manifest["key_id"]), "")
         if point["origin"] != manifest["origin"] or not verify(key, message, point["signature"]):
             problem("checkpoint_signature", f"checkpoint of tree size {point['tree_size']} is "
                     "not signed by the log's key (forged or altered)")  # fmt: skip

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     audit_signing_key: str = "ZmFuZ2ZhbnBpbi1sb2NhbC1kZXYtYXVkaXQta2V5ISE="
     """Base64 of the 32-byte Ed25519 seed that signs the audit log's checkpoints. Set your
     own and publish its public key (GET /api/v1/audit/public-key) to auditors."""
+    audit_previous_public_keys: str = ""
+    """Base64 public keys of earlier signing keys, comma-separated: after a rotation (a new
+    ``audit_signing_key``), the checkpoints those keys signed stay verifiable, since every
+    checkpoint records its key id and bundles carry every key by id."""
     audit_origin: str = "fangfanpin"
     """Names this log in every checkpoint (one per deployment, e.g. ``jiaohe.fangfanpin``)."""
     audit_checkpoint_interval_seconds: float = Field(default=3600.0, gt=0)

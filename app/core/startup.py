@@ -35,7 +35,7 @@ def _jwt_keys(settings: Settings) -> list[str]:
 
 def unsafe_settings(settings: Settings) -> list[str]:
     """Each reason the settings may not serve production, one line each (empty: fine)."""
-    from app.audit.signing import Signer
+    from app.audit.signing import Signer, public_keys
     from app.core.crypto import cipher_for
 
     if settings.demo:
@@ -64,7 +64,7 @@ def unsafe_settings(settings: Settings) -> list[str]:
             )
     if not any(line.startswith("AUDIT_SIGNING_KEY") for line in found):
         try:
-            Signer(settings.audit_signing_key).public_key_b64  # noqa: B018 (parses the seed)
+            public_keys(Signer(settings.audit_signing_key), settings.audit_previous_public_keys)
         except ValueError as exc:
             found.append(f"{exc}")
     if settings.metrics_token is not None and (

@@ -4097,6 +4097,15 @@ export interface components {
             /** Reason */
             reason: string;
         };
+        /** PreviousKeyOut */
+        PreviousKeyOut: {
+            /** Key Id */
+            key_id: string;
+            /** Public Key */
+            public_key: string;
+            /** Vkey */
+            vkey: string;
+        };
         /** ProgressOut */
         ProgressOut: {
             round: components["schemas"]["ScreeningRoundOut"];
@@ -4152,6 +4161,8 @@ export interface components {
             origin: string;
             /** Vkey */
             vkey: string;
+            /** Previous */
+            previous: components["schemas"]["PreviousKeyOut"][];
         };
         /**
          * QualityReport
