@@ -307,54 +307,27 @@ async def _append(
         updated_at=now,
     )
     changed = await repo.advance_case(
-        session,
-        snap.id,
-        snap.version,
-        {
-            name: getattr(moved, name)
-            for name in (
-                "state",
-                "version",
-                "facts",
-                "last_hash",
-                "is_open",
-                "monitoring_type",
-                "measures_due_at",
-                "acceptance_due_at",
-                "notice_ends_at",
-                "elimination_due_at",
-                "risk_types",
-                "updated_at",
-            )
-        },
+        session, snap.id, snap.version, {name: getattr(moved, name) for name in MOVING}
     )
     if not changed:
         raise PreconditionFailed("version_mismatch", "The case changed meanwhile; reload it.")
     await national_document.keep(session, moved)
     await repo.insert_event(
-        session,
-        {
-            column: getattr(event, column)
-            for column in (
-                "case_id",
-                "seq",
-                "name",
-                "from_state",
-                "to_state",
-                "actor_sub",
-                "actor_role",
-                "actor_area",
-                "occurred_at",
-                "workflow_version",
-                "policy_version",
-                "payload",
-                "prev_hash",
-            )
-        }
-        | {"hash": digest},
+        session, {column: getattr(event, column) for column in WRITTEN} | {"hash": digest}
     )
     for field in Snapshot.__dataclass_fields__:
         setattr(snap, field, getattr(moved, field))
+
+
+FIXED_AT_OPENING = frozenset({"id", "household_id", "area_code", "channel", "workflow_version",
+                              "policy_version", "opened_at", "identification_due_at"})  # fmt: skip
+"""What a case keeps from its opening; every other column of it moves with each event."""
+MOVING = tuple(name for name in Snapshot.__dataclass_fields__ if name not in FIXED_AT_OPENING)
+"""The case's columns an append writes (derived: a new column moves unless declared fixed)."""
+WRITTEN = tuple(c.name for c in CaseEvent.__table__.columns
+                if c.name not in ("id", "hash", "txid"))  # fmt: skip
+"""An event's columns as the service writes them: the id is the database's, the hash is
+computed over them, and the log order key (txid) is the database trigger's."""
 
 
 def _measures_due(facts: dict[str, Any], params: PolicyParameters) -> datetime | None:
