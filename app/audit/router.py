@@ -28,7 +28,7 @@ from app.audit.signing import (
     verifier_key,
 )
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
-from app.auth.permissions import permit
+from app.auth.permissions import permit, scope_within
 from app.cases import service as cases
 from app.cases.models import Case, CaseEvent
 from app.cases.repository import in_area
@@ -474,8 +474,7 @@ async def download_bundle(
     signed now, the log up to it (whole cases, of an area or active in a period), proofs
     and the public key the offline check needs. In the access log, under the caller."""
     permit(principal, Permission.audit_bundle)
-    if area and not area.startswith(principal.area):
-        raise NotFound("area_not_found", f"No area {area} within yours.")
+    scope_within(principal, area)
     if since and until and until <= since:
         raise Unprocessable("period_reversed", "until must be after since.")
     scratch = Path(tempfile.mkdtemp(prefix="fangfanpin-bundle-"))

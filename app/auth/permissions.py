@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.auth.tokens import Principal
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, NotFound
 from workflows.permissions import CITY_WIDE, Permission, allowed
 
 CITY_CODE_LENGTH = 6
@@ -19,3 +19,11 @@ def permit(principal: Principal, permission: Permission) -> None:
     if permission in CITY_WIDE and len(principal.area) > CITY_CODE_LENGTH:
         raise Forbidden("area_not_city_wide", f"{permission} is the whole city's; your area "
                         f"is {principal.area}.")  # fmt: skip
+
+
+def scope_within(principal: Principal, area: str | None) -> str:
+    """The area a listing or report covers: the one asked for, when it lies within the
+    caller's (404 ``area_not_found`` otherwise, as for any object outside it), or theirs."""
+    if area and not area.startswith(principal.area):
+        raise NotFound("area_not_found", f"No area {area} within yours.")
+    return area or principal.area

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, sta
 from pydantic import BaseModel, Field, ValidationError
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
-from app.auth.permissions import permit
+from app.auth.permissions import permit, scope_within
 from app.auth.tokens import Principal
 from app.cases import repository as repo
 from app.cases import service
@@ -33,7 +33,6 @@ from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import (
     Forbidden,
-    NotFound,
     ProblemError,
     Unprocessable,
     declares,
@@ -255,8 +254,7 @@ async def dashboard(
     village, and the late ones of each kind; the lists behind the numbers are the case list's
     filters (``overdue``, ``measures_overdue``, ``acceptance_overdue``)."""
     permit(principal, Permission.case_read)
-    if area and not area.startswith(principal.area):
-        raise NotFound("area_not_found", f"No area {area} within yours.")
+    scope_within(principal, area)
     numbers = await repo.counts(session, principal.area, area, clock.now())
     names = await repo.area_names(session, list(numbers["by_village"]))
     villages = [AreaCount(code=code, name=names.get(code), count=n)

@@ -157,6 +157,21 @@ def compose(
     members: Sequence[Any],
 ) -> str:
     """The document as text (the sheet's order, UTF-8 as is)."""
+    return as_text(document_of(case_id, record, household, areas, members))
+
+
+def as_text(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def document_of(
+    case_id: str,
+    record: dict[str, Any],
+    household: Any,
+    areas: tuple[str | None, str | None, str | None],
+    members: Sequence[Any],
+) -> dict[str, Any]:
+    """The document, in the sheet's order."""
     county, township, village = areas
     head_sex = next((m.sex for m in members if m.relation == "head"), None)
     composed = {
@@ -177,7 +192,7 @@ def compose(
         "家庭人口数": household.size,
         "成员": [member_fields(m, head_sex) for m in members],
     }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return document
 
 
 async def keep(session: AsyncSession, case: Any) -> None:
@@ -187,10 +202,10 @@ async def keep(session: AsyncSession, case: Any) -> None:
     record = project(case.facts, case.state)
     if record is None:
         return
-    text, members = await build(session, case.id, case.household_id, record)
+    document, members = await build(session, case.id, case.household_id, record)
     numbers = seal_numbers(cipher_for(session.info["field_keys"]), case.id, members)
-    flags = quality.flags(json.loads(text), local_date(case.updated_at))
-    values = {"version": case.version, "area_code": case.area_code, "document": text,
+    flags = quality.flags(document, local_date(case.updated_at))  # on the dict, not re-parsed
+    values = {"version": case.version, "area_code": case.area_code, "document": as_text(document),
               "numbers": numbers, "sheet_version": sheet.STAMP,
               "quality": quality.joined(flags)}  # fmt: skip
     found = await session.execute(
@@ -203,7 +218,7 @@ async def keep(session: AsyncSession, case: Any) -> None:
 
 async def build(
     session: AsyncSession, case_id: str, household_id: str, record: dict[str, str]
-) -> tuple[str, Sequence[Member]]:
+) -> tuple[dict[str, Any], Sequence[Member]]:
     """The document for the confirmed case as it now stands, and its members in order."""
     await session.flush()  # registry changes made earlier in this transaction count
     household = await session.get(Household, household_id)
@@ -220,7 +235,7 @@ async def build(
         select(Member).where(Member.household_id == household_id).order_by(*in_order)
     )).scalars().all()  # fmt: skip
     areas = (names[0], names[1], names[2]) if names else (None, None, None)
-    return compose(case_id, record, household, areas, members), members
+    return document_of(case_id, record, household, areas, members), members
 
 
 STALE = or_(NationalDocument.sheet_version.is_(None), NationalDocument.sheet_version != sheet.STAMP)

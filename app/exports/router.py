@@ -23,7 +23,7 @@ from app.access_log.models import AccessLogEntry
 from app.areas.models import Area
 from app.audit import log
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
-from app.auth.permissions import permit
+from app.auth.permissions import permit, scope_within
 from app.cases import service as cases
 from app.cases.models import Case
 from app.cases.repository import in_area
@@ -472,11 +472,7 @@ async def area_sync_status(
 ) -> AreaSyncOut:
     """Your area's (or a part of it) cases by national sync status, with the refused ones."""
     permit(principal, Permission.export_sync)
-    if area and not area.startswith(principal.area):
-        raise NotFound("area_not_found", f"No area {area} within yours.")
-    scope = [in_area(Case.area_code, principal.area)]
-    if area:
-        scope.append(in_area(Case.area_code, area))
+    scope = [in_area(Case.area_code, scope_within(principal, area))]
     newest = (
         select(ExportItem.case_id, func.max(ExportItem.batch_number).label("number"))
         .group_by(ExportItem.case_id)
@@ -570,9 +566,7 @@ async def monitored_households_ledger(
     types, responsible person, measures by category and elimination. ID numbers masked; in
     Excel, amounts are numbers and days are dates."""
     permit(principal, Permission.ledger_read)
-    scope = area if area and area.startswith(principal.area) else principal.area
-    if area and not area.startswith(principal.area):
-        raise NotFound("area_not_found", f"No area {area} within yours.")
+    scope = scope_within(principal, area)
     village, township, county = aliased(Area), aliased(Area), aliased(Area)
     township_code = func.substr(Household.village_code, 1, 9)
     query = (
@@ -669,9 +663,7 @@ async def quality_report(
     checked against each rule at today's date, the count per rule and the households flagged
     with their rules. XLSX: one row per household and rule."""
     permit(principal, Permission.ledger_read)
-    if area and not area.startswith(principal.area):
-        raise NotFound("area_not_found", f"No area {area} within yours.")
-    scope = area or principal.area
+    scope = scope_within(principal, area)
     today = local_date(clock.now())
     await log_ledger_read(session, principal, f"quality:{scope}", clock.now(), purpose)
     query = (

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access_log.ledgers import log_registry_probe
-from app.auth.permissions import permit
+from app.auth.permissions import permit, scope_within
 from app.auth.tokens import Principal
 from app.cases import repository as repo
 from app.cases import service as cases
@@ -229,9 +229,7 @@ async def find(
 ) -> list[HouseholdFound]:  # fmt: skip
     """Households in the caller's area matching every criterion given."""
     permit(principal, Permission.household_read)
-    scope = area if area and area.startswith(principal.area) else principal.area
-    if area and not area.startswith(principal.area):
-        raise NotFound("area_not_found", f"No area {area} within yours.")
+    scope = scope_within(principal, area)
     query = select(Household).where(in_area(Household.village_code, scope))
     if name:
         named = select(Member.household_id).where(Member.name.contains(name.strip()))
