@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import insert
 
+from app.core import idempotency
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency_model import IdempotencyRecord
 from tests.helpers import APPLICATION, Api, new_id_number
@@ -149,3 +151,44 @@ async def test_a_request_refused_before_it_ran_frees_its_key(api: Api) -> None:
     current = {"Idempotency-Key": "stale", "If-Match": '"1"'}
     moved = await api.post("cadre.pinggang", path, {}, **current)
     assert moved.status_code == 200, moved.text
+
+
+async def test_the_write_and_its_record_commit_together(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash after the route ran, as its answer is recorded, leaves neither the write nor
+    the record: the retry with the same key runs once, and there is one case, not two."""
+    real_update = idempotency.update
+    crashed: list[bool] = []
+
+    def crash_once(table: Any) -> Any:
+        if not crashed:
+            crashed.append(True)
+            raise RuntimeError("the process dies as the answer is recorded")
+        return real_update(table)
+
+    monkeypatch.setattr(idempotency, "update", crash_once)
+    body = report(new_id_number())
+    with pytest.raises(RuntimeError):
+        await api.post("cadre.pinggang", "/api/v1/cases", body, **{"Idempotency-Key": "crash"})
+    assert crashed
+    assert (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"] == []
+    retry = await api.post("cadre.pinggang", "/api/v1/cases", body, **{"Idempotency-Key": "crash"})
+    assert retry.status_code == 201, retry.text
+    assert "Idempotent-Replayed" not in retry.headers
+    assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 1
+    assert await api.event_count(retry.json()["id"]) == 1
+
+
+async def test_a_refusal_of_the_rules_keeps_its_record_and_nothing_else(api: Api) -> None:
+    case = await api.open_case()
+    path = f"/api/v1/cases/{case['id']}/actions/withdraw"
+    refused = await api.post(
+        "cadre.pinggang", path, {}, **{"Idempotency-Key": "r", "If-Match": '"1"'}
+    )
+    assert refused.status_code == 409
+    assert await api.event_count(case["id"]) == 1
+    again = await api.post(
+        "cadre.pinggang", path, {}, **{"Idempotency-Key": "r", "If-Match": '"1"'}
+    )
+    assert again.headers["idempotent-replayed"] == "true"

@@ -62,42 +62,39 @@ async def read_personal_data(
     """ID numbers and the phone in full, for a role whose work needs them, with a stated
     purpose. Every such read is written to the access log in the same transaction."""
     cipher, now = cipher_for(settings.field_keys), clock.now()
-    async with session.begin():
-        household = await session.get(Household, household_id)
-        if household is None or not principal.covers(household.village_code):
-            raise NotFound("household_not_found", f"No household {household_id} in your area.")
-        permit(principal, Permission.personal_data_unmask)
-        members = (await session.execute(
-            select(Member).where(Member.household_id == household_id)
-            .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
-        wanted = sorted(set(fields))
-        head = phone = account = None
-        if "bank_account" in wanted and household.bank_account_encrypted:
-            sealed_at = context("household", household.id, "bank_account")
-            account = cipher.decrypt(household.bank_account_encrypted, sealed_at)
-        if "id_number" in wanted:
-            head = cipher.decrypt(household.head_id_number_encrypted,
-                                  context("household", household.id, "head_id_number"))  # fmt: skip
-        if "phone" in wanted and household.phone_encrypted:
-            phone = cipher.decrypt(household.phone_encrypted,
-                                   context("household", household.id, "phone"))  # fmt: skip
-        identities = [
-            MemberIdentity(
-                member_id=m.id,
-                name=m.name,
-                id_number=cipher.decrypt(
-                    m.id_number_encrypted, context("member", m.id, "id_number")
-                )
-                if "id_number" in wanted
-                else None,
-            )
-            for m in members
-        ]
-        session.add(AccessLogEntry(
-            at=now, actor_sub=principal.sub, actor_role=principal.role.value,
-            actor_area=principal.area, record_type="household", record_id=household.id,
-            fields=wanted, purpose=purpose,
-        ))  # fmt: skip
+    household = await session.get(Household, household_id)
+    if household is None or not principal.covers(household.village_code):
+        raise NotFound("household_not_found", f"No household {household_id} in your area.")
+    permit(principal, Permission.personal_data_unmask)
+    members = (await session.execute(
+        select(Member).where(Member.household_id == household_id)
+        .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
+    wanted = sorted(set(fields))
+    head = phone = account = None
+    if "bank_account" in wanted and household.bank_account_encrypted:
+        sealed_at = context("household", household.id, "bank_account")
+        account = cipher.decrypt(household.bank_account_encrypted, sealed_at)
+    if "id_number" in wanted:
+        head = cipher.decrypt(household.head_id_number_encrypted,
+                              context("household", household.id, "head_id_number"))  # fmt: skip
+    if "phone" in wanted and household.phone_encrypted:
+        phone = cipher.decrypt(household.phone_encrypted,
+                               context("household", household.id, "phone"))  # fmt: skip
+    identities = [
+        MemberIdentity(
+            member_id=m.id,
+            name=m.name,
+            id_number=cipher.decrypt(m.id_number_encrypted, context("member", m.id, "id_number"))
+            if "id_number" in wanted
+            else None,
+        )
+        for m in members
+    ]
+    session.add(AccessLogEntry(
+        at=now, actor_sub=principal.sub, actor_role=principal.role.value,
+        actor_area=principal.area, record_type="household", record_id=household.id,
+        fields=wanted, purpose=purpose,
+    ))  # fmt: skip
     return PersonalData(household_id=household.id, head_id_number=head, phone=phone,
                         bank_account=account,
                         members=identities)  # fmt: skip

@@ -210,11 +210,10 @@ async def latest_note(
     verifiers and witnesses (their ``/checkpoint``): check it against the ``vkey`` of
     ``/audit/public-key``, and its growth with ``/audit/consistency``."""
     permit(principal, Permission.audit_keys)
-    async with session.begin():
-        points = await session.execute(
-            select(Checkpoint).where(Checkpoint.note_signature.is_not(None))
-            .order_by(Checkpoint.tree_size.desc()).limit(1))  # fmt: skip
-        point = points.scalar_one_or_none()
+    points = await session.execute(
+        select(Checkpoint).where(Checkpoint.note_signature.is_not(None))
+        .order_by(Checkpoint.tree_size.desc()).limit(1))  # fmt: skip
+    point = points.scalar_one_or_none()
     note = _note(point, _keys(settings)) if point else None
     if note is None:
         raise NotFound("checkpoint_not_found", "No checkpoint has been signed as a note yet.")
@@ -253,10 +252,9 @@ async def create_checkpoint(
 ) -> CheckpointOut:
     """Sequence every committed event and sign the log's head now."""
     permit(principal, Permission.audit_sign)
-    async with session.begin():
-        signed = await log.checkpoint(session, Signer(settings.audit_signing_key),
-                                      settings.audit_origin, clock.now())  # fmt: skip
-        out = CheckpointOut.of(signed.checkpoint, _keys(settings))
+    signed = await log.checkpoint(session, Signer(settings.audit_signing_key),
+                                  settings.audit_origin, clock.now())  # fmt: skip
+    out = CheckpointOut.of(signed.checkpoint, _keys(settings))
     if not signed.created:
         response.status_code = status.HTTP_200_OK
     return out

@@ -414,8 +414,7 @@ def fact_gate(kind: str) -> Any:
     """Check existence and role before the body is validated (API order: 404, 403, 422)."""
 
     async def gate(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> Principal:
-        async with session.begin():
-            snap, _ = await service.get_case(session, principal, case_id)
+        snap, _ = await service.get_case(session, principal, case_id)
         if principal.role not in service.fact_spec(snap, kind).roles:
             raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
         return principal

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from statemachine.exceptions import TransitionNotAllowed
 
-from app.access_log.ledgers import log_registry_probe
+from app.access_log.ledgers import registry_probe
 from app.auth.permissions import permit
 from app.auth.tokens import SYSTEM_TIMER, Principal
 from app.cases import door
@@ -87,16 +87,6 @@ from workflows.rules import (
     open_objections,
 )
 from workflows.vocabulary import Channel, ObjectionOutcome, Procedure, Role
-
-
-class RegistryConflict(Unprocessable):
-    """A request that ran into a person registered elsewhere: the household's id is kept for
-    the access log, never answered."""
-
-    def __init__(self, code: str, detail: str, *, household_id: str, **extra: Any) -> None:
-        super().__init__(code, detail, **extra)
-        self.household_id = household_id
-
 
 SYSTEM_COMPARISON = Principal(sub="system:comparison", role=Role.system, area="")
 
@@ -435,7 +425,7 @@ async def _transition(
         )
 
 
-async def fire_in_transaction(
+async def fire_on_held(
     session: AsyncSession,
     snap: Snapshot,
     action: str,
@@ -530,27 +520,24 @@ async def fire_action(
     now: datetime,
 ) -> tuple[Snapshot, Household]:
     """Fire one transition; checks answer in the API's order (404, 403, 422, 428, 412, 409)."""
-    async with session.begin():
-        snap, household = await _locked(session, principal, case_id)
-        flow = snap.workflow
-        if action not in flow.actions or action in OPEN_ACTIONS.values():
-            raise NotFound("action_not_found", f"The workflow has no action {action!r}.")
-        if principal.role not in flow.roles_for(action):
-            raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} never fires {action}.")
-        step = flow.step(action, snap.state)
-        model = (step or next(s for s in flow.steps if s.action == action)).payload
-        payload = _completed(snap, action, _validated(model, raw_payload))
-        _check_version(snap, if_match, required=True)
-        if step is None:
-            raise Conflict(
-                "transition_not_allowed", f"{action} does not leave the state {snap.state}."
-            )
-        await _transition(session, snap, step, payload, principal, now)
-        if step.action == "submit_to_city":
-            # 数据比对 runs as the case reaches the city, in the same transaction.
-            comparison = await _comparison(session, snap, household)
-            await _append(session, snap, name="data_comparison", payload=comparison,
-                          to_state=snap.state, actor=SYSTEM_COMPARISON, now=now)  # fmt: skip
+    snap, household = await _locked(session, principal, case_id)
+    flow = snap.workflow
+    if action not in flow.actions or action in OPEN_ACTIONS.values():
+        raise NotFound("action_not_found", f"The workflow has no action {action!r}.")
+    if principal.role not in flow.roles_for(action):
+        raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} never fires {action}.")
+    step = flow.step(action, snap.state)
+    model = (step or next(s for s in flow.steps if s.action == action)).payload
+    payload = _completed(snap, action, _validated(model, raw_payload))
+    _check_version(snap, if_match, required=True)
+    if step is None:
+        raise Conflict("transition_not_allowed", f"{action} does not leave the state {snap.state}.")
+    await _transition(session, snap, step, payload, principal, now)
+    if step.action == "submit_to_city":
+        # 数据比对 runs as the case reaches the city, in the same transaction.
+        comparison = await _comparison(session, snap, household)
+        await _append(session, snap, name="data_comparison", payload=comparison,
+                      to_state=snap.state, actor=SYSTEM_COMPARISON, now=now)  # fmt: skip
     return snap, household
 
 
@@ -576,81 +563,80 @@ async def record_fact(
     settings: Settings,
 ) -> tuple[Snapshot, Household]:
     """Record a fact (form, review, objection …) as an event; may trigger a return."""
-    async with session.begin():
-        snap, household = await _locked(session, principal, case_id)
-        spec = fact_spec(snap, kind)
-        if principal.role not in spec.roles:
-            raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
-        if kind == "measure_progress":  # who may report is a 403, and 403 precedes 412
-            early = snap.workflow.fact_rules(kind, RuleContext(
-                facts=snap.facts, now=now, policy=policy(snap.policy_version), procedure=None,
-                payload=payload_in.model_dump(mode="json", exclude_none=True), state=snap.state,
-                actor_sub=principal.sub, actor_role=principal.role.value))  # fmt: skip
-            if early is not None and early.code == "not_the_responsible_person":
-                raise Forbidden(early.code, early.message)
-        _check_version(snap, if_match, required=False)
-        if snap.state not in spec.states:
-            raise Conflict(
-                "not_recordable_in_state", f"A {kind} is not recorded in the state {snap.state}."
-            )
-        procedure = spec.states[snap.state]
-        payload = payload_in.model_dump(mode="json", exclude_none=True)
-        await _check_at_door(session, snap, household, kind, procedure, payload, now, settings)
-        if procedure is not None and kind != "commitment_form":
-            payload["procedure"] = procedure.value
-        if kind == "objection":
-            payload["objection_id"] = uuid.uuid4().hex
-        if kind == "measure_planned":
-            payload["measure_id"] = uuid.uuid4().hex
-        if kind in ("household_verification", "income_assessment"):
-            payload.update(income_figures(payload))
-        if kind == "data_comparison":
-            payload = await _comparison(session, snap, household)
-        if kind == "commitment_form":
-            # the trail keeps the digests only: a masked number in a chained payload could
-            # never be re-masked at rest
-            payload["covered_members"] = [
-                {"id_number_digest": blind_index(settings.blind_index_key, number)}
-                for number in payload.pop("covered_member_id_numbers")
-            ]
-        ctx = RuleContext(
-            facts=snap.facts,
-            now=now,
-            policy=policy(snap.policy_version),
-            procedure=procedure,
-            payload=payload,
-            state=snap.state,
-            actor_sub=principal.sub,
-            actor_role=principal.role.value,
+    snap, household = await _locked(session, principal, case_id)
+    spec = fact_spec(snap, kind)
+    if principal.role not in spec.roles:
+        raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
+    if kind == "measure_progress":  # who may report is a 403, and 403 precedes 412
+        early = snap.workflow.fact_rules(kind, RuleContext(
+            facts=snap.facts, now=now, policy=policy(snap.policy_version), procedure=None,
+            payload=payload_in.model_dump(mode="json", exclude_none=True), state=snap.state,
+            actor_sub=principal.sub, actor_role=principal.role.value))  # fmt: skip
+        if early is not None and early.code == "not_the_responsible_person":
+            raise Forbidden(early.code, early.message)
+    _check_version(snap, if_match, required=False)
+    if snap.state not in spec.states:
+        raise Conflict(
+            "not_recordable_in_state", f"A {kind} is not recorded in the state {snap.state}."
         )
-        refusal = snap.workflow.fact_rules(kind, ctx)
-        if refusal is not None:
-            if refusal.code == "not_the_responsible_person":
-                raise Forbidden(refusal.code, refusal.message)
-            raise guard_failed([refusal])
-        await _append(
-            session, snap, name=kind, payload=payload, to_state=snap.state, actor=principal, now=now
-        )
-        notice = procedure and snap.facts["procedures"][procedure]["notice"]
-        if (
-            kind == "objection_resolution"
-            and payload["outcome"] == ObjectionOutcome.dismissed
-            and notice
-            and procedure in NOTICE_STEPS
-            and now >= notice_ends_at(notice)
-            and not open_objections(snap.facts["procedures"][procedure])
-        ):
-            # The notice timer found this objection open and stood down: the case may go on now.
-            await timers.schedule(session, snap.id, timers.NOTICE_END, now, now, procedure)
-        upheld = kind == "objection_resolution" and payload["outcome"] == ObjectionOutcome.upheld
-        if upheld and snap.state in UPHELD_STEPS:
-            # 异议成立: the nomination goes back to the village, the elimination back to
-            # assistance (its notice and review void), in the same transaction.
-            action, reason = UPHELD_STEPS[snap.state]
-            step = snap.workflow.step(action, snap.state)
-            assert step is not None
-            stated = {"reason": f"{reason}: {payload['reason']}" if reason else payload["reason"]}
-            await _transition(session, snap, step, stated, principal, now)
+    procedure = spec.states[snap.state]
+    payload = payload_in.model_dump(mode="json", exclude_none=True)
+    await _check_at_door(session, snap, household, kind, procedure, payload, now, settings)
+    if procedure is not None and kind != "commitment_form":
+        payload["procedure"] = procedure.value
+    if kind == "objection":
+        payload["objection_id"] = uuid.uuid4().hex
+    if kind == "measure_planned":
+        payload["measure_id"] = uuid.uuid4().hex
+    if kind in ("household_verification", "income_assessment"):
+        payload.update(income_figures(payload))
+    if kind == "data_comparison":
+        payload = await _comparison(session, snap, household)
+    if kind == "commitment_form":
+        # the trail keeps the digests only: a masked number in a chained payload could
+        # never be re-masked at rest
+        payload["covered_members"] = [
+            {"id_number_digest": blind_index(settings.blind_index_key, number)}
+            for number in payload.pop("covered_member_id_numbers")
+        ]
+    ctx = RuleContext(
+        facts=snap.facts,
+        now=now,
+        policy=policy(snap.policy_version),
+        procedure=procedure,
+        payload=payload,
+        state=snap.state,
+        actor_sub=principal.sub,
+        actor_role=principal.role.value,
+    )
+    refusal = snap.workflow.fact_rules(kind, ctx)
+    if refusal is not None:
+        if refusal.code == "not_the_responsible_person":
+            raise Forbidden(refusal.code, refusal.message)
+        raise guard_failed([refusal])
+    await _append(
+        session, snap, name=kind, payload=payload, to_state=snap.state, actor=principal, now=now
+    )
+    notice = procedure and snap.facts["procedures"][procedure]["notice"]
+    if (
+        kind == "objection_resolution"
+        and payload["outcome"] == ObjectionOutcome.dismissed
+        and notice
+        and procedure in NOTICE_STEPS
+        and now >= notice_ends_at(notice)
+        and not open_objections(snap.facts["procedures"][procedure])
+    ):
+        # The notice timer found this objection open and stood down: the case may go on now.
+        await timers.schedule(session, snap.id, timers.NOTICE_END, now, now, procedure)
+    upheld = kind == "objection_resolution" and payload["outcome"] == ObjectionOutcome.upheld
+    if upheld and snap.state in UPHELD_STEPS:
+        # 异议成立: the nomination goes back to the village, the elimination back to
+        # assistance (its notice and review void), in the same transaction.
+        action, reason = UPHELD_STEPS[snap.state]
+        step = snap.workflow.step(action, snap.state)
+        assert step is not None
+        stated = {"reason": f"{reason}: {payload['reason']}" if reason else payload["reason"]}
+        await _transition(session, snap, step, stated, principal, now)
     return snap, household
 
 
@@ -723,16 +709,13 @@ async def open_case(
         )
     for attempt in range(2):
         try:
-            async with session.begin():
-                return await open_in_transaction(
+            async with session.begin_nested():
+                return await _open_or_attach(
                     session, principal, body, flow, open_step, now, settings
                 )
-        except RegistryConflict as conflict:
-            await log_registry_probe(session, principal, conflict.household_id, now,
-                                     f"opening a case: {conflict.code}")  # fmt: skip
-            raise
         except IntegrityError:
-            # A concurrent report created the household or its case first: attach instead.
+            # A concurrent report created the household or its case first: attach instead
+            # (the savepoint's rollback keeps the request's transaction usable).
             if attempt:
                 raise
     raise AssertionError("unreachable")
@@ -765,7 +748,7 @@ async def insert_household(
     return household
 
 
-async def open_in_transaction(
+async def _open_or_attach(
     session: AsyncSession,
     principal: Principal,
     body: OpenCaseIn,
@@ -793,18 +776,20 @@ async def open_in_transaction(
     # the declarant may be any registered member (a spouse, a grown child): their household
     household = await repo.household_of_person(session, digest)
     if household is not None and household.village_code != village:
-        # named only to those whose area holds it; the probe itself is logged by the caller
+        # named only to those whose area holds it; the probe itself is in the access log
         where = (
             f"in village {household.village_code}"
             if principal.covers(household.village_code)
             else "in another village"
         )
-        raise RegistryConflict(
+        refusal = Unprocessable(
             "household_village_mismatch",
             f"This person is registered {where}; the household is reported there.",
-            household_id=household.id,
             field="household.village_code",
         )
+        why = "opening a case: household_village_mismatch"
+        refusal.kept.append(registry_probe(principal, household.id, now, why))
+        raise refusal
     if household is None:
         household = await insert_household(session, body.household, digest, now, settings)
     snap, attached = await report_on_household(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -128,22 +129,60 @@ def make_sessionmaker(
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session per request; services open the transaction (the unit of work) themselves."""
+    """One request, one transaction (the unit of work): services only write and flush; the
+    transaction commits when the route returns, before the answer is sent, and rolls back
+    when it raises, so a refusal writes nothing. What a refusal must still leave behind (the
+    access log's record of a refused registry probe) travels on the error as ``kept`` and
+    commits after the rollback.
+
+    A request sent with an ``Idempotency-Key`` runs in the session the idempotency middleware
+    holds: the middleware commits it together with the stored answer (one transaction for the
+    write and its record), so on success this dependency leaves the commit to it."""
+    held: AsyncSession | None = request.scope.get("state", {}).get(HELD_SESSION)
+    if held is not None:
+        async with _unit_of_work(held, commit=False):
+            yield held
+        return
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
+    async with sessionmaker() as session, _unit_of_work(session, commit=True):
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+HELD_SESSION = "idempotent_session"
+"""Where the idempotency middleware leaves the session it commits (``scope["state"]``)."""
 
 
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+@asynccontextmanager
+async def _unit_of_work(session: AsyncSession, *, commit: bool) -> AsyncIterator[None]:
+    try:
+        yield
+    except BaseException as exc:
+        await session.rollback()
+        kept = getattr(exc, "kept", ())
+        if kept:
+            session.add_all(kept)
+            await session.commit()
+        raise
+    if commit and session.in_transaction():
+        await session.commit()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+"""The request's session; ``scope="function"`` commits before the response is sent (a plain
+yield dependency would commit after the client already has its answer)."""
+
+
+async def get_read_session(request: Request, primary: SessionDep) -> AsyncIterator[AsyncSession]:
     """A session on the read replica when one is configured (``READ_DATABASE_URL``), for reads
     that may lag the primary by a moment: ledgers and audit reads. Never for a write, nor for
-    a read that must see the caller's own writes."""
+    a read that must see the caller's own writes. Without a replica, the request's own
+    session (on SQLite a second connection would wait for the first one's write lock)."""
+    if request.app.state.read_engine is request.app.state.engine:
+        yield primary
+        return
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.read_sessionmaker
     async with sessionmaker() as session:
         yield session
 
 
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

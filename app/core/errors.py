@@ -33,6 +33,9 @@ class ProblemError(Exception):
         self.kind = kind
         self.status = kind.status
         self.code, self.detail, self.extra = code, detail, extra
+        self.kept: list[Any] = []
+        """Rows the refusal must still leave behind (the access log's record of it): they
+        commit after the request's writes roll back (``app.core.db.get_session``)."""
 
     @property
     def title(self) -> str:

@@ -7,32 +7,39 @@ headers that matter) and writes nothing; the same key with another body is refus
 
 Only what executed is kept: answers below 400, and 409 refusals of the rules. A request
 refused before it ran (401, 403, 404, 412, 422, 428) and server errors (5xx) release the key,
-so the corrected retry runs. The answer is stored before it leaves, so a retry sent the
-moment it arrives is answered from the record, never ``in_flight``. The caller is the
-principal the authentication middleware verified (local or identity-provider tokens alike).
+so the corrected retry runs. The answer is stored in the route's own transaction: the
+route runs in a session this middleware holds (``app.core.db.get_session`` hands it over),
+and the writes and the record commit together before the answer leaves, so a crash can
+neither lose the record of a write nor leave one of a write that never took place, and a
+retry sent the moment the answer arrives is answered from the record, never ``in_flight``.
+The caller is the principal the authentication middleware verified (local or
+identity-provider tokens alike).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.tokens import verify
 from app.core.clock import Clock
 from app.core.config import Settings
+from app.core.db import HELD_SESSION
 from app.core.errors import PROBLEM_JSON, Conflict, ProblemError, Unauthorized, Unprocessable
 from app.core.idempotency_model import IdempotencyRecord
 
 HEADER = b"idempotency-key"
 KEPT_HEADERS = ("content-type", "location", "etag")
 RECORD = cast(Table, IdempotencyRecord.__table__)
+log = logging.getLogger(__name__)
 
 
 class IdempotencyMiddleware:
@@ -86,10 +93,27 @@ class IdempotencyMiddleware:
                 captured["body"] += message.get("body", b"")
             held.append(message)  # sent once the record holds the answer
 
-        try:
-            await self.app(scope, replay_body, capture)
-        finally:
-            await _finish(sessionmaker, ident, captured)
+        # The route's writes and the stored answer commit in one transaction, before the
+        # answer leaves: a crash between them cannot lose the record of a write that took
+        # place (nor keep one for a write that did not).
+        async with sessionmaker() as session:
+            scope.setdefault("state", {})[HELD_SESSION] = session
+            try:
+                await self.app(scope, replay_body, capture)
+                stored = await _finish(session, ident, captured)
+            except BaseException:
+                await session.rollback()
+                await _release(session, ident)
+                raise
+            finally:
+                scope["state"].pop(HELD_SESSION, None)
+        if not stored:
+            held = _problem_messages(
+                ProblemError(
+                    "internal_error",
+                    "The request could not be committed and wrote nothing; send it again.",
+                )
+            )
         for message in held:
             await send(message)
 
@@ -161,28 +185,45 @@ async def _claim(
     return record
 
 
-async def _finish(
-    sessionmaker: async_sessionmaker[AsyncSession], ident: dict[str, str], captured: dict[str, Any]
-) -> None:
+async def _finish(session: AsyncSession, ident: dict[str, str], captured: dict[str, Any]) -> bool:
+    """Commit the route's writes with the stored answer (or, for a request refused before it
+    ran, roll them back and release the key). False when the commit failed."""
     where = [RECORD.c[name] == value for name, value in ident.items()]
-    async with sessionmaker() as session, session.begin():
-        if not executed(captured["status"], captured["body"]):
-            await session.execute(delete(RECORD).where(*where))
-            return
-        kept = {
-            name.decode("latin-1"): value.decode("latin-1")
-            for name, value in captured["headers"]
-            if name.decode("latin-1").lower() in KEPT_HEADERS
-        }
-        await session.execute(
-            update(RECORD)
-            .where(*where)
-            .values(
-                status_code=captured["status"],
-                response_headers=kept,
-                response_body=captured["body"],
-            )
+    if not executed(captured["status"], captured["body"]):
+        await session.rollback()
+        await _release(session, ident)
+        return True
+    if captured["status"] >= 400:  # a refusal of the rules: it writes nothing but its record
+        await session.rollback()
+    kept = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in captured["headers"]
+        if name.decode("latin-1").lower() in KEPT_HEADERS
+    }
+    await session.execute(
+        update(RECORD)
+        .where(*where)
+        .values(
+            status_code=captured["status"],
+            response_headers=kept,
+            response_body=captured["body"],
         )
+    )
+    try:
+        await session.commit()
+    except DBAPIError:
+        log.exception("commit of an idempotent request failed")
+        await session.rollback()
+        await _release(session, ident)
+        return False
+    return True
+
+
+async def _release(session: AsyncSession, ident: dict[str, str]) -> None:
+    """Free the key of a request that did not run, so that its corrected retry does."""
+    where = [RECORD.c[name] == value for name, value in ident.items()]
+    await session.execute(delete(RECORD).where(*where))
+    await session.commit()
 
 
 def executed(status: int, body: bytes) -> bool:
@@ -207,15 +248,21 @@ async def _send_stored(send: Send, record: IdempotencyRecord) -> None:
 
 
 async def _send_problem(send: Send, error: ProblemError) -> None:
-    await _send(
-        send,
-        error.status,
-        [(b"content-type", PROBLEM_JSON.encode())],
-        json.dumps(error.body()).encode(),
-    )
+    for message in _problem_messages(error):
+        await send(message)
+
+
+def _problem_messages(error: ProblemError) -> list[Message]:
+    return _messages(error.status, [(b"content-type", PROBLEM_JSON.encode())],
+                     json.dumps(error.body()).encode())  # fmt: skip
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    for message in _messages(status, headers, body):
+        await send(message)
+
+
+def _messages(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> list[Message]:
     headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    return [{"type": "http.response.start", "status": status, "headers": headers},
+            {"type": "http.response.body", "body": body}]  # fmt: skip

@@ -98,23 +98,22 @@ async def upload_snapshot(
     if errors:
         raise validation_problem(errors)
     sha256 = hashlib.sha256(rfc8785.dumps(body.model_dump(mode="json"))).hexdigest()
-    async with session.begin():
-        existing = await repo.snapshot_by_digest(session, dataset, sha256)
-        if existing is not None:
-            response.status_code = status.HTTP_200_OK
-            snapshot = existing
-        else:
-            snapshot = DepartmentSnapshot(
-                id=str(uuid.uuid4()), dataset=dataset, department=spec.department,
-                imported_at=clock.now(), imported_by=principal.sub,
-                row_count=len(body.records), sha256=sha256,
-            )  # fmt: skip
-            await repo.add_snapshot(session, snapshot, [
-                {"snapshot_id": snapshot.id, "dataset": dataset,
-                 "id_digest": blind_index(settings.blind_index_key, r.id_number),
-                 "id_masked": idnumber.mask(r.id_number), "attributes": r.attributes}
-                for r in body.records
-            ])  # fmt: skip
+    existing = await repo.snapshot_by_digest(session, dataset, sha256)
+    if existing is not None:
+        response.status_code = status.HTTP_200_OK
+        snapshot = existing
+    else:
+        snapshot = DepartmentSnapshot(
+            id=str(uuid.uuid4()), dataset=dataset, department=spec.department,
+            imported_at=clock.now(), imported_by=principal.sub,
+            row_count=len(body.records), sha256=sha256,
+        )  # fmt: skip
+        await repo.add_snapshot(session, snapshot, [
+            {"snapshot_id": snapshot.id, "dataset": dataset,
+             "id_digest": blind_index(settings.blind_index_key, r.id_number),
+             "id_masked": idnumber.mask(r.id_number), "attributes": r.attributes}
+            for r in body.records
+        ])  # fmt: skip
     return SnapshotOut(
         id=snapshot.id, dataset=snapshot.dataset, department=snapshot.department,
         row_count=snapshot.row_count, sha256=snapshot.sha256, imported_at=snapshot.imported_at,

@@ -227,8 +227,7 @@ async def upload(
         )  # fmt: skip
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"/api/v1/warning-batches/{batch.id}"
-    async with session.begin():
-        return await _batch_out(session, batch)
+    return await _batch_out(session, batch)
 
 
 @router.get("", response_model=list[WarningBatchOut])
@@ -247,20 +246,18 @@ async def list_batches(
     if since is not None:
         # uploaded on that day in Asia/Shanghai or later
         query = query.where(WarningBatch.uploaded_at >= start_of_local_day(since))
-    async with session.begin():
-        batches = list((await session.execute(query)).scalars())
-        counts = await service.summary(session, [b.id for b in batches])  # one query for all
-        return [await _batch_out(session, b, counts[b.id]) for b in batches]
+    batches = list((await session.execute(query)).scalars())
+    counts = await service.summary(session, [b.id for b in batches])  # one query for all
+    return [await _batch_out(session, b, counts[b.id]) for b in batches]
 
 
 @router.get("/{batch_id}", response_model=WarningBatchOut)
 async def get_batch(
     batch_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> WarningBatchOut:
-    async with session.begin():
-        batch = await service.visible_batch(session, principal, batch_id)
-        permit(principal, Permission.warning_batch_read)
-        return await _batch_out(session, batch)
+    batch = await service.visible_batch(session, principal, batch_id)
+    permit(principal, Permission.warning_batch_read)
+    return await _batch_out(session, batch)
 
 
 @router.get("/{batch_id}/rows", response_model=RowPage)
@@ -274,15 +271,14 @@ async def batch_rows(
 ) -> RowPage:
     """The per-row report, by line: accepted (and matched to a registered household or an
     open case) or rejected with every reason."""
-    async with session.begin():
-        batch = await service.visible_batch(session, principal, batch_id)
-        permit(principal, Permission.warning_batch_read)
-        query = (select(DepartmentWarning)
-                 .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.line > after)
-                 .order_by(DepartmentWarning.line).limit(limit + 1))  # fmt: skip
-        if status is not None:
-            query = query.where(DepartmentWarning.status == status)
-        rows = list((await session.execute(query)).scalars())
+    batch = await service.visible_batch(session, principal, batch_id)
+    permit(principal, Permission.warning_batch_read)
+    query = (select(DepartmentWarning)
+             .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.line > after)
+             .order_by(DepartmentWarning.line).limit(limit + 1))  # fmt: skip
+    if status is not None:
+        query = query.where(DepartmentWarning.status == status)
+    rows = list((await session.execute(query)).scalars())
     more = len(rows) > limit
     return RowPage(items=[_row_out(w) for w in rows[:limit]],
                    next_after=rows[limit - 1].line if more else None)  # fmt: skip
@@ -302,12 +298,11 @@ async def dispose(
     for the person's household (registering it from the warning if it is not yet) and sends it
     to the township of its village, or reports the warning to the household's open case;
     ``dismiss`` closes the warning with a reason. All items or none."""
-    async with session.begin():
-        batch = await service.visible_batch(session, principal, batch_id)
-        permit(principal, Permission.warning_batch_distribute)
-        items = [{**i.model_dump(mode="json"), "decision": i.decision + "d"
-                  if i.decision == "distribute" else "dismissed"} for i in body.items]  # fmt: skip
-        done = await service.dispose(session, principal, batch, items, clock.now(), settings)
+    batch = await service.visible_batch(session, principal, batch_id)
+    permit(principal, Permission.warning_batch_distribute)
+    items = [{**i.model_dump(mode="json"), "decision": i.decision + "d"
+              if i.decision == "distribute" else "dismissed"} for i in body.items]  # fmt: skip
+    done = await service.dispose(session, principal, batch, items, clock.now(), settings)
     return [DispositionOut(line=d.line, decision=d.decision, risk_type=d.risk_type,
                            township_code=d.township_code, reason=d.reason, case_id=d.case_id,
                            attached=d.attached, decided_by=d.decided_by,
@@ -324,20 +319,19 @@ async def feedback(
 ) -> FeedbackPage:
     """Per accepted warning: whether the city has distributed it, where its verification
     stands, and — once determined — whether the household became a monitored household."""
-    async with session.begin():
-        batch = await service.visible_batch(session, principal, batch_id)
-        permit(principal, Permission.warning_batch_read)
-        query = (
-            select(DepartmentWarning, WarningDisposition, Case.state, Case.monitoring_type)
-            .outerjoin(WarningDisposition,
-                       (WarningDisposition.batch_id == DepartmentWarning.batch_id)
-                       & (WarningDisposition.line == DepartmentWarning.line))
-            .outerjoin(Case, Case.id == WarningDisposition.case_id)
-            .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.status == "accepted",
-                   DepartmentWarning.line > after)
-            .order_by(DepartmentWarning.line).limit(limit + 1)
-        )  # fmt: skip
-        rows = (await session.execute(query)).all()
+    batch = await service.visible_batch(session, principal, batch_id)
+    permit(principal, Permission.warning_batch_read)
+    query = (
+        select(DepartmentWarning, WarningDisposition, Case.state, Case.monitoring_type)
+        .outerjoin(WarningDisposition,
+                   (WarningDisposition.batch_id == DepartmentWarning.batch_id)
+                   & (WarningDisposition.line == DepartmentWarning.line))
+        .outerjoin(Case, Case.id == WarningDisposition.case_id)
+        .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.status == "accepted",
+               DepartmentWarning.line > after)
+        .order_by(DepartmentWarning.line).limit(limit + 1)
+    )  # fmt: skip
+    rows = (await session.execute(query)).all()
     items = [_feedback(w, d, state, kind) for w, d, state, kind in rows[:limit]]
     more = len(rows) > limit
     return FeedbackPage(items=items, next_after=rows[limit - 1][0].line if more else None)

@@ -274,8 +274,7 @@ async def take(
         WarningBatch.sender == sender,
         WarningBatch.sha256 == sha256,
     )
-    async with session.begin():
-        earlier = (await session.execute(same)).scalar_one_or_none()
+    earlier = (await session.execute(same)).scalar_one_or_none()
     if earlier is not None:
         return earlier, False
     batch = WarningBatch(id=str(uuid.uuid4()), source=source, sender=sender,
@@ -284,7 +283,7 @@ async def take(
                          uploaded_by=principal.sub, uploaded_at=now)  # fmt: skip
     today = local_date(now)
     try:
-        async with session.begin():
+        async with session.begin_nested():
             if reference is not None:
                 taken = select(WarningBatch.id).where(
                     WarningBatch.area_code == principal.area,
@@ -322,8 +321,7 @@ async def take(
                 raise Unprocessable("file_empty", "The batch has no rows.")
     except IntegrityError:
         # the same upload, sent twice at once, was taken by the other request
-        async with session.begin():
-            earlier = (await session.execute(same)).scalar_one_or_none()
+        earlier = (await session.execute(same)).scalar_one_or_none()
         if earlier is None:
             raise
         return earlier, False
@@ -418,7 +416,7 @@ async def dispose(
             township = household.village_code[:9]
             if not attached:
                 payload = {"township_code": township, "note": item.get("reason")}
-                await cases.fire_in_transaction(session, snap, "distribute", payload, principal,
+                await cases.fire_on_held(session, snap, "distribute", payload, principal,
                                                 now)  # fmt: skip
             disposition.case_id, disposition.attached = snap.id, attached
             disposition.township_code = township

@@ -68,8 +68,7 @@ async def open_round(
         raise Forbidden("area_forbidden", f"{body.area} is outside your area.")
     row = EliminationRound(id=str(uuid.uuid4()), area_code=body.area, opened_at=clock.now(),
                            opened_by=principal.sub, reason=body.reason)  # fmt: skip
-    async with session.begin():
-        session.add(row)
+    session.add(row)
     return _out(row)
 
 
@@ -80,44 +79,43 @@ async def get_round(
     """Every monitored household of the round's area (within yours): ready, not ready with the
     criteria it misses, already in the elimination procedure, or eliminated since it opened."""
     now = clock.now()
-    async with session.begin():
-        row = await session.get(EliminationRound, round_id)
-        if row is None or not (row.area_code.startswith(principal.area)
-                               or principal.area.startswith(row.area_code)):  # fmt: skip
-            raise NotFound("round_not_found", f"No elimination round {round_id}.")
-        permit(principal, Permission.elimination_round_read)
-        query = (
-            select(Case, Household)
-            .join(Household, Household.id == Case.household_id)
-            .where(
-                cases_repo.in_area(Case.area_code, row.area_code),
-                cases_repo.in_area(Case.area_code, principal.area),
-                Case.state.in_(IN_SCOPE),
-            )
-            .order_by(Case.area_code, Case.opened_at)
+    row = await session.get(EliminationRound, round_id)
+    if row is None or not (row.area_code.startswith(principal.area)
+                           or principal.area.startswith(row.area_code)):  # fmt: skip
+        raise NotFound("round_not_found", f"No elimination round {round_id}.")
+    permit(principal, Permission.elimination_round_read)
+    query = (
+        select(Case, Household)
+        .join(Household, Household.id == Case.household_id)
+        .where(
+            cases_repo.in_area(Case.area_code, row.area_code),
+            cases_repo.in_area(Case.area_code, principal.area),
+            Case.state.in_(IN_SCOPE),
         )
-        households = []
-        rows = (await session.execute(query)).all()
-        # one policy lookup for the whole round; each case's pinned version loaded once
-        in_effect = await policies.in_effect(session, now)
-        await policies.ensure_loaded(session, {case.policy_version for case, _ in rows})
-        for case, household in rows:
-            snap = cases.Snapshot.of(case)
-            unmet: list[str] = []
-            if case.state == "risk_eliminated":
-                eliminated_at = (snap.facts.get("elimination") or {}).get("eliminated_at")
-                if not eliminated_at or datetime.fromisoformat(eliminated_at) < row.opened_at:
-                    continue  # eliminated before the round: not part of it
-                standing = "eliminated"
-            elif case.state in ELIMINATION_STATES:
-                standing = "in_procedure"
-            else:
-                unmet = await cases.elimination_unmet(session, snap, now, in_effect)
-                standing = "not_ready" if unmet else "ready"
-            households.append(RoundHousehold(
-                case_id=case.id, head_name=household.head_name, village_code=case.area_code,
-                state=case.state, standing=standing, unmet=unmet,
-            ))  # fmt: skip
+        .order_by(Case.area_code, Case.opened_at)
+    )
+    households = []
+    rows = (await session.execute(query)).all()
+    # one policy lookup for the whole round; each case's pinned version loaded once
+    in_effect = await policies.in_effect(session, now)
+    await policies.ensure_loaded(session, {case.policy_version for case, _ in rows})
+    for case, household in rows:
+        snap = cases.Snapshot.of(case)
+        unmet: list[str] = []
+        if case.state == "risk_eliminated":
+            eliminated_at = (snap.facts.get("elimination") or {}).get("eliminated_at")
+            if not eliminated_at or datetime.fromisoformat(eliminated_at) < row.opened_at:
+                continue  # eliminated before the round: not part of it
+            standing = "eliminated"
+        elif case.state in ELIMINATION_STATES:
+            standing = "in_procedure"
+        else:
+            unmet = await cases.elimination_unmet(session, snap, now, in_effect)
+            standing = "not_ready" if unmet else "ready"
+        households.append(RoundHousehold(
+            case_id=case.id, head_name=household.head_name, village_code=case.area_code,
+            state=case.state, standing=standing, unmet=unmet,
+        ))  # fmt: skip
     out = _out(row)
     out.households = households
     out.counts = {s: sum(h.standing == s for h in households)

@@ -306,40 +306,39 @@ async def acknowledge(
     or nothing: one unknown case, or a case that batch did not send, refuses the whole."""
     permit(principal, Permission.export_national)
     now = clock.now()
-    async with session.begin():
-        batch = await session.get(ExportBatch, body.batch_id)
-        if batch is None:
-            raise Unprocessable("unknown_batch", f"No export batch {body.batch_id}.")
-        ids = [item.case_id for item in body.items]
-        if len(set(ids)) != len(ids):
-            raise Unprocessable("duplicate_case", "A case is acknowledged twice.")
-        known = {c.id: c for c in (await session.execute(
-            select(Case).where(Case.id.in_(ids)))).scalars()}  # fmt: skip
-        unknown = [i for i in ids if i not in known]
-        if unknown:
-            raise Unprocessable("unknown_case", f"No such case: {', '.join(unknown[:20])}.",
-                                cases=unknown)  # fmt: skip
-        latest = dict((await session.execute(  # batch by batch from this one: there are few
-            select(ExportItem.case_id, func.max(ExportItem.batch_number))
-            .join(ExportBatch, ExportBatch.number == ExportItem.batch_number)
-            .where(ExportBatch.number >= batch.number, ExportItem.case_id.in_(ids))
-            .group_by(ExportItem.case_id))).all())  # fmt: skip
-        outside = [i for i in ids if latest.get(i) != batch.number]
-        if outside:
-            raise Unprocessable("case_not_in_batch", "Not sent by this batch (or sent again "
-                                f"since): {', '.join(outside[:20])}.", cases=outside)  # fmt: skip
-        syncs = {s.case_id: s for s in (await session.execute(
-            select(NationalSync).where(NationalSync.case_id.in_(ids))
-            .with_for_update())).scalars()}  # fmt: skip
-        for item in body.items:
-            sync = syncs.get(item.case_id) or NationalSync(case_id=item.case_id)
-            session.add(sync)
-            sync.status, sync.batch_id, sync.reason = item.status, body.batch_id, item.reason
-            sync.acknowledged_at, sync.acknowledged_by = now, principal.sub
-            if item.status == "accepted":
-                case = known[item.case_id]
-                await _keep_numbers(session, case.household_id, item)
-                await document.keep(session, case)
+    batch = await session.get(ExportBatch, body.batch_id)
+    if batch is None:
+        raise Unprocessable("unknown_batch", f"No export batch {body.batch_id}.")
+    ids = [item.case_id for item in body.items]
+    if len(set(ids)) != len(ids):
+        raise Unprocessable("duplicate_case", "A case is acknowledged twice.")
+    known = {c.id: c for c in (await session.execute(
+        select(Case).where(Case.id.in_(ids)))).scalars()}  # fmt: skip
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise Unprocessable("unknown_case", f"No such case: {', '.join(unknown[:20])}.",
+                            cases=unknown)  # fmt: skip
+    latest = dict((await session.execute(  # batch by batch from this one: there are few
+        select(ExportItem.case_id, func.max(ExportItem.batch_number))
+        .join(ExportBatch, ExportBatch.number == ExportItem.batch_number)
+        .where(ExportBatch.number >= batch.number, ExportItem.case_id.in_(ids))
+        .group_by(ExportItem.case_id))).all())  # fmt: skip
+    outside = [i for i in ids if latest.get(i) != batch.number]
+    if outside:
+        raise Unprocessable("case_not_in_batch", "Not sent by this batch (or sent again "
+                            f"since): {', '.join(outside[:20])}.", cases=outside)  # fmt: skip
+    syncs = {s.case_id: s for s in (await session.execute(
+        select(NationalSync).where(NationalSync.case_id.in_(ids))
+        .with_for_update())).scalars()}  # fmt: skip
+    for item in body.items:
+        sync = syncs.get(item.case_id) or NationalSync(case_id=item.case_id)
+        session.add(sync)
+        sync.status, sync.batch_id, sync.reason = item.status, body.batch_id, item.reason
+        sync.acknowledged_at, sync.acknowledged_by = now, principal.sub
+        if item.status == "accepted":
+            case = known[item.case_id]
+            await _keep_numbers(session, case.household_id, item)
+            await document.keep(session, case)
     statuses = [item.status for item in body.items]
     return AcknowledgmentsOut(batch_id=body.batch_id, accepted=statuses.count("accepted"),
                               rejected=statuses.count("rejected"))  # fmt: skip

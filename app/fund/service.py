@@ -57,20 +57,19 @@ def yuan(amount_fen: int) -> str:
 async def request(
     session: AsyncSession, principal: Principal, body: DisbursementIn, now: datetime
 ) -> Disbursement:
-    async with session.begin():
-        found = await cases_repo.case_in_area(session, body.case_id, principal.area)
-        if found is None:
-            raise NotFound("case_not_found", f"No case {body.case_id} in your area.")
-        permit(principal, Permission.fund_request)
-        case = found[0]
-        if case.state not in FUNDED_STATES:
-            raise Conflict("case_not_assisted", "Money goes only to households under assistance.")
-        disbursement = Disbursement(
-            id=str(uuid.uuid4()), case_id=case.id, area_code=case.area_code,
-            amount_fen=fen(body.amount), purpose=body.purpose, status="requested",
-            requested_by=principal.sub, requested_at=now,
-        )  # fmt: skip
-        session.add(disbursement)
+    found = await cases_repo.case_in_area(session, body.case_id, principal.area)
+    if found is None:
+        raise NotFound("case_not_found", f"No case {body.case_id} in your area.")
+    permit(principal, Permission.fund_request)
+    case = found[0]
+    if case.state not in FUNDED_STATES:
+        raise Conflict("case_not_assisted", "Money goes only to households under assistance.")
+    disbursement = Disbursement(
+        id=str(uuid.uuid4()), case_id=case.id, area_code=case.area_code,
+        amount_fen=fen(body.amount), purpose=body.purpose, status="requested",
+        requested_by=principal.sub, requested_at=now,
+    )  # fmt: skip
+    session.add(disbursement)
     return disbursement
 
 
@@ -101,34 +100,33 @@ async def decide(
 ) -> Disbursement:  # fmt: skip
     if not body.approve and not body.reason:
         raise Unprocessable("reason_missing", "A rejection states its reason.", field="reason")
-    async with session.begin():
-        disbursement = await _locked_disbursement(session, principal, disbursement_id)
-        _city_only(principal)
-        if disbursement.status != "requested":
-            raise Conflict("disbursement_decided", f"It is {disbursement.status} already.")
-        disbursement.decided_by, disbursement.decided_at = principal.sub, now
-        disbursement.decision_reason = body.reason
-        if not body.approve:
-            disbursement.status = "rejected"
-            return disbursement
-        year = local_date(now).year
-        budget = (await policies.in_effect(session, now)).fund_budgets.get(year)
-        if budget is None:
-            raise Conflict("no_budget", f"No fund budget is set for {year}.")
-        amount = disbursement.amount_fen
-        await _spend(session, year, amount, fen(budget))
-        session.add(LedgerEntry(
-            year=year, disbursement_id=disbursement.id, area_code=disbursement.area_code,
-            amount_fen=amount, kind="disbursement", created_by=principal.sub,
-            created_by_name=principal.name, created_at=now,
-            note=disbursement.purpose,
-        ))  # fmt: skip
-        disbursement.status, disbursement.year = "approved", year
-        await cases.record_fund_event(
-            session, principal, disbursement.case_id, "fund_disbursement",
-            {"disbursement_id": disbursement.id, "amount": yuan(amount), "year": year,
-             "purpose": disbursement.purpose}, now,
-        )  # fmt: skip
+    disbursement = await _locked_disbursement(session, principal, disbursement_id)
+    _city_only(principal)
+    if disbursement.status != "requested":
+        raise Conflict("disbursement_decided", f"It is {disbursement.status} already.")
+    disbursement.decided_by, disbursement.decided_at = principal.sub, now
+    disbursement.decision_reason = body.reason
+    if not body.approve:
+        disbursement.status = "rejected"
+        return disbursement
+    year = local_date(now).year
+    budget = (await policies.in_effect(session, now)).fund_budgets.get(year)
+    if budget is None:
+        raise Conflict("no_budget", f"No fund budget is set for {year}.")
+    amount = disbursement.amount_fen
+    await _spend(session, year, amount, fen(budget))
+    session.add(LedgerEntry(
+        year=year, disbursement_id=disbursement.id, area_code=disbursement.area_code,
+        amount_fen=amount, kind="disbursement", created_by=principal.sub,
+        created_by_name=principal.name, created_at=now,
+        note=disbursement.purpose,
+    ))  # fmt: skip
+    disbursement.status, disbursement.year = "approved", year
+    await cases.record_fund_event(
+        session, principal, disbursement.case_id, "fund_disbursement",
+        {"disbursement_id": disbursement.id, "amount": yuan(amount), "year": year,
+         "purpose": disbursement.purpose}, now,
+    )  # fmt: skip
     return disbursement
 
 
@@ -160,31 +158,30 @@ async def reverse(
     now: datetime,
 ) -> Disbursement:  # fmt: skip
     """A correction: a negative ledger entry, never an edit."""
-    async with session.begin():
-        disbursement = await _locked_disbursement(session, principal, disbursement_id)
-        _city_only(principal)
-        if disbursement.status != "approved" or disbursement.year is None:
-            raise Conflict("disbursement_not_paid", "Only an approved disbursement is reversed.")
-        year, amount = disbursement.year, disbursement.amount_fen
-        entry = (await session.execute(select(LedgerEntry).where(
-            LedgerEntry.disbursement_id == disbursement.id, LedgerEntry.kind == "disbursement",
-        ))).scalar_one()  # fmt: skip
-        await session.execute(
-            update(FundYear).where(FundYear.year == year)
-            .values(spent_fen=FundYear.spent_fen - amount)
-        )  # fmt: skip
-        session.add(LedgerEntry(
-            year=year, disbursement_id=disbursement.id, area_code=disbursement.area_code,
-            amount_fen=-amount, kind="reversal", reverses_entry_id=entry.id,
-            created_by=principal.sub, created_by_name=principal.name, created_at=now,
-            note=body.reason,
-        ))  # fmt: skip
-        disbursement.status = "reversed"
-        await cases.record_fund_event(
-            session, principal, disbursement.case_id, "fund_reversal",
-            {"disbursement_id": disbursement.id, "amount": yuan(amount), "year": year,
-             "reason": body.reason}, now,
-        )  # fmt: skip
+    disbursement = await _locked_disbursement(session, principal, disbursement_id)
+    _city_only(principal)
+    if disbursement.status != "approved" or disbursement.year is None:
+        raise Conflict("disbursement_not_paid", "Only an approved disbursement is reversed.")
+    year, amount = disbursement.year, disbursement.amount_fen
+    entry = (await session.execute(select(LedgerEntry).where(
+        LedgerEntry.disbursement_id == disbursement.id, LedgerEntry.kind == "disbursement",
+    ))).scalar_one()  # fmt: skip
+    await session.execute(
+        update(FundYear).where(FundYear.year == year)
+        .values(spent_fen=FundYear.spent_fen - amount)
+    )  # fmt: skip
+    session.add(LedgerEntry(
+        year=year, disbursement_id=disbursement.id, area_code=disbursement.area_code,
+        amount_fen=-amount, kind="reversal", reverses_entry_id=entry.id,
+        created_by=principal.sub, created_by_name=principal.name, created_at=now,
+        note=body.reason,
+    ))  # fmt: skip
+    disbursement.status = "reversed"
+    await cases.record_fund_event(
+        session, principal, disbursement.case_id, "fund_reversal",
+        {"disbursement_id": disbursement.id, "amount": yuan(amount), "year": year,
+         "reason": body.reason}, now,
+    )  # fmt: skip
     return disbursement
 
 
@@ -193,18 +190,17 @@ async def balances(
 ) -> dict[str, Any]:
     """The year's budget, what is spent, and spending by township within your area."""
     permit(principal, Permission.fund_read)
-    async with session.begin():
-        budget = (await policies.in_effect(session, now)).fund_budgets.get(year)
-        query = select(FundYear.spent_fen).where(FundYear.year == year)
-        spent = (await session.execute(query)).scalar_one_or_none() or 0
-        township = func.substr(LedgerEntry.area_code, 1, 9)
-        rows = await session.execute(
-            select(township, func.sum(LedgerEntry.amount_fen))
-            .where(LedgerEntry.year == year,
-                   cases_repo.in_area(LedgerEntry.area_code, principal.area))
-            .group_by(township).order_by(township)
-        )  # fmt: skip
-        by_area = {code: yuan(int(total)) for code, total in rows}
+    budget = (await policies.in_effect(session, now)).fund_budgets.get(year)
+    query = select(FundYear.spent_fen).where(FundYear.year == year)
+    spent = (await session.execute(query)).scalar_one_or_none() or 0
+    township = func.substr(LedgerEntry.area_code, 1, 9)
+    rows = await session.execute(
+        select(township, func.sum(LedgerEntry.amount_fen))
+        .where(LedgerEntry.year == year,
+               cases_repo.in_area(LedgerEntry.area_code, principal.area))
+        .group_by(township).order_by(township)
+    )  # fmt: skip
+    by_area = {code: yuan(int(total)) for code, total in rows}
     return {
         "year": year,
         "budget": None if budget is None else f"{budget:.2f}",

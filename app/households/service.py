@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access_log.ledgers import log_registry_probe
+from app.access_log.ledgers import registry_probe
 from app.auth.permissions import permit, scope_within
 from app.auth.tokens import Principal
 from app.cases import repository as repo
@@ -72,15 +72,14 @@ def _trail(member: Member, change: str, fields: dict[str, Any]) -> dict[str, Any
 async def get_household(
     session: AsyncSession, principal: Principal, household_id: str
 ) -> HouseholdOut:
-    async with session.begin():
-        household = await _household(session, principal, household_id)
-        permit(principal, Permission.household_read)
-        members = (await session.execute(
-            select(Member).where(Member.household_id == household_id)
-            .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
-        history = (await session.execute(
-            select(Case).where(Case.household_id == household_id)
-            .order_by(Case.opened_at))).scalars().all()  # fmt: skip
+    household = await _household(session, principal, household_id)
+    permit(principal, Permission.household_read)
+    members = (await session.execute(
+        select(Member).where(Member.household_id == household_id)
+        .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
+    history = (await session.execute(
+        select(Case).where(Case.household_id == household_id)
+        .order_by(Case.opened_at))).scalars().all()  # fmt: skip
     return HouseholdOut(
         **cases.household_summary(household).model_dump(),
         household_number=household.household_number,
@@ -102,9 +101,8 @@ async def register(
     if not principal.covers(body.village_code):
         raise Forbidden("area_forbidden", f"The village {body.village_code} is outside your area.")
     digest = blind_index(settings.blind_index_key, body.head_id_number)
-    probe = ""
     try:
-        async with session.begin():
+        async with session.begin_nested():
             if not await repo.village_exists(session, body.village_code):
                 raise Unprocessable("unknown_village", f"{body.village_code} is not a known "
                                     "village code.", field="village_code")  # fmt: skip
@@ -112,13 +110,12 @@ async def register(
             if existing is not None:
                 known = {"household_id": existing.id} if principal.covers(
                     existing.village_code) else {}  # fmt: skip
-                probe = existing.id
-                raise Conflict("household_exists", "This person is already registered in a "
-                               "household.", **known)  # fmt: skip
+                refusal = Conflict("household_exists", "This person is already registered in "
+                                   "a household.", **known)  # fmt: skip
+                refusal.kept.append(registry_probe(principal, existing.id, now,
+                                                   "registering a household"))  # fmt: skip
+                raise refusal
             household = await cases.insert_household(session, body, digest, now, settings)
-    except Conflict:
-        await log_registry_probe(session, principal, probe, now, "registering a household")
-        raise
     except IntegrityError as exc:
         raise Conflict("member_already_registered", "The head is already a member of a "
                        "household.") from exc  # fmt: skip
@@ -130,7 +127,7 @@ async def add_member(
     now: datetime, settings: Settings,
 ) -> MemberOut:  # fmt: skip
     try:
-        async with session.begin():
+        async with session.begin_nested():
             await _household(session, principal, household_id)
             _may_record(principal)
             member = new_member(household_id, body, now, settings)
@@ -144,15 +141,15 @@ async def add_member(
                 session, principal, household_id, _trail(member, "added", fields), now
             )
     except IntegrityError as exc:
-        async with session.begin():
-            holder = await repo.household_of_person(
-                session, blind_index(settings.blind_index_key, body.id_number)
-            )
-        if holder is not None:
-            await log_registry_probe(session, principal, holder.id, now, "adding a member")
-        raise Conflict(
+        holder = await repo.household_of_person(
+            session, blind_index(settings.blind_index_key, body.id_number)
+        )
+        refusal = Conflict(
             "member_already_registered", "This person is already a member of a household."
-        ) from exc
+        )
+        if holder is not None:
+            refusal.kept.append(registry_probe(principal, holder.id, now, "adding a member"))
+        raise refusal from exc
     return member_out(member, principal)
 
 
@@ -160,24 +157,23 @@ async def change_member(
     session: AsyncSession, principal: Principal, household_id: str, member_id: str,
     change: MemberChange, now: datetime,
 ) -> MemberOut:  # fmt: skip
-    async with session.begin():
-        await _household(session, principal, household_id)
-        _may_record(principal)
-        member = await session.get(Member, member_id)
-        if member is None or member.household_id != household_id:
-            raise NotFound("member_not_found", f"No member {member_id} in this household.")
-        fields = change.model_dump(exclude_unset=True)
-        if fields.get("name") is None:
-            fields.pop("name", None)
-        if fields.get("relation") is None:
-            fields.pop("relation", None)
-        for name, value in fields.items():
-            setattr(member, name, value)
-        await _consistent(session, member, now)
-        member.updated_at = now
-        await cases.record_household_change(
-            session, principal, household_id, _trail(member, "changed", fields), now
-        )
+    await _household(session, principal, household_id)
+    _may_record(principal)
+    member = await session.get(Member, member_id)
+    if member is None or member.household_id != household_id:
+        raise NotFound("member_not_found", f"No member {member_id} in this household.")
+    fields = change.model_dump(exclude_unset=True)
+    if fields.get("name") is None:
+        fields.pop("name", None)
+    if fields.get("relation") is None:
+        fields.pop("relation", None)
+    for name, value in fields.items():
+        setattr(member, name, value)
+    await _consistent(session, member, now)
+    member.updated_at = now
+    await cases.record_household_change(
+        session, principal, household_id, _trail(member, "changed", fields), now
+    )
     return member_out(member, principal)
 
 
@@ -205,21 +201,20 @@ async def change_household(
 ) -> HouseholdOut:  # fmt: skip
     fields = change.model_dump(exclude_unset=True)
     shown = change.model_dump(exclude_unset=True, mode="json")  # the trail: decimals as text
-    async with session.begin():
-        household = await _household(session, principal, household_id)
-        _may_record(principal)
-        account = fields.pop("bank_account", None)
-        shown.pop("bank_account", None)
-        if account is not None:  # sealed here; the trail records only its masked form
-            household.bank_account_encrypted = cipher_for(settings.field_keys).encrypt(
-                account, context("household", household_id, "bank_account")
-            )
-            household.bank_account_masked = shown["bank_account_masked"] = mask_account(account)
-        for name, value in fields.items():
-            setattr(household, name, value)
-        await cases.record_household_change(
-            session, principal, household_id, {"change": "household", "fields": shown}, now
+    household = await _household(session, principal, household_id)
+    _may_record(principal)
+    account = fields.pop("bank_account", None)
+    shown.pop("bank_account", None)
+    if account is not None:  # sealed here; the trail records only its masked form
+        household.bank_account_encrypted = cipher_for(settings.field_keys).encrypt(
+            account, context("household", household_id, "bank_account")
         )
+        household.bank_account_masked = shown["bank_account_masked"] = mask_account(account)
+    for name, value in fields.items():
+        setattr(household, name, value)
+    await cases.record_household_change(
+        session, principal, household_id, {"change": "household", "fields": shown}, now
+    )
     return await get_household(session, principal, household_id)
 
 
@@ -239,11 +234,10 @@ async def find(
         query = query.where(Household.id.in_(
             select(Member.household_id).where(Member.id_digest == digest)))  # fmt: skip
     query = query.order_by(Household.village_code, Household.head_name, Household.id).limit(limit)
-    async with session.begin():
-        found = list((await session.execute(query)).scalars())
-        open_cases = {c.household_id: c for c in (await session.execute(
-            select(Case).where(Case.household_id.in_([h.id for h in found]),
-                               Case.is_open.is_(True)))).scalars()}  # fmt: skip
+    found = list((await session.execute(query)).scalars())
+    open_cases = {c.household_id: c for c in (await session.execute(
+        select(Case).where(Case.household_id.in_([h.id for h in found]),
+                           Case.is_open.is_(True)))).scalars()}  # fmt: skip
     return [
         HouseholdFound(
             **cases.household_summary(h).model_dump(),

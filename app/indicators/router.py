@@ -162,13 +162,12 @@ async def define_indicator(
 ) -> IndicatorOut:  # fmt: skip
     """The city defines a warning indicator (its areas checked against the register)."""
     permit(principal, Permission.warning_indicator_define)
-    async with session.begin():
-        if isinstance(body.rule, DisasterRule):
-            await screening.check_areas(session, principal, body.rule.area_codes)
-        row = WarningIndicator(id=str(uuid.uuid4()), name=body.name, cause=body.cause.value,
-                               kind=body.rule.kind, rule=body.rule.model_dump(mode="json"),
-                               created_by=principal.sub, created_at=clock.now())  # fmt: skip
-        session.add(row)
+    if isinstance(body.rule, DisasterRule):
+        await screening.check_areas(session, principal, body.rule.area_codes)
+    row = WarningIndicator(id=str(uuid.uuid4()), name=body.name, cause=body.cause.value,
+                           kind=body.rule.kind, rule=body.rule.model_dump(mode="json"),
+                           created_by=principal.sub, created_at=clock.now())  # fmt: skip
+    session.add(row)
     response.headers["Location"] = f"/api/v1/warning-indicators/{row.id}"
     return _indicator_out(row)
 
@@ -240,19 +239,18 @@ async def evaluate(
     (answers the new ones)."""
     permit(principal, Permission.warning_indicator_define)
     now = clock.now()
-    async with session.begin():
-        indicator = await session.get(WarningIndicator, indicator_id)
-        if indicator is None:
-            raise NotFound("indicator_not_found", f"No warning indicator {indicator_id}.")
-        found = await _found(session, principal, indicator)
-        waiting = select(AlertProposal.area_code).where(
-            AlertProposal.indicator_id == indicator.id, AlertProposal.status == "proposed"
-        )
-        pending = set((await session.execute(waiting)).scalars())
-        new = [AlertProposal(id=str(uuid.uuid4()), indicator_id=indicator.id, area_code=code,
-                             evidence=evidence, proposed_at=now, status="proposed")
-               for code, evidence in sorted(found.items()) if code not in pending]  # fmt: skip
-        session.add_all(new)
+    indicator = await session.get(WarningIndicator, indicator_id)
+    if indicator is None:
+        raise NotFound("indicator_not_found", f"No warning indicator {indicator_id}.")
+    found = await _found(session, principal, indicator)
+    waiting = select(AlertProposal.area_code).where(
+        AlertProposal.indicator_id == indicator.id, AlertProposal.status == "proposed"
+    )
+    pending = set((await session.execute(waiting)).scalars())
+    new = [AlertProposal(id=str(uuid.uuid4()), indicator_id=indicator.id, area_code=code,
+                         evidence=evidence, proposed_at=now, status="proposed")
+           for code, evidence in sorted(found.items()) if code not in pending]  # fmt: skip
+    session.add_all(new)
     return [_proposal_out(p, indicator.cause) for p in new]
 
 
@@ -287,34 +285,33 @@ async def decide(
 ) -> ProposalOut:
     """Confirm a proposal (a regional alert opens over its area) or dismiss it, once."""
     now = clock.now()
-    async with session.begin():
-        found = (await session.execute(
-            select(AlertProposal, WarningIndicator)
-            .join(WarningIndicator, WarningIndicator.id == AlertProposal.indicator_id)
-            .where(AlertProposal.id == proposal_id,
-                   AlertProposal.area_code.like(principal.area + "%"))
-            .with_for_update(of=AlertProposal))).first()  # fmt: skip
-        if found is None:
-            raise NotFound("proposal_not_found", f"No alert proposal {proposal_id} in your area.")
-        permit(principal, Permission.warning_indicator_define)
-        proposal, indicator = found
-        if proposal.status != "proposed":
-            raise Conflict("proposal_decided", f"The proposal was {proposal.status} already.")
-        if body.decision == "confirm":
-            starts = body.starts_on or local_date(now)
-            if body.ends_on is not None and body.ends_on < starts:
-                raise Unprocessable("period_reversed", "ends_on is before starts_on.",
-                                    field="ends_on")  # fmt: skip
-            codes = await screening.check_areas(session, principal, [proposal.area_code])
-            described = body.description or f"{indicator.name}: {_evidence(proposal.evidence)}"
-            alert = await screening.open_round(
-                session, principal, now, kind="regional_alert", cause=indicator.cause,
-                title=f"{REGIONAL_RISK[indicator.cause]}风险排查", area_codes=codes,
-                description=described, starts_on=starts, ends_on=body.ends_on)  # fmt: skip
-            proposal.status, proposal.alert_id = "confirmed", alert.id
-        else:
-            proposal.status, proposal.reason = "dismissed", body.reason
-        proposal.decided_by, proposal.decided_at = principal.sub, now
+    found = (await session.execute(
+        select(AlertProposal, WarningIndicator)
+        .join(WarningIndicator, WarningIndicator.id == AlertProposal.indicator_id)
+        .where(AlertProposal.id == proposal_id,
+               AlertProposal.area_code.like(principal.area + "%"))
+        .with_for_update(of=AlertProposal))).first()  # fmt: skip
+    if found is None:
+        raise NotFound("proposal_not_found", f"No alert proposal {proposal_id} in your area.")
+    permit(principal, Permission.warning_indicator_define)
+    proposal, indicator = found
+    if proposal.status != "proposed":
+        raise Conflict("proposal_decided", f"The proposal was {proposal.status} already.")
+    if body.decision == "confirm":
+        starts = body.starts_on or local_date(now)
+        if body.ends_on is not None and body.ends_on < starts:
+            raise Unprocessable("period_reversed", "ends_on is before starts_on.",
+                                field="ends_on")  # fmt: skip
+        codes = await screening.check_areas(session, principal, [proposal.area_code])
+        described = body.description or f"{indicator.name}: {_evidence(proposal.evidence)}"
+        alert = await screening.open_round(
+            session, principal, now, kind="regional_alert", cause=indicator.cause,
+            title=f"{REGIONAL_RISK[indicator.cause]}风险排查", area_codes=codes,
+            description=described, starts_on=starts, ends_on=body.ends_on)  # fmt: skip
+        proposal.status, proposal.alert_id = "confirmed", alert.id
+    else:
+        proposal.status, proposal.reason = "dismissed", body.reason
+    proposal.decided_by, proposal.decided_at = principal.sub, now
     return _proposal_out(proposal, indicator.cause)
 
 

@@ -93,8 +93,7 @@ async def declare(
         description=body.hardship, risk_type=body.risk_type, source=f"12317:{tracking}",
     )  # fmt: skip
     snap, _, attached = await cases.open_case(session, principal, report, now, settings)
-    async with session.begin():
-        session.add(IntakeReceipt(tracking_number=tracking, case_id=snap.id, received_at=now))
+    session.add(IntakeReceipt(tracking_number=tracking, case_id=snap.id, received_at=now))
     return ReceiptOut(tracking_number=tracking, received_at=now, attached=attached)
 
 
@@ -106,9 +105,8 @@ async def declaration_status(
 ) -> StatusOut:
     """Where a declaration stands, for the household that quotes its number."""
     _platform_only(principal)
-    async with session.begin():
-        receipt = await session.get(IntakeReceipt, tracking_number)
-        case = None if receipt is None else await session.get(Case, receipt.case_id)
+    receipt = await session.get(IntakeReceipt, tracking_number)
+    case = None if receipt is None else await session.get(Case, receipt.case_id)
     if receipt is None or case is None:
         raise NotFound("declaration_not_found", "No declaration has this number.")
     return StatusOut(
@@ -126,9 +124,8 @@ async def _accepted(session: AsyncSession, case: Case) -> bool:
         return False
     if case.state not in ("rejected", "withdrawn"):
         return True
-    async with session.begin():
-        taken = select(CaseEvent.seq).where(
-            CaseEvent.case_id == case.id,
-            CaseEvent.name.in_(("start_village_review", "distribute")),
-        )
-        return (await session.execute(taken.limit(1))).first() is not None
+    taken = select(CaseEvent.seq).where(
+        CaseEvent.case_id == case.id,
+        CaseEvent.name.in_(("start_village_review", "distribute")),
+    )
+    return (await session.execute(taken.limit(1))).first() is not None

@@ -102,17 +102,16 @@ async def complete(
     first = next(start for p, start, _ in periods(BY_KIND[body.kind], year) if p == body.period)
     if local_date(now) < first:
         raise Unprocessable("period_not_begun", f"{body.period} has not begun.", field="period")
-    async with session.begin():
-        earlier = select(Completion.completed_at).where(
-            Completion.kind == body.kind, Completion.period == body.period,
-            Completion.party == party)  # fmt: skip
-        if (done := (await session.execute(earlier.limit(1))).scalar_one_or_none()) is not None:
-            raise Conflict("already_completed", f"{BY_KIND[body.kind].title} {body.period} "
-                           f"was recorded done at {done.isoformat()}.")  # fmt: skip
-        row = Completion(id=str(uuid.uuid4()), kind=body.kind, period=body.period, party=party,
-                         note=body.note, evidence_sha256=body.evidence_sha256,
-                         completed_by=principal.sub, completed_at=now)  # fmt: skip
-        session.add(row)
+    earlier = select(Completion.completed_at).where(
+        Completion.kind == body.kind, Completion.period == body.period,
+        Completion.party == party)  # fmt: skip
+    if (done := (await session.execute(earlier.limit(1))).scalar_one_or_none()) is not None:
+        raise Conflict("already_completed", f"{BY_KIND[body.kind].title} {body.period} "
+                       f"was recorded done at {done.isoformat()}.")  # fmt: skip
+    row = Completion(id=str(uuid.uuid4()), kind=body.kind, period=body.period, party=party,
+                     note=body.note, evidence_sha256=body.evidence_sha256,
+                     completed_by=principal.sub, completed_at=now)  # fmt: skip
+    session.add(row)
     return CompletionOut(id=row.id, kind=row.kind, period=row.period, party=row.party,
                          completed_by=row.completed_by, completed_at=row.completed_at)  # fmt: skip
 

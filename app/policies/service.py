@@ -111,24 +111,23 @@ async def create(
             "A policy change takes effect today or later; decisions taken stay as they were.",
             field="effective_from",
         )
-    async with session.begin():
-        base = await in_effect_on(session, change.effective_from)
-        document = base.document()
-        for name in ("notice_days", "identification_days", "measures_months", "acceptance_days",
-                     "elimination_min_months", "review_quorum", "review_majority"):  # fmt: skip
-            value = getattr(change, name)
-            if value is not None:
-                document[name] = value
-        for name in ("income_lines", "fund_budgets"):
-            for year, amount in (getattr(change, name) or {}).items():
-                document[name][str(year)] = str(amount)
-        version = f"jiaohe-{change.effective_from.isoformat()}"
-        if await session.get(PolicyVersion, version) is not None:
-            raise Conflict("policy_version_exists", f"A version {version} exists already.")
-        row = PolicyVersion(version=version, effective_from=change.effective_from,
-                            parameters=document, created_at=now, created_by=principal.sub,
-                            reason=change.reason)  # fmt: skip
-        session.add(row)
+    base = await in_effect_on(session, change.effective_from)
+    document = base.document()
+    for name in ("notice_days", "identification_days", "measures_months", "acceptance_days",
+                 "elimination_min_months", "review_quorum", "review_majority"):  # fmt: skip
+        value = getattr(change, name)
+        if value is not None:
+            document[name] = value
+    for name in ("income_lines", "fund_budgets"):
+        for year, amount in (getattr(change, name) or {}).items():
+            document[name][str(year)] = str(amount)
+    version = f"jiaohe-{change.effective_from.isoformat()}"
+    if await session.get(PolicyVersion, version) is not None:
+        raise Conflict("policy_version_exists", f"A version {version} exists already.")
+    row = PolicyVersion(version=version, effective_from=change.effective_from,
+                        parameters=document, created_at=now, created_by=principal.sub,
+                        reason=change.reason)  # fmt: skip
+    session.add(row)
     return row
 
 

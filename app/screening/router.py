@@ -199,20 +199,19 @@ async def open_campaign(
     if ends < local_date(clock.now()):
         raise Unprocessable("campaign_over", f"The {body.period} campaign's month is over.",
                             field="period")  # fmt: skip
-    async with session.begin():
-        codes = await service.check_areas(session, principal, body.area_codes)
-        same = select(ScreeningRound).where(ScreeningRound.kind == "campaign",
-                                            ScreeningRound.period == body.period)  # fmt: skip
-        for other in (await session.execute(same)).scalars():
-            if any(service.overlaps(other.area_codes, code) for code in codes):
-                raise Conflict("campaign_exists", f"A {body.period} campaign already covers "
-                               "some of these areas.", round_id=other.id)  # fmt: skip
-        round_ = await service.open_round(
-            session, principal, clock.now(), kind="campaign", period=body.period,
-            title=body.title or f"{year}年{month}月集中排查", area_codes=codes, starts_on=starts,
-            ends_on=ends,
-        )  # fmt: skip
-        out = await _opened(session, principal, round_)
+    codes = await service.check_areas(session, principal, body.area_codes)
+    same = select(ScreeningRound).where(ScreeningRound.kind == "campaign",
+                                        ScreeningRound.period == body.period)  # fmt: skip
+    for other in (await session.execute(same)).scalars():
+        if any(service.overlaps(other.area_codes, code) for code in codes):
+            raise Conflict("campaign_exists", f"A {body.period} campaign already covers "
+                           "some of these areas.", round_id=other.id)  # fmt: skip
+    round_ = await service.open_round(
+        session, principal, clock.now(), kind="campaign", period=body.period,
+        title=body.title or f"{year}年{month}月集中排查", area_codes=codes, starts_on=starts,
+        ends_on=ends,
+    )  # fmt: skip
+    out = await _opened(session, principal, round_)
     response.headers["Location"] = f"/api/v1/screening/rounds/{round_.id}/progress"
     return out
 
@@ -240,14 +239,13 @@ async def register_alert(
     """The city registers an area-wide risk: every household registered in its areas becomes
     screening work, and the cases findings open are linked to it."""
     permit(principal, Permission.regional_alert_register)
-    async with session.begin():
-        codes = await service.check_areas(session, principal, body.area_codes)
-        round_ = await service.open_round(
-            session, principal, clock.now(), kind="regional_alert", cause=body.cause.value,
-            title=body.title or f"{REGIONAL_RISK[body.cause.value]}风险排查", area_codes=codes,
-            description=body.description, starts_on=body.starts_on, ends_on=body.ends_on,
-        )  # fmt: skip
-        out = await _opened(session, principal, round_)
+    codes = await service.check_areas(session, principal, body.area_codes)
+    round_ = await service.open_round(
+        session, principal, clock.now(), kind="regional_alert", cause=body.cause.value,
+        title=body.title or f"{REGIONAL_RISK[body.cause.value]}风险排查", area_codes=codes,
+        description=body.description, starts_on=body.starts_on, ends_on=body.ends_on,
+    )  # fmt: skip
+    out = await _opened(session, principal, round_)
     response.headers["Location"] = f"/api/v1/screening/rounds/{round_.id}/progress"
     return out
 

@@ -108,7 +108,7 @@ async def record_visit(
                             field="risk_type")  # fmt: skip
     attached = False
     try:
-        async with session.begin():
+        async with session.begin_nested():
             household = await session.get(Household, household_id)
             if household is None or not principal.covers(household.village_code):
                 raise NotFound("household_not_found", "No such household in your area.")

@@ -138,24 +138,23 @@ async def submit(
     # a past quarter's list is still taken when it comes late; its date shows it was late
     if quarter > quarters.of(now):
         raise Unprocessable("quarter_in_future", f"{quarter} has not begun.", field="quarter")
-    async with session.begin():
-        codes = {e.village_code for e in body.entries}
-        villages = select(Area.code).where(Area.code.in_(codes), Area.level == "village")
-        known = set((await session.execute(villages)).scalars())
-        unknown = sorted(codes - known)
-        if unknown:
-            raise Unprocessable("unknown_village", "No such village: " + ", ".join(unknown),
-                                field="entries", villages=unknown)  # fmt: skip
-        outside = sorted(c for c in codes if not c.startswith(principal.area))
-        if outside:
-            raise Forbidden("area_forbidden", "Villages outside your township: "
-                            + ", ".join(outside), villages=outside)  # fmt: skip
-        await _check_links(session, body.entries)
-        row = WarningList(id=str(uuid.uuid4()), township_code=principal.area, quarter=quarter,
-                          entries=[e.model_dump(mode="json") for e in body.entries],
-                          note=body.note, submitted_by=principal.sub, submitted_at=now)  # fmt: skip
-        session.add(row)
-        cases = await _open_cases(session, [row])
+    codes = {e.village_code for e in body.entries}
+    villages = select(Area.code).where(Area.code.in_(codes), Area.level == "village")
+    known = set((await session.execute(villages)).scalars())
+    unknown = sorted(codes - known)
+    if unknown:
+        raise Unprocessable("unknown_village", "No such village: " + ", ".join(unknown),
+                            field="entries", villages=unknown)  # fmt: skip
+    outside = sorted(c for c in codes if not c.startswith(principal.area))
+    if outside:
+        raise Forbidden("area_forbidden", "Villages outside your township: "
+                        + ", ".join(outside), villages=outside)  # fmt: skip
+    await _check_links(session, body.entries)
+    row = WarningList(id=str(uuid.uuid4()), township_code=principal.area, quarter=quarter,
+                      entries=[e.model_dump(mode="json") for e in body.entries],
+                      note=body.note, submitted_by=principal.sub, submitted_at=now)  # fmt: skip
+    session.add(row)
+    cases = await _open_cases(session, [row])
     return _out(row, cases)
 
 
@@ -255,25 +254,24 @@ async def open_case_from_entry(
     now = clock.now()
     step = CURRENT_WORKFLOW.step(OPEN_ACTIONS[Channel.cadre_found], "new")
     assert step is not None
-    async with session.begin():
-        row = await session.get(WarningList, list_id)
-        entries = row.entries if row is not None else []
-        entry = entries[number - 1] if number <= len(entries) else None
-        if row is None or entry is None or not entry["village_code"].startswith(principal.area):
-            raise NotFound("entry_not_found", "No such entry in your area.")
-        if principal.role not in step.roles:
-            raise Forbidden("role_not_permitted", "A village cadre opens a case from an entry.")
-        if not entry.get("household_id"):
-            raise Conflict("entry_not_linked", "The entry names no registered household: link "
-                           "it (the township submits the list again) or open the case with the "
-                           "household's data.")  # fmt: skip
-        household = await session.get(Household, entry["household_id"])
-        assert household is not None
-        report = {"channel": Channel.cadre_found.value, "risk_type": entry["risk_type"],
-                  "description": entry["description"],
-                  "source": f"warning_list:{row.id}:{number}"}  # fmt: skip
-        snap, attached = await cases_service.report_on_household(
-            session, principal, household, report, CURRENT_WORKFLOW, step, now)  # fmt: skip
+    row = await session.get(WarningList, list_id)
+    entries = row.entries if row is not None else []
+    entry = entries[number - 1] if number <= len(entries) else None
+    if row is None or entry is None or not entry["village_code"].startswith(principal.area):
+        raise NotFound("entry_not_found", "No such entry in your area.")
+    if principal.role not in step.roles:
+        raise Forbidden("role_not_permitted", "A village cadre opens a case from an entry.")
+    if not entry.get("household_id"):
+        raise Conflict("entry_not_linked", "The entry names no registered household: link "
+                       "it (the township submits the list again) or open the case with the "
+                       "household's data.")  # fmt: skip
+    household = await session.get(Household, entry["household_id"])
+    assert household is not None
+    report = {"channel": Channel.cadre_found.value, "risk_type": entry["risk_type"],
+              "description": entry["description"],
+              "source": f"warning_list:{row.id}:{number}"}  # fmt: skip
+    snap, attached = await cases_service.report_on_household(
+        session, principal, household, report, CURRENT_WORKFLOW, step, now)  # fmt: skip
     if attached:
         response.status_code = status.HTTP_200_OK
     else:
