@@ -19,6 +19,8 @@ import asyncio
 import os
 import platform
 import re
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,7 +74,12 @@ class Run:
     def tps(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
 
+    fixed_percentiles: dict[float, float] = field(default_factory=dict)
+    """Percentiles (ms) a load generator reported itself (wrk), instead of latencies."""
+
     def percentile(self, p: float) -> float:
+        if p in self.fixed_percentiles:
+            return self.fixed_percentiles[p]
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else 0.0
 
@@ -197,6 +204,8 @@ CADRE = headers("cadre.pinggang", Role.village_cadre, VILLAGE)
 COMMITTEE = headers("committee.pinggang", Role.village_committee, VILLAGE)
 TOWNSHIP = headers("township.baishishan", Role.township_official, VILLAGE[:9])
 BUREAU = headers("bureau.jiaohe", Role.city_bureau, "220281")
+TOWNSHIP_TOKEN = TOWNSHIP["Authorization"].removeprefix("Bearer ")
+BUREAU_TOKEN = BUREAU["Authorization"].removeprefix("Bearer ")
 
 
 async def prepare_case(client: httpx.AsyncClient, serial: int) -> Case:
@@ -339,20 +348,26 @@ async def drive(client: httpx.AsyncClient, cases: list[Case], run: Run, stop_at:
             run.errors += 1
 
 
+async def prepare(base_url: str, db_url: str, total: int) -> list[Case]:
+    """``total`` cases through the API up to the city's confirmation."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        print(f"preparing {total} cases through the API", flush=True)
+        cases = await gather_bounded([prepare_case(client, i) for i in range(total)], 16)
+        await finish_preparation(db_url, client, cases)
+    return cases
+
+
 async def http_runs(
     base_url: str,
     db_url: str,
     clients: list[int],
-    per_client: int,
+    cases: list[Case],
     duration: float,
     server_pid: int,
 ) -> list[Run]:
+    await case_positions(db_url, cases)
     limits = httpx.Limits(max_connections=max(clients) + 4, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
-        total = max(clients) * per_client
-        print(f"preparing {total} cases through the API", flush=True)
-        cases = await gather_bounded([prepare_case(client, i) for i in range(total)], 16)
-        await finish_preparation(db_url, client, cases)
         runs = []
         for count in clients:
             print(
@@ -376,6 +391,80 @@ async def http_runs(
                 f"{run.cpu_ms(run.client_cpu):.2f} ms/tx"
             )
         return runs
+
+
+# --- the same load from wrk ---------------------------------------------------------------------
+
+
+async def case_positions(url: str, cases: list[Case]) -> None:
+    """Each case's version and state as the database has them (after a run moved them)."""
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT c.id, c.version, c.state, e.name AS last FROM monitoring_case c "
+                "JOIN case_event e ON e.case_id = c.id AND e.seq = c.version "
+                "WHERE c.id = ANY(:ids)"
+            ),
+            {"ids": [c.id for c in cases]},
+        )
+        found = {row.id: row for row in rows}
+    await engine.dispose()
+    for case in cases:
+        row = found[case.id]
+        # a returned case waits in township_verification for the township's answer first
+        case.version = row.version
+        case.state = "returned" if row.last == "return_to_township" else row.state
+
+
+def wrk_runs(
+    base_url: str, db_url: str, clients: list[int], cases: list[Case], duration: float,
+    server_pid: int,
+) -> list[Run]:  # fmt: skip
+    """The transitions driven by wrk (C, one connection per thread, bench/transitions.lua):
+    the load generator's own CPU stays small beside the server's on the same cores."""
+    runs = []
+    for count in clients:
+        asyncio.run(case_positions(db_url, cases))
+        env = {**os.environ, "BENCH_THREADS": str(count), "BENCH_TOWNSHIP": TOWNSHIP_TOKEN,
+               "BENCH_BUREAU": BUREAU_TOKEN,
+               "BENCH_CASES": ",".join(f"{c.id}:{c.version}:{c.state}" for c in cases)}  # fmt: skip
+        print(f"wrk driving {count} connection(s) for {duration:.0f} s", flush=True)
+        server_before = cpu_seconds(server_pid)
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = subprocess.run(
+            ["wrk", "-t", str(count), "-c", str(count), "-d", f"{duration:.0f}s",
+             "--timeout", "30s", "-s", str(HERE / "transitions.lua"), base_url],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        run = Run(count)
+        run.server_cpu = cpu_seconds(server_pid) - server_before
+        run.client_cpu = (children.ru_utime - children_before.ru_utime) + (
+            children.ru_stime - children_before.ru_stime
+        )
+        match = re.search(
+            r"WRK requests=(\d+) status_errors=(\d+) socket_errors=(\d+) duration_us=(\d+) "
+            r"p50_us=(\d+) p99_us=(\d+)",
+            result.stdout,
+        )
+        if match is None:
+            raise RuntimeError(f"wrk said: {result.stdout}\n{result.stderr}")
+        requests, status_errors, socket_errors, micros, p50, p99 = map(int, match.groups())
+        run.errors = status_errors + socket_errors
+        run.count = requests - status_errors
+        run.seconds = micros / 1e6
+        run.fixed_percentiles = {0.5: p50 / 1000, 0.99: p99 / 1000}
+        runs.append(run)
+        if result.stderr.strip():
+            print(result.stderr.strip())
+        print(
+            f"wrk   clients={count:>2}  {run.tps:8.1f} tps  p50 {run.percentile(0.5):6.1f} ms"
+            f"  p99 {run.percentile(0.99):6.1f} ms  errors {run.errors}  server CPU "
+            f"{run.cpu_ms(run.server_cpu):.2f} ms/tx  load generator CPU "
+            f"{run.cpu_ms(run.client_cpu):.2f} ms/tx"
+        )
+    return runs
 
 
 # --- the pgbench ceiling -----------------------------------------------------------------------
@@ -466,6 +555,12 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}"
 
 
+LOADERS = {
+    "wrk": "wrk (bench/transitions.lua, one connection per thread)",
+    "httpx": "one httpx process",
+}
+
+
 def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], args: Any) -> str:
     rows = [
         f"| {h.clients} | {h.tps:.0f} | {h.percentile(0.5):.1f} | {h.percentile(0.99):.1f} | "
@@ -482,7 +577,7 @@ def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], arg
             f"(synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}, "
             f"wal_sync_method={pg['wal_sync_method']}, shared_buffers={pg['shared_buffers']}), "
             f"the same for both sides. API: uvicorn, {args.workers} worker(s), Python "
-            f"{platform.python_version()}; load from one httpx process on the same 2 cores. "
+            f"{platform.python_version()}; load from {LOADERS[args.client]} on the same cores. "
             f"{args.duration:.0f} s per client count; {max(args.clients) * args.per_client} cases.",
             "",
             "| clients | API writes/s | API p50 ms | API p99 ms | pgbench tps | pgbench p50 ms "
@@ -507,6 +602,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "httpx"),
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="the load generator: wrk (C, little CPU; the default where installed) or httpx",
+    )
     args = parser.parse_args()
 
     asyncio.run(fresh_database(args.database_url))
@@ -522,11 +623,13 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{args.port}"
         wait_ready(args.port)
-        http = asyncio.run(
-            http_runs(
-                base, args.database_url, args.clients, args.per_client, args.duration, server.pid
+        cases = asyncio.run(prepare(base, args.database_url, max(args.clients) * args.per_client))
+        if args.client == "wrk":
+            http = wrk_runs(base, args.database_url, args.clients, cases, args.duration, server.pid)
+        else:
+            http = asyncio.run(
+                http_runs(base, args.database_url, args.clients, cases, args.duration, server.pid)
             )
-        )
         peak = peak_rss_mib(server.pid)
     finally:
         server.terminate()

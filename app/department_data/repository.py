@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
@@ -32,29 +32,28 @@ async def latest_records(
     session: AsyncSession, digests: list[str]
 ) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
     """Records of these people in the newest snapshot of every dataset, and those snapshots."""
-    newest = (
-        select(DepartmentSnapshot.dataset, func.max(DepartmentSnapshot.imported_at).label("at"))
-        .group_by(DepartmentSnapshot.dataset)
-        .subquery()
-    )
-    snapshots = list(
-        (
-            await session.execute(
-                select(DepartmentSnapshot.id).join(
-                    newest,
-                    (newest.c.dataset == DepartmentSnapshot.dataset)
-                    & (newest.c.at == DepartmentSnapshot.imported_at),
-                )
-            )
-        ).scalars()
-    )
+    snapshots = list((await session.execute(_NEWEST_SNAPSHOTS)).scalars())
     if not snapshots or not digests:
         return [], sorted(snapshots)
-    query = select(
-        DepartmentRecord.dataset, DepartmentRecord.id_masked, DepartmentRecord.attributes
-    ).where(DepartmentRecord.snapshot_id.in_(snapshots), DepartmentRecord.id_digest.in_(digests))
-    rows = [
-        (dataset, masked, attributes)
-        for dataset, masked, attributes in await session.execute(query)
-    ]
+    found = await session.execute(_RECORDS, {"snapshots": snapshots, "digests": digests})
+    rows = [(dataset, masked, attributes) for dataset, masked, attributes in found]
     return rows, sorted(snapshots)
+
+
+_NEWEST = (
+    select(DepartmentSnapshot.dataset, func.max(DepartmentSnapshot.imported_at).label("at"))
+    .group_by(DepartmentSnapshot.dataset)
+    .subquery()
+)
+_NEWEST_SNAPSHOTS = select(DepartmentSnapshot.id).join(
+    _NEWEST,
+    (_NEWEST.c.dataset == DepartmentSnapshot.dataset)
+    & (_NEWEST.c.at == DepartmentSnapshot.imported_at),
+)
+"""Built once: the comparison runs on every submission to the city."""
+_RECORDS = select(
+    DepartmentRecord.dataset, DepartmentRecord.id_masked, DepartmentRecord.attributes
+).where(
+    DepartmentRecord.snapshot_id.in_(bindparam("snapshots", expanding=True)),
+    DepartmentRecord.id_digest.in_(bindparam("digests", expanding=True)),
+)
