@@ -6,10 +6,10 @@ trail and compares, and the rules read only this document (plus the clock and th
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from workflows.money import Yuan
@@ -322,7 +322,7 @@ def evolve(
     notice_days: int,
 ) -> dict[str, Any]:
     """Fold one event into the facts; returns a new document, the input is left alone."""
-    facts = json.loads(json.dumps(facts))  # a deep copy; facts are JSON, and this is faster
+    facts = orjson.loads(orjson.dumps(facts, option=orjson.OPT_NON_STR_KEYS))  # a deep copy
     at = occurred_at.isoformat()
     procedures = facts["procedures"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any
 
 import jwt
@@ -48,11 +49,18 @@ async def current_principal(
     return principal
 
 
-async def _principal(request: Request, settings: Settings, token: str, now: Any) -> Principal:
+@lru_cache(maxsize=4096)
+def _header(token: str) -> dict[str, Any]:
+    """The token's header, unverified (it says which key checks the token); remembered, as a
+    client sends one token many times. Callers must not change it."""
     try:
-        header = jwt.get_unverified_header(token)
+        return dict(jwt.get_unverified_header(token))
     except jwt.PyJWTError as exc:
         raise Unauthorized("invalid_token", f"The bearer token is not valid: {exc}.") from exc
+
+
+async def _principal(request: Request, settings: Settings, token: str, now: Any) -> Principal:
+    header = _header(token)
     algorithm = header.get("alg")
     if algorithm == ALGORITHM:
         return verify(settings, token, now)

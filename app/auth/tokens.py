@@ -92,7 +92,7 @@ def mint(
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
-def _local_key(settings: Settings, token: str) -> str:
+def _local_key(secret: str, keys: str | None, token: str) -> str:
     """The secret an HS256 token is checked with: the key its header names, or
     ``jwt_secret`` for a token without a key id."""
     try:
@@ -100,12 +100,45 @@ def _local_key(settings: Settings, token: str) -> str:
     except jwt.PyJWTError as exc:
         raise Unauthorized("invalid_token", f"The bearer token is not valid: {exc}.") from exc
     if kid is None:
-        return settings.jwt_secret
-    secret = keys_of(settings.jwt_keys).get(kid) if isinstance(kid, str) else None
-    if secret is None:
+        return secret
+    named = keys_of(keys).get(kid) if isinstance(kid, str) else None
+    if named is None:
         raise Unauthorized("invalid_token", f"The token's key id {str(kid)[:32]!r} is not one "
                            "this service holds (rotated out?).")  # fmt: skip
-    return secret
+    return named
+
+
+def _decoded(token: str, key: Any, algorithm: str, audience: str, issuer: str) -> dict[str, Any]:
+    """The token's claims once its signature, algorithm, audience and issuer hold."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=audience,
+            issuer=issuer,
+            # exp and nbf are checked by verify against the injected clock, not PyJWT's own.
+            options={
+                "require": ["exp", "nbf", "iss", "aud", "sub"],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("invalid_token", f"The bearer token is not valid: {exc}.") from exc
+    return claims
+
+
+@lru_cache(maxsize=4096)
+def _decoded_locally(
+    token: str, secret: str, keys: str | None, audience: str, issuer: str
+) -> dict[str, Any]:
+    """:func:`_decoded` for a locally signed token, remembered: a client sends its token with
+    every request, and its signature and fixed claims hold as long as the keys (part of the
+    cache key) do. Time and the other claims are checked on every use; a refusal is not
+    remembered. Callers must not change the answer."""
+    return _decoded(token, _local_key(secret, keys, token), ALGORITHM, audience, issuer)
 
 
 def verify(
@@ -119,23 +152,12 @@ def verify(
     """The principal a token names, or :class:`Unauthorized` saying why not. Without ``key``
     the token must be HS256 with a local key (the one its ``kid`` names, or ``jwt_secret``);
     with one (from the identity provider's JWKS) exactly ``algorithm``."""
-    try:
-        claims = jwt.decode(
-            token,
-            _local_key(settings, token) if key is None else key,
-            algorithms=[algorithm],
-            audience=settings.jwt_audience,
-            issuer=issuer or settings.jwt_issuer,
-            # exp and nbf are checked below against the injected clock, not PyJWT's own.
-            options={
-                "require": ["exp", "nbf", "iss", "aud", "sub"],
-                "verify_exp": False,
-                "verify_nbf": False,
-                "verify_iat": False,
-            },
-        )
-    except jwt.PyJWTError as exc:
-        raise Unauthorized("invalid_token", f"The bearer token is not valid: {exc}.") from exc
+    if key is None:
+        claims = _decoded_locally(token, settings.jwt_secret, settings.jwt_keys,
+                                  settings.jwt_audience, settings.jwt_issuer)  # fmt: skip
+    else:
+        claims = _decoded(token, key, algorithm, settings.jwt_audience,
+                          issuer or settings.jwt_issuer)  # fmt: skip
     instant, leeway = now.timestamp(), settings.jwt_leeway_seconds
     exp, nbf = claims.get("exp"), claims.get("nbf")
     if not isinstance(exp, int | float) or not isinstance(nbf, int | float):

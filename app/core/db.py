@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -90,8 +91,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             echo=echo,
             poolclass=NullPool,
             connect_args={"timeout": 30},
-            # JSON text as written, so SQLite's json_extract finds keys in Chinese
-            json_serializer=lambda value: json.dumps(value, ensure_ascii=False),
+            json_serializer=json_text,
+            json_deserializer=orjson.loads,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -113,8 +114,24 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
     # No pre-ping: it costs a round trip on every checkout; connections are recycled instead,
     # and a connection that died is discarded by the pool on its first error.
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        json_serializer=json_text,
+        json_deserializer=orjson.loads,
     )
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's text: UTF-8 as written (SQLite's json_extract then finds keys in
+    Chinese), encoded in C; the stdlib only for integers beyond 64 bits, which orjson
+    refuses."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False)
 
 
 def make_sessionmaker(
