@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -40,6 +41,7 @@ from app.core.errors import (
 )
 from app.core.observability import TRANSITIONS
 from app.households import idnumber
+from app.households.models import Household
 from app.policies import service as policies
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.case import OPEN_ACTIONS, WORKFLOWS
@@ -410,14 +412,24 @@ async def replay_case(case_id: str, principal: CurrentPrincipal, session: Sessio
 # --- facts -------------------------------------------------------------------------------------
 
 
-def fact_gate(kind: str) -> Any:
-    """Check existence and role before the body is validated (API order: 404, 403, 422)."""
+@dataclass(frozen=True)
+class Gated:
+    """A fact's caller who passed the gate, and the case the gate locked for the request."""
 
-    async def gate(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> Principal:
-        snap, _ = await service.get_case(session, principal, case_id)
+    principal: Principal
+    locked: tuple[service.Snapshot, Household]
+
+
+def fact_gate(kind: str) -> Any:
+    """Check existence and role before the body is validated (API order: 404, 403, 422). The
+    case is locked here, in the request's transaction, and recorded on without reading it
+    again."""
+
+    async def gate(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> Gated:
+        snap, household = await service.lock_case(session, principal, case_id)
         if principal.role not in service.fact_spec(snap, kind).roles:
             raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
-        return principal
+        return Gated(principal, (snap, household))
 
     return Depends(gate)
 
@@ -427,7 +439,7 @@ async def _record(
     case_id: str,
     body: BaseModel,
     response: Response,
-    principal: Principal,
+    gated: Gated,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -435,7 +447,7 @@ async def _record(
 ) -> CaseOut:
     now = clock.now()
     snap, household = await service.record_fact(
-        session, principal, case_id, kind, body, if_match, now, settings
+        session, gated.principal, case_id, kind, body, if_match, now, settings, gated.locked
     )
     etag(response, snap.version)
     return service.case_out(snap, household, now)
@@ -489,10 +501,10 @@ def _fact_route(path: str, kind: str, model: type[BaseModel], summary: str) -> N
         clock: ClockDep,
         settings: SettingsDep,
         if_match: IfMatch = None,
-        principal: Principal = fact_gate(kind),
+        gated: Gated = fact_gate(kind),
     ) -> CaseOut:
         return await _record(
-            kind, case_id, body, response, principal, session, clock, settings, if_match
+            kind, case_id, body, response, gated, session, clock, settings, if_match
         )
 
     record.__annotations__["body"] = model  # each route validates its own fact's shape
@@ -514,7 +526,7 @@ async def run_comparison(
     clock: ClockDep,
     settings: SettingsDep,
     if_match: IfMatch = None,
-    principal: Principal = fact_gate("data_comparison"),
+    gated: Gated = fact_gate("data_comparison"),
 ) -> CaseOut:
     """数据比对 again, against the newest department data (it also runs by itself when the
     case reaches the city). Its findings replace the previous ones."""
@@ -523,7 +535,7 @@ async def run_comparison(
         case_id,
         DataComparisonRequest(),
         response,
-        principal,
+        gated,
         session,
         clock,
         settings,
@@ -550,7 +562,7 @@ async def resolve_objection(
     clock: ClockDep,
     settings: SettingsDep,
     if_match: IfMatch = None,
-    principal: Principal = fact_gate("objection_resolution"),
+    gated: Gated = fact_gate("objection_resolution"),
 ) -> CaseOut:
     """The township's finding; an upheld objection returns the case to the village."""
     resolution = ObjectionResolution(objection_id=objection_id, **body.model_dump())
@@ -559,7 +571,7 @@ async def resolve_objection(
         case_id,
         resolution,
         response,
-        principal,
+        gated,
         session,
         clock,
         settings,
@@ -587,7 +599,7 @@ async def report_measure_progress(
     clock: ClockDep,
     settings: SettingsDep,
     if_match: IfMatch = None,
-    principal: Principal = fact_gate("measure_progress"),
+    gated: Gated = fact_gate("measure_progress"),
 ) -> CaseOut:
     """Progress of a measure, by its responsible person or the city bureau. A measure starts
     only after the plan's review and notice (plan_not_approved)."""
@@ -596,6 +608,6 @@ async def report_measure_progress(
     except ValidationError as exc:
         raise validation_problem([dict(e) for e in exc.errors()]) from exc
     return await _record(
-        "measure_progress", case_id, progress, response, principal, session, clock, settings,
+        "measure_progress", case_id, progress, response, gated, session, clock, settings,
         if_match,
     )  # fmt: skip

@@ -493,9 +493,11 @@ def _validated(model: type[BaseModel], raw: Any) -> dict[str, Any]:
         raise validation_problem([dict(e) for e in exc.errors()]) from exc
 
 
-async def _locked(
+async def lock_case(
     session: AsyncSession, principal: Principal, case_id: str
 ) -> tuple[Snapshot, Household]:
+    """The case (404 outside the caller's area) and its household, its row locked until the
+    request's transaction ends."""
     found = await repo.case_in_area(session, case_id, principal.area, for_update=True)
     if found is None:
         raise NotFound("case_not_found", f"No case {case_id} in your area.")
@@ -520,7 +522,7 @@ async def fire_action(
     now: datetime,
 ) -> tuple[Snapshot, Household]:
     """Fire one transition; checks answer in the API's order (404, 403, 422, 428, 412, 409)."""
-    snap, household = await _locked(session, principal, case_id)
+    snap, household = await lock_case(session, principal, case_id)
     flow = snap.workflow
     if action not in flow.actions or action in OPEN_ACTIONS.values():
         raise NotFound("action_not_found", f"The workflow has no action {action!r}.")
@@ -561,9 +563,11 @@ async def record_fact(
     if_match: str | None,
     now: datetime,
     settings: Settings,
+    locked: tuple[Snapshot, Household] | None = None,
 ) -> tuple[Snapshot, Household]:
-    """Record a fact (form, review, objection …) as an event; may trigger a return."""
-    snap, household = await _locked(session, principal, case_id)
+    """Record a fact (form, review, objection …) as an event; may trigger a return. ``locked``:
+    the case as this transaction already locked it (:func:`lock_case`)."""
+    snap, household = locked or await lock_case(session, principal, case_id)
     spec = fact_spec(snap, kind)
     if principal.role not in spec.roles:
         raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
@@ -974,7 +978,7 @@ async def record_fund_event(
     now: datetime,
 ) -> None:
     """A fund disbursement or reversal is an event of the case's trail (same transaction)."""
-    snap, _ = await _locked(session, principal, case_id)
+    snap, _ = await lock_case(session, principal, case_id)
     await _append_fact(session, snap, principal, kind, payload, now, "case_not_assisted")
 
 
@@ -990,7 +994,7 @@ async def fire_timer(
     session: AsyncSession, case_id: str, kind: str, procedure: str | None, now: datetime
 ) -> str:
     """Do what a due timer calls for, through the same write path as any caller."""
-    snap, _ = await _locked(session, SYSTEM_TIMER, case_id)
+    snap, _ = await lock_case(session, SYSTEM_TIMER, case_id)
     if kind == timers.NOTICE_END:
         state, action = NOTICE_STEPS[Procedure(procedure or "")]
         if snap.state != state:
