@@ -387,3 +387,13 @@ async def test_an_auditor_downloads_the_bundle_and_it_verifies_offline(
 def _saved(path: Path, content: bytes) -> Path:
     path.write_bytes(content)
     return path
+
+
+async def test_a_download_is_whole_when_the_request_declares_a_json_body(api: Api) -> None:
+    """The text-safety check reads a JSON body ahead of the route; the file streamed after
+    must still hear the client itself, not a disconnect invented once the body was read."""
+    await trail(api)
+    headers = {**api.headers("auditor.jiaohe"), "Content-Type": "application/json"}
+    answer = await api.client.get("/api/v1/audit/bundle", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.content.startswith(b"PK") and len(answer.content) > 1000

@@ -179,7 +179,7 @@ class TextSafetyMiddleware:
         while more:
             message = await receive()
             if message["type"] != "http.request":  # the client went away
-                await self.app(scope, _replay([message]), send)
+                await self.app(scope, _replay([message], receive), send)
                 return
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
@@ -187,14 +187,17 @@ class TextSafetyMiddleware:
         if b"\\u" in body and _unsafe_json(body):
             await _unprocessable(send, "body")
             return
-        await self.app(scope, _replay([{"type": "http.request", "body": body}]), send)
+        await self.app(scope, _replay([{"type": "http.request", "body": body}], receive), send)
 
 
-def _replay(messages: list[Message]) -> Receive:
-    async def receive() -> Message:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """The messages read already, then the client's own: a response that listens for the
+    client leaving (a file streamed) must not hear a disconnect that never happened."""
 
-    return receive
+    async def replayed() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replayed
 
 
 def _unsafe_text(text: str) -> bool:
