@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -71,34 +72,54 @@ async def test_keys_are_scoped_per_caller(api: Api) -> None:
     assert other_caller.status_code == 200 and other_caller.json()["attached"] is True
 
 
-async def test_key_in_flight_is_409(api: Api) -> None:
+async def test_key_in_flight_is_409(postgres_api: Api) -> None:
+    """The first request's claim is uncommitted while it runs (it commits with the answer):
+    a retry meanwhile is 409 in flight; once the first is gone without committing (crashed,
+    refused), the retry runs at once: no lease to wait out."""
+    api = postgres_api
     body = report(new_id_number())
+    raw = json.dumps(body).encode()
+    engine = make_engine(api.settings.database_url)
+    claim = insert(IdempotencyRecord).values(
+        subject="cadre.pinggang", method="POST", path="/api/v1/cases", key="busy",
+        request_sha256=hashlib.sha256(raw).hexdigest(), created_at=api.clock.now(),
+    )  # fmt: skip
+    headers = api.headers(
+        "cadre.pinggang", **{"Idempotency-Key": "busy", "Content-Type": "application/json"}
+    )
+    try:
+        async with make_sessionmaker(engine)() as first:
+            await first.execute(claim)  # the first request, still running
+            response = await api.client.post("/api/v1/cases", content=raw, headers=headers)
+            assert response.status_code == 409, response.text
+            assert response.json()["code"] == "idempotency_key_in_flight"
+            assert (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"] == []
+            await first.rollback()  # it dies: its claim goes with it
+        retry = await api.client.post("/api/v1/cases", content=raw, headers=headers)
+        assert retry.status_code == 201, retry.text
+    finally:
+        await engine.dispose()
+
+
+async def test_a_claim_left_by_an_earlier_release_does_not_block(api: Api) -> None:
+    """Releases before this one committed the claim apart from the request: a claim without
+    an answer is a request that never finished, and the retry runs."""
+    body = report(new_id_number())
+    raw = json.dumps(body).encode()
     engine = make_engine(api.settings.database_url)
     async with make_sessionmaker(engine)() as session, session.begin():
-        import hashlib
-        import json
-
-        raw = json.dumps(body).encode()
-        await session.execute(
-            insert(IdempotencyRecord).values(
-                subject="cadre.pinggang",
-                method="POST",
-                path="/api/v1/cases",
-                key="busy",
-                request_sha256=hashlib.sha256(raw).hexdigest(),
-                created_at=api.clock.now(),
-            )
-        )
+        digest = hashlib.sha256(raw).hexdigest()
+        await session.execute(insert(IdempotencyRecord).values(
+            subject="cadre.pinggang", method="POST", path="/api/v1/cases", key="stale",
+            request_sha256=digest, created_at=api.clock.now()))  # fmt: skip
     await engine.dispose()
-    response = await api.client.post(
-        "/api/v1/cases",
-        content=json.dumps(body),
-        headers=api.headers(
-            "cadre.pinggang", **{"Idempotency-Key": "busy", "Content-Type": "application/json"}
-        ),
+    headers = api.headers(
+        "cadre.pinggang", **{"Idempotency-Key": "stale", "Content-Type": "application/json"}
     )
-    assert response.status_code == 409 and response.json()["code"] == "idempotency_key_in_flight"
-    assert (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"] == []
+    response = await api.client.post("/api/v1/cases", content=raw, headers=headers)
+    assert response.status_code == 201, response.text
+    again = await api.client.post("/api/v1/cases", content=raw, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
 
 
 async def test_a_retry_the_moment_the_answer_arrives_is_answered_from_the_record(

@@ -76,8 +76,6 @@ class Settings(BaseSettings):
     """The worker signs a checkpoint this often when the log has grown."""
 
     idempotency_ttl_hours: int = Field(default=24, ge=24)
-    idempotency_lease_seconds: int = Field(default=120, ge=5)
-    """How long an unfinished request holds its key before a retry may take it over."""
 
     max_page_size: int = 500
     max_body_bytes: int = Field(default=1 << 20, ge=1024)

@@ -3,17 +3,18 @@
 A retry with the same key and body answers the first answer again (status, body, and the
 headers that matter) and writes nothing; the same key with another body is refused (422
 ``idempotency_key_reused``); a key whose first request still runs answers 409
-``idempotency_key_in_flight``. A first request that crashed releases its key after a lease.
+``idempotency_key_in_flight`` (on SQLite, where writers take turns, the retry waits for the
+first answer and replays it).
 
 Only what executed is kept: answers below 400, and 409 refusals of the rules. A request
-refused before it ran (401, 403, 404, 412, 422, 428) and server errors (5xx) release the key,
-so the corrected retry runs. The answer is stored in the route's own transaction: the
-route runs in a session this middleware holds (``app.core.db.get_session`` hands it over),
-and the writes and the record commit together before the answer leaves, so a crash can
-neither lose the record of a write nor leave one of a write that never took place, and a
-retry sent the moment the answer arrives is answered from the record, never ``in_flight``.
-The caller is the principal the authentication middleware verified (local or
-identity-provider tokens alike).
+refused before it ran (401, 403, 404, 412, 422, 428) and server errors (5xx) keep nothing,
+so the corrected retry runs. The key's claim, the route's writes and the stored answer are
+one transaction: the route runs in a session this middleware holds (``app.core.db.
+get_session`` hands it over), and the transaction commits before the answer leaves. A crash
+at any point leaves all of it or none (no lease to wait out, no write without its record),
+and a retry sent the moment the answer arrives is answered from the record. The caller is
+the principal the authentication middleware verified (local or identity-provider tokens
+alike).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import logging
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,13 +74,6 @@ class IdempotencyMiddleware:
         clock: Clock = app_state.clock
         settings: Settings = app_state.settings
         ident = {"subject": subject, "method": "POST", "path": scope["path"], "key": key}
-        outcome = await _claim(sessionmaker, ident, digest, clock, settings)
-        if isinstance(outcome, ProblemError):
-            await _send_problem(send, outcome)
-            return
-        if outcome is not None:
-            await _send_stored(send, outcome)
-            return
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
         held: list[Message] = []
 
@@ -93,17 +87,26 @@ class IdempotencyMiddleware:
                 captured["body"] += message.get("body", b"")
             held.append(message)  # sent once the record holds the answer
 
-        # The route's writes and the stored answer commit in one transaction, before the
-        # answer leaves: a crash between them cannot lose the record of a write that took
-        # place (nor keep one for a write that did not).
+        # The key is claimed, the route writes and the answer is stored in one transaction,
+        # committed before the answer leaves: a crash anywhere leaves all or nothing, so the
+        # retry either replays the answer or runs for the first time.
         async with sessionmaker() as session:
+            outcome = await _claim(session, ident, digest, clock, settings)
+            if outcome is not None:
+                if isinstance(outcome, ProblemError):
+                    answer = _problem_messages(outcome)
+                else:
+                    answer = _stored_messages(outcome)
+                await session.rollback()  # nothing was claimed
+                for message in answer:
+                    await send(message)
+                return
             scope.setdefault("state", {})[HELD_SESSION] = session
             try:
                 await self.app(scope, replay_body, capture)
-                stored = await _finish(session, ident, captured)
+                stored = await _finish(session, ident, digest, captured, clock)
             except BaseException:
                 await session.rollback()
-                await _release(session, ident)
                 raise
             finally:
                 scope["state"].pop(HELD_SESSION, None)
@@ -142,88 +145,99 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 async def _claim(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     ident: dict[str, str],
     digest: str,
     clock: Clock,
     settings: Settings,
 ) -> ProblemError | IdempotencyRecord | None:
-    """None when this request now holds the key; else a stored answer or a refusal."""
+    """None when this request now holds the key (its claim, uncommitted, is the first write
+    of the request's transaction); else a stored answer or a refusal. A claim another
+    transaction holds uncommitted is a request in flight: PostgreSQL waits for it at most
+    :data:`IN_FLIGHT_WAIT`; SQLite's writers take turns, so there the retry waits for the
+    first answer and replays it."""
     now = clock.now()
     expired_before = now - timedelta(hours=settings.idempotency_ttl_hours)
-    lease_before = now - timedelta(seconds=settings.idempotency_lease_seconds)
     where = [RECORD.c[name] == value for name, value in ident.items()]
-    async with sessionmaker() as session, session.begin():
-        record = (
-            await session.execute(select(IdempotencyRecord).where(*where))
-        ).scalar_one_or_none()
-        if record is not None and (
-            record.created_at < expired_before
-            or (record.status_code is None and record.created_at < lease_before)
-        ):
-            await session.execute(delete(RECORD).where(*where))  # expired, or its request died
-            record = None
-        if record is None:
-            try:
-                async with session.begin_nested():
-                    await session.execute(
-                        insert(RECORD).values(**ident, request_sha256=digest, created_at=now)
-                    )
-                return None
-            except IntegrityError:
-                record = (
-                    await session.execute(select(IdempotencyRecord).where(*where))
-                ).scalar_one()
+    record = (await session.execute(select(IdempotencyRecord).where(*where))).scalar_one_or_none()
+    if record is not None and (record.created_at < expired_before or record.status_code is None):
+        # expired; or a claim an earlier release committed apart from its request
+        await session.execute(delete(RECORD).where(*where))
+        record = None
+    if record is None:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        try:
+            async with session.begin_nested():
+                if postgres:
+                    await session.execute(text(f"SET LOCAL lock_timeout = '{IN_FLIGHT_WAIT}'"))
+                await session.execute(
+                    insert(RECORD).values(**ident, request_sha256=digest, created_at=now)
+                )
+            if postgres:
+                await session.execute(text("RESET lock_timeout"))
+            return None
+        except DBAPIError as exc:
+            if not isinstance(exc, IntegrityError):  # the lock wait ran out: still running
+                return Conflict(
+                    "idempotency_key_in_flight", "The first request with this key is still running."
+                )
+            # the first request committed meanwhile: its answer is there now
+            await session.rollback()
+            record = (await session.execute(select(IdempotencyRecord).where(*where))).scalar_one()
     if record.request_sha256 != digest:
         return Unprocessable(
             "idempotency_key_reused", "This Idempotency-Key was used with another request body."
         )
-    if record.status_code is None:
-        return Conflict(
-            "idempotency_key_in_flight", "The first request with this key is still running."
-        )
     return record
 
 
-async def _finish(session: AsyncSession, ident: dict[str, str], captured: dict[str, Any]) -> bool:
-    """Commit the route's writes with the stored answer (or, for a request refused before it
-    ran, roll them back and release the key). False when the commit failed."""
-    where = [RECORD.c[name] == value for name, value in ident.items()]
+IN_FLIGHT_WAIT = "250ms"
+"""How long a retry waits on PostgreSQL for the first request's transaction before it is
+answered 409 ``idempotency_key_in_flight``."""
+
+
+async def _finish(
+    session: AsyncSession,
+    ident: dict[str, str],
+    digest: str,
+    captured: dict[str, Any],
+    clock: Clock,
+) -> bool:
+    """Commit the claim, the route's writes and the stored answer together; for a request
+    refused before it ran, roll all back (the key is free again). A refusal of the rules (409
+    ``guard_failed``) wrote nothing: its answer is stored alone. False when the commit
+    failed (nothing was written)."""
     if not executed(captured["status"], captured["body"]):
         await session.rollback()
-        await _release(session, ident)
         return True
-    if captured["status"] >= 400:  # a refusal of the rules: it writes nothing but its record
-        await session.rollback()
     kept = {
         name.decode("latin-1"): value.decode("latin-1")
         for name, value in captured["headers"]
         if name.decode("latin-1").lower() in KEPT_HEADERS
     }
-    await session.execute(
-        update(RECORD)
-        .where(*where)
-        .values(
-            status_code=captured["status"],
-            response_headers=kept,
-            response_body=captured["body"],
-        )
-    )
+    answer = {
+        "status_code": captured["status"],
+        "response_headers": kept,
+        "response_body": captured["body"],
+    }
     try:
+        if captured["status"] >= 400:  # the route's transaction, claim included, rolled back
+            await session.rollback()
+            try:
+                async with session.begin_nested():
+                    row = {**ident, "request_sha256": digest, "created_at": clock.now(), **answer}
+                    await session.execute(insert(RECORD).values(**row))
+            except IntegrityError:
+                return True  # a retry claimed the key meanwhile: it stores its own answer
+        else:
+            where = [RECORD.c[name] == value for name, value in ident.items()]
+            await session.execute(update(RECORD).where(*where).values(**answer))
         await session.commit()
     except DBAPIError:
         log.exception("commit of an idempotent request failed")
         await session.rollback()
-        await _release(session, ident)
         return False
     return True
-
-
-async def _release(session: AsyncSession, ident: dict[str, str]) -> None:
-    """Free the key of a request that did not run, so that its corrected retry does."""
-    where = [RECORD.c[name] == value for name, value in ident.items()]
-    await session.execute(delete(RECORD).where(*where))
-    await session.commit()
 
 
 def executed(status: int, body: bytes) -> bool:
@@ -238,13 +252,13 @@ def executed(status: int, body: bytes) -> bool:
     return False
 
 
-async def _send_stored(send: Send, record: IdempotencyRecord) -> None:
+def _stored_messages(record: IdempotencyRecord) -> list[Message]:
     headers = [
         (k.encode("latin-1"), v.encode("latin-1"))
         for k, v in (record.response_headers or {}).items()
     ]
     headers.append((b"idempotent-replayed", b"true"))
-    await _send(send, record.status_code or 200, headers, record.response_body or b"")
+    return _messages(record.status_code or 200, headers, record.response_body or b"")
 
 
 async def _send_problem(send: Send, error: ProblemError) -> None:
@@ -255,11 +269,6 @@ async def _send_problem(send: Send, error: ProblemError) -> None:
 def _problem_messages(error: ProblemError) -> list[Message]:
     return _messages(error.status, [(b"content-type", PROBLEM_JSON.encode())],
                      json.dumps(error.body()).encode())  # fmt: skip
-
-
-async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    for message in _messages(status, headers, body):
-        await send(message)
 
 
 def _messages(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> list[Message]:
