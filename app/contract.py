@@ -193,7 +193,7 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     """The problem statuses every request to the operation may meet on its way."""
     statuses: set[int] = set()
     if operation.get("security"):
-        statuses |= {401, 403, 429}
+        statuses |= {401, 403, 429, 503}  # 503: the database restarting, ask again
     if "{" in path:
         statuses.add(404)
     if operation.get("parameters") or operation.get("requestBody"):
@@ -219,7 +219,7 @@ def _problem_response(status: int) -> dict[str, Any]:
     }
     if status == 401:
         response["headers"]["WWW-Authenticate"] = _header('Bearer error="invalid_token"')
-    if status == 429:
+    if status in (429, 503):
         response["headers"]["Retry-After"] = _header("Seconds to wait.", {"type": "integer"})
     if status == 409:
         response["headers"]["Idempotent-Replayed"] = {

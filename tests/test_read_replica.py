@@ -57,20 +57,25 @@ class Clusters:
         self.run(f"{BIN}/pg_ctl", "-D", str(data), "-o", options, "-w", "-l",
                  str(data) + ".log", "start")  # fmt: skip
 
-    def up(self) -> None:
+    def up(self, *, replica: bool = True) -> None:
         self.run(f"{BIN}/initdb", "-D", str(self.primary), "-U", "postgres", "--auth=trust",
                  "--no-sync")  # fmt: skip
         self.start(self.primary, self.ports[0])
-        self.run(f"{BIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.ports[0]), "-U",
-                 "postgres", "-D", str(self.replica), "-R", "-X", "stream")  # fmt: skip
-        self.start(self.replica, self.ports[1])
+        if replica:
+            self.run(f"{BIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.ports[0]), "-U",
+                     "postgres", "-D", str(self.replica), "-R", "-X", "stream")  # fmt: skip
+            self.start(self.replica, self.ports[1])
+
+    def stop(self, data: Path) -> None:
+        """Stop a cluster as a crash would (immediate: no checkpoint, clients cut off)."""
+        subprocess.run([*(["runuser", "-u", "postgres", "--"] if self.as_postgres else []),
+                        f"{BIN}/pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"],
+                       capture_output=True)  # fmt: skip
 
     def down(self) -> None:
         for data in (self.replica, self.primary):
             if data.exists():
-                subprocess.run([*(["runuser", "-u", "postgres", "--"] if self.as_postgres
-                                  else []), f"{BIN}/pg_ctl", "-D", str(data), "-m", "immediate",
-                                "stop"], capture_output=True)  # fmt: skip
+                self.stop(data)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, which: int) -> str:

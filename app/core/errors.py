@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.language import LANGUAGE
@@ -142,7 +142,34 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:
+        if database_unreachable(exc):
+            # the database restarts or fails over: the request wrote nothing (its transaction
+            # died with the connection, which the pool discards); the client asks again
+            return problem_response(
+                ProblemError("database_unavailable", "The database cannot be reached just now."),
+                headers={"Retry-After": "1"},
+            )
         return problem_response(ProblemError("internal_error", "An unexpected error occurred."))
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether an error is the database connection's, not the request's: refused, reset,
+    closed under the query, or a server still starting or shutting down."""
+    seen: BaseException | None = exc
+    for _ in range(6):  # the error, what SQLAlchemy wraps, and their causes
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, ConnectionError | TimeoutError) or type(seen).__name__ in (
+            "CannotConnectNowError", "ConnectionDoesNotExistError", "AdminShutdownError",
+            "ConnectionFailureError", "ClientCannotConnectError", "CrashShutdownError",
+        ):  # fmt: skip
+            return True
+        if isinstance(seen, OSError) and seen.errno is not None:
+            return True  # connecting failed at the socket (refused, unreachable)
+        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+    return False
 
 
 def declares(*statuses: int) -> dict[int | str, dict[str, Any]]:

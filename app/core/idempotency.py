@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any, cast
 
@@ -34,7 +35,14 @@ from app.auth.tokens import verify
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import HELD_SESSION
-from app.core.errors import PROBLEM_JSON, Conflict, ProblemError, Unauthorized, Unprocessable
+from app.core.errors import (
+    PROBLEM_JSON,
+    Conflict,
+    ProblemError,
+    Unauthorized,
+    Unprocessable,
+    database_unreachable,
+)
 from app.core.idempotency_model import IdempotencyRecord
 
 HEADER = b"idempotency-key"
@@ -110,13 +118,15 @@ class IdempotencyMiddleware:
                 raise
             finally:
                 scope["state"].pop(HELD_SESSION, None)
-        if not stored:
-            held = _problem_messages(
-                ProblemError(
-                    "internal_error",
-                    "The request could not be committed and wrote nothing; send it again.",
-                )
+        if stored is not None:  # the commit failed: nothing was written
+            unreachable = database_unreachable(stored)
+            error = ProblemError(
+                "database_unavailable" if unreachable else "internal_error",
+                "The request could not be committed and wrote nothing; send it again.",
             )
+            held = _messages(error.status, [(b"content-type", PROBLEM_JSON.encode()),
+                                            *([(b"retry-after", b"1")] if unreachable else [])],
+                             json.dumps(error.body()).encode())  # fmt: skip
         for message in held:
             await send(message)
 
@@ -202,14 +212,14 @@ async def _finish(
     digest: str,
     captured: dict[str, Any],
     clock: Clock,
-) -> bool:
+) -> DBAPIError | None:
     """Commit the claim, the route's writes and the stored answer together; for a request
     refused before it ran, roll all back (the key is free again). A refusal of the rules (409
-    ``guard_failed``) wrote nothing: its answer is stored alone. False when the commit
+    ``guard_failed``) wrote nothing: its answer is stored alone. The error when the commit
     failed (nothing was written)."""
     if not executed(captured["status"], captured["body"]):
         await session.rollback()
-        return True
+        return None
     kept = {
         name.decode("latin-1"): value.decode("latin-1")
         for name, value in captured["headers"]
@@ -228,16 +238,17 @@ async def _finish(
                     row = {**ident, "request_sha256": digest, "created_at": clock.now(), **answer}
                     await session.execute(insert(RECORD).values(**row))
             except IntegrityError:
-                return True  # a retry claimed the key meanwhile: it stores its own answer
+                return None  # a retry claimed the key meanwhile: it stores its own answer
         else:
             where = [RECORD.c[name] == value for name, value in ident.items()]
             await session.execute(update(RECORD).where(*where).values(**answer))
         await session.commit()
-    except DBAPIError:
-        log.exception("commit of an idempotent request failed")
-        await session.rollback()
-        return False
-    return True
+    except DBAPIError as exc:
+        log.warning("commit of an idempotent request failed: %s", exc)
+        with suppress(DBAPIError):  # the connection may be gone with the database
+            await session.rollback()
+        return exc
+    return None
 
 
 def executed(status: int, body: bytes) -> bool:

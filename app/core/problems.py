@@ -223,6 +223,12 @@ register(
         "internal_error": ("服务器内部错误", "Internal server error"),
     },
 )
+register(
+    503,
+    {
+        "database_unavailable": ("数据库暂时无法连接，请稍后重试", "Database unavailable"),
+    },
+)
 
 
 def problem_type(code: str) -> ProblemType:

@@ -4809,7 +4809,7 @@ export interface components {
          * @description Stable problem codes; each is registered with one status.
          * @enum {string}
          */
-        ProblemCode: "action_not_found" | "already_completed" | "already_screened" | "application_form_missing" | "area_forbidden" | "area_nested" | "area_not_city_wide" | "area_not_found" | "area_outside_deployment" | "bad_request" | "batch_not_found" | "batch_reference_reused" | "budget_exceeded" | "campaign_exists" | "campaign_over" | "case_not_assisted" | "case_not_found" | "case_not_in_batch" | "checkpoint_not_found" | "completed_by_records" | "concurrent_change" | "csv_invalid" | "cursor_ahead" | "dataset_not_found" | "declaration_not_found" | "demo_user_not_found" | "disbursement_decided" | "disbursement_not_found" | "disbursement_not_paid" | "document_not_available" | "document_not_found" | "duplicate_case" | "effective_date_in_past" | "encoding_invalid" | "encoding_not_applicable" | "encoding_unsupported" | "entry_not_found" | "entry_not_linked" | "file_empty" | "guard_failed" | "header_unknown" | "household_exists" | "household_not_found" | "household_not_in_scope" | "household_village_mismatch" | "idempotency_key_in_flight" | "idempotency_key_invalid" | "idempotency_key_reused" | "if_match_required" | "index_beyond_tree" | "indicator_not_found" | "internal_error" | "invalid_cursor" | "invalid_filter" | "invalid_token" | "json_invalid" | "keys_unavailable" | "line_repeated" | "log_entry_not_found" | "media_type_unsupported" | "member_already_registered" | "member_inconsistent" | "member_not_found" | "member_not_in_household" | "method_not_allowed" | "missing_token" | "no_budget" | "no_policy_in_effect" | "not_found" | "not_recordable_in_state" | "not_recordable_in_workflow" | "not_the_responsible_person" | "note_missing" | "payload_too_large" | "period_not_begun" | "period_reversed" | "period_unknown" | "policy_not_found" | "policy_version_exists" | "proposal_decided" | "proposal_not_found" | "quarter_in_future" | "rate_limited" | "reason_missing" | "risk_type_missing" | "role_not_permitted" | "round_not_found" | "sizes_out_of_order" | "source_not_yours" | "state_corrupt" | "text_not_storable" | "token_expired" | "token_not_yet_valid" | "too_many_rows" | "township_mismatch" | "transition_not_allowed" | "unauthorized" | "unknown_area" | "unknown_batch" | "unknown_case" | "unknown_village" | "validation_failed" | "value_not_storable" | "version_mismatch" | "visit_in_future" | "visit_outside_round" | "warning_already_decided" | "warning_not_accepted" | "workflow_not_found" | "xlsx_invalid";
+        ProblemCode: "action_not_found" | "already_completed" | "already_screened" | "application_form_missing" | "area_forbidden" | "area_nested" | "area_not_city_wide" | "area_not_found" | "area_outside_deployment" | "bad_request" | "batch_not_found" | "batch_reference_reused" | "budget_exceeded" | "campaign_exists" | "campaign_over" | "case_not_assisted" | "case_not_found" | "case_not_in_batch" | "checkpoint_not_found" | "completed_by_records" | "concurrent_change" | "csv_invalid" | "cursor_ahead" | "database_unavailable" | "dataset_not_found" | "declaration_not_found" | "demo_user_not_found" | "disbursement_decided" | "disbursement_not_found" | "disbursement_not_paid" | "document_not_available" | "document_not_found" | "duplicate_case" | "effective_date_in_past" | "encoding_invalid" | "encoding_not_applicable" | "encoding_unsupported" | "entry_not_found" | "entry_not_linked" | "file_empty" | "guard_failed" | "header_unknown" | "household_exists" | "household_not_found" | "household_not_in_scope" | "household_village_mismatch" | "idempotency_key_in_flight" | "idempotency_key_invalid" | "idempotency_key_reused" | "if_match_required" | "index_beyond_tree" | "indicator_not_found" | "internal_error" | "invalid_cursor" | "invalid_filter" | "invalid_token" | "json_invalid" | "keys_unavailable" | "line_repeated" | "log_entry_not_found" | "media_type_unsupported" | "member_already_registered" | "member_inconsistent" | "member_not_found" | "member_not_in_household" | "method_not_allowed" | "missing_token" | "no_budget" | "no_policy_in_effect" | "not_found" | "not_recordable_in_state" | "not_recordable_in_workflow" | "not_the_responsible_person" | "note_missing" | "payload_too_large" | "period_not_begun" | "period_reversed" | "period_unknown" | "policy_not_found" | "policy_version_exists" | "proposal_decided" | "proposal_not_found" | "quarter_in_future" | "rate_limited" | "reason_missing" | "risk_type_missing" | "role_not_permitted" | "round_not_found" | "sizes_out_of_order" | "source_not_yours" | "state_corrupt" | "text_not_storable" | "token_expired" | "token_not_yet_valid" | "too_many_rows" | "township_mismatch" | "transition_not_allowed" | "unauthorized" | "unknown_area" | "unknown_batch" | "unknown_case" | "unknown_village" | "validation_failed" | "value_not_storable" | "version_mismatch" | "visit_in_future" | "visit_outside_round" | "warning_already_decided" | "warning_not_accepted" | "workflow_not_found" | "xlsx_invalid";
         Unmet: {
             code: components["schemas"]["RuleCode"];
             /** @description Chinese, or English on Accept-Language: en. */
@@ -5007,6 +5007,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description Problem: database_unavailable */
+        Problem503: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                /** @description Seconds to wait. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: never;
     requestBodies: never;
@@ -5175,6 +5187,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-open_case": {
@@ -5241,6 +5254,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-get_case": {
@@ -5305,6 +5319,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-list_actions": {
@@ -5379,6 +5394,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_start_village_review": {
@@ -5423,6 +5439,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_distribute": {
@@ -5472,6 +5489,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_publish_notice": {
@@ -5555,6 +5573,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_submit_to_township": {
@@ -5599,6 +5618,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_return_to_village": {
@@ -5647,6 +5667,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_submit_to_city": {
@@ -5691,6 +5712,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_return_to_township": {
@@ -5739,6 +5761,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_confirm": {
@@ -5783,6 +5806,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_reject": {
@@ -5831,6 +5855,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_withdraw": {
@@ -5879,6 +5904,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_propose_elimination": {
@@ -5923,6 +5949,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_publish_elimination_notice": {
@@ -5971,6 +5998,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_submit_elimination_to_township": {
@@ -6015,6 +6043,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_submit_elimination_to_city": {
@@ -6059,6 +6088,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_mark_risk_eliminated": {
@@ -6107,6 +6137,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_continue_assistance": {
@@ -6158,6 +6189,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_keep_under_watch": {
@@ -6202,6 +6234,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_resume_assistance": {
@@ -6250,6 +6283,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-fire_roll_back_elimination": {
@@ -6298,6 +6332,7 @@ export interface operations {
             422: components["responses"]["Problem422"];
             428: components["responses"]["Problem428"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-list_events": {
@@ -6326,6 +6361,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-replay_case": {
@@ -6354,6 +6390,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_commitment_form": {
@@ -6408,6 +6445,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_household_verification": {
@@ -6475,6 +6513,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_review": {
@@ -6528,6 +6567,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-lodge_objection": {
@@ -6576,6 +6616,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_home_visit": {
@@ -6629,6 +6670,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_classification": {
@@ -6683,6 +6725,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-resolve_finding": {
@@ -6731,6 +6774,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_income_assessment": {
@@ -6798,6 +6842,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_measure_planned": {
@@ -6852,6 +6897,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_plan_notice": {
@@ -6899,6 +6945,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_return_response": {
@@ -6949,6 +6996,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_committee_study": {
@@ -7002,6 +7050,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-record_announcement_posting": {
@@ -7050,6 +7099,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-run_comparison": {
@@ -7088,6 +7138,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-resolve_objection": {
@@ -7137,6 +7188,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-report_measure_progress": {
@@ -7187,6 +7239,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-inbox": {
@@ -7220,6 +7273,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "cases-dashboard": {
@@ -7248,6 +7302,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "console-console_config": {
@@ -7301,6 +7356,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "department-data-datasets": {
@@ -7325,6 +7381,7 @@ export interface operations {
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "department-data-upload_snapshot": {
@@ -7386,6 +7443,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "policies-list_policies": {
@@ -7410,6 +7468,7 @@ export interface operations {
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "policies-create_policy": {
@@ -7452,6 +7511,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "policies-get_policy": {
@@ -7480,6 +7540,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "households-find_households": {
@@ -7511,6 +7572,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "households-register_household": {
@@ -7558,6 +7620,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "households-get_household": {
@@ -7586,6 +7649,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "households-change_household": {
@@ -7624,6 +7688,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "households-add_member": {
@@ -7674,6 +7739,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "households-change_member": {
@@ -7713,6 +7779,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "fund-request_disbursement": {
@@ -7756,6 +7823,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "fund-decide_disbursement": {
@@ -7799,6 +7867,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "fund-reverse_disbursement": {
@@ -7842,6 +7911,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "fund-fund_balances": {
@@ -7871,6 +7941,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "fund-fund_ledger": {
@@ -7900,6 +7971,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-indicators-list_indicators": {
@@ -7924,6 +7996,7 @@ export interface operations {
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-indicators-define_indicator": {
@@ -7973,6 +8046,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-indicators-evaluate": {
@@ -8007,6 +8081,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-indicators-list_proposals": {
@@ -8034,6 +8109,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-indicators-decide": {
@@ -8079,6 +8155,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "elimination-rounds-open_round": {
@@ -8120,6 +8197,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "elimination-rounds-get_round": {
@@ -8148,6 +8226,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "intake-declare": {
@@ -8194,6 +8273,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "intake-declaration_status": {
@@ -8222,6 +8302,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "personal-data-read_personal_data": {
@@ -8253,6 +8334,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "personal-data-access_log": {
@@ -8282,6 +8364,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-public_key": {
@@ -8306,6 +8389,7 @@ export interface operations {
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-latest_note": {
@@ -8331,6 +8415,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             404: components["responses"]["Problem404"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-list_checkpoints": {
@@ -8360,6 +8445,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-create_checkpoint": {
@@ -8402,6 +8488,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-inclusion": {
@@ -8433,6 +8520,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-consistency": {
@@ -8462,6 +8550,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-read_log": {
@@ -8491,6 +8580,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-case_as_of": {
@@ -8522,6 +8612,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-cases_as_of": {
@@ -8555,6 +8646,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-activity": {
@@ -8590,6 +8682,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-activity_summary": {
@@ -8622,6 +8715,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "audit-download_bundle": {
@@ -8652,6 +8746,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "exports-national_export": {
@@ -8695,6 +8790,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "exports-list_batches": {
@@ -8722,6 +8818,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "exports-get_batch": {
@@ -8750,6 +8847,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "exports-acknowledge": {
@@ -8797,6 +8895,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "exports-national_sync": {
@@ -8825,6 +8924,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "exports-national_columns": {
@@ -8849,6 +8949,7 @@ export interface operations {
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "exports-area_sync_status": {
@@ -8877,6 +8978,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "exports-monitored_households_ledger": {
@@ -8908,6 +9010,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "exports-quality_report": {
@@ -8940,6 +9043,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-lists-list_submissions": {
@@ -8967,6 +9071,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-lists-submit": {
@@ -9015,6 +9120,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-lists-list_entries": {
@@ -9042,6 +9148,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-lists-open_case_from_entry": {
@@ -9089,6 +9196,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-lists-quarter_status": {
@@ -9116,6 +9224,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "warning-lists-warning_list_ledger": {
@@ -9145,6 +9254,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "obligations-complete": {
@@ -9187,6 +9297,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "obligations-calendar": {
@@ -9215,6 +9326,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "screening-list_campaigns": {
@@ -9242,6 +9354,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "screening-open_campaign": {
@@ -9287,6 +9400,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "screening-alert_report": {
@@ -9315,6 +9429,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "screening-register_alert": {
@@ -9362,6 +9477,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "screening-round_progress": {
@@ -9390,6 +9506,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "screening-round_tasks": {
@@ -9421,6 +9538,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "screening-record_visit": {
@@ -9466,6 +9584,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "screening-screening_ledger": {
@@ -9496,6 +9615,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "department_warnings-list_batches": {
@@ -9524,6 +9644,7 @@ export interface operations {
             403: components["responses"]["Problem403"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "department_warnings-upload": {
@@ -9593,6 +9714,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "department_warnings-get_batch": {
@@ -9621,6 +9743,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "department_warnings-batch_rows": {
@@ -9653,6 +9776,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "department_warnings-dispose": {
@@ -9702,6 +9826,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "department_warnings-feedback": {
@@ -9733,6 +9858,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "demo-read_clock": {
@@ -9797,6 +9923,7 @@ export interface operations {
             413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "demo-list_demo_users": {
@@ -9887,6 +10014,7 @@ export interface operations {
             404: components["responses"]["Problem404"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
     "workflows-permissions": {
@@ -9913,6 +10041,7 @@ export interface operations {
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
             429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
         };
     };
 }
