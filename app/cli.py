@@ -243,7 +243,7 @@ def serve(
 
 def _refuse_unsafe() -> None:
     """Stop, one line a reason, when a production process would run on unsafe settings."""
-    from app.core.startup import unsafe_settings
+    from app.startup import unsafe_settings
 
     problems = unsafe_settings(get_settings())
     for problem in problems:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.audit.signing import Signer, open_note, public_keys
 from app.audit.verify import verify_bundle
-from app.core.startup import unsafe_settings
+from app.startup import unsafe_settings
 from tests.helpers import Api
 from tests.test_audit_bundle import make_bundle
 from tests.test_audit_log import AUDITOR, checkpoint

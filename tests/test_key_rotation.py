@@ -11,7 +11,7 @@ import pytest
 from app.auth.tokens import keys_of, mint, verify
 from app.core.config import Settings
 from app.core.errors import Unauthorized
-from app.core.startup import unsafe_settings
+from app.startup import unsafe_settings
 from tests.helpers import Api
 from workflows.vocabulary import Role
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from app.core.config import Settings
-from app.core.startup import unsafe_settings
+from app.startup import unsafe_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = {

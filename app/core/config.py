@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     demo: bool = Field(default=False, validation_alias=AliasChoices("FANGFANPIN_DEMO", "demo"))
     """``FANGFANPIN_DEMO=1``: a demonstration (``make run``). The development secrets, the demo
     clock and the demo token endpoint are allowed; without it ``serve`` and ``worker`` refuse
-    to start on any development or placeholder secret (``app.core.startup``)."""
+    to start on any development or placeholder secret (``app.startup``)."""
     demo_clock: bool = False
     """Let an administrator move the service's clock forward (POST /api/v1/demo/clock), so a
     demonstration can pass a notice period. Never in production; ``make run`` turns it on."""
