@@ -1,4 +1,5 @@
-"""Case writes per second over HTTP against PostgreSQL, with pgbench's ceiling beside it.
+"""Case writes per second over HTTP against PostgreSQL, with pgbench's ceiling beside it (or
+against the embedded SQLite, given a ``sqlite+aiosqlite:///`` URL).
 
     python -m bench.transitions [--duration 10] [--clients 1,8,32] [--record]
 
@@ -21,6 +22,7 @@ import platform
 import re
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,13 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app import migrations
 from app.auth.tokens import mint
 from app.core.config import Settings
+from app.core.db import is_sqlite
 from app.households.idnumber import make as make_id_number
 from workflows.calendar import local_date
 from workflows.vocabulary import Role
@@ -89,6 +92,10 @@ class Run:
 
 async def fresh_database(url: str) -> None:
     parsed = make_url(url)
+    if is_sqlite(url):  # the embedded database: a new file
+        for leftover in ("", "-wal", "-shm"):
+            Path(f"{parsed.database}{leftover}").unlink(missing_ok=True)  # noqa: ASYNC240
+        return
     admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     async with admin.connect() as connection:
         exists = await connection.scalar(
@@ -105,6 +112,12 @@ async def fresh_database(url: str) -> None:
 
 
 async def server_settings(url: str) -> dict[str, str]:
+    if is_sqlite(url):
+        with sqlite3.connect(str(make_url(url).database)) as connection:
+            journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
+        # the service's own connections (app.core.db) set WAL and leave synchronous at its
+        # default, FULL in this build unless the pragma says otherwise on them
+        return {"server_version": f"SQLite {sqlite3.sqlite_version}", "journal_mode": journal}
     engine = create_async_engine(url)
     async with engine.connect() as connection:
         names = (
@@ -268,13 +281,23 @@ async def finish_preparation(url: str, client: httpx.AsyncClient, cases: list[Ca
     engine = create_async_engine(url)
     async with engine.begin() as connection:
         # The notice's publication time is in the facts the rules read; the events keep theirs.
-        await connection.execute(
-            text(
-                "UPDATE monitoring_case SET facts = jsonb_set(facts, "
-                "'{procedures,identification,notice,published_at}', "
-                "to_jsonb((now() - interval '10 days')::text))"
+        if is_sqlite(url):
+            aged = (datetime.now(UTC) - timedelta(days=10)).isoformat()
+            await connection.execute(
+                text(
+                    "UPDATE monitoring_case SET facts = json_set(facts, "
+                    "'$.procedures.identification.notice.published_at', :aged)"
+                ),
+                {"aged": aged},
             )
-        )
+        else:
+            await connection.execute(
+                text(
+                    "UPDATE monitoring_case SET facts = jsonb_set(facts, "
+                    "'{procedures,identification,notice,published_at}', "
+                    "to_jsonb((now() - interval '10 days')::text))"
+                )
+            )
     await engine.dispose()
 
     async def advance(case: Case) -> None:
@@ -404,8 +427,8 @@ async def case_positions(url: str, cases: list[Case]) -> None:
             text(
                 "SELECT c.id, c.version, c.state, e.name AS last FROM monitoring_case c "
                 "JOIN case_event e ON e.case_id = c.id AND e.seq = c.version "
-                "WHERE c.id = ANY(:ids)"
-            ),
+                "WHERE c.id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
             {"ids": [c.id for c in cases]},
         )
         found = {row.id: row for row in rows}
@@ -426,38 +449,12 @@ def wrk_runs(
     runs = []
     for count in clients:
         asyncio.run(case_positions(db_url, cases))
-        env = {**os.environ, "BENCH_THREADS": str(count), "BENCH_TOWNSHIP": TOWNSHIP_TOKEN,
+        env = {"BENCH_THREADS": str(count), "BENCH_TOWNSHIP": TOWNSHIP_TOKEN,
                "BENCH_BUREAU": BUREAU_TOKEN,
                "BENCH_CASES": ",".join(f"{c.id}:{c.version}:{c.state}" for c in cases)}  # fmt: skip
         print(f"wrk driving {count} connection(s) for {duration:.0f} s", flush=True)
-        server_before = cpu_seconds(server_pid)
-        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result = subprocess.run(
-            ["wrk", "-t", str(count), "-c", str(count), "-d", f"{duration:.0f}s",
-             "--timeout", "30s", "-s", str(HERE / "transitions.lua"), base_url],
-            env=env, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        run = Run(count)
-        run.server_cpu = cpu_seconds(server_pid) - server_before
-        run.client_cpu = (children.ru_utime - children_before.ru_utime) + (
-            children.ru_stime - children_before.ru_stime
-        )
-        match = re.search(
-            r"WRK requests=(\d+) status_errors=(\d+) socket_errors=(\d+) duration_us=(\d+) "
-            r"p50_us=(\d+) p99_us=(\d+)",
-            result.stdout,
-        )
-        if match is None:
-            raise RuntimeError(f"wrk said: {result.stdout}\n{result.stderr}")
-        requests, status_errors, socket_errors, micros, p50, p99 = map(int, match.groups())
-        run.errors = status_errors + socket_errors
-        run.count = requests - status_errors
-        run.seconds = micros / 1e6
-        run.fixed_percentiles = {0.5: p50 / 1000, 0.99: p99 / 1000}
+        run = run_wrk(HERE / "transitions.lua", env, base_url, count, duration, server_pid)
         runs.append(run)
-        if result.stderr.strip():
-            print(result.stderr.strip())
         print(
             f"wrk   clients={count:>2}  {run.tps:8.1f} tps  p50 {run.percentile(0.5):6.1f} ms"
             f"  p99 {run.percentile(0.99):6.1f} ms  errors {run.errors}  server CPU "
@@ -465,6 +462,42 @@ def wrk_runs(
             f"{run.cpu_ms(run.client_cpu):.2f} ms/tx"
         )
     return runs
+
+
+def run_wrk(
+    script: Path, env: dict[str, str], base_url: str, connections: int, duration: float,
+    server_pid: int,
+) -> Run:  # fmt: skip
+    """One wrk run of ``script`` (one connection per thread), with the server's CPU and wrk's
+    own; the script's done() prints the line parsed here."""
+    server_before = cpu_seconds(server_pid)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = subprocess.run(
+        ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{duration:.0f}s",
+         "--timeout", "30s", "-s", str(script), base_url],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = Run(connections)
+    run.server_cpu = cpu_seconds(server_pid) - server_before
+    run.client_cpu = (children.ru_utime - children_before.ru_utime) + (
+        children.ru_stime - children_before.ru_stime
+    )
+    match = re.search(
+        r"WRK requests=(\d+) status_errors=(\d+) socket_errors=(\d+) duration_us=(\d+) "
+        r"p50_us=(\d+) p99_us=(\d+)",
+        result.stdout,
+    )
+    if match is None:
+        raise RuntimeError(f"wrk said: {result.stdout}\n{result.stderr}")
+    requests, status_errors, socket_errors, micros, p50, p99 = map(int, match.groups())
+    run.errors = status_errors + socket_errors
+    run.count = requests - status_errors
+    run.seconds = micros / 1e6
+    run.fixed_percentiles = {0.5: p50 / 1000, 0.99: p99 / 1000}
+    if result.stderr.strip():
+        print(result.stderr.strip())
+    return run
 
 
 # --- the pgbench ceiling -----------------------------------------------------------------------
@@ -562,6 +595,8 @@ LOADERS = {
 
 
 def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], args: Any) -> str:
+    if not pgb:  # the embedded database: no ceiling to set beside it
+        return report_embedded(http, peak, pg, args)
     rows = [
         f"| {h.clients} | {h.tps:.0f} | {h.percentile(0.5):.1f} | {h.percentile(0.99):.1f} | "
         f"{p.tps:.0f} | {p.percentile(0.5):.1f} | {p.percentile(0.99):.1f} | {h.tps / p.tps:.2f} | "
@@ -576,9 +611,7 @@ def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], arg
             f"Machine: {machine()}. PostgreSQL {pg['server_version']} on the same machine "
             f"(synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}, "
             f"wal_sync_method={pg['wal_sync_method']}, shared_buffers={pg['shared_buffers']}), "
-            f"the same for both sides. API: uvicorn, {args.workers} worker(s), Python "
-            f"{platform.python_version()}; load from {LOADERS[args.client]} on the same cores. "
-            f"{args.duration:.0f} s per client count; {max(args.clients) * args.per_client} cases.",
+            f"the same for both sides. {_setup(args)}",
             "",
             "| clients | API writes/s | API p50 ms | API p99 ms | pgbench tps | pgbench p50 ms "
             "| pgbench p99 ms | API / ceiling | server CPU ms/write | load CPU ms/write |",
@@ -588,6 +621,40 @@ def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], arg
             f"API server peak memory (VmHWM): {peak:.0f} MiB. Failed transitions: {errors}.",
             "",
         ]
+    )
+
+
+def report_embedded(http: list[Run], peak: float, pg: dict[str, str], args: Any) -> str:
+    rows = [
+        f"| {h.clients} | {h.tps:.0f} | {h.percentile(0.5):.1f} | {h.percentile(0.99):.1f} | "
+        f"{h.cpu_ms(h.server_cpu):.2f} | {h.cpu_ms(h.client_cpu):.2f} |"
+        for h in http
+    ]
+    return "\n".join(
+        [
+            f"### Case writes over HTTP, embedded SQLite — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "",
+            f"Machine: {machine()}. {pg['server_version']} (journal_mode={pg['journal_mode']}, "
+            f"synchronous left at its default, as the service runs it), a file on local disk. "
+            f"{_setup(args)}",
+            "",
+            "| clients | API writes/s | API p50 ms | API p99 ms | server CPU ms/write "
+            "| load CPU ms/write |",
+            "|---:|---:|---:|---:|---:|---:|",
+            *rows,
+            "",
+            f"API server peak memory (VmHWM): {peak:.0f} MiB. "
+            f"Failed transitions: {sum(r.errors for r in http)}.",
+            "",
+        ]
+    )
+
+
+def _setup(args: Any) -> str:
+    return (
+        f"API: uvicorn, {args.workers} worker(s), Python {platform.python_version()}; load from "
+        f"{LOADERS[args.client]} on the same cores. {args.duration:.0f} s per client count; "
+        f"{max(args.clients) * args.per_client} cases."
     )
 
 
@@ -634,8 +701,12 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    pgb = pgbench_runs(
-        args.database_url, args.clients, max(args.clients) * args.per_client, args.duration
+    pgb = (
+        []
+        if is_sqlite(args.database_url)
+        else pgbench_runs(
+            args.database_url, args.clients, max(args.clients) * args.per_client, args.duration
+        )
     )
     text_report = report(http, pgb, peak, pg, args)
     print()

@@ -272,7 +272,7 @@ async def test_a_case_keeps_its_seq_order_in_the_log_whatever_its_writers_ids(
             await early.execute(text("SELECT pg_current_xact_id()"))  # its id, taken now
             # a younger transaction moves the case and commits first
             await api.must("cadre.pinggang", case["id"], "start_village_review")
-            snap, _ = await service._locked(early, cadre, case["id"])
+            snap, _ = await service.lock_case(early, cadre, case["id"])
             await service._append(early, snap, name="household_change", payload={
                 "member_id": "m", "change": "changed", "fields": {"health": "healthy"}},
                 to_state=snap.state, actor=cadre, now=api.clock.now())  # fmt: skip

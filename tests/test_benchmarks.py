@@ -4,6 +4,7 @@ unnoticed (the measurements themselves are `make bench*`, recorded in bench/RESU
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,34 @@ def test_transitions_benchmark_runs(bench_url: str) -> None:
     assert "Failed transitions: 0." in out
     rows = [line for line in out.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
     assert len(rows) == 2 and all(float(row.split("|")[2]) > 0 for row in rows), out[-1500:]
+
+
+def wrk_or_skip() -> None:
+    if shutil.which("wrk") is None:
+        if os.environ.get("REQUIRE_WRK") == "1":
+            pytest.fail("wrk is needed for the benchmarks' smoke runs (CI installs it)")
+        pytest.skip("wrk is not installed: apt-get install wrk (CI sets REQUIRE_WRK=1)")
+
+
+def test_transitions_benchmark_runs_on_the_embedded_database(tmp_path: Path) -> None:
+    wrk_or_skip()
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bench.sqlite3'}"
+    out = run("bench.transitions", "--database-url", url, "--duration", "1",
+              "--clients", "1,2", "--per-client", "2", "--port", str(free_port()))  # fmt: skip
+    assert "embedded SQLite" in out and "Failed transitions: 0." in out, out[-1500:]
+    rows = [line for line in out.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
+    assert len(rows) == 2 and all(float(row.split("|")[2]) > 0 for row in rows), out[-1500:]
+
+
+def test_reads_benchmark_runs(bench_url: str) -> None:
+    wrk_or_skip()
+    out = run("bench.reads", "--database-url", bench_url, "--duration", "1",
+              "--open-cases", "640", "--port", str(free_port()))  # fmt: skip
+    assert "640 open cases" in out, out[-1500:]
+    rows = {line.split("|")[1].strip(): line.split("|") for line in out.splitlines()
+            if line.startswith("| GET") or line.startswith("| POST")}  # fmt: skip
+    assert set(rows) == {"GET /cases/{id}", "GET /cases/{id}/actions", "POST /cases (opening)"}
+    assert all(float(row[2]) > 0 and row[6].strip() == "0" for row in rows.values()), out[-1500:]
 
 
 def test_warning_batch_benchmark_runs(bench_url: str) -> None:

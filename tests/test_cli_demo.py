@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -31,7 +32,8 @@ def test_demo_loads_labelled_lines_once_and_reset_starts_over(tmp_path: Path) ->
             "SELECT reason, parameters FROM policy_version WHERE version = 'jiaohe-demo-lines'"
         ).fetchone()
         assert "示例数据" in reason and "not provincial data" in reason
-        assert '"2027": "7800.00"' in parameters and '"2021": "6000.00"' in parameters
+        lines = json.loads(parameters)["income_lines"]
+        assert lines["2027"] == "7800.00" and lines["2021"] == "6000.00"
         db.execute("INSERT INTO household (id, village_code, head_name, head_id_number_encrypted,"
                    " head_id_number_masked, head_id_digest, size, created_at) VALUES ('h', "
                    "'220281102200', '王', 'x', 'x', 'd', 1, '2026-01-01 00:00:00')")  # fmt: skip

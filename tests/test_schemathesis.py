@@ -72,7 +72,10 @@ def contract_app(database_urls: dict[str, str | None], tmp_path_factory: pytest.
     template = Path(str(database_urls["sqlite"]).split("///", 1)[1]).with_name("template.sqlite3")
     database = tmp_path_factory.mktemp("contract") / "contract.sqlite3"
     shutil.copyfile(template, database)
-    settings_ = settings_for(f"sqlite+aiosqlite:///{database}")
+    # no pool: the database file is swapped under the running app (_fresh_database)
+    settings_ = settings_for(f"sqlite+aiosqlite:///{database}").model_copy(
+        update={"database_pool_size": 0}
+    )
     app = create_app(settings_, clock=FrozenClock(START))
     tokens = {
         role: mint(settings_, sub=f"contract.{role.value}", role=role, area=area, now=START,

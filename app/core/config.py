@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     database_app_role: str | None = None
     """After migrating PostgreSQL, grant this role (the one in ``database_url``) reads and
     writes, but only SELECT and INSERT on the append-only tables."""
-    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_pool_size: int = Field(default=10, ge=0, le=200)
+    """Connections kept open per process (0: none kept, a new one for each request)."""
     database_echo: bool = False
 
     jwt_secret: str = DEV_SECRET

@@ -84,12 +84,19 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """An engine; on SQLite, WAL and ``BEGIN IMMEDIATE`` so writers queue instead of failing."""
+    """An engine; on SQLite, WAL and ``BEGIN IMMEDIATE`` so writers queue instead of failing.
+    ``pool_size`` 0: no pool, a new connection each time (for what swaps the database file
+    under a running app, as the contract test does)."""
+    pooling: dict[str, Any] = (
+        {"poolclass": NullPool} if pool_size == 0 else {"pool_size": pool_size}
+    )
     if is_sqlite(url):
         engine = create_async_engine(
             url,
             echo=echo,
-            poolclass=NullPool,
+            # pooled: opening a SQLite connection parses the whole schema, which cost more
+            # CPU than the write it served
+            **pooling,
             connect_args={"timeout": 30},
             json_serializer=json_text,
             json_deserializer=orjson.loads,
@@ -113,12 +120,12 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         return engine
     # No pre-ping: it costs a round trip on every checkout; connections are recycled instead,
     # and a connection that died is discarded by the pool on its first error.
+    if pool_size:
+        pooling.update(max_overflow=pool_size, pool_recycle=1800)
     return create_async_engine(
         url,
         echo=echo,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_recycle=1800,
+        **pooling,
         json_serializer=json_text,
         json_deserializer=orjson.loads,
     )

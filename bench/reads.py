@@ -1,0 +1,190 @@
+"""Reads and openings over HTTP against PostgreSQL: a case, its actions, the inbox of 100,000
+open cases, and opening a case with its household.
+
+    python -m bench.reads [--duration 10] [--open-cases 100000] [--record]
+
+A fresh database (``BENCH_DATABASE_URL``) is migrated with the demo areas; 64 cases are
+brought through the API to the city (half returned to the township), then copied in SQL into
+``--open-cases`` open cases of one township (households and cases; their trails are not
+needed by these reads). The API runs as a separate uvicorn process, driven by wrk
+(``bench/reads.lua``) at 8 connections: ``GET /cases/{id}`` and ``GET /cases/{id}/actions``
+over those cases, and ``POST /cases`` with a new household each time. The inbox is asked by
+the township official, one request at a time, and timed. ``--record`` appends the results
+to ``bench/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app import migrations
+from app.cases.models import Case as CaseRow
+from app.households.models import Household
+from bench.transitions import (
+    BUREAU,
+    CADRE,
+    DEFAULT_URL,
+    HERE,
+    LOADERS,
+    TOWNSHIP,
+    TOWNSHIP_TOKEN,
+    Run,
+    fresh_database,
+    machine,
+    peak_rss_mib,
+    prepare,
+    run_wrk,
+    server_settings,
+    start_server,
+    wait_ready,
+)
+
+CADRE_TOKEN = CADRE["Authorization"].removeprefix("Bearer ")
+"""The village cadre opens the cases."""
+
+
+async def return_half(base_url: str, cases: list[Any]) -> None:
+    """Half the prepared cases back to the township: the official's inbox has work."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        for case in cases[::2]:
+            answer = await client.post(
+                f"/api/v1/cases/{case.id}/actions/return_to_township",
+                json={"reason": "补充材料"},
+                headers={**BUREAU, "If-Match": f'"{case.version}"'},
+            )
+            answer.raise_for_status()
+
+
+async def multiply(url: str, total: int) -> int:
+    """Copy the cases there are into ``total`` open cases (and their households), in SQL."""
+    engine = create_async_engine(url)
+    household = [c.name for c in Household.__table__.columns]
+    case = [c.name for c in CaseRow.__table__.columns]
+    fresh_household = {"id": "md5(h.id || n)", "head_id_digest": "md5(h.head_id_digest || n)"}
+    fresh_case = {"id": "md5(c.id || n)", "household_id": "md5(c.household_id || n)"}
+    async with engine.begin() as connection:
+        have = int(await connection.scalar(text("SELECT count(*) FROM monitoring_case")))
+        copies = max(0, total // have - 1)
+        await connection.execute(text(
+            f"INSERT INTO household ({', '.join(household)}) SELECT "
+            + ", ".join(fresh_household.get(name, f"h.{name}") for name in household)
+            + f" FROM household h, generate_series(1, {copies}) AS n"))  # fmt: skip
+        await connection.execute(text(
+            f"INSERT INTO monitoring_case ({', '.join(case)}) SELECT "
+            + ", ".join(fresh_case.get(name, f"c.{name}") for name in case)
+            + f" FROM monitoring_case c, generate_series(1, {copies}) AS n"))  # fmt: skip
+        await connection.execute(text("ANALYZE household"))
+        await connection.execute(text("ANALYZE monitoring_case"))
+        count = int(await connection.scalar(text("SELECT count(*) FROM monitoring_case")))
+    await engine.dispose()
+    return count
+
+
+async def inbox_times(base_url: str, rounds: int) -> tuple[list[float], int]:
+    """The township official's inbox, asked ``rounds`` times in turn: seconds each, and the
+    number of cases it reports."""
+    times, total = [], 0
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            answer = await client.get("/api/v1/inbox", headers=TOWNSHIP)
+            times.append(time.perf_counter() - started)
+            answer.raise_for_status()
+            total = int(answer.json()["total"])
+    return times, total
+
+
+def report(runs: dict[str, Run], inbox: tuple[list[float], int], count: int, peak: float,
+           pg: dict[str, str], args: Any) -> str:  # fmt: skip
+    rows = [
+        f"| {name} | {run.tps:.0f} | {run.percentile(0.5):.1f} | {run.percentile(0.99):.1f} | "
+        f"{run.cpu_ms(run.server_cpu):.2f} | {run.errors} |"
+        for name, run in runs.items()
+    ]
+    times, total = inbox
+    return "\n".join(
+        [
+            f"### Reads and openings over HTTP — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "",
+            f"Machine: {machine()}. PostgreSQL {pg['server_version']} on the same machine. "
+            f"API: uvicorn, 1 worker, Python 3; load from {LOADERS['wrk']}, 8 connections, "
+            f"{args.duration:.0f} s each. {count:,} open cases in the database.",
+            "",
+            "| request | per second | p50 ms | p99 ms | server CPU ms/request | failed |",
+            "|---|---:|---:|---:|---:|---:|",
+            *rows,
+            "",
+            f"Inbox of the township official ({total:,} cases in it, first page of 100), "
+            f"{len(times)} requests in turn: median {statistics.median(times) * 1000:.1f} ms, "
+            f"slowest {max(times) * 1000:.1f} ms. API server peak memory (VmHWM): "
+            f"{peak:.0f} MiB.",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--open-cases", type=int, default=100_000)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    args = parser.parse_args()
+
+    asyncio.run(fresh_database(args.database_url))
+    migrations.upgrade(args.database_url)
+    subprocess.run([sys.executable, "-m", "app.cli", "demo"], check=True, capture_output=True,
+                   env={**os.environ, "DATABASE_URL": args.database_url})  # fmt: skip
+    pg = asyncio.run(server_settings(args.database_url))
+    server = start_server(args.database_url, args.port, 1)
+    try:
+        base = f"http://127.0.0.1:{args.port}"
+        wait_ready(args.port)
+        cases = asyncio.run(prepare(base, args.database_url, 64))
+        asyncio.run(return_half(base, cases))
+        count = asyncio.run(multiply(args.database_url, args.open_cases))
+        print(f"{count:,} open cases", flush=True)
+        ids = ",".join(c.id for c in cases)
+        bureau = BUREAU["Authorization"].removeprefix("Bearer ")
+        runs = {}
+        for name, mode, env in (
+            ("GET /cases/{id}", "case", {"BENCH_TOKEN": bureau, "BENCH_CASES": ids}),
+            ("GET /cases/{id}/actions", "actions", {"BENCH_TOKEN": TOWNSHIP_TOKEN,
+                                                    "BENCH_CASES": ids}),
+            ("POST /cases (opening)", "open", {"BENCH_TOKEN": CADRE_TOKEN}),
+        ):  # fmt: skip
+            print(f"wrk: {name}", flush=True)
+            run = run_wrk(HERE / "reads.lua", {**env, "BENCH_MODE": mode}, base, 8,
+                          args.duration, server.pid)  # fmt: skip
+            runs[name] = run
+            print(f"  {run.tps:8.1f}/s  p50 {run.percentile(0.5):.1f} ms  server CPU "
+                  f"{run.cpu_ms(run.server_cpu):.2f} ms  errors {run.errors}")  # fmt: skip
+        inbox = asyncio.run(inbox_times(base, 20))
+        print(f"inbox: median {statistics.median(inbox[0]) * 1000:.1f} ms", flush=True)
+        peak = peak_rss_mib(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    text_report = report(runs, inbox, count, peak, pg, args)
+    print()
+    print(text_report)
+    if args.record:
+        with (HERE / "RESULTS.md").open("a") as results:
+            results.write("\n" + text_report)
+
+
+if __name__ == "__main__":
+    main()
