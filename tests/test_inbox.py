@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app import migrations
 from app.areas.demo import load as load_demo_areas
+from app.cases import service
 from app.cases.models import Case
 from app.core.clock import FrozenClock
 from app.core.db import make_engine, make_sessionmaker
@@ -185,3 +186,59 @@ async def test_revision_0026_fills_the_deadlines_the_service_keeps(
     await asyncio.to_thread(migrations.upgrade, url)
     assert await kept() == written
     await engine.dispose()
+
+
+async def test_revision_0033_fills_the_next_deadline_the_service_keeps(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """The service writes each case's next deadline with every event (``next_deadline``);
+    down past revision 0033 and up again, its frozen SQL computes the same for every kind:
+    acceptance, identification, a running notice, measures, elimination."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'due.sqlite3'}"
+    await asyncio.to_thread(migrations.upgrade, url)
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await load_demo_areas(session)
+    async with Api.start(settings_for(url), clock) as api:
+        await api.open_case("self_declared", user="platform.12317")
+        await api.open_case("cadre_found")
+        noticed = await api.to_village_nomination("cadre_found")
+        await api.nominate(noticed)
+        await api.to_assisted()
+    columns = (Case.id, Case.due_at, Case.due_kind)
+
+    async def kept() -> set[tuple[Any, ...]]:
+        async with make_sessionmaker(engine)() as session:
+            return {tuple(row) for row in (await session.execute(select(*columns))).all()}
+
+    written = await kept()
+    assert {row[2] for row in written} >= {"acceptance", "identification", "notice_end"}
+    assert all(row[1] is not None for row in written)
+    await asyncio.to_thread(migrations.downgrade, url, "0032")
+    await asyncio.to_thread(migrations.upgrade, url)
+    assert await kept() == written
+    await engine.dispose()
+
+
+def test_the_next_deadline_of_each_kind() -> None:
+    at = datetime(2026, 3, 2, tzinfo=UTC)
+    base = dict(id="c", household_id="h", area_code="220281102200", channel="cadre_found",
+                version=1, workflow_version="case-v2", policy_version="p", is_open=True,
+                monitoring_type=None, facts={}, last_hash="0" * 64, opened_at=at,
+                identification_due_at=at + timedelta(days=15), measures_due_at=None,
+                acceptance_due_at=None, updated_at=at)  # fmt: skip
+    n = timedelta(days=1)
+    cases = [
+        ({"state": "cadre_found"}, (at + 15 * n, "identification")),
+        ({"state": "self_declared", "acceptance_due_at": at + 2 * n}, (at + 2 * n, "acceptance")),
+        ({"state": "public_notice", "notice_ends_at": at + 5 * n}, (at + 5 * n, "notice_end")),
+        # a notice that ends after the identification limit: the limit comes first
+        ({"state": "public_notice", "notice_ends_at": at + 20 * n},
+         (at + 15 * n, "identification")),
+        ({"state": "assisted", "measures_due_at": at + 30 * n}, (at + 30 * n, "measures")),
+        ({"state": "assisted", "elimination_due_at": at + 99 * n}, (at + 99 * n, "elimination")),
+        ({"state": "elimination_notice", "notice_ends_at": at + 5 * n}, (at + 5 * n, "notice_end")),
+        ({"state": "kept_under_watch"}, (None, None)),
+    ]  # fmt: skip
+    for changes, expected in cases:
+        assert service.next_deadline(service.Snapshot(**{**base, **changes})) == expected, changes

@@ -32,6 +32,25 @@ class Case(Base):
             sqlite_where=text("is_open"),
         ),
         Index("ix_case_list_order", "opened_at", "id"),
+        # The inbox: open cases, the nearest deadline first, read in index order.
+        Index(
+            "ix_case_inbox_order",
+            "due_at",
+            "opened_at",
+            "id",
+            postgresql_where=text("is_open"),
+            sqlite_where=text("is_open"),
+        ),
+        # The inbox's count: an area's open cases by state, from the index alone.
+        Index(
+            "ix_case_open_area_state",
+            "area_code",
+            "workflow_version",
+            "state",
+            postgresql_ops={"area_code": "varchar_pattern_ops"},
+            postgresql_where=text("is_open"),
+            sqlite_where=text("is_open"),
+        ),
         # Area scoping is a prefix match; pattern ops let PostgreSQL use the index for it.
         Index(
             "ix_monitoring_case_area_code",
@@ -71,6 +90,12 @@ class Case(Base):
     """The classification's risk types, each between commas (``,illness,disability,``), so
     the dashboard counts them with one indexed-free scan of the area's open cases."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """The case's next deadline (``app.cases.service.next_deadline``), kept with every event
+    so the inbox reads its cases in this order from an index."""
+    due_kind: Mapped[str | None] = mapped_column(String(16))
+    """Which deadline ``due_at`` is: notice_end, acceptance, identification, measures,
+    elimination."""
 
 
 @append_only

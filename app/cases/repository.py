@@ -16,8 +16,6 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    literal,
-    null,
     or_,
     select,
     update,
@@ -33,6 +31,11 @@ from workflows.vocabulary import RiskType
 
 CASE = cast(Table, Case.__table__)
 EVENT = cast(Table, CaseEvent.__table__)
+
+
+OPEN: Any = Case.is_open.expression
+"""An open case, written as the bare column: the partial indexes are ``WHERE is_open``, and
+PostgreSQL proves a query may use them from ``is_open`` (or ``= true``), not ``IS TRUE``."""
 
 
 def in_area(column: Any, prefix: str) -> Any:
@@ -299,33 +302,6 @@ def actionable_states(role: str) -> dict[str, set[str]]:
     }
 
 
-def due_columns() -> tuple[Any, Any]:
-    """When a case's next deadline falls, and which it is: a running notice's end when it comes
-    first; the 12317 acceptance or the identification limit while the case is identified; the
-    first measure once it is confirmed; then the elimination assessment."""
-    identifying = Case.state.in_(IDENTIFICATION_STATES)
-    limit = func.coalesce(Case.acceptance_due_at, Case.identification_due_at)
-    notice_first = and_(
-        Case.notice_ends_at.is_not(None), or_(~identifying, Case.notice_ends_at < limit)
-    )
-    measures = Case.measures_due_at.is_not(None)
-    due = case(
-        (notice_first, Case.notice_ends_at),
-        (identifying, limit),
-        (measures, Case.measures_due_at),
-        else_=Case.elimination_due_at,
-    )
-    kind = case(
-        (notice_first, literal("notice_end")),
-        (and_(identifying, Case.acceptance_due_at.is_not(None)), literal("acceptance")),
-        (identifying, literal("identification")),
-        (measures, literal("measures")),
-        (Case.elimination_due_at.is_not(None), literal("elimination")),
-        else_=null(),
-    )
-    return due, kind
-
-
 async def inbox(
     session: AsyncSession,
     *,
@@ -352,7 +328,7 @@ async def inbox(
             name=name,
             id_digest=id_digest,
         ),
-        Case.is_open.is_(True),
+        OPEN,
         or_(
             false(),  # a role that acts in no state has an empty inbox
             *(
@@ -362,19 +338,23 @@ async def inbox(
             ),
         ),
     ]
-    due, kind = due_columns()
-    joined = select(Case, Household, due, kind).join(Household, Household.id == Case.household_id)
-    counted = (
-        select(func.count())
-        .select_from(Case)
+    # every case has its household: the count needs only the case's own (indexed) columns,
+    # unless the name filter reads the household's head
+    counted = select(func.count()).select_from(Case).where(*conditions)
+    if name:
+        counted = counted.join(Household, Household.id == Case.household_id)
+    total = (await session.execute(counted)).scalar_one()
+    # the nearest deadline first: read in the order of ix_case_inbox_order, stopping at limit
+    nearest_first = (Case.due_at.asc().nulls_last(), Case.opened_at, Case.id)
+    query = (
+        select(Case, Household)
         .join(Household, Household.id == Case.household_id)
         .where(*conditions)
+        .order_by(*nearest_first)
+        .limit(limit)
     )
-    total = (await session.execute(counted)).scalar_one()
-    nearest_first = (due.asc().nulls_last(), Case.opened_at, Case.id)
-    query = joined.where(*conditions).order_by(*nearest_first).limit(limit)
-    rows = [(row[0], row[1], row[2], row[3]) for row in (await session.execute(query)).all()]
-    return rows, total
+    found = (await session.execute(query)).all()
+    return [(case_, household, case_.due_at, case_.due_kind) for case_, household in found], total
 
 
 async def counts(
@@ -382,7 +362,7 @@ async def counts(
 ) -> dict[str, Any]:
     """The dashboard's numbers for the caller's area (or a part of it): open cases by state,
     monitoring type, channel and village, and how many are late in each way."""
-    scope = [in_area(Case.area_code, caller_area), Case.is_open.is_(True)]
+    scope = [in_area(Case.area_code, caller_area), OPEN]
     if area:
         scope.append(in_area(Case.area_code, area))
 

@@ -115,6 +115,8 @@ class Snapshot:
     notice_ends_at: datetime | None = None
     elimination_due_at: datetime | None = None
     risk_types: str | None = None
+    due_at: datetime | None = None
+    due_kind: str | None = None
 
     @classmethod
     def of(cls, case: Case) -> Snapshot:
@@ -135,6 +137,24 @@ NOTICE_STATES = {
 """The states in which a public notice runs, and whose notice it is."""
 MONITORED_STATES = ("assisted", "kept_under_watch")
 """The states from which an elimination procedure may be proposed."""
+
+
+def next_deadline(snap: Snapshot) -> tuple[datetime | None, str | None]:
+    """When the case's next deadline falls, and which it is: a running notice's end when it
+    comes first; the 12317 acceptance or the identification limit while the case is being
+    identified; the first measure once it is confirmed; then the elimination assessment."""
+    identifying = snap.state in IDENTIFICATION_STATES
+    limit = snap.acceptance_due_at or snap.identification_due_at
+    notice = snap.notice_ends_at
+    if notice is not None and (not identifying or (limit is not None and notice < limit)):
+        return notice, "notice_end"
+    if identifying:
+        return limit, "acceptance" if snap.acceptance_due_at is not None else "identification"
+    if snap.measures_due_at is not None:
+        return snap.measures_due_at, "measures"
+    if snap.elimination_due_at is not None:
+        return snap.elimination_due_at, "elimination"
+    return None, None
 
 
 def _notice_end(state: str, facts: dict[str, Any]) -> datetime | None:
@@ -296,6 +316,7 @@ async def _append(
         ),
         updated_at=now,
     )
+    moved.due_at, moved.due_kind = next_deadline(moved)
     changed = await repo.advance_case(
         session, snap.id, snap.version, {name: getattr(moved, name) for name in MOVING}
     )
