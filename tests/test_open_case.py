@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers import APPLICATION, Api, new_id_number
+from workflows.policy import POLICIES
 
 
 async def test_second_report_attaches_to_the_open_case(api: Api) -> None:
@@ -103,3 +104,24 @@ async def test_overdue_filter_follows_the_clock(api: Api) -> None:
     overdue = (await api.get("bureau.jiaohe", "/api/v1/cases", overdue="true")).json()["items"]
     assert [c["id"] for c in overdue] == [case["id"]]
     assert overdue[0]["deadlines"]["identification_overdue"] is True
+
+
+async def test_a_process_that_never_read_the_cases_policy_still_writes_to_it(api: Api) -> None:
+    """Each process loads a pinned policy version when it first meets it. A report attached
+    to an open case, and a registry change recorded on it, are writes that reach the case
+    without reading it first: they load its version too (they answered 500 before)."""
+    id_number = new_id_number()
+    first = await api.open_case("self_declared", id_number=id_number)
+    POLICIES.clear()  # as in another process, which has loaded nothing yet
+    attached = await api.post("bureau.jiaohe", "/api/v1/cases", {
+        "channel": "department_flagged", "source": "medical_insurance",
+        "household": {"head_name": "王德福", "head_id_number": id_number,
+                      "village_code": "220281102200", "size": 4}})  # fmt: skip
+    assert attached.status_code == 200, attached.text
+    POLICIES.clear()
+    path = f"/api/v1/households/{first['household']['id']}/members"
+    child = {"name": "王小明", "relation": "son", "labour_skill": "none", "health": "healthy",
+             "id_number": new_id_number("20150607", "male")}  # fmt: skip
+    added = await api.post("cadre.pinggang", path, child)
+    assert added.status_code == 201, added.text
+    assert await api.event_count(first["id"]) == 3

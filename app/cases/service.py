@@ -275,6 +275,8 @@ async def _append(
     now: datetime,
 ) -> None:
     """Append one chained event and move the case to it, if nobody moved it first."""
+    # the case's pinned version, loaded in this process if no read of the request did it
+    await policies.ensure_loaded(session, [snap.policy_version])
     params = policy(snap.policy_version)
     seq = snap.version + 1
     facts = evolve(

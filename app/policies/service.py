@@ -31,7 +31,7 @@ def _parameters(row: PolicyVersion) -> PolicyParameters:
 
 async def ensure_loaded(session: AsyncSession, versions: Iterable[str]) -> None:
     """Load pinned versions this process has not seen (versions never change once written)."""
-    missing = sorted(set(versions) - set(POLICIES))
+    missing = sorted({v for v in versions if v not in POLICIES})
     if missing:
         rows = await session.execute(
             select(PolicyVersion).where(PolicyVersion.version.in_(missing))
