@@ -130,11 +130,16 @@ async def village_exists(session: AsyncSession, code: str) -> bool:
 
 
 async def insert_household(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(Household).values(**values))
+    await (await session.connection()).execute(_INSERT_HOUSEHOLD, values)
 
 
 async def insert_case(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(insert(CASE).values(**values))
+    await (await session.connection()).execute(_INSERT_CASE, values)
+
+
+_INSERT_HOUSEHOLD = insert(cast(Table, Household.__table__))
+_INSERT_CASE = insert(CASE)
+"""Openings' INSERTs, built once, on the session's connection (as the appends' are)."""
 
 
 async def advance_case(

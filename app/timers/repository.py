@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.timers.models import Timer
@@ -22,11 +23,12 @@ async def schedule(
     procedure: str | None = None,
 ) -> None:
     """Schedule work in the same transaction as the change that calls for it."""
-    await session.execute(
-        insert(Timer).values(
-            case_id=case_id, kind=kind, procedure=procedure, due_at=due_at, created_at=now
-        )
-    )
+    values = {"case_id": case_id, "kind": kind, "procedure": procedure, "due_at": due_at,
+              "created_at": now}  # fmt: skip
+    await (await session.connection()).execute(_INSERT_TIMER, values)
+
+
+_INSERT_TIMER = insert(cast(Table, Timer.__table__))
 
 
 async def claim_due(session: AsyncSession, now: datetime) -> Timer | None:
