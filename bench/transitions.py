@@ -440,6 +440,18 @@ async def case_positions(url: str, cases: list[Case]) -> None:
         case.state = "returned" if row.last == "return_to_township" else row.state
 
 
+async def settled_positions(url: str, cases: list[Case]) -> None:
+    """The cases' positions once the server has finished what the last run left in flight
+    (wrk stops waiting at its deadline; a queued write may still commit after it)."""
+    await case_positions(url, cases)
+    while True:
+        before = [(c.version, c.state) for c in cases]
+        await asyncio.sleep(0.5)
+        await case_positions(url, cases)
+        if [(c.version, c.state) for c in cases] == before:
+            return
+
+
 def wrk_runs(
     base_url: str, db_url: str, clients: list[int], cases: list[Case], duration: float,
     server_pid: int,
@@ -448,7 +460,7 @@ def wrk_runs(
     the load generator's own CPU stays small beside the server's on the same cores."""
     runs = []
     for count in clients:
-        asyncio.run(case_positions(db_url, cases))
+        asyncio.run(settled_positions(db_url, cases))
         env = {"BENCH_THREADS": str(count), "BENCH_TOWNSHIP": TOWNSHIP_TOKEN,
                "BENCH_BUREAU": BUREAU_TOKEN,
                "BENCH_CASES": ",".join(f"{c.id}:{c.version}:{c.state}" for c in cases)}  # fmt: skip
