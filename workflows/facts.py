@@ -250,26 +250,6 @@ class AnnouncementPosting(FactPayload):
                                                max_length=200)]  # fmt: skip
 
 
-FACT_PAYLOADS: dict[str, type[FactPayload]] = {
-    "commitment_form": CommitmentForm,
-    "review": Review,
-    "objection": Objection,
-    "objection_resolution": ObjectionResolution,
-    "home_visit": HomeVisit,
-    "classification": Classification,
-    "household_verification": HouseholdVerification,
-    "income_assessment": HouseholdVerification,
-    "return_response": ReturnResponse,
-    "data_comparison": DataComparisonRequest,
-    "comparison_resolution": ComparisonResolution,
-    "plan_notice": PlanNotice,
-    "measure_planned": MeasurePlan,
-    "measure_progress": MeasureProgress,
-    "committee_study": CommitteeStudy,
-    "announcement_posting": AnnouncementPosting,
-}
-
-
 def empty_procedure() -> dict[str, Any]:
     return {
         "verification": None,

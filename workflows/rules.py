@@ -48,7 +48,6 @@ class RuleContext:
     policy: PolicyParameters
     procedure: Procedure | None = None
     payload: dict[str, Any] = field(default_factory=dict)
-    case_area: str = ""
     other_open_cases: int = 0
     """Open cases of the same household besides this one (for roll-back)."""
     state: str = ""

@@ -39,9 +39,9 @@ from typing import Any
 
 from app.audit import merkle
 from app.audit.signing import checkpoint_message, key_id, note_body, verify
+from app.core.canonical import GENESIS_HASH
 
 FORMAT = "fangfanpin-audit-bundle/v1"
-GENESIS = "0" * 64
 MAX_PROBLEMS = 1000
 
 
@@ -192,7 +192,7 @@ def verify_bundle(
 
         chain = chains.get(case_id)
         if chain is None:
-            chain = chains[case_id] = _Chain(0, GENESIS, "new", event["workflow_version"])
+            chain = chains[case_id] = _Chain(0, GENESIS_HASH, "new", event["workflow_version"])
         if seq != chain.seq + 1:
             problem("chain_seq", f"seq {seq} follows seq {chain.seq} of the case", **where)
         if event["prev_hash"] != chain.hash:

@@ -373,7 +373,6 @@ def _context(
         policy=policy(snap.policy_version),
         procedure=step.procedure,
         payload=payload,
-        case_area=snap.area_code,
         state=snap.state,
         **observed_fields(observed or {}),
     )
