@@ -37,6 +37,7 @@ from app.elimination_rounds.router import router as rounds_router
 from app.exports.router import router as exports_router
 from app.fund.router import ledger_router as fund_ledger_router
 from app.fund.router import router as fund_router
+from app.households.personal_data import router as personal_data_router
 from app.households.router import router as households_router
 from app.indicators.router import router as indicators_router
 from app.intake.router import router as intake_router
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(indicators_router)
     app.include_router(rounds_router)
     app.include_router(intake_router)
+    app.include_router(personal_data_router)
     app.include_router(access_log_router)
     app.include_router(audit_router)
     app.include_router(exports_router)

@@ -13,14 +13,14 @@ ROOT = Path(__file__).resolve().parents[1]
 ENTRY_POINTS = {"app.main", "app.cli", "app.contract", "app.contract_examples", "app.startup"}
 """The process's doors: they assemble the domains, and nothing below imports them."""
 KNOWN_CYCLES = {
-    ("access_log", "households"),
     ("cases", "exports"),
     ("cases", "households"),
     ("cases", "screening"),
     ("cases", "timers"),
     ("exports", "households"),
 }
-"""Domains that still import each other (2026-11-30): each pair is a debt of the house."""
+"""Domains that still import each other (2026-11-30): each pair is a debt of the house.
+The personal-data reads moved from access_log to households, which took one apart."""
 
 
 def _module(path: Path) -> str:

@@ -1,0 +1,88 @@
+"""Personal data in full: a household's ID numbers, phone and bank account, for a role whose
+work needs them, on a stated purpose, each read in the access log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from app.access_log.models import AccessLogEntry
+from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.auth.permissions import permit
+from app.core.crypto import cipher_for, context
+from app.core.db import SessionDep
+from app.core.errors import NotFound
+from app.households.models import Household, Member
+from workflows.permissions import Permission
+
+router = APIRouter(prefix="/api/v1", tags=["personal-data"])
+
+Field = Literal["id_number", "phone", "bank_account"]
+
+
+class MemberIdentity(BaseModel):
+    member_id: str
+    name: str
+    id_number: str | None
+
+
+class PersonalData(BaseModel):
+    household_id: str
+    head_id_number: str | None
+    phone: str | None
+    bank_account: str | None = None
+    members: list[MemberIdentity]
+
+
+@router.get("/households/{household_id}/personal-data", response_model=PersonalData)
+async def read_personal_data(
+    household_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    purpose: Annotated[str, Query(min_length=2, max_length=500)],
+    fields: Annotated[list[Field], Query()] = ["id_number"],  # noqa: B006
+) -> PersonalData:
+    """ID numbers and the phone in full, for a role whose work needs them, with a stated
+    purpose. Every such read is written to the access log in the same transaction."""
+    cipher, now = cipher_for(settings.field_keys), clock.now()
+    household = await session.get(Household, household_id)
+    if household is None or not principal.covers(household.village_code):
+        raise NotFound("household_not_found", f"No household {household_id} in your area.")
+    permit(principal, Permission.personal_data_unmask)
+    members = (await session.execute(
+        select(Member).where(Member.household_id == household_id)
+        .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
+    wanted = sorted(set(fields))
+    head = phone = account = None
+    if "bank_account" in wanted and household.bank_account_encrypted:
+        sealed_at = context("household", household.id, "bank_account")
+        account = cipher.decrypt(household.bank_account_encrypted, sealed_at)
+    if "id_number" in wanted:
+        head = cipher.decrypt(household.head_id_number_encrypted,
+                              context("household", household.id, "head_id_number"))  # fmt: skip
+    if "phone" in wanted and household.phone_encrypted:
+        phone = cipher.decrypt(household.phone_encrypted,
+                               context("household", household.id, "phone"))  # fmt: skip
+    identities = [
+        MemberIdentity(
+            member_id=m.id,
+            name=m.name,
+            id_number=cipher.decrypt(m.id_number_encrypted, context("member", m.id, "id_number"))
+            if "id_number" in wanted
+            else None,
+        )
+        for m in members
+    ]
+    session.add(AccessLogEntry(
+        at=now, actor_sub=principal.sub, actor_role=principal.role.value,
+        actor_area=principal.area, record_type="household", record_id=household.id,
+        fields=wanted, purpose=purpose,
+    ))  # fmt: skip
+    return PersonalData(household_id=household.id, head_id_number=head, phone=phone,
+                        bank_account=account,
+                        members=identities)  # fmt: skip
