@@ -4,9 +4,12 @@ code with the status it is registered with, and every rule answers a registered 
 from __future__ import annotations
 
 import ast
+import errno
+import socket
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.core import errors
 from app.core.limits import PayloadTooLarge
@@ -72,3 +75,36 @@ def test_every_registered_code_has_both_titles() -> None:
         assert kind.zh and kind.en and kind.zh != kind.en, kind
     for code, (zh, en) in RULE_CODES.items():
         assert zh and en and zh != en, code
+
+
+def test_only_a_lost_database_connection_is_a_503() -> None:
+    """The database's connection refused, reset, closed under a query or not yet accepting:
+    503 database_unavailable with Retry-After. Any other failure, an OSError of the server's
+    own included (a full disk, a missing file), stays 500 internal_error."""
+
+    class CannotConnectNowError(Exception):  # asyncpg's, by name: the server is starting
+        pass
+
+    wrapped = OperationalError("SELECT 1", {}, ConnectionResetError(errno.ECONNRESET, "reset"))
+    invalidated = OperationalError("SELECT 1", {}, Exception("gone"), connection_invalidated=True)
+    unavailable = [
+        ConnectionRefusedError(errno.ECONNREFUSED, "refused"),
+        OSError(errno.EHOSTUNREACH, "no route to host"),
+        socket.gaierror(-2, "Name or service not known"),
+        CannotConnectNowError("the database system is starting up"),
+        wrapped,
+        invalidated,
+    ]
+    for exc in unavailable:
+        error, headers = errors.server_problem(exc, "x")
+        assert (error.status, error.code, headers) == (
+            503, "database_unavailable", {"Retry-After": "1"}), exc  # fmt: skip
+    not_ours = [
+        OSError(errno.ENOSPC, "No space left on device"),
+        FileNotFoundError(errno.ENOENT, "missing"),
+        IntegrityError("INSERT", {}, Exception("duplicate key")),
+        ValueError("a bug"),
+    ]
+    for exc in not_ours:
+        error, headers = errors.server_problem(exc, "x")
+        assert (error.status, error.code, headers) == (500, "internal_error", {}), exc

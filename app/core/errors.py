@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -142,14 +144,24 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:
-        if database_unreachable(exc):
-            # the database restarts or fails over: the request wrote nothing (its transaction
-            # died with the connection, which the pool discards); the client asks again
-            return problem_response(
-                ProblemError("database_unavailable", "The database cannot be reached just now."),
-                headers={"Retry-After": "1"},
-            )
-        return problem_response(ProblemError("internal_error", "An unexpected error occurred."))
+        error, headers = server_problem(exc, "An unexpected error occurred.")
+        return problem_response(error, headers=headers)
+
+
+def server_problem(exc: BaseException, detail: str) -> tuple[ProblemError, dict[str, str]]:
+    """The answer to a request the server could not complete: 503 ``database_unavailable``
+    with ``Retry-After`` when the database could not be reached (it restarts or fails over;
+    the request wrote nothing, its transaction died with the connection, which the pool
+    discards, and the client asks again), else 500 ``internal_error``."""
+    if database_unreachable(exc):
+        return ProblemError("database_unavailable", detail), {"Retry-After": "1"}
+    return ProblemError("internal_error", detail), {}
+
+
+UNREACHABLE = frozenset({errno.ECONNREFUSED, errno.ECONNRESET, errno.ETIMEDOUT,
+                         errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EPIPE})  # fmt: skip
+"""Socket errors of a connection to the database; any other OSError (a full disk, a missing
+file) is the server's own fault, a 500."""
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -166,8 +178,10 @@ def database_unreachable(exc: BaseException) -> bool:
             "ConnectionFailureError", "ClientCannotConnectError", "CrashShutdownError",
         ):  # fmt: skip
             return True
-        if isinstance(seen, OSError) and seen.errno is not None:
-            return True  # connecting failed at the socket (refused, unreachable)
+        if isinstance(seen, socket.gaierror) or (
+            isinstance(seen, OSError) and seen.errno in UNREACHABLE
+        ):
+            return True  # connecting failed at the socket (no such host, unreachable)
         seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
     return False
 

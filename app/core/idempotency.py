@@ -39,7 +39,7 @@ from app.core.errors import (
     Conflict,
     ProblemError,
     Unprocessable,
-    database_unreachable,
+    server_problem,
 )
 from app.core.idempotency_model import IdempotencyRecord
 
@@ -117,14 +117,10 @@ class IdempotencyMiddleware:
             finally:
                 scope["state"].pop(HELD_SESSION, None)
         if stored is not None:  # the commit failed: nothing was written
-            unreachable = database_unreachable(stored)
-            error = ProblemError(
-                "database_unavailable" if unreachable else "internal_error",
-                "The request could not be committed and wrote nothing; send it again.",
+            error, headers = server_problem(
+                stored, "The request could not be committed and wrote nothing; send it again."
             )
-            held = _messages(error.status, [(b"content-type", PROBLEM_JSON.encode()),
-                                            *([(b"retry-after", b"1")] if unreachable else [])],
-                             json.dumps(error.body()).encode())  # fmt: skip
+            held = _problem_messages(error, headers)
         for message in held:
             await send(message)
 
@@ -269,8 +265,9 @@ async def _send_problem(send: Send, error: ProblemError) -> None:
         await send(message)
 
 
-def _problem_messages(error: ProblemError) -> list[Message]:
-    return _messages(error.status, [(b"content-type", PROBLEM_JSON.encode())],
+def _problem_messages(error: ProblemError, headers: dict[str, str] | None = None) -> list[Message]:
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    return _messages(error.status, [(b"content-type", PROBLEM_JSON.encode()), *extra],
                      json.dumps(error.body()).encode())  # fmt: skip
 
 
