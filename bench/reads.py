@@ -19,8 +19,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -29,21 +27,22 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app import migrations
 from app.cases.models import Case as CaseRow
 from app.households.models import Household
 from bench.transitions import (
     BUREAU,
+    BUREAU_TOKEN,
     CADRE,
     DEFAULT_URL,
     HERE,
     TOWNSHIP,
     TOWNSHIP_TOKEN,
     Run,
-    fresh_database,
+    demo_database,
     machine,
     peak_rss_mib,
     prepare,
+    publish,
     run_wrk,
     server_settings,
     start_server,
@@ -146,10 +145,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
 
-    asyncio.run(fresh_database(args.database_url))
-    migrations.upgrade(args.database_url)
-    subprocess.run([sys.executable, "-m", "app.cli", "demo"], check=True, capture_output=True,
-                   env={**os.environ, "DATABASE_URL": args.database_url})  # fmt: skip
+    demo_database(args.database_url)
     pg = asyncio.run(server_settings(args.database_url))
     server = start_server(args.database_url, args.port, 1)
     try:
@@ -160,10 +156,9 @@ def main() -> None:
         count = asyncio.run(multiply(args.database_url, args.open_cases))
         print(f"{count:,} open cases", flush=True)
         ids = ",".join(c.id for c in cases)
-        bureau = BUREAU["Authorization"].removeprefix("Bearer ")
         runs = {}
         for name, mode, env in (
-            ("GET /cases/{id}", "case", {"BENCH_TOKEN": bureau, "BENCH_CASES": ids}),
+            ("GET /cases/{id}", "case", {"BENCH_TOKEN": BUREAU_TOKEN, "BENCH_CASES": ids}),
             ("GET /cases/{id}/actions", "actions", {"BENCH_TOKEN": TOWNSHIP_TOKEN,
                                                     "BENCH_CASES": ids}),
             ("POST /cases (opening)", "open", {"BENCH_TOKEN": CADRE_TOKEN}),
@@ -180,12 +175,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    text_report = report(runs, inbox, count, peak, pg, args)
-    print()
-    print(text_report)
-    if args.record:
-        with (HERE / "RESULTS.md").open("a") as results:
-            results.write("\n" + text_report)
+    publish(report(runs, inbox, count, peak, pg, args), record=args.record)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,23 @@ async def fresh_database(url: str) -> None:
     await engine.dispose()
 
 
+def demo_database(url: str) -> None:
+    """A fresh database at ``url``, migrated, with the demo's areas and users."""
+    asyncio.run(fresh_database(url))
+    migrations.upgrade(url)
+    subprocess.run([sys.executable, "-m", "app.cli", "demo"], check=True, capture_output=True,
+                   env={**os.environ, "DATABASE_URL": url})  # fmt: skip
+
+
+def publish(text_report: str, *, record: bool) -> None:
+    """Print a benchmark's report; with ``record``, append it to bench/RESULTS.md."""
+    print()
+    print(text_report)
+    if record:
+        with (HERE / "RESULTS.md").open("a") as results:
+            results.write("\n" + text_report)
+
+
 async def server_settings(url: str) -> dict[str, str]:
     if is_sqlite(url):
         with sqlite3.connect(str(make_url(url).database)) as connection:
@@ -689,14 +706,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    asyncio.run(fresh_database(args.database_url))
-    migrations.upgrade(args.database_url)
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "demo"],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "DATABASE_URL": args.database_url},
-    )
+    demo_database(args.database_url)
     pg = asyncio.run(server_settings(args.database_url))
     server = start_server(args.database_url, args.port, args.workers)
     try:
@@ -720,12 +730,7 @@ def main() -> None:
             args.database_url, args.clients, max(args.clients) * args.per_client, args.duration
         )
     )
-    text_report = report(http, pgb, peak, pg, args)
-    print()
-    print(text_report)
-    if args.record:
-        with (HERE / "RESULTS.md").open("a") as results:
-            results.write("\n" + text_report)
+    publish(report(http, pgb, peak, pg, args), record=args.record)
 
 
 if __name__ == "__main__":

@@ -319,9 +319,9 @@ async def inbox(
     name: str | None,
     id_digest: str | None,
     limit: int,
-) -> tuple[list[tuple[Case, Household, datetime | None, str | None]], int]:
+) -> tuple[list[tuple[Case, Household]], int]:
     """The caller's work: open cases in their area whose state lets their role act, the
-    nearest deadline first, each with that deadline; with their number."""
+    nearest deadline first (``Case.due_at``); with their number."""
     by_version = actionable_states(role)
     conditions = [
         *filters(
@@ -358,8 +358,7 @@ async def inbox(
         .order_by(*nearest_first)
         .limit(limit)
     )
-    found = (await session.execute(query)).all()
-    return [(case_, household, case_.due_at, case_.due_kind) for case_, household in found], total
+    return [(case_, household) for case_, household in (await session.execute(query)).all()], total
 
 
 async def counts(

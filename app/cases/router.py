@@ -230,13 +230,14 @@ async def inbox(
         id_digest=digest,
         limit=limit,
     )
-    await policies.ensure_loaded(session, {c.policy_version for c, _, _, _ in rows})
+    await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
     items = []
-    for case, household, due, kind in rows:
+    for case, household in rows:
         snap = service.Snapshot.of(case)
         out = service.case_out(snap, household, now)
         mine = [s.action for s in snap.workflow.steps_from(case.state) if principal.role in s.roles]
-        items.append(InboxItem(**out.model_dump(), due_at=due, due_kind=kind,
+        due = case.due_at
+        items.append(InboxItem(**out.model_dump(), due_at=due, due_kind=case.due_kind,
                                overdue=bool(due and due <= now),
                                my_actions=list(dict.fromkeys(mine))))  # fmt: skip
     return InboxPage(items=items, total=total)
