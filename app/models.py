@@ -4,6 +4,7 @@ from app.access_log.models import AccessLogEntry
 from app.areas.models import Area
 from app.audit.models import Checkpoint, LogEntry, TreeNode
 from app.cases.models import Case, CaseEvent
+from app.core.blind import BlindIndexAlias
 from app.core.db import Base
 from app.core.idempotency_model import IdempotencyRecord
 from app.core.release import SchemaRelease
@@ -26,6 +27,7 @@ __all__ = [
     "AlertProposal",
     "Area",
     "Base",
+    "BlindIndexAlias",
     "Case",
     "CaseEvent",
     "Checkpoint",

@@ -33,6 +33,18 @@ def _jwt_keys(settings: Settings) -> list[str]:
     return found
 
 
+def _blind_index_keys(settings: Settings) -> list[str]:
+    from app.core.blind import parse
+
+    try:
+        index = parse(settings.blind_index_key, settings.blind_index_keys)
+    except ValueError as exc:
+        return [f"{exc}"]
+    return [f"BLIND_INDEX_KEYS key {kid} is a placeholder or shorter than 16 characters"
+            for kid, secret in index.keys.items()
+            if kid and (PLACEHOLDER.encode() in secret or len(secret) < 16)]  # fmt: skip
+
+
 def unsafe_settings(settings: Settings) -> list[str]:
     """Each reason the settings may not serve production, one line each (empty: fine)."""
     from app.audit.signing import Signer, public_keys
@@ -47,6 +59,8 @@ def unsafe_settings(settings: Settings) -> list[str]:
         "BLIND_INDEX_KEY": (settings.blind_index_key, DEFAULTS.blind_index_key, 16),
         "AUDIT_SIGNING_KEY": (settings.audit_signing_key, DEFAULTS.audit_signing_key, 0),
     }
+    if not settings.blind_index_key and settings.blind_index_keys:
+        del secrets["BLIND_INDEX_KEY"]  # retired after a rotation (app.core.blind)
     for name, (value, default, shortest) in secrets.items():
         if value == default:
             found.append(f"{name} is the public development value: set the deployment's own")
@@ -62,6 +76,7 @@ def unsafe_settings(settings: Settings) -> list[str]:
             found.append(
                 f"FIELD_KEYS is malformed ({exc}): kid:base64-of-32-bytes, comma-separated"
             )
+    found += _blind_index_keys(settings)
     if not any(line.startswith("AUDIT_SIGNING_KEY") for line in found):
         try:
             public_keys(Signer(settings.audit_signing_key), settings.audit_previous_public_keys)

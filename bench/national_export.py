@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url
 
 from app import migrations
 from app.areas.demo import load as load_areas
-from app.core.canonical import blind_index
+from app.core.blind import blind_of
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
 from app.core.db import make_engine, make_sessionmaker
@@ -151,7 +151,7 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                             f"成员{serial}",
                             cipher.encrypt(number, context("member", member_id, "id_number")),
                             idnumber.mask(number),
-                            blind_index(settings.blind_index_key, number + str(serial)),
+                            blind_of(settings).digest(number + str(serial)),
                             "head" if m == 0 else rng.choice(("spouse", "son", "daughter")),
                             rng.choice(("male", "female")),
                             born,
@@ -173,7 +173,7 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                             head_number, context("household", household_id, "head_id_number")
                         ),
                         idnumber.mask(head_number),
-                        blind_index(settings.blind_index_key, f"h{n}"),
+                        blind_of(settings).digest(f"h{n}"),
                         size,
                         now,
                     )

@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 from app import migrations
 from app.areas.demo import load as load_areas
 from app.auth.tokens import mint
-from app.core.canonical import blind_index
+from app.core.blind import blind_of
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
 from app.households import idnumber
@@ -76,7 +76,7 @@ async def fill(url: str, settings: Settings) -> None:
     households, members = [], []
     for n in range(REGISTERED):
         number, household_id = person(n), str(uuid.uuid4())
-        digest = blind_index(settings.blind_index_key, number)
+        digest = blind_of(settings).digest(number)
         village = VILLAGES[n % len(VILLAGES)]
         households.append((household_id, village, f"户主{n}", "sealed", idnumber.mask(number),
                            digest, 1, now))  # fmt: skip

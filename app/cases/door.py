@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases import repository as repo
-from app.core.canonical import blind_index
+from app.core.blind import BlindIndex
 from app.core.errors import Unprocessable
 from app.households import idnumber
 from app.households.models import Member
@@ -93,7 +93,7 @@ def age_on(born: date, day: date) -> int:
 def commitment_form_problems(
     payload: dict[str, Any],
     members: Sequence[Member],
-    blind_index_key: str,
+    index: BlindIndex,
     today: date,
 ) -> list[dict[str, str]]:
     """A form covers registered members of this household only, every adult among them, and
@@ -108,7 +108,7 @@ def commitment_form_problems(
         if reason:
             found.append(problem(field, f"not a valid ID number: {reason}", "id_number_invalid"))
             continue
-        member = by_digest.get(blind_index(blind_index_key, number))
+        member = next(filter(None, map(by_digest.get, index.candidates(number))), None)
         if member is None:
             found.append(problem(field, "not a registered member of this household",
                                  "member_not_registered"))  # fmt: skip

@@ -72,12 +72,14 @@ async def household(session: AsyncSession, household_id: str) -> Household:
     ).scalar_one()
 
 
-async def household_of_person(session: AsyncSession, digest: str) -> Household | None:
-    """The household a person is a registered member of (the head is one too)."""
+async def household_of_person(session: AsyncSession, digests: list[str]) -> Household | None:
+    """The household a person is a registered member of (the head is one too), by the
+    person's digests under every listed key (app.core.blind)."""
     query = (
         select(Household)
         .join(Member, Member.household_id == Household.id)
-        .where(Member.id_digest == digest)
+        .where(Member.id_digest.in_(digests))
+        .limit(1)
     )
     return (await session.execute(query)).scalar_one_or_none()
 
@@ -202,7 +204,7 @@ def filters(
     channel: str | None,
     monitoring_type: str | None,
     name: str | None,
-    id_digest: str | None,
+    id_digests: list[str] | None,
 ) -> list[Any]:
     """The conditions the case list and the inbox share: the caller's area (and a part of
     it), state, channel, type, and a member by the start of a name or a full ID number."""
@@ -219,9 +221,9 @@ def filters(
         members = select(Member.household_id).where(Member.name.startswith(name, autoescape=True))
         conditions.append(or_(Household.head_name.startswith(name, autoescape=True),
                               Case.household_id.in_(members)))  # fmt: skip
-    if id_digest:
+    if id_digests:
         conditions.append(Case.household_id.in_(
-            select(Member.household_id).where(Member.id_digest == id_digest)))  # fmt: skip
+            select(Member.household_id).where(Member.id_digest.in_(id_digests))))  # fmt: skip
     return conditions
 
 
@@ -241,7 +243,7 @@ async def list_cases(
     measures_due: bool = False,
     elimination_due_at: datetime | None = None,
     name: str | None = None,
-    id_digest: str | None = None,
+    id_digests: list[str] | None = None,
     with_total: bool = False,
 ) -> tuple[list[tuple[Case, Household]], str | None, int | None]:
     """A page of cases in the caller's area, oldest first, keyset-paginated; with the number
@@ -253,7 +255,7 @@ async def list_cases(
         channel=channel,
         monitoring_type=monitoring_type,
         name=name,
-        id_digest=id_digest,
+        id_digests=id_digests,
     )
     if overdue_at is not None:
         conditions += [
@@ -317,7 +319,7 @@ async def inbox(
     channel: str | None,
     monitoring_type: str | None,
     name: str | None,
-    id_digest: str | None,
+    id_digests: list[str] | None,
     limit: int,
 ) -> tuple[list[tuple[Case, Household]], int]:
     """The caller's work: open cases in their area whose state lets their role act, the
@@ -331,7 +333,7 @@ async def inbox(
             channel=channel,
             monitoring_type=monitoring_type,
             name=name,
-            id_digest=id_digest,
+            id_digests=id_digests,
         ),
         OPEN,
         or_(

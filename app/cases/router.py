@@ -29,7 +29,7 @@ from app.cases.schemas import (
     OpenCaseIn,
     ReplayOut,
 )
-from app.core.canonical import blind_index
+from app.core.blind import blind_of
 from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import (
@@ -164,14 +164,14 @@ async def list_cases(
     now = clock.now()
     if False in (overdue, measures_overdue, acceptance_overdue, measures_due, elimination_due):
         raise Unprocessable("invalid_filter", "Use =true or leave the overdue filters out.")
-    digest = _digest(settings, id_number)
+    digests = _digests(settings, id_number)
     rows, next_cursor, count = await repo.list_cases(
         session,
         caller_area=principal.area,
         area=area,
         state=state.value if state else None,
         name=name.strip() or None if name else None,
-        id_digest=digest,
+        id_digests=digests,
         with_total=total,
         channel=channel.value if channel else None,
         monitoring_type=monitoring_type.value if monitoring_type else None,
@@ -188,11 +188,11 @@ async def list_cases(
     return CasePage(items=items, next_cursor=next_cursor, total=count)
 
 
-def _digest(settings: Settings, id_number: str | None) -> str | None:
-    """A searched ID number as the registry keeps it: its keyed digest (never in part)."""
+def _digests(settings: Settings, id_number: str | None) -> list[str] | None:
+    """A searched ID number as the registry keeps it: its keyed digests (never in part)."""
     if not id_number:
         return None
-    return blind_index(settings.blind_index_key, idnumber.normalize(id_number))
+    return blind_of(settings).candidates(idnumber.normalize(id_number))
 
 
 inbox_router = APIRouter(prefix="/api/v1/inbox", tags=["cases"])
@@ -217,7 +217,7 @@ async def inbox(
     a case's ``/actions`` says which, and when a time rule will be met."""
     permit(principal, Permission.case_read)
     now = clock.now()
-    digest = _digest(settings, id_number)
+    digests = _digests(settings, id_number)
     rows, total = await repo.inbox(
         session,
         caller_area=principal.area,
@@ -227,7 +227,7 @@ async def inbox(
         channel=channel.value if channel else None,
         monitoring_type=monitoring_type.value if monitoring_type else None,
         name=name.strip() or None if name else None,
-        id_digest=digest,
+        id_digests=digests,
         limit=limit,
     )
     await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})

@@ -34,7 +34,8 @@ from app.cases.schemas import (
     SuggestedClassification,
     UnmetOut,
 )
-from app.core.canonical import GENESIS_HASH, blind_index, event_hash, utc_iso
+from app.core import blind
+from app.core.canonical import GENESIS_HASH, event_hash, utc_iso
 from app.core.config import Settings
 from app.core.crypto import cipher_for
 from app.core.crypto import context as crypto_context
@@ -570,7 +571,10 @@ async def _comparison(
 ) -> dict[str, Any]:
     """Findings for the household head and every member the commitment form covers."""
     covered = (snap.facts.get("commitment_form") or {}).get("covered_members", [])
-    digests = sorted({household.head_id_digest, *(m["id_number_digest"] for m in covered)})
+    # digests made under an older key meet the records through their aliases (app.core.blind)
+    digests = await blind.equivalents(
+        session, {household.head_id_digest, *(m["id_number_digest"] for m in covered)}
+    )
     records, snapshots = await department_data.latest_records(session, digests)
     verification = snap.facts["procedures"][Procedure.identification]["verification"]
     return {"findings": compare(records, verification), "snapshots": snapshots}
@@ -621,10 +625,9 @@ async def record_fact(
     if kind == "commitment_form":
         # the trail keeps the digests only: a masked number in a chained payload could
         # never be re-masked at rest
-        payload["covered_members"] = [
-            {"id_number_digest": blind_index(settings.blind_index_key, number)}
-            for number in payload.pop("covered_member_id_numbers")
-        ]
+        index, numbers = blind.blind_of(settings), payload.pop("covered_member_id_numbers")
+        payload["covered_members"] = [{"id_number_digest": index.digest(n)} for n in numbers]
+        await blind.remember(session, index, numbers)
     ctx = RuleContext(
         facts=snap.facts,
         now=now,
@@ -702,7 +705,7 @@ async def _check_at_door(
     problems = door.date_problems(kind, payload, today, earliest, began)
     if kind == "commitment_form":
         members = await repo.members_of(session, household.id)
-        problems += door.commitment_form_problems(payload, members, settings.blind_index_key, today)
+        problems += door.commitment_form_problems(payload, members, blind.blind_of(settings), today)
     if problems:
         raise door.refuse(problems)
 
@@ -770,6 +773,7 @@ async def insert_household(
     head = MemberIn(name=body.head_name, id_number=body.head_id_number, relation="head")
     session.add(new_member(household.id, head, now, settings))
     await session.flush()
+    await blind.remember(session, blind.blind_of(settings), [body.head_id_number])
     await join_running_rounds(session, household.id, household.village_code, local_date(now))
     return household
 
@@ -798,9 +802,11 @@ async def _open_or_attach(
         raise Unprocessable(
             "unknown_village", f"{village} is not a known village code.", field="village_code"
         )
-    digest = blind_index(settings.blind_index_key, body.household.head_id_number)
+    index = blind.blind_of(settings)
     # the declarant may be any registered member (a spouse, a grown child): their household
-    household = await repo.household_of_person(session, digest)
+    household = await repo.household_of_person(
+        session, index.candidates(body.household.head_id_number)
+    )
     if household is not None and household.village_code != village:
         # named only to those whose area holds it; the probe itself is in the access log
         where = (
@@ -817,7 +823,9 @@ async def _open_or_attach(
         refusal.kept.append(registry_probe(principal, household.id, now, why))
         raise refusal
     if household is None:
-        household = await insert_household(session, body.household, digest, now, settings)
+        household = await insert_household(
+            session, body.household, index.digest(body.household.head_id_number), now, settings
+        )
     snap, attached = await report_on_household(
         session, principal, household, report, flow, open_step, now,
         household_type=body.household.household_type,

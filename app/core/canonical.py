@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +24,3 @@ def event_document(fields: dict[str, Any], prev_hash: str) -> bytes:
 def event_hash(fields: dict[str, Any], prev_hash: str) -> str:
     """Lowercase hex SHA-256 over :func:`event_document`."""
     return hashlib.sha256(event_document(fields, prev_hash)).hexdigest()
-
-
-def blind_index(key: str, value: str) -> str:
-    """A keyed digest for exact look-up without storing the value (HMAC-SHA-256)."""
-    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()

@@ -62,7 +62,12 @@ class Settings(BaseSettings):
     """AES-256 keys for personal data at rest, ``kid:base64`` comma-separated; every one
     decrypts, the last encrypts. Set your own; add a new one last to rotate."""
     blind_index_key: str = "fangfanpin-local-blind-index-key"
-    """HMAC key for ID-number digests in the trail; rotating it needs a re-index."""
+    """HMAC key for ID-number digests (the registry's exact look-up, and the trail's digests
+    of the members a form covers). Rotate by listing a new key in ``blind_index_keys``; empty
+    once every digest it made has been re-keyed (app.core.blind)."""
+    blind_index_keys: str = ""
+    """Newer blind-index keys, ``kid:secret`` comma-separated: the last one writes, every one
+    (and ``blind_index_key``) still finds. ``fangfanpin rekey-blind-index`` moves the rows."""
 
     audit_signing_key: str = "ZmFuZ2ZhbnBpbi1sb2NhbC1kZXYtYXVkaXQta2V5ISE="
     """Base64 of the 32-byte Ed25519 seed that signs the audit log's checkpoints. Set your

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
-from app.core.canonical import blind_index
+from app.core import blind
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound, validation_problem
 from app.department_data import repository as repo
@@ -108,12 +108,14 @@ async def upload_snapshot(
             imported_at=clock.now(), imported_by=principal.sub,
             row_count=len(body.records), sha256=sha256,
         )  # fmt: skip
+        keys = blind.blind_of(settings)
         await repo.add_snapshot(session, snapshot, [
             {"snapshot_id": snapshot.id, "dataset": dataset,
-             "id_digest": blind_index(settings.blind_index_key, r.id_number),
+             "id_digest": keys.digest(r.id_number),
              "id_masked": idnumber.mask(r.id_number), "attributes": r.attributes}
             for r in body.records
         ])  # fmt: skip
+        await blind.remember(session, keys, [r.id_number for r in body.records])
     return SnapshotOut(
         id=snapshot.id, dataset=snapshot.dataset, department=snapshot.department,
         row_count=snapshot.row_count, sha256=snapshot.sha256, imported_at=snapshot.imported_at,

@@ -21,7 +21,8 @@ from app.areas.models import Area
 from app.auth.tokens import Principal
 from app.cases import service as cases
 from app.cases.models import Case
-from app.core.canonical import blind_index
+from app.cases.repository import household_of_person
+from app.core import blind
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
 from app.core.errors import Conflict, NotFound, ProblemError, Unprocessable
@@ -111,6 +112,7 @@ def _prepare(
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Check, digest and seal the next chunk of rows (run in a worker thread)."""
     cipher = cipher_for(settings.field_keys)
+    index = blind.blind_of(settings)
     prepared = []
     for line, values in itertools.islice(rows, CHUNK):
         row = parsing.check(line, values, villages, today)
@@ -121,7 +123,9 @@ def _prepare(
             "name": row.name or parsing._text(values.get("name"))[:100] or None,
             "id_masked": idnumber.mask(number) if number else
             (idnumber.mask(raw_id)[:18] if len(raw_id) >= 10 else None),
-            "id_digest": blind_index(settings.blind_index_key, number) if number else None,
+            "id_digest": index.digest(number) if number else None,
+            # while keys rotate, registered members may still hold an older digest
+            "older_digests": index.older(number) if number else [],
             "id_number_encrypted": cipher.encrypt(number, context(
                 "department_warning", f"{batch_id}:{line}", "id_number")) if number else None,
             "village_code": row.village_code or parsing._text(values.get("village_code"))[:12]
@@ -143,8 +147,10 @@ async def _store(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any
     candidates = [r for r in chunk if not r["reasons"]]
     households: dict[str, str] = {}
     registered_in: dict[str, str] = {}
+    current = {old: row["id_digest"] for row in chunk for old in row.pop("older_digests")}
     if candidates:
         digests = {r["id_digest"] for r in candidates}
+        digests |= {old for old, new in current.items() if new in digests}
         postgres = (await session.connection()).dialect.name == "postgresql"
         # one array parameter on PostgreSQL: one prepared statement for every chunk
         listed = bindparam("digests", list(digests), type_=ARRAY(String))
@@ -155,6 +161,7 @@ async def _store(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any
             .where(matches)
         )
         for digest, household_id, village in (await session.execute(found)).all():
+            digest = current.get(digest, digest)
             households[digest], registered_in[digest] = household_id, village
     open_cases: dict[str, str] = {}
     if households:
@@ -432,13 +439,10 @@ async def _household(
 ) -> Household:  # fmt: skip
     """The person's registered household; else one registered from the warning, the person as
     its head (the village corrects it when it verifies)."""
-    assert warning.id_digest is not None
-    found = select(Member.household_id).where(Member.id_digest == warning.id_digest)
-    household_id = (await session.execute(found)).scalar_one_or_none()
-    if household_id is not None:
-        household = await session.get(Household, household_id)
-        assert household is not None
+    index = blind.blind_of(settings)
+    household = await household_of_person(session, index.candidates(number))
+    if household is not None:
         return household
     body = HouseholdIn(head_name=warning.name or "", head_id_number=number,
                        village_code=warning.village_code or "", size=1)  # fmt: skip
-    return await cases.insert_household(session, body, warning.id_digest, now, settings)
+    return await cases.insert_household(session, body, index.digest(number), now, settings)

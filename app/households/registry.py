@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from app.core.canonical import blind_index
+from app.core.blind import blind_of
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
 from app.households import idnumber
@@ -27,7 +27,7 @@ def new_member(household_id: str, body: MemberIn, now: datetime, settings: Setti
     return Member(
         id=member_id, household_id=household_id, name=body.name,
         id_number_encrypted=sealed, id_number_masked=idnumber.mask(body.id_number),
-        id_digest=blind_index(settings.blind_index_key, body.id_number),
+        id_digest=blind_of(settings).digest(body.id_number),
         relation=body.relation, sex=idnumber.sex(body.id_number),
         birth_date=idnumber.birth_date(body.id_number), created_at=now, updated_at=now,
         **{name: getattr(body, name) for name in ATTRIBUTES},

@@ -1,4 +1,4 @@
-"""Key rotation for personal data at rest: rewrite rows still sealed with an older key.
+"""Key rotation for personal data at rest: rewrite rows still sealed or digested with an older key.
 
 Online: each batch is its own short transaction, rows are locked as they are rewritten, and
 every listed key keeps decrypting meanwhile, so nothing waits for the rotation to finish.
@@ -6,13 +6,16 @@ every listed key keeps decrypting meanwhile, so nothing waits for the rotation t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
+from app.core.blind import LEGACY, BlindIndex, BlindIndexAlias, alias, blind_of
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
+from app.department_data.models import DepartmentRecord
 from app.exports.models import NationalDocument
 from app.households.models import Household, Member
 
@@ -59,3 +62,70 @@ async def rotate(
             if len(rows) < batch:
                 break
     return rewritten
+
+
+async def rekey_blind_index(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, batch: int = 500
+) -> dict[str, int]:
+    """Re-digest the registry with the current blind-index key (app.core.blind): each row's
+    digest from its sealed number, the old digest kept as an alias of the new. Department
+    records carry no number: they follow through the aliases. Answers what was rewritten and
+    what is still under an older key."""
+    index = blind_of(settings)
+    cipher = cipher_for(settings.field_keys)
+    done: dict[str, int] = {}
+    digested: tuple[tuple[type[Household] | type[Member], Any, str, str], ...] = (
+        (Household, Household.head_id_digest, "head_id_number_encrypted", "head_id_number"),
+        (Member, Member.id_digest, "id_number_encrypted", "id_number"),
+    )
+    for model, digest_column, sealed_column, place in digested:
+        stale, last = _stale(index, digest_column), ""
+        done[model.__tablename__] = 0
+        done.setdefault("duplicates", 0)
+        while True:
+            async with sessionmaker() as session, session.begin():
+                key = model.__table__.c.id
+                query = (select(model).where(stale, key > last).order_by(key)
+                         .limit(batch).with_for_update(skip_locked=True))  # fmt: skip
+                rows: list[Any] = list((await session.execute(query)).scalars())
+                if not rows:
+                    break
+                last = rows[-1].id
+                moved = {}
+                for row in rows:
+                    sealed = context(model.__tablename__, row.id, place)
+                    number = cipher.decrypt(getattr(row, sealed_column), sealed)
+                    moved[row.id] = (getattr(row, digest_column.key), index.digest(number))
+                taken = set((await session.execute(select(digest_column).where(
+                    digest_column.in_([new for _, new in moved.values()])))).scalars())  # fmt: skip
+                for row in rows:
+                    new = moved[row.id][1]
+                    if new in taken:  # the same person registered twice: left for a person
+                        done["duplicates"] += 1
+                        continue
+                    setattr(row, digest_column.key, new)
+                    done[model.__tablename__] += 1
+                await session.flush()
+                await alias(session, {old: new for old, new in moved.values() if new not in taken})
+    async with sessionmaker() as session, session.begin():
+        target = aliased(BlindIndexAlias)
+        followed = await session.execute(
+            update(DepartmentRecord)
+            .where(DepartmentRecord.id_digest.in_(select(target.digest)))
+            .values(id_digest=select(target.current)
+                    .where(target.digest == DepartmentRecord.id_digest).scalar_subquery())
+        )  # fmt: skip
+        done["department_record"] = cast(CursorResult[Any], followed).rowcount
+        for name, column in (("household", Household.head_id_digest),
+                             ("member", Member.id_digest),
+                             ("department_record", DepartmentRecord.id_digest)):  # fmt: skip
+            left = select(func.count()).where(_stale(index, column))
+            done[f"{name}_left"] = (await session.execute(left)).scalar_one()
+    return done
+
+
+def _stale(index: BlindIndex, column: Any) -> Any:
+    """Digests not made with the current key."""
+    if index.current == LEGACY:
+        return column.contains(":")
+    return ~column.startswith(f"{index.current}:")

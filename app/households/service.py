@@ -16,7 +16,7 @@ from app.cases import repository as repo
 from app.cases import service as cases
 from app.cases.models import Case
 from app.cases.repository import in_area
-from app.core.canonical import blind_index
+from app.core import blind
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -100,13 +100,15 @@ async def register(
     permit(principal, Permission.household_register)
     if not principal.covers(body.village_code):
         raise Forbidden("area_forbidden", f"The village {body.village_code} is outside your area.")
-    digest = blind_index(settings.blind_index_key, body.head_id_number)
+    index = blind.blind_of(settings)
     try:
         async with session.begin_nested():
             if not await repo.village_exists(session, body.village_code):
                 raise Unprocessable("unknown_village", f"{body.village_code} is not a known "
                                     "village code.", field="village_code")  # fmt: skip
-            existing = await repo.household_of_person(session, digest)
+            existing = await repo.household_of_person(
+                session, index.candidates(body.head_id_number)
+            )
             if existing is not None:
                 known = {"household_id": existing.id} if principal.covers(
                     existing.village_code) else {}  # fmt: skip
@@ -115,7 +117,9 @@ async def register(
                 refusal.kept.append(registry_probe(principal, existing.id, now,
                                                    "registering a household"))  # fmt: skip
                 raise refusal
-            household = await cases.insert_household(session, body, digest, now, settings)
+            household = await cases.insert_household(
+                session, body, index.digest(body.head_id_number), now, settings
+            )
     except IntegrityError as exc:
         raise Conflict("member_already_registered", "The head is already a member of a "
                        "household.") from exc  # fmt: skip
@@ -134,6 +138,7 @@ async def add_member(
             await _consistent(session, member, now)
             session.add(member)
             await session.flush()
+            await blind.remember(session, blind.blind_of(settings), [body.id_number])
             fields = {"name": member.name, "relation": member.relation, "sex": member.sex,
                       "birth_year": member.birth_date.year,
                       **{n: getattr(member, n) for n in ATTRIBUTES}}  # fmt: skip
@@ -142,7 +147,7 @@ async def add_member(
             )
     except IntegrityError as exc:
         holder = await repo.household_of_person(
-            session, blind_index(settings.blind_index_key, body.id_number)
+            session, blind.blind_of(settings).candidates(body.id_number)
         )
         refusal = Conflict(
             "member_already_registered", "This person is already a member of a household."
@@ -230,9 +235,9 @@ async def find(
         named = select(Member.household_id).where(Member.name.contains(name.strip()))
         query = query.where(Household.id.in_(named))
     if id_number:
-        digest = blind_index(settings.blind_index_key, idnumber.normalize(id_number))
+        digests = blind.blind_of(settings).candidates(idnumber.normalize(id_number))
         query = query.where(Household.id.in_(
-            select(Member.household_id).where(Member.id_digest == digest)))  # fmt: skip
+            select(Member.household_id).where(Member.id_digest.in_(digests))))  # fmt: skip
     query = query.order_by(Household.village_code, Household.head_name, Household.id).limit(limit)
     found = list((await session.execute(query)).scalars())
     open_cases = {c.household_id: c for c in (await session.execute(

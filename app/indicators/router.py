@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
+from app.core import blind
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Conflict, NotFound, Unprocessable
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
@@ -212,7 +213,8 @@ async def _found(
     counted = (await session.execute(
         select(area, func.count(func.distinct(Household.id)))
         .join(Member, Member.household_id == Household.id)
-        .where(Member.id_digest.in_(passing), Household.village_code.like(principal.area + "%"))
+        .where(Member.id_digest.in_(await blind.equivalents(session, passing)),
+               Household.village_code.like(principal.area + "%"))
         .group_by(area))).all()  # fmt: skip
     return {code: {"households": count, "dataset": rule["dataset"], "snapshot_id": snapshot.id,
                    "snapshot_imported_at": snapshot.imported_at.isoformat()}
