@@ -150,10 +150,10 @@ async def to_city_for_elimination(api: Api, case_id: str) -> None:
     await elimination_to_city(api, case_id)
 
 
-async def elimination_to_city(api: Api, case_id: str) -> None:
+async def elimination_to_city(api: Api, case_id: str, **verified: Any) -> None:
     """Proposed today, through the village's procedure and the township, up to the city."""
     await api.must("cadre.pinggang", case_id, "propose_elimination")
-    verification = {**STABLE, "verified_on": api.today()}
+    verification = {**STABLE, "verified_on": api.today(), **verified}
     await api.must_fact("cadre.pinggang", case_id, "household-verifications", verification)
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     await api.must("committee.pinggang", case_id, "publish_elimination_notice")

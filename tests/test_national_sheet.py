@@ -91,7 +91,7 @@ async def test_every_code_list_maps_into_its_national_list() -> None:
     assert "之父母" not in labels.NATIONAL["与户主关系"]
     # the lists not yet confirmed as the national ones say so
     assert {name for name, spec in labels.CODE_LISTS.items() if spec.get("provisional")} == {
-        "education", "school_status"}  # fmt: skip
+        "education", "school_status", "natural_disaster_kind"}  # fmt: skip
     assert labels.relation("father_in_law", "male") == "之岳父"
     assert labels.relation("father_in_law", "female") == "之公公"
 
@@ -114,7 +114,8 @@ async def test_the_xlsx_loads_as_county_tools_load_the_national_sheet(api: Api) 
         head_row["实施开发式帮扶措施情况"] == "是" and head_row["整户无劳动能力兜底保障户"] == "否"
     )
     assert head_row["是否有家庭成员未参加城乡居民（职工）基本医疗保险"] == "是"  # the son
-    assert float(head_row["人均纯收入（元）"]) > 0 and head_row["信息采集人"] == "张书记、刘网格员"
+    assert float(head_row["人均纯收入（元）"]) > 0
+    assert head_row["信息采集人"] == "张建国"  # who recorded the verification
     # household fields repeat on every member row
     assert {r["监测对象类别"] for r in rows.values()} == {"突发严重困难户"}
     assert {r["case_id"] for r in rows.values()} == {case_id}
@@ -172,10 +173,16 @@ async def test_an_eliminated_household_keeps_the_income_it_was_assisted_on(api: 
     await publish_lines(api)
     gone = await monitored_and_helped(api)
     await set_head_labour(api, gone, "ordinary")
+    household = (await api.case(gone))["household"]["id"]
+    (head,) = (await api.get("cadre.pinggang", f"/api/v1/households/{household}")).json()["members"]
+    insured = await api.client.patch(f"/api/v1/households/{household}/members/{head['id']}",
+                                     json={"medical_insurance": True},
+                                     headers=api.headers("cadre.pinggang"))  # fmt: skip
+    assert insured.status_code == 200, insured.text
     await assess(api, gone, "2026-03-14", wage_income="41000.00")
     api.clock.advance(timedelta(days=400))
-    await assess(api, gone, "2027-04-18", wage_income="42000.00")
-    await elimination_to_city(api, gone)  # its verification: STABLE, 40000.00 in wages
+    await assess(api, gone, "2027-04-18", wage_income="42000.00", insurance_claims="3000.00")
+    await elimination_to_city(api, gone, insurance_claims="500.00")  # STABLE: 40000.00 wages
     await api.must("bureau.jiaohe", gone, "mark_risk_eliminated", {"method": "assisted_out"})
     [record] = [json.loads(line) for line in (await api.get(EXPORTER, PATH)).text.splitlines()]
     facts = (await api.case(gone))["facts"]
@@ -187,6 +194,40 @@ async def test_an_eliminated_household_keeps_the_income_it_was_assisted_on(api: 
         == facts["elimination"]["income_after"]["net_income_per_person"]
     )
     assert record["风险消除方式"] == "帮扶消除"
+    # 理赔收入 beside the incomes, before and after; not counted in the net income
+    assert (record["理赔收入"], record["风险消除后理赔收入"]) == ("3000.00", "500.00")
+    # the elimination's verification found housing and water secure; the head is insured
+    assert record["风险消除后是否住房损毁"] == record["风险消除后是否饮水设施损毁"] == "否"
+    assert record["风险消除后是否有家庭成员未参加城乡居民（职工）基本医疗保险"] == "否"
+
+
+async def test_the_disaster_sub_item_the_new_measure_columns_and_the_collector(api: Api) -> None:
+    case_id = await api.to_village_nomination()
+    await api.to_city(case_id)
+    classification = {"monitoring_type": "sudden_hardship", "risk_types": ["illness"],
+                      "responsible_person": {"name": "李乡长"},
+                      "natural_disaster_kind": "flood"}  # fmt: skip
+    # a disaster's sub-item belongs to the risk type natural_disaster only
+    wrong = await api.fact("bureau.jiaohe", case_id, "classification", classification)
+    assert wrong.status_code == 422 and "natural_disaster_kind" in wrong.text
+    classification["risk_types"] = ["natural_disaster", "housing_safety"]
+    await api.must_fact("bureau.jiaohe", case_id, "classification", classification)
+    await api.must("bureau.jiaohe", case_id, "confirm")
+    columns = {"compulsory_education": "义务教育保障", "relocation": "搬迁",
+               "living_conditions": "生产生活条件改善",
+               "infrastructure": "基础设施建设"}  # fmt: skip
+    for category, column in columns.items():
+        await plan(api, case_id, {**MEASURE, "category": category, "content": f"{column}措施"})
+    [record] = [json.loads(line) for line in (await api.get(EXPORTER, PATH)).text.splitlines()]
+    assert record["致贫/返贫风险1"] == "因灾" and record["因自然灾害子项"] == "洪涝"
+    assert record["因自然灾害子项"] in labels.NATIONAL["因自然灾害子项"]
+    for column in columns.values():
+        assert record[column] == f"{column}措施", column
+    assert record["其他备注"] == ""  # none of them is an 'other' any more
+    # 信息采集人: the user who recorded the verification (the demo's 张建国), not its verifiers
+    assert record["信息采集人"] == "张建国"
+    # not eliminated, no claims recorded: those columns are empty, not 否
+    assert record["风险消除后是否住房损毁"] == "" and record["理赔收入"] == ""
 
 
 STALE = """UPDATE national_document SET sheet_version = NULL,
@@ -260,7 +301,8 @@ async def test_the_sheet_is_published_with_its_version(api: Api) -> None:
     assert by_name["出生日期"] == {"name": "出生日期", "level": "人", "format": "date",
                                   "collected": True}  # fmt: skip
     assert by_name["耕地面积（亩）"]["collected"] is True
-    assert by_name["理赔收入"]["collected"] is False  # not collected yet
+    assert by_name["理赔收入"]["collected"] is True
+    assert by_name["户联系电话"]["collected"] is False  # not collected yet
     assert published["service_columns"][:2] == ["case_id", "member_id"]
 
 

@@ -17,6 +17,7 @@ from workflows.vocabulary import (
     MeasureCategory,
     MeasureStatus,
     MonitoringType,
+    NaturalDisasterKind,
     ObjectionOutcome,
     Procedure,
     RiskType,
@@ -97,6 +98,9 @@ class HouseholdVerification(FactPayload):
     """生产经营性支出."""
     compliant_out_of_pocket: Yuan
     """合规自付支出 (e.g. medical costs after insurance)."""
+    insurance_claims: Yuan | None = None
+    """理赔收入: insurance payouts in the period (crop, accident, illness insurance), which the
+    national sheet lists beside the incomes; not part of the net income as the forms count it."""
     large_rigid_spending: StrictBool = False
     """刚性支出较大: spending the household cannot avoid weighs heavily."""
     guarantees: Guarantees
@@ -230,6 +234,14 @@ class Classification(FactPayload):
     responsible_person: ResponsiblePerson | None = None
     override_reason: Text | None = None
     """Why the city chose another monitoring type than the one the facts suggest."""
+    natural_disaster_kind: NaturalDisasterKind | None = None
+    """因自然灾害子项: which disaster, with the risk type ``natural_disaster`` only."""
+
+    @model_validator(mode="after")
+    def _disaster_named_with_its_risk(self) -> Classification:
+        if self.natural_disaster_kind and RiskType.natural_disaster not in self.risk_types:
+            raise ValueError("natural_disaster_kind is given with the risk type natural_disaster")
+        return self
 
 
 class CommitteeStudy(FactPayload):

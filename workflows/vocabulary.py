@@ -67,6 +67,22 @@ class RiskType(StrEnum):
     other = "other"
 
 
+class NaturalDisasterKind(StrEnum):
+    """因自然灾害子项: which disaster, when the risk is ``natural_disaster`` (GB/T 28921's
+    groups as the monitoring forms name them; the national list is data, see the code lists)."""
+
+    flood = "flood"
+    drought = "drought"
+    wind_hail = "wind_hail"
+    frost_snow = "frost_snow"
+    typhoon = "typhoon"
+    earthquake = "earthquake"
+    geological = "geological"
+    fire = "fire"
+    biological = "biological"
+    other = "other"
+
+
 class RegionalRisk(StrEnum):
     """区域性、规模性返贫风险: what an area-wide risk alert names (SPEC §3)."""
 
@@ -111,6 +127,14 @@ class MeasureCategory(StrEnum):
     pairing = "pairing"
     social_assistance = "social_assistance"
     fund = "fund"
+    compulsory_education = "compulsory_education"
+    """义务教育保障 (控辍保学, 送教上门): the national sheet's column beside 教育帮扶."""
+    relocation = "relocation"
+    """搬迁 (易地搬迁, 避险搬迁)."""
+    living_conditions = "living_conditions"
+    """生产生活条件改善."""
+    infrastructure = "infrastructure"
+    """基础设施建设."""
 
 
 class MeasureStatus(StrEnum):

@@ -620,6 +620,7 @@ async def record_fact(
         payload["measure_id"] = uuid.uuid4().hex
     if kind in ("household_verification", "income_assessment"):
         payload.update(income_figures(payload))
+        payload["recorded_by"] = principal.display_name  # 信息采集人 in the national sheet
     if kind == "data_comparison":
         payload = await _comparison(session, snap, household)
     if kind == "commitment_form":

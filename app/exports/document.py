@@ -136,9 +136,13 @@ def member_fields(member: Any, head_sex: str | None = None) -> dict[str, Any]:
 
 
 COMPOSED = ("county_name", "township_name", "village_name", "household_number",
-            "member_uninsured", *HOUSEHOLD_FLAGS, *HOUSEHOLD_NUMBERS)  # fmt: skip
+            "member_uninsured", "after_member_uninsured", *HOUSEHOLD_FLAGS,
+            *HOUSEHOLD_NUMBERS)  # fmt: skip
 """Household sources :func:`compose` fills from the areas, the registry and the members."""
 BY_SOURCE = {c.source: c.name for c in sheet.HOUSEHOLD if c.source in COMPOSED}
+
+
+ELIMINATED = "风险是否已消除"
 
 
 def _uninsured(members: Sequence[Any]) -> str:
@@ -180,6 +184,9 @@ def document_of(
         "village_name": village or "",
         "household_number": household.household_number or "",
         "member_uninsured": _uninsured(members),
+        # after an elimination, the members' answers as they stand (the registry keeps no
+        # earlier answers to tell them apart)
+        "after_member_uninsured": _uninsured(members) if record.get(ELIMINATED) == "是" else "",
         **{name: sheet.flag(getattr(household, name, None)) for name in HOUSEHOLD_FLAGS},
         **{name: _text(getattr(household, name, None)) for name in HOUSEHOLD_NUMBERS},
     }

@@ -34,6 +34,7 @@ RISK_BY_NAME = {**{v: k for k, v in RISK_TYPE.items()}, **CODE_LISTS["risk_type"
 """A risk's national name (or an older spelling departments still send) to its identifier."""
 HOUSEHOLD_TYPE = _items("household_type")
 ELIMINATION_METHOD = _items("elimination_method")
+NATURAL_DISASTER_KIND = _items("natural_disaster_kind")
 SEX = _items("sex")
 EDUCATION = _items("education")
 SCHOOL_STATUS = _items("school_status")
@@ -68,5 +69,6 @@ MEASURE_CATEGORY = {
     "finance": "金融帮扶", "health": "健康帮扶", "education": "教育帮扶",
     "housing_safety": "住房安全保障", "drinking_water": "饮水安全保障",
     "social_security": "综合保障", "aspiration_skills": "扶志扶智", "pairing": "包保帮扶",
-    "social_assistance": "社会帮扶", "fund": "资金支持",
+    "social_assistance": "社会帮扶", "fund": "资金支持", "compulsory_education": "义务教育保障",
+    "relocation": "搬迁", "living_conditions": "生产生活条件改善", "infrastructure": "基础设施建设",
 }  # fmt: skip

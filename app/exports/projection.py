@@ -21,12 +21,13 @@ from workflows.calendar import SHANGHAI
 from workflows.income import income_figures
 
 INCOMES = ("wage_income", "business_income", "property_income", "transfer_income",
-           "business_expense", "compliant_out_of_pocket")  # fmt: skip
+           "business_expense", "insurance_claims", "compliant_out_of_pocket")  # fmt: skip
 DEVELOPMENT = ("industry", "employment", "finance", "public_welfare_post")
 """开发式帮扶: the measure categories that build the household's own income."""
 OWN_COLUMN = (
     "industry", "employment", "finance", "public_welfare_post", "health", "education",
-    "housing_safety", "drinking_water", "social_security", "social_assistance",
+    "compulsory_education", "housing_safety", "drinking_water", "social_security",
+    "social_assistance", "relocation", "living_conditions", "infrastructure",
 )  # fmt: skip
 """Measure categories with a column of their own; the others go to 其他备注."""
 SEPARATOR = "；"
@@ -49,10 +50,15 @@ def _assessments(facts: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str
     return (before[-1] if before else None), used
 
 
-def _out_of_school(assessment: dict[str, Any] | None) -> bool | None:
-    guarantees = (assessment or {}).get("guarantees") or {}
-    secured = guarantees.get("compulsory_education")
+def _lacking(assessment: dict[str, Any] | None, guarantee: str) -> bool | None:
+    """Whether the assessment found a guarantee not secured (None: not recorded)."""
+    secured = ((assessment or {}).get("guarantees") or {}).get(guarantee)
     return None if secured is None else not secured
+
+
+def _amount(assessment: dict[str, Any] | None, key: str) -> str:
+    value = (assessment or {}).get(key)
+    return "" if value is None else str(value)
 
 
 def sources(facts: dict[str, Any], state: str | None = None) -> dict[str, Any]:
@@ -77,12 +83,15 @@ def sources(facts: dict[str, Any], state: str | None = None) -> dict[str, Any]:
         "monitoring_type": labels.MONITORING_TYPE.get(kind, ""),
         "confirmed_at": month(facts.get("confirmed_at")),
         **{f"risk_{n + 1}": (risks[n] if n < len(risks) else "") for n in range(5)},
+        "natural_disaster_kind": labels.NATURAL_DISASTER_KIND.get(
+            classification.get("natural_disaster_kind") or "", ""
+        ),
         "other_notes": SEPARATOR.join(others),
         "net_income_per_person": figures.get("net_income_per_person", ""),
-        **{key: str(latest[key]) if latest else "" for key in INCOMES},
+        **{key: _amount(latest, key) for key in INCOMES},
         "unsafe_housing": sheet.flag(None if housing is None else not housing),
         "safe_drinking_water": sheet.flag(guarantees.get("drinking_water")),
-        "child_out_of_school": sheet.flag(_out_of_school(latest)),
+        "child_out_of_school": sheet.flag(_lacking(latest, "compulsory_education")),
         "kept_under_watch": sheet.flag(state == "kept_under_watch"),
         "development_measures": sheet.flag(any(c in by_category for c in DEVELOPMENT)),
         **{f"measures_{c}": SEPARATOR.join(by_category.get(c, [])) for c in OWN_COLUMN},
@@ -91,10 +100,14 @@ def sources(facts: dict[str, Any], state: str | None = None) -> dict[str, Any]:
         "eliminated_at": month(elimination.get("eliminated_at")),
         "after_net_income": str(after.get("net_income") or ""),
         "after_net_income_per_person": str(after.get("net_income_per_person") or ""),
-        **{f"after_{key}": str(used[key]) if used else "" for key in INCOMES},
-        "after_child_out_of_school": sheet.flag(_out_of_school(used)) if used else "",
+        **{f"after_{key}": _amount(used, key) for key in INCOMES},
+        "after_child_out_of_school": sheet.flag(_lacking(used, "compulsory_education")),
+        "after_housing_damaged": sheet.flag(_lacking(used, "housing_safety")),
+        "after_water_damaged": sheet.flag(_lacking(used, "drinking_water")),
         "responsible_person": person.get("name") or "",
-        "collected_by": "、".join((latest or {}).get("verified_by") or []),
+        # 信息采集人: who recorded the assessment (assessments before 0.4 name their verifiers)
+        "collected_by": (latest or {}).get("recorded_by")
+        or "、".join((latest or {}).get("verified_by") or []),
     }
     out["extra"] = {
         "家庭纯收入": figures.get("net_income", ""),

@@ -18,9 +18,11 @@ from typing import Any, Literal
 
 VERSION = "2022.1"
 """The national sheet's version: its names and their order."""
-REVISION = 2
+REVISION = 3
 """This table's revision for that version: which service field each column is read from
-(2: the registry's living conditions, insurance, work and schooling fields)."""
+(2: the registry's living conditions, insurance, work and schooling fields; 3: insurance
+claims, the natural disaster's sub-item, four more measure columns, the flags after an
+elimination, and the recording actor as 信息采集人)."""
 STAMP = f"{VERSION}/{REVISION}"
 """What a national document records it was written under; another one is rewritten."""
 SOURCE = Path(__file__).parent / "sheets" / f"monitored-households-{VERSION}.tsv"

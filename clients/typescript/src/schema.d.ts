@@ -2817,6 +2817,7 @@ export interface components {
             responsible_person?: components["schemas"]["ResponsiblePerson"] | null;
             /** Override Reason */
             override_reason?: string | null;
+            natural_disaster_kind?: components["schemas"]["NaturalDisasterKind"] | null;
         };
         /** ClockOut */
         ClockOut: {
@@ -3578,6 +3579,8 @@ export interface components {
             business_expense: number | string;
             /** Compliant Out Of Pocket */
             compliant_out_of_pocket: number | string;
+            /** Insurance Claims */
+            insurance_claims?: (number | string) | null;
             /**
              * Large Rigid Spending
              * @default false
@@ -3717,7 +3720,7 @@ export interface components {
          * @description 帮扶措施 categories (GLOSSARY.md).
          * @enum {string}
          */
-        MeasureCategory: "industry" | "employment" | "public_welfare_post" | "finance" | "health" | "education" | "housing_safety" | "drinking_water" | "social_security" | "aspiration_skills" | "pairing" | "social_assistance" | "fund";
+        MeasureCategory: "industry" | "employment" | "public_welfare_post" | "finance" | "health" | "education" | "housing_safety" | "drinking_water" | "social_security" | "aspiration_skills" | "pairing" | "social_assistance" | "fund" | "compulsory_education" | "relocation" | "living_conditions" | "infrastructure";
         /**
          * MeasurePlan
          * @description One assistance measure of the plan (帮扶措施), planned by the city.
@@ -3936,6 +3939,13 @@ export interface components {
          * @enum {string}
          */
         MonitoringType: "unstable_lifted" | "marginal" | "sudden_hardship";
+        /**
+         * NaturalDisasterKind
+         * @description 因自然灾害子项: which disaster, when the risk is ``natural_disaster`` (GB/T 28921's
+         *     groups as the monitoring forms name them; the national list is data, see the code lists).
+         * @enum {string}
+         */
+        NaturalDisasterKind: "flood" | "drought" | "wind_hail" | "frost_snow" | "typhoon" | "earthquake" | "geological" | "fire" | "biological" | "other";
         /**
          * Objection
          * @description 异议 lodged by a villager while a notice runs.
