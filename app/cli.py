@@ -174,13 +174,21 @@ def rekey_blind_index() -> None:
     """Re-digest ID numbers with the newest BLIND_INDEX_KEYS key, keeping old digests as
     aliases (online, in small batches); says what is still under an older key."""
     import app.models  # noqa: F401  every table, so that the foreign keys resolve
+    from app.core.blind import blind_of
     from app.core.db import make_engine, make_sessionmaker
+    from app.department_data.repository import follow_aliases
     from app.households.rotation import rekey_blind_index as rekey
 
     async def run() -> dict[str, int]:
-        engine = make_engine(get_settings().database_url)
+        settings = get_settings()
+        engine = make_engine(settings.database_url)
         try:
-            return await rekey(make_sessionmaker(engine, get_settings()), get_settings())
+            sessions = make_sessionmaker(engine, settings)
+            done = await rekey(sessions, settings)
+            async with sessions() as session, session.begin():
+                followed = await follow_aliases(session, blind_of(settings))
+            done["department_record"], done["department_record_left"] = followed
+            return done
         finally:
             await engine.dispose()
 

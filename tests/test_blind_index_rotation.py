@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from app.core.blind import LEGACY, key_of, parse
+from app.core.blind import LEGACY, blind_of, key_of, parse
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
+from app.department_data.repository import follow_aliases
 from app.households.rotation import rekey_blind_index
 from app.startup import unsafe_settings
 from tests.conftest import run_cli
@@ -101,6 +102,20 @@ async def digests(api: Api, table: str, column: str) -> list[str]:
     return values
 
 
+async def rekey(api: Api, settings: Settings, batch: int = 500) -> dict[str, int]:
+    """What ``fangfanpin rekey-blind-index`` runs: the registry, then the department records."""
+    engine = make_engine(api.settings.database_url)
+    try:
+        sessions = make_sessionmaker(engine)
+        done = await rekey_blind_index(sessions, settings, batch=batch)
+        async with sessions() as session, session.begin():
+            followed = await follow_aliases(session, blind_of(settings))
+        done["department_record"], done["department_record_left"] = followed
+        return done
+    finally:
+        await engine.dispose()
+
+
 async def findings(api: Api, case_id: str) -> dict[str, Any]:
     case = await api.case(case_id)
     return {f["dataset"]: f for f in case["facts"]["comparison"]["findings"].values()}
@@ -147,14 +162,10 @@ async def test_the_rotation_procedure_keeps_every_match(api: Api) -> None:
         assert found["vehicles"]["member"] == "*" * 14 + daughter[-4:]
 
         # 2. the re-key moves the registry; the old digests stay as aliases
-        engine = make_engine(api.settings.database_url)
-        try:
-            done = await rekey_blind_index(make_sessionmaker(engine), rotating, batch=1)
-            assert await rekey_blind_index(make_sessionmaker(engine), rotating) == {
-                "household": 0, "member": 0, "duplicates": 0, "department_record": 0,
-                "household_left": 0, "member_left": 0, "department_record_left": 0}  # fmt: skip
-        finally:
-            await engine.dispose()
+        done = await rekey(api, rotating, batch=1)
+        assert await rekey(api, rotating) == {
+            "household": 0, "member": 0, "duplicates": 0, "department_record": 0,
+            "household_left": 0, "member_left": 0, "department_record_left": 0}  # fmt: skip
         assert (done["household"], done["member"], done["duplicates"]) == (1, 2, 0)
         assert (done["household_left"], done["member_left"]) == (0, 0)
         assert all(d.startswith("b2:") for d in await digests(api, "member", "id_digest"))
@@ -179,11 +190,7 @@ async def test_department_records_follow_the_registry_and_report_the_rest(api: A
         {"id_number": stranger, "attributes": {"status": "tekun"}}])  # fmt: skip
     assert uploaded.status_code == 201
     with keys(api, blind_index_keys=NEW_KEY) as rotating:
-        engine = make_engine(api.settings.database_url)
-        try:
-            done = await rekey_blind_index(make_sessionmaker(engine), rotating)
-        finally:
-            await engine.dispose()
+        done = await rekey(api, rotating)
         # the head's record followed its alias; the stranger's has no number to re-digest
         assert (done["department_record"], done["department_record_left"]) == (1, 1)
         records = await digests(api, "department_record", "id_digest")

@@ -26,6 +26,7 @@ import hmac
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import String, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -75,6 +76,13 @@ class BlindIndex:
 def key_of(digest: str) -> str:
     kid, colon, _ = digest.partition(":")
     return kid if colon else LEGACY
+
+
+def stale(index: BlindIndex, column: Any) -> Any:
+    """A SQL condition: the digest in ``column`` was not made with the current key."""
+    if index.current == LEGACY:
+        return column.contains(":")
+    return ~column.startswith(f"{index.current}:")
 
 
 def parse(legacy: str, listed: str) -> BlindIndex:

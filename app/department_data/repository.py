@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import CursorResult, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from app.core.blind import BlindIndex, BlindIndexAlias, stale
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 
 
@@ -57,3 +59,18 @@ _RECORDS = select(
     DepartmentRecord.snapshot_id.in_(bindparam("snapshots", expanding=True)),
     DepartmentRecord.id_digest.in_(bindparam("digests", expanding=True)),
 )
+
+
+async def follow_aliases(session: AsyncSession, index: BlindIndex) -> tuple[int, int]:
+    """After a re-key (app.core.blind): records take the current digest of the person their
+    digest is an alias of. Answers how many moved, and how many are still under an older key
+    (people not registered: they match again once their dataset is uploaded anew)."""
+    target = aliased(BlindIndexAlias)
+    followed = await session.execute(
+        update(DepartmentRecord)
+        .where(DepartmentRecord.id_digest.in_(select(target.digest)))
+        .values(id_digest=select(target.current)
+                .where(target.digest == DepartmentRecord.id_digest).scalar_subquery())
+    )  # fmt: skip
+    left = select(func.count()).where(stale(index, DepartmentRecord.id_digest))
+    return cast(CursorResult[Any], followed).rowcount, (await session.execute(left)).scalar_one()

@@ -6,16 +6,14 @@ every listed key keeps decrypting meanwhile, so nothing waits for the rotation t
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
-from app.core.blind import LEGACY, BlindIndex, BlindIndexAlias, alias, blind_of
+from app.core.blind import alias, blind_of, stale
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
-from app.department_data.models import DepartmentRecord
 from app.exports.models import NationalDocument
 from app.households.models import Household, Member
 
@@ -41,13 +39,18 @@ async def rotate(
     current = f"{cipher.current}:%"
     rewritten = 0
     for model, fields in SEALED:
-        stale = or_(*(
+        sealed_before = or_(*(
             getattr(model, attribute).is_not(None) & ~getattr(model, attribute).like(current)
             for attribute, _ in fields
         ))  # fmt: skip
         while True:
             async with sessionmaker() as session, session.begin():
-                query = select(model).where(stale).limit(batch).with_for_update(skip_locked=True)
+                query = (
+                    select(model)
+                    .where(sealed_before)
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
                 rows = list((await session.execute(query)).scalars())
                 for row in rows:
                     for attribute, column in fields:
@@ -68,8 +71,9 @@ async def rekey_blind_index(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, batch: int = 500
 ) -> dict[str, int]:
     """Re-digest the registry with the current blind-index key (app.core.blind): each row's
-    digest from its sealed number, the old digest kept as an alias of the new. Department
-    records carry no number: they follow through the aliases. Answers what was rewritten and
+    digest from its sealed number, the old digest kept as an alias of the new (department
+    records, which carry no number, then follow the aliases:
+    :func:`app.department_data.repository.follow_aliases`). Answers what was rewritten and
     what is still under an older key."""
     index = blind_of(settings)
     cipher = cipher_for(settings.field_keys)
@@ -79,13 +83,13 @@ async def rekey_blind_index(
         (Member, Member.id_digest, "id_number_encrypted", "id_number"),
     )
     for model, digest_column, sealed_column, place in digested:
-        stale, last = _stale(index, digest_column), ""
+        old_key, last = stale(index, digest_column), ""
         done[model.__tablename__] = 0
         done.setdefault("duplicates", 0)
         while True:
             async with sessionmaker() as session, session.begin():
                 key = model.__table__.c.id
-                query = (select(model).where(stale, key > last).order_by(key)
+                query = (select(model).where(old_key, key > last).order_by(key)
                          .limit(batch).with_for_update(skip_locked=True))  # fmt: skip
                 rows: list[Any] = list((await session.execute(query)).scalars())
                 if not rows:
@@ -107,25 +111,8 @@ async def rekey_blind_index(
                     done[model.__tablename__] += 1
                 await session.flush()
                 await alias(session, {old: new for old, new in moved.values() if new not in taken})
-    async with sessionmaker() as session, session.begin():
-        target = aliased(BlindIndexAlias)
-        followed = await session.execute(
-            update(DepartmentRecord)
-            .where(DepartmentRecord.id_digest.in_(select(target.digest)))
-            .values(id_digest=select(target.current)
-                    .where(target.digest == DepartmentRecord.id_digest).scalar_subquery())
-        )  # fmt: skip
-        done["department_record"] = cast(CursorResult[Any], followed).rowcount
-        for name, column in (("household", Household.head_id_digest),
-                             ("member", Member.id_digest),
-                             ("department_record", DepartmentRecord.id_digest)):  # fmt: skip
-            left = select(func.count()).where(_stale(index, column))
+    async with sessionmaker() as session:
+        for name, column in (("household", Household.head_id_digest), ("member", Member.id_digest)):
+            left = select(func.count()).where(stale(index, column))
             done[f"{name}_left"] = (await session.execute(left)).scalar_one()
     return done
-
-
-def _stale(index: BlindIndex, column: Any) -> Any:
-    """Digests not made with the current key."""
-    if index.current == LEGACY:
-        return column.contains(":")
-    return ~column.startswith(f"{index.current}:")
