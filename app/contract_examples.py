@@ -123,7 +123,7 @@ BODY_EXAMPLES: dict[str, Any] = {
         "labour_skill": "ordinary",
         "health": "healthy",
         "education": "junior_high",
-        "school_status": "not_applicable",
+        "school_status": "not_in_school",
         "medical_insurance": True,
     },
     "MemberChange": {"health": "chronic_illness"},

@@ -11,7 +11,7 @@ from app.households.idnumber import mask
 from tests.helpers import Api, new_id_number
 
 CHILD = {"name": "王小明", "relation": "son", "labour_skill": "none", "health": "healthy",
-         "education": "primary", "school_status": "compulsory", "medical_insurance": True,
+         "education": "primary", "school_status": "primary_4", "medical_insurance": True,
          "social_assistance": "none"}  # fmt: skip
 
 
@@ -203,7 +203,7 @@ async def test_a_member_no_national_check_would_pass_is_refused_with_every_reaso
         ({"name": "甲", "id_number": new_id_number("20160101", "male"), "relation": "son",
           "labour_skill": "ordinary"}, {"labour_under_working_age"}),
         ({"name": "乙", "id_number": new_id_number("19860101", "female"), "relation": "daughter",
-          "school_status": "compulsory"}, {"age_against_schooling"}),
+          "school_status": "grade_7"}, {"age_against_schooling"}),
         ({"name": "丙", "id_number": new_id_number("20000101", "male"), "relation": "daughter"},
          {"relation_against_sex"}),
         ({"name": "丁", "id_number": new_id_number("19710101", head_sex), "relation": "spouse"},
@@ -213,7 +213,7 @@ async def test_a_member_no_national_check_would_pass_is_refused_with_every_reaso
         ({"name": "己", "id_number": new_id_number("19650101", "male"), "relation": "son"},
          {"relation_against_generation"}),
         ({"name": "庚", "id_number": new_id_number("20080101", "male"), "relation": "son",
-          "school_status": "senior_high", "labour_skill": "ordinary"}, {"student_with_labour"}),
+          "school_status": "senior_high_3", "labour_skill": "ordinary"}, {"student_with_labour"}),
         # a parent is of the parent's sex and a generation older
         ({"name": "寅", "id_number": new_id_number("19400101", "male"), "relation": "mother"},
          {"relation_against_sex"}),
@@ -225,7 +225,7 @@ async def test_a_member_no_national_check_would_pass_is_refused_with_every_reaso
           "relation": "grandmother"}, {"relation_against_generation"}),
         # every reason at once
         ({"name": "辛", "id_number": new_id_number("19800101", "male"), "relation": "daughter",
-          "school_status": "compulsory", "labour_skill": "ordinary"},
+          "school_status": "grade_8", "labour_skill": "ordinary"},
          {"relation_against_sex", "age_against_schooling", "student_with_labour",
           "relation_against_generation"}),
     ]  # fmt: skip
@@ -237,7 +237,7 @@ async def test_a_member_no_national_check_would_pass_is_refused_with_every_reaso
     assert len((await household_of(api, case)).json()["members"]) == before
     allowed = [
         {"name": "壬", "id_number": new_id_number("20150607", "male"), "relation": "son",
-         "labour_skill": "none", "school_status": "compulsory"},
+         "labour_skill": "none", "school_status": "primary_4"},
         {"name": "癸", "id_number": new_id_number("19720304", other_sex), "relation": "spouse"},
         {"name": "子", "id_number": new_id_number("19450101", "female"), "relation": "mother"},
         {"name": "丑", "id_number": new_id_number("19990101", "female"), "relation": "daughter",

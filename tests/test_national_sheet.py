@@ -65,7 +65,7 @@ async def a_household(api: Api) -> tuple[str, str, str]:
     household = (await api.case(case_id))["household"]["id"]
     son = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members", {
         "name": "王小明", "id_number": new_id_number("20150505", "male"), "relation": "son",
-        "school_status": "compulsory", "labour_skill": "none", "medical_insurance": False,
+        "school_status": "primary_5", "labour_skill": "none", "medical_insurance": False,
     })  # fmt: skip
     assert son.status_code == 201, son.text
     await api.must_fact("bureau.jiaohe", case_id, "measures", MEASURE)
@@ -289,7 +289,7 @@ class _AnyMember:
     """A member with every field the registry holds."""
 
     id, member_number, name, sex, ethnicity, relation = "m", "1", "某", "male", "汉族", "head"
-    birth_date, education, school_status, health = None, "primary", "compulsory", "healthy"
+    birth_date, education, school_status, health = None, "primary", "primary_3", "healthy"
     labour_skill, medical_insurance, social_assistance = "none", True, "dibao"
 
 
@@ -363,3 +363,38 @@ async def test_the_registry_records_what_the_sheet_asks(api: Api) -> None:
     assert (row["务工所在地"], row["公益性岗位"], row["公益性岗位(月数)"]) == (
         "吉林省长春市", "护林员", "6")  # fmt: skip
     assert row["退耕还林面积（亩）"] == "" and row["是否参加城镇职工基本养老保险"] == ""
+
+
+async def test_schooling_goes_out_by_grade_and_older_stages_wait_for_theirs(api: Api) -> None:
+    """在校生状况 takes grades; a stage recorded before grades is no longer accepted, and goes
+    out empty (a stage names no grade) until the village records the grade."""
+    case_id, _, mother = await a_household(api)
+    household = (await api.case(case_id))["household"]["id"]
+    path = f"/api/v1/households/{household}/members"
+    stage = await api.post("cadre.pinggang", path, {
+        "name": "王小丽", "id_number": new_id_number("20120909", "female"),
+        "relation": "daughter", "school_status": "compulsory"})  # fmt: skip
+    assert stage.status_code == 422 and "school_status" in stage.text
+    pupil = new_id_number("20120909", "female")
+    graded = await api.post("cadre.pinggang", path, {
+        "name": "王小丽", "id_number": pupil, "relation": "daughter",
+        "school_status": "grade_8", "labour_skill": "none"})  # fmt: skip
+    assert graded.status_code == 201, graded.text
+    frame = county_read((await api.get(EXPORTER, PATH, format="xlsx")).content)
+    by_number = {row["证件号码"]: row for row in frame.to_dict("records")}
+    assert by_number[pupil]["在校生状况"] == "八年级"
+    assert {r["在校生状况"] for r in by_number.values()} <= labels.NATIONAL["在校生状况"] | {""}
+    assert "小学五年级" in {r["在校生状况"] for r in by_number.values()}  # the son
+    # members a release before grades recorded: their stage, forced back in the registry
+    engine = make_engine(api.settings.database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE member SET school_status = 'compulsory' "
+                                      "WHERE school_status = 'grade_8'"))  # fmt: skip
+        await connection.execute(text("UPDATE member SET school_status = 'not_applicable' "
+                                      "WHERE relation = 'mother'"))  # fmt: skip
+        await connection.execute(text("UPDATE national_document SET sheet_version = NULL"))
+    await engine.dispose()
+    frame = county_read((await api.get(EXPORTER, PATH, format="xlsx", after=-1)).content)
+    by_number = {row["证件号码"]: row for row in frame.to_dict("records")}
+    assert by_number[pupil]["在校生状况"] == ""  # a stage, not a grade
+    assert by_number[mother]["在校生状况"] == "非在校生"

@@ -20,7 +20,7 @@ SOUND: dict[str, Any] = {
         {"出生日期": "19700101", "劳动技能": "普通劳动力", "健康状况": "患大病",
          "在校生状况": "", "享受低保政策情况": "否"},
         {"出生日期": "20150101", "劳动技能": "无劳动力", "健康状况": "健康",
-         "在校生状况": "义务教育", "享受低保政策情况": "否"},
+         "在校生状况": "小学五年级", "享受低保政策情况": "否"},
     ],
 }  # fmt: skip
 """A household no rule flags."""
@@ -80,8 +80,8 @@ def test_a_rule_trips_on_what_it_checks_and_passes_otherwise(code: str) -> None:
 
 
 def test_ages_are_counted_on_the_reports_day() -> None:
-    """A pupil of 18 is in compulsory schooling's range; the same record two years on is not."""
-    pupil = member(1, 出生日期="20080301", 劳动技能="无劳动力")
+    """A pupil of 18 is in 九年级's range (13-19); the same record two years on is not."""
+    pupil = member(1, 出生日期="20080301", 劳动技能="无劳动力", 在校生状况="九年级")
     assert quality.flags(pupil, date(2026, 6, 1)) == []
     assert quality.flags(pupil, date(2028, 6, 1)) == ["member_age_against_schooling"]
 
@@ -133,8 +133,8 @@ async def test_a_member_who_grows_out_of_school_is_flagged_later(api: Api) -> No
     household = (await api.case(case_id))["household"]["id"]
     pupil = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members", {
         "name": "王小明", "id_number": new_id_number("20080301", "male"), "relation": "son",
-        "school_status": "compulsory", "labour_skill": "none"})  # fmt: skip
-    assert pupil.status_code == 201, pupil.text  # 18 today: accepted at the door
+        "school_status": "grade_9", "labour_skill": "none"})  # fmt: skip
+    assert pupil.status_code == 201, pupil.text  # 18 today: accepted at the door (13-19)
     codes = {
         h["case_id"]: h["codes"]
         for h in (await api.get("bureau.jiaohe", "/api/v1/quality")).json()["flagged"]

@@ -37,7 +37,8 @@ ELIMINATION_METHOD = _items("elimination_method")
 NATURAL_DISASTER_KIND = _items("natural_disaster_kind")
 SEX = _items("sex")
 EDUCATION = _items("education")
-SCHOOL_STATUS = _items("school_status")
+SCHOOL_STATUS = {**CODE_LISTS["school_status"]["retired"], **_items("school_status")}
+"""Grades, and the stages members carried before grades (exported, no longer accepted)."""
 HEALTH = _items("health")
 LABOUR_SKILL = _items("labour_skill")
 YES_NO = {True: "是", False: "否"}

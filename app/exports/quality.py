@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from app.exports import labels
 from app.households.consistency import SCHOOL_AGES, WORKING_AGE, age_on
 
 RISKS = tuple(f"致贫/返贫风险{n}" for n in range(1, 6))
 ABLE = ("技能劳动力", "普通劳动力")
 ILL = ("长期慢性病", "患大病", "失能失智")
-STUDYING = {"学前教育": "preschool", "义务教育": "compulsory", "普通高中": "senior_high",
-            "中职": "vocational", "高职高专及以上": "college"}  # fmt: skip
+STUDYING = {item: grade for grade, item in labels.SCHOOL_STATUS.items()
+            if item and grade in SCHOOL_AGES}  # fmt: skip
+"""在校生状况 as exported, back to the grade whose ages it allows."""
 MIN_MONTHS_TO_ELIMINATION = 6
 
 

@@ -22,7 +22,7 @@ REVISION = 3
 """This table's revision for that version: which service field each column is read from
 (2: the registry's living conditions, insurance, work and schooling fields; 3: insurance
 claims, the natural disaster's sub-item, four more measure columns, the flags after an
-elimination, and the recording actor as 信息采集人)."""
+elimination, the recording actor as 信息采集人, and 在校生状况 by grade)."""
 STAMP = f"{VERSION}/{REVISION}"
 """What a national document records it was written under; another one is rewritten."""
 SOURCE = Path(__file__).parent / "sheets" / f"monitored-households-{VERSION}.tsv"

@@ -14,16 +14,24 @@ from datetime import date
 
 WORKING_AGE = 16
 """Under 16 a member is 无劳动力 (labour_skill ``none``)."""
-STUDENTS = ("preschool", "compulsory", "senior_high", "vocational", "college")
-SCHOOL_AGES = {
+GRADE_AGES = {
     "preschool": (0, 7),
-    "compulsory": (5, 18),
-    "senior_high": (12, 22),
-    "vocational": (12, 30),
-    "college": (15, 60),
+    **{f"primary_{n}": (n + 4, n + 10) for n in range(1, 7)},
+    **{f"grade_{n}": (n + 4, n + 10) for n in (7, 8, 9)},
+    **{f"senior_high_{n}": (n + 12, n + 20) for n in (1, 2, 3)},
+    **{f"vocational_{n}": (n + 12, 30) for n in (1, 2, 3)},
+    **{f"higher_vocational_{n}": (n + 14, 40) for n in (1, 2, 3)},
+    "undergraduate": (15, 60),
+    "postgraduate": (19, 70),
 }
-"""The ages (inclusive) at which a member may be at each stage of schooling: wide enough for a
-late start or a repeated year, narrow enough to catch a 40-year-old in compulsory school."""
+"""The ages (inclusive, on the day recorded) at which a member may be in each grade: a first
+grader is normally 6, so 5-11 leaves room for a late start and repeated years while a
+40-year-old in 七年级 is refused."""
+STAGE_AGES = {"compulsory": (5, 18), "senior_high": (12, 22), "vocational": (12, 30),
+              "college": (15, 60)}  # fmt: skip
+"""The stages recorded before grades, still on some members."""
+SCHOOL_AGES = {**GRADE_AGES, **STAGE_AGES}
+STUDENTS = tuple(SCHOOL_AGES)
 MALE = ("son", "son_in_law", "grandson", "father", "father_in_law", "grandfather")
 FEMALE = ("daughter", "daughter_in_law", "granddaughter", "mother", "mother_in_law",
           "grandmother")  # fmt: skip

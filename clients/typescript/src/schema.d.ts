@@ -3778,7 +3778,7 @@ export interface components {
             /** Education */
             education?: ("illiterate" | "primary" | "junior_high" | "senior_high" | "vocational" | "college") | null;
             /** School Status */
-            school_status?: ("not_applicable" | "preschool" | "compulsory" | "senior_high" | "vocational" | "college" | "dropped_out") | null;
+            school_status?: ("preschool" | "primary_1" | "primary_2" | "primary_3" | "primary_4" | "primary_5" | "primary_6" | "grade_7" | "grade_8" | "grade_9" | "senior_high_1" | "senior_high_2" | "senior_high_3" | "vocational_1" | "vocational_2" | "vocational_3" | "higher_vocational_1" | "higher_vocational_2" | "higher_vocational_3" | "undergraduate" | "postgraduate" | "not_in_school") | null;
             /** Medical Insurance */
             medical_insurance?: boolean | null;
             /** Social Assistance */
@@ -3830,7 +3830,7 @@ export interface components {
             /** Education */
             education?: ("illiterate" | "primary" | "junior_high" | "senior_high" | "vocational" | "college") | null;
             /** School Status */
-            school_status?: ("not_applicable" | "preschool" | "compulsory" | "senior_high" | "vocational" | "college" | "dropped_out") | null;
+            school_status?: ("preschool" | "primary_1" | "primary_2" | "primary_3" | "primary_4" | "primary_5" | "primary_6" | "grade_7" | "grade_8" | "grade_9" | "senior_high_1" | "senior_high_2" | "senior_high_3" | "vocational_1" | "vocational_2" | "vocational_3" | "higher_vocational_1" | "higher_vocational_2" | "higher_vocational_3" | "undergraduate" | "postgraduate" | "not_in_school") | null;
             /** Medical Insurance */
             medical_insurance?: boolean | null;
             /** Social Assistance */
@@ -7723,7 +7723,7 @@ export interface operations {
                  *       "labour_skill": "ordinary",
                  *       "health": "healthy",
                  *       "education": "junior_high",
-                 *       "school_status": "not_applicable",
+                 *       "school_status": "not_in_school",
                  *       "medical_insurance": true
                  *     }
                  */
