@@ -44,7 +44,7 @@ from app.core.blind import blind_of
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
 from app.core.db import make_engine, make_sessionmaker
-from app.exports.document import compose, numbers_context
+from app.exports.document import compose, numbers_context, place_values
 from app.exports.projection import project
 from app.exports.sheet import STAMP as SHEET_VERSION
 from app.households import idnumber
@@ -226,8 +226,10 @@ async def fill(url: str, cases: int, settings: Settings) -> int:
                         now,
                     )
                 )
-                sealed = cipher.encrypt(",".join(plain[len(plain) - size :]),
-                                        numbers_context(case_id))  # fmt: skip
+                sealed = cipher.encrypt(
+                    place_values(None, [(p, None) for p in plain[len(plain) - size :]]),
+                    numbers_context(case_id),
+                )
                 documents.append((case_id, 1, village, national, sealed, SHEET_VERSION))
                 events.append(
                     (

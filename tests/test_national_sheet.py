@@ -66,7 +66,7 @@ async def a_household(api: Api) -> tuple[str, str, str]:
     son = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members", {
         "name": "王小明", "id_number": new_id_number("20150505", "male"), "relation": "son",
         "school_status": "primary_5", "labour_skill": "none", "medical_insurance": False,
-    })  # fmt: skip
+        "phone": "13912345678"})  # fmt: skip
     assert son.status_code == 201, son.text
     await api.must_fact("bureau.jiaohe", case_id, "measures", MEASURE)
     return case_id, head, mother
@@ -132,6 +132,10 @@ async def test_the_xlsx_loads_as_county_tools_load_the_national_sheet(api: Api) 
     assert isinstance(first[header.index("人均纯收入（元）")], int | float)
     assert isinstance(first[header.index("证件号码")], str)
     assert isinstance(first[header.index("出生日期")], str)
+    # phones in full, as text: the household's on every row, a member's on theirs
+    assert {r["户联系电话"] for r in rows.values()} == {"13800000000"}
+    assert sorted(r["家庭成员联系电话"] for r in rows.values()) == ["", "", "", "13912345678"]
+    assert isinstance(first[header.index("户联系电话")], str)
 
 
 async def test_csv_and_json_lines_carry_the_same_names(api: Api) -> None:
@@ -302,7 +306,8 @@ async def test_the_sheet_is_published_with_its_version(api: Api) -> None:
                                   "collected": True}  # fmt: skip
     assert by_name["耕地面积（亩）"]["collected"] is True
     assert by_name["理赔收入"]["collected"] is True
-    assert by_name["户联系电话"]["collected"] is False  # not collected yet
+    assert by_name["户联系电话"]["collected"] is True
+    assert by_name["信息采集人联系电话"]["collected"] is False  # not collected yet
     assert published["service_columns"][:2] == ["case_id", "member_id"]
 
 

@@ -34,6 +34,7 @@ def test_a_ciphertext_only_opens_in_its_own_place() -> None:
 
 async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
     head, child, phone = new_id_number(), new_id_number("20150607", "male"), "13955556666"
+    child_phone = "13722223333"
     response = await api.post(
         "platform.12317",
         "/api/v1/intake/self-declarations",
@@ -50,7 +51,8 @@ async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
     assert response.status_code == 201, response.text
     (case,) = (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
     path = f"/api/v1/households/{case['household']['id']}/members"
-    added = await api.post("cadre.pinggang", path, {**CHILD_MEMBER, "id_number": child})
+    added = await api.post("cadre.pinggang", path, {**CHILD_MEMBER, "id_number": child,
+                                                    "phone": child_phone})  # fmt: skip
     assert added.status_code == 201, added.text
     # a confirmed case, exported: its national document and the export's records too
     confirmed = new_id_number()
@@ -67,7 +69,7 @@ async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
     await engine.dispose()
     everything = "\n".join(dump)
     assert "household" in tables and "member" in tables and "case_event" in tables
-    for secret in (head, child, phone, confirmed):
+    for secret in (head, child, phone, child_phone, confirmed):
         assert secret not in everything, f"{secret} is stored in plain"
     assert "*" * 14 + head[-4:] in everything  # the masked copy for display
 
@@ -211,3 +213,40 @@ def test_documents_stored_before_the_last_4_form_are_redacted_as_answered() -> N
                              "id_number_digest": "d" * 64}],
         "fields": {"birth_date": "1970", "name": "王"},
         "findings": {"f1": {"member": "**************0027", "summary": "车辆"}}}  # fmt: skip
+
+
+async def test_a_members_phone_is_sealed_shown_to_none_and_read_as_personal_data(
+    api: Api,
+) -> None:
+    case = await api.open_case()
+    household = case["household"]["id"]
+    path = f"/api/v1/households/{household}/members"
+    son = {**CHILD_MEMBER, "id_number": new_id_number("20150607", "male")}
+    added = await api.post("cadre.pinggang", path, {**son, "phone": "13722223333"})
+    assert added.status_code == 201, added.text
+    assert "phone" not in added.json() and "13722223333" not in added.text
+    other = {**CHILD_MEMBER, "id_number": new_id_number("20150608", "male")}
+    bad = await api.post("cadre.pinggang", path, {**other, "phone": "call me"})
+    assert bad.status_code == 422 and "phone" in bad.text
+    member_id = added.json()["id"]
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
+    assert events[-1]["payload"]["fields"]["phone_masked"] == "*******3333"  # the trail
+    changed = await api.client.patch(f"{path}/{member_id}", json={"phone": "13700001111"},
+                                     headers=api.headers("cadre.pinggang"))  # fmt: skip
+    assert changed.status_code == 200, changed.text
+
+    async def phones() -> dict[str, str | None]:
+        read = await api.client.get(
+            f"/api/v1/households/{household}/personal-data", headers=api.headers("cadre.pinggang"),
+            params=[("purpose", "入户联系"), ("fields", "phone")])  # fmt: skip
+        assert read.status_code == 200, read.text
+        return {m["member_id"]: m["phone"] for m in read.json()["members"]}
+
+    assert (await phones())[member_id] == "13700001111"
+    cleared = await api.client.patch(f"{path}/{member_id}", json={"phone": None},
+                                     headers=api.headers("cadre.pinggang"))  # fmt: skip
+    assert cleared.status_code == 200, cleared.text
+    assert (await phones())[member_id] is None
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
+    assert [e["payload"]["fields"].get("phone_masked", "-") for e in events[-2:]] == [
+        "*******1111", None]  # fmt: skip

@@ -5,17 +5,18 @@ columns (:mod:`app.exports.sheet`; the projection of the case's facts,
 :mod:`app.exports.projection`, with the areas' and the registry's fields), the service's own
 extras, and 成员, the members under the sheet's member columns. Each document records the
 sheet version it was written under (``sheet_version``); :func:`refresh` rewrites those of an
-older one. ID numbers are not in it: each member's 证件号码 holds ``#``, and the members'
-numbers, in that order, are sealed together beside it (``numbers``), so the export opens one
-ciphertext per case, not one per member, looks nothing up, and fills the places in by
-splitting the document once and joining it with the numbers between. Key rotation
-reseals them with the member rows. Ledgers and the CSV/XLSX exports read their fields from
-the document.
+older one. ID numbers and phones are not in it: each member's 证件号码 and 家庭成员联系电话 and
+the household's 户联系电话 hold ``#`` (a place), and their values, in the order of the places,
+are sealed together beside it (``numbers``), so the export opens one ciphertext per case, not
+one per member, looks nothing up, and fills the places in by splitting the document once and
+joining it with the values between. Key rotation reseals them with the member rows. Ledgers
+and the CSV/XLSX exports read their fields from the document (ledgers leave the places out).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,10 +39,12 @@ DOCUMENT_TYPE = "居民身份证"
 
 
 PLACEHOLDER = "#"
-MARK = f'"{ID_FIELD}":"{PLACEHOLDER}"'.encode()
-"""Where a member's number goes in a document's bytes. Anchored on the field's name and
-quoted: a value cannot forge it, since quotes inside JSON strings are escaped."""
-FILLED = (f'"{ID_FIELD}":"'.encode(), b'"')
+HOUSEHOLD_PHONE, MEMBER_PHONE = "户联系电话", "家庭成员联系电话"
+SEALED = (HOUSEHOLD_PHONE, ID_FIELD, MEMBER_PHONE)
+"""The fields a document holds places for: the household's first, then each member's."""
+PLACES = re.compile(b'"(' + b"|".join(n.encode() for n in SEALED) + b')":"' + b"#" + b'"')
+"""Where a sealed value goes in a document's bytes. Anchored on the field's name and quoted:
+a value cannot forge it, since quotes inside JSON strings are escaped."""
 OLDER_PLACE = f'"{ID_FIELD}":"{PLACEHOLDER}'.encode()
 """The start of a place of the form before revision 0021 (``#<member id>``), which only a
 version from before it writes."""
@@ -51,19 +54,34 @@ def numbers_context(case_id: str) -> str:
     return context("national_document", case_id, "numbers")
 
 
-def seal_numbers(cipher: FieldCipher, case_id: str, members: Sequence[Any]) -> str:
-    """The members' ID numbers, in the document's order, as one ciphertext."""
-    plain = [cipher.decrypt(m.id_number_encrypted, context("member", m.id, "id_number"))
-             for m in members]  # fmt: skip
-    return cipher.encrypt(",".join(plain), numbers_context(case_id))
+def place_values(household_phone: str | None, members: Sequence[tuple[str, str | None]]) -> str:
+    """What fills a document's places, in their order (:data:`SEALED`): the household's phone,
+    then each member's ID number and phone (an unknown phone is empty). Neither holds a comma."""
+    values = [household_phone or ""]
+    for number, phone in members:
+        values += (number, phone or "")
+    return ",".join(values)
+
+
+def seal_numbers(cipher: FieldCipher, case_id: str, household: Any, members: Sequence[Any]) -> str:
+    """The values of the document's places, as one ciphertext."""
+
+    def opened(token: str | None, table: str, row: str, column: str) -> str | None:
+        return cipher.decrypt(token, context(table, row, column)) if token else None
+
+    return cipher.encrypt(place_values(
+        opened(household.phone_encrypted, "household", household.id, "phone"),
+        [(cipher.decrypt(m.id_number_encrypted, context("member", m.id, "id_number")),
+          opened(m.phone_encrypted, "member", m.id, "phone")) for m in members],
+    ), numbers_context(case_id))  # fmt: skip
 
 
 def filled(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> list[bytes]:
-    """A document's pieces with its members' numbers between them: joined, the document as
-    sent (UTF-8 bytes in and out). The document is cut at its places once and the filled
-    fields laid between the pieces by list slices, no step per member in Python."""
-    pieces = text.split(MARK)
-    if len(pieces) == 1:  # no members (rare), or places this version does not fill
+    """A document's pieces with its sealed values in their places: joined, the document as
+    sent (UTF-8 bytes in and out). The document is cut at its places once (the pattern keeps
+    each place's field name between the pieces) and the filled fields laid in by a slice."""
+    pieces = PLACES.split(text)
+    if len(pieces) == 1:  # places this version does not fill
         if OLDER_PLACE in text:
             raise CipherError(
                 f"case {case_id.decode()}'s document has places of the "
@@ -71,13 +89,11 @@ def filled(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> 
             )
         return pieces
     opened = cipher.open_sealed(numbers, b"national_document:" + case_id + b":numbers")
-    before, after = FILLED
-    fields = (before + opened.replace(b",", after + b"," + before) + after).split(b",")
-    if len(fields) != len(pieces) - 1:
-        raise CipherError(f"case {case_id.decode()}'s numbers do not match its members")
-    out = pieces + fields
-    out[::2], out[1::2] = pieces, fields
-    return out
+    values, names = opened.split(b","), pieces[1::2]
+    if len(values) != len(names):
+        raise CipherError(f"case {case_id.decode()}'s numbers do not match its places")
+    pieces[1::2] = [b'"' + n + b'":"' + v + b'"' for n, v in zip(names, values, strict=True)]
+    return pieces
 
 
 def _label(mapping: dict[Any, str], value: Any) -> str:
@@ -97,6 +113,7 @@ def member_sources(member: Any, head_sex: str | None = None) -> dict[str, Any]:
         "name": member.name,
         "document_type": DOCUMENT_TYPE,
         "id_number": PLACEHOLDER,
+        "phone": PLACEHOLDER,
         "sex": _label(labels.SEX, member.sex),
         "ethnicity": member.ethnicity or "",
         "birth_date": sheet.day(member.birth_date),
@@ -136,7 +153,7 @@ def member_fields(member: Any, head_sex: str | None = None) -> dict[str, Any]:
 
 
 COMPOSED = ("county_name", "township_name", "village_name", "household_number",
-            "member_uninsured", "after_member_uninsured", *HOUSEHOLD_FLAGS,
+            "household_phone", "member_uninsured", "after_member_uninsured", *HOUSEHOLD_FLAGS,
             *HOUSEHOLD_NUMBERS)  # fmt: skip
 """Household sources :func:`compose` fills from the areas, the registry and the members."""
 BY_SOURCE = {c.source: c.name for c in sheet.HOUSEHOLD if c.source in COMPOSED}
@@ -183,6 +200,7 @@ def document_of(
         "township_name": township or "",
         "village_name": village or "",
         "household_number": household.household_number or "",
+        "household_phone": PLACEHOLDER,
         "member_uninsured": _uninsured(members),
         # after an elimination, the members' answers as they stand (the registry keeps no
         # earlier answers to tell them apart)
@@ -210,7 +228,8 @@ async def keep(session: AsyncSession, case: Any) -> None:
     if record is None:
         return
     document, members = await build(session, case.id, case.household_id, record)
-    numbers = seal_numbers(cipher_for(session.info["field_keys"]), case.id, members)
+    household = await session.get(Household, case.household_id)
+    numbers = seal_numbers(cipher_for(session.info["field_keys"]), case.id, household, members)
     flags = quality.flags(document, local_date(case.updated_at))  # on the dict, not re-parsed
     values = {"version": case.version, "area_code": case.area_code, "document": as_text(document),
               "numbers": numbers, "sheet_version": sheet.STAMP,

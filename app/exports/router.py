@@ -531,7 +531,8 @@ async def area_sync_status(
 
 LEDGER_HEAD = ["案件编号", "县", "乡镇代码", "乡镇", "村代码", "村", "户主姓名", "户主证件号码",
                "家庭人口数", "当前状态"]  # fmt: skip
-LEDGER_FIELDS = [*(c.name for c in sheet.HOUSEHOLD if c.name not in ("县", "乡", "村")),
+LEDGER_FIELDS = [*(c.name for c in sheet.HOUSEHOLD
+                   if c.name not in ("县", "乡", "村", *document.SEALED)),
                  "家庭纯收入", "收入核查日期", "帮扶责任人单位"]  # fmt: skip
 """After the ledger's own head: the national sheet's household columns, then the service's."""
 DAYS = {"收入核查日期"}

@@ -61,6 +61,8 @@ class Member(Base):
     id_number_masked: Mapped[str] = mapped_column(String(18))
     id_digest: Mapped[str] = mapped_column(String(64), unique=True)
     """A person belongs to one household."""
+    phone_encrypted: Mapped[str | None] = mapped_column(Text)
+    """家庭成员联系电话, AES-GCM like the ID number; no answer shows it (personal data only)."""
     relation: Mapped[str] = mapped_column(String(16))
     sex: Mapped[str] = mapped_column(String(8))
     birth_date: Mapped[date] = mapped_column(Date)

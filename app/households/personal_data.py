@@ -27,6 +27,7 @@ class MemberIdentity(BaseModel):
     member_id: str
     name: str
     id_number: str | None
+    phone: str | None = None
 
 
 class PersonalData(BaseModel):
@@ -47,7 +48,7 @@ async def read_personal_data(
     purpose: Annotated[str, Query(min_length=2, max_length=500)],
     fields: Annotated[list[Field], Query()] = ["id_number"],  # noqa: B006
 ) -> PersonalData:
-    """ID numbers and the phone in full, for a role whose work needs them, with a stated
+    """ID numbers and the phones in full, for a role whose work needs them, with a stated
     purpose. Every such read is written to the access log in the same transaction."""
     cipher, now = cipher_for(settings.field_keys), clock.now()
     household = await session.get(Household, household_id)
@@ -74,6 +75,9 @@ async def read_personal_data(
             name=m.name,
             id_number=cipher.decrypt(m.id_number_encrypted, context("member", m.id, "id_number"))
             if "id_number" in wanted
+            else None,
+            phone=cipher.decrypt(m.phone_encrypted, context("member", m.id, "phone"))
+            if "phone" in wanted and m.phone_encrypted
             else None,
         )
         for m in members

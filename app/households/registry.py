@@ -21,13 +21,15 @@ ATTRIBUTES = ("labour_skill", "health", "education", "school_status", "medical_i
 
 def new_member(household_id: str, body: MemberIn, now: datetime, settings: Settings) -> Member:
     member_id = str(uuid.uuid4())
-    sealed = cipher_for(settings.field_keys).encrypt(
-        body.id_number, context("member", member_id, "id_number")
+    cipher = cipher_for(settings.field_keys)
+    sealed = cipher.encrypt(body.id_number, context("member", member_id, "id_number"))
+    phone = (
+        cipher.encrypt(body.phone, context("member", member_id, "phone")) if body.phone else None
     )
     return Member(
         id=member_id, household_id=household_id, name=body.name,
         id_number_encrypted=sealed, id_number_masked=idnumber.mask(body.id_number),
-        id_digest=blind_of(settings).digest(body.id_number),
+        id_digest=blind_of(settings).digest(body.id_number), phone_encrypted=phone,
         relation=body.relation, sex=idnumber.sex(body.id_number),
         birth_date=idnumber.birth_date(body.id_number), created_at=now, updated_at=now,
         **{name: getattr(body, name) for name in ATTRIBUTES},

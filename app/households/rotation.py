@@ -26,7 +26,7 @@ SEALED: tuple[tuple[Any, tuple[tuple[str, str], ...]], ...] = (
             ("bank_account_encrypted", "bank_account"),
         ),
     ),
-    (Member, (("id_number_encrypted", "id_number"),)),
+    (Member, (("id_number_encrypted", "id_number"), ("phone_encrypted", "phone"))),
     (NationalDocument, (("numbers", "numbers"),)),
 )
 

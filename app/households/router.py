@@ -106,9 +106,10 @@ async def change_member(
     principal: CurrentPrincipal,
     session: SessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> MemberOut:
-    """Correct or update a member's facts (labour, health, schooling …); only the fields
-    given change. With an open case, the change is an event of its trail."""
+    """Correct or update a member's facts (labour, health, schooling, phone …); only the
+    fields given change. With an open case, the change is an event of its trail."""
     return await service.change_member(
-        session, principal, household_id, member_id, body, clock.now()
+        session, principal, household_id, member_id, body, clock.now(), settings
     )

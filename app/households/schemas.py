@@ -131,6 +131,8 @@ class MemberIn(MemberAttributes):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     id_number: IdNumber
     relation: Relation
+    phone: Phone | None = None
+    """家庭成员联系电话: sealed at rest; read in full only as personal data, and exported."""
     sex: Literal["male", "female"] | None = None
     """Taken from the ID number; when given it must agree with it."""
     birth_date: date | None = None
@@ -153,6 +155,8 @@ class MemberChange(MemberAttributes):
         | None
     ) = None
     relation: Relation | None = None
+    phone: Phone | None = None
+    """Sealed at rest; the trail keeps its last four digits. An explicit null clears it."""
 
 
 class MemberOut(BaseModel):

@@ -142,6 +142,8 @@ async def add_member(
             fields = {"name": member.name, "relation": member.relation, "sex": member.sex,
                       "birth_year": member.birth_date.year,
                       **{n: getattr(member, n) for n in ATTRIBUTES}}  # fmt: skip
+            if body.phone:  # sealed on the member; the trail keeps the last four digits
+                fields["phone_masked"] = mask_phone(body.phone)
             await cases.record_household_change(
                 session, principal, household_id, _trail(member, "added", fields), now
             )
@@ -160,7 +162,7 @@ async def add_member(
 
 async def change_member(
     session: AsyncSession, principal: Principal, household_id: str, member_id: str,
-    change: MemberChange, now: datetime,
+    change: MemberChange, now: datetime, settings: Settings,
 ) -> MemberOut:  # fmt: skip
     await _household(session, principal, household_id)
     _may_record(principal)
@@ -172,8 +174,14 @@ async def change_member(
         fields.pop("name", None)
     if fields.get("relation") is None:
         fields.pop("relation", None)
+    if "phone" in fields:  # sealed on the member; the trail keeps the last four digits
+        phone = fields.pop("phone")
+        member.phone_encrypted = cipher_for(settings.field_keys).encrypt(
+            phone, context("member", member.id, "phone")) if phone else None  # fmt: skip
+        fields["phone_masked"] = mask_phone(phone) if phone else None
     for name, value in fields.items():
-        setattr(member, name, value)
+        if name != "phone_masked":
+            setattr(member, name, value)
     await _consistent(session, member, now)
     member.updated_at = now
     await cases.record_household_change(
@@ -257,3 +265,6 @@ async def find(
 def mask_account(account: str) -> str:
     """Only the last four digits show: ``****1234``."""
     return "*" * (len(account) - 4) + account[-4:]
+
+
+mask_phone = mask_account

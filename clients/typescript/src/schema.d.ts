@@ -1138,8 +1138,8 @@ export interface paths {
         head?: never;
         /**
          * Change Member
-         * @description Correct or update a member's facts (labour, health, schooling …); only the fields
-         *     given change. With an open case, the change is an event of its trail.
+         * @description Correct or update a member's facts (labour, health, schooling, phone …); only the
+         *     fields given change. With an open case, the change is an event of its trail.
          */
         patch: operations["households-change_member"];
         trace?: never;
@@ -1419,7 +1419,7 @@ export interface paths {
         };
         /**
          * Read Personal Data
-         * @description ID numbers and the phone in full, for a role whose work needs them, with a stated
+         * @description ID numbers and the phones in full, for a role whose work needs them, with a stated
          *     purpose. Every such read is written to the access log in the same transaction.
          */
         get: operations["personal-data-read_personal_data"];
@@ -3811,6 +3811,8 @@ export interface components {
             name?: string | null;
             /** Relation */
             relation?: ("head" | "spouse" | "son" | "daughter" | "son_in_law" | "daughter_in_law" | "grandson" | "granddaughter" | "father" | "mother" | "father_in_law" | "mother_in_law" | "grandfather" | "grandmother" | "sibling" | "other") | null;
+            /** Phone */
+            phone?: string | null;
         };
         /** MemberIdentity */
         MemberIdentity: {
@@ -3820,6 +3822,8 @@ export interface components {
             name: string;
             /** Id Number */
             id_number: string | null;
+            /** Phone */
+            phone?: string | null;
         };
         /** MemberIn */
         MemberIn: {
@@ -3868,6 +3872,8 @@ export interface components {
              * @enum {string}
              */
             relation: "head" | "spouse" | "son" | "daughter" | "son_in_law" | "daughter_in_law" | "grandson" | "granddaughter" | "father" | "mother" | "father_in_law" | "mother_in_law" | "grandfather" | "grandmother" | "sibling" | "other";
+            /** Phone */
+            phone?: string | null;
             /** Sex */
             sex?: ("male" | "female") | null;
             /** Birth Date */
