@@ -114,6 +114,22 @@ BODY_EXAMPLES: dict[str, Any] = {
         "reason": "市乡村振兴局通知调整公示期",
         "notice_days": 5,
     },
+    "CorrectionIn": {
+        "reason": "省防返贫监测信息系统文化程度选项为“中专”",
+        "lists": {
+            "education": {
+                "national": ["文盲或半文盲", "小学", "初中", "高中", "中专", "大专及以上"],
+                "items": {
+                    "illiterate": "文盲或半文盲",
+                    "primary": "小学",
+                    "junior_high": "初中",
+                    "senior_high": "高中",
+                    "vocational": "中专",
+                    "college": "大专及以上",
+                },
+            }
+        },
+    },
     "HouseholdIn": HOUSEHOLD,
     "HouseholdChange": {"village_group": "四组"},
     "MemberIn": {
@@ -125,6 +141,7 @@ BODY_EXAMPLES: dict[str, Any] = {
         "education": "junior_high",
         "school_status": "not_in_school",
         "medical_insurance": True,
+        "phone": "13904321235",
     },
     "MemberChange": {"health": "chronic_illness"},
     "DisbursementIn": {

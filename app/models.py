@@ -11,7 +11,13 @@ from app.core.release import SchemaRelease
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
 from app.elimination_rounds.models import EliminationRound
-from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
+from app.exports.models import (
+    CodeListCorrection,
+    ExportBatch,
+    ExportItem,
+    NationalDocument,
+    NationalSync,
+)
 from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.households.models import Household, Member
 from app.indicators.models import AlertProposal, WarningIndicator
@@ -31,6 +37,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "Checkpoint",
+    "CodeListCorrection",
     "Completion",
     "DepartmentRecord",
     "DepartmentSnapshot",

@@ -30,6 +30,7 @@ from app.areas.demo import load as load_demo_areas
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
+from app.exports import corrections
 from app.models import Base
 from app.policies.models import PolicyVersion
 from bench.transitions import wait_ready
@@ -132,6 +133,7 @@ back before the first reset truncates them: the seed the tests restore is the mi
 async def reset(url: str) -> None:
     """Every table as the migrations and the demo data leave them."""
     POLICIES.clear()
+    corrections.forget()
     if url.startswith("sqlite"):
         database = Path(url.split("///", 1)[1])
         for leftover in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):

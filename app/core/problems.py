@@ -137,6 +137,7 @@ register(
         ),
         "application_form_missing": ("缺少申请书", "Application form missing"),
         "member_inconsistent": ("家庭成员信息前后矛盾", "Member inconsistent"),
+        "code_list_invalid": ("代码表更正不成立", "Code list correction invalid"),
         "member_not_in_household": ("该成员不属于此户", "Member not in household"),
         "case_not_in_batch": ("该案件不在此批次中", "Case not in batch"),
         "duplicate_case": ("案件重复", "Case listed twice"),
@@ -185,6 +186,10 @@ register(
         "member_already_registered": ("此人已登记", "Member already registered"),
         "no_policy_in_effect": ("没有生效的政策版本", "No policy in effect"),
         "policy_version_exists": ("政策版本已存在", "Policy version exists"),
+        "code_list_correction_concurrent": (
+            "另一更正同时写入",
+            "Another code list correction at the same moment",
+        ),
         "no_budget": ("没有可用的资金计划", "No budget"),
         "budget_exceeded": ("超出资金计划", "Budget exceeded"),
         "disbursement_decided": ("拨付申请已审批", "Disbursement decided"),

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from app.areas.models import Area
 from app.cases.models import Case
 from app.core.crypto import CipherError, FieldCipher, cipher_for, context
-from app.exports import labels, quality, sheet
+from app.exports import corrections, labels, quality, sheet
 from app.exports.models import NationalDocument
 from app.exports.projection import project
 from app.households.models import Household, Member
@@ -224,6 +224,7 @@ async def keep(session: AsyncSession, case: Any) -> None:
     """Store the document of ``case`` (id, household, version, area and facts as they now
     stand), its members' numbers sealed with the session's field keys; nothing before the
     city confirmed it (a confirmation is never undone, so there is no document to remove)."""
+    await corrections.ensure_current(session, fresh=False)  # the city's corrected lists
     record = project(case.facts, case.state)
     if record is None:
         return
@@ -232,7 +233,7 @@ async def keep(session: AsyncSession, case: Any) -> None:
     numbers = seal_numbers(cipher_for(session.info["field_keys"]), case.id, household, members)
     flags = quality.flags(document, local_date(case.updated_at))  # on the dict, not re-parsed
     values = {"version": case.version, "area_code": case.area_code, "document": as_text(document),
-              "numbers": numbers, "sheet_version": sheet.STAMP,
+              "numbers": numbers, "sheet_version": corrections.stamp(),
               "quality": quality.joined(flags)}  # fmt: skip
     found = await session.execute(
         update(NationalDocument).where(NationalDocument.case_id == case.id).values(**values)
@@ -264,22 +265,28 @@ async def build(
     return document_of(case_id, record, household, areas, members), members
 
 
-STALE = or_(NationalDocument.sheet_version.is_(None), NationalDocument.sheet_version != sheet.STAMP)
-"""Documents written under another version of the sheet (or before versions were kept)."""
+def stale() -> Any:
+    """Documents written under another version of the sheet or of its code lists (or before
+    versions were kept)."""
+    return or_(NationalDocument.sheet_version.is_(None),
+               NationalDocument.sheet_version != corrections.stamp())  # fmt: skip
 
 
 async def refresh(sessionmaker: async_sessionmaker[AsyncSession], *, batch: int = 500) -> int:
     """Rewrite every document written under another sheet version from its case as it now
     stands; answers how many. Each batch is its own short transaction with its cases locked,
     so writers wait at most for one batch. Run by ``fangfanpin migrate`` after a release that
-    changes the sheet, and by each national export before it reads."""
+    changes the sheet, and by each national export, ledger and quality report before it
+    reads (the city may have corrected the code lists since: app.exports.corrections)."""
+    async with sessionmaker() as session:
+        await corrections.ensure_current(session)
     rewritten = 0
     while True:
         async with sessionmaker() as session, session.begin():
             query = (
                 select(Case)
                 .join(NationalDocument, NationalDocument.case_id == Case.id)
-                .where(STALE)
+                .where(stale())
                 .order_by(Case.id)
                 .limit(batch)
                 .with_for_update(of=Case, skip_locked=True)

@@ -10,17 +10,38 @@ service's own and stay here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 CODE_LISTS_VERSION = "2022.1"
-CODE_LISTS: dict[str, Any] = json.loads(
+RELEASED: dict[str, Any] = json.loads(
     (Path(__file__).parent / "code_lists" / f"{CODE_LISTS_VERSION}.json").read_text("utf-8")
 )["lists"]
-NATIONAL: dict[str, frozenset[str]] = {
-    spec["column"]: frozenset(spec["national"]) for spec in CODE_LISTS.values()
-}
+"""The code lists as this release ships them; the city's corrections (app.exports.corrections)
+are applied over them at run time, without a release."""
+CODE_LISTS: dict[str, Any] = {}
+NATIONAL: dict[str, frozenset[str]] = {}
 """Each coded column of the national sheet, with every value it may take."""
+ACTIVE = CODE_LISTS_VERSION
+"""Which lists this process uses: the release's, or ``<version>/c<n>`` after the city's n-th
+correction."""
+MONITORING_TYPE: dict[str, str] = {}
+RISK_TYPE: dict[str, str] = {}
+RISK_BY_NAME: dict[str, str] = {}
+"""A risk's national name (or an older spelling departments still send) to its identifier."""
+HOUSEHOLD_TYPE: dict[str, str] = {}
+ELIMINATION_METHOD: dict[str, str] = {}
+NATURAL_DISASTER_KIND: dict[str, str] = {}
+SEX: dict[str, str] = {}
+EDUCATION: dict[str, str] = {}
+SCHOOL_STATUS: dict[str, str] = {}
+"""Grades, and the stages members carried before grades (exported, no longer accepted)."""
+HEALTH: dict[str, str] = {}
+LABOUR_SKILL: dict[str, str] = {}
+YES_NO = {True: "是", False: "否"}
+ON_APPLY: list[Callable[[], None]] = []
+"""What other modules derive from the lists, rebuilt when they change."""
 
 
 def _items(name: str) -> dict[str, str]:
@@ -28,20 +49,33 @@ def _items(name: str) -> dict[str, str]:
     return {key: value for key, value in items.items() if isinstance(value, str)}
 
 
-MONITORING_TYPE = _items("monitoring_type")
-RISK_TYPE = _items("risk_type")
-RISK_BY_NAME = {**{v: k for k, v in RISK_TYPE.items()}, **CODE_LISTS["risk_type"].get("also", {})}
-"""A risk's national name (or an older spelling departments still send) to its identifier."""
-HOUSEHOLD_TYPE = _items("household_type")
-ELIMINATION_METHOD = _items("elimination_method")
-NATURAL_DISASTER_KIND = _items("natural_disaster_kind")
-SEX = _items("sex")
-EDUCATION = _items("education")
-SCHOOL_STATUS = {**CODE_LISTS["school_status"]["retired"], **_items("school_status")}
-"""Grades, and the stages members carried before grades (exported, no longer accepted)."""
-HEALTH = _items("health")
-LABOUR_SKILL = _items("labour_skill")
-YES_NO = {True: "是", False: "否"}
+def _refill(target: dict[Any, Any], values: dict[Any, Any]) -> None:
+    """In place: modules that imported a mapping by name see the new one."""
+    target.clear()
+    target.update(values)
+
+
+def apply(lists: dict[str, Any], active: str) -> None:
+    """Use these lists from now on in this process (the release's, or a correction's)."""
+    global ACTIVE
+    _refill(CODE_LISTS, lists)
+    _refill(NATIONAL, {spec["column"]: frozenset(spec["national"]) for spec in lists.values()})
+    for target, name in ((MONITORING_TYPE, "monitoring_type"), (RISK_TYPE, "risk_type"),
+                         (HOUSEHOLD_TYPE, "household_type"),
+                         (ELIMINATION_METHOD, "elimination_method"),
+                         (NATURAL_DISASTER_KIND, "natural_disaster_kind"), (SEX, "sex"),
+                         (EDUCATION, "education"), (HEALTH, "health"),
+                         (LABOUR_SKILL, "labour_skill")):  # fmt: skip
+        _refill(target, _items(name))
+    _refill(RISK_BY_NAME, {**{v: k for k, v in RISK_TYPE.items()},
+                           **lists["risk_type"].get("also", {})})  # fmt: skip
+    _refill(SCHOOL_STATUS, {**lists["school_status"]["retired"], **_items("school_status")})
+    ACTIVE = active
+    for rebuild in ON_APPLY:
+        rebuild()
+
+
+apply(RELEASED, CODE_LISTS_VERSION)
 
 
 def relation(identifier: str | None, head_sex: str | None) -> str:

@@ -96,3 +96,20 @@ class NationalSync(Base):
     reason: Mapped[str | None] = mapped_column(String(2000))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+
+
+@append_only
+class CodeListCorrection(Base):
+    """The city's correction of the national code lists (app.exports.corrections): the lists
+    as they stand after it, whole. Written once; the newest on this release's lists applies."""
+
+    __tablename__ = "code_list_correction"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    base_version: Mapped[str] = mapped_column(String(16))
+    """The release's lists it corrects (``2022.1``); a release with other lists starts anew."""
+    lists: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    changed: Mapped[list[str]] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(2000))

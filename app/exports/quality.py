@@ -23,9 +23,18 @@ from app.households.consistency import SCHOOL_AGES, WORKING_AGE, age_on
 RISKS = tuple(f"致贫/返贫风险{n}" for n in range(1, 6))
 ABLE = ("技能劳动力", "普通劳动力")
 ILL = ("长期慢性病", "患大病", "失能失智")
-STUDYING = {item: grade for grade, item in labels.SCHOOL_STATUS.items()
-            if item and grade in SCHOOL_AGES}  # fmt: skip
+STUDYING: dict[str, str] = {}
 """在校生状况 as exported, back to the grade whose ages it allows."""
+
+
+def _studying() -> None:
+    STUDYING.clear()
+    STUDYING.update({item: grade for grade, item in labels.SCHOOL_STATUS.items()
+                     if item and grade in SCHOOL_AGES})  # fmt: skip
+
+
+_studying()
+labels.ON_APPLY.append(_studying)
 MIN_MONTHS_TO_ELIMINATION = 6
 
 

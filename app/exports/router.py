@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import and_, case, func, literal, select, text
@@ -31,8 +31,14 @@ from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import NotFound, Unprocessable, declares
 from app.core.limits import MAX_INT
-from app.exports import document, national, quality, sheet, workbook
-from app.exports.models import ExportBatch, ExportItem, NationalDocument, NationalSync
+from app.exports import corrections, document, labels, national, quality, sheet, workbook
+from app.exports.models import (
+    CodeListCorrection,
+    ExportBatch,
+    ExportItem,
+    NationalDocument,
+    NationalSync,
+)
 from app.households import idnumber
 from app.households.models import Household, Member
 from workflows.calendar import local_date
@@ -567,6 +573,7 @@ async def monitored_households_ledger(
     Excel, amounts are numbers and days are dates."""
     permit(principal, Permission.ledger_read)
     scope = scope_within(principal, area)
+    await document.refresh(request.app.state.sessionmaker)  # as the lists now stand
     village, township, county = aliased(Area), aliased(Area), aliased(Area)
     township_code = func.substr(Household.village_code, 1, 9)
     query = (
@@ -651,6 +658,7 @@ QUALITY_HEAD = ["案件编号", "村代码", "村", "户主姓名", "规则代�
                **declares(404)},
 )  # fmt: skip
 async def quality_report(
+    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     reading: ReadSessionDep,
@@ -665,6 +673,7 @@ async def quality_report(
     permit(principal, Permission.ledger_read)
     scope = scope_within(principal, area)
     today = local_date(clock.now())
+    await document.refresh(request.app.state.sessionmaker)  # as the lists now stand
     await log_ledger_read(session, principal, f"quality:{scope}", clock.now(), purpose)
     query = (
         select(NationalDocument.case_id, NationalDocument.document)
@@ -705,3 +714,55 @@ async def quality_report(
 async def _each(rows: list[list[Any]]) -> AsyncIterator[list[Any]]:
     for row in rows:
         yield row
+
+
+class CodeListsOut(BaseModel):
+    version: str
+    """``2022.1`` as released, ``2022.1/c<n>`` after the city's n-th correction."""
+    lists: dict[str, Any]
+    """Each list: its column, the national items, the service identifiers' mapping, and
+    ``provisional`` where the item spellings were not confirmed (the city may correct them)."""
+
+
+class CorrectionOut(BaseModel):
+    number: int
+    base_version: str
+    changed: list[str]
+    created_at: datetime
+    created_by: str
+    reason: str
+
+
+@router.get("/code-lists", response_model=CodeListsOut)
+async def code_lists(principal: CurrentPrincipal, session: SessionDep) -> CodeListsOut:
+    """The national code lists the exports use now: the release's, as the city corrected them."""
+    permit(principal, Permission.policy_read)
+    await corrections.ensure_current(session)
+    return CodeListsOut(version=labels.ACTIVE, lists=labels.CODE_LISTS)
+
+
+@router.get("/code-lists/corrections", response_model=list[CorrectionOut])
+async def code_list_corrections(
+    principal: CurrentPrincipal, session: SessionDep
+) -> list[CorrectionOut]:
+    """Every correction, oldest first: who changed which lists, when and why."""
+    permit(principal, Permission.policy_read)
+    rows = (await session.execute(
+        select(CodeListCorrection).order_by(CodeListCorrection.number))).scalars()  # fmt: skip
+    return [CorrectionOut(number=r.number, base_version=r.base_version, changed=r.changed,
+                          created_at=r.created_at, created_by=r.created_by, reason=r.reason)
+            for r in rows]  # fmt: skip
+
+
+@router.post("/code-lists/corrections", response_model=CodeListsOut,
+             status_code=status.HTTP_201_CREATED, responses=declares(422, 409))  # fmt: skip
+async def correct_code_lists(
+    body: corrections.CorrectionIn, principal: CurrentPrincipal, session: SessionDep,
+    clock: ClockDep,
+) -> CodeListsOut:  # fmt: skip
+    """Correct national code lists without a release (the city bureau): for each list, its
+    national items and every service identifier's item. Written once, with a reason; the
+    national documents are rewritten with the corrected lists before the next export, ledger
+    or quality report."""
+    await corrections.correct(session, principal, body, clock.now())
+    return CodeListsOut(version=labels.ACTIVE, lists=labels.CODE_LISTS)

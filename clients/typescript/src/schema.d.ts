@@ -1870,6 +1870,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/code-lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Code Lists
+         * @description The national code lists the exports use now: the release's, as the city corrected them.
+         */
+        get: operations["exports-code_lists"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/code-lists/corrections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Code List Corrections
+         * @description Every correction, oldest first: who changed which lists, when and why.
+         */
+        get: operations["exports-code_list_corrections"];
+        put?: never;
+        /**
+         * Correct Code Lists
+         * @description Correct national code lists without a release (the city bureau): for each list, its
+         *     national items and every service identifier's item. Written once, with a reason; the
+         *     national documents are rewritten with the corrected lists before the next export, ledger
+         *     or quality report.
+         */
+        post: operations["exports-correct_code_lists"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/warning-lists": {
         parameters: {
             query?: never;
@@ -2837,6 +2884,15 @@ export interface components {
              */
             timers_fired: number;
         };
+        /** CodeListsOut */
+        CodeListsOut: {
+            /** Version */
+            version: string;
+            /** Lists */
+            lists: {
+                [key: string]: unknown;
+            };
+        };
         /**
          * CommitmentForm
          * @description 承诺授权书: the household vouches for its facts and authorizes lawful asset queries.
@@ -2939,6 +2995,33 @@ export interface components {
             /** Demo */
             demo: boolean;
             oidc: components["schemas"]["OidcOut"] | null;
+        };
+        /** CorrectionIn */
+        CorrectionIn: {
+            /** Reason */
+            reason: string;
+            /** Lists */
+            lists: {
+                [key: string]: components["schemas"]["ListCorrection"];
+            };
+        };
+        /** CorrectionOut */
+        CorrectionOut: {
+            /** Number */
+            number: number;
+            /** Base Version */
+            base_version: string;
+            /** Changed */
+            changed: string[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Reason */
+            reason: string;
         };
         /** Counts */
         Counts: {
@@ -3679,6 +3762,17 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /** ListCorrection */
+        ListCorrection: {
+            /** National */
+            national: string[];
+            /** Items */
+            items: {
+                [key: string]: string | {
+                    [key: string]: string;
+                };
+            };
         };
         /** LogEntryOut */
         LogEntryOut: {
@@ -4825,7 +4919,7 @@ export interface components {
          * @description Stable problem codes; each is registered with one status.
          * @enum {string}
          */
-        ProblemCode: "action_not_found" | "already_completed" | "already_screened" | "application_form_missing" | "area_forbidden" | "area_nested" | "area_not_city_wide" | "area_not_found" | "area_outside_deployment" | "bad_request" | "batch_not_found" | "batch_reference_reused" | "budget_exceeded" | "campaign_exists" | "campaign_over" | "case_not_assisted" | "case_not_found" | "case_not_in_batch" | "checkpoint_not_found" | "completed_by_records" | "concurrent_change" | "csv_invalid" | "cursor_ahead" | "database_unavailable" | "dataset_not_found" | "declaration_not_found" | "demo_user_not_found" | "disbursement_decided" | "disbursement_not_found" | "disbursement_not_paid" | "document_not_available" | "document_not_found" | "duplicate_case" | "effective_date_in_past" | "encoding_invalid" | "encoding_not_applicable" | "encoding_unsupported" | "entry_not_found" | "entry_not_linked" | "file_empty" | "guard_failed" | "header_unknown" | "household_exists" | "household_not_found" | "household_not_in_scope" | "household_village_mismatch" | "idempotency_key_in_flight" | "idempotency_key_invalid" | "idempotency_key_reused" | "if_match_required" | "index_beyond_tree" | "indicator_not_found" | "internal_error" | "invalid_cursor" | "invalid_filter" | "invalid_token" | "json_invalid" | "keys_unavailable" | "line_repeated" | "log_entry_not_found" | "media_type_unsupported" | "member_already_registered" | "member_inconsistent" | "member_not_found" | "member_not_in_household" | "method_not_allowed" | "missing_token" | "no_budget" | "no_policy_in_effect" | "not_found" | "not_recordable_in_state" | "not_recordable_in_workflow" | "not_the_responsible_person" | "note_missing" | "payload_too_large" | "period_not_begun" | "period_reversed" | "period_unknown" | "policy_not_found" | "policy_version_exists" | "proposal_decided" | "proposal_not_found" | "quarter_in_future" | "rate_limited" | "reason_missing" | "risk_type_missing" | "role_not_permitted" | "round_not_found" | "sizes_out_of_order" | "source_not_yours" | "state_corrupt" | "text_not_storable" | "token_expired" | "token_not_yet_valid" | "too_many_rows" | "township_mismatch" | "transition_not_allowed" | "unauthorized" | "unknown_area" | "unknown_batch" | "unknown_case" | "unknown_village" | "validation_failed" | "value_not_storable" | "version_mismatch" | "visit_in_future" | "visit_outside_round" | "warning_already_decided" | "warning_not_accepted" | "workflow_not_found" | "xlsx_invalid";
+        ProblemCode: "action_not_found" | "already_completed" | "already_screened" | "application_form_missing" | "area_forbidden" | "area_nested" | "area_not_city_wide" | "area_not_found" | "area_outside_deployment" | "bad_request" | "batch_not_found" | "batch_reference_reused" | "budget_exceeded" | "campaign_exists" | "campaign_over" | "case_not_assisted" | "case_not_found" | "case_not_in_batch" | "checkpoint_not_found" | "code_list_correction_concurrent" | "code_list_invalid" | "completed_by_records" | "concurrent_change" | "csv_invalid" | "cursor_ahead" | "database_unavailable" | "dataset_not_found" | "declaration_not_found" | "demo_user_not_found" | "disbursement_decided" | "disbursement_not_found" | "disbursement_not_paid" | "document_not_available" | "document_not_found" | "duplicate_case" | "effective_date_in_past" | "encoding_invalid" | "encoding_not_applicable" | "encoding_unsupported" | "entry_not_found" | "entry_not_linked" | "file_empty" | "guard_failed" | "header_unknown" | "household_exists" | "household_not_found" | "household_not_in_scope" | "household_village_mismatch" | "idempotency_key_in_flight" | "idempotency_key_invalid" | "idempotency_key_reused" | "if_match_required" | "index_beyond_tree" | "indicator_not_found" | "internal_error" | "invalid_cursor" | "invalid_filter" | "invalid_token" | "json_invalid" | "keys_unavailable" | "line_repeated" | "log_entry_not_found" | "media_type_unsupported" | "member_already_registered" | "member_inconsistent" | "member_not_found" | "member_not_in_household" | "method_not_allowed" | "missing_token" | "no_budget" | "no_policy_in_effect" | "not_found" | "not_recordable_in_state" | "not_recordable_in_workflow" | "not_the_responsible_person" | "note_missing" | "payload_too_large" | "period_not_begun" | "period_reversed" | "period_unknown" | "policy_not_found" | "policy_version_exists" | "proposal_decided" | "proposal_not_found" | "quarter_in_future" | "rate_limited" | "reason_missing" | "risk_type_missing" | "role_not_permitted" | "round_not_found" | "sizes_out_of_order" | "source_not_yours" | "state_corrupt" | "text_not_storable" | "token_expired" | "token_not_yet_valid" | "too_many_rows" | "township_mismatch" | "transition_not_allowed" | "unauthorized" | "unknown_area" | "unknown_batch" | "unknown_case" | "unknown_village" | "validation_failed" | "value_not_storable" | "version_mismatch" | "visit_in_future" | "visit_outside_round" | "warning_already_decided" | "warning_not_accepted" | "workflow_not_found" | "xlsx_invalid";
         Unmet: {
             code: components["schemas"]["RuleCode"];
             /** @description Chinese, or English on Accept-Language: en. */
@@ -4960,7 +5054,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Problem: already_completed, already_screened, batch_reference_reused, budget_exceeded, campaign_exists, case_not_assisted, concurrent_change, disbursement_decided, disbursement_not_paid, document_not_available, entry_not_linked, guard_failed, household_exists, idempotency_key_in_flight, member_already_registered, no_budget, no_policy_in_effect, not_recordable_in_state, not_recordable_in_workflow, policy_version_exists, proposal_decided, state_corrupt, transition_not_allowed, warning_already_decided */
+        /** @description Problem: already_completed, already_screened, batch_reference_reused, budget_exceeded, campaign_exists, case_not_assisted, code_list_correction_concurrent, concurrent_change, disbursement_decided, disbursement_not_paid, document_not_available, entry_not_linked, guard_failed, household_exists, idempotency_key_in_flight, member_already_registered, no_budget, no_policy_in_effect, not_recordable_in_state, not_recordable_in_workflow, policy_version_exists, proposal_decided, state_corrupt, transition_not_allowed, warning_already_decided */
         Problem409: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -4991,7 +5085,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Problem: application_form_missing, area_nested, campaign_over, case_not_in_batch, completed_by_records, csv_invalid, cursor_ahead, duplicate_case, effective_date_in_past, encoding_invalid, encoding_not_applicable, encoding_unsupported, file_empty, header_unknown, household_not_in_scope, household_village_mismatch, idempotency_key_invalid, idempotency_key_reused, index_beyond_tree, invalid_cursor, invalid_filter, json_invalid, line_repeated, member_inconsistent, member_not_in_household, note_missing, period_not_begun, period_reversed, period_unknown, quarter_in_future, reason_missing, risk_type_missing, sizes_out_of_order, source_not_yours, text_not_storable, too_many_rows, township_mismatch, unknown_area, unknown_batch, unknown_case, unknown_village, validation_failed, value_not_storable, visit_in_future, visit_outside_round, warning_not_accepted, xlsx_invalid */
+        /** @description Problem: application_form_missing, area_nested, campaign_over, case_not_in_batch, code_list_invalid, completed_by_records, csv_invalid, cursor_ahead, duplicate_case, effective_date_in_past, encoding_invalid, encoding_not_applicable, encoding_unsupported, file_empty, header_unknown, household_not_in_scope, household_village_mismatch, idempotency_key_invalid, idempotency_key_reused, index_beyond_tree, invalid_cursor, invalid_filter, json_invalid, line_repeated, member_inconsistent, member_not_in_household, note_missing, period_not_begun, period_reversed, period_unknown, quarter_in_future, reason_missing, risk_type_missing, sizes_out_of_order, source_not_yours, text_not_storable, too_many_rows, township_mismatch, unknown_area, unknown_batch, unknown_case, unknown_village, validation_failed, value_not_storable, visit_in_future, visit_outside_round, warning_not_accepted, xlsx_invalid */
         Problem422: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -7730,7 +7824,8 @@ export interface operations {
                  *       "health": "healthy",
                  *       "education": "junior_high",
                  *       "school_status": "not_in_school",
-                 *       "medical_insurance": true
+                 *       "medical_insurance": true,
+                 *       "phone": "13904321235"
                  *     }
                  */
                 "application/json": components["schemas"]["MemberIn"];
@@ -9057,6 +9152,117 @@ export interface operations {
             401: components["responses"]["Problem401"];
             403: components["responses"]["Problem403"];
             404: components["responses"]["Problem404"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    "exports-code_lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeListsOut"];
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    "exports-code_list_corrections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CorrectionOut"][];
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+        };
+    };
+    "exports-correct_code_lists": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key and body within 24 h get the first answer again (2xx and 409 guard_failed) and write nothing. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "省防返贫监测信息系统文化程度选项为“中专”",
+                 *       "lists": {
+                 *         "education": {
+                 *           "national": [
+                 *             "文盲或半文盲",
+                 *             "小学",
+                 *             "初中",
+                 *             "高中",
+                 *             "中专",
+                 *             "大专及以上"
+                 *           ],
+                 *           "items": {
+                 *             "illiterate": "文盲或半文盲",
+                 *             "primary": "小学",
+                 *             "junior_high": "初中",
+                 *             "senior_high": "高中",
+                 *             "vocational": "中专",
+                 *             "college": "大专及以上"
+                 *           }
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["CorrectionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeListsOut"];
+                };
+            };
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
             422: components["responses"]["Problem422"];
             429: components["responses"]["Problem429"];
             503: components["responses"]["Problem503"];
