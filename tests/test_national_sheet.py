@@ -403,3 +403,33 @@ async def test_schooling_goes_out_by_grade_and_older_stages_wait_for_theirs(api:
     by_number = {row["证件号码"]: row for row in frame.to_dict("records")}
     assert by_number[pupil]["在校生状况"] == ""  # a stage, not a grade
     assert by_number[mother]["在校生状况"] == "非在校生"
+
+
+async def test_what_a_member_receives_of_dibao_is_kept_and_exported(api: Api) -> None:
+    case_id, _, _ = await a_household(api)
+    household = (await api.case(case_id))["household"]["id"]
+    path = f"/api/v1/households/{household}/members"
+    base = {"name": "王老汉", "relation": "father", "social_assistance": "dibao"}
+    for wrong in ({"social_assistance_monthly": "560.005"}, {"social_assistance_monthly": -1}):
+        answer = await api.post("cadre.pinggang", path, {
+            **base, "id_number": new_id_number("19400101", "male"), **wrong})  # fmt: skip
+        assert answer.status_code == 422, answer.text
+    none = await api.post("cadre.pinggang", path, {
+        **base, "id_number": new_id_number("19400101", "male"), "social_assistance": "none",
+        "social_assistance_monthly": "560.00"})  # fmt: skip
+    assert none.status_code == 422 and none.json()["errors"][0]["type"] == (
+        "assistance_amount_without_assistance")  # fmt: skip
+    father = new_id_number("19400101", "male")
+    added = await api.post("cadre.pinggang", path, {
+        **base, "id_number": father, "social_assistance_monthly": "560.00"})  # fmt: skip
+    assert added.status_code == 201, added.text
+    assert added.json()["social_assistance_monthly"] == "560.00"
+    content = (await api.get(EXPORTER, PATH, format="xlsx")).content
+    rows = {r["证件号码"]: r for r in county_read(content).to_dict("records")}
+    assert rows[father]["低保特困月保障金额（元）"] == "560"
+    assert rows[father]["享受低保政策情况"] == "是"
+    book = load_workbook(io.BytesIO(content))
+    cells = list(book.active.iter_rows(min_row=3, values_only=True))
+    header = list(cells[0])
+    amounts = [row[header.index("低保特困月保障金额（元）")] for row in cells[1:]]
+    assert sorted(a for a in amounts if a is not None) == [560]  # a numeric cell

@@ -149,7 +149,11 @@ def _text(value: Any) -> str:
 def member_fields(member: Any, head_sex: str | None = None) -> dict[str, Any]:
     """A member row (``Member`` or a row with its columns) under the sheet's names, after its
     service id."""
-    return {"member_id": member.id, **sheet.values(member_sources(member, head_sex), sheet.MEMBER)}
+    return {
+        "member_id": member.id,
+        **sheet.values(member_sources(member, head_sex), sheet.MEMBER),
+        sheet.MEMBER_EXTRA[0]: _text(getattr(member, "social_assistance_monthly", None)),
+    }
 
 
 COMPOSED = ("county_name", "township_name", "village_name", "household_number",

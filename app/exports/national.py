@@ -71,7 +71,7 @@ COPY_HEADER = 19  # signature (11), flags (4), header extension length (4, zero)
 BLOCK = 1 << 18  # bytes of documents opened and sent at a time
 
 
-SERVICE_COLUMNS = ("case_id", "member_id", *sheet.HOUSEHOLD_EXTRA)
+SERVICE_COLUMNS = ("case_id", "member_id", *sheet.MEMBER_EXTRA, *sheet.HOUSEHOLD_EXTRA)
 """The service's own columns, after the national sheet's."""
 
 
@@ -87,7 +87,8 @@ def flat(record: dict[str, Any]) -> list[list[Any]]:
     head = [record.get(name, "") for name in sheet.HOUSEHOLD_EXTRA]
     return [[(member if column.level == "人" else record).get(column.name, "")
              for column in sheet.COLUMNS]
-            + [record["case_id"], member.get("member_id", ""), *head]
+            + [record["case_id"], member.get("member_id", ""),
+               *(member.get(name, "") for name in sheet.MEMBER_EXTRA), *head]
             for member in members]  # fmt: skip
 
 

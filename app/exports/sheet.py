@@ -59,8 +59,10 @@ ID_FIELD = "证件号码"
 HOUSEHOLD_EXTRA = ("行政区划代码", "户主姓名", "家庭人口数", "家庭纯收入", "收入核查日期",
                    "帮扶责任人单位")  # fmt: skip
 """The service's own household fields, after the national ones (the ledgers show them)."""
+MEMBER_EXTRA = ("低保特困月保障金额（元）",)
+"""The service's own member fields, after the member's id."""
 NUMBERS = frozenset(
-    {c.name for c in COLUMNS if c.format == "number"} | {"家庭纯收入", "家庭人口数"}
+    {c.name for c in COLUMNS if c.format == "number"} | {"家庭纯收入", "家庭人口数", *MEMBER_EXTRA}
 )
 """Columns written as numeric cells; every other one is a text cell."""
 if len(set(NAMES)) != len(NAMES):

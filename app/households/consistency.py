@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 WORKING_AGE = 16
 """Under 16 a member is 无劳动力 (labour_skill ``none``)."""
@@ -48,6 +49,8 @@ class Person:
     birth_date: date
     labour_skill: str | None = None
     school_status: str | None = None
+    social_assistance: str | None = None
+    assistance_monthly: Decimal | None = None
 
 
 def age_on(born: date, day: date) -> int:
@@ -75,6 +78,10 @@ def problems(member: Person, others: Sequence[Person], today: date) -> list[dict
             refuse("school_status", "age_against_schooling",
                    f"A member aged {age} is not in {member.school_status} "
                    f"(ages {low}–{high}).")  # fmt: skip
+    if member.assistance_monthly and member.social_assistance not in ("dibao", "tekun"):
+        refuse("social_assistance_monthly", "assistance_amount_without_assistance",
+               "An amount of 低保/特困 is recorded with social_assistance dibao or "
+               "tekun only.")  # fmt: skip
     if member.relation in MALE and member.sex != "male":
         refuse("relation", "relation_against_sex", f"A {member.relation} is male.")
     if member.relation in FEMALE and member.sex != "female":

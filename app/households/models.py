@@ -72,6 +72,8 @@ class Member(Base):
     school_status: Mapped[str | None] = mapped_column(String(24))
     medical_insurance: Mapped[bool | None]
     social_assistance: Mapped[str | None] = mapped_column(String(8))
+    social_assistance_monthly: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    """低保金 or 特困供养金, yuan a month."""
     member_number: Mapped[str | None] = mapped_column(String(32))
     """人编号 in the national system, once known."""
     ethnicity: Mapped[str | None] = mapped_column(String(16))

@@ -13,7 +13,8 @@ from app.households.models import Member
 from app.households.schemas import MemberIn
 
 ATTRIBUTES = ("labour_skill", "health", "education", "school_status", "medical_insurance",
-              "social_assistance", "member_number", "ethnicity", "employee_medical_insurance",
+              "social_assistance", "social_assistance_monthly", "member_number", "ethnicity",
+              "employee_medical_insurance",
               "critical_illness_insurance", "resident_pension", "employee_pension",
               "medical_assistance", "work_place", "employment_channel", "public_welfare_post",
               "public_welfare_months", "out_of_school_reason")  # fmt: skip

@@ -102,6 +102,10 @@ class MemberAttributes(BaseModel):
     medical_insurance: StrictBool | None = None
     """参加城乡居民基本医疗保险."""
     social_assistance: SocialAssistance | None = None
+    social_assistance_monthly: (
+        Annotated[Decimal, Field(ge=0, le=100000, decimal_places=2)] | None
+    ) = None
+    """低保金 or 特困供养金 received, yuan a month (with ``social_assistance`` dibao or tekun)."""
     member_number: Annotated[str, StringConstraints(max_length=32)] | None = None
     ethnicity: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None
     """民族, as the national forms name it (e.g. 汉族, 朝鲜族)."""
@@ -175,6 +179,7 @@ class MemberOut(BaseModel):
     school_status: str | None
     medical_insurance: bool | None
     social_assistance: str | None
+    social_assistance_monthly: Decimal | None
     member_number: str | None
     ethnicity: str | None
     employee_medical_insurance: bool | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -65,7 +66,8 @@ def _may_record(principal: Principal) -> None:
 def _trail(member: Member, change: str, fields: dict[str, Any]) -> dict[str, Any]:
     """What the case's trail keeps of a change: never the plain ID number."""
     return {"member_id": member.id, "change": change,
-            "fields": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+            "fields": {k: (v.isoformat() if hasattr(v, "isoformat")
+                           else str(v) if isinstance(v, Decimal) else v)
                        for k, v in fields.items()}}  # fmt: skip
 
 
@@ -193,7 +195,9 @@ async def change_member(
 def _person(member: Member) -> consistency.Person:
     return consistency.Person(relation=member.relation, sex=member.sex,
                               birth_date=member.birth_date, labour_skill=member.labour_skill,
-                              school_status=member.school_status)  # fmt: skip
+                              school_status=member.school_status,
+                              social_assistance=member.social_assistance,
+                              assistance_monthly=member.social_assistance_monthly)  # fmt: skip
 
 
 async def _consistent(session: AsyncSession, member: Member, now: datetime) -> None:

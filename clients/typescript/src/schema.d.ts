@@ -3877,6 +3877,8 @@ export interface components {
             medical_insurance?: boolean | null;
             /** Social Assistance */
             social_assistance?: ("none" | "dibao" | "tekun") | null;
+            /** Social Assistance Monthly */
+            social_assistance_monthly?: number | string | null;
             /** Member Number */
             member_number?: string | null;
             /** Ethnicity */
@@ -3933,6 +3935,8 @@ export interface components {
             medical_insurance?: boolean | null;
             /** Social Assistance */
             social_assistance?: ("none" | "dibao" | "tekun") | null;
+            /** Social Assistance Monthly */
+            social_assistance_monthly?: number | string | null;
             /** Member Number */
             member_number?: string | null;
             /** Ethnicity */
@@ -4008,6 +4012,8 @@ export interface components {
             medical_insurance: boolean | null;
             /** Social Assistance */
             social_assistance: string | null;
+            /** Social Assistance Monthly */
+            social_assistance_monthly: string | null;
             /** Member Number */
             member_number: string | null;
             /** Ethnicity */
