@@ -105,3 +105,22 @@ async def test_a_correction_that_does_not_hold_is_refused_whole(api: Api) -> Non
                                                  "items": relation["items"]}}})  # fmt: skip
     assert kept.status_code == 201, kept.text
     assert labels.relation("father_in_law", "female") == "之公公"
+
+
+async def test_a_renamed_measure_item_is_the_one_the_door_takes(api: Api) -> None:
+    case_id = await api.to_assisted()
+    released = labels.RELEASED["measure_item"]
+    items = {**released["items"], "industry.1": "种植业帮扶"}
+    national = [("种植业帮扶" if n == "种植业" else n) for n in released["national"]]
+    made = await api.post("bureau.jiaohe", f"{PATH}/corrections", {
+        "reason": "省系统措施名称", "lists": {"measure_item": {"national": national,
+                                                          "items": items}}})  # fmt: skip
+    assert made.status_code == 201, made.text
+    measure = {"category": "industry", "content": "黑木耳", "responsible_unit": "农业农村局",
+               "responsible_person": {"name": "李站长"}, "starts_on": "2026-04-01"}  # fmt: skip
+    old = await api.fact("bureau.jiaohe", case_id, "measures",
+                         {**measure, "national_item": "种植业"})  # fmt: skip
+    assert old.status_code == 422 and "种植业帮扶" in old.text
+    new = await api.fact("bureau.jiaohe", case_id, "measures",
+                         {**measure, "national_item": "种植业帮扶"})  # fmt: skip
+    assert new.status_code == 201, new.text

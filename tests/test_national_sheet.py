@@ -91,7 +91,7 @@ async def test_every_code_list_maps_into_its_national_list() -> None:
     assert "之父母" not in labels.NATIONAL["与户主关系"]
     # the lists not yet confirmed as the national ones say so
     assert {name for name, spec in labels.CODE_LISTS.items() if spec.get("provisional")} == {
-        "education", "school_status", "natural_disaster_kind"}  # fmt: skip
+        "education", "school_status", "natural_disaster_kind", "measure_item"}  # fmt: skip
     assert labels.relation("father_in_law", "male") == "之岳父"
     assert labels.relation("father_in_law", "female") == "之公公"
 
@@ -433,3 +433,26 @@ async def test_what_a_member_receives_of_dibao_is_kept_and_exported(api: Api) ->
     header = list(cells[0])
     amounts = [row[header.index("低保特困月保障金额（元）")] for row in cells[1:]]
     assert sorted(a for a in amounts if a is not None) == [560]  # a numeric cell
+
+
+async def test_a_measure_names_its_national_item_and_the_sheet_carries_it(api: Api) -> None:
+    case_id = await api.to_assisted()
+    planted = {**MEASURE, "category": "industry", "content": "发展黑木耳种植 2 亩",
+               "national_item": "种植业"}  # fmt: skip
+    await plan(api, case_id, planted)
+    await plan(api, case_id, {**MEASURE, "category": "industry", "content": "养牛 2 头",
+                              "national_item": "养殖业"})  # fmt: skip
+    await plan(api, case_id, {**MEASURE, "category": "health", "content": "家庭医生签约"})
+    before = await api.event_count(case_id)
+    for item, category in (("种植业帮扶", "industry"), ("种植业", "employment"),
+                           ("种植业", "pairing")):  # fmt: skip
+        body = {**planted, "category": category, "national_item": item}
+        wrong = await api.fact("bureau.jiaohe", case_id, "measures", body)
+        assert wrong.status_code == 422, wrong.text
+        assert wrong.json()["errors"][0]["type"] == "measure_item_unknown", wrong.text
+    assert await api.event_count(case_id) == before
+    [record] = [json.loads(line) for line in (await api.get(EXPORTER, PATH)).text.splitlines()]
+    assert record["产业帮扶"] == "种植业；养殖业"  # the national items, joined the national way
+    assert record["健康帮扶"] == "家庭医生签约"  # no item named: the measure's own words
+    for name in record["产业帮扶"].split("；"):
+        assert name in labels.NATIONAL["帮扶措施"]

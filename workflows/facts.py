@@ -134,6 +134,11 @@ class MeasurePlan(FactPayload):
 
     category: MeasureCategory
     content: Text
+    national_item: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                    max_length=50)] | None = None  # fmt: skip
+    """The national item the measure is (产业帮扶: 种植业 …), which the national sheet's column
+    for the category carries; one of the category's items in the code lists (checked at the
+    door, since the city may correct the list)."""
     responsible_unit: Name
     responsible_person: MeasureResponsible
     starts_on: date

@@ -6,7 +6,7 @@ what a stored event means, so they may grow stricter without a new workflow vers
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -38,6 +38,18 @@ ADULT_YEARS = 18
 
 def problem(field: str, message: str, kind: str) -> dict[str, str]:
     return {"field": field, "message": message, "type": kind}
+
+
+def measure_item_problems(
+    payload: dict[str, Any], items: Mapping[str, frozenset[str]]
+) -> list[dict[str, str]]:
+    """A measure names one of its category's national items (the code list measure_item)."""
+    allowed = items.get(payload["category"], frozenset())
+    if payload["national_item"] in allowed:
+        return []
+    listed = "、".join(sorted(allowed)) if allowed else "none: the category has no column"
+    return [problem("national_item", f"not a national item of {payload['category']} "
+                    f"(its items: {listed})", "measure_item_unknown")]  # fmt: skip
 
 
 def refuse(problems: list[dict[str, str]]) -> Unprocessable:

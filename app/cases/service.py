@@ -50,6 +50,7 @@ from app.core.errors import (
 )
 from app.core.language import LANGUAGE
 from app.department_data import repository as department_data
+from app.exports import corrections, labels
 from app.exports import document as national_document
 from app.households import idnumber
 from app.households.models import Household
@@ -707,6 +708,9 @@ async def _check_at_door(
     if kind == "commitment_form":
         members = await repo.members_of(session, household.id)
         problems += door.commitment_form_problems(payload, members, blind.blind_of(settings), today)
+    if kind == "measure_planned" and payload.get("national_item"):
+        await corrections.ensure_current(session, fresh=False)  # the city may rename items
+        problems += door.measure_item_problems(payload, labels.MEASURE_ITEMS)
     if problems:
         raise door.refuse(problems)
 

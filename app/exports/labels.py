@@ -39,6 +39,9 @@ SCHOOL_STATUS: dict[str, str] = {}
 """Grades, and the stages members carried before grades (exported, no longer accepted)."""
 HEALTH: dict[str, str] = {}
 LABOUR_SKILL: dict[str, str] = {}
+MEASURE_ITEMS: dict[str, frozenset[str]] = {}
+"""Each measure category with a column of its own, to the national items a measure of it may
+name (the list ``measure_item``: identifiers ``<category>.<n>``)."""
 YES_NO = {True: "是", False: "否"}
 ON_APPLY: list[Callable[[], None]] = []
 """What other modules derive from the lists, rebuilt when they change."""
@@ -70,6 +73,10 @@ def apply(lists: dict[str, Any], active: str) -> None:
     _refill(RISK_BY_NAME, {**{v: k for k, v in RISK_TYPE.items()},
                            **lists["risk_type"].get("also", {})})  # fmt: skip
     _refill(SCHOOL_STATUS, {**lists["school_status"]["retired"], **_items("school_status")})
+    by_category: dict[str, set[str]] = {}
+    for key, item in _items("measure_item").items():
+        by_category.setdefault(key.split(".")[0], set()).add(item)
+    _refill(MEASURE_ITEMS, {category: frozenset(items) for category, items in by_category.items()})
     ACTIVE = active
     for rebuild in ON_APPLY:
         rebuild()

@@ -73,7 +73,8 @@ def sources(facts: dict[str, Any], state: str | None = None) -> dict[str, Any]:
     kind = classification.get("monitoring_type") or ""
     by_category: dict[str, list[str]] = {}
     for measure in (facts.get("measures") or {}).values():
-        by_category.setdefault(measure["category"], []).append(measure["content"])
+        named = measure.get("national_item") or measure["content"]  # the national item, if named
+        by_category.setdefault(measure["category"], []).append(named)
     others = [f"{labels.MEASURE_CATEGORY.get(c, c)}：{SEPARATOR.join(items)}"
               for c, items in by_category.items() if c not in OWN_COLUMN]  # fmt: skip
     elimination = facts.get("elimination") or {}

@@ -3823,6 +3823,8 @@ export interface components {
             category: components["schemas"]["MeasureCategory"];
             /** Content */
             content: string;
+            /** National Item */
+            national_item?: string | null;
             /** Responsible Unit */
             responsible_unit: string;
             responsible_person: components["schemas"]["MeasureResponsible"];
