@@ -25,7 +25,7 @@ from app.core.db import make_engine, make_sessionmaker
 from app.exports import document, labels, national, projection, sheet
 from app.households.models import Member
 from tests.conftest import settings_for
-from tests.helpers import Api, new_id_number
+from tests.helpers import VERIFICATION, Api, new_id_number
 from tests.test_elimination import (
     assess,
     elimination_to_city,
@@ -222,6 +222,22 @@ async def test_the_disaster_sub_item_the_new_measure_columns_and_the_collector(a
                "infrastructure": "基础设施建设"}  # fmt: skip
     for category, column in columns.items():
         await plan(api, case_id, {**MEASURE, "category": category, "content": f"{column}措施"})
+    await plan(
+        api,
+        case_id,
+        {
+            **MEASURE,
+            "category": "public_welfare_post",
+            "content": "护林员, 每月 500 元",
+            "national_item": "乡村公益性岗位",
+        },
+    )
+    await api.must_fact(
+        "cadre.pinggang",
+        case_id,
+        "income-assessments",
+        {**VERIFICATION, "verified_on": api.today(), "collector_phone": "0432-65551234"},
+    )
     [record] = [json.loads(line) for line in (await api.get(EXPORTER, PATH)).text.splitlines()]
     assert record["致贫/返贫风险1"] == "因灾" and record["因自然灾害子项"] == "洪涝"
     assert record["因自然灾害子项"] in labels.NATIONAL["因自然灾害子项"]
@@ -229,7 +245,9 @@ async def test_the_disaster_sub_item_the_new_measure_columns_and_the_collector(a
         assert record[column] == f"{column}措施", column
     assert record["其他备注"] == ""  # none of them is an 'other' any more
     # 信息采集人: the user who recorded the verification (the demo's 张建国), not its verifiers
-    assert record["信息采集人"] == "张建国"
+    assert record["信息采集人"] == "张建国" and record["信息采集人联系电话"] == "0432-65551234"
+    assert record["公益岗位帮扶"] == "乡村公益性岗位"
+    assert record["公益性岗位帮扶其他备注"] == "护林员, 每月 500 元"
     # not eliminated, no claims recorded: those columns are empty, not 否
     assert record["风险消除后是否住房损毁"] == "" and record["理赔收入"] == ""
 
@@ -307,7 +325,7 @@ async def test_the_sheet_is_published_with_its_version(api: Api) -> None:
     assert by_name["耕地面积（亩）"]["collected"] is True
     assert by_name["理赔收入"]["collected"] is True
     assert by_name["户联系电话"]["collected"] is True
-    assert by_name["信息采集人联系电话"]["collected"] is False  # not collected yet
+    assert all(c["collected"] for c in published["columns"])  # every column has its source
     assert published["service_columns"][:2] == ["case_id", "member_id"]
 
 

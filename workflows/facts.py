@@ -103,6 +103,9 @@ class HouseholdVerification(FactPayload):
     national sheet lists beside the incomes; not part of the net income as the forms count it."""
     large_rigid_spending: StrictBool = False
     """刚性支出较大: spending the household cannot avoid weighs heavily."""
+    collector_phone: Annotated[str, StringConstraints(pattern=r"^\+?\d[\d-]{6,18}$")] | None = None
+    """信息采集人联系电话: the work phone of whoever collected the figures, as the national sheet
+    asks (an official's, never the household's)."""
     guarantees: Guarantees
 
 

@@ -72,9 +72,12 @@ def sources(facts: dict[str, Any], state: str | None = None) -> dict[str, Any]:
     housing = guarantees.get("housing_safety")
     kind = classification.get("monitoring_type") or ""
     by_category: dict[str, list[str]] = {}
+    post_notes = []
     for measure in (facts.get("measures") or {}).values():
         named = measure.get("national_item") or measure["content"]  # the national item, if named
         by_category.setdefault(measure["category"], []).append(named)
+        if measure["category"] == "public_welfare_post" and measure.get("national_item"):
+            post_notes.append(measure["content"])  # the post in the measure's own words
     others = [f"{labels.MEASURE_CATEGORY.get(c, c)}：{SEPARATOR.join(items)}"
               for c, items in by_category.items() if c not in OWN_COLUMN]  # fmt: skip
     elimination = facts.get("elimination") or {}
@@ -96,6 +99,7 @@ def sources(facts: dict[str, Any], state: str | None = None) -> dict[str, Any]:
         "kept_under_watch": sheet.flag(state == "kept_under_watch"),
         "development_measures": sheet.flag(any(c in by_category for c in DEVELOPMENT)),
         **{f"measures_{c}": SEPARATOR.join(by_category.get(c, [])) for c in OWN_COLUMN},
+        "public_welfare_post_notes": SEPARATOR.join(post_notes),
         "eliminated": sheet.flag(bool(elimination)),
         "elimination_method": labels.ELIMINATION_METHOD.get(elimination.get("method") or "", ""),
         "eliminated_at": month(elimination.get("eliminated_at")),
@@ -109,6 +113,7 @@ def sources(facts: dict[str, Any], state: str | None = None) -> dict[str, Any]:
         # 信息采集人: who recorded the assessment (assessments before 0.4 name their verifiers)
         "collected_by": (latest or {}).get("recorded_by")
         or "、".join((latest or {}).get("verified_by") or []),
+        "collector_phone": (latest or {}).get("collector_phone") or "",
     }
     out["extra"] = {
         "家庭纯收入": figures.get("net_income", ""),

@@ -3669,6 +3669,8 @@ export interface components {
              * @default false
              */
             large_rigid_spending: boolean;
+            /** Collector Phone */
+            collector_phone?: string | null;
             guarantees: components["schemas"]["Guarantees"];
         };
         /** InboxItem */
