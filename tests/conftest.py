@@ -164,6 +164,14 @@ def backend(request: pytest.FixtureRequest, database_urls: dict[str, str | None]
     return url
 
 
+@pytest.fixture(autouse=True)
+def released_code_lists() -> Iterator[None]:
+    """Each test ends with the release's code lists, as a new process starts: a test that
+    corrected them leaves nothing for the next (app.exports.corrections)."""
+    yield
+    corrections.forget()
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(START)

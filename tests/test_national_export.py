@@ -564,7 +564,7 @@ def test_numbers_go_into_their_places_and_a_mismatch_refuses() -> None:
     case, or for fewer or more members than the document lists, refuse to open."""
     cipher = FieldCipher({"k1": bytes(32)}, "k1")
     members = [{"member_id": f"m{n}", "姓名": f"成员{n}", document.ID_FIELD: document.PLACEHOLDER,
-                "备注": '证件号码":"#"'} for n in range(3)]  # fmt: skip
+                "备注": '证件号码":"#"', "其他": "#"} for n in range(3)]  # fmt: skip
     text = json.dumps({"case_id": "c1", "成员": members}, ensure_ascii=False).replace(" ", "")
     numbers = ["220281199001011234", "22028120100101123X", "220281201801011231"]
 
@@ -574,6 +574,7 @@ def test_numbers_go_into_their_places_and_a_mismatch_refuses() -> None:
     opened = json.loads(opened_document(b"c1", sealed("c1", numbers), text.encode(), cipher))
     assert [m[document.ID_FIELD] for m in opened["成员"]] == numbers
     assert [m["备注"] for m in opened["成员"]] == ['证件号码":"#"'] * 3  # a value is not a place
+    assert [m["其他"] for m in opened["成员"]] == ["#"] * 3  # nor another field's "#"
     for wrong in (sealed("c2", numbers), sealed("c1", numbers[:2]), sealed("c1", numbers * 2)):
         with pytest.raises(CipherError):
             opened_document(b"c1", wrong, text.encode(), cipher)

@@ -458,6 +458,7 @@ async def test_a_measure_names_its_national_item_and_the_sheet_carries_it(api: A
     planted = {**MEASURE, "category": "industry", "content": "发展黑木耳种植 2 亩",
                "national_item": "种植业"}  # fmt: skip
     await plan(api, case_id, planted)
+    api.clock.advance(timedelta(minutes=1))  # the columns list the measures in the order planned
     await plan(api, case_id, {**MEASURE, "category": "industry", "content": "养牛 2 头",
                               "national_item": "养殖业"})  # fmt: skip
     await plan(api, case_id, {**MEASURE, "category": "health", "content": "家庭医生签约"})

@@ -16,7 +16,6 @@ and the CSV/XLSX exports read their fields from the document (ledgers leave the 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,9 +41,11 @@ PLACEHOLDER = "#"
 HOUSEHOLD_PHONE, MEMBER_PHONE = "户联系电话", "家庭成员联系电话"
 SEALED = (HOUSEHOLD_PHONE, ID_FIELD, MEMBER_PHONE)
 """The fields a document holds places for: the household's first, then each member's."""
-PLACES = re.compile(b'"(' + b"|".join(n.encode() for n in SEALED) + b')":"' + b"#" + b'"')
-"""Where a sealed value goes in a document's bytes. Anchored on the field's name and quoted:
-a value cannot forge it, since quotes inside JSON strings are escaped."""
+SUFFIX = b'":"' + PLACEHOLDER.encode() + b'"'
+"""What follows a place's field name in a document's bytes. Quotes inside JSON strings are
+escaped, so it only ever follows a field's name; a place is where that name is one of
+:data:`SEALED` (another field whose value is ``#`` is not one)."""
+ENDINGS = tuple(b'"' + name.encode() for name in SEALED)
 OLDER_PLACE = f'"{ID_FIELD}":"{PLACEHOLDER}'.encode()
 """The start of a place of the form before revision 0021 (``#<member id>``), which only a
 version from before it writes."""
@@ -78,9 +79,16 @@ def seal_numbers(cipher: FieldCipher, case_id: str, household: Any, members: Seq
 
 def filled(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> list[bytes]:
     """A document's pieces with its sealed values in their places: joined, the document as
-    sent (UTF-8 bytes in and out). The document is cut at its places once (the pattern keeps
-    each place's field name between the pieces) and the filled fields laid in by a slice."""
-    pieces = PLACES.split(text)
+    sent (UTF-8 bytes in and out). The document is cut where a field's value is ``#`` (a
+    bytes split, the fastest cut there is), a cut after a field that is not a place is joined
+    back, and the filled values are laid between the pieces by list slices."""
+    parts = text.split(SUFFIX)
+    pieces = parts[:1]
+    for part in parts[1:]:
+        if pieces[-1].endswith(ENDINGS):
+            pieces.append(part)
+        else:  # a value "#" of another field: not a place
+            pieces[-1] += SUFFIX + part
     if len(pieces) == 1:  # places this version does not fill
         if OLDER_PLACE in text:
             raise CipherError(
@@ -89,11 +97,17 @@ def filled(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> 
             )
         return pieces
     opened = cipher.open_sealed(numbers, b"national_document:" + case_id + b":numbers")
-    values, names = opened.split(b","), pieces[1::2]
-    if len(values) != len(names):
+    before, after = FILLED
+    fields = (before + opened.replace(b",", after + b"," + before) + after).split(b",")
+    if len(fields) != len(pieces) - 1:
         raise CipherError(f"case {case_id.decode()}'s numbers do not match its places")
-    pieces[1::2] = [b'"' + n + b'":"' + v + b'"' for n, v in zip(names, values, strict=True)]
-    return pieces
+    out = pieces + fields
+    out[::2], out[1::2] = pieces, fields
+    return out
+
+
+FILLED = (b'":"', b'"')
+"""A filled place is its field's name (kept on the piece before), then these around the value."""
 
 
 def _label(mapping: dict[Any, str], value: Any) -> str:

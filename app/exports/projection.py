@@ -73,7 +73,10 @@ def sources(facts: dict[str, Any], state: str | None = None) -> dict[str, Any]:
     kind = classification.get("monitoring_type") or ""
     by_category: dict[str, list[str]] = {}
     post_notes = []
-    for measure in (facts.get("measures") or {}).values():
+    # in the order planned: PostgreSQL keeps the facts as JSONB, whose keys have their own order
+    measures = (facts.get("measures") or {}).values()
+    planned = sorted(measures, key=lambda m: m.get("planned_at") or "")
+    for measure in planned:
         named = measure.get("national_item") or measure["content"]  # the national item, if named
         by_category.setdefault(measure["category"], []).append(named)
         if measure["category"] == "public_welfare_post" and measure.get("national_item"):
