@@ -36,7 +36,7 @@ async def a_household_with_a_vocational_graduate(api: Api) -> str:
 
 
 def educations(record: dict[str, Any]) -> set[str]:
-    return {m["文化程度"] for m in record["成员"]} - {""}
+    return {m.get("文化程度", "") for m in record["成员"]} - {""}
 
 
 async def test_a_correction_reaches_every_document_before_it_is_read(api: Api) -> None:

@@ -107,9 +107,11 @@ async def national_export(
     with their members, under the national sheet's column names (监测对象信息, version in
     ``/exports/national/columns``); ID numbers in full. XLSX: a title on row 1, notes on row
     2, the header on row 3, data from row 4; dates YYYYMMDD, months YYYYMM, flags 是/否. Streamed;
-    when the body is complete the export is recorded as a batch and each case as sent. CSV
-    and XLSX take one row per member; an XLSX sheet takes the 1,048,576 rows Excel opens
-    (the header one of them), and the rows after go on in the next sheet."""
+    when the body is complete the export is recorded as a batch and each case as sent. JSON
+    Lines: one object per case, its members under ``成员``; a field with no value is left
+    out (read a missing name as empty). CSV and XLSX take one row per member, with every
+    column; an XLSX sheet takes the 1,048,576 rows Excel opens (the header one of them), and
+    the rows after go on in the next sheet."""
     permit(principal, Permission.export_national)
     if format != "csv" and encoding != "utf-8":
         raise Unprocessable("encoding_not_applicable", "Only CSV is offered in GB18030.")

@@ -18,11 +18,12 @@ from typing import Any, Literal
 
 VERSION = "2022.1"
 """The national sheet's version: its names and their order."""
-REVISION = 3
+REVISION = 4
 """This table's revision for that version: which service field each column is read from
 (2: the registry's living conditions, insurance, work and schooling fields; 3: insurance
 claims, the natural disaster's sub-item, four more measure columns, the flags after an
-elimination, the recording actor as 信息采集人, and 在校生状况 by grade)."""
+elimination, the recording actor as 信息采集人, and 在校生状况 by grade; 4: empty fields left
+out of the document)."""
 STAMP = f"{VERSION}/{REVISION}"
 """What a national document records it was written under; another one is rewritten."""
 SOURCE = Path(__file__).parent / "sheets" / f"monitored-households-{VERSION}.tsv"
