@@ -127,6 +127,11 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("POST", "/api/v1/policies", {B, M}, "none",
               {"effective_from": "2026-12-01", "reason": "x", "notice_days": 5}),
         Route("GET", "/api/v1/policies/jiaohe-2022.1", EVERYONE, "none"),
+        Route("GET", "/api/v1/code-lists", EVERYONE, "none"),
+        Route("GET", "/api/v1/code-lists/corrections", EVERYONE, "none"),
+        Route("POST", "/api/v1/code-lists/corrections", {B, M}, "none",
+              {"reason": "x", "lists": {"sex": {"national": ["男", "女"],
+                                                "items": {"male": "男", "female": "女"}}}}),
         Route("GET", f"/api/v1/households/{hh}", CASE_READERS, "object"),
         Route("PATCH", f"/api/v1/households/{hh}", {V}, "object", {"household_number": "H-1"}),
         Route("POST", f"/api/v1/households/{hh}/members", {V}, "object", {
