@@ -131,7 +131,9 @@ def test_every_operation_answers_as_documented(
     @settings(max_examples=25, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     def run(case: Any) -> None:
-        case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
+        case.call_and_validate(
+            headers={"Authorization": f"Bearer {token}"}, checks=CHECKS, timeout=60
+        )  # two shared cores under a full suite
 
     run()
 
