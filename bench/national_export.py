@@ -457,6 +457,8 @@ def main() -> None:
         members = asyncio.run(fill(args.database_url, args.cases, settings))
         print(f"filled {args.cases:,} cases, {members:,} members in "
               f"{time.perf_counter() - began:.0f} s")  # fmt: skip
+    else:  # the data kept, brought to this release's schema
+        migrations.upgrade(args.database_url)
     server = start_server(args.database_url, args.port, 1)
     runs: list[tuple[int, int, float]] = []
     try:

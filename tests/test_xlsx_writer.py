@@ -46,6 +46,34 @@ def test_values_keep_their_types_and_their_text() -> None:
     assert sheet["B3"].number_format == "yyyy-mm-dd hh:mm:ss"
 
 
+def test_equal_text_and_numbers_keep_their_kinds_in_the_remembered_cells() -> None:
+    # the writer remembers each text's cell: 1, 1.0, True and Decimal 1 are equal keys, and
+    # none of them may come out as the text "1" (or the other way round)
+    rows = [["1", 1, "1", True, Decimal("1"), 1.0, "True"], [True, "1", 1, Decimal("1"), "1"]]
+    sheet = load_workbook(io.BytesIO(written({"s": rows}))).active
+    assert sheet is not None
+    first, second = (list(r) for r in sheet.iter_rows(values_only=True))
+    assert [type(v) for v in first] == [str, int, str, bool, int, float, str]
+    assert first == ["1", 1, "1", True, 1, 1.0, "True"]
+    assert [type(v) for v in second[:5]] == [bool, str, int, int, str]
+
+
+def test_spaces_at_the_ends_and_characters_xml_cannot_carry() -> None:
+    values = [" lead", "trail ", "\u3000全角", "tab\tinside", "two\nlines", "bad\ufffechar",
+              "a&b", "<x>", "plain 中文 text"]  # fmt: skip
+    content = written({"s": [values, values]})
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert sheet is not None
+    xml = zipfile.ZipFile(io.BytesIO(content)).read("xl/worksheets/sheet1.xml").decode()
+    # Excel drops spaces at a text's ends unless told to keep them, in every row
+    assert xml.count('<t xml:space="preserve"> lead</t>') == 2
+    assert xml.count('<t xml:space="preserve">trail </t>') == 2
+    assert xml.count('<t xml:space="preserve">\u3000全角</t>') == 2
+    for row in sheet.iter_rows(values_only=True):  # the second row from the remembered cells
+        assert list(row) == [" lead", "trail ", "\u3000全角", "tab\tinside", "two\nlines",
+                             "badchar", "a&b", "<x>", "plain 中文 text"]  # fmt: skip
+
+
 def test_several_sheets_with_awkward_names_and_a_reader_that_counts_rows() -> None:
     content = written({'一 "引号" & <尖>': [["a"], ["b"]], "第二页": [["c"], ["d"], ["e"]]}, 0)
     book = load_workbook(io.BytesIO(content))

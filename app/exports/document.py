@@ -292,9 +292,11 @@ async def build(
 
 def stale() -> Any:
     """Documents written under another version of the sheet or of its code lists (or before
-    versions were kept)."""
-    return or_(NationalDocument.sheet_version.is_(None),
-               NationalDocument.sheet_version != corrections.stamp())  # fmt: skip
+    versions were kept): as ranges either side of the current one, which the version's index
+    serves (for ``!=`` a database reads every document)."""
+    current = corrections.stamp()
+    version = NationalDocument.sheet_version
+    return or_(version.is_(None), version < current, version > current)
 
 
 async def refresh(sessionmaker: async_sessionmaker[AsyncSession], *, batch: int = 500) -> int:

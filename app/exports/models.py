@@ -18,6 +18,7 @@ class NationalDocument(Base):
     without a TOAST lookup per case."""
 
     __tablename__ = "national_document"
+    __table_args__ = (Index("ix_national_document_sheet_version", "sheet_version"),)
 
     case_id: Mapped[str] = mapped_column(ForeignKey("monitoring_case.id"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
@@ -32,7 +33,9 @@ class NationalDocument(Base):
     this row and column)."""
     sheet_version: Mapped[str | None] = mapped_column(String(16))
     """The national sheet's version the document was written under (``app.exports.sheet``);
-    none before versions were kept. Older ones are rewritten (``document.refresh``)."""
+    none before versions were kept. Older ones are rewritten (``document.refresh``), found by
+    an index (:func:`app.exports.document.stale` asks for the ranges either side of the
+    current one)."""
     quality: Mapped[str | None] = mapped_column(String(400))
     """The data-quality rules the document breaks on the day it was written, between commas
     (``app.exports.quality``): each export counts them for the cases it carries."""

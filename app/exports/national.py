@@ -17,18 +17,18 @@ import asyncio
 import contextlib
 import csv
 import io
-import json
 import struct
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.crypto import FieldCipher
-from app.exports import document, sheet
+from app.exports import document, quality, sheet
 
 EXPORT_LOCK = 0x66_66_70_6E_61_74  # "ffpnat": one national export at a time
 SELECTION = """SELECT {columns} FROM national_document d
@@ -57,13 +57,15 @@ SELECT_INTO = "INSERT INTO national_export_item (batch_number, case_id, version)
     )
 )
 """SQLite: the items first, then :data:`DOCUMENTS` reads them."""
-DOCUMENTS = """SELECT d.case_id, d.numbers, d.document FROM national_export_item i
+DOCUMENTS = """SELECT d.case_id, d.quality, d.numbers, d.document FROM national_export_item i
     JOIN national_document d ON d.case_id = i.case_id WHERE i.batch_number = :number"""
 SENT = SELECTION.format(
-    columns="d.case_id || E'\\t' || d.version || E'\\t' || d.numbers || E'\\t' || d.document",
+    columns="d.case_id || E'\\t' || d.version || E'\\t' || coalesce(d.quality, '') || E'\\t' "
+            "|| d.numbers || E'\\t' || d.document",
     area="$1", after="$2", to="$3")  # fmt: skip
-"""PostgreSQL: the selection and the documents in one statement, ``case id, version, sealed
-numbers, document`` joined by tabs; the items are written from what it sent."""
+"""PostgreSQL: the selection and the documents in one statement, ``case id, version, quality
+flags, sealed numbers, document`` joined by tabs; the items are written from what it sent,
+and the flags counted as it goes (:attr:`Tally.quality`)."""
 ITEMS_AT_ONCE = 200_000
 COPY_TUPLE = struct.Struct(">hi")
 TRAILER = b"\xff\xff"  # a field count of -1
@@ -81,15 +83,53 @@ def headers() -> list[str]:
     return [*sheet.NAMES, *SERVICE_COLUMNS]
 
 
-def flat(record: dict[str, Any]) -> list[list[Any]]:
-    """A document's rows: one per member (none: one row), household fields repeated."""
+Run = tuple[bool, tuple[str, ...], tuple[int, ...]]
+"""A run of the flat row's columns of one level: member level?, names, where its numbers are."""
+
+
+def _runs() -> list[Run]:
+    """The flat row's columns (:func:`headers`) as runs of one level each, in order."""
+    levels = [(column.level == "人", column.name) for column in sheet.COLUMNS]
+    levels += [(False, "case_id"), (True, "member_id")]
+    levels += [(True, name) for name in sheet.MEMBER_EXTRA]
+    levels += [(False, name) for name in sheet.HOUSEHOLD_EXTRA]
+    runs: list[tuple[bool, list[str]]] = []
+    for personal, name in levels:
+        if runs and runs[-1][0] == personal:
+            runs[-1][1].append(name)
+        else:
+            runs.append((personal, [name]))
+    return [(personal, tuple(names),
+             tuple(i for i, name in enumerate(names) if name in sheet.NUMBERS))
+            for personal, names in runs]  # fmt: skip
+
+
+RUNS = _runs()
+
+
+def _read(source: dict[str, Any], run: Run, number: Callable[[Any], Any] | None) -> list[Any]:
+    get = source.get
+    values = [get(name, "") for name in run[1]]
+    if number is not None:
+        for index in run[2]:
+            value = values[index]
+            values[index] = number(value) if value not in ("", None) else None
+    return values
+
+
+def flat(record: dict[str, Any], number: Callable[[Any], Any] | None = None) -> list[list[Any]]:
+    """A document's rows in :func:`headers` order: one per member (none: one row), household
+    fields repeated, and with ``number`` the numeric columns' values through it (an empty one
+    as None). The household's columns are read once per case, each member's once."""
     members = record["成员"] or [{}]
-    head = [record.get(name, "") for name in sheet.HOUSEHOLD_EXTRA]
-    return [[(member if column.level == "人" else record).get(column.name, "")
-             for column in sheet.COLUMNS]
-            + [record["case_id"], member.get("member_id", ""),
-               *(member.get(name, "") for name in sheet.MEMBER_EXTRA), *head]
-            for member in members]  # fmt: skip
+    household = [None if run[0] else _read(record, run, number) for run in RUNS]
+    rows = []
+    for member in members:
+        row: list[Any] = []
+        for run, values in zip(RUNS, household, strict=True):
+            row += _read(member, run, number) if values is None else values
+        rows.append(row)
+    return rows
 
 
 async def select_cases(session: AsyncSession, params: dict[str, Any]) -> None:
@@ -101,6 +141,17 @@ async def select_cases(session: AsyncSession, params: dict[str, Any]) -> None:
 class Tally:
     cases: int = 0
     rows: int = 0
+    quality: dict[bytes, int] = field(default_factory=dict)
+    """The cases sent by their documents' quality flags as kept (``,code,code,``), so an
+    export counts what it sent without reading the documents a second time."""
+
+    def flagged(self) -> dict[str, int]:
+        """How many of the cases sent break each data-quality rule."""
+        counts: dict[str, int] = {}
+        for codes, n in self.quality.items():
+            for code in quality.split(codes.decode()):
+                counts[code] = counts.get(code, 0) + n
+        return counts
 
 
 class ItemWriter:
@@ -265,12 +316,15 @@ async def _blocks(
     async def produce() -> None:
         try:
             if batch.items is not None:
-                await _copy(session, batch, cipher, add)
+                await _copy(session, batch, cipher, tally.quality, add)
             else:
                 result = await session.stream(text(DOCUMENTS), {"number": batch.number})
                 async for partition in result.partitions(1000):
                     parts: list[bytes] = []
-                    for case_id, numbers, stored in partition:
+                    for case_id, flags, numbers, stored in partition:
+                        if flags:
+                            kept = flags.encode()
+                            tally.quality[kept] = tally.quality.get(kept, 0) + 1
                         parts += document.filled(case_id.encode(), numbers.encode(),
                                                  stored.encode(), cipher)  # fmt: skip
                         parts.append(b"\n")
@@ -326,17 +380,19 @@ class CopyRows:
 
 
 def open_rows(
-    rows: list[bytes], head: bytes, cipher: FieldCipher
+    rows: list[bytes], head: bytes, cipher: FieldCipher, flagged: dict[bytes, int]
 ) -> tuple[list[bytes], list[bytes]]:
-    """Rows of :data:`SENT` (case id, version, sealed numbers, document, joined by tabs) as
-    the batch's items (``head``, case id, tab, version) and the documents with their
-    numbers put in, as pieces and line ends to join. One pass, no step it can spare: every
-    case of an export goes through here."""
+    """Rows of :data:`SENT` (case id, version, quality flags, sealed numbers, document,
+    joined by tabs) as the batch's items (``head``, case id, tab, version) and the documents
+    with their numbers put in, as pieces and line ends to join; the flags are counted into
+    ``flagged``. One pass, no step it can spare: every case of an export goes through here."""
     items: list[bytes] = []
     parts: list[bytes] = []
     item, extend, end, fill = items.append, parts.extend, parts.append, document.filled
     for row in rows:
-        case_id, version, numbers, text = row.split(b"\t", 3)
+        case_id, version, flags, numbers, text = row.split(b"\t", 4)
+        if flags:
+            flagged[flags] = flagged.get(flags, 0) + 1
         item(head + case_id + b"\t" + version)
         extend(fill(case_id, numbers, text, cipher))
         end(b"\n")
@@ -347,11 +403,13 @@ async def _copy(
     session: AsyncSession,
     batch: Batch,
     cipher: FieldCipher,
+    flagged: dict[bytes, int],
     add: Callable[[list[bytes], int, int], Awaitable[None]],
 ) -> None:
     """PostgreSQL: the batch's cases as a binary COPY (:data:`SENT`); each tuple is one
     field, its length then its UTF-8 bytes, sliced straight out of the stream. The case id
-    and version before each document go to the items; the sealed numbers into it."""
+    and version before each document go to the items, its quality flags to ``flagged``, the
+    sealed numbers into it."""
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None and batch.items is not None
@@ -359,7 +417,7 @@ async def _copy(
 
     async def sink(data: bytes) -> None:
         cut, size = rows.feed(data)
-        lines, parts = open_rows(cut, items.head, cipher)
+        lines, parts = open_rows(cut, items.head, cipher, flagged)
         await items.add(lines)
         await add(parts, len(cut), size)
 
@@ -379,25 +437,20 @@ async def stream_jsonl(
 
 
 async def flat_blocks(
-    session: AsyncSession, batch: Batch, cipher: FieldCipher, tally: Tally
+    session: AsyncSession,
+    batch: Batch,
+    cipher: FieldCipher,
+    tally: Tally,
+    number: Callable[[Any], Any] | None = None,
 ) -> AsyncIterator[list[list[Any]]]:
     """One row per member, in :func:`headers` order (a case without members: one row), a
-    block's cases at a time."""
+    block's cases at a time; numeric columns through ``number`` (see :func:`flat`)."""
     async for block in _blocks(session, batch, cipher, tally):  # counts the cases
         rows: list[list[Any]] = []
         for line in block.splitlines():
-            rows += flat(json.loads(line))
+            rows += flat(orjson.loads(line), number)
         tally.rows += len(rows)
         yield rows
-
-
-async def flat_rows(
-    session: AsyncSession, batch: Batch, cipher: FieldCipher, tally: Tally
-) -> AsyncIterator[list[Any]]:
-    """:func:`flat_blocks` a row at a time."""
-    async for rows in flat_blocks(session, batch, cipher, tally):
-        for row in rows:
-            yield row
 
 
 def csv_lines(header: list[str], encoding: str) -> tuple[Callable[[list[list[Any]]], bytes], bytes]:

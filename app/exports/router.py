@@ -167,13 +167,12 @@ async def national_export(
                     yield chunk
                 if hashed is not None:
                     await hashed
-            flagged = await _quality_of(writer, batch.number)
             writer.add(ExportBatch(id=batch_id, number=batch.number, after_index=after,
                                    to_index=to, format=format, encoding=encoding,
                                    cases=tally.cases, rows=tally.rows,
                                    sha256=digest.hexdigest(), created_by=principal.sub,
                                    started_at=started, completed_at=clock.now(),
-                                   quality=flagged))  # fmt: skip
+                                   quality=tally.flagged()))  # fmt: skip
 
     extension = {"jsonl": "jsonl", "csv": "csv", "xlsx": "xlsx"}[format]
     media = MEDIA[format] + (f"; charset={encoding}" if format == "csv" else "")
@@ -181,22 +180,6 @@ async def national_export(
         "Content-Disposition": f'attachment; filename="national-{batch_id}.{extension}"',
         "X-Export-Batch": batch_id, "X-Export-After": str(after), "X-Export-To": str(to),
     })  # fmt: skip
-
-
-async def _quality_of(session: AsyncSession, number: int) -> dict[str, int]:
-    """How many of the batch's cases break each data-quality rule, as their documents were
-    flagged when written: one grouped read of the flags, no document parsed again."""
-    kept = (
-        select(NationalDocument.quality, func.count())
-        .join(ExportItem, ExportItem.case_id == NationalDocument.case_id)
-        .where(ExportItem.batch_number == number, NationalDocument.quality != "")
-        .group_by(NationalDocument.quality)
-    )
-    counts: dict[str, int] = {}
-    for codes, n in (await session.execute(kept)).all():
-        for code in quality.split(codes):
-            counts[code] = counts.get(code, 0) + int(n)
-    return counts
 
 
 async def _next_number(session: AsyncSession) -> int:
@@ -230,16 +213,11 @@ async def _render(
             yield encode(block)  # never empty: a block holds whole cases
         return
 
-    numeric = [index for index, name in enumerate(header) if name in sheet.NUMBERS]
-
     async def cells() -> AsyncIterator[list[Any]]:
         """Rows as cells: the numeric columns' decimal strings as numbers (a document's other
         values are text already, and the writer takes them as they are)."""
-        async for rows in national.flat_blocks(session, batch, cipher, tally):
+        async for rows in national.flat_blocks(session, batch, cipher, tally, Decimal):
             for row in rows:
-                for index in numeric:
-                    value = row[index]
-                    row[index] = Decimal(value) if value not in ("", None) else None
                 yield row
 
     async for chunk in workbook.write_xlsx(sheet.TITLE, header, cells(), caption):
