@@ -25,8 +25,11 @@ def migrate(revision: str = "head") -> None:
     from app.migrations import upgrade
 
     settings = get_settings()
-    upgrade(settings.database_migration_url or settings.database_url, revision,
-            app_role=settings.database_app_role)  # fmt: skip
+    upgrade(
+        settings.database_migration_url or settings.database_url,
+        revision,
+        app_role=settings.database_app_role,
+    )
     granted = f"; {settings.database_app_role} granted" if settings.database_app_role else ""
     typer.echo(f"database at {revision}{granted}")
     if revision == "head":
@@ -198,12 +201,16 @@ def rekey_blind_index() -> None:
         f"{done['department_record']} department record(s) followed their aliases"
     )
     if done["duplicates"]:
-        typer.echo(f"{done['duplicates']} row(s) left: another row holds the same person's "
-                   "new digest (one person registered twice; resolve, then run again)")  # fmt: skip
-    typer.echo(f"under an older key: {done['household_left']} household(s), "
-               f"{done['member_left']} member(s), {done['department_record_left']} department "
-               "record(s) of people not registered (they match again once their dataset is "
-               "uploaded anew); drop the old key when all three are 0")  # fmt: skip
+        typer.echo(
+            f"{done['duplicates']} row(s) left: another row holds the same person's "
+            "new digest (one person registered twice; resolve, then run again)"
+        )
+    typer.echo(
+        f"under an older key: {done['household_left']} household(s), "
+        f"{done['member_left']} member(s), {done['department_record_left']} department "
+        "record(s) of people not registered (they match again once their dataset is "
+        "uploaded anew); drop the old key when all three are 0"
+    )
 
 
 @cli.command()
@@ -399,9 +406,11 @@ def audit_verify(
 
     report = verify_bundle(bundle, public_key=public_key, progress=_progress("events checked"))
     rate = report.events / report.seconds if report.seconds else 0.0
-    typer.echo(f"{report.events} events in {report.cases} cases, {report.checkpoints} "
-               f"checkpoints, tree size {report.tree_size}: {report.seconds:.2f} s "
-               f"({rate:,.0f} events/s)")  # fmt: skip
+    typer.echo(
+        f"{report.events} events in {report.cases} cases, {report.checkpoints} "
+        f"checkpoints, tree size {report.tree_size}: {report.seconds:.2f} s "
+        f"({rate:,.0f} events/s)"
+    )
     for note in report.notes:
         typer.echo(f"note: {note}")
     if report.ok:

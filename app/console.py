@@ -20,5 +20,4 @@ def install(app: FastAPI) -> None:
     async def to_console() -> RedirectResponse:
         return RedirectResponse("/console/")
 
-    app.mount("/console", StaticFiles(directory=BUILD, html=True, check_dir=False),
-              name="console")  # fmt: skip
+    app.mount("/console", StaticFiles(directory=BUILD, html=True, check_dir=False), name="console")

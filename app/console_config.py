@@ -30,7 +30,10 @@ async def console_config(settings: SettingsDep) -> ConsoleConfig:
     """How the console may sign in here (no token needed: nothing in it is secret)."""
     oidc = None
     if settings.oidc_authorization_endpoint and settings.oidc_token_endpoint:
-        oidc = OidcOut(authorization_endpoint=settings.oidc_authorization_endpoint,
-                       token_endpoint=settings.oidc_token_endpoint,
-                       client_id=settings.oidc_client_id, scope=settings.oidc_scope)  # fmt: skip
+        oidc = OidcOut(
+            authorization_endpoint=settings.oidc_authorization_endpoint,
+            token_endpoint=settings.oidc_token_endpoint,
+            client_id=settings.oidc_client_id,
+            scope=settings.oidc_scope,
+        )
     return ConsoleConfig(demo=settings.demo_clock, oidc=oidc)

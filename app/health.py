@@ -47,22 +47,34 @@ async def ready(request: Request) -> JSONResponse:
             ).scalar_one_or_none()
             head = head_revision()
             if current != head and current not in known_revisions():
-                oldest = (await connection.execute(
-                    text("SELECT oldest_release FROM schema_release WHERE revision = :r"),
-                    {"r": current})).scalar_one_or_none()  # fmt: skip
+                oldest = (
+                    await connection.execute(
+                        text("SELECT oldest_release FROM schema_release WHERE revision = :r"),
+                        {"r": current},
+                    )
+                ).scalar_one_or_none()
     except SQLAlchemyError:
         return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
     shown = {"database": "ok", "migration": current, "head": head, "release": RELEASE}
     if current == head:
         return JSONResponse({"status": "ready", **shown})
     if current in known_revisions():
-        return JSONResponse({"status": "unavailable", "reason": "migration_pending", **shown},
-                            status_code=503)  # fmt: skip
+        return JSONResponse(
+            {"status": "unavailable", "reason": "migration_pending", **shown}, status_code=503
+        )
     if oldest is not None and runs_on(oldest):
-        return JSONResponse({"status": "ready", "schema": "newer, compatible",
-                             "oldest_release": oldest, **shown})  # fmt: skip
-    return JSONResponse({"status": "unavailable", "reason": "schema_newer_than_release",
-                         "oldest_release": oldest, **shown}, status_code=503)  # fmt: skip
+        return JSONResponse(
+            {"status": "ready", "schema": "newer, compatible", "oldest_release": oldest, **shown}
+        )
+    return JSONResponse(
+        {
+            "status": "unavailable",
+            "reason": "schema_newer_than_release",
+            "oldest_release": oldest,
+            **shown,
+        },
+        status_code=503,
+    )
 
 
 @router.get("/metrics", response_class=PlainTextResponse, responses=declares(401, 404))

@@ -87,10 +87,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         stop, worker = asyncio.Event(), None
         if settings.embedded_worker:
             worker = asyncio.create_task(
-                run_worker(app.state.sessionmaker, app.state.clock,
-                           interval=settings.worker_interval_seconds, stop=stop,
-                           settings=settings)
-            )  # fmt: skip
+                run_worker(
+                    app.state.sessionmaker,
+                    app.state.clock,
+                    interval=settings.worker_interval_seconds,
+                    stop=stop,
+                    settings=settings,
+                )
+            )
         yield
         stop.set()
         if worker is not None:
@@ -163,13 +167,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(TextSafetyMiddleware)
     app.add_middleware(AuthFirstMiddleware)
     if settings.rate_limits:
-        app.add_middleware(RateLimitMiddleware, intake=settings.rate_intake_per_minute,
-                           auth_failures=settings.rate_auth_failures_per_minute)  # fmt: skip
-    app.add_middleware(SecurityHeadersMiddleware, hsts_seconds=settings.hsts_seconds,
-                       console_connect=_origin(settings.oidc_token_endpoint),
-                       console_styles=(PRINT_STYLE_SOURCE,))  # fmt: skip
-    app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
-                       max_upload=settings.max_upload_bytes)  # fmt: skip
+        app.add_middleware(
+            RateLimitMiddleware,
+            intake=settings.rate_intake_per_minute,
+            auth_failures=settings.rate_auth_failures_per_minute,
+        )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts_seconds=settings.hsts_seconds,
+        console_connect=_origin(settings.oidc_token_endpoint),
+        console_styles=(PRINT_STYLE_SOURCE,),
+    )
+    app.add_middleware(
+        BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes
+    )
     app.add_middleware(ObservabilityMiddleware)
     app.add_middleware(ClockMiddleware, clock=app.state.clock)
     app.add_middleware(LanguageMiddleware)

@@ -20,8 +20,11 @@ from app.core.db import append_only_tables, is_sqlite
 def _root() -> Path:
     """Where ``alembic.ini`` and ``alembic/`` are: beside the source tree, or (installed as a
     package, as in the container image) the working directory or ``FANGFANPIN_HOME``."""
-    for candidate in (os.environ.get("FANGFANPIN_HOME"), Path(__file__).resolve().parent.parent,
-                      Path.cwd()):  # fmt: skip
+    for candidate in (
+        os.environ.get("FANGFANPIN_HOME"),
+        Path(__file__).resolve().parent.parent,
+        Path.cwd(),
+    ):
         if candidate and (Path(candidate) / "alembic.ini").exists():
             return Path(candidate)
     return Path(__file__).resolve().parent.parent

@@ -40,9 +40,11 @@ def _blind_index_keys(settings: Settings) -> list[str]:
         index = parse(settings.blind_index_key, settings.blind_index_keys)
     except ValueError as exc:
         return [f"{exc}"]
-    return [f"BLIND_INDEX_KEYS key {kid} is a placeholder or shorter than 16 characters"
-            for kid, secret in index.keys.items()
-            if kid and (PLACEHOLDER.encode() in secret or len(secret) < 16)]  # fmt: skip
+    return [
+        f"BLIND_INDEX_KEYS key {kid} is a placeholder or shorter than 16 characters"
+        for kid, secret in index.keys.items()
+        if kid and (PLACEHOLDER.encode() in secret or len(secret) < 16)
+    ]
 
 
 def unsafe_settings(settings: Settings) -> list[str]:

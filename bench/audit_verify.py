@@ -46,10 +46,14 @@ def payload(rng: random.Random, name: str) -> dict[str, object]:
         "procedure": "identification",
         "present": rng.randint(20, 60),
         "note": f"{name}: 入户核实, 家庭成员 {rng.randint(1, 8)} 人, 收入与支出已核对",
-        "observed": {"members_with_labour": rng.randint(0, 4), "income_lines": [
-            {"kind": "wage", "yuan": rng.randint(1000, 20000)},
-            {"kind": "transfer", "yuan": rng.randint(0, 3000)}]},
-    }  # fmt: skip
+        "observed": {
+            "members_with_labour": rng.randint(0, 4),
+            "income_lines": [
+                {"kind": "wage", "yuan": rng.randint(1000, 20000)},
+                {"kind": "transfer", "yuan": rng.randint(0, 3000)},
+            ],
+        },
+    }
 
 
 def generate(out: Path, events: int, seed: int = 7) -> dict[str, object]:
@@ -77,17 +81,27 @@ def generate(out: Path, events: int, seed: int = 7) -> dict[str, object]:
             slot = rng.randrange(len(active))
             case_id = active[slot]
             seq, prev, state = cases[case_id]
-            assert isinstance(seq, int) and isinstance(prev, str) and isinstance(state, str)
+            assert isinstance(seq, int)
+            assert isinstance(prev, str)
+            assert isinstance(state, str)
             name, target, roles = rng.choice(by_state[state])
             when = start + timedelta(seconds=index * 3)
             fields = {
-                "case_id": case_id, "seq": seq + 1, "name": name, "from_state": state,
+                "case_id": case_id,
+                "seq": seq + 1,
+                "name": name,
+                "from_state": state,
                 "to_state": target,
-                "actor": {"sub": f"user.{rng.randint(1, 300)}", "role": rng.choice(roles),
-                          "area": "220281102200"},
-                "occurred_at": utc_iso(when), "workflow_version": CASE_V1.version,
-                "policy_version": "jiaohe-2022", "payload": payload(rng, name),
-            }  # fmt: skip
+                "actor": {
+                    "sub": f"user.{rng.randint(1, 300)}",
+                    "role": rng.choice(roles),
+                    "area": "220281102200",
+                },
+                "occurred_at": utc_iso(when),
+                "workflow_version": CASE_V1.version,
+                "policy_version": "jiaohe-2022",
+                "payload": payload(rng, name),
+            }
             document = event_document(fields, prev)
             digest = hashlib.sha256(document).hexdigest()
             file.write(b"%d\t%s\t%s\n" % (index, digest.encode(), document))
@@ -99,19 +113,35 @@ def generate(out: Path, events: int, seed: int = 7) -> dict[str, object]:
                 active.pop()
             if frontier.size % 100_000 == 0 or frontier.size == events:
                 root, at = frontier.root().hex(), utc_iso(when)
-                checkpoints.append({
-                    "tree_size": frontier.size, "root_hash": root, "origin": ORIGIN,
-                    "created_at": at, "key_id": signer.key_id,
-                    "signature": signer.sign(checkpoint_message(ORIGIN, frontier.size, root, at)),
-                })  # fmt: skip
+                checkpoints.append(
+                    {
+                        "tree_size": frontier.size,
+                        "root_hash": root,
+                        "origin": ORIGIN,
+                        "created_at": at,
+                        "key_id": signer.key_id,
+                        "signature": signer.sign(
+                            checkpoint_message(ORIGIN, frontier.size, root, at)
+                        ),
+                    }
+                )
     with (out / "checkpoints.jsonl").open("w") as file:
         file.writelines(json.dumps(p) + "\n" for p in checkpoints)
     with (out / "heads.jsonl").open("w") as file:
-        file.writelines(json.dumps({"case_id": c, "version": v, "state": s, "last_hash": h}) + "\n"
-                        for c, (v, s, h) in heads.items())  # fmt: skip
-    manifest = {"format": FORMAT, "origin": ORIGIN, "public_key": signer.public_key_b64,
-                "key_id": signer.key_id, "selection": {}, "tree_size": events, "events": events,
-                "created_at": utc_iso(start)}  # fmt: skip
+        file.writelines(
+            json.dumps({"case_id": c, "version": v, "state": s, "last_hash": h}) + "\n"
+            for c, (v, s, h) in heads.items()
+        )
+    manifest = {
+        "format": FORMAT,
+        "origin": ORIGIN,
+        "public_key": signer.public_key_b64,
+        "key_id": signer.key_id,
+        "selection": {},
+        "tree_size": events,
+        "events": events,
+        "created_at": utc_iso(start),
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 
@@ -130,28 +160,46 @@ def main() -> None:
         generated = time.perf_counter() - began
         size_mb = (bundle / "events.tsv").stat().st_size / 2**20
         print(f"generated {args.events:,} events ({size_mb:,.0f} MiB) in {generated:.1f} s")
-        report = verify_bundle(bundle, public_key=Signer(SEED).public_key_b64,
-                               progress=lambda n: print(f"  {n:,}", file=sys.stderr))  # fmt: skip
+        report = verify_bundle(
+            bundle,
+            public_key=Signer(SEED).public_key_b64,
+            progress=lambda n: print(f"  {n:,}", file=sys.stderr),
+        )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rate = report.events / report.seconds
-        print(f"verified {report.events:,} events, {report.cases:,} cases, {report.checkpoints} "
-              f"checkpoints in {report.seconds:.2f} s = {rate:,.0f} events/s; ok={report.ok}; "
-              f"peak RSS {peak:,.0f} MiB (generator included)")  # fmt: skip
+        print(
+            f"verified {report.events:,} events, {report.cases:,} cases, {report.checkpoints} "
+            f"checkpoints in {report.seconds:.2f} s = {rate:,.0f} events/s; ok={report.ok}; "
+            f"peak RSS {peak:,.0f} MiB (generator included)"
+        )
         if not report.ok:
             print("\n".join(str(p) for p in report.problems[:10]))
             sys.exit(1)
         if args.record:
-            record(args.events, size_mb, report.cases, report.checkpoints, report.seconds, rate,
-                   peak)  # fmt: skip
+            record(
+                args.events, size_mb, report.cases, report.checkpoints, report.seconds, rate, peak
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def record(events: int, size_mb: float, cases: int, checkpoints: int, seconds: float,
-           rate: float, peak: float) -> None:  # fmt: skip
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())  # fmt: skip
+def record(
+    events: int,
+    size_mb: float,
+    cases: int,
+    checkpoints: int,
+    seconds: float,
+    rate: float,
+    peak: float,
+) -> None:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = f"""
 ### `audit verify` on a generated bundle — {now}

@@ -43,8 +43,13 @@ def main() -> None:
         cli = [sys.executable, "-m", "app.cli"]
         subprocess.run([*cli, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
         subprocess.run([*cli, "demo"], env=env, cwd=ROOT, check=True, capture_output=True)
-        server = subprocess.Popen([*cli, "serve", "--port", str(args.port)], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        server = subprocess.Popen(
+            [*cli, "serve", "--port", str(args.port)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_ready(args.port)
             base = f"http://127.0.0.1:{args.port}"
@@ -69,10 +74,20 @@ def open_cases(base: str, count: int) -> int:
         for serial in range(count):
             born = date(1950, 1, 1) + timedelta(days=serial * 37)
             number = idnumber.make(f"220281{born:%Y%m%d}{serial % 1000:03d}")
-            answer = client.post("/api/v1/cases", json={
-                "channel": "cadre_found", "description": "bench", "risk_type": "illness",
-                "household": {"head_name": f"户主{serial}", "head_id_number": number,
-                              "village_code": "220281102200", "size": 2}})  # fmt: skip
+            answer = client.post(
+                "/api/v1/cases",
+                json={
+                    "channel": "cadre_found",
+                    "description": "bench",
+                    "risk_type": "illness",
+                    "household": {
+                        "head_name": f"户主{serial}",
+                        "head_id_number": number,
+                        "village_code": "220281102200",
+                        "size": 2,
+                    },
+                },
+            )
             answer.raise_for_status()
     print(f"opened {count} cases in {time.perf_counter() - started:.1f} s")
     return count
@@ -93,8 +108,9 @@ def report(measured: dict, cases: int) -> list[str]:
 
 
 def record(lines: list[str], database: str) -> None:
-    chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True,
-                              text=True).stdout.strip()  # fmt: skip
+    chromium = subprocess.run(
+        ["/usr/bin/chromium", "--version"], capture_output=True, text=True
+    ).stdout.strip()
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     section = [
         f"### Console — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",

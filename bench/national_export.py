@@ -380,17 +380,34 @@ def measure_curl(port: int, format: str = "jsonl") -> tuple[int, int, float]:
     token = headers("exporter.national", Role.national_exporter, "220281")
     began = time.perf_counter()
     done = subprocess.run(
-        ["curl", "-sS", "--fail", "-o", "/dev/null", "-D", "-", "-w", "%{size_download}",
-         "-H", f"Authorization: {token['Authorization']}",
-         f"http://127.0.0.1:{port}/api/v1/exports/national?format={format}"],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            "curl",
+            "-sS",
+            "--fail",
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            "-w",
+            "%{size_download}",
+            "-H",
+            f"Authorization: {token['Authorization']}",
+            f"http://127.0.0.1:{port}/api/v1/exports/national?format={format}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - began
     head, _, size = done.stdout.rpartition("\n")
-    batch_id = next(line.split(":", 1)[1].strip() for line in head.splitlines()
-                    if line.lower().startswith("x-export-batch:"))  # fmt: skip
-    batch = httpx.get(f"http://127.0.0.1:{port}/api/v1/exports/national/batches/{batch_id}",
-                      headers=token).json()  # fmt: skip
+    batch_id = next(
+        line.split(":", 1)[1].strip()
+        for line in head.splitlines()
+        if line.lower().startswith("x-export-batch:")
+    )
+    batch = httpx.get(
+        f"http://127.0.0.1:{port}/api/v1/exports/national/batches/{batch_id}", headers=token
+    ).json()
     return int(batch["rows"]), int(size), seconds
 
 
@@ -402,10 +419,19 @@ def measure_ledger(port: int) -> tuple[int, int, float]:
     token = headers("township.baishishan", Role.township_official, "220281102")
     began = time.perf_counter()
     done = subprocess.run(
-        ["curl", "-sS", "--fail", "-o", "-", "-H", f"Authorization: {token['Authorization']}",
-         f"http://127.0.0.1:{port}/api/v1/ledgers/monitored-households?format=xlsx"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "curl",
+            "-sS",
+            "--fail",
+            "-o",
+            "-",
+            "-H",
+            f"Authorization: {token['Authorization']}",
+            f"http://127.0.0.1:{port}/api/v1/ledgers/monitored-households?format=xlsx",
+        ],
+        check=True,
+        capture_output=True,
+    )
     seconds = time.perf_counter() - began
     sheet = load_workbook(io.BytesIO(done.stdout), read_only=True).active
     rows = sum(1 for _ in sheet.iter_rows()) - 1 if sheet is not None else 0
@@ -442,9 +468,10 @@ def main() -> None:
         "--reuse", action="store_true", help="Keep an earlier run's data of as many cases."
     )
     parser.add_argument(
-        "--ledger", action="store_true",
+        "--ledger",
+        action="store_true",
         help="Also fetch 白石山镇's monitored-household ledger as XLSX, timed.",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     if args.format != "jsonl" and args.client != "curl":
         parser.error("--format csv or xlsx is measured with --client curl")
@@ -455,8 +482,10 @@ def main() -> None:
         migrations.upgrade(args.database_url)
         began = time.perf_counter()
         members = asyncio.run(fill(args.database_url, args.cases, settings))
-        print(f"filled {args.cases:,} cases, {members:,} members in "
-              f"{time.perf_counter() - began:.0f} s")  # fmt: skip
+        print(
+            f"filled {args.cases:,} cases, {members:,} members in "
+            f"{time.perf_counter() - began:.0f} s"
+        )
     else:  # the data kept, brought to this release's schema
         migrations.upgrade(args.database_url)
     server = start_server(args.database_url, args.port, 1)
@@ -473,13 +502,18 @@ def main() -> None:
             lines, size, seconds = runs[-1]
             status = Path(f"/proc/{server.pid}/status").read_text()
             resident = int(status.split("VmRSS:")[1].split()[0]) / 1024
-            print(f"exported {lines:,} rows ({size / 2**20:,.0f} MiB) in {seconds:.1f} s = "
-                  f"{lines / seconds:,.0f} rows/s; resident after it {resident:,.0f} MiB",
-                  flush=True)  # fmt: skip
+            print(
+                f"exported {lines:,} rows ({size / 2**20:,.0f} MiB) in {seconds:.1f} s = "
+                f"{lines / seconds:,.0f} rows/s; resident after it {resident:,.0f} MiB",
+                flush=True,
+            )
         if args.ledger:
             households, size, seconds = measure_ledger(args.port)
-            print(f"ledger: {households:,} households ({size / 2**20:,.1f} MiB) as XLSX in "
-                  f"{seconds:.2f} s", flush=True)  # fmt: skip
+            print(
+                f"ledger: {households:,} households ({size / 2**20:,.1f} MiB) as XLSX in "
+                f"{seconds:.2f} s",
+                flush=True,
+            )
         peak = peak_rss_mib(server.pid)
     finally:
         server.terminate()

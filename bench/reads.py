@@ -75,14 +75,20 @@ async def multiply(url: str, total: int) -> int:
     async with engine.begin() as connection:
         have = int(await connection.scalar(text("SELECT count(*) FROM monitoring_case")))
         copies = max(0, total // have - 1)
-        await connection.execute(text(
-            f"INSERT INTO household ({', '.join(household)}) SELECT "
-            + ", ".join(fresh_household.get(name, f"h.{name}") for name in household)
-            + f" FROM household h, generate_series(1, {copies}) AS n"))  # fmt: skip
-        await connection.execute(text(
-            f"INSERT INTO monitoring_case ({', '.join(case)}) SELECT "
-            + ", ".join(fresh_case.get(name, f"c.{name}") for name in case)
-            + f" FROM monitoring_case c, generate_series(1, {copies}) AS n"))  # fmt: skip
+        await connection.execute(
+            text(
+                f"INSERT INTO household ({', '.join(household)}) SELECT "
+                + ", ".join(fresh_household.get(name, f"h.{name}") for name in household)
+                + f" FROM household h, generate_series(1, {copies}) AS n"
+            )
+        )
+        await connection.execute(
+            text(
+                f"INSERT INTO monitoring_case ({', '.join(case)}) SELECT "
+                + ", ".join(fresh_case.get(name, f"c.{name}") for name in case)
+                + f" FROM monitoring_case c, generate_series(1, {copies}) AS n"
+            )
+        )
         count = int(await connection.scalar(text("SELECT count(*) FROM monitoring_case")))
     # as autovacuum leaves a table some time after a bulk load: statistics and visibility map
     async with engine.connect() as connection:
@@ -107,8 +113,14 @@ async def inbox_times(base_url: str, rounds: int) -> tuple[list[float], int]:
     return times, total
 
 
-def report(runs: dict[str, Run], inbox: tuple[list[float], int], count: int, peak: float,
-           pg: dict[str, str], args: Any) -> str:  # fmt: skip
+def report(
+    runs: dict[str, Run],
+    inbox: tuple[list[float], int],
+    count: int,
+    peak: float,
+    pg: dict[str, str],
+    args: Any,
+) -> str:
     rows = [
         f"| {name} | {run.tps:.0f} | {run.percentile(0.5):.1f} | {run.percentile(0.99):.1f} | "
         f"{run.cpu_ms(run.server_cpu):.2f} | {run.errors} |"
@@ -159,16 +171,22 @@ def main() -> None:
         runs = {}
         for name, mode, env in (
             ("GET /cases/{id}", "case", {"BENCH_TOKEN": BUREAU_TOKEN, "BENCH_CASES": ids}),
-            ("GET /cases/{id}/actions", "actions", {"BENCH_TOKEN": TOWNSHIP_TOKEN,
-                                                    "BENCH_CASES": ids}),
+            (
+                "GET /cases/{id}/actions",
+                "actions",
+                {"BENCH_TOKEN": TOWNSHIP_TOKEN, "BENCH_CASES": ids},
+            ),
             ("POST /cases (opening)", "open", {"BENCH_TOKEN": CADRE_TOKEN}),
-        ):  # fmt: skip
+        ):
             print(f"wrk: {name}", flush=True)
-            run = run_wrk(HERE / "reads.lua", {**env, "BENCH_MODE": mode}, base, 8,
-                          args.duration, server.pid)  # fmt: skip
+            run = run_wrk(
+                HERE / "reads.lua", {**env, "BENCH_MODE": mode}, base, 8, args.duration, server.pid
+            )
             runs[name] = run
-            print(f"  {run.tps:8.1f}/s  p50 {run.percentile(0.5):.1f} ms  server CPU "
-                  f"{run.cpu_ms(run.server_cpu):.2f} ms  errors {run.errors}")  # fmt: skip
+            print(
+                f"  {run.tps:8.1f}/s  p50 {run.percentile(0.5):.1f} ms  server CPU "
+                f"{run.cpu_ms(run.server_cpu):.2f} ms  errors {run.errors}"
+            )
         inbox = asyncio.run(inbox_times(base, 20))
         print(f"inbox: median {statistics.median(inbox[0]) * 1000:.1f} ms", flush=True)
         peak = peak_rss_mib(server.pid)

@@ -115,8 +115,12 @@ def demo_database(url: str) -> None:
     """A fresh database at ``url``, migrated, with the demo's areas and users."""
     asyncio.run(fresh_database(url))
     migrations.upgrade(url)
-    subprocess.run([sys.executable, "-m", "app.cli", "demo"], check=True, capture_output=True,
-                   env={**os.environ, "DATABASE_URL": url})  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "demo"],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DATABASE_URL": url},
+    )
 
 
 def publish(text_report: str, *, record: bool) -> None:
@@ -150,8 +154,13 @@ async def server_settings(url: str) -> dict[str, str]:
 
 
 def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": SECRET, "DATABASE_POOL_SIZE": "20",
-           "RATE_LIMITS": "false"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "JWT_SECRET": SECRET,
+        "DATABASE_POOL_SIZE": "20",
+        "RATE_LIMITS": "false",
+    }
     command = [
         sys.executable,
         "-m",
@@ -223,13 +232,27 @@ def headers(user: str, role: Role, area: str) -> dict[str, str]:
 TODAY = local_date(datetime.now(UTC)).isoformat()
 """The server runs on the wall clock: facts are dated its today (Asia/Shanghai)."""
 VERIFICATION = {
-    "verified_on": TODAY, "verified_by": ["张书记"], "household_size": 4,
-    "wage_income": "12000.00", "business_income": "0", "property_income": "0",
-    "transfer_income": "3000", "business_expense": "0", "compliant_out_of_pocket": "15000",
+    "verified_on": TODAY,
+    "verified_by": ["张书记"],
+    "household_size": 4,
+    "wage_income": "12000.00",
+    "business_income": "0",
+    "property_income": "0",
+    "transfer_income": "3000",
+    "business_expense": "0",
+    "compliant_out_of_pocket": "15000",
     "large_rigid_spending": True,
-    "guarantees": dict.fromkeys(("food_and_clothing", "compulsory_education",
-                                 "basic_medical_care", "housing_safety", "drinking_water"), True),
-}  # fmt: skip
+    "guarantees": dict.fromkeys(
+        (
+            "food_and_clothing",
+            "compulsory_education",
+            "basic_medical_care",
+            "housing_safety",
+            "drinking_water",
+        ),
+        True,
+    ),
+}
 CADRE = headers("cadre.pinggang", Role.village_cadre, VILLAGE)
 COMMITTEE = headers("committee.pinggang", Role.village_committee, VILLAGE)
 TOWNSHIP = headers("township.baishishan", Role.township_official, VILLAGE[:9])
@@ -470,17 +493,24 @@ async def settled_positions(url: str, cases: list[Case]) -> None:
 
 
 def wrk_runs(
-    base_url: str, db_url: str, clients: list[int], cases: list[Case], duration: float,
+    base_url: str,
+    db_url: str,
+    clients: list[int],
+    cases: list[Case],
+    duration: float,
     server_pid: int,
-) -> list[Run]:  # fmt: skip
+) -> list[Run]:
     """The transitions driven by wrk (C, one connection per thread, bench/transitions.lua):
     the load generator's own CPU stays small beside the server's on the same cores."""
     runs = []
     for count in clients:
         asyncio.run(settled_positions(db_url, cases))
-        env = {"BENCH_THREADS": str(count), "BENCH_TOWNSHIP": TOWNSHIP_TOKEN,
-               "BENCH_BUREAU": BUREAU_TOKEN,
-               "BENCH_CASES": ",".join(f"{c.id}:{c.version}:{c.state}" for c in cases)}  # fmt: skip
+        env = {
+            "BENCH_THREADS": str(count),
+            "BENCH_TOWNSHIP": TOWNSHIP_TOKEN,
+            "BENCH_BUREAU": BUREAU_TOKEN,
+            "BENCH_CASES": ",".join(f"{c.id}:{c.version}:{c.state}" for c in cases),
+        }
         print(f"wrk driving {count} connection(s) for {duration:.0f} s", flush=True)
         run = run_wrk(HERE / "transitions.lua", env, base_url, count, duration, server_pid)
         runs.append(run)
@@ -494,18 +524,37 @@ def wrk_runs(
 
 
 def run_wrk(
-    script: Path, env: dict[str, str], base_url: str, connections: int, duration: float,
+    script: Path,
+    env: dict[str, str],
+    base_url: str,
+    connections: int,
+    duration: float,
     server_pid: int,
-) -> Run:  # fmt: skip
+) -> Run:
     """One wrk run of ``script`` (one connection per thread), with the server's CPU and wrk's
     own; the script's done() prints the line parsed here."""
     server_before = cpu_seconds(server_pid)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
-        ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{duration:.0f}s",
-         "--timeout", "30s", "-s", str(script), base_url],
-        env={**os.environ, **env}, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            "wrk",
+            "-t",
+            str(connections),
+            "-c",
+            str(connections),
+            "-d",
+            f"{duration:.0f}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            base_url,
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = Run(connections)
     run.server_cpu = cpu_seconds(server_pid) - server_before

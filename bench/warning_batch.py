@@ -78,18 +78,56 @@ async def fill(url: str, settings: Settings) -> None:
         number, household_id = person(n), str(uuid.uuid4())
         digest = blind_of(settings).digest(number)
         village = VILLAGES[n % len(VILLAGES)]
-        households.append((household_id, village, f"户主{n}", "sealed", idnumber.mask(number),
-                           digest, 1, now))  # fmt: skip
-        members.append((str(uuid.uuid4()), household_id, f"户主{n}", "sealed",
-                        idnumber.mask(number), digest, "head", idnumber.sex(number),
-                        idnumber.birth_date(number), now, now))  # fmt: skip
+        households.append(
+            (household_id, village, f"户主{n}", "sealed", idnumber.mask(number), digest, 1, now)
+        )
+        members.append(
+            (
+                str(uuid.uuid4()),
+                household_id,
+                f"户主{n}",
+                "sealed",
+                idnumber.mask(number),
+                digest,
+                "head",
+                idnumber.sex(number),
+                idnumber.birth_date(number),
+                now,
+                now,
+            )
+        )
     try:
-        await connection.copy_records_to_table("household", records=households, columns=[
-            "id", "village_code", "head_name", "head_id_number_encrypted",
-            "head_id_number_masked", "head_id_digest", "size", "created_at"])  # fmt: skip
-        await connection.copy_records_to_table("member", records=members, columns=[
-            "id", "household_id", "name", "id_number_encrypted", "id_number_masked",
-            "id_digest", "relation", "sex", "birth_date", "created_at", "updated_at"])  # fmt: skip
+        await connection.copy_records_to_table(
+            "household",
+            records=households,
+            columns=[
+                "id",
+                "village_code",
+                "head_name",
+                "head_id_number_encrypted",
+                "head_id_number_masked",
+                "head_id_digest",
+                "size",
+                "created_at",
+            ],
+        )
+        await connection.copy_records_to_table(
+            "member",
+            records=members,
+            columns=[
+                "id",
+                "household_id",
+                "name",
+                "id_number_encrypted",
+                "id_number_masked",
+                "id_digest",
+                "relation",
+                "sex",
+                "birth_date",
+                "created_at",
+                "updated_at",
+            ],
+        )
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
@@ -107,8 +145,16 @@ def rows(count: int, seed: int) -> list[list[str]]:
         if n % 97 == 5:
             number = number[:17] + ("0" if number[17] != "0" else "1")
         village = "220281199999" if n % 89 == 7 else VILLAGES[n % len(VILLAGES)]
-        out.append([f"姓名{n}", number, village, RISKS[n % len(RISKS)],
-                    "医疗自付费用较高, 需核实家庭收入与支出情况", "2026-02-20"])  # fmt: skip
+        out.append(
+            [
+                f"姓名{n}",
+                number,
+                village,
+                RISKS[n % len(RISKS)],
+                "医疗自付费用较高, 需核实家庭收入与支出情况",
+                "2026-02-20",
+            ]
+        )
     return out
 
 
@@ -147,13 +193,22 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
 
 
 def upload(port: int, body: bytes, content_type: str) -> tuple[float, dict[str, int]]:
-    token = mint(Settings(jwt_secret=SECRET), sub="dept.bench", role=Role.department,
-                 area="220281", department="civil_affairs", now=datetime.now(UTC),
-                 ttl=timedelta(hours=1))  # fmt: skip
+    token = mint(
+        Settings(jwt_secret=SECRET),
+        sub="dept.bench",
+        role=Role.department,
+        area="220281",
+        department="civil_affairs",
+        now=datetime.now(UTC),
+        ttl=timedelta(hours=1),
+    )
     began = time.perf_counter()
-    response = httpx.post(f"http://127.0.0.1:{port}/api/v1/warning-batches", content=body,
-                          headers={"Authorization": f"Bearer {token}",
-                                   "Content-Type": content_type}, timeout=600)  # fmt: skip
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/warning-batches",
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+        timeout=600,
+    )
     seconds = time.perf_counter() - began
     response.raise_for_status()
     answer = response.json()
@@ -174,8 +229,14 @@ def main() -> None:
     asyncio.run(fresh_database(args.database_url))
     migrations.upgrade(args.database_url)
     asyncio.run(fill(args.database_url, settings))
-    runs = [(args.rows // 10, "csv"), (args.rows, "csv"), (args.rows, "csv-gb18030"),
-            (args.rows, "xlsx"), (args.rows, "json"), (args.rows * 2, "csv")]  # fmt: skip
+    runs = [
+        (args.rows // 10, "csv"),
+        (args.rows, "csv"),
+        (args.rows, "csv-gb18030"),
+        (args.rows, "xlsx"),
+        (args.rows, "json"),
+        (args.rows * 2, "csv"),
+    ]
     if args.runs:
         runs = [(int(n), fmt) for n, fmt in (r.split(":") for r in args.runs.split(","))]
     results = []
@@ -190,10 +251,13 @@ def main() -> None:
             server.terminate()
             server.wait()
         results.append((count, fmt, len(body), seconds, counts, idle, peak))
-        print(f"{count:>8,} rows {fmt:<12} {len(body) / 2**20:6.1f} MiB {seconds:6.2f} s "
-              f"{count / seconds:8,.0f} rows/s  accepted {counts['accepted']:,} rejected "
-              f"{counts['rejected']:,} matched {counts['matched_households']:,}  "
-              f"peak RSS {peak:,.0f} MiB (idle {idle:,.0f})", flush=True)  # fmt: skip
+        print(
+            f"{count:>8,} rows {fmt:<12} {len(body) / 2**20:6.1f} MiB {seconds:6.2f} s "
+            f"{count / seconds:8,.0f} rows/s  accepted {counts['accepted']:,} rejected "
+            f"{counts['rejected']:,} matched {counts['matched_households']:,}  "
+            f"peak RSS {peak:,.0f} MiB (idle {idle:,.0f})",
+            flush=True,
+        )
     if args.record:
         pg = asyncio.run(server_settings(args.database_url))
         table = "\n".join(

@@ -70,7 +70,7 @@ def _backends() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str | None]]:
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | None]:
     """Each backend's URL, migrated to head once per session (None: not available)."""
     sqlite_path: Path = tmp_path_factory.mktemp("db") / "test.sqlite3"
     urls: dict[str, str | None] = {"sqlite": f"sqlite+aiosqlite:///{sqlite_path}"}
@@ -87,7 +87,7 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         urls["postgresql"] = app_url
     migrations.upgrade(f"sqlite+aiosqlite:///{sqlite_path}")
     asyncio.run(_make_template(sqlite_path))
-    yield urls
+    return urls
 
 
 def _template_of(database: Path) -> Path:
@@ -110,8 +110,9 @@ async def _ensure_role(url: str, role: str) -> None:
     """The application's login role (CI creates it beforehand; a superuser may create it)."""
     engine = create_async_engine(url)
     async with engine.begin() as connection:
-        found = await connection.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"),
-                                        {"r": role})  # fmt: skip
+        found = await connection.scalar(
+            text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+        )
         if not found:
             await connection.execute(text(f"CREATE ROLE {role} LOGIN"))
     await engine.dispose()
@@ -144,8 +145,11 @@ async def reset(url: str) -> None:
     if url not in SEEDED:
         async with make_sessionmaker(engine)() as session:
             rows = (await session.execute(select(PolicyVersion))).scalars().all()
-            SEEDED[url] = [{c.name: getattr(r, c.name) for c in PolicyVersion.__table__.columns}
-                           for r in rows if r.created_by == "migration"]  # fmt: skip
+            SEEDED[url] = [
+                {c.name: getattr(r, c.name) for c in PolicyVersion.__table__.columns}
+                for r in rows
+                if r.created_by == "migration"
+            ]
         assert SEEDED[url], "the migrations seeded no policy version"
     async with engine.begin() as connection:
         # TRUNCATE is not a row UPDATE or DELETE: the append-only triggers let it through
@@ -178,9 +182,13 @@ def clock() -> FrozenClock:
 
 
 def settings_for(url: str) -> Settings:
-    return Settings(database_url=url, database_migration_url=OWNERS.get(url),
-                    jwt_secret="test-secret-" + "x" * 32, rate_limits=False,
-                    metrics_token="test-metrics-token")  # fmt: skip
+    return Settings(
+        database_url=url,
+        database_migration_url=OWNERS.get(url),
+        jwt_secret="test-secret-" + "x" * 32,
+        rate_limits=False,
+        metrics_token="test-metrics-token",
+    )
 
 
 @pytest.fixture
@@ -209,8 +217,14 @@ async def postgres_api(
 
 
 def run_cli(*args: str, env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, cwd=REPOSITORY,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -236,7 +250,11 @@ def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker"],
-        env=env, cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        env=env,
+        cwd=REPOSITORY,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_ready(port)
         ready = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5)
@@ -257,12 +275,18 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPOSITORY / "test-artifacts")
 def browser_or_skip() -> None:
     """Browser tests need Debian's chromium and ``npm ci`` (playwright-core): without them
     they skip loudly here, and fail where REQUIRE_BROWSER=1 (CI)."""
-    missing = [what for what, there in (
-        (CHROMIUM, Path(CHROMIUM).exists()),
-        ("node", shutil.which("node") is not None),
-        ("node_modules/playwright-core (npm ci)",
-         (REPOSITORY / "node_modules" / "playwright-core").is_dir()),
-    ) if not there]  # fmt: skip
+    missing = [
+        what
+        for what, there in (
+            (CHROMIUM, Path(CHROMIUM).exists()),
+            ("node", shutil.which("node") is not None),
+            (
+                "node_modules/playwright-core (npm ci)",
+                (REPOSITORY / "node_modules" / "playwright-core").is_dir(),
+            ),
+        )
+        if not there
+    ]
     if not missing:
         return
     message = "browser tests need " + ", ".join(missing)

@@ -88,10 +88,15 @@ COMMITTEE_STUDY = {
 
 The fixtures above leave out the day the thing happened: :meth:`Api.fact` dates it today
 (the service's today) unless the test names a day itself."""
-DATE_FIELDS = {"commitment-forms": "signed_on", "household-verifications": "verified_on",
-               "income-assessments": "verified_on", "reviews": "held_on",
-               "home-visits": "visited_on", "committee-studies": "studied_on",
-               "announcement-postings": "posted_on"}  # fmt: skip
+DATE_FIELDS = {
+    "commitment-forms": "signed_on",
+    "household-verifications": "verified_on",
+    "income-assessments": "verified_on",
+    "reviews": "held_on",
+    "home-visits": "visited_on",
+    "committee-studies": "studied_on",
+    "announcement-postings": "posted_on",
+}
 OPENERS = {
     "self_declared": "cadre.pinggang",
     "cadre_found": "cadre.pinggang",
@@ -247,12 +252,16 @@ class Api:
         """Record the commitment form, the verified facts and a review (passing by default);
         a cadre-found or department-flagged case is studied by the two committees first."""
         case = await self.case(case_id)
-        form = {**COMMITMENT_FORM, "signatory_name": case["household"]["head_name"],
-                "covered_member_id_numbers": [self.heads[case_id]]}  # fmt: skip
+        form = {
+            **COMMITMENT_FORM,
+            "signatory_name": case["household"]["head_name"],
+            "covered_member_id_numbers": [self.heads[case_id]],
+        }
         await self.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
         if case["channel"] != "self_declared":
-            await self.must_fact("committee.pinggang", case_id, "committee-studies",
-                                 COMMITTEE_STUDY)  # fmt: skip
+            await self.must_fact(
+                "committee.pinggang", case_id, "committee-studies", COMMITTEE_STUDY
+            )
         await self.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
         await self.must_fact("committee.pinggang", case_id, "reviews", review or PASSING_REVIEW)
 

@@ -40,8 +40,11 @@ class Provider:
         if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256":
             return JSONResponse({"error": "unsupported"}, status_code=400)
         code = secrets.token_urlsafe(16)
-        self.codes[code] = {"challenge": q["code_challenge"], "redirect_uri": q["redirect_uri"],
-                            "client_id": q["client_id"]}  # fmt: skip
+        self.codes[code] = {
+            "challenge": q["code_challenge"],
+            "redirect_uri": q["redirect_uri"],
+            "client_id": q["client_id"],
+        }
         target = f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}"
         return RedirectResponse(target, status_code=302)
 
@@ -59,31 +62,46 @@ class Provider:
         ):
             return JSONResponse({"error": "invalid_grant"}, status_code=400, headers=cors)
         now = int(time.time())
-        claims: dict[str, Any] = {**self.person, "iss": self.issuer, "aud": self.audience,
-                                  "iat": now, "nbf": now, "exp": now + 3600}  # fmt: skip
+        claims: dict[str, Any] = {
+            **self.person,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+        }
         token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "stub-1"})
         self.exchanged.append({"client_id": pending["client_id"]})
-        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": 3600},
-                            headers=cors)  # fmt: skip
+        return JSONResponse(
+            {"access_token": token, "token_type": "Bearer", "expires_in": 3600}, headers=cors
+        )
 
     def preflight(self, request: Request) -> Response:
-        return Response(headers={"Access-Control-Allow-Origin": request.headers.get("origin", "*"),
-                                 "Access-Control-Allow-Methods": "POST",
-                                 "Access-Control-Allow-Headers": "content-type"})  # fmt: skip
+        return Response(
+            headers={
+                "Access-Control-Allow-Origin": request.headers.get("origin", "*"),
+                "Access-Control-Allow-Methods": "POST",
+                "Access-Control-Allow-Headers": "content-type",
+            }
+        )
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/jwks", self.jwks), Route("/authorize", self.authorize),
-            Route("/token", self.token, methods=["POST"]),
-            Route("/token", self.preflight, methods=["OPTIONS"]),
-        ])  # fmt: skip
+        return Starlette(
+            routes=[
+                Route("/jwks", self.jwks),
+                Route("/authorize", self.authorize),
+                Route("/token", self.token, methods=["POST"]),
+                Route("/token", self.preflight, methods=["OPTIONS"]),
+            ]
+        )
 
 
 @contextmanager
 def running(port: int, person: dict[str, str], audience: str) -> Iterator[Provider]:
     provider = Provider(port, person, audience)
-    server = uvicorn.Server(uvicorn.Config(provider.app(), host="127.0.0.1", port=port,
-                                           log_level="warning"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(provider.app(), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

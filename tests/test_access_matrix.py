@@ -47,10 +47,28 @@ WORKERS = {V, C, T, B}
 CASE_READERS = WORKERS | {A, M}  # SPEC §6: departments, the platform and the exporter do not
 
 # Callers: one per role inside the fixture's area, one outside it.
-INSIDE = {V: "220281102200", C: "220281102200", T: "220281102", B: "220281", D: "220281",
-          A: "220281", M: "220281", P: "220281", X: "220281"}  # fmt: skip
-OUTSIDE = {V: "220281105200", C: "220281105200", T: "220281105", B: "220282", D: "220282",
-           A: "220282", M: "220282", P: "220282", X: "220282"}  # fmt: skip
+INSIDE = {
+    V: "220281102200",
+    C: "220281102200",
+    T: "220281102",
+    B: "220281",
+    D: "220281",
+    A: "220281",
+    M: "220281",
+    P: "220281",
+    X: "220281",
+}
+OUTSIDE = {
+    V: "220281105200",
+    C: "220281105200",
+    T: "220281105",
+    B: "220282",
+    D: "220282",
+    A: "220282",
+    M: "220282",
+    P: "220282",
+    X: "220282",
+}
 STALE = {"If-Match": '"999"'}
 DEPLOYMENT = "220281"
 """The city this service serves (DEPLOYMENT_AREA)."""
@@ -81,93 +99,217 @@ def routes(f: dict[str, str]) -> list[Route]:
     case, hh, member = f["case"], f["household"], f["member"]
     c = f"/api/v1/cases/{case}"
     return [
-        Route("POST", "/api/v1/cases", {V}, "create", {
-            "channel": "cadre_found", "description": "x", "risk_type": "illness",
-            "household": {"head_name": "赵", "head_id_number": new_id_number(),
-                          "village_code": "220281102200", "size": 2}}),
+        Route(
+            "POST",
+            "/api/v1/cases",
+            {V},
+            "create",
+            {
+                "channel": "cadre_found",
+                "description": "x",
+                "risk_type": "illness",
+                "household": {
+                    "head_name": "赵",
+                    "head_id_number": new_id_number(),
+                    "village_code": "220281102200",
+                    "size": 2,
+                },
+            },
+        ),
         Route("GET", "/api/v1/cases", CASE_READERS, "list"),
         Route("GET", "/api/v1/inbox", CASE_READERS, "list"),
         Route("GET", "/api/v1/dashboard", CASE_READERS, "list"),
         Route("GET", c, CASE_READERS, "object"),
         Route("GET", f"{c}/actions", CASE_READERS, "object"),
-        *(Route("POST", f"{c}/actions/{action}", _firers(action), "object",
-                ACTION_BODIES.get(action, {}), STALE) for action in FIREABLE_ACTIONS),
+        *(
+            Route(
+                "POST",
+                f"{c}/actions/{action}",
+                _firers(action),
+                "object",
+                ACTION_BODIES.get(action, {}),
+                STALE,
+            )
+            for action in FIREABLE_ACTIONS
+        ),
         Route("GET", f"{c}/events", CASE_READERS, "object"),
         Route("GET", f"{c}/replay", CASE_READERS, "object"),
         Route("POST", f"{c}/commitment-forms", {V}, "object", COMMITMENT_FORM, STALE),
         Route("POST", f"{c}/household-verifications", {V}, "object", VERIFICATION, STALE),
         Route("POST", f"{c}/reviews", {C}, "object", PASSING_REVIEW, STALE),
-        Route("POST", f"{c}/objections", {V}, "object",
-              {"procedure": "identification", "statement": "x", "lodged_by": "x"}, STALE),
+        Route(
+            "POST",
+            f"{c}/objections",
+            {V},
+            "object",
+            {"procedure": "identification", "statement": "x", "lodged_by": "x"},
+            STALE,
+        ),
         Route("POST", f"{c}/home-visits", {T}, "object", HOME_VISIT, STALE),
         Route("POST", f"{c}/classification", {B}, "object", CLASSIFICATION, STALE),
-        Route("POST", f"{c}/comparison-resolutions", {B}, "object",
-              {"finding_id": "f1", "reason": "x"}, STALE),
+        Route(
+            "POST",
+            f"{c}/comparison-resolutions",
+            {B},
+            "object",
+            {"finding_id": "f1", "reason": "x"},
+            STALE,
+        ),
         Route("POST", f"{c}/income-assessments", {V}, "object", VERIFICATION, STALE),
         Route("POST", f"{c}/measures", {B}, "object", MEASURE, STALE),
         Route("POST", f"{c}/plan-notices", {C}, "object", {}, STALE),
         Route("POST", f"{c}/return-responses", {V, C, T}, "object", {"response": "x"}, STALE),
         Route("POST", f"{c}/comparisons", {B}, "object", {}, STALE),
         Route("POST", f"{c}/committee-studies", {C}, "object", COMMITTEE_STUDY, STALE),
-        Route("POST", f"{c}/announcement-postings", {V, B}, "object",
-              {"posted_on": "2026-03-02", "location": "村务公开栏"}, STALE),
-        Route("POST", f"{c}/objections/o1/resolution", {T}, "object",
-              {"procedure": "identification", "outcome": "dismissed", "reason": "x"}, STALE),
+        Route(
+            "POST",
+            f"{c}/announcement-postings",
+            {V, B},
+            "object",
+            {"posted_on": "2026-03-02", "location": "村务公开栏"},
+            STALE,
+        ),
+        Route(
+            "POST",
+            f"{c}/objections/o1/resolution",
+            {T},
+            "object",
+            {"procedure": "identification", "outcome": "dismissed", "reason": "x"},
+            STALE,
+        ),
         # progress: the city, or the measure's named responsible person — a user, not a role
         # (MEASURE names township.baishishan; these callers are other users: 403)
-        Route("POST", f"{c}/measures/{f['measure']}/progress", {B}, "object",
-              {"status": "in_progress", "note": "x"}, STALE),
+        Route(
+            "POST",
+            f"{c}/measures/{f['measure']}/progress",
+            {B},
+            "object",
+            {"status": "in_progress", "note": "x"},
+            STALE,
+        ),
         Route("GET", f"{c}/documents/announcement", CASE_READERS, "object"),
         Route("GET", f"{c}/as-of", CASE_READERS, "object", {"at": "2026-12-01T00:00:00+08:00"}),
         Route("GET", f"{c}/national-sync", CASE_READERS | {X}, "object"),
         Route("GET", "/api/v1/department-data/datasets", {D, B, M, A}, "none"),
-        Route("POST", "/api/v1/department-data/social_assistance/snapshots", {D, B, M}, "none",
-              {"records": []}),
+        Route(
+            "POST",
+            "/api/v1/department-data/social_assistance/snapshots",
+            {D, B, M},
+            "none",
+            {"records": []},
+        ),
         Route("GET", "/api/v1/policies", EVERYONE, "none"),
-        Route("POST", "/api/v1/policies", {B, M}, "none",
-              {"effective_from": "2026-12-01", "reason": "x", "notice_days": 5}),
+        Route(
+            "POST",
+            "/api/v1/policies",
+            {B, M},
+            "none",
+            {"effective_from": "2026-12-01", "reason": "x", "notice_days": 5},
+        ),
         Route("GET", "/api/v1/policies/jiaohe-2022.1", EVERYONE, "none"),
         Route("GET", "/api/v1/code-lists", EVERYONE, "none"),
         Route("GET", "/api/v1/code-lists/corrections", EVERYONE, "none"),
-        Route("POST", "/api/v1/code-lists/corrections", {B, M}, "none",
-              {"reason": "x", "lists": {"sex": {"national": ["男", "女"],
-                                                "items": {"male": "男", "female": "女"}}}}),
+        Route(
+            "POST",
+            "/api/v1/code-lists/corrections",
+            {B, M},
+            "none",
+            {
+                "reason": "x",
+                "lists": {
+                    "sex": {"national": ["男", "女"], "items": {"male": "男", "female": "女"}}
+                },
+            },
+        ),
         Route("GET", f"/api/v1/households/{hh}", CASE_READERS, "object"),
         Route("PATCH", f"/api/v1/households/{hh}", {V}, "object", {"household_number": "H-1"}),
-        Route("POST", f"/api/v1/households/{hh}/members", {V}, "object", {
-            "name": "赵小", "id_number": new_id_number("20100101", "male"), "relation": "son"}),
-        Route("PATCH", f"/api/v1/households/{hh}/members/{member}", {V}, "object",
-              {"health": "healthy"}),
-        Route("POST", "/api/v1/fund/disbursements", {V, T, B}, "object",
-              {"case_id": case, "amount": "10.00", "purpose": "x"}),
-        Route("POST", f"/api/v1/fund/disbursements/{f['disbursement']}/decision", {B}, "object",
-              {"approve": False, "reason": "x"}),
-        Route("POST", f"/api/v1/fund/disbursements/{f['disbursement']}/reversal", {B}, "object",
-              {"reason": "x"}),
+        Route(
+            "POST",
+            f"/api/v1/households/{hh}/members",
+            {V},
+            "object",
+            {"name": "赵小", "id_number": new_id_number("20100101", "male"), "relation": "son"},
+        ),
+        Route(
+            "PATCH",
+            f"/api/v1/households/{hh}/members/{member}",
+            {V},
+            "object",
+            {"health": "healthy"},
+        ),
+        Route(
+            "POST",
+            "/api/v1/fund/disbursements",
+            {V, T, B},
+            "object",
+            {"case_id": case, "amount": "10.00", "purpose": "x"},
+        ),
+        Route(
+            "POST",
+            f"/api/v1/fund/disbursements/{f['disbursement']}/decision",
+            {B},
+            "object",
+            {"approve": False, "reason": "x"},
+        ),
+        Route(
+            "POST",
+            f"/api/v1/fund/disbursements/{f['disbursement']}/reversal",
+            {B},
+            "object",
+            {"reason": "x"},
+        ),
         Route("GET", "/api/v1/fund/balances", {V, T, B, A, M}, "none"),
-        Route("POST", "/api/v1/elimination-rounds", {B}, "create",
-              {"area": "220281102", "reason": "x"}),
+        Route(
+            "POST",
+            "/api/v1/elimination-rounds",
+            {B},
+            "create",
+            {"area": "220281102", "reason": "x"},
+        ),
         Route("GET", f"/api/v1/elimination-rounds/{f['round']}", {T, B, A, M}, "object"),
-        Route("POST", "/api/v1/intake/self-declarations", {P}, "create", {
-            "name": "刘", "phone": "13912345678", "village_code": "220281102200",
-            "household_size": 3, "hardship": "x", "risk_type": "accident",
-            "id_number": new_id_number()}),
+        Route(
+            "POST",
+            "/api/v1/intake/self-declarations",
+            {P},
+            "create",
+            {
+                "name": "刘",
+                "phone": "13912345678",
+                "village_code": "220281102200",
+                "household_size": 3,
+                "hardship": "x",
+                "risk_type": "accident",
+                "id_number": new_id_number(),
+            },
+        ),
         Route("GET", f"/api/v1/intake/self-declarations/{f['tracking']}", {P}, "none"),
-        Route("GET", f"/api/v1/households/{hh}/personal-data", {V, T, B}, "object",
-              {"purpose": "核对身份"}),
+        Route(
+            "GET",
+            f"/api/v1/households/{hh}/personal-data",
+            {V, T, B},
+            "object",
+            {"purpose": "核对身份"},
+        ),
         Route("GET", "/api/v1/access-log", {A, M}, "none"),
         Route("GET", "/api/v1/audit/public-key", EVERYONE, "none"),
         Route("GET", "/api/v1/audit/checkpoint", EVERYONE, "none"),
         Route("GET", "/api/v1/audit/checkpoints", EVERYONE, "none"),
         Route("POST", "/api/v1/audit/checkpoints", {B, M}, "none"),
         Route("GET", "/api/v1/audit/bundle", {B, A, M}, "city"),
-        Route("GET", "/api/v1/audit/log/0/inclusion", EVERYONE, "none",
-              {"tree_size": f["tree_size"]}),
-        Route("GET", "/api/v1/audit/consistency", EVERYONE, "none",
-              {"first": f["tree_size"], "second": f["tree_size"]}),
+        Route(
+            "GET", "/api/v1/audit/log/0/inclusion", EVERYONE, "none", {"tree_size": f["tree_size"]}
+        ),
+        Route(
+            "GET",
+            "/api/v1/audit/consistency",
+            EVERYONE,
+            "none",
+            {"first": f["tree_size"], "second": f["tree_size"]},
+        ),
         Route("GET", "/api/v1/audit/log", {B, A, M, X}, "none"),
-        Route("GET", "/api/v1/audit/cases", {B, A, M}, "list",
-              {"as_of": "2026-12-01T00:00:00+08:00"}),
+        Route(
+            "GET", "/api/v1/audit/cases", {B, A, M}, "list", {"as_of": "2026-12-01T00:00:00+08:00"}
+        ),
         Route("GET", "/api/v1/audit/activity", {B, A, M}, "list"),
         Route("GET", "/api/v1/audit/activity/summary", {B, A, M}, "list"),
         Route("GET", "/api/v1/exports/national", {B, X}, "list", {"after": -1}),
@@ -176,61 +318,145 @@ def routes(f: dict[str, str]) -> list[Route]:
         Route("GET", "/api/v1/exports/national/columns", CASE_READERS | {X}, "none"),
         Route("GET", "/api/v1/quality", WORKERS | {A, M}, "list"),
         Route("GET", f"/api/v1/exports/national/batches/{f['batch']}", {B, X, A, M}, "none"),
-        Route("POST", "/api/v1/exports/national/acknowledgments", {B, X}, "none",
-              {"batch_id": f["batch"], "items": [{"case_id": case, "status": "rejected",
-                                                   "reason": "x"}]}),
+        Route(
+            "POST",
+            "/api/v1/exports/national/acknowledgments",
+            {B, X},
+            "none",
+            {
+                "batch_id": f["batch"],
+                "items": [{"case_id": case, "status": "rejected", "reason": "x"}],
+            },
+        ),
         Route("GET", "/api/v1/ledgers/monitored-households", WORKERS | {A, M}, "list"),
-        Route("POST", "/api/v1/warning-lists", {T}, "create", {"entries": [
-            {"village_code": "220281102200", "head_name": "赵", "risk_type": "illness",
-             "description": "x"}]}),
+        Route(
+            "POST",
+            "/api/v1/warning-lists",
+            {T},
+            "create",
+            {
+                "entries": [
+                    {
+                        "village_code": "220281102200",
+                        "head_name": "赵",
+                        "risk_type": "illness",
+                        "description": "x",
+                    }
+                ]
+            },
+        ),
         Route("GET", "/api/v1/warning-lists", {T, B, A, M}, "list"),
         Route("GET", "/api/v1/warning-lists/entries", WORKERS | {A, M}, "list"),
         Route("POST", f"/api/v1/warning-lists/{f['list']}/entries/1/case", {V}, "object"),
         Route("GET", "/api/v1/households", CASE_READERS, "list"),
-        Route("POST", "/api/v1/warning-indicators", {B}, "create", {
-            "name": "x", "cause": "flood",
-            "rule": {"kind": "disaster_area", "area_codes": ["220281102"]}}),
+        Route(
+            "POST",
+            "/api/v1/warning-indicators",
+            {B},
+            "create",
+            {
+                "name": "x",
+                "cause": "flood",
+                "rule": {"kind": "disaster_area", "area_codes": ["220281102"]},
+            },
+        ),
         Route("GET", "/api/v1/warning-indicators", {B, A, M}, "none"),
         Route("POST", f"/api/v1/warning-indicators/{f['indicator']}/evaluations", {B}, "none"),
         Route("GET", "/api/v1/alert-proposals", {B, A, M}, "list"),
-        Route("POST", f"/api/v1/alert-proposals/{f['proposal']}/decision", {B}, "object",
-              {"decision": "dismiss", "reason": "x"}),
+        Route(
+            "POST",
+            f"/api/v1/alert-proposals/{f['proposal']}/decision",
+            {B},
+            "object",
+            {"decision": "dismiss", "reason": "x"},
+        ),
         Route("GET", "/api/v1/warning-lists/status", {T, B, A, M}, "list"),
         Route("GET", "/api/v1/ledgers/warning-list", WORKERS | {A, M}, "list"),
         Route("GET", "/api/v1/ledgers/fund", {V, T, B, A, M}, "list", {"year": 2026}),
-        Route("POST", "/api/v1/obligations/completions", {T}, "none",
-              {"kind": "township_study", "period": "2026-H1", "evidence_sha256": "0" * 64}),
+        Route(
+            "POST",
+            "/api/v1/obligations/completions",
+            {T},
+            "none",
+            {"kind": "township_study", "period": "2026-H1", "evidence_sha256": "0" * 64},
+        ),
         Route("GET", "/api/v1/obligations", {T, B, D, A, M}, "none"),
-        Route("POST", "/api/v1/households", {V}, "create", {
-            "head_name": "钱", "head_id_number": new_id_number(), "village_code": "220281102200",
-            "size": 2}),
-        Route("POST", "/api/v1/screening/campaigns", {B}, "create",
-              {"period": "2027-04", "area_codes": ["220281102"]}),
+        Route(
+            "POST",
+            "/api/v1/households",
+            {V},
+            "create",
+            {
+                "head_name": "钱",
+                "head_id_number": new_id_number(),
+                "village_code": "220281102200",
+                "size": 2,
+            },
+        ),
+        Route(
+            "POST",
+            "/api/v1/screening/campaigns",
+            {B},
+            "create",
+            {"period": "2027-04", "area_codes": ["220281102"]},
+        ),
         Route("GET", "/api/v1/screening/campaigns", WORKERS | {A, M}, "list"),
-        Route("POST", "/api/v1/regional-alerts", {B}, "create", {
-            "cause": "hail", "area_codes": ["220281102"], "starts_on": "2026-03-01",
-            "description": "冰雹"}),
+        Route(
+            "POST",
+            "/api/v1/regional-alerts",
+            {B},
+            "create",
+            {
+                "cause": "hail",
+                "area_codes": ["220281102"],
+                "starts_on": "2026-03-01",
+                "description": "冰雹",
+            },
+        ),
         Route("GET", "/api/v1/regional-alerts", WORKERS | {A, M}, "list"),
-        Route("GET", f"/api/v1/screening/rounds/{f['screening']}/progress", WORKERS | {A, M},
-              "object"),
-        Route("GET", f"/api/v1/screening/rounds/{f['screening']}/tasks", WORKERS | {A, M},
-              "object"),
-        Route("POST", "/api/v1/screening/visits", {V}, "object", {
-            "household_id": hh, "visited_on": "2026-03-01", "result": "no_risk"}),
+        Route(
+            "GET", f"/api/v1/screening/rounds/{f['screening']}/progress", WORKERS | {A, M}, "object"
+        ),
+        Route(
+            "GET", f"/api/v1/screening/rounds/{f['screening']}/tasks", WORKERS | {A, M}, "object"
+        ),
+        Route(
+            "POST",
+            "/api/v1/screening/visits",
+            {V},
+            "object",
+            {"household_id": hh, "visited_on": "2026-03-01", "result": "no_risk"},
+        ),
         Route("GET", "/api/v1/ledgers/screening", WORKERS | {A, M}, "list"),
-        Route("POST", "/api/v1/warning-batches", {D, B}, "none", [{
-            "姓名": "孙", "证件号码": new_id_number(), "村代码": "220281102200",
-            "风险类型": "因病", "预警信息": "x"}]),
+        Route(
+            "POST",
+            "/api/v1/warning-batches",
+            {D, B},
+            "none",
+            [
+                {
+                    "姓名": "孙",
+                    "证件号码": new_id_number(),
+                    "村代码": "220281102200",
+                    "风险类型": "因病",
+                    "预警信息": "x",
+                }
+            ],
+        ),
         Route("GET", "/api/v1/warning-batches", {D, B, A, M}, "none"),
         Route("GET", f"/api/v1/warning-batches/{f['warnings']}", {D, B, A, M}, "city"),
         Route("GET", f"/api/v1/warning-batches/{f['warnings']}/rows", {D, B, A, M}, "city"),
-        Route("GET", f"/api/v1/warning-batches/{f['warnings']}/feedback", {D, B, A, M},
-              "city"),
-        Route("POST", f"/api/v1/warning-batches/{f['warnings']}/dispositions", {B}, "city",
-              {"items": [{"line": 2, "decision": "dismiss", "reason": "x"}]}),
+        Route("GET", f"/api/v1/warning-batches/{f['warnings']}/feedback", {D, B, A, M}, "city"),
+        Route(
+            "POST",
+            f"/api/v1/warning-batches/{f['warnings']}/dispositions",
+            {B},
+            "city",
+            {"items": [{"line": 2, "decision": "dismiss", "reason": "x"}]},
+        ),
         Route("GET", "/api/v1/workflows/case", EVERYONE, "none"),
         Route("GET", "/api/v1/workflows/permissions", EVERYONE, "none"),
-    ]  # fmt: skip
+    ]
 
 
 FINGERPRINT = """SELECT (SELECT count(*) FROM case_event), (SELECT count(*) FROM monitoring_case),
@@ -257,42 +483,97 @@ async def fixtures(api: Api) -> dict[str, Any]:
     await api.post("bureau.jiaohe", "/api/v1/policies", budget)
     money = {"case_id": case_id, "amount": "100.00", "purpose": "医疗救助"}
     asked = await api.post("township.baishishan", "/api/v1/fund/disbursements", money)
-    opened = await api.post("bureau.jiaohe", "/api/v1/elimination-rounds",
-                            {"area": "220281102", "reason": "x"})  # fmt: skip
-    declared = await api.post("platform.12317", "/api/v1/intake/self-declarations", {
-        "name": "刘", "phone": "13912345678", "village_code": "220281102200",
-        "household_size": 3, "hardship": "x", "risk_type": "accident",
-        "id_number": new_id_number()})  # fmt: skip
+    opened = await api.post(
+        "bureau.jiaohe", "/api/v1/elimination-rounds", {"area": "220281102", "reason": "x"}
+    )
+    declared = await api.post(
+        "platform.12317",
+        "/api/v1/intake/self-declarations",
+        {
+            "name": "刘",
+            "phone": "13912345678",
+            "village_code": "220281102200",
+            "household_size": 3,
+            "hardship": "x",
+            "risk_type": "accident",
+            "id_number": new_id_number(),
+        },
+    )
     batch = await api.get("exporter.national", "/api/v1/exports/national")
     signed = await api.post("bureau.jiaohe", "/api/v1/audit/checkpoints")
-    screening = await api.post("bureau.jiaohe", "/api/v1/regional-alerts", {
-        "cause": "flood", "area_codes": ["220281102"], "starts_on": "2026-03-01",
-        "description": "洪涝"})  # fmt: skip
-    warnings = await api.client.post("/api/v1/warning-batches", headers={
-        **api.headers("dept.civil-affairs"), "Content-Type": "text/csv"}, content=(
+    screening = await api.post(
+        "bureau.jiaohe",
+        "/api/v1/regional-alerts",
+        {
+            "cause": "flood",
+            "area_codes": ["220281102"],
+            "starts_on": "2026-03-01",
+            "description": "洪涝",
+        },
+    )
+    warnings = await api.client.post(
+        "/api/v1/warning-batches",
+        headers={**api.headers("dept.civil-affairs"), "Content-Type": "text/csv"},
+        content=(
             f"姓名,证件号码,村代码,风险类型,预警信息\n周,{new_id_number()},220281102200,因病,x\n"
-        ).encode())  # fmt: skip
-    listed = await api.post("township.baishishan", "/api/v1/warning-lists", {"entries": [{
-        "village_code": "220281102200", "head_name": "王德福", "risk_type": "illness",
-        "description": "x", "household_id": household}]})  # fmt: skip
-    indicator = await api.post("bureau.jiaohe", "/api/v1/warning-indicators", {
-        "name": "洪涝", "cause": "flood",
-        "rule": {"kind": "disaster_area", "area_codes": ["220281102200"]}})  # fmt: skip
+        ).encode(),
+    )
+    listed = await api.post(
+        "township.baishishan",
+        "/api/v1/warning-lists",
+        {
+            "entries": [
+                {
+                    "village_code": "220281102200",
+                    "head_name": "王德福",
+                    "risk_type": "illness",
+                    "description": "x",
+                    "household_id": household,
+                }
+            ]
+        },
+    )
+    indicator = await api.post(
+        "bureau.jiaohe",
+        "/api/v1/warning-indicators",
+        {
+            "name": "洪涝",
+            "cause": "flood",
+            "rule": {"kind": "disaster_area", "area_codes": ["220281102200"]},
+        },
+    )
     proposed = await api.post(
         "bureau.jiaohe", f"/api/v1/warning-indicators/{indicator.json()['id']}/evaluations"
     )
-    for response in (asked, opened, declared, batch, signed, screening, warnings, listed,
-                     indicator, proposed):  # fmt: skip
+    for response in (
+        asked,
+        opened,
+        declared,
+        batch,
+        signed,
+        screening,
+        warnings,
+        listed,
+        indicator,
+        proposed,
+    ):
         assert response.status_code in (200, 201), response.text
     return {
-        "case": case_id, "household": household, "member": members["members"][0]["id"],
-        "measure": list(planned["facts"]["measures"])[-1], "disbursement": asked.json()["id"],
-        "round": opened.json()["id"], "tracking": declared.json()["tracking_number"],
-        "batch": batch.headers["X-Export-Batch"], "tree_size": signed.json()["tree_size"],
-        "screening": screening.json()["id"], "warnings": warnings.json()["id"],
-        "list": listed.json()["id"], "indicator": indicator.json()["id"],
+        "case": case_id,
+        "household": household,
+        "member": members["members"][0]["id"],
+        "measure": list(planned["facts"]["measures"])[-1],
+        "disbursement": asked.json()["id"],
+        "round": opened.json()["id"],
+        "tracking": declared.json()["tracking_number"],
+        "batch": batch.headers["X-Export-Batch"],
+        "tree_size": signed.json()["tree_size"],
+        "screening": screening.json()["id"],
+        "warnings": warnings.json()["id"],
+        "list": listed.json()["id"],
+        "indicator": indicator.json()["id"],
         "proposal": proposed.json()[0]["id"],
-    }  # fmt: skip
+    }
 
 
 async def test_every_role_on_every_route_inside_and_outside_its_area(api: Api) -> None:
@@ -344,13 +625,21 @@ async def test_every_role_on_every_route_inside_and_outside_its_area(api: Api) -
 
 
 def _template(path: str, f: dict[str, Any]) -> str:
-    names = {str(f["case"]): "{case_id}", str(f["household"]): "{household_id}",
-             str(f["member"]): "{member_id}", str(f["measure"]): "{measure_id}",
-             str(f["disbursement"]): "{disbursement_id}", str(f["round"]): "{round_id}",
-             str(f["tracking"]): "{tracking_number}", str(f["batch"]): "{batch_id}",
-             str(f["screening"]): "{round_id}", str(f["warnings"]): "{batch_id}",
-             str(f["list"]): "{list_id}", str(f["indicator"]): "{indicator_id}",
-             str(f["proposal"]): "{proposal_id}"}  # fmt: skip
+    names = {
+        str(f["case"]): "{case_id}",
+        str(f["household"]): "{household_id}",
+        str(f["member"]): "{member_id}",
+        str(f["measure"]): "{measure_id}",
+        str(f["disbursement"]): "{disbursement_id}",
+        str(f["round"]): "{round_id}",
+        str(f["tracking"]): "{tracking_number}",
+        str(f["batch"]): "{batch_id}",
+        str(f["screening"]): "{round_id}",
+        str(f["warnings"]): "{batch_id}",
+        str(f["list"]): "{list_id}",
+        str(f["indicator"]): "{indicator_id}",
+        str(f["proposal"]): "{proposal_id}",
+    }
     parts = path.split("/")
     out = []
     for i, part in enumerate(parts):
@@ -396,9 +685,15 @@ def _expect(route: Route, role: str, where: str) -> int | str:
 
 
 async def _call(api: Api, route: Route, role: str, area: str, department: str | None) -> Any:
-    token = mint(api.settings, sub=f"matrix.{role}.{area}", role=Role(role), area=area,
-                 department=(department or "civil_affairs") if role == D else None,
-                 now=api.clock.now(), ttl=timedelta(hours=1))  # fmt: skip
+    token = mint(
+        api.settings,
+        sub=f"matrix.{role}.{area}",
+        role=Role(role),
+        area=area,
+        department=(department or "civil_affairs") if role == D else None,
+        now=api.clock.now(),
+        ttl=timedelta(hours=1),
+    )
     headers = {"Authorization": f"Bearer {token}", **(route.headers or {})}
     if route.method == "GET":
         return await api.client.get(route.path, headers=headers, params=route.body)

@@ -83,13 +83,20 @@ async def test_the_service_role_owns_nothing_and_cannot_lift_the_triggers(
     try:
         async with engine.connect() as connection:
             user = await connection.scalar(text("SELECT current_user"))
-            owned = await connection.scalar(text(
-                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-                " AND tableowner = current_user"))  # fmt: skip
-            assert user != "postgres" and owned == 0
-        for statement in ("ALTER TABLE case_event DISABLE TRIGGER USER",
-                          "TRUNCATE case_event CASCADE", "DROP TABLE audit_checkpoint",
-                          "UPDATE alembic_version SET version_num = 'x'"):  # fmt: skip
+            owned = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                    " AND tableowner = current_user"
+                )
+            )
+            assert user != "postgres"
+            assert owned == 0
+        for statement in (
+            "ALTER TABLE case_event DISABLE TRIGGER USER",
+            "TRUNCATE case_event CASCADE",
+            "DROP TABLE audit_checkpoint",
+            "UPDATE alembic_version SET version_num = 'x'",
+        ):
             with pytest.raises(DBAPIError, match=r"must be owner|permission denied"):
                 async with engine.begin() as connection:
                     await connection.execute(text(statement))
@@ -121,8 +128,11 @@ async def test_every_table_marked_append_only_refuses_changes_at_the_database(ap
         async with engine.connect() as connection:
             if api.settings.database_url.startswith("sqlite"):
                 rows = await connection.execute(text(SQLITE_TRIGGERS))
-                refusing = {(table, name.rsplit("_", 1)[-1])
-                            for table, name, sql in rows if "RAISE(ABORT" in sql}  # fmt: skip
+                refusing = {
+                    (table, name.rsplit("_", 1)[-1])
+                    for table, name, sql in rows
+                    if "RAISE(ABORT" in sql
+                }
                 assert {(t, op) for t in marked for op in ("update", "delete")} <= refusing
                 return
             # tgtype bits: 16 UPDATE, 8 DELETE
@@ -132,8 +142,9 @@ async def test_every_table_marked_append_only_refuses_changes_at_the_database(ap
             for table in marked:
                 held = await connection.execute(text(PRIVILEGES), {"r": role, "t": table})
                 assert tuple(held.one()) == (True, False, False), table
-            working = await connection.execute(text(PRIVILEGES),
-                                               {"r": role, "t": "monitoring_case"})  # fmt: skip
+            working = await connection.execute(
+                text(PRIVILEGES), {"r": role, "t": "monitoring_case"}
+            )
             assert tuple(working.one()) == (True, True, True)
     finally:
         await engine.dispose()

@@ -36,8 +36,9 @@ async def make_bundle(api: Api, out: Path, **selection: Any) -> Path:
 
 
 def check(bundle: Path, api: Api, **kwargs: Any) -> Report:
-    return verify_bundle(bundle, public_key=Signer(api.settings.audit_signing_key).public_key_b64,
-                         **kwargs)  # fmt: skip
+    return verify_bundle(
+        bundle, public_key=Signer(api.settings.audit_signing_key).public_key_b64, **kwargs
+    )
 
 
 async def checkpoint(api: Api) -> dict[str, Any]:
@@ -85,9 +86,11 @@ async def test_a_clean_trail_verifies_offline_with_every_check(api: Api, tmp_pat
     seen: list[int] = []
     report = check(bundle, api, progress=seen.append, progress_every=5)
     assert report.ok, [str(p) for p in report.problems]
-    assert report.cases == 3 and report.checkpoints == 3
+    assert report.cases == 3
+    assert report.checkpoints == 3
     assert report.events == len(lines(bundle)) == report.tree_size
-    assert seen and seen[0] == 5
+    assert seen
+    assert seen[0] == 5
     assert {parse(line)[2]["case_id"] for line in lines(bundle)} == set(cases)
 
 
@@ -99,11 +102,11 @@ async def test_an_area_or_a_period_exports_whole_cases_with_proofs(
     report = check(area, api)
     assert report.ok, [str(p) for p in report.problems]
     assert {parse(line)[2]["case_id"] for line in lines(area)} == {third}
-    assert (area / "proofs.jsonl").exists() and (area / "consistency.jsonl").exists()
+    assert (area / "proofs.jsonl").exists()
+    assert (area / "consistency.jsonl").exists()
     api.clock.advance(timedelta(days=3))
     await api.must("cadre.laodong", third, "start_village_review")
-    period = await make_bundle(api, tmp_path / "period",
-                               since=api.clock.now() - timedelta(hours=1))  # fmt: skip
+    period = await make_bundle(api, tmp_path / "period", since=api.clock.now() - timedelta(hours=1))
     report = check(period, api)
     assert report.ok, [str(p) for p in report.problems]
     events = [parse(line)[2] for line in lines(period)]
@@ -119,7 +122,8 @@ async def test_the_command_line_verifies_and_fails_with_the_location(
     key = Signer(api.settings.audit_signing_key).public_key_b64
     runner = CliRunner()
     passed = runner.invoke(cli, ["audit", "verify", str(bundle), "--public-key", key])
-    assert passed.exit_code == 0 and "OK: every check passed" in passed.output
+    assert passed.exit_code == 0
+    assert "OK: every check passed" in passed.output
     content = lines(bundle)
     content[5] = content[5].replace(b'"seq":', b'"seq": ', 1)
     rewrite(bundle, content)
@@ -142,8 +146,7 @@ async def superuser(api: Api, statements: list[tuple[str, dict[str, Any]]]) -> N
                 await connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             else:
                 for operation in ("update", "delete"):
-                    await connection.execute(text(f"DROP TRIGGER IF EXISTS "
-                                                  f"{table}_no_{operation}"))  # fmt: skip
+                    await connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{operation}"))
         for statement, params in statements:
             await connection.execute(text(statement), params)
         if postgres:
@@ -155,9 +158,13 @@ async def superuser(api: Api, statements: list[tuple[str, dict[str, Any]]]) -> N
 async def log_index_of(api: Api, case_id: str, seq: int) -> int:
     engine = make_engine(api.settings.database_url)
     async with engine.connect() as connection:
-        index = await connection.scalar(text(
-            "SELECT l.log_index FROM audit_log l JOIN case_event e ON e.id = l.event_id"
-            " WHERE e.case_id = :c AND e.seq = :s"), {"c": case_id, "s": seq})  # fmt: skip
+        index = await connection.scalar(
+            text(
+                "SELECT l.log_index FROM audit_log l JOIN case_event e ON e.id = l.event_id"
+                " WHERE e.case_id = :c AND e.seq = :s"
+            ),
+            {"c": case_id, "s": seq},
+        )
     await engine.dispose()
     assert index is not None
     return int(index)
@@ -166,26 +173,39 @@ async def log_index_of(api: Api, case_id: str, seq: int) -> int:
 async def test_a_field_changed_in_the_database_is_located(api: Api, tmp_path: Path) -> None:
     first, _, _ = await trail(api)
     index = await log_index_of(api, first, 4)
-    await superuser(api, [("UPDATE case_event SET actor_sub = 'someone.else' WHERE case_id = :c"
-                           " AND seq = 4", {"c": first})])  # fmt: skip
+    await superuser(
+        api,
+        [
+            (
+                "UPDATE case_event SET actor_sub = 'someone.else' WHERE case_id = :c AND seq = 4",
+                {"c": first},
+            )
+        ],
+    )
     report = check(await make_bundle(api, tmp_path / "b"), api)
     assert report.first is not None
-    assert (report.first.code, report.first.log_index, report.first.case_id,
-            report.first.seq) == ("event_altered", index, first, 4)  # fmt: skip
+    assert (report.first.code, report.first.log_index, report.first.case_id, report.first.seq) == (
+        "event_altered",
+        index,
+        first,
+        4,
+    )
 
 
 async def test_an_event_deleted_from_the_database_is_located(api: Api, tmp_path: Path) -> None:
     first, _, _ = await trail(api)
     index = await log_index_of(api, first, 3)
-    await superuser(api, [
-        ("DELETE FROM audit_log WHERE log_index = :i", {"i": index}),
-        ("DELETE FROM case_event WHERE case_id = :c AND seq = 3", {"c": first}),
-    ])  # fmt: skip
+    await superuser(
+        api,
+        [
+            ("DELETE FROM audit_log WHERE log_index = :i", {"i": index}),
+            ("DELETE FROM case_event WHERE case_id = :c AND seq = 3", {"c": first}),
+        ],
+    )
     report = check(await make_bundle(api, tmp_path / "b"), api)
     codes = {(p.code, p.log_index) for p in report.problems}
     assert ("log_gap", index + 1) in codes  # the entry after the hole
-    assert any(p.code == "chain_seq" and p.case_id == first and p.seq == 4
-               for p in report.problems)  # fmt: skip
+    assert any(p.code == "chain_seq" and p.case_id == first and p.seq == 4 for p in report.problems)
 
 
 async def test_a_rewritten_and_rehashed_case_is_caught_by_the_signed_root(
@@ -197,8 +217,15 @@ async def test_a_rewritten_and_rehashed_case_is_caught_by_the_signed_root(
     signed = await checkpoint(api)
     engine = make_engine(api.settings.database_url)
     async with make_sessionmaker(engine)() as session:
-        events = (await session.execute(select(CaseEvent).where(CaseEvent.case_id == first)
-                                        .order_by(CaseEvent.seq))).scalars().all()  # fmt: skip
+        events = (
+            (
+                await session.execute(
+                    select(CaseEvent).where(CaseEvent.case_id == first).order_by(CaseEvent.seq)
+                )
+            )
+            .scalars()
+            .all()
+        )
     await engine.dispose()
     statements: list[tuple[str, dict[str, Any]]] = []
     prev = events[0].prev_hash
@@ -207,19 +234,24 @@ async def test_a_rewritten_and_rehashed_case_is_caught_by_the_signed_root(
         if event.seq == 2:
             fields["actor"]["sub"] = "someone.else"
         digest = event_hash(fields, prev)
-        statements.append(("UPDATE case_event SET actor_sub = :a, prev_hash = :p, hash = :h"
-                           " WHERE id = :i", {"a": fields["actor"]["sub"], "p": prev,
-                                              "h": digest, "i": event.id}))  # fmt: skip
+        statements.append(
+            (
+                "UPDATE case_event SET actor_sub = :a, prev_hash = :p, hash = :h WHERE id = :i",
+                {"a": fields["actor"]["sub"], "p": prev, "h": digest, "i": event.id},
+            )
+        )
         prev = digest
-    statements.append(("UPDATE monitoring_case SET last_hash = :h WHERE id = :c",
-                       {"h": prev, "c": first}))  # fmt: skip
+    statements.append(
+        ("UPDATE monitoring_case SET last_hash = :h WHERE id = :c", {"h": prev, "c": first})
+    )
     await superuser(api, statements)
     bundle = await make_bundle(api, tmp_path / "b")
     report = check(bundle, api)
     assert [p.code for p in report.problems] == ["root_mismatch"]
     changed = await log_index_of(api, first, 2)
     first_signed = json.loads((bundle / "checkpoints.jsonl").read_text().splitlines()[0])
-    assert report.problems[0].log_index == 0 and changed < first_signed["tree_size"]
+    assert report.problems[0].log_index == 0
+    assert changed < first_signed["tree_size"]
     assert signed["tree_size"] == report.tree_size
 
 
@@ -246,21 +278,34 @@ async def test_file_tampering_of_each_kind_is_detected_and_located(
     changed = [*original]
     changed[at] = changed[at].replace(b'"role":"', b'"role":"x', 1)
     report = attacked("changed", changed)
-    assert report.first is not None and (report.first.code, report.first.log_index) == (
-        "event_altered", parse(original[at])[0])  # fmt: skip
+    assert report.first is not None
+    assert (report.first.code, report.first.log_index) == (
+        "event_altered",
+        parse(original[at])[0],
+    )
 
     # delete one event
     at = locate(original, second, 2)
     report = attacked("deleted", original[:at] + original[at + 1 :])
-    assert report.first is not None and report.first.code == "log_gap"
+    assert report.first is not None
+    assert report.first.code == "log_gap"
     assert report.first.log_index == parse(original[at + 1])[0]
 
     # insert one: a forged event, correctly hashed and chained onto the case's last event
-    last = locate(original, first, max(parse(x)[2]["seq"] for x in original
-                                       if parse(x)[2]["case_id"] == first))  # fmt: skip
+    last = locate(
+        original,
+        first,
+        max(parse(x)[2]["seq"] for x in original if parse(x)[2]["case_id"] == first),
+    )
     index, digest, document = parse(original[last])
-    forged = {**document, "seq": document["seq"] + 1, "prev_hash": digest, "name": "reject",
-              "from_state": "assisted", "to_state": "rejected"}  # fmt: skip
+    forged = {
+        **document,
+        "seq": document["seq"] + 1,
+        "prev_hash": digest,
+        "name": "reject",
+        "from_state": "assisted",
+        "to_state": "rejected",
+    }
     fields = {k: v for k, v in forged.items() if k != "prev_hash"}
     forged_line = b"%d\t%s\t%s\n" % (
         index + 1,
@@ -281,7 +326,8 @@ async def test_file_tampering_of_each_kind_is_detected_and_located(
     swapped[b] = original[a].replace(b"%d\t" % ia, b"%d\t" % ib, 1)
     report = attacked("swapped", swapped)
     assert [p.code for p in report.problems] == ["root_mismatch"]
-    assert report.problems[0].log_index is not None and report.problems[0].log_index <= ia
+    assert report.problems[0].log_index is not None
+    assert report.problems[0].log_index <= ia
 
     # truncate the log
     report = attacked("truncated", original[:-3])
@@ -290,8 +336,9 @@ async def test_file_tampering_of_each_kind_is_detected_and_located(
 
 
 def resign(signer: Signer, point: dict[str, Any]) -> str:
-    message = checkpoint_message(point["origin"], point["tree_size"], point["root_hash"],
-                                 point["created_at"])  # fmt: skip
+    message = checkpoint_message(
+        point["origin"], point["tree_size"], point["root_hash"], point["created_at"]
+    )
     return signer.sign(message)
 
 
@@ -303,24 +350,35 @@ async def test_a_checkpoint_forged_with_another_key_is_refused(api: Api, tmp_pat
     fake = {**points[0], "root_hash": "ab" * 32, "key_id": forger.key_id}
     fake["signature"] = resign(forger, fake)
     (bundle / "checkpoints.jsonl").write_text(
-        "\n".join(json.dumps(p) for p in [fake, *points[1:]]) + "\n")  # fmt: skip
+        "\n".join(json.dumps(p) for p in [fake, *points[1:]]) + "\n"
+    )
     report = check(bundle, api)
     assert [(p.code, str(points[0]["tree_size"]) in p.detail) for p in report.problems] == [
-        ("checkpoint_signature", True)]  # fmt: skip
+        ("checkpoint_signature", True)
+    ]
     # the attacker re-signs everything with their key and puts it in the manifest
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["public_key"] = forger.public_key_b64
     manifest["key_id"] = forger.key_id
     manifest["public_keys"] = {forger.key_id: forger.public_key_b64}
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    resigned = [{**p, "signature": resign(forger, p), "key_id": forger.key_id,
-                 "note_signature": forger.sign(
-        note_body(p["origin"], int(p["tree_size"]), p["root_hash"]))} for p in points]  # fmt: skip
+    resigned = [
+        {
+            **p,
+            "signature": resign(forger, p),
+            "key_id": forger.key_id,
+            "note_signature": forger.sign(
+                note_body(p["origin"], int(p["tree_size"]), p["root_hash"])
+            ),
+        }
+        for p in points
+    ]
     (bundle / "checkpoints.jsonl").write_text("\n".join(json.dumps(p) for p in resigned) + "\n")
     pinned = check(bundle, api)
     assert {p.code for p in pinned.problems} >= {"key_mismatch", "checkpoint_signature"}
     unpinned = verify_bundle(bundle)  # passes on its own key, and says the key was not pinned
-    assert unpinned.ok and not unpinned.key_pinned
+    assert unpinned.ok
+    assert not unpinned.key_pinned
     assert any("pin it" in note for note in unpinned.notes)
 
 
@@ -339,7 +397,9 @@ async def test_a_checkpoints_note_signature_is_checked_too(api: Api, tmp_path: P
 async def test_an_empty_log_exports_and_verifies(api: Api, tmp_path: Path) -> None:
     bundle = await make_bundle(api, tmp_path / "empty")
     report = check(bundle, api)
-    assert report.ok and report.events == 0 and report.checkpoints == 1
+    assert report.ok
+    assert report.events == 0
+    assert report.checkpoints == 1
     points = (bundle / "checkpoints.jsonl").read_text()
     (bundle / "checkpoints.jsonl").write_text(
         points.replace('"root_hash": "e3b0', '"root_hash": "f3b0')
@@ -356,7 +416,8 @@ async def test_a_bundle_is_in_the_access_log(api: Api, tmp_path: Path) -> None:
     await make_bundle(api, tmp_path / "logged", area="220281102")
     logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
     (entry,) = [e for e in logged if e["record_type"] == "audit_bundle"]
-    assert entry["actor_sub"].startswith("cli:") and '"area": "220281102"' in entry["purpose"]
+    assert entry["actor_sub"].startswith("cli:")
+    assert '"area": "220281102"' in entry["purpose"]
 
 
 async def test_an_auditor_downloads_the_bundle_and_it_verifies_offline(
@@ -396,4 +457,5 @@ async def test_a_download_is_whole_when_the_request_declares_a_json_body(api: Ap
     headers = {**api.headers("auditor.jiaohe"), "Content-Type": "application/json"}
     answer = await api.client.get("/api/v1/audit/bundle", headers=headers)
     assert answer.status_code == 200, answer.text
-    assert answer.content.startswith(b"PK") and len(answer.content) > 1000
+    assert answer.content.startswith(b"PK")
+    assert len(answer.content) > 1000

@@ -60,8 +60,9 @@ def test_a_malformed_earlier_key_stops_the_server() -> None:
     from app.core.config import Settings
 
     def lines(previous: str) -> list[str]:
-        return unsafe_settings(Settings(audit_signing_key=NEW_SEED,
-                                        audit_previous_public_keys=previous))  # fmt: skip
+        return unsafe_settings(
+            Settings(audit_signing_key=NEW_SEED, audit_previous_public_keys=previous)
+        )
 
     assert any("AUDIT_PREVIOUS_PUBLIC_KEYS" in line for line in lines("not-base64!"))
     assert any("32 bytes" in line for line in lines(base64.b64encode(b"x" * 16).decode()))

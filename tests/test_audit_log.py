@@ -57,8 +57,9 @@ async def test_checkpoint_signs_the_root_of_every_event_in_log_order(api: Api) -
         frontier.append(merkle.leaf_hash(bytes.fromhex(entry["hash"])))
     assert point["root_hash"] == frontier.root().hex()
     key = (await api.get(AUDITOR, "/api/v1/audit/public-key")).json()
-    text_signed = checkpoint_message(point["origin"], point["tree_size"], point["root_hash"],
-                                     point["signed_text"].split("\n")[4])  # fmt: skip
+    text_signed = checkpoint_message(
+        point["origin"], point["tree_size"], point["root_hash"], point["signed_text"].split("\n")[4]
+    )
     assert text_signed.decode() == point["signed_text"]
     assert verify(key["public_key"], text_signed, point["signature"])
     assert not verify(key["public_key"], text_signed.replace(b"\n1", b"\n2"), point["signature"])
@@ -95,18 +96,29 @@ async def test_inclusion_and_consistency_proofs_verify_against_signed_roots(api:
     two = await checkpoint(api)
     assert two["tree_size"] > one["tree_size"]
     for index in range(two["tree_size"]):
-        proof = (await api.get(AUDITOR, f"/api/v1/audit/log/{index}/inclusion",
-                               tree_size=two["tree_size"])).json()  # fmt: skip
+        proof = (
+            await api.get(
+                AUDITOR, f"/api/v1/audit/log/{index}/inclusion", tree_size=two["tree_size"]
+            )
+        ).json()
         leaf = merkle.leaf_hash(bytes.fromhex(proof["event_hash"]))
         assert proof["leaf_hash"] == leaf.hex()
         path = [bytes.fromhex(p) for p in proof["path"]]
-        assert merkle.verify_inclusion(leaf, index, two["tree_size"], path,
-                                       bytes.fromhex(two["root_hash"]))  # fmt: skip
-    body = (await api.get(AUDITOR, "/api/v1/audit/consistency", first=one["tree_size"],
-                          second=two["tree_size"])).json()  # fmt: skip
+        assert merkle.verify_inclusion(
+            leaf, index, two["tree_size"], path, bytes.fromhex(two["root_hash"])
+        )
+    body = (
+        await api.get(
+            AUDITOR, "/api/v1/audit/consistency", first=one["tree_size"], second=two["tree_size"]
+        )
+    ).json()
     assert merkle.verify_consistency(
-        one["tree_size"], two["tree_size"], bytes.fromhex(one["root_hash"]),
-        bytes.fromhex(two["root_hash"]), [bytes.fromhex(p) for p in body["proof"]])  # fmt: skip
+        one["tree_size"],
+        two["tree_size"],
+        bytes.fromhex(one["root_hash"]),
+        bytes.fromhex(two["root_hash"]),
+        [bytes.fromhex(p) for p in body["proof"]],
+    )
 
 
 async def test_proofs_refuse_sizes_nobody_signed(api: Api) -> None:
@@ -114,9 +126,11 @@ async def test_proofs_refuse_sizes_nobody_signed(api: Api) -> None:
     point = await checkpoint(api)
     size = point["tree_size"]
     missing = await api.get(AUDITOR, "/api/v1/audit/log/0/inclusion", tree_size=size - 1)
-    assert missing.status_code == 404 and missing.json()["code"] == "checkpoint_not_found"
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "checkpoint_not_found"
     beyond = await api.get(AUDITOR, f"/api/v1/audit/log/{size}/inclusion", tree_size=size)
-    assert beyond.status_code == 422 and beyond.json()["code"] == "index_beyond_tree"
+    assert beyond.status_code == 422
+    assert beyond.json()["code"] == "index_beyond_tree"
     reversed_sizes = await api.get(AUDITOR, "/api/v1/audit/consistency", first=size, second=1)
     assert reversed_sizes.status_code == 422
 
@@ -138,7 +152,8 @@ async def test_worker_pass_sequences_and_signs_on_its_interval(api: Api) -> None
         assert await log.maintain(sessions, settings, api.clock.now()) is None  # empty log
         await api.open_case()
         first = await log.maintain(sessions, settings, api.clock.now())
-        assert first is not None and first.tree_size == 1
+        assert first is not None
+        assert first.tree_size == 1
         await api.open_case()
         api.clock.advance(timedelta(minutes=59))
         assert await log.maintain(sessions, settings, api.clock.now()) is None  # not yet due
@@ -146,7 +161,8 @@ async def test_worker_pass_sequences_and_signs_on_its_interval(api: Api) -> None
             assert await log.size(session) == 2  # sequenced all the same
         api.clock.advance(timedelta(minutes=1))
         second = await log.maintain(sessions, settings, api.clock.now())
-        assert second is not None and second.tree_size == 2
+        assert second is not None
+        assert second.tree_size == 2
     finally:
         await engine.dispose()
 
@@ -162,13 +178,16 @@ async def test_an_event_committed_late_is_indexed_after_not_skipped(postgres_api
     try:
         async with engine.connect() as slow:
             transaction = await slow.begin()
-            await slow.execute(text(
-                "INSERT INTO case_event (case_id, seq, name, from_state, to_state, actor_sub,"
-                " actor_role, actor_area, occurred_at, workflow_version, policy_version,"
-                " payload, prev_hash, hash) SELECT case_id, 99, 'report', to_state, to_state,"
-                " 'x', 'village_cadre', '', occurred_at, workflow_version, policy_version,"
-                " '{}', hash, repeat('a', 64) FROM case_event WHERE case_id = :c AND seq = 1"),
-                {"c": early["id"]})  # fmt: skip
+            await slow.execute(
+                text(
+                    "INSERT INTO case_event (case_id, seq, name, from_state, to_state, actor_sub,"
+                    " actor_role, actor_area, occurred_at, workflow_version, policy_version,"
+                    " payload, prev_hash, hash) SELECT case_id, 99, 'report', to_state, to_state,"
+                    " 'x', 'village_cadre', '', occurred_at, workflow_version, policy_version,"
+                    " '{}', hash, repeat('a', 64) FROM case_event WHERE case_id = :c AND seq = 1"
+                ),
+                {"c": early["id"]},
+            )
             await api.open_case("cadre_found")  # commits while the slow one still runs
             async with sessions() as session, session.begin():
                 await log.sequence_all(session, api.clock.now())
@@ -176,15 +195,19 @@ async def test_an_event_committed_late_is_indexed_after_not_skipped(postgres_api
                 indexed = set((await session.execute(select(LogEntry.event_id))).scalars())
                 events = set((await session.execute(select(CaseEvent.id))).scalars())
             # the committed case's event waits behind the running transaction's
-            assert len(indexed) == 1 and len(events) == 2
+            assert len(indexed) == 1
+            assert len(events) == 2
             await transaction.commit()
         async with sessions() as session, session.begin():
             await log.sequence_all(session, api.clock.now())
         async with sessions() as session:
-            rows = (await session.execute(
-                select(LogEntry.log_index, CaseEvent.seq, CaseEvent.case_id)
-                .join(CaseEvent, CaseEvent.id == LogEntry.event_id)
-                .order_by(LogEntry.log_index))).all()  # fmt: skip
+            rows = (
+                await session.execute(
+                    select(LogEntry.log_index, CaseEvent.seq, CaseEvent.case_id)
+                    .join(CaseEvent, CaseEvent.id == LogEntry.event_id)
+                    .order_by(LogEntry.log_index)
+                )
+            ).all()
         assert [r[0] for r in rows] == [0, 1, 2]
         assert [r[1] for r in rows[:2]] == [1, 99]  # the late writer before the later one
     finally:
@@ -197,20 +220,26 @@ async def test_case_as_of_a_past_moment_comes_from_the_trail(api: Api) -> None:
     nominated_at = api.clock.now()
     api.clock.advance(timedelta(hours=1))
     await api.nominate(case_id)
-    before = await api.get(AUDITOR, f"/api/v1/cases/{case_id}/as-of",
-                           at=(opened_at - timedelta(seconds=1)).isoformat())  # fmt: skip
-    assert before.json()["state"] is None and before.json()["version"] == 0
-    then = (await api.get(AUDITOR, f"/api/v1/cases/{case_id}/as-of",
-                          at=nominated_at.isoformat())).json()  # fmt: skip
-    now = (await api.get(AUDITOR, f"/api/v1/cases/{case_id}/as-of",
-                         at=api.clock.now().isoformat())).json()  # fmt: skip
+    before = await api.get(
+        AUDITOR, f"/api/v1/cases/{case_id}/as-of", at=(opened_at - timedelta(seconds=1)).isoformat()
+    )
+    assert before.json()["state"] is None
+    assert before.json()["version"] == 0
+    then = (
+        await api.get(AUDITOR, f"/api/v1/cases/{case_id}/as-of", at=nominated_at.isoformat())
+    ).json()
+    now = (
+        await api.get(AUDITOR, f"/api/v1/cases/{case_id}/as-of", at=api.clock.now().isoformat())
+    ).json()
     current = await api.case(case_id)
     assert then["state"] == "village_nomination"
     assert now["state"] == current["state"] == "public_notice"
-    assert now["version"] == current["version"] and then["version"] < now["version"]
+    assert now["version"] == current["version"]
+    assert then["version"] < now["version"]
     assert then["facts"] != now["facts"]
-    other_area = await api.get("cadre.laodong", f"/api/v1/cases/{case_id}/as-of",
-                               at=nominated_at.isoformat())  # fmt: skip
+    other_area = await api.get(
+        "cadre.laodong", f"/api/v1/cases/{case_id}/as-of", at=nominated_at.isoformat()
+    )
     assert other_area.status_code == 404
     naive = await api.get(AUDITOR, f"/api/v1/cases/{case_id}/as-of", at="2026-03-02T10:00:00")
     assert naive.status_code == 422
@@ -223,26 +252,40 @@ async def test_case_list_as_of_a_date_and_activity_per_actor_and_area(api: Api) 
     late = await api.open_case(user="cadre.laodong", village="220281105200")
     await api.must("cadre.pinggang", early["id"], "start_village_review")
     listed = (await api.get(AUDITOR, "/api/v1/audit/cases", as_of=middle.isoformat())).json()
-    assert [(c["case_id"], c["state"]) for c in listed["items"]] == [(early["id"],
-                                                                     "self_declared")]  # fmt: skip
-    today = (await api.get(AUDITOR, "/api/v1/audit/cases",
-                           as_of=api.clock.now().isoformat())).json()  # fmt: skip
+    assert [(c["case_id"], c["state"]) for c in listed["items"]] == [(early["id"], "self_declared")]
+    today = (
+        await api.get(AUDITOR, "/api/v1/audit/cases", as_of=api.clock.now().isoformat())
+    ).json()
     assert {c["case_id"]: c["state"] for c in today["items"]} == {
-        early["id"]: "village_nomination", late["id"]: "self_declared"}  # fmt: skip
-    area = (await api.get(AUDITOR, "/api/v1/audit/cases", as_of=api.clock.now().isoformat(),
-                          area="220281105")).json()  # fmt: skip
+        early["id"]: "village_nomination",
+        late["id"]: "self_declared",
+    }
+    area = (
+        await api.get(
+            AUDITOR, "/api/v1/audit/cases", as_of=api.clock.now().isoformat(), area="220281105"
+        )
+    ).json()
     assert [c["case_id"] for c in area["items"]] == [late["id"]]
     activity = (await api.get(AUDITOR, "/api/v1/audit/activity", actor="cadre.pinggang")).json()
     assert [(e["case_id"], e["name"]) for e in activity["items"]] == [
-        (early["id"], "open_self_declared"), (early["id"], "start_village_review")]  # fmt: skip
-    period = (await api.get(AUDITOR, "/api/v1/audit/activity", area="220281102",
-                            since=(middle + timedelta(hours=1)).isoformat())).json()  # fmt: skip
+        (early["id"], "open_self_declared"),
+        (early["id"], "start_village_review"),
+    ]
+    period = (
+        await api.get(
+            AUDITOR,
+            "/api/v1/audit/activity",
+            area="220281102",
+            since=(middle + timedelta(hours=1)).isoformat(),
+        )
+    ).json()
     assert [e["name"] for e in period["items"]] == ["start_village_review"]
     summary = (await api.get(AUDITOR, "/api/v1/audit/activity/summary")).json()
     assert {(s["actor_sub"], s["name"]): s["count"] for s in summary} == {
         ("cadre.pinggang", "open_self_declared"): 1,
         ("cadre.pinggang", "start_village_review"): 1,
-        ("cadre.laodong", "open_self_declared"): 1}  # fmt: skip
+        ("cadre.laodong", "open_self_declared"): 1,
+    }
     for user in ("cadre.pinggang", "township.baishishan", "dept.civil-affairs"):
         response = await api.get(user, "/api/v1/audit/activity")
         assert response.status_code == 403
@@ -273,17 +316,29 @@ async def test_a_case_keeps_its_seq_order_in_the_log_whatever_its_writers_ids(
             # a younger transaction moves the case and commits first
             await api.must("cadre.pinggang", case["id"], "start_village_review")
             snap, _ = await service.lock_case(early, cadre, case["id"])
-            await service._append(early, snap, name="household_change", payload={
-                "member_id": "m", "change": "changed", "fields": {"health": "healthy"}},
-                to_state=snap.state, actor=cadre, now=api.clock.now())  # fmt: skip
+            await service._append(
+                early,
+                snap,
+                name="household_change",
+                payload={"member_id": "m", "change": "changed", "fields": {"health": "healthy"}},
+                to_state=snap.state,
+                actor=cadre,
+                now=api.clock.now(),
+            )
             await early.commit()
         async with sessions() as session, session.begin():
             await log.sequence_all(session, api.clock.now())
         async with sessions() as session:
-            seqs = list((await session.execute(
-                select(CaseEvent.seq).join(LogEntry, LogEntry.event_id == CaseEvent.id)
-                .where(CaseEvent.case_id == case["id"])
-                .order_by(LogEntry.log_index))).scalars())  # fmt: skip
+            seqs = list(
+                (
+                    await session.execute(
+                        select(CaseEvent.seq)
+                        .join(LogEntry, LogEntry.event_id == CaseEvent.id)
+                        .where(CaseEvent.case_id == case["id"])
+                        .order_by(LogEntry.log_index)
+                    )
+                ).scalars()
+            )
     finally:
         await engine.dispose()
     assert seqs == [1, 2, 3]
@@ -318,7 +373,8 @@ async def test_a_long_transaction_in_another_database_does_not_stall_the_log(
                 of_case = select(CaseEvent.id).where(CaseEvent.case_id == case["id"])
                 ids = set((await session.execute(of_case)).scalars())
             await running.rollback()
-        assert ids and ids <= indexed
+        assert ids
+        assert ids <= indexed
     finally:
         await engine.dispose()
         await elsewhere.dispose()

@@ -34,7 +34,8 @@ async def unchanged(
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = response.json()
-    assert body["code"] == code and body["status"] == status
+    assert body["code"] == code
+    assert body["status"] == status
     assert {"type", "title", "detail"} <= set(body)
     after = await api.case(case_id)
     assert (after["version"], after["state"]) == (before["version"], before["state"])
@@ -130,7 +131,8 @@ async def test_if_match_missing_and_stale(api: Api) -> None:
     moved = await api.act(
         "cadre.pinggang", case["id"], "start_village_review", version=case["version"]
     )
-    assert moved.status_code == 200 and moved.headers["ETag"] == f'"{case["version"] + 1}"'
+    assert moved.status_code == 200
+    assert moved.headers["ETag"] == f'"{case["version"] + 1}"'
 
 
 async def test_other_areas_case_is_404(api: Api) -> None:
@@ -168,7 +170,7 @@ async def test_bad_tokens_are_401(api: Api) -> None:
     tokens = {
         "garbage": "not-a-jwt",
         "wrong signature": jwt.encode(good(), "another-secret-" + "y" * 32, algorithm="HS256"),
-        "alg none": jwt.encode(good(), None, algorithm="none"),
+        "alg none": jwt.encode(good(), None, algorithm="none"),  # type: ignore[arg-type]
         "HS512": jwt.encode(good(), settings.jwt_secret, algorithm="HS512"),
         "expired": jwt.encode(good(exp=int(now.timestamp()) - 60), settings.jwt_secret),
         "not yet valid": jwt.encode(good(nbf=int(now.timestamp()) + 600), settings.jwt_secret),
@@ -194,7 +196,8 @@ async def test_bad_tokens_are_401(api: Api) -> None:
     assert ok.status_code == 200
     api.clock.advance(timedelta(minutes=1))
     late = await api.client.get(path, headers={"Authorization": f"Bearer {token}"})
-    assert late.status_code == 401 and late.json()["code"] == "token_expired"
+    assert late.status_code == 401
+    assert late.json()["code"] == "token_expired"
 
 
 async def test_unknown_paths_and_methods_are_problem_json(api: Api) -> None:
@@ -205,7 +208,8 @@ async def test_unknown_paths_and_methods_are_problem_json(api: Api) -> None:
     assert not_allowed.status_code == 405
     assert not_allowed.headers["content-type"] == "application/problem+json"
     no_case = await api.get("bureau.jiaohe", "/api/v1/cases/00000000-0000-0000-0000-000000000000")
-    assert no_case.status_code == 404 and no_case.json()["code"] == "case_not_found"
+    assert no_case.status_code == 404
+    assert no_case.json()["code"] == "case_not_found"
 
 
 @pytest.mark.parametrize(
@@ -250,13 +254,16 @@ async def test_opening_outside_area_or_role_is_403_unknown_village_422(api: Api)
         },
     }
     outside = await api.post("cadre.pinggang", "/api/v1/cases", body)
-    assert outside.status_code == 403 and outside.json()["code"] == "area_forbidden"
+    assert outside.status_code == 403
+    assert outside.json()["code"] == "area_forbidden"
     body["channel"] = "department_flagged"
     wrong_role = await api.post("cadre.laodong", "/api/v1/cases", body)
-    assert wrong_role.status_code == 403 and wrong_role.json()["code"] == "role_not_permitted"
+    assert wrong_role.status_code == 403
+    assert wrong_role.json()["code"] == "role_not_permitted"
     body["household"]["village_code"] = "220281102999"  # type: ignore[index]
     unknown = await api.post("bureau.jiaohe", "/api/v1/cases", body)
-    assert unknown.status_code == 422 and unknown.json()["code"] == "unknown_village"
+    assert unknown.status_code == 422
+    assert unknown.json()["code"] == "unknown_village"
     assert (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"] == []
 
 
@@ -264,7 +271,8 @@ async def test_page_size_is_bounded(api: Api) -> None:
     response = await api.get("bureau.jiaohe", "/api/v1/cases", limit=501)
     assert response.status_code == 422
     bad_cursor = await api.get("bureau.jiaohe", "/api/v1/cases", cursor="!!")
-    assert bad_cursor.status_code == 422 and bad_cursor.json()["code"] == "invalid_cursor"
+    assert bad_cursor.status_code == 422
+    assert bad_cursor.json()["code"] == "invalid_cursor"
 
 
 async def test_text_no_database_can_store_is_refused_at_the_door(api: Api) -> None:
@@ -278,16 +286,31 @@ async def test_text_no_database_can_store_is_refused_at_the_door(api: Api) -> No
         )
         assert response.status_code == 422, (bad, response.text)
         assert response.json()["code"] == "text_not_storable"
-    for path in (f"/api/v1/cases/{case['id']}%00", "/api/v1/cases?state=%00",
-                 "/api/v1/cases?state=%ED%A0%80"):  # fmt: skip
+    for path in (
+        f"/api/v1/cases/{case['id']}%00",
+        "/api/v1/cases?state=%00",
+        "/api/v1/cases?state=%ED%A0%80",
+    ):
         response = await api.client.get(path, headers=api.headers("bureau.jiaohe"))
-        assert response.status_code == 422 and response.json()["code"] == "text_not_storable"
+        assert response.status_code == 422
+        assert response.json()["code"] == "text_not_storable"
     assert await api.event_count(case["id"]) == before
     # the six characters \u0000 (an escaped backslash) are text like any other
-    written = await api.post("cadre.pinggang", "/api/v1/cases", {
-        "channel": "cadre_found", "risk_type": "illness", "description": "见附件 C:\\u0000.pdf",
-        "household": {"head_name": "王", "head_id_number": new_id_number(),
-                      "village_code": "220281102200", "size": 1}})  # fmt: skip
+    written = await api.post(
+        "cadre.pinggang",
+        "/api/v1/cases",
+        {
+            "channel": "cadre_found",
+            "risk_type": "illness",
+            "description": "见附件 C:\\u0000.pdf",
+            "household": {
+                "head_name": "王",
+                "head_id_number": new_id_number(),
+                "village_code": "220281102200",
+                "size": 1,
+            },
+        },
+    )
     assert written.status_code == 201, written.text
     events = await api.get("auditor.jiaohe", f"/api/v1/cases/{written.json()['id']}/events")
     assert events.json()[0]["payload"]["description"] == "见附件 C:\\u0000.pdf"
@@ -295,48 +318,82 @@ async def test_text_no_database_can_store_is_refused_at_the_door(api: Api) -> No
 
 async def test_integers_past_the_databases_range_are_refused(api: Api) -> None:
     huge = 2**63
-    for path, params in (("/api/v1/audit/log", {"after": huge}),
-                         ("/api/v1/audit/log/9223372036854775808/inclusion", {"tree_size": 1}),
-                         ("/api/v1/exports/national", {"after": huge})):  # fmt: skip
+    for path, params in (
+        ("/api/v1/audit/log", {"after": huge}),
+        ("/api/v1/audit/log/9223372036854775808/inclusion", {"tree_size": 1}),
+        ("/api/v1/exports/national", {"after": huge}),
+    ):
         response = await api.get("bureau.jiaohe", path, **params)
         assert response.status_code == 422, (path, response.text)
-    review = {"held_on": api.today(), "eligible_members": 30, "present": huge, "votes_for": huge,
-              "votes_against": 0, "abstentions": 0, "minutes_sha256": "a" * 64}  # fmt: skip
+    review = {
+        "held_on": api.today(),
+        "eligible_members": 30,
+        "present": huge,
+        "votes_for": huge,
+        "votes_against": 0,
+        "abstentions": 0,
+        "minutes_sha256": "a" * 64,
+    }
     case_id = await api.to_village_nomination()
-    await unchanged(api, case_id, lambda: api.fact("committee.pinggang", case_id, "reviews",
-                                                   review), 422, "validation_failed")  # fmt: skip
+    await unchanged(
+        api,
+        case_id,
+        lambda: api.fact("committee.pinggang", case_id, "reviews", review),
+        422,
+        "validation_failed",
+    )
 
 
 async def test_a_cursor_or_a_date_filter_never_fails_the_server(api: Api) -> None:
     naive = base64.urlsafe_b64encode(json.dumps(["2026-03-02T01:30:00", "x"]).encode()).decode()
     listed = await api.get("bureau.jiaohe", "/api/v1/cases", cursor=naive)
-    assert listed.status_code == 422 and listed.json()["code"] == "invalid_cursor"
+    assert listed.status_code == 422
+    assert listed.json()["code"] == "invalid_cursor"
     batches = await api.get("bureau.jiaohe", "/api/v1/warning-batches", **{"from": "2026-03-01"})
-    assert batches.status_code == 200 and batches.json() == []
+    assert batches.status_code == 200
+    assert batches.json() == []
 
 
 async def test_types_are_strict_and_money_is_a_decimal_string(api: Api) -> None:
     case_id = await api.to_village_nomination()
     loose = {**VERIFICATION_BODY, "large_rigid_spending": "yes"}
-    await unchanged(api, case_id, lambda: api.fact("cadre.pinggang", case_id,
-                                                   "household-verifications", loose),
-                    422, "validation_failed")  # fmt: skip
+    await unchanged(
+        api,
+        case_id,
+        lambda: api.fact("cadre.pinggang", case_id, "household-verifications", loose),
+        422,
+        "validation_failed",
+    )
     floating = {**VERIFICATION_BODY, "wage_income": 12000.5}
-    body = await unchanged(api, case_id, lambda: api.fact("cadre.pinggang", case_id,
-                                                          "household-verifications", floating),
-                           422, "validation_failed")  # fmt: skip
+    body = await unchanged(
+        api,
+        case_id,
+        lambda: api.fact("cadre.pinggang", case_id, "household-verifications", floating),
+        422,
+        "validation_failed",
+    )
     assert body["errors"][0]["field"] == "wage_income"
     assert "decimal string" in body["errors"][0]["message"]
     three_places = {**VERIFICATION_BODY, "wage_income": "12000.505"}
-    await unchanged(api, case_id, lambda: api.fact("cadre.pinggang", case_id,
-                                                   "household-verifications", three_places),
-                    422, "validation_failed")  # fmt: skip
-    decided = await api.post("bureau.jiaohe", "/api/v1/fund/disbursements/none/decision",
-                             {"approve": "yes"})  # fmt: skip
-    assert decided.status_code == 422 and decided.json()["errors"][0]["field"] == "approve"
-    asked = await api.post("township.baishishan", "/api/v1/fund/disbursements",
-                           {"case_id": case_id, "amount": 100.5, "purpose": "x"})  # fmt: skip
-    assert asked.status_code == 422 and asked.json()["errors"][0]["field"] == "amount"
+    await unchanged(
+        api,
+        case_id,
+        lambda: api.fact("cadre.pinggang", case_id, "household-verifications", three_places),
+        422,
+        "validation_failed",
+    )
+    decided = await api.post(
+        "bureau.jiaohe", "/api/v1/fund/disbursements/none/decision", {"approve": "yes"}
+    )
+    assert decided.status_code == 422
+    assert decided.json()["errors"][0]["field"] == "approve"
+    asked = await api.post(
+        "township.baishishan",
+        "/api/v1/fund/disbursements",
+        {"case_id": case_id, "amount": 100.5, "purpose": "x"},
+    )
+    assert asked.status_code == 422
+    assert asked.json()["errors"][0]["field"] == "amount"
 
 
 async def test_the_token_is_checked_before_the_body_is_read(api: Api) -> None:
@@ -351,7 +408,10 @@ async def test_the_token_is_checked_before_the_body_is_read(api: Api) -> None:
         assert response.headers["content-type"] == "application/problem+json"
     nowhere = await api.client.get("/api/v1/no-such-thing")
     assert nowhere.status_code == 401
-    with_token = await api.client.post(path, content=broken, headers={
-        **api.headers("cadre.pinggang"), "Content-Type": "application/json"})  # fmt: skip
+    with_token = await api.client.post(
+        path,
+        content=broken,
+        headers={**api.headers("cadre.pinggang"), "Content-Type": "application/json"},
+    )
     assert with_token.status_code == 422
     assert (await api.client.get("/health")).status_code == 200  # outside the API: open

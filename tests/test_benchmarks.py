@@ -19,8 +19,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ))  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return done.stdout
 
@@ -36,11 +42,23 @@ def bench_url(database_urls: dict[str, str | None]) -> str:
 
 
 def test_transitions_benchmark_runs(bench_url: str) -> None:
-    out = run("bench.transitions", "--database-url", bench_url, "--duration", "1",
-              "--clients", "1,2", "--per-client", "2", "--port", str(free_port()))  # fmt: skip
+    out = run(
+        "bench.transitions",
+        "--database-url",
+        bench_url,
+        "--duration",
+        "1",
+        "--clients",
+        "1,2",
+        "--per-client",
+        "2",
+        "--port",
+        str(free_port()),
+    )
     assert "Failed transitions: 0." in out
     rows = [line for line in out.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
-    assert len(rows) == 2 and all(float(row.split("|")[2]) > 0 for row in rows), out[-1500:]
+    assert len(rows) == 2, out[-1500:]
+    assert all(float(row.split("|")[2]) > 0 for row in rows), out[-1500:]
 
 
 def wrk_or_skip() -> None:
@@ -53,43 +71,86 @@ def wrk_or_skip() -> None:
 def test_transitions_benchmark_runs_on_the_embedded_database(tmp_path: Path) -> None:
     wrk_or_skip()
     url = f"sqlite+aiosqlite:///{tmp_path / 'bench.sqlite3'}"
-    out = run("bench.transitions", "--database-url", url, "--duration", "1",
-              "--clients", "1,2", "--per-client", "2", "--port", str(free_port()))  # fmt: skip
-    assert "embedded SQLite" in out and "Failed transitions: 0." in out, out[-1500:]
+    out = run(
+        "bench.transitions",
+        "--database-url",
+        url,
+        "--duration",
+        "1",
+        "--clients",
+        "1,2",
+        "--per-client",
+        "2",
+        "--port",
+        str(free_port()),
+    )
+    assert "embedded SQLite" in out, out[-1500:]
+    assert "Failed transitions: 0." in out, out[-1500:]
     rows = [line for line in out.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
-    assert len(rows) == 2 and all(float(row.split("|")[2]) > 0 for row in rows), out[-1500:]
+    assert len(rows) == 2, out[-1500:]
+    assert all(float(row.split("|")[2]) > 0 for row in rows), out[-1500:]
 
 
 def test_reads_benchmark_runs(bench_url: str) -> None:
     wrk_or_skip()
-    out = run("bench.reads", "--database-url", bench_url, "--duration", "1",
-              "--open-cases", "640", "--port", str(free_port()))  # fmt: skip
+    out = run(
+        "bench.reads",
+        "--database-url",
+        bench_url,
+        "--duration",
+        "1",
+        "--open-cases",
+        "640",
+        "--port",
+        str(free_port()),
+    )
     assert "640 open cases" in out, out[-1500:]
-    rows = {line.split("|")[1].strip(): line.split("|") for line in out.splitlines()
-            if line.startswith("| GET") or line.startswith("| POST")}  # fmt: skip
+    rows = {
+        line.split("|")[1].strip(): line.split("|")
+        for line in out.splitlines()
+        if line.startswith("| GET") or line.startswith("| POST")
+    }
     assert set(rows) == {"GET /cases/{id}", "GET /cases/{id}/actions", "POST /cases (opening)"}
     assert all(float(row[2]) > 0 and row[6].strip() == "0" for row in rows.values()), out[-1500:]
 
 
 def test_warning_batch_benchmark_runs(bench_url: str) -> None:
-    out = run("bench.warning_batch", "--database-url", bench_url, "--runs", "200:csv,200:json",
-              "--port", str(free_port()))  # fmt: skip
-    assert out.count("200 rows") == 2 and "accepted" in out, out[-1500:]
+    out = run(
+        "bench.warning_batch",
+        "--database-url",
+        bench_url,
+        "--runs",
+        "200:csv,200:json",
+        "--port",
+        str(free_port()),
+    )
+    assert out.count("200 rows") == 2, out[-1500:]
+    assert "accepted" in out, out[-1500:]
 
 
 def test_national_export_benchmark_runs(bench_url: str) -> None:
-    out = run("bench.national_export", "--database-url", bench_url, "--cases", "50",
-              "--port", str(free_port()), "--ledger")  # fmt: skip
+    out = run(
+        "bench.national_export",
+        "--database-url",
+        bench_url,
+        "--cases",
+        "50",
+        "--port",
+        str(free_port()),
+        "--ledger",
+    )
     assert "exported 50 rows" in out, out[-1500:]
     assert "ledger: 25 households" in out, out[-1500:]  # the bench's cases alternate villages
 
 
 def test_audit_verify_benchmark_runs() -> None:
     out = run("bench.audit_verify", "--events", "300")
-    assert "verified 300 events" in out and "ok=True" in out, out[-1500:]
+    assert "verified 300 events" in out, out[-1500:]
+    assert "ok=True" in out, out[-1500:]
 
 
 def test_console_benchmark_runs() -> None:
     browser_or_skip()
     out = run("bench.console", "--cases", "5", "--port", str(free_port()))
-    assert "opened 5 cases" in out and "inbox of 5 cases rendered" in out, out[-1500:]
+    assert "opened 5 cases" in out, out[-1500:]
+    assert "inbox of 5 cases rendered" in out, out[-1500:]

@@ -38,12 +38,17 @@ NEW_KEY = "b2:" + "n" * 40
 def test_digests_name_their_key_and_keep_their_width() -> None:
     index = parse("legacy-secret-0123456789", NEW_KEY)
     old, new = index.digest_with(LEGACY, "x"), index.digest("x")
-    assert len(old) == len(new) == 64 and ":" not in old and new.startswith("b2:")
+    assert len(old) == len(new) == 64
+    assert ":" not in old
+    assert new.startswith("b2:")
     assert (key_of(old), key_of(new)) == (LEGACY, "b2")
-    assert index.candidates("x") == [new, old] and index.rotating
-    assert index.is_current(new) and not index.is_current(old)
+    assert index.candidates("x") == [new, old]
+    assert index.rotating
+    assert index.is_current(new)
+    assert not index.is_current(old)
     # the same key, on its own, gives the same digests: nothing depends on the order listed
-    assert parse("", NEW_KEY).digest("x") == new and not parse("", NEW_KEY).rotating
+    assert parse("", NEW_KEY).digest("x") == new
+    assert not parse("", NEW_KEY).rotating
     assert parse("legacy-secret-0123456789", "").digest("x") == old
 
 
@@ -67,8 +72,11 @@ def test_a_malformed_key_list_is_one_line(legacy: str, listed: str, reason: str)
 
 def test_the_startup_guard_takes_a_retired_first_key() -> None:
     def blind_lines(**values: str) -> list[str]:
-        return [line for line in unsafe_settings(Settings(**values))  # type: ignore[arg-type]
-                if "BLIND_INDEX" in line]  # fmt: skip
+        return [
+            line
+            for line in unsafe_settings(Settings(**values))  # type: ignore[arg-type]
+            if "BLIND_INDEX" in line
+        ]
 
     real = "r" * 24
     assert blind_lines(blind_index_key=real) == []
@@ -136,20 +144,37 @@ async def test_the_rotation_procedure_keeps_every_match(api: Api) -> None:
         # 1. the new key writes; every look-up from a number still finds the old rows
         listed = await api.get("bureau.jiaohe", "/api/v1/cases", id_number=daughter)
         assert [c["id"] for c in listed.json()["items"]] == [case_id]
-        again = await api.post("cadre.pinggang", "/api/v1/households", {
-            "head_name": "王小红", "head_id_number": daughter, "village_code": PINGGANG,
-            "size": 1})  # fmt: skip
+        again = await api.post(
+            "cadre.pinggang",
+            "/api/v1/households",
+            {
+                "head_name": "王小红",
+                "head_id_number": daughter,
+                "village_code": PINGGANG,
+                "size": 1,
+            },
+        )
         assert (again.status_code, again.json()["code"]) == (409, "household_exists")
         son = new_id_number("20050101", "male")
         await api.add_member(case_id, son, "王小明", "son")
         assert sum(d.startswith("b2:") for d in await digests(api, "member", "id_digest")) == 1
         # department data digested with the new key meets members still under the old one
-        assert (await upload(api, "bureau.jiaohe", "vehicles",
-                             [{"id_number": daughter, "attributes": {"count": 1}}])
-                ).status_code == 201  # fmt: skip
-        assert (await upload(api, "dept.civil-affairs", "social_assistance",
-                             [{"id_number": head, "attributes": {"status": "dibao"}}])
-                ).status_code == 201  # fmt: skip
+        assert (
+            await upload(
+                api,
+                "bureau.jiaohe",
+                "vehicles",
+                [{"id_number": daughter, "attributes": {"count": 1}}],
+            )
+        ).status_code == 201
+        assert (
+            await upload(
+                api,
+                "dept.civil-affairs",
+                "social_assistance",
+                [{"id_number": head, "attributes": {"status": "dibao"}}],
+            )
+        ).status_code == 201
         await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
         await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
         await api.must("committee.pinggang", case_id, "publish_notice")
@@ -164,8 +189,14 @@ async def test_the_rotation_procedure_keeps_every_match(api: Api) -> None:
         # 2. the re-key moves the registry; the old digests stay as aliases
         done = await rekey(api, rotating, batch=1)
         assert await rekey(api, rotating) == {
-            "household": 0, "member": 0, "duplicates": 0, "department_record": 0,
-            "household_left": 0, "member_left": 0, "department_record_left": 0}  # fmt: skip
+            "household": 0,
+            "member": 0,
+            "duplicates": 0,
+            "department_record": 0,
+            "household_left": 0,
+            "member_left": 0,
+            "department_record_left": 0,
+        }
         assert (done["household"], done["member"], done["duplicates"]) == (1, 2, 0)
         assert (done["household_left"], done["member_left"]) == (0, 0)
         assert all(d.startswith("b2:") for d in await digests(api, "member", "id_digest"))
@@ -179,15 +210,22 @@ async def test_the_rotation_procedure_keeps_every_match(api: Api) -> None:
         listed = await api.get("bureau.jiaohe", "/api/v1/cases", id_number=head)
         assert [c["id"] for c in listed.json()["items"]] == [case_id]
         replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-        assert replay["matches"] and replay["facts_match"]
+        assert replay["matches"]
+        assert replay["facts_match"]
 
 
 async def test_department_records_follow_the_registry_and_report_the_rest(api: Api) -> None:
     head, stranger = new_id_number(), new_id_number()
     case = await api.open_case(id_number=head)
-    uploaded = await upload(api, "dept.civil-affairs", "social_assistance", [
-        {"id_number": head, "attributes": {"status": "dibao"}},
-        {"id_number": stranger, "attributes": {"status": "tekun"}}])  # fmt: skip
+    uploaded = await upload(
+        api,
+        "dept.civil-affairs",
+        "social_assistance",
+        [
+            {"id_number": head, "attributes": {"status": "dibao"}},
+            {"id_number": stranger, "attributes": {"status": "tekun"}},
+        ],
+    )
     assert uploaded.status_code == 201
     with keys(api, blind_index_keys=NEW_KEY) as rotating:
         done = await rekey(api, rotating)
@@ -196,9 +234,11 @@ async def test_department_records_follow_the_registry_and_report_the_rest(api: A
         records = await digests(api, "department_record", "id_digest")
         assert sum(d.startswith("b2:") for d in records) == 1
         # the stranger, registered now, meets the old record through the alias it leaves
-        registered = await api.post("cadre.pinggang", "/api/v1/households", {
-            "head_name": "李四", "head_id_number": stranger, "village_code": PINGGANG,
-            "size": 1})  # fmt: skip
+        registered = await api.post(
+            "cadre.pinggang",
+            "/api/v1/households",
+            {"head_name": "李四", "head_id_number": stranger, "village_code": PINGGANG, "size": 1},
+        )
         assert registered.status_code == 201, registered.text
         proposals = await digests(api, "blind_index_alias", "digest")
         assert len(proposals) == 2  # the head's old digest, and the stranger's
@@ -207,9 +247,11 @@ async def test_department_records_follow_the_registry_and_report_the_rest(api: A
 
 async def test_a_warning_finds_a_household_registered_under_the_old_key(api: Api) -> None:
     registered = new_id_number()
-    made = await api.post("cadre.pinggang", "/api/v1/households", {
-        "head_name": "郑二", "head_id_number": registered, "village_code": PINGGANG,
-        "size": 2})  # fmt: skip
+    made = await api.post(
+        "cadre.pinggang",
+        "/api/v1/households",
+        {"head_name": "郑二", "head_id_number": registered, "village_code": PINGGANG, "size": 2},
+    )
     assert made.status_code == 201
     with keys(api, blind_index_keys=NEW_KEY):
         batch = await upload_warnings(
@@ -219,8 +261,11 @@ async def test_a_warning_finds_a_household_registered_under_the_old_key(api: Api
         path = f"/api/v1/warning-batches/{batch.json()['id']}"
         (row,) = (await api.get("dept.civil-affairs", f"{path}/rows")).json()["items"]
         assert (row["status"], row["matched"]) == ("accepted", "household")
-        decided = await api.post("bureau.jiaohe", f"{path}/dispositions", {
-            "items": [{"line": 2, "decision": "distribute"}]})  # fmt: skip
+        decided = await api.post(
+            "bureau.jiaohe",
+            f"{path}/dispositions",
+            {"items": [{"line": 2, "decision": "distribute"}]},
+        )
         assert decided.status_code == 201, decided.text
         opened = await api.case(decided.json()[0]["case_id"])
         assert opened["household"]["id"] == made.json()["id"]  # not a second household
@@ -228,8 +273,7 @@ async def test_a_warning_finds_a_household_registered_under_the_old_key(api: Api
 
 async def test_the_command_says_what_it_moved_and_what_is_left(api: Api) -> None:
     await api.open_case()
-    env = {**os.environ, "DATABASE_URL": api.settings.database_url,
-           "BLIND_INDEX_KEYS": NEW_KEY}  # fmt: skip
+    env = {**os.environ, "DATABASE_URL": api.settings.database_url, "BLIND_INDEX_KEYS": NEW_KEY}
     env.pop("DATABASE_MIGRATION_URL", None)
     said = run_cli("rekey-blind-index", env=env)
     assert said.startswith("re-keyed 1 household(s), 1 member(s);"), said

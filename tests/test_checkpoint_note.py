@@ -21,16 +21,20 @@ def check(note: str, vkey: str) -> tuple[str, int, bytes]:
     "— name base64(hash[4] ‖ signature[64])"; the signature covers the text."""
     name, key_hash, encoded = vkey.split("+", 2)  # the key's base64 may hold "+" itself
     raw = base64.b64decode(encoded)
-    assert raw[0] == 1 and len(raw) == 33  # Ed25519
+    assert raw[0] == 1
+    assert len(raw) == 33
     assert hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4].hex() == key_hash
     text, blank, signatures = note.partition("\n\n")
-    assert blank and note.endswith("\n")
+    assert blank
+    assert note.endswith("\n")
     origin, size, root, *_extensions = text.split("\n")
     [line] = signatures.splitlines()
     assert line.startswith("\u2014 ")
     signer, encoded_signature = line[2:].split(" ")
     signature = base64.b64decode(encoded_signature)
-    assert signer == name and signature[:4].hex() == key_hash and len(signature) == 68
+    assert signer == name
+    assert signature[:4].hex() == key_hash
+    assert len(signature) == 68
     Ed25519PublicKey.from_public_bytes(raw[1:]).verify(signature[4:], (text + "\n").encode())
     return origin, int(size), base64.b64decode(root)
 
@@ -43,7 +47,8 @@ async def test_a_checkpoint_is_a_signed_note_a_witness_can_check(api: Api) -> No
     assert (origin, size, root.hex()) == (key["origin"], signed["tree_size"], signed["root_hash"])
     assert open_note(signed["note"], key["vkey"]) == (origin, size, signed["root_hash"])
     served = await api.get(AUDITOR, "/api/v1/audit/checkpoint")
-    assert served.status_code == 200 and served.text == signed["note"]
+    assert served.status_code == 200
+    assert served.text == signed["note"]
     assert served.headers["content-type"].startswith("text/plain")
     listed = (await api.get(AUDITOR, "/api/v1/audit/checkpoints")).json()
     assert listed[0]["note"] == signed["note"]
@@ -64,8 +69,9 @@ async def test_an_altered_note_or_another_key_fails(api: Api) -> None:
         check(altered, key["vkey"])
     with pytest.raises(ValueError, match="no valid signature"):
         open_note(altered, key["vkey"])
-    other = "+".join([origin, *key["vkey"].split("+")[1:2],
-                      base64.b64encode(b"\x01" + bytes(32)).decode()])  # fmt: skip
+    other = "+".join(
+        [origin, *key["vkey"].split("+")[1:2], base64.b64encode(b"\x01" + bytes(32)).decode()]
+    )
     with pytest.raises(ValueError, match="malformed"):
         open_note(signed["note"], other)
 

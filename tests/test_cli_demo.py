@@ -16,8 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def cli(*args: str, database: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database}
     env.pop("DATABASE_MIGRATION_URL", None)
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_demo_loads_labelled_lines_once_and_reset_starts_over(tmp_path: Path) -> None:
@@ -31,12 +37,16 @@ def test_demo_loads_labelled_lines_once_and_reset_starts_over(tmp_path: Path) ->
         (reason, parameters) = db.execute(
             "SELECT reason, parameters FROM policy_version WHERE version = 'jiaohe-demo-lines'"
         ).fetchone()
-        assert "示例数据" in reason and "not provincial data" in reason
+        assert "示例数据" in reason
+        assert "not provincial data" in reason
         lines = json.loads(parameters)["income_lines"]
-        assert lines["2027"] == "7800.00" and lines["2021"] == "6000.00"
-        db.execute("INSERT INTO household (id, village_code, head_name, head_id_number_encrypted,"
-                   " head_id_number_masked, head_id_digest, size, created_at) VALUES ('h', "
-                   "'220281102200', '王', 'x', 'x', 'd', 1, '2026-01-01 00:00:00')")  # fmt: skip
+        assert lines["2027"] == "7800.00"
+        assert lines["2021"] == "6000.00"
+        db.execute(
+            "INSERT INTO household (id, village_code, head_name, head_id_number_encrypted,"
+            " head_id_number_masked, head_id_digest, size, created_at) VALUES ('h', "
+            "'220281102200', '王', 'x', 'x', 'd', 1, '2026-01-01 00:00:00')"
+        )
         db.commit()
     second = cli("demo", database=url)
     assert "income lines" not in second.stdout  # loaded once

@@ -100,7 +100,8 @@ async def test_findings_must_be_resolved_before_confirm(api: Api) -> None:
     unknown = await api.fact(
         "bureau.jiaohe", case_id, "comparison-resolutions", {"finding_id": "f99", "reason": "x"}
     )
-    assert unknown.status_code == 409 and rule_refusal(unknown) == "finding_not_found"
+    assert unknown.status_code == 409
+    assert rule_refusal(unknown) == "finding_not_found"
     township = await api.fact(
         "township.baishishan",
         case_id,
@@ -117,10 +118,13 @@ async def test_findings_must_be_resolved_before_confirm(api: Api) -> None:
     again = await api.fact(
         "bureau.jiaohe", case_id, "comparison-resolutions", {"finding_id": vehicle, "reason": "y"}
     )
-    assert again.status_code == 409 and rule_refusal(again) == "finding_already_resolved"
+    assert again.status_code == 409
+    assert rule_refusal(again) == "finding_already_resolved"
     assert (await api.must("bureau.jiaohe", case_id, "confirm"))["state"] == "assisted"
     replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-    assert replay["matches"] and replay["facts_match"] and replay["all_steps_legal"]
+    assert replay["matches"]
+    assert replay["facts_match"]
+    assert replay["all_steps_legal"]
 
 
 async def test_rerun_uses_the_newest_snapshot(api: Api) -> None:
@@ -148,7 +152,9 @@ async def test_rerun_uses_the_newest_snapshot(api: Api) -> None:
 
 
 async def test_uploads_check_department_dataset_and_records(api: Api) -> None:
-    records = [{"id_number": new_id_number(), "attributes": {"status": "dibao"}}]
+    records: list[dict[str, Any]] = [
+        {"id_number": new_id_number(), "attributes": {"status": "dibao"}}
+    ]
     other = await upload(
         api,
         "dept.civil-affairs",
@@ -187,11 +193,13 @@ async def test_uploads_check_department_dataset_and_records(api: Api) -> None:
             str(row) for row in await connection.execute(text("SELECT * FROM department_record"))
         )
     await engine.dispose()
-    assert records[0]["id_number"] not in stored and "dibao" in stored
+    assert records[0]["id_number"] not in stored
+    assert "dibao" in stored
 
 
 async def test_comparison_runs_even_without_department_data(api: Api) -> None:
     case_id = await api.to_village_nomination()
     await api.to_city(case_id)
     comparison = (await api.case(case_id))["facts"]["comparison"]
-    assert comparison["findings"] == {} and comparison["snapshots"] == []
+    assert comparison["findings"] == {}
+    assert comparison["snapshots"] == []

@@ -42,7 +42,9 @@ async def test_concurrent_facts_on_one_case_are_serialized(api: Api) -> None:
     events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/events")).json()
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-    assert replay["chain_valid"] and replay["matches"] and replay["facts_match"]
+    assert replay["chain_valid"]
+    assert replay["matches"]
+    assert replay["facts_match"]
 
 
 async def test_versioned_update_refuses_a_stale_writer_even_without_the_lock(api: Api) -> None:

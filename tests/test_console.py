@@ -79,7 +79,11 @@ def _served(
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--with-worker"],
-        env=env, cwd=REPOSITORY, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        env=env,
+        cwd=REPOSITORY,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_ready(port)
         yield {
@@ -97,11 +101,13 @@ def _served(
 def test_the_console_is_served_from_the_service(console_server: dict[str, Any]) -> None:
     base = console_server["base"]
     page = httpx.get(f"{base}/console/")
-    assert page.status_code == 200 and "防返贫监测工作台" in page.text
+    assert page.status_code == 200
+    assert "防返贫监测工作台" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
     assert httpx.get(f"{base}/", follow_redirects=False).headers["location"] == "/console/"
     scripts = [line for line in page.text.split('"') if line.endswith(".js")]
-    assert scripts and all(s.startswith("/console/assets/") for s in scripts)
+    assert scripts
+    assert all(s.startswith("/console/assets/") for s in scripts)
 
 
 def test_a_case_from_opening_to_confirmation_through_the_console(
@@ -112,10 +118,18 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
     shutil.rmtree(shots, ignore_errors=True)  # this run's screens only
     shots.mkdir(parents=True)
     done = subprocess.run(
-        ["node", "tests/browser/console.mjs", console_server["base"], str(shots),
-         new_id_number(born="19750315")],
-        cwd=REPOSITORY, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            "node",
+            "tests/browser/console.mjs",
+            console_server["base"],
+            str(shots),
+            new_id_number(born="19750315"),
+        ],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert "error" not in report, report.get("error")
@@ -123,11 +137,13 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
     assert report["pageErrors"] == []
     assert report["reviewsStarted"] == 1  # a double click acted once (one Idempotency-Key)
     assert report["concurrentChange"] == 201
-    assert report["stale"].startswith("案件已被修改") and report["reloadOffered"] == 1
+    assert report["stale"].startswith("案件已被修改")
+    assert report["reloadOffered"] == 1
     # the refused step shows the rule that holds it and when it will be met
     assert report["listedUnmet"] == ["notice_period_running"]
     assert report["earlyUnmet"] == ["notice_period_running"]
-    assert "公示期未满" in report["earlyRefusal"] and "起满足" in report["earlyRefusal"]
+    assert "公示期未满" in report["earlyRefusal"]
+    assert "起满足" in report["earlyRefusal"]
     assert report["objectionsLeft"] == 0  # the township dismissed it through the console
     assert any("异议处理" in line for line in report["timelineTitles"])  # events by name
     assert report["afterNotice"].endswith("（乡镇审核）")  # the notice timer moved it on
@@ -139,23 +155,28 @@ def test_a_case_from_opening_to_confirmation_through_the_console(
     assert report["diagramChunk"] == 1
     assert report["diagramCurrent"] == "assisted"
     assert report["diagramVisited"] == [
-        "cadre_found", "village_nomination", "public_notice", "township_verification",
+        "cadre_found",
+        "village_nomination",
+        "public_notice",
+        "township_verification",
         "city_confirmation",
-    ]  # fmt: skip
+    ]
     assert "在办案件" in report["dashboardOpen"]
     assert "因病" in report["riskCounts"]  # the classification's risk type, counted
     assert report["measuresDue"] == "待落实帮扶措施：0 件"  # the measure planned cleared it
     assert "待导出 1" in report["syncStatus"]
     assert report["noticeDueKind"] == "notice_end"  # the committee's inbox: the notice's end
     # the printable notice keeps its print style under the console's policy
-    assert report["printTitle"] and report["printAlign"] == "center"
+    assert report["printTitle"]
+    assert report["printAlign"] == "center"
     assert report["ledgerBytes"] > 1000  # the XLSX ledger, fetched with the token
     assert "集中排查" in report["campaigns"]
     assert report["campaignOpened"] == 201
     assert "白石山镇" in report["campaignProgress"]  # the campaign's progress per township
     assert report["nationalSync"] == "待导出"  # confirmed, not yet exported
     assert "帮扶计划未经评议公示" in report["progressRefused"]  # a refused fact shows its rule
-    assert report["replayMatches"] == "是" and report["chainValid"] == "是"
+    assert report["replayMatches"] == "是"
+    assert report["chainValid"] == "是"
     assert report["bundleBytes"] > 1000  # the auditor's bundle, zipped
     assert report["logRows"] >= 1  # the worker sequences events into the log as they commit
     serious = [v for v in report["axe"] if v["impact"] in ("serious", "critical")]
@@ -172,8 +193,7 @@ def test_sign_in_through_the_identity_provider_with_pkce(
     which the API verifies against the provider's JWKS."""
     browser_or_skip()
     port = free_port()
-    person = {"sub": "oidc.liu", "name": "刘晓燕", "role": "township_official",
-              "area": "220281102"}  # fmt: skip
+    person = {"sub": "oidc.liu", "name": "刘晓燕", "role": "township_official", "area": "220281102"}
     with oidc_stub.running(port, person, audience="fangfanpin-api") as provider:
         extra = {
             "JWT_JWKS_URL": f"{provider.issuer}/jwks",
@@ -186,8 +206,11 @@ def test_sign_in_through_the_identity_provider_with_pkce(
             assert f"connect-src 'self' {provider.issuer};" in policy
             done = subprocess.run(
                 ["node", "tests/browser/oidc.mjs", served["base"], str(ARTIFACTS / "console")],
-                cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
+                cwd=REPOSITORY,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert "error" not in report, report.get("error")

@@ -71,7 +71,8 @@ def test_every_problem_answer_is_problem_json_with_headers(document: dict[str, A
         if method == "post":
             names = {p["name"] for p in operation.get("parameters", [])}
             assert "Idempotency-Key" in names, path
-            assert "409" in problems and "422" in problems, path
+            assert "409" in problems, path
+            assert "422" in problems, path
 
 
 def test_response_headers_are_declared(document: dict[str, Any]) -> None:
@@ -152,9 +153,11 @@ async def test_titles_and_unmet_messages_in_chinese_unless_english_is_asked(api:
     assert chinese.json()["title"] == PROBLEMS["transition_not_allowed"].zh
     english = await api.client.post(
         f"/api/v1/cases/{case['id']}/actions/publish_notice",
-        headers=api.headers("committee.pinggang", **{"If-Match": f'"{case["version"]}"',
-                                                     "Accept-Language": "en-GB,en;q=0.9"}),
-    )  # fmt: skip
+        headers=api.headers(
+            "committee.pinggang",
+            **{"If-Match": f'"{case["version"]}"', "Accept-Language": "en-GB,en;q=0.9"},
+        ),
+    )
     assert english.json()["title"] == PROBLEMS["transition_not_allowed"].en
     await api.must("cadre.pinggang", case["id"], "start_village_review")
     refused = await api.act("committee.pinggang", case["id"], "publish_notice")
@@ -179,7 +182,8 @@ async def test_actions_list_the_payload_fields_their_rules_require(api: Api) -> 
     case = await api.open_case("cadre_found")
     actions = (await api.get("cadre.pinggang", f"/api/v1/cases/{case['id']}/actions")).json()
     withdraw = next(a for a in actions if a["name"] == "withdraw")
-    assert withdraw["allowed"] is True and withdraw["requires"] == ["reason"]
+    assert withdraw["allowed"] is True
+    assert withdraw["requires"] == ["reason"]
     review = next(a for a in actions if a["name"] == "start_village_review")
     assert review["requires"] == []
     without = await api.act("cadre.pinggang", case["id"], "withdraw", {})
@@ -192,7 +196,8 @@ async def test_an_unknown_filter_value_is_refused_not_an_empty_list(api: Api) ->
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "query.state"
     known = await api.get("bureau.jiaohe", "/api/v1/cases", state="assisted")
-    assert known.status_code == 200 and known.json()["items"] == []
+    assert known.status_code == 200
+    assert known.json()["items"] == []
 
 
 async def test_cases_are_found_by_name_prefix_and_full_id_number_with_a_total(api: Api) -> None:
@@ -201,7 +206,8 @@ async def test_cases_are_found_by_name_prefix_and_full_id_number_with_a_total(ap
     member = new_id_number()
     await api.add_member(second["id"], member, "李秀英", "spouse")
     by_head = await api.get("bureau.jiaohe", "/api/v1/cases", name="王德", total="true")
-    assert by_head.json()["total"] == 2 and len(by_head.json()["items"]) == 2
+    assert by_head.json()["total"] == 2
+    assert len(by_head.json()["items"]) == 2
     by_member = await api.get("bureau.jiaohe", "/api/v1/cases", name="李秀")
     assert [c["id"] for c in by_member.json()["items"]] == [second["id"]]
     assert by_member.json()["total"] is None  # counted only when asked
@@ -217,7 +223,8 @@ async def test_cases_are_found_by_name_prefix_and_full_id_number_with_a_total(ap
     elsewhere = await api.get("cadre.laodong", "/api/v1/cases", id_number=member, total="true")
     assert elsewhere.json() == {"items": [], "next_cursor": None, "total": 0}
     paged = await api.get("bureau.jiaohe", "/api/v1/cases", limit=1, total="true")
-    assert paged.json()["total"] == 2 and len(paged.json()["items"]) == 1
+    assert paged.json()["total"] == 2
+    assert len(paged.json()["items"]) == 1
 
 
 async def test_the_upload_examples_are_accepted_as_documented(api: Api) -> None:
@@ -227,8 +234,10 @@ async def test_the_upload_examples_are_accepted_as_documented(api: Api) -> None:
         body = example.encode() if isinstance(example, str) else json.dumps(example).encode()
         content_type = "text/csv; charset=utf-8" if media_type == "text/csv" else media_type
         answer = await api.client.post(
-            "/api/v1/warning-batches", content=body, params={"reference": media_type},
+            "/api/v1/warning-batches",
+            content=body,
+            params={"reference": media_type},
             headers={**api.headers("dept.civil-affairs"), "Content-Type": content_type},
-        )  # fmt: skip
+        )
         assert answer.status_code == 201, answer.text
         assert answer.json()["accepted"] == 1, answer.text

@@ -40,15 +40,32 @@ from workflows.vocabulary import Role
 
 CLIENTS = 8
 HAS_INITDB = BIN is not None and Path(f"{BIN}/initdb").exists()
-GUARANTEES = ("food_and_clothing", "compulsory_education", "basic_medical_care",
-              "housing_safety", "drinking_water")  # fmt: skip
+GUARANTEES = (
+    "food_and_clothing",
+    "compulsory_education",
+    "basic_medical_care",
+    "housing_safety",
+    "drinking_water",
+)
 
 
 def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
-         "--log-level", "critical"], env=env, cwd=REPOSITORY,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "critical",
+        ],
+        env=env,
+        cwd=REPOSITORY,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def _until_up(client: httpx.AsyncClient) -> None:
@@ -75,17 +92,28 @@ class Load:
         self.cases: list[str] = []
 
     def bearer(self, sub: str, role: Role, area: str) -> dict[str, str]:
-        token = mint(self.settings, sub=sub, role=role, area=area, now=self.now,
-                     ttl=timedelta(hours=1))  # fmt: skip
+        token = mint(
+            self.settings, sub=sub, role=role, area=area, now=self.now, ttl=timedelta(hours=1)
+        )
         return {"Authorization": f"Bearer {token}"}
 
     async def open_cases(self) -> None:
         for serial in range(CLIENTS):
             number = make_id_number(f"220281196001{serial + 1:02d}{serial:03d}")
-            opened = await self.client.post("/api/v1/cases", headers=self.cadre, json={
-                "channel": "self_declared", "application_sha256": APPLICATION,
-                "household": {"head_name": "王德福", "head_id_number": number,
-                              "village_code": "220281102200", "size": 3}})  # fmt: skip
+            opened = await self.client.post(
+                "/api/v1/cases",
+                headers=self.cadre,
+                json={
+                    "channel": "self_declared",
+                    "application_sha256": APPLICATION,
+                    "household": {
+                        "head_name": "王德福",
+                        "head_id_number": number,
+                        "village_code": "220281102200",
+                        "size": 3,
+                    },
+                },
+            )
             assert opened.status_code == 201, opened.text
             case_id = opened.json()["id"]
             moved = await self.client.post(
@@ -100,18 +128,28 @@ class Load:
         n = 0
         while not self.stop.is_set():
             key = f"c{index}-{n}"
-            body = {"verified_on": today, "verified_by": [f"核实员 {key}"], "household_size": 3,
-                    "wage_income": "9000.00", "business_income": "0", "property_income": "0",
-                    "transfer_income": "0", "business_expense": "0",
-                    "compliant_out_of_pocket": "0", "large_rigid_spending": False,
-                    "guarantees": dict.fromkeys(GUARANTEES, True)}  # fmt: skip
+            body = {
+                "verified_on": today,
+                "verified_by": [f"核实员 {key}"],
+                "household_size": 3,
+                "wage_income": "9000.00",
+                "business_income": "0",
+                "property_income": "0",
+                "transfer_income": "0",
+                "business_expense": "0",
+                "compliant_out_of_pocket": "0",
+                "large_rigid_spending": False,
+                "guarantees": dict.fromkeys(GUARANTEES, True),
+            }
             attempts = 0
             while True:  # the same key and body until the server answers
                 attempts += 1
                 try:
                     answer = await self.client.post(
                         f"/api/v1/cases/{case_id}/household-verifications",
-                        headers={**self.cadre, "Idempotency-Key": key}, json=body)  # fmt: skip
+                        headers={**self.cadre, "Idempotency-Key": key},
+                        json=body,
+                    )
                 except httpx.HTTPError:
                     await asyncio.sleep(0.05)  # the server is down: ask again
                     continue
@@ -148,32 +186,46 @@ class Load:
         auditor = self.bearer("auditor.jiaohe", Role.auditor, "220281")
         in_trail: Counter[str] = Counter()
         for case_id in self.cases:
-            events = (await self.client.get(f"/api/v1/cases/{case_id}/events",
-                                            headers=auditor)).json()  # fmt: skip
+            events = (
+                await self.client.get(f"/api/v1/cases/{case_id}/events", headers=auditor)
+            ).json()
             for event in events:
                 if event["name"] == "household_verification":
                     in_trail[event["payload"]["verified_by"][0].split(" ", 1)[1]] += 1
-            replay = (await self.client.get(f"/api/v1/cases/{case_id}/replay",
-                                            headers=auditor)).json()  # fmt: skip
-            assert replay["matches"] and replay["chain_valid"], replay
-            assert replay["facts_match"] and replay["all_steps_legal"], replay
+            replay = (
+                await self.client.get(f"/api/v1/cases/{case_id}/replay", headers=auditor)
+            ).json()
+            assert replay["matches"], replay
+            assert replay["chain_valid"], replay
+            assert replay["facts_match"], replay
+            assert replay["all_steps_legal"], replay
         assert sum(self.acknowledged.values()) > 50, self.acknowledged
         assert set(self.acknowledged.values()) == {1}
         assert in_trail == self.acknowledged, (
-            in_trail - self.acknowledged, self.acknowledged - in_trail)  # fmt: skip
+            in_trail - self.acknowledged,
+            self.acknowledged - in_trail,
+        )
         assert self.retried > 0, "no write was in flight at a fault: the test proved nothing"
         run_cli("audit", "bundle", str(bundle), env=env)
         verified = run_cli("audit", "verify", str(bundle), env=env)
         assert "OK: every check passed" in verified, verified
-        print(f"{sum(self.acknowledged.values())} writes, {self.retried} retried after a "
-              f"fault, {self.replayed} of those answered from their record, "
-              f"{self.unavailable} answers 503")  # fmt: skip
+        print(
+            f"{sum(self.acknowledged.values())} writes, {self.retried} retried after a "
+            f"fault, {self.replayed} of those answered from their record, "
+            f"{self.unavailable} answers 503"
+        )
 
 
 def _env(url: str, settings: Settings) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": url, "JWT_SECRET": settings.jwt_secret,
-            "EMBEDDED_WORKER": "false", "FANGFANPIN_DEMO": "1", "RATE_LIMITS": "false",
-            "DATABASE_POOL_SIZE": "10"}  # fmt: skip
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "JWT_SECRET": settings.jwt_secret,
+        "EMBEDDED_WORKER": "false",
+        "FANGFANPIN_DEMO": "1",
+        "RATE_LIMITS": "false",
+        "DATABASE_POOL_SIZE": "10",
+    }
 
 
 async def test_kill_minus_nine_under_writes_loses_and_doubles_nothing(

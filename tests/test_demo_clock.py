@@ -50,7 +50,8 @@ async def test_demo_tokens_follow_the_moved_clock(settings: Settings, api: Api) 
             return value
 
         unknown = await client.post("/api/v1/demo/tokens", json={"user": "nobody"})
-        assert unknown.status_code == 404 and unknown.json()["code"] == "demo_user_not_found"
+        assert unknown.status_code == 404
+        assert unknown.json()["code"] == "demo_user_not_found"
         users = (await client.get("/api/v1/demo/users")).json()
         assert {"cadre.pinggang", "bureau.jiaohe"} <= {u["sub"] for u in users}
         before = (await client.get("/api/v1/demo/clock")).json()
@@ -62,7 +63,8 @@ async def test_demo_tokens_follow_the_moved_clock(settings: Settings, api: Api) 
         assert (await client.get("/api/v1/demo/clock")).json()["today"] == moved.json()["today"]
         # a token minted before the move has expired on the moved clock; a new one has not
         stale = await client.get("/api/v1/cases", headers={"Authorization": f"Bearer {early}"})
-        assert stale.status_code == 401 and stale.json()["code"] == "token_expired"
+        assert stale.status_code == 401
+        assert stale.json()["code"] == "token_expired"
         fresh = await client.get(
             "/api/v1/cases", headers={"Authorization": f"Bearer {await token('bureau.jiaohe')}"}
         )

@@ -24,18 +24,30 @@ HEADER = "姓名,证件号码,村代码,风险类型,预警信息,预警日期\n
 
 
 def department(api: Api, name: str) -> dict[str, str]:
-    token = mint(api.settings, sub=f"dept.{name}", role=Role.department, area="220281",
-                 department=name, now=api.clock.now(), ttl=timedelta(days=3650))  # fmt: skip
+    token = mint(
+        api.settings,
+        sub=f"dept.{name}",
+        role=Role.department,
+        area="220281",
+        department=name,
+        now=api.clock.now(),
+        ttl=timedelta(days=3650),
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
 async def upload(
-    api: Api, body: bytes, content_type: str = CSV, user: str = "dept.civil-affairs",
-    headers: dict[str, str] | None = None, **params: str,
-) -> Any:  # fmt: skip
+    api: Api,
+    body: bytes,
+    content_type: str = CSV,
+    user: str = "dept.civil-affairs",
+    headers: dict[str, str] | None = None,
+    **params: str,
+) -> Any:
     auth = headers or api.headers(user)
-    return await api.client.post(PATH, content=body, params=params,
-                                 headers={**auth, "Content-Type": content_type})  # fmt: skip
+    return await api.client.post(
+        PATH, content=body, params=params, headers={**auth, "Content-Type": content_type}
+    )
 
 
 async def stored(api: Api) -> tuple[int, int]:
@@ -61,20 +73,29 @@ async def test_a_mixed_batch_gets_an_exact_per_row_report(api: Api) -> None:
     person, registered = new_id_number("19800101"), new_id_number("19600101")
     monitored = new_id_number("19550101")
     miswritten = person[:17] + ("0" if person[17] == "X" else "X")  # never the right one
-    await api.post("cadre.laodong", "/api/v1/households", {"head_name": "钱五", "size": 2,
-                   "head_id_number": registered, "village_code": LAODONG})  # fmt: skip
+    await api.post(
+        "cadre.laodong",
+        "/api/v1/households",
+        {"head_name": "钱五", "size": 2, "head_id_number": registered, "village_code": LAODONG},
+    )
     opened = await api.open_case("cadre_found", id_number=monitored)
-    text = HEADER + "\n".join([
-        f"张一,{person},{PINGGANG},因病,住院费用高,2026-02-20",  # 2: accepted
-        f"李二,{miswritten},{PINGGANG},illness,慢性病,",  # 3: bad check character
-        f"王三,{new_id_number()},220281199999,因学,学费,",  # 4: unknown village
-        f"张一,{person},{PINGGANG},因病,重复的预警,",  # 5: duplicates line 2
-        f"张一,{person},{PINGGANG},因学,另一风险,",  # 6: another risk: accepted
-        f"王德福,{monitored},{PINGGANG},accident,车祸,",  # 7: has an open case
-        f"钱五,{registered},{LAODONG},其他,务工中断,",  # 8: a registered household
-        ",,,,,",  # 9: blank, skipped
-        "孙六,12345,村,火星,,2026-13-01",  # 10: every reason at once
-    ]) + "\n"  # fmt: skip
+    text = (
+        HEADER
+        + "\n".join(
+            [
+                f"张一,{person},{PINGGANG},因病,住院费用高,2026-02-20",  # 2: accepted
+                f"李二,{miswritten},{PINGGANG},illness,慢性病,",  # 3: bad check character
+                f"王三,{new_id_number()},220281199999,因学,学费,",  # 4: unknown village
+                f"张一,{person},{PINGGANG},因病,重复的预警,",  # 5: duplicates line 2
+                f"张一,{person},{PINGGANG},因学,另一风险,",  # 6: another risk: accepted
+                f"王德福,{monitored},{PINGGANG},accident,车祸,",  # 7: has an open case
+                f"钱五,{registered},{LAODONG},其他,务工中断,",  # 8: a registered household
+                ",,,,,",  # 9: blank, skipped
+                "孙六,12345,村,火星,,2026-13-01",  # 10: every reason at once
+            ]
+        )
+        + "\n"
+    )
     response = await upload(
         api, text.encode(), filename="民政局2026年3月.csv", reference="MZ-2026-03"
     )
@@ -82,14 +103,33 @@ async def test_a_mixed_batch_gets_an_exact_per_row_report(api: Api) -> None:
     batch = response.json()
     assert response.headers["Location"] == f"{PATH}/{batch['id']}"
     assert (batch["source"], batch["sender"], batch["format"], batch["encoding"]) == (
-        "department", "civil_affairs", "csv", "utf-8")  # fmt: skip
-    assert {k: batch[k] for k in ("rows", "accepted", "rejected", "matched_households",
-                                   "matched_open_cases", "distributed")} == {
-        "rows": 8, "accepted": 4, "rejected": 4, "matched_households": 2,
-        "matched_open_cases": 1, "distributed": 0}  # fmt: skip
+        "department",
+        "civil_affairs",
+        "csv",
+        "utf-8",
+    )
+    assert {
+        k: batch[k]
+        for k in (
+            "rows",
+            "accepted",
+            "rejected",
+            "matched_households",
+            "matched_open_cases",
+            "distributed",
+        )
+    } == {
+        "rows": 8,
+        "accepted": 4,
+        "rejected": 4,
+        "matched_households": 2,
+        "matched_open_cases": 1,
+        "distributed": 0,
+    }
     rows = await report(api, batch["id"])
-    assert [(r["line"], r["status"], [x["code"] for x in r["reasons"]], r["matched"])
-            for r in rows] == [
+    assert [
+        (r["line"], r["status"], [x["code"] for x in r["reasons"]], r["matched"]) for r in rows
+    ] == [
         (2, "accepted", [], None),
         (3, "rejected", ["id_number_invalid"], None),
         (4, "rejected", ["village_unknown"], None),
@@ -97,11 +137,22 @@ async def test_a_mixed_batch_gets_an_exact_per_row_report(api: Api) -> None:
         (6, "accepted", [], None),
         (7, "accepted", [], "open_case"),
         (8, "accepted", [], "household"),
-        (10, "rejected", ["id_number_invalid", "village_unknown", "risk_type_unknown",
-                          "description_missing", "date_invalid"], None),
-    ]  # fmt: skip
+        (
+            10,
+            "rejected",
+            [
+                "id_number_invalid",
+                "village_unknown",
+                "risk_type_unknown",
+                "description_missing",
+                "date_invalid",
+            ],
+            None,
+        ),
+    ]
     assert rows[3]["reasons"][0]["message"] == "The same person and risk as line 2."
-    assert rows[0]["risk_type"] == "illness" and rows[0]["name"] == "张一"
+    assert rows[0]["risk_type"] == "illness"
+    assert rows[0]["name"] == "张一"
     assert rows[0]["id_number_masked"] == "*" * 14 + person[-4:]
     assert [r["line"] for r in batch["rejected_rows"]] == [3, 4, 5, 10]
     only = await api.get("dept.civil-affairs", f"{PATH}/{batch['id']}/rows", status="rejected")
@@ -110,11 +161,16 @@ async def test_a_mixed_batch_gets_an_exact_per_row_report(api: Api) -> None:
 
     before = await stored(api)
     again = await upload(api, text.encode(), filename="另一个名字.csv", reference="MZ-2026-03")
-    assert again.status_code == 200 and again.json()["id"] == batch["id"]
+    assert again.status_code == 200
+    assert again.json()["id"] == batch["id"]
     assert await stored(api) == before  # the same file again changes nothing
-    reused = await upload(api, (text + f"周七,{new_id_number()},{PINGGANG},因残,x,\n").encode(),
-                          reference="MZ-2026-03")  # fmt: skip
-    assert reused.status_code == 409 and reused.json()["code"] == "batch_reference_reused"
+    reused = await upload(
+        api,
+        (text + f"周七,{new_id_number()},{PINGGANG},因残,x,\n").encode(),
+        reference="MZ-2026-03",
+    )
+    assert reused.status_code == 409
+    assert reused.json()["code"] == "batch_reference_reused"
     assert await stored(api) == before
 
 
@@ -129,23 +185,34 @@ async def test_a_file_not_valid_in_its_encoding_is_refused_whole(api: Api) -> No
     )  # more than one chunk of rows, each person once
     gb = text.encode("gb18030")
     wrong = await upload(api, gb, CSV)
-    assert wrong.status_code == 422 and wrong.json()["code"] == "encoding_invalid"
+    assert wrong.status_code == 422
+    assert wrong.json()["code"] == "encoding_invalid"
     assert wrong.headers["content-type"] == "application/problem+json"
     # invalid bytes deep in an otherwise valid UTF-8 file: nothing of the first rows is kept
     late = text.encode() + "王五".encode("gb18030") + b",x,x,x,x,\n"
     refused = await upload(api, late, CSV)
-    assert refused.status_code == 422 and refused.json()["code"] == "encoding_invalid"
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "encoding_invalid"
     assert await stored(api) == (0, 0)
     right = await upload(api, gb, "text/csv; charset=GB18030")
     assert right.status_code == 201, right.text
-    assert right.json()["encoding"] == "gb18030" and right.json()["accepted"] == 3001
-    names = [r["name"] for r in (await api.get("dept.civil-affairs",
-                                               f"{PATH}/{right.json()['id']}/rows",
-                                               limit=3)).json()["items"]]  # fmt: skip
+    assert right.json()["encoding"] == "gb18030"
+    assert right.json()["accepted"] == 3001
+    names = [
+        r["name"]
+        for r in (
+            await api.get("dept.civil-affairs", f"{PATH}/{right.json()['id']}/rows", limit=3)
+        ).json()["items"]
+    ]
     assert names == ["张一", "李0", "李1"]
-    with_bom = await upload(api, b"\xef\xbb\xbf" + HEADER.encode() + (
-        f"赵八,{new_id_number()},{PINGGANG},因残,残疾,\n").encode())  # fmt: skip
-    assert with_bom.status_code == 201 and with_bom.json()["accepted"] == 1
+    with_bom = await upload(
+        api,
+        b"\xef\xbb\xbf"
+        + HEADER.encode()
+        + (f"赵八,{new_id_number()},{PINGGANG},因残,残疾,\n").encode(),
+    )
+    assert with_bom.status_code == 201
+    assert with_bom.json()["accepted"] == 1
 
     for body, content_type, code in (
         (HEADER.encode(), CSV, "file_empty"),
@@ -153,9 +220,12 @@ async def test_a_file_not_valid_in_its_encoding_is_refused_whole(api: Api) -> No
         (text.encode(), "text/csv; charset=latin-1", "encoding_unsupported"),
         (b'{"rows": []}', "application/json", "json_invalid"),
         (b'[{"name": "x"', "application/json", "json_invalid"),
-        (b"PK\x03\x04 not a workbook", "application/vnd.openxmlformats-officedocument."
-         "spreadsheetml.sheet", "xlsx_invalid"),
-    ):  # fmt: skip
+        (
+            b"PK\x03\x04 not a workbook",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx_invalid",
+        ),
+    ):
         refused = await upload(api, body, content_type)
         assert refused.status_code == 422, (code, refused.text)
         assert refused.json()["code"] == code
@@ -178,73 +248,116 @@ async def test_xlsx_and_json_batches(api: Api) -> None:
     sheet.append(["周四", None, PINGGANG, "因病", "缺证件号码"])
     buffer = io.BytesIO()
     book.save(buffer)
-    xlsx = await upload(api, buffer.getvalue(), "application/vnd.openxmlformats-officedocument."
-                        "spreadsheetml.sheet")  # fmt: skip
+    xlsx = await upload(
+        api, buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     assert xlsx.status_code == 201, xlsx.text
     rows = await report(api, xlsx.json()["id"])
     assert [(r["line"], r["status"], [x["code"] for x in r["reasons"]]) for r in rows] == [
-        (2, "accepted", []), (3, "rejected", ["id_number_not_text"]), (5, "accepted", []),
-        (6, "rejected", ["id_number_missing"])]  # fmt: skip
+        (2, "accepted", []),
+        (3, "rejected", ["id_number_not_text"]),
+        (5, "accepted", []),
+        (6, "rejected", ["id_number_missing"]),
+    ]
     assert rows[0]["risk_type"] == "drinking_water"
     assert (rows[2]["village_code"], rows[2]["flagged_on"]) == (PINGGANG, "2026-02-01")
 
-    items = [{"name": "吴一", "id_number": new_id_number(), "village_code": LAODONG,
-              "risk_type": "housing_safety", "description": "危房", "flagged_on": "2026-03-01"},
-             {"name": None, "id_number": "", "village_code": None},  # blank: skipped
-             {"姓名": "吴二", "证件号码": new_id_number(), "村代码": LAODONG, "风险类型": "因残",
-              "预警信息": "新增残疾", "预警日期": "2026-04-01"}]  # fmt: skip
-    as_json = await upload(api, json.dumps(items, ensure_ascii=False).encode(),
-                           "application/json")  # fmt: skip
+    items = [
+        {
+            "name": "吴一",
+            "id_number": new_id_number(),
+            "village_code": LAODONG,
+            "risk_type": "housing_safety",
+            "description": "危房",
+            "flagged_on": "2026-03-01",
+        },
+        {"name": None, "id_number": "", "village_code": None},  # blank: skipped
+        {
+            "姓名": "吴二",
+            "证件号码": new_id_number(),
+            "村代码": LAODONG,
+            "风险类型": "因残",
+            "预警信息": "新增残疾",
+            "预警日期": "2026-04-01",
+        },
+    ]
+    as_json = await upload(api, json.dumps(items, ensure_ascii=False).encode(), "application/json")
     assert as_json.status_code == 201, as_json.text
     assert (as_json.json()["rows"], as_json.json()["rejected"]) == (2, 1)
     rows = await report(api, as_json.json()["id"])
     # a JSON record is numbered by its place in the array, from 1
     assert [(r["line"], r["status"], [x["code"] for x in r["reasons"]]) for r in rows] == [
-        (1, "accepted", []), (3, "rejected", ["date_in_future"])]  # fmt: skip
+        (1, "accepted", []),
+        (3, "rejected", ["date_in_future"]),
+    ]
 
 
 async def test_the_city_distributes_and_the_department_gets_feedback(api: Api) -> None:
     fresh, registered, monitored = new_id_number(), new_id_number(), new_id_number()
-    household = await api.post("cadre.pinggang", "/api/v1/households", {"head_name": "郑二",
-                               "head_id_number": registered, "village_code": PINGGANG,
-                               "size": 3})  # fmt: skip
+    household = await api.post(
+        "cadre.pinggang",
+        "/api/v1/households",
+        {"head_name": "郑二", "head_id_number": registered, "village_code": PINGGANG, "size": 3},
+    )
     open_case = await api.open_case("cadre_found", id_number=monitored)
-    text = HEADER + (f"郑一,{fresh},{PINGGANG},因病,大病住院,\n"
-                     f"郑二,{registered},{PINGGANG},因学,子女上学,\n"
-                     f"王德福,{monitored},{PINGGANG},因病,再次住院,\n"
-                     f"郑四,12,{PINGGANG},因病,x,\n")  # fmt: skip
+    text = HEADER + (
+        f"郑一,{fresh},{PINGGANG},因病,大病住院,\n"
+        f"郑二,{registered},{PINGGANG},因学,子女上学,\n"
+        f"王德福,{monitored},{PINGGANG},因病,再次住院,\n"
+        f"郑四,12,{PINGGANG},因病,x,\n"
+    )
     batch = (await upload(api, text.encode())).json()
     path = f"{PATH}/{batch['id']}"
     waiting = (await api.get("dept.civil-affairs", f"{path}/feedback")).json()["items"]
     assert [(f["line"], f["outcome"], f["became_monitored"]) for f in waiting] == [
-        (2, "awaiting_distribution", None), (3, "awaiting_distribution", None),
-        (4, "awaiting_distribution", None)]  # fmt: skip
+        (2, "awaiting_distribution", None),
+        (3, "awaiting_distribution", None),
+        (4, "awaiting_distribution", None),
+    ]
 
     decide = f"{path}/dispositions"
-    refused = await api.post("dept.civil-affairs", decide, {"items": [
-        {"line": 2, "decision": "distribute"}]})  # fmt: skip
+    refused = await api.post(
+        "dept.civil-affairs", decide, {"items": [{"line": 2, "decision": "distribute"}]}
+    )
     assert refused.status_code == 403
     for items, status, code in (
         ([{"line": 5, "decision": "distribute"}], 422, "warning_not_accepted"),
         ([{"line": 9, "decision": "distribute"}], 422, "warning_not_accepted"),
         ([{"line": 3, "decision": "dismiss"}], 422, "validation_failed"),
-        ([{"line": 2, "decision": "distribute"}, {"line": 2, "decision": "dismiss",
-                                                  "reason": "x"}], 422, "line_repeated"),
-    ):  # fmt: skip
+        (
+            [
+                {"line": 2, "decision": "distribute"},
+                {"line": 2, "decision": "dismiss", "reason": "x"},
+            ],
+            422,
+            "line_repeated",
+        ),
+    ):
         answer = await api.post("bureau.jiaohe", decide, {"items": items})
         assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
-    decided = await api.post("bureau.jiaohe", decide, {"items": [
-        {"line": 2, "decision": "distribute", "risk_type": "illness"},
-        {"line": 3, "decision": "dismiss", "reason": "已享受教育资助, 无返贫风险"},
-        {"line": 4, "decision": "distribute"}]})  # fmt: skip
+    decided = await api.post(
+        "bureau.jiaohe",
+        decide,
+        {
+            "items": [
+                {"line": 2, "decision": "distribute", "risk_type": "illness"},
+                {"line": 3, "decision": "dismiss", "reason": "已享受教育资助, 无返贫风险"},
+                {"line": 4, "decision": "distribute"},
+            ]
+        },
+    )
     assert decided.status_code == 201, decided.text
     by_line = {d["line"]: d for d in decided.json()}
-    assert by_line[2]["township_code"] == "220281102" and by_line[2]["attached"] is False
-    assert by_line[4]["case_id"] == open_case["id"] and by_line[4]["attached"] is True
+    assert by_line[2]["township_code"] == "220281102"
+    assert by_line[2]["attached"] is False
+    assert by_line[4]["case_id"] == open_case["id"]
+    assert by_line[4]["attached"] is True
     assert by_line[3]["case_id"] is None
-    again = await api.post("bureau.jiaohe", decide, {"items": [
-        {"line": 2, "decision": "distribute"}]})  # fmt: skip
-    assert again.status_code == 409 and again.json()["code"] == "warning_already_decided"
+    again = await api.post(
+        "bureau.jiaohe", decide, {"items": [{"line": 2, "decision": "distribute"}]}
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "warning_already_decided"
 
     case = await api.case(by_line[2]["case_id"])
     assert (case["channel"], case["state"]) == ("department_flagged", "village_nomination")
@@ -255,10 +368,13 @@ async def test_the_city_distributes_and_the_department_gets_feedback(api: Api) -
     assert household.status_code == 201
 
     feedback = (await api.get("dept.civil-affairs", f"{path}/feedback")).json()["items"]
-    assert [(f["line"], f["disposition"], f["outcome"], f["became_monitored"])
-            for f in feedback] == [
-        (2, "distributed", "under_review", None), (3, "dismissed", "dismissed", False),
-        (4, "distributed", "received", None)]  # fmt: skip
+    assert [
+        (f["line"], f["disposition"], f["outcome"], f["became_monitored"]) for f in feedback
+    ] == [
+        (2, "distributed", "under_review", None),
+        (3, "dismissed", "dismissed", False),
+        (4, "distributed", "received", None),
+    ]
     assert feedback[1]["dismissal_reason"] == "已享受教育资助, 无返贫风险"
 
     api.heads[case["id"]] = fresh  # 郑一, registered from line 2
@@ -277,10 +393,12 @@ async def test_departments_see_only_their_own_batches(api: Api) -> None:
     own = (await upload(api, text.encode())).json()
     education = department(api, "education")
     theirs = await upload(api, text.encode(), headers=education)
-    assert theirs.status_code == 201 and theirs.json()["id"] != own["id"]  # its own batch
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != own["id"]
     for suffix in ("", "/rows", "/feedback"):
         hidden = await api.client.get(f"{PATH}/{own['id']}{suffix}", headers=education)
-        assert hidden.status_code == 404 and hidden.json()["code"] == "batch_not_found"
+        assert hidden.status_code == 404
+        assert hidden.json()["code"] == "batch_not_found"
     listed = await api.client.get(PATH, headers=education)
     assert [b["id"] for b in listed.json()] == [theirs.json()["id"]]
     city = (await api.get("bureau.jiaohe", PATH)).json()
@@ -290,11 +408,14 @@ async def test_departments_see_only_their_own_batches(api: Api) -> None:
         assert (await api.get(user, PATH)).status_code == 403
 
     media = await upload(api, text.encode(), user="bureau.jiaohe", source="media")
-    assert media.status_code == 201 and media.json()["sender"] == "media"
+    assert media.status_code == 201
+    assert media.json()["sender"] == "media"
     petition = await upload(api, text.encode(), user="bureau.jiaohe", source="petition")
-    assert petition.status_code == 201 and petition.json()["source"] == "petition"
+    assert petition.status_code == 201
+    assert petition.json()["source"] == "petition"
     mine = await upload(api, text.encode(), source="media")
-    assert mine.status_code == 422 and mine.json()["code"] == "source_not_yours"
+    assert mine.status_code == 422
+    assert mine.json()["code"] == "source_not_yours"
     city_as_department = await upload(api, text.encode(), user="bureau.jiaohe")
     assert city_as_department.status_code == 422
     assert (await upload(api, text.encode(), user="township.baishishan")).status_code == 403
@@ -304,15 +425,20 @@ async def test_a_batch_past_the_limits_is_refused_whole(api: Api, monkeypatch: A
     from app.department_warnings import parsing, service
 
     monkeypatch.setattr(service, "MAX_ROWS", 1500)  # chunks of 1,000: the limit is met mid-file
-    text = HEADER + "".join(f"李{i},{new_id_number(f'19{60 + i // 900}0101')},{PINGGANG},"
-                            "因病,住院,\n" for i in range(2000))  # fmt: skip
+    text = HEADER + "".join(
+        f"李{i},{new_id_number(f'19{60 + i // 900}0101')},{PINGGANG},因病,住院,\n"
+        for i in range(2000)
+    )
     refused = await upload(api, text.encode())
-    assert refused.status_code == 422 and refused.json()["code"] == "too_many_rows"
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "too_many_rows"
     assert await stored(api) == (0, 0)  # the first chunk, already stored, is rolled back
     monkeypatch.setattr(parsing, "MAX_SHARED_STRINGS", 10)  # a string table that expands a lot
-    bomb = await upload(api, excel_workbook([["姓名", "证件号码", "村代码", "风险类型",
-                                              "预警信息"]]), XLSX)  # fmt: skip
-    assert bomb.status_code == 422 and bomb.json()["code"] == "xlsx_invalid"
+    bomb = await upload(
+        api, excel_workbook([["姓名", "证件号码", "村代码", "风险类型", "预警信息"]]), XLSX
+    )
+    assert bomb.status_code == 422
+    assert bomb.json()["code"] == "xlsx_invalid"
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -367,20 +493,27 @@ def excel_workbook(table: list[list[Any]]) -> bytes:
 
 async def test_a_workbook_as_excel_writes_it(api: Api) -> None:
     number = new_id_number()
-    body = excel_workbook([
-        ["姓名", "证件号码", "村代码", "风险类型", "预警信息", "预警日期"],
-        ["陈一", number, PINGGANG, "因病", "住院", 46054],  # 2026-02-01 as Excel counts days
-        ["陈二", 2.20281197001011e17, PINGGANG, "因病", "科学计数法"],
-        ["陈三", None, PINGGANG, "因学", "缺证件号码"],
-    ])  # fmt: skip
+    body = excel_workbook(
+        [
+            ["姓名", "证件号码", "村代码", "风险类型", "预警信息", "预警日期"],
+            ["陈一", number, PINGGANG, "因病", "住院", 46054],  # 2026-02-01 as Excel counts days
+            ["陈二", 2.20281197001011e17, PINGGANG, "因病", "科学计数法"],
+            ["陈三", None, PINGGANG, "因学", "缺证件号码"],
+        ]
+    )
     response = await upload(api, body, XLSX)
     assert response.status_code == 201, response.text
     rows = await report(api, response.json()["id"])
     assert [(r["line"], r["status"], [x["code"] for x in r["reasons"]]) for r in rows] == [
-        (2, "accepted", []), (3, "rejected", ["id_number_not_text"]),
-        (4, "rejected", ["id_number_missing"])]  # fmt: skip
+        (2, "accepted", []),
+        (3, "rejected", ["id_number_not_text"]),
+        (4, "rejected", ["id_number_missing"]),
+    ]
     assert (rows[0]["name"], rows[0]["risk_type"], rows[0]["flagged_on"]) == (
-        "陈一", "illness", "2026-02-01")  # fmt: skip
+        "陈一",
+        "illness",
+        "2026-02-01",
+    )
 
 
 async def test_a_row_of_someone_born_after_today_is_refused_with_its_reason(api: Api) -> None:
@@ -392,21 +525,27 @@ async def test_a_row_of_someone_born_after_today_is_refused_with_its_reason(api:
     rows = await report(api, response.json()["id"])
     assert [(r["line"], r["status"]) for r in rows] == [(2, "rejected"), (3, "accepted")]
     (reason,) = rows[0]["reasons"]
-    assert reason["code"] == "id_number_invalid" and "after today" in reason["message"]
+    assert reason["code"] == "id_number_invalid"
+    assert "after today" in reason["message"]
 
 
 async def test_a_row_naming_another_village_says_where_it_goes(api: Api) -> None:
     registered = new_id_number()
-    await api.post("cadre.laodong", "/api/v1/households", {"head_name": "钱五", "size": 2,
-                   "head_id_number": registered, "village_code": LAODONG})  # fmt: skip
+    await api.post(
+        "cadre.laodong",
+        "/api/v1/households",
+        {"head_name": "钱五", "size": 2, "head_id_number": registered, "village_code": LAODONG},
+    )
     text = HEADER + f"钱五,{registered},{PINGGANG},因病,住院,\n"
     batch = (await upload(api, text.encode(), reference="MZ-V")).json()
     (row,) = await report(api, batch["id"])
     assert (row["status"], row["reasons"], row["matched"]) == ("accepted", [], "household")
     (note,) = row["notes"]
-    assert note["code"] == "village_differs" and LAODONG in note["message"]
+    assert note["code"] == "village_differs"
+    assert LAODONG in note["message"]
     decide = f"{PATH}/{batch['id']}/dispositions"
-    decided = await api.post("bureau.jiaohe", decide, {"items": [
-        {"line": 2, "decision": "distribute"}]})  # fmt: skip
+    decided = await api.post(
+        "bureau.jiaohe", decide, {"items": [{"line": 2, "decision": "distribute"}]}
+    )
     assert decided.status_code == 201, decided.text
     assert decided.json()[0]["township_code"] == LAODONG[:9]  # the registered village's

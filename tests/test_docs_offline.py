@@ -16,7 +16,8 @@ def test_the_docs_pages_name_no_other_host(served: dict[str, Any]) -> None:
     base = f"http://127.0.0.1:{served['port']}"
     for page in ("/docs", "/redoc"):
         html = httpx.get(base + page).text
-        assert "http://" not in html and "https://" not in html, page
+        assert "http://" not in html, page
+        assert "https://" not in html, page
         assert "/static/docs/" in html
 
 
@@ -26,8 +27,11 @@ def test_the_docs_render_with_every_outside_request_blocked(served: dict[str, An
     shots.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         ["node", "tests/browser/docs.mjs", f"http://127.0.0.1:{served['port']}", str(shots)],
-        cwd=REPOSITORY, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["outside"] == [], "requests to other hosts were attempted"

@@ -17,8 +17,19 @@ from tests.helpers import (
 )
 from workflows.vocabulary import RiskType
 
-RISK_TITLES = ["因病", "因残", "因学", "因灾", "因自然灾害", "因意外事故", "因产业项目失败",
-               "因务工就业不稳", "缺劳动力", "因安全住房", "因安全饮水"]  # fmt: skip
+RISK_TITLES = [
+    "因病",
+    "因残",
+    "因学",
+    "因灾",
+    "因自然灾害",
+    "因意外事故",
+    "因产业项目失败",
+    "因务工就业不稳",
+    "缺劳动力",
+    "因安全住房",
+    "因安全饮水",
+]
 
 
 async def test_no_forbidden_value_reaches_any_public_document(api: Api) -> None:
@@ -157,10 +168,13 @@ async def test_no_forbidden_value_reaches_any_public_document(api: Api) -> None:
         for value in forbidden:
             assert value not in text, f"{value!r} appears in a public document"
     # what must be there
-    assert "王德福" in documents[0] and "平岗村" in documents[0] and "4人" in documents[0]
+    assert "王德福" in documents[0]
+    assert "平岗村" in documents[0]
+    assert "4人" in documents[0]
     assert "2026年3月3日至2026年3月7日（共5天）" in documents[0]
     assert "村务公开栏" in documents[0]
-    assert "突发严重困难户" in documents[3] and "赵帮扶" in documents[3]
+    assert "突发严重困难户" in documents[3]
+    assert "赵帮扶" in documents[3]
 
 
 async def test_documents_exist_only_once_their_step_happened(api: Api) -> None:
@@ -172,7 +186,8 @@ async def test_documents_exist_only_once_their_step_happened(api: Api) -> None:
     unknown = await api.get("cadre.pinggang", f"/api/v1/cases/{case_id}/documents/letter")
     assert unknown.status_code == 404
     elsewhere = await api.get("cadre.laodong", f"/api/v1/cases/{case_id}/documents/notice")
-    assert elsewhere.status_code == 404 and elsewhere.json()["code"] == "case_not_found"
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["code"] == "case_not_found"
 
 
 async def test_printable_page_escapes_what_it_shows(api: Api) -> None:
@@ -183,4 +198,5 @@ async def test_printable_page_escapes_what_it_shows(api: Api) -> None:
         "cadre.pinggang", f"/api/v1/cases/{case_id}/documents/notice", format="html"
     )
     assert page.headers["content-type"].startswith("text/html")
-    assert "<script>" not in page.text and "&lt;script&gt;" in page.text
+    assert "<script>" not in page.text
+    assert "&lt;script&gt;" in page.text

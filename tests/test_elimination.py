@@ -9,8 +9,12 @@ from tests.helpers import HOME_VISIT, PASSING_REVIEW, VERIFICATION, Api, new_id_
 from tests.test_measures import MEASURE, plan, progress
 from tests.test_rules_api import refused
 
-STABLE = {**VERIFICATION, "wage_income": "40000.00", "compliant_out_of_pocket": "1000",
-          "large_rigid_spending": False}  # fmt: skip
+STABLE = {
+    **VERIFICATION,
+    "wage_income": "40000.00",
+    "compliant_out_of_pocket": "1000",
+    "large_rigid_spending": False,
+}
 
 
 async def members_path(api: Api, case_id: str) -> str:
@@ -114,14 +118,15 @@ async def test_a_household_is_eliminated_only_through_the_procedure(api: Api) ->
     done = await api.must(
         "bureau.jiaohe", case_id, "mark_risk_eliminated", {"method": "assisted_out"}
     )
-    assert done["state"] == "risk_eliminated" and done["is_open"] is False
+    assert done["state"] == "risk_eliminated"
+    assert done["is_open"] is False
     elimination = done["facts"]["elimination"]
     assert elimination["method"] == "assisted_out"
     assert elimination["income_after"]["net_income_per_person"] == "12250.00"
     replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-    assert replay["matches"] and replay["all_steps_legal"] and replay["facts_match"], [
-        s for s in replay["steps"] if not s["legal"]
-    ]
+    assert replay["matches"], [s for s in replay["steps"] if not s["legal"]]
+    assert replay["all_steps_legal"], [s for s in replay["steps"] if not s["legal"]]
+    assert replay["facts_match"], [s for s in replay["steps"] if not s["legal"]]
     events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/events")).json()
     propose = next(e for e in events if e["name"] == "propose_elimination")
     assert propose["payload"]["observed"]["income_lines"] == {"2026": "7000.00", "2027": "7200.00"}
@@ -133,13 +138,15 @@ async def test_without_labour_the_household_is_kept_under_watch(api: Api) -> Non
     assert await refused(api, "bureau.jiaohe", case_id, "keep_under_watch") == {
         "social_security_missing"
     }
-    social = await plan(api, case_id, {**MEASURE, "category": "social_security",
-                                       "content": "纳入农村低保"})  # fmt: skip
+    social = await plan(
+        api, case_id, {**MEASURE, "category": "social_security", "content": "纳入农村低保"}
+    )
     # the plan has passed its review and notice: a measure added to it starts under that
     started = await progress(api, "township.baishishan", case_id, social, status="in_progress")
     assert started.status_code == 201, started.text
     kept = await api.must("bureau.jiaohe", case_id, "keep_under_watch")
-    assert kept["state"] == "kept_under_watch" and kept["is_open"] is True
+    assert kept["state"] == "kept_under_watch"
+    assert kept["is_open"] is True
 
 
 async def to_city_for_elimination(api: Api, case_id: str) -> None:
@@ -178,10 +185,15 @@ async def test_no_labour_is_never_proposed_nor_marked_eliminated(api: Api) -> No
     await set_head_labour(api, case_id, "ordinary")
     await elimination_to_city(api, case_id)
     await set_head_labour(api, case_id, "lost")
-    assert await refused(api, "bureau.jiaohe", case_id, "mark_risk_eliminated",
-                         {"method": "natural"}) == {"no_labour_capacity"}  # fmt: skip
-    back = await api.must("bureau.jiaohe", case_id, "continue_assistance",
-                          {"reason": "无劳动能力, 落实兜底保障后持续监测"})  # fmt: skip
+    assert await refused(
+        api, "bureau.jiaohe", case_id, "mark_risk_eliminated", {"method": "natural"}
+    ) == {"no_labour_capacity"}
+    back = await api.must(
+        "bureau.jiaohe",
+        case_id,
+        "continue_assistance",
+        {"reason": "无劳动能力, 落实兜底保障后持续监测"},
+    )
     assert back["state"] == "assisted"
 
 
@@ -200,7 +212,8 @@ async def test_roll_back_and_re_entry_keep_the_history(api: Api) -> None:
     first = await eliminated(api, id_number)
     # reported again: a new case, linked to the earlier one
     again = await api.open_case("cadre_found", id_number=id_number)
-    assert again["attached"] is False and again["id"] != first
+    assert again["attached"] is False
+    assert again["id"] != first
     assert again["facts"]["previous_case_ids"] == [first]
     history = (
         await api.get("cadre.pinggang", f"/api/v1/households/{again['household']['id']}")
@@ -215,10 +228,13 @@ async def test_roll_back_and_re_entry_keep_the_history(api: Api) -> None:
     rolled = await api.must(
         "bureau.jiaohe", first, "roll_back_elimination", {"reason": "抽查发现收入核算有误"}
     )
-    assert rolled["state"] == "assisted" and rolled["facts"]["elimination"] is None
+    assert rolled["state"] == "assisted"
+    assert rolled["facts"]["elimination"] is None
     for case_id in (first, again["id"]):
         replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-        assert replay["matches"] and replay["all_steps_legal"] and replay["facts_match"]
+        assert replay["matches"]
+        assert replay["all_steps_legal"]
+        assert replay["facts_match"]
 
 
 async def test_an_assessment_round_lists_who_is_ready_and_what_others_miss(api: Api) -> None:

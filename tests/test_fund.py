@@ -64,7 +64,8 @@ async def test_money_goes_only_to_households_under_assistance(api: Api) -> None:
     await set_budget(api, "3000.00")
     early = await api.open_case()
     refused = await ask(api, early["id"], "100.00")
-    assert refused.status_code == 409 and refused.json()["code"] == "case_not_assisted"
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "case_not_assisted"
     case_id = await api.to_assisted()
     for user in ("committee.pinggang", "auditor.jiaohe", "dept.civil-affairs"):
         assert (await ask(api, case_id, "100.00", user)).status_code == 403, user
@@ -85,12 +86,15 @@ async def test_approve_reject_reverse_and_balances(api: Api) -> None:
     )
     assert by_township.status_code == 403
     approved = await decide(api, first["id"], True)
-    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert approved.status_code == 200
+    assert approved.json()["status"] == "approved"
     again = await decide(api, first["id"], True)
-    assert again.status_code == 409 and again.json()["code"] == "disbursement_decided"
+    assert again.status_code == 409
+    assert again.json()["code"] == "disbursement_decided"
     second = (await ask(api, case_id, "2500.00")).json()
     over = await decide(api, second["id"], True)
-    assert over.status_code == 409 and over.json()["code"] == "budget_exceeded"
+    assert over.status_code == 409
+    assert over.json()["code"] == "budget_exceeded"
     assert over.json()["balance"] == "2000.00"
     assert (await decide(api, second["id"], False)).status_code == 422  # no reason
     rejected = await decide(api, second["id"], False, "超出年度预算")
@@ -110,7 +114,8 @@ async def test_approve_reject_reverse_and_balances(api: Api) -> None:
         f"/api/v1/fund/disbursements/{first['id']}/reversal",
         {"reason": "重复发放"},
     )
-    assert reversed_.status_code == 200 and reversed_.json()["status"] == "reversed"
+    assert reversed_.status_code == 200
+    assert reversed_.json()["status"] == "reversed"
     twice = await api.post(
         "bureau.jiaohe", f"/api/v1/fund/disbursements/{first['id']}/reversal", {"reason": "x"}
     )
@@ -122,14 +127,16 @@ async def test_approve_reject_reverse_and_balances(api: Api) -> None:
     events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/events")).json()
     assert [e["name"] for e in events][-2:] == ["fund_disbursement", "fund_reversal"]
     replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-    assert replay["matches"] and replay["all_steps_legal"]
+    assert replay["matches"]
+    assert replay["all_steps_legal"]
 
 
 async def test_no_budget_no_money(api: Api) -> None:
     case_id = await api.to_assisted()  # the seeded policy budgets 2022 only
     asked = (await ask(api, case_id, "100.00")).json()
     response = await decide(api, asked["id"], True)
-    assert response.status_code == 409 and response.json()["code"] == "no_budget"
+    assert response.status_code == 409
+    assert response.json()["code"] == "no_budget"
 
 
 async def test_fifty_concurrent_approvals_never_overdraw(api: Api) -> None:
@@ -138,7 +145,8 @@ async def test_fifty_concurrent_approvals_never_overdraw(api: Api) -> None:
     requested = [(await ask(api, case_ids[i % 5], "1000.00")).json()["id"] for i in range(50)]
     responses = await asyncio.gather(*(decide(api, d, True) for d in requested))
     codes = [r.status_code for r in responses]
-    assert codes.count(200) == 12 and codes.count(409) == 38, codes
+    assert codes.count(200) == 12, codes
+    assert codes.count(409) == 38, codes
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"budget_exceeded"}
     total, spent = await ledger(api)
     assert total == spent == 12 * 1000 * 100
@@ -154,13 +162,25 @@ async def test_the_fund_ledger_adds_up_in_excel(api: Api) -> None:
         asked = (await ask(api, case_id, amount)).json()
         assert (await decide(api, asked["id"], True)).status_code == 200
         paid.append(asked["id"])
-    reversed_ = await api.post("bureau.jiaohe", f"/api/v1/fund/disbursements/{paid[1]}/reversal",
-                               {"reason": "重复支付"})  # fmt: skip
+    reversed_ = await api.post(
+        "bureau.jiaohe", f"/api/v1/fund/disbursements/{paid[1]}/reversal", {"reason": "重复支付"}
+    )
     assert reversed_.status_code == 200, reversed_.text
     ledger = (await api.get("township.baishishan", "/api/v1/ledgers/fund", year=2026)).json()
-    assert ledger["columns"] == ["记账时间", "年度", "乡镇代码", "乡镇", "村代码", "村",
-                                 "户主姓名", "案件编号", "类型", "金额（元）", "说明",
-                                 "经办人"]  # fmt: skip
+    assert ledger["columns"] == [
+        "记账时间",
+        "年度",
+        "乡镇代码",
+        "乡镇",
+        "村代码",
+        "村",
+        "户主姓名",
+        "案件编号",
+        "类型",
+        "金额（元）",
+        "说明",
+        "经办人",
+    ]
     assert [(r[8], r[9], r[11]) for r in ledger["rows"]] == [
         ("支付", "1200.50", "王海涛"),
         ("支付", "800.00", "王海涛"),

@@ -56,7 +56,8 @@ async def test_same_key_other_body_is_422(api: Api) -> None:
     key = {"Idempotency-Key": "k2"}
     await api.post("cadre.pinggang", "/api/v1/cases", report(new_id_number()), **key)
     other = await api.post("cadre.pinggang", "/api/v1/cases", report(new_id_number()), **key)
-    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
     assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 1
 
 
@@ -69,7 +70,8 @@ async def test_keys_are_scoped_per_caller(api: Api) -> None:
         {**body, "channel": "department_flagged"},
         **{"Idempotency-Key": "same"},
     )
-    assert other_caller.status_code == 200 and other_caller.json()["attached"] is True
+    assert other_caller.status_code == 200
+    assert other_caller.json()["attached"] is True
 
 
 async def test_key_in_flight_is_409(postgres_api: Api) -> None:
@@ -81,9 +83,13 @@ async def test_key_in_flight_is_409(postgres_api: Api) -> None:
     raw = json.dumps(body).encode()
     engine = make_engine(api.settings.database_url)
     claim = insert(IdempotencyRecord).values(
-        subject="cadre.pinggang", method="POST", path="/api/v1/cases", key="busy",
-        request_sha256=hashlib.sha256(raw).hexdigest(), created_at=api.clock.now(),
-    )  # fmt: skip
+        subject="cadre.pinggang",
+        method="POST",
+        path="/api/v1/cases",
+        key="busy",
+        request_sha256=hashlib.sha256(raw).hexdigest(),
+        created_at=api.clock.now(),
+    )
     headers = api.headers(
         "cadre.pinggang", **{"Idempotency-Key": "busy", "Content-Type": "application/json"}
     )
@@ -109,9 +115,16 @@ async def test_a_claim_left_by_an_earlier_release_does_not_block(api: Api) -> No
     engine = make_engine(api.settings.database_url)
     async with make_sessionmaker(engine)() as session, session.begin():
         digest = hashlib.sha256(raw).hexdigest()
-        await session.execute(insert(IdempotencyRecord).values(
-            subject="cadre.pinggang", method="POST", path="/api/v1/cases", key="stale",
-            request_sha256=digest, created_at=api.clock.now()))  # fmt: skip
+        await session.execute(
+            insert(IdempotencyRecord).values(
+                subject="cadre.pinggang",
+                method="POST",
+                path="/api/v1/cases",
+                key="stale",
+                request_sha256=digest,
+                created_at=api.clock.now(),
+            )
+        )
     await engine.dispose()
     headers = api.headers(
         "cadre.pinggang", **{"Idempotency-Key": "stale", "Content-Type": "application/json"}
@@ -128,13 +141,24 @@ async def test_a_retry_the_moment_the_answer_arrives_is_answered_from_the_record
     """The record holds the answer before it leaves: a retry sent the moment the first
     answer's status line goes out is answered from the record, never in_flight."""
     body = json.dumps(report(new_id_number())).encode()
-    headers = [(b"content-type", b"application/json"), (b"idempotency-key", b"quick"),
-               *((k.lower().encode(), v.encode())
-                 for k, v in api.headers("cadre.pinggang").items())]  # fmt: skip
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": "/api/v1/cases", "raw_path":
-             b"/api/v1/cases", "query_string": b"", "headers": headers,
-             "client": ("127.0.0.1", 1), "server": ("test", 80)}  # fmt: skip
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"idempotency-key", b"quick"),
+        *((k.lower().encode(), v.encode()) for k, v in api.headers("cadre.pinggang").items()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/cases",
+        "raw_path": b"/api/v1/cases",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 80),
+    }
     sent: list[dict[str, Any]] = []
     retried: list[Any] = []
 
@@ -144,10 +168,17 @@ async def test_a_retry_the_moment_the_answer_arrives_is_answered_from_the_record
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
         if message["type"] == "http.response.start" and not retried:
-            retried.append(await api.client.post(
-                "/api/v1/cases", content=body,
-                headers={**api.headers("cadre.pinggang"), "Idempotency-Key": "quick",
-                         "Content-Type": "application/json"}))  # fmt: skip
+            retried.append(
+                await api.client.post(
+                    "/api/v1/cases",
+                    content=body,
+                    headers={
+                        **api.headers("cadre.pinggang"),
+                        "Idempotency-Key": "quick",
+                        "Content-Type": "application/json",
+                    },
+                )
+            )
 
     await api.app(scope, receive, send)
     assert sent[0]["status"] == 201
@@ -179,7 +210,7 @@ async def test_the_write_and_its_record_commit_together(
 ) -> None:
     """A crash after the route ran, as its answer is recorded, leaves neither the write nor
     the record: the retry with the same key runs once, and there is one case, not two."""
-    real_update = idempotency.update
+    real_update = idempotency.update  # type: ignore[attr-defined]
     crashed: list[bool] = []
 
     def crash_once(table: Any) -> Any:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app import migrations
 from app.areas.demo import load as load_demo_areas
-from app.cases import service
+from app.cases import snapshot as case_snapshot
 from app.cases.models import Case
 from app.core.clock import FrozenClock
 from app.core.db import make_engine, make_sessionmaker
@@ -69,9 +69,12 @@ async def test_the_dashboard_counts_the_open_cases_of_an_area(api: Api) -> None:
     assert city["by_state"] == {"cadre_found": 2, "village_nomination": 1}
     assert city["by_channel"] == {"cadre_found": 3}
     assert {v["code"]: (v["name"], v["count"]) for v in city["by_village"]} == {
-        "220281102200": ("平岗村", 2), "220281105200": ("劳动村", 1)}  # fmt: skip
+        "220281102200": ("平岗村", 2),
+        "220281105200": ("劳动村", 1),
+    }
     township = (await api.get("township.baishishan", "/api/v1/dashboard")).json()
-    assert township["open"] == 2 and township["area"] == "220281102"
+    assert township["open"] == 2
+    assert township["area"] == "220281102"
     other = await api.get("township.baishishan", "/api/v1/dashboard", area="220281105")
     assert other.status_code == 404
     api.clock.advance(timedelta(days=40))
@@ -89,7 +92,8 @@ async def test_the_demo_doors_are_closed_outside_a_demonstration(api: Api) -> No
     """Routed in every mode (one OpenAPI document), answered only in a demonstration."""
     assert (await api.client.get("/api/v1/demo/users")).status_code == 404
     minted = await api.client.post("/api/v1/demo/tokens", json={"user": "admin.jiaohe"})
-    assert minted.status_code == 404 and "access_token" not in minted.text
+    assert minted.status_code == 404
+    assert "access_token" not in minted.text
     assert (await api.post("admin.jiaohe", "/api/v1/demo/clock", {"days": 1})).status_code == 404
 
 
@@ -100,12 +104,14 @@ async def test_a_running_notice_is_the_deadline_the_inbox_shows(api: Api) -> Non
     await api.nominate(case_id)
     case = await api.case(case_id)
     [item] = (await api.get("committee.pinggang", "/api/v1/inbox")).json()["items"]
-    assert item["due_kind"] == "notice_end" and not item["overdue"]
+    assert item["due_kind"] == "notice_end"
+    assert not item["overdue"]
     assert item["due_at"] == case["deadlines"]["notice_ends_at"]
     assert item["due_at"] < case["deadlines"]["identification_due_at"]
     api.clock.advance(timedelta(days=6))
     [ended] = (await api.get("committee.pinggang", "/api/v1/inbox")).json()["items"]
-    assert ended["overdue"] and ended["due_kind"] == "notice_end"
+    assert ended["overdue"]
+    assert ended["due_kind"] == "notice_end"
     assert (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()["notices_ended"] == 1
     # once the case leaves the notice, the identification limit is its deadline again
     await api.must("committee.pinggang", case_id, "submit_to_township")
@@ -124,7 +130,8 @@ async def test_measures_and_elimination_due_are_listed_and_counted(api: Api) -> 
     case_id = await api.to_assisted()
     confirmed = await api.case(case_id)
     city = (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()
-    assert city["measures_due"] == 1 and city["elimination_due"] == 0
+    assert city["measures_due"] == 1
+    assert city["elimination_due"] == 0
     assert city["by_risk_type"] == {"illness": 1}
     waiting = (await api.get("bureau.jiaohe", "/api/v1/cases", measures_due="true")).json()
     assert [c["id"] for c in waiting["items"]] == [case_id]
@@ -132,7 +139,8 @@ async def test_measures_and_elimination_due_are_listed_and_counted(api: Api) -> 
     assert item["due_kind"] == "measures"
     # monitored six months: a candidate for an elimination assessment, not before
     due = confirmed["deadlines"]["elimination_due_at"]
-    assert due is not None and due > confirmed["updated_at"]
+    assert due is not None
+    assert due > confirmed["updated_at"]
     api.clock.advance(timedelta(days=180))
     assert (await api.get("bureau.jiaohe", "/api/v1/dashboard")).json()["elimination_due"] == 0
     api.clock.advance(timedelta(days=5))
@@ -144,7 +152,8 @@ async def test_measures_and_elimination_due_are_listed_and_counted(api: Api) -> 
     assert refused.status_code == 422
     # the township sees its own; another township's area is not counted
     elsewhere = (await api.get("bureau.jiaohe", "/api/v1/dashboard", area="220281105")).json()
-    assert elsewhere["elimination_due"] == 0 and elsewhere["by_risk_type"] == {}
+    assert elsewhere["elimination_due"] == 0
+    assert elsewhere["by_risk_type"] == {}
 
 
 async def test_risk_types_are_counted_once_per_case_and_type(api: Api) -> None:
@@ -179,8 +188,10 @@ async def test_revision_0026_fills_the_deadlines_the_service_keeps(
 
     written = await kept()
     by_case = {row[0]: row[1:] for row in written}
-    assert by_case[noticed][0] is not None and by_case[noticed][1:] == (None, None)
-    assert by_case[assisted][0] is None and by_case[assisted][1:] != (None, None)
+    assert by_case[noticed][0] is not None
+    assert by_case[noticed][1:] == (None, None)
+    assert by_case[assisted][0] is None
+    assert by_case[assisted][1:] != (None, None)
     assert by_case[assisted][2] == ",illness,"
     await asyncio.to_thread(migrations.downgrade, url, "0025")
     await asyncio.to_thread(migrations.upgrade, url)
@@ -222,23 +233,40 @@ async def test_revision_0033_fills_the_next_deadline_the_service_keeps(
 
 def test_the_next_deadline_of_each_kind() -> None:
     at = datetime(2026, 3, 2, tzinfo=UTC)
-    base = dict(id="c", household_id="h", area_code="220281102200", channel="cadre_found",
-                version=1, workflow_version="case-v2", policy_version="p", is_open=True,
-                monitoring_type=None, facts={}, last_hash="0" * 64, opened_at=at,
-                identification_due_at=at + timedelta(days=15), measures_due_at=None,
-                acceptance_due_at=None, updated_at=at)  # fmt: skip
+    base: dict[str, Any] = {
+        "id": "c",
+        "household_id": "h",
+        "area_code": "220281102200",
+        "channel": "cadre_found",
+        "version": 1,
+        "workflow_version": "case-v2",
+        "policy_version": "p",
+        "is_open": True,
+        "monitoring_type": None,
+        "facts": {},
+        "last_hash": "0" * 64,
+        "opened_at": at,
+        "identification_due_at": at + timedelta(days=15),
+        "measures_due_at": None,
+        "acceptance_due_at": None,
+        "updated_at": at,
+    }
     n = timedelta(days=1)
-    cases = [
+    cases: list[tuple[dict[str, Any], tuple[Any, Any]]] = [
         ({"state": "cadre_found"}, (at + 15 * n, "identification")),
         ({"state": "self_declared", "acceptance_due_at": at + 2 * n}, (at + 2 * n, "acceptance")),
         ({"state": "public_notice", "notice_ends_at": at + 5 * n}, (at + 5 * n, "notice_end")),
         # a notice that ends after the identification limit: the limit comes first
-        ({"state": "public_notice", "notice_ends_at": at + 20 * n},
-         (at + 15 * n, "identification")),
+        (
+            {"state": "public_notice", "notice_ends_at": at + 20 * n},
+            (at + 15 * n, "identification"),
+        ),
         ({"state": "assisted", "measures_due_at": at + 30 * n}, (at + 30 * n, "measures")),
         ({"state": "assisted", "elimination_due_at": at + 99 * n}, (at + 99 * n, "elimination")),
         ({"state": "elimination_notice", "notice_ends_at": at + 5 * n}, (at + 5 * n, "notice_end")),
         ({"state": "kept_under_watch"}, (None, None)),
-    ]  # fmt: skip
+    ]
     for changes, expected in cases:
-        assert service.next_deadline(service.Snapshot(**{**base, **changes})) == expected, changes
+        assert (
+            case_snapshot.next_deadline(case_snapshot.Snapshot(**{**base, **changes})) == expected
+        ), changes

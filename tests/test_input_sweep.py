@@ -108,33 +108,58 @@ def _encode(body: Any) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def sweep_app(database_urls: dict[str, str | None], tmp_path_factory: pytest.TempPathFactory):
+def sweep_app(
+    database_urls: dict[str, str | None], tmp_path_factory: pytest.TempPathFactory
+) -> Any:
     template = Path(str(database_urls["sqlite"]).split("///", 1)[1]).with_name("template.sqlite3")
     database = tmp_path_factory.mktemp("sweep") / "sweep.sqlite3"
     shutil.copyfile(template, database)
     settings = settings_for(f"sqlite+aiosqlite:///{database}")
     app = create_app(settings, clock=FrozenClock(START))
     tokens = {
-        role: mint(settings, sub=f"sweep.{role.value}", role=role, area=area, now=START,
-                   department="civil_affairs" if role is Role.department else None)
+        role: mint(
+            settings,
+            sub=f"sweep.{role.value}",
+            role=role,
+            area=area,
+            now=START,
+            department="civil_affairs" if role is Role.department else None,
+        )
         for role, area in AREAS.items()
-    }  # fmt: skip
+    }
     return app, tokens
 
 
 async def _real_ids(client: httpx.AsyncClient, tokens: dict[Role, str]) -> dict[str, str]:
     cadre = {"Authorization": f"Bearer {tokens[Role.village_cadre]}"}
-    opened = await client.post("/api/v1/cases", headers=cadre, json={
-        "channel": "self_declared", "application_sha256": APPLICATION,
-        "household": {"head_name": "王德福", "head_id_number": new_id_number(),
-                      "village_code": "220281102200", "size": 3}})  # fmt: skip
+    opened = await client.post(
+        "/api/v1/cases",
+        headers=cadre,
+        json={
+            "channel": "self_declared",
+            "application_sha256": APPLICATION,
+            "household": {
+                "head_name": "王德福",
+                "head_id_number": new_id_number(),
+                "village_code": "220281102200",
+                "size": 3,
+            },
+        },
+    )
     assert opened.status_code == 201, opened.text
     case = opened.json()
     return {"case_id": case["id"], "household_id": case["household"]["id"]}
 
 
-async def _caller(client: httpx.AsyncClient, tokens: dict[Role, str], operation: dict[str, Any],
-                  method: str, url: str, body: bytes | None, media: str) -> str:  # fmt: skip
+async def _caller(
+    client: httpx.AsyncClient,
+    tokens: dict[Role, str],
+    operation: dict[str, Any],
+    method: str,
+    url: str,
+    body: bytes | None,
+    media: str,
+) -> str:
     """The token of the first role the operation does not refuse (403), its tag's first."""
     first = ROLE_BY_TAG.get((operation.get("tags") or [""])[0], Role.city_bureau)
     for role in (first, *(r for r in tokens if r is not first)):
@@ -163,8 +188,9 @@ async def test_no_input_fails_the_server(sweep_app: Any) -> None:
     ):
         real = await _real_ids(client, tokens)
 
-        async def call(method: str, url: str, token: str, body: bytes | None, media: str,
-                       what: str) -> None:  # fmt: skip
+        async def call(
+            method: str, url: str, token: str, body: bytes | None, media: str, what: str
+        ) -> None:
             nonlocal sent
             sent += 1
             headers = {"Authorization": f"Bearer {token}", "If-Match": '"1"'}
@@ -173,13 +199,16 @@ async def test_no_input_fails_the_server(sweep_app: Any) -> None:
             response = await client.request(method, url, headers=headers, content=body)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
             if response.status_code >= 500:
-                failures.append(f"{method} {url[:120]} {what}: {response.status_code} "
-                                f"{response.text[:200]}")  # fmt: skip
+                failures.append(
+                    f"{method} {url[:120]} {what}: {response.status_code} {response.text[:200]}"
+                )
             elif response.status_code >= 400:
                 kind = response.headers.get("content-type", "")
                 if kind != "application/problem+json":
-                    failures.append(f"{method} {url[:120]} {what}: {response.status_code} "
-                                    f"answered {kind!r}, not problem+json")  # fmt: skip
+                    failures.append(
+                        f"{method} {url[:120]} {what}: {response.status_code} "
+                        f"answered {kind!r}, not problem+json"
+                    )
 
         for path, operations in DOCUMENT["paths"].items():
             if not path.startswith("/api/v1/"):
@@ -195,15 +224,27 @@ async def test_no_input_fails_the_server(sweep_app: Any) -> None:
                 # each path parameter
                 for name in names:
                     for value in PARAMETER_VALUES:
-                        await call(method.upper(), _path(path, {**ids, name: value}), token,
-                                   body, media, f"path {name}={value[:20]}")  # fmt: skip
+                        await call(
+                            method.upper(),
+                            _path(path, {**ids, name: value}),
+                            token,
+                            body,
+                            media,
+                            f"path {name}={value[:20]}",
+                        )
                 # each query parameter
                 for parameter in operation.get("parameters", []):
                     if parameter["in"] != "query":
                         continue
                     for value in PARAMETER_VALUES:
-                        await call(method.upper(), f"{url}?{parameter['name']}={value}", token,
-                                   body, media, f"query {parameter['name']}")  # fmt: skip
+                        await call(
+                            method.upper(),
+                            f"{url}?{parameter['name']}={value}",
+                            token,
+                            body,
+                            media,
+                            f"query {parameter['name']}",
+                        )
                 if not example or media != "application/json":
                     continue
                 # the whole body
@@ -214,8 +255,14 @@ async def test_no_input_fails_the_server(sweep_app: Any) -> None:
                     for field in base:
                         for value in BODY_VALUES:
                             mutated = {**base, field: value}
-                            await call(method.upper(), url, token, _encode(mutated), media,
-                                       f"field {field}={str(value)[:24]!r}")  # fmt: skip
+                            await call(
+                                method.upper(),
+                                url,
+                                token,
+                                _encode(mutated),
+                                media,
+                                f"field {field}={str(value)[:24]!r}",
+                            )
     assert sent > 5000, sent
     # most requests got past the door to validation or further, not only to 403 or 404
     assert statuses.get(422, 0) > sent / 2, statuses

@@ -27,12 +27,16 @@ async def test_a_declaration_answers_a_number_and_its_status(api: Api) -> None:
     response = await declare(api)
     assert response.status_code == 201, response.text
     receipt = response.json()
-    assert len(receipt["tracking_number"]) == 18 and receipt["attached"] is False
+    assert len(receipt["tracking_number"]) == 18
+    assert receipt["attached"] is False
     path = f"/api/v1/intake/self-declarations/{receipt['tracking_number']}"
     status = (await api.get("platform.12317", path)).json()
-    assert status == {"tracking_number": receipt["tracking_number"],
-                      "received_at": status["received_at"], "stage": "received",
-                      "accepted": False}  # fmt: skip
+    assert status == {
+        "tracking_number": receipt["tracking_number"],
+        "received_at": status["received_at"],
+        "stage": "received",
+        "accepted": False,
+    }
     # the village sees it as a self-declared case from 12317
     listed = (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
     (case,) = listed
@@ -41,7 +45,8 @@ async def test_a_declaration_answers_a_number_and_its_status(api: Api) -> None:
     await api.must("cadre.pinggang", case["id"], "start_village_review")
     status = (await api.get("platform.12317", path)).json()
     assert (status["stage"], status["accepted"]) == ("under_review", True)
-    assert "13912345678" not in str(status) and "刘桂芝" not in str(status)
+    assert "13912345678" not in str(status)
+    assert "刘桂芝" not in str(status)
 
 
 async def test_only_the_platform_uses_the_door(api: Api) -> None:
@@ -61,7 +66,8 @@ async def test_a_second_declaration_joins_the_open_case(api: Api) -> None:
     id_number = new_id_number()
     first = (await declare(api, id_number=id_number)).json()
     second = (await declare(api, id_number=id_number)).json()
-    assert second["attached"] is True and second["tracking_number"] != first["tracking_number"]
+    assert second["attached"] is True
+    assert second["tracking_number"] != first["tracking_number"]
     assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 1
 
 
@@ -93,12 +99,17 @@ async def test_accepted_in_time_is_not_late(api: Api) -> None:
 
 
 async def test_written_applications_carry_their_scanned_form(api: Api) -> None:
-    household = {"head_name": "王", "head_id_number": new_id_number(),
-                 "village_code": "220281102200", "size": 2}  # fmt: skip
+    household = {
+        "head_name": "王",
+        "head_id_number": new_id_number(),
+        "village_code": "220281102200",
+        "size": 2,
+    }
     missing = await api.post(
         "cadre.pinggang", "/api/v1/cases", {"channel": "self_declared", "household": household}
     )
-    assert missing.status_code == 422 and missing.json()["code"] == "application_form_missing"
+    assert missing.status_code == 422
+    assert missing.json()["code"] == "application_form_missing"
     cadre_found = await api.post(
         "cadre.pinggang", "/api/v1/cases", {"channel": "cadre_found", "household": household}
     )
@@ -119,8 +130,9 @@ async def test_the_scanned_forms_hash_is_kept_in_the_trail(api: Api) -> None:
 
 async def test_a_member_who_is_not_the_head_declares_for_her_household(api: Api) -> None:
     case = await api.open_case("cadre_found")  # 王德福's household, case open
-    spouse = new_id_number("19720304", "female" if idnumber.sex(api.heads[case["id"]]) == "male"
-                           else "male")  # fmt: skip
+    spouse = new_id_number(
+        "19720304", "female" if idnumber.sex(api.heads[case["id"]]) == "male" else "male"
+    )
     await api.add_member(case["id"], spouse, "李秀兰", "spouse")
     declared = await declare(api, id_number=spouse, name="李秀兰")
     assert declared.status_code == 201, declared.text
@@ -128,34 +140,54 @@ async def test_a_member_who_is_not_the_head_declares_for_her_household(api: Api)
     reports = (await api.case(case["id"]))["facts"]["reports"]
     assert [r["channel"] for r in reports] == ["cadre_found", "self_declared"]
     # the written form, entered by the cadre with her ID as the declarant's, joins it too
-    written = await api.post("cadre.pinggang", "/api/v1/cases", {
-        "channel": "self_declared", "application_sha256": sha("李秀兰的书面申请"),
-        "risk_type": "illness", "description": "丈夫病重",
-        "household": {"head_name": "李秀兰", "head_id_number": spouse,
-                      "village_code": "220281102200", "size": 2}})  # fmt: skip
+    written = await api.post(
+        "cadre.pinggang",
+        "/api/v1/cases",
+        {
+            "channel": "self_declared",
+            "application_sha256": sha("李秀兰的书面申请"),
+            "risk_type": "illness",
+            "description": "丈夫病重",
+            "household": {
+                "head_name": "李秀兰",
+                "head_id_number": spouse,
+                "village_code": "220281102200",
+                "size": 2,
+            },
+        },
+    )
     assert written.status_code == 200, written.text
-    assert written.json()["id"] == case["id"] and written.json()["attached"] is True
+    assert written.json()["id"] == case["id"]
+    assert written.json()["attached"] is True
     cases = (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]
     assert [c["id"] for c in cases] == [case["id"]]
 
 
 async def test_a_member_declares_and_opens_a_case_for_her_household(api: Api) -> None:
     head = new_id_number()
-    registered = await api.post("cadre.pinggang", "/api/v1/households", {
-        "head_name": "王德福", "head_id_number": head, "village_code": "220281102200",
-        "size": 3})  # fmt: skip
+    registered = await api.post(
+        "cadre.pinggang",
+        "/api/v1/households",
+        {"head_name": "王德福", "head_id_number": head, "village_code": "220281102200", "size": 3},
+    )
     household = registered.json()["id"]
     son = new_id_number("19990101", "male")
-    added = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members",
-                           {"name": "王大明", "id_number": son, "relation": "son"})  # fmt: skip
+    added = await api.post(
+        "cadre.pinggang",
+        f"/api/v1/households/{household}/members",
+        {"name": "王大明", "id_number": son, "relation": "son"},
+    )
     assert added.status_code == 201, added.text
     declared = await declare(api, id_number=son, name="王大明")
-    assert declared.status_code == 201 and declared.json()["attached"] is False
+    assert declared.status_code == 201
+    assert declared.json()["attached"] is False
     (case,) = (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]
-    assert case["household"]["id"] == household and case["household"]["head_name"] == "王德福"
+    assert case["household"]["id"] == household
+    assert case["household"]["head_name"] == "王德福"
     # an unregistered declarant opens a household of their own, as ever
     stranger = await declare(api)
-    assert stranger.status_code == 201 and stranger.json()["attached"] is False
+    assert stranger.status_code == 201
+    assert stranger.json()["attached"] is False
     assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 2
 
 
@@ -167,27 +199,44 @@ async def test_no_door_takes_an_id_number_born_after_today(api: Api) -> None:
     assert "after today" in refused.json()["errors"][0]["message"]
     case = await api.open_case("cadre_found")
     household = case["household"]["id"]
-    member = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members",
-                            {"name": "王宝宝", "id_number": unborn, "relation": "son"})  # fmt: skip
-    assert member.status_code == 422 and member.json()["errors"][0]["field"] == "id_number"
-    opened = await api.post("cadre.pinggang", "/api/v1/cases", {
-        "channel": "cadre_found", "risk_type": "illness",
-        "household": {"head_name": "王", "head_id_number": unborn,
-                      "village_code": "220281102200", "size": 1}})  # fmt: skip
+    member = await api.post(
+        "cadre.pinggang",
+        f"/api/v1/households/{household}/members",
+        {"name": "王宝宝", "id_number": unborn, "relation": "son"},
+    )
+    assert member.status_code == 422
+    assert member.json()["errors"][0]["field"] == "id_number"
+    opened = await api.post(
+        "cadre.pinggang",
+        "/api/v1/cases",
+        {
+            "channel": "cadre_found",
+            "risk_type": "illness",
+            "household": {
+                "head_name": "王",
+                "head_id_number": unborn,
+                "village_code": "220281102200",
+                "size": 1,
+            },
+        },
+    )
     assert opened.status_code == 422
     assert opened.json()["errors"][0]["field"] == "household.head_id_number"
     # born today is a valid number
-    today = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members",
-                           {"name": "王宝宝", "id_number": new_id_number("20260302", "male"),
-                            "relation": "son"})  # fmt: skip
+    today = await api.post(
+        "cadre.pinggang",
+        f"/api/v1/households/{household}/members",
+        {"name": "王宝宝", "id_number": new_id_number("20260302", "male"), "relation": "son"},
+    )
     assert today.status_code == 201, today.text
     assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 1
 
 
 async def test_a_declaration_names_its_risk_type(api: Api) -> None:
     body = {k: v for k, v in DECLARATION.items() if k != "risk_type"}
-    refused = await api.post("platform.12317", "/api/v1/intake/self-declarations",
-                             {**body, "id_number": new_id_number()})  # fmt: skip
+    refused = await api.post(
+        "platform.12317", "/api/v1/intake/self-declarations", {**body, "id_number": new_id_number()}
+    )
     assert refused.status_code == 422
     assert [e["field"] for e in refused.json()["errors"]] == ["risk_type"]
     assert (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"] == []
@@ -202,8 +251,11 @@ async def test_a_declaration_rejected_before_acceptance_was_never_accepted(api: 
     assert (status["stage"], status["accepted"]) == ("not_included", False)
     # rejected after the village took it up, it was accepted
     second = (await declare(api)).json()
-    (other,) = [c for c in (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
-                if c["id"] != case["id"]]  # fmt: skip
+    (other,) = [
+        c
+        for c in (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
+        if c["id"] != case["id"]
+    ]
     await api.must("cadre.pinggang", other["id"], "start_village_review")
     await api.must("committee.pinggang", other["id"], "reject", {"reason": "收入达标"})
     path = f"/api/v1/intake/self-declarations/{second['tracking_number']}"

@@ -24,8 +24,11 @@ EDDSA = ed25519.Ed25519PrivateKey.generate()
 
 def jwk(key: Any, kid: str) -> dict[str, Any]:
     public = key.public_key()
-    algorithm = jwt.algorithms.RSAAlgorithm if isinstance(key, rsa.RSAPrivateKey) else (
-        jwt.algorithms.OKPAlgorithm)  # fmt: skip
+    algorithm = (
+        jwt.algorithms.RSAAlgorithm
+        if isinstance(key, rsa.RSAPrivateKey)
+        else (jwt.algorithms.OKPAlgorithm)
+    )
     data: dict[str, Any] = algorithm.to_jwk(public, as_dict=True)
     return {**data, "kid": kid, "use": "sig"}
 
@@ -45,24 +48,37 @@ class Provider:
 async def idp(settings: Settings, clock: FrozenClock) -> AsyncIterator[tuple[Api, Provider]]:
     from tests.conftest import reset
 
-    configured = settings.model_copy(update={
-        "jwt_jwks_url": "https://idp.jiaohe.example/jwks", "jwt_jwks_issuer": ISSUER})  # fmt: skip
+    configured = settings.model_copy(
+        update={"jwt_jwks_url": "https://idp.jiaohe.example/jwks", "jwt_jwks_issuer": ISSUER}
+    )
     await reset(configured.database_url)
     provider = Provider(jwk(RSA_ONE, "rsa-1"), jwk(EDDSA, "ed-1"))
     async with Api.start(configured, clock) as api:
-        api.app.state.jwks = JwksCache(configured.jwt_jwks_url or "", timedelta(minutes=10),
-                                       fetch=provider.fetch)  # fmt: skip
+        api.app.state.jwks = JwksCache(
+            configured.jwt_jwks_url or "", timedelta(minutes=10), fetch=provider.fetch
+        )
         yield api, provider
 
 
 def token(api: Api, key: Any, algorithm: str, kid: str | None, **changes: Any) -> str:
     now = int(api.clock.now().timestamp())
-    claims = {"sub": "wang.township", "role": "township_official", "area": "220281102",
-              "iss": ISSUER, "aud": api.settings.jwt_audience, "nbf": now - 5,
-              "exp": now + 600, **changes}  # fmt: skip
+    claims = {
+        "sub": "wang.township",
+        "role": "township_official",
+        "area": "220281102",
+        "iss": ISSUER,
+        "aud": api.settings.jwt_audience,
+        "nbf": now - 5,
+        "exp": now + 600,
+        **changes,
+    }
     headers = {"kid": kid} if kid else {}
-    return jwt.encode({k: v for k, v in claims.items() if v is not None}, key,
-                      algorithm=algorithm, headers=headers)  # fmt: skip
+    return jwt.encode(
+        {k: v for k, v in claims.items() if v is not None},
+        key,
+        algorithm=algorithm,
+        headers=headers,
+    )
 
 
 async def call(api: Api, bearer: str) -> Any:
@@ -87,16 +103,20 @@ async def test_keys_rotate_without_a_restart(idp: tuple[Api, Provider]) -> None:
     provider.keys = [jwk(RSA_TWO, "rsa-2"), jwk(EDDSA, "ed-1")]  # the provider rotates
     new = token(api, RSA_TWO, "RS256", "rsa-2")
     # an unknown kid refetches at most once a minute
-    assert (await call(api, new)).status_code == 401 and cache.fetches == 1
+    assert (await call(api, new)).status_code == 401
+    assert cache.fetches == 1
     api.clock.advance(timedelta(minutes=1))
-    assert (await call(api, new)).status_code == 200 and cache.fetches == 2
+    assert (await call(api, new)).status_code == 200
+    assert cache.fetches == 2
     # the retired key is gone with the refreshed set
     old = await call(api, token(api, RSA_ONE, "RS256", "rsa-1"))
-    assert old.status_code == 401 and "rsa-1" in old.json()["detail"]
+    assert old.status_code == 401
+    assert "rsa-1" in old.json()["detail"]
     # the set is refetched when it is older than its lifespan
     api.clock.advance(timedelta(minutes=10))
     fresh = token(api, RSA_TWO, "RS256", "rsa-2")
-    assert (await call(api, fresh)).status_code == 200 and cache.fetches == 3
+    assert (await call(api, fresh)).status_code == 200
+    assert cache.fetches == 3
 
 
 async def test_every_bad_provider_token_is_401(idp: tuple[Api, Provider]) -> None:
@@ -112,9 +132,18 @@ async def test_every_bad_provider_token_is_401(idp: tuple[Api, Provider]) -> Non
         "RSA key with EdDSA alg claimed": token(api, EDDSA, "EdDSA", "rsa-1"),
         "Ed25519 key with RS256 claimed": token(api, RSA_ONE, "RS256", "ed-1"),
         "HS/RS confusion: HS256 keyed with the public key": jwt.encode(
-            {"sub": "x", "role": "city_bureau", "area": "", "iss": ISSUER,
-             "aud": api.settings.jwt_audience, "nbf": now, "exp": now + 60},
-            public_pem.decode()[:64] + "x" * 64, algorithm="HS256"),
+            {
+                "sub": "x",
+                "role": "city_bureau",
+                "area": "",
+                "iss": ISSUER,
+                "aud": api.settings.jwt_audience,
+                "nbf": now,
+                "exp": now + 60,
+            },
+            public_pem.decode()[:64] + "x" * 64,
+            algorithm="HS256",
+        ),
         "RS512": token(api, RSA_ONE, "RS512", "rsa-1"),
         "expired beyond the skew": token(api, RSA_ONE, "RS256", "rsa-1", exp=now - 31),
         "not yet valid beyond the skew": token(api, RSA_ONE, "RS256", "rsa-1", nbf=now + 31),
@@ -122,8 +151,13 @@ async def test_every_bad_provider_token_is_401(idp: tuple[Api, Provider]) -> Non
         "another audience": token(api, RSA_ONE, "RS256", "rsa-1", aud="other-api"),
         "no sub": token(api, RSA_ONE, "RS256", "rsa-1", sub=None),
         "no role": token(api, RSA_ONE, "RS256", "rsa-1", role=None),
-        "alg none": jwt.encode({"sub": "x"}, None, algorithm="none", headers={"kid": "rsa-1"}),
-    }  # fmt: skip
+        "alg none": jwt.encode(
+            {"sub": "x"},
+            None,  # type: ignore[arg-type]
+            algorithm="none",
+            headers={"kid": "rsa-1"},
+        ),
+    }
     for name, bearer in cases.items():
         response = await call(api, bearer)
         assert response.status_code == 401, (name, response.text)
@@ -135,7 +169,8 @@ async def test_every_bad_provider_token_is_401(idp: tuple[Api, Provider]) -> Non
 async def test_without_a_configured_provider_only_hs256_is_accepted(api: Api) -> None:
     bearer = token(api, RSA_ONE, "RS256", "rsa-1")
     response = await call(api, bearer)
-    assert response.status_code == 401 and "not accepted" in response.json()["detail"]
+    assert response.status_code == 401
+    assert "not accepted" in response.json()["detail"]
 
 
 async def test_tokens_for_another_city_or_no_area_are_refused(api: Api) -> None:
@@ -145,19 +180,28 @@ async def test_tokens_for_another_city_or_no_area_are_refused(api: Api) -> None:
     from workflows.vocabulary import Role
 
     def bearer(role: Role, area: str) -> dict[str, str]:
-        token = mint(api.settings, sub="foreign", role=role, area=area, now=api.clock.now(),
-                     ttl=timedelta(hours=1))  # fmt: skip
+        token = mint(
+            api.settings,
+            sub="foreign",
+            role=role,
+            area=area,
+            now=api.clock.now(),
+            ttl=timedelta(hours=1),
+        )
         return {"Authorization": f"Bearer {token}"}
 
     foreign, nowhere = bearer(Role.city_bureau, "220282"), bearer(Role.village_cadre, "")
     calls = [
-        ("POST", "/api/v1/policies", {"effective_from": "2026-12-01", "reason": "x",
-                                      "notice_days": 3}),
+        (
+            "POST",
+            "/api/v1/policies",
+            {"effective_from": "2026-12-01", "reason": "x", "notice_days": 3},
+        ),
         ("POST", "/api/v1/department-data/vehicles/snapshots", {"records": []}),
         ("POST", "/api/v1/audit/checkpoints", None),
         ("GET", "/api/v1/audit/log", None),
         ("GET", "/api/v1/exports/national", None),
-    ]  # fmt: skip
+    ]
     for method, path, body in calls:
         for headers in (foreign, nowhere):
             response = await api.client.request(method, path, json=body, headers=headers)
@@ -173,17 +217,25 @@ async def test_city_wide_operations_need_a_city_wide_area(api: Api) -> None:
     from app.auth.tokens import mint
     from workflows.vocabulary import Role
 
-    narrowed = mint(api.settings, sub="bureau.narrow", role=Role.city_bureau, area="220281102",
-                    now=api.clock.now(), ttl=timedelta(hours=1))  # fmt: skip
+    narrowed = mint(
+        api.settings,
+        sub="bureau.narrow",
+        role=Role.city_bureau,
+        area="220281102",
+        now=api.clock.now(),
+        ttl=timedelta(hours=1),
+    )
     headers = {"Authorization": f"Bearer {narrowed}"}
     for method, path, body in (
-        ("POST", "/api/v1/policies", {"effective_from": "2026-12-01", "reason": "x",
-                                      "notice_days": 3}),
+        (
+            "POST",
+            "/api/v1/policies",
+            {"effective_from": "2026-12-01", "reason": "x", "notice_days": 3},
+        ),
         ("POST", "/api/v1/audit/checkpoints", None),
         ("GET", "/api/v1/exports/national", None),
-        ("POST", "/api/v1/screening/campaigns", {"period": "2026-04",
-                                                 "area_codes": ["220281102"]}),
-    ):  # fmt: skip
+        ("POST", "/api/v1/screening/campaigns", {"period": "2026-04", "area_codes": ["220281102"]}),
+    ):
         response = await api.client.request(method, path, json=body, headers=headers)
         assert response.status_code == 403, (path, response.text)
         assert response.json()["code"] == "area_not_city_wide"
@@ -196,8 +248,10 @@ async def test_idempotency_keys_hold_for_provider_tokens(idp: tuple[Api, Provide
     api, _ = idp
     bearer = token(api, RSA_ONE, "RS256", "rsa-1")  # a township official of 白石山镇
     headers = {"Authorization": f"Bearer {bearer}", "Idempotency-Key": "idp-list-1"}
-    answers = [await api.client.post("/api/v1/warning-lists", json={"entries": []},
-                                     headers=headers) for _ in range(3)]  # fmt: skip
+    answers = [
+        await api.client.post("/api/v1/warning-lists", json={"entries": []}, headers=headers)
+        for _ in range(3)
+    ]
     assert [a.status_code for a in answers] == [201, 201, 201]
     assert len({a.json()["id"] for a in answers}) == 1
     assert [a.headers.get("Idempotent-Replayed") for a in answers] == [None, "true", "true"]

@@ -24,8 +24,7 @@ def settings(**changes: object) -> Settings:
 
 
 def token(using: Settings) -> str:
-    return mint(using, sub="cadre.pinggang", role=Role.village_cadre, area="220281102200",
-                now=NOW)  # fmt: skip
+    return mint(using, sub="cadre.pinggang", role=Role.village_cadre, area="220281102200", now=NOW)
 
 
 def accepted(using: Settings, value: str) -> bool:
@@ -43,18 +42,22 @@ def test_the_rotation_procedure_holds_at_every_step() -> None:
     step1 = settings(jwt_keys=f"k1:{FIRST}")
     first = token(step1)
     assert jwt.get_unverified_header(first)["kid"] == "k1"
-    assert accepted(step1, before) and accepted(step1, first)
+    assert accepted(step1, before)
+    assert accepted(step1, first)
     # 2. a new key is added last: it signs; the one before still verifies
     step2 = settings(jwt_keys=f"k1:{FIRST},k2:{SECOND}")
     second = token(step2)
     assert jwt.get_unverified_header(second)["kid"] == "k2"
-    assert accepted(step2, first) and accepted(step2, second)
+    assert accepted(step2, first)
+    assert accepted(step2, second)
     # 3. the old key is dropped once its tokens have expired: its tokens are refused
     step3 = settings(jwt_keys=f"k2:{SECOND}")
-    assert accepted(step3, second) and not accepted(step3, first)
+    assert accepted(step3, second)
+    assert not accepted(step3, first)
     # 4. JWT_SECRET given a new value: tokens without a key id verify with nothing held
     step4 = settings(jwt_keys=f"k2:{SECOND}", jwt_secret="n" * 40)
-    assert not accepted(step4, before) and accepted(step4, second)
+    assert not accepted(step4, before)
+    assert accepted(step4, second)
 
 
 def test_a_key_id_does_not_lend_its_name_to_another_secret() -> None:
@@ -68,9 +71,13 @@ def test_a_key_id_does_not_lend_its_name_to_another_secret() -> None:
 
 @pytest.mark.parametrize(
     ("listed", "reason"),
-    [("k1", "is not kid:secret"), ("k1:", "is not kid:secret"), ("k 1:x", "is not kid:secret"),
-     (f"k1:{FIRST},k1:{SECOND}", "listed twice")],
-)  # fmt: skip
+    [
+        ("k1", "is not kid:secret"),
+        ("k1:", "is not kid:secret"),
+        ("k 1:x", "is not kid:secret"),
+        (f"k1:{FIRST},k1:{SECOND}", "listed twice"),
+    ],
+)
 def test_a_malformed_key_list_is_named_at_startup(listed: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         keys_of(listed)
@@ -83,8 +90,11 @@ def test_a_short_or_placeholder_key_stops_the_server() -> None:
     lines = unsafe_settings(settings(jwt_keys="k1:short,k2:CHANGE-ME-" + "x" * 30))
     assert "JWT_KEYS key k1 is shorter than 32 characters" in lines
     assert "JWT_KEYS key k2 is a placeholder or the development value" in lines
-    assert not [line for line in unsafe_settings(settings(jwt_keys=f"k1:{FIRST}"))
-                if line.startswith("JWT_KEYS")]  # fmt: skip
+    assert not [
+        line
+        for line in unsafe_settings(settings(jwt_keys=f"k1:{FIRST}"))
+        if line.startswith("JWT_KEYS")
+    ]
 
 
 async def test_the_api_takes_both_keys_during_a_rotation(api: Api) -> None:
@@ -95,10 +105,16 @@ async def test_the_api_takes_both_keys_during_a_rotation(api: Api) -> None:
     try:
         for keys, status in ((f"k1:{FIRST}", 200), (f"k2:{SECOND}", 200), (f"k0:{'z' * 40}", 401)):
             signer = held.model_copy(update={"jwt_keys": keys})
-            value = mint(signer, sub="cadre.pinggang", role=Role.village_cadre,
-                         area="220281102200", now=api.clock.now())  # fmt: skip
-            answer = await api.client.get("/api/v1/inbox",
-                                          headers={"Authorization": f"Bearer {value}"})  # fmt: skip
+            value = mint(
+                signer,
+                sub="cadre.pinggang",
+                role=Role.village_cadre,
+                area="220281102200",
+                now=api.clock.now(),
+            )
+            answer = await api.client.get(
+                "/api/v1/inbox", headers={"Authorization": f"Bearer {value}"}
+            )
             assert answer.status_code == status, (keys, answer.text)
     finally:
         state.settings = held

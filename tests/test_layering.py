@@ -53,8 +53,10 @@ def _domain(module: str) -> str:
 
 
 def test_workflows_import_nothing_of_the_service() -> None:
-    wrong = {m: sorted(i for i in imports if i == "app" or i.startswith("app."))
-             for m, imports in _graph("workflows").items()}  # fmt: skip
+    wrong = {
+        m: sorted(i for i in imports if i == "app" or i.startswith("app."))
+        for m, imports in _graph("workflows").items()
+    }
     assert not {m: i for m, i in wrong.items() if i}
 
 
@@ -98,4 +100,5 @@ def test_the_checks_can_fail() -> None:
     'from' import of a name."""
     sample = ROOT / "app" / "contract.py"
     assert "app.main" in _imports(sample)
-    assert _domain("app.cases.service") == "cases" and _domain("app.main") == ""
+    assert _domain("app.cases.service") == "cases"
+    assert _domain("app.main") == ""

@@ -18,7 +18,8 @@ async def test_a_body_over_the_limit_is_413_and_nothing_is_written(api: Api) -> 
     response = await api.post("cadre.pinggang", "/api/v1/cases", huge)
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == "payload_too_large" and response.json()["limit"] == limit
+    assert response.json()["code"] == "payload_too_large"
+    assert response.json()["limit"] == limit
     listed = (await api.get("bureau.jiaohe", "/api/v1/cases")).json()
     assert listed["items"] == []
 
@@ -32,8 +33,9 @@ async def test_a_chunked_body_is_stopped_once_it_passes_the_limit(api: Api) -> N
             sent += 1
             yield b"x" * 65536
 
-    response = await api.client.post("/api/v1/cases", content=chunks(),
-                                     headers=api.headers("cadre.pinggang"))  # fmt: skip
+    response = await api.client.post(
+        "/api/v1/cases", content=chunks(), headers=api.headers("cadre.pinggang")
+    )
     assert response.status_code == 413
 
 
@@ -70,25 +72,39 @@ async def test_every_answer_carries_the_protective_headers(api: Api) -> None:
     assert api_answer.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in api_answer.headers["content-security-policy"]
     assert "strict-transport-security" not in api_answer.headers  # off unless configured
-    assert "access-control-allow-origin" not in (await api.client.options(
-        "/api/v1/cases", headers={"Origin": "https://evil.example",
-                                  "Access-Control-Request-Method": "GET"})).headers  # fmt: skip
+    assert (
+        "access-control-allow-origin"
+        not in (
+            await api.client.options(
+                "/api/v1/cases",
+                headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+            )
+        ).headers
+    )
 
 
 @pytest.fixture
 async def cors_api(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
-    configured = settings.model_copy(update={
-        "cors_origins": "https://village.jiaohe.example, https://city.jiaohe.example",
-        "hsts_seconds": 31536000})  # fmt: skip
+    configured = settings.model_copy(
+        update={
+            "cors_origins": "https://village.jiaohe.example, https://city.jiaohe.example",
+            "hsts_seconds": 31536000,
+        }
+    )
     await reset(configured.database_url)
     async with Api.start(configured, clock) as client:
         yield client
 
 
 async def test_configured_frontends_may_call_from_a_browser(cors_api: Api) -> None:
-    preflight = await cors_api.client.options("/api/v1/cases", headers={
-        "Origin": "https://city.jiaohe.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, if-match, idempotency-key"})  # fmt: skip
+    preflight = await cors_api.client.options(
+        "/api/v1/cases",
+        headers={
+            "Origin": "https://city.jiaohe.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, if-match, idempotency-key",
+        },
+    )
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "https://city.jiaohe.example"
     village = {"Origin": "https://village.jiaohe.example"}
@@ -98,6 +114,8 @@ async def test_configured_frontends_may_call_from_a_browser(cors_api: Api) -> No
     assert response.headers["access-control-allow-origin"] == "https://village.jiaohe.example"
     assert "ETag" in response.headers["access-control-expose-headers"]
     assert response.headers["strict-transport-security"] == "max-age=31536000"
-    stranger = await cors_api.client.options("/api/v1/cases", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})  # fmt: skip
+    stranger = await cors_api.client.options(
+        "/api/v1/cases",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
     assert "access-control-allow-origin" not in stranger.headers

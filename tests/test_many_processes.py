@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -30,8 +31,13 @@ def free_port() -> int:
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 async def until_up(port: int) -> None:
@@ -49,15 +55,18 @@ async def until_up(port: int) -> None:
 async def advance(client: httpx.AsyncClient, port: int, case_id: str, token: str) -> list[int]:
     """Read the version and fire start_village_review until it is done (another process or
     a worker may move the case in between); answers every status seen."""
-    seen = []
+    seen: list[Any] = []
     base = f"http://127.0.0.1:{port}/api/v1/cases/{case_id}"
     headers = {"Authorization": f"Bearer {token}"}
     for _ in range(30):
         case = (await client.get(base, headers=headers)).json()
         if case["state"] == "village_nomination":
             return seen
-        response = await client.post(f"{base}/actions/start_village_review", headers={
-            **headers, "If-Match": f'"{case["version"]}"'}, json={})  # fmt: skip
+        response = await client.post(
+            f"{base}/actions/start_village_review",
+            headers={**headers, "If-Match": f'"{case["version"]}"'},
+            json={},
+        )
         seen.append(response.status_code)
     raise AssertionError(f"case {case_id} never moved: {seen}")
 
@@ -66,23 +75,36 @@ async def test_two_apis_and_two_workers_at_once(postgres_api: Api) -> None:
     api = postgres_api
     case_ids = [str((await api.open_case())["id"]) for _ in range(CASES)]
     # opened on the test clock in March: their identification deadlines are long past
-    env = {**os.environ, "DATABASE_URL": api.settings.database_url,
-           "JWT_SECRET": api.settings.jwt_secret, "EMBEDDED_WORKER": "false",
-           "FANGFANPIN_DEMO": "1",  # the development keys of the test settings
-           "DATABASE_POOL_SIZE": "4"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": api.settings.database_url,
+        "JWT_SECRET": api.settings.jwt_secret,
+        "EMBEDDED_WORKER": "false",
+        "FANGFANPIN_DEMO": "1",  # the development keys of the test settings
+        "DATABASE_POOL_SIZE": "4",
+    }
     ports = [free_port(), free_port()]
-    processes = [start(["uvicorn", "app.main:app", "--port", str(p), "--log-level", "warning"],
-                       env) for p in ports]  # fmt: skip
+    processes = [
+        start(["uvicorn", "app.main:app", "--port", str(p), "--log-level", "warning"], env)
+        for p in ports
+    ]
     processes += [start(["app.cli", "worker", "--interval", "0.2"], env) for _ in range(2)]
     try:
         for port in ports:
             await until_up(port)
         now = datetime.now(UTC)
-        token = mint(api.settings, sub="cadre.pinggang", role=Role.village_cadre,
-                     area="220281102200", now=now, ttl=timedelta(hours=1))  # fmt: skip
+        token = mint(
+            api.settings,
+            sub="cadre.pinggang",
+            role=Role.village_cadre,
+            area="220281102200",
+            now=now,
+            ttl=timedelta(hours=1),
+        )
         async with httpx.AsyncClient(timeout=30) as client:
-            racing = [advance(client, port, case_id, token)
-                      for case_id in case_ids for port in ports]  # fmt: skip
+            racing = [
+                advance(client, port, case_id, token) for case_id in case_ids for port in ports
+            ]
             statuses = await asyncio.gather(*racing)
         seen = {s for each in statuses for s in each}
         assert seen <= {200, 412}, seen  # won, or lost the race: never an error
@@ -102,10 +124,15 @@ async def test_two_apis_and_two_workers_at_once(postgres_api: Api) -> None:
                     break
                 await asyncio.sleep(0.2)
             async with engine.connect() as connection:
-                per_case = (await connection.execute(text(
-                    "SELECT case_id, count(*) FILTER (WHERE name = 'deadline_escalation'),"
-                    " count(*) FILTER (WHERE name = 'start_village_review'), count(*), max(seq),"
-                    " count(DISTINCT seq) FROM case_event GROUP BY case_id"))).all()  # fmt: skip
+                per_case = (
+                    await connection.execute(
+                        text(
+                            "SELECT case_id, count(*) FILTER (WHERE name = 'deadline_escalation'),"
+                            " count(*) FILTER (WHERE name = 'start_village_review'), count(*),"
+                            " max(seq), count(DISTINCT seq) FROM case_event GROUP BY case_id"
+                        )
+                    )
+                ).all()
                 indices = (
                     (
                         await connection.execute(
@@ -115,8 +142,11 @@ async def test_two_apis_and_two_workers_at_once(postgres_api: Api) -> None:
                     .scalars()
                     .all()
                 )
-                versions = dict((await connection.execute(text(
-                    "SELECT id, version FROM monitoring_case"))).all())  # fmt: skip
+                versions: dict[str, int] = dict(
+                    (
+                        await connection.execute(text("SELECT id, version FROM monitoring_case"))
+                    ).all()
+                )
         finally:
             await engine.dispose()
         assert pending == 0
@@ -125,8 +155,8 @@ async def test_two_apis_and_two_workers_at_once(postgres_api: Api) -> None:
             assert escalations == 1, (case_id, escalations)  # fired once, not twice
             assert reviews == 1
             assert count == last == distinct == versions[case_id]  # 1..n, none lost
-        assert indices == list(range(len(indices))) and len(indices) == sum(
-            row[3] for row in per_case)  # fmt: skip
+        assert indices == list(range(len(indices)))
+        assert len(indices) == sum(row[3] for row in per_case)
     finally:
         for process in processes:
             process.terminate()

@@ -31,15 +31,18 @@ async def test_measures_start_only_after_the_plans_review_and_notice(api: Api) -
     case_id = await api.to_assisted()
     measure_id = await plan(api, case_id)
     early = await progress(api, "township.baishishan", case_id, measure_id, status="in_progress")
-    assert early.status_code == 409 and rule_refusal(early) == "plan_not_approved"
+    assert early.status_code == 409
+    assert rule_refusal(early) == "plan_not_approved"
     # the notice needs the plan's review first
     no_review = await api.fact("committee.pinggang", case_id, "plan-notices", {})
-    assert no_review.status_code == 409 and rule_refusal(no_review) == "review_missing"
+    assert no_review.status_code == 409
+    assert rule_refusal(no_review) == "review_missing"
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     case = await api.must_fact("committee.pinggang", case_id, "plan-notices", {"location": "村部"})
     assert case["facts"]["procedures"]["plan"]["notice"]["days"] == 5
     again = await api.fact("committee.pinggang", case_id, "plan-notices", {})
-    assert again.status_code == 409 and rule_refusal(again) == "plan_notice_published"
+    assert again.status_code == 409
+    assert rule_refusal(again) == "plan_notice_published"
     running = await progress(api, "township.baishishan", case_id, measure_id, status="in_progress")
     assert running.status_code == 409
     assert running.json()["unmet"][0]["met_at"] is not None  # when the notice will have run
@@ -59,9 +62,12 @@ async def test_measures_start_only_after_the_plans_review_and_notice(api: Api) -
     assert done.status_code == 201
     assert done.json()["facts"]["measures"][measure_id]["status"] == "done"
     backwards = await progress(api, "bureau.jiaohe", case_id, measure_id, status="in_progress")
-    assert backwards.status_code == 409 and rule_refusal(backwards) == "measure_status_not_allowed"
+    assert backwards.status_code == 409
+    assert rule_refusal(backwards) == "measure_status_not_allowed"
     replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-    assert replay["matches"] and replay["all_steps_legal"] and replay["facts_match"], replay
+    assert replay["matches"], replay
+    assert replay["all_steps_legal"], replay
+    assert replay["facts_match"], replay
 
 
 async def test_an_open_objection_holds_the_plan_and_an_upheld_one_sends_it_back(api: Api) -> None:
@@ -78,7 +84,8 @@ async def test_an_open_objection_holds_the_plan_and_an_upheld_one_sends_it_back(
     objection_id = next(iter(lodged["facts"]["procedures"]["plan"]["objections"]))
     api.clock.advance(timedelta(days=6))
     held = await progress(api, "township.baishishan", case_id, measure_id, status="in_progress")
-    assert held.status_code == 409 and "objection_open" in held.json()["detail"]
+    assert held.status_code == 409
+    assert "objection_open" in held.json()["detail"]
     case = await api.must_fact(
         "township.baishishan",
         case_id,
@@ -87,7 +94,8 @@ async def test_an_open_objection_holds_the_plan_and_an_upheld_one_sends_it_back(
     )
     assert case["state"] == "assisted"  # the case stays; the plan goes back to the village
     plan_facts = case["facts"]["procedures"]["plan"]
-    assert plan_facts["review"] is None and plan_facts["notice"] is None
+    assert plan_facts["review"] is None
+    assert plan_facts["notice"] is None
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     await api.must_fact("committee.pinggang", case_id, "plan-notices", {})
     api.clock.advance(timedelta(days=6))
@@ -113,7 +121,8 @@ async def test_who_plans_and_who_reports_progress(api: Api) -> None:
     )
     assert stopped.status_code == 201  # stopping needs no approved plan
     unknown = await progress(api, "bureau.jiaohe", case_id, "nope", status="done")
-    assert unknown.status_code == 409 and rule_refusal(unknown) == "measure_not_found"
+    assert unknown.status_code == 409
+    assert rule_refusal(unknown) == "measure_not_found"
     bad = await api.fact(
         "bureau.jiaohe",
         case_id,
@@ -124,7 +133,8 @@ async def test_who_plans_and_who_reports_progress(api: Api) -> None:
     assert {e["field"] for e in bad.json()["errors"]} >= {"category"}
     before_assisted = await api.to_village_nomination()
     early = await api.fact("bureau.jiaohe", before_assisted, "measures", MEASURE)
-    assert early.status_code == 409 and early.json()["code"] == "not_recordable_in_state"
+    assert early.status_code == 409
+    assert early.json()["code"] == "not_recordable_in_state"
 
 
 async def test_first_measure_is_due_within_a_month_of_confirmation(api: Api) -> None:
@@ -147,7 +157,8 @@ async def test_a_plan_notice_needs_a_planned_measure(api: Api) -> None:
     case_id = await api.to_assisted()
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     empty = await api.fact("committee.pinggang", case_id, "plan-notices", {})
-    assert empty.status_code == 409 and rule_refusal(empty) == "plan_empty"
+    assert empty.status_code == 409
+    assert rule_refusal(empty) == "plan_empty"
     await plan(api, case_id)
     published = await api.fact("committee.pinggang", case_id, "plan-notices", {})
     assert published.status_code == 201, published.text

@@ -25,9 +25,12 @@ def imported(path: Path) -> set[str]:
 def test_revisions_import_only_column_types_and_key_access() -> None:
     revisions = sorted(VERSIONS.glob("*.py"))
     assert len(revisions) >= 29
-    leaks = {path.name: sorted(m for m in imported(path)
-                                if (m == "app" or m.startswith("app.")) and m not in ALLOWED)
-             for path in revisions}  # fmt: skip
+    leaks = {
+        path.name: sorted(
+            m for m in imported(path) if (m == "app" or m.startswith("app.")) and m not in ALLOWED
+        )
+        for path in revisions
+    }
     assert {name: found for name, found in leaks.items() if found} == {}
 
 

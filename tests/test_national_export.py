@@ -25,10 +25,11 @@ from app import migrations
 from app.areas.demo import load as load_demo_areas
 from app.audit import log
 from app.cases.models import Case
+from app.core import workbook, xlsx
 from app.core.clock import FrozenClock
 from app.core.crypto import CipherError, FieldCipher
 from app.core.db import make_engine, make_sessionmaker
-from app.exports import document, national, router, workbook, xlsx
+from app.exports import document, national, router
 from app.exports.models import NationalDocument
 from app.households.models import Member
 from app.households.rotation import rotate
@@ -57,9 +58,11 @@ async def database_counts(api: Api) -> tuple[int, int]:
     async with make_sessionmaker(engine)() as session:
         cases = await session.scalar(select(func.count()).select_from(NationalDocument))
         members = await session.scalar(
-            select(func.count()).select_from(Member)
+            select(func.count())
+            .select_from(Member)
             .join(Case, Case.household_id == Member.household_id)
-            .join(NationalDocument, NationalDocument.case_id == Case.id))  # fmt: skip
+            .join(NationalDocument, NationalDocument.case_id == Case.id)
+        )
     await engine.dispose()
     return int(cases or 0), int(members or 0)
 
@@ -73,20 +76,28 @@ async def test_confirmed_cases_export_with_national_fields_and_full_id_numbers(a
     [record] = lines(response.text)
     assert record["case_id"] == case_id
     assert (record["县"], record["乡"], record["村"]) == ("蛟河市", "白石山镇", "平岗村")
-    assert record["监测对象类别"] == "突发严重困难户" and record["致贫/返贫风险1"] == "因病"
-    assert record["识别监测时间"] == "202603" and record["风险是否已消除"] == "否"
-    assert record["人均纯收入（元）"] and record["帮扶责任人"] and record["信息采集人"]
+    assert record["监测对象类别"] == "突发严重困难户"
+    assert record["致贫/返贫风险1"] == "因病"
+    assert record["识别监测时间"] == "202603"
+    assert record["风险是否已消除"] == "否"
+    assert record["人均纯收入（元）"]
+    assert record["帮扶责任人"]
+    assert record["信息采集人"]
     assert record["整户无劳动能力兜底保障户"] == "否"
     [head] = record["成员"]
-    assert head["证件号码"] == id_number and head["与户主关系"] == "户主" and head["性别"] in "男女"
-    assert head["证件类型"] == "居民身份证" and head["出生日期"] == id_number[6:14]  # YYYYMMDD
+    assert head["证件号码"] == id_number
+    assert head["与户主关系"] == "户主"
+    assert head["性别"] in "男女"
+    assert head["证件类型"] == "居民身份证"
+    assert head["出生日期"] == id_number[6:14]
     # the batch: the log range, the counts and the body's SHA-256
     batch = (await api.get(EXPORTER, f"{PATH}/batches/{response.headers['X-Export-Batch']}")).json()
     assert batch["sha256"] == hashlib.sha256(response.content).hexdigest()
     assert (batch["cases"], batch["rows"], batch["after_index"]) == (1, 1, -1)
     assert str(batch["to_index"]) == response.headers["X-Export-To"]
     sync = (await api.get(BUREAU, f"/api/v1/cases/{case_id}/national-sync")).json()
-    assert sync["status"] == "exported" and sync["changed_since_export"] is False
+    assert sync["status"] == "exported"
+    assert sync["changed_since_export"] is False
     assert (await database_counts(api))[0] == 1
 
 
@@ -99,7 +110,8 @@ async def test_the_next_export_has_only_what_changed(api: Api) -> None:
     sync = (await api.get(BUREAU, f"/api/v1/cases/{first}/national-sync")).json()
     assert sync["changed_since_export"] is True
     [changed] = lines((await export(api)).text)
-    assert changed["case_id"] == first and changed["就业帮扶"] == MEASURE["content"]
+    assert changed["case_id"] == first
+    assert changed["就业帮扶"] == MEASURE["content"]
     assert changed["实施开发式帮扶措施情况"] == "是"
     # an explicit cursor exports again from there
     again = lines((await export(api, after=-1)).text)
@@ -120,9 +132,11 @@ async def test_csv_in_utf8_with_bom_and_in_gb18030_round_trips_every_name(api: A
     assert from_gb[0] == national.headers()
     cases, members = await database_counts(api)
     case_column = from_gb[0].index("case_id")
-    assert len(from_gb) - 1 == members and len({r[case_column] for r in from_gb[1:]}) == cases
+    assert len(from_gb) - 1 == members
+    assert len({r[case_column] for r in from_gb[1:]}) == cases
     names = {row[from_gb[0].index("姓名")] for row in from_gb[1:]}
-    assert names == {"王德福"} and "蛟河市" in from_gb[1]
+    assert names == {"王德福"}
+    assert "蛟河市" in from_gb[1]
     assert gb.content.decode("gb18030").encode("gb18030") == gb.content
 
 
@@ -132,7 +146,8 @@ async def test_xlsx_opens_with_the_exact_headers(api: Api) -> None:
     book = load_workbook(io.BytesIO(response.content))
     sheet = book.active
     assert book.sheetnames == ["监测对象信息"]
-    assert sheet is not None and sheet.freeze_panes == "A4"  # below the header on row 3
+    assert sheet is not None
+    assert sheet.freeze_panes == "A4"
     rows = list(sheet.iter_rows(values_only=True))
     assert str(rows[0][0]).startswith("监测对象信息　蛟河市（220281）　导出时间：")
     assert str(rows[1][0]).startswith("表式 2022.1")
@@ -152,10 +167,12 @@ async def test_xlsx_goes_on_in_a_new_sheet_where_excel_would_stop(
     monkeypatch.setattr(workbook, "SHEET_ROWS", 5)  # title, notes, header and two rows
     book = load_workbook(io.BytesIO((await export(api, format="xlsx")).content))
     assert book.sheetnames == ["监测对象信息", "监测对象信息 (2)"]
-    first, second = ([list(r) for r in book[name].iter_rows(values_only=True)]
-                     for name in book.sheetnames)  # fmt: skip
+    first, second = (
+        [list(r) for r in book[name].iter_rows(values_only=True)] for name in book.sheetnames
+    )
     assert first[2] == second[2] == national.headers()
-    assert first[0] == second[0] and str(first[0][0]).startswith("监测对象信息")
+    assert first[0] == second[0]
+    assert str(first[0][0]).startswith("监测对象信息")
     assert (len(first), len(second)) == (5, 4)
     assert book[book.sheetnames[1]].freeze_panes == "A4"
     column = national.headers().index("member_id")
@@ -184,7 +201,8 @@ async def test_a_workbook_is_zipped_while_the_process_answers_others(
     assert (await api.get(EXPORTER, "/health")).status_code == 200
     answered.set()
     book = load_workbook(io.BytesIO((await exporting).content))
-    assert waited == [True] and len(list(book.active.iter_rows())) == 4
+    assert waited == [True]
+    assert len(list(book.active.iter_rows())) == 4
 
 
 async def test_a_workbook_given_up_leaves_no_temporary_files(
@@ -207,7 +225,8 @@ async def test_a_workbook_given_up_leaves_no_temporary_files(
     with pytest.raises(RuntimeError, match="went away"):
         async for _ in workbook.write_xlsx("台账", ["x", "y", "z"], rows()):
             pass
-    assert files() == before and set(_writer.ALL_TEMP_FILES) == registered
+    assert files() == before
+    assert set(_writer.ALL_TEMP_FILES) == registered
 
 
 async def test_acknowledgments_keep_numbers_and_a_rejection_is_sent_again(api: Api) -> None:
@@ -215,16 +234,29 @@ async def test_acknowledgments_keep_numbers_and_a_rejection_is_sent_again(api: A
     response = await export(api)
     batch = response.headers["X-Export-Batch"]
     members = {r["case_id"]: r["成员"] for r in lines(response.text)}
-    body = {"batch_id": batch, "items": [
-        {"case_id": accepted, "status": "accepted", "household_number": "2202811020001",
-         "members": [{"member_id": members[accepted][0]["member_id"],
-                      "member_number": "220281102000101"}]},
-        {"case_id": rejected, "status": "rejected", "reason": "证件号码与户籍信息不符"},
-    ]}  # fmt: skip
+    body = {
+        "batch_id": batch,
+        "items": [
+            {
+                "case_id": accepted,
+                "status": "accepted",
+                "household_number": "2202811020001",
+                "members": [
+                    {
+                        "member_id": members[accepted][0]["member_id"],
+                        "member_number": "220281102000101",
+                    }
+                ],
+            },
+            {"case_id": rejected, "status": "rejected", "reason": "证件号码与户籍信息不符"},
+        ],
+    }
     answer = await api.post(EXPORTER, f"{PATH}/acknowledgments", body)
-    assert answer.status_code == 200 and answer.json()["rejected"] == 1, answer.text
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rejected"] == 1, answer.text
     sync = (await api.get(BUREAU, f"/api/v1/cases/{rejected}/national-sync")).json()
-    assert sync["status"] == "rejected" and sync["reason"] == "证件号码与户籍信息不符"
+    assert sync["status"] == "rejected"
+    assert sync["reason"] == "证件号码与户籍信息不符"
     # nothing changed, yet the rejected case goes out again; the accepted one does not
     [again] = lines((await export(api)).text)
     assert again["case_id"] == rejected
@@ -240,20 +272,32 @@ async def test_acknowledgments_of_unknown_or_unsent_cases_change_nothing(api: Ap
     batch = (await export(api)).headers["X-Export-Batch"]
     later = await api.to_assisted()  # never exported
     for items, code in (
-        ([{"case_id": case_id, "status": "accepted"},
-          {"case_id": "00000000-0000-0000-0000-000000000000", "status": "accepted"}],
-         "unknown_case"),
-        ([{"case_id": case_id, "status": "accepted"}, {"case_id": later, "status": "accepted"}],
-         "case_not_in_batch"),
+        (
+            [
+                {"case_id": case_id, "status": "accepted"},
+                {"case_id": "00000000-0000-0000-0000-000000000000", "status": "accepted"},
+            ],
+            "unknown_case",
+        ),
+        (
+            [{"case_id": case_id, "status": "accepted"}, {"case_id": later, "status": "accepted"}],
+            "case_not_in_batch",
+        ),
         ([{"case_id": case_id, "status": "rejected"}], "validation_failed"),
-    ):  # fmt: skip
-        response = await api.post(EXPORTER, f"{PATH}/acknowledgments",
-                                  {"batch_id": batch, "items": items})  # fmt: skip
-        assert response.status_code == 422 and response.json()["code"] == code, response.text
+    ):
+        response = await api.post(
+            EXPORTER, f"{PATH}/acknowledgments", {"batch_id": batch, "items": items}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == code, response.text
     sync = (await api.get(BUREAU, f"/api/v1/cases/{case_id}/national-sync")).json()
-    assert sync["status"] == "exported" and sync["acknowledged_at"] is None
-    wrong_batch = await api.post(EXPORTER, f"{PATH}/acknowledgments", {
-        "batch_id": "nope", "items": [{"case_id": case_id, "status": "accepted"}]})  # fmt: skip
+    assert sync["status"] == "exported"
+    assert sync["acknowledged_at"] is None
+    wrong_batch = await api.post(
+        EXPORTER,
+        f"{PATH}/acknowledgments",
+        {"batch_id": "nope", "items": [{"case_id": case_id, "status": "accepted"}]},
+    )
     assert wrong_batch.json()["code"] == "unknown_batch"
 
 
@@ -261,20 +305,29 @@ async def test_only_the_exporter_and_the_city_export_and_every_export_is_logged(
     api: Api,
 ) -> None:
     await api.to_assisted()
-    for user in ("cadre.pinggang", "committee.pinggang", "township.baishishan",
-                 "auditor.jiaohe", "dept.civil-affairs", "platform.12317"):  # fmt: skip
+    for user in (
+        "cadre.pinggang",
+        "committee.pinggang",
+        "township.baishishan",
+        "auditor.jiaohe",
+        "dept.civil-affairs",
+        "platform.12317",
+    ):
         response = await api.get(user, PATH)
         assert response.status_code == 403, (user, response.text)
     first = await export(api)
     second = await export(api, BUREAU, purpose="年度核对")
     logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
     exports = [e for e in logged if e["record_type"] == "national_export"]
-    assert {e["record_id"] for e in exports} == {first.headers["X-Export-Batch"],
-                                                 second.headers["X-Export-Batch"]}  # fmt: skip
+    assert {e["record_id"] for e in exports} == {
+        first.headers["X-Export-Batch"],
+        second.headers["X-Export-Batch"],
+    }
     assert {e["purpose"] for e in exports} == {"全国防返贫监测信息系统数据报送", "年度核对"}
     assert all(e["fields"] == ["id_number"] for e in exports)
     ahead = await api.get(EXPORTER, PATH, after=10_000)
-    assert ahead.status_code == 422 and ahead.json()["code"] == "cursor_ahead"
+    assert ahead.status_code == 422
+    assert ahead.json()["code"] == "cursor_ahead"
     json_gb = await api.get(EXPORTER, PATH, encoding="gb18030")
     assert json_gb.status_code == 422
 
@@ -298,10 +351,12 @@ async def test_a_change_made_during_an_export_is_in_the_next_one(
 
     monkeypatch.setattr(router, "_render", render_with_a_change)
     first = lines((await export(api)).text)
-    assert changed and {r["case_id"] for r in first} == {moving, still}
+    assert changed
+    assert {r["case_id"] for r in first} == {moving, still}
     monkeypatch.setattr(router, "_render", original)
     [again] = lines((await export(api)).text)
-    assert again["case_id"] == moving and again["就业帮扶"] == MEASURE["content"]
+    assert again["case_id"] == moving
+    assert again["就业帮扶"] == MEASURE["content"]
 
 
 async def test_a_slow_export_does_not_hold_the_log_back(
@@ -315,7 +370,7 @@ async def test_a_slow_export_does_not_hold_the_log_back(
     moving = await api.to_assisted()
     await api.to_assisted()
     monkeypatch.setattr(national, "ITEMS_AT_ONCE", 1)  # as a big export would, early on
-    original, seen = router._render, []
+    original, seen = router._render, list[Any]()
     engine = make_engine(api.settings.database_url)
     sessions = make_sessionmaker(engine)
 
@@ -384,38 +439,52 @@ async def test_ledgers_per_area_in_json_and_xlsx(api: Api) -> None:
     assert "case_id" not in ledger["columns"]  # every header Chinese
     [row] = ledger["rows"]
     column = {name: i for i, name in enumerate(ledger["columns"])}
-    assert row[column["案件编号"]] == here and "*" in row[column["户主证件号码"]]  # ID masked
+    assert row[column["案件编号"]] == here
+    assert "*" in row[column["户主证件号码"]]
     assert (row[column["村代码"]], row[column["村"]]) == ("220281102200", "平岗村")
     assert (row[column["乡镇代码"]], row[column["乡镇"]]) == ("220281102", "白石山镇")
     assert row[ledger["columns"].index("当前状态")] == STATE_TITLES["assisted"]
     other = await api.get("township.tianbei", "/api/v1/ledgers/monitored-households")
     assert other.json()["rows"] == []
-    outside = await api.get("township.tianbei", "/api/v1/ledgers/monitored-households",
-                            area="220281102")  # fmt: skip
+    outside = await api.get(
+        "township.tianbei", "/api/v1/ledgers/monitored-households", area="220281102"
+    )
     assert outside.status_code == 404
     for user in ("dept.civil-affairs", "platform.12317", "exporter.national"):
         forbidden = await api.get(user, "/api/v1/ledgers/monitored-households")
         assert forbidden.status_code == 403, user
-    book = await api.get("cadre.pinggang", "/api/v1/ledgers/monitored-households",
-                         format="xlsx")  # fmt: skip
+    book = await api.get("cadre.pinggang", "/api/v1/ledgers/monitored-households", format="xlsx")
     sheet = load_workbook(io.BytesIO(book.content)).active
-    assert sheet is not None and sheet.freeze_panes == "A2"
+    assert sheet is not None
+    assert sheet.freeze_panes == "A2"
     rows = list(sheet.iter_rows(values_only=True))
-    assert list(rows[0]) == ledger["columns"] and rows[1][0] == here
+    assert list(rows[0]) == ledger["columns"]
+    assert rows[1][0] == here
     assert sheet.column_dimensions["H"].width >= 20
     # Excel that adds up: amounts and counts are numbers, the assessment's day a date
     cells = dict(zip(rows[0], rows[1], strict=True))
-    money = ["工资性收入", "生产经营性收入", "财产性收入", "转移性收入", "生产经营性支出",
-             "合规自付支出", "家庭纯收入", "人均纯收入（元）"]  # fmt: skip
+    money = [
+        "工资性收入",
+        "生产经营性收入",
+        "财产性收入",
+        "转移性收入",
+        "生产经营性支出",
+        "合规自付支出",
+        "家庭纯收入",
+        "人均纯收入（元）",
+    ]
     assert all(isinstance(cells[name], int | float) for name in money), cells
-    assert cells["工资性收入"] == 12000 and cells["人均纯收入（元）"] == 5250
+    assert cells["工资性收入"] == 12000
+    assert cells["人均纯收入（元）"] == 5250
     assert isinstance(cells["家庭人口数"], int)
     assert isinstance(cells["收入核查日期"], dt.datetime)  # an Excel date
     assert row[column["人均纯收入（元）"]] == "5250.00"  # JSON keeps yuan as decimal strings
     logged = (await api.get("auditor.jiaohe", "/api/v1/access-log")).json()
     assert {e["record_id"] for e in logged if e["record_type"] == "ledger"} == {
-        "monitored_households:220281102", "monitored_households:220281105",
-        "monitored_households:220281102200"}  # fmt: skip
+        "monitored_households:220281102",
+        "monitored_households:220281105",
+        "monitored_households:220281102200",
+    }
 
 
 async def test_the_migration_composes_documents_for_cases_confirmed_before_it(
@@ -429,7 +498,8 @@ async def test_the_migration_composes_documents_for_cases_confirmed_before_it(
     await asyncio.to_thread(migrations.downgrade, url, "0013")
     await asyncio.to_thread(migrations.upgrade, url)
     older = json.loads(await stored_document(engine, case_id) or "{}")
-    assert older["case_id"] == case_id and "致贫返贫风险1" in older  # the former names
+    assert older["case_id"] == case_id
+    assert "致贫返贫风险1" in older
     sessions = make_sessionmaker(engine, settings_for(url))
     assert await document.refresh(sessions) == 1
     assert await stored_document(engine, case_id) == written
@@ -469,8 +539,10 @@ def copy_stream(rows: list[bytes]) -> bytes:
 
 @pytest.mark.parametrize("piece", [1, 2, 5, 19, 4096])
 def test_copy_rows_are_whole_however_the_stream_is_cut(piece: int) -> None:
-    documents = [json.dumps({"case_id": str(n), "村": "平岗村" * n}, ensure_ascii=False).encode()
-                 for n in range(40)]  # fmt: skip
+    documents = [
+        json.dumps({"case_id": str(n), "村": "平岗村" * n}, ensure_ascii=False).encode()
+        for n in range(40)
+    ]
     stream, rows = copy_stream(documents), national.CopyRows()
     seen: list[bytes] = []
     for start in range(0, len(stream), piece):
@@ -490,19 +562,22 @@ def test_copy_rows_are_whole_however_the_stream_is_cut(piece: int) -> None:
 async def test_key_rotation_reseals_the_numbers_in_national_documents(api: Api) -> None:
     id_number = new_id_number()
     case_id = await api.to_assisted(id_number=id_number)
-    rotated = api.settings.model_copy(update={
-        "field_keys": f"{api.settings.field_keys},k2:{base64.b64encode(bytes(range(32))).decode()}"
-    })  # fmt: skip
+    second = base64.b64encode(bytes(range(32))).decode()
+    rotated = api.settings.model_copy(
+        update={"field_keys": f"{api.settings.field_keys},k2:{second}"}
+    )
     engine = make_engine(api.settings.database_url)
     await rotate(make_sessionmaker(engine), rotated)
     async with make_sessionmaker(engine)() as session:
         stored = await session.get(NationalDocument, case_id)
     await engine.dispose()
-    assert stored is not None and stored.numbers.startswith("k2:")
+    assert stored is not None
+    assert stored.numbers.startswith("k2:")
     assert id_number not in stored.document + stored.numbers
     only_new = FieldCipher({"k2": bytes(range(32))}, "k2")  # the old key is retired
-    opened = opened_document(case_id.encode(), stored.numbers.encode(),
-                             stored.document.encode(), only_new)  # fmt: skip
+    opened = opened_document(
+        case_id.encode(), stored.numbers.encode(), stored.document.encode(), only_new
+    )
     [member] = json.loads(opened)["成员"]
     assert member["证件号码"] == id_number
 
@@ -510,8 +585,10 @@ async def test_key_rotation_reseals_the_numbers_in_national_documents(api: Api) 
 async def test_an_answer_belongs_to_the_batch_that_last_sent_the_case(api: Api) -> None:
     case_id = await api.to_assisted()
     first = (await export(api)).headers["X-Export-Batch"]
-    rejection = {"batch_id": first, "items": [
-        {"case_id": case_id, "status": "rejected", "reason": "户主姓名有误"}]}  # fmt: skip
+    rejection = {
+        "batch_id": first,
+        "items": [{"case_id": case_id, "status": "rejected", "reason": "户主姓名有误"}],
+    }
     assert (await api.post(EXPORTER, f"{PATH}/acknowledgments", rejection)).status_code == 200
     again = await export(api)  # the rejected case goes out once more…
     assert [r["case_id"] for r in lines(again.text)] == [case_id]
@@ -519,15 +596,23 @@ async def test_an_answer_belongs_to_the_batch_that_last_sent_the_case(api: Api) 
     second = again.headers["X-Export-Batch"]
     sync = (await api.get(BUREAU, f"/api/v1/cases/{case_id}/national-sync")).json()
     assert (sync["status"], sync["batch_id"], sync["reason"]) == ("exported", second, None)
-    late = await api.post(EXPORTER, f"{PATH}/acknowledgments", {
-        "batch_id": first, "items": [{"case_id": case_id, "status": "accepted"}]})  # fmt: skip
-    assert late.status_code == 422 and late.json()["code"] == "case_not_in_batch"
-    accepted = await api.post(EXPORTER, f"{PATH}/acknowledgments", {
-        "batch_id": second, "items": [{"case_id": case_id, "status": "accepted"}]})  # fmt: skip
+    late = await api.post(
+        EXPORTER,
+        f"{PATH}/acknowledgments",
+        {"batch_id": first, "items": [{"case_id": case_id, "status": "accepted"}]},
+    )
+    assert late.status_code == 422
+    assert late.json()["code"] == "case_not_in_batch"
+    accepted = await api.post(
+        EXPORTER,
+        f"{PATH}/acknowledgments",
+        {"batch_id": second, "items": [{"case_id": case_id, "status": "accepted"}]},
+    )
     assert accepted.status_code == 200, accepted.text
     sync = (await api.get(BUREAU, f"/api/v1/cases/{case_id}/national-sync")).json()
     assert (sync["status"], sync["batch_id"]) == ("accepted", second)
-    assert sync["exported_version"] == sync["current_version"] and not sync["changed_since_export"]
+    assert sync["exported_version"] == sync["current_version"]
+    assert not sync["changed_since_export"]
     batches = (await api.get(EXPORTER, f"{PATH}/batches")).json()
     assert [(b["number"], b["cases"]) for b in batches] == [(3, 0), (2, 1), (1, 1)]
 
@@ -536,7 +621,7 @@ async def test_an_export_that_fails_midway_records_nothing_and_the_next_one_runs
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = await api.to_assisted(), await api.to_assisted()
-    original, opened = document.filled, []
+    original, opened = document.filled, list[Any]()
 
     def failing(*args: Any) -> list[bytes]:
         if opened:
@@ -563,8 +648,16 @@ def test_numbers_go_into_their_places_and_a_mismatch_refuses() -> None:
     """Each member's number lands in its own 证件号码, in order; numbers sealed for another
     case, or for fewer or more members than the document lists, refuse to open."""
     cipher = FieldCipher({"k1": bytes(32)}, "k1")
-    members = [{"member_id": f"m{n}", "姓名": f"成员{n}", document.ID_FIELD: document.PLACEHOLDER,
-                "备注": '证件号码":"#"', "其他": "#"} for n in range(3)]  # fmt: skip
+    members = [
+        {
+            "member_id": f"m{n}",
+            "姓名": f"成员{n}",
+            document.ID_FIELD: document.PLACEHOLDER,
+            "备注": '证件号码":"#"',
+            "其他": "#",
+        }
+        for n in range(3)
+    ]
     text = json.dumps({"case_id": "c1", "成员": members}, ensure_ascii=False).replace(" ", "")
     numbers = ["220281199001011234", "22028120100101123X", "220281201801011231"]
 
@@ -594,7 +687,8 @@ async def test_the_document_keeps_its_case_version_and_area(api: Api) -> None:
         case = await session.get(Case, case_id)
         stored = await session.get(NationalDocument, case_id)
     await engine.dispose()
-    assert case is not None and stored is not None
+    assert case is not None
+    assert stored is not None
     assert (stored.version, stored.area_code) == (case.version, case.area_code)
 
 
@@ -647,24 +741,40 @@ async def test_an_areas_sync_status_counts_every_case_and_lists_the_refused(api:
     accepted, rejected = await api.to_assisted(), await api.to_assisted()
     await api.open_case("cadre_found")  # not confirmed: never exported
     status = (await api.get(BUREAU, f"{PATH}/sync-status")).json()
-    assert status["by_status"] == {"not_exportable": 1, "pending": 2, "exported": 0,
-                                   "accepted": 0, "rejected": 0}  # fmt: skip
-    assert status["last_export_at"] is None and status["rejected"] == []
+    assert status["by_status"] == {
+        "not_exportable": 1,
+        "pending": 2,
+        "exported": 0,
+        "accepted": 0,
+        "rejected": 0,
+    }
+    assert status["last_export_at"] is None
+    assert status["rejected"] == []
     response = await export(api)
     batch = response.headers["X-Export-Batch"]
-    body = {"batch_id": batch, "items": [
-        {"case_id": accepted, "status": "accepted"},
-        {"case_id": rejected, "status": "rejected", "reason": "证件号码与户籍信息不符"},
-    ]}  # fmt: skip
+    body = {
+        "batch_id": batch,
+        "items": [
+            {"case_id": accepted, "status": "accepted"},
+            {"case_id": rejected, "status": "rejected", "reason": "证件号码与户籍信息不符"},
+        ],
+    }
     assert (await api.post(EXPORTER, f"{PATH}/acknowledgments", body)).status_code == 200
     await api.must_fact(BUREAU, accepted, "measures", MEASURE)  # moved on since the export
     township = (await api.get("township.baishishan", f"{PATH}/sync-status")).json()
     assert township["area"] == "220281102"
-    assert township["by_status"] == {"not_exportable": 1, "pending": 0, "exported": 0,
-                                     "accepted": 1, "rejected": 1}  # fmt: skip
-    assert township["changed_since_export"] == 1 and township["last_export_at"] is not None
+    assert township["by_status"] == {
+        "not_exportable": 1,
+        "pending": 0,
+        "exported": 0,
+        "accepted": 1,
+        "rejected": 1,
+    }
+    assert township["changed_since_export"] == 1
+    assert township["last_export_at"] is not None
     [refused] = township["rejected"]
-    assert refused["case_id"] == rejected and refused["reason"] == "证件号码与户籍信息不符"
+    assert refused["case_id"] == rejected
+    assert refused["reason"] == "证件号码与户籍信息不符"
     # each case's own status says the same
     one = (await api.get(BUREAU, f"/api/v1/cases/{rejected}/national-sync")).json()
     assert one["status"] == "rejected"

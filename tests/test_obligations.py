@@ -28,13 +28,18 @@ async def test_the_year_of_duties_with_their_due_times(api: Api) -> None:
     townships = {d["party"] for d in duties if d["kind"] == "township_study"}
     assert townships == {"220281102", "220281105", "220281190"}
     departments = {d["party"] for d in duties if d["kind"] == "department_study"}
-    assert len(departments) == 10 and "civil_affairs" in departments
+    assert len(departments) == 10
+    assert "civil_affairs" in departments
     periods = {(d["kind"], d["period"]) for d in duties if d["party"] == "220281102"}
     assert periods == {
-        ("concentrated_screening", "2026-04"), ("concentrated_screening", "2026-10"),
+        ("concentrated_screening", "2026-04"),
+        ("concentrated_screening", "2026-10"),
         *(("township_warning_list", f"2026-Q{q}") for q in range(1, 5)),
-        ("elimination_assessment", "2026-H1"), ("elimination_assessment", "2026-H2"),
-        ("township_study", "2026-H1"), ("township_study", "2026-H2")}  # fmt: skip
+        ("elimination_assessment", "2026-H1"),
+        ("elimination_assessment", "2026-H2"),
+        ("township_study", "2026-H1"),
+        ("township_study", "2026-H2"),
+    }
     assert len(duties) == 3 * 10 + 10 * 3
     screening = next(d for d in duties if d["period"] == "2026-04" and d["party"] == "220281102")
     assert datetime.fromisoformat(screening["due_at"]) == SCREENING_LATE_FROM
@@ -44,14 +49,18 @@ async def test_the_year_of_duties_with_their_due_times(api: Api) -> None:
 async def test_overdue_from_the_day_after_and_done_when_recorded(api: Api) -> None:
     api.clock.set(SCREENING_LATE_FROM.replace(hour=15))  # 23:00 on 30 April in Shanghai
     assert {(d["kind"], d["period"]) for d in await calendar(api, overdue="true")} == {
-        ("township_warning_list", "2026-Q1")}  # fmt: skip
+        ("township_warning_list", "2026-Q1")
+    }
     api.clock.set(SCREENING_LATE_FROM)
     overdue = await calendar(api, overdue="true")
     assert {(d["kind"], d["period"]) for d in overdue} == {
-        ("concentrated_screening", "2026-04"), ("township_warning_list", "2026-Q1")}  # fmt: skip
+        ("concentrated_screening", "2026-04"),
+        ("township_warning_list", "2026-Q1"),
+    }
     assert len(overdue) == 6  # three townships, two duties
-    submitted = await api.post("township.baishishan", "/api/v1/warning-lists",
-                               {"quarter": "2026-Q1", "entries": []})  # fmt: skip
+    submitted = await api.post(
+        "township.baishishan", "/api/v1/warning-lists", {"quarter": "2026-Q1", "entries": []}
+    )
     assert submitted.status_code == 201, submitted.text
     overdue = await calendar(api, overdue="true")
     assert {(d["kind"], d["party"]) for d in overdue} == {
@@ -66,7 +75,8 @@ async def test_overdue_from_the_day_after_and_done_when_recorded(api: Api) -> No
 async def test_departments_record_their_own_duties_only(api: Api) -> None:
     api.clock.set(datetime(2026, 6, 15, tzinfo=UTC))
     study = await complete(api, "dept.civil-affairs", "department_study", "2026-H1")
-    assert study.status_code == 201 and study.json()["party"] == "civil_affairs"
+    assert study.status_code == 201
+    assert study.json()["party"] == "civil_affairs"
     own = await calendar(api, "dept.civil-affairs")
     assert {d["party"] for d in own} == {"civil_affairs"}
     assert next(d for d in own if d["period"] == "2026-H1")["completed_at"]
@@ -89,13 +99,18 @@ async def test_departments_record_their_own_duties_only(api: Api) -> None:
 
 async def test_evidence_is_required_and_a_study_is_recorded_once(api: Api) -> None:
     api.clock.set(datetime(2026, 6, 15, tzinfo=UTC))
-    bare = await api.post("township.baishishan", f"{PATH}/completions",
-                          {"kind": "township_study", "period": "2026-H1"})  # fmt: skip
-    assert bare.status_code == 422 and bare.json()["errors"][0]["field"] == "evidence_sha256"
+    bare = await api.post(
+        "township.baishishan",
+        f"{PATH}/completions",
+        {"kind": "township_study", "period": "2026-H1"},
+    )
+    assert bare.status_code == 422
+    assert bare.json()["errors"][0]["field"] == "evidence_sha256"
     first = await complete(api, "township.baishishan", "township_study", "2026-H1")
     assert first.status_code == 201, first.text
     again = await complete(api, "township.baishishan", "township_study", "2026-H1")
-    assert again.status_code == 409 and again.json()["code"] == "already_completed"
+    assert again.status_code == 409
+    assert again.json()["code"] == "already_completed"
 
 
 async def test_screening_completes_itself_when_the_campaign_has_every_result(api: Api) -> None:
@@ -103,43 +118,71 @@ async def test_screening_completes_itself_when_the_campaign_has_every_result(api
     households there has a result, at the last one; the others' stays overdue."""
     heads = []
     for name in ("赵一", "赵二"):
-        body = {"head_name": name, "head_id_number": new_id_number(),
-                "village_code": "220281102200", "size": 2}  # fmt: skip
+        body = {
+            "head_name": name,
+            "head_id_number": new_id_number(),
+            "village_code": "220281102200",
+            "size": 2,
+        }
         registered = await api.post("cadre.pinggang", "/api/v1/households", body)
         assert registered.status_code == 201, registered.text
         heads.append(registered.json()["id"])
-    opened = await api.post("bureau.jiaohe", "/api/v1/screening/campaigns",
-                            {"period": "2026-04", "area_codes": ["220281102"]})  # fmt: skip
+    opened = await api.post(
+        "bureau.jiaohe",
+        "/api/v1/screening/campaigns",
+        {"period": "2026-04", "area_codes": ["220281102"]},
+    )
     assert opened.status_code == 201, opened.text
     campaign = opened.json()["id"]
     api.clock.set(datetime(2026, 4, 10, 2, tzinfo=UTC))
     duty = await screening_duty(api, "220281102")
     assert duty["completed_at"] is None
     for household in heads:
-        visit = await api.post("cadre.pinggang", "/api/v1/screening/visits", {
-            "household_id": household, "round_id": campaign, "visited_on": "2026-04-10",
-            "result": "no_risk"})  # fmt: skip
+        visit = await api.post(
+            "cadre.pinggang",
+            "/api/v1/screening/visits",
+            {
+                "household_id": household,
+                "round_id": campaign,
+                "visited_on": "2026-04-10",
+                "result": "no_risk",
+            },
+        )
         assert visit.status_code == 201, visit.text
     duty = await screening_duty(api, "220281102")
     assert datetime.fromisoformat(duty["completed_at"]) == datetime(2026, 4, 10, 2, tzinfo=UTC)
     api.clock.set(SCREENING_LATE_FROM)
-    late = {d["party"] for d in await calendar(api, overdue="true")
-            if d["kind"] == "concentrated_screening"}  # fmt: skip
+    late = {
+        d["party"]
+        for d in await calendar(api, overdue="true")
+        if d["kind"] == "concentrated_screening"
+    }
     assert late == {"220281105", "220281190"}
 
 
 async def screening_duty(api: Api, township: str) -> dict[str, Any]:
-    return next(d for d in await calendar(api) if (d["kind"], d["period"], d["party"]) ==
-                ("concentrated_screening", "2026-04", township))  # fmt: skip
+    return next(
+        d
+        for d in await calendar(api)
+        if (d["kind"], d["period"], d["party"]) == ("concentrated_screening", "2026-04", township)
+    )
 
 
 async def test_an_elimination_round_completes_the_half_years_assessment(api: Api) -> None:
     api.clock.set(datetime(2026, 6, 1, tzinfo=UTC))
-    opened = await api.post("bureau.jiaohe", "/api/v1/elimination-rounds",
-                            {"area": "220281102", "reason": "上半年风险消除评估"})  # fmt: skip
+    opened = await api.post(
+        "bureau.jiaohe",
+        "/api/v1/elimination-rounds",
+        {"area": "220281102", "reason": "上半年风险消除评估"},
+    )
     assert opened.status_code == 201, opened.text
     api.clock.set(datetime(2026, 7, 1, tzinfo=UTC))  # 08:00 on 1 July in Shanghai
-    assessed = {d["party"]: d for d in await calendar(api)
-                if (d["kind"], d["period"]) == ("elimination_assessment", "2026-H1")}  # fmt: skip
-    assert assessed["220281102"]["completed_at"] and not assessed["220281102"]["overdue"]
-    assert assessed["220281105"]["overdue"] and assessed["220281190"]["overdue"]
+    assessed = {
+        d["party"]: d
+        for d in await calendar(api)
+        if (d["kind"], d["period"]) == ("elimination_assessment", "2026-H1")
+    }
+    assert assessed["220281102"]["completed_at"]
+    assert not assessed["220281102"]["overdue"]
+    assert assessed["220281105"]["overdue"]
+    assert assessed["220281190"]["overdue"]

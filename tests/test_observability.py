@@ -50,13 +50,19 @@ async def test_a_scrape_after_a_lifecycle_shows_its_transitions(api: Api) -> Non
     def delta(name: str, **labels: str) -> float:
         return sample(after, name, **labels) - sample(before, name, **labels)
 
-    for action in ("start_village_review", "publish_notice", "submit_to_township",
-                   "submit_to_city", "confirm"):  # fmt: skip
+    for action in (
+        "start_village_review",
+        "publish_notice",
+        "submit_to_township",
+        "submit_to_city",
+        "confirm",
+    ):
         assert delta("fangfanpin_transitions_total", action=action, outcome="fired") >= 1, action
     for action in ("publish_notice", "confirm"):  # one route (and one series) per action
         route = f"/api/v1/cases/{{case_id}}/actions/{action}"
-        count = delta("fangfanpin_request_duration_seconds_count", method="POST", route=route,
-                      status="200")  # fmt: skip
+        count = delta(
+            "fangfanpin_request_duration_seconds_count", method="POST", route=route, status="200"
+        )
         assert count >= 1, route
     code = refused.json()["code"]
     assert delta("fangfanpin_refusals_total", code=code) == 1
@@ -78,25 +84,41 @@ async def test_request_logs_are_json_with_ids_and_never_personal_data(
 ) -> None:
     head, phone = new_id_number(), "13955551234"
     with caplog.at_level(logging.INFO, logger="fangfanpin.request"):
-        declared = await api.post("platform.12317", "/api/v1/intake/self-declarations", {
-            "name": "刘桂芝", "phone": phone, "id_number": head, "village_code": "220281102200",
-            "household_size": 2, "hardship": "受伤", "risk_type": "accident"})  # fmt: skip
+        declared = await api.post(
+            "platform.12317",
+            "/api/v1/intake/self-declarations",
+            {
+                "name": "刘桂芝",
+                "phone": phone,
+                "id_number": head,
+                "village_code": "220281102200",
+                "household_size": 2,
+                "hardship": "受伤",
+                "risk_type": "accident",
+            },
+        )
         assert declared.status_code == 201, declared.text
         case_id = await api.to_assisted(id_number=new_id_number())
         household = (await api.case(case_id))["household"]["id"]
         traced = api.headers("cadre.pinggang", **{"X-Request-ID": "abc-1"})
-        await api.client.get(f"/api/v1/households/{household}/personal-data",
-                             params={"purpose": "核对", "fields": ["id_number", "phone"]},
-                             headers=traced)  # fmt: skip
+        await api.client.get(
+            f"/api/v1/households/{household}/personal-data",
+            params={"purpose": "核对", "fields": ["id_number", "phone"]},
+            headers=traced,
+        )
     lines = [JsonFormatter().format(r) for r in caplog.records if r.name == "fangfanpin.request"]
     assert lines
     text = "\n".join(lines)
-    assert head not in text and phone not in text and "刘桂芝" not in text
+    assert head not in text
+    assert phone not in text
+    assert "刘桂芝" not in text
     parsed = [json.loads(line) for line in lines]
     assert {"request_id", "method", "route", "status", "duration_ms"} <= parsed[-1].keys()
-    assert parsed[-1]["request_id"] == "abc-1" and parsed[-1]["actor"] == "cadre.pinggang"
+    assert parsed[-1]["request_id"] == "abc-1"
+    assert parsed[-1]["actor"] == "cadre.pinggang"
     with_case = [p for p in parsed if p.get("case_id") == case_id]
-    assert with_case and all(p["route"].startswith("/api/v1/cases/{case_id}") for p in with_case)
+    assert with_case
+    assert all(p["route"].startswith("/api/v1/cases/{case_id}") for p in with_case)
 
 
 async def test_metrics_are_for_the_scraper_only(api: Api) -> None:
@@ -105,7 +127,8 @@ async def test_metrics_are_for_the_scraper_only(api: Api) -> None:
     assert (await api.client.get("/metrics", headers=wrong)).status_code == 401
     assert (await api.get("bureau.jiaohe", "/metrics")).status_code == 401  # a user is no scraper
     unset = create_app(api.settings.model_copy(update={"metrics_token": None}), api.clock)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=unset),
-                                 base_url="http://x") as client:  # fmt: skip
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=unset), base_url="http://x"
+    ) as client:
         assert (await client.get("/metrics")).status_code == 404
     await unset.state.engine.dispose()

@@ -9,7 +9,8 @@ from workflows.policy import POLICIES
 async def test_second_report_attaches_to_the_open_case(api: Api) -> None:
     id_number = new_id_number()
     first = await api.open_case("self_declared", id_number=id_number)
-    assert first["attached"] is False and first["state"] == "self_declared"
+    assert first["attached"] is False
+    assert first["state"] == "self_declared"
     second = await api.post(
         "bureau.jiaohe",
         "/api/v1/cases",
@@ -26,8 +27,10 @@ async def test_second_report_attaches_to_the_open_case(api: Api) -> None:
     )
     assert second.status_code == 200, second.text
     body = second.json()
-    assert body["attached"] is True and body["id"] == first["id"]
-    assert body["state"] == "self_declared" and body["channel"] == "self_declared"
+    assert body["attached"] is True
+    assert body["id"] == first["id"]
+    assert body["state"] == "self_declared"
+    assert body["channel"] == "self_declared"
     assert [r["channel"] for r in body["facts"]["reports"]] == [
         "self_declared",
         "department_flagged",
@@ -41,7 +44,8 @@ async def test_a_closed_case_lets_a_new_one_open(api: Api) -> None:
     first = await api.open_case("cadre_found", id_number=id_number)
     await api.must("cadre.pinggang", first["id"], "withdraw", {"reason": "农户申请撤回"})
     second = await api.open_case("self_declared", id_number=id_number)
-    assert second["attached"] is False and second["id"] != first["id"]
+    assert second["attached"] is False
+    assert second["id"] != first["id"]
 
 
 async def test_created_case_answers_location_etag_and_deadline(api: Api) -> None:
@@ -113,15 +117,30 @@ async def test_a_process_that_never_read_the_cases_policy_still_writes_to_it(api
     id_number = new_id_number()
     first = await api.open_case("self_declared", id_number=id_number)
     POLICIES.clear()  # as in another process, which has loaded nothing yet
-    attached = await api.post("bureau.jiaohe", "/api/v1/cases", {
-        "channel": "department_flagged", "source": "medical_insurance",
-        "household": {"head_name": "王德福", "head_id_number": id_number,
-                      "village_code": "220281102200", "size": 4}})  # fmt: skip
+    attached = await api.post(
+        "bureau.jiaohe",
+        "/api/v1/cases",
+        {
+            "channel": "department_flagged",
+            "source": "medical_insurance",
+            "household": {
+                "head_name": "王德福",
+                "head_id_number": id_number,
+                "village_code": "220281102200",
+                "size": 4,
+            },
+        },
+    )
     assert attached.status_code == 200, attached.text
     POLICIES.clear()
     path = f"/api/v1/households/{first['household']['id']}/members"
-    child = {"name": "王小明", "relation": "son", "labour_skill": "none", "health": "healthy",
-             "id_number": new_id_number("20150607", "male")}  # fmt: skip
+    child = {
+        "name": "王小明",
+        "relation": "son",
+        "labour_skill": "none",
+        "health": "healthy",
+        "id_number": new_id_number("20150607", "male"),
+    }
     added = await api.post("cadre.pinggang", path, child)
     assert added.status_code == 201, added.text
     assert await api.event_count(first["id"]) == 3

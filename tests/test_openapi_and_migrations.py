@@ -27,7 +27,8 @@ def test_operation_ids_are_stable_and_unique() -> None:
     document = create_app().openapi()
     ids = [op["operationId"] for path in document["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
-    assert "cases-fire_confirm" in ids and "cases-fire_publish_notice" in ids
+    assert "cases-fire_confirm" in ids
+    assert "cases-fire_publish_notice" in ids
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids), [i for i in ids if " " in i]
 
 
@@ -60,7 +61,8 @@ async def test_workflow_document_and_diagram(api: Api) -> None:
 async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/health")).json() == {"status": "ok"}
     ready = await api.client.get("/ready")
-    assert ready.status_code == 200 and ready.json()["migration"] == migrations.head_revision()
+    assert ready.status_code == 200
+    assert ready.json()["migration"] == migrations.head_revision()
 
 
 def test_readme_diagram_is_the_generated_one() -> None:
@@ -85,7 +87,8 @@ async def test_partial_unique_index_survives_the_migrations(api: Api) -> None:
             query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_case_household_open'"
         definition = (await connection.execute(text(query))).scalar_one()
     await engine.dispose()
-    assert "UNIQUE" in definition.upper() and "is_open" in definition
+    assert "UNIQUE" in definition.upper()
+    assert "is_open" in definition
     assert "WHERE" in definition.upper()
 
 
@@ -98,8 +101,13 @@ def test_append_only_triggers_survive_a_downgrade_and_upgrade(tmp_path: Path) ->
     migrations.downgrade(url, "0001")
     migrations.upgrade(url)
     connection = sqlite3.connect(tmp_path / "triggers.sqlite3")
-    names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = "
-                                                  "'trigger'")}  # fmt: skip
+    names = {
+        row[0]
+        for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    }
     connection.close()
-    assert names == {f"{table}_no_{operation}" for table in migrations.append_only()
-                     for operation in ("update", "delete")}  # fmt: skip
+    assert names == {
+        f"{table}_no_{operation}"
+        for table in migrations.append_only()
+        for operation in ("update", "delete")
+    }

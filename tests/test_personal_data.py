@@ -18,7 +18,8 @@ KEY_A, KEY_B = b"a" * 32, b"b" * 32
 def test_a_ciphertext_only_opens_in_its_own_place() -> None:
     cipher = FieldCipher({"k1": KEY_A}, "k1")
     sealed = cipher.encrypt("220281196503120029", context("member", "m1", "id_number"))
-    assert sealed.startswith("k1:") and "220281196503120029" not in sealed
+    assert sealed.startswith("k1:")
+    assert "220281196503120029" not in sealed
     assert cipher.decrypt(sealed, context("member", "m1", "id_number")) == "220281196503120029"
     for elsewhere in (context("member", "m2", "id_number"), context("household", "m1", "phone")):
         with pytest.raises(CipherError):
@@ -28,7 +29,7 @@ def test_a_ciphertext_only_opens_in_its_own_place() -> None:
         cipher.decrypt(tampered, context("member", "m1", "id_number"))
     with pytest.raises(CipherError):
         FieldCipher({"k2": KEY_B}, "k2").decrypt(sealed, context("member", "m1", "id_number"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be 32 bytes"):
         FieldCipher({"short": b"x" * 16}, "short")
 
 
@@ -51,8 +52,9 @@ async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
     assert response.status_code == 201, response.text
     (case,) = (await api.get("cadre.pinggang", "/api/v1/cases")).json()["items"]
     path = f"/api/v1/households/{case['household']['id']}/members"
-    added = await api.post("cadre.pinggang", path, {**CHILD_MEMBER, "id_number": child,
-                                                    "phone": child_phone})  # fmt: skip
+    added = await api.post(
+        "cadre.pinggang", path, {**CHILD_MEMBER, "id_number": child, "phone": child_phone}
+    )
     assert added.status_code == 201, added.text
     # a confirmed case, exported: its national document and the export's records too
     confirmed = new_id_number()
@@ -68,7 +70,9 @@ async def test_no_table_holds_a_plain_id_number_or_phone(api: Api) -> None:
             dump.append(repr(rows))
     await engine.dispose()
     everything = "\n".join(dump)
-    assert "household" in tables and "member" in tables and "case_event" in tables
+    assert "household" in tables
+    assert "member" in tables
+    assert "case_event" in tables
     for secret in (head, child, phone, child_phone, confirmed):
         assert secret not in everything, f"{secret} is stored in plain"
     assert "*" * 14 + head[-4:] in everything  # the masked copy for display
@@ -108,12 +112,15 @@ async def test_full_values_only_on_request_with_a_purpose_and_logged(api: Api) -
         assert response.status_code == 403, user
     assert (await api.get("cadre.pinggang", path)).status_code == 422  # no purpose
     assert (await api.get("cadre.laodong", path, purpose="核查")).status_code == 404
-    read = await api.client.get(path, headers=api.headers("cadre.pinggang"),
-                                params=[("purpose", "入户核实身份"), ("fields", "id_number"),
-                                        ("fields", "phone")])  # fmt: skip
+    read = await api.client.get(
+        path,
+        headers=api.headers("cadre.pinggang"),
+        params=[("purpose", "入户核实身份"), ("fields", "id_number"), ("fields", "phone")],
+    )
     assert read.status_code == 200, read.text
     body = read.json()
-    assert body["head_id_number"] == head and body["phone"] == "13800000000"
+    assert body["head_id_number"] == head
+    assert body["phone"] == "13800000000"
     assert [m["id_number"] for m in body["members"]] == [head]
     log = (await api.get("auditor.jiaohe", "/api/v1/access-log", record_id=household_id)).json()
     assert len(log) == 1
@@ -136,28 +143,39 @@ async def test_the_bank_account_is_sealed_masked_and_read_in_full_only_when_logg
     case = await api.open_case()
     household = case["household"]["id"]
     account = "6228480012345678901"
-    response = await api.client.patch(f"/api/v1/households/{household}",
-                                      headers=api.headers("cadre.pinggang"),
-                                      json={"bank_account": account})  # fmt: skip
+    response = await api.client.patch(
+        f"/api/v1/households/{household}",
+        headers=api.headers("cadre.pinggang"),
+        json={"bank_account": account},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["bank_account_masked"] == "*" * 15 + "8901"
-    refused = await api.client.patch(f"/api/v1/households/{household}",
-                                     headers=api.headers("township.baishishan"),
-                                     json={"bank_account": account})  # fmt: skip
+    refused = await api.client.patch(
+        f"/api/v1/households/{household}",
+        headers=api.headers("township.baishishan"),
+        json={"bank_account": account},
+    )
     assert refused.status_code == 403
     events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
-    assert account not in str(events) and "8901" in str(events[-1]["payload"])
-    full = await api.get("bureau.jiaohe", f"/api/v1/households/{household}/personal-data",
-                         purpose="发放帮扶资金", fields="bank_account")  # fmt: skip
-    assert full.status_code == 200 and full.json()["bank_account"] == account
+    assert account not in str(events)
+    assert "8901" in str(events[-1]["payload"])
+    full = await api.get(
+        "bureau.jiaohe",
+        f"/api/v1/households/{household}/personal-data",
+        purpose="发放帮扶资金",
+        fields="bank_account",
+    )
+    assert full.status_code == 200
+    assert full.json()["bank_account"] == account
     assert full.json()["head_id_number"] is None  # only what was asked for
     logged = (await api.get("auditor.jiaohe", "/api/v1/access-log", record_id=household)).json()
     assert [(e["fields"], e["purpose"]) for e in logged] == [(["bank_account"], "发放帮扶资金")]
     engine = make_engine(api.settings.database_url)
     async with engine.connect() as connection:
         tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
-        dump = [repr((await connection.execute(text(f'SELECT * FROM "{t}"'))).all())
-                for t in tables]  # fmt: skip
+        dump = [
+            repr((await connection.execute(text(f'SELECT * FROM "{t}"'))).all()) for t in tables
+        ]
     await engine.dispose()
     assert account not in "\n".join(dump)
 
@@ -177,9 +195,15 @@ async def test_no_combination_of_fields_a_role_reads_rebuilds_a_number(api: Api)
     form = {**COMMITMENT_FORM, "covered_member_id_numbers": [head, spouse]}
     await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
     household = (await api.case(case_id))["household"]["id"]
-    paths = [f"/api/v1/households/{household}", f"/api/v1/cases/{case_id}",
-             f"/api/v1/cases/{case_id}/events", f"/api/v1/cases/{case_id}/as-of",
-             "/api/v1/ledgers/screening", "/api/v1/households", "/api/v1/cases"]  # fmt: skip
+    paths = [
+        f"/api/v1/households/{household}",
+        f"/api/v1/cases/{case_id}",
+        f"/api/v1/cases/{case_id}/events",
+        f"/api/v1/cases/{case_id}/as-of",
+        "/api/v1/ledgers/screening",
+        "/api/v1/households",
+        "/api/v1/cases",
+    ]
     for user in ("committee.pinggang", "auditor.jiaohe", "admin.jiaohe"):
         seen = []
         for path in paths:
@@ -204,15 +228,20 @@ def test_documents_stored_before_the_last_4_form_are_redacted_as_answered() -> N
     """Chained payloads are never rewritten: what older events kept is cut at every answer."""
     from app.households.idnumber import redact
 
-    old = {"covered_members": [{"id_number_masked": "220281********0029",
-                                "id_number_digest": "d" * 64}],
-           "fields": {"birth_date": "1970-01-01", "name": "王"},
-           "findings": {"f1": {"member": "220281********0027", "summary": "车辆"}}}  # fmt: skip
+    old = {
+        "covered_members": [
+            {"id_number_masked": "220281********0029", "id_number_digest": "d" * 64}
+        ],
+        "fields": {"birth_date": "1970-01-01", "name": "王"},
+        "findings": {"f1": {"member": "220281********0027", "summary": "车辆"}},
+    }
     assert redact(old) == {
-        "covered_members": [{"id_number_masked": "**************0029",
-                             "id_number_digest": "d" * 64}],
+        "covered_members": [
+            {"id_number_masked": "**************0029", "id_number_digest": "d" * 64}
+        ],
         "fields": {"birth_date": "1970", "name": "王"},
-        "findings": {"f1": {"member": "**************0027", "summary": "车辆"}}}  # fmt: skip
+        "findings": {"f1": {"member": "**************0027", "summary": "车辆"}},
+    }
 
 
 async def test_a_members_phone_is_sealed_shown_to_none_and_read_as_personal_data(
@@ -224,29 +253,37 @@ async def test_a_members_phone_is_sealed_shown_to_none_and_read_as_personal_data
     son = {**CHILD_MEMBER, "id_number": new_id_number("20150607", "male")}
     added = await api.post("cadre.pinggang", path, {**son, "phone": "13722223333"})
     assert added.status_code == 201, added.text
-    assert "phone" not in added.json() and "13722223333" not in added.text
+    assert "phone" not in added.json()
+    assert "13722223333" not in added.text
     other = {**CHILD_MEMBER, "id_number": new_id_number("20150608", "male")}
     bad = await api.post("cadre.pinggang", path, {**other, "phone": "call me"})
-    assert bad.status_code == 422 and "phone" in bad.text
+    assert bad.status_code == 422
+    assert "phone" in bad.text
     member_id = added.json()["id"]
     events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
     assert events[-1]["payload"]["fields"]["phone_masked"] == "*******3333"  # the trail
-    changed = await api.client.patch(f"{path}/{member_id}", json={"phone": "13700001111"},
-                                     headers=api.headers("cadre.pinggang"))  # fmt: skip
+    changed = await api.client.patch(
+        f"{path}/{member_id}", json={"phone": "13700001111"}, headers=api.headers("cadre.pinggang")
+    )
     assert changed.status_code == 200, changed.text
 
     async def phones() -> dict[str, str | None]:
         read = await api.client.get(
-            f"/api/v1/households/{household}/personal-data", headers=api.headers("cadre.pinggang"),
-            params=[("purpose", "入户联系"), ("fields", "phone")])  # fmt: skip
+            f"/api/v1/households/{household}/personal-data",
+            headers=api.headers("cadre.pinggang"),
+            params=[("purpose", "入户联系"), ("fields", "phone")],
+        )
         assert read.status_code == 200, read.text
         return {m["member_id"]: m["phone"] for m in read.json()["members"]}
 
     assert (await phones())[member_id] == "13700001111"
-    cleared = await api.client.patch(f"{path}/{member_id}", json={"phone": None},
-                                     headers=api.headers("cadre.pinggang"))  # fmt: skip
+    cleared = await api.client.patch(
+        f"{path}/{member_id}", json={"phone": None}, headers=api.headers("cadre.pinggang")
+    )
     assert cleared.status_code == 200, cleared.text
     assert (await phones())[member_id] is None
     events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
     assert [e["payload"]["fields"].get("phone_masked", "-") for e in events[-2:]] == [
-        "*******1111", None]  # fmt: skip
+        "*******1111",
+        None,
+    ]

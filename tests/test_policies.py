@@ -11,10 +11,12 @@ async def test_the_seeded_version_is_listed(api: Api) -> None:
     versions = (await api.get("cadre.pinggang", "/api/v1/policies")).json()
     assert [v["version"] for v in versions] == ["jiaohe-2022.1"]
     parameters = versions[0]["parameters"]
-    assert parameters["notice_days"] == 5 and parameters["identification_days"] == 15
+    assert parameters["notice_days"] == 5
+    assert parameters["identification_days"] == 15
     assert parameters["income_lines"] == {"2021": "6000.00"}
     assert parameters["fund_budgets"] == {"2022": "500000.00"}
-    assert parameters["review_quorum"] == "2/3" and parameters["review_majority"] == "1/2"
+    assert parameters["review_quorum"] == "2/3"
+    assert parameters["review_majority"] == "1/2"
     one = await api.get("cadre.pinggang", "/api/v1/policies/jiaohe-2022.1")
     assert one.status_code == 200
     assert (await api.get("cadre.pinggang", "/api/v1/policies/nope")).status_code == 404
@@ -28,7 +30,8 @@ async def test_only_the_city_or_an_administrator_changes_policy(api: Api) -> Non
     past = await api.post(
         "bureau.jiaohe", "/api/v1/policies", {**change, "effective_from": "2026-03-01"}
     )
-    assert past.status_code == 422 and past.json()["code"] == "effective_date_in_past"
+    assert past.status_code == 422
+    assert past.json()["code"] == "effective_date_in_past"
     for bad in (
         {"notice_days": 0},
         {"review_quorum": "3/2"},
@@ -41,7 +44,8 @@ async def test_only_the_city_or_an_administrator_changes_policy(api: Api) -> Non
     created = await api.post("admin.jiaohe", "/api/v1/policies", change)
     assert created.status_code == 201, created.text
     again = await api.post("bureau.jiaohe", "/api/v1/policies", change)
-    assert again.status_code == 409 and again.json()["code"] == "policy_version_exists"
+    assert again.status_code == 409
+    assert again.json()["code"] == "policy_version_exists"
     assert len((await api.get("auditor.jiaohe", "/api/v1/policies")).json()) == 2
 
 
@@ -58,7 +62,8 @@ async def test_a_change_applies_to_new_cases_and_never_to_decisions_taken(api: A
     )
     assert created.status_code == 201, created.text
     parameters = created.json()["parameters"]
-    assert parameters["notice_days"] == 7 and parameters["identification_days"] == 15
+    assert parameters["notice_days"] == 7
+    assert parameters["identification_days"] == 15
     assert parameters["income_lines"] == {"2021": "6000.00", "2026": "7000.00"}
     # opened before the change: the 2022 version, a 5-day notice
     old_id = await api.to_village_nomination()
@@ -77,7 +82,9 @@ async def test_a_change_applies_to_new_cases_and_never_to_decisions_taken(api: A
     assert (await api.case(old_id))["deadlines"]["notice_ends_at"] == "2026-03-07T16:00:00Z"
     for case_id in (old_id, new_id):
         replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-        assert replay["matches"] and replay["facts_match"] and replay["all_steps_legal"]
+        assert replay["matches"]
+        assert replay["facts_match"]
+        assert replay["all_steps_legal"]
 
 
 async def test_the_first_version_is_the_migrations_literal_on_every_backend(api: Api) -> None:
@@ -91,10 +98,15 @@ async def test_the_first_version_is_the_migrations_literal_on_every_backend(api:
     assert seeded["created_by"] == "migration"
     assert seeded["reason"].startswith("蛟河市关于健全防止返贫动态监测和帮扶机制实施方案")
     assert seeded["parameters"] == {
-        "notice_days": 5, "identification_days": 15, "measures_months": 1,
-        "elimination_min_months": 6, "review_quorum": "2/3", "review_majority": "1/2",
-        "income_lines": {"2021": "6000.00"}, "fund_budgets": {"2022": "500000.00"},
-    }  # fmt: skip
+        "notice_days": 5,
+        "identification_days": 15,
+        "measures_months": 1,
+        "elimination_min_months": 6,
+        "review_quorum": "2/3",
+        "review_majority": "1/2",
+        "income_lines": {"2021": "6000.00"},
+        "fund_budgets": {"2022": "500000.00"},
+    }
     case = await api.open_case("cadre_found")
     assert case["policy_version"] == "jiaohe-2022.1"
     assert POLICIES["jiaohe-2022.1"].acceptance_days == 2  # the default of versions before it

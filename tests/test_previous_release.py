@@ -54,8 +54,9 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The code of the release before this one, unpacked from the history."""
     if not (REPOSITORY / ".git").exists() or _git("rev-parse", "--is-shallow-repository") == "true":
         pytest.skip("no full git history here: the previous release's code is not at hand")
-    bumped = _git("log", "-1", "--format=%H", "-S", f'version = "{RELEASE}"', "--",
-                  "pyproject.toml")  # fmt: skip
+    bumped = _git(
+        "log", "-1", "--format=%H", "-S", f'version = "{RELEASE}"', "--", "pyproject.toml"
+    )
     if not bumped:
         pytest.fail(f"no commit sets the package version to {RELEASE}")
     target = tmp_path_factory.mktemp("previous-release")
@@ -75,10 +76,21 @@ def previous_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _ready_of(code: Path, database: Path) -> dict[str, object]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-           "FANGFANPIN_DEMO": "1", "EMBEDDED_WORKER": "false", "PYTHONPATH": str(code)}  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", PROBE, str(code)], cwd=code, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "FANGFANPIN_DEMO": "1",
+        "EMBEDDED_WORKER": "false",
+        "PYTHONPATH": str(code),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(code)],
+        cwd=code,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     answer: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return answer
@@ -89,16 +101,26 @@ def test_the_previous_release_leaves_the_service_on_this_schema(
 ) -> None:
     old_head = subprocess.run(
         [sys.executable, "-c", "from app import migrations; print(migrations.head_revision())"],
-        cwd=previous_release, env={**os.environ, "PYTHONPATH": str(previous_release)},
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        cwd=previous_release,
+        env={**os.environ, "PYTHONPATH": str(previous_release)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert old_head != migrations.head_revision()
     # the schema it was built for: its own migrations, its own readiness
     own = tmp_path / "own.sqlite3"
-    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], cwd=previous_release,
-                   env={**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{own}",
-                        "PYTHONPATH": str(previous_release)},
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"],
+        cwd=previous_release,
+        env={
+            **os.environ,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{own}",
+            "PYTHONPATH": str(previous_release),
+        },
+        check=True,
+        capture_output=True,
+    )
     before = _ready_of(previous_release, own)
     assert before["release"] != RELEASE
     assert before["status"] == 200, before

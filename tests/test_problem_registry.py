@@ -22,17 +22,26 @@ from workflows.rules import RULES
 ROOT = Path(__file__).parents[1]
 FAMILIES = {
     cls.__name__: cls.status
-    for cls in (errors.Unauthorized, errors.Forbidden, errors.NotFound, errors.Unprocessable,
-                errors.Conflict, errors.PreconditionFailed, errors.PreconditionRequired,
-                PayloadTooLarge, TooManyRequests, UnsupportedMediaType)
-}  # fmt: skip
+    for cls in (
+        errors.Unauthorized,
+        errors.Forbidden,
+        errors.NotFound,
+        errors.Unprocessable,
+        errors.Conflict,
+        errors.PreconditionFailed,
+        errors.PreconditionRequired,
+        PayloadTooLarge,
+        TooManyRequests,
+        UnsupportedMediaType,
+    )
+}
 FAMILIES["RegistryConflict"] = 422
 FAMILIES["Unreadable"] = 422  # department warnings' parser: answered as Unprocessable
 
 
 def _calls(folder: str, names: set[str]) -> list[tuple[str, int, str, str]]:
     """(file, line, callee, first argument) of every call to ``names`` with a literal code."""
-    found = []
+    found: list[tuple[str, int, str, str]] = []
     for path in sorted((ROOT / folder).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if not isinstance(node, ast.Call):
@@ -40,7 +49,9 @@ def _calls(folder: str, names: set[str]) -> list[tuple[str, int, str, str]]:
             func = node.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
             if name in names and node.args and isinstance(node.args[0], ast.Constant):
-                found.append((str(path.relative_to(ROOT)), node.lineno, name, node.args[0].value))
+                found.append(
+                    (str(path.relative_to(ROOT)), node.lineno, str(name), str(node.args[0].value))
+                )
     return found
 
 
@@ -72,9 +83,13 @@ def test_every_rule_code_is_registered() -> None:
 
 def test_every_registered_code_has_both_titles() -> None:
     for kind in PROBLEMS.values():
-        assert kind.zh and kind.en and kind.zh != kind.en, kind
+        assert kind.zh, kind
+        assert kind.en, kind
+        assert kind.zh != kind.en, kind
     for code, (zh, en) in RULE_CODES.items():
-        assert zh and en and zh != en, code
+        assert zh, code
+        assert en, code
+        assert zh != en, code
 
 
 def test_only_a_lost_database_connection_is_a_503() -> None:
@@ -98,7 +113,10 @@ def test_only_a_lost_database_connection_is_a_503() -> None:
     for exc in unavailable:
         error, headers = errors.server_problem(exc, "x")
         assert (error.status, error.code, headers) == (
-            503, "database_unavailable", {"Retry-After": "1"}), exc  # fmt: skip
+            503,
+            "database_unavailable",
+            {"Retry-After": "1"},
+        ), exc
     not_ours = [
         OSError(errno.ENOSPC, "No space left on device"),
         FileNotFoundError(errno.ENOENT, "missing"),

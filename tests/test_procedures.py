@@ -69,9 +69,12 @@ async def object_and_resolve(api: Api, case_id: str, outcome: str, reason: str) 
         "cadre.pinggang", case_id, "objections", {"lodged_by_name": "李村民", "statement": "仍欠债"}
     )
     (objection_id,) = lodged["facts"]["procedures"]["elimination"]["objections"]
-    return await api.must_fact("township.baishishan", case_id,
-                               f"objections/{objection_id}/resolution",
-                               {"outcome": outcome, "reason": reason})  # fmt: skip
+    return await api.must_fact(
+        "township.baishishan",
+        case_id,
+        f"objections/{objection_id}/resolution",
+        {"outcome": outcome, "reason": reason},
+    )
 
 
 async def test_an_upheld_objection_sends_the_elimination_back_to_assistance(api: Api) -> None:
@@ -98,11 +101,12 @@ async def test_an_upheld_objection_sends_the_elimination_back_to_assistance(api:
     case = await api.case(case_id)
     assert case["state"] == "assisted"
     notice_timers = [t for t in await timers_of(api, case_id) if t.procedure == "elimination"]
-    assert notice_timers and all(
-        t.outcome and t.outcome.startswith("skipped") for t in notice_timers
-    )
+    assert notice_timers
+    assert all(t.outcome and t.outcome.startswith("skipped") for t in notice_timers)
     replayed = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-    assert replayed["matches"] and replayed["facts_match"] and replayed["all_steps_legal"]
+    assert replayed["matches"]
+    assert replayed["facts_match"]
+    assert replayed["all_steps_legal"]
 
 
 async def test_a_dismissed_objection_lets_the_elimination_go_on(api: Api) -> None:
@@ -160,11 +164,13 @@ async def test_no_fact_is_dated_after_today_or_before_it_could_happen(api: Api) 
     api.clock.advance(timedelta(days=6))  # 2026-03-08
     await api.must("committee.pinggang", case_id, "submit_to_township")
     visit = {"visited_by": ["李乡长"], "findings": "属实", "opinion": "建议纳入"}
-    late = await api.fact("township.baishishan", case_id, "home-visits",
-                          {**visit, "visited_on": "2026-03-09"})  # fmt: skip
+    late = await api.fact(
+        "township.baishishan", case_id, "home-visits", {**visit, "visited_on": "2026-03-09"}
+    )
     await unchanged(api, case_id, late, {"visited_on"})
-    await api.must_fact("township.baishishan", case_id, "home-visits",
-                        {**visit, "visited_on": "2026-03-08"})  # fmt: skip
+    await api.must_fact(
+        "township.baishishan", case_id, "home-visits", {**visit, "visited_on": "2026-03-08"}
+    )
 
 
 async def test_procedure_facts_are_not_dated_before_their_procedure_began(api: Api) -> None:
@@ -176,12 +182,14 @@ async def test_procedure_facts_are_not_dated_before_their_procedure_began(api: A
     await assess(api, case_id, "2026-09-30")
     api.clock.advance(timedelta(days=2))
     await api.must("cadre.pinggang", case_id, "propose_elimination")  # 2026-10-02
-    early = await api.fact("committee.pinggang", case_id, "reviews",
-                           {**PASSING_REVIEW, "held_on": "2026-10-01"})  # fmt: skip
+    early = await api.fact(
+        "committee.pinggang", case_id, "reviews", {**PASSING_REVIEW, "held_on": "2026-10-01"}
+    )
     await unchanged(api, case_id, early, {"held_on"})
     assert "elimination procedure began" in early.json()["errors"][0]["message"]
-    await api.must_fact("committee.pinggang", case_id, "reviews",
-                        {**PASSING_REVIEW, "held_on": "2026-10-02"})  # fmt: skip
+    await api.must_fact(
+        "committee.pinggang", case_id, "reviews", {**PASSING_REVIEW, "held_on": "2026-10-02"}
+    )
 
 
 async def test_a_measure_is_planned_ahead_but_done_only_by_today(api: Api) -> None:
@@ -191,11 +199,24 @@ async def test_a_measure_is_planned_ahead_but_done_only_by_today(api: Api) -> No
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     await api.must_fact("committee.pinggang", case_id, "plan-notices", {})
     api.clock.advance(timedelta(days=6))
-    started = await progress(api, "township.baishishan", case_id, measure_id,
-                             status="in_progress", happened_on="2026-03-15")  # fmt: skip
-    assert started.status_code == 422 and started.json()["errors"][0]["field"] == "happened_on"
-    started = await progress(api, "township.baishishan", case_id, measure_id,
-                             status="in_progress", happened_on=api.today())  # fmt: skip
+    started = await progress(
+        api,
+        "township.baishishan",
+        case_id,
+        measure_id,
+        status="in_progress",
+        happened_on="2026-03-15",
+    )
+    assert started.status_code == 422
+    assert started.json()["errors"][0]["field"] == "happened_on"
+    started = await progress(
+        api,
+        "township.baishishan",
+        case_id,
+        measure_id,
+        status="in_progress",
+        happened_on=api.today(),
+    )
     assert started.status_code == 201, started.text
 
 
@@ -235,28 +256,60 @@ async def test_a_form_covers_registered_members_and_every_adult(api: Api) -> Non
         body = {**COMMITMENT_FORM, "covered_member_id_numbers": numbers}
         response = await api.fact("cadre.pinggang", case_id, "commitment-forms", body)
         await unchanged(api, case_id, response, fields)
-    stranger_signs = await api.fact("cadre.pinggang", case_id, "commitment-forms", {
-        **COMMITMENT_FORM, "signatory_name": "路人甲",
-        "covered_member_id_numbers": [head, spouse]})  # fmt: skip
+    stranger_signs = await api.fact(
+        "cadre.pinggang",
+        case_id,
+        "commitment-forms",
+        {
+            **COMMITMENT_FORM,
+            "signatory_name": "路人甲",
+            "covered_member_id_numbers": [head, spouse],
+        },
+    )
     await unchanged(api, case_id, stranger_signs, {"signatory_name"})
-    proxy_for_minor = await api.fact("cadre.pinggang", case_id, "commitment-forms", {
-        **COMMITMENT_FORM, "signatory_name": "代签人", "signatory_is_proxy": True,
-        "proxy_for_name": "王小明", "covered_member_id_numbers": [head, spouse, son]})  # fmt: skip
+    proxy_for_minor = await api.fact(
+        "cadre.pinggang",
+        case_id,
+        "commitment-forms",
+        {
+            **COMMITMENT_FORM,
+            "signatory_name": "代签人",
+            "signatory_is_proxy": True,
+            "proxy_for_name": "王小明",
+            "covered_member_id_numbers": [head, spouse, son],
+        },
+    )
     await unchanged(api, case_id, proxy_for_minor, {"proxy_for_name"})
     assert await api.event_count(case_id) == before
     assert (await api.case(case_id))["facts"]["commitment_form"] is None
     # every adult covered (the minor through the signing guardian), signed by the spouse
-    signed = await api.must_fact("cadre.pinggang", case_id, "commitment-forms", {
-        **COMMITMENT_FORM, "signatory_name": "李秀兰",
-        "covered_member_id_numbers": [head, spouse]})  # fmt: skip
+    signed = await api.must_fact(
+        "cadre.pinggang",
+        case_id,
+        "commitment-forms",
+        {
+            **COMMITMENT_FORM,
+            "signatory_name": "李秀兰",
+            "covered_member_id_numbers": [head, spouse],
+        },
+    )
     assert len(signed["facts"]["commitment_form"]["covered_members"]) == 2
 
 
 async def test_a_proxy_signs_for_a_covered_adult(api: Api) -> None:
     case_id, head, spouse, son = await household_of_three(api)
-    signed = await api.must_fact("cadre.pinggang", case_id, "commitment-forms", {
-        **COMMITMENT_FORM, "signatory_name": "王德贵", "signatory_is_proxy": True,
-        "proxy_for_name": "王德福", "covered_member_id_numbers": [head, spouse, son]})  # fmt: skip
+    signed = await api.must_fact(
+        "cadre.pinggang",
+        case_id,
+        "commitment-forms",
+        {
+            **COMMITMENT_FORM,
+            "signatory_name": "王德贵",
+            "signatory_is_proxy": True,
+            "proxy_for_name": "王德福",
+            "covered_member_id_numbers": [head, spouse, son],
+        },
+    )
     assert signed["facts"]["commitment_form"]["proxy_for_name"] == "王德福"
 
 
@@ -269,13 +322,15 @@ async def test_a_warning_is_studied_by_the_two_committees_before_its_review(api:
     await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
     await api.must_fact("cadre.pinggang", case_id, "household-verifications", STABLE)
     early = await api.fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
-    assert early.status_code == 409 and rule_refusal(early) == "committee_study_missing"
+    assert early.status_code == 409
+    assert rule_refusal(early) == "committee_study_missing"
     listed = await action(api, "committee.pinggang", case_id, "publish_notice")
     assert {"committee_study_missing", "review_missing"} <= {u["code"] for u in listed["unmet"]}
     cadre = await api.fact("cadre.pinggang", case_id, "committee-studies", COMMITTEE_STUDY)
     assert cadre.status_code == 403
-    studied = await api.must_fact("committee.pinggang", case_id, "committee-studies",
-                                  COMMITTEE_STUDY)  # fmt: skip
+    studied = await api.must_fact(
+        "committee.pinggang", case_id, "committee-studies", COMMITTEE_STUDY
+    )
     assert studied["facts"]["committee_study"]["conclusion"] == COMMITTEE_STUDY["conclusion"]
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     assert (await api.must("committee.pinggang", case_id, "publish_notice"))["state"] == (
@@ -295,18 +350,27 @@ async def test_a_case_opened_under_case_v1_keeps_its_rules(
     monkeypatch.setattr(service, "CURRENT_WORKFLOW", CASE_V1)
     case_id = await api.to_village_nomination("cadre_found")
     assert (await api.case(case_id))["workflow_version"] == "case-v1"
-    failing = {**PASSING_REVIEW, "present": 19, "votes_for": 9, "votes_against": 8,
-               "abstentions": 2}  # fmt: skip
+    failing = {
+        **PASSING_REVIEW,
+        "present": 19,
+        "votes_for": 9,
+        "votes_against": 8,
+        "abstentions": 2,
+    }
     form = {**COMMITMENT_FORM, "covered_member_id_numbers": [api.heads[case_id]]}
     await api.must_fact("cadre.pinggang", case_id, "commitment-forms", form)
     await api.must_fact("cadre.pinggang", case_id, "household-verifications", STABLE)
     await api.must_fact("committee.pinggang", case_id, "reviews", failing)  # no study in v1
     again = await api.fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
-    assert again.status_code == 409 and rule_refusal(again) == "review_already_recorded"
+    assert again.status_code == 409
+    assert rule_refusal(again) == "review_already_recorded"
     study = await api.fact("committee.pinggang", case_id, "committee-studies", COMMITTEE_STUDY)
-    assert study.status_code == 409 and study.json()["code"] == "not_recordable_in_workflow"
+    assert study.status_code == 409
+    assert study.json()["code"] == "not_recordable_in_workflow"
     replayed = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-    assert replayed["matches"] and replayed["facts_match"] and replayed["all_steps_legal"]
+    assert replayed["matches"]
+    assert replayed["facts_match"]
+    assert replayed["all_steps_legal"]
 
 
 # --- 7. the city checks income again ----------------------------------------------------------
@@ -319,8 +383,9 @@ async def test_income_is_assessed_through_the_procedure_and_checked_again_at_the
     await elimination_to_city(api, case_id)
     # the city's own check: income has fallen below the line since the proposal
     await assess(api, case_id, api.today(), wage_income="8000.00")
-    assert await refused(api, "bureau.jiaohe", case_id, "mark_risk_eliminated",
-                         {"method": "assisted_out"}) == {"income_not_stable"}  # fmt: skip
+    assert await refused(
+        api, "bureau.jiaohe", case_id, "mark_risk_eliminated", {"method": "assisted_out"}
+    ) == {"income_not_stable"}
     weak = {"reason": "收入下降", "weak_stability": ["unstable_income"]}
     back = await api.must("bureau.jiaohe", case_id, "continue_assistance", weak)
     assert back["state"] == "assisted"
@@ -330,8 +395,9 @@ async def test_the_mark_reads_the_latest_assessment(api: Api) -> None:
     case_id = await proposable(api)
     await elimination_to_city(api, case_id)
     await assess(api, case_id, api.today(), wage_income="50000.00")
-    done = await api.must("bureau.jiaohe", case_id, "mark_risk_eliminated",
-                          {"method": "assisted_out"})  # fmt: skip
+    done = await api.must(
+        "bureau.jiaohe", case_id, "mark_risk_eliminated", {"method": "assisted_out"}
+    )
     # (50000 + 8000.50 + 3000 - 2000.50) / 4
     assert done["facts"]["elimination"]["income_after"]["net_income_per_person"] == "14750.00"
 
@@ -343,21 +409,38 @@ async def test_the_announcement_shows_where_and_when_it_was_posted(api: Api) -> 
     case_id = await api.to_assisted()
     text = (await api.get("bureau.jiaohe", f"/api/v1/cases/{case_id}/documents/announcement")).text
     assert "公告张贴" not in text
-    ahead = await api.fact("cadre.pinggang", case_id, "announcement-postings",
-                           {"posted_on": "2026-03-20", "location": "村务公开栏"})  # fmt: skip
+    ahead = await api.fact(
+        "cadre.pinggang",
+        case_id,
+        "announcement-postings",
+        {"posted_on": "2026-03-20", "location": "村务公开栏"},
+    )
     await unchanged(api, case_id, ahead, {"posted_on"})
-    await api.must_fact("cadre.pinggang", case_id, "announcement-postings",
-                        {"location": "村务公开栏"})  # fmt: skip
+    await api.must_fact(
+        "cadre.pinggang", case_id, "announcement-postings", {"location": "村务公开栏"}
+    )
     text = (await api.get("bureau.jiaohe", f"/api/v1/cases/{case_id}/documents/announcement")).text
     assert "公告张贴：2026年3月8日，村务公开栏" in text
 
 
 async def test_the_notice_names_the_village_group(api: Api) -> None:
     head = new_id_number()
-    response = await api.post("cadre.pinggang", "/api/v1/cases", {
-        "channel": "cadre_found", "description": "因病", "risk_type": "illness",
-        "household": {"head_name": "王德福", "head_id_number": head, "size": 3,
-                      "village_code": "220281102200", "village_group": "三社"}})  # fmt: skip
+    response = await api.post(
+        "cadre.pinggang",
+        "/api/v1/cases",
+        {
+            "channel": "cadre_found",
+            "description": "因病",
+            "risk_type": "illness",
+            "household": {
+                "head_name": "王德福",
+                "head_id_number": head,
+                "size": 3,
+                "village_code": "220281102200",
+                "village_group": "三社",
+            },
+        },
+    )
     assert response.status_code == 201, response.text
     case = response.json()
     assert case["household"]["village_group"] == "三社"
@@ -377,7 +460,8 @@ async def test_a_member_may_be_incapacitated(api: Api) -> None:
         json={"health": "incapacitated"},
         headers=api.headers("cadre.pinggang"),
     )
-    assert changed.status_code == 200 and changed.json()["health"] == "incapacitated"
+    assert changed.status_code == 200
+    assert changed.json()["health"] == "incapacitated"
     unknown = await api.client.patch(
         f"/api/v1/households/{household}/members/{member['id']}",
         json={"health": "tired"},

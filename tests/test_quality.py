@@ -14,15 +14,30 @@ from tests.helpers import Api, new_id_number
 
 DAY = date(2026, 6, 1)
 SOUND: dict[str, Any] = {
-    "致贫/返贫风险1": "因病", "致贫/返贫风险2": "", "综合保障": "", "风险是否已消除": "否",
-    "识别监测时间": "202603", "消除监测时间": "", "风险消除后家庭人均纯收入": "",
+    "致贫/返贫风险1": "因病",
+    "致贫/返贫风险2": "",
+    "综合保障": "",
+    "风险是否已消除": "否",
+    "识别监测时间": "202603",
+    "消除监测时间": "",
+    "风险消除后家庭人均纯收入": "",
     "成员": [
-        {"出生日期": "19700101", "劳动技能": "普通劳动力", "健康状况": "患大病",
-         "在校生状况": "", "享受低保政策情况": "否"},
-        {"出生日期": "20150101", "劳动技能": "无劳动力", "健康状况": "健康",
-         "在校生状况": "小学五年级", "享受低保政策情况": "否"},
+        {
+            "出生日期": "19700101",
+            "劳动技能": "普通劳动力",
+            "健康状况": "患大病",
+            "在校生状况": "",
+            "享受低保政策情况": "否",
+        },
+        {
+            "出生日期": "20150101",
+            "劳动技能": "无劳动力",
+            "健康状况": "健康",
+            "在校生状况": "小学五年级",
+            "享受低保政策情况": "否",
+        },
     ],
-}  # fmt: skip
+}
 """A household no rule flags."""
 
 
@@ -53,18 +68,30 @@ BROKEN = {
     ),
     "eliminated_without_after_fields": (
         {**SOUND, "风险是否已消除": "是", "消除监测时间": "202612"},
-        {**SOUND, "风险是否已消除": "是", "消除监测时间": "202612",
-         "风险消除后家庭人均纯收入": "9000.00"},
+        {
+            **SOUND,
+            "风险是否已消除": "是",
+            "消除监测时间": "202612",
+            "风险消除后家庭人均纯收入": "9000.00",
+        },
     ),
     "eliminated_too_soon": (
-        {**SOUND, "风险是否已消除": "是", "消除监测时间": "202608",
-         "风险消除后家庭人均纯收入": "9000.00"},
-        {**SOUND, "风险是否已消除": "是", "消除监测时间": "202609",
-         "风险消除后家庭人均纯收入": "9000.00"},
+        {
+            **SOUND,
+            "风险是否已消除": "是",
+            "消除监测时间": "202608",
+            "风险消除后家庭人均纯收入": "9000.00",
+        },
+        {
+            **SOUND,
+            "风险是否已消除": "是",
+            "消除监测时间": "202609",
+            "风险消除后家庭人均纯收入": "9000.00",
+        },
     ),
     "member_age_against_labour": (member(1, 劳动技能="普通劳动力"), SOUND),
     "member_age_against_schooling": (member(1, 出生日期="19900101"), SOUND),
-}  # fmt: skip
+}
 
 
 def test_every_rule_is_tripped_and_passed_here() -> None:
@@ -93,27 +120,38 @@ async def test_the_report_lists_each_rule_and_the_households_breaking_it(api: Ap
     members = (await api.get("cadre.pinggang", f"/api/v1/households/{household}")).json()
     head = members["members"][0]["id"]
     patched = await api.client.patch(
-        f"/api/v1/households/{household}/members/{head}", json={"health": "serious_illness"},
-        headers=api.headers("cadre.pinggang"))  # fmt: skip
+        f"/api/v1/households/{household}/members/{head}",
+        json={"health": "serious_illness"},
+        headers=api.headers("cadre.pinggang"),
+    )
     assert patched.status_code == 200, patched.text
     report = (await api.get("township.baishishan", "/api/v1/quality")).json()
-    assert report["area"] == "220281102" and report["households"] == 2
+    assert report["area"] == "220281102"
+    assert report["households"] == 2
     by_rule = {r["code"]: r for r in report["rules"]}
     assert set(by_rule) == set(quality.BY_CODE)
     assert by_rule["illness_without_ill_member"]["households"] == 1
     assert by_rule["illness_without_ill_member"]["message"] == "标注“因病”但无患病成员"
     assert [(h["case_id"], h["codes"]) for h in report["flagged"]] == [
-        (flagged, ["illness_without_ill_member"])]  # fmt: skip
+        (flagged, ["illness_without_ill_member"])
+    ]
     # the same as Excel, read as county tools read the national sheet
     book = await api.get("township.baishishan", "/api/v1/quality", format="xlsx")
-    frame = pandas.read_excel(io.BytesIO(book.content), header=2, dtype=str,
-                              keep_default_na=False)  # fmt: skip
-    assert frame.to_dict("records") == [{
-        "案件编号": flagged, "村代码": "220281102200", "村": "平岗村", "户主姓名": "王德福",
-        "规则代码": "illness_without_ill_member", "问题": "标注“因病”但无患病成员"}]  # fmt: skip
+    frame = pandas.read_excel(io.BytesIO(book.content), header=2, dtype=str, keep_default_na=False)
+    assert frame.to_dict("records") == [
+        {
+            "案件编号": flagged,
+            "村代码": "220281102200",
+            "村": "平岗村",
+            "户主姓名": "王德福",
+            "规则代码": "illness_without_ill_member",
+            "问题": "标注“因病”但无患病成员",
+        }
+    ]
     # another township sees its own households only; outside the caller's area: 404
     other = (await api.get("township.tianbei", "/api/v1/quality")).json()
-    assert other["households"] == 0 and other["flagged"] == []
+    assert other["households"] == 0
+    assert other["flagged"] == []
     outside = await api.get("township.tianbei", "/api/v1/quality", area="220281102")
     assert outside.status_code == 404
     assert (await api.get("dept.civil-affairs", "/api/v1/quality")).status_code == 403
@@ -131,9 +169,17 @@ async def test_each_export_counts_the_flags_of_the_cases_it_carries(api: Api) ->
 async def test_a_member_who_grows_out_of_school_is_flagged_later(api: Api) -> None:
     case_id = await api.to_assisted()
     household = (await api.case(case_id))["household"]["id"]
-    pupil = await api.post("cadre.pinggang", f"/api/v1/households/{household}/members", {
-        "name": "王小明", "id_number": new_id_number("20080301", "male"), "relation": "son",
-        "school_status": "grade_9", "labour_skill": "none"})  # fmt: skip
+    pupil = await api.post(
+        "cadre.pinggang",
+        f"/api/v1/households/{household}/members",
+        {
+            "name": "王小明",
+            "id_number": new_id_number("20080301", "male"),
+            "relation": "son",
+            "school_status": "grade_9",
+            "labour_skill": "none",
+        },
+    )
     assert pupil.status_code == 201, pupil.text  # 18 today: accepted at the door (13-19)
     codes = {
         h["case_id"]: h["codes"]

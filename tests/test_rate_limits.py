@@ -17,9 +17,14 @@ from tests.test_intake import DECLARATION
 @pytest.fixture
 async def limited(settings: Settings, clock: FrozenClock) -> AsyncIterator[Api]:
     await reset(settings.database_url)
-    tight = settings.model_copy(update={"rate_limits": True, "rate_intake_per_minute": 3,
-                                        "rate_auth_failures_per_minute": 2,
-                                        "rate_writes_per_minute": 4})  # fmt: skip
+    tight = settings.model_copy(
+        update={
+            "rate_limits": True,
+            "rate_intake_per_minute": 3,
+            "rate_auth_failures_per_minute": 2,
+            "rate_writes_per_minute": 4,
+        }
+    )
     async with Api.start(tight, clock) as client:
         yield client
 
@@ -53,9 +58,16 @@ async def test_failed_authentication_slows_the_address(limited: Api) -> None:
 async def test_writes_are_limited_per_user(limited: Api) -> None:
     case = await limited.open_case("cadre_found")  # 1
     for _ in range(3):  # 2, 3, 4
-        response = await limited.post("cadre.pinggang", "/api/v1/households", {
-            "head_name": "赵", "head_id_number": new_id_number(),
-            "village_code": "220281102200", "size": 1})  # fmt: skip
+        response = await limited.post(
+            "cadre.pinggang",
+            "/api/v1/households",
+            {
+                "head_name": "赵",
+                "head_id_number": new_id_number(),
+                "village_code": "220281102200",
+                "size": 1,
+            },
+        )
         assert response.status_code == 201, response.text
     before = await limited.event_count(case["id"])
     limited_answer(await limited.act("cadre.pinggang", case["id"], "start_village_review"))

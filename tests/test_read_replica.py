@@ -54,23 +54,47 @@ class Clusters:
 
     def start(self, data: Path, port: int) -> None:
         options = f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self.run(f"{BIN}/pg_ctl", "-D", str(data), "-o", options, "-w", "-l",
-                 str(data) + ".log", "start")  # fmt: skip
+        self.run(
+            f"{BIN}/pg_ctl", "-D", str(data), "-o", options, "-w", "-l", str(data) + ".log", "start"
+        )
 
     def up(self, *, replica: bool = True) -> None:
-        self.run(f"{BIN}/initdb", "-D", str(self.primary), "-U", "postgres", "--auth=trust",
-                 "--no-sync")  # fmt: skip
+        self.run(
+            f"{BIN}/initdb", "-D", str(self.primary), "-U", "postgres", "--auth=trust", "--no-sync"
+        )
         self.start(self.primary, self.ports[0])
         if replica:
-            self.run(f"{BIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(self.ports[0]), "-U",
-                     "postgres", "-D", str(self.replica), "-R", "-X", "stream")  # fmt: skip
+            self.run(
+                f"{BIN}/pg_basebackup",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.ports[0]),
+                "-U",
+                "postgres",
+                "-D",
+                str(self.replica),
+                "-R",
+                "-X",
+                "stream",
+            )
             self.start(self.replica, self.ports[1])
 
     def stop(self, data: Path) -> None:
         """Stop a cluster as a crash would (immediate: no checkpoint, clients cut off)."""
-        subprocess.run([*(["runuser", "-u", "postgres", "--"] if self.as_postgres else []),
-                        f"{BIN}/pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                *(["runuser", "-u", "postgres", "--"] if self.as_postgres else []),
+                f"{BIN}/pg_ctl",
+                "-D",
+                str(data),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            capture_output=True,
+        )
 
     def down(self) -> None:
         for data in (self.replica, self.primary):
@@ -104,8 +128,11 @@ async def replicated(clusters: Clusters, clock: FrozenClock) -> AsyncIterator[Ap
     async with make_sessionmaker(engine)() as session, session.begin():
         await load_demo_areas(session)
     await engine.dispose()
-    settings = Settings(database_url=primary, read_database_url=clusters.url(1),
-                        jwt_secret="test-secret-" + "x" * 32)  # fmt: skip
+    settings = Settings(
+        database_url=primary,
+        read_database_url=clusters.url(1),
+        jwt_secret="test-secret-" + "x" * 32,
+    )
     async with Api.start(settings, clock) as api:
         yield api
 

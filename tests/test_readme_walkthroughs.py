@@ -29,8 +29,9 @@ def blocks() -> list[tuple[str, str]]:
 def test_the_walkthroughs_run_as_written(served: dict[str, Any]) -> None:
     script = PRELUDE + "".join(f"{text}\necho '--- walkthrough {n} ends'\n" for n, text in blocks())
     env = {**served["env"], "API": f"http://127.0.0.1:{served['port']}/api/v1"}
-    done = subprocess.run(["bash", "-c", script], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        ["bash", "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     print(done.stdout)  # shown with -s: what a reader sees
     lines = done.stdout.splitlines()
@@ -40,6 +41,7 @@ def test_the_walkthroughs_run_as_written(served: dict[str, Any]) -> None:
     # what the text says on the way: the notice is refused early, the form covers the head
     assert "notice_period_running" in done.stdout
     assert "['social_security_missing']" in done.stdout
-    assert "公告张贴" in done.stdout and "三社" in done.stdout
+    assert "公告张贴" in done.stdout
+    assert "三社" in done.stdout
     # the trail replays legally after each walk-through's last step
     assert done.stdout.count("True") >= 2

@@ -5,6 +5,7 @@ column lists come from the models."""
 from __future__ import annotations
 
 from app.cases import service
+from app.cases import snapshot as case_snapshot
 from app.cases.models import Case, CaseEvent
 from tests.helpers import Api
 from workflows.permissions import CITY_WIDE, PERMISSIONS, Permission
@@ -14,7 +15,7 @@ def test_every_permission_is_in_the_table_and_nothing_else() -> None:
     assert set(PERMISSIONS) == set(Permission)
     assert all(isinstance(name, Permission) for name in PERMISSIONS)
     assert set(Permission) >= CITY_WIDE
-    assert Permission.case_read == "case.read"  # the wire name is unchanged
+    assert Permission.case_read.value == "case.read"  # the wire name is unchanged
 
 
 async def test_the_published_table_uses_the_wire_names(api: Api) -> None:
@@ -27,7 +28,7 @@ def test_the_write_path_writes_every_column_of_the_models() -> None:
     """A column added to a case moves with each event unless declared fixed at opening, and
     the snapshot mirrors the table; an event's columns are all written but the database's."""
     columns = {c.name for c in Case.__table__.columns}
-    assert set(service.Snapshot.__dataclass_fields__) == columns
+    assert set(case_snapshot.Snapshot.__dataclass_fields__) == columns
     assert set(service.MOVING) | service.FIXED_AT_OPENING == columns
     assert not set(service.MOVING) & service.FIXED_AT_OPENING
     assert set(service.WRITTEN) | {"id", "hash", "txid"} == {

@@ -24,18 +24,22 @@ async def schema_at(api: Api, revision: str, oldest: str | None = None) -> Async
     engine = make_engine(owner_url(api.settings))
     try:
         async with engine.begin() as connection:
-            await connection.execute(text("UPDATE alembic_version SET version_num = :r"),
-                                     {"r": revision})  # fmt: skip
+            await connection.execute(
+                text("UPDATE alembic_version SET version_num = :r"), {"r": revision}
+            )
             if oldest is not None:
-                await connection.execute(text("INSERT INTO schema_release VALUES (:r, :o)"),
-                                         {"r": revision, "o": oldest})  # fmt: skip
+                await connection.execute(
+                    text("INSERT INTO schema_release VALUES (:r, :o)"), {"r": revision, "o": oldest}
+                )
         yield
     finally:
         async with engine.begin() as connection:
-            await connection.execute(text("UPDATE alembic_version SET version_num = :r"),
-                                     {"r": head})  # fmt: skip
-            await connection.execute(text("DELETE FROM schema_release WHERE revision = :r"),
-                                     {"r": revision})  # fmt: skip
+            await connection.execute(
+                text("UPDATE alembic_version SET version_num = :r"), {"r": head}
+            )
+            await connection.execute(
+                text("DELETE FROM schema_release WHERE revision = :r"), {"r": revision}
+            )
         await engine.dispose()
 
 
@@ -66,14 +70,17 @@ async def test_a_newer_schema_for_later_releases_only_takes_the_pod_out(api: Api
 async def test_an_older_schema_waits_for_the_migration(api: Api) -> None:
     async with schema_at(api, "0031"):
         pending = await api.client.get("/ready")
-    assert pending.status_code == 503 and pending.json()["reason"] == "migration_pending"
+    assert pending.status_code == 503
+    assert pending.json()["reason"] == "migration_pending"
 
 
 async def test_every_revision_from_0032_declares_its_oldest_release(api: Api) -> None:
     """The head names the release it runs with: a new revision that forgets its row fails."""
     engine = make_engine(owner_url(api.settings))
     async with engine.connect() as connection:
-        rows = dict((await connection.execute(text("SELECT * FROM schema_release"))).all())
+        rows: dict[str, str] = dict(
+            (await connection.execute(text("SELECT * FROM schema_release"))).all()
+        )
     await engine.dispose()
     assert migrations.head_revision() in rows
     assert all(runs_on(oldest) for oldest in rows.values())  # none excludes this release
@@ -81,4 +88,5 @@ async def test_every_revision_from_0032_declares_its_oldest_release(api: Api) ->
 
 def test_releases_compare_number_by_number() -> None:
     assert release_key("0.10.0") > release_key("0.9.3")
-    assert runs_on("0.1.0", "0.2.0") and not runs_on("0.3.0", "0.2.0")
+    assert runs_on("0.1.0", "0.2.0")
+    assert not runs_on("0.3.0", "0.2.0")

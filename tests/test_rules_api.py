@@ -70,8 +70,13 @@ async def test_publish_notice_needs_form_and_review(api: Api) -> None:
 async def test_review_quorum_and_majority(api: Api) -> None:
     case_id = await api.to_village_nomination()
     # 19 of 30 present (< 2/3) and 9 of 19 for (not > 1/2): both reported
-    failing = {**PASSING_REVIEW, "present": 19, "votes_for": 9, "votes_against": 8,
-               "abstentions": 2}  # fmt: skip
+    failing = {
+        **PASSING_REVIEW,
+        "present": 19,
+        "votes_for": 9,
+        "votes_against": 8,
+        "abstentions": 2,
+    }
     await api.prepare_nomination(case_id, review=failing)
     assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {
         "review_quorum_not_met",
@@ -85,16 +90,24 @@ async def test_review_quorum_and_majority(api: Api) -> None:
     assert (await action(api, "committee.pinggang", case_id, "publish_notice"))["allowed"]
     # one passing review per procedure
     third = await api.fact("committee.pinggang", case_id, "reviews", failing)
-    assert third.status_code == 409 and rule_refusal(third) == "review_already_recorded"
+    assert third.status_code == 409
+    assert rule_refusal(third) == "review_already_recorded"
     replayed = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-    assert replayed["matches"] and replayed["facts_match"] and replayed["all_steps_legal"]
+    assert replayed["matches"]
+    assert replayed["facts_match"]
+    assert replayed["all_steps_legal"]
 
 
 async def test_quorate_passing_review_at_the_boundary_allows(api: Api) -> None:
     case_id = await api.to_village_nomination()
     # exactly 2/3 present (20 of 30), 11 of 20 for (> 1/2)
-    boundary = {**PASSING_REVIEW, "present": 20, "votes_for": 11, "votes_against": 9,
-                "abstentions": 0}  # fmt: skip
+    boundary = {
+        **PASSING_REVIEW,
+        "present": 20,
+        "votes_for": 11,
+        "votes_against": 9,
+        "abstentions": 0,
+    }
     await api.prepare_nomination(case_id, review=boundary)
     assert (await api.must("committee.pinggang", case_id, "publish_notice"))["state"] == (
         "public_notice"
@@ -130,7 +143,8 @@ async def test_open_objection_holds_the_notice_and_dismissal_releases_it(api: Ap
     late = await api.fact(
         "cadre.pinggang", case_id, "objections", {"lodged_by_name": "王", "statement": "迟到的异议"}
     )
-    assert late.status_code == 409 and rule_refusal(late) == "notice_period_over"
+    assert late.status_code == 409
+    assert rule_refusal(late) == "notice_period_over"
     await api.must_fact(
         "township.baishishan",
         case_id,
@@ -143,7 +157,8 @@ async def test_open_objection_holds_the_notice_and_dismissal_releases_it(api: Ap
         f"objections/{objection_id}/resolution",
         {"outcome": "upheld", "reason": "改判"},
     )
-    assert again.status_code == 409 and rule_refusal(again) == "objection_already_resolved"
+    assert again.status_code == 409
+    assert rule_refusal(again) == "objection_already_resolved"
     case = await api.must("committee.pinggang", case_id, "submit_to_township")
     assert case["state"] == "township_verification"
 
@@ -160,7 +175,8 @@ async def test_upheld_objection_returns_to_village_and_voids_review_and_notice(a
     )
     assert case["state"] == "village_nomination"
     procedure = case["facts"]["procedures"]["identification"]
-    assert procedure["review"] is None and procedure["notice"] is None
+    assert procedure["review"] is None
+    assert procedure["notice"] is None
     # the commitment form stays; the review is held again once the objection is addressed
     assert await refused(api, "committee.pinggang", case_id, "publish_notice") == {
         "review_missing",
@@ -224,7 +240,8 @@ async def test_returns_and_rejections_need_a_reason(api: Api) -> None:
     assert case["state"] == "village_nomination"
     assert await refused(api, "committee.pinggang", case_id, "reject") == {"reason_missing"}
     case = await api.must("committee.pinggang", case_id, "reject", {"reason": "收入高于指导线"})
-    assert case["state"] == "rejected" and case["is_open"] is False
+    assert case["state"] == "rejected"
+    assert case["is_open"] is False
 
 
 async def test_distribute_goes_to_the_households_township_only(api: Api) -> None:
@@ -233,7 +250,8 @@ async def test_distribute_goes_to_the_households_township_only(api: Api) -> None
     # 天北镇 is not the township of 平岗村 (白石山镇)
     other = await api.act("bureau.jiaohe", case["id"], "distribute", {"township_code": "220281105"})
     assert other.status_code == 422, other.text
-    assert other.json()["code"] == "township_mismatch" and other.json()["field"] == "township_code"
+    assert other.json()["code"] == "township_mismatch"
+    assert other.json()["field"] == "township_code"
     assert await api.event_count(case["id"]) == before
     assert (await api.case(case["id"]))["state"] == "department_flagged"
     named = await api.must(
@@ -314,7 +332,8 @@ async def test_household_verification_refuses_bad_amounts(api: Api) -> None:
 async def test_household_verification_is_the_village_cadres_in_nomination(api: Api) -> None:
     case = await api.open_case()
     early = await api.fact("cadre.pinggang", case["id"], "household-verifications", VERIFICATION)
-    assert early.status_code == 409 and early.json()["code"] == "not_recordable_in_state"
+    assert early.status_code == 409
+    assert early.json()["code"] == "not_recordable_in_state"
     await api.must("cadre.pinggang", case["id"], "start_village_review")
     by_committee = await api.fact(
         "committee.pinggang", case["id"], "household-verifications", VERIFICATION
@@ -326,7 +345,8 @@ async def test_resubmission_needs_the_return_addressed(api: Api) -> None:
     case_id = await api.to_village_nomination()
     await api.to_city(case_id)
     early = await api.fact("township.baishishan", case_id, "return-responses", {"response": "x"})
-    assert early.status_code == 409 and early.json()["code"] == "not_recordable_in_state"
+    assert early.status_code == 409
+    assert early.json()["code"] == "not_recordable_in_state"
     await api.must("bureau.jiaohe", case_id, "return_to_township", {"reason": "入户核实记录不全"})
     assert await refused(api, "township.baishishan", case_id, "submit_to_city") == {
         "return_not_addressed"
@@ -335,7 +355,8 @@ async def test_resubmission_needs_the_return_addressed(api: Api) -> None:
         "township.baishishan", case_id, "return-responses", {"response": "已重新入户核实并补充记录"}
     )
     again = await api.fact("township.baishishan", case_id, "return-responses", {"response": "y"})
-    assert again.status_code == 409 and rule_refusal(again) == "no_return_to_address"
+    assert again.status_code == 409
+    assert rule_refusal(again) == "no_return_to_address"
     moved = await api.must("township.baishishan", case_id, "submit_to_city")
     assert moved["state"] == "city_confirmation"
     # back at the village: the review and notice are void, and the return must be answered
@@ -352,7 +373,9 @@ async def test_resubmission_needs_the_return_addressed(api: Api) -> None:
         "public_notice"
     )
     replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-    assert replay["matches"] and replay["all_steps_legal"] and replay["facts_match"]
+    assert replay["matches"]
+    assert replay["all_steps_legal"]
+    assert replay["facts_match"]
 
 
 async def test_suggested_classification_and_override(api: Api) -> None:
@@ -364,7 +387,8 @@ async def test_suggested_classification_and_override(api: Api) -> None:
     assert suggested["monitoring_type"] == "sudden_hardship"
     marginal = {**CLASSIFICATION, "monitoring_type": "marginal"}
     refusal = await api.fact("bureau.jiaohe", case_id, "classification", marginal)
-    assert refusal.status_code == 409 and rule_refusal(refusal) == "override_reason_missing"
+    assert refusal.status_code == 409
+    assert rule_refusal(refusal) == "override_reason_missing"
     override = {**marginal, "override_reason": "医疗费用已由大病保险报销大部分"}
     case = await api.must_fact("bureau.jiaohe", case_id, "classification", override)
     assert case["monitoring_type"] == "marginal"
@@ -425,7 +449,8 @@ async def test_a_resolution_names_an_objection_of_this_notice(api: Api) -> None:
         "objections/nope/resolution",
         {"outcome": "dismissed", "reason": "x"},
     )
-    assert unknown.status_code == 409 and rule_refusal(unknown) == "objection_not_found"
+    assert unknown.status_code == 409
+    assert rule_refusal(unknown) == "objection_not_found"
     known = await api.fact(
         "township.baishishan",
         case_id,

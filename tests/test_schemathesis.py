@@ -68,7 +68,9 @@ ROLE_BY_TAG = {
 
 
 @pytest.fixture(scope="session")
-def contract_app(database_urls: dict[str, str | None], tmp_path_factory: pytest.TempPathFactory):
+def contract_app(
+    database_urls: dict[str, str | None], tmp_path_factory: pytest.TempPathFactory
+) -> Any:
     template = Path(str(database_urls["sqlite"]).split("///", 1)[1]).with_name("template.sqlite3")
     database = tmp_path_factory.mktemp("contract") / "contract.sqlite3"
     shutil.copyfile(template, database)
@@ -78,10 +80,16 @@ def contract_app(database_urls: dict[str, str | None], tmp_path_factory: pytest.
     )
     app = create_app(settings_, clock=FrozenClock(START))
     tokens = {
-        role: mint(settings_, sub=f"contract.{role.value}", role=role, area=area, now=START,
-                   department="civil_affairs" if role is Role.department else None)
+        role: mint(
+            settings_,
+            sub=f"contract.{role.value}",
+            role=role,
+            area=area,
+            now=START,
+            department="civil_affairs" if role is Role.department else None,
+        )
         for role, area in AREAS.items()
-    }  # fmt: skip
+    }
     app.state.contract_tokens = tokens
     app.state.contract_files = (template, database)
     return app
@@ -128,8 +136,13 @@ def test_every_operation_answers_as_documented(
     token = _token(contract_app, operation.definition.raw.get("tags", []))
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=25, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=25,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case: Any) -> None:
         case.call_and_validate(
             headers={"Authorization": f"Bearer {token}"}, checks=CHECKS, timeout=60
@@ -161,13 +174,21 @@ def _resolve(expression: str, response: Any) -> Any:
     raise AssertionError(f"unsupported link expression {expression}")
 
 
-def _follow(contract_app: Any, schema: OpenApiSchema, source: Any, links: dict[str, Any],
-            roles: dict[str, Role]) -> dict[str, int]:  # fmt: skip
+def _follow(
+    contract_app: Any,
+    schema: OpenApiSchema,
+    source: Any,
+    links: dict[str, Any],
+    roles: dict[str, Role],
+) -> dict[str, int]:
     """Call every linked operation with the values its link names, each call held to the
     document; the statuses reached, by operation id."""
     reached: dict[str, int] = {}
-    by_id = {op["operationId"]: (path, method.upper())
-             for path, ops in DOCUMENT["paths"].items() for method, op in ops.items()}  # fmt: skip
+    by_id = {
+        op["operationId"]: (path, method.upper())
+        for path, ops in DOCUMENT["paths"].items()
+        for method, op in ops.items()
+    }
     for target, link in links.items():
         path, method = by_id[link["operationId"]]
         operation = schema[path][method]
@@ -180,10 +201,17 @@ def _follow(contract_app: Any, schema: OpenApiSchema, source: Any, links: dict[s
                 headers[name.removeprefix("header.")] = value
             else:
                 path_parameters[name] = value
-        body = operation.definition.raw.get("requestBody", {}).get("content", {}).get(
-            "application/json", {}).get("example")  # fmt: skip
-        case = operation.Case(path_parameters=path_parameters, headers=headers,
-                              **({"body": body} if body is not None else {}))  # fmt: skip
+        body = (
+            operation.definition.raw.get("requestBody", {})
+            .get("content", {})
+            .get("application/json", {})
+            .get("example")
+        )
+        case = operation.Case(
+            path_parameters=path_parameters,
+            headers=headers,
+            **({"body": body} if body is not None else {}),
+        )
         response = case.call_and_validate(checks=CHECKS)
         reached[target] = response.status_code
     return reached
@@ -198,8 +226,11 @@ def test_links_from_an_opened_case_lead_where_they_say(
     and each action answers a documented refusal or moves the case."""
     _fresh_database(contract_app)
     operation = contract_schema["/api/v1/cases"]["POST"]
-    body = json.loads(json.dumps(operation.definition.raw["requestBody"]["content"]
-                                 ["application/json"]["example"]))  # fmt: skip
+    body = json.loads(
+        json.dumps(
+            operation.definition.raw["requestBody"]["content"]["application/json"]["example"]
+        )
+    )
     body["household"]["head_id_number"] = _new_id_number()
     token = contract_app.state.contract_tokens[Role.village_cadre]
     opened = operation.Case(body=body, headers={"Authorization": f"Bearer {token}"})
@@ -207,8 +238,10 @@ def test_links_from_an_opened_case_lead_where_they_say(
     assert response.status_code == 201, response.text
     links = DOCUMENT["paths"]["/api/v1/cases"]["post"]["responses"]["201"]["links"]
     assert {"cases-get_case", "cases-list_actions", "cases-fire_start_village_review"} <= set(links)
-    roles = {"cases-fire_start_village_review": Role.village_cadre,
-             "cases-fire_withdraw": Role.village_cadre}  # fmt: skip
+    roles = {
+        "cases-fire_start_village_review": Role.village_cadre,
+        "cases-fire_withdraw": Role.village_cadre,
+    }
     reached = _follow(contract_app, contract_schema, response, links, roles)
     for read in ("cases-get_case", "cases-list_actions", "cases-list_events", "cases-replay_case"):
         assert reached[read] == 200, (read, reached)
@@ -231,6 +264,11 @@ def test_links_from_a_registered_household_lead_where_they_say(
     response = registered.call_and_validate(checks=CHECKS)
     assert response.status_code == 201, response.text
     links = DOCUMENT["paths"]["/api/v1/households"]["post"]["responses"]["201"]["links"]
-    reached = _follow(contract_app, contract_schema, response, links,
-                      {"households-get_household": Role.village_cadre})  # fmt: skip
+    reached = _follow(
+        contract_app,
+        contract_schema,
+        response,
+        links,
+        {"households-get_household": Role.village_cadre},
+    )
     assert reached == {"households-get_household": 200}

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.core.config import Settings
 from app.startup import unsafe_settings
@@ -22,59 +23,70 @@ REAL = {
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in (*REAL, "FANGFANPIN_DEMO", "DEMO_CLOCK")}  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=60, env={**clean, **env})  # fmt: skip
+    clean = {
+        k: v for k, v in os.environ.items() if k not in (*REAL, "FANGFANPIN_DEMO", "DEMO_CLOCK")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        env={**clean, **env},
+    )
+
+
+def settings(**values: Any) -> Settings:
+    """Settings from these values alone (no .env file)."""
+    return Settings(_env_file=None, **values)
 
 
 def test_development_and_placeholder_secrets_are_named_one_line_each() -> None:
-    problems = unsafe_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    problems = unsafe_settings(settings())
     assert [p.split(" ")[0] for p in problems] == [
         "JWT_SECRET",
         "FIELD_KEYS",
         "BLIND_INDEX_KEY",
         "AUDIT_SIGNING_KEY",
     ]
-    placeholders = Settings(
-        _env_file=None,
-        jwt_secret="CHANGE-ME-to-a-long-random-value",  # type: ignore[call-arg]
+    placeholders = settings(
+        jwt_secret="CHANGE-ME-to-a-long-random-value",
         **{k.lower(): v for k, v in REAL.items() if k != "JWT_SECRET"},
     )
     assert unsafe_settings(placeholders) == [
         "JWT_SECRET is still the placeholder from deploy/: set the real value"
     ]
-    malformed = Settings(
-        _env_file=None,
-        **{
-            **{k.lower(): v for k, v in REAL.items()},  # type: ignore[call-arg]
-            "field_keys": "k1:not-base64!",
-        },
+    malformed = settings(
+        **{**{k.lower(): v for k, v in REAL.items()}, "field_keys": "k1:not-base64!"}
     )
     (problem,) = unsafe_settings(malformed)
-    assert problem.startswith("FIELD_KEYS is malformed") and "\n" not in problem
-    real = Settings(_env_file=None, **{k.lower(): v for k, v in REAL.items()})  # type: ignore[call-arg]
+    assert problem.startswith("FIELD_KEYS is malformed")
+    assert "\n" not in problem
+    real = settings(**{k.lower(): v for k, v in REAL.items()})
     assert unsafe_settings(real) == []
     assert unsafe_settings(real.model_copy(update={"demo_clock": True})) == [
         "DEMO_CLOCK is for demonstrations only: set FANGFANPIN_DEMO=1 for one"
     ]
-    assert unsafe_settings(Settings(_env_file=None, demo=True)) == []  # type: ignore[call-arg]
+    assert unsafe_settings(settings(demo=True)) == []
 
 
 def test_the_worker_refuses_to_start_on_development_secrets() -> None:
     refused = cli("worker", "--once")
     assert refused.returncode == 2
     lines = refused.stderr.strip().splitlines()
-    assert lines and all(line.startswith("fangfanpin: refusing to start: ") for line in lines)
+    assert lines
+    assert all(line.startswith("fangfanpin: refusing to start: ") for line in lines)
     assert "Traceback" not in refused.stderr
     bad_keys = cli("worker", "--once", **{**REAL, "FIELD_KEYS": "garbage"})
-    assert bad_keys.returncode == 2 and len(bad_keys.stderr.strip().splitlines()) == 1
+    assert bad_keys.returncode == 2
+    assert len(bad_keys.stderr.strip().splitlines()) == 1
     assert "FIELD_KEYS" in bad_keys.stderr
 
 
 def test_serve_refuses_a_port_that_cannot_be() -> None:
     refused = cli("serve", "--port", "99999", FANGFANPIN_DEMO="1")
-    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.returncode == 2
+    assert "Traceback" not in refused.stderr
     assert "65535" in refused.stderr
 
 
@@ -86,10 +98,12 @@ def test_command_line_errors_are_one_line(tmp_path: Path) -> None:
         "fangfanpin: CommandError: Can't locate revision identified by 'nope'"
     ]
     unmigrated = cli("audit", "bundle", str(tmp_path / "new"), DATABASE_URL=database)
-    assert unmigrated.returncode == 1 and len(unmigrated.stderr.strip().splitlines()) == 1
+    assert unmigrated.returncode == 1
+    assert len(unmigrated.stderr.strip().splitlines()) == 1
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "file").write_text("x")
     refused = cli("audit", "bundle", str(taken), DATABASE_URL=database)
-    assert refused.returncode == 2 and "name a new directory" in refused.stderr
+    assert refused.returncode == 2
+    assert "name a new directory" in refused.stderr
     assert "Traceback" not in unknown.stderr + unmigrated.stderr + refused.stderr

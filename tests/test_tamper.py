@@ -36,7 +36,9 @@ async def replay(api: Api, case_id: str) -> dict[str, Any]:
 async def test_untouched_trail_replays_clean(api: Api) -> None:
     case_id = await api.to_assisted()
     result = await replay(api, case_id)
-    assert result["chain_valid"] and result["matches"] and result["broken_at_seq"] is None
+    assert result["chain_valid"]
+    assert result["matches"]
+    assert result["broken_at_seq"] is None
     assert [s["to_state"] for s in result["steps"]][-1] == "assisted"
 
 
@@ -50,7 +52,8 @@ async def test_edited_payload_is_located(api: Api) -> None:
         c=case_id,
     )
     result = await replay(api, case_id)
-    assert result["chain_valid"] is False and result["broken_at_seq"] == 4
+    assert result["chain_valid"] is False
+    assert result["broken_at_seq"] == 4
     assert [s["seq"] for s in result["steps"] if not s["hash_valid"]] == [4]
 
 
@@ -73,14 +76,16 @@ async def test_rewritten_to_state_does_not_fool_replay(api: Api) -> None:
     await sql(api, "UPDATE monitoring_case SET state = 'assisted' WHERE id = :c", c=case_id)
     result = await replay(api, case_id)
     assert result["replayed_state"] == "village_nomination"
-    assert result["matches"] is False and result["broken_at_seq"] == 2
+    assert result["matches"] is False
+    assert result["broken_at_seq"] == 2
 
 
 async def test_deleted_event_is_located(api: Api) -> None:
     case_id = await api.to_assisted()
     await sql(api, "DELETE FROM case_event WHERE case_id = :c AND seq = 5", c=case_id)
     result = await replay(api, case_id)
-    assert result["chain_valid"] is False and result["broken_at_seq"] == 6
+    assert result["chain_valid"] is False
+    assert result["broken_at_seq"] == 6
 
 
 async def test_rehashed_forgery_is_caught_as_an_illegal_step(api: Api) -> None:

@@ -53,7 +53,9 @@ async def test_notice_moves_on_by_itself_when_its_period_ends(api: Api) -> None:
     assert last["actor"] == {"sub": "system:timer", "role": "system", "area": ""}
     assert await fire(api) == 0  # never twice
     replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
-    assert replay["matches"] and replay["all_steps_legal"] and replay["chain_valid"]
+    assert replay["matches"]
+    assert replay["all_steps_legal"]
+    assert replay["chain_valid"]
 
 
 async def test_open_objection_stops_the_timer_and_dismissal_lets_the_case_go(api: Api) -> None:
@@ -91,7 +93,8 @@ async def test_identification_deadline_escalates_once_and_never_blocks(api: Api)
     assert await fire(api) == 1
     assert await fire(api) == 0
     escalations = [e for e in await events(api, case["id"]) if e["name"] == "deadline_escalation"]
-    assert len(escalations) == 1 and escalations[0]["actor"]["sub"] == "system:timer"
+    assert len(escalations) == 1
+    assert escalations[0]["actor"]["sub"] == "system:timer"
     current = await api.case(case["id"])
     assert current["deadlines"]["identification_overdue"] is True
     assert current["facts"]["identification_escalated_at"] is not None

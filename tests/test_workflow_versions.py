@@ -12,6 +12,7 @@ import pytest
 
 from app.audit.signing import Signer
 from app.audit.verify import verify_bundle
+from app.cases import replay as case_replay
 from app.cases import repository as repo
 from app.cases import service
 from app.core.db import make_engine, make_sessionmaker
@@ -34,16 +35,20 @@ RULES_RELEASED = {
 
 
 def fingerprint(flow: Workflow) -> str:
-    table = sorted((name, source, target, sorted(roles))
-                   for (name, source), (target, roles) in flow.transitions.items())  # fmt: skip
+    table = sorted(
+        (name, source, target, sorted(roles))
+        for (name, source), (target, roles) in flow.transitions.items()
+    )
     return hashlib.sha256(json.dumps(table).encode()).hexdigest()
 
 
 def rules_fingerprint(flow: Workflow) -> str:
-    checks = sorted((step.action, source, [(r.name, list(r.codes)) for r in step.rules])
-                    for step in flow.steps for source in step.sources)  # fmt: skip
-    facts = sorted((kind, {s: p for s, p in spec.states.items()})
-                   for kind, spec in flow.facts.items())  # fmt: skip
+    checks = sorted(
+        (step.action, source, [(r.name, list(r.codes)) for r in step.rules])
+        for step in flow.steps
+        for source in step.sources
+    )
+    facts = sorted((kind, dict(spec.states.items())) for kind, spec in flow.facts.items())
     document = [checks, facts, flow.fact_rules.__qualname__]
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
@@ -51,10 +56,11 @@ def rules_fingerprint(flow: Workflow) -> str:
 def version_two() -> Workflow:
     """A changed definition: the village review is started by a differently named action."""
     steps = tuple(
-        replace(step, action="begin_village_review") if step.action == "start_village_review"
+        replace(step, action="begin_village_review")
+        if step.action == "start_village_review"
         else step
         for step in CASE_V1.steps
-    )  # fmt: skip
+    )
     return Workflow("case-next", steps, CASE_V1.facts, CASE_V1.fact_rules)
 
 
@@ -79,7 +85,8 @@ async def test_an_old_case_runs_and_replays_under_its_own_version(
     # the server's replay runs each case under its pinned version
     for case in (old, new):
         replayed = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/replay")).json()
-        assert replayed["matches"] and replayed["chain_valid"], replayed
+        assert replayed["matches"], replayed
+        assert replayed["chain_valid"], replayed
         assert all(step["legal"] for step in replayed["steps"])
     # …and the old trail is illegal under the new definition: the version matters
     engine = make_engine(api.settings.database_url)
@@ -87,9 +94,10 @@ async def test_an_old_case_runs_and_replays_under_its_own_version(
         events = list(await repo.events_of(session, old["id"]))
     await engine.dispose()
     stored = await api.case(old["id"])
-    assert service.replay_events(stored["state"], stored["facts"], events, "case-v2").matches
-    under_v2 = service.replay_events(stored["state"], stored["facts"], events, "case-next")
-    assert not under_v2.matches and not under_v2.steps[1].legal
+    assert case_replay.replay_events(stored["state"], stored["facts"], events, "case-v2").matches
+    under_v2 = case_replay.replay_events(stored["state"], stored["facts"], events, "case-next")
+    assert not under_v2.matches
+    assert not under_v2.steps[1].legal
 
     # so does the offline verifier
     bundle = await make_bundle(api, tmp_path / "versions")

@@ -6,21 +6,27 @@ import io
 import zipfile
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pandas
 from openpyxl import load_workbook
 
-from app.exports import xlsx
+from app.core import xlsx
 
-ROWS = [
+ROWS: list[list[Any]] = [
     ["文本", "  spaced  ", "a < b & c > d", "控制\x01字符", "是"],
     [12000, Decimal("5250.50"), 1.25, True, None],
-    [date(2026, 3, 15), datetime(2026, 3, 15, 8, 30, 5, tzinfo=UTC), "", "220281197001011234",
-     "否"],
-]  # fmt: skip
+    [
+        date(2026, 3, 15),
+        datetime(2026, 3, 15, 8, 30, 5, tzinfo=UTC),
+        "",
+        "220281197001011234",
+        "否",
+    ],
+]
 
 
-def written(sheets: dict[str, list[list[object]]], frozen: int = 1) -> bytes:
+def written(sheets: dict[str, list[list[Any]]], frozen: int = 1) -> bytes:
     buffer = io.BytesIO()
     book = xlsx.Workbook(buffer)
     for name, rows in sheets.items():
@@ -38,10 +44,13 @@ def test_values_keep_their_types_and_their_text() -> None:
     assert sheet.column_dimensions["B"].width == 30
     first, second, third = (list(r) for r in sheet.iter_rows(values_only=True))
     assert first == ["文本", "  spaced  ", "a < b & c > d", "控制字符", "是"]  # XML-illegal dropped
-    assert second[:4] == [12000, 5250.5, 1.25, True] and second[4] is None
+    assert second[:4] == [12000, 5250.5, 1.25, True]
+    assert second[4] is None
     assert third[0] == datetime(2026, 3, 15)  # a day, as an Excel date
     assert third[1] == datetime(2026, 3, 15, 16, 30, 5)  # Asia/Shanghai wall time
-    assert third[2] is None and third[3] == "220281197001011234" and third[4] == "否"
+    assert third[2] is None
+    assert third[3] == "220281197001011234"
+    assert third[4] == "否"
     assert sheet["A3"].number_format == "yyyy-mm-dd"
     assert sheet["B3"].number_format == "yyyy-mm-dd hh:mm:ss"
 
@@ -59,8 +68,17 @@ def test_equal_text_and_numbers_keep_their_kinds_in_the_remembered_cells() -> No
 
 
 def test_spaces_at_the_ends_and_characters_xml_cannot_carry() -> None:
-    values = [" lead", "trail ", "\u3000全角", "tab\tinside", "two\nlines", "bad\ufffechar",
-              "a&b", "<x>", "plain 中文 text"]  # fmt: skip
+    values = [
+        " lead",
+        "trail ",
+        "\u3000全角",
+        "tab\tinside",
+        "two\nlines",
+        "bad\ufffechar",
+        "a&b",
+        "<x>",
+        "plain 中文 text",
+    ]
     content = written({"s": [values, values]})
     sheet = load_workbook(io.BytesIO(content)).active
     assert sheet is not None
@@ -70,8 +88,17 @@ def test_spaces_at_the_ends_and_characters_xml_cannot_carry() -> None:
     assert xml.count('<t xml:space="preserve">trail </t>') == 2
     assert xml.count('<t xml:space="preserve">\u3000全角</t>') == 2
     for row in sheet.iter_rows(values_only=True):  # the second row from the remembered cells
-        assert list(row) == [" lead", "trail ", "\u3000全角", "tab\tinside", "two\nlines",
-                             "badchar", "a&b", "<x>", "plain 中文 text"]  # fmt: skip
+        assert list(row) == [
+            " lead",
+            "trail ",
+            "\u3000全角",
+            "tab\tinside",
+            "two\nlines",
+            "badchar",
+            "a&b",
+            "<x>",
+            "plain 中文 text",
+        ]
 
 
 def test_several_sheets_with_awkward_names_and_a_reader_that_counts_rows() -> None:

@@ -180,6 +180,7 @@ def _roles(*roles: Role) -> frozenset[Role]:
     return frozenset(roles)
 
 
+# fmt: off
 STEPS_V1: tuple[Step, ...] = (
     # Opening: a case is created directly in its channel's state.
     Step("open_self_declared", ("new",), "self_declared", _roles(V, Role.platform_12317),
@@ -240,7 +241,8 @@ STEPS_V1: tuple[Step, ...] = (
     Step("roll_back_elimination", ("risk_eliminated",), "assisted", _roles(B),
          (r.reason_given, r.household_has_no_other_open_case), payload=ReasonPayload,
          title="风险消除回退"),
-)  # fmt: skip
+)
+# fmt: on
 
 
 def _cond(named: Rule) -> Any:
@@ -381,7 +383,7 @@ class Workflow:
         """The diagram, drawn from the definition itself (no instance, so no active state)."""
         from statemachine.contrib.diagram import MermaidGraphMachine
 
-        return str(MermaidGraphMachine(self.machine).get_mermaid())
+        return str(MermaidGraphMachine(self.machine).get_mermaid())  # type: ignore[no-untyped-call]
 
     def describe(self) -> dict[str, Any]:
         """The definition as data, for frontends and auditors."""
@@ -426,6 +428,7 @@ class FactSpec:
     title: str
 
 
+# fmt: off
 FACTS_V1: dict[str, FactSpec] = {
     spec.kind.value: spec
     for spec in (
@@ -467,7 +470,8 @@ FACTS_V1: dict[str, FactSpec] = {
         FactSpec(FactKind.deadline_escalation, _roles(Role.system),
                  dict.fromkeys(IDENTIFICATION_STATES, ID), "识别超时预警"),
     )
-}  # fmt: skip
+}
+# fmt: on
 
 
 CASE_V1 = Workflow("case-v1", STEPS_V1, FACTS_V1, r.fact_refusal)
@@ -477,8 +481,15 @@ def _v2_step(step: Step) -> Step:
     """case-v1's row as case-v2 has it."""
     if step.action == "publish_notice":
         # 村"两委"研究 precedes the review of a cadre-found or department-flagged case
-        return replace(step, rules=(r.commitment_form_on_file, r.committee_study_recorded,
-                                    *NOMINATION_RULES, r.return_addressed))  # fmt: skip
+        return replace(
+            step,
+            rules=(
+                r.commitment_form_on_file,
+                r.committee_study_recorded,
+                *NOMINATION_RULES,
+                r.return_addressed,
+            ),
+        )
     if step.action == "propose_elimination":
         # 暂不标注: a household without labour capacity is not proposed at all
         return replace(step, rules=(*ELIMINATION_CRITERIA, r.has_labour_capacity))

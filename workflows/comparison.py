@@ -79,19 +79,19 @@ def _housing(a: HousingSafety, v: dict[str, Any] | None) -> Finding:
     )
 
 
-def _disability(a: Disability, v: dict[str, Any] | None) -> Finding:
+def _disability(a: Disability, _: dict[str, Any] | None) -> Finding:
     return f"残联: 持{a.grade}级残疾证", False
 
 
-def _vehicles(a: Vehicles, v: dict[str, Any] | None) -> Finding:
+def _vehicles(a: Vehicles, _: dict[str, Any] | None) -> Finding:
     return f"车辆登记: {a.count} 辆", True
 
 
-def _business(a: BusinessRegistration, v: dict[str, Any] | None) -> Finding:
+def _business(a: BusinessRegistration, _: dict[str, Any] | None) -> Finding:
     return f"市场主体登记: {a.entities} 户", True
 
 
-def _public_employee(a: PublicEmployee, v: dict[str, Any] | None) -> Finding:
+def _public_employee(a: PublicEmployee, _: dict[str, Any] | None) -> Finding:
     return f"财政供养人员: {a.employer}", True
 
 
@@ -107,18 +107,25 @@ class Dataset:
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
-        Dataset("social_assistance", "civil_affairs", "低保/特困", SocialAssistance,
-                _social_assistance),
+        Dataset(
+            "social_assistance", "civil_affairs", "低保/特困", SocialAssistance, _social_assistance
+        ),
         Dataset("medical_spending", "medical_insurance", "医保支出", MedicalSpending, _medical),
         Dataset("housing_safety", "housing", "住房安全", HousingSafety, _housing),
         Dataset("disability", "disabled_federation", "残疾人", Disability, _disability),
         Dataset("vehicles", "public_security", "车辆", Vehicles, _vehicles),
-        Dataset("business_registration", "market_regulation", "市场主体", BusinessRegistration,
-                _business),
-        Dataset("public_employees", "human_resources", "财政供养人员", PublicEmployee,
-                _public_employee),
+        Dataset(
+            "business_registration",
+            "market_regulation",
+            "市场主体",
+            BusinessRegistration,
+            _business,
+        ),
+        Dataset(
+            "public_employees", "human_resources", "财政供养人员", PublicEmployee, _public_employee
+        ),
     )
-}  # fmt: skip
+}
 
 
 def compare(
@@ -131,6 +138,13 @@ def compare(
         summary, contradicts = spec.compare(
             spec.attributes.model_validate(attributes), verification
         )
-        findings.append({"id": f"f{index + 1}", "dataset": dataset, "member": member,
-                         "summary": summary, "contradicts": contradicts})  # fmt: skip
+        findings.append(
+            {
+                "id": f"f{index + 1}",
+                "dataset": dataset,
+                "member": member,
+                "summary": summary,
+                "contradicts": contradicts,
+            }
+        )
     return findings

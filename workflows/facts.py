@@ -26,8 +26,9 @@ from workflows.vocabulary import (
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-CoveredIdNumber = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True,
-                                                   pattern=r"^\d{17}[\dX]$")]  # fmt: skip
+CoveredIdNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^\d{17}[\dX]$")
+]
 
 
 class FactPayload(BaseModel):
@@ -137,8 +138,9 @@ class MeasurePlan(FactPayload):
 
     category: MeasureCategory
     content: Text
-    national_item: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                    max_length=50)] | None = None  # fmt: skip
+    national_item: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None
+    ) = None
     """The national item the measure is (产业帮扶: 种植业 …), which the national sheet's column
     for the category carries; one of the category's items in the code lists (checked at the
     door, since the city may correct the list)."""
@@ -266,8 +268,7 @@ class AnnouncementPosting(FactPayload):
     """Where and when the city's announcement (公告) of the determination was posted."""
 
     posted_on: date
-    location: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=200)]  # fmt: skip
+    location: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 def empty_procedure() -> dict[str, Any]:
@@ -333,14 +334,22 @@ def evolve(
         facts["previous_case_ids"] = payload.get("previous_case_ids", [])
         facts["acceptance_due_at"] = payload.get("acceptance_due_at")
         facts["reports"].append(
-            {"channel": facts["channel"], "reported_at": at, "source": payload.get("source"),
-             "risk_type": payload.get("risk_type")}
-        )  # fmt: skip
+            {
+                "channel": facts["channel"],
+                "reported_at": at,
+                "source": payload.get("source"),
+                "risk_type": payload.get("risk_type"),
+            }
+        )
     elif name == "report":
         facts["reports"].append(
-            {"channel": payload["channel"], "reported_at": at, "source": payload.get("source"),
-             "risk_type": payload.get("risk_type")}
-        )  # fmt: skip
+            {
+                "channel": payload["channel"],
+                "reported_at": at,
+                "source": payload.get("source"),
+                "risk_type": payload.get("risk_type"),
+            }
+        )
     elif name == "commitment_form":
         facts["commitment_form"] = {**payload, "recorded_at": at}
     elif name == "review":
@@ -372,12 +381,17 @@ def evolve(
             procedures[Procedure.plan].pop("earlier_reviews", None)
     elif name == "plan_notice":
         procedures[Procedure.plan]["notice"] = {
-            "published_at": at, "days": notice_days, "location": payload.get("location")
-        }  # fmt: skip
+            "published_at": at,
+            "days": notice_days,
+            "location": payload.get("location"),
+        }
     elif name == "measure_planned":
         facts["measures"][payload["measure_id"]] = {
-            **payload, "status": MeasureStatus.planned.value, "planned_at": at, "progress": []
-        }  # fmt: skip
+            **payload,
+            "status": MeasureStatus.planned.value,
+            "planned_at": at,
+            "progress": [],
+        }
     elif name == "measure_progress":
         measure = facts["measures"][payload["measure_id"]]
         measure["status"] = payload["status"]
@@ -404,10 +418,16 @@ def evolve(
             "method": payload.get("method"),
             "eliminated_at": at,
             # 风险消除后: the income the decision rested on
-            "income_after": {k: latest.get(k) for k in (
-                "verified_on", "net_income", "net_income_per_person",
-                "net_income_per_person_after_spending")},
-        }  # fmt: skip
+            "income_after": {
+                k: latest.get(k)
+                for k in (
+                    "verified_on",
+                    "net_income",
+                    "net_income_per_person",
+                    "net_income_per_person_after_spending",
+                )
+            },
+        }
     elif name == "roll_back_elimination":
         facts["elimination"] = None
     elif name == "data_comparison":

@@ -375,8 +375,9 @@ def income_stable(ctx: RuleContext) -> Unmet | None:
     if not found:
         return Unmet("income_not_stable", "No income assessment is recorded.")
     latest = date.fromisoformat(found[-1]["verified_on"])
-    earlier = [a for a in found
-               if add_months(date.fromisoformat(a["verified_on"]), months) <= latest]  # fmt: skip
+    earlier = [
+        a for a in found if add_months(date.fromisoformat(a["verified_on"]), months) <= latest
+    ]
     if not earlier:
         return Unmet("income_not_stable", f"No assessment {months} months before the latest.")
     since = earlier[-1]["verified_on"]
@@ -411,9 +412,17 @@ def rigid_spending_resolved(ctx: RuleContext) -> Unmet | None:
 def guarantees_secure(ctx: RuleContext) -> Unmet | None:
     latest = _latest(ctx)
     guarantees = (latest or {}).get("guarantees") or {}
-    insecure = [name for name in ("food_and_clothing", "compulsory_education",
-                                  "basic_medical_care", "housing_safety", "drinking_water")
-                if not guarantees.get(name)]  # fmt: skip
+    insecure = [
+        name
+        for name in (
+            "food_and_clothing",
+            "compulsory_education",
+            "basic_medical_care",
+            "housing_safety",
+            "drinking_water",
+        )
+        if not guarantees.get(name)
+    ]
     if latest is not None and not insecure:
         return None
     return Unmet(
@@ -438,8 +447,10 @@ def lacks_labour_capacity(ctx: RuleContext) -> Unmet | None:
     if ctx.members_with_labour == 0 and ctx.members_labour_unknown == 0:
         return None
     if ctx.members_labour_unknown:
-        return Unmet("labour_capacity_present", "Record every member's labour skill first "
-                     f"({ctx.members_labour_unknown} unknown).")  # fmt: skip
+        return Unmet(
+            "labour_capacity_present",
+            f"Record every member's labour skill first ({ctx.members_labour_unknown} unknown).",
+        )
     return Unmet(
         "labour_capacity_present",
         f"{ctx.members_with_labour} member(s) can work: assistance continues instead.",
@@ -447,8 +458,13 @@ def lacks_labour_capacity(ctx: RuleContext) -> Unmet | None:
 
 
 # 帮扶计划: the plan passes the same village review and notice as identification (四(二)).
-PLAN_RULES = ("review_recorded", "review_quorate", "review_passed", "notice_period_over",
-              "no_open_objection")  # fmt: skip
+PLAN_RULES = (
+    "review_recorded",
+    "review_quorate",
+    "review_passed",
+    "notice_period_over",
+    "no_open_objection",
+)
 
 
 @rule("plan_not_approved")
@@ -538,8 +554,10 @@ def fact_refusal(kind: str, ctx: RuleContext) -> Unmet | None:
             )
         responsible = measure["responsible_person"].get("sub")
         if ctx.actor_role != "city_bureau" and responsible != ctx.actor_sub:
-            return Unmet("not_the_responsible_person", "Only the measure's responsible person "
-                         "or the city bureau reports its progress.")  # fmt: skip
+            return Unmet(
+                "not_the_responsible_person",
+                "Only the measure's responsible person or the city bureau reports its progress.",
+            )
         if status != "stopped" and measure["status"] == "planned":
             return plan_approved(ctx)
     if kind == "return_response":

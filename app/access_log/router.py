@@ -46,7 +46,17 @@ async def access_log(
     if actor:
         query = query.where(AccessLogEntry.actor_sub == actor)
     rows = (await session.execute(query)).scalars().all()
-    return [AccessLogOut(id=r.id, at=r.at, actor_sub=r.actor_sub, actor_role=r.actor_role,
-                         actor_area=r.actor_area, record_type=r.record_type,
-                         record_id=r.record_id, fields=list(r.fields), purpose=r.purpose)
-            for r in rows]  # fmt: skip
+    return [
+        AccessLogOut(
+            id=r.id,
+            at=r.at,
+            actor_sub=r.actor_sub,
+            actor_role=r.actor_role,
+            actor_area=r.actor_area,
+            record_type=r.record_type,
+            record_id=r.record_id,
+            fields=list(r.fields),
+            purpose=r.purpose,
+        )
+        for r in rows
+    ]

@@ -48,29 +48,75 @@ class DemoUser:
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
-    DemoUser("cadre.pinggang", Role.village_cadre, "220281102200", description="平岗村 cadre",
-             name="张建国"),
-    DemoUser("committee.pinggang", Role.village_committee, "220281102200",
-             description="平岗村 two committees", name="刘玉芬"),
-    DemoUser("township.baishishan", Role.township_official, "220281102",
-             description="白石山镇 township official", name="李德明"),
-    DemoUser("cadre.laodong", Role.village_cadre, "220281105200", description="劳动村 cadre",
-             name="赵春生"),
-    DemoUser("committee.laodong", Role.village_committee, "220281105200",
-             description="劳动村 two committees", name="孙丽华"),
-    DemoUser("township.tianbei", Role.township_official, "220281105",
-             description="天北镇 township official", name="周志强"),
-    DemoUser("bureau.jiaohe", Role.city_bureau, "220281", description="蛟河市乡村振兴局",
-             name="王海涛"),
-    DemoUser("dept.civil-affairs", Role.department, "220281", "civil_affairs",
-             "民政局 (sector department)", name="陈静"),
-    DemoUser("auditor.jiaohe", Role.auditor, "220281", description="auditor, reads everything",
-             name="吴敏"),
+    DemoUser(
+        "cadre.pinggang",
+        Role.village_cadre,
+        "220281102200",
+        description="平岗村 cadre",
+        name="张建国",
+    ),
+    DemoUser(
+        "committee.pinggang",
+        Role.village_committee,
+        "220281102200",
+        description="平岗村 two committees",
+        name="刘玉芬",
+    ),
+    DemoUser(
+        "township.baishishan",
+        Role.township_official,
+        "220281102",
+        description="白石山镇 township official",
+        name="李德明",
+    ),
+    DemoUser(
+        "cadre.laodong",
+        Role.village_cadre,
+        "220281105200",
+        description="劳动村 cadre",
+        name="赵春生",
+    ),
+    DemoUser(
+        "committee.laodong",
+        Role.village_committee,
+        "220281105200",
+        description="劳动村 two committees",
+        name="孙丽华",
+    ),
+    DemoUser(
+        "township.tianbei",
+        Role.township_official,
+        "220281105",
+        description="天北镇 township official",
+        name="周志强",
+    ),
+    DemoUser(
+        "bureau.jiaohe", Role.city_bureau, "220281", description="蛟河市乡村振兴局", name="王海涛"
+    ),
+    DemoUser(
+        "dept.civil-affairs",
+        Role.department,
+        "220281",
+        "civil_affairs",
+        "民政局 (sector department)",
+        name="陈静",
+    ),
+    DemoUser(
+        "auditor.jiaohe",
+        Role.auditor,
+        "220281",
+        description="auditor, reads everything",
+        name="吴敏",
+    ),
     DemoUser("admin.jiaohe", Role.admin, "220281", description="administrator", name="郑强"),
     DemoUser("platform.12317", Role.platform_12317, "220281", description="12317 platform"),
-    DemoUser("exporter.national", Role.national_exporter, "220281",
-             description="national system exporter"),
-)  # fmt: skip
+    DemoUser(
+        "exporter.national",
+        Role.national_exporter,
+        "220281",
+        description="national system exporter",
+    ),
+)
 
 
 def demo_user(sub: str) -> DemoUser:

@@ -10,4 +10,4 @@ from app.areas.models import Area
 
 async def names(session: AsyncSession, codes: list[str]) -> dict[str, str]:
     rows = await session.execute(select(Area.code, Area.name).where(Area.code.in_(codes)))
-    return {code: name for code, name in rows}
+    return dict(rows.all())

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.access_log.models import AccessLogEntry
+from app.access_log import record as access_log
 from app.audit import log, merkle
 from app.audit.models import Checkpoint, LogEntry
 from app.audit.signing import Signer, public_keys
@@ -59,34 +59,61 @@ async def export(
     checkpoint signed now; a selection takes every event of each chosen case up to that cut
     (an area's cases, or those with an event in ``[since, until)``), so chains are whole."""
     signer = Signer(settings.audit_signing_key)
-    selection = {key: value for key, value in (
-        ("area", area), ("since", since and utc_iso(since)), ("until", until and utc_iso(until))
-    ) if value is not None}  # fmt: skip
+    selection = {
+        key: value
+        for key, value in (
+            ("area", area),
+            ("since", since and utc_iso(since)),
+            ("until", until and utc_iso(until)),
+        )
+        if value is not None
+    }
     async with sessionmaker() as session, session.begin():
         point = (await log.checkpoint(session, signer, settings.audit_origin, now)).checkpoint
         # the bundle carries the trail's exact bytes (older masks included): a privileged
         # export, in the access log like any read of personal data
         sub, role = actor or (f"cli:{getpass.getuser()}", "admin")
-        session.add(AccessLogEntry(at=now, actor_sub=sub[:200],
-                                   actor_role=role, actor_area=area or "",
-                                   record_type="audit_bundle", record_id=str(point.tree_size),
-                                   fields=["trail"], purpose="audit bundle "
-                                   + json.dumps(selection, ensure_ascii=False)))  # fmt: skip
+        access_log.record(
+            session,
+            (sub, role, area or ""),
+            "audit_bundle",
+            str(point.tree_size),
+            fields=["trail"],
+            at=now,
+            purpose="audit bundle " + json.dumps(selection, ensure_ascii=False),
+        )
     tree_size = point.tree_size
     chosen = _selected_cases(tree_size, area, since, until)
     out.mkdir(parents=True, exist_ok=False)  # noqa: ASYNC240 (a command, not a request)
     events = 0
     async with sessionmaker() as session:
-        checkpoints = (await session.execute(
-            select(Checkpoint).where(Checkpoint.tree_size <= tree_size)
-            .order_by(Checkpoint.tree_size))).scalars().all()  # fmt: skip
+        checkpoints = (
+            (
+                await session.execute(
+                    select(Checkpoint)
+                    .where(Checkpoint.tree_size <= tree_size)
+                    .order_by(Checkpoint.tree_size)
+                )
+            )
+            .scalars()
+            .all()
+        )
         with (out / "checkpoints.jsonl").open("w", encoding="utf-8") as file:
             for p in checkpoints:
-                file.write(json.dumps({
-                    "tree_size": p.tree_size, "root_hash": p.root_hash, "origin": p.origin,
-                    "created_at": utc_iso(p.created_at), "key_id": p.key_id,
-                    "signature": p.signature,
-                    "note_signature": p.note_signature}) + "\n")  # fmt: skip
+                file.write(
+                    json.dumps(
+                        {
+                            "tree_size": p.tree_size,
+                            "root_hash": p.root_hash,
+                            "origin": p.origin,
+                            "created_at": utc_iso(p.created_at),
+                            "key_id": p.key_id,
+                            "signature": p.signature,
+                            "note_signature": p.note_signature,
+                        }
+                    )
+                    + "\n"
+                )
         query = (
             select(LogEntry.log_index, CaseEvent)
             .join(CaseEvent, CaseEvent.id == LogEntry.event_id)
@@ -107,12 +134,17 @@ async def export(
                 if progress is not None and events % 100_000 == 0:
                     progress(events)
         heads = select(Case.id, Case.version, Case.state, Case.last_hash).order_by(Case.id)
-        heads = heads.where(Case.id.in_(chosen if chosen is not None else
-                                         select(CaseEvent.case_id)))  # fmt: skip
+        heads = heads.where(
+            Case.id.in_(chosen if chosen is not None else select(CaseEvent.case_id))
+        )
         with (out / "heads.jsonl").open("w", encoding="utf-8") as file:
             for row in (await session.execute(heads)).all():
-                file.write(json.dumps({"case_id": row[0], "version": row[1], "state": row[2],
-                                       "last_hash": row[3]}) + "\n")  # fmt: skip
+                file.write(
+                    json.dumps(
+                        {"case_id": row[0], "version": row[1], "state": row[2], "last_hash": row[3]}
+                    )
+                    + "\n"
+                )
         if chosen is not None:
             await _write_proofs(
                 session, out, indices, tree_size, [p.tree_size for p in checkpoints]
@@ -144,8 +176,10 @@ async def _write_proofs(
             if first == 0:
                 continue
             proof = await log.with_nodes(session, partial(_consistency, first=first, second=second))
-            file.write(json.dumps({"first": first, "second": second,
-                                   "proof": [p.hex() for p in proof]}) + "\n")  # fmt: skip
+            file.write(
+                json.dumps({"first": first, "second": second, "proof": [p.hex() for p in proof]})
+                + "\n"
+            )
 
 
 def _inclusion(get: merkle.Lookup, *, index: int, size: int) -> list[bytes]:

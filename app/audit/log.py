@@ -63,8 +63,9 @@ async def sequence(session: AsyncSession, now: datetime, *, limit: int = BATCH) 
     count = 0 if last is None else last.log_index + 1
     query = select(CaseEvent.id, CaseEvent.hash)
     if last is not None and last.txid is None:
-        query = query.where(or_(and_(CaseEvent.txid.is_(None), CaseEvent.id > last.id),
-                                CaseEvent.txid.is_not(None)))  # fmt: skip
+        query = query.where(
+            or_(and_(CaseEvent.txid.is_(None), CaseEvent.id > last.id), CaseEvent.txid.is_not(None))
+        )
     elif last is not None:
         query = query.where(tuple_(CaseEvent.txid, CaseEvent.id) > tuple_(last.txid, last.id))
     if postgres:
@@ -84,10 +85,13 @@ async def sequence(session: AsyncSession, now: datetime, *, limit: int = BATCH) 
     )
     for event in events:
         frontier.append(merkle.leaf_hash(bytes.fromhex(event.hash)))
-    await session.execute(insert(LogEntry), [
-        {"log_index": count + i, "event_id": event.id, "sequenced_at": now}
-        for i, event in enumerate(events)
-    ])  # fmt: skip
+    await session.execute(
+        insert(LogEntry),
+        [
+            {"log_index": count + i, "event_id": event.id, "sequenced_at": now}
+            for i, event in enumerate(events)
+        ],
+    )
     await session.execute(insert(TreeNode), nodes)
     return len(events)
 
@@ -219,6 +223,7 @@ async def maintain(
         )
         if not due or await size(session) == 0:
             return None
-        signed = await checkpoint(session, Signer(settings.audit_signing_key),
-                                  settings.audit_origin, now)  # fmt: skip
+        signed = await checkpoint(
+            session, Signer(settings.audit_signing_key), settings.audit_origin, now
+        )
         return signed.checkpoint if signed.created else None

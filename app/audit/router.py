@@ -29,7 +29,8 @@ from app.audit.signing import (
 )
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit, scope_within
-from app.cases import service as cases
+from app.cases import replay as case_replay
+from app.cases import views as case_views
 from app.cases.models import Case, CaseEvent
 from app.cases.repository import in_area
 from app.core.canonical import utc_iso
@@ -62,12 +63,19 @@ class CheckpointOut(BaseModel):
 
     @classmethod
     def of(cls, point: Checkpoint, keys: dict[str, str]) -> CheckpointOut:
-        text = checkpoint_message(point.origin, point.tree_size, point.root_hash,
-                                  utc_iso(point.created_at)).decode()  # fmt: skip
-        return cls(tree_size=point.tree_size, root_hash=point.root_hash,
-                   created_at=point.created_at, origin=point.origin, key_id=point.key_id,
-                   signature=point.signature, signed_text=text,
-                   note=_note(point, keys))  # fmt: skip
+        text = checkpoint_message(
+            point.origin, point.tree_size, point.root_hash, utc_iso(point.created_at)
+        ).decode()
+        return cls(
+            tree_size=point.tree_size,
+            root_hash=point.root_hash,
+            created_at=point.created_at,
+            origin=point.origin,
+            key_id=point.key_id,
+            signature=point.signature,
+            signed_text=text,
+            note=_note(point, keys),
+        )
 
 
 def _note(point: Checkpoint, keys: dict[str, str]) -> str | None:
@@ -178,9 +186,18 @@ class ActivitySummary(BaseModel):
 
 
 def _entry(index: int, e: CaseEvent) -> LogEntryOut:
-    return LogEntryOut(log_index=index, case_id=e.case_id, seq=e.seq, name=e.name,
-                       from_state=e.from_state, to_state=e.to_state, actor_sub=e.actor_sub,
-                       actor_role=e.actor_role, occurred_at=e.occurred_at, hash=e.hash)  # fmt: skip
+    return LogEntryOut(
+        log_index=index,
+        case_id=e.case_id,
+        seq=e.seq,
+        name=e.name,
+        from_state=e.from_state,
+        to_state=e.to_state,
+        actor_sub=e.actor_sub,
+        actor_role=e.actor_role,
+        occurred_at=e.occurred_at,
+        hash=e.hash,
+    )
 
 
 @router.get("/audit/public-key", response_model=PublicKeyOut)
@@ -188,21 +205,35 @@ async def public_key(principal: CurrentPrincipal, settings: SettingsDep) -> Publ
     """The key that signs checkpoints; auditors pin it (``audit verify --public-key``)."""
     permit(principal, Permission.audit_keys)
     signer = Signer(settings.audit_signing_key)
-    previous = [PreviousKeyOut(key_id=kid, public_key=encoded,
-                               vkey=verifier_key(settings.audit_origin, base64.b64decode(encoded)))
-                for kid, encoded in _keys(settings).items() if kid != signer.key_id]  # fmt: skip
-    return PublicKeyOut(key_id=signer.key_id, public_key=signer.public_key_b64,
-                        origin=settings.audit_origin, previous=previous,
-                        vkey=verifier_key(settings.audit_origin, signer.public_key))  # fmt: skip
+    previous = [
+        PreviousKeyOut(
+            key_id=kid,
+            public_key=encoded,
+            vkey=verifier_key(settings.audit_origin, base64.b64decode(encoded)),
+        )
+        for kid, encoded in _keys(settings).items()
+        if kid != signer.key_id
+    ]
+    return PublicKeyOut(
+        key_id=signer.key_id,
+        public_key=signer.public_key_b64,
+        origin=settings.audit_origin,
+        previous=previous,
+        vkey=verifier_key(settings.audit_origin, signer.public_key),
+    )
 
 
 @router.get(
     "/audit/checkpoint",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}},
-                     "description": "The newest checkpoint as a C2SP signed note."},
-               **declares(404)},
-)  # fmt: skip
+    responses={
+        200: {
+            "content": {"text/plain": {}},
+            "description": "The newest checkpoint as a C2SP signed note.",
+        },
+        **declares(404),
+    },
+)
 async def latest_note(
     principal: CurrentPrincipal, session: SessionDep, settings: SettingsDep
 ) -> PlainTextResponse:
@@ -211,8 +242,11 @@ async def latest_note(
     ``/audit/public-key``, and its growth with ``/audit/consistency``."""
     permit(principal, Permission.audit_keys)
     points = await session.execute(
-        select(Checkpoint).where(Checkpoint.note_signature.is_not(None))
-        .order_by(Checkpoint.tree_size.desc()).limit(1))  # fmt: skip
+        select(Checkpoint)
+        .where(Checkpoint.note_signature.is_not(None))
+        .order_by(Checkpoint.tree_size.desc())
+        .limit(1)
+    )
     point = points.scalar_one_or_none()
     note = _note(point, _keys(settings)) if point else None
     if note is None:
@@ -252,8 +286,9 @@ async def create_checkpoint(
 ) -> CheckpointOut:
     """Sequence every committed event and sign the log's head now."""
     permit(principal, Permission.audit_sign)
-    signed = await log.checkpoint(session, Signer(settings.audit_signing_key),
-                                  settings.audit_origin, clock.now())  # fmt: skip
+    signed = await log.checkpoint(
+        session, Signer(settings.audit_signing_key), settings.audit_origin, clock.now()
+    )
     out = CheckpointOut.of(signed.checkpoint, _keys(settings))
     if not signed.created:
         response.status_code = status.HTTP_200_OK
@@ -280,19 +315,27 @@ async def inclusion(
     permit(principal, Permission.audit_keys)
     point = await _signed_size(session, tree_size)
     if log_index >= tree_size:
-        raise Unprocessable("index_beyond_tree", f"Entry {log_index} is not in a tree of "
-                            f"{tree_size}.")  # fmt: skip
+        raise Unprocessable(
+            "index_beyond_tree", f"Entry {log_index} is not in a tree of {tree_size}."
+        )
     event_hash = await session.scalar(
-        select(CaseEvent.hash).join(LogEntry, LogEntry.event_id == CaseEvent.id)
-        .where(LogEntry.log_index == log_index))  # fmt: skip
+        select(CaseEvent.hash)
+        .join(LogEntry, LogEntry.event_id == CaseEvent.id)
+        .where(LogEntry.log_index == log_index)
+    )
     if event_hash is None:
         raise NotFound("log_entry_not_found", f"No log entry {log_index}.")
     path = await log.with_nodes(
         session, lambda get: merkle.inclusion_proof(get, log_index, tree_size)
     )
-    return InclusionOut(log_index=log_index, tree_size=tree_size, event_hash=event_hash,
-                        leaf_hash=merkle.leaf_hash(bytes.fromhex(event_hash)).hex(),
-                        path=[p.hex() for p in path], root_hash=point.root_hash)  # fmt: skip
+    return InclusionOut(
+        log_index=log_index,
+        tree_size=tree_size,
+        event_hash=event_hash,
+        leaf_hash=merkle.leaf_hash(bytes.fromhex(event_hash)).hex(),
+        path=[p.hex() for p in path],
+        root_hash=point.root_hash,
+    )
 
 
 @router.get("/audit/consistency", response_model=ConsistencyOut, responses=declares(404))
@@ -308,8 +351,13 @@ async def consistency(
         raise Unprocessable("sizes_out_of_order", "first must not exceed second.")
     one, two = await _signed_size(session, first), await _signed_size(session, second)
     proof = await log.with_nodes(session, lambda get: merkle.consistency_proof(get, first, second))
-    return ConsistencyOut(first=first, second=second, first_root=one.root_hash,
-                          second_root=two.root_hash, proof=[p.hex() for p in proof])  # fmt: skip
+    return ConsistencyOut(
+        first=first,
+        second=second,
+        first_root=one.root_hash,
+        second_root=two.root_hash,
+        proof=[p.hex() for p in proof],
+    )
 
 
 @router.get("/audit/log", response_model=LogPage)
@@ -324,13 +372,21 @@ async def read_log(
     """The global log in index order: the change cursor. An index, once given, never moves
     and no event is ever given an index below one already read."""
     permit(principal, Permission.audit_cursor)
-    rows = (await session.execute(
-        select(LogEntry.log_index, CaseEvent).join(CaseEvent, CaseEvent.id == LogEntry.event_id)
-        .where(LogEntry.log_index > after).order_by(LogEntry.log_index).limit(limit)
-    )).all()  # fmt: skip
+    rows = (
+        await session.execute(
+            select(LogEntry.log_index, CaseEvent)
+            .join(CaseEvent, CaseEvent.id == LogEntry.event_id)
+            .where(LogEntry.log_index > after)
+            .order_by(LogEntry.log_index)
+            .limit(limit)
+        )
+    ).all()
     items = [_entry(row[0], row[1]) for row in rows]
-    return LogPage(items=items, size=await log.size(session),
-                   next_after=items[-1].log_index if len(items) == limit else None)  # fmt: skip
+    return LogPage(
+        items=items,
+        size=await log.size(session),
+        next_after=items[-1].log_index if len(items) == limit else None,
+    )
 
 
 @router.get("/cases/{case_id}/as-of", response_model=CaseAsOf, tags=["audit"])
@@ -341,9 +397,9 @@ async def case_as_of(
     session: SessionDep,
 ) -> CaseAsOf:
     """The case's state and facts at ``at``, computed from its trail."""
-    state, version, facts = await cases.as_of(session, principal, case_id, at)
+    state, version, facts = await case_replay.as_of(session, principal, case_id, at)
     return CaseAsOf(
-        case_id=case_id, at=at, state=state, version=version, facts=cases.redacted(facts)
+        case_id=case_id, at=at, state=state, version=version, facts=case_views.redacted(facts)
     )
 
 
@@ -379,10 +435,13 @@ async def cases_as_of(
         query = query.where(CaseEvent.to_state == state)
     if after:
         query = query.where(Case.id > after)
-    items = [CaseStateAsOf(case_id=r[0], area_code=r[1], channel=r[2], state=r[3], version=r[4])
-             for r in (await session.execute(query)).all()]  # fmt: skip
-    return CaseListAsOf(as_of=as_of, items=items,
-                        next_after=items[-1].case_id if len(items) == limit else None)  # fmt: skip
+    items = [
+        CaseStateAsOf(case_id=r[0], area_code=r[1], channel=r[2], state=r[3], version=r[4])
+        for r in (await session.execute(query)).all()
+    ]
+    return CaseListAsOf(
+        as_of=as_of, items=items, next_after=items[-1].case_id if len(items) == limit else None
+    )
 
 
 async def _activity_filter(
@@ -447,8 +506,10 @@ async def activity_summary(
         .group_by(CaseEvent.actor_sub, CaseEvent.actor_role, CaseEvent.name)
         .order_by(CaseEvent.actor_sub, CaseEvent.name)
     )
-    return [ActivitySummary(actor_sub=r[0], actor_role=r[1], name=r[2], count=r[3])
-            for r in (await session.execute(query)).all()]  # fmt: skip
+    return [
+        ActivitySummary(actor_sub=r[0], actor_role=r[1], name=r[2], count=r[3])
+        for r in (await session.execute(query)).all()
+    ]
 
 
 __all__ = ["router"]
@@ -457,9 +518,14 @@ __all__ = ["router"]
 @router.get(
     "/audit/bundle",
     response_class=FileResponse,
-    responses={200: {"description": "The bundle, zipped (the directory `fangfanpin audit "
-                     "bundle` writes).", "content": {"application/zip": {}}}, **declares(404)},
-)  # fmt: skip
+    responses={
+        200: {
+            "description": "The bundle, zipped (the directory `fangfanpin audit bundle` writes).",
+            "content": {"application/zip": {}},
+        },
+        **declares(404),
+    },
+)
 async def download_bundle(
     principal: CurrentPrincipal,
     settings: SettingsDep,
@@ -484,9 +550,16 @@ async def download_bundle(
         async def run() -> None:
             engine = make_engine(settings.database_url, pool_size=2)
             try:
-                await bundle.export(make_sessionmaker(engine, settings), settings, now,
-                                    scratch / "bundle", area=area, since=since, until=until,
-                                    actor=(principal.sub, principal.role.value))  # fmt: skip
+                await bundle.export(
+                    make_sessionmaker(engine, settings),
+                    settings,
+                    now,
+                    scratch / "bundle",
+                    area=area,
+                    since=since,
+                    until=until,
+                    actor=(principal.sub, principal.role.value),
+                )
             finally:
                 await engine.dispose()
 
@@ -499,5 +572,9 @@ async def download_bundle(
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     name = f"fangfanpin-bundle-{now:%Y%m%dT%H%M%SZ}.zip"
-    return FileResponse(archive, media_type="application/zip", filename=name,
-                        background=BackgroundTask(shutil.rmtree, scratch, True))  # fmt: skip
+    return FileResponse(
+        archive,
+        media_type="application/zip",
+        filename=name,
+        background=BackgroundTask(shutil.rmtree, scratch, True),
+    )

@@ -135,24 +135,33 @@ def verify_bundle(
     for line in _lines(bundle / "checkpoints.jsonl"):
         point = json.loads(line)
         report.checkpoints += 1
-        message = checkpoint_message(point["origin"], int(point["tree_size"]),
-                                     point["root_hash"], point["created_at"])  # fmt: skip
+        message = checkpoint_message(
+            point["origin"], int(point["tree_size"]), point["root_hash"], point["created_at"]
+        )
         note = point.get("note_signature")
         body = note_body(point["origin"], int(point["tree_size"]), point["root_hash"])
         key = keys.get(point.get("key_id", manifest["key_id"]), "")
         if point["origin"] != manifest["origin"] or not verify(key, message, point["signature"]):
-            problem("checkpoint_signature", f"checkpoint of tree size {point['tree_size']} is "
-                    "not signed by the log's key (forged or altered)")  # fmt: skip
+            problem(
+                "checkpoint_signature",
+                f"checkpoint of tree size {point['tree_size']} is "
+                "not signed by the log's key (forged or altered)",
+            )
         elif note is not None and not verify(key, body, note):
-            problem("checkpoint_signature", f"checkpoint of tree size {point['tree_size']}: "
-                    "its signed note does not verify (forged or altered)")  # fmt: skip
+            problem(
+                "checkpoint_signature",
+                f"checkpoint of tree size {point['tree_size']}: "
+                "its signed note does not verify (forged or altered)",
+            )
         else:
             signed.append(point)
     signed.sort(key=lambda p: int(p["tree_size"]))
     head = next((p for p in signed if int(p["tree_size"]) == tree_size), None)
     if head is None:
-        problem("checkpoint_missing", f"no validly signed checkpoint of tree size {tree_size}, "
-                "the size the bundle is cut at")  # fmt: skip
+        problem(
+            "checkpoint_missing",
+            f"no validly signed checkpoint of tree size {tree_size}, the size the bundle is cut at",
+        )
 
     tables = _tables()
     chains: dict[str, _Chain] = {}
@@ -173,8 +182,11 @@ def verify_bundle(
             progress(report.events)
         if full and index != expected_index:
             what = "missing" if index > expected_index else "repeated or out of order"
-            problem("log_gap", f"expected log index {expected_index}, found {index} "
-                    f"(entries {what})", log_index=index)  # fmt: skip
+            problem(
+                "log_gap",
+                f"expected log index {expected_index}, found {index} (entries {what})",
+                log_index=index,
+            )
         elif not full and index <= last_index:
             problem("log_order", f"log index {index} follows {last_index}", log_index=index)
         expected_index, last_index = index + 1, index
@@ -187,8 +199,9 @@ def verify_bundle(
             continue
         where = {"log_index": index, "case_id": case_id, "seq": seq}
         if hashlib.sha256(document).hexdigest() != claimed_hash:
-            problem("event_altered", "the event's content does not hash to its recorded hash",
-                    **where)  # fmt: skip
+            problem(
+                "event_altered", "the event's content does not hash to its recorded hash", **where
+            )
 
         chain = chains.get(case_id)
         if chain is None:
@@ -196,33 +209,52 @@ def verify_bundle(
         if seq != chain.seq + 1:
             problem("chain_seq", f"seq {seq} follows seq {chain.seq} of the case", **where)
         if event["prev_hash"] != chain.hash:
-            problem("chain_broken", "prev_hash is not the hash of the case's previous event",
-                    **where)  # fmt: skip
+            problem(
+                "chain_broken", "prev_hash is not the hash of the case's previous event", **where
+            )
         if event["workflow_version"] != chain.workflow:
-            problem("workflow_changed", f"{event['workflow_version']} in a case pinned to "
-                    f"{chain.workflow}", **where)  # fmt: skip
+            problem(
+                "workflow_changed",
+                f"{event['workflow_version']} in a case pinned to {chain.workflow}",
+                **where,
+            )
         table = tables.get(chain.workflow)
         if table is None:
             if chain.seq == 0:  # once per case; its events are not replayed
-                problem("workflow_unknown", f"workflow {chain.workflow} is not known to this "
-                        "verifier", **where)  # fmt: skip
+                problem(
+                    "workflow_unknown",
+                    f"workflow {chain.workflow} is not known to this verifier",
+                    **where,
+                )
             chain.state = event["to_state"]
         else:
             step = table.get((event["name"], chain.state))
             if event["from_state"] != chain.state:
-                problem("replay_state", f"recorded from {event['from_state']}, replay stands in "
-                        f"{chain.state}", **where)  # fmt: skip
+                problem(
+                    "replay_state",
+                    f"recorded from {event['from_state']}, replay stands in {chain.state}",
+                    **where,
+                )
             if step is None:
-                problem("replay_illegal", f"{event['name']} is not possible from {chain.state} "
-                        f"in {chain.workflow}", **where)  # fmt: skip
+                problem(
+                    "replay_illegal",
+                    f"{event['name']} is not possible from {chain.state} in {chain.workflow}",
+                    **where,
+                )
             else:
                 target, roles = step
                 if event["actor"]["role"] not in roles:
-                    problem("replay_role", f"{event['actor']['role']} may not record "
-                            f"{event['name']}", **where)  # fmt: skip
+                    problem(
+                        "replay_role",
+                        f"{event['actor']['role']} may not record {event['name']}",
+                        **where,
+                    )
                 if event["to_state"] != target:
-                    problem("replay_state", f"recorded to {event['to_state']}, replay reaches "
-                            f"{target}", **where)  # fmt: skip
+                    problem(
+                        "replay_state",
+                        f"recorded to {event['to_state']}, replay reaches {target}",
+                        **where,
+                    )
                 chain.state = target
         chain.seq, chain.hash = seq, claimed_hash
 
@@ -233,10 +265,14 @@ def verify_bundle(
                 point = pending.pop(0)
                 if frontier.root().hex() != point["root_hash"] and not root_failed:
                     root_failed = True
-                    problem("root_mismatch", f"the first {point['tree_size']} entries do not "
-                            f"hash to the signed root: an entry in [{verified_size}, "
-                            f"{point['tree_size']}) was altered, inserted, removed or "
-                            "reordered", log_index=verified_size)  # fmt: skip
+                    problem(
+                        "root_mismatch",
+                        f"the first {point['tree_size']} entries do not "
+                        f"hash to the signed root: an entry in [{verified_size}, "
+                        f"{point['tree_size']}) was altered, inserted, removed or "
+                        "reordered",
+                        log_index=verified_size,
+                    )
                 elif not root_failed:
                     verified_size = frontier.size
         elif proofs is not None and head is not None:
@@ -252,40 +288,59 @@ def verify_bundle(
                 problem("not_included", "the event is not included in the signed root", **where)
 
     if full and frontier.size < tree_size:
-        problem("log_truncated", f"the bundle holds {frontier.size} entries; the checkpoint "
-                f"signs {tree_size}", log_index=frontier.size)  # fmt: skip
+        problem(
+            "log_truncated",
+            f"the bundle holds {frontier.size} entries; the checkpoint signs {tree_size}",
+            log_index=frontier.size,
+        )
     for point in pending:
         if full:
-            problem("log_truncated", f"a checkpoint signs {point['tree_size']} entries; the "
-                    f"bundle ends at {frontier.size}")  # fmt: skip
+            problem(
+                "log_truncated",
+                f"a checkpoint signs {point['tree_size']} entries; the "
+                f"bundle ends at {frontier.size}",
+            )
     if not full:
         _check_consistency(bundle, signed, problem)
     else:
-        report.notes.append(f"{len(signed)} checkpoint roots recomputed from one leaf sequence: "
-                            "each is consistent with every earlier one")  # fmt: skip
+        report.notes.append(
+            f"{len(signed)} checkpoint roots recomputed from one leaf sequence: "
+            "each is consistent with every earlier one"
+        )
 
     beyond = 0
     for line in _lines(bundle / "heads.jsonl"):
         head_row = json.loads(line)
         chain = chains.get(head_row["case_id"])
         if chain is None:
-            problem("head_without_trail", "a case with no events in the bundle",
-                    case_id=head_row["case_id"])  # fmt: skip
+            problem(
+                "head_without_trail",
+                "a case with no events in the bundle",
+                case_id=head_row["case_id"],
+            )
         elif head_row["version"] < chain.seq:
-            problem("head_behind", f"the case row says version {head_row['version']}, its "
-                    f"trail reaches {chain.seq}", case_id=head_row["case_id"])  # fmt: skip
+            problem(
+                "head_behind",
+                f"the case row says version {head_row['version']}, its trail reaches {chain.seq}",
+                case_id=head_row["case_id"],
+            )
         elif head_row["version"] > chain.seq:
             beyond += 1
         elif head_row["state"] != chain.state or head_row["last_hash"] != chain.hash:
-            problem("head_mismatch", f"the case row stands in {head_row['state']}; replay ends "
-                    f"in {chain.state}", case_id=head_row["case_id"], seq=chain.seq)  # fmt: skip
+            problem(
+                "head_mismatch",
+                f"the case row stands in {head_row['state']}; replay ends in {chain.state}",
+                case_id=head_row["case_id"],
+                seq=chain.seq,
+            )
     if beyond:
         report.notes.append(f"{beyond} case(s) moved on after the bundle's checkpoint")
     report.cases = len(chains)
     report.seconds = time.perf_counter() - started
     # events named exactly first, then ranges (a root over many entries), then the rest
-    report.problems.sort(key=lambda p: (p.code == "root_mismatch", p.log_index is None,
-                                        p.log_index or 0))  # fmt: skip
+    report.problems.sort(
+        key=lambda p: (p.code == "root_mismatch", p.log_index is None, p.log_index or 0)
+    )
     return report
 
 
@@ -298,10 +353,13 @@ def _check_consistency(
         first, second = int(proof["first"]), int(proof["second"])
         if first not in roots or second not in roots:
             continue
-        if not merkle.verify_consistency(first, second, roots[first], roots[second],
-                                         [bytes.fromhex(p) for p in proof["proof"]]):  # fmt: skip
-            problem("inconsistent_checkpoints", f"the tree of {second} does not extend the "
-                    f"signed tree of {first}")  # fmt: skip
+        if not merkle.verify_consistency(
+            first, second, roots[first], roots[second], [bytes.fromhex(p) for p in proof["proof"]]
+        ):
+            problem(
+                "inconsistent_checkpoints",
+                f"the tree of {second} does not extend the signed tree of {first}",
+            )
 
 
 def _lines(path: Path) -> Iterator[bytes]:

@@ -70,8 +70,9 @@ async def _principal(request: Request, settings: Settings, token: str, now: Any)
     key = await jwks.key(header.get("kid"), now)
     if key.algorithm_name != algorithm:  # RS256 only with RSA keys, EdDSA only with Ed25519
         raise Unauthorized("invalid_token", "The token's algorithm does not match its key.")
-    return verify(settings, token, now, key=key.key, algorithm=algorithm,
-                  issuer=settings.jwt_jwks_issuer)  # fmt: skip
+    return verify(
+        settings, token, now, key=key.key, algorithm=algorithm, issuer=settings.jwt_jwks_issuer
+    )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -104,8 +105,9 @@ class AuthFirstMiddleware:
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("missing_token", "A bearer token is required.")
             app = scope["app"]
-            principal = await _principal(request, app.state.settings, token.strip(),
-                                         app.state.clock.now())  # fmt: skip
+            principal = await _principal(
+                request, app.state.settings, token.strip(), app.state.clock.now()
+            )
         except Unauthorized as refused:
             await problem_response(refused)(scope, receive, send)
             return

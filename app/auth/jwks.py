@@ -75,8 +75,9 @@ class JwksCache:
                     await self._refresh(now)
                 except (OSError, ValueError) as exc:
                     if not self._keys:
-                        raise Unauthorized("keys_unavailable", "The identity provider's keys "
-                                           "cannot be fetched.") from exc  # fmt: skip
+                        raise Unauthorized(
+                            "keys_unavailable", "The identity provider's keys cannot be fetched."
+                        ) from exc
             found = self._keys.get(kid)
         if found is None:
             raise Unauthorized("invalid_token", f"No key {kid!r} in the identity provider's set.")

@@ -17,8 +17,10 @@ def permit(principal: Principal, permission: Permission) -> None:
     if not allowed(principal.role, permission):
         raise Forbidden("role_not_permitted", f"A {principal.role} may not {permission}.")
     if permission in CITY_WIDE and len(principal.area) > CITY_CODE_LENGTH:
-        raise Forbidden("area_not_city_wide", f"{permission} is the whole city's; your area "
-                        f"is {principal.area}.")  # fmt: skip
+        raise Forbidden(
+            "area_not_city_wide",
+            f"{permission} is the whole city's; your area is {principal.area}.",
+        )
 
 
 def scope_within(principal: Principal, area: str | None) -> str:

@@ -103,8 +103,10 @@ def _local_key(secret: str, keys: str | None, token: str) -> str:
         return secret
     named = keys_of(keys).get(kid) if isinstance(kid, str) else None
     if named is None:
-        raise Unauthorized("invalid_token", f"The token's key id {str(kid)[:32]!r} is not one "
-                           "this service holds (rotated out?).")  # fmt: skip
+        raise Unauthorized(
+            "invalid_token",
+            f"The token's key id {str(kid)[:32]!r} is not one this service holds (rotated out?).",
+        )
     return named
 
 
@@ -153,11 +155,17 @@ def verify(
     the token must be HS256 with a local key (the one its ``kid`` names, or ``jwt_secret``);
     with one (from the identity provider's JWKS) exactly ``algorithm``."""
     if key is None:
-        claims = _decoded_locally(token, settings.jwt_secret, settings.jwt_keys,
-                                  settings.jwt_audience, settings.jwt_issuer)  # fmt: skip
+        claims = _decoded_locally(
+            token,
+            settings.jwt_secret,
+            settings.jwt_keys,
+            settings.jwt_audience,
+            settings.jwt_issuer,
+        )
     else:
-        claims = _decoded(token, key, algorithm, settings.jwt_audience,
-                          issuer or settings.jwt_issuer)  # fmt: skip
+        claims = _decoded(
+            token, key, algorithm, settings.jwt_audience, issuer or settings.jwt_issuer
+        )
     instant, leeway = now.timestamp(), settings.jwt_leeway_seconds
     exp, nbf = claims.get("exp"), claims.get("nbf")
     if not isinstance(exp, int | float) or not isinstance(nbf, int | float):
@@ -172,12 +180,16 @@ def verify(
     if not isinstance(area, str) or not AREA_PATTERN.match(area):
         raise Unauthorized("invalid_token", "The token's area claim is missing or malformed.")
     if not area.startswith(settings.deployment_area):
-        raise Unauthorized("area_outside_deployment", f"The token's area {area or '(empty)'} "
-                           f"is not within this service's {settings.deployment_area}.")  # fmt: skip
+        raise Unauthorized(
+            "area_outside_deployment",
+            f"The token's area {area or '(empty)'} "
+            f"is not within this service's {settings.deployment_area}.",
+        )
     department = claims.get("department")
     if role == Role.department and not department:
         raise Unauthorized("invalid_token", "A department token must name its department.")
     name = claims.get("name")
     shown = name.strip()[:100] if isinstance(name, str) and name.strip() else None
-    return Principal(sub=str(claims["sub"]), role=Role(role), area=area, department=department,
-                     name=shown)  # fmt: skip
+    return Principal(
+        sub=str(claims["sub"]), role=Role(role), area=area, department=department, name=shown
+    )

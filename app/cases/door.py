@@ -48,8 +48,13 @@ def measure_item_problems(
     if payload["national_item"] in allowed:
         return []
     listed = "、".join(sorted(allowed)) if allowed else "none: the category has no column"
-    return [problem("national_item", f"not a national item of {payload['category']} "
-                    f"(its items: {listed})", "measure_item_unknown")]  # fmt: skip
+    return [
+        problem(
+            "national_item",
+            f"not a national item of {payload['category']} (its items: {listed})",
+            "measure_item_unknown",
+        )
+    ]
 
 
 def refuse(problems: list[dict[str, str]]) -> Unprocessable:
@@ -122,8 +127,9 @@ def commitment_form_problems(
             continue
         member = next(filter(None, map(by_digest.get, index.candidates(number))), None)
         if member is None:
-            found.append(problem(field, "not a registered member of this household",
-                                 "member_not_registered"))  # fmt: skip
+            found.append(
+                problem(field, "not a registered member of this household", "member_not_registered")
+            )
         elif member.id in covered:
             found.append(problem(field, "listed twice", "member_listed_twice"))
         else:
@@ -132,15 +138,29 @@ def commitment_form_problems(
     for member in adults:
         if member.id not in covered:
             shown = idnumber.shown(member.id_number_masked)
-            found.append(problem("covered_member_id_numbers",
-                                 f"the adult member {member.name} ({shown}) is not covered",
-                                 "adult_not_covered"))  # fmt: skip
+            found.append(
+                problem(
+                    "covered_member_id_numbers",
+                    f"the adult member {member.name} ({shown}) is not covered",
+                    "adult_not_covered",
+                )
+            )
     covered_adults = {m.name for m in covered.values() if m in adults}
     if payload.get("signatory_is_proxy"):
         if payload.get("proxy_for_name") not in covered_adults:
-            found.append(problem("proxy_for_name", "a proxy signs for a covered adult member",
-                                 "signatory_not_covered"))  # fmt: skip
+            found.append(
+                problem(
+                    "proxy_for_name",
+                    "a proxy signs for a covered adult member",
+                    "signatory_not_covered",
+                )
+            )
     elif payload["signatory_name"] not in covered_adults:
-        found.append(problem("signatory_name", "the signatory is a covered adult member (or a "
-                             "proxy named for one)", "signatory_not_covered"))  # fmt: skip
+        found.append(
+            problem(
+                "signatory_name",
+                "the signatory is a covered adult member (or a proxy named for one)",
+                "signatory_not_covered",
+            )
+        )
     return found

@@ -91,7 +91,7 @@ class Case(Base):
     the dashboard counts them with one indexed-free scan of the area's open cases."""
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    """The case's next deadline (``app.cases.service.next_deadline``), kept with every event
+    """The case's next deadline (``app.cases.snapshot.next_deadline``), kept with every event
     so the inbox reads its cases in this order from an index."""
     due_kind: Mapped[str | None] = mapped_column(String(16))
     """Which deadline ``due_at`` is: notice_end, acceptance, identification, measures,

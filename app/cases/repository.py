@@ -219,11 +219,18 @@ def filters(
         conditions.append(Case.monitoring_type == monitoring_type)
     if name:
         members = select(Member.household_id).where(Member.name.startswith(name, autoescape=True))
-        conditions.append(or_(Household.head_name.startswith(name, autoescape=True),
-                              Case.household_id.in_(members)))  # fmt: skip
+        conditions.append(
+            or_(
+                Household.head_name.startswith(name, autoescape=True),
+                Case.household_id.in_(members),
+            )
+        )
     if id_digests:
-        conditions.append(Case.household_id.in_(
-            select(Member.household_id).where(Member.id_digest.in_(id_digests))))  # fmt: skip
+        conditions.append(
+            Case.household_id.in_(
+                select(Member.household_id).where(Member.id_digest.in_(id_digests))
+            )
+        )
     return conditions
 
 
@@ -405,4 +412,4 @@ async def counts(
 
 async def area_names(session: AsyncSession, codes: list[str]) -> dict[str, str]:
     rows = await session.execute(select(Area.code, Area.name).where(Area.code.in_(codes)))
-    return {code: name for code, name in rows.all()}
+    return dict(rows.all())

@@ -12,8 +12,11 @@ from pydantic import BaseModel, Field, ValidationError
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit, scope_within
 from app.auth.tokens import Principal
+from app.cases import replay as case_replay
 from app.cases import repository as repo
 from app.cases import service
+from app.cases import snapshot as case_snapshot
+from app.cases import views as case_views
 from app.cases.schemas import (
     ActionOut,
     ActorOut,
@@ -103,7 +106,7 @@ async def open_case(
     else:
         response.headers["Location"] = f"/api/v1/cases/{snap.id}"
     etag(response, snap.version)
-    out = service.case_out(snap, household, now)
+    out = case_views.case_out(snap, household, now)
     return CaseOpened(**out.model_dump(), attached=attached)
 
 
@@ -184,7 +187,7 @@ async def list_cases(
         limit=min(limit, settings.max_page_size),
     )
     await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
-    items = [service.case_out(service.Snapshot.of(c), h, now) for c, h in rows]
+    items = [case_views.case_out(case_snapshot.Snapshot.of(c), h, now) for c, h in rows]
     return CasePage(items=items, next_cursor=next_cursor, total=count)
 
 
@@ -233,13 +236,19 @@ async def inbox(
     await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
     items = []
     for case, household in rows:
-        snap = service.Snapshot.of(case)
-        out = service.case_out(snap, household, now)
+        snap = case_snapshot.Snapshot.of(case)
+        out = case_views.case_out(snap, household, now)
         mine = [s.action for s in snap.workflow.steps_from(case.state) if principal.role in s.roles]
         due = case.due_at
-        items.append(InboxItem(**out.model_dump(), due_at=due, due_kind=case.due_kind,
-                               overdue=bool(due and due <= now),
-                               my_actions=list(dict.fromkeys(mine))))  # fmt: skip
+        items.append(
+            InboxItem(
+                **out.model_dump(),
+                due_at=due,
+                due_kind=case.due_kind,
+                overdue=bool(due and due <= now),
+                my_actions=list(dict.fromkeys(mine)),
+            )
+        )
     return InboxPage(items=items, total=total)
 
 
@@ -260,8 +269,10 @@ async def dashboard(
     scope_within(principal, area)
     numbers = await repo.counts(session, principal.area, area, clock.now())
     names = await repo.area_names(session, list(numbers["by_village"]))
-    villages = [AreaCount(code=code, name=names.get(code), count=n)
-                for code, n in sorted(numbers.pop("by_village").items())]  # fmt: skip
+    villages = [
+        AreaCount(code=code, name=names.get(code), count=n)
+        for code, n in sorted(numbers.pop("by_village").items())
+    ]
     return Dashboard(area=area or principal.area, by_village=villages, **numbers)
 
 
@@ -273,9 +284,9 @@ async def get_case(
     session: SessionDep,
     clock: ClockDep,
 ) -> CaseOut:
-    snap, household = await service.read_case(session, principal, case_id)
+    snap, household = await case_views.read_case(session, principal, case_id)
     etag(response, snap.version)
-    return service.case_out(snap, household, clock.now())
+    return case_views.case_out(snap, household, clock.now())
 
 
 @router.get("/{case_id}/actions", response_model=list[ActionOut])
@@ -307,7 +318,7 @@ async def _fire(
         raise
     TRANSITIONS.labels(label, "fired").inc()
     etag(response, snap.version)
-    return service.case_out(snap, household, now)
+    return case_views.case_out(snap, household, now)
 
 
 RequiredIfMatch = Annotated[
@@ -396,18 +407,18 @@ async def list_events(
             occurred_at=e.occurred_at,
             workflow_version=e.workflow_version,
             policy_version=e.policy_version,
-            payload=service.redacted(e.payload),
+            payload=case_views.redacted(e.payload),
             prev_hash=e.prev_hash,
             hash=e.hash,
         )
-        for e in await service.events(session, principal, case_id)
+        for e in await case_replay.events(session, principal, case_id)
     ]
 
 
 @router.get("/{case_id}/replay", response_model=ReplayOut)
 async def replay_case(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> ReplayOut:
     """Recompute the case from its events under its pinned workflow and check the chain."""
-    return await service.replay(session, principal, case_id)
+    return await case_replay.replay(session, principal, case_id)
 
 
 # --- facts -------------------------------------------------------------------------------------
@@ -418,7 +429,7 @@ class Gated:
     """A fact's caller who passed the gate, and the case the gate locked for the request."""
 
     principal: Principal
-    locked: tuple[service.Snapshot, Household]
+    locked: tuple[case_snapshot.Snapshot, Household]
 
 
 def fact_gate(kind: str) -> Any:
@@ -451,43 +462,91 @@ async def _record(
         session, gated.principal, case_id, kind, body, if_match, now, settings, gated.locked
     )
     etag(response, snap.version)
-    return service.case_out(snap, household, now)
+    return case_views.case_out(snap, household, now)
 
 
 # Facts recorded with a body and nothing else: one route each, from this table.
 FACT_ROUTES: tuple[tuple[str, str, type[BaseModel], str], ...] = (
-    ("commitment-forms", "commitment_form", CommitmentForm,
-     "承诺授权书: recorded by a village cadre before nomination."),
-    ("household-verifications", "household_verification", HouseholdVerification,
-     "村级核实: income by component, compliant spending, 两不愁三保障 and water, verified by a "
-     "village cadre; the net income per person is computed from them. A new one replaces it."),
-    ("reviews", "review", Review,
-     "民主评议: the village committee's meeting record, one per procedure."),
-    ("objections", "objection", Objection,
-     "异议: lodged (through a village cadre) while the notice runs."),
+    (
+        "commitment-forms",
+        "commitment_form",
+        CommitmentForm,
+        "承诺授权书: recorded by a village cadre before nomination.",
+    ),
+    (
+        "household-verifications",
+        "household_verification",
+        HouseholdVerification,
+        "村级核实: income by component, compliant spending, 两不愁三保障 and water, verified by a "
+        "village cadre; the net income per person is computed from them. A new one replaces it.",
+    ),
+    (
+        "reviews",
+        "review",
+        Review,
+        "民主评议: the village committee's meeting record, one per procedure.",
+    ),
+    (
+        "objections",
+        "objection",
+        Objection,
+        "异议: lodged (through a village cadre) while the notice runs.",
+    ),
     ("home-visits", "home_visit", HomeVisit, "入户核实: the township's home visit and opinion."),
-    ("classification", "classification", Classification,
-     "县级确定: monitoring type, risk types and responsible person (replaces the previous); "
-     "a type other than the suggested one needs override_reason."),
-    ("comparison-resolutions", "comparison_resolution", ComparisonResolution,
-     "The city's reasoned answer to a finding that contradicts the declared facts."),
-    ("income-assessments", "income_assessment", HouseholdVerification,
-     "收入核查: a later assessment of the household's income, spending and guarantees while "
-     "monitored; the two latest decide whether the income is stable above the line."),
-    ("measures", "measure_planned", MeasurePlan,
-     "帮扶措施: a measure of the household's assistance plan, planned by the city bureau. It "
-     "starts only once the plan has passed the village review and its notice."),
-    ("plan-notices", "plan_notice", PlanNotice,
-     "帮扶计划公示: the village committee publishes the plan after its democratic review."),
-    ("return-responses", "return_response", ReturnResponse,
-     "退回整改: how the village or township addressed the reason it was returned for; the "
-     "step that resubmits the case is refused until then."),
-    ("committee-studies", "committee_study", CommitteeStudy,
-     '村"两委"研究: the village two committees study a cadre-found or department-flagged '
-     "case before its democratic review (case-v2)."),
-    ("announcement-postings", "announcement_posting", AnnouncementPosting,
-     "公告: where and when the city's announcement of the determination was posted (case-v2)."),
-)  # fmt: skip
+    (
+        "classification",
+        "classification",
+        Classification,
+        "县级确定: monitoring type, risk types and responsible person (replaces the previous); "
+        "a type other than the suggested one needs override_reason.",
+    ),
+    (
+        "comparison-resolutions",
+        "comparison_resolution",
+        ComparisonResolution,
+        "The city's reasoned answer to a finding that contradicts the declared facts.",
+    ),
+    (
+        "income-assessments",
+        "income_assessment",
+        HouseholdVerification,
+        "收入核查: a later assessment of the household's income, spending and guarantees while "
+        "monitored; the two latest decide whether the income is stable above the line.",
+    ),
+    (
+        "measures",
+        "measure_planned",
+        MeasurePlan,
+        "帮扶措施: a measure of the household's assistance plan, planned by the city bureau. It "
+        "starts only once the plan has passed the village review and its notice.",
+    ),
+    (
+        "plan-notices",
+        "plan_notice",
+        PlanNotice,
+        "帮扶计划公示: the village committee publishes the plan after its democratic review.",
+    ),
+    (
+        "return-responses",
+        "return_response",
+        ReturnResponse,
+        "退回整改: how the village or township addressed the reason it was returned for; the "
+        "step that resubmits the case is refused until then.",
+    ),
+    (
+        "committee-studies",
+        "committee_study",
+        CommitteeStudy,
+        '村"两委"研究: the village two committees study a cadre-found or department-flagged '
+        "case before its democratic review (case-v2).",
+    ),
+    (
+        "announcement-postings",
+        "announcement_posting",
+        AnnouncementPosting,
+        "公告: where and when the city's announcement of the determination was posted (case-v2).",
+    ),
+)
 
 
 OPERATION_NAMES = {"objection": "lodge_objection", "comparison_resolution": "resolve_finding"}
@@ -609,6 +668,13 @@ async def report_measure_progress(
     except ValidationError as exc:
         raise validation_problem([dict(e) for e in exc.errors()]) from exc
     return await _record(
-        "measure_progress", case_id, progress, response, gated, session, clock, settings,
+        "measure_progress",
+        case_id,
+        progress,
+        response,
+        gated,
+        session,
+        clock,
+        settings,
         if_match,
-    )  # fmt: skip
+    )

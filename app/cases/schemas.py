@@ -17,9 +17,12 @@ CaseState = StrEnum("CaseState", [(state, state) for state in STATES])  # type: 
 """Every state of every workflow version (the OpenAPI document's enum)."""
 ActionName = StrEnum(  # type: ignore[misc]
     "ActionName",
-    [(a, a) for a in dict.fromkeys(s.action for f in WORKFLOWS.values() for s in f.steps)
-     if a not in OPEN_ACTIONS.values()],
-)  # fmt: skip
+    [
+        (a, a)
+        for a in dict.fromkeys(s.action for f in WORKFLOWS.values() for s in f.steps)
+        if a not in OPEN_ACTIONS.values()
+    ],
+)
 """Every action a client may fire, in any workflow version."""
 RuleCode = StrEnum("RuleCode", [(code, code) for code in sorted(RULE_CODES)])  # type: ignore[misc]
 """Every code a rule can answer (:mod:`workflows.rule_codes`)."""

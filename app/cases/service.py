@@ -9,7 +9,7 @@ that was read. Any refusal raises before anything is written, and the transactio
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,22 +18,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from statemachine.exceptions import TransitionNotAllowed
 
-from app.access_log.ledgers import registry_probe
-from app.auth.permissions import permit
+from app.access_log.record import registry_probe
 from app.auth.tokens import SYSTEM_TIMER, Principal
 from app.cases import door
 from app.cases import repository as repo
 from app.cases.models import Case, CaseEvent
+from app.cases.replay import observed_fields
 from app.cases.schemas import (
     ActionOut,
-    CaseOut,
-    Deadlines,
     OpenCaseIn,
-    ReplayOut,
-    ReplayStep,
-    SuggestedClassification,
     UnmetOut,
 )
+from app.cases.snapshot import (
+    Snapshot,
+    elimination_due,
+    next_deadline,
+    notice_end,
+    risk_types_column,
+)
+from app.cases.views import read_case
 from app.core import blind
 from app.core.canonical import GENESIS_HASH, event_hash, utc_iso
 from app.core.config import Settings
@@ -55,7 +58,7 @@ from app.exports import document as national_document
 from app.households import idnumber
 from app.households.models import Household
 from app.households.registry import new_member
-from app.households.schemas import HouseholdIn, HouseholdSummary, MemberIn
+from app.households.schemas import HouseholdIn, MemberIn
 from app.policies import service as policies
 from app.screening.scope import join_running_rounds
 from app.timers import repository as timers
@@ -70,11 +73,9 @@ from workflows.case import (
     workflow,
 )
 from workflows.case import CURRENT as CURRENT_WORKFLOW
-from workflows.classification import suggest
 from workflows.comparison import compare
 from workflows.facts import NOTICE_OPENED_BY, evolve, initial_facts
 from workflows.income import income_figures
-from workflows.permissions import Permission
 from workflows.policy import PolicyParameters, policy
 from workflows.rule_codes import ROLE_NOT_PERMITTED, message
 from workflows.rules import (
@@ -88,179 +89,9 @@ from workflows.rules import (
     notice_ends_at,
     open_objections,
 )
-from workflows.vocabulary import Channel, ObjectionOutcome, Procedure, Role
+from workflows.vocabulary import ObjectionOutcome, Procedure, Role
 
 SYSTEM_COMPARISON = Principal(sub="system:comparison", role=Role.system, area="")
-
-
-@dataclass
-class Snapshot:
-    """The case as this transaction sees it; updated as events are appended."""
-
-    id: str
-    household_id: str
-    area_code: str
-    channel: str
-    state: str
-    version: int
-    workflow_version: str
-    policy_version: str
-    is_open: bool
-    monitoring_type: str | None
-    facts: dict[str, Any]
-    last_hash: str
-    opened_at: datetime
-    identification_due_at: datetime
-    measures_due_at: datetime | None
-    acceptance_due_at: datetime | None
-    updated_at: datetime
-    notice_ends_at: datetime | None = None
-    elimination_due_at: datetime | None = None
-    risk_types: str | None = None
-    due_at: datetime | None = None
-    due_kind: str | None = None
-
-    @classmethod
-    def of(cls, case: Case) -> Snapshot:
-        return cls(**{name: getattr(case, name) for name in cls.__dataclass_fields__})
-
-    @property
-    def workflow(self) -> Workflow:
-        return workflow(self.workflow_version)
-
-
-# --- reading -----------------------------------------------------------------------------------
-
-
-NOTICE_STATES = {
-    "public_notice": Procedure.identification,
-    "elimination_notice": Procedure.elimination,
-}
-"""The states in which a public notice runs, and whose notice it is."""
-MONITORED_STATES = ("assisted", "kept_under_watch")
-"""The states from which an elimination procedure may be proposed."""
-
-
-def next_deadline(snap: Snapshot) -> tuple[datetime | None, str | None]:
-    """When the case's next deadline falls, and which it is: a running notice's end when it
-    comes first; the 12317 acceptance or the identification limit while the case is being
-    identified; the first measure once it is confirmed; then the elimination assessment."""
-    identifying = snap.state in IDENTIFICATION_STATES
-    limit = snap.acceptance_due_at or snap.identification_due_at
-    notice = snap.notice_ends_at
-    if notice is not None and (not identifying or (limit is not None and notice < limit)):
-        return notice, "notice_end"
-    if identifying:
-        return limit, "acceptance" if snap.acceptance_due_at is not None else "identification"
-    if snap.measures_due_at is not None:
-        return snap.measures_due_at, "measures"
-    if snap.elimination_due_at is not None:
-        return snap.elimination_due_at, "elimination"
-    return None, None
-
-
-def _notice_end(state: str, facts: dict[str, Any]) -> datetime | None:
-    """While a notice runs: when the case may leave it."""
-    procedure = NOTICE_STATES.get(state)
-    if procedure is None or not facts["procedures"][procedure]["notice"]:
-        return None
-    return notice_ends_at(facts["procedures"][procedure]["notice"])
-
-
-def _elimination_due(
-    state: str, facts: dict[str, Any], params: PolicyParameters
-) -> datetime | None:
-    """From this moment an assisted case has been monitored long enough to be assessed."""
-    if state not in MONITORED_STATES or not facts.get("confirmed_at"):
-        return None
-    confirmed = datetime.fromisoformat(facts["confirmed_at"])
-    return after_months(confirmed, params.elimination_min_months)
-
-
-def _risk_types(facts: dict[str, Any]) -> str | None:
-    """The classification's risk types between commas, as the dashboard counts them."""
-    risks = (facts.get("classification") or {}).get("risk_types") or []
-    return "," + ",".join(risks) + "," if risks else None
-
-
-def deadlines(snap: Snapshot, now: datetime) -> Deadlines:
-    return Deadlines(
-        identification_due_at=snap.identification_due_at,
-        identification_overdue=snap.state in IDENTIFICATION_STATES
-        and now >= snap.identification_due_at,
-        notice_ends_at=snap.notice_ends_at,
-        elimination_due_at=snap.elimination_due_at,
-        measures_due_at=snap.measures_due_at,
-        measures_overdue=snap.measures_due_at is not None and now >= snap.measures_due_at,
-        acceptance_due_at=snap.acceptance_due_at,
-        acceptance_overdue=snap.acceptance_due_at is not None and now >= snap.acceptance_due_at,
-    )
-
-
-def household_summary(household: Household) -> HouseholdSummary:
-    return HouseholdSummary(
-        id=household.id,
-        head_name=household.head_name,
-        head_id_number_masked=idnumber.shown(household.head_id_number_masked),
-        village_code=household.village_code,
-        village_group=household.village_group,
-        size=household.size,
-    )
-
-
-def _suggestion(snap: Snapshot) -> SuggestedClassification | None:
-    suggested = suggest(snap.facts, policy(snap.policy_version))
-    if suggested is None:
-        return None
-    return SuggestedClassification(monitoring_type=suggested[0], reason=suggested[1])
-
-
-def redacted(document: dict[str, Any]) -> dict[str, Any]:
-    """Facts or a payload as answers show them: every masked number re-masked."""
-    shown: dict[str, Any] = idnumber.redact(document)  # type: ignore[assignment]
-    return shown
-
-
-def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
-    return CaseOut(
-        id=snap.id,
-        state=snap.state,
-        version=snap.version,
-        channel=Channel(snap.channel),
-        area_code=snap.area_code,
-        is_open=snap.is_open,
-        monitoring_type=snap.monitoring_type,
-        workflow_version=snap.workflow_version,
-        policy_version=snap.policy_version,
-        opened_at=snap.opened_at,
-        updated_at=snap.updated_at,
-        household=household_summary(household),
-        deadlines=deadlines(snap, now),
-        suggested_classification=_suggestion(snap),
-        facts=redacted(snap.facts),
-    )
-
-
-async def read_case(
-    session: AsyncSession,
-    principal: Principal,
-    case_id: str,
-    permission: Permission = Permission.case_read,
-) -> tuple[Snapshot, Household]:
-    """A case the caller may read: 404 outside their area, then 403 without ``permission``."""
-    found = await get_case(session, principal, case_id)
-    permit(principal, permission)
-    return found
-
-
-async def get_case(
-    session: AsyncSession, principal: Principal, case_id: str
-) -> tuple[Snapshot, Household]:
-    found = await repo.case_in_area(session, case_id, principal.area)
-    if found is None:
-        raise NotFound("case_not_found", f"No case {case_id} in your area.")
-    await policies.ensure_loaded(session, [found[0].policy_version])
-    return Snapshot.of(found[0]), found[1]
 
 
 # --- the write path --------------------------------------------------------------------------
@@ -310,9 +141,9 @@ async def _append(
         is_open=to_state not in CLOSED_STATES,
         monitoring_type=classification.get("monitoring_type"),
         measures_due_at=_measures_due(facts, params),
-        notice_ends_at=_notice_end(to_state, facts),
-        elimination_due_at=_elimination_due(to_state, facts, params),
-        risk_types=_risk_types(facts),
+        notice_ends_at=notice_end(to_state, facts),
+        elimination_due_at=elimination_due(to_state, facts, params),
+        risk_types=risk_types_column(facts),
         acceptance_due_at=(
             datetime.fromisoformat(facts["acceptance_due_at"])
             if facts.get("acceptance_due_at") and to_state == "self_declared"
@@ -334,13 +165,22 @@ async def _append(
         setattr(snap, field, getattr(moved, field))
 
 
-FIXED_AT_OPENING = frozenset({"id", "household_id", "area_code", "channel", "workflow_version",
-                              "policy_version", "opened_at", "identification_due_at"})  # fmt: skip
+FIXED_AT_OPENING = frozenset(
+    {
+        "id",
+        "household_id",
+        "area_code",
+        "channel",
+        "workflow_version",
+        "policy_version",
+        "opened_at",
+        "identification_due_at",
+    }
+)
 """What a case keeps from its opening; every other column of it moves with each event."""
 MOVING = tuple(name for name in Snapshot.__dataclass_fields__ if name not in FIXED_AT_OPENING)
 """The case's columns an append writes (derived: a new column moves unless declared fixed)."""
-WRITTEN = tuple(c.name for c in CaseEvent.__table__.columns
-                if c.name not in ("id", "hash", "txid"))  # fmt: skip
+WRITTEN = tuple(c.name for c in CaseEvent.__table__.columns if c.name not in ("id", "hash", "txid"))
 """An event's columns as the service writes them: the id is the database's, the hash is
 computed over them, and the log order key (txid) is the database trigger's."""
 
@@ -350,16 +190,6 @@ def _measures_due(facts: dict[str, Any], params: PolicyParameters) -> datetime |
     if not facts.get("confirmed_at") or facts.get("measures"):
         return None
     return after_months(datetime.fromisoformat(facts["confirmed_at"]), params.measures_months)
-
-
-def observed_fields(observed: dict[str, Any]) -> dict[str, Any]:
-    """The rule context's fields for what was observed outside the case (as stored)."""
-    return {
-        "other_open_cases": observed.get("other_open_cases", 0),
-        "members_with_labour": observed.get("members_with_labour", 0),
-        "members_labour_unknown": observed.get("members_labour_unknown", 0),
-        "income_lines": {int(y): v for y, v in observed.get("income_lines", {}).items()},
-    }
 
 
 def _context(
@@ -401,8 +231,11 @@ async def _observations(
         # published since, and recorded with the event so replay reads the same line.
         pinned = policy(snap.policy_version)
         current = in_effect or await policies.in_effect(session, now)
-        later = {str(year): str(line) for year, line in current.income_lines.items()
-                 if pinned.income_line(year) is None}  # fmt: skip
+        later = {
+            str(year): str(line)
+            for year, line in current.income_lines.items()
+            if pinned.income_line(year) is None
+        }
         if later:
             observed["income_lines"] = later
     return observed
@@ -562,8 +395,15 @@ async def fire_action(
     if step.action == "submit_to_city":
         # 数据比对 runs as the case reaches the city, in the same transaction.
         comparison = await _comparison(session, snap, household)
-        await _append(session, snap, name="data_comparison", payload=comparison,
-                      to_state=snap.state, actor=SYSTEM_COMPARISON, now=now)  # fmt: skip
+        await _append(
+            session,
+            snap,
+            name="data_comparison",
+            payload=comparison,
+            to_state=snap.state,
+            actor=SYSTEM_COMPARISON,
+            now=now,
+        )
     return snap, household
 
 
@@ -599,10 +439,19 @@ async def record_fact(
     if principal.role not in spec.roles:
         raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
     if kind == "measure_progress":  # who may report is a 403, and 403 precedes 412
-        early = snap.workflow.fact_rules(kind, RuleContext(
-            facts=snap.facts, now=now, policy=policy(snap.policy_version), procedure=None,
-            payload=payload_in.model_dump(mode="json", exclude_none=True), state=snap.state,
-            actor_sub=principal.sub, actor_role=principal.role.value))  # fmt: skip
+        early = snap.workflow.fact_rules(
+            kind,
+            RuleContext(
+                facts=snap.facts,
+                now=now,
+                policy=policy(snap.policy_version),
+                procedure=None,
+                payload=payload_in.model_dump(mode="json", exclude_none=True),
+                state=snap.state,
+                actor_sub=principal.sub,
+                actor_role=principal.role.value,
+            ),
+        )
         if early is not None and early.code == "not_the_responsible_person":
             raise Forbidden(early.code, early.message)
     _check_version(snap, if_match, required=False)
@@ -763,15 +612,23 @@ async def insert_household(
     household_id = str(uuid.uuid4())
     cipher = cipher_for(settings.field_keys)
     household = Household(
-        id=household_id, village_code=body.village_code, head_name=body.head_name,
+        id=household_id,
+        village_code=body.village_code,
+        head_name=body.head_name,
         head_id_number_encrypted=cipher.encrypt(
-            body.head_id_number, crypto_context("household", household_id, "head_id_number")),
-        head_id_number_masked=idnumber.mask(body.head_id_number), head_id_digest=digest,
-        phone_encrypted=cipher.encrypt(body.phone, crypto_context("household", household_id,
-                                                                  "phone"))
-        if body.phone else None,
-        size=body.size, village_group=body.village_group, created_at=now,
-    )  # fmt: skip
+            body.head_id_number, crypto_context("household", household_id, "head_id_number")
+        ),
+        head_id_number_masked=idnumber.mask(body.head_id_number),
+        head_id_digest=digest,
+        phone_encrypted=cipher.encrypt(
+            body.phone, crypto_context("household", household_id, "phone")
+        )
+        if body.phone
+        else None,
+        size=body.size,
+        village_group=body.village_group,
+        created_at=now,
+    )
     await repo.insert_household(
         session, {c.key: getattr(household, c.key) for c in Household.__table__.columns}
     )
@@ -832,9 +689,15 @@ async def _open_or_attach(
             session, body.household, index.digest(body.household.head_id_number), now, settings
         )
     snap, attached = await report_on_household(
-        session, principal, household, report, flow, open_step, now,
+        session,
+        principal,
+        household,
+        report,
+        flow,
+        open_step,
+        now,
         household_type=body.household.household_type,
-    )  # fmt: skip
+    )
     return snap, household, attached
 
 
@@ -855,8 +718,15 @@ async def report_on_household(
     existing = await repo.open_case_of(session, household.id)
     if existing is not None:
         snap = Snapshot.of(existing)
-        await _append(session, snap, name="report", payload=report, to_state=snap.state,
-                      actor=principal, now=now)  # fmt: skip
+        await _append(
+            session,
+            snap,
+            name="report",
+            payload=report,
+            to_state=snap.state,
+            actor=principal,
+            now=now,
+        )
         return snap, True
     params = await policies.in_effect(session, now)
     snap = Snapshot(
@@ -972,8 +842,9 @@ async def _append_fact(
     spec = snap.workflow.facts[kind]
     if principal.role not in spec.roles or snap.state not in spec.states:
         raise Conflict(refused, f"No {kind} is recorded on a case in {snap.state}.")
-    await _append(session, snap, name=kind, payload=payload, to_state=snap.state,
-                  actor=principal, now=now)  # fmt: skip
+    await _append(
+        session, snap, name=kind, payload=payload, to_state=snap.state, actor=principal, now=now
+    )
 
 
 async def record_household_change(
@@ -987,8 +858,15 @@ async def record_household_change(
     the transaction that makes the change)."""
     case = await repo.open_case_of(session, household_id)
     if case is not None:
-        await _append_fact(session, Snapshot.of(case), principal, "household_change", payload,
-                           now, "not_recordable_in_state")  # fmt: skip
+        await _append_fact(
+            session,
+            Snapshot.of(case),
+            principal,
+            "household_change",
+            payload,
+            now,
+            "not_recordable_in_state",
+        )
 
 
 async def elimination_unmet(
@@ -1000,8 +878,10 @@ async def elimination_unmet(
     if step is None:
         return []
     observed = await _observations(session, snap, step, now, in_effect)
-    return [u.code for u in evaluate(step.rules, _context(snap, step, now, {}, observed),
-                                     with_payload=True)]  # fmt: skip
+    return [
+        u.code
+        for u in evaluate(step.rules, _context(snap, step, now, {}, observed), with_payload=True)
+    ]
 
 
 async def record_fund_event(
@@ -1041,150 +921,14 @@ async def fire_timer(
     if kind == timers.IDENTIFICATION_DEADLINE:
         if snap.state not in IDENTIFICATION_STATES:
             return f"skipped: the case is {snap.state}"
-        await _append(session, snap, name="deadline_escalation",
-                      payload={"due_at": utc_iso(snap.identification_due_at)},
-                      to_state=snap.state, actor=SYSTEM_TIMER, now=now)  # fmt: skip
+        await _append(
+            session,
+            snap,
+            name="deadline_escalation",
+            payload={"due_at": utc_iso(snap.identification_due_at)},
+            to_state=snap.state,
+            actor=SYSTEM_TIMER,
+            now=now,
+        )
         return "escalated"
     raise ValueError(f"unknown timer kind {kind!r}")
-
-
-# --- replay ------------------------------------------------------------------------------------
-
-
-def _replay_step(
-    flow: Workflow, state: str, facts: dict[str, Any], event: CaseEvent
-) -> tuple[str | None, bool, list[str], dict[str, Any]]:
-    """One event under the pinned workflow: the state it leads to, whether it was legal."""
-    legal, unmet_codes = True, list[str]()
-    if event.name in flow.actions:
-        step = flow.step(event.name, state)
-        if step is None or event.actor_role not in step.roles:
-            return None, False, [], facts
-        payload = {k: v for k, v in event.payload.items() if k != "observed"}
-        observed = event.payload.get("observed", {})
-        ctx = RuleContext(
-            facts=facts,
-            now=event.occurred_at,
-            policy=policy(event.policy_version),
-            procedure=step.procedure,
-            payload=payload,
-            state=state,
-            **observed_fields(observed),
-        )
-        unmet_codes = [u.code for u in evaluate(step.rules, ctx, with_payload=True)]
-        try:
-            new_state = flow.run(state, event.name, ctx)
-        except TransitionNotAllowed:
-            return None, False, unmet_codes, facts
-    elif event.name in flow.facts or event.name == "report":
-        spec = flow.facts.get(event.name)
-        if spec is not None and (state not in spec.states or event.actor_role not in spec.roles):
-            legal = False
-        elif spec is not None:
-            # the fact's own rules, as they stood when it was recorded
-            refusal = flow.fact_rules(event.name, RuleContext(
-                facts=facts, now=event.occurred_at, policy=policy(event.policy_version),
-                procedure=spec.states[state], payload=event.payload, state=state,
-                actor_sub=event.actor_sub, actor_role=event.actor_role,
-            ))  # fmt: skip
-            if refusal is not None:
-                legal, unmet_codes = False, [refusal.code]
-        new_state = state
-    else:
-        return None, False, [], facts
-    facts = evolve(
-        facts,
-        event.name,
-        event.payload,
-        event.occurred_at,
-        from_state=state,
-        notice_days=policy(event.policy_version).notice_days,
-    )
-    return new_state, legal and not unmet_codes, unmet_codes, facts
-
-
-def replay_events(
-    stored_state: str, stored_facts: dict[str, Any], events: list[CaseEvent], workflow_version: str
-) -> ReplayOut:
-    """Recompute every step from the pinned workflow and check the hash chain.
-
-    States come from running the machine from ``new``, never from an event's stored
-    ``to_state``; each transition is re-checked under the facts and time it happened at.
-    """
-    flow = workflow(workflow_version)
-    state: str | None = "new"
-    facts = initial_facts()
-    prev_hash = GENESIS_HASH
-    chain_valid, broken_at = True, None
-    steps: list[ReplayStep] = []
-    for expected_seq, event in enumerate(events, start=1):
-        fields = event.hashed_fields()
-        hash_ok = (
-            event.seq == expected_seq
-            and event.prev_hash == prev_hash
-            and event_hash(fields, prev_hash) == event.hash
-        )
-        if not hash_ok and chain_valid:
-            chain_valid, broken_at = False, event.seq
-        prev_hash = event.hash
-        from_state = state
-        legal, unmet_codes = True, list[str]()
-        if state is None:
-            legal = False
-        else:
-            try:
-                state, legal, unmet_codes, facts = _replay_step(flow, state, facts, event)
-            except (KeyError, TypeError, ValueError, AttributeError):
-                # A payload no legal write could have produced (the trail was edited).
-                legal, unmet_codes, state = False, ["payload_malformed"], None
-        steps.append(
-            ReplayStep(
-                seq=event.seq,
-                event=event.name,
-                from_state=from_state or "?",
-                to_state=state or "?",
-                hash_valid=hash_ok,
-                legal=legal and not unmet_codes,
-                unmet=unmet_codes,
-            )
-        )
-    return ReplayOut(
-        stored_state=stored_state,
-        replayed_state=state,
-        matches=state == stored_state,
-        facts_match=facts == stored_facts,
-        chain_valid=chain_valid,
-        broken_at_seq=broken_at,
-        all_steps_legal=all(s.legal for s in steps),
-        steps=steps,
-    )
-
-
-async def replay(session: AsyncSession, principal: Principal, case_id: str) -> ReplayOut:
-    snap, _ = await read_case(session, principal, case_id)
-    events = list(await repo.events_of(session, case_id))
-    await policies.ensure_loaded(
-        session, {snap.policy_version, *(e.policy_version for e in events)}
-    )
-    return replay_events(snap.state, snap.facts, events, snap.workflow_version)
-
-
-async def events(session: AsyncSession, principal: Principal, case_id: str) -> list[CaseEvent]:
-    await read_case(session, principal, case_id)
-    return list(await repo.events_of(session, case_id))
-
-
-async def as_of(
-    session: AsyncSession, principal: Principal, case_id: str, at: datetime
-) -> tuple[str | None, int, dict[str, Any]]:
-    """The case's state, version and facts at ``at``, folded from the events recorded by then
-    (state None: the case did not exist yet)."""
-    await read_case(session, principal, case_id)
-    events = [e for e in await repo.events_of(session, case_id) if e.occurred_at <= at]
-    await policies.ensure_loaded(session, {e.policy_version for e in events})
-    facts = initial_facts()
-    for event in events:
-        facts = evolve(facts, event.name, event.payload, event.occurred_at,
-                       from_state=event.from_state,
-                       notice_days=policy(event.policy_version).notice_days)  # fmt: skip
-    return (events[-1].to_state if events else None), len(events), facts

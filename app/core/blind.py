@@ -91,8 +91,10 @@ def parse(legacy: str, listed: str) -> BlindIndex:
     for item in filter(None, (part.strip() for part in listed.split(","))):
         kid, colon, secret = item.partition(":")
         if not colon or not KEY_ID.fullmatch(kid):
-            raise ValueError(f"BLIND_INDEX_KEYS entry {kid!r} is not kid:secret "
-                             "(a kid of 1-8 lowercase letters or digits)")  # fmt: skip
+            raise ValueError(
+                f"BLIND_INDEX_KEYS entry {kid!r} is not kid:secret "
+                "(a kid of 1-8 lowercase letters or digits)"
+            )
         if kid in keys or not secret:
             raise ValueError(f"BLIND_INDEX_KEYS key {kid!r} is repeated or empty")
         keys[kid] = secret.encode()
@@ -144,9 +146,12 @@ async def alias(session: AsyncSession, rows: dict[str, str]) -> None:
     await session.execute(
         update(BlindIndexAlias)
         .where(BlindIndexAlias.current.in_(select(target.digest)))
-        .values(current=select(target.current)
-                .where(target.digest == BlindIndexAlias.current).scalar_subquery())
-    )  # fmt: skip
+        .values(
+            current=select(target.current)
+            .where(target.digest == BlindIndexAlias.current)
+            .scalar_subquery()
+        )
+    )
 
 
 async def equivalents(session: AsyncSession, digests: Iterable[str]) -> list[str]:
@@ -160,7 +165,7 @@ async def equivalents(session: AsyncSession, digests: Iterable[str]) -> list[str
     pairs = select(BlindIndexAlias.digest, BlindIndexAlias.current).where(
         BlindIndexAlias.digest.in_(asked)
     )
-    known = {old: new for old, new in await session.execute(pairs)}
+    known = dict((await session.execute(pairs)).all())
     currents = {known.get(d, d) for d in asked}
     same = select(BlindIndexAlias.digest).where(BlindIndexAlias.current.in_(currents))
     siblings = (await session.execute(same)).scalars()

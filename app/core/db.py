@@ -52,8 +52,7 @@ def append_only(model: ModelClass) -> ModelClass:
 
 def append_only_tables() -> tuple[str, ...]:
     """Every table marked :func:`append_only`, by name (the models must be imported)."""
-    return tuple(sorted(t.name for t in Base.metadata.tables.values()
-                        if t.info.get("append_only")))  # fmt: skip
+    return tuple(sorted(t.name for t in Base.metadata.tables.values() if t.info.get("append_only")))
 
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
@@ -73,7 +72,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, _: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

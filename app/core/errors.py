@@ -30,8 +30,9 @@ class ProblemError(Exception):
         super().__init__(detail)
         kind = problem_type(code)
         if type(self) is not ProblemError and kind.status != type(self).status:
-            raise ValueError(f"problem {code} is registered as {kind.status}, "
-                             f"raised as {type(self).status}")  # fmt: skip
+            raise ValueError(
+                f"problem {code} is registered as {kind.status}, raised as {type(self).status}"
+            )
         self.kind = kind
         self.status = kind.status
         self.code, self.detail, self.extra = code, detail, extra
@@ -122,8 +123,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # a body that is not JSON at all: invalid input like any other
-            return problem_response(validation_problem([{
-                "loc": ("body",), "msg": str(exc.detail), "type": "json_invalid"}]))  # fmt: skip
+            return problem_response(
+                validation_problem(
+                    [{"loc": ("body",), "msg": str(exc.detail), "type": "json_invalid"}]
+                )
+            )
         code = _STATUS_CODES.get(exc.status_code, "bad_request")
         if PROBLEMS[code].status != exc.status_code:  # a status no code stands for
             code = "bad_request" if exc.status_code < 500 else "internal_error"
@@ -133,7 +137,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)
-    async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+    async def _unstorable(_: Request, __: Exception) -> JSONResponse:
         # a value no check at the door caught (out of the database's range, not storable
         # text): the request is refused, its transaction rolled back, nothing written
         return problem_response(
@@ -158,8 +162,16 @@ def server_problem(exc: BaseException, detail: str) -> tuple[ProblemError, dict[
     return ProblemError("internal_error", detail), {}
 
 
-UNREACHABLE = frozenset({errno.ECONNREFUSED, errno.ECONNRESET, errno.ETIMEDOUT,
-                         errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EPIPE})  # fmt: skip
+UNREACHABLE = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.EPIPE,
+    }
+)
 """Socket errors of a connection to the database; any other OSError (a full disk, a missing
 file) is the server's own fault, a 500."""
 
@@ -174,9 +186,13 @@ def database_unreachable(exc: BaseException) -> bool:
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True
         if isinstance(seen, ConnectionError | TimeoutError) or type(seen).__name__ in (
-            "CannotConnectNowError", "ConnectionDoesNotExistError", "AdminShutdownError",
-            "ConnectionFailureError", "ClientCannotConnectError", "CrashShutdownError",
-        ):  # fmt: skip
+            "CannotConnectNowError",
+            "ConnectionDoesNotExistError",
+            "AdminShutdownError",
+            "ConnectionFailureError",
+            "ClientCannotConnectError",
+            "CrashShutdownError",
+        ):
             return True
         if isinstance(seen, socket.gaierror) or (
             isinstance(seen, OSError) and seen.errno in UNREACHABLE

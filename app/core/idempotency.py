@@ -267,11 +267,16 @@ async def _send_problem(send: Send, error: ProblemError) -> None:
 
 def _problem_messages(error: ProblemError, headers: dict[str, str] | None = None) -> list[Message]:
     extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
-    return _messages(error.status, [(b"content-type", PROBLEM_JSON.encode()), *extra],
-                     json.dumps(error.body()).encode())  # fmt: skip
+    return _messages(
+        error.status,
+        [(b"content-type", PROBLEM_JSON.encode()), *extra],
+        json.dumps(error.body()).encode(),
+    )
 
 
 def _messages(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> list[Message]:
     headers = [*headers, (b"content-length", str(len(body)).encode())]
-    return [{"type": "http.response.start", "status": status, "headers": headers},
-            {"type": "http.response.body", "body": body}]  # fmt: skip
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    ]

@@ -71,8 +71,9 @@ class BodyLimitMiddleware:
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    error = PayloadTooLarge("payload_too_large", f"The request body exceeds {limit} bytes.",
-                            limit=limit)  # fmt: skip
+    error = PayloadTooLarge(
+        "payload_too_large", f"The request body exceeds {limit} bytes.", limit=limit
+    )
     await _answer(send, error, close=True)
 
 
@@ -88,9 +89,11 @@ async def _answer(send: Send, error: ProblemError, *, close: bool = False) -> No
 
 API_HEADERS = (
     (b"cache-control", b"no-store"),
-    (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; "
-     b"frame-ancestors 'none'"),
-)  # fmt: skip
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    ),
+)
 """On ``/api/`` only: the interactive docs load their own scripts and styles."""
 
 
@@ -148,8 +151,10 @@ class SecurityHeadersMiddleware:
                     *(API_HEADERS if api else ()),
                     *(self.console if console else ()),
                 )
-                message["headers"] = [*message.get("headers", []),
-                                      *((n, v) for n, v in added if n not in present)]  # fmt: skip
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((n, v) for n, v in added if n not in present),
+                ]
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -19,24 +19,49 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REGISTRY = CollectorRegistry(auto_describe=True)
-TRANSITIONS = Counter("fangfanpin_transitions", "Transitions asked for, by action and outcome "
-                      "(fired, or the refusal's code).", ["action", "outcome"],
-                      registry=REGISTRY)  # fmt: skip
-REFUSALS = Counter("fangfanpin_refusals", "Refusals answered, by problem code and by each "
-                   "unmet rule code of a guard.", ["code"], registry=REGISTRY)  # fmt: skip
-LATENCY = Histogram("fangfanpin_request_duration_seconds", "Request latency by route.",
-                    ["method", "route", "status"], registry=REGISTRY,
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))  # fmt: skip
-TIMER_LAG = Gauge("fangfanpin_timer_lag_seconds", "How long the oldest due, unfired timer has "
-                  "been waiting.", registry=REGISTRY)  # fmt: skip
-OVERDUE = Gauge("fangfanpin_overdue_cases", "Cases past a time limit, by limit.", ["limit"],
-                registry=REGISTRY)  # fmt: skip
-EXPORT_LAG = Gauge("fangfanpin_export_lag_entries", "Log entries not yet covered by a completed "
-                   "national export.", registry=REGISTRY)  # fmt: skip
-LOG_LAG = Gauge("fangfanpin_audit_unsequenced_events", "Events not yet given their place in the "
-                "audit log.", registry=REGISTRY)  # fmt: skip
-POOL = Gauge("fangfanpin_db_pool_connections", "Database connections of this process, by state.",
-             ["state"], registry=REGISTRY)  # fmt: skip
+TRANSITIONS = Counter(
+    "fangfanpin_transitions",
+    "Transitions asked for, by action and outcome (fired, or the refusal's code).",
+    ["action", "outcome"],
+    registry=REGISTRY,
+)
+REFUSALS = Counter(
+    "fangfanpin_refusals",
+    "Refusals answered, by problem code and by each unmet rule code of a guard.",
+    ["code"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "fangfanpin_request_duration_seconds",
+    "Request latency by route.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+TIMER_LAG = Gauge(
+    "fangfanpin_timer_lag_seconds",
+    "How long the oldest due, unfired timer has been waiting.",
+    registry=REGISTRY,
+)
+OVERDUE = Gauge(
+    "fangfanpin_overdue_cases", "Cases past a time limit, by limit.", ["limit"], registry=REGISTRY
+)
+EXPORT_LAG = Gauge(
+    "fangfanpin_export_lag_entries",
+    "Log entries not yet covered by a completed national export.",
+    registry=REGISTRY,
+)
+LOG_LAG = Gauge(
+    "fangfanpin_audit_unsequenced_events",
+    "Events not yet given their place in the audit log.",
+    registry=REGISTRY,
+)
+POOL = Gauge(
+    "fangfanpin_db_pool_connections",
+    "Database connections of this process, by state.",
+    ["state"],
+    registry=REGISTRY,
+)
 
 access_log = logging.getLogger("fangfanpin.request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -56,8 +81,17 @@ def exposition() -> bytes:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; the extra fields a record carries are kept."""
 
-    FIELDS = ("request_id", "method", "route", "status", "duration_ms", "actor", "role",
-              "case_id", "outcome")  # fmt: skip
+    FIELDS = (
+        "request_id",
+        "method",
+        "route",
+        "status",
+        "duration_ms",
+        "actor",
+        "role",
+        "case_id",
+        "outcome",
+    )
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -99,8 +133,10 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []),
-                                      (b"x-request-id", request_id.encode())]  # fmt: skip
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
             await send(message)
 
         try:
@@ -110,9 +146,14 @@ class ObservabilityMiddleware:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
             principal = scope.get("state", {}).get("principal")
-            extra = {"request_id": request_id, "method": scope["method"], "route": route,
-                     "status": status, "duration_ms": round(elapsed * 1000, 2),
-                     "case_id": scope.get("path_params", {}).get("case_id")}  # fmt: skip
+            extra = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "case_id": scope.get("path_params", {}).get("case_id"),
+            }
             if principal is not None:
                 extra.update(actor=principal.sub, role=str(principal.role))
             access_log.info("request", extra=extra)

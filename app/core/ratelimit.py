@@ -72,8 +72,9 @@ class RateLimitMiddleware:
         for window, key, what in checks:
             wait = window.retry_after(key, now)
             if wait is not None:
-                await _refuse(send, wait, f"Too many {what} from this address; try again in "
-                              f"{wait} s.")  # fmt: skip
+                await _refuse(
+                    send, wait, f"Too many {what} from this address; try again in {wait} s."
+                )
                 return
         if path.startswith("/api/v1/intake/") and method == "POST":
             self.intake.add(f"intake:{address}", now)
@@ -89,9 +90,17 @@ class RateLimitMiddleware:
 async def _refuse(send: Any, wait: int, detail: str) -> None:
     error = TooManyRequests("rate_limited", detail, retry_after=wait)
     body = json.dumps(error.body()).encode()
-    await send({"type": "http.response.start", "status": 429, "headers": [
-        (b"content-type", b"application/problem+json"), (b"retry-after", str(wait).encode()),
-        (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"retry-after", str(wait).encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -107,8 +116,9 @@ class WriteLimitMiddleware:
             now, key = time.monotonic(), f"write:{principal.sub}"
             wait = self.window.retry_after(key, now)
             if wait is not None:
-                await _refuse(send, wait, f"Too many writes by {principal.sub}; try again in "
-                              f"{wait} s.")  # fmt: skip
+                await _refuse(
+                    send, wait, f"Too many writes by {principal.sub}; try again in {wait} s."
+                )
                 return
             self.window.add(key, now)
         await self.app(scope, receive, send)

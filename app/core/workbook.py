@@ -1,6 +1,6 @@
 """The one XLSX writer of the service: the national export and every ledger.
 
-Rows are written as they come into a streamed workbook (:mod:`app.exports.xlsx`: memory stays
+Rows are written as they come into a streamed workbook (:mod:`app.core.xlsx`: memory stays
 flat), deflated off the event loop, and the file is sent in chunks. Values keep their types,
 so Excel adds them up: amounts and counts are numbers, days are Excel dates, moments are
 Asia/Shanghai times; identifiers are text. :func:`json_value` gives the same values for a
@@ -18,13 +18,22 @@ from typing import Any
 
 from fastapi.responses import StreamingResponse
 
-from app.exports import xlsx
+from app.core import xlsx
 from workflows.calendar import SHANGHAI
 
 MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-WIDE = {"证件号码": 22, "户主证件号码": 22, "案件编号": 38, "case_id": 38, "member_id": 38,
-        "行政区划代码": 15, "报送时间": 20, "记账时间": 20, "情况说明": 30,
-        "风险情况": 30}  # fmt: skip
+WIDE = {
+    "证件号码": 22,
+    "户主证件号码": 22,
+    "案件编号": 38,
+    "case_id": 38,
+    "member_id": 38,
+    "行政区划代码": 15,
+    "报送时间": 20,
+    "记账时间": 20,
+    "情况说明": 30,
+    "风险情况": 30,
+}
 
 
 def column_widths(header: list[str]) -> list[float]:
@@ -65,9 +74,11 @@ def xlsx_response(
         for row in rows:
             yield row
 
-    return StreamingResponse(write_xlsx(title, header, each()), media_type=MEDIA,
-                             headers={"Content-Disposition":
-                                      f'attachment; filename="{filename}"'})  # fmt: skip
+    return StreamingResponse(
+        write_xlsx(title, header, each()),
+        media_type=MEDIA,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 SHEET_ROWS = 1_048_576
@@ -84,7 +95,7 @@ async def write_xlsx(
     rows: AsyncIterator[list[Any]],
     caption: tuple[str, str] | None = None,
 ) -> AsyncIterator[bytes]:
-    """A workbook streamed into a temporary file as the rows come (:mod:`app.exports.xlsx`:
+    """A workbook streamed into a temporary file as the rows come (:mod:`app.core.xlsx`:
     memory stays flat), then sent in chunks: frozen header row, widths that fit. Rows beyond
     what Excel opens in one sheet go on in the next (``title (2)``, …), each with the header.
     With a ``caption`` (a title line and a notes line), every sheet opens with those two rows

@@ -51,8 +51,14 @@ memo is started afresh when it holds this many)."""
 
 
 def _text(value: str) -> str:
-    if (value.isprintable() and value[0] != " " and value[-1] != " " and "&" not in value
-            and "<" not in value and ">" not in value):  # fmt: skip
+    if (
+        value.isprintable()
+        and value[0] != " "
+        and value[-1] != " "
+        and "&" not in value
+        and "<" not in value
+        and ">" not in value
+    ):
         # the common case, tested in C: every character printable (none of ILLEGAL, no
         # space but " "), no space at either end, nothing to escape
         return '<c t="inlineStr"><is><t>' + value + "</t></is></c>"
@@ -112,8 +118,9 @@ class Workbook:
     ``close`` writes the workbook's parts and the zip's directory."""
 
     def __init__(self, target: IO[bytes], level: int = 1) -> None:
-        self.zip = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED,
-                                   compresslevel=level)  # fmt: skip
+        self.zip = zipfile.ZipFile(
+            target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level
+        )
         self.names: list[str] = []
         self.entry: IO[bytes] | None = None
         self.row = 0
@@ -124,15 +131,23 @@ class Workbook:
         self.names.append(name[:31])
         path = f"xl/worksheets/sheet{len(self.names)}.xml"
         self.entry = self.zip.open(path, "w", force_zip64=True)
-        pane = (f'<pane ySplit="{frozen_rows}" topLeftCell="A{frozen_rows + 1}" '
-                'activePane="bottomLeft" state="frozen"/>' if frozen_rows else "")  # fmt: skip
-        columns = "".join(f'<col min="{n}" max="{n}" width="{w}" customWidth="1"/>'
-                          for n, w in enumerate(widths, start=1))  # fmt: skip
-        head = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                f'<worksheet xmlns="{NAMESPACE}" xmlns:r="{RELATIONSHIPS}"><sheetViews>'
-                f'<sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
-                f'<sheetFormatPr defaultRowHeight="15"/>'
-                f'{f"<cols>{columns}</cols>" if columns else ""}<sheetData>')  # fmt: skip
+        pane = (
+            f'<pane ySplit="{frozen_rows}" topLeftCell="A{frozen_rows + 1}" '
+            'activePane="bottomLeft" state="frozen"/>'
+            if frozen_rows
+            else ""
+        )
+        columns = "".join(
+            f'<col min="{n}" max="{n}" width="{w}" customWidth="1"/>'
+            for n, w in enumerate(widths, start=1)
+        )
+        head = (
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<worksheet xmlns="{NAMESPACE}" xmlns:r="{RELATIONSHIPS}"><sheetViews>'
+            f'<sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
+            f'<sheetFormatPr defaultRowHeight="15"/>'
+            f"{f'<cols>{columns}</cols>' if columns else ''}<sheetData>"
+        )
         self.entry.write(head.encode())
         self.row = 0
 
@@ -174,8 +189,10 @@ class Workbook:
     def close(self) -> None:
         self._end_sheet()
         quoted = {'"': "&quot;"}
-        sheets = "".join(f'<sheet name="{escape(name, quoted)}" sheetId="{n}" r:id="rId{n}"/>'
-                         for n, name in enumerate(self.names, start=1))  # fmt: skip
+        sheets = "".join(
+            f'<sheet name="{escape(name, quoted)}" sheetId="{n}" r:id="rId{n}"/>'
+            for n, name in enumerate(self.names, start=1)
+        )
         count = len(self.names)
         parts = {
             "[Content_Types].xml": (
@@ -186,9 +203,12 @@ class Workbook:
                 '"/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
                 'spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml" ContentType='
                 '"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-                + "".join(f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="'
-                          'application/vnd.openxmlformats-officedocument.spreadsheetml.'
-                          'worksheet+xml"/>' for n in range(1, count + 1))
+                + "".join(
+                    f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="'
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml."
+                    'worksheet+xml"/>'
+                    for n in range(1, count + 1)
+                )
                 + "</Types>"
             ),
             "_rels/.rels": (
@@ -204,13 +224,16 @@ class Workbook:
             "xl/_rels/workbook.xml.rels": (
                 f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships '
                 f'xmlns="{PACKAGE}">'
-                + "".join(f'<Relationship Id="rId{n}" Type="{RELATIONSHIPS}/worksheet" '
-                          f'Target="worksheets/sheet{n}.xml"/>' for n in range(1, count + 1))
+                + "".join(
+                    f'<Relationship Id="rId{n}" Type="{RELATIONSHIPS}/worksheet" '
+                    f'Target="worksheets/sheet{n}.xml"/>'
+                    for n in range(1, count + 1)
+                )
                 + f'<Relationship Id="rId{count + 1}" Type="{RELATIONSHIPS}/styles" '
                 'Target="styles.xml"/></Relationships>'
             ),
             "xl/styles.xml": STYLES,
-        }  # fmt: skip
+        }
         for name, text in parts.items():
             self.zip.writestr(name, text)
         self.zip.close()

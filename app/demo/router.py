@@ -78,9 +78,14 @@ class DemoTokenOut(BaseModel):
 
 def _out(name: str) -> DemoUserOut:
     found = demo_user(name)
-    return DemoUserOut(sub=found.sub, role=found.role, area=found.area,
-                       department=found.department, description=found.description,
-                       name=found.name)  # fmt: skip
+    return DemoUserOut(
+        sub=found.sub,
+        role=found.role,
+        area=found.area,
+        department=found.department,
+        description=found.description,
+        name=found.name,
+    )
 
 
 @router.get("/clock", response_model=ClockOut)
@@ -116,6 +121,14 @@ async def mint_demo_token(body: DemoTokenIn, request: Request) -> DemoTokenOut:
         raise NotFound("demo_user_not_found", f"No demo user {body.user!r}.") from None
     now = request.app.state.clock.now()
     ttl = timedelta(hours=TOKEN_HOURS)
-    token = mint(request.app.state.settings, sub=user.sub, role=user.role, area=user.area,
-                 department=user.department, name=user.name, now=now, ttl=ttl)  # fmt: skip
+    token = mint(
+        request.app.state.settings,
+        sub=user.sub,
+        role=user.role,
+        area=user.area,
+        department=user.department,
+        name=user.name,
+        now=now,
+        ttl=ttl,
+    )
     return DemoTokenOut(access_token=token, expires_at=now + ttl, user=user)

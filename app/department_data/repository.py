@@ -69,8 +69,11 @@ async def follow_aliases(session: AsyncSession, index: BlindIndex) -> tuple[int,
     followed = await session.execute(
         update(DepartmentRecord)
         .where(DepartmentRecord.id_digest.in_(select(target.digest)))
-        .values(id_digest=select(target.current)
-                .where(target.digest == DepartmentRecord.id_digest).scalar_subquery())
-    )  # fmt: skip
+        .values(
+            id_digest=select(target.current)
+            .where(target.digest == DepartmentRecord.id_digest)
+            .scalar_subquery()
+        )
+    )
     left = select(func.count()).where(stale(index, DepartmentRecord.id_digest))
     return cast(CursorResult[Any], followed).rowcount, (await session.execute(left)).scalar_one()

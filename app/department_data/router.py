@@ -58,10 +58,14 @@ async def datasets(principal: CurrentPrincipal) -> list[DatasetOut]:
     if not allowed(principal.role, Permission.department_data_read):
         raise Forbidden("role_not_permitted", "Department data is for departments and the city.")
     return [
-        DatasetOut(name=d.name, department=d.department, title=d.title,
-                   attributes_schema=d.attributes.model_json_schema())
+        DatasetOut(
+            name=d.name,
+            department=d.department,
+            title=d.title,
+            attributes_schema=d.attributes.model_json_schema(),
+        )
         for d in DATASETS.values()
-    ]  # fmt: skip
+    ]
 
 
 @router.post(
@@ -93,8 +97,9 @@ async def upload_snapshot(
         try:
             spec.attributes.model_validate(record.attributes)
         except ValidationError as exc:
-            errors += [{**e, "loc": ("records", index, "attributes", *e["loc"])}
-                       for e in exc.errors()]  # fmt: skip
+            errors += [
+                {**e, "loc": ("records", index, "attributes", *e["loc"])} for e in exc.errors()
+            ]
     if errors:
         raise validation_problem(errors)
     sha256 = hashlib.sha256(rfc8785.dumps(body.model_dump(mode="json"))).hexdigest()
@@ -104,19 +109,35 @@ async def upload_snapshot(
         snapshot = existing
     else:
         snapshot = DepartmentSnapshot(
-            id=str(uuid.uuid4()), dataset=dataset, department=spec.department,
-            imported_at=clock.now(), imported_by=principal.sub,
-            row_count=len(body.records), sha256=sha256,
-        )  # fmt: skip
+            id=str(uuid.uuid4()),
+            dataset=dataset,
+            department=spec.department,
+            imported_at=clock.now(),
+            imported_by=principal.sub,
+            row_count=len(body.records),
+            sha256=sha256,
+        )
         keys = blind.blind_of(settings)
-        await repo.add_snapshot(session, snapshot, [
-            {"snapshot_id": snapshot.id, "dataset": dataset,
-             "id_digest": keys.digest(r.id_number),
-             "id_masked": idnumber.mask(r.id_number), "attributes": r.attributes}
-            for r in body.records
-        ])  # fmt: skip
+        await repo.add_snapshot(
+            session,
+            snapshot,
+            [
+                {
+                    "snapshot_id": snapshot.id,
+                    "dataset": dataset,
+                    "id_digest": keys.digest(r.id_number),
+                    "id_masked": idnumber.mask(r.id_number),
+                    "attributes": r.attributes,
+                }
+                for r in body.records
+            ],
+        )
         await blind.remember(session, keys, [r.id_number for r in body.records])
     return SnapshotOut(
-        id=snapshot.id, dataset=snapshot.dataset, department=snapshot.department,
-        row_count=snapshot.row_count, sha256=snapshot.sha256, imported_at=snapshot.imported_at,
-    )  # fmt: skip
+        id=snapshot.id,
+        dataset=snapshot.dataset,
+        department=snapshot.department,
+        row_count=snapshot.row_count,
+        sha256=snapshot.sha256,
+        imported_at=snapshot.imported_at,
+    )

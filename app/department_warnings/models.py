@@ -57,10 +57,16 @@ class DepartmentWarning(Base):
     __tablename__ = "department_warning"
     __table_args__ = (
         # one accepted warning per person and risk in a batch: a repeated row is rejected
-        Index("uq_department_warning_accepted", "batch_id", "id_digest", "risk_type",
-              unique=True, postgresql_where=text("status = 'accepted'"),
-              sqlite_where=text("status = 'accepted'")),
-    )  # fmt: skip
+        Index(
+            "uq_department_warning_accepted",
+            "batch_id",
+            "id_digest",
+            "risk_type",
+            unique=True,
+            postgresql_where=text("status = 'accepted'"),
+            sqlite_where=text("status = 'accepted'"),
+        ),
+    )
 
     batch_id: Mapped[str] = mapped_column(ForeignKey("warning_batch.id"), primary_key=True)
     line: Mapped[int] = mapped_column(Integer, primary_key=True)

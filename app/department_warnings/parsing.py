@@ -25,14 +25,22 @@ from app.households import idnumber
 from workflows.vocabulary import RiskType
 
 COLUMNS = {
-    "姓名": "name", "name": "name",
-    "证件号码": "id_number", "身份证号": "id_number", "身份证号码": "id_number",
+    "姓名": "name",
+    "name": "name",
+    "证件号码": "id_number",
+    "身份证号": "id_number",
+    "身份证号码": "id_number",
     "id_number": "id_number",
-    "村代码": "village_code", "village_code": "village_code",
-    "风险类型": "risk_type", "risk_type": "risk_type",
-    "预警信息": "description", "预警内容": "description", "description": "description",
-    "预警日期": "flagged_on", "flagged_on": "flagged_on",
-}  # fmt: skip
+    "村代码": "village_code",
+    "village_code": "village_code",
+    "风险类型": "risk_type",
+    "risk_type": "risk_type",
+    "预警信息": "description",
+    "预警内容": "description",
+    "description": "description",
+    "预警日期": "flagged_on",
+    "flagged_on": "flagged_on",
+}
 """Headers a batch may use, Chinese as the departments' sheets have them, or the identifiers."""
 REQUIRED = ("name", "id_number", "village_code", "risk_type", "description")
 EXCEL_EPOCH = date(1899, 12, 30)
@@ -52,13 +60,16 @@ class Unreadable(ValueError):
 
 
 def _header(cells: list[Any]) -> list[str | None]:
-    names = [COLUMNS.get(str(c).strip().lstrip("\ufeff")) if c is not None else None
-             for c in cells]  # fmt: skip
+    names = [COLUMNS.get(str(c).strip().lstrip("\ufeff")) if c is not None else None for c in cells]
     missing = [f for f in REQUIRED if f not in names]
     if missing:
         known = ", ".join(COLUMNS)
-        raise Unreadable("header_unknown", "The first row must name the columns; missing: "
-                         + ", ".join(missing) + f". Known headers: {known}.")  # fmt: skip
+        raise Unreadable(
+            "header_unknown",
+            "The first row must name the columns; missing: "
+            + ", ".join(missing)
+            + f". Known headers: {known}.",
+        )
     return names
 
 
@@ -68,8 +79,9 @@ def _blank(values: dict[str, Any]) -> bool:
 
 def read_csv(file: IO[bytes], encoding: str) -> Rows:
     # strict decoding: bytes that are not valid in the declared encoding refuse the file
-    text = io.TextIOWrapper(file, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
-                            errors="strict", newline="")  # fmt: skip
+    text = io.TextIOWrapper(
+        file, encoding="utf-8-sig" if encoding == "utf-8" else encoding, errors="strict", newline=""
+    )
     try:
         reader = csv.reader(text)
         try:
@@ -81,8 +93,11 @@ def read_csv(file: IO[bytes], encoding: str) -> Rows:
             if not _blank(values):
                 yield reader.line_num, values
     except UnicodeDecodeError as exc:
-        raise Unreadable("encoding_invalid", f"The file is not valid {encoding}: {exc.reason} "
-                         "(declare the charset it was saved in).") from exc  # fmt: skip
+        raise Unreadable(
+            "encoding_invalid",
+            f"The file is not valid {encoding}: {exc.reason} "
+            "(declare the charset it was saved in).",
+        ) from exc
     except csv.Error as exc:
         raise Unreadable("csv_invalid", f"Not a readable CSV file: {exc}.") from exc
     finally:
@@ -122,9 +137,13 @@ def _shared_strings(book: zipfile.ZipFile) -> list[str]:
     with book.open("xl/sharedStrings.xml") as stream:
         for _, element in ElementTree.iterparse(stream):
             if _local(element.tag) == "si":
-                parts = [t.text or "" for child in element if _local(child.tag) in ("t", "r")
-                         for t in ([child] if _local(child.tag) == "t" else child)
-                         if _local(t.tag) == "t"]  # fmt: skip
+                parts = [
+                    t.text or ""
+                    for child in element
+                    if _local(child.tag) in ("t", "r")
+                    for t in ([child] if _local(child.tag) == "t" else child)
+                    if _local(t.tag) == "t"
+                ]
                 strings.append("".join(parts))
                 element.clear()
     return strings
@@ -292,8 +311,12 @@ def check(line: int, values: dict[str, Any], villages: set[str], today: date) ->
     raw_id = values.get("id_number")
     number = idnumber.normalize(_text(raw_id))
     if isinstance(raw_id, (int, float)):
-        row.refuse("id_number_not_text", "id_number", "The ID number is a number in the sheet: "
-                   "Excel has rounded it. Store the column as text.")  # fmt: skip
+        row.refuse(
+            "id_number_not_text",
+            "id_number",
+            "The ID number is a number in the sheet: "
+            "Excel has rounded it. Store the column as text.",
+        )
     elif not number:
         row.refuse("id_number_missing", "id_number", "No ID number.")
     elif problem := idnumber.problem(number, today):
@@ -304,8 +327,9 @@ def check(line: int, values: dict[str, Any], villages: set[str], today: date) ->
     if not village:
         row.refuse("village_missing", "village_code", "No village code.")
     elif village not in villages:
-        row.refuse("village_unknown", "village_code", f"{village[:20]} is not a village of the "
-                   "city.")  # fmt: skip
+        row.refuse(
+            "village_unknown", "village_code", f"{village[:20]} is not a village of the city."
+        )
     else:
         row.village_code = village
     risk = _text(values.get("risk_type"))
@@ -314,8 +338,11 @@ def check(line: int, values: dict[str, Any], villages: set[str], today: date) ->
     elif risk in RISK_BY_LABEL:
         row.risk_type = RISK_BY_LABEL[risk]
     else:
-        row.refuse("risk_type_unknown", "risk_type", f"Unknown risk type {risk[:20]!r}; one of "
-                   + ", ".join(RISK_TYPE.values()) + ".")  # fmt: skip
+        row.refuse(
+            "risk_type_unknown",
+            "risk_type",
+            f"Unknown risk type {risk[:20]!r}; one of " + ", ".join(RISK_TYPE.values()) + ".",
+        )
     row.description = _bounded(row, values, "description", 2000, "No warning information.")
     flagged = values.get("flagged_on")
     if isinstance(flagged, (int, float)) and not isinstance(flagged, bool):
@@ -349,5 +376,6 @@ def sniff_encoding(declared: str | None) -> str:
         return "utf-8"
     if name in ("gb18030",):
         return "gb18030"
-    raise Unreadable("encoding_unsupported", f"Charset {declared!r} is not taken: utf-8 or "
-                     "gb18030.")  # fmt: skip
+    raise Unreadable(
+        "encoding_unsupported", f"Charset {declared!r} is not taken: utf-8 or gb18030."
+    )

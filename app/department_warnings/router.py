@@ -90,8 +90,10 @@ class DispositionIn(BaseModel):
     decision: Literal["distribute", "dismiss"]
     risk_type: RiskType | None = None
     """The city's classification; default: the risk the department named."""
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=2000)] | None = None  # fmt: skip
+    reason: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+        | None
+    ) = None
     """Required to dismiss."""
 
     @model_validator(mode="after")
@@ -128,8 +130,16 @@ class FeedbackOut(BaseModel):
     risk_type: str | None
     disposition: Literal["pending", "distributed", "dismissed"]
     dismissal_reason: str | None
-    outcome: Literal["awaiting_distribution", "dismissed", "received", "under_review",
-                     "monitored", "risk_eliminated", "not_included", "withdrawn"]  # fmt: skip
+    outcome: Literal[
+        "awaiting_distribution",
+        "dismissed",
+        "received",
+        "under_review",
+        "monitored",
+        "risk_eliminated",
+        "not_included",
+        "withdrawn",
+    ]
     """Where the verification stands."""
     became_monitored: bool | None
     """Once determined: whether the household became a monitored household (监测对象)."""
@@ -149,26 +159,47 @@ def _row_out(w: DepartmentWarning) -> RowOut:
     matched = "open_case" if w.case_id else "household" if w.household_id else None
     said = [RowReason(**r) for r in w.reasons or []]
     accepted = w.status == "accepted"
-    return RowOut(line=w.line, status=w.status, reasons=[] if accepted else said,
-                  notes=said if accepted else [], name=w.name, id_number_masked=_shown(w.id_masked),
-                  village_code=w.village_code,
-                  risk_type=w.risk_type, flagged_on=w.flagged_on, matched=matched)  # fmt: skip
+    return RowOut(
+        line=w.line,
+        status=w.status,
+        reasons=[] if accepted else said,
+        notes=said if accepted else [],
+        name=w.name,
+        id_number_masked=_shown(w.id_masked),
+        village_code=w.village_code,
+        risk_type=w.risk_type,
+        flagged_on=w.flagged_on,
+        matched=matched,
+    )
 
 
 async def _batch_out(
     session: Any, batch: WarningBatch, counts: dict[str, int] | None = None
 ) -> WarningBatchOut:
     counts = counts or (await service.summary(session, [batch.id]))[batch.id]
-    rejected = (await session.execute(
-        select(DepartmentWarning).where(DepartmentWarning.batch_id == batch.id,
-                                        DepartmentWarning.status == "rejected")
-        .order_by(DepartmentWarning.line).limit(service.SHOWN_REJECTED))).scalars()  # fmt: skip
-    return WarningBatchOut(id=batch.id, source=batch.source, sender=batch.sender,
-                    area_code=batch.area_code,
-                    reference=batch.reference, format=batch.format, encoding=batch.encoding,
-                    filename=batch.filename, sha256=batch.sha256, uploaded_by=batch.uploaded_by,
-                    uploaded_at=batch.uploaded_at, **counts,
-                    rejected_rows=[_row_out(w) for w in rejected])  # fmt: skip
+    rejected = (
+        await session.execute(
+            select(DepartmentWarning)
+            .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.status == "rejected")
+            .order_by(DepartmentWarning.line)
+            .limit(service.SHOWN_REJECTED)
+        )
+    ).scalars()
+    return WarningBatchOut(
+        id=batch.id,
+        source=batch.source,
+        sender=batch.sender,
+        area_code=batch.area_code,
+        reference=batch.reference,
+        format=batch.format,
+        encoding=batch.encoding,
+        filename=batch.filename,
+        sha256=batch.sha256,
+        uploaded_by=batch.uploaded_by,
+        uploaded_at=batch.uploaded_at,
+        **counts,
+        rejected_rows=[_row_out(w) for w in rejected],
+    )
 
 
 UPLOAD_BODY = {
@@ -177,12 +208,17 @@ UPLOAD_BODY = {
         "content": {
             "text/csv": {"schema": {"type": "string", "format": "binary"}},
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                "schema": {"type": "string", "format": "binary"}},
-            "application/json": {"schema": {"type": "array", "items": {
-                "type": "object", "additionalProperties": True}}},
+                "schema": {"type": "string", "format": "binary"}
+            },
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": {"type": "object", "additionalProperties": True},
+                }
+            },
         },
     }
-}  # fmt: skip
+}
 
 
 @router.post(
@@ -222,9 +258,19 @@ async def upload(
     file, sha256 = await service.spool(request.stream())
     with file:
         batch, created = await service.take(
-            session, principal, file, sha256, source=source, sender=sender, reference=reference,
-            fmt=fmt, encoding=encoding, filename=filename, now=clock.now(), settings=settings,
-        )  # fmt: skip
+            session,
+            principal,
+            file,
+            sha256,
+            source=source,
+            sender=sender,
+            reference=reference,
+            fmt=fmt,
+            encoding=encoding,
+            filename=filename,
+            now=clock.now(),
+            settings=settings,
+        )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"/api/v1/warning-batches/{batch.id}"
     return await _batch_out(session, batch)
@@ -239,8 +285,12 @@ async def list_batches(
 ) -> list[WarningBatchOut]:
     """Batches newest first: a department's own; all of them for the city."""
     permit(principal, Permission.warning_batch_read)
-    query = (select(WarningBatch).where(WarningBatch.area_code.like(principal.area + "%"))
-             .order_by(WarningBatch.uploaded_at.desc()).limit(limit))  # fmt: skip
+    query = (
+        select(WarningBatch)
+        .where(WarningBatch.area_code.like(principal.area + "%"))
+        .order_by(WarningBatch.uploaded_at.desc())
+        .limit(limit)
+    )
     if principal.role == Role.department:
         query = query.where(WarningBatch.sender == principal.department)
     if since is not None:
@@ -273,19 +323,26 @@ async def batch_rows(
     open case) or rejected with every reason."""
     batch = await service.visible_batch(session, principal, batch_id)
     permit(principal, Permission.warning_batch_read)
-    query = (select(DepartmentWarning)
-             .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.line > after)
-             .order_by(DepartmentWarning.line).limit(limit + 1))  # fmt: skip
+    query = (
+        select(DepartmentWarning)
+        .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.line > after)
+        .order_by(DepartmentWarning.line)
+        .limit(limit + 1)
+    )
     if status is not None:
         query = query.where(DepartmentWarning.status == status)
     rows = list((await session.execute(query)).scalars())
     more = len(rows) > limit
-    return RowPage(items=[_row_out(w) for w in rows[:limit]],
-                   next_after=rows[limit - 1].line if more else None)  # fmt: skip
+    return RowPage(
+        items=[_row_out(w) for w in rows[:limit]], next_after=rows[limit - 1].line if more else None
+    )
 
 
-@router.post("/{batch_id}/dispositions", response_model=list[DispositionOut],
-             status_code=status.HTTP_201_CREATED)  # fmt: skip
+@router.post(
+    "/{batch_id}/dispositions",
+    response_model=list[DispositionOut],
+    status_code=status.HTTP_201_CREATED,
+)
 async def dispose(
     batch_id: str,
     body: DispositionsIn,
@@ -300,13 +357,28 @@ async def dispose(
     ``dismiss`` closes the warning with a reason. All items or none."""
     batch = await service.visible_batch(session, principal, batch_id)
     permit(principal, Permission.warning_batch_distribute)
-    items = [{**i.model_dump(mode="json"), "decision": i.decision + "d"
-              if i.decision == "distribute" else "dismissed"} for i in body.items]  # fmt: skip
+    items = [
+        {
+            **i.model_dump(mode="json"),
+            "decision": i.decision + "d" if i.decision == "distribute" else "dismissed",
+        }
+        for i in body.items
+    ]
     done = await service.dispose(session, principal, batch, items, clock.now(), settings)
-    return [DispositionOut(line=d.line, decision=d.decision, risk_type=d.risk_type,
-                           township_code=d.township_code, reason=d.reason, case_id=d.case_id,
-                           attached=d.attached, decided_by=d.decided_by,
-                           decided_at=d.decided_at) for d in done]  # fmt: skip
+    return [
+        DispositionOut(
+            line=d.line,
+            decision=d.decision,
+            risk_type=d.risk_type,
+            township_code=d.township_code,
+            reason=d.reason,
+            case_id=d.case_id,
+            attached=d.attached,
+            decided_by=d.decided_by,
+            decided_at=d.decided_at,
+        )
+        for d in done
+    ]
 
 
 @router.get("/{batch_id}/feedback", response_model=FeedbackPage)
@@ -323,14 +395,20 @@ async def feedback(
     permit(principal, Permission.warning_batch_read)
     query = (
         select(DepartmentWarning, WarningDisposition, Case.state, Case.monitoring_type)
-        .outerjoin(WarningDisposition,
-                   (WarningDisposition.batch_id == DepartmentWarning.batch_id)
-                   & (WarningDisposition.line == DepartmentWarning.line))
+        .outerjoin(
+            WarningDisposition,
+            (WarningDisposition.batch_id == DepartmentWarning.batch_id)
+            & (WarningDisposition.line == DepartmentWarning.line),
+        )
         .outerjoin(Case, Case.id == WarningDisposition.case_id)
-        .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.status == "accepted",
-               DepartmentWarning.line > after)
-        .order_by(DepartmentWarning.line).limit(limit + 1)
-    )  # fmt: skip
+        .where(
+            DepartmentWarning.batch_id == batch.id,
+            DepartmentWarning.status == "accepted",
+            DepartmentWarning.line > after,
+        )
+        .order_by(DepartmentWarning.line)
+        .limit(limit + 1)
+    )
     rows = (await session.execute(query)).all()
     items = [_feedback(w, d, state, kind) for w, d, state, kind in rows[:limit]]
     more = len(rows) > limit
@@ -346,11 +424,22 @@ def _feedback(
         outcome, became = "dismissed", False
     else:
         outcome = PUBLIC_STAGES[state or "new"]
-        became = (True if outcome in ("monitored", "risk_eliminated") else
-                  False if outcome in ("not_included", "withdrawn") else None)  # fmt: skip
-    return FeedbackOut(line=w.line, name=w.name, id_number_masked=_shown(w.id_masked),
-                       village_code=w.village_code, risk_type=w.risk_type,
-                       disposition="pending" if d is None else d.decision,
-                       dismissal_reason=d.reason if d and d.decision == "dismissed" else None,
-                       outcome=outcome, became_monitored=became,
-                       monitoring_type=kind if became else None)  # fmt: skip
+        became = (
+            True
+            if outcome in ("monitored", "risk_eliminated")
+            else False
+            if outcome in ("not_included", "withdrawn")
+            else None
+        )
+    return FeedbackOut(
+        line=w.line,
+        name=w.name,
+        id_number_masked=_shown(w.id_masked),
+        village_code=w.village_code,
+        risk_type=w.risk_type,
+        disposition="pending" if d is None else d.decision,
+        dismissal_reason=d.reason if d and d.decision == "dismissed" else None,
+        outcome=outcome,
+        became_monitored=became,
+        monitoring_type=kind if became else None,
+    )

@@ -61,9 +61,11 @@ def media_of(content_type: str | None) -> tuple[str, str | None]:
     kind, _, rest = (content_type or "").partition(";")
     fmt = MEDIA.get(kind.strip().lower())
     if fmt is None:
-        raise UnsupportedMediaType("media_type_unsupported", "Send text/csv (charset utf-8 or "
-                                   "gb18030), an XLSX workbook or application/json.",
-                                   accepted=sorted(MEDIA))  # fmt: skip
+        raise UnsupportedMediaType(
+            "media_type_unsupported",
+            "Send text/csv (charset utf-8 or gb18030), an XLSX workbook or application/json.",
+            accepted=sorted(MEDIA),
+        )
     charset = None
     for parameter in rest.split(";"):
         key, _, value = parameter.partition("=")
@@ -77,13 +79,19 @@ def sender_of(principal: Principal, source: str) -> str:
     signals."""
     if principal.role == Role.department:
         if source != "department" or not principal.department:
-            raise Unprocessable("source_not_yours", "A department sends its own warnings "
-                                "(source=department).", field="source")  # fmt: skip
+            raise Unprocessable(
+                "source_not_yours",
+                "A department sends its own warnings (source=department).",
+                field="source",
+            )
         return principal.department
     if source == "department":
-        raise Unprocessable("source_not_yours", "Department warnings come from the "
-                            "department; the city enters media and petition signals.",
-                            field="source")  # fmt: skip
+        raise Unprocessable(
+            "source_not_yours",
+            "Department warnings come from the "
+            "department; the city enters media and petition signals.",
+            field="source",
+        )
     return source
 
 
@@ -107,9 +115,12 @@ def rows_of(file: IO[bytes], fmt: str, encoding: str | None) -> parsing.Rows:
 
 
 def _prepare(
-    rows: parsing.Rows, villages: set[str], today: date,
-    settings: Settings, batch_id: str,
-) -> list[dict[str, Any]]:  # fmt: skip
+    rows: parsing.Rows,
+    villages: set[str],
+    today: date,
+    settings: Settings,
+    batch_id: str,
+) -> list[dict[str, Any]]:
     """Check, digest and seal the next chunk of rows (run in a worker thread)."""
     cipher = cipher_for(settings.field_keys)
     index = blind.blind_of(settings)
@@ -118,23 +129,33 @@ def _prepare(
         row = parsing.check(line, values, villages, today)
         number = row.id_number
         raw_id = parsing._text(values.get("id_number"))
-        prepared.append({
-            "batch_id": batch_id, "line": line, "reasons": row.reasons,
-            "name": row.name or parsing._text(values.get("name"))[:100] or None,
-            "id_masked": idnumber.mask(number) if number else
-            (idnumber.mask(raw_id)[:18] if len(raw_id) >= 10 else None),
-            "id_digest": index.digest(number) if number else None,
-            # while keys rotate, registered members may still hold an older digest
-            "older_digests": index.older(number) if number else [],
-            "id_number_encrypted": cipher.encrypt(number, context(
-                "department_warning", f"{batch_id}:{line}", "id_number")) if number else None,
-            "village_code": row.village_code or parsing._text(values.get("village_code"))[:12]
-            or None,
-            "risk_type": row.risk_type or parsing._text(values.get("risk_type"))[:32] or None,
-            "description": row.description
-            or parsing._text(values.get("description"))[:2000] or None,
-            "flagged_on": row.flagged_on,
-        })  # fmt: skip
+        prepared.append(
+            {
+                "batch_id": batch_id,
+                "line": line,
+                "reasons": row.reasons,
+                "name": row.name or parsing._text(values.get("name"))[:100] or None,
+                "id_masked": idnumber.mask(number)
+                if number
+                else (idnumber.mask(raw_id)[:18] if len(raw_id) >= 10 else None),
+                "id_digest": index.digest(number) if number else None,
+                # while keys rotate, registered members may still hold an older digest
+                "older_digests": index.older(number) if number else [],
+                "id_number_encrypted": cipher.encrypt(
+                    number, context("department_warning", f"{batch_id}:{line}", "id_number")
+                )
+                if number
+                else None,
+                "village_code": row.village_code
+                or parsing._text(values.get("village_code"))[:12]
+                or None,
+                "risk_type": row.risk_type or parsing._text(values.get("risk_type"))[:32] or None,
+                "description": row.description
+                or parsing._text(values.get("description"))[:2000]
+                or None,
+                "flagged_on": row.flagged_on,
+            }
+        )
     return prepared
 
 
@@ -168,7 +189,7 @@ async def _store(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any
         query = select(Case.household_id, Case.id).where(
             Case.household_id.in_(set(households.values())), Case.is_open.is_(True)
         )
-        open_cases = {h: c for h, c in (await session.execute(query)).all()}
+        open_cases = dict((await session.execute(query)).all())
     for row in chunk:
         row["status"] = "rejected" if row["reasons"] else "accepted"
         household = households.get(row["id_digest"]) if not row["reasons"] else None
@@ -177,9 +198,14 @@ async def _store(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any
         registered = registered_in.get(row["id_digest"]) if household else None
         if registered is not None and registered != row["village_code"]:
             # accepted and routed by the register; the report says so (a note, not a reason)
-            row["reasons"] = [{"code": "village_differs", "field": "village_code",
-                               "message": f"The person is registered in village {registered}, "
-                               f"not {row['village_code']}: the warning goes there."}]  # fmt: skip
+            row["reasons"] = [
+                {
+                    "code": "village_differs",
+                    "field": "village_code",
+                    "message": f"The person is registered in village {registered}, "
+                    f"not {row['village_code']}: the warning goes there.",
+                }
+            ]
         row["reasons"] = row["reasons"] or None
     taken = await _insert_accepted(session, candidates) if candidates else set()
     repeated = [r for r in candidates if r["line"] not in taken]
@@ -195,11 +221,20 @@ async def _store(session: AsyncSession, batch_id: str, chunk: list[dict[str, Any
             )
             lines[key] = (await session.execute(first)).scalar_one()
         for row in repeated:
-            row.update(status="rejected", household_id=None, case_id=None,
-                       id_number_encrypted=None, reasons=[{
-                           "code": "duplicate_row", "field": "id_number",
-                           "message": "The same person and risk as line "
-                           f"{lines[row['id_digest'], row['risk_type']]}."}])  # fmt: skip
+            row.update(
+                status="rejected",
+                household_id=None,
+                case_id=None,
+                id_number_encrypted=None,
+                reasons=[
+                    {
+                        "code": "duplicate_row",
+                        "field": "id_number",
+                        "message": "The same person and risk as line "
+                        f"{lines[row['id_digest'], row['risk_type']]}.",
+                    }
+                ],
+            )
     rejected = [r for r in chunk if r["status"] == "rejected"]
     for row in rejected:
         row["id_number_encrypted"] = None
@@ -230,20 +265,29 @@ async def _insert_accepted(session: AsyncSession, rows: list[dict[str, Any]]) ->
         return set((await session.execute(statement, rows)).scalars())
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None
-    await raw.execute("CREATE TEMP TABLE IF NOT EXISTS warning_stage "
-                      "(LIKE department_warning) ON COMMIT DELETE ROWS")  # fmt: skip
+    await raw.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS warning_stage "
+        "(LIKE department_warning) ON COMMIT DELETE ROWS"
+    )
     await raw.execute("TRUNCATE warning_stage")
     await raw.copy_records_to_table("warning_stage", records=_records(rows), columns=COLUMNS)
     names = ", ".join(COLUMNS)
-    move = (f"INSERT INTO department_warning ({names}) SELECT {names} FROM warning_stage "
-            f"ORDER BY line {ON_CONFLICT} RETURNING line")  # fmt: skip
+    move = (
+        f"INSERT INTO department_warning ({names}) SELECT {names} FROM warning_stage "
+        f"ORDER BY line {ON_CONFLICT} RETURNING line"
+    )
     inserted = await raw.fetch(move)
     return {row[0] for row in inserted}
 
 
 def _records(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [tuple(json.dumps(row[c], ensure_ascii=False) if c == "reasons" and row[c]
-                  else row[c] for c in COLUMNS) for row in rows]  # fmt: skip
+    return [
+        tuple(
+            json.dumps(row[c], ensure_ascii=False) if c == "reasons" and row[c] else row[c]
+            for c in COLUMNS
+        )
+        for row in rows
+    ]
 
 
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -284,10 +328,19 @@ async def take(
     earlier = (await session.execute(same)).scalar_one_or_none()
     if earlier is not None:
         return earlier, False
-    batch = WarningBatch(id=str(uuid.uuid4()), source=source, sender=sender,
-                         area_code=principal.area, reference=reference,
-                         format=fmt, encoding=encoding, filename=filename, sha256=sha256,
-                         uploaded_by=principal.sub, uploaded_at=now)  # fmt: skip
+    batch = WarningBatch(
+        id=str(uuid.uuid4()),
+        source=source,
+        sender=sender,
+        area_code=principal.area,
+        reference=reference,
+        format=fmt,
+        encoding=encoding,
+        filename=filename,
+        sha256=sha256,
+        uploaded_by=principal.sub,
+        uploaded_at=now,
+    )
     today = local_date(now)
     try:
         async with session.begin_nested():
@@ -298,8 +351,11 @@ async def take(
                     WarningBatch.reference == reference,
                 )
                 if (await session.execute(taken)).first() is not None:
-                    raise Conflict("batch_reference_reused", f"Batch {reference} was sent before "
-                                   "with other contents.", field="reference")  # fmt: skip
+                    raise Conflict(
+                        "batch_reference_reused",
+                        f"Batch {reference} was sent before with other contents.",
+                        field="reference",
+                    )
             session.add(batch)
             await session.flush()
             ours = select(Area.code).where(
@@ -311,16 +367,19 @@ async def take(
                 count = 0
                 while True:
                     try:
-                        chunk = await asyncio.to_thread(_prepare, rows, villages, today,
-                                                        settings, batch.id)  # fmt: skip
+                        chunk = await asyncio.to_thread(
+                            _prepare, rows, villages, today, settings, batch.id
+                        )
                     except parsing.Unreadable as exc:
                         raise Unprocessable(exc.code, exc.detail) from exc
                     if not chunk:
                         break
                     count += len(chunk)
                     if count > MAX_ROWS:
-                        raise Unprocessable("too_many_rows", f"A batch has at most "
-                                            f"{MAX_ROWS:,} rows; split the file.")  # fmt: skip
+                        raise Unprocessable(
+                            "too_many_rows",
+                            f"A batch has at most {MAX_ROWS:,} rows; split the file.",
+                        )
                     await _store(session, batch.id, chunk)
             finally:
                 rows.close()  # the reader lets go of the file before it is closed
@@ -348,18 +407,41 @@ async def visible_batch(session: AsyncSession, principal: Principal, batch_id: s
 
 
 async def summary(session: AsyncSession, batch_ids: list[str]) -> dict[str, dict[str, int]]:
-    rows = (await session.execute(
-        select(DepartmentWarning.batch_id, DepartmentWarning.status, func.count(),
-               func.count(DepartmentWarning.household_id), func.count(DepartmentWarning.case_id))
-        .where(DepartmentWarning.batch_id.in_(batch_ids))
-        .group_by(DepartmentWarning.batch_id, DepartmentWarning.status))).all()  # fmt: skip
-    decided = (await session.execute(
-        select(WarningDisposition.batch_id, WarningDisposition.decision, func.count())
-        .where(WarningDisposition.batch_id.in_(batch_ids))
-        .group_by(WarningDisposition.batch_id, WarningDisposition.decision))).all()  # fmt: skip
-    out = {b: dict.fromkeys(("rows", "accepted", "rejected", "matched_households",
-                             "matched_open_cases", "distributed", "dismissed"), 0)
-           for b in batch_ids}  # fmt: skip
+    rows = (
+        await session.execute(
+            select(
+                DepartmentWarning.batch_id,
+                DepartmentWarning.status,
+                func.count(),
+                func.count(DepartmentWarning.household_id),
+                func.count(DepartmentWarning.case_id),
+            )
+            .where(DepartmentWarning.batch_id.in_(batch_ids))
+            .group_by(DepartmentWarning.batch_id, DepartmentWarning.status)
+        )
+    ).all()
+    decided = (
+        await session.execute(
+            select(WarningDisposition.batch_id, WarningDisposition.decision, func.count())
+            .where(WarningDisposition.batch_id.in_(batch_ids))
+            .group_by(WarningDisposition.batch_id, WarningDisposition.decision)
+        )
+    ).all()
+    out = {
+        b: dict.fromkeys(
+            (
+                "rows",
+                "accepted",
+                "rejected",
+                "matched_households",
+                "matched_open_cases",
+                "distributed",
+                "dismissed",
+            ),
+            0,
+        )
+        for b in batch_ids
+    }
     for batch_id, status, count, households, open_cases in rows:
         into = out[batch_id]
         into["rows"] += count
@@ -383,22 +465,36 @@ async def dispose(
     lines = [item["line"] for item in items]
     if len(set(lines)) != len(lines):
         raise Unprocessable("line_repeated", "Each line is decided once.", field="items")
-    warnings = {w.line: w for w in (await session.execute(
-        select(DepartmentWarning).where(DepartmentWarning.batch_id == batch.id,
-                                        DepartmentWarning.line.in_(lines)))).scalars()}  # fmt: skip
-    problems = [line for line in lines
-                if line not in warnings or warnings[line].status != "accepted"]  # fmt: skip
+    warnings = {
+        w.line: w
+        for w in (
+            await session.execute(
+                select(DepartmentWarning).where(
+                    DepartmentWarning.batch_id == batch.id, DepartmentWarning.line.in_(lines)
+                )
+            )
+        ).scalars()
+    }
+    problems = [
+        line for line in lines if line not in warnings or warnings[line].status != "accepted"
+    ]
     if problems:
-        raise Unprocessable("warning_not_accepted", "No accepted warning on line(s) "
-                            + ", ".join(map(str, problems)) + ".", lines=problems)  # fmt: skip
+        raise Unprocessable(
+            "warning_not_accepted",
+            "No accepted warning on line(s) " + ", ".join(map(str, problems)) + ".",
+            lines=problems,
+        )
     taken = select(WarningDisposition.line).where(
         WarningDisposition.batch_id == batch.id, WarningDisposition.line.in_(lines)
     )
     decided = (await session.execute(taken)).scalars()
     again = sorted(decided)
     if again:
-        raise Conflict("warning_already_decided", "Already decided: line(s) "
-                       + ", ".join(map(str, again)) + ".", lines=again)  # fmt: skip
+        raise Conflict(
+            "warning_already_decided",
+            "Already decided: line(s) " + ", ".join(map(str, again)) + ".",
+            lines=again,
+        )
     cipher = cipher_for(settings.field_keys)
     step = CURRENT_WORKFLOW.step(OPEN_ACTIONS[Channel.department_flagged], "new")
     assert step is not None
@@ -406,25 +502,37 @@ async def dispose(
     for item in items:
         warning = warnings[item["line"]]
         risk = item.get("risk_type") or warning.risk_type
-        disposition = WarningDisposition(batch_id=batch.id, line=warning.line,
-                                         decision=item["decision"], risk_type=risk,
-                                         reason=item.get("reason"), decided_by=principal.sub,
-                                         decided_at=now)  # fmt: skip
+        disposition = WarningDisposition(
+            batch_id=batch.id,
+            line=warning.line,
+            decision=item["decision"],
+            risk_type=risk,
+            reason=item.get("reason"),
+            decided_by=principal.sub,
+            decided_at=now,
+        )
         if item["decision"] == "distributed":
-            assert warning.id_digest and warning.id_number_encrypted and warning.village_code
-            number = cipher.decrypt(warning.id_number_encrypted, context(
-                "department_warning", f"{batch.id}:{warning.line}", "id_number"))  # fmt: skip
+            assert warning.id_digest
+            assert warning.id_number_encrypted
+            assert warning.village_code
+            number = cipher.decrypt(
+                warning.id_number_encrypted,
+                context("department_warning", f"{batch.id}:{warning.line}", "id_number"),
+            )
             household = await _household(session, warning, number, now, settings)
-            report = {"channel": Channel.department_flagged.value,
-                      "source": f"{batch.source}:{batch.sender}:{batch.id}:{warning.line}",
-                      "description": warning.description, "risk_type": risk}  # fmt: skip
+            report = {
+                "channel": Channel.department_flagged.value,
+                "source": f"{batch.source}:{batch.sender}:{batch.id}:{warning.line}",
+                "description": warning.description,
+                "risk_type": risk,
+            }
             snap, attached = await cases.report_on_household(
-                session, principal, household, report, CURRENT_WORKFLOW, step, now)  # fmt: skip
+                session, principal, household, report, CURRENT_WORKFLOW, step, now
+            )
             township = household.village_code[:9]
             if not attached:
                 payload = {"township_code": township, "note": item.get("reason")}
-                await cases.fire_on_held(session, snap, "distribute", payload, principal,
-                                                now)  # fmt: skip
+                await cases.fire_on_held(session, snap, "distribute", payload, principal, now)
             disposition.case_id, disposition.attached = snap.id, attached
             disposition.township_code = township
         session.add(disposition)
@@ -434,15 +542,22 @@ async def dispose(
 
 
 async def _household(
-    session: AsyncSession, warning: DepartmentWarning, number: str, now: datetime,
+    session: AsyncSession,
+    warning: DepartmentWarning,
+    number: str,
+    now: datetime,
     settings: Settings,
-) -> Household:  # fmt: skip
+) -> Household:
     """The person's registered household; else one registered from the warning, the person as
     its head (the village corrects it when it verifies)."""
     index = blind.blind_of(settings)
     household = await household_of_person(session, index.candidates(number))
     if household is not None:
         return household
-    body = HouseholdIn(head_name=warning.name or "", head_id_number=number,
-                       village_code=warning.village_code or "", size=1)  # fmt: skip
+    body = HouseholdIn(
+        head_name=warning.name or "",
+        head_id_number=number,
+        village_code=warning.village_code or "",
+        size=1,
+    )
     return await cases.insert_household(session, body, index.digest(number), now, settings)

@@ -14,6 +14,7 @@ from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.cases import repository as cases_repo
 from app.cases import service as cases
+from app.cases import snapshot as case_snapshot
 from app.cases.models import Case
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, NotFound
@@ -54,8 +55,13 @@ class EliminationRoundOut(BaseModel):
 
 
 def _out(row: EliminationRound) -> EliminationRoundOut:
-    return EliminationRoundOut(id=row.id, area_code=row.area_code, opened_at=row.opened_at,
-                    opened_by=row.opened_by, reason=row.reason)  # fmt: skip
+    return EliminationRoundOut(
+        id=row.id,
+        area_code=row.area_code,
+        opened_at=row.opened_at,
+        opened_by=row.opened_by,
+        reason=row.reason,
+    )
 
 
 @router.post("", response_model=EliminationRoundOut, status_code=status.HTTP_201_CREATED)
@@ -66,8 +72,13 @@ async def open_round(
     permit(principal, Permission.elimination_round_open)
     if not principal.covers(body.area):
         raise Forbidden("area_forbidden", f"{body.area} is outside your area.")
-    row = EliminationRound(id=str(uuid.uuid4()), area_code=body.area, opened_at=clock.now(),
-                           opened_by=principal.sub, reason=body.reason)  # fmt: skip
+    row = EliminationRound(
+        id=str(uuid.uuid4()),
+        area_code=body.area,
+        opened_at=clock.now(),
+        opened_by=principal.sub,
+        reason=body.reason,
+    )
     session.add(row)
     return _out(row)
 
@@ -80,8 +91,9 @@ async def get_round(
     criteria it misses, already in the elimination procedure, or eliminated since it opened."""
     now = clock.now()
     row = await session.get(EliminationRound, round_id)
-    if row is None or not (row.area_code.startswith(principal.area)
-                           or principal.area.startswith(row.area_code)):  # fmt: skip
+    if row is None or not (
+        row.area_code.startswith(principal.area) or principal.area.startswith(row.area_code)
+    ):
         raise NotFound("round_not_found", f"No elimination round {round_id}.")
     permit(principal, Permission.elimination_round_read)
     query = (
@@ -100,7 +112,7 @@ async def get_round(
     in_effect = await policies.in_effect(session, now)
     await policies.ensure_loaded(session, {case.policy_version for case, _ in rows})
     for case, household in rows:
-        snap = cases.Snapshot.of(case)
+        snap = case_snapshot.Snapshot.of(case)
         unmet: list[str] = []
         if case.state == "risk_eliminated":
             eliminated_at = (snap.facts.get("elimination") or {}).get("eliminated_at")
@@ -112,12 +124,20 @@ async def get_round(
         else:
             unmet = await cases.elimination_unmet(session, snap, now, in_effect)
             standing = "not_ready" if unmet else "ready"
-        households.append(RoundHousehold(
-            case_id=case.id, head_name=household.head_name, village_code=case.area_code,
-            state=case.state, standing=standing, unmet=unmet,
-        ))  # fmt: skip
+        households.append(
+            RoundHousehold(
+                case_id=case.id,
+                head_name=household.head_name,
+                village_code=case.area_code,
+                state=case.state,
+                standing=standing,
+                unmet=unmet,
+            )
+        )
     out = _out(row)
     out.households = households
-    out.counts = {s: sum(h.standing == s for h in households)
-                  for s in ("ready", "not_ready", "in_procedure", "eliminated")}  # fmt: skip
+    out.counts = {
+        s: sum(h.standing == s for h in households)
+        for s in ("ready", "not_ready", "in_procedure", "eliminated")
+    }
     return out

@@ -81,11 +81,16 @@ def _problems(current: dict[str, Any], body: CorrectionIn) -> list[dict[str, str
             refuse(f"{where}.national", "An item is listed twice.")
         known, given = set(current[name]["items"]), set(change.items)
         if known - given:
-            refuse(f"{where}.items", f"Every identifier maps to an item; missing: "
-                   f"{', '.join(sorted(known - given))}.")  # fmt: skip
+            refuse(
+                f"{where}.items",
+                f"Every identifier maps to an item; missing: {', '.join(sorted(known - given))}.",
+            )
         if given - known:
-            refuse(f"{where}.items", f"No such identifier: {', '.join(sorted(given - known))} "
-                   "(the service's identifiers change with a release only).")  # fmt: skip
+            refuse(
+                f"{where}.items",
+                f"No such identifier: {', '.join(sorted(given - known))} "
+                "(the service's identifiers change with a release only).",
+            )
         for identifier, item in change.items.items():
             for value in item.values() if isinstance(item, dict) else [item]:
                 if value not in change.national:
@@ -95,9 +100,12 @@ def _problems(current: dict[str, Any], body: CorrectionIn) -> list[dict[str, str
 
 async def current(session: AsyncSession) -> CodeListCorrection | None:
     """The newest correction of this release's lists, if any."""
-    query = (select(CodeListCorrection)
-             .where(CodeListCorrection.base_version == labels.CODE_LISTS_VERSION)
-             .order_by(CodeListCorrection.number.desc()).limit(1))  # fmt: skip
+    query = (
+        select(CodeListCorrection)
+        .where(CodeListCorrection.base_version == labels.CODE_LISTS_VERSION)
+        .order_by(CodeListCorrection.number.desc())
+        .limit(1)
+    )
     return (await session.execute(query)).scalar_one_or_none()
 
 
@@ -108,8 +116,10 @@ async def ensure_current(session: AsyncSession, *, fresh: bool = True) -> None:
     if not fresh and now - _checked["at"] < CHECK_EVERY:
         return
     newest = await session.scalar(
-        select(func.max(CodeListCorrection.number))
-        .where(CodeListCorrection.base_version == labels.CODE_LISTS_VERSION))  # fmt: skip
+        select(func.max(CodeListCorrection.number)).where(
+            CodeListCorrection.base_version == labels.CODE_LISTS_VERSION
+        )
+    )
     _checked["at"] = now
     if (newest or 0) == _checked["number"]:
         return
@@ -132,26 +142,36 @@ async def correct(
     lists = copy.deepcopy(before.lists if before else labels.RELEASED)
     found = _problems(lists, body)
     if found:
-        raise Unprocessable("code_list_invalid", "The correction does not hold: "
-                            f"{'; '.join(p['message'] for p in found)}", errors=found)  # fmt: skip
+        raise Unprocessable(
+            "code_list_invalid",
+            f"The correction does not hold: {'; '.join(p['message'] for p in found)}",
+            errors=found,
+        )
     for name, change in body.lists.items():
         spec = lists[name]
         spec["national"], spec["items"] = change.national, change.items
         spec.pop("provisional", None)  # the city has said what the national list is
         if "retired" in spec:  # a stage's item that left the list goes out empty
-            spec["retired"] = {k: v if v in change.national else ""
-                               for k, v in spec["retired"].items()}  # fmt: skip
+            spec["retired"] = {
+                k: v if v in change.national else "" for k, v in spec["retired"].items()
+            }
     last = await session.scalar(select(func.max(CodeListCorrection.number)))
     row = CodeListCorrection(
-        number=(last or 0) + 1, base_version=labels.CODE_LISTS_VERSION,
-        lists=lists, changed=sorted(body.lists), created_at=now, created_by=principal.sub,
+        number=(last or 0) + 1,
+        base_version=labels.CODE_LISTS_VERSION,
+        lists=lists,
+        changed=sorted(body.lists),
+        created_at=now,
+        created_by=principal.sub,
         reason=body.reason,
-    )  # fmt: skip
+    )
     try:
         async with session.begin_nested():
             session.add(row)
     except IntegrityError as exc:
-        raise Conflict("code_list_correction_concurrent", "Another correction was written at "
-                       "the same moment; read the lists again and resend.") from exc  # fmt: skip
+        raise Conflict(
+            "code_list_correction_concurrent",
+            "Another correction was written at the same moment; read the lists again and resend.",
+        ) from exc
     await ensure_current(session)
     return row

@@ -70,11 +70,19 @@ def seal_numbers(cipher: FieldCipher, case_id: str, household: Any, members: Seq
     def opened(token: str | None, table: str, row: str, column: str) -> str | None:
         return cipher.decrypt(token, context(table, row, column)) if token else None
 
-    return cipher.encrypt(place_values(
-        opened(household.phone_encrypted, "household", household.id, "phone"),
-        [(cipher.decrypt(m.id_number_encrypted, context("member", m.id, "id_number")),
-          opened(m.phone_encrypted, "member", m.id, "phone")) for m in members],
-    ), numbers_context(case_id))  # fmt: skip
+    return cipher.encrypt(
+        place_values(
+            opened(household.phone_encrypted, "household", household.id, "phone"),
+            [
+                (
+                    cipher.decrypt(m.id_number_encrypted, context("member", m.id, "id_number")),
+                    opened(m.phone_encrypted, "member", m.id, "phone"),
+                )
+                for m in members
+            ],
+        ),
+        numbers_context(case_id),
+    )
 
 
 def filled(case_id: bytes, numbers: bytes, text: bytes, cipher: FieldCipher) -> list[bytes]:
@@ -144,15 +152,31 @@ def member_sources(member: Any, head_sex: str | None = None) -> dict[str, Any]:
     }
 
 
-MEMBER_FLAGS = ("employee_medical_insurance", "critical_illness_insurance", "resident_pension",
-                "employee_pension", "medical_assistance")  # fmt: skip
-MEMBER_TEXT = ("work_place", "employment_channel", "public_welfare_post", "public_welfare_months",
-               "out_of_school_reason")  # fmt: skip
+MEMBER_FLAGS = (
+    "employee_medical_insurance",
+    "critical_illness_insurance",
+    "resident_pension",
+    "employee_pension",
+    "medical_assistance",
+)
+MEMBER_TEXT = (
+    "work_place",
+    "employment_channel",
+    "public_welfare_post",
+    "public_welfare_months",
+    "out_of_school_reason",
+)
 HOUSEHOLD_FLAGS = ("has_power", "road_hardened", "sanitary_toilet")
 HOUSEHOLD_NUMBERS = (
-    "house_area", "main_road_distance", "farmland_area", "forest_area", "returned_forest_area",
-    "orchard_area", "pasture_area", "water_area",
-)  # fmt: skip
+    "house_area",
+    "main_road_distance",
+    "farmland_area",
+    "forest_area",
+    "returned_forest_area",
+    "orchard_area",
+    "pasture_area",
+    "water_area",
+)
 
 
 def _text(value: Any) -> str:
@@ -170,9 +194,17 @@ def member_fields(member: Any, head_sex: str | None = None) -> dict[str, Any]:
     }
 
 
-COMPOSED = ("county_name", "township_name", "village_name", "household_number",
-            "household_phone", "member_uninsured", "after_member_uninsured", *HOUSEHOLD_FLAGS,
-            *HOUSEHOLD_NUMBERS)  # fmt: skip
+COMPOSED = (
+    "county_name",
+    "township_name",
+    "village_name",
+    "household_number",
+    "household_phone",
+    "member_uninsured",
+    "after_member_uninsured",
+    *HOUSEHOLD_FLAGS,
+    *HOUSEHOLD_NUMBERS,
+)
 """Household sources :func:`compose` fills from the areas, the registry and the members."""
 BY_SOURCE = {c.source: c.name for c in sheet.HOUSEHOLD if c.source in COMPOSED}
 
@@ -257,9 +289,14 @@ async def keep(session: AsyncSession, case: Any) -> None:
     household = await session.get(Household, case.household_id)
     numbers = seal_numbers(cipher_for(session.info["field_keys"]), case.id, household, members)
     flags = quality.flags(document, local_date(case.updated_at))  # on the dict, not re-parsed
-    values = {"version": case.version, "area_code": case.area_code, "document": as_text(document),
-              "numbers": numbers, "sheet_version": corrections.stamp(),
-              "quality": quality.joined(flags)}  # fmt: skip
+    values = {
+        "version": case.version,
+        "area_code": case.area_code,
+        "document": as_text(document),
+        "numbers": numbers,
+        "sheet_version": corrections.stamp(),
+        "quality": quality.joined(flags),
+    }
     found = await session.execute(
         update(NationalDocument).where(NationalDocument.case_id == case.id).values(**values)
     )
@@ -276,16 +313,25 @@ async def build(
     household = await session.get(Household, household_id)
     assert household is not None
     county, township, village = aliased(Area), aliased(Area), aliased(Area)
-    names = (await session.execute(
-        select(county.name, township.name, village.name)
-        .select_from(village)
-        .outerjoin(township, township.code == func.substr(village.code, 1, 9))
-        .outerjoin(county, county.code == func.substr(village.code, 1, 6))
-        .where(village.code == household.village_code))).first()  # fmt: skip
+    names = (
+        await session.execute(
+            select(county.name, township.name, village.name)
+            .select_from(village)
+            .outerjoin(township, township.code == func.substr(village.code, 1, 9))
+            .outerjoin(county, county.code == func.substr(village.code, 1, 6))
+            .where(village.code == household.village_code)
+        )
+    ).first()
     in_order = (Member.relation != "head", Member.birth_date, Member.id)
-    members = (await session.execute(
-        select(Member).where(Member.household_id == household_id).order_by(*in_order)
-    )).scalars().all()  # fmt: skip
+    members = (
+        (
+            await session.execute(
+                select(Member).where(Member.household_id == household_id).order_by(*in_order)
+            )
+        )
+        .scalars()
+        .all()
+    )
     areas = (names[0], names[1], names[2]) if names else (None, None, None)
     return document_of(case_id, record, household, areas, members), members
 

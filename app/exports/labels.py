@@ -63,15 +63,21 @@ def apply(lists: dict[str, Any], active: str) -> None:
     global ACTIVE
     _refill(CODE_LISTS, lists)
     _refill(NATIONAL, {spec["column"]: frozenset(spec["national"]) for spec in lists.values()})
-    for target, name in ((MONITORING_TYPE, "monitoring_type"), (RISK_TYPE, "risk_type"),
-                         (HOUSEHOLD_TYPE, "household_type"),
-                         (ELIMINATION_METHOD, "elimination_method"),
-                         (NATURAL_DISASTER_KIND, "natural_disaster_kind"), (SEX, "sex"),
-                         (EDUCATION, "education"), (HEALTH, "health"),
-                         (LABOUR_SKILL, "labour_skill")):  # fmt: skip
+    for target, name in (
+        (MONITORING_TYPE, "monitoring_type"),
+        (RISK_TYPE, "risk_type"),
+        (HOUSEHOLD_TYPE, "household_type"),
+        (ELIMINATION_METHOD, "elimination_method"),
+        (NATURAL_DISASTER_KIND, "natural_disaster_kind"),
+        (SEX, "sex"),
+        (EDUCATION, "education"),
+        (HEALTH, "health"),
+        (LABOUR_SKILL, "labour_skill"),
+    ):
         _refill(target, _items(name))
-    _refill(RISK_BY_NAME, {**{v: k for k, v in RISK_TYPE.items()},
-                           **lists["risk_type"].get("also", {})})  # fmt: skip
+    _refill(
+        RISK_BY_NAME, {**{v: k for k, v in RISK_TYPE.items()}, **lists["risk_type"].get("also", {})}
+    )
     _refill(SCHOOL_STATUS, {**lists["school_status"]["retired"], **_items("school_status")})
     by_category: dict[str, set[str]] = {}
     for key, item in _items("measure_item").items():
@@ -97,20 +103,41 @@ def relation(identifier: str | None, head_sex: str | None) -> str:
 
 
 REGIONAL_RISK = {
-    "flood": "洪涝", "drought": "干旱", "hail": "冰雹", "earthquake": "地震",
-    "biological": "生物灾害", "wind": "风灾", "traffic_accident": "交通事故",
-    "farm_machinery_injury": "农机伤害", "fire": "火灾", "epidemic": "疫情",
-    "price_fall": "主要农产品价格大幅下跌", "unemployment_rise": "农村劳动力失业明显增多",
-    "industry_project_failure": "产业项目失败", "contract_ended": "合作社、订单农业合同终止",
-    "endemic_disease_village": "地方病村", "empty_nest_village": "空巢老人村",
-}  # fmt: skip
+    "flood": "洪涝",
+    "drought": "干旱",
+    "hail": "冰雹",
+    "earthquake": "地震",
+    "biological": "生物灾害",
+    "wind": "风灾",
+    "traffic_accident": "交通事故",
+    "farm_machinery_injury": "农机伤害",
+    "fire": "火灾",
+    "epidemic": "疫情",
+    "price_fall": "主要农产品价格大幅下跌",
+    "unemployment_rise": "农村劳动力失业明显增多",
+    "industry_project_failure": "产业项目失败",
+    "contract_ended": "合作社、订单农业合同终止",
+    "endemic_disease_village": "地方病村",
+    "empty_nest_village": "空巢老人村",
+}
 SCREENING_RESULT = {"no_risk": "未发现风险", "risk_found": "发现风险"}
 SCREENING_KIND = {"routine": "日常排查", "campaign": "集中排查", "regional_alert": "区域性风险排查"}
 MEASURE_CATEGORY = {
-    "industry": "产业帮扶", "employment": "就业帮扶", "public_welfare_post": "公益性岗位",
-    "finance": "金融帮扶", "health": "健康帮扶", "education": "教育帮扶",
-    "housing_safety": "住房安全保障", "drinking_water": "饮水安全保障",
-    "social_security": "综合保障", "aspiration_skills": "扶志扶智", "pairing": "包保帮扶",
-    "social_assistance": "社会帮扶", "fund": "资金支持", "compulsory_education": "义务教育保障",
-    "relocation": "搬迁", "living_conditions": "生产生活条件改善", "infrastructure": "基础设施建设",
-}  # fmt: skip
+    "industry": "产业帮扶",
+    "employment": "就业帮扶",
+    "public_welfare_post": "公益性岗位",
+    "finance": "金融帮扶",
+    "health": "健康帮扶",
+    "education": "教育帮扶",
+    "housing_safety": "住房安全保障",
+    "drinking_water": "饮水安全保障",
+    "social_security": "综合保障",
+    "aspiration_skills": "扶志扶智",
+    "pairing": "包保帮扶",
+    "social_assistance": "社会帮扶",
+    "fund": "资金支持",
+    "compulsory_education": "义务教育保障",
+    "relocation": "搬迁",
+    "living_conditions": "生产生活条件改善",
+    "infrastructure": "基础设施建设",
+}

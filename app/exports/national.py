@@ -61,8 +61,11 @@ DOCUMENTS = """SELECT d.case_id, d.quality, d.numbers, d.document FROM national_
     JOIN national_document d ON d.case_id = i.case_id WHERE i.batch_number = :number"""
 SENT = SELECTION.format(
     columns="d.case_id || E'\\t' || d.version || E'\\t' || coalesce(d.quality, '') || E'\\t' "
-            "|| d.numbers || E'\\t' || d.document",
-    area="$1", after="$2", to="$3")  # fmt: skip
+    "|| d.numbers || E'\\t' || d.document",
+    area="$1",
+    after="$2",
+    to="$3",
+)
 """PostgreSQL: the selection and the documents in one statement, ``case id, version, quality
 flags, sealed numbers, document`` joined by tabs; the items are written from what it sent,
 and the flags counted as it goes (:attr:`Tally.quality`)."""
@@ -99,9 +102,10 @@ def _runs() -> list[Run]:
             runs[-1][1].append(name)
         else:
             runs.append((personal, [name]))
-    return [(personal, tuple(names),
-             tuple(i for i, name in enumerate(names) if name in sheet.NUMBERS))
-            for personal, names in runs]  # fmt: skip
+    return [
+        (personal, tuple(names), tuple(i for i, name in enumerate(names) if name in sheet.NUMBERS))
+        for personal, names in runs
+    ]
 
 
 RUNS = _runs()
@@ -185,8 +189,9 @@ class ItemWriter:
             # contents until a full collection, some 50 MB per export of a million
             while (rows := await self.queue.get()) is not None:
                 columns = ["batch_number", "case_id", "version"]
-                await driver.copy_to_table("national_export_item", source=memoryview(rows),
-                                           columns=columns)  # fmt: skip
+                await driver.copy_to_table(
+                    "national_export_item", source=memoryview(rows), columns=columns
+                )
 
         self.task = asyncio.create_task(write())
 
@@ -325,8 +330,9 @@ async def _blocks(
                         if flags:
                             kept = flags.encode()
                             tally.quality[kept] = tally.quality.get(kept, 0) + 1
-                        parts += document.filled(case_id.encode(), numbers.encode(),
-                                                 stored.encode(), cipher)  # fmt: skip
+                        parts += document.filled(
+                            case_id.encode(), numbers.encode(), stored.encode(), cipher
+                        )
                         parts.append(b"\n")
                     await add(parts, len(partition), sum(map(len, parts)))
             await flush()
@@ -412,7 +418,8 @@ async def _copy(
     sealed numbers into it."""
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None and batch.items is not None
+    assert driver is not None
+    assert batch.items is not None
     rows, items = CopyRows(), batch.items
 
     async def sink(data: bytes) -> None:
@@ -422,8 +429,9 @@ async def _copy(
         await add(parts, len(cut), size)
 
     params = batch.params
-    await driver.copy_from_query(SENT, params["area"], params["after"], params["to"],
-                                 output=sink, format="binary")  # fmt: skip
+    await driver.copy_from_query(
+        SENT, params["area"], params["after"], params["to"], output=sink, format="binary"
+    )
     rows.close()
 
 

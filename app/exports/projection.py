@@ -20,15 +20,33 @@ from app.exports import labels, sheet
 from workflows.calendar import SHANGHAI
 from workflows.income import income_figures
 
-INCOMES = ("wage_income", "business_income", "property_income", "transfer_income",
-           "business_expense", "insurance_claims", "compliant_out_of_pocket")  # fmt: skip
+INCOMES = (
+    "wage_income",
+    "business_income",
+    "property_income",
+    "transfer_income",
+    "business_expense",
+    "insurance_claims",
+    "compliant_out_of_pocket",
+)
 DEVELOPMENT = ("industry", "employment", "finance", "public_welfare_post")
 """开发式帮扶: the measure categories that build the household's own income."""
 OWN_COLUMN = (
-    "industry", "employment", "finance", "public_welfare_post", "health", "education",
-    "compulsory_education", "housing_safety", "drinking_water", "social_security",
-    "social_assistance", "relocation", "living_conditions", "infrastructure",
-)  # fmt: skip
+    "industry",
+    "employment",
+    "finance",
+    "public_welfare_post",
+    "health",
+    "education",
+    "compulsory_education",
+    "housing_safety",
+    "drinking_water",
+    "social_security",
+    "social_assistance",
+    "relocation",
+    "living_conditions",
+    "infrastructure",
+)
 """Measure categories with a column of their own; the others go to 其他备注."""
 SEPARATOR = "；"
 """How the sheet joins several items in one cell."""
@@ -81,8 +99,11 @@ def sources(facts: dict[str, Any], state: str | None = None) -> dict[str, Any]:
         by_category.setdefault(measure["category"], []).append(named)
         if measure["category"] == "public_welfare_post" and measure.get("national_item"):
             post_notes.append(measure["content"])  # the post in the measure's own words
-    others = [f"{labels.MEASURE_CATEGORY.get(c, c)}：{SEPARATOR.join(items)}"
-              for c, items in by_category.items() if c not in OWN_COLUMN]  # fmt: skip
+    others = [
+        f"{labels.MEASURE_CATEGORY.get(c, c)}：{SEPARATOR.join(items)}"
+        for c, items in by_category.items()
+        if c not in OWN_COLUMN
+    ]
     elimination = facts.get("elimination") or {}
     after = elimination.get("income_after") or {}
     out: dict[str, Any] = {

@@ -29,8 +29,13 @@ STUDYING: dict[str, str] = {}
 
 def _studying() -> None:
     STUDYING.clear()
-    STUDYING.update({item: grade for grade, item in labels.SCHOOL_STATUS.items()
-                     if item and grade in SCHOOL_AGES})  # fmt: skip
+    STUDYING.update(
+        {
+            item: grade
+            for grade, item in labels.SCHOOL_STATUS.items()
+            if item and grade in SCHOOL_AGES
+        }
+    )
 
 
 _studying()
@@ -93,41 +98,76 @@ def _schooling_age(document: dict[str, Any], day: date) -> bool:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("risk_type_missing", "监测对象未标注致贫/返贫风险",
-         "A monitored household names no risk type.",
-         lambda d, _: not _risks(d)),
-    Rule("lack_of_labour_with_able_members", "标注“缺劳动力”但家庭有劳动力",
-         "缺劳动力 is named while a member is skilled or ordinary labour.",
-         lambda d, _: "缺劳动力" in _risks(d)
-         and any(m.get("劳动技能") in ABLE for m in _members(d))),
-    Rule("illness_without_ill_member", "标注“因病”但无患病成员",
-         "因病 is named while no member has a chronic or serious illness.",
-         lambda d, _: "因病" in _risks(d)
-         and not any(m.get("健康状况") in ILL for m in _members(d))),
-    Rule("disability_without_disabled_member", "标注“因残”但无残疾成员",
-         "因残 is named while no member is disabled.",
-         lambda d, _: "因残" in _risks(d) and not any(m.get("健康状况") == "残疾"
-                                                     for m in _members(d))),
-    Rule("schooling_without_student", "标注“因学”但无在校生",
-         "因学 is named while no member is at school.",
-         lambda d, _: "因学" in _risks(d)
-         and not any(m.get("在校生状况") in STUDYING for m in _members(d))),
-    Rule("dibao_without_recipient", "综合保障含低保但无成员享受低保",
-         "综合保障 names 低保 while no member receives it.",
-         lambda d, _: "低保" in (d.get("综合保障") or "")
-         and not any(m.get("享受低保政策情况") == "是" for m in _members(d))),
-    Rule("eliminated_without_after_fields", "已消除风险但缺风险消除后收入",
-         "Eliminated without the 风险消除后 income.",
-         lambda d, _: d.get("风险是否已消除") == "是" and not d.get("风险消除后家庭人均纯收入")),
-    Rule("eliminated_too_soon", "识别不满6个月即消除风险",
-         "Eliminated less than 6 months after identification.", _too_soon),
-    Rule("member_age_against_labour", "未满16周岁成员登记为有劳动能力",
-         "A member under 16 is registered with labour (checked at the report's date).",
-         _under_age_labour),
-    Rule("member_age_against_schooling", "成员年龄与在校生状况不符",
-         "A member's age is outside their stage of schooling (checked at the report's date).",
-         _schooling_age),
-)  # fmt: skip
+    Rule(
+        "risk_type_missing",
+        "监测对象未标注致贫/返贫风险",
+        "A monitored household names no risk type.",
+        lambda d, _: not _risks(d),
+    ),
+    Rule(
+        "lack_of_labour_with_able_members",
+        "标注“缺劳动力”但家庭有劳动力",
+        "缺劳动力 is named while a member is skilled or ordinary labour.",
+        lambda d, _: (
+            "缺劳动力" in _risks(d) and any(m.get("劳动技能") in ABLE for m in _members(d))
+        ),
+    ),
+    Rule(
+        "illness_without_ill_member",
+        "标注“因病”但无患病成员",
+        "因病 is named while no member has a chronic or serious illness.",
+        lambda d, _: "因病" in _risks(d) and not any(m.get("健康状况") in ILL for m in _members(d)),
+    ),
+    Rule(
+        "disability_without_disabled_member",
+        "标注“因残”但无残疾成员",
+        "因残 is named while no member is disabled.",
+        lambda d, _: (
+            "因残" in _risks(d) and not any(m.get("健康状况") == "残疾" for m in _members(d))
+        ),
+    ),
+    Rule(
+        "schooling_without_student",
+        "标注“因学”但无在校生",
+        "因学 is named while no member is at school.",
+        lambda d, _: (
+            "因学" in _risks(d) and not any(m.get("在校生状况") in STUDYING for m in _members(d))
+        ),
+    ),
+    Rule(
+        "dibao_without_recipient",
+        "综合保障含低保但无成员享受低保",
+        "综合保障 names 低保 while no member receives it.",
+        lambda d, _: (
+            "低保" in (d.get("综合保障") or "")
+            and not any(m.get("享受低保政策情况") == "是" for m in _members(d))
+        ),
+    ),
+    Rule(
+        "eliminated_without_after_fields",
+        "已消除风险但缺风险消除后收入",
+        "Eliminated without the 风险消除后 income.",
+        lambda d, _: d.get("风险是否已消除") == "是" and not d.get("风险消除后家庭人均纯收入"),
+    ),
+    Rule(
+        "eliminated_too_soon",
+        "识别不满6个月即消除风险",
+        "Eliminated less than 6 months after identification.",
+        _too_soon,
+    ),
+    Rule(
+        "member_age_against_labour",
+        "未满16周岁成员登记为有劳动能力",
+        "A member under 16 is registered with labour (checked at the report's date).",
+        _under_age_labour,
+    ),
+    Rule(
+        "member_age_against_schooling",
+        "成员年龄与在校生状况不符",
+        "A member's age is outside their stage of schooling (checked at the report's date).",
+        _schooling_age,
+    ),
+)
 BY_CODE = {rule.code: rule for rule in RULES}
 
 

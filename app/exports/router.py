@@ -18,20 +18,21 @@ from sqlalchemy import and_, case, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from app.access_log.ledgers import log_ledger_read
-from app.access_log.models import AccessLogEntry
+from app.access_log import record as access_log
+from app.access_log.record import log_ledger_read
 from app.areas.models import Area
 from app.audit import log
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit, scope_within
-from app.cases import service as cases
+from app.cases import views as case_views
 from app.cases.models import Case
 from app.cases.repository import in_area
+from app.core import workbook
 from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import NotFound, Unprocessable, declares
 from app.core.limits import MAX_INT
-from app.exports import corrections, document, labels, national, quality, sheet, workbook
+from app.exports import corrections, document, labels, national, quality, sheet
 from app.exports.models import (
     CodeListCorrection,
     ExportBatch,
@@ -82,9 +83,13 @@ def _batch_out(batch: ExportBatch) -> ExportBatchOut:
 @router.get(
     "/exports/national",
     response_class=StreamingResponse,
-    responses={200: {"content": {m: {} for m in MEDIA.values()},
-                     "description": "The cases changed since the cursor, streamed."}},
-)  # fmt: skip
+    responses={
+        200: {
+            "content": {m: {} for m in MEDIA.values()},
+            "description": "The cases changed since the cursor, streamed.",
+        }
+    },
+)
 async def national_export(
     request: Request,
     principal: CurrentPrincipal,
@@ -131,13 +136,19 @@ async def national_export(
             )
             after = last.to_index - 1 if last else -1
         if after >= to:
-            raise Unprocessable("cursor_ahead", f"The log holds {to} entries; after={after} is "
-                                "beyond it.")  # fmt: skip
+            raise Unprocessable(
+                "cursor_ahead", f"The log holds {to} entries; after={after} is beyond it."
+            )
         # logged before a single ID number leaves
-        session.add(AccessLogEntry(at=started, actor_sub=principal.sub,
-                                   actor_role=principal.role.value, actor_area=principal.area,
-                                   record_type="national_export", record_id=batch_id,
-                                   fields=["id_number"], purpose=purpose))  # fmt: skip
+        access_log.record(
+            session,
+            principal,
+            "national_export",
+            batch_id,
+            fields=["id_number"],
+            purpose=purpose,
+            at=started,
+        )
     cipher = cipher_for(settings.field_keys)
     async with sessions() as session:
         area_name = await session.scalar(select(Area.name).where(Area.code == principal.area))
@@ -152,42 +163,60 @@ async def national_export(
     async def body() -> AsyncIterator[bytes]:
         digest, tally = hashlib.sha256(), national.Tally()
         async with sessions() as writer, writer.begin():
-            batch = national.Batch(await _next_number(writer), {
-                "area": principal.area + "%", "after": after, "to": to},
-                deferred=format != "jsonl")  # fmt: skip
+            batch = national.Batch(
+                await _next_number(writer),
+                {"area": principal.area + "%", "after": after, "to": to},
+                deferred=format != "jsonl",
+            )
             hashed: asyncio.Future[None] | None = None
             async with national.reading(sessions, writer, batch) as reader:
-                async for chunk in _render(reader, batch, format, encoding, cipher, tally,
-                                           caption):  # fmt: skip
+                async for chunk in _render(reader, batch, format, encoding, cipher, tally, caption):
                     if hashed is not None:
                         await hashed
                     # hashlib lets go of the GIL: the digest runs beside the next block's work
-                    hashed = asyncio.get_running_loop().run_in_executor(None, digest.update,
-                                                                        chunk)  # fmt: skip
+                    hashed = asyncio.get_running_loop().run_in_executor(None, digest.update, chunk)
                     yield chunk
                 if hashed is not None:
                     await hashed
-            writer.add(ExportBatch(id=batch_id, number=batch.number, after_index=after,
-                                   to_index=to, format=format, encoding=encoding,
-                                   cases=tally.cases, rows=tally.rows,
-                                   sha256=digest.hexdigest(), created_by=principal.sub,
-                                   started_at=started, completed_at=clock.now(),
-                                   quality=tally.flagged()))  # fmt: skip
+            writer.add(
+                ExportBatch(
+                    id=batch_id,
+                    number=batch.number,
+                    after_index=after,
+                    to_index=to,
+                    format=format,
+                    encoding=encoding,
+                    cases=tally.cases,
+                    rows=tally.rows,
+                    sha256=digest.hexdigest(),
+                    created_by=principal.sub,
+                    started_at=started,
+                    completed_at=clock.now(),
+                    quality=tally.flagged(),
+                )
+            )
 
     extension = {"jsonl": "jsonl", "csv": "csv", "xlsx": "xlsx"}[format]
     media = MEDIA[format] + (f"; charset={encoding}" if format == "csv" else "")
-    return StreamingResponse(body(), media_type=media, headers={
-        "Content-Disposition": f'attachment; filename="national-{batch_id}.{extension}"',
-        "X-Export-Batch": batch_id, "X-Export-After": str(after), "X-Export-To": str(to),
-    })  # fmt: skip
+    return StreamingResponse(
+        body(),
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="national-{batch_id}.{extension}"',
+            "X-Export-Batch": batch_id,
+            "X-Export-After": str(after),
+            "X-Export-To": str(to),
+        },
+    )
 
 
 async def _next_number(session: AsyncSession) -> int:
     """The batch's number; exports run one at a time (PostgreSQL: an advisory lock held to
     the end of the export's transaction; SQLite serialises writers)."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                              {"key": national.EXPORT_LOCK})  # fmt: skip
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": national.EXPORT_LOCK}
+        )
     last = await session.scalar(select(func.max(ExportBatch.number)))
     return (last or 0) + 1
 
@@ -298,24 +327,39 @@ async def acknowledge(
     ids = [item.case_id for item in body.items]
     if len(set(ids)) != len(ids):
         raise Unprocessable("duplicate_case", "A case is acknowledged twice.")
-    known = {c.id: c for c in (await session.execute(
-        select(Case).where(Case.id.in_(ids)))).scalars()}  # fmt: skip
+    known = {
+        c.id: c for c in (await session.execute(select(Case).where(Case.id.in_(ids)))).scalars()
+    }
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise Unprocessable("unknown_case", f"No such case: {', '.join(unknown[:20])}.",
-                            cases=unknown)  # fmt: skip
-    latest = dict((await session.execute(  # batch by batch from this one: there are few
-        select(ExportItem.case_id, func.max(ExportItem.batch_number))
-        .join(ExportBatch, ExportBatch.number == ExportItem.batch_number)
-        .where(ExportBatch.number >= batch.number, ExportItem.case_id.in_(ids))
-        .group_by(ExportItem.case_id))).all())  # fmt: skip
+        raise Unprocessable(
+            "unknown_case", f"No such case: {', '.join(unknown[:20])}.", cases=unknown
+        )
+    latest = dict(
+        (
+            await session.execute(  # batch by batch from this one: there are few
+                select(ExportItem.case_id, func.max(ExportItem.batch_number))
+                .join(ExportBatch, ExportBatch.number == ExportItem.batch_number)
+                .where(ExportBatch.number >= batch.number, ExportItem.case_id.in_(ids))
+                .group_by(ExportItem.case_id)
+            )
+        ).all()
+    )
     outside = [i for i in ids if latest.get(i) != batch.number]
     if outside:
-        raise Unprocessable("case_not_in_batch", "Not sent by this batch (or sent again "
-                            f"since): {', '.join(outside[:20])}.", cases=outside)  # fmt: skip
-    syncs = {s.case_id: s for s in (await session.execute(
-        select(NationalSync).where(NationalSync.case_id.in_(ids))
-        .with_for_update())).scalars()}  # fmt: skip
+        raise Unprocessable(
+            "case_not_in_batch",
+            f"Not sent by this batch (or sent again since): {', '.join(outside[:20])}.",
+            cases=outside,
+        )
+    syncs = {
+        s.case_id: s
+        for s in (
+            await session.execute(
+                select(NationalSync).where(NationalSync.case_id.in_(ids)).with_for_update()
+            )
+        ).scalars()
+    }
     for item in body.items:
         sync = syncs.get(item.case_id) or NationalSync(case_id=item.case_id)
         session.add(sync)
@@ -326,8 +370,11 @@ async def acknowledge(
             await _keep_numbers(session, case.household_id, item)
             await document.keep(session, case)
     statuses = [item.status for item in body.items]
-    return AcknowledgmentsOut(batch_id=body.batch_id, accepted=statuses.count("accepted"),
-                              rejected=statuses.count("rejected"))  # fmt: skip
+    return AcknowledgmentsOut(
+        batch_id=body.batch_id,
+        accepted=statuses.count("accepted"),
+        rejected=statuses.count("rejected"),
+    )
 
 
 async def _keep_numbers(session: AsyncSession, household_id: str, item: Acknowledgment) -> None:
@@ -337,8 +384,10 @@ async def _keep_numbers(session: AsyncSession, household_id: str, item: Acknowle
     for numbered in item.members:
         member = await session.get(Member, numbered.member_id)
         if member is None or member.household_id != household_id:
-            raise Unprocessable("member_not_in_household", f"Member {numbered.member_id} is "
-                                f"not of case {item.case_id}'s household.")  # fmt: skip
+            raise Unprocessable(
+                "member_not_in_household",
+                f"Member {numbered.member_id} is not of case {item.case_id}'s household.",
+            )
         member.member_number = numbered.member_number
 
 
@@ -359,7 +408,7 @@ class SyncOut(BaseModel):
 @router.get("/cases/{case_id}/national-sync", response_model=SyncOut, tags=["exports"])
 async def national_sync(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> SyncOut:
     """Where the case stands with the national system."""
-    snap, _ = await cases.read_case(session, principal, case_id, Permission.export_sync)
+    snap, _ = await case_views.read_case(session, principal, case_id, Permission.export_sync)
     sent = (
         await session.execute(
             select(ExportItem.version, ExportBatch.id, ExportBatch.completed_at)
@@ -372,17 +421,27 @@ async def national_sync(case_id: str, principal: CurrentPrincipal, session: Sess
     if sent is None:
         exportable = await session.get(NationalDocument, case_id) is not None
         status = "pending" if exportable else "not_exportable"
-        return SyncOut(case_id=case_id, status=status, current_version=snap.version,
-                       changed_since_export=status == "pending")  # fmt: skip
+        return SyncOut(
+            case_id=case_id,
+            status=status,
+            current_version=snap.version,
+            changed_since_export=status == "pending",
+        )
     version, batch_id, completed_at = sent
     answer = await session.get(NationalSync, case_id)
     if answer is not None and answer.batch_id != batch_id:
         answer = None  # about an earlier batch: the case was sent again since
-    return SyncOut(case_id=case_id, status=answer.status if answer else "exported",
-                   batch_id=batch_id, exported_version=version, exported_at=completed_at,
-                   current_version=snap.version, changed_since_export=snap.version > version,
-                   reason=answer.reason if answer else None,
-                   acknowledged_at=answer.acknowledged_at if answer else None)  # fmt: skip
+    return SyncOut(
+        case_id=case_id,
+        status=answer.status if answer else "exported",
+        batch_id=batch_id,
+        exported_version=version,
+        exported_at=completed_at,
+        current_version=snap.version,
+        changed_since_export=snap.version > version,
+        reason=answer.reason if answer else None,
+        acknowledged_at=answer.acknowledged_at if answer else None,
+    )
 
 
 class SheetColumn(BaseModel):
@@ -414,14 +473,18 @@ COLUMNS_DESCRIPTION = (
 )
 
 
-@router.get("/exports/national/columns", response_model=SheetOut,
-            description=COLUMNS_DESCRIPTION)  # fmt: skip
+@router.get("/exports/national/columns", response_model=SheetOut, description=COLUMNS_DESCRIPTION)
 async def national_columns(principal: CurrentPrincipal) -> SheetOut:
     permit(principal, Permission.export_sync)
-    return SheetOut(title=sheet.TITLE, version=sheet.VERSION,
-                    columns=[SheetColumn(name=c.name, level=c.level, format=c.format,
-                                         collected=c.source is not None) for c in sheet.COLUMNS],
-                    service_columns=list(national.SERVICE_COLUMNS))  # fmt: skip
+    return SheetOut(
+        title=sheet.TITLE,
+        version=sheet.VERSION,
+        columns=[
+            SheetColumn(name=c.name, level=c.level, format=c.format, collected=c.source is not None)
+            for c in sheet.COLUMNS
+        ],
+        service_columns=list(national.SERVICE_COLUMNS),
+    )
 
 
 SYNC_STATUSES = ("not_exportable", "pending", "exported", "accepted", "rejected")
@@ -448,8 +511,7 @@ class AreaSyncOut(BaseModel):
     """The cases the national system refused in their newest batch, first 100 by village."""
 
 
-@router.get("/exports/national/sync-status", response_model=AreaSyncOut,
-            responses=declares(404))  # fmt: skip
+@router.get("/exports/national/sync-status", response_model=AreaSyncOut, responses=declares(404))
 async def area_sync_status(
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -503,8 +565,10 @@ async def area_sync_status(
         .order_by(Case.area_code, Case.id)
         .limit(100)
     )
-    rejected = [RejectedCase(case_id=i, head_name=n, village_code=v, reason=r)
-                for i, n, v, r in (await session.execute(refused)).all()]  # fmt: skip
+    rejected = [
+        RejectedCase(case_id=i, head_name=n, village_code=v, reason=r)
+        for i, n, v, r in (await session.execute(refused)).all()
+    ]
     last = (await session.execute(select(func.max(ExportBatch.completed_at)))).scalar_one()
     return AreaSyncOut(
         area=area or principal.area,
@@ -515,11 +579,24 @@ async def area_sync_status(
     )
 
 
-LEDGER_HEAD = ["案件编号", "县", "乡镇代码", "乡镇", "村代码", "村", "户主姓名", "户主证件号码",
-               "家庭人口数", "当前状态"]  # fmt: skip
-LEDGER_FIELDS = [*(c.name for c in sheet.HOUSEHOLD
-                   if c.name not in ("县", "乡", "村", *document.SEALED)),
-                 "家庭纯收入", "收入核查日期", "帮扶责任人单位"]  # fmt: skip
+LEDGER_HEAD = [
+    "案件编号",
+    "县",
+    "乡镇代码",
+    "乡镇",
+    "村代码",
+    "村",
+    "户主姓名",
+    "户主证件号码",
+    "家庭人口数",
+    "当前状态",
+]
+LEDGER_FIELDS = [
+    *(c.name for c in sheet.HOUSEHOLD if c.name not in ("县", "乡", "村", *document.SEALED)),
+    "家庭纯收入",
+    "收入核查日期",
+    "帮扶责任人单位",
+]
 """After the ledger's own head: the national sheet's household columns, then the service's."""
 DAYS = {"收入核查日期"}
 
@@ -535,9 +612,13 @@ def typed(field: str, value: Any) -> Any:
 
 @router.get(
     "/ledgers/monitored-households",
-    responses={200: {"content": {"application/json": {}, MEDIA["xlsx"]: {}},
-                     "description": "The ledger as JSON rows, or an Excel workbook."}},
-)  # fmt: skip
+    responses={
+        200: {
+            "content": {"application/json": {}, MEDIA["xlsx"]: {}},
+            "description": "The ledger as JSON rows, or an Excel workbook.",
+        }
+    },
+)
 async def monitored_households_ledger(
     request: Request,
     principal: CurrentPrincipal,
@@ -557,9 +638,19 @@ async def monitored_households_ledger(
     village, township, county = aliased(Area), aliased(Area), aliased(Area)
     township_code = func.substr(Household.village_code, 1, 9)
     query = (
-        select(Case.id, county.name, township_code, township.name, Household.village_code,
-               village.name, Household.head_name, Household.head_id_number_masked,
-               Household.size, Case.state, NationalDocument.document)
+        select(
+            Case.id,
+            county.name,
+            township_code,
+            township.name,
+            Household.village_code,
+            village.name,
+            Household.head_name,
+            Household.head_id_number_masked,
+            Household.size,
+            Case.state,
+            NationalDocument.document,
+        )
         .join(NationalDocument, NationalDocument.case_id == Case.id)
         .join(Household, Household.id == Case.household_id)
         .outerjoin(village, village.code == Household.village_code)
@@ -567,17 +658,21 @@ async def monitored_households_ledger(
         .outerjoin(county, county.code == func.substr(Household.village_code, 1, 6))
         .where(in_area(Case.area_code, scope))
         .order_by(Household.village_code, Case.id)
-    )  # fmt: skip
+    )
     header = LEDGER_HEAD + LEDGER_FIELDS
 
     def row(values: Any) -> list[Any]:
         *head, masked, size, state, stored = values
         record = json.loads(stored)
-        return [*head, idnumber.shown(masked), size, STATE_TITLES.get(state, state),
-                *(typed(f, record.get(f)) for f in LEDGER_FIELDS)]  # fmt: skip
+        return [
+            *head,
+            idnumber.shown(masked),
+            size,
+            STATE_TITLES.get(state, state),
+            *(typed(f, record.get(f)) for f in LEDGER_FIELDS),
+        ]
 
-    await log_ledger_read(session, principal, f"monitored_households:{scope}", clock.now(),
-                          purpose)  # fmt: skip
+    await log_ledger_read(session, principal, f"monitored_households:{scope}", clock.now(), purpose)
     if format == "json":
         rows = workbook.json_rows(row(r) for r in (await reading.execute(query)).all())
         return {"columns": header, "rows": rows}
@@ -589,10 +684,11 @@ async def monitored_households_ledger(
             async for values in await streaming.stream(query.execution_options(yield_per=1000)):
                 yield row(values)
 
-    return StreamingResponse(workbook.write_xlsx("监测对象台账", header, rows_of()),
-                             media_type=MEDIA["xlsx"],
-                             headers={"Content-Disposition":
-                                      f'attachment; filename="ledger-{scope}.xlsx"'})  # fmt: skip
+    return StreamingResponse(
+        workbook.write_xlsx("监测对象台账", header, rows_of()),
+        media_type=MEDIA["xlsx"],
+        headers={"Content-Disposition": f'attachment; filename="ledger-{scope}.xlsx"'},
+    )
 
 
 class QualityRuleOut(BaseModel):
@@ -633,10 +729,14 @@ QUALITY_HEAD = ["案件编号", "村代码", "村", "户主姓名", "规则代�
     "/quality",
     response_model=QualityReport,
     tags=["exports"],
-    responses={200: {"content": {"application/json": {}, MEDIA["xlsx"]: {}},
-                     "description": "The report as JSON, or an Excel workbook of its rows."},
-               **declares(404)},
-)  # fmt: skip
+    responses={
+        200: {
+            "content": {"application/json": {}, MEDIA["xlsx"]: {}},
+            "description": "The report as JSON, or an Excel workbook of its rows.",
+        },
+        **declares(404),
+    },
+)
 async def quality_report(
     request: Request,
     principal: CurrentPrincipal,
@@ -670,20 +770,31 @@ async def quality_report(
         for code in codes:
             counts[code] += 1
         if codes:
-            flagged.append(FlaggedHousehold(
-                case_id=case_id, village_code=record.get("行政区划代码", ""),
-                village=record.get("村", ""), head_name=record.get("户主姓名", ""), codes=codes,
-            ))  # fmt: skip
-    rules = [QualityRuleOut(code=r.code, message=r.zh, message_en=r.en, households=counts[r.code])
-             for r in quality.RULES]  # fmt: skip
+            flagged.append(
+                FlaggedHousehold(
+                    case_id=case_id,
+                    village_code=record.get("行政区划代码", ""),
+                    village=record.get("村", ""),
+                    head_name=record.get("户主姓名", ""),
+                    codes=codes,
+                )
+            )
+    rules = [
+        QualityRuleOut(code=r.code, message=r.zh, message_en=r.en, households=counts[r.code])
+        for r in quality.RULES
+    ]
     if format == "json":
-        return QualityReport(area=scope, on=today, households=checked, rules=rules,
-                             flagged=flagged)  # fmt: skip
-    rows = [[h.case_id, h.village_code, h.village, h.head_name, code, quality.BY_CODE[code].zh]
-            for h in flagged for code in h.codes]  # fmt: skip
+        return QualityReport(area=scope, on=today, households=checked, rules=rules, flagged=flagged)
+    rows = [
+        [h.case_id, h.village_code, h.village, h.head_name, code, quality.BY_CODE[code].zh]
+        for h in flagged
+        for code in h.codes
+    ]
     summary = "；".join(f"{r.message} {r.households}户" for r in rules if r.households)
-    caption = (f"数据质量核查　{scope}　核查日期：{today:%Y-%m-%d}　共{checked}户",
-               summary or "未发现问题")  # fmt: skip
+    caption = (
+        f"数据质量核查　{scope}　核查日期：{today:%Y-%m-%d}　共{checked}户",
+        summary or "未发现问题",
+    )
     return StreamingResponse(
         workbook.write_xlsx("数据质量", QUALITY_HEAD, _each(rows), caption),
         media_type=MEDIA["xlsx"],
@@ -727,19 +838,34 @@ async def code_list_corrections(
 ) -> list[CorrectionOut]:
     """Every correction, oldest first: who changed which lists, when and why."""
     permit(principal, Permission.policy_read)
-    rows = (await session.execute(
-        select(CodeListCorrection).order_by(CodeListCorrection.number))).scalars()  # fmt: skip
-    return [CorrectionOut(number=r.number, base_version=r.base_version, changed=r.changed,
-                          created_at=r.created_at, created_by=r.created_by, reason=r.reason)
-            for r in rows]  # fmt: skip
+    rows = (
+        await session.execute(select(CodeListCorrection).order_by(CodeListCorrection.number))
+    ).scalars()
+    return [
+        CorrectionOut(
+            number=r.number,
+            base_version=r.base_version,
+            changed=r.changed,
+            created_at=r.created_at,
+            created_by=r.created_by,
+            reason=r.reason,
+        )
+        for r in rows
+    ]
 
 
-@router.post("/code-lists/corrections", response_model=CodeListsOut,
-             status_code=status.HTTP_201_CREATED, responses=declares(422, 409))  # fmt: skip
+@router.post(
+    "/code-lists/corrections",
+    response_model=CodeListsOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=declares(422, 409),
+)
 async def correct_code_lists(
-    body: corrections.CorrectionIn, principal: CurrentPrincipal, session: SessionDep,
+    body: corrections.CorrectionIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
     clock: ClockDep,
-) -> CodeListsOut:  # fmt: skip
+) -> CodeListsOut:
     """Correct national code lists without a release (the city bureau): for each list, its
     national items and every service identifier's item. Written once, with a reason; the
     national documents are rewritten with the corrected lists before the next export, ledger

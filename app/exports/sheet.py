@@ -41,8 +41,11 @@ class Column:
 
 
 def _read(path: Path) -> Iterator[Column]:
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
-             if line and not line.startswith("#")]  # fmt: skip
+    lines = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
     if lines[0].split("\t") != ["列名", "层级", "格式", "来源"]:
         raise ValueError(f"{path.name}: the header is not 列名 层级 格式 来源")
     for number, line in enumerate(lines[1:], start=2):
@@ -57,8 +60,14 @@ NAMES = tuple(c.name for c in COLUMNS)
 HOUSEHOLD = tuple(c for c in COLUMNS if c.level == "户")
 MEMBER = tuple(c for c in COLUMNS if c.level == "人")
 ID_FIELD = "证件号码"
-HOUSEHOLD_EXTRA = ("行政区划代码", "户主姓名", "家庭人口数", "家庭纯收入", "收入核查日期",
-                   "帮扶责任人单位")  # fmt: skip
+HOUSEHOLD_EXTRA = (
+    "行政区划代码",
+    "户主姓名",
+    "家庭人口数",
+    "家庭纯收入",
+    "收入核查日期",
+    "帮扶责任人单位",
+)
 """The service's own household fields, after the national ones (the ledgers show them)."""
 MEMBER_EXTRA = ("低保特困月保障金额（元）",)
 """The service's own member fields, after the member's id."""

@@ -11,15 +11,15 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from app.access_log.ledgers import log_ledger_read
+from app.access_log.record import log_ledger_read
 from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.cases.models import Case
 from app.cases.repository import in_area
+from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import declares
-from app.exports import workbook
 from app.fund import service
 from app.fund.models import Disbursement, LedgerEntry
 from app.households.models import Household
@@ -46,11 +46,19 @@ class DisbursementOut(BaseModel):
 
 def _out(d: Disbursement) -> DisbursementOut:
     return DisbursementOut(
-        id=d.id, case_id=d.case_id, area_code=d.area_code, amount=service.yuan(d.amount_fen),
-        purpose=d.purpose, status=d.status, year=d.year, requested_by=d.requested_by,
-        requested_at=d.requested_at, decided_by=d.decided_by, decided_at=d.decided_at,
+        id=d.id,
+        case_id=d.case_id,
+        area_code=d.area_code,
+        amount=service.yuan(d.amount_fen),
+        purpose=d.purpose,
+        status=d.status,
+        year=d.year,
+        requested_by=d.requested_by,
+        requested_at=d.requested_at,
+        decided_by=d.decided_by,
+        decided_at=d.decided_at,
         decision_reason=d.decision_reason,
-    )  # fmt: skip
+    )
 
 
 @router.post(
@@ -103,17 +111,33 @@ async def fund_balances(
 
 
 ledger_router = APIRouter(prefix="/api/v1/ledgers", tags=["fund"])
-LEDGER_HEADERS = ["记账时间", "年度", "乡镇代码", "乡镇", "村代码", "村", "户主姓名", "案件编号",
-                  "类型", "金额（元）", "说明", "经办人"]  # fmt: skip
+LEDGER_HEADERS = [
+    "记账时间",
+    "年度",
+    "乡镇代码",
+    "乡镇",
+    "村代码",
+    "村",
+    "户主姓名",
+    "案件编号",
+    "类型",
+    "金额（元）",
+    "说明",
+    "经办人",
+]
 KINDS = {"disbursement": "支付", "reversal": "冲正"}
 CENT = Decimal("0.01")
 
 
 @ledger_router.get(
     "/fund",
-    responses={200: {"content": {"application/json": {}, workbook.MEDIA: {}},
-                     "description": "The ledger as JSON rows, or an Excel workbook."}},
-)  # fmt: skip
+    responses={
+        200: {
+            "content": {"application/json": {}, workbook.MEDIA: {}},
+            "description": "The ledger as JSON rows, or an Excel workbook.",
+        }
+    },
+)
 async def fund_ledger(
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -139,13 +163,24 @@ async def fund_ledger(
         .outerjoin(village, village.code == LedgerEntry.area_code)
         .where(LedgerEntry.year == chosen, in_area(LedgerEntry.area_code, principal.area))
         .order_by(LedgerEntry.id)
-    )  # fmt: skip
-    rows = [[e.created_at, e.year, e.area_code[:9], township_name or "", e.area_code,
-             village_name or "", head, case_id, KINDS.get(e.kind, e.kind),
-             (Decimal(e.amount_fen) / 100).quantize(CENT), e.note,
-             e.created_by_name or e.created_by]
-            for e, township_name, village_name, head, case_id
-            in (await reading.execute(query)).all()]  # fmt: skip
+    )
+    rows = [
+        [
+            e.created_at,
+            e.year,
+            e.area_code[:9],
+            township_name or "",
+            e.area_code,
+            village_name or "",
+            head,
+            case_id,
+            KINDS.get(e.kind, e.kind),
+            (Decimal(e.amount_fen) / 100).quantize(CENT),
+            e.note,
+            e.created_by_name or e.created_by,
+        ]
+        for e, township_name, village_name, head, case_id in (await reading.execute(query)).all()
+    ]
     if format == "json":
         return {"year": chosen, "columns": LEDGER_HEADERS, "rows": workbook.json_rows(rows)}
     return workbook.xlsx_response("资金台账", LEDGER_HEADERS, rows, f"fund-{chosen}.xlsx")

@@ -65,10 +65,15 @@ async def request(
     if case.state not in FUNDED_STATES:
         raise Conflict("case_not_assisted", "Money goes only to households under assistance.")
     disbursement = Disbursement(
-        id=str(uuid.uuid4()), case_id=case.id, area_code=case.area_code,
-        amount_fen=fen(body.amount), purpose=body.purpose, status="requested",
-        requested_by=principal.sub, requested_at=now,
-    )  # fmt: skip
+        id=str(uuid.uuid4()),
+        case_id=case.id,
+        area_code=case.area_code,
+        amount_fen=fen(body.amount),
+        purpose=body.purpose,
+        status="requested",
+        requested_by=principal.sub,
+        requested_at=now,
+    )
     session.add(disbursement)
     return disbursement
 
@@ -95,9 +100,12 @@ def _city_only(principal: Principal) -> None:
 
 
 async def decide(
-    session: AsyncSession, principal: Principal, disbursement_id: str, body: Decision,
+    session: AsyncSession,
+    principal: Principal,
+    disbursement_id: str,
+    body: Decision,
     now: datetime,
-) -> Disbursement:  # fmt: skip
+) -> Disbursement:
     if not body.approve and not body.reason:
         raise Unprocessable("reason_missing", "A rejection states its reason.", field="reason")
     disbursement = await _locked_disbursement(session, principal, disbursement_id)
@@ -115,18 +123,33 @@ async def decide(
         raise Conflict("no_budget", f"No fund budget is set for {year}.")
     amount = disbursement.amount_fen
     await _spend(session, year, amount, fen(budget))
-    session.add(LedgerEntry(
-        year=year, disbursement_id=disbursement.id, area_code=disbursement.area_code,
-        amount_fen=amount, kind="disbursement", created_by=principal.sub,
-        created_by_name=principal.name, created_at=now,
-        note=disbursement.purpose,
-    ))  # fmt: skip
+    session.add(
+        LedgerEntry(
+            year=year,
+            disbursement_id=disbursement.id,
+            area_code=disbursement.area_code,
+            amount_fen=amount,
+            kind="disbursement",
+            created_by=principal.sub,
+            created_by_name=principal.name,
+            created_at=now,
+            note=disbursement.purpose,
+        )
+    )
     disbursement.status, disbursement.year = "approved", year
     await cases.record_fund_event(
-        session, principal, disbursement.case_id, "fund_disbursement",
-        {"disbursement_id": disbursement.id, "amount": yuan(amount), "year": year,
-         "purpose": disbursement.purpose}, now,
-    )  # fmt: skip
+        session,
+        principal,
+        disbursement.case_id,
+        "fund_disbursement",
+        {
+            "disbursement_id": disbursement.id,
+            "amount": yuan(amount),
+            "year": year,
+            "purpose": disbursement.purpose,
+        },
+        now,
+    )
     return disbursement
 
 
@@ -154,34 +177,57 @@ async def _spend(session: AsyncSession, year: int, amount: int, budget: int) -> 
 
 
 async def reverse(
-    session: AsyncSession, principal: Principal, disbursement_id: str, body: Reversal,
+    session: AsyncSession,
+    principal: Principal,
+    disbursement_id: str,
+    body: Reversal,
     now: datetime,
-) -> Disbursement:  # fmt: skip
+) -> Disbursement:
     """A correction: a negative ledger entry, never an edit."""
     disbursement = await _locked_disbursement(session, principal, disbursement_id)
     _city_only(principal)
     if disbursement.status != "approved" or disbursement.year is None:
         raise Conflict("disbursement_not_paid", "Only an approved disbursement is reversed.")
     year, amount = disbursement.year, disbursement.amount_fen
-    entry = (await session.execute(select(LedgerEntry).where(
-        LedgerEntry.disbursement_id == disbursement.id, LedgerEntry.kind == "disbursement",
-    ))).scalar_one()  # fmt: skip
+    entry = (
+        await session.execute(
+            select(LedgerEntry).where(
+                LedgerEntry.disbursement_id == disbursement.id,
+                LedgerEntry.kind == "disbursement",
+            )
+        )
+    ).scalar_one()
     await session.execute(
-        update(FundYear).where(FundYear.year == year)
-        .values(spent_fen=FundYear.spent_fen - amount)
-    )  # fmt: skip
-    session.add(LedgerEntry(
-        year=year, disbursement_id=disbursement.id, area_code=disbursement.area_code,
-        amount_fen=-amount, kind="reversal", reverses_entry_id=entry.id,
-        created_by=principal.sub, created_by_name=principal.name, created_at=now,
-        note=body.reason,
-    ))  # fmt: skip
+        update(FundYear).where(FundYear.year == year).values(spent_fen=FundYear.spent_fen - amount)
+    )
+    session.add(
+        LedgerEntry(
+            year=year,
+            disbursement_id=disbursement.id,
+            area_code=disbursement.area_code,
+            amount_fen=-amount,
+            kind="reversal",
+            reverses_entry_id=entry.id,
+            created_by=principal.sub,
+            created_by_name=principal.name,
+            created_at=now,
+            note=body.reason,
+        )
+    )
     disbursement.status = "reversed"
     await cases.record_fund_event(
-        session, principal, disbursement.case_id, "fund_reversal",
-        {"disbursement_id": disbursement.id, "amount": yuan(amount), "year": year,
-         "reason": body.reason}, now,
-    )  # fmt: skip
+        session,
+        principal,
+        disbursement.case_id,
+        "fund_reversal",
+        {
+            "disbursement_id": disbursement.id,
+            "amount": yuan(amount),
+            "year": year,
+            "reason": body.reason,
+        },
+        now,
+    )
     return disbursement
 
 
@@ -196,10 +242,10 @@ async def balances(
     township = func.substr(LedgerEntry.area_code, 1, 9)
     rows = await session.execute(
         select(township, func.sum(LedgerEntry.amount_fen))
-        .where(LedgerEntry.year == year,
-               cases_repo.in_area(LedgerEntry.area_code, principal.area))
-        .group_by(township).order_by(township)
-    )  # fmt: skip
+        .where(LedgerEntry.year == year, cases_repo.in_area(LedgerEntry.area_code, principal.area))
+        .group_by(township)
+        .order_by(township)
+    )
     by_area = {code: yuan(int(total)) for code, total in rows}
     return {
         "year": year,

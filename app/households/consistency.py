@@ -28,18 +28,27 @@ GRADE_AGES = {
 """The ages (inclusive, on the day recorded) at which a member may be in each grade: a first
 grader is normally 6, so 5-11 leaves room for a late start and repeated years while a
 40-year-old in 七年级 is refused."""
-STAGE_AGES = {"compulsory": (5, 18), "senior_high": (12, 22), "vocational": (12, 30),
-              "college": (15, 60)}  # fmt: skip
+STAGE_AGES = {
+    "compulsory": (5, 18),
+    "senior_high": (12, 22),
+    "vocational": (12, 30),
+    "college": (15, 60),
+}
 """The stages recorded before grades, still on some members."""
 SCHOOL_AGES = {**GRADE_AGES, **STAGE_AGES}
 STUDENTS = tuple(SCHOOL_AGES)
 MALE = ("son", "son_in_law", "grandson", "father", "father_in_law", "grandfather")
-FEMALE = ("daughter", "daughter_in_law", "granddaughter", "mother", "mother_in_law",
-          "grandmother")  # fmt: skip
+FEMALE = ("daughter", "daughter_in_law", "granddaughter", "mother", "mother_in_law", "grandmother")
 YOUNGER = {"son": 12, "daughter": 12, "grandson": 24, "granddaughter": 24}
 """A child is at least 12 years younger than the head, a grandchild 24."""
-OLDER = {"father": 12, "mother": 12, "father_in_law": 12, "mother_in_law": 12,
-         "grandfather": 24, "grandmother": 24}  # fmt: skip
+OLDER = {
+    "father": 12,
+    "mother": 12,
+    "father_in_law": 12,
+    "mother_in_law": 12,
+    "grandfather": 24,
+    "grandmother": 24,
+}
 
 
 @dataclass(frozen=True)
@@ -66,22 +75,31 @@ def problems(member: Person, others: Sequence[Person], today: date) -> list[dict
 
     age = age_on(member.birth_date, today)
     if age < WORKING_AGE and member.labour_skill not in (None, "none"):
-        refuse("labour_skill", "labour_under_working_age",
-               f"A member aged {age} is 无劳动力 (none), not {member.labour_skill}.")  # fmt: skip
+        refuse(
+            "labour_skill",
+            "labour_under_working_age",
+            f"A member aged {age} is 无劳动力 (none), not {member.labour_skill}.",
+        )
     if member.school_status in STUDENTS and member.labour_skill in ("skilled", "ordinary"):
-        refuse("labour_skill", "student_with_labour",
-               f"A student ({member.school_status}) is not {member.labour_skill} "
-               "labour.")  # fmt: skip
+        refuse(
+            "labour_skill",
+            "student_with_labour",
+            f"A student ({member.school_status}) is not {member.labour_skill} labour.",
+        )
     if member.school_status in SCHOOL_AGES:
         low, high = SCHOOL_AGES[member.school_status]
         if not low <= age <= high:
-            refuse("school_status", "age_against_schooling",
-                   f"A member aged {age} is not in {member.school_status} "
-                   f"(ages {low}–{high}).")  # fmt: skip
+            refuse(
+                "school_status",
+                "age_against_schooling",
+                f"A member aged {age} is not in {member.school_status} (ages {low}–{high}).",
+            )
     if member.assistance_monthly and member.social_assistance not in ("dibao", "tekun"):
-        refuse("social_assistance_monthly", "assistance_amount_without_assistance",
-               "An amount of 低保/特困 is recorded with social_assistance dibao or "
-               "tekun only.")  # fmt: skip
+        refuse(
+            "social_assistance_monthly",
+            "assistance_amount_without_assistance",
+            "An amount of 低保/特困 is recorded with social_assistance dibao or tekun only.",
+        )
     if member.relation in MALE and member.sex != "male":
         refuse("relation", "relation_against_sex", f"A {member.relation} is male.")
     if member.relation in FEMALE and member.sex != "female":
@@ -91,16 +109,28 @@ def problems(member: Person, others: Sequence[Person], today: date) -> list[dict
         refuse("relation", "second_head", "The household has its head already.")
     if head is not None and member.relation != "head":
         if member.relation == "spouse" and member.sex == head.sex:
-            refuse("relation", "spouse_of_same_sex",
-                   "The head's spouse is of the other sex in the national register.")  # fmt: skip
-        gap = age_on(head.birth_date, member.birth_date) if member.birth_date > head.birth_date \
-            else -age_on(member.birth_date, head.birth_date)  # fmt: skip
+            refuse(
+                "relation",
+                "spouse_of_same_sex",
+                "The head's spouse is of the other sex in the national register.",
+            )
+        gap = (
+            age_on(head.birth_date, member.birth_date)
+            if member.birth_date > head.birth_date
+            else -age_on(member.birth_date, head.birth_date)
+        )
         if member.relation in YOUNGER and gap < YOUNGER[member.relation]:
-            refuse("relation", "relation_against_generation",
-                   f"A {member.relation} is at least {YOUNGER[member.relation]} years younger "
-                   "than the head.")  # fmt: skip
+            refuse(
+                "relation",
+                "relation_against_generation",
+                f"A {member.relation} is at least {YOUNGER[member.relation]} years younger "
+                "than the head.",
+            )
         if member.relation in OLDER and -gap < OLDER[member.relation]:
-            refuse("relation", "relation_against_generation",
-                   f"A {member.relation} is at least {OLDER[member.relation]} years older "
-                   "than the head.")  # fmt: skip
+            refuse(
+                "relation",
+                "relation_against_generation",
+                f"A {member.relation} is at least {OLDER[member.relation]} years older "
+                "than the head.",
+            )
     return found

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from app.access_log.models import AccessLogEntry
+from app.access_log import record as access_log
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit
 from app.core.crypto import cipher_for, context
@@ -55,20 +55,30 @@ async def read_personal_data(
     if household is None or not principal.covers(household.village_code):
         raise NotFound("household_not_found", f"No household {household_id} in your area.")
     permit(principal, Permission.personal_data_unmask)
-    members = (await session.execute(
-        select(Member).where(Member.household_id == household_id)
-        .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
+    members = (
+        (
+            await session.execute(
+                select(Member)
+                .where(Member.household_id == household_id)
+                .order_by(Member.relation != "head", Member.birth_date)
+            )
+        )
+        .scalars()
+        .all()
+    )
     wanted = sorted(set(fields))
     head = phone = account = None
     if "bank_account" in wanted and household.bank_account_encrypted:
         sealed_at = context("household", household.id, "bank_account")
         account = cipher.decrypt(household.bank_account_encrypted, sealed_at)
     if "id_number" in wanted:
-        head = cipher.decrypt(household.head_id_number_encrypted,
-                              context("household", household.id, "head_id_number"))  # fmt: skip
+        head = cipher.decrypt(
+            household.head_id_number_encrypted, context("household", household.id, "head_id_number")
+        )
     if "phone" in wanted and household.phone_encrypted:
-        phone = cipher.decrypt(household.phone_encrypted,
-                               context("household", household.id, "phone"))  # fmt: skip
+        phone = cipher.decrypt(
+            household.phone_encrypted, context("household", household.id, "phone")
+        )
     identities = [
         MemberIdentity(
             member_id=m.id,
@@ -82,11 +92,13 @@ async def read_personal_data(
         )
         for m in members
     ]
-    session.add(AccessLogEntry(
-        at=now, actor_sub=principal.sub, actor_role=principal.role.value,
-        actor_area=principal.area, record_type="household", record_id=household.id,
-        fields=wanted, purpose=purpose,
-    ))  # fmt: skip
-    return PersonalData(household_id=household.id, head_id_number=head, phone=phone,
-                        bank_account=account,
-                        members=identities)  # fmt: skip
+    access_log.record(
+        session, principal, "household", household.id, fields=wanted, purpose=purpose, at=now
+    )
+    return PersonalData(
+        household_id=household.id,
+        head_id_number=head,
+        phone=phone,
+        bank_account=account,
+        members=identities,
+    )

@@ -39,10 +39,12 @@ async def rotate(
     current = f"{cipher.current}:%"
     rewritten = 0
     for model, fields in SEALED:
-        sealed_before = or_(*(
-            getattr(model, attribute).is_not(None) & ~getattr(model, attribute).like(current)
-            for attribute, _ in fields
-        ))  # fmt: skip
+        sealed_before = or_(
+            *(
+                getattr(model, attribute).is_not(None) & ~getattr(model, attribute).like(current)
+                for attribute, _ in fields
+            )
+        )
         while True:
             async with sessionmaker() as session, session.begin():
                 query = (
@@ -89,8 +91,13 @@ async def rekey_blind_index(
         while True:
             async with sessionmaker() as session, session.begin():
                 key = model.__table__.c.id
-                query = (select(model).where(old_key, key > last).order_by(key)
-                         .limit(batch).with_for_update(skip_locked=True))  # fmt: skip
+                query = (
+                    select(model)
+                    .where(old_key, key > last)
+                    .order_by(key)
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
                 rows: list[Any] = list((await session.execute(query)).scalars())
                 if not rows:
                     break
@@ -100,8 +107,15 @@ async def rekey_blind_index(
                     sealed = context(model.__tablename__, row.id, place)
                     number = cipher.decrypt(getattr(row, sealed_column), sealed)
                     moved[row.id] = (getattr(row, digest_column.key), index.digest(number))
-                taken = set((await session.execute(select(digest_column).where(
-                    digest_column.in_([new for _, new in moved.values()])))).scalars())  # fmt: skip
+                taken = set(
+                    (
+                        await session.execute(
+                            select(digest_column).where(
+                                digest_column.in_([new for _, new in moved.values()])
+                            )
+                        )
+                    ).scalars()
+                )
                 for row in rows:
                     new = moved[row.id][1]
                     if new in taken:  # the same person registered twice: left for a person

@@ -53,8 +53,9 @@ async def find_households(
     """Registered households of your area (or a part of it), by a member's name (any part of
     it) or a member's full ID number (an exact match; numbers are never searched in part),
     each with its open case if it is in a procedure. Ordered by village, then head's name."""
-    return await service.find(session, principal, settings, area=area, name=name,
-                              id_number=id_number, limit=limit)  # fmt: skip
+    return await service.find(
+        session, principal, settings, area=area, name=name, id_number=id_number, limit=limit
+    )
 
 
 @router.get("/{household_id}", response_model=HouseholdOut)

@@ -60,10 +60,23 @@ class HouseholdSummary(BaseModel):
 
 
 Relation = Literal[
-    "head", "spouse", "son", "daughter", "son_in_law", "daughter_in_law", "grandson",
-    "granddaughter", "father", "mother", "father_in_law", "mother_in_law", "grandfather",
-    "grandmother", "sibling", "other",
-]  # fmt: skip
+    "head",
+    "spouse",
+    "son",
+    "daughter",
+    "son_in_law",
+    "daughter_in_law",
+    "grandson",
+    "granddaughter",
+    "father",
+    "mother",
+    "father_in_law",
+    "mother_in_law",
+    "grandfather",
+    "grandmother",
+    "sibling",
+    "other",
+]
 """与户主关系: one identifier per GB/T 4761 item, never a combined one (之父母 is two). An
 in-law is 之岳父/之岳母 to a male head and 之公公/之婆婆 to a female one (the code list)."""
 LabourSkill = Literal["skilled", "ordinary", "weak", "lost", "none"]
@@ -73,12 +86,29 @@ Health = Literal["healthy", "chronic_illness", "serious_illness", "disabled", "i
 Education = Literal["illiterate", "primary", "junior_high", "senior_high", "vocational", "college"]
 """文化程度: 文盲或半文盲 · 小学 · 初中 · 高中 · 中专/高职 · 大专及以上."""
 SchoolStatus = Literal[
-    "preschool", "primary_1", "primary_2", "primary_3", "primary_4", "primary_5", "primary_6",
-    "grade_7", "grade_8", "grade_9", "senior_high_1", "senior_high_2", "senior_high_3",
-    "vocational_1", "vocational_2", "vocational_3", "higher_vocational_1",
-    "higher_vocational_2", "higher_vocational_3", "undergraduate", "postgraduate",
+    "preschool",
+    "primary_1",
+    "primary_2",
+    "primary_3",
+    "primary_4",
+    "primary_5",
+    "primary_6",
+    "grade_7",
+    "grade_8",
+    "grade_9",
+    "senior_high_1",
+    "senior_high_2",
+    "senior_high_3",
+    "vocational_1",
+    "vocational_2",
+    "vocational_3",
+    "higher_vocational_1",
+    "higher_vocational_2",
+    "higher_vocational_3",
+    "undergraduate",
+    "postgraduate",
     "not_in_school",
-]  # fmt: skip
+]
 """在校生状况, by grade as the national sheet records it: 学龄前儿童 · 小学一年级 … 小学六年级 ·
 七年级 … 九年级 · 普通高中/中职/高职高专 一至三年级 · 本科 · 硕士生及以上 · 非在校生. The stages
 recorded before (``compulsory`` …) stay on the members who have them until corrected."""

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access_log.ledgers import registry_probe
+from app.access_log.record import registry_probe
 from app.auth.permissions import permit, scope_within
 from app.auth.tokens import Principal
 from app.cases import repository as repo
 from app.cases import service as cases
+from app.cases import views as case_views
 from app.cases.models import Case
 from app.cases.repository import in_area
 from app.core import blind
@@ -45,11 +46,15 @@ def member_out(member: Member, principal: Principal) -> MemberOut:
     the ID number itself (and is logged when it does); the year and age for the others."""
     full = allowed(principal.role, Permission.personal_data_unmask)
     return MemberOut(
-        id=member.id, name=member.name, id_number_masked=idnumber.shown(member.id_number_masked),
-        relation=member.relation, sex=member.sex,
-        birth_date=member.birth_date if full else None, birth_year=member.birth_date.year,
+        id=member.id,
+        name=member.name,
+        id_number_masked=idnumber.shown(member.id_number_masked),
+        relation=member.relation,
+        sex=member.sex,
+        birth_date=member.birth_date if full else None,
+        birth_year=member.birth_date.year,
         **{name: getattr(member, name) for name in ATTRIBUTES},
-    )  # fmt: skip
+    )
 
 
 async def _household(session: AsyncSession, principal: Principal, household_id: str) -> Household:
@@ -65,10 +70,20 @@ def _may_record(principal: Principal) -> None:
 
 def _trail(member: Member, change: str, fields: dict[str, Any]) -> dict[str, Any]:
     """What the case's trail keeps of a change: never the plain ID number."""
-    return {"member_id": member.id, "change": change,
-            "fields": {k: (v.isoformat() if hasattr(v, "isoformat")
-                           else str(v) if isinstance(v, Decimal) else v)
-                       for k, v in fields.items()}}  # fmt: skip
+    return {
+        "member_id": member.id,
+        "change": change,
+        "fields": {
+            k: (
+                v.isoformat()
+                if hasattr(v, "isoformat")
+                else str(v)
+                if isinstance(v, Decimal)
+                else v
+            )
+            for k, v in fields.items()
+        },
+    }
 
 
 async def get_household(
@@ -76,27 +91,46 @@ async def get_household(
 ) -> HouseholdOut:
     household = await _household(session, principal, household_id)
     permit(principal, Permission.household_read)
-    members = (await session.execute(
-        select(Member).where(Member.household_id == household_id)
-        .order_by(Member.relation != "head", Member.birth_date))).scalars().all()  # fmt: skip
-    history = (await session.execute(
-        select(Case).where(Case.household_id == household_id)
-        .order_by(Case.opened_at))).scalars().all()  # fmt: skip
+    members = (
+        (
+            await session.execute(
+                select(Member)
+                .where(Member.household_id == household_id)
+                .order_by(Member.relation != "head", Member.birth_date)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    history = (
+        (
+            await session.execute(
+                select(Case).where(Case.household_id == household_id).order_by(Case.opened_at)
+            )
+        )
+        .scalars()
+        .all()
+    )
     return HouseholdOut(
-        **cases.household_summary(household).model_dump(),
+        **case_views.household_summary(household).model_dump(),
         household_number=household.household_number,
         bank_account_masked=household.bank_account_masked,
         **{name: getattr(household, name) for name in CONDITIONS},
         members=[member_out(m, principal) for m in members],
-        cases=[HouseholdCase(id=c.id, state=c.state, is_open=c.is_open, opened_at=c.opened_at)
-               for c in history],
-    )  # fmt: skip
+        cases=[
+            HouseholdCase(id=c.id, state=c.state, is_open=c.is_open, opened_at=c.opened_at)
+            for c in history
+        ],
+    )
 
 
 async def register(
-    session: AsyncSession, principal: Principal, body: HouseholdIn, now: datetime,
+    session: AsyncSession,
+    principal: Principal,
+    body: HouseholdIn,
+    now: datetime,
     settings: Settings,
-) -> HouseholdOut:  # fmt: skip
+) -> HouseholdOut:
     """A household entered in its village's register without a report: the households a
     screening campaign or a regional alert covers are the registered ones."""
     permit(principal, Permission.household_register)
@@ -106,32 +140,43 @@ async def register(
     try:
         async with session.begin_nested():
             if not await repo.village_exists(session, body.village_code):
-                raise Unprocessable("unknown_village", f"{body.village_code} is not a known "
-                                    "village code.", field="village_code")  # fmt: skip
+                raise Unprocessable(
+                    "unknown_village",
+                    f"{body.village_code} is not a known village code.",
+                    field="village_code",
+                )
             existing = await repo.household_of_person(
                 session, index.candidates(body.head_id_number)
             )
             if existing is not None:
-                known = {"household_id": existing.id} if principal.covers(
-                    existing.village_code) else {}  # fmt: skip
-                refusal = Conflict("household_exists", "This person is already registered in "
-                                   "a household.", **known)  # fmt: skip
-                refusal.kept.append(registry_probe(principal, existing.id, now,
-                                                   "registering a household"))  # fmt: skip
+                known = (
+                    {"household_id": existing.id} if principal.covers(existing.village_code) else {}
+                )
+                refusal = Conflict(
+                    "household_exists", "This person is already registered in a household.", **known
+                )
+                refusal.kept.append(
+                    registry_probe(principal, existing.id, now, "registering a household")
+                )
                 raise refusal
             household = await cases.insert_household(
                 session, body, index.digest(body.head_id_number), now, settings
             )
     except IntegrityError as exc:
-        raise Conflict("member_already_registered", "The head is already a member of a "
-                       "household.") from exc  # fmt: skip
+        raise Conflict(
+            "member_already_registered", "The head is already a member of a household."
+        ) from exc
     return await get_household(session, principal, household.id)
 
 
 async def add_member(
-    session: AsyncSession, principal: Principal, household_id: str, body: MemberIn,
-    now: datetime, settings: Settings,
-) -> MemberOut:  # fmt: skip
+    session: AsyncSession,
+    principal: Principal,
+    household_id: str,
+    body: MemberIn,
+    now: datetime,
+    settings: Settings,
+) -> MemberOut:
     try:
         async with session.begin_nested():
             await _household(session, principal, household_id)
@@ -141,9 +186,13 @@ async def add_member(
             session.add(member)
             await session.flush()
             await blind.remember(session, blind.blind_of(settings), [body.id_number])
-            fields = {"name": member.name, "relation": member.relation, "sex": member.sex,
-                      "birth_year": member.birth_date.year,
-                      **{n: getattr(member, n) for n in ATTRIBUTES}}  # fmt: skip
+            fields = {
+                "name": member.name,
+                "relation": member.relation,
+                "sex": member.sex,
+                "birth_year": member.birth_date.year,
+                **{n: getattr(member, n) for n in ATTRIBUTES},
+            }
             if body.phone:  # sealed on the member; the trail keeps the last four digits
                 fields["phone_masked"] = mask_phone(body.phone)
             await cases.record_household_change(
@@ -163,9 +212,14 @@ async def add_member(
 
 
 async def change_member(
-    session: AsyncSession, principal: Principal, household_id: str, member_id: str,
-    change: MemberChange, now: datetime, settings: Settings,
-) -> MemberOut:  # fmt: skip
+    session: AsyncSession,
+    principal: Principal,
+    household_id: str,
+    member_id: str,
+    change: MemberChange,
+    now: datetime,
+    settings: Settings,
+) -> MemberOut:
     await _household(session, principal, household_id)
     _may_record(principal)
     member = await session.get(Member, member_id)
@@ -178,8 +232,11 @@ async def change_member(
         fields.pop("relation", None)
     if "phone" in fields:  # sealed on the member; the trail keeps the last four digits
         phone = fields.pop("phone")
-        member.phone_encrypted = cipher_for(settings.field_keys).encrypt(
-            phone, context("member", member.id, "phone")) if phone else None  # fmt: skip
+        member.phone_encrypted = (
+            cipher_for(settings.field_keys).encrypt(phone, context("member", member.id, "phone"))
+            if phone
+            else None
+        )
         fields["phone_masked"] = mask_phone(phone) if phone else None
     for name, value in fields.items():
         if name != "phone_masked":
@@ -193,29 +250,41 @@ async def change_member(
 
 
 def _person(member: Member) -> consistency.Person:
-    return consistency.Person(relation=member.relation, sex=member.sex,
-                              birth_date=member.birth_date, labour_skill=member.labour_skill,
-                              school_status=member.school_status,
-                              social_assistance=member.social_assistance,
-                              assistance_monthly=member.social_assistance_monthly)  # fmt: skip
+    return consistency.Person(
+        relation=member.relation,
+        sex=member.sex,
+        birth_date=member.birth_date,
+        labour_skill=member.labour_skill,
+        school_status=member.school_status,
+        social_assistance=member.social_assistance,
+        assistance_monthly=member.social_assistance_monthly,
+    )
 
 
 async def _consistent(session: AsyncSession, member: Member, now: datetime) -> None:
     """422 with every reason a member cannot stand in the household as recorded."""
     with session.no_autoflush:
-        others = [_person(m) for m in await repo.members_of(session, member.household_id)
-                  if m.id != member.id]  # fmt: skip
+        others = [
+            _person(m)
+            for m in await repo.members_of(session, member.household_id)
+            if m.id != member.id
+        ]
     found = consistency.problems(_person(member), others, local_date(now))
     if found:
         names = ", ".join(p["field"] for p in found)
-        raise Unprocessable("member_inconsistent", f"The member cannot be recorded: {names}.",
-                            errors=found)  # fmt: skip
+        raise Unprocessable(
+            "member_inconsistent", f"The member cannot be recorded: {names}.", errors=found
+        )
 
 
 async def change_household(
-    session: AsyncSession, principal: Principal, household_id: str, change: HouseholdChange,
-    now: datetime, settings: Settings,
-) -> HouseholdOut:  # fmt: skip
+    session: AsyncSession,
+    principal: Principal,
+    household_id: str,
+    change: HouseholdChange,
+    now: datetime,
+    settings: Settings,
+) -> HouseholdOut:
     fields = change.model_dump(exclude_unset=True)
     shown = change.model_dump(exclude_unset=True, mode="json")  # the trail: decimals as text
     household = await _household(session, principal, household_id)
@@ -236,9 +305,15 @@ async def change_household(
 
 
 async def find(
-    session: AsyncSession, principal: Principal, settings: Settings, *, area: str | None,
-    name: str | None, id_number: str | None, limit: int,
-) -> list[HouseholdFound]:  # fmt: skip
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    *,
+    area: str | None,
+    name: str | None,
+    id_number: str | None,
+    limit: int,
+) -> list[HouseholdFound]:
     """Households in the caller's area matching every criterion given."""
     permit(principal, Permission.household_read)
     scope = scope_within(principal, area)
@@ -248,16 +323,24 @@ async def find(
         query = query.where(Household.id.in_(named))
     if id_number:
         digests = blind.blind_of(settings).candidates(idnumber.normalize(id_number))
-        query = query.where(Household.id.in_(
-            select(Member.household_id).where(Member.id_digest.in_(digests))))  # fmt: skip
+        query = query.where(
+            Household.id.in_(select(Member.household_id).where(Member.id_digest.in_(digests)))
+        )
     query = query.order_by(Household.village_code, Household.head_name, Household.id).limit(limit)
     found = list((await session.execute(query)).scalars())
-    open_cases = {c.household_id: c for c in (await session.execute(
-        select(Case).where(Case.household_id.in_([h.id for h in found]),
-                           Case.is_open.is_(True)))).scalars()}  # fmt: skip
+    open_cases = {
+        c.household_id: c
+        for c in (
+            await session.execute(
+                select(Case).where(
+                    Case.household_id.in_([h.id for h in found]), Case.is_open.is_(True)
+                )
+            )
+        ).scalars()
+    }
     return [
         HouseholdFound(
-            **cases.household_summary(h).model_dump(),
+            **case_views.household_summary(h).model_dump(),
             open_case=OpenCaseRef(id=open_cases[h.id].id, state=open_cases[h.id].state)
             if h.id in open_cases
             else None,

@@ -139,35 +139,60 @@ class DecisionIn(BaseModel):
 
 
 STATUSES: dict[str, Literal["proposed", "confirmed", "dismissed"]] = {
-    "proposed": "proposed", "confirmed": "confirmed", "dismissed": "dismissed"}  # fmt: skip
+    "proposed": "proposed",
+    "confirmed": "confirmed",
+    "dismissed": "dismissed",
+}
 
 
 def _indicator_out(row: WarningIndicator) -> IndicatorOut:
-    return IndicatorOut(id=row.id, name=row.name, cause=RegionalRisk(row.cause), rule=row.rule,
-                        created_by=row.created_by, created_at=row.created_at)  # fmt: skip
+    return IndicatorOut(
+        id=row.id,
+        name=row.name,
+        cause=RegionalRisk(row.cause),
+        rule=row.rule,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
 
 
 def _proposal_out(row: AlertProposal, cause: str) -> ProposalOut:
     return ProposalOut(
-        id=row.id, indicator_id=row.indicator_id, cause=RegionalRisk(cause),
-        area_code=row.area_code, evidence=row.evidence, proposed_at=row.proposed_at,
-        status=STATUSES[row.status], alert_id=row.alert_id, decided_by=row.decided_by,
-        decided_at=row.decided_at, reason=row.reason,
-    )  # fmt: skip
+        id=row.id,
+        indicator_id=row.indicator_id,
+        cause=RegionalRisk(cause),
+        area_code=row.area_code,
+        evidence=row.evidence,
+        proposed_at=row.proposed_at,
+        status=STATUSES[row.status],
+        alert_id=row.alert_id,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        reason=row.reason,
+    )
 
 
 @router.post("/warning-indicators", response_model=IndicatorOut, status_code=201)
 async def define_indicator(
-    body: IndicatorIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep,
+    body: IndicatorIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
     response: Response,
-) -> IndicatorOut:  # fmt: skip
+) -> IndicatorOut:
     """The city defines a warning indicator (its areas checked against the register)."""
     permit(principal, Permission.warning_indicator_define)
     if isinstance(body.rule, DisasterRule):
         await screening.check_areas(session, principal, body.rule.area_codes)
-    row = WarningIndicator(id=str(uuid.uuid4()), name=body.name, cause=body.cause.value,
-                           kind=body.rule.kind, rule=body.rule.model_dump(mode="json"),
-                           created_by=principal.sub, created_at=clock.now())  # fmt: skip
+    row = WarningIndicator(
+        id=str(uuid.uuid4()),
+        name=body.name,
+        cause=body.cause.value,
+        kind=body.rule.kind,
+        rule=body.rule.model_dump(mode="json"),
+        created_by=principal.sub,
+        created_at=clock.now(),
+    )
     session.add(row)
     response.headers["Location"] = f"/api/v1/warning-indicators/{row.id}"
     return _indicator_out(row)
@@ -188,8 +213,11 @@ async def _found(
     """What an indicator finds now, per area of the caller's: the evidence of each."""
     rule = indicator.rule
     if indicator.kind == "disaster_area":
-        return {code: {"reported_area": code} for code in rule["area_codes"]
-                if code.startswith(principal.area)}  # fmt: skip
+        return {
+            code: {"reported_area": code}
+            for code in rule["area_codes"]
+            if code.startswith(principal.area)
+        }
     newest = (
         select(DepartmentSnapshot)
         .where(DepartmentSnapshot.dataset == rule["dataset"])
@@ -200,37 +228,62 @@ async def _found(
     if snapshot is None:
         return {}
     spec = DATASETS[rule["dataset"]]
-    records = (await session.execute(
-        select(DepartmentRecord.id_digest, DepartmentRecord.attributes)
-        .where(DepartmentRecord.snapshot_id == snapshot.id))).all()  # fmt: skip
-    passing = {digest for digest, attributes in records
-               if _passes(getattr(spec.attributes.model_validate(attributes), rule["attribute"]),
-                          rule["operator"], rule["value"])}  # fmt: skip
+    records = (
+        await session.execute(
+            select(DepartmentRecord.id_digest, DepartmentRecord.attributes).where(
+                DepartmentRecord.snapshot_id == snapshot.id
+            )
+        )
+    ).all()
+    passing = {
+        digest
+        for digest, attributes in records
+        if _passes(
+            getattr(spec.attributes.model_validate(attributes), rule["attribute"]),
+            rule["operator"],
+            rule["value"],
+        )
+    }
     if not passing:
         return {}
     length = 12 if rule["level"] == "village" else 9
     area = func.substr(Household.village_code, 1, length)
-    counted = (await session.execute(
-        select(area, func.count(func.distinct(Household.id)))
-        .join(Member, Member.household_id == Household.id)
-        .where(Member.id_digest.in_(await blind.equivalents(session, passing)),
-               Household.village_code.like(principal.area + "%"))
-        .group_by(area))).all()  # fmt: skip
-    return {code: {"households": count, "dataset": rule["dataset"], "snapshot_id": snapshot.id,
-                   "snapshot_imported_at": snapshot.imported_at.isoformat()}
-            for code, count in counted if count >= rule["min_households"]}  # fmt: skip
+    counted = (
+        await session.execute(
+            select(area, func.count(func.distinct(Household.id)))
+            .join(Member, Member.household_id == Household.id)
+            .where(
+                Member.id_digest.in_(await blind.equivalents(session, passing)),
+                Household.village_code.like(principal.area + "%"),
+            )
+            .group_by(area)
+        )
+    ).all()
+    return {
+        code: {
+            "households": count,
+            "dataset": rule["dataset"],
+            "snapshot_id": snapshot.id,
+            "snapshot_imported_at": snapshot.imported_at.isoformat(),
+        }
+        for code, count in counted
+        if count >= rule["min_households"]
+    }
 
 
 def _passes(actual: Any, operator: str, value: Any) -> bool:
     if operator == "==":
         return str(actual).lower() == str(value).lower()
-    actual, value = Decimal(str(actual)), Decimal(str(value))
-    return {">": actual > value, ">=": actual >= value, "<": actual < value,
-            "<=": actual <= value}[operator]  # fmt: skip
+    left, right = Decimal(str(actual)), Decimal(str(value))
+    compared = {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right}
+    return compared[operator]
 
 
-@router.post("/warning-indicators/{indicator_id}/evaluations", response_model=list[ProposalOut],
-             status_code=201)  # fmt: skip
+@router.post(
+    "/warning-indicators/{indicator_id}/evaluations",
+    response_model=list[ProposalOut],
+    status_code=201,
+)
 async def evaluate(
     indicator_id: Annotated[str, Path(max_length=36)],
     principal: CurrentPrincipal,
@@ -249,9 +302,18 @@ async def evaluate(
         AlertProposal.indicator_id == indicator.id, AlertProposal.status == "proposed"
     )
     pending = set((await session.execute(waiting)).scalars())
-    new = [AlertProposal(id=str(uuid.uuid4()), indicator_id=indicator.id, area_code=code,
-                         evidence=evidence, proposed_at=now, status="proposed")
-           for code, evidence in sorted(found.items()) if code not in pending]  # fmt: skip
+    new = [
+        AlertProposal(
+            id=str(uuid.uuid4()),
+            indicator_id=indicator.id,
+            area_code=code,
+            evidence=evidence,
+            proposed_at=now,
+            status="proposed",
+        )
+        for code, evidence in sorted(found.items())
+        if code not in pending
+    ]
     session.add_all(new)
     return [_proposal_out(p, indicator.cause) for p in new]
 
@@ -287,12 +349,16 @@ async def decide(
 ) -> ProposalOut:
     """Confirm a proposal (a regional alert opens over its area) or dismiss it, once."""
     now = clock.now()
-    found = (await session.execute(
-        select(AlertProposal, WarningIndicator)
-        .join(WarningIndicator, WarningIndicator.id == AlertProposal.indicator_id)
-        .where(AlertProposal.id == proposal_id,
-               AlertProposal.area_code.like(principal.area + "%"))
-        .with_for_update(of=AlertProposal))).first()  # fmt: skip
+    found = (
+        await session.execute(
+            select(AlertProposal, WarningIndicator)
+            .join(WarningIndicator, WarningIndicator.id == AlertProposal.indicator_id)
+            .where(
+                AlertProposal.id == proposal_id, AlertProposal.area_code.like(principal.area + "%")
+            )
+            .with_for_update(of=AlertProposal)
+        )
+    ).first()
     if found is None:
         raise NotFound("proposal_not_found", f"No alert proposal {proposal_id} in your area.")
     permit(principal, Permission.warning_indicator_define)
@@ -302,14 +368,21 @@ async def decide(
     if body.decision == "confirm":
         starts = body.starts_on or local_date(now)
         if body.ends_on is not None and body.ends_on < starts:
-            raise Unprocessable("period_reversed", "ends_on is before starts_on.",
-                                field="ends_on")  # fmt: skip
+            raise Unprocessable("period_reversed", "ends_on is before starts_on.", field="ends_on")
         codes = await screening.check_areas(session, principal, [proposal.area_code])
         described = body.description or f"{indicator.name}: {_evidence(proposal.evidence)}"
         alert = await screening.open_round(
-            session, principal, now, kind="regional_alert", cause=indicator.cause,
-            title=f"{REGIONAL_RISK[indicator.cause]}风险排查", area_codes=codes,
-            description=described, starts_on=starts, ends_on=body.ends_on)  # fmt: skip
+            session,
+            principal,
+            now,
+            kind="regional_alert",
+            cause=indicator.cause,
+            title=f"{REGIONAL_RISK[indicator.cause]}风险排查",
+            area_codes=codes,
+            description=described,
+            starts_on=starts,
+            ends_on=body.ends_on,
+        )
         proposal.status, proposal.alert_id = "confirmed", alert.id
     else:
         proposal.status, proposal.reason = "dismissed", body.reason

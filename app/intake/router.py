@@ -58,8 +58,9 @@ class StatusOut(BaseModel):
 
     tracking_number: str
     received_at: datetime
-    stage: Literal["received", "under_review", "monitored", "risk_eliminated", "not_included",
-                   "withdrawn"]  # fmt: skip
+    stage: Literal[
+        "received", "under_review", "monitored", "risk_eliminated", "not_included", "withdrawn"
+    ]
     accepted: bool
 
 
@@ -87,11 +88,17 @@ async def declare(
     tracking = f"{local_date(now):%Y%m%d}{secrets.randbelow(10**10):010d}"
     report = OpenCaseIn(
         channel=Channel.self_declared,
-        household=HouseholdIn(head_name=body.name, head_id_number=body.id_number,
-                              village_code=body.village_code, size=body.household_size,
-                              phone=body.phone),
-        description=body.hardship, risk_type=body.risk_type, source=f"12317:{tracking}",
-    )  # fmt: skip
+        household=HouseholdIn(
+            head_name=body.name,
+            head_id_number=body.id_number,
+            village_code=body.village_code,
+            size=body.household_size,
+            phone=body.phone,
+        ),
+        description=body.hardship,
+        risk_type=body.risk_type,
+        source=f"12317:{tracking}",
+    )
     snap, _, attached = await cases.open_case(session, principal, report, now, settings)
     session.add(IntakeReceipt(tracking_number=tracking, case_id=snap.id, received_at=now))
     return ReceiptOut(tracking_number=tracking, received_at=now, attached=attached)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from app.areas import repository as areas
 from app.auth.dependencies import CurrentPrincipal
-from app.cases import service as cases
+from app.cases import views as case_views
 from app.core.db import SessionDep
 from app.core.errors import Conflict, NotFound
 from app.notices.documents import (
@@ -48,7 +48,7 @@ async def document(
     """The village notice (``notice``, ``elimination_notice``) or the ``announcement`` after
     confirmation. Only what may be posted publicly appears: never ID numbers, phone numbers,
     bank accounts, health conditions or risk types."""
-    snap, household = await cases.read_case(session, principal, case_id)
+    snap, household = await case_views.read_case(session, principal, case_id)
     if name not in DOCUMENTS:
         raise NotFound("document_not_found", f"No document {name!r}; one of {sorted(DOCUMENTS)}.")
     village, township = snap.area_code, snap.area_code[:9]

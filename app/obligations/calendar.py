@@ -21,8 +21,18 @@ from datetime import date, datetime
 
 from workflows.calendar import start_of_local_day
 
-DEPARTMENTS = ("education", "housing", "health", "medical_insurance", "water", "civil_affairs",
-               "agriculture", "emergency", "disabled_federation", "human_resources")  # fmt: skip
+DEPARTMENTS = (
+    "education",
+    "housing",
+    "health",
+    "medical_insurance",
+    "water",
+    "civil_affairs",
+    "agriculture",
+    "emergency",
+    "disabled_federation",
+    "human_resources",
+)
 """The sector departments of GLOSSARY.md."""
 
 
@@ -72,12 +82,19 @@ def periods(duty: Duty, year: int) -> list[tuple[str, date, date]]:
     if duty.periods == "screening months":
         return [(f"{year}-{m:02d}", date(year, m, 1), date(year, m + 1, 1)) for m in (4, 10)]
     if duty.periods == "quarter":
-        return [(f"{year}-Q{q}", date(year, 3 * q - 2, 1),
-                 date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1))
-                for q in range(1, 5)]  # fmt: skip
+        return [
+            (
+                f"{year}-Q{q}",
+                date(year, 3 * q - 2, 1),
+                date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1),
+            )
+            for q in range(1, 5)
+        ]
     if duty.periods == "half":
-        return [(f"{year}-H1", date(year, 1, 1), date(year, 7, 1)),
-                (f"{year}-H2", date(year, 7, 1), date(year + 1, 1, 1))]  # fmt: skip
+        return [
+            (f"{year}-H1", date(year, 1, 1), date(year, 7, 1)),
+            (f"{year}-H2", date(year, 7, 1), date(year + 1, 1, 1)),
+        ]
     return [(str(year), date(year, 1, 1), date(year + 1, 1, 1))]
 
 

@@ -30,13 +30,26 @@ async def screened(session: AsyncSession, year: int, townships: list[str]) -> Do
     if not campaigns:
         return {}
     township = func.substr(ScreeningTask.village_code, 1, 9)
-    progress = (await session.execute(
-        select(ScreeningTask.round_id, township, func.count(),
-               func.count(ScreeningVisit.id), func.max(ScreeningVisit.recorded_at))
-        .outerjoin(ScreeningVisit, and_(ScreeningVisit.round_id == ScreeningTask.round_id,
-                                        ScreeningVisit.household_id == ScreeningTask.household_id))
-        .where(ScreeningTask.round_id.in_([c.id for c in campaigns]))
-        .group_by(ScreeningTask.round_id, township))).all()  # fmt: skip
+    progress = (
+        await session.execute(
+            select(
+                ScreeningTask.round_id,
+                township,
+                func.count(),
+                func.count(ScreeningVisit.id),
+                func.max(ScreeningVisit.recorded_at),
+            )
+            .outerjoin(
+                ScreeningVisit,
+                and_(
+                    ScreeningVisit.round_id == ScreeningTask.round_id,
+                    ScreeningVisit.household_id == ScreeningTask.household_id,
+                ),
+            )
+            .where(ScreeningTask.round_id.in_([c.id for c in campaigns]))
+            .group_by(ScreeningTask.round_id, township)
+        )
+    ).all()
     tally = {(r, t): (tasks, visited, last) for r, t, tasks, visited, last in progress}
     done: Done = {}
     for campaign in campaigns:
@@ -55,8 +68,13 @@ async def screened(session: AsyncSession, year: int, townships: list[str]) -> Do
 
 async def assessed(session: AsyncSession, year: int, townships: list[str]) -> Done:
     halves = periods(BY_KIND["elimination_assessment"], year)
-    rounds = (await session.execute(select(EliminationRound.area_code, EliminationRound.opened_at)
-                                    .order_by(EliminationRound.opened_at))).all()  # fmt: skip
+    rounds = (
+        await session.execute(
+            select(EliminationRound.area_code, EliminationRound.opened_at).order_by(
+                EliminationRound.opened_at
+            )
+        )
+    ).all()
     done: Done = {}
     for area, opened_at in rounds:
         day = local_date(opened_at)

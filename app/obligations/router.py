@@ -27,8 +27,14 @@ from workflows.vocabulary import Role
 
 router = APIRouter(prefix="/api/v1/obligations", tags=["obligations"])
 
-Kind = Literal["concentrated_screening", "township_warning_list", "elimination_assessment",
-               "township_study", "department_study", "department_risk_assessment"]  # fmt: skip
+Kind = Literal[
+    "concentrated_screening",
+    "township_warning_list",
+    "elimination_assessment",
+    "township_study",
+    "department_study",
+    "department_risk_assessment",
+]
 
 
 PERIOD = r"^[1-9]\d{3}(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?$"
@@ -89,31 +95,52 @@ async def complete(
     permit(principal, Permission.obligation_complete)
     derived = BY_KIND[body.kind].derived_from
     if derived:
-        raise Unprocessable("completed_by_records", f"{BY_KIND[body.kind].title} completes "
-                            f"itself from what the service records: {derived}.",
-                            field="kind")  # fmt: skip
+        raise Unprocessable(
+            "completed_by_records",
+            f"{BY_KIND[body.kind].title} completes "
+            f"itself from what the service records: {derived}.",
+            field="kind",
+        )
     party = _party(principal, body.kind)
     now = clock.now()
     year = int(body.period[:4])
     known = {p for p, _, _ in periods(BY_KIND[body.kind], year)}
     if body.period not in known:
-        raise Unprocessable("period_unknown", f"{BY_KIND[body.kind].title} has the periods "
-                            f"{', '.join(sorted(known))}.", field="period")  # fmt: skip
+        raise Unprocessable(
+            "period_unknown",
+            f"{BY_KIND[body.kind].title} has the periods {', '.join(sorted(known))}.",
+            field="period",
+        )
     first = next(start for p, start, _ in periods(BY_KIND[body.kind], year) if p == body.period)
     if local_date(now) < first:
         raise Unprocessable("period_not_begun", f"{body.period} has not begun.", field="period")
     earlier = select(Completion.completed_at).where(
-        Completion.kind == body.kind, Completion.period == body.period,
-        Completion.party == party)  # fmt: skip
+        Completion.kind == body.kind, Completion.period == body.period, Completion.party == party
+    )
     if (done := (await session.execute(earlier.limit(1))).scalar_one_or_none()) is not None:
-        raise Conflict("already_completed", f"{BY_KIND[body.kind].title} {body.period} "
-                       f"was recorded done at {done.isoformat()}.")  # fmt: skip
-    row = Completion(id=str(uuid.uuid4()), kind=body.kind, period=body.period, party=party,
-                     note=body.note, evidence_sha256=body.evidence_sha256,
-                     completed_by=principal.sub, completed_at=now)  # fmt: skip
+        raise Conflict(
+            "already_completed",
+            f"{BY_KIND[body.kind].title} {body.period} was recorded done at {done.isoformat()}.",
+        )
+    row = Completion(
+        id=str(uuid.uuid4()),
+        kind=body.kind,
+        period=body.period,
+        party=party,
+        note=body.note,
+        evidence_sha256=body.evidence_sha256,
+        completed_by=principal.sub,
+        completed_at=now,
+    )
     session.add(row)
-    return CompletionOut(id=row.id, kind=row.kind, period=row.period, party=row.party,
-                         completed_by=row.completed_by, completed_at=row.completed_at)  # fmt: skip
+    return CompletionOut(
+        id=row.id,
+        kind=row.kind,
+        period=row.period,
+        party=row.party,
+        completed_by=row.completed_by,
+        completed_at=row.completed_at,
+    )
 
 
 @router.get("", response_model=list[ObligationOut])
@@ -134,23 +161,41 @@ async def calendar(
     if principal.role == Role.department:
         departments = [principal.department] if principal.department else []
     else:
-        townships = [(r[0], r[1]) for r in (await session.execute(
-            select(Area.code, Area.name).where(Area.level == "township",
-                                               Area.code.like(principal.area + "%"))
-            .order_by(Area.code))).all()]  # fmt: skip
+        townships = [
+            (r[0], r[1])
+            for r in (
+                await session.execute(
+                    select(Area.code, Area.name)
+                    .where(Area.level == "township", Area.code.like(principal.area + "%"))
+                    .order_by(Area.code)
+                )
+            ).all()
+        ]
         if len(principal.area) <= 6:
             departments = list(DEPARTMENTS)
     done: dict[tuple[str, str, str], datetime] = {}
-    for kind, period, party, at in (await session.execute(
-        select(Completion.kind, Completion.period, Completion.party,
-               func.min(Completion.completed_at))
-        .where(Completion.period.like(f"{chosen}%"))
-        .group_by(Completion.kind, Completion.period, Completion.party))).all():  # fmt: skip
+    for kind, period, party, at in (
+        await session.execute(
+            select(
+                Completion.kind,
+                Completion.period,
+                Completion.party,
+                func.min(Completion.completed_at),
+            )
+            .where(Completion.period.like(f"{chosen}%"))
+            .group_by(Completion.kind, Completion.period, Completion.party)
+        )
+    ).all():
         done[(kind, period, party)] = at
-    for period, party, at in (await session.execute(
-        select(WarningList.quarter, WarningList.township_code, func.min(WarningList.submitted_at))
-        .where(WarningList.quarter.like(f"{chosen}%"))
-        .group_by(WarningList.quarter, WarningList.township_code))).all():  # fmt: skip
+    for period, party, at in (
+        await session.execute(
+            select(
+                WarningList.quarter, WarningList.township_code, func.min(WarningList.submitted_at)
+            )
+            .where(WarningList.quarter.like(f"{chosen}%"))
+            .group_by(WarningList.quarter, WarningList.township_code)
+        )
+    ).all():
         done[("township_warning_list", period, party)] = at
     codes = [code for code, _ in townships]
     done.update(await derived.screened(session, chosen, codes))
@@ -165,7 +210,16 @@ async def calendar(
                 late = completed is None and now >= due
                 if overdue and not late:
                     continue
-                out.append(ObligationOut(kind=duty.kind, title=duty.title, period=period,
-                                         party=code, party_name=name, due_at=due,
-                                         completed_at=completed, overdue=late))  # fmt: skip
+                out.append(
+                    ObligationOut(
+                        kind=duty.kind,
+                        title=duty.title,
+                        period=period,
+                        party=code,
+                        party_name=name,
+                        due_at=due,
+                        completed_at=completed,
+                        overdue=late,
+                    )
+                )
     return out

@@ -29,9 +29,14 @@ class PolicyOut(BaseModel):
 
 
 def _out(row: PolicyVersion) -> PolicyOut:
-    return PolicyOut(version=row.version, effective_from=row.effective_from,
-                     parameters=row.parameters, created_at=row.created_at,
-                     created_by=row.created_by, reason=row.reason)  # fmt: skip
+    return PolicyOut(
+        version=row.version,
+        effective_from=row.effective_from,
+        parameters=row.parameters,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        reason=row.reason,
+    )
 
 
 @router.get("", response_model=list[PolicyOut])

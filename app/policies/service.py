@@ -113,8 +113,15 @@ async def create(
         )
     base = await in_effect_on(session, change.effective_from)
     document = base.document()
-    for name in ("notice_days", "identification_days", "measures_months", "acceptance_days",
-                 "elimination_min_months", "review_quorum", "review_majority"):  # fmt: skip
+    for name in (
+        "notice_days",
+        "identification_days",
+        "measures_months",
+        "acceptance_days",
+        "elimination_min_months",
+        "review_quorum",
+        "review_majority",
+    ):
         value = getattr(change, name)
         if value is not None:
             document[name] = value
@@ -124,9 +131,14 @@ async def create(
     version = f"jiaohe-{change.effective_from.isoformat()}"
     if await session.get(PolicyVersion, version) is not None:
         raise Conflict("policy_version_exists", f"A version {version} exists already.")
-    row = PolicyVersion(version=version, effective_from=change.effective_from,
-                        parameters=document, created_at=now, created_by=principal.sub,
-                        reason=change.reason)  # fmt: skip
+    row = PolicyVersion(
+        version=version,
+        effective_from=change.effective_from,
+        parameters=document,
+        created_at=now,
+        created_by=principal.sub,
+        reason=change.reason,
+    )
     session.add(row)
     return row
 

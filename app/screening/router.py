@@ -6,18 +6,18 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from app.access_log.ledgers import log_ledger_read
+from app.access_log.record import log_ledger_read
 from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
+from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Conflict, Unprocessable, declares
-from app.exports import workbook
 from app.exports.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
 from app.households import idnumber
 from app.households.models import Household
@@ -157,11 +157,19 @@ class AlertReport(BaseModel):
 
 def _round_out(round_: ScreeningRound, counts: dict[str, int] | None) -> ScreeningRoundOut:
     return ScreeningRoundOut(
-        id=round_.id, kind=round_.kind, title=round_.title, period=round_.period,
-        cause=round_.cause, description=round_.description,
-        area_codes=round_.area_codes, starts_on=round_.starts_on, ends_on=round_.ends_on,
-        opened_by=round_.opened_by, opened_at=round_.opened_at, counts=Counts(**(counts or {})),
-    )  # fmt: skip
+        id=round_.id,
+        kind=round_.kind,
+        title=round_.title,
+        period=round_.period,
+        cause=round_.cause,
+        description=round_.description,
+        area_codes=round_.area_codes,
+        starts_on=round_.starts_on,
+        ends_on=round_.ends_on,
+        opened_by=round_.opened_by,
+        opened_at=round_.opened_at,
+        counts=Counts(**(counts or {})),
+    )
 
 
 async def _rounds(
@@ -172,9 +180,15 @@ async def _rounds(
         query = query.where(ScreeningRound.starts_on >= since)
     if until:
         query = query.where(ScreeningRound.starts_on <= until)
-    rounds = [r for r in (await session.execute(query.order_by(ScreeningRound.starts_on.desc(),
-                                                               ScreeningRound.opened_at.desc())))
-              .scalars() if service.overlaps(r.area_codes, principal.area)]  # fmt: skip
+    rounds = [
+        r
+        for r in (
+            await session.execute(
+                query.order_by(ScreeningRound.starts_on.desc(), ScreeningRound.opened_at.desc())
+            )
+        ).scalars()
+        if service.overlaps(r.area_codes, principal.area)
+    ]
     counts = await service.progress(session, [r.id for r in rounds], principal.area, None)
     return [_round_out(r, counts.get((r.id,))) for r in rounds]
 
@@ -188,29 +202,43 @@ async def _opened(session: Any, principal: Any, round_: ScreeningRound) -> Scree
     "/screening/campaigns", status_code=status.HTTP_201_CREATED, response_model=ScreeningRoundOut
 )
 async def open_campaign(
-    body: CampaignIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep,
+    body: CampaignIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
     response: Response,
-) -> ScreeningRoundOut:  # fmt: skip
+) -> ScreeningRoundOut:
     """The city opens the April or October campaign over chosen areas (townships, villages or
     the whole city): every household registered there becomes work for its village."""
     permit(principal, Permission.screening_campaign)
     year, month = int(body.period[:4]), int(body.period[5:])
     starts, ends = date(year, month, 1), date(year, month + 1, 1) - timedelta(days=1)
     if ends < local_date(clock.now()):
-        raise Unprocessable("campaign_over", f"The {body.period} campaign's month is over.",
-                            field="period")  # fmt: skip
+        raise Unprocessable(
+            "campaign_over", f"The {body.period} campaign's month is over.", field="period"
+        )
     codes = await service.check_areas(session, principal, body.area_codes)
-    same = select(ScreeningRound).where(ScreeningRound.kind == "campaign",
-                                        ScreeningRound.period == body.period)  # fmt: skip
+    same = select(ScreeningRound).where(
+        ScreeningRound.kind == "campaign", ScreeningRound.period == body.period
+    )
     for other in (await session.execute(same)).scalars():
         if any(service.overlaps(other.area_codes, code) for code in codes):
-            raise Conflict("campaign_exists", f"A {body.period} campaign already covers "
-                           "some of these areas.", round_id=other.id)  # fmt: skip
+            raise Conflict(
+                "campaign_exists",
+                f"A {body.period} campaign already covers some of these areas.",
+                round_id=other.id,
+            )
     round_ = await service.open_round(
-        session, principal, clock.now(), kind="campaign", period=body.period,
-        title=body.title or f"{year}年{month}月集中排查", area_codes=codes, starts_on=starts,
+        session,
+        principal,
+        clock.now(),
+        kind="campaign",
+        period=body.period,
+        title=body.title or f"{year}年{month}月集中排查",
+        area_codes=codes,
+        starts_on=starts,
         ends_on=ends,
-    )  # fmt: skip
+    )
     out = await _opened(session, principal, round_)
     response.headers["Location"] = f"/api/v1/screening/rounds/{round_.id}/progress"
     return out
@@ -233,18 +261,28 @@ async def list_campaigns(
     "/regional-alerts", status_code=status.HTTP_201_CREATED, response_model=ScreeningRoundOut
 )
 async def register_alert(
-    body: AlertIn, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep,
+    body: AlertIn,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    clock: ClockDep,
     response: Response,
-) -> ScreeningRoundOut:  # fmt: skip
+) -> ScreeningRoundOut:
     """The city registers an area-wide risk: every household registered in its areas becomes
     screening work, and the cases findings open are linked to it."""
     permit(principal, Permission.regional_alert_register)
     codes = await service.check_areas(session, principal, body.area_codes)
     round_ = await service.open_round(
-        session, principal, clock.now(), kind="regional_alert", cause=body.cause.value,
-        title=body.title or f"{REGIONAL_RISK[body.cause.value]}风险排查", area_codes=codes,
-        description=body.description, starts_on=body.starts_on, ends_on=body.ends_on,
-    )  # fmt: skip
+        session,
+        principal,
+        clock.now(),
+        kind="regional_alert",
+        cause=body.cause.value,
+        title=body.title or f"{REGIONAL_RISK[body.cause.value]}风险排查",
+        area_codes=codes,
+        description=body.description,
+        starts_on=body.starts_on,
+        ends_on=body.ends_on,
+    )
     out = await _opened(session, principal, round_)
     response.headers["Location"] = f"/api/v1/screening/rounds/{round_.id}/progress"
     return out
@@ -269,8 +307,11 @@ async def alert_report(
         for key, value in alert.counts.model_dump().items():
             setattr(row, key, getattr(row, key) + value)
     per_area = await service.progress(session, [a.id for a in alerts], principal.area, 9)
-    return AlertReport(alerts=alerts, by_cause=sorted(by_cause.values(), key=lambda c: c.cause),
-                       by_area=await _areas(session, per_area))  # fmt: skip
+    return AlertReport(
+        alerts=alerts,
+        by_cause=sorted(by_cause.values(), key=lambda c: c.cause),
+        by_area=await _areas(session, per_area),
+    )
 
 
 async def _areas(session: Any, counts: dict[tuple[str, ...], dict[str, int]]) -> list[AreaProgress]:
@@ -280,10 +321,13 @@ async def _areas(session: Any, counts: dict[tuple[str, ...], dict[str, int]]) ->
         into = total.setdefault(code, dict.fromkeys(values, 0))
         for key, value in values.items():
             into[key] += value
-    names = dict((await session.execute(select(Area.code, Area.name)
-                                        .where(Area.code.in_(total)))).all())  # fmt: skip
-    return [AreaProgress(area_code=code, name=names.get(code, ""), **values)
-            for code, values in sorted(total.items())]  # fmt: skip
+    names = dict(
+        (await session.execute(select(Area.code, Area.name).where(Area.code.in_(total)))).all()
+    )
+    return [
+        AreaProgress(area_code=code, name=names.get(code, ""), **values)
+        for code, values in sorted(total.items())
+    ]
 
 
 @router.get("/screening/rounds/{round_id}/progress", response_model=ProgressOut)
@@ -296,9 +340,11 @@ async def round_progress(
     totals = await service.progress(session, [round_.id], principal.area, None)
     townships = await service.progress(session, [round_.id], principal.area, 9)
     villages = await service.progress(session, [round_.id], principal.area, 12)
-    return ProgressOut(round=_round_out(round_, totals.get((round_.id,))),
-                       townships=await _areas(session, townships),
-                       villages=await _areas(session, villages))  # fmt: skip
+    return ProgressOut(
+        round=_round_out(round_, totals.get((round_.id,))),
+        townships=await _areas(session, townships),
+        villages=await _areas(session, villages),
+    )
 
 
 @router.get("/screening/rounds/{round_id}/tasks", response_model=list[TaskOut])
@@ -321,19 +367,31 @@ async def round_tasks(
     query = (
         select(Household, ScreeningVisit)
         .join(ScreeningTask, ScreeningTask.household_id == Household.id)
-        .outerjoin(ScreeningVisit, (ScreeningVisit.round_id == ScreeningTask.round_id)
-                   & (ScreeningVisit.household_id == ScreeningTask.household_id))
+        .outerjoin(
+            ScreeningVisit,
+            (ScreeningVisit.round_id == ScreeningTask.round_id)
+            & (ScreeningVisit.household_id == ScreeningTask.household_id),
+        )
         .where(ScreeningTask.round_id == round_.id, ScreeningTask.village_code.like(area + "%"))
         .order_by(ScreeningTask.village_code, Household.head_name, Household.id)
-    )  # fmt: skip
+    )
     if pending is not None:
-        query = query.where(ScreeningVisit.id.is_(None) if pending else
-                            ScreeningVisit.id.is_not(None))  # fmt: skip
+        query = query.where(
+            ScreeningVisit.id.is_(None) if pending else ScreeningVisit.id.is_not(None)
+        )
     rows = (await session.execute(query)).all()
-    return [TaskOut(household_id=h.id, head_name=h.head_name, village_code=h.village_code,
-                    head_id_number_masked=idnumber.shown(h.head_id_number_masked),
-                    result=v.result if v else None, visited_on=v.visited_on if v else None,
-                    case_id=v.case_id if v else None) for h, v in rows]  # fmt: skip
+    return [
+        TaskOut(
+            household_id=h.id,
+            head_name=h.head_name,
+            village_code=h.village_code,
+            head_id_number_masked=idnumber.shown(h.head_id_number_masked),
+            result=v.result if v else None,
+            visited_on=v.visited_on if v else None,
+            case_id=v.case_id if v else None,
+        )
+        for h, v in rows
+    ]
 
 
 @router.post(
@@ -349,31 +407,62 @@ async def record_visit(
     alert. A finding opens a ``cadre_found`` case linked to the round (or is reported to the
     household's open case) in the same transaction."""
     visit, attached = await service.record_visit(
-        session, principal, household_id=body.household_id, round_id=body.round_id,
-        visited_on=body.visited_on, result=body.result,
-        risk_type=body.risk_type.value if body.risk_type else None, note=body.note,
+        session,
+        principal,
+        household_id=body.household_id,
+        round_id=body.round_id,
+        visited_on=body.visited_on,
+        result=body.result,
+        risk_type=body.risk_type.value if body.risk_type else None,
+        note=body.note,
         now=clock.now(),
-    )  # fmt: skip
+    )
     return VisitOut(
-        id=visit.id, household_id=visit.household_id, village_code=visit.village_code,
-        round_id=visit.round_id, visited_on=visit.visited_on, result=visit.result,
-        risk_type=visit.risk_type, note=visit.note, case_id=visit.case_id,
-        attached=attached, visited_by=visit.visited_by, recorded_at=visit.recorded_at,
-    )  # fmt: skip
+        id=visit.id,
+        household_id=visit.household_id,
+        village_code=visit.village_code,
+        round_id=visit.round_id,
+        visited_on=visit.visited_on,
+        result=visit.result,
+        risk_type=visit.risk_type,
+        note=visit.note,
+        case_id=visit.case_id,
+        attached=attached,
+        visited_by=visit.visited_by,
+        recorded_at=visit.recorded_at,
+    )
 
 
-LEDGER_HEADERS = ["乡镇代码", "乡镇", "村代码", "村", "户主姓名", "户主证件号码", "走访日期",
-                  "排查类型", "排查批次", "排查结果", "风险类型", "情况说明", "走访人",
-                  "案件编号"]  # fmt: skip
+LEDGER_HEADERS = [
+    "乡镇代码",
+    "乡镇",
+    "村代码",
+    "村",
+    "户主姓名",
+    "户主证件号码",
+    "走访日期",
+    "排查类型",
+    "排查批次",
+    "排查结果",
+    "风险类型",
+    "情况说明",
+    "走访人",
+    "案件编号",
+]
 
 
 @router.get(
     "/ledgers/screening",
-    responses={200: {"content": {"application/json": {}, "application/vnd.openxmlformats-"
-                                 "officedocument.spreadsheetml.sheet": {}}}},
-)  # fmt: skip
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            }
+        }
+    },
+)
 async def screening_ledger(
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     reading: ReadSessionDep,
@@ -395,24 +484,54 @@ async def screening_ledger(
     township, village = aliased(Area), aliased(Area)
     township_code = func.substr(ScreeningVisit.village_code, 1, 9)
     query = (
-        select(ScreeningVisit, township.name, village.name, Household.head_name,
-               Household.head_id_number_masked, ScreeningRound.kind, ScreeningRound.title)
+        select(
+            ScreeningVisit,
+            township.name,
+            village.name,
+            Household.head_name,
+            Household.head_id_number_masked,
+            ScreeningRound.kind,
+            ScreeningRound.title,
+        )
         .join(Household, Household.id == ScreeningVisit.household_id)
         .outerjoin(ScreeningRound, ScreeningRound.id == ScreeningVisit.round_id)
         .outerjoin(township, township.code == township_code)
         .outerjoin(village, village.code == ScreeningVisit.village_code)
-        .where(ScreeningVisit.village_code.like(principal.area + "%"),
-               ScreeningVisit.visited_on >= first, ScreeningVisit.visited_on <= last)
+        .where(
+            ScreeningVisit.village_code.like(principal.area + "%"),
+            ScreeningVisit.visited_on >= first,
+            ScreeningVisit.visited_on <= last,
+        )
         .order_by(ScreeningVisit.village_code, ScreeningVisit.visited_on, ScreeningVisit.id)
-    )  # fmt: skip
-    rows = [[v.village_code[:9], township_name or "", v.village_code, village_name or "", name,
-             idnumber.shown(masked), v.visited_on, SCREENING_KIND[kind or "routine"], title or "",
-             SCREENING_RESULT[v.result], RISK_TYPE.get(v.risk_type or "", ""), v.note or "",
-             v.visited_by_name or v.visited_by, v.case_id or ""]
-            for v, township_name, village_name, name, masked, kind, title
-            in (await reading.execute(query)).all()]  # fmt: skip
+    )
+    rows = [
+        [
+            v.village_code[:9],
+            township_name or "",
+            v.village_code,
+            village_name or "",
+            name,
+            idnumber.shown(masked),
+            v.visited_on,
+            SCREENING_KIND[kind or "routine"],
+            title or "",
+            SCREENING_RESULT[v.result],
+            RISK_TYPE.get(v.risk_type or "", ""),
+            v.note or "",
+            v.visited_by_name or v.visited_by,
+            v.case_id or "",
+        ]
+        for v, township_name, village_name, name, masked, kind, title in (
+            await reading.execute(query)
+        ).all()
+    ]
     if format == "json":
-        return {"from": first.isoformat(), "to": last.isoformat(), "columns": LEDGER_HEADERS,
-                "rows": workbook.json_rows(rows)}  # fmt: skip
-    return workbook.xlsx_response("排查走访台账", LEDGER_HEADERS, rows,
-                                  f"screening-{first}-{last}.xlsx")  # fmt: skip
+        return {
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "columns": LEDGER_HEADERS,
+            "rows": workbook.json_rows(rows),
+        }
+    return workbook.xlsx_response(
+        "排查走访台账", LEDGER_HEADERS, rows, f"screening-{first}-{last}.xlsx"
+    )

@@ -31,7 +31,9 @@ async def join_running_rounds(
     if rounds:
         await session.execute(
             insert(ScreeningTask),
-            [{"round_id": r, "household_id": household_id, "village_code": village_code}
-             for r in rounds],
-        )  # fmt: skip
+            [
+                {"round_id": r, "household_id": household_id, "village_code": village_code}
+                for r in rounds
+            ],
+        )
     return rounds

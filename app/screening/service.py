@@ -40,16 +40,20 @@ async def check_areas(session: AsyncSession, principal: Principal, codes: list[s
     known = set((await session.execute(select(Area.code).where(Area.code.in_(chosen)))).scalars())
     unknown = [c for c in chosen if c not in known]
     if unknown:
-        raise Unprocessable("unknown_area", "No such area: " + ", ".join(unknown),
-                            field="area_codes", areas=unknown)  # fmt: skip
+        raise Unprocessable(
+            "unknown_area", "No such area: " + ", ".join(unknown), field="area_codes", areas=unknown
+        )
     outside = [c for c in chosen if not principal.covers(c)]
     if outside:
-        raise Forbidden("area_forbidden", "Outside your area: " + ", ".join(outside),
-                        areas=outside)  # fmt: skip
+        raise Forbidden("area_forbidden", "Outside your area: " + ", ".join(outside), areas=outside)
     nested = [c for c in chosen if any(c != o and c.startswith(o) for o in chosen)]
     if nested:
-        raise Unprocessable("area_nested", "Already inside another area of the list: "
-                            + ", ".join(nested), field="area_codes", areas=nested)  # fmt: skip
+        raise Unprocessable(
+            "area_nested",
+            "Already inside another area of the list: " + ", ".join(nested),
+            field="area_codes",
+            areas=nested,
+        )
     return chosen
 
 
@@ -58,8 +62,7 @@ async def open_round(
 ) -> ScreeningRound:
     """A round over its areas, with one task per household registered there now (in the
     caller's transaction)."""
-    round_ = ScreeningRound(id=str(uuid.uuid4()), opened_by=principal.sub, opened_at=now,
-                            **values)  # fmt: skip
+    round_ = ScreeningRound(id=str(uuid.uuid4()), opened_by=principal.sub, opened_at=now, **values)
     session.add(round_)
     await session.flush()
     scope = select(literal(round_.id), Household.id, Household.village_code).where(
@@ -99,13 +102,15 @@ async def record_visit(
     """Record a visit; a finding reports the household through the ``cadre_found`` channel in
     the same transaction (a new case, or the open case's event). True when it attached."""
     if visited_on > local_date(now):
-        raise Unprocessable("visit_in_future", "A visit is recorded once it took place.",
-                            field="visited_on")  # fmt: skip
+        raise Unprocessable(
+            "visit_in_future", "A visit is recorded once it took place.", field="visited_on"
+        )
     if result == ScreeningResult.risk_found and not note:
         raise Unprocessable("note_missing", "A finding says what was found.", field="note")
     if result == ScreeningResult.risk_found and not risk_type:
-        raise Unprocessable("risk_type_missing", "A finding names the risk it found (SPEC §3).",
-                            field="risk_type")  # fmt: skip
+        raise Unprocessable(
+            "risk_type_missing", "A finding names the risk it found (SPEC §3).", field="risk_type"
+        )
     attached = False
     try:
         async with session.begin_nested():
@@ -118,43 +123,65 @@ async def record_visit(
                 round_ = await visible_round(session, principal, round_id)
                 source = f"screening:{round_.kind}:{round_.id}"
                 if await session.get(ScreeningTask, (round_id, household_id)) is None:
-                    raise Unprocessable("household_not_in_scope", "The household is not in "
-                                        "this round's scope.", field="household_id")  # fmt: skip
+                    raise Unprocessable(
+                        "household_not_in_scope",
+                        "The household is not in this round's scope.",
+                        field="household_id",
+                    )
                 taken = select(ScreeningVisit.id).where(
                     ScreeningVisit.round_id == round_id, ScreeningVisit.household_id == household_id
                 )
                 if (await session.execute(taken)).first() is not None:
-                    raise Conflict("already_screened", "This household's result in the round "
-                                   "is already recorded.")  # fmt: skip
+                    raise Conflict(
+                        "already_screened",
+                        "This household's result in the round is already recorded.",
+                    )
                 last = round_.ends_on
                 if visited_on < round_.starts_on or (last and visited_on > last):
                     until = last or "further notice"
-                    raise Unprocessable("visit_outside_round", f"The round runs from "
-                                        f"{round_.starts_on} to {until}.",
-                                        field="visited_on")  # fmt: skip
+                    raise Unprocessable(
+                        "visit_outside_round",
+                        f"The round runs from {round_.starts_on} to {until}.",
+                        field="visited_on",
+                    )
             visit = ScreeningVisit(
-                id=str(uuid.uuid4()), household_id=household.id,
-                village_code=household.village_code, round_id=round_id, visited_on=visited_on,
-                result=result.value, risk_type=risk_type, note=note, visited_by=principal.sub,
+                id=str(uuid.uuid4()),
+                household_id=household.id,
+                village_code=household.village_code,
+                round_id=round_id,
+                visited_on=visited_on,
+                result=result.value,
+                risk_type=risk_type,
+                note=note,
+                visited_by=principal.sub,
                 visited_by_name=principal.name,
                 recorded_at=now,
-            )  # fmt: skip
+            )
             if result == ScreeningResult.risk_found:
                 step = CURRENT_WORKFLOW.step(OPEN_ACTIONS[Channel.cadre_found], "new")
                 assert step is not None
-                report = {"channel": Channel.cadre_found.value, "source": source,
-                          "description": note, "risk_type": risk_type}  # fmt: skip
+                report = {
+                    "channel": Channel.cadre_found.value,
+                    "source": source,
+                    "description": note,
+                    "risk_type": risk_type,
+                }
                 snap, attached = await cases.report_on_household(
-                    session, principal, household,
+                    session,
+                    principal,
+                    household,
                     {k: v for k, v in report.items() if v is not None},
-                    CURRENT_WORKFLOW, step, now,
-                )  # fmt: skip
+                    CURRENT_WORKFLOW,
+                    step,
+                    now,
+                )
                 visit.case_id = snap.id
             session.add(visit)
             await session.flush()
     except IntegrityError as exc:  # a concurrent visit or report came first
-        raise Conflict("concurrent_change", "Another record of this household came first; "
-                       "look again.") from exc  # fmt: skip
+        raise Conflict(
+            "concurrent_change", "Another record of this household came first; look again."
+        ) from exc
     return visit, attached
 
 
@@ -167,15 +194,22 @@ def progress_query(round_ids: list[str], area: str, length: int | None) -> Selec
     if length:
         columns.append(func.substr(ScreeningTask.village_code, 1, length).label("area"))
     query = (
-        select(*columns, func.count().label("households"), func.count(visit.id).label("screened"),
-               found.label("risk_found"), func.count(visit.case_id).label("cases"))
+        select(
+            *columns,
+            func.count().label("households"),
+            func.count(visit.id).label("screened"),
+            found.label("risk_found"),
+            func.count(visit.case_id).label("cases"),
+        )
         .select_from(ScreeningTask)
-        .outerjoin(visit, (visit.round_id == ScreeningTask.round_id)
-                   & (visit.household_id == ScreeningTask.household_id))
-        .where(ScreeningTask.round_id.in_(round_ids),
-               ScreeningTask.village_code.like(area + "%"))
+        .outerjoin(
+            visit,
+            (visit.round_id == ScreeningTask.round_id)
+            & (visit.household_id == ScreeningTask.household_id),
+        )
+        .where(ScreeningTask.round_id.in_(round_ids), ScreeningTask.village_code.like(area + "%"))
         .group_by(*columns)
-    )  # fmt: skip
+    )
     return query
 
 

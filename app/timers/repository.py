@@ -23,8 +23,13 @@ async def schedule(
     procedure: str | None = None,
 ) -> None:
     """Schedule work in the same transaction as the change that calls for it."""
-    values = {"case_id": case_id, "kind": kind, "procedure": procedure, "due_at": due_at,
-              "created_at": now}  # fmt: skip
+    values = {
+        "case_id": case_id,
+        "kind": kind,
+        "procedure": procedure,
+        "due_at": due_at,
+        "created_at": now,
+    }
     await (await session.connection()).execute(_INSERT_TIMER, values)
 
 

@@ -40,8 +40,7 @@ async def process_due(
                 timer.outcome = "refused: " + ", ".join(codes)
             timer.fired_at = now
         fired += 1
-        log.info("timer %s (%s) on case %s: %s", timer.id, timer.kind, timer.case_id,
-                 timer.outcome)  # fmt: skip
+        log.info("timer %s (%s) on case %s: %s", timer.id, timer.kind, timer.case_id, timer.outcome)
     return fired
 
 

@@ -6,20 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 
-from app.access_log.ledgers import log_ledger_read
+from app.access_log.record import log_ledger_read
 from app.areas import repository as areas
 from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.cases import service as cases_service
 from app.cases.models import Case
+from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app.exports import workbook
 from app.exports.labels import RISK_TYPE
 from app.households.models import Household
 from app.households.schemas import OpenCaseRef
@@ -119,9 +119,15 @@ def _entry(entry: dict[str, Any], cases: dict[str, OpenCaseRef]) -> EntryOut:
 
 
 def _out(row: WarningList, cases: dict[str, OpenCaseRef]) -> WarningListOut:
-    return WarningListOut(id=row.id, township_code=row.township_code, quarter=row.quarter,
-                          entries=[_entry(e, cases) for e in row.entries], note=row.note,
-                          submitted_by=row.submitted_by, submitted_at=row.submitted_at)  # fmt: skip
+    return WarningListOut(
+        id=row.id,
+        township_code=row.township_code,
+        quarter=row.quarter,
+        entries=[_entry(e, cases) for e in row.entries],
+        note=row.note,
+        submitted_by=row.submitted_by,
+        submitted_at=row.submitted_at,
+    )
 
 
 @router.post("/warning-lists", status_code=status.HTTP_201_CREATED, response_model=WarningListOut)
@@ -143,16 +149,29 @@ async def submit(
     known = set((await session.execute(villages)).scalars())
     unknown = sorted(codes - known)
     if unknown:
-        raise Unprocessable("unknown_village", "No such village: " + ", ".join(unknown),
-                            field="entries", villages=unknown)  # fmt: skip
+        raise Unprocessable(
+            "unknown_village",
+            "No such village: " + ", ".join(unknown),
+            field="entries",
+            villages=unknown,
+        )
     outside = sorted(c for c in codes if not c.startswith(principal.area))
     if outside:
-        raise Forbidden("area_forbidden", "Villages outside your township: "
-                        + ", ".join(outside), villages=outside)  # fmt: skip
+        raise Forbidden(
+            "area_forbidden",
+            "Villages outside your township: " + ", ".join(outside),
+            villages=outside,
+        )
     await _check_links(session, body.entries)
-    row = WarningList(id=str(uuid.uuid4()), township_code=principal.area, quarter=quarter,
-                      entries=[e.model_dump(mode="json") for e in body.entries],
-                      note=body.note, submitted_by=principal.sub, submitted_at=now)  # fmt: skip
+    row = WarningList(
+        id=str(uuid.uuid4()),
+        township_code=principal.area,
+        quarter=quarter,
+        entries=[e.model_dump(mode="json") for e in body.entries],
+        note=body.note,
+        submitted_by=principal.sub,
+        submitted_at=now,
+    )
     session.add(row)
     cases = await _open_cases(session, [row])
     return _out(row, cases)
@@ -170,9 +189,14 @@ async def _check_links(session: Any, entries: list[Entry]) -> None:
         household = found.get(entry.household_id)
         field = f"entries.{number - 1}.household_id"
         if household is None or household.village_code != entry.village_code:
-            problems.append({"field": field, "type": "household_not_in_village",
-                             "message": f"No registered household {entry.household_id} in "
-                             f"village {entry.village_code}."})  # fmt: skip
+            problems.append(
+                {
+                    "field": field,
+                    "type": "household_not_in_village",
+                    "message": f"No registered household {entry.household_id} in "
+                    f"village {entry.village_code}.",
+                }
+            )
         elif household.head_name != entry.head_name:
             problems.append(
                 {
@@ -182,27 +206,40 @@ async def _check_links(session: Any, entries: list[Entry]) -> None:
                 }
             )
     if problems:
-        raise Unprocessable("validation_failed", "Invalid input: "
-                            + ", ".join(p["field"] for p in problems) + ".",
-                            errors=problems)  # fmt: skip
+        raise Unprocessable(
+            "validation_failed",
+            "Invalid input: " + ", ".join(p["field"] for p in problems) + ".",
+            errors=problems,
+        )
 
 
 async def _latest(session: Any, area: str, quarter: str) -> list[WarningList]:
-    newest = (select(WarningList.township_code, func.max(WarningList.submitted_at).label("at"))
-              .where(WarningList.quarter == quarter, WarningList.township_code.like(area + "%"))
-              .group_by(WarningList.township_code).subquery())  # fmt: skip
+    newest = (
+        select(WarningList.township_code, func.max(WarningList.submitted_at).label("at"))
+        .where(WarningList.quarter == quarter, WarningList.township_code.like(area + "%"))
+        .group_by(WarningList.township_code)
+        .subquery()
+    )
     rows = await session.execute(
-        select(WarningList).join(newest, (newest.c.township_code == WarningList.township_code)
-                                 & (newest.c.at == WarningList.submitted_at))
-        .where(WarningList.quarter == quarter).order_by(WarningList.township_code))  # fmt: skip
+        select(WarningList)
+        .join(
+            newest,
+            (newest.c.township_code == WarningList.township_code)
+            & (newest.c.at == WarningList.submitted_at),
+        )
+        .where(WarningList.quarter == quarter)
+        .order_by(WarningList.township_code)
+    )
     return list(rows.scalars())
 
 
 @router.get("/warning-lists", response_model=list[WarningListOut])
 async def list_submissions(
-    principal: CurrentPrincipal, session: ReadSessionDep, clock: ClockDep,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    clock: ClockDep,
     quarter: Quarter | None = None,
-) -> list[WarningListOut]:  # fmt: skip
+) -> list[WarningListOut]:
     """The newest list of each township in your area for a quarter (default: the current)."""
     permit(principal, Permission.warning_list_read)
     chosen = quarter or quarters.of(clock.now())
@@ -213,19 +250,29 @@ async def list_submissions(
 
 @router.get("/warning-lists/entries", response_model=list[VillageEntry])
 async def list_entries(
-    principal: CurrentPrincipal, session: ReadSessionDep, clock: ClockDep,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    clock: ClockDep,
     quarter: Quarter | None = None,
-) -> list[VillageEntry]:  # fmt: skip
+) -> list[VillageEntry]:
     """The entries of your area on the townships' newest lists for a quarter (default: the
     current), with the household each links and the case it is in: what a village works."""
     permit(principal, Permission.warning_list_entries)
     chosen = quarter or quarters.of(clock.now())
     rows = await _latest(session, principal.area[:9], chosen)
     cases = await _open_cases(session, rows)
-    return [VillageEntry(**_entry(e, cases).model_dump(), list_id=r.id, number=n,
-                         township_code=r.township_code, quarter=r.quarter)
-            for r in rows for n, e in enumerate(r.entries, start=1)
-            if e["village_code"].startswith(principal.area)]  # fmt: skip
+    return [
+        VillageEntry(
+            **_entry(e, cases).model_dump(),
+            list_id=r.id,
+            number=n,
+            township_code=r.township_code,
+            quarter=r.quarter,
+        )
+        for r in rows
+        for n, e in enumerate(r.entries, start=1)
+        if e["village_code"].startswith(principal.area)
+    ]
 
 
 class CaseFromEntry(BaseModel):
@@ -262,16 +309,23 @@ async def open_case_from_entry(
     if principal.role not in step.roles:
         raise Forbidden("role_not_permitted", "A village cadre opens a case from an entry.")
     if not entry.get("household_id"):
-        raise Conflict("entry_not_linked", "The entry names no registered household: link "
-                       "it (the township submits the list again) or open the case with the "
-                       "household's data.")  # fmt: skip
+        raise Conflict(
+            "entry_not_linked",
+            "The entry names no registered household: link "
+            "it (the township submits the list again) or open the case with the "
+            "household's data.",
+        )
     household = await session.get(Household, entry["household_id"])
     assert household is not None
-    report = {"channel": Channel.cadre_found.value, "risk_type": entry["risk_type"],
-              "description": entry["description"],
-              "source": f"warning_list:{row.id}:{number}"}  # fmt: skip
+    report = {
+        "channel": Channel.cadre_found.value,
+        "risk_type": entry["risk_type"],
+        "description": entry["description"],
+        "source": f"warning_list:{row.id}:{number}",
+    }
     snap, attached = await cases_service.report_on_household(
-        session, principal, household, report, CURRENT_WORKFLOW, step, now)  # fmt: skip
+        session, principal, household, report, CURRENT_WORKFLOW, step, now
+    )
     if attached:
         response.status_code = status.HTTP_200_OK
     else:
@@ -281,19 +335,24 @@ async def open_case_from_entry(
 
 @router.get("/warning-lists/status", response_model=QuarterStatus)
 async def quarter_status(
-    principal: CurrentPrincipal, session: ReadSessionDep, clock: ClockDep,
+    principal: CurrentPrincipal,
+    session: ReadSessionDep,
+    clock: ClockDep,
     quarter: Quarter | None = None,
-) -> QuarterStatus:  # fmt: skip
+) -> QuarterStatus:
     """Which townships of your area submitted their list for the quarter, which are late (the
     quarter is over and none came), which still have time."""
     permit(principal, Permission.warning_list_read)
     now = clock.now()
     chosen = quarter or quarters.of(now)
     due = quarters.late_from(chosen)
-    townships = (await session.execute(
-        select(Area.code, Area.name).where(Area.level == "township",
-                                           Area.code.like(principal.area + "%"))
-        .order_by(Area.code))).all()  # fmt: skip
+    townships = (
+        await session.execute(
+            select(Area.code, Area.name)
+            .where(Area.level == "township", Area.code.like(principal.area + "%"))
+            .order_by(Area.code)
+        )
+    ).all()
     earliest = (
         select(WarningList.township_code, func.min(WarningList.submitted_at))
         .where(WarningList.quarter == chosen)
@@ -307,8 +366,9 @@ async def quarter_status(
         at = first.get(code)
         entry = TownshipDue(township_code=code, name=name, submitted_at=at)
         (submitted if at else late if now >= due else pending).append(entry)
-    return QuarterStatus(quarter=chosen, late_from=due, submitted=submitted, late=late,
-                         pending=pending)  # fmt: skip
+    return QuarterStatus(
+        quarter=chosen, late_from=due, submitted=submitted, late=late, pending=pending
+    )
 
 
 HEADERS = ["乡镇代码", "乡镇", "村代码", "村", "户主姓名", "风险类型", "风险情况", "报送时间"]
@@ -316,11 +376,16 @@ HEADERS = ["乡镇代码", "乡镇", "村代码", "村", "户主姓名", "风险
 
 @router.get(
     "/ledgers/warning-list",
-    responses={200: {"content": {"application/json": {}, "application/vnd.openxmlformats-"
-                                 "officedocument.spreadsheetml.sheet": {}}}},
-)  # fmt: skip
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            }
+        }
+    },
+)
 async def warning_list_ledger(
-    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     reading: ReadSessionDep,
@@ -333,15 +398,27 @@ async def warning_list_ledger(
     permit(principal, Permission.ledger_read)
     chosen = quarter or quarters.of(clock.now())
     await log_ledger_read(session, principal, f"warning_list:{chosen}", clock.now())
-    entries = [(s, e) for s in await _latest(reading, principal.area, chosen) for e in s.entries
-               if e["village_code"].startswith(principal.area)]  # fmt: skip
+    entries = [
+        (s, e)
+        for s in await _latest(reading, principal.area, chosen)
+        for e in s.entries
+        if e["village_code"].startswith(principal.area)
+    ]
     codes = {c for s, e in entries for c in (s.township_code, e["village_code"])}
     named = await areas.names(reading, sorted(codes))
-    rows = [[s.township_code, named.get(s.township_code, ""), e["village_code"],
-             named.get(e["village_code"], ""), e["head_name"],
-             RISK_TYPE.get(e["risk_type"], e["risk_type"]), e["description"], s.submitted_at]
-            for s, e in entries]  # fmt: skip
+    rows = [
+        [
+            s.township_code,
+            named.get(s.township_code, ""),
+            e["village_code"],
+            named.get(e["village_code"], ""),
+            e["head_name"],
+            RISK_TYPE.get(e["risk_type"], e["risk_type"]),
+            e["description"],
+            s.submitted_at,
+        ]
+        for s, e in entries
+    ]
     if format == "json":
         return {"quarter": chosen, "columns": HEADERS, "rows": workbook.json_rows(rows)}
-    return workbook.xlsx_response("乡镇季度预警名单", HEADERS, rows,
-                                  f"warning-list-{chosen}.xlsx")  # fmt: skip
+    return workbook.xlsx_response("乡镇季度预警名单", HEADERS, rows, f"warning-list-{chosen}.xlsx")

@@ -23,7 +23,7 @@ from workflows.vocabulary import Procedure, Role
 NOW = datetime(2026, 9, 1, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 LONG_AGO = (NOW - timedelta(days=400)).isoformat()
 
-Setup = Callable[[dict[str, Any]], None]
+Setup = Callable[[dict[str, Any]], object]
 """Mutates a scenario: {"facts", "payload", "now", "other_open_cases", "procedure"}."""
 
 
@@ -49,10 +49,23 @@ def _review(present: int, votes_for: int, eligible: int = 30) -> dict[str, Any]:
 
 
 def _assessment(verified_on: str, per_person: str) -> dict[str, Any]:
-    guarantees = dict.fromkeys(("food_and_clothing", "compulsory_education", "basic_medical_care",
-                                "housing_safety", "drinking_water"), True)  # fmt: skip
-    return {"verified_on": verified_on, "recorded_at": verified_on, "large_rigid_spending": False,
-            "net_income_per_person": per_person, "guarantees": guarantees}  # fmt: skip
+    guarantees = dict.fromkeys(
+        (
+            "food_and_clothing",
+            "compulsory_education",
+            "basic_medical_care",
+            "housing_safety",
+            "drinking_water",
+        ),
+        True,
+    )
+    return {
+        "verified_on": verified_on,
+        "recorded_at": verified_on,
+        "large_rigid_spending": False,
+        "net_income_per_person": per_person,
+        "guarantees": guarantees,
+    }
 
 
 def _latest_assessment(s: dict[str, Any]) -> dict[str, Any]:
@@ -341,7 +354,8 @@ def test_actions_that_do_not_leave_a_state_are_refused() -> None:
 
 
 def test_closed_states() -> None:
-    assert not CASE_V1.steps_from("rejected") and not CASE_V1.steps_from("withdrawn")
+    assert not CASE_V1.steps_from("rejected")
+    assert not CASE_V1.steps_from("withdrawn")
     # risk_eliminated is closed but can be rolled back
     assert [s.action for s in CASE_V1.steps_from("risk_eliminated")] == ["roll_back_elimination"]
     assert set(CLOSED_STATES) == {"rejected", "withdrawn", "risk_eliminated"}
@@ -378,15 +392,21 @@ def test_roles_follow_the_spec_table() -> None:
     for action, roles in expected.items():
         assert CASE_V1.roles_for(action) == roles, action
     # reject: each level in its own states only
-    assert CASE_V1.step("reject", "township_verification").roles == {Role.township_official}
-    assert CASE_V1.step("reject", "city_confirmation").roles == {Role.city_bureau}
-    assert CASE_V1.step("reject", "public_notice").roles == {Role.village_committee}
+    for state, role in (
+        ("township_verification", Role.township_official),
+        ("city_confirmation", Role.city_bureau),
+        ("public_notice", Role.village_committee),
+    ):
+        step = CASE_V1.step("reject", state)
+        assert step is not None, state
+        assert step.roles == {role}, state
 
 
 def test_same_rule_functions_serve_both_procedures() -> None:
     identification = CASE_V1.step("publish_notice", "village_nomination")
     elimination = CASE_V1.step("publish_elimination_notice", "elimination_nomination")
-    assert identification and elimination
+    assert identification
+    assert elimination
     assert set(elimination.rules) <= set(identification.rules)
     assert identification.procedure != elimination.procedure
 

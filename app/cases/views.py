@@ -1,0 +1,113 @@
+"""Reading a case: the caller's area and permission checked, and the case as answers show
+it (deadlines, household, suggested classification, facts with every number masked)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.permissions import permit
+from app.auth.tokens import Principal
+from app.cases import repository as repo
+from app.cases.schemas import (
+    CaseOut,
+    Deadlines,
+    SuggestedClassification,
+)
+from app.cases.snapshot import Snapshot
+from app.core.errors import (
+    NotFound,
+)
+from app.households import idnumber
+from app.households.models import Household
+from app.households.schemas import HouseholdSummary
+from app.policies import service as policies
+from workflows.case import (
+    IDENTIFICATION_STATES,
+)
+from workflows.classification import suggest
+from workflows.permissions import Permission
+from workflows.policy import policy
+from workflows.vocabulary import Channel
+
+
+def deadlines(snap: Snapshot, now: datetime) -> Deadlines:
+    return Deadlines(
+        identification_due_at=snap.identification_due_at,
+        identification_overdue=snap.state in IDENTIFICATION_STATES
+        and now >= snap.identification_due_at,
+        notice_ends_at=snap.notice_ends_at,
+        elimination_due_at=snap.elimination_due_at,
+        measures_due_at=snap.measures_due_at,
+        measures_overdue=snap.measures_due_at is not None and now >= snap.measures_due_at,
+        acceptance_due_at=snap.acceptance_due_at,
+        acceptance_overdue=snap.acceptance_due_at is not None and now >= snap.acceptance_due_at,
+    )
+
+
+def household_summary(household: Household) -> HouseholdSummary:
+    return HouseholdSummary(
+        id=household.id,
+        head_name=household.head_name,
+        head_id_number_masked=idnumber.shown(household.head_id_number_masked),
+        village_code=household.village_code,
+        village_group=household.village_group,
+        size=household.size,
+    )
+
+
+def suggestion(snap: Snapshot) -> SuggestedClassification | None:
+    suggested = suggest(snap.facts, policy(snap.policy_version))
+    if suggested is None:
+        return None
+    return SuggestedClassification(monitoring_type=suggested[0], reason=suggested[1])
+
+
+def redacted(document: dict[str, Any]) -> dict[str, Any]:
+    """Facts or a payload as answers show them: every masked number re-masked."""
+    shown: dict[str, Any] = idnumber.redact(document)  # type: ignore[assignment]
+    return shown
+
+
+def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
+    return CaseOut(
+        id=snap.id,
+        state=snap.state,
+        version=snap.version,
+        channel=Channel(snap.channel),
+        area_code=snap.area_code,
+        is_open=snap.is_open,
+        monitoring_type=snap.monitoring_type,
+        workflow_version=snap.workflow_version,
+        policy_version=snap.policy_version,
+        opened_at=snap.opened_at,
+        updated_at=snap.updated_at,
+        household=household_summary(household),
+        deadlines=deadlines(snap, now),
+        suggested_classification=suggestion(snap),
+        facts=redacted(snap.facts),
+    )
+
+
+async def read_case(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: str,
+    permission: Permission = Permission.case_read,
+) -> tuple[Snapshot, Household]:
+    """A case the caller may read: 404 outside their area, then 403 without ``permission``."""
+    found = await get_case(session, principal, case_id)
+    permit(principal, permission)
+    return found
+
+
+async def get_case(
+    session: AsyncSession, principal: Principal, case_id: str
+) -> tuple[Snapshot, Household]:
+    found = await repo.case_in_area(session, case_id, principal.area)
+    if found is None:
+        raise NotFound("case_not_found", f"No case {case_id} in your area.")
+    await policies.ensure_loaded(session, [found[0].policy_version])
+    return Snapshot.of(found[0]), found[1]
