@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from app.cases import errors as case_errors
 from app.core import errors
 from app.core.limits import PayloadTooLarge
 from app.core.problems import PROBLEMS
@@ -71,6 +72,30 @@ def test_a_code_the_registry_lacks_cannot_be_raised() -> None:
         errors.Conflict("no_such_code", "x")
     with pytest.raises(ValueError, match="registered as 404"):
         errors.Conflict("case_not_found", "x")  # a 404 code raised as a 409
+
+
+def _declared(base: type[errors.Problem]) -> list[type[errors.Problem]]:
+    found: list[type[errors.Problem]] = []
+    for cls in base.__subclasses__():
+        found += [cls, *_declared(cls)]
+    return found
+
+
+def test_domain_errors_are_declared_with_a_registered_code_and_its_status() -> None:
+    import app.main  # noqa: F401 (every domain, with its errors)
+
+    declared = [cls for cls in _declared(errors.Problem) if "code" in cls.__dict__]
+    assert {cls.__module__ for cls in declared} >= {"app.cases.errors"}
+    for cls in declared:
+        assert cls.status == PROBLEMS[cls.code].status, cls
+    refusal = case_errors.VersionMismatch(7, '"6"')
+    assert (refusal.status, refusal.code) == (412, "version_mismatch")
+    assert refusal.body()["current_version"] == 7
+    assert case_errors.CaseNotFound("c1").body()["detail"] == "No case c1 in your area."
+    with pytest.raises(KeyError):  # a code the registry lacks fails where it is declared
+
+        class Unregistered(errors.Problem):
+            code = "no_such_code"
 
 
 def test_every_rule_code_is_registered() -> None:

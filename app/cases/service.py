@@ -22,6 +22,17 @@ from app.access_log.record import registry_probe
 from app.auth.tokens import SYSTEM_TIMER, Principal
 from app.cases import door
 from app.cases import repository as repo
+from app.cases.errors import (
+    ActionNotFound,
+    CaseNotFound,
+    GuardFailed,
+    NoTransition,
+    NotRecordableInState,
+    NotRecordableInWorkflow,
+    StateCorrupt,
+    VersionMismatch,
+    VersionRequired,
+)
 from app.cases.models import Case, CaseEvent
 from app.cases.replay import observed_fields
 from app.cases.schemas import (
@@ -45,9 +56,6 @@ from app.core.crypto import context as crypto_context
 from app.core.errors import (
     Conflict,
     Forbidden,
-    NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
     Unprocessable,
     validation_problem,
 )
@@ -156,7 +164,7 @@ async def _append(
         session, snap.id, snap.version, {name: getattr(moved, name) for name in MOVING}
     )
     if not changed:
-        raise PreconditionFailed("version_mismatch", "The case changed meanwhile; reload it.")
+        raise VersionMismatch()
     await national_document.keep(session, moved)
     await repo.insert_event(
         session, {column: getattr(event, column) for column in WRITTEN} | {"hash": digest}
@@ -241,12 +249,8 @@ async def _observations(
     return observed
 
 
-def guard_failed(unmet: list[Unmet]) -> Conflict:
-    return Conflict(
-        "guard_failed",
-        "The rules refuse this step: " + "; ".join(f"{u.code} ({u.message})" for u in unmet),
-        unmet=[u.as_dict(LANGUAGE.get()) for u in unmet],
-    )
+def guard_failed(unmet: list[Unmet]) -> GuardFailed:
+    return GuardFailed(unmet)
 
 
 async def _transition(
@@ -268,7 +272,7 @@ async def _transition(
     try:
         to_state = snap.workflow.run(snap.state, step.action, ctx)
     except TransitionNotAllowed as exc:  # our evaluation and the machine disagree: refuse
-        raise Conflict("guard_failed", f"The workflow refuses {step.action}.", unmet=[]) from exc
+        raise GuardFailed([], refused=step.action) from exc
     stored = {**payload, "observed": observed} if observed else payload
     await _append(
         session, snap, name=step.action, payload=stored, to_state=to_state, actor=actor, now=now
@@ -293,7 +297,7 @@ async def fire_on_held(
     """Fire a transition on a case this transaction has just opened or locked."""
     step = snap.workflow.step(action, snap.state)
     if step is None:
-        raise Conflict("transition_not_allowed", f"{action} does not leave the state {snap.state}.")
+        raise NoTransition(action, snap.state)
     payload = _completed(snap, action, _validated(step.payload, raw_payload))
     await _transition(session, snap, step, payload, actor, now)
 
@@ -329,16 +333,10 @@ def _check_version(snap: Snapshot, if_match: str | None, *, required: bool) -> N
     expected = parse_if_match(if_match)
     if expected is None:
         if required:
-            raise PreconditionRequired(
-                "if_match_required", 'Send If-Match: "<version>" with the version you read.'
-            )
+            raise VersionRequired()
         return
     if expected != snap.version:
-        raise PreconditionFailed(
-            "version_mismatch",
-            f"The case is at version {snap.version}, not {if_match}; reload it.",
-            current_version=snap.version,
-        )
+        raise VersionMismatch(snap.version, if_match)
 
 
 def _validated(model: type[BaseModel], raw: Any) -> dict[str, Any]:
@@ -357,11 +355,11 @@ async def lock_case(
     request's transaction ends."""
     found = await repo.case_in_area(session, case_id, principal.area, for_update=True)
     if found is None:
-        raise NotFound("case_not_found", f"No case {case_id} in your area.")
+        raise CaseNotFound(case_id)
     case, household = found
     await policies.ensure_loaded(session, [case.policy_version])
     if case.state not in case_workflow(case).machine.states_map:
-        raise Conflict("state_corrupt", f"Stored state {case.state!r} is not in the workflow.")
+        raise StateCorrupt(case.state)
     return Snapshot.of(case), household
 
 
@@ -382,7 +380,7 @@ async def fire_action(
     snap, household = await lock_case(session, principal, case_id)
     flow = snap.workflow
     if action not in flow.actions or action in OPEN_ACTIONS.values():
-        raise NotFound("action_not_found", f"The workflow has no action {action!r}.")
+        raise ActionNotFound(action)
     if principal.role not in flow.roles_for(action):
         raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} never fires {action}.")
     step = flow.step(action, snap.state)
@@ -390,7 +388,7 @@ async def fire_action(
     payload = _completed(snap, action, _validated(model, raw_payload))
     _check_version(snap, if_match, required=True)
     if step is None:
-        raise Conflict("transition_not_allowed", f"{action} does not leave the state {snap.state}.")
+        raise NoTransition(action, snap.state)
     await _transition(session, snap, step, payload, principal, now)
     if step.action == "submit_to_city":
         # 数据比对 runs as the case reaches the city, in the same transaction.
@@ -456,9 +454,7 @@ async def record_fact(
             raise Forbidden(early.code, early.message)
     _check_version(snap, if_match, required=False)
     if snap.state not in spec.states:
-        raise Conflict(
-            "not_recordable_in_state", f"A {kind} is not recorded in the state {snap.state}."
-        )
+        raise NotRecordableInState(kind, snap.state)
     procedure = spec.states[snap.state]
     payload = payload_in.model_dump(mode="json", exclude_none=True)
     await _check_at_door(session, snap, household, kind, procedure, payload, now, settings)
@@ -531,10 +527,7 @@ def fact_spec(snap: Snapshot, kind: str) -> FactSpec:
     """Who records ``kind`` on this case and where; 409 when its workflow has no such fact."""
     spec = snap.workflow.facts.get(kind)
     if spec is None:
-        raise Conflict(
-            "not_recordable_in_workflow",
-            f"A case of {snap.workflow_version} records no {kind}.",
-        )
+        raise NotRecordableInWorkflow(kind, snap.workflow_version)
     return spec
 
 

@@ -11,15 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.cases import repository as repo
+from app.cases.errors import CaseNotFound
 from app.cases.schemas import (
     CaseOut,
     Deadlines,
     SuggestedClassification,
 )
 from app.cases.snapshot import Snapshot
-from app.core.errors import (
-    NotFound,
-)
 from app.households import idnumber
 from app.households.models import Household
 from app.households.schemas import HouseholdSummary
@@ -108,6 +106,6 @@ async def get_case(
 ) -> tuple[Snapshot, Household]:
     found = await repo.case_in_area(session, case_id, principal.area)
     if found is None:
-        raise NotFound("case_not_found", f"No case {case_id} in your area.")
+        raise CaseNotFound(case_id)
     await policies.ensure_loaded(session, [found[0].policy_version])
     return Snapshot.of(found[0]), found[1]

@@ -55,6 +55,22 @@ class ProblemError(Exception):
         }
 
 
+class Problem(ProblemError):
+    """A domain's error, declared once in that domain's ``errors.py``: its code is fixed on the
+    class, its status and titles come from the registry (:mod:`app.core.problems`), and the
+    raise site says only what happened (``raise CaseNotFound(case_id)``)."""
+
+    code: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:  # an unregistered code fails at import, not at a refusal
+            cls.status = problem_type(cls.code).status
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(type(self).code, detail, **extra)
+
+
 class Unauthorized(ProblemError):
     status = 401
 
