@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -86,6 +87,18 @@ class OpenPayload(ActionPayload):
     """The household's earlier cases, closed: a re-entry stays linked to its history."""
 
 
+class Effect(StrEnum):
+    """What a step does besides moving the case, run by the service in the step's transaction
+    after its event is appended (``app.cases.service.EFFECTS``)."""
+
+    schedule_notice_end = "schedule_notice_end"
+    """The notice just published moves the case on by itself when it has run (its
+    :class:`Notice` says with which step)."""
+    compare_with_departments = "compare_with_departments"
+    """数据比对: the household is compared with the departments' data, recorded as its own
+    event."""
+
+
 @dataclass(frozen=True)
 class Step:
     """One row of the workflow table."""
@@ -98,6 +111,33 @@ class Step:
     procedure: Procedure | None = None
     payload: type[ActionPayload] = EmptyPayload
     title: str = ""
+    effects: tuple[Effect, ...] = ()
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A procedure's public notice (公示) as the table runs it: the step that publishes it, the
+    state it runs in, the step the timer fires once it has run without an open objection, and
+    the step an upheld objection (异议成立) fires, with the reason that step records."""
+
+    procedure: Procedure
+    published_by: str
+    runs_in: str
+    ends_with: str
+    upheld: str
+    upheld_reason: str | None = None
+
+
+# fmt: off
+NOTICES = (
+    Notice(Procedure.identification, "publish_notice", "public_notice", "submit_to_township",
+           "return_to_village"),
+    Notice(Procedure.elimination, "publish_elimination_notice", "elimination_notice",
+           "submit_elimination_to_township", "continue_assistance", "objection upheld (异议成立)"),
+)
+# fmt: on
+NOTICE_OF_PROCEDURE = {notice.procedure: notice for notice in NOTICES}
+NOTICE_RUNNING_IN = {notice.runs_in: notice for notice in NOTICES}
 
 
 ENTRY_STATES = ("self_declared", "cadre_found", "department_flagged")
@@ -196,7 +236,7 @@ STEPS_V1: tuple[Step, ...] = (
          (r.township_named,), payload=DistributePayload, title="归类分发"),
     Step("publish_notice", ("village_nomination",), "public_notice", _roles(C),
          (r.commitment_form_on_file, *NOMINATION_RULES, r.return_addressed), ID, NoticePayload,
-         "公示"),
+         "公示", (Effect.schedule_notice_end,)),
     Step("submit_to_township", ("public_notice",), "township_verification",
          _roles(C, Role.system), NOTICE_RULES, ID, title="报乡镇"),
     Step("return_to_village", ("public_notice",), "village_nomination", _roles(T),
@@ -204,7 +244,8 @@ STEPS_V1: tuple[Step, ...] = (
     Step("return_to_village", ("township_verification",), "village_nomination", _roles(T),
          (r.reason_given,), ID, ReasonPayload, "退回村级"),
     Step("submit_to_city", ("township_verification",), "city_confirmation", _roles(T),
-         (r.home_visit_recorded, r.return_addressed), ID, title="报市级确定"),
+         (r.home_visit_recorded, r.return_addressed), ID, title="报市级确定",
+         effects=(Effect.compare_with_departments,)),
     Step("return_to_township", ("city_confirmation",), "township_verification", _roles(B),
          (r.reason_given,), ID, ReasonPayload, "退回乡镇"),
     Step("confirm", ("city_confirmation",), "assisted", _roles(B),
@@ -222,7 +263,8 @@ STEPS_V1: tuple[Step, ...] = (
     Step("propose_elimination", ("assisted", "kept_under_watch"), "elimination_nomination",
          _roles(V), ELIMINATION_CRITERIA, EL, title="提出风险消除"),
     Step("publish_elimination_notice", ("elimination_nomination",), "elimination_notice",
-         _roles(C), NOMINATION_RULES, EL, NoticePayload, "风险消除公示"),
+         _roles(C), NOMINATION_RULES, EL, NoticePayload, "风险消除公示",
+         (Effect.schedule_notice_end,)),
     Step("submit_elimination_to_township", ("elimination_notice",),
          "elimination_township_verification", _roles(C, Role.system), NOTICE_RULES, EL,
          title="风险消除报乡镇"),

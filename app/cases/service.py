@@ -9,6 +9,7 @@ that was read. Any refusal raises before anything is written, and the transactio
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -74,7 +75,10 @@ from workflows.calendar import after_full_days, after_months, local_date
 from workflows.case import (
     CLOSED_STATES,
     IDENTIFICATION_STATES,
+    NOTICE_OF_PROCEDURE,
+    NOTICE_RUNNING_IN,
     OPEN_ACTIONS,
+    Effect,
     FactSpec,
     Step,
     Workflow,
@@ -82,7 +86,7 @@ from workflows.case import (
 )
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.comparison import compare
-from workflows.facts import NOTICE_OPENED_BY, evolve, initial_facts
+from workflows.facts import evolve, initial_facts
 from workflows.income import income_figures
 from workflows.policy import PolicyParameters, policy
 from workflows.rule_codes import ROLE_NOT_PERMITTED, message
@@ -277,13 +281,45 @@ async def _transition(
     await _append(
         session, snap, name=step.action, payload=stored, to_state=to_state, actor=actor, now=now
     )
-    if step.action in NOTICE_OPENED_BY:
-        # When the notice has run, the case moves on by itself (actor system:timer).
-        procedure = NOTICE_OPENED_BY[step.action]
-        notice = snap.facts["procedures"][procedure]["notice"]
-        await timers.schedule(
-            session, snap.id, timers.NOTICE_END, notice_ends_at(notice), now, procedure.value
-        )
+    for effect in step.effects:  # declared in the definition, run after the event
+        await EFFECTS[effect](session, snap, step, now)
+
+
+async def _schedule_notice_end(
+    session: AsyncSession, snap: Snapshot, step: Step, now: datetime
+) -> None:
+    """When the notice just published has run, the case moves on by itself (actor
+    system:timer, :func:`fire_timer`)."""
+    assert step.procedure is not None, f"{step.action} publishes no procedure's notice"
+    notice = snap.facts["procedures"][step.procedure]["notice"]
+    await timers.schedule(
+        session, snap.id, timers.NOTICE_END, notice_ends_at(notice), now, step.procedure.value
+    )
+
+
+async def _compare_with_departments(
+    session: AsyncSession, snap: Snapshot, _: Step, now: datetime
+) -> None:
+    """数据比对 as the case reaches the city, recorded as its own event."""
+    household = await session.get(Household, snap.household_id)  # held by this transaction
+    assert household is not None
+    comparison = await _comparison(session, snap, household)
+    await _append(
+        session,
+        snap,
+        name="data_comparison",
+        payload=comparison,
+        to_state=snap.state,
+        actor=SYSTEM_COMPARISON,
+        now=now,
+    )
+
+
+EFFECTS: dict[Effect, Callable[[AsyncSession, Snapshot, Step, datetime], Awaitable[None]]] = {
+    Effect.schedule_notice_end: _schedule_notice_end,
+    Effect.compare_with_departments: _compare_with_departments,
+}
+"""Each effect a step may declare (``workflows.case.Effect``), and what runs it."""
 
 
 async def fire_on_held(
@@ -390,18 +426,6 @@ async def fire_action(
     if step is None:
         raise NoTransition(action, snap.state)
     await _transition(session, snap, step, payload, principal, now)
-    if step.action == "submit_to_city":
-        # 数据比对 runs as the case reaches the city, in the same transaction.
-        comparison = await _comparison(session, snap, household)
-        await _append(
-            session,
-            snap,
-            name="data_comparison",
-            payload=comparison,
-            to_state=snap.state,
-            actor=SYSTEM_COMPARISON,
-            now=now,
-        )
     return snap, household
 
 
@@ -498,29 +522,23 @@ async def record_fact(
         kind == "objection_resolution"
         and payload["outcome"] == ObjectionOutcome.dismissed
         and notice
-        and procedure in NOTICE_STEPS
+        and procedure in NOTICE_OF_PROCEDURE
         and now >= notice_ends_at(notice)
         and not open_objections(snap.facts["procedures"][procedure])
     ):
         # The notice timer found this objection open and stood down: the case may go on now.
         await timers.schedule(session, snap.id, timers.NOTICE_END, now, now, procedure)
     upheld = kind == "objection_resolution" and payload["outcome"] == ObjectionOutcome.upheld
-    if upheld and snap.state in UPHELD_STEPS:
+    if upheld and snap.state in NOTICE_RUNNING_IN:
         # 异议成立: the nomination goes back to the village, the elimination back to
         # assistance (its notice and review void), in the same transaction.
-        action, reason = UPHELD_STEPS[snap.state]
+        running = NOTICE_RUNNING_IN[snap.state]
+        action, reason = running.upheld, running.upheld_reason
         step = snap.workflow.step(action, snap.state)
         assert step is not None
         stated = {"reason": f"{reason}: {payload['reason']}" if reason else payload["reason"]}
         await _transition(session, snap, step, stated, principal, now)
     return snap, household
-
-
-UPHELD_STEPS = {
-    "public_notice": ("return_to_village", None),
-    "elimination_notice": ("continue_assistance", "objection upheld (异议成立)"),
-}
-"""What an upheld objection to a running notice fires, and the reason it gives."""
 
 
 def fact_spec(snap: Snapshot, kind: str) -> FactSpec:
@@ -892,11 +910,6 @@ async def record_fund_event(
 
 # --- timers ------------------------------------------------------------------------------------
 
-NOTICE_STEPS = {
-    Procedure.identification: ("public_notice", "submit_to_township"),
-    Procedure.elimination: ("elimination_notice", "submit_elimination_to_township"),
-}
-
 
 async def fire_timer(
     session: AsyncSession, case_id: str, kind: str, procedure: str | None, now: datetime
@@ -904,7 +917,8 @@ async def fire_timer(
     """Do what a due timer calls for, through the same write path as any caller."""
     snap, _ = await lock_case(session, SYSTEM_TIMER, case_id)
     if kind == timers.NOTICE_END:
-        state, action = NOTICE_STEPS[Procedure(procedure or "")]
+        notice = NOTICE_OF_PROCEDURE[Procedure(procedure or "")]
+        state, action = notice.runs_in, notice.ends_with
         if snap.state != state:
             return f"skipped: the case is {snap.state}"
         step = snap.workflow.step(action, state)

@@ -13,6 +13,7 @@ from app.cases.models import Case
 from workflows.calendar import after_months
 from workflows.case import (
     IDENTIFICATION_STATES,
+    NOTICES,
     Workflow,
     workflow,
 )
@@ -20,7 +21,6 @@ from workflows.policy import PolicyParameters
 from workflows.rules import (
     notice_ends_at,
 )
-from workflows.vocabulary import Procedure
 
 
 @dataclass
@@ -59,10 +59,7 @@ class Snapshot:
         return workflow(self.workflow_version)
 
 
-NOTICE_STATES = {
-    "public_notice": Procedure.identification,
-    "elimination_notice": Procedure.elimination,
-}
+NOTICE_STATES = {notice.runs_in: notice.procedure for notice in NOTICES}
 """The states in which a public notice runs, and whose notice it is."""
 MONITORED_STATES = ("assisted", "kept_under_watch")
 """The states from which an elimination procedure may be proposed."""
