@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from tests.helpers import (
     CLASSIFICATION,
     COMMITMENT_FORM,
@@ -15,6 +17,8 @@ from tests.helpers import (
     new_id_number,
     rule_refusal,
 )
+from workflows.case import CURRENT
+from workflows.rules import Rule, RuleContext, Unmet
 
 
 async def refused(api: Api, user: str, case_id: str, action: str, payload: Any = None) -> set[str]:
@@ -458,3 +462,24 @@ async def test_a_resolution_names_an_objection_of_this_notice(api: Api) -> None:
         {"outcome": "dismissed", "reason": "营运车辆"},
     )
     assert known.status_code == 201, known.text
+
+
+async def test_a_step_asks_each_of_its_rules_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the service finds the verdicts, and the machine's named conditions read them: no rule
+    # is asked a second time by the machine
+    case_id = await api.to_village_nomination()
+    await api.prepare_nomination(case_id)
+    asked: list[str] = []
+    ask = Rule.__call__
+
+    def counted(self: Rule, ctx: RuleContext) -> Unmet | None:
+        asked.append(self.name)
+        return ask(self, ctx)
+
+    monkeypatch.setattr(Rule, "__call__", counted)
+    await api.must("committee.pinggang", case_id, "publish_notice", {"location": "村务公开栏"})
+    step = CURRENT.step("publish_notice", "village_nomination")
+    assert step is not None
+    assert sorted(asked) == sorted(rule.name for rule in step.rules)

@@ -288,10 +288,12 @@ STEPS_V1: tuple[Step, ...] = (
 
 
 def _cond(named: Rule) -> Any:
-    """A named ``cond`` for the machine: true when the rule is met in the sent context."""
+    """A named ``cond`` for the machine: true when the rule is met. The service sends the
+    verdicts it already has (``met``, the names of the rules met), so a rule runs once per
+    step; without them the rule is asked in the sent context."""
 
-    def cond(ctx: RuleContext) -> bool:
-        return named(ctx) is None
+    def cond(ctx: RuleContext, met: frozenset[str] | None = None) -> bool:
+        return named.name in met if met is not None else named(ctx) is None
 
     cond.__name__ = cond.__qualname__ = named.name
     return cond
@@ -396,11 +398,15 @@ class Workflow:
             role for step in self.steps if step.action == action for role in step.roles
         )
 
-    def run(self, state: str, action: str, ctx: RuleContext) -> str:
+    def run(
+        self, state: str, action: str, ctx: RuleContext, met: frozenset[str] | None = None
+    ) -> str:
         """Send ``action`` to a machine standing in ``state``; answers the new state.
 
-        Raises ``TransitionNotAllowed`` when the action does not leave the state or a rule
-        refuses it, and :class:`UnknownState` for a state the definition lacks.
+        ``met``: the names of the step's rules already found met (``rules.verdicts``), which
+        the machine's conditions read instead of asking each rule again. Raises
+        ``TransitionNotAllowed`` when the action does not leave the state or a rule refuses
+        it, and :class:`UnknownState` for a state the definition lacks.
         """
         if state not in self.machine.states_map:
             raise UnknownState(state)
@@ -415,7 +421,7 @@ class Workflow:
                 self._instance.update(machine=machine, holder=holder)
             holder.state = state
             try:
-                machine.send(action, ctx=ctx)
+                machine.send(action, ctx=ctx, met=met)
                 return holder.state
             finally:
                 if machine.is_terminated:

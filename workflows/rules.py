@@ -609,13 +609,21 @@ def fact_refusal_v2(kind: str, ctx: RuleContext) -> Unmet | None:
     return fact_refusal(kind, ctx)
 
 
+def verdicts(
+    rules: tuple[Rule, ...], ctx: RuleContext, *, with_payload: bool
+) -> dict[str, Unmet | None]:
+    """Each rule's verdict by its name (None: met), in the order the step lists them; each
+    rule runs once, and the machine's named conditions read these verdicts
+    (``Workflow.run(..., met=...)``)."""
+    return {named.name: named(ctx) for named in rules if with_payload or not named.uses_payload}
+
+
+def met(found: dict[str, Unmet | None]) -> frozenset[str]:
+    """The names of the rules :func:`verdicts` found met."""
+    return frozenset(name for name, unmet in found.items() if unmet is None)
+
+
 def evaluate(rules: tuple[Rule, ...], ctx: RuleContext, *, with_payload: bool) -> list[Unmet]:
     """Every unmet rule, not just the first, in the order the step lists them."""
-    unmet = []
-    for named in rules:
-        if named.uses_payload and not with_payload:
-            continue
-        result = named(ctx)
-        if result is not None:
-            unmet.append(result)
-    return unmet
+    found = verdicts(rules, ctx, with_payload=with_payload)
+    return [unmet for unmet in found.values() if unmet is not None]

@@ -29,7 +29,8 @@ from workflows.facts import evolve, initial_facts
 from workflows.policy import policy
 from workflows.rules import (
     RuleContext,
-    evaluate,
+    met,
+    verdicts,
 )
 
 
@@ -63,9 +64,10 @@ def _replay_step(
             state=state,
             **observed_fields(observed),
         )
-        unmet_codes = [u.code for u in evaluate(step.rules, ctx, with_payload=True)]
+        found = verdicts(step.rules, ctx, with_payload=True)  # each rule once
+        unmet_codes = [u.code for u in found.values() if u is not None]
         try:
-            new_state = flow.run(state, event.name, ctx)
+            new_state = flow.run(state, event.name, ctx, met(found))
         except TransitionNotAllowed:
             return None, False, unmet_codes, facts
     elif event.name in flow.facts or event.name == "report":

@@ -98,8 +98,10 @@ from workflows.rules import (
     household_has_no_other_open_case,
     income_stable,
     lacks_labour_capacity,
+    met,
     notice_ends_at,
     open_objections,
+    verdicts,
 )
 from workflows.vocabulary import ObjectionOutcome, Procedure, Role
 
@@ -270,11 +272,12 @@ async def _transition(
         raise guard_failed([Unmet(ROLE_NOT_PERMITTED, f"A {actor.role} may not do this here.")])
     observed = await _observations(session, snap, step, now)
     ctx = _context(snap, step, now, payload, observed)
-    unmet = evaluate(step.rules, ctx, with_payload=True)
+    found = verdicts(step.rules, ctx, with_payload=True)  # each rule once
+    unmet = [refusal for refusal in found.values() if refusal is not None]
     if unmet:
         raise guard_failed(unmet)
     try:
-        to_state = snap.workflow.run(snap.state, step.action, ctx)
+        to_state = snap.workflow.run(snap.state, step.action, ctx, met(found))
     except TransitionNotAllowed as exc:  # our evaluation and the machine disagree: refuse
         raise GuardFailed([], refused=step.action) from exc
     stored = {**payload, "observed": observed} if observed else payload

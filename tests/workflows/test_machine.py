@@ -17,7 +17,7 @@ from statemachine.exceptions import TransitionNotAllowed
 from workflows.case import CASE_V1, CLOSED_STATES, STATES, STEPS_V1, Step, UnknownState
 from workflows.facts import initial_facts
 from workflows.policy import PolicyParameters
-from workflows.rules import RuleContext, evaluate
+from workflows.rules import Rule, RuleContext, Unmet, evaluate, met, verdicts
 from workflows.vocabulary import Procedure, Role
 
 NOW = datetime(2026, 9, 1, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
@@ -430,3 +430,34 @@ def test_diagram_is_generated_from_the_definition() -> None:
     for step in STEPS_V1:
         for source in step.sources:
             assert f"{source} --> {step.target}" in diagram
+
+
+def test_the_machine_reads_the_verdicts_it_is_sent() -> None:
+    step = CASE_V1.step("publish_notice", "village_nomination")
+    assert step is not None
+    s = meet_all(step, "village_nomination")
+    ctx = context(s, step)
+    found = met(verdicts(step.rules, ctx, with_payload=True))
+    assert found == {rule.name for rule in step.rules}
+    assert CASE_V1.run("village_nomination", "publish_notice", ctx, found) == step.target
+    # a verdict the service did not find met holds the machine, whatever the context says
+    with pytest.raises(TransitionNotAllowed):
+        CASE_V1.run("village_nomination", "publish_notice", ctx, found - {step.rules[0].name})
+
+
+def test_the_machine_asks_no_rule_it_has_a_verdict_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    step = CASE_V1.step("publish_notice", "village_nomination")
+    assert step is not None
+    ctx = context(meet_all(step, "village_nomination"), step)
+    found = met(verdicts(step.rules, ctx, with_payload=True))
+    asked: list[str] = []
+
+    def counted(self: Rule, c: RuleContext) -> Unmet | None:
+        asked.append(self.name)
+        return self.check(c)
+
+    monkeypatch.setattr(Rule, "__call__", counted)
+    CASE_V1.run("village_nomination", "publish_notice", ctx, found)
+    assert asked == []
+    CASE_V1.run("village_nomination", "publish_notice", ctx)  # without verdicts: it asks
+    assert sorted(asked) == sorted(rule.name for rule in step.rules)
