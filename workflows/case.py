@@ -97,6 +97,9 @@ class Effect(StrEnum):
     compare_with_departments = "compare_with_departments"
     """数据比对: the household is compared with the departments' data, recorded as its own
     event."""
+    settle_objection = "settle_objection"
+    """A resolved objection to a running notice: upheld (异议成立), the notice's
+    :attr:`Notice.upheld` step fires; dismissed after the notice ran, the case moves on."""
 
 
 @dataclass(frozen=True)
@@ -474,6 +477,8 @@ class FactSpec:
     roles: frozenset[Role]
     states: dict[str, Procedure | None]
     title: str
+    effects: tuple[Effect, ...] = ()
+    """What recording it does besides folding it into the facts (see :class:`Effect`)."""
 
 
 # fmt: off
@@ -490,7 +495,8 @@ FACTS_V1: dict[str, FactSpec] = {
         FactSpec(FactKind.objection, _roles(V),
                  {"public_notice": ID, "elimination_notice": EL, **PLAN_STATES}, "异议"),
         FactSpec(FactKind.objection_resolution, _roles(T),
-                 {"public_notice": ID, "elimination_notice": EL, **PLAN_STATES}, "异议处理"),
+                 {"public_notice": ID, "elimination_notice": EL, **PLAN_STATES}, "异议处理",
+                 (Effect.settle_objection,)),
         FactSpec(FactKind.plan_notice, _roles(C), PLAN_STATES, "帮扶计划公示"),
         FactSpec(FactKind.income_assessment, _roles(V),
                  dict.fromkeys(("assisted", "kept_under_watch", "elimination_nomination")),

@@ -520,10 +520,23 @@ async def record_fact(
     await _append(
         session, snap, name=kind, payload=payload, to_state=snap.state, actor=principal, now=now
     )
+    for effect in spec.effects:  # declared in the definition, run after the event
+        await FACT_EFFECTS[effect](session, snap, procedure, payload, principal, now)
+    return snap, household
+
+
+async def _settle_objection(
+    session: AsyncSession,
+    snap: Snapshot,
+    procedure: Procedure | None,
+    payload: dict[str, Any],
+    principal: Principal,
+    now: datetime,
+) -> None:
+    """An objection resolved while its procedure's notice runs or has run."""
     notice = procedure and snap.facts["procedures"][procedure]["notice"]
     if (
-        kind == "objection_resolution"
-        and payload["outcome"] == ObjectionOutcome.dismissed
+        payload["outcome"] == ObjectionOutcome.dismissed
         and notice
         and procedure in NOTICE_OF_PROCEDURE
         and now >= notice_ends_at(notice)
@@ -531,17 +544,25 @@ async def record_fact(
     ):
         # The notice timer found this objection open and stood down: the case may go on now.
         await timers.schedule(session, snap.id, timers.NOTICE_END, now, now, procedure)
-    upheld = kind == "objection_resolution" and payload["outcome"] == ObjectionOutcome.upheld
-    if upheld and snap.state in NOTICE_RUNNING_IN:
+    if payload["outcome"] == ObjectionOutcome.upheld and snap.state in NOTICE_RUNNING_IN:
         # 异议成立: the nomination goes back to the village, the elimination back to
         # assistance (its notice and review void), in the same transaction.
         running = NOTICE_RUNNING_IN[snap.state]
-        action, reason = running.upheld, running.upheld_reason
-        step = snap.workflow.step(action, snap.state)
+        step = snap.workflow.step(running.upheld, snap.state)
         assert step is not None
+        reason = running.upheld_reason
         stated = {"reason": f"{reason}: {payload['reason']}" if reason else payload["reason"]}
         await _transition(session, snap, step, stated, principal, now)
-    return snap, household
+
+
+FACT_EFFECTS: dict[
+    Effect,
+    Callable[
+        [AsyncSession, Snapshot, Procedure | None, dict[str, Any], Principal, datetime],
+        Awaitable[None],
+    ],
+] = {Effect.settle_objection: _settle_objection}
+"""Each effect a fact may declare, and what runs it (a step's are in :data:`EFFECTS`)."""
 
 
 def fact_spec(snap: Snapshot, kind: str) -> FactSpec:

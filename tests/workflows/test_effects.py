@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import pytest
 
-from app.cases.service import EFFECTS
+from app.cases.service import EFFECTS, FACT_EFFECTS
 from workflows.case import NOTICES, WORKFLOWS, Effect, Workflow
 from workflows.facts import NOTICE_OPENED_BY
 
 
-def test_the_service_runs_every_effect_a_step_may_declare() -> None:
-    assert set(EFFECTS) == set(Effect)
+def test_the_service_runs_every_effect_a_step_or_a_fact_may_declare() -> None:
+    assert set(EFFECTS) | set(FACT_EFFECTS) == set(Effect)
+    assert not set(EFFECTS) & set(FACT_EFFECTS)
+    for flow in WORKFLOWS.values():
+        assert {e for step in flow.steps for e in step.effects} <= set(EFFECTS)
+        assert {e for spec in flow.facts.values() for e in spec.effects} <= set(FACT_EFFECTS)
+
+
+@pytest.mark.parametrize("flow", WORKFLOWS.values(), ids=list(WORKFLOWS))
+def test_a_resolved_objection_settles_the_notice_it_was_lodged_against(flow: Workflow) -> None:
+    settling = {
+        kind for kind, spec in flow.facts.items() if Effect.settle_objection in spec.effects
+    }
+    assert settling == {"objection_resolution"}
+    spec = flow.facts["objection_resolution"]
+    assert {notice.runs_in for notice in NOTICES} <= set(spec.states)
 
 
 @pytest.mark.parametrize("flow", WORKFLOWS.values(), ids=list(WORKFLOWS))
