@@ -8,12 +8,16 @@ from typing import Any
 
 import pytest
 
+from app.auth.tokens import Principal
 from app.cases import service
+from app.cases.errors import GuardFailed
+from app.core.db import make_engine, make_sessionmaker
 from app.households import idnumber
 from tests.helpers import (
     COMMITMENT_FORM,
     COMMITTEE_STUDY,
     PASSING_REVIEW,
+    VILLAGE,
     Api,
     new_id_number,
     rule_refusal,
@@ -30,6 +34,7 @@ from tests.test_measures import MEASURE, plan, progress
 from tests.test_rules_api import action, refused
 from tests.test_timers import fire, timers_of
 from workflows.case import CASE_V1
+from workflows.vocabulary import Role
 
 
 async def unchanged(api: Api, case_id: str, response: Any, fields: set[str]) -> None:
@@ -468,3 +473,25 @@ async def test_a_member_may_be_incapacitated(api: Api) -> None:
         headers=api.headers("cadre.pinggang"),
     )
     assert unknown.status_code == 422
+
+
+async def test_a_fact_another_domain_records_meets_the_facts_own_rules(api: Api) -> None:
+    # every path that appends a fact checks who, where, and the fact's rules: here a second
+    # democratic review, which the review's rule refuses, through the other domains' door
+    case_id = await api.to_village_nomination()
+    await api.prepare_nomination(case_id)  # records a passing review
+    events_before = await api.event_count(case_id)
+    committee = Principal(sub="committee.pinggang", role=Role.village_committee, area=VILLAGE)
+    engine = make_engine(api.settings.database_url)
+    try:
+        async with make_sessionmaker(engine, api.settings)() as session, session.begin():
+            snap, _ = await service.lock_case(session, committee, case_id)
+            with pytest.raises(GuardFailed) as refusal:
+                await service.append_fact(
+                    session, snap, committee, "review", PASSING_REVIEW, api.clock.now(), "x"
+                )
+            await session.rollback()
+    finally:
+        await engine.dispose()
+    assert [u["code"] for u in refusal.value.extra["unmet"]] == ["review_already_recorded"]
+    assert await api.event_count(case_id) == events_before

@@ -466,15 +466,8 @@ async def record_fact(
     if kind == "measure_progress":  # who may report is a 403, and 403 precedes 412
         early = snap.workflow.fact_rules(
             kind,
-            RuleContext(
-                facts=snap.facts,
-                now=now,
-                policy=policy(snap.policy_version),
-                procedure=None,
-                payload=payload_in.model_dump(mode="json", exclude_none=True),
-                state=snap.state,
-                actor_sub=principal.sub,
-                actor_role=principal.role.value,
+            _fact_context(
+                snap, None, payload_in.model_dump(mode="json", exclude_none=True), principal, now
             ),
         )
         if early is not None and early.code == "not_the_responsible_person":
@@ -502,7 +495,20 @@ async def record_fact(
         index, numbers = blind.blind_of(settings), payload.pop("covered_member_id_numbers")
         payload["covered_members"] = [{"id_number_digest": index.digest(n)} for n in numbers]
         await blind.remember(session, index, numbers)
-    ctx = RuleContext(
+    await _recorded(session, snap, spec, kind, procedure, payload, principal, now)
+    return snap, household
+
+
+def _fact_context(
+    snap: Snapshot,
+    procedure: Procedure | None,
+    payload: dict[str, Any],
+    principal: Principal,
+    now: datetime,
+) -> RuleContext:
+    """What a fact's rules read: the case, the clock, the pinned policy, the fact and who
+    records it."""
+    return RuleContext(
         facts=snap.facts,
         now=now,
         policy=policy(snap.policy_version),
@@ -512,7 +518,23 @@ async def record_fact(
         actor_sub=principal.sub,
         actor_role=principal.role.value,
     )
-    refusal = snap.workflow.fact_rules(kind, ctx)
+
+
+async def _recorded(
+    session: AsyncSession,
+    snap: Snapshot,
+    spec: FactSpec,
+    kind: str,
+    procedure: Procedure | None,
+    payload: dict[str, Any],
+    principal: Principal,
+    now: datetime,
+) -> None:
+    """The one way a fact joins a case's trail, once who records it and where are checked:
+    the fact's own rules, its event, then the effects its definition declares."""
+    refusal = snap.workflow.fact_rules(
+        kind, _fact_context(snap, procedure, payload, principal, now)
+    )
     if refusal is not None:
         if refusal.code == "not_the_responsible_person":
             raise Forbidden(refusal.code, refusal.message)
@@ -522,7 +544,6 @@ async def record_fact(
     )
     for effect in spec.effects:  # declared in the definition, run after the event
         await FACT_EFFECTS[effect](session, snap, procedure, payload, principal, now)
-    return snap, household
 
 
 async def _settle_objection(
@@ -864,7 +885,7 @@ async def actions_for(
 # --- the household registry ------------------------------------------------------------------
 
 
-async def _append_fact(
+async def append_fact(
     session: AsyncSession,
     snap: Snapshot,
     principal: Principal,
@@ -873,13 +894,13 @@ async def _append_fact(
     now: datetime,
     refused: str,
 ) -> None:
-    """Append a fact another service records on the case, if the workflow allows it here."""
+    """A fact another domain records on a case it holds (a registry change, a fund event),
+    checked as every fact is: who records it, in which state (else 409 ``refused``), and the
+    fact's own rules (:func:`_recorded`)."""
     spec = snap.workflow.facts[kind]
     if principal.role not in spec.roles or snap.state not in spec.states:
         raise Conflict(refused, f"No {kind} is recorded on a case in {snap.state}.")
-    await _append(
-        session, snap, name=kind, payload=payload, to_state=snap.state, actor=principal, now=now
-    )
+    await _recorded(session, snap, spec, kind, spec.states[snap.state], payload, principal, now)
 
 
 async def record_household_change(
@@ -893,7 +914,7 @@ async def record_household_change(
     the transaction that makes the change)."""
     case = await repo.open_case_of(session, household_id)
     if case is not None:
-        await _append_fact(
+        await append_fact(
             session,
             Snapshot.of(case),
             principal,
@@ -929,7 +950,7 @@ async def record_fund_event(
 ) -> None:
     """A fund disbursement or reversal is an event of the case's trail (same transaction)."""
     snap, _ = await lock_case(session, principal, case_id)
-    await _append_fact(session, snap, principal, kind, payload, now, "case_not_assisted")
+    await append_fact(session, snap, principal, kind, payload, now, "case_not_assisted")
 
 
 # --- timers ------------------------------------------------------------------------------------
