@@ -33,6 +33,14 @@ RULES_RELEASED = {
     "case-v2": "79b7a49a66095d2c11ae8da36e3758da8f35097d83c23dddc9e356e1b8cfbf4b",
 }
 
+# What replay reads besides the table and the rules: the version's states, the reducer that
+# folds its events into facts (by name; what it does to recorded trails is held by the golden
+# corpus, tests/test_golden_trails.py), and who records each fact in which state and procedure.
+REPLAY_RELEASED = {
+    "case-v1": "340d251856af876c5813c329e098a641fe6b8fda7ac5cee4f0af1cbc0f955cba",
+    "case-v2": "e5f84376c2cfdaeb271406606189f8ad8c804a441dabdaf210bb86fbf6183a61",
+}
+
 
 def fingerprint(flow: Workflow) -> str:
     table = sorted(
@@ -53,6 +61,20 @@ def rules_fingerprint(flow: Workflow) -> str:
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
 
+def replay_fingerprint(flow: Workflow) -> str:
+    facts = sorted(
+        (
+            kind,
+            sorted(map(str, spec.roles)),
+            {state: procedure and procedure.value for state, procedure in spec.states.items()},
+        )
+        for kind, spec in flow.facts.items()
+    )
+    reducer = f"{flow.reducer.__module__}.{flow.reducer.__qualname__}"
+    document = [list(flow.states), reducer, facts]
+    return hashlib.sha256(json.dumps(document).encode()).hexdigest()
+
+
 def version_two() -> Workflow:
     """A changed definition: the village review is started by a differently named action."""
     steps = tuple(
@@ -61,7 +83,7 @@ def version_two() -> Workflow:
         else step
         for step in CASE_V1.steps
     )
-    return Workflow("case-next", steps, CASE_V1.facts, CASE_V1.fact_rules)
+    return Workflow("case-next", steps, CASE_V1.facts, CASE_V1.fact_rules, CASE_V1.reducer)
 
 
 async def test_an_old_case_runs_and_replays_under_its_own_version(
@@ -118,7 +140,19 @@ def test_old_trail_is_illegal_under_the_new_table() -> None:
 def test_released_versions_are_frozen() -> None:
     assert list(WORKFLOWS) == ["case-v1", "case-v2"]
     for version, flow in WORKFLOWS.items():
-        assert (fingerprint(flow), rules_fingerprint(flow)) == (
+        assert (fingerprint(flow), rules_fingerprint(flow), replay_fingerprint(flow)) == (
             RELEASED[version],
             RULES_RELEASED[version],
+            REPLAY_RELEASED[version],
         ), f"{version} changed: released workflows are frozen; add the change as a new version"
+
+
+def test_a_version_with_another_reducer_or_states_is_another_version() -> None:
+    def folded_otherwise(*args: object, **kwargs: object) -> dict[str, object]:
+        return {}
+
+    other_reducer = replace(CASE_V1, version="case-v1", reducer=folded_otherwise)
+    assert replay_fingerprint(other_reducer) != REPLAY_RELEASED["case-v1"]
+    fewer_states = replace(CASE_V1, states=CASE_V1.states[:-1])
+    assert replay_fingerprint(fewer_states) != REPLAY_RELEASED["case-v1"]
+    assert replay_fingerprint(replace(CASE_V1)) == REPLAY_RELEASED["case-v1"]

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from statemachine import State, StateMachine
 
 from workflows import rules as r
+from workflows.facts import Reducer, evolve
 from workflows.rules import Rule, RuleContext, Unmet
 from workflows.vocabulary import Channel, FactKind, Procedure, Role
 
@@ -302,8 +303,10 @@ def _cond(named: Rule) -> Any:
     return cond
 
 
-def build_machine(name: str, steps: tuple[Step, ...]) -> type[StateMachine]:
-    """Generate the StateMachine class for a workflow table."""
+def build_machine(
+    name: str, steps: tuple[Step, ...], names: tuple[str, ...] = ()
+) -> type[StateMachine]:
+    """Generate the StateMachine class for a workflow table over its states (``names``)."""
     states = {
         value: State(
             STATE_TITLES[value],
@@ -311,7 +314,7 @@ def build_machine(name: str, steps: tuple[Step, ...]) -> type[StateMachine]:
             initial=value == "new",
             final=value in ("rejected", "withdrawn"),
         )
-        for value in STATES
+        for value in names or STATES
     }
     attrs: dict[str, Any] = dict(states)
     for step in steps:
@@ -349,13 +352,19 @@ class Workflow:
     facts: dict[str, FactSpec]
     fact_rules: Callable[[str, RuleContext], Unmet | None]
     """Why a fact may not be recorded now, beyond who and in which state (None: it may)."""
+    reducer: Reducer = evolve
+    """How an event folds into the case's facts, as this version's trails were written: a
+    change of meaning is a new reducer used only by the next version."""
+    states: tuple[str, ...] = STATES
+    """The states of this version's machine, ``new`` first."""
     _instance: dict[str, Any] = field(
         default_factory=lambda: {"lock": threading.Lock()}, compare=False, repr=False
     )
 
     @cached_property
     def machine(self) -> type[StateMachine]:
-        return build_machine("CaseWorkflow_" + self.version.replace("-", "_"), self.steps)
+        name = "CaseWorkflow_" + self.version.replace("-", "_")
+        return build_machine(name, self.steps, self.states)
 
     @cached_property
     def actions(self) -> tuple[str, ...]:
@@ -383,7 +392,7 @@ class Workflow:
             if step.action.startswith("open_")
             for role in step.roles
         )
-        for state in STATES:
+        for state in self.states:
             if state != "new" and state not in CLOSED_STATES:
                 table[("report", state)] = (state, reporters)
         return table
@@ -442,7 +451,7 @@ class Workflow:
             "version": self.version,
             "states": [
                 {"name": s, "title": STATE_TITLES[s], "open": s not in CLOSED_STATES}
-                for s in STATES
+                for s in self.states
                 if s != "new"
             ],
             "actions": [

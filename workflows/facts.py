@@ -6,6 +6,7 @@ trail and compares, and the rules read only this document (plus the clock and th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -311,6 +312,11 @@ NOTICE_OPENED_BY = {
     "publish_notice": Procedure.identification,
     "publish_elimination_notice": Procedure.elimination,
 }
+
+
+Reducer = Callable[..., dict[str, Any]]
+"""A fold of one event into a case's facts: ``(facts, name, payload, occurred_at, *,
+from_state, notice_days) -> facts`` (:func:`evolve`)."""
 
 
 def evolve(

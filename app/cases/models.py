@@ -72,7 +72,8 @@ class Case(Base):
     is_open: Mapped[bool] = mapped_column(index=True)
     monitoring_type: Mapped[str | None] = mapped_column(String(32), index=True)
     facts: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
-    """The fold of the case's events (``workflows.facts.evolve``); replay recomputes it."""
+    """The fold of the case's events by its workflow's reducer (``workflows.facts.evolve``);
+    replay recomputes it."""
     last_hash: Mapped[str] = mapped_column(String(64))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     identification_due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -25,7 +25,7 @@ from workflows.case import (
     Workflow,
     workflow,
 )
-from workflows.facts import evolve, initial_facts
+from workflows.facts import initial_facts
 from workflows.policy import policy
 from workflows.rules import (
     RuleContext,
@@ -94,7 +94,7 @@ def _replay_step(
         new_state = state
     else:
         return None, False, [], facts
-    facts = evolve(
+    facts = flow.reducer(
         facts,
         event.name,
         event.payload,
@@ -181,12 +181,12 @@ async def as_of(
 ) -> tuple[str | None, int, dict[str, Any]]:
     """The case's state, version and facts at ``at``, folded from the events recorded by then
     (state None: the case did not exist yet)."""
-    await read_case(session, principal, case_id)
+    snap, _ = await read_case(session, principal, case_id)
     events = [e for e in await repo.events_of(session, case_id) if e.occurred_at <= at]
     await policies.ensure_loaded(session, {e.policy_version for e in events})
     facts = initial_facts()
     for event in events:
-        facts = evolve(
+        facts = snap.workflow.reducer(
             facts,
             event.name,
             event.payload,

@@ -86,7 +86,7 @@ from workflows.case import (
 )
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.comparison import compare
-from workflows.facts import evolve, initial_facts
+from workflows.facts import initial_facts
 from workflows.income import income_figures
 from workflows.policy import PolicyParameters, policy
 from workflows.rule_codes import ROLE_NOT_PERMITTED, message
@@ -126,7 +126,7 @@ async def _append(
     await policies.ensure_loaded(session, [snap.policy_version])
     params = policy(snap.policy_version)
     seq = snap.version + 1
-    facts = evolve(
+    facts = snap.workflow.reducer(
         snap.facts, name, payload, now, from_state=snap.state, notice_days=params.notice_days
     )
     event = CaseEvent(
