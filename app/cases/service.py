@@ -532,6 +532,8 @@ async def _recorded(
 ) -> None:
     """The one way a fact joins a case's trail, once who records it and where are checked:
     the fact's own rules, its event, then the effects its definition declares."""
+    # the rules read the case's pinned policy, which this process may not have read yet
+    await policies.ensure_loaded(session, [snap.policy_version])
     refusal = snap.workflow.fact_rules(
         kind, _fact_context(snap, procedure, payload, principal, now)
     )
