@@ -16,7 +16,16 @@ from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.cases import repository as cases_repo
 from app.cases import service as cases
-from app.core.errors import Conflict, NotFound, Unprocessable
+from app.cases.errors import CaseNotFound
+from app.fund.errors import (
+    BudgetExceeded,
+    CaseNotAssisted,
+    DisbursementDecided,
+    DisbursementNotFound,
+    DisbursementNotPaid,
+    NoBudget,
+    RejectionWithoutReason,
+)
 from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.policies import service as policies
 from workflows.calendar import local_date
@@ -59,11 +68,11 @@ async def request(
 ) -> Disbursement:
     found = await cases_repo.case_in_area(session, body.case_id, principal.area)
     if found is None:
-        raise NotFound("case_not_found", f"No case {body.case_id} in your area.")
+        raise CaseNotFound(body.case_id)
     permit(principal, Permission.fund_request)
     case = found[0]
     if case.state not in FUNDED_STATES:
-        raise Conflict("case_not_assisted", "Money goes only to households under assistance.")
+        raise CaseNotAssisted()
     disbursement = Disbursement(
         id=str(uuid.uuid4()),
         case_id=case.id,
@@ -91,7 +100,7 @@ async def _locked_disbursement(
     )
     found = (await session.execute(query)).scalar_one_or_none()
     if found is None:
-        raise NotFound("disbursement_not_found", f"No disbursement {disbursement_id}.")
+        raise DisbursementNotFound(disbursement_id)
     return found
 
 
@@ -107,11 +116,11 @@ async def decide(
     now: datetime,
 ) -> Disbursement:
     if not body.approve and not body.reason:
-        raise Unprocessable("reason_missing", "A rejection states its reason.", field="reason")
+        raise RejectionWithoutReason()
     disbursement = await _locked_disbursement(session, principal, disbursement_id)
     _city_only(principal)
     if disbursement.status != "requested":
-        raise Conflict("disbursement_decided", f"It is {disbursement.status} already.")
+        raise DisbursementDecided(disbursement.status)
     disbursement.decided_by, disbursement.decided_at = principal.sub, now
     disbursement.decision_reason = body.reason
     if not body.approve:
@@ -120,7 +129,7 @@ async def decide(
     year = local_date(now).year
     budget = (await policies.in_effect(session, now)).fund_budgets.get(year)
     if budget is None:
-        raise Conflict("no_budget", f"No fund budget is set for {year}.")
+        raise NoBudget(year)
     amount = disbursement.amount_fen
     await _spend(session, year, amount, fen(budget))
     session.add(
@@ -169,11 +178,7 @@ async def _spend(session: AsyncSession, year: int, amount: int, budget: int) -> 
         spent = (
             await session.execute(select(FundYear.spent_fen).where(FundYear.year == year))
         ).scalar_one()
-        raise Conflict(
-            "budget_exceeded",
-            f"The {year} budget has {yuan(budget - spent)} yuan left; {yuan(amount)} was asked.",
-            balance=yuan(budget - spent),
-        )
+        raise BudgetExceeded(year, yuan(budget - spent), yuan(amount))
 
 
 async def reverse(
@@ -187,7 +192,7 @@ async def reverse(
     disbursement = await _locked_disbursement(session, principal, disbursement_id)
     _city_only(principal)
     if disbursement.status != "approved" or disbursement.year is None:
-        raise Conflict("disbursement_not_paid", "Only an approved disbursement is reversed.")
+        raise DisbursementNotPaid()
     year, amount = disbursement.year, disbursement.amount_fen
     entry = (
         await session.execute(
