@@ -14,7 +14,7 @@ from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit
 from app.core.crypto import cipher_for, context
 from app.core.db import SessionDep
-from app.core.errors import NotFound
+from app.households.errors import HouseholdNotFound
 from app.households.models import Household, Member
 from workflows.permissions import Permission
 
@@ -53,7 +53,7 @@ async def read_personal_data(
     cipher, now = cipher_for(settings.field_keys), clock.now()
     household = await session.get(Household, household_id)
     if household is None or not principal.covers(household.village_code):
-        raise NotFound("household_not_found", f"No household {household_id} in your area.")
+        raise HouseholdNotFound(household_id)
     permit(principal, Permission.personal_data_unmask)
     members = (
         (

@@ -21,8 +21,16 @@ from app.cases.repository import in_area
 from app.core import blind
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.households import consistency, idnumber
+from app.households.errors import (
+    HouseholdExists,
+    HouseholdNotFound,
+    MemberAlreadyRegistered,
+    MemberInconsistent,
+    MemberNotFound,
+    UnknownVillage,
+    VillageOutsideArea,
+)
 from app.households.models import Household, Member
 from app.households.registry import ATTRIBUTES, new_member
 from app.households.schemas import (
@@ -60,7 +68,7 @@ def member_out(member: Member, principal: Principal) -> MemberOut:
 async def _household(session: AsyncSession, principal: Principal, household_id: str) -> Household:
     household = await session.get(Household, household_id, with_for_update=True)
     if household is None or not principal.covers(household.village_code):
-        raise NotFound("household_not_found", f"No household {household_id} in your area.")
+        raise HouseholdNotFound(household_id)
     return household
 
 
@@ -135,16 +143,12 @@ async def register(
     screening campaign or a regional alert covers are the registered ones."""
     permit(principal, Permission.household_register)
     if not principal.covers(body.village_code):
-        raise Forbidden("area_forbidden", f"The village {body.village_code} is outside your area.")
+        raise VillageOutsideArea(body.village_code)
     index = blind.blind_of(settings)
     try:
         async with session.begin_nested():
             if not await repo.village_exists(session, body.village_code):
-                raise Unprocessable(
-                    "unknown_village",
-                    f"{body.village_code} is not a known village code.",
-                    field="village_code",
-                )
+                raise UnknownVillage(body.village_code)
             existing = await repo.household_of_person(
                 session, index.candidates(body.head_id_number)
             )
@@ -152,9 +156,7 @@ async def register(
                 known = (
                     {"household_id": existing.id} if principal.covers(existing.village_code) else {}
                 )
-                refusal = Conflict(
-                    "household_exists", "This person is already registered in a household.", **known
-                )
+                refusal = HouseholdExists(**known)
                 refusal.kept.append(
                     registry_probe(principal, existing.id, now, "registering a household")
                 )
@@ -163,9 +165,7 @@ async def register(
                 session, body, index.digest(body.head_id_number), now, settings
             )
     except IntegrityError as exc:
-        raise Conflict(
-            "member_already_registered", "The head is already a member of a household."
-        ) from exc
+        raise MemberAlreadyRegistered(head=True) from exc
     return await get_household(session, principal, household.id)
 
 
@@ -202,9 +202,7 @@ async def add_member(
         holder = await repo.household_of_person(
             session, blind.blind_of(settings).candidates(body.id_number)
         )
-        refusal = Conflict(
-            "member_already_registered", "This person is already a member of a household."
-        )
+        refusal = MemberAlreadyRegistered()
         if holder is not None:
             refusal.kept.append(registry_probe(principal, holder.id, now, "adding a member"))
         raise refusal from exc
@@ -224,7 +222,7 @@ async def change_member(
     _may_record(principal)
     member = await session.get(Member, member_id)
     if member is None or member.household_id != household_id:
-        raise NotFound("member_not_found", f"No member {member_id} in this household.")
+        raise MemberNotFound(member_id)
     fields = change.model_dump(exclude_unset=True)
     if fields.get("name") is None:
         fields.pop("name", None)
@@ -271,10 +269,7 @@ async def _consistent(session: AsyncSession, member: Member, now: datetime) -> N
         ]
     found = consistency.problems(_person(member), others, local_date(now))
     if found:
-        names = ", ".join(p["field"] for p in found)
-        raise Unprocessable(
-            "member_inconsistent", f"The member cannot be recorded: {names}.", errors=found
-        )
+        raise MemberInconsistent(found)
 
 
 async def change_household(
