@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
-from app.core.errors import Conflict, Unprocessable
 from app.exports import labels, sheet
+from app.exports.errors import CodeListCorrectionConcurrent, CodeListInvalid
 from app.exports.models import CodeListCorrection
 from workflows.permissions import Permission
 
@@ -142,11 +142,7 @@ async def correct(
     lists = copy.deepcopy(before.lists if before else labels.RELEASED)
     found = _problems(lists, body)
     if found:
-        raise Unprocessable(
-            "code_list_invalid",
-            f"The correction does not hold: {'; '.join(p['message'] for p in found)}",
-            errors=found,
-        )
+        raise CodeListInvalid(found)
     for name, change in body.lists.items():
         spec = lists[name]
         spec["national"], spec["items"] = change.national, change.items
@@ -169,9 +165,6 @@ async def correct(
         async with session.begin_nested():
             session.add(row)
     except IntegrityError as exc:
-        raise Conflict(
-            "code_list_correction_concurrent",
-            "Another correction was written at the same moment; read the lists again and resend.",
-        ) from exc
+        raise CodeListCorrectionConcurrent() from exc
     await ensure_current(session)
     return row

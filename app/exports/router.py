@@ -30,9 +30,19 @@ from app.cases.repository import in_area
 from app.core import workbook
 from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import NotFound, Unprocessable, declares
+from app.core.errors import declares
 from app.core.limits import MAX_INT
 from app.exports import corrections, document, labels, national, quality, sheet
+from app.exports.errors import (
+    BatchNotFound,
+    CaseAcknowledgedTwice,
+    CasesNotInBatch,
+    CursorAhead,
+    EncodingNotApplicable,
+    MemberNotInHousehold,
+    UnknownBatch,
+    UnknownCases,
+)
 from app.exports.models import (
     CodeListCorrection,
     ExportBatch,
@@ -119,7 +129,7 @@ async def national_export(
     the rows after go on in the next sheet."""
     permit(principal, Permission.export_national)
     if format != "csv" and encoding != "utf-8":
-        raise Unprocessable("encoding_not_applicable", "Only CSV is offered in GB18030.")
+        raise EncodingNotApplicable()
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     batch_id, started = str(uuid.uuid4()), clock.now()
     async with sessions() as session, session.begin():
@@ -136,9 +146,7 @@ async def national_export(
             )
             after = last.to_index - 1 if last else -1
         if after >= to:
-            raise Unprocessable(
-                "cursor_ahead", f"The log holds {to} entries; after={after} is beyond it."
-            )
+            raise CursorAhead(to, after)
         # logged before a single ID number leaves
         access_log.record(
             session,
@@ -273,7 +281,7 @@ async def get_batch(
     permit(principal, Permission.export_batches)
     batch = await session.get(ExportBatch, batch_id)
     if batch is None:
-        raise NotFound("batch_not_found", f"No export batch {batch_id}.")
+        raise BatchNotFound(batch_id)
     return _batch_out(batch)
 
 
@@ -323,18 +331,16 @@ async def acknowledge(
     now = clock.now()
     batch = await session.get(ExportBatch, body.batch_id)
     if batch is None:
-        raise Unprocessable("unknown_batch", f"No export batch {body.batch_id}.")
+        raise UnknownBatch(body.batch_id)
     ids = [item.case_id for item in body.items]
     if len(set(ids)) != len(ids):
-        raise Unprocessable("duplicate_case", "A case is acknowledged twice.")
+        raise CaseAcknowledgedTwice()
     known = {
         c.id: c for c in (await session.execute(select(Case).where(Case.id.in_(ids)))).scalars()
     }
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise Unprocessable(
-            "unknown_case", f"No such case: {', '.join(unknown[:20])}.", cases=unknown
-        )
+        raise UnknownCases(unknown)
     latest = dict(
         (
             await session.execute(  # batch by batch from this one: there are few
@@ -347,11 +353,7 @@ async def acknowledge(
     )
     outside = [i for i in ids if latest.get(i) != batch.number]
     if outside:
-        raise Unprocessable(
-            "case_not_in_batch",
-            f"Not sent by this batch (or sent again since): {', '.join(outside[:20])}.",
-            cases=outside,
-        )
+        raise CasesNotInBatch(outside)
     syncs = {
         s.case_id: s
         for s in (
@@ -384,10 +386,7 @@ async def _keep_numbers(session: AsyncSession, household_id: str, item: Acknowle
     for numbered in item.members:
         member = await session.get(Member, numbered.member_id)
         if member is None or member.household_id != household_id:
-            raise Unprocessable(
-                "member_not_in_household",
-                f"Member {numbered.member_id} is not of case {item.case_id}'s household.",
-            )
+            raise MemberNotInHousehold(numbered.member_id, item.case_id)
         member.member_number = numbered.member_number
 
 

@@ -12,7 +12,6 @@ from app.areas import repository as areas
 from app.auth.dependencies import CurrentPrincipal
 from app.cases import views as case_views
 from app.core.db import SessionDep
-from app.core.errors import Conflict, NotFound
 from app.notices.documents import (
     Announcement,
     Notice,
@@ -22,6 +21,7 @@ from app.notices.documents import (
     as_text,
     notice_lines,
 )
+from app.notices.errors import DocumentNotFound, NoNoticePublished, NotConfirmed
 from workflows.calendar import local_date
 from workflows.vocabulary import Procedure
 
@@ -50,7 +50,7 @@ async def document(
     bank accounts, health conditions or risk types."""
     snap, household = await case_views.read_case(session, principal, case_id)
     if name not in DOCUMENTS:
-        raise NotFound("document_not_found", f"No document {name!r}; one of {sorted(DOCUMENTS)}.")
+        raise DocumentNotFound(name, DOCUMENTS)
     village, township = snap.area_code, snap.area_code[:9]
     titles = await areas.names(session, [village, township])
     procedure = DOCUMENTS[name] or Procedure.identification
@@ -70,7 +70,7 @@ async def document(
     if name == "announcement":
         classification = snap.facts.get("classification") or {}
         if not snap.facts.get("confirmed_at"):
-            raise Conflict("document_not_available", "The case has not been confirmed.")
+            raise NotConfirmed()
         title, lines = announcement_lines(
             Announcement(
                 public(datetime.fromisoformat(snap.facts["confirmed_at"])),
@@ -82,7 +82,7 @@ async def document(
     else:
         notice = snap.facts["procedures"][procedure]["notice"]
         if not notice:
-            raise Conflict("document_not_available", "No notice is published in this procedure.")
+            raise NoNoticePublished()
         published = datetime.fromisoformat(notice["published_at"])
         first_day = local_date(published) + timedelta(days=1)
         title, lines = notice_lines(

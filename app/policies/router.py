@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.core.db import SessionDep
-from app.core.errors import NotFound
 from app.policies import service
+from app.policies.errors import PolicyNotFound
 from app.policies.models import PolicyVersion
 from workflows.permissions import Permission
 
@@ -51,7 +51,7 @@ async def get_policy(version: str, principal: CurrentPrincipal, session: Session
     permit(principal, Permission.policy_read)
     row = await session.get(PolicyVersion, version)
     if row is None:
-        raise NotFound("policy_not_found", f"No policy version {version!r}.")
+        raise PolicyNotFound(version)
     return _out(row)
 
 

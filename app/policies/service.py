@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
-from app.core.errors import Conflict, Unprocessable
+from app.policies.errors import EffectiveDateInPast, NoPolicyInEffect, PolicyVersionExists
 from app.policies.models import PolicyVersion
 from workflows.calendar import local_date
 from workflows.money import Budget
@@ -50,7 +50,7 @@ async def in_effect(session: AsyncSession, instant: datetime) -> PolicyParameter
     )
     row = (await session.execute(query)).scalar_one_or_none()
     if row is None:
-        raise Conflict("no_policy_in_effect", "No policy version is in effect on this date.")
+        raise NoPolicyInEffect()
     parameters = _parameters(row)
     register(parameters)
     return parameters
@@ -106,11 +106,7 @@ async def create(
     """A new version from ``effective_from``; never earlier than today (no retroactive rules)."""
     permit(principal, Permission.policy_write)
     if change.effective_from < local_date(now):
-        raise Unprocessable(
-            "effective_date_in_past",
-            "A policy change takes effect today or later; decisions taken stay as they were.",
-            field="effective_from",
-        )
+        raise EffectiveDateInPast()
     base = await in_effect_on(session, change.effective_from)
     document = base.document()
     for name in (
@@ -130,7 +126,7 @@ async def create(
             document[name][str(year)] = str(amount)
     version = f"jiaohe-{change.effective_from.isoformat()}"
     if await session.get(PolicyVersion, version) is not None:
-        raise Conflict("policy_version_exists", f"A version {version} exists already.")
+        raise PolicyVersionExists(version)
     row = PolicyVersion(
         version=version,
         effective_from=change.effective_from,
@@ -152,5 +148,5 @@ async def in_effect_on(session: AsyncSession, day: date) -> PolicyParameters:
     )
     row = (await session.execute(query)).scalar_one_or_none()
     if row is None:
-        raise Conflict("no_policy_in_effect", "No policy version is in effect on this date.")
+        raise NoPolicyInEffect()
     return _parameters(row)

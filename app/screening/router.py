@@ -17,11 +17,12 @@ from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import Conflict, Unprocessable, declares
+from app.core.errors import Unprocessable, declares
 from app.exports.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
 from app.households import idnumber
 from app.households.models import Household
 from app.screening import service
+from app.screening.errors import CampaignExists, CampaignOver
 from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit
 from workflows.calendar import local_date
 from workflows.permissions import Permission
@@ -214,20 +215,14 @@ async def open_campaign(
     year, month = int(body.period[:4]), int(body.period[5:])
     starts, ends = date(year, month, 1), date(year, month + 1, 1) - timedelta(days=1)
     if ends < local_date(clock.now()):
-        raise Unprocessable(
-            "campaign_over", f"The {body.period} campaign's month is over.", field="period"
-        )
+        raise CampaignOver(body.period)
     codes = await service.check_areas(session, principal, body.area_codes)
     same = select(ScreeningRound).where(
         ScreeningRound.kind == "campaign", ScreeningRound.period == body.period
     )
     for other in (await session.execute(same)).scalars():
         if any(service.overlaps(other.area_codes, code) for code in codes):
-            raise Conflict(
-                "campaign_exists",
-                f"A {body.period} campaign already covers some of these areas.",
-                round_id=other.id,
-            )
+            raise CampaignExists(body.period, other.id)
     round_ = await service.open_round(
         session,
         principal,

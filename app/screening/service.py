@@ -14,8 +14,21 @@ from app.areas.models import Area
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.cases import service as cases
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.households.models import Household
+from app.screening.errors import (
+    AlreadyScreened,
+    AreasNested,
+    AreasOutside,
+    ConcurrentVisit,
+    FindingWithoutNote,
+    FindingWithoutRisk,
+    HouseholdNotInScope,
+    HouseholdNotVisible,
+    RoundNotFound,
+    UnknownAreas,
+    VisitInFuture,
+    VisitOutsideRound,
+)
 from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit
 from workflows.calendar import local_date
 from workflows.case import CURRENT as CURRENT_WORKFLOW
@@ -40,20 +53,13 @@ async def check_areas(session: AsyncSession, principal: Principal, codes: list[s
     known = set((await session.execute(select(Area.code).where(Area.code.in_(chosen)))).scalars())
     unknown = [c for c in chosen if c not in known]
     if unknown:
-        raise Unprocessable(
-            "unknown_area", "No such area: " + ", ".join(unknown), field="area_codes", areas=unknown
-        )
+        raise UnknownAreas(unknown)
     outside = [c for c in chosen if not principal.covers(c)]
     if outside:
-        raise Forbidden("area_forbidden", "Outside your area: " + ", ".join(outside), areas=outside)
+        raise AreasOutside(outside)
     nested = [c for c in chosen if any(c != o and c.startswith(o) for o in chosen)]
     if nested:
-        raise Unprocessable(
-            "area_nested",
-            "Already inside another area of the list: " + ", ".join(nested),
-            field="area_codes",
-            areas=nested,
-        )
+        raise AreasNested(nested)
     return chosen
 
 
@@ -83,7 +89,7 @@ async def visible_round(
         or not overlaps(round_.area_codes, principal.area)
         or (kind is not None and round_.kind != kind)
     ):
-        raise NotFound("round_not_found", "No such screening round in your area.")
+        raise RoundNotFound()
     return round_
 
 
@@ -102,48 +108,33 @@ async def record_visit(
     """Record a visit; a finding reports the household through the ``cadre_found`` channel in
     the same transaction (a new case, or the open case's event). True when it attached."""
     if visited_on > local_date(now):
-        raise Unprocessable(
-            "visit_in_future", "A visit is recorded once it took place.", field="visited_on"
-        )
+        raise VisitInFuture()
     if result == ScreeningResult.risk_found and not note:
-        raise Unprocessable("note_missing", "A finding says what was found.", field="note")
+        raise FindingWithoutNote()
     if result == ScreeningResult.risk_found and not risk_type:
-        raise Unprocessable(
-            "risk_type_missing", "A finding names the risk it found (SPEC §3).", field="risk_type"
-        )
+        raise FindingWithoutRisk()
     attached = False
     try:
         async with session.begin_nested():
             household = await session.get(Household, household_id)
             if household is None or not principal.covers(household.village_code):
-                raise NotFound("household_not_found", "No such household in your area.")
+                raise HouseholdNotVisible()
             permit(principal, Permission.screening_record)
             source = "screening:routine"
             if round_id is not None:
                 round_ = await visible_round(session, principal, round_id)
                 source = f"screening:{round_.kind}:{round_.id}"
                 if await session.get(ScreeningTask, (round_id, household_id)) is None:
-                    raise Unprocessable(
-                        "household_not_in_scope",
-                        "The household is not in this round's scope.",
-                        field="household_id",
-                    )
+                    raise HouseholdNotInScope()
                 taken = select(ScreeningVisit.id).where(
                     ScreeningVisit.round_id == round_id, ScreeningVisit.household_id == household_id
                 )
                 if (await session.execute(taken)).first() is not None:
-                    raise Conflict(
-                        "already_screened",
-                        "This household's result in the round is already recorded.",
-                    )
+                    raise AlreadyScreened()
                 last = round_.ends_on
                 if visited_on < round_.starts_on or (last and visited_on > last):
                     until = last or "further notice"
-                    raise Unprocessable(
-                        "visit_outside_round",
-                        f"The round runs from {round_.starts_on} to {until}.",
-                        field="visited_on",
-                    )
+                    raise VisitOutsideRound(round_.starts_on, until)
             visit = ScreeningVisit(
                 id=str(uuid.uuid4()),
                 household_id=household.id,
@@ -179,9 +170,7 @@ async def record_visit(
             session.add(visit)
             await session.flush()
     except IntegrityError as exc:  # a concurrent visit or report came first
-        raise Conflict(
-            "concurrent_change", "Another record of this household came first; look again."
-        ) from exc
+        raise ConcurrentVisit() from exc
     return visit, attached
 
 
