@@ -11,7 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.core.errors import NotFound, Unauthorized, declares
+from app.auth.errors import InvalidToken
+from app.core.errors import NotFound, declares
 from app.core.observability import (
     EXPORT_LAG,
     LOG_LAG,
@@ -90,7 +91,7 @@ async def metrics(request: Request) -> PlainTextResponse:
     if expected is not None:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise Unauthorized("invalid_token", "Scraping needs the metrics token.")
+            raise InvalidToken("Scraping needs the metrics token.")
     now = request.app.state.clock.now()
     engine = request.app.state.engine
     try:

@@ -9,11 +9,12 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auth.errors import InvalidToken, MissingToken
 from app.auth.jwks import ALGORITHMS, JwksCache
 from app.auth.tokens import ALGORITHM, Principal, verify
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.errors import Unauthorized
+from app.core.errors import ProblemError
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT with claims sub, role and area.")
 
@@ -42,7 +43,7 @@ async def current_principal(
     if isinstance(checked, Principal):  # the AuthFirstMiddleware verified it already
         return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("missing_token", "A bearer token is required.")
+        raise MissingToken()
     token, now = credentials.credentials, clock.now()
     principal = await _principal(request, settings, token, now)
     request.state.principal = principal  # for the request's log line
@@ -56,7 +57,7 @@ def _header(token: str) -> dict[str, Any]:
     try:
         return dict(jwt.get_unverified_header(token))
     except jwt.PyJWTError as exc:
-        raise Unauthorized("invalid_token", f"The bearer token is not valid: {exc}.") from exc
+        raise InvalidToken(f"The bearer token is not valid: {exc}.") from exc
 
 
 async def _principal(request: Request, settings: Settings, token: str, now: Any) -> Principal:
@@ -66,10 +67,10 @@ async def _principal(request: Request, settings: Settings, token: str, now: Any)
         return verify(settings, token, now)
     jwks: JwksCache | None = getattr(request.app.state, "jwks", None)
     if jwks is None or algorithm not in ALGORITHMS.values():
-        raise Unauthorized("invalid_token", f"Tokens signed with {algorithm!r} are not accepted.")
+        raise InvalidToken(f"Tokens signed with {algorithm!r} are not accepted.")
     key = await jwks.key(header.get("kid"), now)
     if key.algorithm_name != algorithm:  # RS256 only with RSA keys, EdDSA only with Ed25519
-        raise Unauthorized("invalid_token", "The token's algorithm does not match its key.")
+        raise InvalidToken("The token's algorithm does not match its key.")
     return verify(
         settings, token, now, key=key.key, algorithm=algorithm, issuer=settings.jwt_jwks_issuer
     )
@@ -103,12 +104,12 @@ class AuthFirstMiddleware:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         try:
             if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthorized("missing_token", "A bearer token is required.")
+                raise MissingToken()
             app = scope["app"]
             principal = await _principal(
                 request, app.state.settings, token.strip(), app.state.clock.now()
             )
-        except Unauthorized as refused:
+        except ProblemError as refused:  # 401s (app.auth.errors), answered here, not raised
             await problem_response(refused)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal

@@ -18,7 +18,7 @@ from typing import Any
 
 import jwt
 
-from app.core.errors import Unauthorized
+from app.auth.errors import InvalidToken, KeysUnavailable
 
 ALGORITHMS = {"RSA": "RS256", "OKP": "EdDSA"}
 """Key type → the one algorithm accepted with it."""
@@ -64,7 +64,7 @@ class JwksCache:
 
     async def key(self, kid: str | None, now: datetime) -> jwt.PyJWK:
         if not kid:
-            raise Unauthorized("invalid_token", "The token names no key id (kid).")
+            raise InvalidToken("The token names no key id (kid).")
         async with self._lock:
             stale = self._fetched_at is None or now - self._fetched_at >= self.lifespan
             unknown = kid not in self._keys and (
@@ -75,10 +75,8 @@ class JwksCache:
                     await self._refresh(now)
                 except (OSError, ValueError) as exc:
                     if not self._keys:
-                        raise Unauthorized(
-                            "keys_unavailable", "The identity provider's keys cannot be fetched."
-                        ) from exc
+                        raise KeysUnavailable() from exc
             found = self._keys.get(kid)
         if found is None:
-            raise Unauthorized("invalid_token", f"No key {kid!r} in the identity provider's set.")
+            raise InvalidToken(f"No key {kid!r} in the identity provider's set.")
         return found

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from app.auth.errors import AreaNotCityWide, AreaNotFound, RoleNotPermitted
 from app.auth.tokens import Principal
-from app.core.errors import Forbidden, NotFound
 from workflows.permissions import CITY_WIDE, Permission, allowed
 
 CITY_CODE_LENGTH = 6
@@ -15,17 +15,14 @@ def permit(principal: Principal, permission: Permission) -> None:
     ``area_not_city_wide`` for a city-wide operation asked with a narrower area. Routes on
     one object look it up in the caller's area first (404 outside), then ask this."""
     if not allowed(principal.role, permission):
-        raise Forbidden("role_not_permitted", f"A {principal.role} may not {permission}.")
+        raise RoleNotPermitted(principal.role, permission)
     if permission in CITY_WIDE and len(principal.area) > CITY_CODE_LENGTH:
-        raise Forbidden(
-            "area_not_city_wide",
-            f"{permission} is the whole city's; your area is {principal.area}.",
-        )
+        raise AreaNotCityWide(permission, principal.area)
 
 
 def scope_within(principal: Principal, area: str | None) -> str:
     """The area a listing or report covers: the one asked for, when it lies within the
     caller's (404 ``area_not_found`` otherwise, as for any object outside it), or theirs."""
     if area and not area.startswith(principal.area):
-        raise NotFound("area_not_found", f"No area {area} within yours.")
+        raise AreaNotFound(area)
     return area or principal.area

@@ -10,8 +10,13 @@ from typing import Any
 
 import jwt
 
+from app.auth.errors import (
+    AreaOutsideDeployment,
+    InvalidToken,
+    TokenExpired,
+    TokenNotYetValid,
+)
 from app.core.config import Settings
-from app.core.errors import Unauthorized
 from workflows.vocabulary import Role
 
 ALGORITHM = "HS256"
@@ -98,14 +103,13 @@ def _local_key(secret: str, keys: str | None, token: str) -> str:
     try:
         kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError as exc:
-        raise Unauthorized("invalid_token", f"The bearer token is not valid: {exc}.") from exc
+        raise InvalidToken(f"The bearer token is not valid: {exc}.") from exc
     if kid is None:
         return secret
     named = keys_of(keys).get(kid) if isinstance(kid, str) else None
     if named is None:
-        raise Unauthorized(
-            "invalid_token",
-            f"The token's key id {str(kid)[:32]!r} is not one this service holds (rotated out?).",
+        raise InvalidToken(
+            f"The token's key id {str(kid)[:32]!r} is not one this service holds (rotated out?)."
         )
     return named
 
@@ -128,7 +132,7 @@ def _decoded(token: str, key: Any, algorithm: str, audience: str, issuer: str) -
             },
         )
     except jwt.PyJWTError as exc:
-        raise Unauthorized("invalid_token", f"The bearer token is not valid: {exc}.") from exc
+        raise InvalidToken(f"The bearer token is not valid: {exc}.") from exc
     return claims
 
 
@@ -169,25 +173,21 @@ def verify(
     instant, leeway = now.timestamp(), settings.jwt_leeway_seconds
     exp, nbf = claims.get("exp"), claims.get("nbf")
     if not isinstance(exp, int | float) or not isinstance(nbf, int | float):
-        raise Unauthorized("invalid_token", "The token's exp and nbf must be numeric dates.")
+        raise InvalidToken("The token's exp and nbf must be numeric dates.")
     if instant >= exp + leeway:
-        raise Unauthorized("token_expired", "The bearer token has expired.")
+        raise TokenExpired()
     if instant < nbf - leeway:
-        raise Unauthorized("token_not_yet_valid", "The bearer token is not valid yet.")
+        raise TokenNotYetValid()
     role, area = claims.get("role"), claims.get("area")
     if role not in TOKEN_ROLES:
-        raise Unauthorized("invalid_token", "The token's role claim is missing or unknown.")
+        raise InvalidToken("The token's role claim is missing or unknown.")
     if not isinstance(area, str) or not AREA_PATTERN.match(area):
-        raise Unauthorized("invalid_token", "The token's area claim is missing or malformed.")
+        raise InvalidToken("The token's area claim is missing or malformed.")
     if not area.startswith(settings.deployment_area):
-        raise Unauthorized(
-            "area_outside_deployment",
-            f"The token's area {area or '(empty)'} "
-            f"is not within this service's {settings.deployment_area}.",
-        )
+        raise AreaOutsideDeployment(area, settings.deployment_area)
     department = claims.get("department")
     if role == Role.department and not department:
-        raise Unauthorized("invalid_token", "A department token must name its department.")
+        raise InvalidToken("A department token must name its department.")
     name = claims.get("name")
     shown = name.strip()[:100] if isinstance(name, str) and name.strip() else None
     return Principal(

@@ -100,7 +100,7 @@ class Conflict(ProblemError):
 
 
 def problem_response(error: ProblemError, headers: dict[str, str] | None = None) -> JSONResponse:
-    if isinstance(error, Unauthorized):
+    if error.status == 401:  # a family class or a declared error (app.auth.errors)
         headers = {**(headers or {}), "WWW-Authenticate": 'Bearer error="invalid_token"'}
     return JSONResponse(
         error.body(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers
