@@ -18,6 +18,14 @@ from sqlalchemy import func, select
 from starlette.background import BackgroundTask
 
 from app.audit import bundle, log, merkle
+from app.audit.errors import (
+    CheckpointNotFound,
+    IndexBeyondTree,
+    LogEntryNotFound,
+    NoSignedNote,
+    PeriodReversed,
+    SizesOutOfOrder,
+)
 from app.audit.models import Checkpoint, LogEntry
 from app.audit.signing import (
     Signer,
@@ -36,7 +44,7 @@ from app.cases.repository import in_area
 from app.core.canonical import utc_iso
 from app.core.config import Settings
 from app.core.db import ReadSessionDep, SessionDep, make_engine, make_sessionmaker
-from app.core.errors import NotFound, Unprocessable, declares
+from app.core.errors import declares
 from app.core.limits import MAX_INT
 from workflows.permissions import Permission
 
@@ -250,7 +258,7 @@ async def latest_note(
     point = points.scalar_one_or_none()
     note = _note(point, _keys(settings)) if point else None
     if note is None:
-        raise NotFound("checkpoint_not_found", "No checkpoint has been signed as a note yet.")
+        raise NoSignedNote()
     return PlainTextResponse(note, media_type="text/plain; charset=utf-8")
 
 
@@ -298,7 +306,7 @@ async def create_checkpoint(
 async def _signed_size(session: SessionDep, tree_size: int) -> Checkpoint:
     point = await log.checkpoint_at(session, tree_size)
     if point is None:
-        raise NotFound("checkpoint_not_found", f"No signed checkpoint of tree size {tree_size}.")
+        raise CheckpointNotFound(tree_size)
     return point
 
 
@@ -315,16 +323,14 @@ async def inclusion(
     permit(principal, Permission.audit_keys)
     point = await _signed_size(session, tree_size)
     if log_index >= tree_size:
-        raise Unprocessable(
-            "index_beyond_tree", f"Entry {log_index} is not in a tree of {tree_size}."
-        )
+        raise IndexBeyondTree(log_index, tree_size)
     event_hash = await session.scalar(
         select(CaseEvent.hash)
         .join(LogEntry, LogEntry.event_id == CaseEvent.id)
         .where(LogEntry.log_index == log_index)
     )
     if event_hash is None:
-        raise NotFound("log_entry_not_found", f"No log entry {log_index}.")
+        raise LogEntryNotFound(log_index)
     path = await log.with_nodes(
         session, lambda get: merkle.inclusion_proof(get, log_index, tree_size)
     )
@@ -348,7 +354,7 @@ async def consistency(
     """Proof that the signed tree of ``second`` entries extends the one of ``first``."""
     permit(principal, Permission.audit_keys)
     if first > second:
-        raise Unprocessable("sizes_out_of_order", "first must not exceed second.")
+        raise SizesOutOfOrder()
     one, two = await _signed_size(session, first), await _signed_size(session, second)
     proof = await log.with_nodes(session, lambda get: merkle.consistency_proof(get, first, second))
     return ConsistencyOut(
@@ -540,7 +546,7 @@ async def download_bundle(
     permit(principal, Permission.audit_bundle)
     scope_within(principal, area)
     if since and until and until <= since:
-        raise Unprocessable("period_reversed", "until must be after since.")
+        raise PeriodReversed()
     scratch = Path(tempfile.mkdtemp(prefix="fangfanpin-bundle-"))
     now = clock.now()
 

@@ -72,3 +72,21 @@ class AreaNotFound(Problem):
 
     def __init__(self, area: str) -> None:
         super().__init__(f"No area {area} within yours.")
+
+
+class RoleRefused(Problem):
+    """403 ``role_not_permitted`` where a domain says in its own words whose the act is."""
+
+    code = "role_not_permitted"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+
+
+class AreaOutside(Problem):
+    """403 ``area_forbidden``: an area the caller names lies outside theirs."""
+
+    code = "area_forbidden"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)

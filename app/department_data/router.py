@@ -11,10 +11,12 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.auth.errors import RoleRefused
 from app.core import blind
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, NotFound, validation_problem
+from app.core.errors import validation_problem
 from app.department_data import repository as repo
+from app.department_data.errors import DatasetNotFound
 from app.department_data.models import DepartmentSnapshot
 from app.households import idnumber
 from app.households.schemas import IdNumber
@@ -56,7 +58,7 @@ class DatasetOut(BaseModel):
 async def datasets(principal: CurrentPrincipal) -> list[DatasetOut]:
     """The datasets the comparison knows, with the shape of a record's attributes."""
     if not allowed(principal.role, Permission.department_data_read):
-        raise Forbidden("role_not_permitted", "Department data is for departments and the city.")
+        raise RoleRefused("Department data is for departments and the city.")
     return [
         DatasetOut(
             name=d.name,
@@ -87,11 +89,11 @@ async def upload_snapshot(
     comparisons. People are stored by a keyed digest and a masked number, never in full."""
     spec = DATASETS.get(dataset)
     if spec is None:
-        raise NotFound("dataset_not_found", f"No dataset {dataset!r}.")
+        raise DatasetNotFound(dataset)
     if not allowed(principal.role, Permission.department_data_upload) or (
         principal.role == Role.department and principal.department != spec.department
     ):
-        raise Forbidden("role_not_permitted", f"Only {spec.department} or the city uploads it.")
+        raise RoleRefused(f"Only {spec.department} or the city uploads it.")
     errors = []
     for index, record in enumerate(body.records):
         try:

@@ -11,13 +11,14 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal
+from app.auth.errors import AreaOutside
 from app.auth.permissions import permit
 from app.cases import repository as cases_repo
 from app.cases import service as cases
 from app.cases import snapshot as case_snapshot
 from app.cases.models import Case
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, NotFound
+from app.elimination_rounds.errors import EliminationRoundNotFound
 from app.elimination_rounds.models import EliminationRound
 from app.households.models import Household
 from app.policies import service as policies
@@ -71,7 +72,7 @@ async def open_round(
     """The city bureau opens an assessment round over an area within its own."""
     permit(principal, Permission.elimination_round_open)
     if not principal.covers(body.area):
-        raise Forbidden("area_forbidden", f"{body.area} is outside your area.")
+        raise AreaOutside(f"{body.area} is outside your area.")
     row = EliminationRound(
         id=str(uuid.uuid4()),
         area_code=body.area,
@@ -94,7 +95,7 @@ async def get_round(
     if row is None or not (
         row.area_code.startswith(principal.area) or principal.area.startswith(row.area_code)
     ):
-        raise NotFound("round_not_found", f"No elimination round {round_id}.")
+        raise EliminationRoundNotFound(round_id)
     permit(principal, Permission.elimination_round_read)
     query = (
         select(Case, Household)

@@ -28,10 +28,15 @@ from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.core import blind
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import Conflict, NotFound, Unprocessable
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 from app.exports.labels import REGIONAL_RISK
 from app.households.models import Household, Member
+from app.indicators.errors import (
+    AlertPeriodReversed,
+    IndicatorNotFound,
+    ProposalDecided,
+    ProposalNotFound,
+)
 from app.indicators.models import AlertProposal, WarningIndicator
 from app.screening import service as screening
 from workflows.calendar import local_date
@@ -296,7 +301,7 @@ async def evaluate(
     now = clock.now()
     indicator = await session.get(WarningIndicator, indicator_id)
     if indicator is None:
-        raise NotFound("indicator_not_found", f"No warning indicator {indicator_id}.")
+        raise IndicatorNotFound(indicator_id)
     found = await _found(session, principal, indicator)
     waiting = select(AlertProposal.area_code).where(
         AlertProposal.indicator_id == indicator.id, AlertProposal.status == "proposed"
@@ -360,15 +365,15 @@ async def decide(
         )
     ).first()
     if found is None:
-        raise NotFound("proposal_not_found", f"No alert proposal {proposal_id} in your area.")
+        raise ProposalNotFound(proposal_id)
     permit(principal, Permission.warning_indicator_define)
     proposal, indicator = found
     if proposal.status != "proposed":
-        raise Conflict("proposal_decided", f"The proposal was {proposal.status} already.")
+        raise ProposalDecided(proposal.status)
     if body.decision == "confirm":
         starts = body.starts_on or local_date(now)
         if body.ends_on is not None and body.ends_on < starts:
-            raise Unprocessable("period_reversed", "ends_on is before starts_on.", field="ends_on")
+            raise AlertPeriodReversed()
         codes = await screening.check_areas(session, principal, [proposal.area_code])
         described = body.description or f"{indicator.name}: {_evidence(proposal.evidence)}"
         alert = await screening.open_round(

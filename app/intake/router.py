@@ -12,13 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
+from app.auth.errors import RoleRefused
 from app.auth.tokens import Principal
 from app.cases import service as cases
 from app.cases.models import Case, CaseEvent
 from app.cases.schemas import OpenCaseIn
 from app.core.db import SessionDep
-from app.core.errors import Forbidden, NotFound
 from app.households.schemas import HouseholdIn, IdNumber, Phone, VillageCode
+from app.intake.errors import DeclarationNotFound
 from app.intake.models import IntakeReceipt
 from workflows.calendar import local_date
 from workflows.case import ENTRY_STATES
@@ -66,7 +67,7 @@ class StatusOut(BaseModel):
 
 def _platform_only(principal: Principal) -> None:
     if not allowed(principal.role, Permission.intake_declare):
-        raise Forbidden("role_not_permitted", "Only the 12317 platform uses this door.")
+        raise RoleRefused("Only the 12317 platform uses this door.")
 
 
 @router.post(
@@ -115,7 +116,7 @@ async def declaration_status(
     receipt = await session.get(IntakeReceipt, tracking_number)
     case = None if receipt is None else await session.get(Case, receipt.case_id)
     if receipt is None or case is None:
-        raise NotFound("declaration_not_found", "No declaration has this number.")
+        raise DeclarationNotFound()
     return StatusOut(
         tracking_number=receipt.tracking_number,
         received_at=receipt.received_at,

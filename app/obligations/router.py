@@ -13,12 +13,18 @@ from sqlalchemy import func, select
 
 from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
+from app.auth.errors import RoleRefused
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import Conflict, Forbidden, Unprocessable
 from app.obligations import derived
 from app.obligations.calendar import BY_KIND, DEPARTMENTS, DUTIES, overdue_from, periods
+from app.obligations.errors import (
+    AlreadyCompleted,
+    CompletedByRecords,
+    PeriodNotBegun,
+    PeriodUnknown,
+)
 from app.obligations.models import Completion
 from app.warning_lists.models import WarningList
 from workflows.calendar import local_date
@@ -79,10 +85,10 @@ def _party(principal: Principal, kind: str) -> str:
     duty = BY_KIND[kind]
     if duty.party == "township":
         if principal.role != Role.township_official or len(principal.area) != 9:
-            raise Forbidden("role_not_permitted", f"{duty.title} is a township's duty.")
+            raise RoleRefused(f"{duty.title} is a township's duty.")
         return principal.area
     if principal.role != Role.department or not principal.department:
-        raise Forbidden("role_not_permitted", f"{duty.title} is a department's duty.")
+        raise RoleRefused(f"{duty.title} is a department's duty.")
     return principal.department
 
 
@@ -95,33 +101,21 @@ async def complete(
     permit(principal, Permission.obligation_complete)
     derived = BY_KIND[body.kind].derived_from
     if derived:
-        raise Unprocessable(
-            "completed_by_records",
-            f"{BY_KIND[body.kind].title} completes "
-            f"itself from what the service records: {derived}.",
-            field="kind",
-        )
+        raise CompletedByRecords(BY_KIND[body.kind].title, derived)
     party = _party(principal, body.kind)
     now = clock.now()
     year = int(body.period[:4])
     known = {p for p, _, _ in periods(BY_KIND[body.kind], year)}
     if body.period not in known:
-        raise Unprocessable(
-            "period_unknown",
-            f"{BY_KIND[body.kind].title} has the periods {', '.join(sorted(known))}.",
-            field="period",
-        )
+        raise PeriodUnknown(BY_KIND[body.kind].title, known)
     first = next(start for p, start, _ in periods(BY_KIND[body.kind], year) if p == body.period)
     if local_date(now) < first:
-        raise Unprocessable("period_not_begun", f"{body.period} has not begun.", field="period")
+        raise PeriodNotBegun(body.period)
     earlier = select(Completion.completed_at).where(
         Completion.kind == body.kind, Completion.period == body.period, Completion.party == party
     )
     if (done := (await session.execute(earlier.limit(1))).scalar_one_or_none()) is not None:
-        raise Conflict(
-            "already_completed",
-            f"{BY_KIND[body.kind].title} {body.period} was recorded done at {done.isoformat()}.",
-        )
+        raise AlreadyCompleted(BY_KIND[body.kind].title, body.period, done)
     row = Completion(
         id=str(uuid.uuid4()),
         kind=body.kind,
