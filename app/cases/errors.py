@@ -96,3 +96,38 @@ class NotRecordableInWorkflow(Problem):
 
     def __init__(self, kind: str, workflow_version: str) -> None:
         super().__init__(f"A case of {workflow_version} records no {kind}.")
+
+
+class TownshipMismatch(Problem):
+    code = "township_mismatch"
+
+    def __init__(self, village: str, township: str, named: str) -> None:
+        super().__init__(
+            f"The household's village {village} lies in the township {township}, not {named}.",
+            field="township_code",
+        )
+
+
+class ApplicationFormMissing(Problem):
+    """422: a village cadre enters a written self-declaration with its scanned form's hash."""
+
+    code = "application_form_missing"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A written self-declaration is entered with its scanned form's SHA-256.",
+            field="application_sha256",
+        )
+
+
+class HouseholdInAnotherVillage(Problem):
+    """422: the person is registered in another village; ``where`` names it only to those
+    whose area holds it."""
+
+    code = "household_village_mismatch"
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"This person is registered {where}; the household is reported there.",
+            field="household.village_code",
+        )

@@ -25,12 +25,15 @@ from app.cases import door
 from app.cases import repository as repo
 from app.cases.errors import (
     ActionNotFound,
+    ApplicationFormMissing,
     CaseNotFound,
     GuardFailed,
+    HouseholdInAnotherVillage,
     NoTransition,
     NotRecordableInState,
     NotRecordableInWorkflow,
     StateCorrupt,
+    TownshipMismatch,
     VersionMismatch,
     VersionRequired,
 )
@@ -57,7 +60,6 @@ from app.core.crypto import context as crypto_context
 from app.core.errors import (
     Conflict,
     Forbidden,
-    Unprocessable,
     validation_problem,
 )
 from app.core.language import LANGUAGE
@@ -65,6 +67,7 @@ from app.department_data import repository as department_data
 from app.exports import corrections, labels
 from app.exports import document as national_document
 from app.households import idnumber
+from app.households.errors import UnknownVillage, VillageOutsideArea
 from app.households.models import Household
 from app.households.registry import new_member
 from app.households.schemas import HouseholdIn, MemberIn
@@ -349,12 +352,7 @@ def _completed(snap: Snapshot, action: str, payload: dict[str, Any]) -> dict[str
     township = snap.area_code[:9]
     named = payload.get("township_code")
     if named is not None and named != township:
-        raise Unprocessable(
-            "township_mismatch",
-            f"The household's village {snap.area_code} lies in the township {township}, "
-            f"not {named}.",
-            field="township_code",
-        )
+        raise TownshipMismatch(snap.area_code, township, named)
     return {**payload, "township_code": township}
 
 
@@ -637,17 +635,13 @@ async def open_case(
         raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not open {body.channel}.")
     village = body.household.village_code
     if not principal.covers(village):
-        raise Forbidden("area_forbidden", f"The village {village} is outside your area.")
+        raise VillageOutsideArea(village)
     if (
         body.channel == "self_declared"
         and principal.role == Role.village_cadre
         and not body.application_sha256
     ):
-        raise Unprocessable(
-            "application_form_missing",
-            "A written self-declaration is entered with its scanned form's SHA-256.",
-            field="application_sha256",
-        )
+        raise ApplicationFormMissing()
     for attempt in range(2):
         try:
             async with session.begin_nested():
@@ -719,9 +713,7 @@ async def _open_or_attach(
     }
     report = {k: v for k, v in report.items() if v is not None}
     if not await repo.village_exists(session, village):
-        raise Unprocessable(
-            "unknown_village", f"{village} is not a known village code.", field="village_code"
-        )
+        raise UnknownVillage(village)
     index = blind.blind_of(settings)
     # the declarant may be any registered member (a spouse, a grown child): their household
     household = await repo.household_of_person(
@@ -734,11 +726,7 @@ async def _open_or_attach(
             if principal.covers(household.village_code)
             else "in another village"
         )
-        refusal = Unprocessable(
-            "household_village_mismatch",
-            f"This person is registered {where}; the household is reported there.",
-            field="household.village_code",
-        )
+        refusal = HouseholdInAnotherVillage(where)
         why = "opening a case: household_village_mismatch"
         refusal.kept.append(registry_probe(principal, household.id, now, why))
         raise refusal

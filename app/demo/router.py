@@ -19,6 +19,7 @@ from app.auth.permissions import permit
 from app.auth.tokens import mint
 from app.core.clock import OffsetClock
 from app.core.errors import NotFound, declares
+from app.demo.errors import DemoUserNotFound
 from app.timers.service import process_due
 from workflows.calendar import local_date
 from workflows.permissions import Permission
@@ -118,7 +119,7 @@ async def mint_demo_token(body: DemoTokenIn, request: Request) -> DemoTokenOut:
     try:
         user = _out(body.user)
     except LookupError:
-        raise NotFound("demo_user_not_found", f"No demo user {body.user!r}.") from None
+        raise DemoUserNotFound(body.user) from None
     now = request.app.state.clock.now()
     ttl = timedelta(hours=TOKEN_HOURS)
     token = mint(

@@ -25,8 +25,18 @@ from app.cases.repository import household_of_person
 from app.core import blind
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
-from app.core.errors import Conflict, NotFound, ProblemError, Unprocessable
+from app.core.errors import ProblemError, Unprocessable
 from app.department_warnings import parsing
+from app.department_warnings.errors import (
+    BatchReferenceReused,
+    FileEmpty,
+    LineRepeated,
+    SourceNotYours,
+    TooManyRows,
+    WarningAlreadyDecided,
+    WarningBatchNotFound,
+    WarningNotAccepted,
+)
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
 from app.households import idnumber
 from app.households.models import Household, Member
@@ -79,19 +89,10 @@ def sender_of(principal: Principal, source: str) -> str:
     signals."""
     if principal.role == Role.department:
         if source != "department" or not principal.department:
-            raise Unprocessable(
-                "source_not_yours",
-                "A department sends its own warnings (source=department).",
-                field="source",
-            )
+            raise SourceNotYours(department=True)
         return principal.department
     if source == "department":
-        raise Unprocessable(
-            "source_not_yours",
-            "Department warnings come from the "
-            "department; the city enters media and petition signals.",
-            field="source",
-        )
+        raise SourceNotYours(department=False)
     return source
 
 
@@ -351,11 +352,7 @@ async def take(
                     WarningBatch.reference == reference,
                 )
                 if (await session.execute(taken)).first() is not None:
-                    raise Conflict(
-                        "batch_reference_reused",
-                        f"Batch {reference} was sent before with other contents.",
-                        field="reference",
-                    )
+                    raise BatchReferenceReused(reference)
             session.add(batch)
             await session.flush()
             ours = select(Area.code).where(
@@ -376,15 +373,12 @@ async def take(
                         break
                     count += len(chunk)
                     if count > MAX_ROWS:
-                        raise Unprocessable(
-                            "too_many_rows",
-                            f"A batch has at most {MAX_ROWS:,} rows; split the file.",
-                        )
+                        raise TooManyRows(MAX_ROWS)
                     await _store(session, batch.id, chunk)
             finally:
                 rows.close()  # the reader lets go of the file before it is closed
             if count == 0:
-                raise Unprocessable("file_empty", "The batch has no rows.")
+                raise FileEmpty()
     except IntegrityError:
         # the same upload, sent twice at once, was taken by the other request
         earlier = (await session.execute(same)).scalar_one_or_none()
@@ -402,7 +396,7 @@ async def visible_batch(session: AsyncSession, principal: Principal, batch_id: s
         or not (principal.covers(batch.area_code) or principal.area.startswith(batch.area_code))
         or (principal.role == Role.department and batch.sender != principal.department)
     ):
-        raise NotFound("batch_not_found", "No such warning batch of yours.")
+        raise WarningBatchNotFound()
     return batch
 
 
@@ -464,7 +458,7 @@ async def dispose(
     """Classify and distribute (or dismiss) accepted warnings, all in one transaction."""
     lines = [item["line"] for item in items]
     if len(set(lines)) != len(lines):
-        raise Unprocessable("line_repeated", "Each line is decided once.", field="items")
+        raise LineRepeated()
     warnings = {
         w.line: w
         for w in (
@@ -479,22 +473,14 @@ async def dispose(
         line for line in lines if line not in warnings or warnings[line].status != "accepted"
     ]
     if problems:
-        raise Unprocessable(
-            "warning_not_accepted",
-            "No accepted warning on line(s) " + ", ".join(map(str, problems)) + ".",
-            lines=problems,
-        )
+        raise WarningNotAccepted(problems)
     taken = select(WarningDisposition.line).where(
         WarningDisposition.batch_id == batch.id, WarningDisposition.line.in_(lines)
     )
     decided = (await session.execute(taken)).scalars()
     again = sorted(decided)
     if again:
-        raise Conflict(
-            "warning_already_decided",
-            "Already decided: line(s) " + ", ".join(map(str, again)) + ".",
-            lines=again,
-        )
+        raise WarningAlreadyDecided(again)
     cipher = cipher_for(settings.field_keys)
     step = CURRENT_WORKFLOW.step(OPEN_ACTIONS[Channel.department_flagged], "new")
     assert step is not None

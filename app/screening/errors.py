@@ -112,3 +112,10 @@ class CampaignExists(Problem):
         super().__init__(
             f"A {period} campaign already covers some of these areas.", round_id=round_id
         )
+
+
+class LedgerPeriodReversed(Problem):
+    code = "period_reversed"
+
+    def __init__(self) -> None:
+        super().__init__("`to` is before `from`.", field="to")

@@ -17,12 +17,12 @@ from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import Unprocessable, declares
+from app.core.errors import declares
 from app.exports.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
 from app.households import idnumber
 from app.households.models import Household
 from app.screening import service
-from app.screening.errors import CampaignExists, CampaignOver
+from app.screening.errors import CampaignExists, CampaignOver, LedgerPeriodReversed
 from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit
 from workflows.calendar import local_date
 from workflows.permissions import Permission
@@ -474,7 +474,7 @@ async def screening_ledger(
     first = since or date(today.year, 1, 1)
     last = until or today
     if last < first:
-        raise Unprocessable("period_reversed", "`to` is before `from`.", field="to")
+        raise LedgerPeriodReversed()
     await log_ledger_read(session, principal, f"screening:{first}:{last}", clock.now())
     township, village = aliased(Area), aliased(Area)
     township_code = func.substr(ScreeningVisit.village_code, 1, 9)

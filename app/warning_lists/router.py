@@ -14,16 +14,25 @@ from app.access_log.record import log_ledger_read
 from app.areas import repository as areas
 from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
+from app.auth.errors import RoleRefused
 from app.auth.permissions import permit
 from app.cases import service as cases_service
 from app.cases.models import Case
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
-from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.core.errors import Unprocessable
 from app.exports.labels import RISK_TYPE
 from app.households.models import Household
 from app.households.schemas import OpenCaseRef
 from app.warning_lists import quarters
+from app.warning_lists.errors import (
+    EntryNotFound,
+    EntryNotLinked,
+    NotATownship,
+    QuarterInFuture,
+    UnknownVillages,
+    VillagesOutside,
+)
 from app.warning_lists.models import WarningList
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.case import OPEN_ACTIONS
@@ -138,30 +147,21 @@ async def submit(
     counts). Every household's village must lie in the township."""
     permit(principal, Permission.warning_list_submit)
     if len(principal.area) != 9:
-        raise Forbidden("area_forbidden", "A warning list is a township's: your area is not one.")
+        raise NotATownship()
     now = clock.now()
     quarter = body.quarter or quarters.of(now)
     # a past quarter's list is still taken when it comes late; its date shows it was late
     if quarter > quarters.of(now):
-        raise Unprocessable("quarter_in_future", f"{quarter} has not begun.", field="quarter")
+        raise QuarterInFuture(quarter)
     codes = {e.village_code for e in body.entries}
     villages = select(Area.code).where(Area.code.in_(codes), Area.level == "village")
     known = set((await session.execute(villages)).scalars())
     unknown = sorted(codes - known)
     if unknown:
-        raise Unprocessable(
-            "unknown_village",
-            "No such village: " + ", ".join(unknown),
-            field="entries",
-            villages=unknown,
-        )
+        raise UnknownVillages(unknown)
     outside = sorted(c for c in codes if not c.startswith(principal.area))
     if outside:
-        raise Forbidden(
-            "area_forbidden",
-            "Villages outside your township: " + ", ".join(outside),
-            villages=outside,
-        )
+        raise VillagesOutside(outside)
     await _check_links(session, body.entries)
     row = WarningList(
         id=str(uuid.uuid4()),
@@ -305,16 +305,11 @@ async def open_case_from_entry(
     entries = row.entries if row is not None else []
     entry = entries[number - 1] if number <= len(entries) else None
     if row is None or entry is None or not entry["village_code"].startswith(principal.area):
-        raise NotFound("entry_not_found", "No such entry in your area.")
+        raise EntryNotFound()
     if principal.role not in step.roles:
-        raise Forbidden("role_not_permitted", "A village cadre opens a case from an entry.")
+        raise RoleRefused("A village cadre opens a case from an entry.")
     if not entry.get("household_id"):
-        raise Conflict(
-            "entry_not_linked",
-            "The entry names no registered household: link "
-            "it (the township submits the list again) or open the case with the "
-            "household's data.",
-        )
+        raise EntryNotLinked()
     household = await session.get(Household, entry["household_id"])
     assert household is not None
     report = {

@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse, Response
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.permissions import permit
 from app.core.errors import declares
+from app.workflow_api.errors import WorkflowNotFound
 from workflows.case import CURRENT, workflow
 from workflows.permissions import Permission
 from workflows.permissions import document as permission_table
@@ -42,9 +43,7 @@ async def case_workflow(
     try:
         flow = workflow(version) if version else CURRENT
     except LookupError:
-        from app.core.errors import NotFound
-
-        raise NotFound("workflow_not_found", f"No workflow version {version!r}.") from None
+        raise WorkflowNotFound(version) from None
     if format == "mermaid":
         return PlainTextResponse(flow.mermaid(), media_type="text/vnd.mermaid")
     return {
