@@ -306,6 +306,7 @@ def worker(
     and its periodic checkpoints. Several may run."""
     import logging
 
+    from app.cases.service import fire_timer
     from app.core.clock import SystemClock
     from app.core.db import make_engine, make_sessionmaker
     from app.core.observability import configure_logging
@@ -320,10 +321,12 @@ def worker(
         sessions = make_sessionmaker(engine, settings)
         try:
             if once:
-                fired = await process_due(sessions, SystemClock())
+                fired = await process_due(sessions, SystemClock(), fire_timer)
                 typer.echo(f"fired {fired} timer(s)")
             else:
-                await run_worker(sessions, SystemClock(), interval=interval, settings=settings)
+                await run_worker(
+                    sessions, SystemClock(), fire_timer, interval=interval, settings=settings
+                )
         finally:
             await engine.dispose()
 

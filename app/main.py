@@ -20,6 +20,7 @@ from app.auth.dependencies import AuthFirstMiddleware
 from app.auth.jwks import JwksCache
 from app.cases.router import dashboard_router, inbox_router
 from app.cases.router import router as cases_router
+from app.cases.service import fire_timer
 from app.console_config import router as console_config_router
 from app.core import errors
 from app.core.clock import Clock, ClockMiddleware, OffsetClock, SystemClock
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 run_worker(
                     app.state.sessionmaker,
                     app.state.clock,
+                    fire_timer,
                     interval=settings.worker_interval_seconds,
                     stop=stop,
                     settings=settings,

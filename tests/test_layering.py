@@ -16,7 +16,6 @@ KNOWN_CYCLES = {
     ("cases", "exports"),
     ("cases", "households"),
     ("cases", "screening"),
-    ("cases", "timers"),
     ("exports", "households"),
 }
 """Domains that still import each other (2026-11-30): each pair is a debt of the house.

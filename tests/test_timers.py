@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.cases.service import fire_timer
 from app.core.db import make_engine, make_sessionmaker
 from app.timers.models import Timer
 from app.timers.service import process_due
@@ -18,7 +19,7 @@ async def fire(api: Api) -> int:
     """One worker pass with the test's clock, on its own engine (as a worker process would)."""
     engine = make_engine(api.settings.database_url)
     try:
-        return await process_due(make_sessionmaker(engine), api.clock)
+        return await process_due(make_sessionmaker(engine), api.clock, fire_timer)
     finally:
         await engine.dispose()
 
@@ -131,7 +132,7 @@ async def test_racing_workers_fire_each_timer_exactly_once(api: Api) -> None:
     engines = [make_engine(api.settings.database_url) for _ in range(3)]
     try:
         counts = await asyncio.gather(
-            *(process_due(make_sessionmaker(engine), api.clock) for engine in engines)
+            *(process_due(make_sessionmaker(engine), api.clock, fire_timer) for engine in engines)
         )
     finally:
         for engine in engines:

@@ -17,6 +17,7 @@ from app.areas.demo import DEMO_USERS, demo_user
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.permissions import permit
 from app.auth.tokens import mint
+from app.cases.service import fire_timer
 from app.core.clock import OffsetClock
 from app.core.errors import NotFound, declares
 from app.demo.errors import DemoUserNotFound
@@ -102,7 +103,7 @@ async def advance_clock(body: Advance, principal: CurrentPrincipal, request: Req
     permit(principal, Permission.demo_clock)
     clock: OffsetClock = request.app.state.clock
     clock.advance(timedelta(days=body.days, hours=body.hours))
-    fired = await process_due(request.app.state.sessionmaker, clock)
+    fired = await process_due(request.app.state.sessionmaker, clock, fire_timer)
     now = clock.now()
     return ClockOut(now=now, today=local_date(now), timers_fired=fired)
 

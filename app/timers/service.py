@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.audit import log as audit_log
-from app.cases import service as cases
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.errors import ProblemError
@@ -17,9 +18,14 @@ from app.timers import repository as repo
 
 log = logging.getLogger(__name__)
 
+Fire = Callable[[AsyncSession, str, str, str | None, datetime], Awaitable[str]]
+"""What a due timer calls for, done by the domain whose timer it is (the case's write path:
+``app.cases.service.fire_timer``); answers what became of it. The entry points pass it in, so
+the timer table knows no domain above it."""
+
 
 async def process_due(
-    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, *, limit: int = 500
+    sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, fire: Fire, *, limit: int = 500
 ) -> int:
     """Fire the timers due now (at most ``limit``); answers how many were fired."""
     fired = 0
@@ -31,7 +37,7 @@ async def process_due(
                 break
             try:
                 async with session.begin_nested():
-                    timer.outcome = await cases.fire_timer(
+                    timer.outcome = await fire(
                         session, timer.case_id, timer.kind, timer.procedure, now
                     )
             except ProblemError as error:
@@ -47,6 +53,7 @@ async def process_due(
 async def run_worker(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
+    fire: Fire,
     *,
     interval: float = 5.0,
     stop: asyncio.Event | None = None,
@@ -57,7 +64,7 @@ async def run_worker(
     stop = stop or asyncio.Event()
     while not stop.is_set():
         try:
-            await process_due(sessionmaker, clock)
+            await process_due(sessionmaker, clock, fire)
             if settings is not None:
                 await audit_log.maintain(sessionmaker, settings, clock.now())
         except Exception:  # a database outage must not kill the worker; it retries
