@@ -160,16 +160,22 @@ def rotate_keys() -> None:
     """Re-encrypt personal data with the newest key in FIELD_KEYS (online, in small batches)."""
     import app.models  # noqa: F401  every table, so that the foreign keys resolve
     from app.core.db import make_engine, make_sessionmaker
-    from app.households.rotation import rotate
+    from app.core.rotation import Rotated, rotate
 
-    async def run() -> int:
+    async def run() -> Rotated:
         engine = make_engine(get_settings().database_url)
         try:
             return await rotate(make_sessionmaker(engine, get_settings()), get_settings())
         finally:
             await engine.dispose()
 
-    typer.echo(f"re-encrypted {asyncio.run(run())} row(s)")
+    done = asyncio.run(run())
+    typer.echo(f"re-encrypted {done.rewritten} row(s)")
+    for table, left in done.left.items():
+        typer.echo(
+            f"{table}: {left} row(s) written once stay sealed with an older key;"
+            " keep that key in FIELD_KEYS while they are needed"
+        )
 
 
 @cli.command("rekey-blind-index")

@@ -16,7 +16,6 @@ KNOWN_CYCLES = {
     ("cases", "exports"),
     ("cases", "households"),
     ("cases", "screening"),
-    ("exports", "households"),
 }
 """Domains that still import each other (2026-11-30): each pair is a debt of the house.
 The personal-data reads moved from access_log to households, which took one apart."""

@@ -29,10 +29,10 @@ from app.core import workbook, xlsx
 from app.core.clock import FrozenClock
 from app.core.crypto import CipherError, FieldCipher
 from app.core.db import make_engine, make_sessionmaker
+from app.core.rotation import rotate
 from app.exports import document, national, router
 from app.exports.models import NationalDocument
 from app.households.models import Member
-from app.households.rotation import rotate
 from tests.conftest import settings_for
 from tests.helpers import Api, new_id_number
 from tests.test_measures import MEASURE

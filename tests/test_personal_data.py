@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 from sqlalchemy import inspect, text
 
+import app.models  # noqa: F401  every table, so that the registry below is whole
 from app.core.crypto import CipherError, FieldCipher, cipher_for, context
-from app.core.db import make_engine, make_sessionmaker
-from app.households.rotation import rotate
+from app.core.db import Base, make_engine, make_sessionmaker, sealed_models
+from app.core.rotation import rotate
+from tests.conftest import run_cli
 from tests.helpers import CHILD_MEMBER, Api, new_id_number
 
 KEY_A, KEY_B = b"a" * 32, b"b" * 32
@@ -87,8 +90,8 @@ async def test_keys_rotate_online(api: Api) -> None:
     )
     engine = make_engine(api.settings.database_url)
     sessions = make_sessionmaker(engine)
-    assert await rotate(sessions, rotated) == 2  # the household (ID and phone) and its head
-    assert await rotate(sessions, rotated) == 0  # nothing left on the old key
+    assert (await rotate(sessions, rotated)).rewritten == 2  # the household and its head
+    assert (await rotate(sessions, rotated)).rewritten == 0  # nothing left on the old key
     async with engine.connect() as connection:
         row_id, sealed = (
             await connection.execute(text("SELECT id, head_id_number_encrypted FROM household"))
@@ -100,6 +103,55 @@ async def test_keys_rotate_online(api: Api) -> None:
     # answers do not change: they show the masked copy
     (case,) = (await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]
     assert case["household"]["head_id_number_masked"] == "*" * 14 + head[-4:]
+
+
+def test_every_sealed_column_is_declared_so_and_rotates() -> None:
+    """The rotation's registry is the models': a new ``*_encrypted`` column not marked
+    ``sealed`` would stay under a retired key, so it fails here."""
+    declared = {
+        (model.__tablename__, attribute)
+        for model, marked in sealed_models()
+        for attribute, _ in marked.columns
+    }
+    encrypted = {
+        (table.name, column.name)
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+        if column.name.endswith("_encrypted")
+    }
+    assert encrypted <= declared
+    assert ("national_document", "numbers") in declared
+    for model, marked in sealed_models():
+        for attribute, _ in marked.columns:
+            assert attribute in model.__table__.columns, (model.__tablename__, attribute)
+        written_once = bool(model.__table__.info.get("append_only"))
+        assert marked.key is not None or written_once, model.__tablename__
+        assert marked.key is None or marked.key in model.__table__.columns
+
+
+async def test_rows_written_once_are_counted_not_rewritten(api: Api) -> None:
+    """A department's accepted warning keeps its sealed number until the city distributes it;
+    the table is written once, so ``rotate-keys`` says how many wait under the older key."""
+    await api.open_case()
+    header = "姓名,证件号码,村代码,风险类型,预警信息,预警日期\n"
+    text = f"{header}郑一,{new_id_number()},220281102200,因病,住院,\n"
+    uploaded = await api.client.post(
+        "/api/v1/warning-batches",
+        content=text.encode(),
+        headers={**api.headers("dept.civil-affairs"), "Content-Type": "text/csv; charset=utf-8"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    keys = f"{api.settings.field_keys},k2:{base64.b64encode(KEY_B).decode()}"
+    env = {**os.environ, "DATABASE_URL": api.settings.database_url, "FIELD_KEYS": keys}
+    env.pop("DATABASE_MIGRATION_URL", None)
+    said = run_cli("rotate-keys", env=env).splitlines()
+    assert said == [
+        "re-encrypted 2 row(s)",  # the household and its head; the warning is not rewritten
+        "department_warning: 1 row(s) written once stay sealed with an older key;"
+        " keep that key in FIELD_KEYS while they are needed",
+    ]
+    again = run_cli("rotate-keys", env=env).splitlines()
+    assert again == ["re-encrypted 0 row(s)", said[1]]
 
 
 async def test_full_values_only_on_request_with_a_purpose_and_logged(api: Api) -> None:

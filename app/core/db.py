@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
@@ -53,6 +54,37 @@ def append_only(model: ModelClass) -> ModelClass:
 def append_only_tables() -> tuple[str, ...]:
     """Every table marked :func:`append_only`, by name (the models must be imported)."""
     return tuple(sorted(t.name for t in Base.metadata.tables.values() if t.info.get("append_only")))
+
+
+def sealed(*columns: tuple[str, str], key: str | None = "id") -> Callable[[ModelClass], ModelClass]:
+    """Mark a model's columns that hold personal data sealed at rest, each as (attribute,
+    the place it is bound to): AES-GCM bound to the table, the row's ``key`` and the place
+    (``app.core.crypto.context``). ``fangfanpin rotate-keys`` (:mod:`app.core.rotation`)
+    re-seals every column so marked, and the tests check that every ``*_encrypted`` column
+    is. An :func:`append_only` table is never re-sealed (its rows are written once); its
+    ``key`` may be ``None`` and the rotation counts its rows under older keys instead."""
+
+    def mark(model: ModelClass) -> ModelClass:
+        model.__table__.info["sealed"] = Sealed(columns, key)  # type: ignore[attr-defined]
+        return model
+
+    return mark
+
+
+@dataclass(frozen=True)
+class Sealed:
+    columns: tuple[tuple[str, str], ...]
+    key: str | None
+
+
+def sealed_models() -> list[tuple[Any, Sealed]]:
+    """Every mapped model marked :func:`sealed` (the models must be imported), by table."""
+    found = [
+        (mapper.class_, mapper.class_.__table__.info["sealed"])
+        for mapper in Base.registry.mappers
+        if "sealed" in mapper.class_.__table__.info
+    ]
+    return sorted(found, key=lambda pair: pair[0].__tablename__)
 
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonDocument, UTCDateTime, append_only
+from app.core.db import Base, JsonDocument, UTCDateTime, append_only, sealed
 
 
 @append_only
@@ -51,6 +51,7 @@ class WarningBatch(Base):
 
 
 @append_only
+@sealed(("id_number_encrypted", "id_number"), key=None)  # bound to "batch:line"
 class DepartmentWarning(Base):
     """One row of a batch, accepted or rejected with its reasons (an accepted row's are notes)."""
 

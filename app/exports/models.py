@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonDocument, UTCDateTime, append_only
+from app.core.db import Base, JsonDocument, UTCDateTime, append_only, sealed
 
 
+@sealed(("numbers", "numbers"), key="case_id")
 class NationalDocument(Base):
     """A confirmed case as the national forms describe it, kept by the write path
     (:mod:`app.exports.document`). Its own narrow table, rows kept whole in the page on

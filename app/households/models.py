@@ -8,9 +8,14 @@ from decimal import Decimal
 from sqlalchemy import Date, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, UTCDateTime
+from app.core.db import Base, UTCDateTime, sealed
 
 
+@sealed(
+    ("head_id_number_encrypted", "head_id_number"),
+    ("phone_encrypted", "phone"),
+    ("bank_account_encrypted", "bank_account"),
+)
 class Household(Base):
     __tablename__ = "household"
 
@@ -49,6 +54,7 @@ class Household(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+@sealed(("id_number_encrypted", "id_number"), ("phone_encrypted", "phone"))
 class Member(Base):
     """A household member (家庭成员); the head is one too (relation ``head``)."""
 
