@@ -312,14 +312,17 @@ def worker(
     and its periodic checkpoints. Several may run."""
     import logging
 
+    from app import wiring
     from app.cases.service import fire_timer
     from app.core.clock import SystemClock
     from app.core.db import make_engine, make_sessionmaker
     from app.core.observability import configure_logging
-    from app.timers.service import process_due, run_worker
+    from app.timers.service import process_due
+    from app.worker import run_worker
 
     configure_logging(logging.INFO)
     _refuse_unsafe()
+    wiring.connect()  # a fired timer moves a case: what follows a case must be connected
     settings = get_settings()
 
     async def run() -> None:

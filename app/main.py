@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from app import console, contract, docs, health
+from app import console, contract, docs, health, wiring
 from app.access_log.router import router as access_log_router
 from app.audit.router import router as audit_router
 from app.auth.dependencies import AuthFirstMiddleware
@@ -39,16 +39,16 @@ from app.exports.router import router as exports_router
 from app.fund.router import ledger_router as fund_ledger_router
 from app.fund.router import router as fund_router
 from app.households.personal_data import router as personal_data_router
-from app.households.router import router as households_router
 from app.indicators.router import router as indicators_router
 from app.intake.router import router as intake_router
 from app.notices.documents import PRINT_STYLE_SOURCE
 from app.notices.router import router as notices_router
 from app.obligations.router import router as obligations_router
 from app.policies.router import router as policies_router
+from app.register.router import router as households_router
 from app.screening.router import router as screening_router
-from app.timers.service import run_worker
 from app.warning_lists.router import router as warning_lists_router
+from app.worker import run_worker
 from app.workflow_api.router import router as workflow_router
 
 DESCRIPTION = """\
@@ -82,6 +82,7 @@ def _contract(app: FastAPI) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
+    wiring.connect()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -12,7 +12,6 @@ from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
 from app.elimination_rounds.models import EliminationRound
 from app.exports.models import (
-    CodeListCorrection,
     ExportBatch,
     ExportItem,
     NationalDocument,
@@ -22,6 +21,7 @@ from app.fund.models import Disbursement, FundYear, LedgerEntry
 from app.households.models import Household, Member
 from app.indicators.models import AlertProposal, WarningIndicator
 from app.intake.models import IntakeReceipt
+from app.national_sheet.models import CodeListCorrection
 from app.obligations.models import Completion
 from app.policies.models import PolicyVersion
 from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit

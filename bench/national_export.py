@@ -46,8 +46,8 @@ from app.core.crypto import cipher_for, context
 from app.core.db import make_engine, make_sessionmaker
 from app.exports.document import compose, numbers_context, place_values
 from app.exports.projection import project
-from app.exports.sheet import STAMP as SHEET_VERSION
 from app.households import idnumber
+from app.national_sheet.sheet import STAMP as SHEET_VERSION
 from bench.transitions import (
     SECRET,
     fresh_database,

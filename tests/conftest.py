@@ -30,8 +30,8 @@ from app.areas.demo import load as load_demo_areas
 from app.core.clock import FrozenClock
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
-from app.exports import corrections
 from app.models import Base
+from app.national_sheet import corrections
 from app.policies.models import PolicyVersion
 from bench.transitions import wait_ready
 from tests.helpers import Api
@@ -171,7 +171,7 @@ def backend(request: pytest.FixtureRequest, database_urls: dict[str, str | None]
 @pytest.fixture(autouse=True)
 def released_code_lists() -> Iterator[None]:
     """Each test ends with the release's code lists, as a new process starts: a test that
-    corrected them leaves nothing for the next (app.exports.corrections)."""
+    corrected them leaves nothing for the next (app.national_sheet.corrections)."""
     yield
     corrections.forget()
 

@@ -1,4 +1,4 @@
-"""The city corrects the national code lists without a release (app.exports.corrections)."""
+"""The city corrects the national code lists without a release (app.national_sheet.corrections)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from app.exports import corrections, labels
+from app.national_sheet import corrections, labels
 from tests.helpers import Api, new_id_number
 
 PATH = "/api/v1/code-lists"

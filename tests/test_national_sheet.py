@@ -23,8 +23,9 @@ from app import migrations
 from app.areas.demo import load as load_demo_areas
 from app.core.clock import FrozenClock
 from app.core.db import make_engine, make_sessionmaker
-from app.exports import document, labels, national, projection, sheet
+from app.exports import document, national, projection
 from app.households.models import Member
+from app.national_sheet import labels, sheet
 from tests.conftest import settings_for
 from tests.helpers import VERIFICATION, Api, new_id_number
 from tests.test_elimination import (

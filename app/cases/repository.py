@@ -1,4 +1,5 @@
-"""All SQL about cases, households and events. Area scoping is part of every query."""
+"""All SQL about cases and their events (the registry's is app.households.repository). Area
+scoping is part of every query."""
 
 from __future__ import annotations
 
@@ -66,29 +67,6 @@ are a measurable share of a write's CPU). The area as a LIKE prefix ('%' for the
 _CASE_LOCKED = _CASE_READ.with_for_update(of=Case).execution_options(populate_existing=True)
 
 
-async def household(session: AsyncSession, household_id: str) -> Household:
-    return (
-        await session.execute(select(Household).where(Household.id == household_id))
-    ).scalar_one()
-
-
-async def household_of_person(session: AsyncSession, digests: list[str]) -> Household | None:
-    """The household a person is a registered member of (the head is one too), by the
-    person's digests under every listed key (app.core.blind)."""
-    query = (
-        select(Household)
-        .join(Member, Member.household_id == Household.id)
-        .where(Member.id_digest.in_(digests))
-        .limit(1)
-    )
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def members_of(session: AsyncSession, household_id: str) -> Sequence[Member]:
-    query = select(Member).where(Member.household_id == household_id).order_by(Member.created_at)
-    return (await session.execute(query)).scalars().all()
-
-
 async def last_event_at(session: AsyncSession, case_id: str, name: str) -> datetime | None:
     """When the case last recorded an event of this name (None: never)."""
     query = select(func.max(CaseEvent.occurred_at)).where(
@@ -115,31 +93,10 @@ async def case_ids_of(session: AsyncSession, household_id: str) -> list[str]:
     return list((await session.execute(query)).scalars())
 
 
-async def labour_counts(session: AsyncSession, household_id: str) -> tuple[int, int]:
-    """Members who can work (skilled, ordinary, weak), and members whose skill is unknown."""
-    skill = Member.labour_skill
-    query = select(
-        func.count().filter(skill.in_(("skilled", "ordinary", "weak"))),
-        func.count().filter(skill.is_(None)),
-    ).where(Member.household_id == household_id)
-    labour, unknown = (await session.execute(query)).one()
-    return int(labour), int(unknown)
-
-
-async def village_exists(session: AsyncSession, code: str) -> bool:
-    query = select(Area.code).where(Area.code == code, Area.level == "village")
-    return (await session.execute(query)).first() is not None
-
-
-async def insert_household(session: AsyncSession, values: dict[str, Any]) -> None:
-    await (await session.connection()).execute(_INSERT_HOUSEHOLD, values)
-
-
 async def insert_case(session: AsyncSession, values: dict[str, Any]) -> None:
     await (await session.connection()).execute(_INSERT_CASE, values)
 
 
-_INSERT_HOUSEHOLD = insert(cast(Table, Household.__table__))
 _INSERT_CASE = insert(CASE)
 """Openings' INSERTs, built once, on the session's connection (as the appends' are)."""
 

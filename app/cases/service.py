@@ -21,7 +21,7 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from app.access_log.record import registry_probe
 from app.auth.tokens import SYSTEM_TIMER, Principal
-from app.cases import door
+from app.cases import door, hooks
 from app.cases import repository as repo
 from app.cases.errors import (
     ActionNotFound,
@@ -55,8 +55,6 @@ from app.cases.views import read_case
 from app.core import blind
 from app.core.canonical import GENESIS_HASH, event_hash, utc_iso
 from app.core.config import Settings
-from app.core.crypto import cipher_for
-from app.core.crypto import context as crypto_context
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -64,15 +62,12 @@ from app.core.errors import (
 )
 from app.core.language import LANGUAGE
 from app.department_data import repository as department_data
-from app.exports import corrections, labels
-from app.exports import document as national_document
-from app.households import idnumber
+from app.households import registry
+from app.households import repository as households
 from app.households.errors import UnknownVillage, VillageOutsideArea
 from app.households.models import Household
-from app.households.registry import new_member
-from app.households.schemas import HouseholdIn, MemberIn
+from app.national_sheet import corrections, labels
 from app.policies import service as policies
-from app.screening.scope import join_running_rounds
 from app.timers import repository as timers
 from workflows.calendar import after_full_days, after_months, local_date
 from workflows.case import (
@@ -174,7 +169,7 @@ async def _append(
     )
     if not changed:
         raise VersionMismatch()
-    await national_document.keep(session, moved)
+    await hooks.case_moved(session, moved)
     await repo.insert_event(
         session, {column: getattr(event, column) for column in WRITTEN} | {"hash": digest}
     )
@@ -241,7 +236,7 @@ async def _observations(
             session, snap.household_id, snap.id
         )
     if has_labour_capacity in step.rules or lacks_labour_capacity in step.rules:
-        labour, unknown = await repo.labour_counts(session, snap.household_id)
+        labour, unknown = await households.labour_counts(session, snap.household_id)
         observed.update(members_with_labour=labour, members_labour_unknown=unknown)
     if income_stable in step.rules:
         # Lines are published year by year; a year the pinned version lacks is read as
@@ -611,7 +606,7 @@ async def _check_at_door(
     )
     problems = door.date_problems(kind, payload, today, earliest, began)
     if kind == "commitment_form":
-        members = await repo.members_of(session, household.id)
+        members = await households.members_of(session, household.id)
         problems += door.commitment_form_problems(payload, members, blind.blind_of(settings), today)
     if kind == "measure_planned" and payload.get("national_item"):
         await corrections.ensure_current(session, fresh=False)  # the city may rename items
@@ -656,42 +651,6 @@ async def open_case(
     raise AssertionError("unreachable")
 
 
-async def insert_household(
-    session: AsyncSession, body: HouseholdIn, digest: str, now: datetime, settings: Settings
-) -> Household:
-    """A new household in the registry, its head as its first member (in the open
-    transaction)."""
-    household_id = str(uuid.uuid4())
-    cipher = cipher_for(settings.field_keys)
-    household = Household(
-        id=household_id,
-        village_code=body.village_code,
-        head_name=body.head_name,
-        head_id_number_encrypted=cipher.encrypt(
-            body.head_id_number, crypto_context("household", household_id, "head_id_number")
-        ),
-        head_id_number_masked=idnumber.mask(body.head_id_number),
-        head_id_digest=digest,
-        phone_encrypted=cipher.encrypt(
-            body.phone, crypto_context("household", household_id, "phone")
-        )
-        if body.phone
-        else None,
-        size=body.size,
-        village_group=body.village_group,
-        created_at=now,
-    )
-    await repo.insert_household(
-        session, {c.key: getattr(household, c.key) for c in Household.__table__.columns}
-    )
-    head = MemberIn(name=body.head_name, id_number=body.head_id_number, relation="head")
-    session.add(new_member(household.id, head, now, settings))
-    await session.flush()
-    await blind.remember(session, blind.blind_of(settings), [body.head_id_number])
-    await join_running_rounds(session, household.id, household.village_code, local_date(now))
-    return household
-
-
 async def _open_or_attach(
     session: AsyncSession,
     principal: Principal,
@@ -712,11 +671,11 @@ async def _open_or_attach(
         "application_sha256": body.application_sha256,
     }
     report = {k: v for k, v in report.items() if v is not None}
-    if not await repo.village_exists(session, village):
+    if not await households.village_exists(session, village):
         raise UnknownVillage(village)
     index = blind.blind_of(settings)
     # the declarant may be any registered member (a spouse, a grown child): their household
-    household = await repo.household_of_person(
+    household = await households.household_of_person(
         session, index.candidates(body.household.head_id_number)
     )
     if household is not None and household.village_code != village:
@@ -731,7 +690,7 @@ async def _open_or_attach(
         refusal.kept.append(registry_probe(principal, household.id, now, why))
         raise refusal
     if household is None:
-        household = await insert_household(
+        household = await registry.insert_household(
             session, body.household, index.digest(body.household.head_id_number), now, settings
         )
     snap, attached = await report_on_household(

@@ -20,8 +20,8 @@ from xml.parsers import expat
 
 import ijson
 
-from app.exports.labels import RISK_BY_NAME, RISK_TYPE
 from app.households import idnumber
+from app.national_sheet.labels import RISK_BY_NAME, RISK_TYPE
 from workflows.vocabulary import RiskType
 
 COLUMNS = {

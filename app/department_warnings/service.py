@@ -21,7 +21,6 @@ from app.areas.models import Area
 from app.auth.tokens import Principal
 from app.cases import service as cases
 from app.cases.models import Case
-from app.cases.repository import household_of_person
 from app.core import blind
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
@@ -38,8 +37,9 @@ from app.department_warnings.errors import (
     WarningNotAccepted,
 )
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
-from app.households import idnumber
+from app.households import idnumber, registry
 from app.households.models import Household, Member
+from app.households.repository import household_of_person
 from app.households.schemas import HouseholdIn
 from workflows.calendar import local_date
 from workflows.case import CURRENT as CURRENT_WORKFLOW
@@ -546,4 +546,4 @@ async def _household(
         village_code=warning.village_code or "",
         size=1,
     )
-    return await cases.insert_household(session, body, index.digest(number), now, settings)
+    return await registry.insert_household(session, body, index.digest(number), now, settings)

@@ -1,7 +1,7 @@
 """The national document of a confirmed case, kept by the write path in its own table.
 
 One JSON object per case, as a line of the national export: the national sheet's household
-columns (:mod:`app.exports.sheet`; the projection of the case's facts,
+columns (:mod:`app.national_sheet.sheet`; the projection of the case's facts,
 :mod:`app.exports.projection`, with the areas' and the registry's fields), the service's own
 extras, and 成员, the members under the sheet's member columns. Each document records the
 sheet version it was written under (``sheet_version``); :func:`refresh` rewrites those of an
@@ -26,10 +26,11 @@ from sqlalchemy.orm import aliased
 from app.areas.models import Area
 from app.cases.models import Case
 from app.core.crypto import CipherError, FieldCipher, cipher_for, context
-from app.exports import corrections, labels, quality, sheet
+from app.exports import quality
 from app.exports.models import NationalDocument
 from app.exports.projection import project
 from app.households.models import Household, Member
+from app.national_sheet import corrections, labels, sheet
 from workflows.calendar import local_date
 
 ID_FIELD = sheet.ID_FIELD
@@ -350,7 +351,7 @@ async def refresh(sessionmaker: async_sessionmaker[AsyncSession], *, batch: int 
     stands; answers how many. Each batch is its own short transaction with its cases locked,
     so writers wait at most for one batch. Run by ``fangfanpin migrate`` after a release that
     changes the sheet, and by each national export, ledger and quality report before it
-    reads (the city may have corrected the code lists since: app.exports.corrections)."""
+    reads (the city may have corrected the code lists since: app.national_sheet.corrections)."""
     async with sessionmaker() as session:
         await corrections.ensure_current(session)
     rewritten = 0

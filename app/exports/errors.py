@@ -1,4 +1,4 @@
-"""The refusals of the national exports, their acknowledgments and the code lists, each
+"""The refusals of the national exports and their acknowledgments, each
 declared once (see :class:`app.core.errors.Problem`)."""
 
 from __future__ import annotations
@@ -65,24 +65,3 @@ class MemberNotInHousehold(Problem):
 
     def __init__(self, member_id: str, case_id: str) -> None:
         super().__init__(f"Member {member_id} is not of case {case_id}'s household.")
-
-
-class CodeListInvalid(Problem):
-    """422: a correction of the code lists that does not hold, every reason listed."""
-
-    code = "code_list_invalid"
-
-    def __init__(self, found: list[dict[str, str]]) -> None:
-        super().__init__(
-            f"The correction does not hold: {'; '.join(p['message'] for p in found)}",
-            errors=found,
-        )
-
-
-class CodeListCorrectionConcurrent(Problem):
-    code = "code_list_correction_concurrent"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Another correction was written at the same moment; read the lists again and resend."
-        )

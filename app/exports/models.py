@@ -33,7 +33,7 @@ class NationalDocument(Base):
     """The members' ID numbers in the document's order, sealed together (AES-GCM, bound to
     this row and column)."""
     sheet_version: Mapped[str | None] = mapped_column(String(16))
-    """The national sheet's version the document was written under (``app.exports.sheet``);
+    """The national sheet's version the document was written under (``app.national_sheet.sheet``);
     none before versions were kept. Older ones are rewritten (``document.refresh``), found by
     an index (:func:`app.exports.document.stale` asks for the ranges either side of the
     current one)."""
@@ -100,20 +100,3 @@ class NationalSync(Base):
     reason: Mapped[str | None] = mapped_column(String(2000))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
-
-
-@append_only
-class CodeListCorrection(Base):
-    """The city's correction of the national code lists (app.exports.corrections): the lists
-    as they stand after it, whole. Written once; the newest on this release's lists applies."""
-
-    __tablename__ = "code_list_correction"
-
-    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    base_version: Mapped[str] = mapped_column(String(16))
-    """The release's lists it corrects (``2022.1``); a release with other lists starts anew."""
-    lists: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
-    changed: Mapped[list[str]] = mapped_column(JsonDocument)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    created_by: Mapped[str] = mapped_column(String(200))
-    reason: Mapped[str] = mapped_column(String(2000))

@@ -28,7 +28,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.crypto import FieldCipher
-from app.exports import document, quality, sheet
+from app.exports import document, quality
+from app.national_sheet import sheet
 
 EXPORT_LOCK = 0x66_66_70_6E_61_74  # "ffpnat": one national export at a time
 SELECTION = """SELECT {columns} FROM national_document d

@@ -3,8 +3,8 @@
 The write path stores this projection in the case's national document with every event of a
 case that has been confirmed, so exports and ledgers read flat fields instead of folding facts
 per row. :func:`sources` computes the service fields the sheet's household columns are read
-from (:mod:`app.exports.sheet`); :func:`project` lays them out under the sheet's names, as the
-sheet writes them (Chinese labels, YYYYMM months, 是/否, yuan as decimal strings).
+from (:mod:`app.national_sheet.sheet`); :func:`project` lays them out under the sheet's names,
+as the sheet writes them (Chinese labels, YYYYMM months, 是/否, yuan as decimal strings).
 
 Two incomes are kept apart: 人均纯收入（元） and its parts are the newest assessment before the
 elimination procedure (the income the household was identified and assisted on); the
@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.exports import labels, sheet
+from app.national_sheet import labels, sheet
 from workflows.calendar import SHANGHAI
 from workflows.income import income_figures
 

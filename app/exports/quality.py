@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from app.exports import labels
 from app.households.consistency import SCHOOL_AGES, WORKING_AGE, age_on
+from app.national_sheet import labels
 
 RISKS = tuple(f"致贫/返贫风险{n}" for n in range(1, 6))
 ABLE = ("技能劳动力", "普通劳动力")

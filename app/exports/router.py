@@ -32,7 +32,7 @@ from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import declares
 from app.core.limits import MAX_INT
-from app.exports import corrections, document, labels, national, quality, sheet
+from app.exports import document, national, quality
 from app.exports.errors import (
     BatchNotFound,
     CaseAcknowledgedTwice,
@@ -44,7 +44,6 @@ from app.exports.errors import (
     UnknownCases,
 )
 from app.exports.models import (
-    CodeListCorrection,
     ExportBatch,
     ExportItem,
     NationalDocument,
@@ -52,6 +51,8 @@ from app.exports.models import (
 )
 from app.households import idnumber
 from app.households.models import Household, Member
+from app.national_sheet import corrections, labels, sheet
+from app.national_sheet.models import CodeListCorrection
 from workflows.calendar import local_date
 from workflows.case import STATE_TITLES
 from workflows.permissions import Permission
@@ -466,8 +467,8 @@ class SheetOut(BaseModel):
 
 COLUMNS_DESCRIPTION = (
     "The national sheet (监测对象信息) the export follows: its columns in order, from the "
-    "versioned table `app/exports/sheets`. In XLSX, row 1 is a title, row 2 notes, row 3 the "
-    "header and data start on row 4, on every sheet. The columns, version "
+    "versioned table `app/national_sheet/sheets`. In XLSX, row 1 is a title, row 2 notes, "
+    "row 3 the header and data start on row 4, on every sheet. The columns, version "
     f"{sheet.VERSION}: " + " · ".join(sheet.NAMES) + "."
 )
 

@@ -1,16 +1,21 @@
-"""Building member rows: shared by case opening (the head) and the registry API."""
+"""Registering households and building member rows: shared by case opening, the registry
+API and the distribution of department warnings."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import blind
 from app.core.blind import blind_of
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
-from app.households import idnumber
-from app.households.models import Member
-from app.households.schemas import MemberIn
+from app.households import hooks, idnumber, repository
+from app.households.models import Household, Member
+from app.households.schemas import HouseholdIn, MemberIn
+from workflows.calendar import local_date
 
 ATTRIBUTES = (
     "labour_skill",
@@ -57,3 +62,37 @@ def new_member(household_id: str, body: MemberIn, now: datetime, settings: Setti
         updated_at=now,
         **{name: getattr(body, name) for name in ATTRIBUTES},
     )
+
+
+async def insert_household(
+    session: AsyncSession, body: HouseholdIn, digest: str, now: datetime, settings: Settings
+) -> Household:
+    """A new household in the registry, its head as its first member (in the open
+    transaction)."""
+    household_id = str(uuid.uuid4())
+    cipher = cipher_for(settings.field_keys)
+    household = Household(
+        id=household_id,
+        village_code=body.village_code,
+        head_name=body.head_name,
+        head_id_number_encrypted=cipher.encrypt(
+            body.head_id_number, context("household", household_id, "head_id_number")
+        ),
+        head_id_number_masked=idnumber.mask(body.head_id_number),
+        head_id_digest=digest,
+        phone_encrypted=cipher.encrypt(body.phone, context("household", household_id, "phone"))
+        if body.phone
+        else None,
+        size=body.size,
+        village_group=body.village_group,
+        created_at=now,
+    )
+    await repository.insert_household(
+        session, {c.key: getattr(household, c.key) for c in Household.__table__.columns}
+    )
+    head = MemberIn(name=body.head_name, id_number=body.head_id_number, relation="head")
+    session.add(new_member(household.id, head, now, settings))
+    await session.flush()
+    await blind.remember(session, blind.blind_of(settings), [body.head_id_number])
+    await hooks.household_registered(session, household.id, household.village_code, local_date(now))
+    return household

@@ -29,7 +29,6 @@ from app.auth.tokens import Principal
 from app.core import blind
 from app.core.db import ReadSessionDep, SessionDep
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
-from app.exports.labels import REGIONAL_RISK
 from app.households.models import Household, Member
 from app.indicators.errors import (
     AlertPeriodReversed,
@@ -38,6 +37,7 @@ from app.indicators.errors import (
     ProposalNotFound,
 )
 from app.indicators.models import AlertProposal, WarningIndicator
+from app.national_sheet.labels import REGIONAL_RISK
 from app.screening import service as screening
 from workflows.calendar import local_date
 from workflows.comparison import DATASETS

@@ -18,9 +18,9 @@ from app.auth.permissions import permit
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import declares
-from app.exports.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
 from app.households import idnumber
 from app.households.models import Household
+from app.national_sheet.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
 from app.screening import service
 from app.screening.errors import CampaignExists, CampaignOver, LedgerPeriodReversed
 from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.audit import log as audit_log
 from app.core.clock import Clock
-from app.core.config import Settings
 from app.core.errors import ProblemError
 from app.timers import repository as repo
 
@@ -48,26 +44,3 @@ async def process_due(
         fired += 1
         log.info("timer %s (%s) on case %s: %s", timer.id, timer.kind, timer.case_id, timer.outcome)
     return fired
-
-
-async def run_worker(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    fire: Fire,
-    *,
-    interval: float = 5.0,
-    stop: asyncio.Event | None = None,
-    settings: Settings | None = None,
-) -> None:
-    """Process due timers every ``interval`` seconds until ``stop`` is set (or cancelled);
-    with ``settings``, also keep the audit log sequenced and checkpointed."""
-    stop = stop or asyncio.Event()
-    while not stop.is_set():
-        try:
-            await process_due(sessionmaker, clock, fire)
-            if settings is not None:
-                await audit_log.maintain(sessionmaker, settings, clock.now())
-        except Exception:  # a database outage must not kill the worker; it retries
-            log.exception("worker pass failed; retrying")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)

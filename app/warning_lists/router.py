@@ -21,9 +21,9 @@ from app.cases.models import Case
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Unprocessable
-from app.exports.labels import RISK_TYPE
 from app.households.models import Household
 from app.households.schemas import OpenCaseRef
+from app.national_sheet.labels import RISK_TYPE
 from app.warning_lists import quarters
 from app.warning_lists.errors import (
     EntryNotFound,

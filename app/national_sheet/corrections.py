@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
-from app.exports import labels, sheet
-from app.exports.errors import CodeListCorrectionConcurrent, CodeListInvalid
-from app.exports.models import CodeListCorrection
+from app.national_sheet import labels, sheet
+from app.national_sheet.errors import CodeListCorrectionConcurrent, CodeListInvalid
+from app.national_sheet.models import CodeListCorrection
 from workflows.permissions import Permission
 
 Item = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]

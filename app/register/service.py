@@ -1,4 +1,5 @@
-"""The household registry: members, their facts, and the household's history of cases."""
+"""The household register's operations: members, their facts, and the household's history of
+cases."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access_log.record import registry_probe
 from app.auth.permissions import permit, scope_within
 from app.auth.tokens import Principal
-from app.cases import repository as repo
 from app.cases import service as cases
 from app.cases import views as case_views
 from app.cases.models import Case
@@ -21,7 +21,7 @@ from app.cases.repository import in_area
 from app.core import blind
 from app.core.config import Settings
 from app.core.crypto import cipher_for, context
-from app.households import consistency, idnumber
+from app.households import consistency, idnumber, registry, repository
 from app.households.errors import (
     HouseholdExists,
     HouseholdNotFound,
@@ -147,9 +147,9 @@ async def register(
     index = blind.blind_of(settings)
     try:
         async with session.begin_nested():
-            if not await repo.village_exists(session, body.village_code):
+            if not await repository.village_exists(session, body.village_code):
                 raise UnknownVillage(body.village_code)
-            existing = await repo.household_of_person(
+            existing = await repository.household_of_person(
                 session, index.candidates(body.head_id_number)
             )
             if existing is not None:
@@ -161,7 +161,7 @@ async def register(
                     registry_probe(principal, existing.id, now, "registering a household")
                 )
                 raise refusal
-            household = await cases.insert_household(
+            household = await registry.insert_household(
                 session, body, index.digest(body.head_id_number), now, settings
             )
     except IntegrityError as exc:
@@ -199,7 +199,7 @@ async def add_member(
                 session, principal, household_id, _trail(member, "added", fields), now
             )
     except IntegrityError as exc:
-        holder = await repo.household_of_person(
+        holder = await repository.household_of_person(
             session, blind.blind_of(settings).candidates(body.id_number)
         )
         refusal = MemberAlreadyRegistered()
@@ -264,7 +264,7 @@ async def _consistent(session: AsyncSession, member: Member, now: datetime) -> N
     with session.no_autoflush:
         others = [
             _person(m)
-            for m in await repo.members_of(session, member.household_id)
+            for m in await repository.members_of(session, member.household_id)
             if m.id != member.id
         ]
     found = consistency.problems(_person(member), others, local_date(now))

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Response, status
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import declares
-from app.households import service
 from app.households.schemas import (
     HouseholdChange,
     HouseholdFound,
@@ -19,6 +18,7 @@ from app.households.schemas import (
     MemberIn,
     MemberOut,
 )
+from app.register import service
 
 router = APIRouter(prefix="/api/v1/households", tags=["households"])
 

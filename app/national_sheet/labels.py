@@ -18,8 +18,8 @@ CODE_LISTS_VERSION = "2022.1"
 RELEASED: dict[str, Any] = json.loads(
     (Path(__file__).parent / "code_lists" / f"{CODE_LISTS_VERSION}.json").read_text("utf-8")
 )["lists"]
-"""The code lists as this release ships them; the city's corrections (app.exports.corrections)
-are applied over them at run time, without a release."""
+"""The code lists as this release ships them; the city's corrections
+(app.national_sheet.corrections) are applied over them at run time, without a release."""
 CODE_LISTS: dict[str, Any] = {}
 NATIONAL: dict[str, frozenset[str]] = {}
 """Each coded column of the national sheet, with every value it may take."""

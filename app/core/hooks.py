@@ -1,0 +1,46 @@
+"""Hooks: a point in one domain's write path where another domain's work joins it, in the same
+transaction, without the first domain importing the second.
+
+The domain that changes something declares the hook (``app.cases.hooks.case_moved``); the
+domain that keeps something in step with it provides a listener; the process's entry points
+connect the two, in one place (``app.wiring``), so the reactions between domains read as a
+list. A hook with no listener refuses to run rather than skip its work unnoticed: a process
+that forgot the wiring fails at its first write, not months later in a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, ParamSpec
+
+P = ParamSpec("P")
+
+
+class HookNotConnected(RuntimeError):
+    """A hook ran with no listener: the process did not import ``app.wiring``."""
+
+
+class Hook(Generic[P]):
+    """Awaits each connected listener in turn, with the emitter's session and arguments; an
+    error in a listener is the emitter's error (its transaction rolls back)."""
+
+    def __init__(self, name: str, doc: str) -> None:
+        self.name = name
+        self.__doc__ = doc
+        self.listeners: list[Callable[P, Awaitable[object]]] = []
+
+    def connect(self, listener: Callable[P, Awaitable[object]]) -> None:
+        """Add ``listener`` once (connecting it again changes nothing)."""
+        if listener not in self.listeners:
+            self.listeners.append(listener)
+
+    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        if not self.listeners:
+            raise HookNotConnected(
+                f"nothing listens to {self.name!r}: import app.wiring in the entry point"
+            )
+        for listener in self.listeners:
+            await listener(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Hook({self.name!r}, {len(self.listeners)} listener(s))"

@@ -1,0 +1,54 @@
+"""All SQL about households and their members, the registry's own (cases read them through
+it). Area scoping is the caller's: these answer by key or by digest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.areas.models import Area
+from app.households.models import Household, Member
+
+
+async def household_of_person(session: AsyncSession, digests: list[str]) -> Household | None:
+    """The household a person is a registered member of (the head is one too), by the
+    person's digests under every listed key (app.core.blind)."""
+    query = (
+        select(Household)
+        .join(Member, Member.household_id == Household.id)
+        .where(Member.id_digest.in_(digests))
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def members_of(session: AsyncSession, household_id: str) -> Sequence[Member]:
+    query = select(Member).where(Member.household_id == household_id).order_by(Member.created_at)
+    return (await session.execute(query)).scalars().all()
+
+
+async def labour_counts(session: AsyncSession, household_id: str) -> tuple[int, int]:
+    """Members who can work (skilled, ordinary, weak), and members whose skill is unknown."""
+    skill = Member.labour_skill
+    query = select(
+        func.count().filter(skill.in_(("skilled", "ordinary", "weak"))),
+        func.count().filter(skill.is_(None)),
+    ).where(Member.household_id == household_id)
+    labour, unknown = (await session.execute(query)).one()
+    return int(labour), int(unknown)
+
+
+async def village_exists(session: AsyncSession, code: str) -> bool:
+    query = select(Area.code).where(Area.code == code, Area.level == "village")
+    return (await session.execute(query)).first() is not None
+
+
+async def insert_household(session: AsyncSession, values: dict[str, Any]) -> None:
+    await (await session.connection()).execute(_INSERT_HOUSEHOLD, values)
+
+
+_INSERT_HOUSEHOLD = insert(cast(Table, Household.__table__))
+"""Built once, on the session's connection (as the case's appends are)."""
