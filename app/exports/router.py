@@ -14,25 +14,20 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import and_, case, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from app.access_log import record as access_log
 from app.access_log.record import log_ledger_read
-from app.areas.models import Area
 from app.audit import log
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit, scope_within
 from app.cases import views as case_views
-from app.cases.models import Case
-from app.cases.repository import in_area
 from app.core import workbook
 from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import declares
 from app.core.limits import MAX_INT
-from app.exports import document, national, quality
+from app.exports import document, national, quality, repository
 from app.exports.errors import (
     BatchNotFound,
     CaseAcknowledgedTwice,
@@ -45,14 +40,12 @@ from app.exports.errors import (
 )
 from app.exports.models import (
     ExportBatch,
-    ExportItem,
     NationalDocument,
     NationalSync,
 )
 from app.households import idnumber
 from app.households.models import Household, Member
 from app.national_sheet import corrections, labels, sheet
-from app.national_sheet.models import CodeListCorrection
 from workflows.calendar import local_date
 from workflows.case import STATE_TITLES
 from workflows.permissions import Permission
@@ -139,12 +132,7 @@ async def national_export(
         if after is None:
             # each consumer has its own cursor: the city's export never moves the national
             # exporter's past changes it has not sent
-            last = await session.scalar(
-                select(ExportBatch)
-                .where(ExportBatch.created_by == principal.sub)
-                .order_by(ExportBatch.number.desc())
-                .limit(1)
-            )
+            last = await repository.last_batch_of(session, principal.sub)
             after = last.to_index - 1 if last else -1
         if after >= to:
             raise CursorAhead(to, after)
@@ -160,7 +148,7 @@ async def national_export(
         )
     cipher = cipher_for(settings.field_keys)
     async with sessions() as session:
-        area_name = await session.scalar(select(Area.name).where(Area.code == principal.area))
+        area_name = await repository.area_name(session, principal.area)
     caption = (
         f"{sheet.TITLE}　{area_name or ''}（{principal.area}）　导出时间："
         f"{workbook.excel_value(started):%Y-%m-%d %H:%M:%S}",
@@ -173,7 +161,7 @@ async def national_export(
         digest, tally = hashlib.sha256(), national.Tally()
         async with sessions() as writer, writer.begin():
             batch = national.Batch(
-                await _next_number(writer),
+                await repository.next_batch_number(writer),
                 {"area": principal.area + "%", "after": after, "to": to},
                 deferred=format != "jsonl",
             )
@@ -219,17 +207,6 @@ async def national_export(
     )
 
 
-async def _next_number(session: AsyncSession) -> int:
-    """The batch's number; exports run one at a time (PostgreSQL: an advisory lock held to
-    the end of the export's transaction; SQLite serialises writers)."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:key)"), {"key": national.EXPORT_LOCK}
-        )
-    last = await session.scalar(select(func.max(ExportBatch.number)))
-    return (last or 0) + 1
-
-
 async def _render(
     session: AsyncSession,
     batch: national.Batch,
@@ -271,8 +248,7 @@ async def list_batches(
     """Completed national exports, newest first (by number): cursor range, counts, SHA-256
     of the body."""
     permit(principal, Permission.export_batches)
-    query = select(ExportBatch).order_by(ExportBatch.number.desc()).limit(limit)
-    return [_batch_out(b) for b in (await session.execute(query)).scalars()]
+    return [_batch_out(b) for b in await repository.batches(session, limit)]
 
 
 @router.get("/exports/national/batches/{batch_id}", response_model=ExportBatchOut)
@@ -336,33 +312,15 @@ async def acknowledge(
     ids = [item.case_id for item in body.items]
     if len(set(ids)) != len(ids):
         raise CaseAcknowledgedTwice()
-    known = {
-        c.id: c for c in (await session.execute(select(Case).where(Case.id.in_(ids)))).scalars()
-    }
+    known = await repository.cases_by_id(session, ids)
     unknown = [i for i in ids if i not in known]
     if unknown:
         raise UnknownCases(unknown)
-    latest = dict(
-        (
-            await session.execute(  # batch by batch from this one: there are few
-                select(ExportItem.case_id, func.max(ExportItem.batch_number))
-                .join(ExportBatch, ExportBatch.number == ExportItem.batch_number)
-                .where(ExportBatch.number >= batch.number, ExportItem.case_id.in_(ids))
-                .group_by(ExportItem.case_id)
-            )
-        ).all()
-    )
+    latest = await repository.newest_batch_of(session, ids, batch.number)
     outside = [i for i in ids if latest.get(i) != batch.number]
     if outside:
         raise CasesNotInBatch(outside)
-    syncs = {
-        s.case_id: s
-        for s in (
-            await session.execute(
-                select(NationalSync).where(NationalSync.case_id.in_(ids)).with_for_update()
-            )
-        ).scalars()
-    }
+    syncs = await repository.syncs_locked(session, ids)
     for item in body.items:
         sync = syncs.get(item.case_id) or NationalSync(case_id=item.case_id)
         session.add(sync)
@@ -409,15 +367,7 @@ class SyncOut(BaseModel):
 async def national_sync(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> SyncOut:
     """Where the case stands with the national system."""
     snap, _ = await case_views.read_case(session, principal, case_id, Permission.export_sync)
-    sent = (
-        await session.execute(
-            select(ExportItem.version, ExportBatch.id, ExportBatch.completed_at)
-            .join(ExportBatch, ExportBatch.number == ExportItem.batch_number)
-            .where(ExportItem.case_id == case_id)
-            .order_by(ExportBatch.number.desc())
-            .limit(1)
-        )
-    ).first()  # batches newest first
+    sent = await repository.last_sent(session, case_id)
     if sent is None:
         exportable = await session.get(NationalDocument, case_id) is not None
         status = "pending" if exportable else "not_exportable"
@@ -487,9 +437,6 @@ async def national_columns(principal: CurrentPrincipal) -> SheetOut:
     )
 
 
-SYNC_STATUSES = ("not_exportable", "pending", "exported", "accepted", "rejected")
-
-
 class RejectedCase(BaseModel):
     case_id: str
     head_name: str
@@ -519,57 +466,12 @@ async def area_sync_status(
 ) -> AreaSyncOut:
     """Your area's (or a part of it) cases by national sync status, with the refused ones."""
     permit(principal, Permission.export_sync)
-    scope = [in_area(Case.area_code, scope_within(principal, area))]
-    newest = (
-        select(ExportItem.case_id, func.max(ExportItem.batch_number).label("number"))
-        .group_by(ExportItem.case_id)
-        .subquery()
-    )
-    sent = aliased(ExportItem)
-    status = case(
-        (NationalSync.status.is_not(None), NationalSync.status),
-        (newest.c.number.is_not(None), literal("exported")),
-        (NationalDocument.case_id.is_not(None), literal("pending")),
-        else_=literal("not_exportable"),
-    )
-
-    def joined(*columns: Any) -> Any:
-        return (
-            select(*columns)
-            .select_from(Case)
-            .outerjoin(NationalDocument, NationalDocument.case_id == Case.id)
-            .outerjoin(newest, newest.c.case_id == Case.id)
-            .outerjoin(sent, and_(sent.case_id == Case.id, sent.batch_number == newest.c.number))
-            .outerjoin(ExportBatch, ExportBatch.number == newest.c.number)
-            .outerjoin(
-                NationalSync,
-                and_(NationalSync.case_id == Case.id, NationalSync.batch_id == ExportBatch.id),
-            )
-            .where(*scope)
-        )
-
-    counted = joined(
-        status.label("status"),
-        func.count(),
-        func.sum(case((sent.version < Case.version, 1), else_=0)),
-    ).group_by(status)
-    by_status = dict.fromkeys(SYNC_STATUSES, 0)
-    changed = 0
-    for name, n, moved in (await session.execute(counted)).all():
-        by_status[name] = int(n)
-        changed += int(moved or 0)
-    refused = (
-        joined(Case.id, Household.head_name, Case.area_code, NationalSync.reason)
-        .join(Household, Household.id == Case.household_id)
-        .where(NationalSync.status == "rejected")
-        .order_by(Case.area_code, Case.id)
-        .limit(100)
-    )
+    scope = scope_within(principal, area)
+    by_status, changed, refused = await repository.sync_status(session, scope)
     rejected = [
-        RejectedCase(case_id=i, head_name=n, village_code=v, reason=r)
-        for i, n, v, r in (await session.execute(refused)).all()
+        RejectedCase(case_id=i, head_name=n, village_code=v, reason=r) for i, n, v, r in refused
     ]
-    last = (await session.execute(select(func.max(ExportBatch.completed_at)))).scalar_one()
+    last = await repository.last_export_at(session)
     return AreaSyncOut(
         area=area or principal.area,
         by_status=by_status,
@@ -635,30 +537,7 @@ async def monitored_households_ledger(
     permit(principal, Permission.ledger_read)
     scope = scope_within(principal, area)
     await document.refresh(request.app.state.sessionmaker)  # as the lists now stand
-    village, township, county = aliased(Area), aliased(Area), aliased(Area)
-    township_code = func.substr(Household.village_code, 1, 9)
-    query = (
-        select(
-            Case.id,
-            county.name,
-            township_code,
-            township.name,
-            Household.village_code,
-            village.name,
-            Household.head_name,
-            Household.head_id_number_masked,
-            Household.size,
-            Case.state,
-            NationalDocument.document,
-        )
-        .join(NationalDocument, NationalDocument.case_id == Case.id)
-        .join(Household, Household.id == Case.household_id)
-        .outerjoin(village, village.code == Household.village_code)
-        .outerjoin(township, township.code == township_code)
-        .outerjoin(county, county.code == func.substr(Household.village_code, 1, 6))
-        .where(in_area(Case.area_code, scope))
-        .order_by(Household.village_code, Case.id)
-    )
+    query = repository.ledger(scope)
     header = LEDGER_HEAD + LEDGER_FIELDS
 
     def row(values: Any) -> list[Any]:
@@ -755,11 +634,7 @@ async def quality_report(
     today = local_date(clock.now())
     await document.refresh(request.app.state.sessionmaker)  # as the lists now stand
     await log_ledger_read(session, principal, f"quality:{scope}", clock.now(), purpose)
-    query = (
-        select(NationalDocument.case_id, NationalDocument.document)
-        .where(in_area(NationalDocument.area_code, scope))
-        .order_by(NationalDocument.area_code, NationalDocument.case_id)
-    )
+    query = repository.documents(scope)
     counts = dict.fromkeys(quality.BY_CODE, 0)
     flagged: list[FlaggedHousehold] = []
     checked = 0
@@ -838,9 +713,7 @@ async def code_list_corrections(
 ) -> list[CorrectionOut]:
     """Every correction, oldest first: who changed which lists, when and why."""
     permit(principal, Permission.policy_read)
-    rows = (
-        await session.execute(select(CodeListCorrection).order_by(CodeListCorrection.number))
-    ).scalars()
+    rows = await corrections.listed(session)
     return [
         CorrectionOut(
             number=r.number,

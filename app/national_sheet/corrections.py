@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -168,3 +169,9 @@ async def correct(
         raise CodeListCorrectionConcurrent() from exc
     await ensure_current(session)
     return row
+
+
+async def listed(session: AsyncSession) -> Sequence[CodeListCorrection]:
+    """Every correction, oldest first."""
+    query = select(CodeListCorrection).order_by(CodeListCorrection.number)
+    return (await session.execute(query)).scalars().all()
