@@ -14,10 +14,9 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel
-from sqlalchemy import func, select
 from starlette.background import BackgroundTask
 
-from app.audit import bundle, log, merkle
+from app.audit import bundle, log, merkle, repository
 from app.audit.errors import (
     CheckpointNotFound,
     IndexBeyondTree,
@@ -26,7 +25,7 @@ from app.audit.errors import (
     PeriodReversed,
     SizesOutOfOrder,
 )
-from app.audit.models import Checkpoint, LogEntry
+from app.audit.models import Checkpoint
 from app.audit.signing import (
     Signer,
     checkpoint_message,
@@ -39,8 +38,7 @@ from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit, scope_within
 from app.cases import replay as case_replay
 from app.cases import views as case_views
-from app.cases.models import Case, CaseEvent
-from app.cases.repository import in_area
+from app.cases.models import CaseEvent
 from app.core.canonical import utc_iso
 from app.core.config import Settings
 from app.core.db import ReadSessionDep, SessionDep, make_engine, make_sessionmaker
@@ -249,13 +247,7 @@ async def latest_note(
     verifiers and witnesses (their ``/checkpoint``): check it against the ``vkey`` of
     ``/audit/public-key``, and its growth with ``/audit/consistency``."""
     permit(principal, Permission.audit_keys)
-    points = await session.execute(
-        select(Checkpoint)
-        .where(Checkpoint.note_signature.is_not(None))
-        .order_by(Checkpoint.tree_size.desc())
-        .limit(1)
-    )
-    point = points.scalar_one_or_none()
+    point = await repository.latest_signed(session)
     note = _note(point, _keys(settings)) if point else None
     if note is None:
         raise NoSignedNote()
@@ -272,11 +264,8 @@ async def list_checkpoints(
 ) -> list[CheckpointOut]:
     """Signed checkpoints, largest tree first."""
     permit(principal, Permission.audit_keys)
-    query = select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(limit)
-    if before is not None:
-        query = query.where(Checkpoint.tree_size < before)
     keys = _keys(settings)
-    return [CheckpointOut.of(p, keys) for p in (await session.execute(query)).scalars()]
+    return [CheckpointOut.of(p, keys) for p in await repository.checkpoints(session, before, limit)]
 
 
 @router.post(
@@ -324,11 +313,7 @@ async def inclusion(
     point = await _signed_size(session, tree_size)
     if log_index >= tree_size:
         raise IndexBeyondTree(log_index, tree_size)
-    event_hash = await session.scalar(
-        select(CaseEvent.hash)
-        .join(LogEntry, LogEntry.event_id == CaseEvent.id)
-        .where(LogEntry.log_index == log_index)
-    )
+    event_hash = await repository.event_hash_at(session, log_index)
     if event_hash is None:
         raise LogEntryNotFound(log_index)
     path = await log.with_nodes(
@@ -378,16 +363,9 @@ async def read_log(
     """The global log in index order: the change cursor. An index, once given, never moves
     and no event is ever given an index below one already read."""
     permit(principal, Permission.audit_cursor)
-    rows = (
-        await session.execute(
-            select(LogEntry.log_index, CaseEvent)
-            .join(CaseEvent, CaseEvent.id == LogEntry.event_id)
-            .where(LogEntry.log_index > after)
-            .order_by(LogEntry.log_index)
-            .limit(limit)
-        )
-    ).all()
-    items = [_entry(row[0], row[1]) for row in rows]
+    items = [
+        _entry(index, event) for index, event in await repository.log_page(session, after, limit)
+    ]
     return LogPage(
         items=items,
         size=await log.size(session),
@@ -421,29 +399,12 @@ async def cases_as_of(
 ) -> CaseListAsOf:
     """Every case that existed at ``as_of`` with the state it then stood in, from the trail."""
     permit(principal, Permission.audit_read)
-    last = (
-        select(CaseEvent.case_id, func.max(CaseEvent.seq).label("seq"))
-        .where(CaseEvent.occurred_at <= as_of)
-        .group_by(CaseEvent.case_id)
-        .subquery()
+    found = await repository.cases_as_of(
+        session, principal.area, as_of, area=area, state=state, after=after, limit=limit
     )
-    query = (
-        select(Case.id, Case.area_code, Case.channel, CaseEvent.to_state, CaseEvent.seq)
-        .join(last, last.c.case_id == Case.id)
-        .join(CaseEvent, (CaseEvent.case_id == Case.id) & (CaseEvent.seq == last.c.seq))
-        .where(in_area(Case.area_code, principal.area))
-        .order_by(Case.id)
-        .limit(limit)
-    )
-    if area:
-        query = query.where(in_area(Case.area_code, area))
-    if state:
-        query = query.where(CaseEvent.to_state == state)
-    if after:
-        query = query.where(Case.id > after)
     items = [
-        CaseStateAsOf(case_id=r[0], area_code=r[1], channel=r[2], state=r[3], version=r[4])
-        for r in (await session.execute(query)).all()
+        CaseStateAsOf(case_id=i, area_code=a, channel=c, state=s, version=v)
+        for i, a, c, s, v in found
     ]
     return CaseListAsOf(
         as_of=as_of, items=items, next_after=items[-1].case_id if len(items) == limit else None
@@ -459,16 +420,9 @@ async def _activity_filter(
 ) -> list[Any]:
     """The period, actor and area filters both activity routes take, as SQL conditions
     (always within the caller's area)."""
-    conditions = [in_area(Case.area_code, principal.area)]
-    if actor:
-        conditions.append(CaseEvent.actor_sub == actor)
-    if area:
-        conditions.append(in_area(Case.area_code, area))
-    if since:
-        conditions.append(CaseEvent.occurred_at >= since)
-    if until:
-        conditions.append(CaseEvent.occurred_at < until)
-    return conditions
+    return repository.activity_conditions(
+        principal.area, actor=actor, area=area, since=since, until=until
+    )
 
 
 ActivityFilter = Annotated[list[Any], Depends(_activity_filter)]
@@ -484,15 +438,7 @@ async def activity(
 ) -> ActivityOut:
     """What an actor, or everyone in an area, did over a period: events oldest first."""
     permit(principal, Permission.audit_read)
-    query = (
-        select(LogEntry.log_index, CaseEvent)
-        .join(Case, Case.id == CaseEvent.case_id)
-        .outerjoin(LogEntry, LogEntry.event_id == CaseEvent.id)
-        .where(*conditions, CaseEvent.id > after)
-        .order_by(CaseEvent.id)
-        .limit(limit)
-    )
-    rows = (await session.execute(query)).all()
+    rows = await repository.activity(session, conditions, after, limit)
     items = [_entry(-1 if row[0] is None else row[0], row[1]) for row in rows]
     return ActivityOut(items=items, next_after=rows[-1][1].id if len(rows) == limit else None)
 
@@ -505,16 +451,9 @@ async def activity_summary(
 ) -> list[ActivitySummary]:
     """Counts of events per actor and action over a period."""
     permit(principal, Permission.audit_read)
-    query = (
-        select(CaseEvent.actor_sub, CaseEvent.actor_role, CaseEvent.name, func.count())
-        .join(Case, Case.id == CaseEvent.case_id)
-        .where(*conditions)
-        .group_by(CaseEvent.actor_sub, CaseEvent.actor_role, CaseEvent.name)
-        .order_by(CaseEvent.actor_sub, CaseEvent.name)
-    )
     return [
-        ActivitySummary(actor_sub=r[0], actor_role=r[1], name=r[2], count=r[3])
-        for r in (await session.execute(query)).all()
+        ActivitySummary(actor_sub=a, actor_role=r, name=n, count=c)
+        for a, r, n, c in await repository.activity_summary(session, conditions)
     ]
 
 
