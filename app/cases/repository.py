@@ -23,7 +23,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.areas.models import Area
 from app.cases.models import Case, CaseEvent
 from app.core.errors import Unprocessable
 from app.households.models import Household, Member
@@ -365,8 +364,3 @@ async def counts(
         "acceptance_overdue": await count(Case.acceptance_due_at <= now),
         "open": await count(),
     }
-
-
-async def area_names(session: AsyncSession, codes: list[str]) -> dict[str, str]:
-    rows = await session.execute(select(Area.code, Area.name).where(Area.code.in_(codes)))
-    return dict(rows.all())

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
 from pydantic import BaseModel, Field, ValidationError
 
+from app.areas import repository as areas
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit, scope_within
 from app.auth.tokens import Principal
@@ -268,7 +269,7 @@ async def dashboard(
     permit(principal, Permission.case_read)
     scope_within(principal, area)
     numbers = await repo.counts(session, principal.area, area, clock.now())
-    names = await repo.area_names(session, list(numbers["by_village"]))
+    names = await areas.names(session, list(numbers["by_village"]))
     villages = [
         AreaCount(code=code, name=names.get(code), count=n)
         for code, n in sorted(numbers.pop("by_village").items())

@@ -33,10 +33,6 @@ async def last_batch_of(session: AsyncSession, subject: str) -> ExportBatch | No
     return await session.scalar(query)
 
 
-async def area_name(session: AsyncSession, code: str) -> str | None:
-    return await session.scalar(select(Area.name).where(Area.code == code))
-
-
 async def next_batch_number(session: AsyncSession) -> int:
     """The batch's number; exports run one at a time (PostgreSQL: an advisory lock held to
     the end of the export's transaction; SQLite serialises writers)."""

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.access_log import record as access_log
 from app.access_log.record import log_ledger_read
+from app.areas import repository as areas
 from app.audit import log
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit, scope_within
@@ -148,7 +149,7 @@ async def national_export(
         )
     cipher = cipher_for(settings.field_keys)
     async with sessions() as session:
-        area_name = await repository.area_name(session, principal.area)
+        area_name = await areas.name(session, principal.area)
     caption = (
         f"{sheet.TITLE}　{area_name or ''}（{principal.area}）　导出时间："
         f"{workbook.excel_value(started):%Y-%m-%d %H:%M:%S}",

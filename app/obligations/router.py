@@ -9,15 +9,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, StringConstraints
-from sqlalchemy import func, select
 
-from app.areas.models import Area
+from app.areas import repository as areas
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.errors import RoleRefused
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.core.db import ReadSessionDep, SessionDep
-from app.obligations import derived
+from app.obligations import derived, repository
 from app.obligations.calendar import BY_KIND, DEPARTMENTS, DUTIES, overdue_from, periods
 from app.obligations.errors import (
     AlreadyCompleted,
@@ -26,7 +25,7 @@ from app.obligations.errors import (
     PeriodUnknown,
 )
 from app.obligations.models import Completion
-from app.warning_lists.models import WarningList
+from app.warning_lists import repository as warning_lists
 from workflows.calendar import local_date
 from workflows.permissions import Permission
 from workflows.vocabulary import Role
@@ -111,10 +110,8 @@ async def complete(
     first = next(start for p, start, _ in periods(BY_KIND[body.kind], year) if p == body.period)
     if local_date(now) < first:
         raise PeriodNotBegun(body.period)
-    earlier = select(Completion.completed_at).where(
-        Completion.kind == body.kind, Completion.period == body.period, Completion.party == party
-    )
-    if (done := (await session.execute(earlier.limit(1))).scalar_one_or_none()) is not None:
+    done = await repository.completed_at(session, body.kind, body.period, party)
+    if done is not None:
         raise AlreadyCompleted(BY_KIND[body.kind].title, body.period, done)
     row = Completion(
         id=str(uuid.uuid4()),
@@ -155,41 +152,11 @@ async def calendar(
     if principal.role == Role.department:
         departments = [principal.department] if principal.department else []
     else:
-        townships = [
-            (r[0], r[1])
-            for r in (
-                await session.execute(
-                    select(Area.code, Area.name)
-                    .where(Area.level == "township", Area.code.like(principal.area + "%"))
-                    .order_by(Area.code)
-                )
-            ).all()
-        ]
+        townships = await areas.townships(session, principal.area)
         if len(principal.area) <= 6:
             departments = list(DEPARTMENTS)
-    done: dict[tuple[str, str, str], datetime] = {}
-    for kind, period, party, at in (
-        await session.execute(
-            select(
-                Completion.kind,
-                Completion.period,
-                Completion.party,
-                func.min(Completion.completed_at),
-            )
-            .where(Completion.period.like(f"{chosen}%"))
-            .group_by(Completion.kind, Completion.period, Completion.party)
-        )
-    ).all():
-        done[(kind, period, party)] = at
-    for period, party, at in (
-        await session.execute(
-            select(
-                WarningList.quarter, WarningList.township_code, func.min(WarningList.submitted_at)
-            )
-            .where(WarningList.quarter.like(f"{chosen}%"))
-            .group_by(WarningList.quarter, WarningList.township_code)
-        )
-    ).all():
+    done = await repository.completions(session, chosen)
+    for (period, party), at in (await warning_lists.first_submitted(session, str(chosen))).items():
         done[("township_warning_list", period, party)] = at
     codes = [code for code, _ in townships]
     done.update(await derived.screened(session, chosen, codes))

@@ -8,22 +8,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from app.access_log.record import log_ledger_read
-from app.areas.models import Area
+from app.areas import repository as areas
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import declares
 from app.households import idnumber
-from app.households.models import Household
 from app.national_sheet.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
-from app.screening import service
+from app.screening import repository, service
 from app.screening.errors import CampaignExists, CampaignOver, LedgerPeriodReversed
-from app.screening.models import ScreeningRound, ScreeningTask, ScreeningVisit
+from app.screening.models import ScreeningRound
 from workflows.calendar import local_date
 from workflows.permissions import Permission
 from workflows.vocabulary import RegionalRisk, RiskType, ScreeningResult
@@ -176,18 +173,9 @@ def _round_out(round_: ScreeningRound, counts: dict[str, int] | None) -> Screeni
 async def _rounds(
     session: Any, principal: Any, kind: str, since: date | None, until: date | None
 ) -> list[ScreeningRoundOut]:
-    query = select(ScreeningRound).where(ScreeningRound.kind == kind)
-    if since:
-        query = query.where(ScreeningRound.starts_on >= since)
-    if until:
-        query = query.where(ScreeningRound.starts_on <= until)
     rounds = [
         r
-        for r in (
-            await session.execute(
-                query.order_by(ScreeningRound.starts_on.desc(), ScreeningRound.opened_at.desc())
-            )
-        ).scalars()
+        for r in await repository.rounds(session, kind, since, until)
         if service.overlaps(r.area_codes, principal.area)
     ]
     counts = await service.progress(session, [r.id for r in rounds], principal.area, None)
@@ -217,10 +205,7 @@ async def open_campaign(
     if ends < local_date(clock.now()):
         raise CampaignOver(body.period)
     codes = await service.check_areas(session, principal, body.area_codes)
-    same = select(ScreeningRound).where(
-        ScreeningRound.kind == "campaign", ScreeningRound.period == body.period
-    )
-    for other in (await session.execute(same)).scalars():
+    for other in await repository.campaigns_of(session, body.period):
         if any(service.overlaps(other.area_codes, code) for code in codes):
             raise CampaignExists(body.period, other.id)
     round_ = await service.open_round(
@@ -316,9 +301,7 @@ async def _areas(session: Any, counts: dict[tuple[str, ...], dict[str, int]]) ->
         into = total.setdefault(code, dict.fromkeys(values, 0))
         for key, value in values.items():
             into[key] += value
-    names = dict(
-        (await session.execute(select(Area.code, Area.name).where(Area.code.in_(total)))).all()
-    )
+    names = await areas.names(session, list(total))
     return [
         AreaProgress(area_code=code, name=names.get(code, ""), **values)
         for code, values in sorted(total.items())
@@ -359,22 +342,7 @@ async def round_tasks(
         if not principal.covers(village_code):
             return []
         area = village_code
-    query = (
-        select(Household, ScreeningVisit)
-        .join(ScreeningTask, ScreeningTask.household_id == Household.id)
-        .outerjoin(
-            ScreeningVisit,
-            (ScreeningVisit.round_id == ScreeningTask.round_id)
-            & (ScreeningVisit.household_id == ScreeningTask.household_id),
-        )
-        .where(ScreeningTask.round_id == round_.id, ScreeningTask.village_code.like(area + "%"))
-        .order_by(ScreeningTask.village_code, Household.head_name, Household.id)
-    )
-    if pending is not None:
-        query = query.where(
-            ScreeningVisit.id.is_(None) if pending else ScreeningVisit.id.is_not(None)
-        )
-    rows = (await session.execute(query)).all()
+    rows = await repository.tasks(session, round_.id, area, pending)
     return [
         TaskOut(
             household_id=h.id,
@@ -476,29 +444,6 @@ async def screening_ledger(
     if last < first:
         raise LedgerPeriodReversed()
     await log_ledger_read(session, principal, f"screening:{first}:{last}", clock.now())
-    township, village = aliased(Area), aliased(Area)
-    township_code = func.substr(ScreeningVisit.village_code, 1, 9)
-    query = (
-        select(
-            ScreeningVisit,
-            township.name,
-            village.name,
-            Household.head_name,
-            Household.head_id_number_masked,
-            ScreeningRound.kind,
-            ScreeningRound.title,
-        )
-        .join(Household, Household.id == ScreeningVisit.household_id)
-        .outerjoin(ScreeningRound, ScreeningRound.id == ScreeningVisit.round_id)
-        .outerjoin(township, township.code == township_code)
-        .outerjoin(village, village.code == ScreeningVisit.village_code)
-        .where(
-            ScreeningVisit.village_code.like(principal.area + "%"),
-            ScreeningVisit.visited_on >= first,
-            ScreeningVisit.visited_on <= last,
-        )
-        .order_by(ScreeningVisit.village_code, ScreeningVisit.visited_on, ScreeningVisit.id)
-    )
     rows = [
         [
             v.village_code[:9],
@@ -516,9 +461,9 @@ async def screening_ledger(
             v.visited_by_name or v.visited_by,
             v.case_id or "",
         ]
-        for v, township_name, village_name, name, masked, kind, title in (
-            await reading.execute(query)
-        ).all()
+        for v, township_name, village_name, name, masked, kind, title in await repository.visits(
+            reading, principal.area, first, last
+        )
     ]
     if format == "json":
         return {

@@ -8,23 +8,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import func, select
 
 from app.access_log.record import log_ledger_read
 from app.areas import repository as areas
-from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.errors import RoleRefused
 from app.auth.permissions import permit
 from app.cases import service as cases_service
-from app.cases.models import Case
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Unprocessable
 from app.households.models import Household
 from app.households.schemas import OpenCaseRef
 from app.national_sheet.labels import RISK_TYPE
-from app.warning_lists import quarters
+from app.warning_lists import quarters, repository
 from app.warning_lists.errors import (
     EntryNotFound,
     EntryNotLinked,
@@ -116,11 +113,8 @@ async def _open_cases(session: Any, rows: list[WarningList]) -> dict[str, OpenCa
     linked = {e["household_id"] for r in rows for e in r.entries if e.get("household_id")}
     if not linked:
         return {}
-    query = select(Case.household_id, Case.id, Case.state).where(
-        Case.household_id.in_(linked), Case.is_open.is_(True)
-    )
-    found = await session.execute(query)
-    return {h: OpenCaseRef(id=c, state=state) for h, c, state in found.all()}
+    found = await repository.open_cases(session, linked)
+    return {h: OpenCaseRef(id=c, state=state) for h, (c, state) in found.items()}
 
 
 def _entry(entry: dict[str, Any], cases: dict[str, OpenCaseRef]) -> EntryOut:
@@ -154,8 +148,7 @@ async def submit(
     if quarter > quarters.of(now):
         raise QuarterInFuture(quarter)
     codes = {e.village_code for e in body.entries}
-    villages = select(Area.code).where(Area.code.in_(codes), Area.level == "village")
-    known = set((await session.execute(villages)).scalars())
+    known = await repository.villages_among(session, codes)
     unknown = sorted(codes - known)
     if unknown:
         raise UnknownVillages(unknown)
@@ -180,8 +173,7 @@ async def submit(
 async def _check_links(session: Any, entries: list[Entry]) -> None:
     """Each linked household is registered in the entry's village, headed by its name."""
     linked = {e.household_id for e in entries if e.household_id}
-    query = select(Household).where(Household.id.in_(linked))
-    found = {h.id: h for h in (await session.execute(query)).scalars()} if linked else {}
+    found = await repository.households(session, linked) if linked else {}
     problems = []
     for number, entry in enumerate(entries, start=1):
         if entry.household_id is None:
@@ -213,26 +205,6 @@ async def _check_links(session: Any, entries: list[Entry]) -> None:
         )
 
 
-async def _latest(session: Any, area: str, quarter: str) -> list[WarningList]:
-    newest = (
-        select(WarningList.township_code, func.max(WarningList.submitted_at).label("at"))
-        .where(WarningList.quarter == quarter, WarningList.township_code.like(area + "%"))
-        .group_by(WarningList.township_code)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(WarningList)
-        .join(
-            newest,
-            (newest.c.township_code == WarningList.township_code)
-            & (newest.c.at == WarningList.submitted_at),
-        )
-        .where(WarningList.quarter == quarter)
-        .order_by(WarningList.township_code)
-    )
-    return list(rows.scalars())
-
-
 @router.get("/warning-lists", response_model=list[WarningListOut])
 async def list_submissions(
     principal: CurrentPrincipal,
@@ -243,7 +215,7 @@ async def list_submissions(
     """The newest list of each township in your area for a quarter (default: the current)."""
     permit(principal, Permission.warning_list_read)
     chosen = quarter or quarters.of(clock.now())
-    rows = await _latest(session, principal.area, chosen)
+    rows = await repository.latest(session, principal.area, chosen)
     cases = await _open_cases(session, rows)
     return [_out(r, cases) for r in rows]
 
@@ -259,7 +231,7 @@ async def list_entries(
     current), with the household each links and the case it is in: what a village works."""
     permit(principal, Permission.warning_list_entries)
     chosen = quarter or quarters.of(clock.now())
-    rows = await _latest(session, principal.area[:9], chosen)
+    rows = await repository.latest(session, principal.area[:9], chosen)
     cases = await _open_cases(session, rows)
     return [
         VillageEntry(
@@ -341,19 +313,8 @@ async def quarter_status(
     now = clock.now()
     chosen = quarter or quarters.of(now)
     due = quarters.late_from(chosen)
-    townships = (
-        await session.execute(
-            select(Area.code, Area.name)
-            .where(Area.level == "township", Area.code.like(principal.area + "%"))
-            .order_by(Area.code)
-        )
-    ).all()
-    earliest = (
-        select(WarningList.township_code, func.min(WarningList.submitted_at))
-        .where(WarningList.quarter == chosen)
-        .group_by(WarningList.township_code)
-    )
-    first = {row[0]: row[1] for row in (await session.execute(earliest)).all()}
+    townships = await areas.townships(session, principal.area)
+    first = {t: at for (_, t), at in (await repository.first_submitted(session, chosen)).items()}
     submitted: list[TownshipDue] = []
     late: list[TownshipDue] = []
     pending: list[TownshipDue] = []
@@ -395,7 +356,7 @@ async def warning_list_ledger(
     await log_ledger_read(session, principal, f"warning_list:{chosen}", clock.now())
     entries = [
         (s, e)
-        for s in await _latest(reading, principal.area, chosen)
+        for s in await repository.latest(reading, principal.area, chosen)
         for e in s.entries
         if e["village_code"].startswith(principal.area)
     ]
