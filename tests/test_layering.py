@@ -118,6 +118,38 @@ def test_the_domains_import_one_way() -> None:
     assert _cycle(_domains()) == []
 
 
+SQL_BUILDERS = {"select", "insert", "update", "delete", "text", "func", "aliased", "case"}
+"""What builds a statement; a module that declares routes imports none of it."""
+READS_THE_DATABASE_ITSELF = {"app.health"}
+"""The health check asks the database for its own state (its revision, replication lag),
+which is no domain's data."""
+
+
+def _builds_sql(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+            found.update(alias.name for alias in node.names if alias.name in SQL_BUILDERS)
+    return found
+
+
+def test_endpoints_keep_their_sql_in_repositories() -> None:
+    """A module that declares routes says what each endpoint does; its queries live in a
+    repository (or the domain's service), so they are found, reused and tested in one place."""
+    routers = [
+        path
+        for path in sorted((ROOT / "app").rglob("*.py"))
+        if "static" not in path.parts and "APIRouter(" in path.read_text()
+    ]
+    assert len(routers) > 20
+    wrong = {
+        _module(path): sorted(found)
+        for path in routers
+        if (found := _builds_sql(path)) and _module(path) not in READS_THE_DATABASE_ITSELF
+    }
+    assert wrong == {}
+
+
 def test_the_checks_can_fail() -> None:
     """The import reader sees what the tests above rely on: a function-level import and a
     'from' import of a name."""
@@ -127,3 +159,4 @@ def test_the_checks_can_fail() -> None:
     assert _domain("app.main") == ""
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
+    assert _builds_sql(ROOT / "app" / "health.py") == {"text"}

@@ -1,13 +1,15 @@
 """Every entry of the access log is made here: a read of personal data (a household's
 identities, a national export, an audit bundle), a read of a ledger, a refused registry
 probe. Each is committed with the request before the data is answered; a refused registry
-probe is logged although the refusal writes nothing else."""
+probe is logged although the refusal writes nothing else. The auditors read them back
+through :func:`entries`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access_log.models import AccessLogEntry
@@ -73,3 +75,15 @@ def registry_probe(
     household: the request is refused without naming the household's area, and this entry
     travels on the refusal (``ProblemError.kept``) to commit after the rollback."""
     return entry(principal, "registry_probe", household_id, purpose=why, at=now)
+
+
+async def entries(
+    session: AsyncSession, *, record_id: str | None, actor: str | None, limit: int
+) -> Sequence[AccessLogEntry]:
+    """The log's entries, newest first, of one record or one actor when asked."""
+    query = select(AccessLogEntry).order_by(AccessLogEntry.id.desc()).limit(limit)
+    if record_id:
+        query = query.where(AccessLogEntry.record_id == record_id)
+    if actor:
+        query = query.where(AccessLogEntry.actor_sub == actor)
+    return (await session.execute(query)).scalars().all()

@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from app.access_log.models import AccessLogEntry
+from app.access_log import record
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.permissions import permit
 from app.core.db import SessionDep
@@ -40,12 +39,7 @@ async def access_log(
 ) -> list[AccessLogOut]:
     """Who read which personal data in full, when and why; newest first (auditors)."""
     permit(principal, Permission.access_log_read)
-    query = select(AccessLogEntry).order_by(AccessLogEntry.id.desc()).limit(limit)
-    if record_id:
-        query = query.where(AccessLogEntry.record_id == record_id)
-    if actor:
-        query = query.where(AccessLogEntry.actor_sub == actor)
-    rows = (await session.execute(query)).scalars().all()
+    rows = await record.entries(session, record_id=record_id, actor=actor, limit=limit)
     return [
         AccessLogOut(
             id=r.id,

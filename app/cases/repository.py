@@ -75,6 +75,26 @@ async def last_event_at(session: AsyncSession, case_id: str, name: str) -> datet
     return found
 
 
+async def has_event(session: AsyncSession, case_id: str, names: tuple[str, ...]) -> bool:
+    """Whether the case's trail holds an event of one of these names."""
+    query = select(CaseEvent.seq).where(CaseEvent.case_id == case_id, CaseEvent.name.in_(names))
+    return (await session.execute(query.limit(1))).first() is not None
+
+
+async def cases_in_states(
+    session: AsyncSession, areas: tuple[str, ...], states: Any
+) -> list[tuple[Case, Household]]:
+    """The cases lying within every one of ``areas`` and in one of ``states``, each with its
+    household, by area and opening."""
+    query = (
+        select(Case, Household)
+        .join(Household, Household.id == Case.household_id)
+        .where(*(in_area(Case.area_code, a) for a in areas), Case.state.in_(states))
+        .order_by(Case.area_code, Case.opened_at)
+    )
+    return [(case, household) for case, household in (await session.execute(query)).all()]
+
+
 async def open_case_of(session: AsyncSession, household_id: str) -> Case | None:
     query = select(Case).where(Case.household_id == household_id, Case.is_open).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()

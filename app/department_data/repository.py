@@ -61,6 +61,24 @@ _RECORDS = select(
 )
 
 
+async def newest_snapshot(session: AsyncSession, dataset: str) -> DepartmentSnapshot | None:
+    query = (
+        select(DepartmentSnapshot)
+        .where(DepartmentSnapshot.dataset == dataset)
+        .order_by(DepartmentSnapshot.imported_at.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def records_of(session: AsyncSession, snapshot_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """A snapshot's records: each person's digest and attributes."""
+    query = select(DepartmentRecord.id_digest, DepartmentRecord.attributes).where(
+        DepartmentRecord.snapshot_id == snapshot_id
+    )
+    return [(digest, attributes) for digest, attributes in (await session.execute(query)).all()]
+
+
 async def follow_aliases(session: AsyncSession, index: BlindIndex) -> tuple[int, int]:
     """After a re-key (app.core.blind): records take the current digest of the person their
     digest is an alias of. Answers how many moved, and how many are still under an older key

@@ -10,15 +10,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import select
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit
-from app.cases.models import Case
 from app.core.db import SessionDep
 from app.core.errors import Unprocessable
 from app.core.limits import MAX_INT
-from app.department_warnings import parsing, service
+from app.department_warnings import parsing, repository, service
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
 from app.households import idnumber
 from workflows.calendar import start_of_local_day
@@ -177,14 +175,9 @@ async def _batch_out(
     session: Any, batch: WarningBatch, counts: dict[str, int] | None = None
 ) -> WarningBatchOut:
     counts = counts or (await service.summary(session, [batch.id]))[batch.id]
-    rejected = (
-        await session.execute(
-            select(DepartmentWarning)
-            .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.status == "rejected")
-            .order_by(DepartmentWarning.line)
-            .limit(service.SHOWN_REJECTED)
-        )
-    ).scalars()
+    rejected = await repository.rows(
+        session, batch.id, status="rejected", after=0, limit=service.SHOWN_REJECTED
+    )
     return WarningBatchOut(
         id=batch.id,
         source=batch.source,
@@ -285,18 +278,14 @@ async def list_batches(
 ) -> list[WarningBatchOut]:
     """Batches newest first: a department's own; all of them for the city."""
     permit(principal, Permission.warning_batch_read)
-    query = (
-        select(WarningBatch)
-        .where(WarningBatch.area_code.like(principal.area + "%"))
-        .order_by(WarningBatch.uploaded_at.desc())
-        .limit(limit)
-    )
-    if principal.role == Role.department:
-        query = query.where(WarningBatch.sender == principal.department)
-    if since is not None:
+    batches = await repository.batches(
+        session,
+        principal.area,
+        sender=principal.department if principal.role == Role.department else None,
         # uploaded on that day in Asia/Shanghai or later
-        query = query.where(WarningBatch.uploaded_at >= start_of_local_day(since))
-    batches = list((await session.execute(query)).scalars())
+        since=start_of_local_day(since) if since is not None else None,
+        limit=limit,
+    )
     counts = await service.summary(session, [b.id for b in batches])  # one query for all
     return [await _batch_out(session, b, counts[b.id]) for b in batches]
 
@@ -323,15 +312,7 @@ async def batch_rows(
     open case) or rejected with every reason."""
     batch = await service.visible_batch(session, principal, batch_id)
     permit(principal, Permission.warning_batch_read)
-    query = (
-        select(DepartmentWarning)
-        .where(DepartmentWarning.batch_id == batch.id, DepartmentWarning.line > after)
-        .order_by(DepartmentWarning.line)
-        .limit(limit + 1)
-    )
-    if status is not None:
-        query = query.where(DepartmentWarning.status == status)
-    rows = list((await session.execute(query)).scalars())
+    rows = await repository.rows(session, batch.id, status=status, after=after, limit=limit + 1)
     more = len(rows) > limit
     return RowPage(
         items=[_row_out(w) for w in rows[:limit]], next_after=rows[limit - 1].line if more else None
@@ -393,23 +374,7 @@ async def feedback(
     stands, and — once determined — whether the household became a monitored household."""
     batch = await service.visible_batch(session, principal, batch_id)
     permit(principal, Permission.warning_batch_read)
-    query = (
-        select(DepartmentWarning, WarningDisposition, Case.state, Case.monitoring_type)
-        .outerjoin(
-            WarningDisposition,
-            (WarningDisposition.batch_id == DepartmentWarning.batch_id)
-            & (WarningDisposition.line == DepartmentWarning.line),
-        )
-        .outerjoin(Case, Case.id == WarningDisposition.case_id)
-        .where(
-            DepartmentWarning.batch_id == batch.id,
-            DepartmentWarning.status == "accepted",
-            DepartmentWarning.line > after,
-        )
-        .order_by(DepartmentWarning.line)
-        .limit(limit + 1)
-    )
-    rows = (await session.execute(query)).all()
+    rows = await repository.feedback(session, batch.id, after, limit + 1)
     items = [_feedback(w, d, state, kind) for w, d, state, kind in rows[:limit]]
     more = len(rows) > limit
     return FeedbackPage(items=items, next_after=rows[limit - 1][0].line if more else None)

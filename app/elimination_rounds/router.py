@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, StringConstraints
-from sqlalchemy import select
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.errors import AreaOutside
@@ -16,11 +15,9 @@ from app.auth.permissions import permit
 from app.cases import repository as cases_repo
 from app.cases import service as cases
 from app.cases import snapshot as case_snapshot
-from app.cases.models import Case
 from app.core.db import SessionDep
 from app.elimination_rounds.errors import EliminationRoundNotFound
 from app.elimination_rounds.models import EliminationRound
-from app.households.models import Household
 from app.policies import service as policies
 from workflows.case import ELIMINATION_STATES
 from workflows.permissions import Permission
@@ -97,18 +94,8 @@ async def get_round(
     ):
         raise EliminationRoundNotFound(round_id)
     permit(principal, Permission.elimination_round_read)
-    query = (
-        select(Case, Household)
-        .join(Household, Household.id == Case.household_id)
-        .where(
-            cases_repo.in_area(Case.area_code, row.area_code),
-            cases_repo.in_area(Case.area_code, principal.area),
-            Case.state.in_(IN_SCOPE),
-        )
-        .order_by(Case.area_code, Case.opened_at)
-    )
     households = []
-    rows = (await session.execute(query)).all()
+    rows = await cases_repo.cases_in_states(session, (row.area_code, principal.area), IN_SCOPE)
     # one policy lookup for the whole round; each case's pinned version loaded once
     in_effect = await policies.in_effect(session, now)
     await policies.ensure_loaded(session, {case.policy_version for case, _ in rows})

@@ -8,21 +8,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel
-from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from app.access_log.record import log_ledger_read
-from app.areas.models import Area
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
-from app.cases.models import Case
-from app.cases.repository import in_area
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import declares
-from app.fund import service
-from app.fund.models import Disbursement, LedgerEntry
-from app.households.models import Household
+from app.fund import repository, service
+from app.fund.models import Disbursement
 from workflows.calendar import local_date
 from workflows.permissions import Permission
 
@@ -153,17 +147,6 @@ async def fund_ledger(
     now = clock.now()
     chosen = year or local_date(now).year
     await log_ledger_read(session, principal, f"fund:{chosen}", now)
-    township, village = aliased(Area), aliased(Area)
-    query = (
-        select(LedgerEntry, township.name, village.name, Household.head_name, Case.id)
-        .join(Disbursement, Disbursement.id == LedgerEntry.disbursement_id)
-        .join(Case, Case.id == Disbursement.case_id)
-        .join(Household, Household.id == Case.household_id)
-        .outerjoin(township, township.code == func.substr(LedgerEntry.area_code, 1, 9))
-        .outerjoin(village, village.code == LedgerEntry.area_code)
-        .where(LedgerEntry.year == chosen, in_area(LedgerEntry.area_code, principal.area))
-        .order_by(LedgerEntry.id)
-    )
     rows = [
         [
             e.created_at,
@@ -179,7 +162,9 @@ async def fund_ledger(
             e.note,
             e.created_by_name or e.created_by,
         ]
-        for e, township_name, village_name, head, case_id in (await reading.execute(query)).all()
+        for e, township_name, village_name, head, case_id in await repository.ledger(
+            reading, principal.area, chosen
+        )
     ]
     if format == "json":
         return {"year": chosen, "columns": LEDGER_HEADERS, "rows": workbook.json_rows(rows)}

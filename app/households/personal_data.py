@@ -7,15 +7,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from app.access_log import record as access_log
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit
 from app.core.crypto import cipher_for, context
 from app.core.db import SessionDep
+from app.households import repository
 from app.households.errors import HouseholdNotFound
-from app.households.models import Household, Member
+from app.households.models import Household
 from workflows.permissions import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["personal-data"])
@@ -55,17 +55,7 @@ async def read_personal_data(
     if household is None or not principal.covers(household.village_code):
         raise HouseholdNotFound(household_id)
     permit(principal, Permission.personal_data_unmask)
-    members = (
-        (
-            await session.execute(
-                select(Member)
-                .where(Member.household_id == household_id)
-                .order_by(Member.relation != "head", Member.birth_date)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    members = await repository.members_head_first(session, household_id)
     wanted = sorted(set(fields))
     head = phone = account = None
     if "bank_account" in wanted and household.bank_account_encrypted:

@@ -30,6 +30,16 @@ async def members_of(session: AsyncSession, household_id: str) -> Sequence[Membe
     return (await session.execute(query)).scalars().all()
 
 
+async def members_head_first(session: AsyncSession, household_id: str) -> Sequence[Member]:
+    """The household's members, its head first, then by birth date."""
+    query = (
+        select(Member)
+        .where(Member.household_id == household_id)
+        .order_by(Member.relation != "head", Member.birth_date)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
 async def labour_counts(session: AsyncSession, household_id: str) -> tuple[int, int]:
     """Members who can work (skilled, ordinary, weak), and members whose skill is unknown."""
     skill = Member.labour_skill
@@ -52,3 +62,18 @@ async def insert_household(session: AsyncSession, values: dict[str, Any]) -> Non
 
 _INSERT_HOUSEHOLD = insert(cast(Table, Household.__table__))
 """Built once, on the session's connection (as the case's appends are)."""
+
+
+async def households_per_area(
+    session: AsyncSession, digests: Sequence[str], area: str, length: int
+) -> list[tuple[str, int]]:
+    """How many households within ``area`` have a member among these digests, per area code
+    cut to ``length`` (9: township, 12: village)."""
+    per = func.substr(Household.village_code, 1, length)
+    query = (
+        select(per, func.count(func.distinct(Household.id)))
+        .join(Member, Member.household_id == Household.id)
+        .where(Member.id_digest.in_(list(digests)), Household.village_code.like(area + "%"))
+        .group_by(per)
+    )
+    return [(code, count) for code, count in (await session.execute(query)).all()]

@@ -20,7 +20,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal
@@ -28,8 +27,9 @@ from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.core import blind
 from app.core.db import ReadSessionDep, SessionDep
-from app.department_data.models import DepartmentRecord, DepartmentSnapshot
-from app.households.models import Household, Member
+from app.department_data import repository as department_data
+from app.households import repository as households
+from app.indicators import repository
 from app.indicators.errors import (
     AlertPeriodReversed,
     IndicatorNotFound,
@@ -208,8 +208,7 @@ async def list_indicators(
     principal: CurrentPrincipal, session: ReadSessionDep
 ) -> list[IndicatorOut]:
     permit(principal, Permission.warning_indicator_read)
-    query = select(WarningIndicator).order_by(WarningIndicator.created_at, WarningIndicator.id)
-    return [_indicator_out(r) for r in (await session.execute(query)).scalars()]
+    return [_indicator_out(r) for r in await repository.indicators(session)]
 
 
 async def _found(
@@ -223,23 +222,11 @@ async def _found(
             for code in rule["area_codes"]
             if code.startswith(principal.area)
         }
-    newest = (
-        select(DepartmentSnapshot)
-        .where(DepartmentSnapshot.dataset == rule["dataset"])
-        .order_by(DepartmentSnapshot.imported_at.desc())
-        .limit(1)
-    )
-    snapshot = (await session.execute(newest)).scalar_one_or_none()
+    snapshot = await department_data.newest_snapshot(session, rule["dataset"])
     if snapshot is None:
         return {}
     spec = DATASETS[rule["dataset"]]
-    records = (
-        await session.execute(
-            select(DepartmentRecord.id_digest, DepartmentRecord.attributes).where(
-                DepartmentRecord.snapshot_id == snapshot.id
-            )
-        )
-    ).all()
+    records = await department_data.records_of(session, snapshot.id)
     passing = {
         digest
         for digest, attributes in records
@@ -252,18 +239,8 @@ async def _found(
     if not passing:
         return {}
     length = 12 if rule["level"] == "village" else 9
-    area = func.substr(Household.village_code, 1, length)
-    counted = (
-        await session.execute(
-            select(area, func.count(func.distinct(Household.id)))
-            .join(Member, Member.household_id == Household.id)
-            .where(
-                Member.id_digest.in_(await blind.equivalents(session, passing)),
-                Household.village_code.like(principal.area + "%"),
-            )
-            .group_by(area)
-        )
-    ).all()
+    digests = await blind.equivalents(session, passing)
+    counted = await households.households_per_area(session, digests, principal.area, length)
     return {
         code: {
             "households": count,
@@ -303,10 +280,7 @@ async def evaluate(
     if indicator is None:
         raise IndicatorNotFound(indicator_id)
     found = await _found(session, principal, indicator)
-    waiting = select(AlertProposal.area_code).where(
-        AlertProposal.indicator_id == indicator.id, AlertProposal.status == "proposed"
-    )
-    pending = set((await session.execute(waiting)).scalars())
+    pending = await repository.pending_areas(session, indicator.id)
     new = [
         AlertProposal(
             id=str(uuid.uuid4()),
@@ -333,15 +307,8 @@ async def list_proposals(
 ) -> list[ProposalOut]:
     """Proposals in your area, newest first."""
     permit(principal, Permission.warning_indicator_read)
-    query = (
-        select(AlertProposal, WarningIndicator.cause)
-        .join(WarningIndicator, WarningIndicator.id == AlertProposal.indicator_id)
-        .where(AlertProposal.area_code.like(principal.area + "%"))
-        .order_by(AlertProposal.proposed_at.desc(), AlertProposal.id)
-    )
-    if status_:
-        query = query.where(AlertProposal.status == status_)
-    return [_proposal_out(p, cause) for p, cause in (await session.execute(query)).all()]
+    found = await repository.proposals(session, principal.area, status_)
+    return [_proposal_out(p, cause) for p, cause in found]
 
 
 @router.post("/alert-proposals/{proposal_id}/decision", response_model=ProposalOut)
@@ -354,16 +321,7 @@ async def decide(
 ) -> ProposalOut:
     """Confirm a proposal (a regional alert opens over its area) or dismiss it, once."""
     now = clock.now()
-    found = (
-        await session.execute(
-            select(AlertProposal, WarningIndicator)
-            .join(WarningIndicator, WarningIndicator.id == AlertProposal.indicator_id)
-            .where(
-                AlertProposal.id == proposal_id, AlertProposal.area_code.like(principal.area + "%")
-            )
-            .with_for_update(of=AlertProposal)
-        )
-    ).first()
+    found = await repository.proposal_locked(session, proposal_id, principal.area)
     if found is None:
         raise ProposalNotFound(proposal_id)
     permit(principal, Permission.warning_indicator_define)

@@ -8,14 +8,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.errors import RoleRefused
 from app.auth.tokens import Principal
+from app.cases import repository as cases_repo
 from app.cases import service as cases
-from app.cases.models import Case, CaseEvent
+from app.cases.models import Case
 from app.cases.schemas import OpenCaseIn
 from app.core.db import SessionDep
 from app.households.schemas import HouseholdIn, IdNumber, Phone, VillageCode
@@ -132,8 +132,4 @@ async def _accepted(session: AsyncSession, case: Case) -> bool:
         return False
     if case.state not in ("rejected", "withdrawn"):
         return True
-    taken = select(CaseEvent.seq).where(
-        CaseEvent.case_id == case.id,
-        CaseEvent.name.in_(("start_village_review", "distribute")),
-    )
-    return (await session.execute(taken.limit(1))).first() is not None
+    return await cases_repo.has_event(session, case.id, ("start_village_review", "distribute"))
