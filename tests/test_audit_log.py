@@ -316,7 +316,7 @@ async def test_a_case_keeps_its_seq_order_in_the_log_whatever_its_writers_ids(
             # a younger transaction moves the case and commits first
             await api.must("cadre.pinggang", case["id"], "start_village_review")
             snap, _ = await service.lock_case(early, cadre, case["id"])
-            await service._append(
+            await service.append_event(
                 early,
                 snap,
                 name="household_change",

@@ -13,9 +13,9 @@ from app.areas import repository as areas
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit, scope_within
 from app.auth.tokens import Principal
+from app.cases import opening, service
 from app.cases import replay as case_replay
 from app.cases import repository as repo
-from app.cases import service
 from app.cases import snapshot as case_snapshot
 from app.cases import views as case_views
 from app.cases.schemas import (
@@ -101,7 +101,7 @@ async def open_case(
 ) -> CaseOpened:
     """Open a case through a channel, or attach the report to the household's open case."""
     now = clock.now()
-    snap, household, attached = await service.open_case(session, principal, body, now, settings)
+    snap, household, attached = await opening.open_case(session, principal, body, now, settings)
     if attached:
         response.status_code = status.HTTP_200_OK
     else:

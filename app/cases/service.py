@@ -15,20 +15,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from statemachine.exceptions import TransitionNotAllowed
 
-from app.access_log.record import registry_probe
 from app.auth.tokens import SYSTEM_TIMER, Principal
 from app.cases import door, hooks
 from app.cases import repository as repo
 from app.cases.errors import (
     ActionNotFound,
-    ApplicationFormMissing,
     CaseNotFound,
     GuardFailed,
-    HouseholdInAnotherVillage,
     NoTransition,
     NotRecordableInState,
     NotRecordableInWorkflow,
@@ -41,7 +37,6 @@ from app.cases.models import Case, CaseEvent
 from app.cases.replay import observed_fields
 from app.cases.schemas import (
     ActionOut,
-    OpenCaseIn,
     UnmetOut,
 )
 from app.cases.snapshot import (
@@ -53,7 +48,7 @@ from app.cases.snapshot import (
 )
 from app.cases.views import read_case
 from app.core import blind
-from app.core.canonical import GENESIS_HASH, event_hash, utc_iso
+from app.core.canonical import event_hash, utc_iso
 from app.core.config import Settings
 from app.core.errors import (
     Conflict,
@@ -62,14 +57,12 @@ from app.core.errors import (
 )
 from app.core.language import LANGUAGE
 from app.department_data import repository as department_data
-from app.households import registry
 from app.households import repository as households
-from app.households.errors import UnknownVillage, VillageOutsideArea
 from app.households.models import Household
 from app.national_sheet import corrections, labels
 from app.policies import service as policies
 from app.timers import repository as timers
-from workflows.calendar import after_full_days, after_months, local_date
+from workflows.calendar import after_months, local_date
 from workflows.case import (
     CLOSED_STATES,
     IDENTIFICATION_STATES,
@@ -82,9 +75,7 @@ from workflows.case import (
     Workflow,
     workflow,
 )
-from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.comparison import compare
-from workflows.facts import initial_facts
 from workflows.income import income_figures
 from workflows.policy import PolicyParameters, policy
 from workflows.rule_codes import ROLE_NOT_PERMITTED, message
@@ -109,7 +100,7 @@ SYSTEM_COMPARISON = Principal(sub="system:comparison", role=Role.system, area=""
 # --- the write path --------------------------------------------------------------------------
 
 
-async def _append(
+async def append_event(
     session: AsyncSession,
     snap: Snapshot,
     *,
@@ -204,7 +195,7 @@ def _measures_due(facts: dict[str, Any], params: PolicyParameters) -> datetime |
     return after_months(datetime.fromisoformat(facts["confirmed_at"]), params.measures_months)
 
 
-def _context(
+def rule_context(
     snap: Snapshot,
     step: Step,
     now: datetime,
@@ -269,7 +260,7 @@ async def _transition(
     if actor.role not in step.roles:
         raise guard_failed([Unmet(ROLE_NOT_PERMITTED, f"A {actor.role} may not do this here.")])
     observed = await _observations(session, snap, step, now)
-    ctx = _context(snap, step, now, payload, observed)
+    ctx = rule_context(snap, step, now, payload, observed)
     found = verdicts(step.rules, ctx, with_payload=True)  # each rule once
     unmet = [refusal for refusal in found.values() if refusal is not None]
     if unmet:
@@ -279,7 +270,7 @@ async def _transition(
     except TransitionNotAllowed as exc:  # our evaluation and the machine disagree: refuse
         raise GuardFailed([], refused=step.action) from exc
     stored = {**payload, "observed": observed} if observed else payload
-    await _append(
+    await append_event(
         session, snap, name=step.action, payload=stored, to_state=to_state, actor=actor, now=now
     )
     for effect in step.effects:  # declared in the definition, run after the event
@@ -305,7 +296,7 @@ async def _compare_with_departments(
     household = await session.get(Household, snap.household_id)  # held by this transaction
     assert household is not None
     comparison = await _comparison(session, snap, household)
-    await _append(
+    await append_event(
         session,
         snap,
         name="data_comparison",
@@ -534,7 +525,7 @@ async def _recorded(
         if refusal.code == "not_the_responsible_person":
             raise Forbidden(refusal.code, refusal.message)
         raise guard_failed([refusal])
-    await _append(
+    await append_event(
         session, snap, name=kind, payload=payload, to_state=snap.state, actor=principal, now=now
     )
     for effect in spec.effects:  # declared in the definition, run after the event
@@ -615,171 +606,6 @@ async def _check_at_door(
         raise door.refuse(problems)
 
 
-async def open_case(
-    session: AsyncSession,
-    principal: Principal,
-    body: OpenCaseIn,
-    now: datetime,
-    settings: Settings,
-) -> tuple[Snapshot, Household, bool]:
-    """Open a case, or attach the report to the household's open case."""
-    flow = CURRENT_WORKFLOW
-    open_step = flow.step(OPEN_ACTIONS[body.channel], "new")
-    assert open_step is not None
-    if principal.role not in open_step.roles:
-        raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not open {body.channel}.")
-    village = body.household.village_code
-    if not principal.covers(village):
-        raise VillageOutsideArea(village)
-    if (
-        body.channel == "self_declared"
-        and principal.role == Role.village_cadre
-        and not body.application_sha256
-    ):
-        raise ApplicationFormMissing()
-    for attempt in range(2):
-        try:
-            async with session.begin_nested():
-                return await _open_or_attach(
-                    session, principal, body, flow, open_step, now, settings
-                )
-        except IntegrityError:
-            # A concurrent report created the household or its case first: attach instead
-            # (the savepoint's rollback keeps the request's transaction usable).
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
-
-
-async def _open_or_attach(
-    session: AsyncSession,
-    principal: Principal,
-    body: OpenCaseIn,
-    flow: Workflow,
-    open_step: Step,
-    now: datetime,
-    settings: Settings,
-) -> tuple[Snapshot, Household, bool]:
-    """Open the case (or attach the report) inside the caller's transaction, so that what
-    led to the report (a screening visit, a distributed warning) commits with it."""
-    village = body.household.village_code
-    report = {
-        "channel": body.channel.value,
-        "source": body.source,
-        "description": body.description or None,
-        "risk_type": body.risk_type.value if body.risk_type else None,
-        "application_sha256": body.application_sha256,
-    }
-    report = {k: v for k, v in report.items() if v is not None}
-    if not await households.village_exists(session, village):
-        raise UnknownVillage(village)
-    index = blind.blind_of(settings)
-    # the declarant may be any registered member (a spouse, a grown child): their household
-    household = await households.household_of_person(
-        session, index.candidates(body.household.head_id_number)
-    )
-    if household is not None and household.village_code != village:
-        # named only to those whose area holds it; the probe itself is in the access log
-        where = (
-            f"in village {household.village_code}"
-            if principal.covers(household.village_code)
-            else "in another village"
-        )
-        refusal = HouseholdInAnotherVillage(where)
-        why = "opening a case: household_village_mismatch"
-        refusal.kept.append(registry_probe(principal, household.id, now, why))
-        raise refusal
-    if household is None:
-        household = await registry.insert_household(
-            session, body.household, index.digest(body.household.head_id_number), now, settings
-        )
-    snap, attached = await report_on_household(
-        session,
-        principal,
-        household,
-        report,
-        flow,
-        open_step,
-        now,
-        household_type=body.household.household_type,
-    )
-    return snap, household, attached
-
-
-async def report_on_household(
-    session: AsyncSession,
-    principal: Principal,
-    household: Household,
-    report: dict[str, Any],
-    flow: Workflow,
-    open_step: Step,
-    now: datetime,
-    *,
-    household_type: str | None = None,
-) -> tuple[Snapshot, bool]:
-    """Report a registered household's risk (``report`` names the channel): a new case in the
-    channel's state, or, when the household has an open case, an event of it (attached)."""
-    previous = await repo.case_ids_of(session, household.id)
-    existing = await repo.open_case_of(session, household.id)
-    if existing is not None:
-        snap = Snapshot.of(existing)
-        await _append(
-            session,
-            snap,
-            name="report",
-            payload=report,
-            to_state=snap.state,
-            actor=principal,
-            now=now,
-        )
-        return snap, True
-    params = await policies.in_effect(session, now)
-    snap = Snapshot(
-        id=str(uuid.uuid4()),
-        household_id=household.id,
-        area_code=household.village_code,
-        channel=report["channel"],
-        state="new",
-        version=0,
-        workflow_version=flow.version,
-        policy_version=params.version,
-        is_open=True,
-        monitoring_type=None,
-        facts=initial_facts(),
-        last_hash=GENESIS_HASH,
-        opened_at=now,
-        identification_due_at=after_full_days(now, params.identification_days),
-        measures_due_at=None,
-        acceptance_due_at=None,
-        updated_at=now,
-    )
-    await repo.insert_case(session, {f: getattr(snap, f) for f in Snapshot.__dataclass_fields__})
-    kind = household_type or "ordinary"
-    payload: dict[str, Any] = {"household_id": household.id, "household_type": kind, **report}
-    payload.pop("channel")
-    if principal.role == Role.platform_12317:
-        # the village accepts a declaration from the app within a set time (受理时限)
-        due = after_full_days(now, params.acceptance_days)
-        payload["acceptance_due_at"] = due.isoformat()
-    if previous:
-        payload["previous_case_ids"] = previous  # a re-entry stays linked to its history
-    ctx = _context(snap, open_step, now, payload)
-    to_state = flow.run("new", open_step.action, ctx)
-    await _append(
-        session,
-        snap,
-        name=open_step.action,
-        payload=payload,
-        to_state=to_state,
-        actor=principal,
-        now=now,
-    )
-    await timers.schedule(
-        session, snap.id, timers.IDENTIFICATION_DEADLINE, snap.identification_due_at, now
-    )
-    return snap, False
-
-
 def requires(step: Step) -> list[str]:
     """The payload fields the step's rules need: refused with a rule's 409 when absent, so
     a console asks for them before it fires the action."""
@@ -799,7 +625,7 @@ def available_actions(
         unmet: list[Unmet] = []
         if principal.role not in step.roles:
             unmet.append(Unmet(ROLE_NOT_PERMITTED, f"A {principal.role} may not do this here."))
-        ctx = _context(snap, step, now, {}, (observations or {}).get(step.action))
+        ctx = rule_context(snap, step, now, {}, (observations or {}).get(step.action))
         unmet += evaluate(step.rules, ctx, with_payload=False)
         result.append(
             ActionOut(
@@ -885,7 +711,9 @@ async def elimination_unmet(
     observed = await _observations(session, snap, step, now, in_effect)
     return [
         u.code
-        for u in evaluate(step.rules, _context(snap, step, now, {}, observed), with_payload=True)
+        for u in evaluate(
+            step.rules, rule_context(snap, step, now, {}, observed), with_payload=True
+        )
     ]
 
 
@@ -922,7 +750,7 @@ async def fire_timer(
     if kind == timers.IDENTIFICATION_DEADLINE:
         if snap.state not in IDENTIFICATION_STATES:
             return f"skipped: the case is {snap.state}"
-        await _append(
+        await append_event(
             session,
             snap,
             name="deadline_escalation",

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.areas.models import Area
 from app.auth.tokens import Principal
+from app.cases import opening
 from app.cases import service as cases
 from app.cases.models import Case
 from app.core import blind
@@ -512,7 +513,7 @@ async def dispose(
                 "description": warning.description,
                 "risk_type": risk,
             }
-            snap, attached = await cases.report_on_household(
+            snap, attached = await opening.report_on_household(
                 session, principal, household, report, CURRENT_WORKFLOW, step, now
             )
             township = household.village_code[:9]

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.errors import RoleRefused
 from app.auth.tokens import Principal
+from app.cases import opening
 from app.cases import repository as cases_repo
-from app.cases import service as cases
 from app.cases.models import Case
 from app.cases.schemas import OpenCaseIn
 from app.core.db import SessionDep
@@ -100,7 +100,7 @@ async def declare(
         risk_type=body.risk_type,
         source=f"12317:{tracking}",
     )
-    snap, _, attached = await cases.open_case(session, principal, report, now, settings)
+    snap, _, attached = await opening.open_case(session, principal, report, now, settings)
     session.add(IntakeReceipt(tracking_number=tracking, case_id=snap.id, received_at=now))
     return ReceiptOut(tracking_number=tracking, received_at=now, attached=attached)
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.areas.models import Area
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
-from app.cases import service as cases
+from app.cases import opening
 from app.households.models import Household
 from app.screening.errors import (
     AlreadyScreened,
@@ -157,7 +157,7 @@ async def record_visit(
                     "description": note,
                     "risk_type": risk_type,
                 }
-                snap, attached = await cases.report_on_household(
+                snap, attached = await opening.report_on_household(
                     session,
                     principal,
                     household,

@@ -14,7 +14,7 @@ from app.areas import repository as areas
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.errors import RoleRefused
 from app.auth.permissions import permit
-from app.cases import service as cases_service
+from app.cases import opening
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Unprocessable
@@ -290,7 +290,7 @@ async def open_case_from_entry(
         "description": entry["description"],
         "source": f"warning_list:{row.id}:{number}",
     }
-    snap, attached = await cases_service.report_on_household(
+    snap, attached = await opening.report_on_household(
         session, principal, household, report, CURRENT_WORKFLOW, step, now
     )
     if attached:

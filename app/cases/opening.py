@@ -1,0 +1,203 @@
+"""Opening a case: a report on a household (self-declared, cadre-found, department-flagged,
+or from the 12317 platform), which registers the household when it is new and becomes a new
+case in the channel's state, or an event of the household's open case. Every opening goes
+through :func:`report_on_household`, in the caller's transaction, so what led to the report
+(a screening visit, a distributed warning, an entry of a warning list) commits with it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.access_log.record import registry_probe
+from app.auth.tokens import Principal
+from app.cases import repository as repo
+from app.cases.errors import ApplicationFormMissing, HouseholdInAnotherVillage
+from app.cases.schemas import OpenCaseIn
+from app.cases.service import append_event, rule_context
+from app.cases.snapshot import Snapshot
+from app.core import blind
+from app.core.canonical import GENESIS_HASH
+from app.core.config import Settings
+from app.core.errors import Forbidden
+from app.households import registry
+from app.households import repository as households
+from app.households.errors import UnknownVillage, VillageOutsideArea
+from app.households.models import Household
+from app.policies import service as policies
+from app.timers import repository as timers
+from workflows.calendar import after_full_days
+from workflows.case import CURRENT as CURRENT_WORKFLOW
+from workflows.case import OPEN_ACTIONS, Step, Workflow
+from workflows.facts import initial_facts
+from workflows.rule_codes import ROLE_NOT_PERMITTED
+from workflows.vocabulary import Role
+
+
+async def open_case(
+    session: AsyncSession,
+    principal: Principal,
+    body: OpenCaseIn,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Snapshot, Household, bool]:
+    """Open a case, or attach the report to the household's open case."""
+    flow = CURRENT_WORKFLOW
+    open_step = flow.step(OPEN_ACTIONS[body.channel], "new")
+    assert open_step is not None
+    if principal.role not in open_step.roles:
+        raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not open {body.channel}.")
+    village = body.household.village_code
+    if not principal.covers(village):
+        raise VillageOutsideArea(village)
+    if (
+        body.channel == "self_declared"
+        and principal.role == Role.village_cadre
+        and not body.application_sha256
+    ):
+        raise ApplicationFormMissing()
+    for attempt in range(2):
+        try:
+            async with session.begin_nested():
+                return await _open_or_attach(
+                    session, principal, body, flow, open_step, now, settings
+                )
+        except IntegrityError:
+            # A concurrent report created the household or its case first: attach instead
+            # (the savepoint's rollback keeps the request's transaction usable).
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _open_or_attach(
+    session: AsyncSession,
+    principal: Principal,
+    body: OpenCaseIn,
+    flow: Workflow,
+    open_step: Step,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Snapshot, Household, bool]:
+    """Open the case (or attach the report) inside the caller's transaction, so that what
+    led to the report (a screening visit, a distributed warning) commits with it."""
+    village = body.household.village_code
+    report = {
+        "channel": body.channel.value,
+        "source": body.source,
+        "description": body.description or None,
+        "risk_type": body.risk_type.value if body.risk_type else None,
+        "application_sha256": body.application_sha256,
+    }
+    report = {k: v for k, v in report.items() if v is not None}
+    if not await households.village_exists(session, village):
+        raise UnknownVillage(village)
+    index = blind.blind_of(settings)
+    # the declarant may be any registered member (a spouse, a grown child): their household
+    household = await households.household_of_person(
+        session, index.candidates(body.household.head_id_number)
+    )
+    if household is not None and household.village_code != village:
+        # named only to those whose area holds it; the probe itself is in the access log
+        where = (
+            f"in village {household.village_code}"
+            if principal.covers(household.village_code)
+            else "in another village"
+        )
+        refusal = HouseholdInAnotherVillage(where)
+        why = "opening a case: household_village_mismatch"
+        refusal.kept.append(registry_probe(principal, household.id, now, why))
+        raise refusal
+    if household is None:
+        household = await registry.insert_household(
+            session, body.household, index.digest(body.household.head_id_number), now, settings
+        )
+    snap, attached = await report_on_household(
+        session,
+        principal,
+        household,
+        report,
+        flow,
+        open_step,
+        now,
+        household_type=body.household.household_type,
+    )
+    return snap, household, attached
+
+
+async def report_on_household(
+    session: AsyncSession,
+    principal: Principal,
+    household: Household,
+    report: dict[str, Any],
+    flow: Workflow,
+    open_step: Step,
+    now: datetime,
+    *,
+    household_type: str | None = None,
+) -> tuple[Snapshot, bool]:
+    """Report a registered household's risk (``report`` names the channel): a new case in the
+    channel's state, or, when the household has an open case, an event of it (attached)."""
+    previous = await repo.case_ids_of(session, household.id)
+    existing = await repo.open_case_of(session, household.id)
+    if existing is not None:
+        snap = Snapshot.of(existing)
+        await append_event(
+            session,
+            snap,
+            name="report",
+            payload=report,
+            to_state=snap.state,
+            actor=principal,
+            now=now,
+        )
+        return snap, True
+    params = await policies.in_effect(session, now)
+    snap = Snapshot(
+        id=str(uuid.uuid4()),
+        household_id=household.id,
+        area_code=household.village_code,
+        channel=report["channel"],
+        state="new",
+        version=0,
+        workflow_version=flow.version,
+        policy_version=params.version,
+        is_open=True,
+        monitoring_type=None,
+        facts=initial_facts(),
+        last_hash=GENESIS_HASH,
+        opened_at=now,
+        identification_due_at=after_full_days(now, params.identification_days),
+        measures_due_at=None,
+        acceptance_due_at=None,
+        updated_at=now,
+    )
+    await repo.insert_case(session, {f: getattr(snap, f) for f in Snapshot.__dataclass_fields__})
+    kind = household_type or "ordinary"
+    payload: dict[str, Any] = {"household_id": household.id, "household_type": kind, **report}
+    payload.pop("channel")
+    if principal.role == Role.platform_12317:
+        # the village accepts a declaration from the app within a set time (受理时限)
+        due = after_full_days(now, params.acceptance_days)
+        payload["acceptance_due_at"] = due.isoformat()
+    if previous:
+        payload["previous_case_ids"] = previous  # a re-entry stays linked to its history
+    ctx = rule_context(snap, open_step, now, payload)
+    to_state = flow.run("new", open_step.action, ctx)
+    await append_event(
+        session,
+        snap,
+        name=open_step.action,
+        payload=payload,
+        to_state=to_state,
+        actor=principal,
+        now=now,
+    )
+    await timers.schedule(
+        session, snap.id, timers.IDENTIFICATION_DEADLINE, snap.identification_due_at, now
+    )
+    return snap, False
