@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.cases import opening
 from app.cases import replay as case_replay
-from app.cases import service
 from app.cases.models import Case, CaseEvent
 from app.core.db import make_engine, make_sessionmaker
 from app.policies.models import PolicyVersion
@@ -214,7 +214,7 @@ async def test_record(api: Api, version: str, monkeypatch: pytest.MonkeyPatch) -
         pytest.skip("recorded once, on SQLite")
     from workflows.case import WORKFLOWS
 
-    monkeypatch.setattr(service, "CURRENT_WORKFLOW", WORKFLOWS[version])
+    monkeypatch.setattr(opening, "CURRENT_WORKFLOW", WORKFLOWS[version])
     cases = await scenarios(api)
     GOLDEN.mkdir(exist_ok=True)
     document = {

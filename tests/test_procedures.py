@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.auth.tokens import Principal
-from app.cases import service
+from app.cases import opening, service
 from app.cases.errors import GuardFailed
 from app.core.db import make_engine, make_sessionmaker
 from app.households import idnumber
@@ -352,7 +352,7 @@ async def test_a_self_declaration_needs_no_study(api: Api) -> None:
 async def test_a_case_opened_under_case_v1_keeps_its_rules(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "CURRENT_WORKFLOW", CASE_V1)
+    monkeypatch.setattr(opening, "CURRENT_WORKFLOW", CASE_V1)
     case_id = await api.to_village_nomination("cadre_found")
     assert (await api.case(case_id))["workflow_version"] == "case-v1"
     failing = {

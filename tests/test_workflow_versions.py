@@ -12,9 +12,9 @@ import pytest
 
 from app.audit.signing import Signer
 from app.audit.verify import verify_bundle
+from app.cases import opening
 from app.cases import replay as case_replay
 from app.cases import repository as repo
-from app.cases import service
 from app.core.db import make_engine, make_sessionmaker
 from tests.helpers import Api
 from tests.test_audit_bundle import make_bundle
@@ -92,7 +92,7 @@ async def test_an_old_case_runs_and_replays_under_its_own_version(
     old = await api.open_case()
     v2 = version_two()
     monkeypatch.setitem(WORKFLOWS, v2.version, v2)
-    monkeypatch.setattr(service, "CURRENT_WORKFLOW", v2)
+    monkeypatch.setattr(opening, "CURRENT_WORKFLOW", v2)
     new = await api.open_case(user="cadre.laodong", village="220281105200")
     assert (old["workflow_version"], new["workflow_version"]) == ("case-v2", "case-next")
 
