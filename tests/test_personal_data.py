@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import inspect, text
@@ -293,6 +295,27 @@ def test_documents_stored_before_the_last_4_form_are_redacted_as_answered() -> N
         ],
         "fields": {"birth_date": "1970", "name": "王"},
         "findings": {"f1": {"member": "**************0027", "summary": "车辆"}},
+    }
+
+
+def test_the_fast_path_of_redaction_sees_every_key_it_must_rewrite() -> None:
+    """A document whose JSON text names none of the rewritten keys is answered as it is (no
+    walk, no copy); every key the walk rewrites is seen in the text, alone or deep in lists."""
+    from app.households import idnumber
+
+    for key in (*idnumber.MASKED_KEYS, "birth_date"):
+        legacy = "220281********0029" if key != "birth_date" else "1970-01-01"
+        document = {"a": [{"b": {key: legacy}}]}
+        redacted = idnumber.redact(document)
+        assert redacted != document, key
+        assert redacted == idnumber._redact(document), key
+    plain = {"reports": [{"channel": "self_declared"}], "net_income": "15000.00", "n": 3}
+    assert idnumber.redact(plain) is plain
+    # values that are not JSON's own still go through (the text is only a test)
+    odd = {"at": date(2026, 1, 1), "member": "220281********0027", "x": Decimal("1.5")}
+    assert idnumber.redact(odd) == {**odd, "member": "**************0027"}
+    assert idnumber.redact({1: {"member": "220281********0027"}}) == {
+        1: {"member": "**************0027"}
     }
 
 

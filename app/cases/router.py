@@ -107,8 +107,7 @@ async def open_case(
     else:
         response.headers["Location"] = f"/api/v1/cases/{snap.id}"
     etag(response, snap.version)
-    out = case_views.case_out(snap, household, now)
-    return CaseOpened(**out.model_dump(), attached=attached)
+    return case_views.case_out(snap, household, now, CaseOpened, attached=attached)
 
 
 @router.get("", response_model=CasePage)
@@ -238,12 +237,14 @@ async def inbox(
     items = []
     for case, household in rows:
         snap = case_snapshot.Snapshot.of(case)
-        out = case_views.case_out(snap, household, now)
         mine = [s.action for s in snap.workflow.steps_from(case.state) if principal.role in s.roles]
         due = case.due_at
         items.append(
-            InboxItem(
-                **out.model_dump(),
+            case_views.case_out(
+                snap,
+                household,
+                now,
+                InboxItem,
                 due_at=due,
                 due_kind=case.due_kind,
                 overdue=bool(due and due <= now),

@@ -4,7 +4,7 @@ it (deadlines, household, suggested classification, facts with every number mask
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,8 +69,25 @@ def redacted(document: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
-    return CaseOut(
+Out = TypeVar("Out", bound=CaseOut)
+
+
+@overload
+def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut: ...
+@overload
+def case_out(
+    snap: Snapshot, household: Household, now: datetime, shape: type[Out], **more: Any
+) -> Out: ...
+def case_out(
+    snap: Snapshot,
+    household: Household,
+    now: datetime,
+    shape: type[CaseOut] = CaseOut,
+    **more: Any,
+) -> CaseOut:
+    """The case as answers show it; ``shape`` a richer answer built in the same one pass
+    (an inbox item, an opening), with its own fields in ``more``."""
+    return shape(
         id=snap.id,
         state=snap.state,
         version=snap.version,
@@ -86,6 +103,7 @@ def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut:
         deadlines=deadlines(snap, now),
         suggested_classification=suggestion(snap),
         facts=redacted(snap.facts),
+        **more,
     )
 
 
