@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.helpers import APPLICATION, Api, new_id_number
 from workflows.policy import POLICIES
 
@@ -144,3 +146,29 @@ async def test_a_process_that_never_read_the_cases_policy_still_writes_to_it(api
     added = await api.post("cadre.pinggang", path, child)
     assert added.status_code == 201, added.text
     assert await api.event_count(first["id"]) == 3
+
+
+async def test_a_new_household_is_opened_without_asking_for_its_cases(api: Api) -> None:
+    """A household registered by the opening itself has no case anyone could have opened: the
+    opening does not read cases (two round trips of sixteen); a registered household's opening
+    still finds its open case and its history."""
+    from sqlalchemy import event
+
+    read: list[str] = []
+
+    def watch(*args: Any) -> None:
+        statement = " ".join(str(args[2]).split())
+        if statement.startswith("SELECT") and "FROM monitoring_case" in statement:
+            read.append(statement)
+
+    engine = api.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        id_number = new_id_number()
+        await api.open_case("self_declared", id_number=id_number)
+        assert read == []
+        again = await api.open_case("cadre_found", id_number=id_number)
+        assert again["attached"] is True
+        assert len(read) == 2  # the household's cases, then its open one, locked
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)

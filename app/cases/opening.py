@@ -112,6 +112,7 @@ async def _open_or_attach(
         why = "opening a case: household_village_mismatch"
         refusal.kept.append(registry_probe(principal, household.id, now, why))
         raise refusal
+    registered_now = household is None
     if household is None:
         household = await registry.insert_household(
             session, body.household, index.digest(body.household.head_id_number), now, settings
@@ -125,6 +126,7 @@ async def _open_or_attach(
         open_step,
         now,
         household_type=body.household.household_type,
+        registered_now=registered_now,
     )
     return snap, household, attached
 
@@ -139,11 +141,14 @@ async def report_on_household(
     now: datetime,
     *,
     household_type: str | None = None,
+    registered_now: bool = False,
 ) -> tuple[Snapshot, bool]:
     """Report a registered household's risk (``report`` names the channel): a new case in the
-    channel's state, or, when the household has an open case, an event of it (attached)."""
-    previous = await repo.case_ids_of(session, household.id)
-    existing = await repo.open_case_of(session, household.id)
+    channel's state, or, when the household has an open case, an event of it (attached). A
+    household ``registered_now``, in this transaction, has no case anyone could have opened:
+    its earlier cases and its open one are not asked for (two round trips of an opening)."""
+    previous = [] if registered_now else await repo.case_ids_of(session, household.id)
+    existing = None if registered_now else await repo.open_case_of(session, household.id)
     if existing is not None:
         snap = Snapshot.of(existing)
         await append_event(
