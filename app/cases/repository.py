@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case, CaseEvent
+from app.core.direct import Direct
 from app.core.errors import Unprocessable
 from app.households.models import Household, Member
 from workflows.case import IDENTIFICATION_STATES, WORKFLOWS
@@ -127,27 +128,33 @@ async def advance_case(
     names = tuple(values)
     statement = _ADVANCE.get(names)
     if statement is None:
-        statement = _ADVANCE[names] = (
+        statement = _ADVANCE[names] = Direct(
             update(CASE)
             .where(CASE.c.id == bindparam("w_id"), CASE.c.version == bindparam("w_version"))
             .values({name: bindparam(f"v_{name}") for name in names})
         )
     params = {f"v_{name}": value for name, value in values.items()}
     params.update(w_id=case_id, w_version=expected_version)
-    result = await (await session.connection()).execute(statement, params)
-    return bool(result.rowcount == 1)
+    return await statement.rowcount(session, params) == 1
 
 
-_ADVANCE: dict[tuple[str, ...], Any] = {}
-"""The write path's UPDATE, built once per column list (the hot path skips statement building
-and the ORM layer: a Core statement on the session's connection, in its transaction)."""
+_ADVANCE: dict[tuple[str, ...], Direct] = {}
+"""The write path's UPDATE, built and compiled once per column list, sent straight to the
+driver in the request's transaction (``app.core.direct``)."""
 
 
 async def insert_event(session: AsyncSession, values: dict[str, Any]) -> None:
-    await (await session.connection()).execute(_INSERT_EVENT, values)
+    names = tuple(values)
+    statement = _INSERT_EVENT.get(names)
+    if statement is None:
+        statement = _INSERT_EVENT[names] = Direct(
+            insert(EVENT).values({name: bindparam(name) for name in names})
+        )
+    await statement.rowcount(session, values)
 
 
-_INSERT_EVENT = insert(EVENT)
+_INSERT_EVENT: dict[tuple[str, ...], Direct] = {}
+"""The event's INSERT, per column list, as the case's UPDATE."""
 
 
 async def events_of(session: AsyncSession, case_id: str) -> Sequence[CaseEvent]:

@@ -1,0 +1,89 @@
+"""The write path's statements sent straight to asyncpg (app.core.direct): in the request's
+transaction or not at all, with SQLAlchemy's errors, and through the session elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, event, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.cases import repository as repo
+from app.cases.models import Case, CaseEvent
+from app.core.db import is_sqlite
+from app.core.direct import Direct
+from tests.helpers import Api
+
+TOUCH = Direct(
+    update(repo.CASE)
+    .where(repo.CASE.c.id == bindparam("w_id"), repo.CASE.c.version == bindparam("w_version"))
+    .values(monitoring_type=bindparam("v_type"))
+)
+
+
+def _seen_by_sqlalchemy(api: Api) -> list[str]:
+    """Statements that go through SQLAlchemy's execution (its cursor) from now on."""
+    seen: list[str] = []
+
+    def before(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    event.listen(api.app.state.engine.sync_engine, "before_cursor_execute", before)
+    return seen
+
+
+async def test_on_postgresql_the_statement_goes_to_the_driver_in_the_transaction(
+    api: Api,
+) -> None:
+    case = await api.open_case()
+    seen = _seen_by_sqlalchemy(api)
+    async with api.app.state.sessionmaker() as session:
+        found = await repo.case_in_area(session, case["id"], "", for_update=True)  # begins
+        assert found is not None
+        version = found[0].version
+        assert (
+            await TOUCH.rowcount(session, {"w_id": case["id"], "w_version": version, "v_type": "x"})
+            == 1
+        )
+        stale = {"w_id": case["id"], "w_version": version - 1, "v_type": "y"}
+        assert await TOUCH.rowcount(session, stale) == 0  # the guard holds
+        await session.commit()
+    async with api.app.state.sessionmaker() as session:
+        assert (await session.get(Case, case["id"])).monitoring_type == "x"
+    through_session = "UPDATE" in seen
+    assert through_session == is_sqlite(api.settings.database_url), seen
+
+
+async def test_before_the_transaction_began_it_runs_through_the_session(api: Api) -> None:
+    """Nothing is ever written outside the request's transaction: a rollback undoes it."""
+    case = await api.open_case()
+    async with api.app.state.sessionmaker() as session:
+        params = {"w_id": case["id"], "w_version": case["version"], "v_type": "z"}
+        assert await TOUCH.rowcount(session, params) == 1  # the first statement of the session
+        await session.rollback()
+    async with api.app.state.sessionmaker() as session:
+        assert (await session.get(Case, case["id"])).monitoring_type != "z"
+
+
+async def test_a_refused_statement_raises_sqlalchemys_error_and_writes_nothing(api: Api) -> None:
+    case = await api.open_case()
+    async with api.app.state.sessionmaker() as session:
+        found = await repo.case_in_area(session, case["id"], "", for_update=True)
+        assert found is not None
+        trail = (
+            (await session.execute(select(CaseEvent).where(CaseEvent.case_id == case["id"])))
+            .scalars()
+            .all()
+        )
+        first = trail[0]
+        values = {c.name: getattr(first, c.name) for c in CaseEvent.__table__.columns}
+        del values["id"], values["txid"]
+        with pytest.raises(IntegrityError):  # (case_id, seq) once only
+            await repo.insert_event(session, values)
+        await session.rollback()
+    async with api.app.state.sessionmaker() as session:
+        rows = (
+            await session.execute(select(CaseEvent.seq).where(CaseEvent.case_id == case["id"]))
+        ).all()
+    assert len(rows) == len(trail)
