@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest client openapi bench bench-embedded bench-reads bench-audit bench-warnings bench-export bench-console clean
+.PHONY: run test lint typecheck pytest client openapi bench bench-instructions bench-embedded bench-reads bench-audit bench-warnings bench-export bench-console clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,9 @@ openapi: $(VENV)/.installed node_modules/.package-lock.json
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.transitions
+
+bench-instructions: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.instructions
 
 bench-embedded: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.transitions --database-url sqlite+aiosqlite:///$(CURDIR)/.bench-embedded.sqlite3

@@ -154,3 +154,9 @@ def test_console_benchmark_runs() -> None:
     out = run("bench.console", "--cases", "5", "--port", str(free_port()))
     assert "opened 5 cases" in out, out[-1500:]
     assert "inbox of 5 cases rendered" in out, out[-1500:]
+
+
+def test_instructions_benchmark_runs(bench_url: str) -> None:
+    """The harness that callgrind counts, run natively (valgrind would take minutes)."""
+    out = run("bench.instructions", "--smoke", "--writes", "6", "--database-url", bench_url)
+    assert "smoke: 6 writes in-process" in out, out[-1500:]

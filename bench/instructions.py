@@ -1,0 +1,246 @@
+"""Instructions a rule-checked write costs the service's process, counted by callgrind: a
+measure of the write path's CPU that does not move with the host.
+
+    python -m bench.instructions [--writes 100] [--record]
+    python -m bench.instructions --smoke          # no valgrind: the harness, a few writes
+
+On the 2-core hosts here the server's CPU per write moves by 15-25% from one run to the next
+for the same code (``bench/RESULTS.md``), so a change worth 5% cannot be seen with
+``bench.transitions``. valgrind's callgrind counts the instructions the process executes
+instead: the same code, inputs and database give the same count within about 0.3%.
+
+The app runs in this process (ASGI calls, no HTTP server, no load generator), one write at a
+time, against a fresh PostgreSQL database (``BENCH_DATABASE_URL``): cases are prepared through
+the API to the city's confirmation as ``bench.transitions`` prepares them, 60 writes warm the
+caches, then the counters are zeroed and ``--writes`` writes of the same cycle (the city
+returns the case, the township answers the return, the township resubmits and the data
+comparison runs) are counted and dumped, then as many reads of a case. What is counted: the
+whole request in the app, its middlewares, FastAPI, SQLAlchemy, asyncpg and the event loop;
+not uvicorn's HTTP parsing and not PostgreSQL. Counters are zeroed and dumped from inside the
+process through callgrind's client requests (a small C helper built with gcc against
+valgrind's header).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import transitions as T
+
+HELPER = """#include <valgrind/callgrind.h>
+void fangfanpin_zero(void) { CALLGRIND_ZERO_STATS; }
+void fangfanpin_dump(void) { CALLGRIND_DUMP_STATS; }
+"""
+CASES = 16
+WARM_UP = 60
+
+
+async def call(
+    app: Any, path: str, headers: dict[str, str], body: bytes, method: str = "POST"
+) -> tuple[int, str]:
+    """One request straight into the ASGI app; its status and ETag."""
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    if body:
+        raw += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    received = False
+    never = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await never.wait()  # the client never disconnects
+        return {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = sent[0]
+    tag = dict(start["headers"]).get(b"etag", b"").decode()
+    if start["status"] not in (200, 201):
+        body_text = b"".join(m.get("body", b"") for m in sent[1:]).decode()[:500]
+        raise RuntimeError(f"refused {start['status']}: {body_text}")
+    return start["status"], tag
+
+
+async def write(app: Any, case: T.Case) -> None:
+    """The case's next write in the benchmark's cycle (as bench/transitions.lua drives it)."""
+    if case.state == "city_confirmation":
+        path, who, body, target = (
+            "actions/return_to_township",
+            T.BUREAU,
+            b'{"reason":"x"}',
+            "returned",
+        )
+    elif case.state == "returned":
+        path, who, body = "return-responses", T.TOWNSHIP, b'{"response":"y"}'
+        target = "township_verification"
+    else:
+        path, who, body, target = "actions/submit_to_city", T.TOWNSHIP, b"", "city_confirmation"
+    headers = {**who, "If-Match": f'"{case.version}"'}
+    _, tag = await call(app, f"/api/v1/cases/{case.id}/{path}", headers, body)
+    case.version, case.state = int(tag.strip('"')), target
+
+
+async def counted(url: str, writes: int, helper: str | None) -> tuple[float, float]:
+    """The child: prepare, warm up, count ``writes`` writes, then as many reads of a case
+    (``GET /cases/{id}``, the city's); CPU seconds a write and a read."""
+    import httpx
+
+    from app.core.config import Settings
+    from app.main import create_app
+
+    counters = ctypes.CDLL(helper) if helper else None
+    settings = Settings(
+        database_url=url, jwt_secret=T.SECRET, database_pool_size=20, rate_limits=False
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            cases = await T.gather_bounded([T.prepare_case(client, i) for i in range(CASES)], 8)
+            await T.finish_preparation(url, client, cases)
+        for i in range(WARM_UP):
+            await write(app, cases[i % CASES])
+        if counters:
+            counters.fangfanpin_zero()
+        started = time.process_time()
+        for i in range(writes):
+            await write(app, cases[i % CASES])
+        cpu = (time.process_time() - started) / writes
+        if counters:
+            counters.fangfanpin_dump()
+            counters.fangfanpin_zero()
+        started = time.process_time()
+        for i in range(writes):
+            await call(app, f"/api/v1/cases/{cases[i % CASES].id}", T.BUREAU, b"", "GET")
+        read = (time.process_time() - started) / writes
+        if counters:
+            counters.fangfanpin_dump()
+    return cpu, read
+
+
+def build_helper(directory: Path) -> Path:
+    source, library = directory / "counters.c", directory / "counters.so"
+    source.write_text(HELPER)
+    subprocess.run(
+        ["gcc", "-O2", "-shared", "-fPIC", "-o", str(library), str(source)],
+        check=True,
+        capture_output=True,
+    )
+    return library
+
+
+def commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=T.HERE.parent
+    )
+    return done.stdout.strip() or "unknown"
+
+
+def measure(url: str, writes: int) -> tuple[float, float]:
+    """Instructions a write and a read: the child runs under callgrind; each of its two
+    dumps' summary, per request."""
+    for tool in ("valgrind", "gcc"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is needed (apt-get install valgrind gcc)")
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        helper = build_helper(directory)
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={directory / 'callgrind.out'}",
+            sys.executable,
+            "-m",
+            "bench.instructions",
+            "--child",
+            "--writes",
+            str(writes),
+            "--database-url",
+            url,
+            "--helper",
+            str(helper),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=T.HERE.parent)
+        dumps = sorted(directory.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
+        if done.returncode != 0 or len(dumps) != 2:
+            raise SystemExit(f"the counted run failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+        write, read = (_summary(dump) / writes for dump in dumps)
+        return write, read
+
+
+def _summary(dump: Path) -> int:
+    for line in dump.read_text().splitlines():
+        if line.startswith("summary:"):
+            return int(line.split()[1])
+    raise SystemExit(f"callgrind's dump {dump.name} has no summary line")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", T.DEFAULT_URL)
+    )
+    parser.add_argument("--writes", type=int, default=100)
+    parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
+    parser.add_argument("--smoke", action="store_true", help="run the harness without valgrind")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--helper", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        cpu, read = asyncio.run(counted(args.database_url, args.writes, args.helper))
+        print(f"{args.writes} writes, {cpu * 1e3:.2f} ms of CPU a write, {read * 1e3:.2f} a read")
+        return
+    T.demo_database(args.database_url)
+    if args.smoke:
+        cpu, read = asyncio.run(counted(args.database_url, args.writes, None))
+        print(f"smoke: {args.writes} writes in-process, {cpu * 1e3:.2f} ms of CPU a write")
+        print(f"smoke: {args.writes} reads in-process, {read * 1e3:.2f} ms of CPU a read")
+        return
+    per_write, per_read = measure(args.database_url, args.writes)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = (
+        f"### Instructions a write, in-process under callgrind — {when}\n\n"
+        f"Machine: {T.machine()}. Python {platform.python_version()}; code at `{commit()}`. "
+        f"{args.writes} writes counted after {WARM_UP} to warm up, {CASES} cases, one write at "
+        "a time (return / answer / resubmit with the data comparison), then as many reads "
+        "(`GET /cases/{id}`).\n\n"
+        f"**{per_write / 1e6:.3f} M instructions a write; {per_read / 1e6:.3f} M a read.**\n"
+    )
+    T.publish(text, record=args.record)
+
+
+if __name__ == "__main__":
+    main()
