@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.cases import repository as repo
@@ -79,11 +79,52 @@ async def test_a_refused_statement_raises_sqlalchemys_error_and_writes_nothing(a
         first = trail[0]
         values = {c.name: getattr(first, c.name) for c in CaseEvent.__table__.columns}
         del values["id"], values["txid"]
+        again = Direct(insert(repo.EVENT).values({name: bindparam(name) for name in values}))
         with pytest.raises(IntegrityError):  # (case_id, seq) once only
-            await repo.insert_event(session, values)
+            await again.rowcount(session, values)
         await session.rollback()
     async with api.app.state.sessionmaker() as session:
         rows = (
             await session.execute(select(CaseEvent.seq).where(CaseEvent.case_id == case["id"]))
         ).all()
     assert len(rows) == len(trail)
+
+
+async def test_a_move_writes_its_event_only_when_the_guard_holds(api: Api) -> None:
+    """The case's UPDATE and the event's INSERT: one statement on PostgreSQL, two elsewhere;
+    either way a stale version writes neither."""
+    case = await api.open_case()
+    async with api.app.state.sessionmaker() as session:
+        found = await repo.case_in_area(session, case["id"], "", for_update=True)
+        assert found is not None
+        row = found[0]
+        last = (
+            await session.execute(
+                select(CaseEvent).where(CaseEvent.case_id == row.id, CaseEvent.seq == row.version)
+            )
+        ).scalar_one()
+        event_values = {c.name: getattr(last, c.name) for c in CaseEvent.__table__.columns}
+        del event_values["id"], event_values["txid"]
+        event_values |= {"seq": row.version + 1, "name": "probe", "prev_hash": last.hash}
+        moving = {"version": row.version + 1, "monitoring_type": "moved"}
+        stale = await repo.move_with_event(session, row.id, row.version - 1, moving, event_values)
+        assert stale is False
+        assert await repo.move_with_event(session, row.id, row.version, moving, event_values)
+        await session.commit()
+    async with api.app.state.sessionmaker() as session:
+        names = (
+            (
+                await session.execute(
+                    select(CaseEvent.name)
+                    .where(CaseEvent.case_id == case["id"])
+                    .order_by(CaseEvent.seq)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        moved = await session.get(Case, case["id"])
+    assert names[-1] == "probe"
+    assert names.count("probe") == 1
+    assert moved is not None
+    assert moved.monitoring_type == "moved"

@@ -121,6 +121,34 @@ _INSERT_CASE = insert(CASE)
 """Openings' INSERTs, built once, on the session's connection (as the appends' are)."""
 
 
+async def move_with_event(
+    session: AsyncSession,
+    case_id: str,
+    expected_version: int,
+    moving: dict[str, Any],
+    event: dict[str, Any],
+) -> bool:
+    """Write the case's new state and append its event, only if nobody moved the case since
+    it was read (False: nothing is written). On PostgreSQL one round trip: the guarded UPDATE
+    in a CTE and the event's INSERT selecting from what it returned, so the event exists only
+    with the move; elsewhere the two statements in turn. Each statement is built and compiled
+    once per column list and sent straight to the driver (``app.core.direct``)."""
+    connection = await session.connection()
+    guard = {"w_id": case_id, "w_version": expected_version}
+    moved = {f"v_{name}": value for name, value in moving.items()}
+    if connection.dialect.name == "postgresql":
+        key = (tuple(moving), tuple(event))
+        statement = _MOVE_WITH_EVENT.get(key)
+        if statement is None:
+            statement = _MOVE_WITH_EVENT[key] = _move_with_event(*key)
+        params = guard | moved | {f"e_{name}": value for name, value in event.items()}
+        return await statement.rowcount(session, params) == 1
+    if not await advance_case(session, case_id, expected_version, moving):
+        return False
+    await connection.execute(_INSERT_EVENT, event)
+    return True
+
+
 async def advance_case(
     session: AsyncSession, case_id: str, expected_version: int, values: dict[str, Any]
 ) -> bool:
@@ -128,33 +156,31 @@ async def advance_case(
     names = tuple(values)
     statement = _ADVANCE.get(names)
     if statement is None:
-        statement = _ADVANCE[names] = Direct(
-            update(CASE)
-            .where(CASE.c.id == bindparam("w_id"), CASE.c.version == bindparam("w_version"))
-            .values({name: bindparam(f"v_{name}") for name in names})
-        )
+        statement = _ADVANCE[names] = Direct(_advance(names))
     params = {f"v_{name}": value for name, value in values.items()}
-    params.update(w_id=case_id, w_version=expected_version)
-    return await statement.rowcount(session, params) == 1
+    return (
+        await statement.rowcount(session, params | {"w_id": case_id, "w_version": expected_version})
+        == 1
+    )
 
 
+def _advance(names: tuple[str, ...]) -> Any:
+    return (
+        update(CASE)
+        .where(CASE.c.id == bindparam("w_id"), CASE.c.version == bindparam("w_version"))
+        .values({name: bindparam(f"v_{name}") for name in names})
+    )
+
+
+def _move_with_event(moving: tuple[str, ...], event: tuple[str, ...]) -> Direct:
+    moved = _advance(moving).returning(CASE.c.id).cte("moved")
+    values = select(*(bindparam(f"e_{name}", type_=EVENT.c[name].type) for name in event))
+    return Direct(insert(EVENT).from_select(event, values.select_from(moved)).add_cte(moved))
+
+
+_MOVE_WITH_EVENT: dict[tuple[tuple[str, ...], tuple[str, ...]], Direct] = {}
 _ADVANCE: dict[tuple[str, ...], Direct] = {}
-"""The write path's UPDATE, built and compiled once per column list, sent straight to the
-driver in the request's transaction (``app.core.direct``)."""
-
-
-async def insert_event(session: AsyncSession, values: dict[str, Any]) -> None:
-    names = tuple(values)
-    statement = _INSERT_EVENT.get(names)
-    if statement is None:
-        statement = _INSERT_EVENT[names] = Direct(
-            insert(EVENT).values({name: bindparam(name) for name in names})
-        )
-    await statement.rowcount(session, values)
-
-
-_INSERT_EVENT: dict[tuple[str, ...], Direct] = {}
-"""The event's INSERT, per column list, as the case's UPDATE."""
+_INSERT_EVENT = insert(EVENT)
 
 
 async def events_of(session: AsyncSession, case_id: str) -> Sequence[CaseEvent]:

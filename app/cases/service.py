@@ -155,15 +155,16 @@ async def append_event(
         updated_at=now,
     )
     moved.due_at, moved.due_kind = next_deadline(moved)
-    changed = await repo.advance_case(
-        session, snap.id, snap.version, {name: getattr(moved, name) for name in MOVING}
+    changed = await repo.move_with_event(
+        session,
+        snap.id,
+        snap.version,
+        {name: getattr(moved, name) for name in MOVING},
+        {column: getattr(event, column) for column in WRITTEN} | {"hash": digest},
     )
     if not changed:
         raise VersionMismatch()
     await hooks.case_moved(session, moved)
-    await repo.insert_event(
-        session, {column: getattr(event, column) for column in WRITTEN} | {"hash": digest}
-    )
     for field in Snapshot.__dataclass_fields__:
         setattr(snap, field, getattr(moved, field))
 
