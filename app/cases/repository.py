@@ -134,14 +134,13 @@ async def move_with_event(
     with the move; elsewhere the two statements in turn. Each statement is built and compiled
     once per column list and sent straight to the driver (``app.core.direct``)."""
     connection = await session.connection()
-    guard = {"w_id": case_id, "w_version": expected_version}
-    moved = {f"v_{name}": value for name, value in moving.items()}
     if connection.dialect.name == "postgresql":
         key = (tuple(moving), tuple(event))
         statement = _MOVE_WITH_EVENT.get(key)
         if statement is None:
             statement = _MOVE_WITH_EVENT[key] = _move_with_event(*key)
-        params = guard | moved | {f"e_{name}": value for name, value in event.items()}
+        params = _guarded(case_id, expected_version, moving)
+        params.update({f"e_{name}": value for name, value in event.items()})
         return await statement.rowcount(session, params) == 1
     if not await advance_case(session, case_id, expected_version, moving):
         return False
@@ -157,11 +156,15 @@ async def advance_case(
     statement = _ADVANCE.get(names)
     if statement is None:
         statement = _ADVANCE[names] = Direct(_advance(names))
+    return await statement.rowcount(session, _guarded(case_id, expected_version, values)) == 1
+
+
+def _guarded(case_id: str, expected_version: int, values: dict[str, Any]) -> dict[str, Any]:
+    """The guarded UPDATE's parameters (:func:`_advance`): the new values, and the case with
+    the version it must still have."""
     params = {f"v_{name}": value for name, value in values.items()}
-    return (
-        await statement.rowcount(session, params | {"w_id": case_id, "w_version": expected_version})
-        == 1
-    )
+    params.update(w_id=case_id, w_version=expected_version)
+    return params
 
 
 def _advance(names: tuple[str, ...]) -> Any:
@@ -180,6 +183,7 @@ def _move_with_event(moving: tuple[str, ...], event: tuple[str, ...]) -> Direct:
 
 _MOVE_WITH_EVENT: dict[tuple[tuple[str, ...], tuple[str, ...]], Direct] = {}
 _ADVANCE: dict[tuple[str, ...], Direct] = {}
+"""The write path's statements, built and compiled once per column list."""
 _INSERT_EVENT = insert(EVENT)
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -89,7 +89,7 @@ def _touched(status: str) -> int:
 
 async def _raise_as_sqlalchemy(
     connection: AsyncConnection, fairy: Any, sql: str, arguments: Sequence[Any], error: Exception
-) -> None:
+) -> NoReturn:
     """Raise ``error`` as SQLAlchemy's own execution would have: translated by the dialect's
     DBAPI adapter, wrapped in ``sqlalchemy.exc``, the connection invalidated when it died."""
     dialect = connection.dialect
