@@ -3,12 +3,12 @@ where the identity provider is (OpenID Connect, authorization code with PKCE).""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.auth.dependencies import SettingsDep
+from app.core.routing import api_router
 
-router = APIRouter(prefix="/api/v1/console", tags=["console"])
+router = api_router(prefix="/api/v1/console", tags=["console"])
 
 
 class OidcOut(BaseModel):

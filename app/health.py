@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
@@ -22,10 +22,11 @@ from app.core.observability import (
     exposition,
 )
 from app.core.release import RELEASE, runs_on
+from app.core.routing import api_router
 from app.migrations import head_revision, known_revisions
 from workflows.case import IDENTIFICATION_STATES
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 
 
 @router.get("/health")

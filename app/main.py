@@ -31,6 +31,7 @@ from app.core.language import LanguageMiddleware
 from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware, TextSafetyMiddleware
 from app.core.observability import ObservabilityMiddleware
 from app.core.ratelimit import RateLimitMiddleware, WriteLimitMiddleware
+from app.core.routing import Route
 from app.demo.router import router as demo_router
 from app.department_data.router import router as department_data_router
 from app.department_warnings.router import router as department_warnings_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         docs_url=None,  # served by app.docs, with local assets
         redoc_url=None,
     )
+    app.router.route_class = Route  # the app's own routes as the routers' (app.core.routing)
     docs.install(app)
     console.install(app)
     app.openapi = lambda: _contract(app)  # type: ignore[method-assign]

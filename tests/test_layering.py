@@ -139,7 +139,7 @@ def test_endpoints_keep_their_sql_in_repositories() -> None:
     routers = [
         path
         for path in sorted((ROOT / "app").rglob("*.py"))
-        if "static" not in path.parts and "APIRouter(" in path.read_text()
+        if "static" not in path.parts and "api_router(" in path.read_text()
     ]
     assert len(routers) > 20
     wrong = {

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 
 from app.access_log import record
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.permissions import permit
 from app.core.db import SessionDep
+from app.core.routing import api_router
 from workflows.permissions import Permission
 
-router = APIRouter(prefix="/api/v1", tags=["personal-data"])
+router = api_router(prefix="/api/v1", tags=["personal-data"])
 
 
 class AccessLogOut(BaseModel):

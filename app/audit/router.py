@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, PlainTextResponse
 from pydantic import AwareDatetime, BaseModel
@@ -44,9 +44,10 @@ from app.core.config import Settings
 from app.core.db import ReadSessionDep, SessionDep, make_engine, make_sessionmaker
 from app.core.errors import declares
 from app.core.limits import MAX_INT
+from app.core.routing import api_router
 from workflows.permissions import Permission
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = api_router(prefix="/api/v1", tags=["audit"])
 
 AreaCode = Annotated[str | None, Query(pattern=r"^\d{1,12}$", description="Area code prefix.")]
 Limit = Annotated[int, Query(ge=1, le=1000)]

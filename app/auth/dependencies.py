@@ -35,17 +35,18 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 
 async def current_principal(
     request: Request,
-    settings: SettingsDep,
-    clock: ClockDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    # the app's settings and clock straight from its state, not as sub-dependencies: every
+    # request solves this one, and each dependency solved is a measurable share of a write
     checked = getattr(request.state, "principal", None)
     if isinstance(checked, Principal):  # the AuthFirstMiddleware verified it already
         return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise MissingToken()
-    token, now = credentials.credentials, clock.now()
-    principal = await _principal(request, settings, token, now)
+    state = request.app.state
+    token, now = credentials.credentials, state.clock.now()
+    principal = await _principal(request, state.settings, token, now)
     request.state.principal = principal  # for the request's log line
     return principal
 

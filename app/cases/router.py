@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response, status
+from fastapi import Body, Depends, Header, Path, Query, Response, status
 from pydantic import BaseModel, Field, ValidationError
 
 from app.areas import repository as areas
@@ -44,6 +44,7 @@ from app.core.errors import (
     validation_problem,
 )
 from app.core.observability import TRANSITIONS
+from app.core.routing import api_router
 from app.households import idnumber
 from app.households.models import Household
 from app.policies import service as policies
@@ -73,7 +74,7 @@ from workflows.permissions import Permission
 from workflows.rule_codes import ROLE_NOT_PERMITTED
 from workflows.vocabulary import Channel, MonitoringType, ObjectionOutcome
 
-router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+router = api_router(prefix="/api/v1/cases", tags=["cases"])
 
 IfMatch = Annotated[
     str | None,
@@ -198,7 +199,7 @@ def _digests(settings: Settings, id_number: str | None) -> list[str] | None:
     return blind_of(settings).candidates(idnumber.normalize(id_number))
 
 
-inbox_router = APIRouter(prefix="/api/v1/inbox", tags=["cases"])
+inbox_router = api_router(prefix="/api/v1/inbox", tags=["cases"])
 
 
 @inbox_router.get("", response_model=InboxPage)
@@ -254,7 +255,7 @@ async def inbox(
     return InboxPage(items=items, total=total)
 
 
-dashboard_router = APIRouter(prefix="/api/v1/dashboard", tags=["cases"])
+dashboard_router = api_router(prefix="/api/v1/dashboard", tags=["cases"])
 
 
 @dashboard_router.get("", response_model=Dashboard, responses=declares(404))

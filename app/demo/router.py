@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.areas.demo import DEMO_USERS, demo_user
@@ -20,6 +20,7 @@ from app.auth.tokens import mint
 from app.cases.service import fire_timer
 from app.core.clock import OffsetClock
 from app.core.errors import NotFound, declares
+from app.core.routing import api_router
 from app.demo.errors import DemoUserNotFound
 from app.timers.service import process_due
 from workflows.calendar import local_date
@@ -33,7 +34,7 @@ def demo_only(request: Request) -> None:
         raise NotFound("not_found", "Not Found")
 
 
-router = APIRouter(
+router = api_router(
     prefix="/api/v1/demo",
     tags=["demo"],
     dependencies=[Depends(demo_only)],

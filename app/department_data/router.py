@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 import rfc8785
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
@@ -15,6 +15,7 @@ from app.auth.errors import RoleRefused
 from app.core import blind
 from app.core.db import SessionDep
 from app.core.errors import validation_problem
+from app.core.routing import api_router
 from app.department_data import repository as repo
 from app.department_data.errors import DatasetNotFound
 from app.department_data.models import DepartmentSnapshot
@@ -24,7 +25,7 @@ from workflows.comparison import DATASETS
 from workflows.permissions import Permission, allowed
 from workflows.vocabulary import Role
 
-router = APIRouter(prefix="/api/v1/department-data", tags=["department-data"])
+router = api_router(prefix="/api/v1/department-data", tags=["department-data"])
 
 
 class RecordIn(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
@@ -16,6 +16,7 @@ from app.auth.permissions import permit
 from app.core.db import SessionDep
 from app.core.errors import Unprocessable
 from app.core.limits import MAX_INT
+from app.core.routing import api_router
 from app.department_warnings import parsing, repository, service
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
 from app.households import idnumber
@@ -24,7 +25,7 @@ from workflows.case import PUBLIC_STAGES
 from workflows.permissions import Permission
 from workflows.vocabulary import RiskType, Role
 
-router = APIRouter(prefix="/api/v1/warning-batches", tags=["department warnings"])
+router = api_router(prefix="/api/v1/warning-batches", tags=["department warnings"])
 
 Source = Literal["department", "media", "petition"]
 Reference = Annotated[str, StringConstraints(pattern=r"^[\w.\-/]{1,64}$")]

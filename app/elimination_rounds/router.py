@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal
@@ -16,13 +16,14 @@ from app.cases import repository as cases_repo
 from app.cases import service as cases
 from app.cases import snapshot as case_snapshot
 from app.core.db import SessionDep
+from app.core.routing import api_router
 from app.elimination_rounds.errors import EliminationRoundNotFound
 from app.elimination_rounds.models import EliminationRound
 from app.policies import service as policies
 from workflows.case import ELIMINATION_STATES
 from workflows.permissions import Permission
 
-router = APIRouter(prefix="/api/v1/elimination-rounds", tags=["elimination-rounds"])
+router = api_router(prefix="/api/v1/elimination-rounds", tags=["elimination-rounds"])
 IN_SCOPE = ("assisted", "kept_under_watch", *ELIMINATION_STATES, "risk_eliminated")
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,6 +28,7 @@ from app.core.crypto import cipher_for
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import declares
 from app.core.limits import MAX_INT
+from app.core.routing import api_router
 from app.exports import document, national, quality, repository
 from app.exports.errors import (
     BatchNotFound,
@@ -51,7 +52,7 @@ from workflows.calendar import local_date
 from workflows.case import STATE_TITLES
 from workflows.permissions import Permission
 
-router = APIRouter(prefix="/api/v1", tags=["exports"])
+router = api_router(prefix="/api/v1", tags=["exports"])
 
 MEDIA = {
     "jsonl": "application/x-ndjson",

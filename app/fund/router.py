@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from pydantic import BaseModel
 
 from app.access_log.record import log_ledger_read
@@ -15,12 +15,13 @@ from app.auth.permissions import permit
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import declares
+from app.core.routing import api_router
 from app.fund import repository, service
 from app.fund.models import Disbursement
 from workflows.calendar import local_date
 from workflows.permissions import Permission
 
-router = APIRouter(prefix="/api/v1/fund", tags=["fund"])
+router = api_router(prefix="/api/v1/fund", tags=["fund"])
 
 
 class DisbursementOut(BaseModel):
@@ -104,7 +105,7 @@ async def fund_balances(
     return await service.balances(session, principal, year or now.year, now)
 
 
-ledger_router = APIRouter(prefix="/api/v1/ledgers", tags=["fund"])
+ledger_router = api_router(prefix="/api/v1/ledgers", tags=["fund"])
 LEDGER_HEADERS = [
     "记账时间",
     "年度",

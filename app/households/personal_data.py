@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 
 from app.access_log import record as access_log
@@ -13,12 +13,13 @@ from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.auth.permissions import permit
 from app.core.crypto import cipher_for, context
 from app.core.db import SessionDep
+from app.core.routing import api_router
 from app.households import repository
 from app.households.errors import HouseholdNotFound
 from app.households.models import Household
 from workflows.permissions import Permission
 
-router = APIRouter(prefix="/api/v1", tags=["personal-data"])
+router = api_router(prefix="/api/v1", tags=["personal-data"])
 
 Field = Literal["id_number", "phone", "bank_account"]
 

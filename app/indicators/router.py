@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,7 @@ from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.core import blind
 from app.core.db import ReadSessionDep, SessionDep
+from app.core.routing import api_router
 from app.department_data import repository as department_data
 from app.households import repository as households
 from app.indicators import repository
@@ -44,7 +45,7 @@ from workflows.comparison import DATASETS
 from workflows.permissions import Permission
 from workflows.vocabulary import RegionalRisk
 
-router = APIRouter(prefix="/api/v1", tags=["warning-indicators"])
+router = api_router(prefix="/api/v1", tags=["warning-indicators"])
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from app.cases import repository as cases_repo
 from app.cases.models import Case
 from app.cases.schemas import OpenCaseIn
 from app.core.db import SessionDep
+from app.core.routing import api_router
 from app.households.schemas import HouseholdIn, IdNumber, Phone, VillageCode
 from app.intake.errors import DeclarationNotFound
 from app.intake.models import IntakeReceipt
@@ -27,7 +28,7 @@ from workflows.case import PUBLIC_STAGES as STAGES
 from workflows.permissions import Permission, allowed
 from workflows.vocabulary import Channel, RiskType
 
-router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
+router = api_router(prefix="/api/v1/intake", tags=["intake"])
 
 
 class SelfDeclarationIn(BaseModel):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from app.areas import repository as areas
 from app.auth.dependencies import CurrentPrincipal
 from app.cases import views as case_views
 from app.core.db import SessionDep
+from app.core.routing import api_router
 from app.notices.documents import (
     Announcement,
     Notice,
@@ -25,7 +25,7 @@ from app.notices.errors import DocumentNotFound, NoNoticePublished, NotConfirmed
 from workflows.calendar import local_date
 from workflows.vocabulary import Procedure
 
-router = APIRouter(prefix="/api/v1/cases", tags=["documents"])
+router = api_router(prefix="/api/v1/cases", tags=["documents"])
 DOCUMENTS = {
     "notice": Procedure.identification,
     "elimination_notice": Procedure.elimination,

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import Query, status
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from app.areas import repository as areas
@@ -16,6 +16,7 @@ from app.auth.errors import RoleRefused
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.core.db import ReadSessionDep, SessionDep
+from app.core.routing import api_router
 from app.obligations import derived, repository
 from app.obligations.calendar import BY_KIND, DEPARTMENTS, DUTIES, overdue_from, periods
 from app.obligations.errors import (
@@ -30,7 +31,7 @@ from workflows.calendar import local_date
 from workflows.permissions import Permission
 from workflows.vocabulary import Role
 
-router = APIRouter(prefix="/api/v1/obligations", tags=["obligations"])
+router = api_router(prefix="/api/v1/obligations", tags=["obligations"])
 
 Kind = Literal[
     "concentrated_screening",

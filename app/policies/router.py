@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import status
 from pydantic import BaseModel
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal
 from app.auth.permissions import permit
 from app.core.db import SessionDep
+from app.core.routing import api_router
 from app.policies import service
 from app.policies.errors import PolicyNotFound
 from app.policies.models import PolicyVersion
 from workflows.permissions import Permission
 
-router = APIRouter(prefix="/api/v1/policies", tags=["policies"])
+router = api_router(prefix="/api/v1/policies", tags=["policies"])
 
 
 class PolicyOut(BaseModel):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from app.auth.dependencies import ClockDep, CurrentPrincipal, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import declares
+from app.core.routing import api_router
 from app.households.schemas import (
     HouseholdChange,
     HouseholdFound,
@@ -20,7 +21,7 @@ from app.households.schemas import (
 )
 from app.register import service
 
-router = APIRouter(prefix="/api/v1/households", tags=["households"])
+router = api_router(prefix="/api/v1/households", tags=["households"])
 
 
 @router.post("", response_model=HouseholdOut, status_code=status.HTTP_201_CREATED)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.access_log.record import log_ledger_read
@@ -16,6 +16,7 @@ from app.auth.permissions import permit
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import declares
+from app.core.routing import api_router
 from app.households import idnumber
 from app.national_sheet.labels import REGIONAL_RISK, RISK_TYPE, SCREENING_KIND, SCREENING_RESULT
 from app.screening import repository, service
@@ -25,7 +26,7 @@ from workflows.calendar import local_date
 from workflows.permissions import Permission
 from workflows.vocabulary import RegionalRisk, RiskType, ScreeningResult
 
-router = APIRouter(prefix="/api/v1", tags=["screening"])
+router = api_router(prefix="/api/v1", tags=["screening"])
 
 AreaCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}(\d{3})?)?$")]
 AreaCodes = Annotated[list[AreaCode], Field(min_length=1, max_length=200)]

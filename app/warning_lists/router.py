@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.access_log.record import log_ledger_read
@@ -18,6 +18,7 @@ from app.cases import opening
 from app.core import workbook
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import Unprocessable
+from app.core.routing import api_router
 from app.households.models import Household
 from app.households.schemas import OpenCaseRef
 from app.national_sheet.labels import RISK_TYPE
@@ -36,7 +37,7 @@ from workflows.case import OPEN_ACTIONS
 from workflows.permissions import Permission
 from workflows.vocabulary import Channel, RiskType
 
-router = APIRouter(prefix="/api/v1", tags=["warning-lists"])
+router = api_router(prefix="/api/v1", tags=["warning-lists"])
 
 Quarter = Annotated[str, StringConstraints(pattern=r"^[1-9]\d{3}-Q[1-4]$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]

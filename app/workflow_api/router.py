@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
 from app.auth.dependencies import CurrentPrincipal
 from app.auth.permissions import permit
 from app.core.errors import declares
+from app.core.routing import api_router
 from app.workflow_api.errors import WorkflowNotFound
 from workflows.case import CURRENT, workflow
 from workflows.permissions import Permission
 from workflows.permissions import document as permission_table
 from workflows.rules import RULES
 
-router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
+router = api_router(prefix="/api/v1/workflows", tags=["workflows"])
 
 
 @router.get(

@@ -1,0 +1,88 @@
+"""The API's route refuses at once a path that cannot end as its own does, and matches every
+other path exactly as FastAPI's route would (app.core.routing)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+
+from app.core.config import Settings
+from app.core.routing import Route, api_router, literal_tail
+from app.main import create_app
+from tests.helpers import Api
+
+
+def scope(method: str, path: str) -> dict[str, object]:
+    return {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
+
+
+def sample(path_format: str) -> str:
+    """A path the route's template describes: every parameter filled in."""
+    return re.sub(r"\{[^}]+\}", "0f8e2d", path_format)
+
+
+def test_the_tail_is_what_follows_the_last_parameter() -> None:
+    assert literal_tail("/api/v1/cases/{case_id}/actions/submit_to_city") == (
+        "/actions/submit_to_city"
+    )
+    assert literal_tail("/api/v1/cases/{case_id}") == ""
+    assert literal_tail("/health") == "/health"
+
+
+def test_every_route_of_the_api_is_one_and_matches_its_own_paths(settings: Settings) -> None:
+    app = create_app(settings)
+    routes, pending = [], list(app.routes)
+    while pending:  # the routes of the routers the app includes, and of theirs
+        route = pending.pop()
+        included = getattr(route, "original_router", None)
+        pending.extend(included.routes if included is not None else ())
+        if isinstance(route, APIRoute):
+            routes.append(route)
+    assert len(routes) > 100
+    for route in routes:
+        assert isinstance(route, Route), route.path
+        method = sorted(route.methods)[0]
+        path = sample(route.path_format)
+        assert route.matches(scope(method, path))[0] is Match.FULL, route.path
+        # the regex alone decides what the tail lets through: the wrong method is PARTIAL
+        assert route.matches(scope("TRACE", path))[0] is Match.PARTIAL, route.path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/cases/0f8e2d/actions/submit_to_cit",  # the tail cut short
+        "/api/v1/cases/0f8e2d/actions/submit_to_city/",  # a slash more
+        "/api/v1/cases/0f8e2d/return-responses",
+    ],
+)
+def test_a_path_ending_otherwise_is_refused(path: str) -> None:
+    router = api_router(prefix="/api/v1/cases")
+
+    @router.post("/{case_id}/actions/submit_to_city")
+    async def submit(case_id: str) -> None: ...
+
+    (route,) = router.routes
+    assert isinstance(route, Route)
+    assert route.matches(scope("POST", path))[0] is Match.NONE
+
+
+async def test_requests_still_reach_their_routes(api: Api) -> None:
+    """Through the whole app: a write's route, a read's, a 404 and a 405 as before."""
+    case = await api.open_case()
+    read = await api.get("bureau.jiaohe", f"/api/v1/cases/{case['id']}")
+    assert read.status_code == 200
+    assert read.json()["version"] == case["version"]
+    headers = api.headers("bureau.jiaohe", **{"If-Match": f'"{case["version"]}"'})
+    fired = await api.client.post(
+        f"/api/v1/cases/{case['id']}/actions/no_such_action", headers=headers, json={}
+    )
+    assert fired.json()["code"] == "action_not_found"  # the catch-all route, as before
+    unknown = await api.get("bureau.jiaohe", f"/api/v1/cases/{case['id']}/no-such-thing")
+    assert unknown.status_code == 404
+    wrong_method = await api.client.delete("/api/v1/inbox", headers=api.headers("bureau.jiaohe"))
+    assert wrong_method.status_code == 405
+    assert (await api.client.get("/health")).status_code == 200
