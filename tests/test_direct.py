@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, event, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.cases import repository as repo
 from app.cases.models import Case, CaseEvent
+from app.cases.snapshot import CARD_FIELDS, Snapshot
 from app.core.db import is_sqlite
-from app.core.direct import Direct
+from app.core.direct import Direct, DirectRow
+from app.households.models import Household
 from tests.helpers import Api
 
 TOUCH = Direct(
@@ -39,7 +41,7 @@ async def test_on_postgresql_the_statement_goes_to_the_driver_in_the_transaction
     case = await api.open_case()
     seen = _seen_by_sqlalchemy(api)
     async with api.app.state.sessionmaker() as session:
-        found = await repo.case_in_area(session, case["id"], "", for_update=True)  # begins
+        found = await repo.case_in_area(session, case["id"], "", lock=True)  # begins
         assert found is not None
         version = found[0].version
         assert (
@@ -69,7 +71,7 @@ async def test_before_the_transaction_began_it_runs_through_the_session(api: Api
 async def test_a_refused_statement_raises_sqlalchemys_error_and_writes_nothing(api: Api) -> None:
     case = await api.open_case()
     async with api.app.state.sessionmaker() as session:
-        found = await repo.case_in_area(session, case["id"], "", for_update=True)
+        found = await repo.case_in_area(session, case["id"], "", lock=True)
         assert found is not None
         trail = (
             (await session.execute(select(CaseEvent).where(CaseEvent.case_id == case["id"])))
@@ -95,7 +97,7 @@ async def test_a_move_writes_its_event_only_when_the_guard_holds(api: Api) -> No
     either way a stale version writes neither."""
     case = await api.open_case()
     async with api.app.state.sessionmaker() as session:
-        found = await repo.case_in_area(session, case["id"], "", for_update=True)
+        found = await repo.case_in_area(session, case["id"], "", lock=True)
         assert found is not None
         row = found[0]
         last = (
@@ -128,3 +130,63 @@ async def test_a_move_writes_its_event_only_when_the_guard_holds(api: Api) -> No
     assert names.count("probe") == 1
     assert moved is not None
     assert moved.monitoring_type == "moved"
+
+
+async def test_the_lock_reads_what_the_orm_reads_and_holds_the_row(api: Api) -> None:
+    """The write path's first statement: the same values the ORM would load (aware datetimes,
+    decoded facts), the case's row locked until the transaction ends, none outside the area;
+    on PostgreSQL sent to the driver, which it puts in the transaction first."""
+    case = await api.open_case()
+    seen = _seen_by_sqlalchemy(api)
+    async with api.app.state.sessionmaker() as session:
+        found = await repo.case_in_area(session, case["id"], case["area_code"][:9], lock=True)
+        assert found is not None
+        snap, card = found
+        through_session = bool(seen)
+        assert through_session == is_sqlite(api.settings.database_url), seen
+        if not is_sqlite(api.settings.database_url):
+            fairy = await (await session.connection()).get_raw_connection()
+            assert fairy.driver_connection.is_in_transaction()
+            async with api.app.state.engine.connect() as other:  # the row is held
+                with pytest.raises(DBAPIError, match="could not obtain lock"):
+                    await other.execute(
+                        select(Case.id).where(Case.id == case["id"]).with_for_update(nowait=True)
+                    )
+        assert repo.held_household(session, card.id) is card
+        await session.rollback()
+    async with api.app.state.sessionmaker() as session:
+        orm = await session.get(Case, case["id"])
+        household = await session.get(Household, orm.household_id)
+        assert snap == Snapshot.of(orm)
+        assert snap.opened_at.tzinfo is not None
+        assert snap.facts == orm.facts
+        assert {name: getattr(card, name) for name in CARD_FIELDS} == {
+            name: getattr(household, name) for name in CARD_FIELDS
+        }
+        assert await repo.case_in_area(session, case["id"], "220281999") is None  # elsewhere
+        assert repo.held_household(session, card.id) is None  # a new session holds none
+        read = await repo.case_in_area(session, case["id"], "")  # a read locks nothing
+        assert read is not None
+        assert read[0] == snap
+        if not is_sqlite(api.settings.database_url):
+            async with api.app.state.engine.connect() as other:
+                nowait = select(Case.id).where(Case.id == case["id"]).with_for_update(nowait=True)
+                assert (await other.execute(nowait)).scalar_one() == case["id"]
+
+
+async def test_a_select_answers_every_row_and_keeps_its_own_parameters(api: Api) -> None:
+    """:meth:`DirectRow.all` and a statement's own values (a LIMIT's number), through the
+    driver on PostgreSQL and the session elsewhere, alike."""
+    cases = [await api.open_case() for _ in range(3)]
+    ids = sorted(case["id"] for case in cases)
+    everything = DirectRow(select(Case.id, Case.version).order_by(Case.id))
+    first_two = DirectRow(select(Case.id).order_by(Case.id).limit(2))
+    async with api.app.state.sessionmaker() as session:
+        rows = await everything.all(session, {})
+        assert [row[0] for row in rows] == ids
+        assert all(isinstance(row[1], int) for row in rows)
+        assert await first_two.all(session, {}) == [(ids[0],), (ids[1],)]
+        assert await first_two.first(session, {}) == (ids[0],)
+        none = DirectRow(select(Case.id).where(Case.id == bindparam("id")))
+        assert await none.first(session, {"id": "absent"}) is None
+        assert await none.all(session, {"id": "absent"}) == []

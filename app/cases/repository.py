@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case, CaseEvent
-from app.core.direct import Direct
+from app.cases.snapshot import CARD_FIELDS, SNAPSHOT_FIELDS, HouseholdCard, Snapshot
+from app.core.direct import Direct, DirectRow
 from app.core.errors import Unprocessable
 from app.households.models import Household, Member
 from workflows.case import IDENTIFICATION_STATES, WORKFLOWS
@@ -32,6 +33,7 @@ from workflows.vocabulary import RiskType
 
 CASE = cast(Table, Case.__table__)
 EVENT = cast(Table, CaseEvent.__table__)
+HOUSEHOLD = cast(Table, Household.__table__)
 
 
 OPEN: Any = Case.is_open.expression
@@ -45,26 +47,48 @@ def in_area(column: Any, prefix: str) -> Any:
 
 
 async def case_in_area(
-    session: AsyncSession, case_id: str, area: str, *, for_update: bool = False
-) -> tuple[Case, Household] | None:
-    """The case and its household if the case lies within ``area``; the case row locked for
-    this transaction when asked (one round trip serves the lock and the response)."""
-    query = _CASE_LOCKED if for_update else _CASE_READ
-    params = {"case_id": case_id, "area": area + "%"}
-    row = (await session.execute(query, params)).first()
-    return None if row is None else (row[0], row[1])
+    session: AsyncSession, case_id: str, area: str, *, lock: bool = False
+) -> tuple[Snapshot, HouseholdCard] | None:
+    """The case and its household if the case lies within ``area``; with ``lock``, the
+    case's row locked for this transaction (the first statement of every write).
+
+    Every request on a case begins here, so it is one round trip, straight to the driver
+    where it is asyncpg (:class:`~app.core.direct.DirectRow`), read into a snapshot and a
+    household card rather than ORM objects: no identity map to fill, flush and empty again
+    at commit, and no earlier read of the case in the session to refresh."""
+    statement = _LOCK if lock else _READ
+    row = await statement.first(session, {"case_id": case_id, "area": area + "%"})
+    if row is None:
+        return None
+    split = len(SNAPSHOT_FIELDS)
+    snap, household = Snapshot(*row[:split]), HouseholdCard(*row[split:])
+    session.info.setdefault(HELD, {})[household.id] = household
+    return snap, household
 
 
-_CASE_READ = (
-    select(Case, Household)
-    .join(Household, Household.id == Case.household_id)
-    .where(Case.id == bindparam("case_id"), Case.area_code.like(bindparam("area")))
+HELD = "held_households"
+"""Where a session keeps the households it read with their cases (``session.info``), for
+the steps' effects that need one again in the same transaction (the data comparison)."""
+
+
+def held_household(session: AsyncSession, household_id: str) -> HouseholdCard | None:
+    """The household this session read already with its case, if any (no round trip)."""
+    card: HouseholdCard | None = session.info.get(HELD, {}).get(household_id)
+    return card
+
+
+_CASE_AND_HOUSEHOLD = (
+    select(
+        *(CASE.c[name] for name in SNAPSHOT_FIELDS),
+        *(HOUSEHOLD.c[name] for name in CARD_FIELDS),
+    )
+    .join_from(CASE, HOUSEHOLD, HOUSEHOLD.c.id == CASE.c.household_id)
+    .where(CASE.c.id == bindparam("case_id"), CASE.c.area_code.like(bindparam("area")))
 )
-"""Every request on a case reads it so: built once (statement building and its cache key
-are a measurable share of a write's CPU). The area as a LIKE prefix ('%' for the city)."""
-# populate_existing: the request may have read the case before it locked it, and the locked
-# row, not the earlier read, is what the step is checked against
-_CASE_LOCKED = _CASE_READ.with_for_update(of=Case).execution_options(populate_existing=True)
+"""Built and compiled once (statement building and its cache key were a measurable share
+of every request's CPU). The area as a LIKE prefix ('%' for the city)."""
+_READ = DirectRow(_CASE_AND_HOUSEHOLD)
+_LOCK = DirectRow(_CASE_AND_HOUSEHOLD.with_for_update(of=CASE))
 
 
 async def last_event_at(session: AsyncSession, case_id: str, name: str) -> datetime | None:

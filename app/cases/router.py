@@ -46,7 +46,6 @@ from app.core.errors import (
 from app.core.observability import TRANSITIONS
 from app.core.routing import api_router
 from app.households import idnumber
-from app.households.models import Household
 from app.policies import service as policies
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.case import OPEN_ACTIONS, WORKFLOWS
@@ -432,7 +431,7 @@ class Gated:
     """A fact's caller who passed the gate, and the case the gate locked for the request."""
 
     principal: Principal
-    locked: tuple[case_snapshot.Snapshot, Household]
+    locked: tuple[case_snapshot.Snapshot, case_snapshot.HouseholdCard]
 
 
 def fact_gate(kind: str) -> Any:

@@ -33,13 +33,15 @@ from app.cases.errors import (
     VersionMismatch,
     VersionRequired,
 )
-from app.cases.models import Case, CaseEvent
+from app.cases.models import CaseEvent
 from app.cases.replay import observed_fields
 from app.cases.schemas import (
     ActionOut,
     UnmetOut,
 )
 from app.cases.snapshot import (
+    HouseholdCard,
+    HouseholdFacts,
     Snapshot,
     elimination_due,
     next_deadline,
@@ -72,8 +74,6 @@ from workflows.case import (
     Effect,
     FactSpec,
     Step,
-    Workflow,
-    workflow,
 )
 from workflows.comparison import compare
 from workflows.income import income_figures
@@ -294,7 +294,9 @@ async def _compare_with_departments(
     session: AsyncSession, snap: Snapshot, _: Step, now: datetime
 ) -> None:
     """数据比对 as the case reaches the city, recorded as its own event."""
-    household = await session.get(Household, snap.household_id)  # held by this transaction
+    household: HouseholdFacts | None = repo.held_household(session, snap.household_id)
+    if household is None:  # the lock read it in this transaction; else read it now
+        household = await session.get(Household, snap.household_id)
     assert household is not None
     comparison = await _comparison(session, snap, household)
     await append_event(
@@ -374,21 +376,17 @@ def _validated(model: type[BaseModel], raw: Any) -> dict[str, Any]:
 
 async def lock_case(
     session: AsyncSession, principal: Principal, case_id: str
-) -> tuple[Snapshot, Household]:
+) -> tuple[Snapshot, HouseholdCard]:
     """The case (404 outside the caller's area) and its household, its row locked until the
     request's transaction ends."""
-    found = await repo.case_in_area(session, case_id, principal.area, for_update=True)
+    found = await repo.case_in_area(session, case_id, principal.area, lock=True)
     if found is None:
         raise CaseNotFound(case_id)
-    case, household = found
-    await policies.ensure_loaded(session, [case.policy_version])
-    if case.state not in case_workflow(case).machine.states_map:
-        raise StateCorrupt(case.state)
-    return Snapshot.of(case), household
-
-
-def case_workflow(case: Case) -> Workflow:
-    return workflow(case.workflow_version)
+    snap, household = found
+    await policies.ensure_loaded(session, [snap.policy_version])
+    if snap.state not in snap.workflow.machine.states_map:
+        raise StateCorrupt(snap.state)
+    return snap, household
 
 
 async def fire_action(
@@ -399,7 +397,7 @@ async def fire_action(
     raw_payload: Any,
     if_match: str | None,
     now: datetime,
-) -> tuple[Snapshot, Household]:
+) -> tuple[Snapshot, HouseholdCard]:
     """Fire one transition; checks answer in the API's order (404, 403, 422, 428, 412, 409)."""
     snap, household = await lock_case(session, principal, case_id)
     flow = snap.workflow
@@ -418,7 +416,7 @@ async def fire_action(
 
 
 async def _comparison(
-    session: AsyncSession, snap: Snapshot, household: Household
+    session: AsyncSession, snap: Snapshot, household: HouseholdFacts
 ) -> dict[str, Any]:
     """Findings for the household head and every member the commitment form covers."""
     covered = (snap.facts.get("commitment_form") or {}).get("covered_members", [])
@@ -440,8 +438,8 @@ async def record_fact(
     if_match: str | None,
     now: datetime,
     settings: Settings,
-    locked: tuple[Snapshot, Household] | None = None,
-) -> tuple[Snapshot, Household]:
+    locked: tuple[Snapshot, HouseholdCard] | None = None,
+) -> tuple[Snapshot, HouseholdCard]:
     """Record a fact (form, review, objection …) as an event; may trigger a return. ``locked``:
     the case as this transaction already locked it (:func:`lock_case`)."""
     snap, household = locked or await lock_case(session, principal, case_id)
@@ -584,7 +582,7 @@ def fact_spec(snap: Snapshot, kind: str) -> FactSpec:
 async def _check_at_door(
     session: AsyncSession,
     snap: Snapshot,
-    household: Household,
+    household: HouseholdFacts,
     kind: str,
     procedure: Procedure | None,
     payload: dict[str, Any],

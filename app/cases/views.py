@@ -17,9 +17,8 @@ from app.cases.schemas import (
     Deadlines,
     SuggestedClassification,
 )
-from app.cases.snapshot import Snapshot
+from app.cases.snapshot import HouseholdCard, HouseholdFacts, Snapshot
 from app.households import idnumber
-from app.households.models import Household
 from app.households.schemas import HouseholdSummary
 from app.policies import service as policies
 from workflows.case import (
@@ -45,7 +44,7 @@ def deadlines(snap: Snapshot, now: datetime) -> Deadlines:
     )
 
 
-def household_summary(household: Household) -> HouseholdSummary:
+def household_summary(household: HouseholdFacts) -> HouseholdSummary:
     return HouseholdSummary(
         id=household.id,
         head_name=household.head_name,
@@ -73,14 +72,14 @@ Out = TypeVar("Out", bound=CaseOut)
 
 
 @overload
-def case_out(snap: Snapshot, household: Household, now: datetime) -> CaseOut: ...
+def case_out(snap: Snapshot, household: HouseholdFacts, now: datetime) -> CaseOut: ...
 @overload
 def case_out(
-    snap: Snapshot, household: Household, now: datetime, shape: type[Out], **more: Any
+    snap: Snapshot, household: HouseholdFacts, now: datetime, shape: type[Out], **more: Any
 ) -> Out: ...
 def case_out(
     snap: Snapshot,
-    household: Household,
+    household: HouseholdFacts,
     now: datetime,
     shape: type[CaseOut] = CaseOut,
     **more: Any,
@@ -112,7 +111,7 @@ async def read_case(
     principal: Principal,
     case_id: str,
     permission: Permission = Permission.case_read,
-) -> tuple[Snapshot, Household]:
+) -> tuple[Snapshot, HouseholdCard]:
     """A case the caller may read: 404 outside their area, then 403 without ``permission``."""
     found = await get_case(session, principal, case_id)
     permit(principal, permission)
@@ -121,9 +120,9 @@ async def read_case(
 
 async def get_case(
     session: AsyncSession, principal: Principal, case_id: str
-) -> tuple[Snapshot, Household]:
+) -> tuple[Snapshot, HouseholdCard]:
     found = await repo.case_in_area(session, case_id, principal.area)
     if found is None:
         raise CaseNotFound(case_id)
     await policies.ensure_loaded(session, [found[0].policy_version])
-    return Snapshot.of(found[0]), found[1]
+    return found

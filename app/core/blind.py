@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from app.core.config import Settings
 from app.core.db import Base
+from app.core.direct import DirectRow
 
 LEGACY = ""
 """The id of ``BLIND_INDEX_KEY``: its digests carry no prefix."""
@@ -154,13 +155,14 @@ async def alias(session: AsyncSession, rows: dict[str, str]) -> None:
     )
 
 
+_ANY_ALIAS = DirectRow(select(BlindIndexAlias.digest).limit(1))
+"""Whether a key was ever rotated: asked on every data comparison, so compiled once."""
+
+
 async def equivalents(session: AsyncSession, digests: Iterable[str]) -> list[str]:
     """Every digest that stands for the same person as one of these (themselves included)."""
     asked = set(digests)
-    if (
-        not asked
-        or (await session.execute(select(BlindIndexAlias.digest).limit(1))).first() is None
-    ):
+    if not asked or await _ANY_ALIAS.first(session, {}) is None:
         return sorted(asked)  # no key was ever rotated: every digest is its own
     pairs = select(BlindIndexAlias.digest, BlindIndexAlias.current).where(
         BlindIndexAlias.digest.in_(asked)

@@ -16,7 +16,14 @@ It is only used where it is safe:
 - the connection is already inside the transaction the session began (the write path locks
   the case first, through the session); otherwise the statement runs through the session,
   which begins it, so nothing is ever written outside the request's transaction;
-- it answers only how many rows the statement touched, never rows.
+- an INSERT, UPDATE or DELETE answers how many rows it touched (:class:`Direct`); a SELECT
+  answers its first row as plain values, each through its column's result processor as
+  SQLAlchemy would apply it (:class:`DirectRow`), never ORM objects.
+
+:class:`DirectRow` is what locks the case, the first statement of a write: when the
+connection has no transaction yet, it begins one through SQLAlchemy's own asyncpg adapter
+(the ``BEGIN`` the adapter would send before its first statement), so the session commits
+or rolls back that transaction as its own.
 
 An error of the driver is raised as SQLAlchemy would raise it (``IntegrityError``,
 ``DBAPIError`` with ``connection_invalidated`` when the connection died), so the handlers
@@ -33,6 +40,7 @@ from typing import Any, NoReturn
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.selectable import Select
 
 
 @dataclass(frozen=True)
@@ -40,12 +48,32 @@ class _Compiled:
     sql: str
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
+    fixed: dict[str, Any]
+    """Parameters the statement carries its own value for (a LIMIT's number)."""
 
     def arguments(self, params: dict[str, Any]) -> list[Any]:
+        if self.fixed:
+            params = {**self.fixed, **params}
         return [
             params[name] if process is None else process(params[name])
             for name, process in zip(self.names, self.processors, strict=True)
         ]
+
+
+AnySelect = Select[*tuple[Any, ...]]
+
+
+def _compile(statement: UpdateBase | AnySelect, connection: AsyncConnection) -> _Compiled:
+    compiled: Any = statement.compile(dialect=connection.dialect)
+    names = tuple(compiled.positiontup or ())
+    processors = compiled._bind_processors  # what SQLAlchemy applies to each parameter
+    binds = compiled.binds  # each rendered name's parameter
+    fixed = {
+        name: binds[name].effective_value
+        for name in names
+        if name in binds and binds[name].value is not None
+    }
+    return _Compiled(compiled.string, names, tuple(processors.get(name) for name in names), fixed)
 
 
 class Direct:
@@ -56,12 +84,7 @@ class Direct:
         self._compiled: _Compiled | None = None
 
     def _compile(self, connection: AsyncConnection) -> _Compiled:
-        compiled: Any = self.statement.compile(dialect=connection.dialect)
-        names = tuple(compiled.positiontup or ())
-        processors = compiled._bind_processors  # what SQLAlchemy applies to each parameter
-        self._compiled = _Compiled(
-            compiled.string, names, tuple(processors.get(name) for name in names)
-        )
+        self._compiled = _compile(self.statement, connection)
         return self._compiled
 
     async def rowcount(self, session: AsyncSession, params: dict[str, Any]) -> int:
@@ -80,6 +103,71 @@ class Direct:
                 return _touched(status)
         result: Any = await connection.execute(self.statement, params)
         return int(result.rowcount)
+
+
+class DirectRow:
+    """One SELECT of plain columns, compiled once; :meth:`first` answers its first row,
+    :meth:`all` every row. No expanding (``IN``-list) parameters: they are rendered per call."""
+
+    def __init__(self, statement: AnySelect) -> None:
+        self.statement = statement
+        self._compiled: _Compiled | None = None
+        self._results: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    def _compile(self, connection: AsyncConnection) -> _Compiled:
+        dialect = connection.dialect
+        # each column's value as SQLAlchemy's result would give it (JSON decoded, datetimes
+        # made aware by UTCDateTime); types whose processor needs the driver's type code
+        # (numerics) do not belong in such a statement
+        self._results = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in self.statement.selected_columns
+        )
+        self._compiled = _compile(self.statement, connection)
+        return self._compiled
+
+    async def first(self, session: AsyncSession, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The statement's first row with ``params`` (by bind name), or None."""
+        rows = await self._rows(session, params, first=True)
+        return rows[0] if rows else None
+
+    async def all(self, session: AsyncSession, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of the statement with ``params`` (by bind name)."""
+        return await self._rows(session, params, first=False)
+
+    async def _rows(
+        self, session: AsyncSession, params: dict[str, Any], *, first: bool
+    ) -> list[tuple[Any, ...]]:
+        connection = await session.connection()
+        if connection.dialect.driver == "asyncpg":
+            fairy = await connection.get_raw_connection()
+            adapter, driver = fairy.dbapi_connection, fairy.driver_connection
+            if driver is not None and adapter is not None:
+                compiled = self._compiled or self._compile(connection)
+                arguments = compiled.arguments(params)
+                try:
+                    if adapter._transaction is None:  # as the adapter's cursor checks
+                        await adapter._start_transaction()  # the adapter's own BEGIN
+                    if first:
+                        record = await driver.fetchrow(compiled.sql, *arguments)
+                        records = [] if record is None else [record]
+                    else:
+                        records = await driver.fetch(compiled.sql, *arguments)
+                except Exception as error:
+                    await _raise_as_sqlalchemy(connection, fairy, compiled.sql, arguments, error)
+                processors = self._results
+                return [
+                    tuple(
+                        value if process is None else process(value)
+                        for value, process in zip(record, processors, strict=True)
+                    )
+                    for record in records
+                ]
+        result = await connection.execute(self.statement, params)
+        if first:
+            row = result.first()
+            return [] if row is None else [tuple(row)]
+        return [tuple(row) for row in result]
 
 
 def _touched(status: str) -> int:

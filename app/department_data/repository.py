@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.blind import BlindIndex, BlindIndexAlias, stale
+from app.core.direct import DirectRow
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 
 
@@ -34,7 +35,7 @@ async def latest_records(
     session: AsyncSession, digests: list[str]
 ) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
     """Records of these people in the newest snapshot of every dataset, and those snapshots."""
-    snapshots = list((await session.execute(_NEWEST_SNAPSHOTS)).scalars())
+    snapshots = [snapshot for (snapshot,) in await _NEWEST_SNAPSHOTS.all(session, {})]
     if not snapshots or not digests:
         return [], sorted(snapshots)
     found = await session.execute(_RECORDS, {"snapshots": snapshots, "digests": digests})
@@ -47,12 +48,14 @@ _NEWEST = (
     .group_by(DepartmentSnapshot.dataset)
     .subquery()
 )
-_NEWEST_SNAPSHOTS = select(DepartmentSnapshot.id).join(
-    _NEWEST,
-    (_NEWEST.c.dataset == DepartmentSnapshot.dataset)
-    & (_NEWEST.c.at == DepartmentSnapshot.imported_at),
+_NEWEST_SNAPSHOTS = DirectRow(
+    select(DepartmentSnapshot.id).join(
+        _NEWEST,
+        (_NEWEST.c.dataset == DepartmentSnapshot.dataset)
+        & (_NEWEST.c.at == DepartmentSnapshot.imported_at),
+    )
 )
-"""Built once: the comparison runs on every submission to the city."""
+"""Built and compiled once: the comparison runs on every submission to the city."""
 _RECORDS = select(
     DepartmentRecord.dataset, DepartmentRecord.id_masked, DepartmentRecord.attributes
 ).where(
