@@ -4,6 +4,10 @@ column lists come from the models."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
+from app.auth.tokens import SYSTEM_TIMER
 from app.cases import service
 from app.cases import snapshot as case_snapshot
 from app.cases.models import Case, CaseEvent
@@ -34,3 +38,8 @@ def test_the_write_path_writes_every_column_of_the_models() -> None:
     assert set(service.WRITTEN) | {"id", "hash", "txid"} == {
         c.name for c in CaseEvent.__table__.columns
     }
+    fields: dict[str, Any] = dict.fromkeys(case_snapshot.SNAPSHOT_FIELDS, "x")
+    fields["version"] = 1
+    snap = case_snapshot.Snapshot(**fields)
+    row = service.event_row(snap, "probe", {}, "x", SYSTEM_TIMER, datetime.now(UTC))
+    assert tuple(row) == service.WRITTEN  # every column the service writes, in order

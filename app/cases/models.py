@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -136,17 +137,44 @@ class CaseEvent(Base):
 
     def hashed_fields(self) -> dict[str, Any]:
         """The fields the chain covers, in their canonical shapes."""
-        from app.core.canonical import utc_iso
+        return chained_fields({column: getattr(self, column) for column in CHAINED_COLUMNS})
 
-        return {
-            "case_id": self.case_id,
-            "seq": self.seq,
-            "name": self.name,
-            "from_state": self.from_state,
-            "to_state": self.to_state,
-            "actor": {"sub": self.actor_sub, "role": self.actor_role, "area": self.actor_area},
-            "occurred_at": utc_iso(self.occurred_at),
-            "workflow_version": self.workflow_version,
-            "policy_version": self.policy_version,
-            "payload": self.payload,
-        }
+
+CHAINED_COLUMNS = (
+    "case_id",
+    "seq",
+    "name",
+    "from_state",
+    "to_state",
+    "actor_sub",
+    "actor_role",
+    "actor_area",
+    "occurred_at",
+    "workflow_version",
+    "policy_version",
+    "payload",
+)
+"""The event's columns its hash covers (with the previous event's hash)."""
+
+
+def chained_fields(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields the chain covers, in their canonical shapes, from an event's column values
+    (an ORM event's, or the row the write path is about to insert)."""
+    from app.core.canonical import utc_iso
+
+    return {
+        "case_id": event["case_id"],
+        "seq": event["seq"],
+        "name": event["name"],
+        "from_state": event["from_state"],
+        "to_state": event["to_state"],
+        "actor": {
+            "sub": event["actor_sub"],
+            "role": event["actor_role"],
+            "area": event["actor_area"],
+        },
+        "occurred_at": utc_iso(event["occurred_at"]),
+        "workflow_version": event["workflow_version"],
+        "policy_version": event["policy_version"],
+        "payload": event["payload"],
+    }

@@ -33,7 +33,7 @@ from app.cases.errors import (
     VersionMismatch,
     VersionRequired,
 )
-from app.cases.models import CaseEvent
+from app.cases.models import CaseEvent, chained_fields
 from app.cases.replay import observed_fields
 from app.cases.schemas import (
     ActionOut,
@@ -118,22 +118,8 @@ async def append_event(
     facts = snap.workflow.reducer(
         snap.facts, name, payload, now, from_state=snap.state, notice_days=params.notice_days
     )
-    event = CaseEvent(
-        case_id=snap.id,
-        seq=seq,
-        name=name,
-        from_state=snap.state,
-        to_state=to_state,
-        actor_sub=actor.sub,
-        actor_role=actor.role.value,
-        actor_area=actor.area,
-        occurred_at=now,
-        workflow_version=snap.workflow_version,
-        policy_version=snap.policy_version,
-        payload=payload,
-        prev_hash=snap.last_hash,
-    )
-    digest = event_hash(event.hashed_fields(), snap.last_hash)
+    event = event_row(snap, name, payload, to_state, actor, now)
+    digest = event_hash(chained_fields(event), snap.last_hash)
     classification = facts.get("classification") or {}
     moved = replace(
         snap,
@@ -160,13 +146,40 @@ async def append_event(
         snap.id,
         snap.version,
         {name: getattr(moved, name) for name in MOVING},
-        {column: getattr(event, column) for column in WRITTEN} | {"hash": digest},
+        event | {"hash": digest},
     )
     if not changed:
         raise VersionMismatch()
     await hooks.case_moved(session, moved)
     for field in Snapshot.__dataclass_fields__:
         setattr(snap, field, getattr(moved, field))
+
+
+def event_row(
+    snap: Snapshot,
+    name: str,
+    payload: dict[str, Any],
+    to_state: str,
+    actor: Principal,
+    now: datetime,
+) -> dict[str, Any]:
+    """The case's next event as its row is inserted (:data:`WRITTEN`, all but its hash): a
+    plain row, no ORM object, as nothing reads it back."""
+    return {
+        "case_id": snap.id,
+        "seq": snap.version + 1,
+        "name": name,
+        "from_state": snap.state,
+        "to_state": to_state,
+        "actor_sub": actor.sub,
+        "actor_role": actor.role.value,
+        "actor_area": actor.area,
+        "occurred_at": now,
+        "workflow_version": snap.workflow_version,
+        "policy_version": snap.policy_version,
+        "payload": payload,
+        "prev_hash": snap.last_hash,
+    }
 
 
 FIXED_AT_OPENING = frozenset(
