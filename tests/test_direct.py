@@ -190,3 +190,32 @@ async def test_a_select_answers_every_row_and_keeps_its_own_parameters(api: Api)
         none = DirectRow(select(Case.id).where(Case.id == bindparam("id")))
         assert await none.first(session, {"id": "absent"}) is None
         assert await none.all(session, {"id": "absent"}) == []
+
+
+async def test_a_read_begins_no_transaction_and_a_later_write_still_does(api: Api) -> None:
+    """A plain read is a statement of its own on PostgreSQL (no BEGIN, no COMMIT); inside a
+    transaction it runs in it; what the session writes afterwards is in a transaction, which
+    a rollback undoes and a commit keeps."""
+    case = await api.open_case()
+    postgres = not is_sqlite(api.settings.database_url)
+
+    async def in_transaction(session: Any) -> bool:
+        fairy = await (await session.connection()).get_raw_connection()
+        return bool(fairy.driver_connection.is_in_transaction())
+
+    for commit in (False, True):
+        async with api.app.state.sessionmaker() as session:
+            found = await repo.case_in_area(session, case["id"], "")
+            assert found is not None
+            if postgres:
+                assert not await in_transaction(session)
+            await session.execute(
+                update(Case).where(Case.id == case["id"]).values(monitoring_type=f"r{commit}")
+            )
+            if postgres:
+                assert await in_transaction(session)
+            assert await repo.case_in_area(session, case["id"], "") is not None  # within it
+            await (session.commit() if commit else session.rollback())
+        async with api.app.state.sessionmaker() as session:
+            kept = (await session.get(Case, case["id"])).monitoring_type
+            assert (kept == "rTrue") if commit else (kept != "rFalse")

@@ -88,7 +88,7 @@ _CASE_AND_HOUSEHOLD = (
 """Built and compiled once (statement building and its cache key were a measurable share
 of every request's CPU). The area as a LIKE prefix ('%' for the city)."""
 _READ = DirectRow(_CASE_AND_HOUSEHOLD)
-_LOCK = DirectRow(_CASE_AND_HOUSEHOLD.with_for_update(of=CASE))
+_LOCK = DirectRow(_CASE_AND_HOUSEHOLD.with_for_update(of=CASE), begins=True)
 
 
 async def last_event_at(session: AsyncSession, case_id: str, name: str) -> datetime | None:

@@ -20,10 +20,10 @@ It is only used where it is safe:
   answers its first row as plain values, each through its column's result processor as
   SQLAlchemy would apply it (:class:`DirectRow`), never ORM objects.
 
-:class:`DirectRow` is what locks the case, the first statement of a write: when the
-connection has no transaction yet, it begins one through SQLAlchemy's own asyncpg adapter
+:class:`DirectRow` is what reads and locks the case, the first statement of every request
+on one: a lock with no transaction yet begins one through SQLAlchemy's own asyncpg adapter
 (the ``BEGIN`` the adapter would send before its first statement), so the session commits
-or rolls back that transaction as its own.
+or rolls back that transaction as its own; a read begins none.
 
 An error of the driver is raised as SQLAlchemy would raise it (``IntegrityError``,
 ``DBAPIError`` with ``connection_invalidated`` when the connection died), so the handlers
@@ -107,10 +107,19 @@ class Direct:
 
 class DirectRow:
     """One SELECT of plain columns, compiled once; :meth:`first` answers its first row,
-    :meth:`all` every row. No expanding (``IN``-list) parameters: they are rendered per call."""
+    :meth:`all` every row. No expanding (``IN``-list) parameters: they are rendered per call.
 
-    def __init__(self, statement: AnySelect) -> None:
+    ``begins``: the statement needs the session's transaction (a ``FOR UPDATE`` lock) and
+    begins it when the session has none yet. A plain read does not: inside a transaction it
+    runs in it, outside one it runs as a statement of its own, sparing a read-only request
+    its ``BEGIN`` and ``COMMIT`` round trips. Under PostgreSQL's READ COMMITTED (the
+    service's level) every statement of a transaction takes its own snapshot anyway, so a
+    request's reads see nothing different; whatever the request writes afterwards begins
+    the transaction as before."""
+
+    def __init__(self, statement: AnySelect, *, begins: bool = False) -> None:
         self.statement = statement
+        self.begins = begins
         self._compiled: _Compiled | None = None
         self._results: tuple[Callable[[Any], Any] | None, ...] = ()
 
@@ -146,7 +155,7 @@ class DirectRow:
                 compiled = self._compiled or self._compile(connection)
                 arguments = compiled.arguments(params)
                 try:
-                    if adapter._transaction is None:  # as the adapter's cursor checks
+                    if self.begins and adapter._transaction is None:  # as its cursor checks
                         await adapter._start_transaction()  # the adapter's own BEGIN
                     if first:
                         record = await driver.fetchrow(compiled.sql, *arguments)
