@@ -14,7 +14,8 @@ time, against a fresh PostgreSQL database (``BENCH_DATABASE_URL``): cases are pr
 the API to the city's confirmation as ``bench.transitions`` prepares them, 60 writes warm the
 caches, then the counters are zeroed and ``--writes`` writes of the same cycle (the city
 returns the case, the township answers the return, the township resubmits and the data
-comparison runs) are counted and dumped, then as many reads of a case. What is counted: the
+comparison runs) are counted and dumped, then as many reads of a case, then as many openings
+(``POST /cases``, a self-declaration with a new household each time). What is counted: the
 whole request in the app, its middlewares, FastAPI, SQLAlchemy, asyncpg and the event loop;
 not uvicorn's HTTP parsing and not PostgreSQL. Counters are zeroed and dumped from inside the
 process through callgrind's client requests (a small C helper built with gcc against
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
+import json
 import os
 import platform
 import shutil
@@ -33,10 +35,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from app.households.idnumber import make as make_id_number
 from bench import transitions as T
 
 HELPER = """#include <valgrind/callgrind.h>
@@ -113,9 +116,28 @@ async def write(app: Any, case: T.Case) -> None:
     case.version, case.state = int(tag.strip('"')), target
 
 
-async def counted(url: str, writes: int, helper: str | None) -> tuple[float, float]:
+def opening(serial: int) -> bytes:
+    """A self-declaration of a new household (its head born on a day of its own per thousand
+    openings), as bench/reads.lua sends it."""
+    born = date(1950, 1, 1) + timedelta(days=serial // 1000)
+    head = make_id_number(f"220281{born:%Y%m%d}{serial % 1000:03d}")
+    return json.dumps(
+        {
+            "channel": "self_declared",
+            "application_sha256": "c" * 64,
+            "household": {
+                "head_name": "王德福",
+                "head_id_number": head,
+                "village_code": T.VILLAGE,
+                "size": 3,
+            },
+        }
+    ).encode()
+
+
+async def counted(url: str, writes: int, helper: str | None) -> tuple[float, float, float]:
     """The child: prepare, warm up, count ``writes`` writes, then as many reads of a case
-    (``GET /cases/{id}``, the city's); CPU seconds a write and a read."""
+    (``GET /cases/{id}``, the city's), then as many openings; CPU seconds of each."""
     import httpx
 
     from app.core.config import Settings
@@ -148,7 +170,17 @@ async def counted(url: str, writes: int, helper: str | None) -> tuple[float, flo
         read = (time.process_time() - started) / writes
         if counters:
             counters.fangfanpin_dump()
-    return cpu, read
+        for i in range(WARM_UP):
+            await call(app, "/api/v1/cases", T.CADRE, opening(i))
+        if counters:
+            counters.fangfanpin_zero()
+        started = time.process_time()
+        for i in range(writes):
+            await call(app, "/api/v1/cases", T.CADRE, opening(WARM_UP + i))
+        opened = (time.process_time() - started) / writes
+        if counters:
+            counters.fangfanpin_dump()
+    return cpu, read, opened
 
 
 def build_helper(directory: Path) -> Path:
@@ -169,9 +201,9 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def measure(url: str, writes: int) -> tuple[float, float]:
-    """Instructions a write and a read: the child runs under callgrind; each of its two
-    dumps' summary, per request."""
+def measure(url: str, writes: int) -> tuple[float, float, float]:
+    """Instructions a write, a read and an opening: the child runs under callgrind; each of
+    its three dumps' summary, per request."""
     for tool in ("valgrind", "gcc"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (apt-get install valgrind gcc)")
@@ -195,10 +227,10 @@ def measure(url: str, writes: int) -> tuple[float, float]:
         ]
         done = subprocess.run(command, capture_output=True, text=True, cwd=T.HERE.parent)
         dumps = sorted(directory.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
-        if done.returncode != 0 or len(dumps) != 2:
+        if done.returncode != 0 or len(dumps) != 3:
             raise SystemExit(f"the counted run failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
-        write, read = (_summary(dump) / writes for dump in dumps)
-        return write, read
+        write, read, opened = (_summary(dump) / writes for dump in dumps)
+        return write, read, opened
 
 
 def _summary(dump: Path) -> int:
@@ -220,24 +252,29 @@ def main() -> None:
     parser.add_argument("--helper", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        cpu, read = asyncio.run(counted(args.database_url, args.writes, args.helper))
-        print(f"{args.writes} writes, {cpu * 1e3:.2f} ms of CPU a write, {read * 1e3:.2f} a read")
+        cpu, read, opened = asyncio.run(counted(args.database_url, args.writes, args.helper))
+        print(
+            f"{args.writes} writes, {cpu * 1e3:.2f} ms of CPU a write, {read * 1e3:.2f} a read, "
+            f"{opened * 1e3:.2f} an opening"
+        )
         return
     T.demo_database(args.database_url)
     if args.smoke:
-        cpu, read = asyncio.run(counted(args.database_url, args.writes, None))
+        cpu, read, opened = asyncio.run(counted(args.database_url, args.writes, None))
         print(f"smoke: {args.writes} writes in-process, {cpu * 1e3:.2f} ms of CPU a write")
         print(f"smoke: {args.writes} reads in-process, {read * 1e3:.2f} ms of CPU a read")
+        print(f"smoke: {args.writes} openings in-process, {opened * 1e3:.2f} ms of CPU each")
         return
-    per_write, per_read = measure(args.database_url, args.writes)
+    per_write, per_read, per_opening = measure(args.database_url, args.writes)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = (
         f"### Instructions a write, in-process under callgrind — {when}\n\n"
         f"Machine: {T.machine()}. Python {platform.python_version()}; code at `{commit()}`. "
         f"{args.writes} writes counted after {WARM_UP} to warm up, {CASES} cases, one write at "
         "a time (return / answer / resubmit with the data comparison), then as many reads "
-        "(`GET /cases/{id}`).\n\n"
-        f"**{per_write / 1e6:.3f} M instructions a write; {per_read / 1e6:.3f} M a read.**\n"
+        "(`GET /cases/{id}`), then as many openings (`POST /cases`, a new household each).\n\n"
+        f"**{per_write / 1e6:.3f} M instructions a write; {per_read / 1e6:.3f} M a read; "
+        f"{per_opening / 1e6:.3f} M an opening.**\n"
     )
     T.publish(text, record=args.record)
 
