@@ -6,23 +6,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.areas.models import Area
+from app.core.direct import DirectRow
 from app.households.models import Household, Member
 
 
 async def household_of_person(session: AsyncSession, digests: list[str]) -> Household | None:
     """The household a person is a registered member of (the head is one too), by the
     person's digests under every listed key (app.core.blind)."""
-    query = (
-        select(Household)
-        .join(Member, Member.household_id == Household.id)
-        .where(Member.id_digest.in_(digests))
-        .limit(1)
-    )
-    return (await session.execute(query)).scalar_one_or_none()
+    found = await session.execute(_HOUSEHOLD_OF_PERSON, {"digests": digests})
+    return found.scalar_one_or_none()
+
+
+_HOUSEHOLD_OF_PERSON = (
+    select(Household)
+    .join(Member, Member.household_id == Household.id)
+    .where(Member.id_digest.in_(bindparam("digests", expanding=True)))
+    .limit(1)
+)
+"""Built once: every opening asks it."""
 
 
 async def members_of(session: AsyncSession, household_id: str) -> Sequence[Member]:
@@ -52,15 +57,25 @@ async def labour_counts(session: AsyncSession, household_id: str) -> tuple[int, 
 
 
 async def village_exists(session: AsyncSession, code: str) -> bool:
-    query = select(Area.code).where(Area.code == code, Area.level == "village")
-    return (await session.execute(query)).first() is not None
+    return await _VILLAGE.first(session, {"code": code}) is not None
+
+
+_VILLAGE = DirectRow(
+    select(Area.code).where(Area.code == bindparam("code"), Area.level == "village")
+)
+"""Compiled once: every opening asks it."""
 
 
 async def insert_household(session: AsyncSession, values: dict[str, Any]) -> None:
     await (await session.connection()).execute(_INSERT_HOUSEHOLD, values)
 
 
+async def insert_member(session: AsyncSession, values: dict[str, Any]) -> None:
+    await (await session.connection()).execute(_INSERT_MEMBER, values)
+
+
 _INSERT_HOUSEHOLD = insert(cast(Table, Household.__table__))
+_INSERT_MEMBER = insert(cast(Table, Member.__table__))
 """Built once, on the session's connection (as the case's appends are)."""
 
 

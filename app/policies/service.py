@@ -9,7 +9,7 @@ from fractions import Fraction
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import permit
@@ -42,18 +42,22 @@ async def ensure_loaded(session: AsyncSession, versions: Iterable[str]) -> None:
 
 async def in_effect(session: AsyncSession, instant: datetime) -> PolicyParameters:
     """The version in effect on ``instant``'s Asia/Shanghai date."""
-    query = (
-        select(PolicyVersion)
-        .where(PolicyVersion.effective_from <= local_date(instant))
-        .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.created_at.desc())
-        .limit(1)
-    )
-    row = (await session.execute(query)).scalar_one_or_none()
+    found = await session.execute(_IN_EFFECT, {"day": local_date(instant)})
+    row = found.scalar_one_or_none()
     if row is None:
         raise NoPolicyInEffect()
     parameters = _parameters(row)
     register(parameters)
     return parameters
+
+
+_IN_EFFECT = (
+    select(PolicyVersion)
+    .where(PolicyVersion.effective_from <= bindparam("day"))
+    .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.created_at.desc())
+    .limit(1)
+)
+"""Built once: every opening asks it."""
 
 
 async def all_versions(session: AsyncSession) -> list[PolicyVersion]:

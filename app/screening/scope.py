@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.screening.models import ScreeningRound, ScreeningTask
+
+_RUNNING = select(ScreeningRound.id, ScreeningRound.area_codes).where(
+    or_(ScreeningRound.ends_on.is_(None), ScreeningRound.ends_on >= bindparam("today"))
+)
+"""The rounds still running on a day: built once, as every new household asks it."""
 
 
 async def join_running_rounds(
@@ -20,12 +25,9 @@ async def join_running_rounds(
 ) -> list[str]:
     """Make a new household a task of every round over its village still running on
     ``today``; answers those rounds' ids."""
-    running = select(ScreeningRound.id, ScreeningRound.area_codes).where(
-        or_(ScreeningRound.ends_on.is_(None), ScreeningRound.ends_on >= today)
-    )
     rounds = [
         round_id
-        for round_id, codes in (await session.execute(running)).all()
+        for round_id, codes in (await session.execute(_RUNNING, {"today": today})).all()
         if any(village_code.startswith(code) for code in codes)
     ]
     if rounds:
