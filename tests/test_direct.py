@@ -3,18 +3,20 @@ transaction or not at all, with SQLAlchemy's errors, and through the session els
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import Table, bindparam, event, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.cases import repository as repo
 from app.cases.models import Case, CaseEvent
 from app.cases.snapshot import CARD_FIELDS, Snapshot
 from app.core.db import is_sqlite
-from app.core.direct import Direct, DirectRow
+from app.core.direct import Direct, DirectInsert, DirectRow
 from app.households.models import Household
+from app.timers.models import Timer
 from tests.helpers import Api
 
 TOUCH = Direct(
@@ -219,3 +221,26 @@ async def test_a_read_begins_no_transaction_and_a_later_write_still_does(api: Ap
         async with api.app.state.sessionmaker() as session:
             kept = (await session.get(Case, case["id"])).monitoring_type
             assert (kept == "rTrue") if commit else (kept != "rFalse")
+
+
+async def test_an_insert_writes_the_columns_given_in_the_transaction(api: Api) -> None:
+    """:class:`DirectInsert`: one statement per column list, in the request's transaction
+    (a rollback leaves nothing), through the driver on PostgreSQL."""
+    case = await api.open_case()
+    timers = DirectInsert(cast(Table, Timer.__table__))
+    due = api.clock.now() + timedelta(days=3)
+    row = {"case_id": case["id"], "kind": "probe", "due_at": due, "created_at": api.clock.now()}
+    seen = _seen_by_sqlalchemy(api)
+    for commit in (False, True):
+        async with api.app.state.sessionmaker() as session:
+            assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
+            await timers.run(session, row)
+            await (session.commit() if commit else session.rollback())
+        async with api.app.state.sessionmaker() as session:
+            found = (
+                await session.execute(
+                    select(Timer.due_at).where(Timer.case_id == case["id"], Timer.kind == "probe")
+                )
+            ).all()
+        assert found == ([(due,)] if commit else [])
+    assert ("INSERT" in seen) == is_sqlite(api.settings.database_url), seen

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case, CaseEvent
 from app.cases.snapshot import CARD_FIELDS, SNAPSHOT_FIELDS, HouseholdCard, Snapshot
-from app.core.direct import Direct, DirectRow
+from app.core.direct import Direct, DirectInsert, DirectRow
 from app.core.errors import Unprocessable
 from app.households.models import Household, Member
 from workflows.case import IDENTIFICATION_STATES, WORKFLOWS
@@ -138,11 +138,11 @@ async def case_ids_of(session: AsyncSession, household_id: str) -> list[str]:
 
 
 async def insert_case(session: AsyncSession, values: dict[str, Any]) -> None:
-    await (await session.connection()).execute(_INSERT_CASE, values)
+    await _INSERT_CASE.run(session, values)
 
 
-_INSERT_CASE = insert(CASE)
-"""Openings' INSERTs, built once, on the session's connection (as the appends' are)."""
+_INSERT_CASE = DirectInsert(CASE)
+"""Openings' INSERTs, compiled once, in the request's transaction (as the appends' are)."""
 
 
 async def move_with_event(

@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
@@ -103,6 +104,24 @@ class Direct:
                 return _touched(status)
         result: Any = await connection.execute(self.statement, params)
         return int(result.rowcount)
+
+
+class DirectInsert:
+    """An INSERT of one row into ``table``, of the columns a call gives (compiled once per
+    column list): :meth:`run` writes it as :class:`Direct` does, in the transaction."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self._by_columns: dict[tuple[str, ...], Direct] = {}
+
+    async def run(self, session: AsyncSession, values: dict[str, Any]) -> None:
+        columns = tuple(values)
+        statement = self._by_columns.get(columns)
+        if statement is None:
+            statement = self._by_columns[columns] = Direct(
+                insert(self.table).values({name: bindparam(name) for name in columns})
+            )
+        await statement.rowcount(session, values)
 
 
 class DirectRow:

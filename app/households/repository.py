@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.areas.models import Area
-from app.core.direct import DirectRow
+from app.core.direct import DirectInsert, DirectRow
 from app.households.models import Household, Member
 
 
@@ -67,16 +67,16 @@ _VILLAGE = DirectRow(
 
 
 async def insert_household(session: AsyncSession, values: dict[str, Any]) -> None:
-    await (await session.connection()).execute(_INSERT_HOUSEHOLD, values)
+    await _INSERT_HOUSEHOLD.run(session, values)
 
 
 async def insert_member(session: AsyncSession, values: dict[str, Any]) -> None:
-    await (await session.connection()).execute(_INSERT_MEMBER, values)
+    await _INSERT_MEMBER.run(session, values)
 
 
-_INSERT_HOUSEHOLD = insert(cast(Table, Household.__table__))
-_INSERT_MEMBER = insert(cast(Table, Member.__table__))
-"""Built once, on the session's connection (as the case's appends are)."""
+_INSERT_HOUSEHOLD = DirectInsert(cast(Table, Household.__table__))
+_INSERT_MEMBER = DirectInsert(cast(Table, Member.__table__))
+"""Compiled once, in the request's transaction (as the case's appends are)."""
 
 
 async def households_per_area(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.direct import DirectInsert
 from app.timers.models import Timer
 
 NOTICE_END = "notice_end"
@@ -30,10 +31,10 @@ async def schedule(
         "due_at": due_at,
         "created_at": now,
     }
-    await (await session.connection()).execute(_INSERT_TIMER, values)
+    await _INSERT_TIMER.run(session, values)
 
 
-_INSERT_TIMER = insert(cast(Table, Timer.__table__))
+_INSERT_TIMER = DirectInsert(cast(Table, Timer.__table__))
 
 
 async def claim_due(session: AsyncSession, now: datetime) -> Timer | None:
