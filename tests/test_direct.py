@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from app.cases import repository as repo
 from app.cases.models import Case, CaseEvent
 from app.cases.snapshot import CARD_FIELDS, Snapshot
+from app.core import direct
 from app.core.db import is_sqlite
 from app.core.direct import Direct, DirectInsert, DirectRow
 from app.households.models import Household
@@ -244,3 +245,19 @@ async def test_an_insert_writes_the_columns_given_in_the_transaction(api: Api) -
             ).all()
         assert found == ([(due,)] if commit else [])
     assert ("INSERT" in seen) == is_sqlite(api.settings.database_url), seen
+
+
+async def test_a_session_s_next_transaction_gets_its_own_connection(api: Api) -> None:
+    """What the direct statements keep of a session's connection lasts one transaction: after
+    a commit or a rollback, the same session's next lock begins a transaction anew."""
+    case = await api.open_case()
+    async with api.app.state.sessionmaker() as session:
+        for end in (session.commit, session.rollback, session.commit):
+            assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
+            first = session.info[direct.HELD]
+            assert await repo.case_in_area(session, case["id"], "") is not None
+            assert session.info[direct.HELD] is first  # kept within the transaction
+            if not is_sqlite(api.settings.database_url):
+                assert first[2].driver_connection.is_in_transaction()
+            await end()
+            assert first[0]() is None or not first[0]().is_active

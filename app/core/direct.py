@@ -33,6 +33,7 @@ connection that died is invalidated, as the session would have done.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -90,9 +91,8 @@ class Direct:
 
     async def rowcount(self, session: AsyncSession, params: dict[str, Any]) -> int:
         """Run the statement with ``params`` (by bind name); how many rows it touched."""
-        connection = await session.connection()
-        if connection.dialect.driver == "asyncpg":
-            fairy = await connection.get_raw_connection()
+        connection, fairy = await _connection(session)
+        if fairy is not None:
             driver = fairy.driver_connection
             if driver is not None and driver.is_in_transaction():
                 compiled = self._compiled or self._compile(connection)
@@ -166,9 +166,8 @@ class DirectRow:
     async def _rows(
         self, session: AsyncSession, params: dict[str, Any], *, first: bool
     ) -> list[tuple[Any, ...]]:
-        connection = await session.connection()
-        if connection.dialect.driver == "asyncpg":
-            fairy = await connection.get_raw_connection()
+        connection, fairy = await _connection(session)
+        if fairy is not None:
             adapter, driver = fairy.dbapi_connection, fairy.driver_connection
             if driver is not None and adapter is not None:
                 compiled = self._compiled or self._compile(connection)
@@ -196,6 +195,37 @@ class DirectRow:
             row = result.first()
             return [] if row is None else [tuple(row)]
         return [tuple(row) for row in result]
+
+
+HELD = "direct_connection"
+"""Where a session keeps the connection its direct statements use (``session.info``), with
+the transaction it belongs to."""
+
+
+async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any | None]:
+    """The session's connection, and its pool's proxy of the asyncpg connection (None on any
+    other driver). Asking the session for them costs two hops into SQLAlchemy's synchronous
+    core, so they are kept for as long as the session's transaction is the same one and
+    active: a commit, a rollback or an invalidated connection ends that."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(HELD)
+    if (
+        held is not None
+        and transaction is not None
+        and held[0]() is transaction
+        and transaction.is_active
+        and not held[1].invalidated
+    ):
+        return held[1], held[2]
+    connection = await session.connection()
+    fairy = (
+        await connection.get_raw_connection() if connection.dialect.driver == "asyncpg" else None
+    )
+    # the transaction weakly: it refers to the session, which holds this, and a cycle would
+    # leave every session of the service to the cyclic garbage collector
+    began = weakref.ref(session.sync_session.get_transaction())
+    session.info[HELD] = (began, connection, fairy)
+    return connection, fairy
 
 
 def _touched(status: str) -> int:
