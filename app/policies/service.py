@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import permit
 from app.auth.tokens import Principal
+from app.core.direct import DirectRow
 from app.policies.errors import EffectiveDateInPast, NoPolicyInEffect, PolicyVersionExists
 from app.policies.models import PolicyVersion
 from workflows.calendar import local_date
 from workflows.money import Budget
 from workflows.permissions import Permission
-from workflows.policy import POLICIES, PolicyParameters, register
+from workflows.policy import POLICIES, PolicyParameters, policy, register
 from workflows.vocabulary import Role
 
 POLICY_ROLES = (Role.city_bureau, Role.admin)
@@ -41,23 +42,23 @@ async def ensure_loaded(session: AsyncSession, versions: Iterable[str]) -> None:
 
 
 async def in_effect(session: AsyncSession, instant: datetime) -> PolicyParameters:
-    """The version in effect on ``instant``'s Asia/Shanghai date."""
-    found = await session.execute(_IN_EFFECT, {"day": local_date(instant)})
-    row = found.scalar_one_or_none()
+    """The version in effect on ``instant``'s Asia/Shanghai date: which one is asked of the
+    database every time; its parameters are read once per process (:func:`ensure_loaded`),
+    as versions never change once written."""
+    row = await _IN_EFFECT.first(session, {"day": local_date(instant)})
     if row is None:
         raise NoPolicyInEffect()
-    parameters = _parameters(row)
-    register(parameters)
-    return parameters
+    await ensure_loaded(session, [row[0]])
+    return policy(row[0])
 
 
-_IN_EFFECT = (
-    select(PolicyVersion)
+_IN_EFFECT = DirectRow(
+    select(PolicyVersion.version)
     .where(PolicyVersion.effective_from <= bindparam("day"))
     .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.created_at.desc())
     .limit(1)
 )
-"""Built once: every opening asks it."""
+"""Compiled once: every opening asks it."""
 
 
 async def all_versions(session: AsyncSession) -> list[PolicyVersion]:

@@ -12,12 +12,15 @@ from datetime import date
 from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.direct import DirectRow
 from app.screening.models import ScreeningRound, ScreeningTask
 
-_RUNNING = select(ScreeningRound.id, ScreeningRound.area_codes).where(
-    or_(ScreeningRound.ends_on.is_(None), ScreeningRound.ends_on >= bindparam("today"))
+_RUNNING = DirectRow(
+    select(ScreeningRound.id, ScreeningRound.area_codes).where(
+        or_(ScreeningRound.ends_on.is_(None), ScreeningRound.ends_on >= bindparam("today"))
+    )
 )
-"""The rounds still running on a day: built once, as every new household asks it."""
+"""The rounds still running on a day: compiled once, as every new household asks it."""
 
 
 async def join_running_rounds(
@@ -27,7 +30,7 @@ async def join_running_rounds(
     ``today``; answers those rounds' ids."""
     rounds = [
         round_id
-        for round_id, codes in (await session.execute(_RUNNING, {"today": today})).all()
+        for round_id, codes in await _RUNNING.all(session, {"today": today})
         if any(village_code.startswith(code) for code in codes)
     ]
     if rounds:
