@@ -12,10 +12,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.cases import repository as repo
 from app.cases.models import Case, CaseEvent
-from app.cases.snapshot import CARD_FIELDS, Snapshot
+from app.cases.snapshot import Snapshot
 from app.core import direct
 from app.core.db import is_sqlite
 from app.core.direct import Direct, DirectInsert, DirectRow
+from app.households.card import CARD_FIELDS
 from app.households.models import Household
 from app.timers.models import Timer
 from tests.helpers import Api

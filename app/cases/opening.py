@@ -26,8 +26,8 @@ from app.core.config import Settings
 from app.core.errors import Forbidden
 from app.households import registry
 from app.households import repository as households
+from app.households.card import HouseholdFacts
 from app.households.errors import UnknownVillage, VillageOutsideArea
-from app.households.models import Household
 from app.policies import service as policies
 from app.timers import repository as timers
 from workflows.calendar import after_full_days
@@ -44,7 +44,7 @@ async def open_case(
     body: OpenCaseIn,
     now: datetime,
     settings: Settings,
-) -> tuple[Snapshot, Household, bool]:
+) -> tuple[Snapshot, HouseholdFacts, bool]:
     """Open a case, or attach the report to the household's open case."""
     flow = CURRENT_WORKFLOW
     open_step = flow.step(OPEN_ACTIONS[body.channel], "new")
@@ -82,7 +82,7 @@ async def _open_or_attach(
     open_step: Step,
     now: datetime,
     settings: Settings,
-) -> tuple[Snapshot, Household, bool]:
+) -> tuple[Snapshot, HouseholdFacts, bool]:
     """Open the case (or attach the report) inside the caller's transaction, so that what
     led to the report (a screening visit, a distributed warning) commits with it."""
     village = body.household.village_code
@@ -98,7 +98,7 @@ async def _open_or_attach(
         raise UnknownVillage(village)
     index = blind.blind_of(settings)
     # the declarant may be any registered member (a spouse, a grown child): their household
-    household = await households.household_of_person(
+    household: HouseholdFacts | None = await households.household_of_person(
         session, index.candidates(body.household.head_id_number)
     )
     if household is not None and household.village_code != village:
@@ -134,7 +134,7 @@ async def _open_or_attach(
 async def report_on_household(
     session: AsyncSession,
     principal: Principal,
-    household: Household,
+    household: HouseholdFacts,
     report: dict[str, Any],
     flow: Workflow,
     open_step: Step,

@@ -24,9 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case, CaseEvent
-from app.cases.snapshot import CARD_FIELDS, SNAPSHOT_FIELDS, HouseholdCard, Snapshot
+from app.cases.snapshot import SNAPSHOT_FIELDS, Snapshot
 from app.core.direct import Direct, DirectInsert, DirectRow
 from app.core.errors import Unprocessable
+from app.households.card import CARD_FIELDS, HouseholdCard
 from app.households.models import Household, Member
 from workflows.case import IDENTIFICATION_STATES, WORKFLOWS
 from workflows.vocabulary import RiskType

@@ -46,6 +46,7 @@ from app.core.errors import (
 from app.core.observability import TRANSITIONS
 from app.core.routing import api_router
 from app.households import idnumber
+from app.households.card import HouseholdCard
 from app.policies import service as policies
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.case import OPEN_ACTIONS, WORKFLOWS
@@ -431,7 +432,7 @@ class Gated:
     """A fact's caller who passed the gate, and the case the gate locked for the request."""
 
     principal: Principal
-    locked: tuple[case_snapshot.Snapshot, case_snapshot.HouseholdCard]
+    locked: tuple[case_snapshot.Snapshot, HouseholdCard]
 
 
 def fact_gate(kind: str) -> Any:

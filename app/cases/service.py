@@ -40,8 +40,6 @@ from app.cases.schemas import (
     UnmetOut,
 )
 from app.cases.snapshot import (
-    HouseholdCard,
-    HouseholdFacts,
     Snapshot,
     elimination_due,
     next_deadline,
@@ -60,6 +58,7 @@ from app.core.errors import (
 from app.core.language import LANGUAGE
 from app.department_data import repository as department_data
 from app.households import repository as households
+from app.households.card import HouseholdCard, HouseholdFacts
 from app.households.models import Household
 from app.national_sheet import corrections, labels
 from app.policies import service as policies

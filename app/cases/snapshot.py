@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from app.cases.models import Case
 from workflows.calendar import after_months
@@ -61,43 +61,6 @@ class Snapshot:
 
 SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
 """The case's columns a snapshot holds, in order (the write path's lock selects these)."""
-
-
-class HouseholdFacts(Protocol):
-    """What a case's steps and answers read of its household: an ORM ``Household`` is one,
-    and so is the :class:`HouseholdCard` the write path's lock reads."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def village_code(self) -> str: ...
-    @property
-    def head_name(self) -> str: ...
-    @property
-    def head_id_number_masked(self) -> str: ...
-    @property
-    def head_id_digest(self) -> str: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def village_group(self) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class HouseholdCard:
-    """The household as a write reads it with its case, in the same row: only what the
-    steps and the answer use (:class:`HouseholdFacts`), no ORM object."""
-
-    id: str
-    village_code: str
-    head_name: str
-    head_id_number_masked: str
-    head_id_digest: str
-    size: int
-    village_group: str | None
-
-
-CARD_FIELDS = tuple(f.name for f in fields(HouseholdCard))
 
 
 NOTICE_STATES = {notice.runs_in: notice.procedure for notice in NOTICES}

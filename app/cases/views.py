@@ -17,8 +17,9 @@ from app.cases.schemas import (
     Deadlines,
     SuggestedClassification,
 )
-from app.cases.snapshot import HouseholdCard, HouseholdFacts, Snapshot
+from app.cases.snapshot import Snapshot
 from app.households import idnumber
+from app.households.card import HouseholdCard, HouseholdFacts
 from app.households.schemas import HouseholdSummary
 from app.policies import service as policies
 from workflows.case import (

@@ -39,6 +39,7 @@ from app.department_warnings.errors import (
 )
 from app.department_warnings.models import DepartmentWarning, WarningBatch, WarningDisposition
 from app.households import idnumber, registry
+from app.households.card import HouseholdFacts
 from app.households.models import Household, Member
 from app.households.repository import household_of_person
 from app.households.schemas import HouseholdIn
@@ -534,7 +535,7 @@ async def _household(
     number: str,
     now: datetime,
     settings: Settings,
-) -> Household:
+) -> HouseholdFacts:
     """The person's registered household; else one registered from the warning, the person as
     its head (the village corrects it when it verifies)."""
     index = blind.blind_of(settings)
