@@ -126,7 +126,8 @@ class DirectInsert:
 
 class DirectRow:
     """One SELECT of plain columns, compiled once; :meth:`first` answers its first row,
-    :meth:`all` every row. No expanding (``IN``-list) parameters: they are rendered per call.
+    :meth:`all` every row. No expanding (``IN``-list) parameters, which are rendered per
+    call: a list is one array parameter (``= ANY``), with ``elsewhere`` for other databases.
 
     ``begins``: the statement needs the session's transaction (a ``FOR UPDATE`` lock) and
     begins it when the session has none yet. A plain read does not: inside a transaction it
@@ -136,9 +137,14 @@ class DirectRow:
     request's reads see nothing different; whatever the request writes afterwards begins
     the transaction as before."""
 
-    def __init__(self, statement: AnySelect, *, begins: bool = False) -> None:
+    def __init__(
+        self, statement: AnySelect, *, begins: bool = False, elsewhere: AnySelect | None = None
+    ) -> None:
         self.statement = statement
         self.begins = begins
+        self.elsewhere = statement if elsewhere is None else elsewhere
+        """What runs through the session on any other driver: the same query where the
+        statement is PostgreSQL's own (``= ANY(:list)`` for an ``IN`` list)."""
         self._compiled: _Compiled | None = None
         self._results: tuple[Callable[[Any], Any] | None, ...] = ()
 
@@ -190,7 +196,7 @@ class DirectRow:
                     )
                     for record in records
                 ]
-        result = await connection.execute(self.statement, params)
+        result = await connection.execute(self.elsewhere, params)
         if first:
             row = result.first()
             return [] if row is None else [tuple(row)]

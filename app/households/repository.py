@@ -6,28 +6,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import String, Table, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.areas.models import Area
 from app.core.direct import DirectInsert, DirectRow
+from app.households.card import CARD_FIELDS, HouseholdCard
 from app.households.models import Household, Member
 
 
-async def household_of_person(session: AsyncSession, digests: list[str]) -> Household | None:
+async def household_of_person(session: AsyncSession, digests: list[str]) -> HouseholdCard | None:
     """The household a person is a registered member of (the head is one too), by the
     person's digests under every listed key (app.core.blind)."""
-    found = await session.execute(_HOUSEHOLD_OF_PERSON, {"digests": digests})
-    return found.scalar_one_or_none()
+    row = await _HOUSEHOLD_OF_PERSON.first(session, {"digests": digests})
+    return None if row is None else HouseholdCard(*row)
 
 
-_HOUSEHOLD_OF_PERSON = (
-    select(Household)
-    .join(Member, Member.household_id == Household.id)
-    .where(Member.id_digest.in_(bindparam("digests", expanding=True)))
-    .limit(1)
+def _household_of_person(match: Any) -> Any:
+    return (
+        select(*(HOUSEHOLD.c[name] for name in CARD_FIELDS))
+        .join(MEMBER, MEMBER.c.household_id == HOUSEHOLD.c.id)
+        .where(match)
+        .limit(1)
+    )
+
+
+HOUSEHOLD = cast(Table, Household.__table__)
+MEMBER = cast(Table, Member.__table__)
+_HOUSEHOLD_OF_PERSON = DirectRow(
+    _household_of_person(MEMBER.c.id_digest == any_(bindparam("digests", type_=ARRAY(String)))),
+    elsewhere=_household_of_person(MEMBER.c.id_digest.in_(bindparam("digests", expanding=True))),
 )
-"""Built once: every opening asks it."""
+"""Compiled once: every opening asks it."""
 
 
 async def members_of(session: AsyncSession, household_id: str) -> Sequence[Member]:
