@@ -16,6 +16,7 @@ from app.cases.snapshot import Snapshot
 from app.core import direct
 from app.core.db import is_sqlite
 from app.core.direct import Direct, DirectInsert, DirectRow
+from app.households import repository as households
 from app.households.card import CARD_FIELDS
 from app.households.models import Household
 from app.timers.models import Timer
@@ -262,3 +263,21 @@ async def test_a_session_s_next_transaction_gets_its_own_connection(api: Api) ->
                 assert first[2].driver_connection.is_in_transaction()
             await end()
             assert first[0]() is None or not first[0]().is_active
+
+
+async def test_a_list_parameter_is_an_array_on_postgresql_and_an_in_list_elsewhere(
+    api: Api,
+) -> None:
+    """DirectRow's ``elsewhere``: whose household a person is, by several digests at once,
+    answers alike on both databases (``= ANY`` through the driver, ``IN`` through SQLite)."""
+    case = await api.open_case()
+    async with api.app.state.sessionmaker() as session:
+        household = await session.get(Household, case["household"]["id"])
+        assert household is not None
+        other = "0" * 64
+        found = await households.household_of_person(session, [other, household.head_id_digest])
+        assert found is not None
+        assert found.id == household.id
+        assert found.village_code == household.village_code
+        assert await households.household_of_person(session, [other]) is None
+        assert await households.household_of_person(session, []) is None
