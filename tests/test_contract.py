@@ -191,6 +191,23 @@ async def test_actions_list_the_payload_fields_their_rules_require(api: Api) -> 
     assert [u["code"] for u in without.json()["unmet"]] == ["reason_missing"]
 
 
+async def test_actions_show_each_step_s_payload_schema_every_time(api: Api) -> None:
+    """What a console builds its form from: the step's payload model as JSON Schema (made
+    once per model in the process), the same on every request."""
+    case = await api.open_case("cadre_found")
+    first, again = [
+        (await api.get("cadre.pinggang", f"/api/v1/cases/{case['id']}/actions")).json()
+        for _ in range(2)
+    ]
+    assert first == again
+    for listed in first:
+        step = CURRENT.step(listed["name"], "cadre_found")
+        assert step is not None
+        assert listed["payload_schema"] == step.payload.model_json_schema()
+    withdraw = next(a for a in first if a["name"] == "withdraw")
+    assert "reason" in withdraw["payload_schema"]["properties"]
+
+
 async def test_an_unknown_filter_value_is_refused_not_an_empty_list(api: Api) -> None:
     refused = await api.get("bureau.jiaohe", "/api/v1/cases", state="asisted")
     assert refused.status_code == 422

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -617,6 +618,14 @@ async def _check_at_door(
         raise door.refuse(problems)
 
 
+@cache
+def payload_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A step's payload model as JSON Schema, for ``GET …/actions``: generated once per model
+    (pydantic builds it anew on every call, which was half of that request's CPU). Callers
+    must not change it."""
+    return model.model_json_schema()
+
+
 def requires(step: Step) -> list[str]:
     """The payload fields the step's rules need: refused with a rule's 409 when absent, so
     a console asks for them before it fires the action."""
@@ -651,7 +660,7 @@ def available_actions(
                     for u in unmet
                 ],
                 requires=requires(step),
-                payload_schema=step.payload.model_json_schema(),
+                payload_schema=payload_schema(step.payload),
             )
         )
     return result
