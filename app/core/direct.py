@@ -1,8 +1,9 @@
-"""Statements the write path sends straight to asyncpg, on the request's own connection and in
+"""Statements the hot paths send straight to asyncpg, on the request's own connection and in
 its transaction.
 
-Every rule-checked step ends in the same few statements (the case's UPDATE guarded by its
-version, the event's INSERT). Through ``session.execute`` each pays SQLAlchemy's execution
+Every request on a case reads or locks it; every rule-checked step ends in the same few
+statements (the case's UPDATE guarded by its version, the event's INSERT); every opening
+inserts the same rows. Through ``session.execute`` each pays SQLAlchemy's execution
 layers: the compiled-cache lookup, an execution context, parameter processing, the greenlet
 hop into the synchronous core and back, a result wrapper. A :class:`Direct` statement is
 compiled once by SQLAlchemy for the connection's dialect (its SQL, with the casts SQLAlchemy
@@ -13,9 +14,10 @@ through ``UTCDateTime``) and then handed to asyncpg as it is. Counted with
 It is only used where it is safe:
 
 - the driver is asyncpg (the embedded SQLite runs the statement through the session);
-- the connection is already inside the transaction the session began (the write path locks
-  the case first, through the session); otherwise the statement runs through the session,
-  which begins it, so nothing is ever written outside the request's transaction;
+- an INSERT, UPDATE or DELETE goes to the driver only when the connection is already inside
+  the request's transaction (the case's lock began it, or the session did); otherwise it
+  runs through the session, which begins it, so nothing is ever written outside the
+  request's transaction;
 - an INSERT, UPDATE or DELETE answers how many rows it touched (:class:`Direct`); a SELECT
   answers its first row as plain values, each through its column's result processor as
   SQLAlchemy would apply it (:class:`DirectRow`), never ORM objects.
