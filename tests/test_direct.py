@@ -281,3 +281,27 @@ async def test_a_list_parameter_is_an_array_on_postgresql_and_an_in_list_elsewhe
         assert found.village_code == household.village_code
         assert await households.household_of_person(session, [other]) is None
         assert await households.household_of_person(session, []) is None
+
+
+async def test_a_session_that_began_nothing_is_released_without_a_commit(api: Api) -> None:
+    """Only direct reads outside a transaction: nothing to commit (on PostgreSQL); a lock,
+    a write through the session or a pending object: a commit as always."""
+    case = await api.open_case()
+    postgres = not is_sqlite(api.settings.database_url)
+    async with api.app.state.sessionmaker() as session:
+        assert not direct.nothing_begun(session)  # nothing ran yet
+        assert await repo.case_in_area(session, case["id"], "") is not None
+        assert direct.nothing_begun(session) == postgres
+        assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
+        assert not direct.nothing_begun(session)
+        await session.rollback()
+    async with api.app.state.sessionmaker() as session:
+        assert await repo.case_in_area(session, case["id"], "") is not None
+        await session.execute(update(Case).where(Case.id == case["id"]).values(risk_types="x"))
+        assert not direct.nothing_begun(session)
+        await session.rollback()
+    async with api.app.state.sessionmaker() as session:
+        assert await repo.case_in_area(session, case["id"], "") is not None
+        household = await session.get(Household, case["household"]["id"])
+        assert household is not None
+        assert not direct.nothing_begun(session)  # the ORM read began the transaction

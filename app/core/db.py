@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from app.core.config import Settings, get_settings
+from app.core.direct import nothing_begun
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -218,8 +219,8 @@ async def _unit_of_work(session: AsyncSession, *, commit: bool) -> AsyncIterator
             session.add_all(kept)
             await session.commit()
         raise
-    if commit and session.in_transaction():
-        await session.commit()
+    if commit and session.in_transaction() and not nothing_begun(session):
+        await session.commit()  # (a read that began nothing is released by the close)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

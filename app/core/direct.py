@@ -236,6 +236,19 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any | Non
     return connection, fairy
 
 
+def nothing_begun(session: AsyncSession) -> bool:
+    """Whether the session's transaction never reached the database: only direct reads ran
+    (on asyncpg, outside any transaction) and nothing waits to be flushed. Committing such a
+    session would only release its connection, as closing it does."""
+    held = session.info.get(HELD)
+    if held is None or held[2] is None or held[0]() is not session.sync_session.get_transaction():
+        return False
+    driver = held[2].driver_connection
+    if driver is None or driver.is_in_transaction():
+        return False
+    return not (session.new or session.dirty or session.deleted)
+
+
 def _touched(status: str) -> int:
     """Rows touched, from the command tag: ``UPDATE 1``, ``INSERT 0 1``, ``DELETE 0``."""
     return int(status.rsplit(" ", 1)[-1])
