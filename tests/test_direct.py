@@ -256,9 +256,9 @@ async def test_a_session_s_next_transaction_gets_its_own_connection(api: Api) ->
     async with api.app.state.sessionmaker() as session:
         for end in (session.commit, session.rollback, session.commit):
             assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
-            first = session.info[direct.HELD]
+            first = session.info[direct.HELD_CONNECTION]
             assert await repo.case_in_area(session, case["id"], "") is not None
-            assert session.info[direct.HELD] is first  # kept within the transaction
+            assert session.info[direct.HELD_CONNECTION] is first  # kept within the transaction
             if not is_sqlite(api.settings.database_url):
                 assert first[2].driver_connection.is_in_transaction()
             await end()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -137,44 +138,27 @@ class CaseEvent(Base):
 
     def hashed_fields(self) -> dict[str, Any]:
         """The fields the chain covers, in their canonical shapes."""
-        return chained_fields({column: getattr(self, column) for column in CHAINED_COLUMNS})
+        return chained_fields(partial(getattr, self))
 
 
-CHAINED_COLUMNS = (
-    "case_id",
-    "seq",
-    "name",
-    "from_state",
-    "to_state",
-    "actor_sub",
-    "actor_role",
-    "actor_area",
-    "occurred_at",
-    "workflow_version",
-    "policy_version",
-    "payload",
-)
-"""The event's columns its hash covers (with the previous event's hash)."""
-
-
-def chained_fields(event: Mapping[str, Any]) -> dict[str, Any]:
+def chained_fields(column: Callable[[str], Any]) -> dict[str, Any]:
     """The fields the chain covers, in their canonical shapes, from an event's column values
-    (an ORM event's, or the row the write path is about to insert)."""
+    by name: an ORM event's attributes, or the row the write path is about to insert."""
     from app.core.canonical import utc_iso
 
     return {
-        "case_id": event["case_id"],
-        "seq": event["seq"],
-        "name": event["name"],
-        "from_state": event["from_state"],
-        "to_state": event["to_state"],
+        "case_id": column("case_id"),
+        "seq": column("seq"),
+        "name": column("name"),
+        "from_state": column("from_state"),
+        "to_state": column("to_state"),
         "actor": {
-            "sub": event["actor_sub"],
-            "role": event["actor_role"],
-            "area": event["actor_area"],
+            "sub": column("actor_sub"),
+            "role": column("actor_role"),
+            "area": column("actor_area"),
         },
-        "occurred_at": utc_iso(event["occurred_at"]),
-        "workflow_version": event["workflow_version"],
-        "policy_version": event["policy_version"],
-        "payload": event["payload"],
+        "occurred_at": utc_iso(column("occurred_at")),
+        "workflow_version": column("workflow_version"),
+        "policy_version": column("policy_version"),
+        "payload": column("payload"),
     }

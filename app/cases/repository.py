@@ -63,18 +63,18 @@ async def case_in_area(
         return None
     split = len(SNAPSHOT_FIELDS)
     snap, household = Snapshot(*row[:split]), HouseholdCard(*row[split:])
-    session.info.setdefault(HELD, {})[household.id] = household
+    session.info.setdefault(HELD_HOUSEHOLDS, {})[household.id] = household
     return snap, household
 
 
-HELD = "held_households"
+HELD_HOUSEHOLDS = "held_households"
 """Where a session keeps the households it read with their cases (``session.info``), for
 the steps' effects that need one again in the same transaction (the data comparison)."""
 
 
 def held_household(session: AsyncSession, household_id: str) -> HouseholdCard | None:
     """The household this session read already with its case, if any (no round trip)."""
-    card: HouseholdCard | None = session.info.get(HELD, {}).get(household_id)
+    card: HouseholdCard | None = session.info.get(HELD_HOUSEHOLDS, {}).get(household_id)
     return card
 
 
@@ -169,7 +169,7 @@ async def move_with_event(
         return await statement.rowcount(session, params) == 1
     if not await advance_case(session, case_id, expected_version, moving):
         return False
-    await connection.execute(_INSERT_EVENT, event)
+    await _INSERT_EVENT.run(session, event)
     return True
 
 
@@ -209,7 +209,7 @@ def _move_with_event(moving: tuple[str, ...], event: tuple[str, ...]) -> Direct:
 _MOVE_WITH_EVENT: dict[tuple[tuple[str, ...], tuple[str, ...]], Direct] = {}
 _ADVANCE: dict[tuple[str, ...], Direct] = {}
 """The write path's statements, built and compiled once per column list."""
-_INSERT_EVENT = insert(EVENT)
+_INSERT_EVENT = DirectInsert(EVENT)
 
 
 async def events_of(session: AsyncSession, case_id: str) -> Sequence[CaseEvent]:

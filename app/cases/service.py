@@ -119,7 +119,7 @@ async def append_event(
         snap.facts, name, payload, now, from_state=snap.state, notice_days=params.notice_days
     )
     event = event_row(snap, name, payload, to_state, actor, now)
-    digest = event_hash(chained_fields(event), snap.last_hash)
+    digest = event_hash(chained_fields(event.__getitem__), snap.last_hash)
     classification = facts.get("classification") or {}
     moved = replace(
         snap,

@@ -205,25 +205,35 @@ class DirectRow:
         return [tuple(row) for row in result]
 
 
-HELD = "direct_connection"
+HELD_CONNECTION = "direct_connection"
 """Where a session keeps the connection its direct statements use (``session.info``), with
 the transaction it belongs to."""
+
+
+def _held(session: AsyncSession) -> tuple[Any, AsyncConnection, Any | None] | None:
+    """What the session keeps for its direct statements, while it still holds: the same
+    transaction, active, its connection valid; a commit, a rollback or an invalidated
+    connection ends it."""
+    held = session.info.get(HELD_CONNECTION)
+    if held is None:
+        return None
+    transaction = session.sync_session.get_transaction()
+    if (
+        transaction is None
+        or held[0]() is not transaction
+        or not transaction.is_active
+        or held[1].invalidated
+    ):
+        return None
+    return held  # type: ignore[no-any-return]
 
 
 async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any | None]:
     """The session's connection, and its pool's proxy of the asyncpg connection (None on any
     other driver). Asking the session for them costs two hops into SQLAlchemy's synchronous
-    core, so they are kept for as long as the session's transaction is the same one and
-    active: a commit, a rollback or an invalidated connection ends that."""
-    transaction = session.sync_session.get_transaction()
-    held = session.info.get(HELD)
-    if (
-        held is not None
-        and transaction is not None
-        and held[0]() is transaction
-        and transaction.is_active
-        and not held[1].invalidated
-    ):
+    core, so they are kept for the span of the transaction (:func:`_held`)."""
+    held = _held(session)
+    if held is not None:
         return held[1], held[2]
     connection = await session.connection()
     fairy = (
@@ -232,7 +242,7 @@ async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any | Non
     # the transaction weakly: it refers to the session, which holds this, and a cycle would
     # leave every session of the service to the cyclic garbage collector
     began = weakref.ref(session.sync_session.get_transaction())
-    session.info[HELD] = (began, connection, fairy)
+    session.info[HELD_CONNECTION] = (began, connection, fairy)
     return connection, fairy
 
 
@@ -240,8 +250,8 @@ def nothing_begun(session: AsyncSession) -> bool:
     """Whether the session's transaction never reached the database: only direct reads ran
     (on asyncpg, outside any transaction) and nothing waits to be flushed. Committing such a
     session would only release its connection, as closing it does."""
-    held = session.info.get(HELD)
-    if held is None or held[2] is None or held[0]() is not session.sync_session.get_transaction():
+    held = _held(session)
+    if held is None or held[2] is None:
         return False
     driver = held[2].driver_connection
     if driver is None or driver.is_in_transaction():
