@@ -13,12 +13,17 @@ first, which a plain string comparison answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _effective_route_context_var
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
+
+from app.core.lean import Plan, Unsupported
 
 
 def literal_tail(path: str) -> str:
@@ -35,10 +40,27 @@ class Route(APIRoute):
         super().__init__(path, *args, **kwargs)
         self.tail = literal_tail(path)
 
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """FastAPI's handler, behind the route's :class:`~app.core.lean.Plan` when the plan
+        covers the route (``app.core.lean``)."""
+        standard = super().get_route_handler()
+        try:
+            plan = Plan(_effective(self))
+        except Unsupported:
+            return standard
+        return plan.handler(standard)
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http" and not scope["path"].endswith(self.tail):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+def _effective(route: Route) -> Any:
+    """The route as included (its router's prefix, dependencies and defaults merged), which
+    FastAPI builds the handler of while it includes the router; the route itself otherwise."""
+    context = _effective_route_context_var.get()
+    return context if context is not None and context.original_route is route else route
 
 
 def api_router(**options: Any) -> APIRouter:
