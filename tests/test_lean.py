@@ -4,13 +4,14 @@ FastAPI's answer, and for the same request both answer alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import BackgroundTasks, Cookie
+from fastapi import BackgroundTasks, Cookie, Depends, FastAPI, Header, Request, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from app.core import lean
 from app.core.config import Settings
@@ -150,3 +151,99 @@ async def test_the_plan_and_fastapi_answer_alike(
     assert first.status_code != 500, first.text
     assert comparable(first) == comparable(second)
     assert first.headers.get("etag") == second.headers.get("etag")
+
+
+class Thing(BaseModel):
+    name: str
+    size: int = 1
+
+
+def small_app(log: list[str]) -> FastAPI:
+    """A route of each kind the plan covers: sync and async endpoints and dependencies, a
+    generator dependency, path, query and header parameters, a body, a Response parameter."""
+    router = api_router()
+
+    def where(request: Request) -> str:  # sync: run in the thread pool, as FastAPI does
+        return request.url.path
+
+    async def held() -> AsyncIterator[str]:
+        log.append("opened")
+        try:
+            yield "held"
+        finally:
+            log.append("closed")
+
+    @router.get("/things/{name}")
+    def read(
+        name: str,
+        response: Response,
+        limit: int = 10,
+        tag: Annotated[str | None, Header(alias="X-Tag")] = None,
+        path: str = Depends(where),
+        resource: str = Depends(held),
+    ) -> dict[str, Any]:
+        response.status_code = 203
+        response.headers["X-Where"] = path
+        return {"name": name, "limit": limit, "tag": tag, "resource": resource}
+
+    @router.post("/things", status_code=201, response_model=Thing)
+    async def make(thing: Thing, response: Response, resource: str = Depends(held)) -> Thing:
+        if thing.name == "boom":
+            raise RuntimeError("boom")
+        if thing.size == 0:
+            response.status_code = 202  # over the route's 201
+        return thing
+
+    app = FastAPI()
+    app.include_router(router, prefix="/v1")
+    return app
+
+
+JSON = {"content-type": "application/json"}
+SMALL: list[tuple[str, str, dict[str, str], bytes | None, bool]] = [
+    # (method, path, headers, body, served by the plan)
+    ("GET", "/v1/things/a?limit=3", {"X-Tag": "t"}, None, True),
+    ("GET", "/v1/things/a", {}, None, True),
+    ("GET", "/v1/things/a?limit=many", {}, None, False),  # 422, FastAPI's
+    ("POST", "/v1/things", JSON, b'{"name": "n", "size": 2}', True),
+    ("POST", "/v1/things", {"content-type": "application/vnd.x+json"}, b'{"name": "n"}', True),
+    ("POST", "/v1/things", JSON, b'{"name": "n", "size": 0}', True),
+    ("POST", "/v1/things", JSON, b'{"size": 2}', False),
+    ("POST", "/v1/things", JSON, b"{", False),
+    ("POST", "/v1/things", JSON, b"", False),
+    ("POST", "/v1/things", {"content-type": "text/plain"}, b'{"name": "n"}', False),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "headers", "body", "planned"), SMALL)
+async def test_each_kind_of_route_is_answered_as_fastapi_answers_it(
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    planned: bool,
+) -> None:
+    answers, logs, served = [], [], []
+    for fallback_only in (False, True):
+        log: list[str] = []
+        transport = httpx.ASGITransport(app=small_app(log))
+        with monkeypatch.context() as patched:
+            count = Count(patched, fallback_only=fallback_only)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                answer = await client.request(method, path, headers=headers, content=body)
+        answers.append((answer.status_code, dict(answer.headers), answer.content))
+        logs.append(log)
+        served.append(count.planned)
+    assert answers[0] == answers[1]
+    assert logs[0] == logs[1]
+    assert served == [1 if planned else 0, 0]  # the second: FastAPI alone
+
+
+async def test_a_generator_dependency_is_closed_when_the_endpoint_raises() -> None:
+    log: list[str] = []
+    transport = httpx.ASGITransport(app=small_app(log), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.post("/v1/things", json={"name": "boom"})
+    assert answer.status_code == 500
+    assert log == ["opened", "closed"]
