@@ -8,9 +8,10 @@ import re
 import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Match
+from starlette.types import Scope
 
 from app.core.config import Settings
-from app.core.routing import Route, api_router, literal_tail
+from app.core.routing import Route, api_router, literal_head, literal_tail
 from app.main import create_app
 from tests.helpers import Api
 
@@ -86,3 +87,37 @@ async def test_requests_still_reach_their_routes(api: Api) -> None:
     wrong_method = await api.client.delete("/api/v1/inbox", headers=api.headers("bureau.jiaohe"))
     assert wrong_method.status_code == 405
     assert (await api.client.get("/health")).status_code == 200
+
+
+def test_the_head_is_a_prefix_up_to_its_first_parameter() -> None:
+    assert literal_head("/api/v1/cases") == "/api/v1/cases"
+    assert literal_head("/api/v1/cases/{case_id}/notices") == "/api/v1/cases/"
+    assert literal_head("") == ""
+
+
+def test_a_router_refuses_a_path_outside_its_prefix_without_asking_its_routes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.cases.router import router as cases_router
+
+    app = create_app(settings)
+    (included,) = [
+        r for r in app.router.routes if getattr(r, "original_router", None) is cases_router
+    ]
+    asked: list[str] = []
+    matches = Route.matches
+
+    def counted(route: Route, scope: Scope) -> tuple[Match, Scope]:
+        asked.append(route.path)
+        return matches(route, scope)
+
+    monkeypatch.setattr(Route, "matches", counted)
+    assert included.matches(scope("GET", "/api/v1/workflows/permissions"))[0] is Match.NONE
+    assert asked == []
+    assert included.matches(scope("GET", "/api/v1/cases/0f8e2d"))[0] is Match.FULL
+    assert asked  # inside the prefix, its routes are asked as before
+
+
+async def test_a_route_of_the_last_router_is_still_reached(api: Api) -> None:
+    answer = await api.get("township.baishishan", "/api/v1/workflows/permissions")
+    assert answer.status_code == 200, answer.text
