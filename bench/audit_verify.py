@@ -84,7 +84,7 @@ def generate(out: Path, events: int, seed: int = 7) -> dict[str, object]:
             assert isinstance(seq, int)
             assert isinstance(prev, str)
             assert isinstance(state, str)
-            name, target, roles = rng.choice(by_state[state])
+            name, target, allowed = rng.choice(by_state[state])
             when = start + timedelta(seconds=index * 3)
             fields = {
                 "case_id": case_id,
@@ -94,7 +94,7 @@ def generate(out: Path, events: int, seed: int = 7) -> dict[str, object]:
                 "to_state": target,
                 "actor": {
                     "sub": f"user.{rng.randint(1, 300)}",
-                    "role": rng.choice(roles),
+                    "role": rng.choice(allowed),
                     "area": "220281102200",
                 },
                 "occurred_at": utc_iso(when),

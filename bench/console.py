@@ -19,6 +19,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -93,7 +94,7 @@ def open_cases(base: str, count: int) -> int:
     return count
 
 
-def report(measured: dict, cases: int) -> list[str]:
+def report(measured: dict[str, Any], cases: int) -> list[str]:
     kb = measured["firstLoadGzip"] / 1024
     median = measured["inboxMedianMs"]
     lines = [

@@ -135,7 +135,7 @@ async def fill(url: str, settings: Settings) -> None:
 
 def rows(count: int, seed: int) -> list[list[str]]:
     rng = random.Random(seed)
-    out = []
+    out: list[list[str]] = []
     for n in range(count):
         if n % 101 == 100:
             out.append(list(out[-1]))  # the same row again
