@@ -3,9 +3,11 @@ other path exactly as FastAPI's route would (app.core.routing)."""
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import Scope
@@ -93,17 +95,23 @@ def test_the_head_is_a_prefix_up_to_its_first_parameter() -> None:
     assert literal_head("/api/v1/cases") == "/api/v1/cases"
     assert literal_head("/api/v1/cases/{case_id}/notices") == "/api/v1/cases/"
     assert literal_head("") == ""
+    assert literal_head("/{name}") == "/"
 
 
-def test_a_router_refuses_a_path_outside_its_prefix_without_asking_its_routes(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("module", "own_path"),
+    [
+        ("app.cases.router", "/api/v1/cases/0f8e2d"),  # its prefix: /api/v1/cases
+        ("app.audit.router", "/api/v1/audit/log"),  # its prefix: /api/v1 alone
+        ("app.audit.router", "/api/v1/cases/0f8e2d/as-of"),
+    ],
+)
+def test_a_router_refuses_a_path_none_of_its_routes_begins_as_without_asking_them(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, module: str, own_path: str
 ) -> None:
-    from app.cases.router import router as cases_router
-
+    router = importlib.import_module(module).router
     app = create_app(settings)
-    (included,) = [
-        r for r in app.router.routes if getattr(r, "original_router", None) is cases_router
-    ]
+    (included,) = [r for r in app.router.routes if getattr(r, "original_router", None) is router]
     asked: list[str] = []
     matches = Route.matches
 
@@ -114,8 +122,23 @@ def test_a_router_refuses_a_path_outside_its_prefix_without_asking_its_routes(
     monkeypatch.setattr(Route, "matches", counted)
     assert included.matches(scope("GET", "/api/v1/workflows/permissions"))[0] is Match.NONE
     assert asked == []
-    assert included.matches(scope("GET", "/api/v1/cases/0f8e2d"))[0] is Match.FULL
-    assert asked  # inside the prefix, its routes are asked as before
+    assert included.matches(scope("GET", own_path))[0] is Match.FULL
+    assert asked  # a path one of its routes begins as: its routes are asked as before
+
+
+def test_a_router_included_under_a_prefix_is_guarded_within_it() -> None:
+    router = api_router(prefix="/things")
+
+    @router.get("/{name}")
+    async def read(name: str) -> str:
+        return name
+
+    app = FastAPI()
+    app.include_router(router, prefix="/v1")
+    (included,) = [r for r in app.router.routes if getattr(r, "original_router", None)]
+    assert included.matches(scope("GET", "/v1/things/a"))[0] is Match.FULL
+    assert included.matches(scope("GET", "/things/a"))[0] is Match.NONE
+    assert included.matches(scope("GET", "/v1/other"))[0] is Match.NONE
 
 
 async def test_a_route_of_the_last_router_is_still_reached(api: Api) -> None:

@@ -65,27 +65,47 @@ def _effective(route: Route) -> Any:
 
 
 class Router(APIRouter):
-    """An :class:`~fastapi.APIRouter` that answers ``Match.NONE`` at once for a path outside
-    its prefix. FastAPI asks each included router in turn, and each asks every one of its
-    routes (setting and restoring a scope key around each): a request to the last of the
-    API's routers was tried against some 130 routes of the routers before it. Every route of
-    a router begins with the router's prefix (and the prefix it is included under), up to its
-    first parameter, so a path that does not cannot match any of them."""
+    """An :class:`~fastapi.APIRouter` that answers ``Match.NONE`` at once for a path none of
+    its routes can match. FastAPI asks each included router in turn, and each asks every one
+    of its routes (setting and restoring a scope key around each): a request to the last of
+    the API's routers was tried against some 130 routes of the routers before it. A route's
+    path begins with its literal head, the text before its first parameter (the router's
+    prefix and the prefix it is included under are part of it), so a path that begins with
+    none of its routes' heads cannot match any of them. A router holding anything but
+    :class:`~fastapi.routing.APIRoute` routes (an included router, a mount) is not guarded."""
+
+    _heads: tuple[int, tuple[str, ...] | None] = (-1, None)
+    """The routes' literal heads, and how many routes there were when they were read."""
+
+    def heads(self) -> tuple[str, ...] | None:
+        """Its routes' literal heads; ``None`` when a route has none to give."""
+        counted, heads = self._heads
+        if counted != len(self.routes):
+            found = {literal_head(r.path) for r in self.routes if isinstance(r, APIRoute)}
+            whole = len(found) > 0 and all(isinstance(r, APIRoute) for r in self.routes)
+            heads = tuple(sorted(found)) if whole and "" not in found else None
+            self._heads = (len(self.routes), heads)
+        return heads
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http":
+        heads = self.heads()
+        if scope["type"] == "http" and heads is not None:
             included = _get_scope_included_router(scope)
-            outer = included.include_context.prefix if included is not None else ""
-            head = literal_head(outer + self.prefix)
-            if head and not get_route_path(scope).startswith(head):
+            path = get_route_path(scope)
+            if included is not None and included.include_context.prefix:
+                outer = included.include_context.prefix
+                if not path.startswith(outer):
+                    return Match.NONE, {}
+                path = path[len(outer) :]
+            if not path.startswith(heads):
                 return Match.NONE, {}
         return super().matches(scope)
 
 
-def literal_head(prefix: str) -> str:
-    """The literal text a router's prefix begins with: up to its first ``{parameter}``."""
-    brace = prefix.find("{")
-    return prefix if brace < 0 else prefix[:brace]
+def literal_head(path: str) -> str:
+    """The literal text a path begins with: up to its first ``{parameter}``."""
+    brace = path.find("{")
+    return path if brace < 0 else path[:brace]
 
 
 def api_router(**options: Any) -> APIRouter:
