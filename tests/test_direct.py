@@ -1,14 +1,18 @@
-"""The write path's statements sent straight to asyncpg (app.core.direct): in the request's
-transaction or not at all, with SQLAlchemy's errors, and through the session elsewhere."""
+"""The hot paths' statements sent straight to the driver (app.core.direct), asyncpg or
+aiosqlite: in the request's transaction or not at all, with SQLAlchemy's errors, compiled for
+each database, and through the session where the driver cannot take them."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any, cast
 
+import aiosqlite
 import pytest
-from sqlalchemy import Table, bindparam, event, insert, select, update
+from sqlalchemy import Integer, Table, bindparam, event, insert, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.util import greenlet_spawn
 
 from app.cases import repository as repo
 from app.cases.models import Case, CaseEvent
@@ -40,9 +44,7 @@ def _seen_by_sqlalchemy(api: Api) -> list[str]:
     return seen
 
 
-async def test_on_postgresql_the_statement_goes_to_the_driver_in_the_transaction(
-    api: Api,
-) -> None:
+async def test_the_statement_goes_to_the_driver_in_the_transaction(api: Api) -> None:
     case = await api.open_case()
     seen = _seen_by_sqlalchemy(api)
     async with api.app.state.sessionmaker() as session:
@@ -58,8 +60,7 @@ async def test_on_postgresql_the_statement_goes_to_the_driver_in_the_transaction
         await session.commit()
     async with api.app.state.sessionmaker() as session:
         assert (await session.get(Case, case["id"])).monitoring_type == "x"
-    through_session = "UPDATE" in seen
-    assert through_session == is_sqlite(api.settings.database_url), seen
+    assert "UPDATE" not in seen, seen  # not through SQLAlchemy's cursor
 
 
 async def test_before_the_transaction_began_it_runs_through_the_session(api: Api) -> None:
@@ -140,18 +141,16 @@ async def test_a_move_writes_its_event_only_when_the_guard_holds(api: Api) -> No
 async def test_the_lock_reads_what_the_orm_reads_and_holds_the_row(api: Api) -> None:
     """The write path's first statement: the same values the ORM would load (aware datetimes,
     decoded facts), the case's row locked until the transaction ends, none outside the area;
-    on PostgreSQL sent to the driver, which it puts in the transaction first."""
+    sent to the driver, inside the transaction (on PostgreSQL it begins it)."""
     case = await api.open_case()
     seen = _seen_by_sqlalchemy(api)
     async with api.app.state.sessionmaker() as session:
         found = await repo.case_in_area(session, case["id"], case["area_code"][:9], lock=True)
         assert found is not None
         snap, card = found
-        through_session = bool(seen)
-        assert through_session == is_sqlite(api.settings.database_url), seen
-        if not is_sqlite(api.settings.database_url):
-            fairy = await (await session.connection()).get_raw_connection()
-            assert fairy.driver_connection.is_in_transaction()
+        assert not seen, seen
+        assert (await direct._connection(session))[1].in_transaction()
+        if not is_sqlite(api.settings.database_url):  # (SQLite's lock is the whole file)
             async with api.app.state.engine.connect() as other:  # the row is held
                 with pytest.raises(DBAPIError, match="could not obtain lock"):
                     await other.execute(
@@ -181,7 +180,7 @@ async def test_the_lock_reads_what_the_orm_reads_and_holds_the_row(api: Api) -> 
 
 async def test_a_select_answers_every_row_and_keeps_its_own_parameters(api: Api) -> None:
     """:meth:`DirectRow.all` and a statement's own values (a LIMIT's number), through the
-    driver on PostgreSQL and the session elsewhere, alike."""
+    driver on either database, alike."""
     cases = [await api.open_case() for _ in range(3)]
     ids = sorted(case["id"] for case in cases)
     everything = DirectRow(select(Case.id, Case.version).order_by(Case.id))
@@ -228,7 +227,7 @@ async def test_a_read_begins_no_transaction_and_a_later_write_still_does(api: Ap
 
 async def test_an_insert_writes_the_columns_given_in_the_transaction(api: Api) -> None:
     """:class:`DirectInsert`: one statement per column list, in the request's transaction
-    (a rollback leaves nothing), through the driver on PostgreSQL."""
+    (a rollback leaves nothing), through the driver."""
     case = await api.open_case()
     timers = DirectInsert(cast(Table, Timer.__table__))
     due = api.clock.now() + timedelta(days=3)
@@ -246,7 +245,7 @@ async def test_an_insert_writes_the_columns_given_in_the_transaction(api: Api) -
                 )
             ).all()
         assert found == ([(due,)] if commit else [])
-    assert ("INSERT" in seen) == is_sqlite(api.settings.database_url), seen
+    assert "INSERT" not in seen, seen
 
 
 async def test_a_session_s_next_transaction_gets_its_own_connection(api: Api) -> None:
@@ -259,8 +258,7 @@ async def test_a_session_s_next_transaction_gets_its_own_connection(api: Api) ->
             first = session.info[direct.HELD_CONNECTION]
             assert await repo.case_in_area(session, case["id"], "") is not None
             assert session.info[direct.HELD_CONNECTION] is first  # kept within the transaction
-            if not is_sqlite(api.settings.database_url):
-                assert first[2].driver_connection.is_in_transaction()
+            assert first[2].in_transaction()
             await end()
             assert first[0]() is None or not first[0]().is_active
 
@@ -284,14 +282,21 @@ async def test_a_list_parameter_is_an_array_on_postgresql_and_an_in_list_elsewhe
 
 
 async def test_a_session_that_began_nothing_is_released_without_a_commit(api: Api) -> None:
-    """Only direct reads outside a transaction: nothing to commit (on PostgreSQL); a lock,
-    a write through the session or a pending object: a commit as always."""
+    """Only direct reads outside a transaction: on PostgreSQL the session takes no connection
+    at all (each read borrows one from the pool and gives it back), so there is nothing to
+    commit; a lock, a write through the session or a pending object: a commit as always. A
+    connection the session took without sending anything yet began nothing either."""
     case = await api.open_case()
     postgres = not is_sqlite(api.settings.database_url)
+    pool = api.app.state.engine.sync_engine.pool
     async with api.app.state.sessionmaker() as session:
         assert not direct.nothing_begun(session)  # nothing ran yet
         assert await repo.case_in_area(session, case["id"], "") is not None
-        assert direct.nothing_begun(session) == postgres
+        assert session.in_transaction() != postgres
+        if postgres:
+            assert pool.checkedout() == 0  # given back
+            await direct._connection(session)  # taken, nothing sent
+            assert direct.nothing_begun(session)
         assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
         assert not direct.nothing_begun(session)
         await session.rollback()
@@ -305,3 +310,89 @@ async def test_a_session_that_began_nothing_is_released_without_a_commit(api: Ap
         household = await session.get(Household, case["household"]["id"])
         assert household is not None
         assert not direct.nothing_begun(session)  # the ORM read began the transaction
+
+
+async def test_on_postgresql_a_read_outside_the_transaction_borrows_a_pooled_connection(
+    api: Api,
+) -> None:
+    """A plain read before the session's transaction: a connection from the pool for that
+    statement alone, given back at once, even when the statement fails (raised as
+    SQLAlchemy's error); the session holds none afterwards. Once the session's transaction
+    has begun, reads run in it and see what it wrote."""
+    if is_sqlite(api.settings.database_url):
+        pytest.skip("on the embedded SQLite reads run in the session's BEGIN IMMEDIATE")
+    case = await api.open_case()
+    pool = api.app.state.engine.sync_engine.pool
+    seen = _seen_by_sqlalchemy(api)
+    failing = DirectRow(
+        select(sql_cast(Case.household_id, Integer)).where(Case.id == bindparam("id"))
+    )
+    async with api.app.state.sessionmaker() as session:
+        found = await repo.case_in_area(session, case["id"], "")
+        assert found is not None
+        assert found[0].version == case["version"]
+        assert not session.in_transaction()
+        assert pool.checkedout() == 0
+        with pytest.raises(DBAPIError, match="invalid input syntax"):
+            await failing.first(session, {"id": case["id"]})
+        assert pool.checkedout() == 0
+        assert not session.in_transaction()
+        assert not seen, seen
+        await session.execute(update(Case).where(Case.id == case["id"]).values(risk_types="t"))
+        within = await repo.case_in_area(session, case["id"], "")
+        assert within is not None
+        assert within[0].risk_types == "t"  # the transaction's own connection
+        assert pool.checkedout() == 1
+        await session.rollback()
+    assert pool.checkedout() == 0
+
+
+async def test_on_sqlite_a_statement_is_one_call_on_aiosqlites_thread(api: Api) -> None:
+    """aiosqlite runs every call on its own thread; SQLAlchemy's cursor makes three or four a
+    statement. A direct statement, the ``BEGIN IMMEDIATE`` and the commit make one each, and
+    a connection that committed goes back to the pool without another rollback."""
+    if not is_sqlite(api.settings.database_url):
+        pytest.skip("aiosqlite's thread: the embedded SQLite only")
+    case = await api.open_case()
+    calls: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(function, "__name__", repr(function)))
+        return await original(self, function, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aiosqlite.Connection, "_execute", counted)
+        async with api.app.state.sessionmaker() as session:
+            found = await repo.case_in_area(session, case["id"], "", lock=True)
+            assert found is not None
+            touched = {"w_id": case["id"], "w_version": found[0].version, "v_type": "one"}
+            assert await TOUCH.rowcount(session, touched) == 1
+            await session.commit()
+    assert calls == ["_begin_immediate", "_sqlite_fetch", "_sqlite_execute", "commit"], calls
+
+
+async def test_on_sqlite_a_connection_returned_inside_its_transaction_is_rolled_back(
+    api: Api,
+) -> None:
+    """The pool's reset on return rolls back only what is still open: a connection handed
+    back inside a transaction is rolled back (and the database not left locked), one that
+    committed is not asked again. A session closed without a commit leaves nothing written."""
+    if not is_sqlite(api.settings.database_url):
+        pytest.skip("the embedded SQLite's reset on return")
+    case = await api.open_case()
+    fairy = await api.app.state.engine.raw_connection()
+    driver = fairy.driver_connection
+    await driver.execute("BEGIN IMMEDIATE")
+    await driver.execute("UPDATE monitoring_case SET monitoring_type = 'raw'")
+    assert driver.in_transaction
+    await greenlet_spawn(fairy.close)  # back to the pool, inside its transaction
+    assert not driver.in_transaction
+    async with api.app.state.sessionmaker() as session:
+        found = await repo.case_in_area(session, case["id"], "", lock=True)
+        assert found is not None
+        assert found[0].monitoring_type != "raw"
+        touched = {"w_id": case["id"], "w_version": found[0].version, "v_type": "left"}
+        assert await TOUCH.rowcount(session, touched) == 1
+    async with api.app.state.sessionmaker() as session:
+        assert (await session.get(Case, case["id"])).monitoring_type != "left"

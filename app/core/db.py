@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_
 
 from app.core.config import Settings, get_settings
 from app.core.direct import nothing_begun
@@ -130,6 +132,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             # CPU than the write it served
             **pooling,
             connect_args={"timeout": 30},
+            pool_reset_on_return=None,  # the "reset" event below does it
             json_serializer=json_text,
             json_deserializer=orjson.loads,
         )
@@ -147,7 +150,27 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # one call on aiosqlite's thread; through a SQLAlchemy cursor it was three (a
+            # cursor, the execute, the close), each a hand-off between threads
+            adapter = connection.connection.dbapi_connection
+            driver = adapter._connection  # aiosqlite's connection
+            try:
+                await_(driver._execute(_begin_immediate, driver._conn))
+            except Exception as error:
+                adapter._handle_exception(error)
+
+        @event.listens_for(engine.sync_engine, "reset")
+        def _sqlite_reset(dbapi_connection: Any, _: Any, state: Any) -> None:
+            # What the pool does on return (reset_on_return off above), only when it has
+            # something to do: a connection whose transaction committed or rolled back is
+            # not in one, and rolling it back again was one more call on aiosqlite's thread
+            # for every request. Not where the pool may not await (a connection found by
+            # the garbage collector), as the pool's own reset.
+            if not state.asyncio_safe or dbapi_connection is None:
+                return
+            driver = dbapi_connection._connection
+            if driver._connection is None or driver.in_transaction:
+                dbapi_connection.rollback()
 
         return engine
     # No pre-ping: it costs a round trip on every checkout; connections are recycled instead,
@@ -161,6 +184,10 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         json_serializer=json_text,
         json_deserializer=orjson.loads,
     )
+
+
+def _begin_immediate(connection: sqlite3.Connection) -> None:
+    connection.execute("BEGIN IMMEDIATE").close()
 
 
 def json_text(value: Any) -> str:
@@ -200,8 +227,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield held
         return
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session, _unit_of_work(session, commit=True):
-        yield session
+    session = sessionmaker()
+    try:
+        async with _unit_of_work(session, commit=True):
+            yield session
+    finally:
+        await _close(session)
 
 
 HELD_SESSION = "idempotent_session"
@@ -221,6 +252,19 @@ async def _unit_of_work(session: AsyncSession, *, commit: bool) -> AsyncIterator
         raise
     if commit and session.in_transaction() and not nothing_begun(session):
         await session.commit()  # (a read that began nothing is released by the close)
+
+
+async def _close(session: AsyncSession) -> None:
+    """Close the request's session. One that still holds a connection is closed as ``async
+    with`` closes it, in a task of its own that a cancelled request cannot cut short (the
+    connection must get back to the pool). One that holds none (it committed or rolled back,
+    or only read through connections borrowed from the pool, ``app.core.direct``) has nothing
+    to give back: its close never waits on anything, so nothing can interrupt it, and it
+    spares the task."""
+    if session.in_transaction():
+        await session.__aexit__(None, None, None)
+    else:
+        await session.close()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,5 +1,5 @@
-"""Statements the hot paths send straight to asyncpg, on the request's own connection and in
-its transaction.
+"""Statements the hot paths send straight to the driver (asyncpg, or aiosqlite for the
+embedded SQLite), on the request's own connection and in its transaction.
 
 Every request on a case reads or locks it; every rule-checked step ends in the same few
 statements (the case's UPDATE guarded by its version, the event's INSERT); every opening
@@ -13,7 +13,7 @@ through ``UTCDateTime``) and then handed to asyncpg as it is. Counted with
 
 It is only used where it is safe:
 
-- the driver is asyncpg (the embedded SQLite runs the statement through the session);
+- the driver is asyncpg or aiosqlite (any other runs the statement through the session);
 - an INSERT, UPDATE or DELETE goes to the driver only when the connection is already inside
   the request's transaction (the case's lock began it, or the session did); otherwise it
   runs through the session, which begins it, so nothing is ever written outside the
@@ -26,6 +26,13 @@ It is only used where it is safe:
 on one: a lock with no transaction yet begins one through SQLAlchemy's own asyncpg adapter
 (the ``BEGIN`` the adapter would send before its first statement), so the session commits
 or rolls back that transaction as its own; a read begins none.
+
+On the embedded SQLite the session's transaction is the ``BEGIN IMMEDIATE`` that
+``app.core.db`` sends when the session takes its connection, so every statement there runs
+inside it. aiosqlite runs each call on its own thread, and SQLAlchemy's cursor makes three or
+four such calls a statement (a cursor, the execute, the rows, the close), each a hand-off
+between threads through a queue and the event loop's wake-up pipe: a direct statement is one
+call that does all of it on that thread (:class:`_Aiosqlite`).
 
 An error of the driver is raised as SQLAlchemy would raise it (``IntegrityError``,
 ``DBAPIError`` with ``connection_invalidated`` when the connection died), so the handlers
@@ -41,10 +48,12 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from sqlalchemy import Table, bindparam, insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
+from sqlalchemy.util import greenlet_spawn
 
 
 @dataclass(frozen=True)
@@ -67,8 +76,8 @@ class _Compiled:
 AnySelect = Select[*tuple[Any, ...]]
 
 
-def _compile(statement: UpdateBase | AnySelect, connection: AsyncConnection) -> _Compiled:
-    compiled: Any = statement.compile(dialect=connection.dialect)
+def _compile(statement: UpdateBase | AnySelect, dialect: Dialect) -> _Compiled:
+    compiled: Any = statement.compile(dialect=dialect)
     names = tuple(compiled.positiontup or ())
     processors = compiled._bind_processors  # what SQLAlchemy applies to each parameter
     binds = compiled.binds  # each rendered name's parameter
@@ -85,25 +94,24 @@ class Direct:
 
     def __init__(self, statement: UpdateBase) -> None:
         self.statement = statement
-        self._compiled: _Compiled | None = None
+        self._compiled: dict[str, _Compiled] = {}
+        """By dialect: the service runs on one, its tests on both in one process."""
 
     def _compile(self, connection: AsyncConnection) -> _Compiled:
-        self._compiled = _compile(self.statement, connection)
-        return self._compiled
+        dialect = connection.dialect
+        compiled = self._compiled[dialect.name] = _compile(self.statement, dialect)
+        return compiled
 
     async def rowcount(self, session: AsyncSession, params: dict[str, Any]) -> int:
         """Run the statement with ``params`` (by bind name); how many rows it touched."""
-        connection, fairy = await _connection(session)
-        if fairy is not None:
-            driver = fairy.driver_connection
-            if driver is not None and driver.is_in_transaction():
-                compiled = self._compiled or self._compile(connection)
-                arguments = compiled.arguments(params)
-                try:
-                    status: str = await driver.execute(compiled.sql, *arguments)
-                except Exception as error:
-                    await _raise_as_sqlalchemy(connection, fairy, compiled.sql, arguments, error)
-                return _touched(status)
+        connection, driver = await _connection(session)
+        if driver is not None and driver.in_transaction():
+            compiled = self._compiled.get(connection.dialect.name) or self._compile(connection)
+            arguments = compiled.arguments(params)
+            try:
+                return await driver.execute(compiled.sql, arguments)
+            except Exception as error:
+                await _raise_as_sqlalchemy(connection, compiled.sql, arguments, error)
         result: Any = await connection.execute(self.statement, params)
         return int(result.rowcount)
 
@@ -137,7 +145,8 @@ class DirectRow:
     its ``BEGIN`` and ``COMMIT`` round trips. Under PostgreSQL's READ COMMITTED (the
     service's level) every statement of a transaction takes its own snapshot anyway, so a
     request's reads see nothing different; whatever the request writes afterwards begins
-    the transaction as before."""
+    the transaction as before. (On the embedded SQLite the session's connection comes with
+    its transaction, so every statement runs in it.)"""
 
     def __init__(
         self, statement: AnySelect, *, begins: bool = False, elsewhere: AnySelect | None = None
@@ -145,22 +154,23 @@ class DirectRow:
         self.statement = statement
         self.begins = begins
         self.elsewhere = statement if elsewhere is None else elsewhere
-        """What runs through the session on any other driver: the same query where the
-        statement is PostgreSQL's own (``= ANY(:list)`` for an ``IN`` list)."""
-        self._compiled: _Compiled | None = None
-        self._results: tuple[Callable[[Any], Any] | None, ...] = ()
+        """What runs through the session on any database but PostgreSQL: the same query
+        where the statement is PostgreSQL's own (``= ANY(:list)`` for an ``IN`` list)."""
+        self._compiled: dict[str, tuple[_Compiled, tuple[Callable[[Any], Any] | None, ...]]] = {}
+        """By dialect: the statement, and each column's result processor."""
 
-    def _compile(self, connection: AsyncConnection) -> _Compiled:
-        dialect = connection.dialect
+    def _compile(
+        self, dialect: Dialect
+    ) -> tuple[_Compiled, tuple[Callable[[Any], Any] | None, ...]]:
         # each column's value as SQLAlchemy's result would give it (JSON decoded, datetimes
         # made aware by UTCDateTime); types whose processor needs the driver's type code
         # (numerics) do not belong in such a statement
-        self._results = tuple(
+        results = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in self.statement.selected_columns
         )
-        self._compiled = _compile(self.statement, connection)
-        return self._compiled
+        compiled = self._compiled[dialect.name] = (_compile(self.statement, dialect), results)
+        return compiled
 
     async def first(self, session: AsyncSession, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """The statement's first row with ``params`` (by bind name), or None."""
@@ -174,35 +184,159 @@ class DirectRow:
     async def _rows(
         self, session: AsyncSession, params: dict[str, Any], *, first: bool
     ) -> list[tuple[Any, ...]]:
-        connection, fairy = await _connection(session)
-        if fairy is not None:
-            adapter, driver = fairy.dbapi_connection, fairy.driver_connection
-            if driver is not None and adapter is not None:
-                compiled = self._compiled or self._compile(connection)
-                arguments = compiled.arguments(params)
-                try:
-                    if self.begins and adapter._transaction is None:  # as its cursor checks
-                        await adapter._start_transaction()  # the adapter's own BEGIN
-                    if first:
-                        record = await driver.fetchrow(compiled.sql, *arguments)
-                        records = [] if record is None else [record]
-                    else:
-                        records = await driver.fetch(compiled.sql, *arguments)
-                except Exception as error:
-                    await _raise_as_sqlalchemy(connection, fairy, compiled.sql, arguments, error)
-                processors = self._results
-                return [
-                    tuple(
-                        value if process is None else process(value)
-                        for value, process in zip(record, processors, strict=True)
-                    )
-                    for record in records
-                ]
+        if not self.begins and not session.in_transaction():
+            engine = _lending(session)
+            if engine is not None:
+                return await self._borrowed(engine, params, first)
+        connection, driver = await _connection(session)
+        if (
+            driver is not None
+            and (driver.arrays or self.elsewhere is self.statement)
+            and (not self.begins or driver.begins or driver.in_transaction())
+        ):
+            compiled, processors = self._compiled.get(connection.dialect.name) or self._compile(
+                connection.dialect
+            )
+            arguments = compiled.arguments(params)
+            try:
+                if self.begins:
+                    await driver.begin()
+                records = await driver.fetch(compiled.sql, arguments, first)
+            except Exception as error:
+                await _raise_as_sqlalchemy(connection, compiled.sql, arguments, error)
+            return self._processed(records, processors)
         result = await connection.execute(self.elsewhere, params)
         if first:
             row = result.first()
             return [] if row is None else [tuple(row)]
         return [tuple(row) for row in result]
+
+    async def _borrowed(
+        self, engine: AsyncEngine, params: dict[str, Any], first: bool
+    ) -> list[tuple[Any, ...]]:
+        """The read on a connection borrowed from the pool for this one statement and given
+        back at once: the session takes none (its connection, transaction and their release
+        cost more than a read of a case), and a later statement of the request that needs
+        the session's own transaction begins it as before. Never two connections at once."""
+        dialect = engine.dialect
+        compiled, processors = self._compiled.get(dialect.name) or self._compile(dialect)
+        arguments = compiled.arguments(params)
+        fairy = await engine.raw_connection()
+        try:
+            records = await _Asyncpg(fairy).fetch(compiled.sql, arguments, first)
+        except Exception as error:
+            await _raise_borrowed(engine, fairy, compiled.sql, arguments, error)
+        finally:
+            await greenlet_spawn(fairy.close)  # back to the pool (a dead one is discarded)
+        return self._processed(records, processors)
+
+    @staticmethod
+    def _processed(
+        records: Sequence[Sequence[Any]], processors: tuple[Callable[[Any], Any] | None, ...]
+    ) -> list[tuple[Any, ...]]:
+        return [
+            tuple(
+                value if process is None else process(value)
+                for value, process in zip(record, processors, strict=True)
+            )
+            for record in records
+        ]
+
+
+def _lending(session: AsyncSession) -> AsyncEngine | None:
+    """The engine a read outside the session's transaction may borrow a connection from: the
+    session's own, where the driver is asyncpg (on the embedded SQLite the session's
+    connection comes with its ``BEGIN IMMEDIATE``, and reads take their turn in it)."""
+    bind = session.bind
+    if isinstance(bind, AsyncEngine) and bind.dialect.driver == "asyncpg":
+        return bind
+    return None
+
+
+class _Asyncpg:
+    """The request's asyncpg connection, as the pool's proxy holds it."""
+
+    arrays = True
+    """Takes a list as one array parameter (``= ANY``)."""
+    begins = True
+    """Can begin the session's transaction itself (:meth:`begin`)."""
+
+    def __init__(self, fairy: Any) -> None:
+        self.adapter, self.driver = fairy.dbapi_connection, fairy.driver_connection
+
+    def in_transaction(self) -> bool:
+        return bool(self.driver.is_in_transaction())
+
+    async def execute(self, sql: str, arguments: list[Any]) -> int:
+        status: str = await self.driver.execute(sql, *arguments)
+        return _touched(status)
+
+    async def begin(self) -> None:
+        if self.adapter._transaction is None:  # as its cursor checks
+            await self.adapter._start_transaction()  # the adapter's own BEGIN
+
+    async def fetch(self, sql: str, arguments: list[Any], first: bool) -> Sequence[Sequence[Any]]:
+        if first:
+            record = await self.driver.fetchrow(sql, *arguments)
+            return [] if record is None else [record]
+        records: list[Any] = await self.driver.fetch(sql, *arguments)
+        return records
+
+
+class _Aiosqlite:
+    """The request's aiosqlite connection: each statement is one call on aiosqlite's thread
+    (its ``_execute``, which each of aiosqlite's own calls makes) that executes, reads and
+    closes the cursor there."""
+
+    arrays = False
+    begins = False
+    """The transaction is the ``BEGIN IMMEDIATE`` that came with the session's connection."""
+
+    def __init__(self, fairy: Any) -> None:
+        self.driver = fairy.driver_connection  # aiosqlite.Connection
+
+    def in_transaction(self) -> bool:
+        return bool(self.driver.in_transaction)
+
+    async def execute(self, sql: str, arguments: list[Any]) -> int:
+        touched: int = await self.driver._execute(
+            _sqlite_execute, self.driver._conn, sql, arguments
+        )
+        return touched
+
+    async def begin(self) -> None:
+        """Nothing to send: called only inside the transaction (``begins`` is False)."""
+
+    async def fetch(self, sql: str, arguments: list[Any], first: bool) -> Sequence[Sequence[Any]]:
+        rows: list[Any] = await self.driver._execute(
+            _sqlite_fetch, self.driver._conn, sql, arguments, first
+        )
+        return rows
+
+
+def _sqlite_execute(connection: Any, sql: str, arguments: list[Any]) -> int:
+    cursor = connection.execute(sql, arguments)
+    try:
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
+def _sqlite_fetch(connection: Any, sql: str, arguments: list[Any], first: bool) -> list[Any]:
+    cursor = connection.execute(sql, arguments)
+    try:
+        if first:
+            row = cursor.fetchone()
+            return [] if row is None else [row]
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+_DRIVERS: dict[str, Callable[[Any], _Asyncpg | _Aiosqlite]] = {
+    "asyncpg": _Asyncpg,
+    "aiosqlite": _Aiosqlite,
+}
 
 
 HELD_CONNECTION = "direct_connection"
@@ -228,22 +362,23 @@ def _held(session: AsyncSession) -> tuple[Any, AsyncConnection, Any | None] | No
     return held  # type: ignore[no-any-return]
 
 
-async def _connection(session: AsyncSession) -> tuple[AsyncConnection, Any | None]:
-    """The session's connection, and its pool's proxy of the asyncpg connection (None on any
-    other driver). Asking the session for them costs two hops into SQLAlchemy's synchronous
+async def _connection(
+    session: AsyncSession,
+) -> tuple[AsyncConnection, _Asyncpg | _Aiosqlite | None]:
+    """The session's connection, and its driver's connection (None for a driver with no
+    direct path). Asking the session for them costs two hops into SQLAlchemy's synchronous
     core, so they are kept for the span of the transaction (:func:`_held`)."""
     held = _held(session)
     if held is not None:
         return held[1], held[2]
     connection = await session.connection()
-    fairy = (
-        await connection.get_raw_connection() if connection.dialect.driver == "asyncpg" else None
-    )
+    make = _DRIVERS.get(connection.dialect.driver)
+    driver = None if make is None else make(await connection.get_raw_connection())
     # the transaction weakly: it refers to the session, which holds this, and a cycle would
     # leave every session of the service to the cyclic garbage collector
     began = weakref.ref(session.sync_session.get_transaction())
-    session.info[HELD_CONNECTION] = (began, connection, fairy)
-    return connection, fairy
+    session.info[HELD_CONNECTION] = (began, connection, driver)
+    return connection, driver
 
 
 def nothing_begun(session: AsyncSession) -> bool:
@@ -251,10 +386,7 @@ def nothing_begun(session: AsyncSession) -> bool:
     (on asyncpg, outside any transaction) and nothing waits to be flushed. Committing such a
     session would only release its connection, as closing it does."""
     held = _held(session)
-    if held is None or held[2] is None:
-        return False
-    driver = held[2].driver_connection
-    if driver is None or driver.is_in_transaction():
+    if held is None or held[2] is None or held[2].in_transaction():
         return False
     return not (session.new or session.dirty or session.deleted)
 
@@ -265,11 +397,31 @@ def _touched(status: str) -> int:
 
 
 async def _raise_as_sqlalchemy(
-    connection: AsyncConnection, fairy: Any, sql: str, arguments: Sequence[Any], error: Exception
+    connection: AsyncConnection, sql: str, arguments: Sequence[Any], error: Exception
 ) -> NoReturn:
     """Raise ``error`` as SQLAlchemy's own execution would have: translated by the dialect's
     DBAPI adapter, wrapped in ``sqlalchemy.exc``, the connection invalidated when it died."""
-    dialect = connection.dialect
+    fairy = await connection.get_raw_connection()
+    error, dead = _translated(connection.dialect, fairy, error)
+    if dead:
+        await connection.invalidate(error)
+    _reraise(connection.dialect, sql, arguments, error, dead)
+
+
+async def _raise_borrowed(
+    engine: AsyncEngine, fairy: Any, sql: str, arguments: Sequence[Any], error: Exception
+) -> NoReturn:
+    """:func:`_raise_as_sqlalchemy` for a connection borrowed from the pool: one that died
+    is invalidated, so the pool discards it when it is given back."""
+    error, dead = _translated(engine.dialect, fairy, error)
+    if dead:
+        await greenlet_spawn(fairy.invalidate, error)
+    _reraise(engine.dialect, sql, arguments, error, dead)
+
+
+def _translated(dialect: Dialect, fairy: Any, error: Exception) -> tuple[Exception, bool]:
+    """The driver's error as the dialect's DBAPI adapter translates it, and whether the
+    connection died of it."""
     try:
         fairy.dbapi_connection._handle_exception(error)  # raises the DBAPI's translation
     except Exception as translated:
@@ -277,8 +429,12 @@ async def _raise_as_sqlalchemy(
     dead = isinstance(error, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
         error, fairy.dbapi_connection, None
     )
-    if dead:
-        await connection.invalidate(error)
+    return error, dead
+
+
+def _reraise(
+    dialect: Dialect, sql: str, arguments: Sequence[Any], error: Exception, dead: bool
+) -> NoReturn:
     raise DBAPIError.instance(
         sql,
         tuple(arguments),
