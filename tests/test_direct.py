@@ -4,13 +4,13 @@ each database, and through the session where the driver cannot take them."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any, cast
 
 import aiosqlite
 import pytest
-from sqlalchemy import Integer, Table, bindparam, event, insert, select, update
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Table, bindparam, event, insert, literal_column, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.util import greenlet_spawn
 
@@ -282,9 +282,9 @@ async def test_a_list_parameter_is_an_array_on_postgresql_and_an_in_list_elsewhe
 
 
 async def test_a_session_that_began_nothing_is_released_without_a_commit(api: Api) -> None:
-    """Only direct reads outside a transaction: on PostgreSQL the session takes no connection
-    at all (each read borrows one from the pool and gives it back), so there is nothing to
-    commit; a lock, a write through the session or a pending object: a commit as always. A
+    """Only direct reads outside a transaction: the session takes no connection at all (each
+    read borrows one from the pool and gives it back), so there is nothing to commit; a lock,
+    a write through the session or a pending object: a commit as always. On PostgreSQL a
     connection the session took without sending anything yet began nothing either."""
     case = await api.open_case()
     postgres = not is_sqlite(api.settings.database_url)
@@ -292,9 +292,9 @@ async def test_a_session_that_began_nothing_is_released_without_a_commit(api: Ap
     async with api.app.state.sessionmaker() as session:
         assert not direct.nothing_begun(session)  # nothing ran yet
         assert await repo.case_in_area(session, case["id"], "") is not None
-        assert session.in_transaction() != postgres
+        assert not session.in_transaction()
+        assert pool.checkedout() == 0  # given back
         if postgres:
-            assert pool.checkedout() == 0  # given back
             await direct._connection(session)  # taken, nothing sent
             assert direct.nothing_begun(session)
         assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
@@ -312,29 +312,23 @@ async def test_a_session_that_began_nothing_is_released_without_a_commit(api: Ap
         assert not direct.nothing_begun(session)  # the ORM read began the transaction
 
 
-async def test_on_postgresql_a_read_outside_the_transaction_borrows_a_pooled_connection(
-    api: Api,
-) -> None:
+async def test_a_read_outside_the_transaction_borrows_a_pooled_connection(api: Api) -> None:
     """A plain read before the session's transaction: a connection from the pool for that
     statement alone, given back at once, even when the statement fails (raised as
     SQLAlchemy's error); the session holds none afterwards. Once the session's transaction
     has begun, reads run in it and see what it wrote."""
-    if is_sqlite(api.settings.database_url):
-        pytest.skip("on the embedded SQLite reads run in the session's BEGIN IMMEDIATE")
     case = await api.open_case()
     pool = api.app.state.engine.sync_engine.pool
     seen = _seen_by_sqlalchemy(api)
-    failing = DirectRow(
-        select(sql_cast(Case.household_id, Integer)).where(Case.id == bindparam("id"))
-    )
+    failing = DirectRow(select(literal_column("no_such_column")).select_from(Case))
     async with api.app.state.sessionmaker() as session:
         found = await repo.case_in_area(session, case["id"], "")
         assert found is not None
         assert found[0].version == case["version"]
         assert not session.in_transaction()
         assert pool.checkedout() == 0
-        with pytest.raises(DBAPIError, match="invalid input syntax"):
-            await failing.first(session, {"id": case["id"]})
+        with pytest.raises(DBAPIError, match=r"no such column|does not exist"):
+            await failing.first(session, {})
         assert pool.checkedout() == 0
         assert not session.in_transaction()
         assert not seen, seen
@@ -347,10 +341,30 @@ async def test_on_postgresql_a_read_outside_the_transaction_borrows_a_pooled_con
     assert pool.checkedout() == 0
 
 
+async def test_on_sqlite_a_read_does_not_wait_for_a_writer(api: Api) -> None:
+    """The embedded SQLite's writers queue on ``BEGIN IMMEDIATE``; a read before its
+    session's transaction runs beside a writer holding the lock (WAL) and sees what was
+    committed."""
+    if not is_sqlite(api.settings.database_url):
+        pytest.skip("SQLite's write lock")
+    case = await api.open_case()
+    async with api.app.state.sessionmaker() as writer:
+        found = await repo.case_in_area(writer, case["id"], "", lock=True)  # the write lock
+        assert found is not None
+        touched = {"w_id": case["id"], "w_version": found[0].version, "v_type": "pending"}
+        assert await TOUCH.rowcount(writer, touched) == 1
+        async with api.app.state.sessionmaker() as reader:
+            read = await asyncio.wait_for(repo.case_in_area(reader, case["id"], ""), 5)
+        assert read is not None
+        assert read[0].monitoring_type != "pending"  # not committed yet
+        await writer.rollback()
+
+
 async def test_on_sqlite_a_statement_is_one_call_on_aiosqlites_thread(api: Api) -> None:
     """aiosqlite runs every call on its own thread; SQLAlchemy's cursor makes three or four a
-    statement. A direct statement, the ``BEGIN IMMEDIATE`` and the commit make one each, and
-    a connection that committed goes back to the pool without another rollback."""
+    statement. A direct statement, the ``BEGIN IMMEDIATE`` and the commit make one each, a
+    connection that committed goes back to the pool without another rollback, and a read
+    before the transaction is one call in all."""
     if not is_sqlite(api.settings.database_url):
         pytest.skip("aiosqlite's thread: the embedded SQLite only")
     case = await api.open_case()
@@ -369,7 +383,12 @@ async def test_on_sqlite_a_statement_is_one_call_on_aiosqlites_thread(api: Api) 
             touched = {"w_id": case["id"], "w_version": found[0].version, "v_type": "one"}
             assert await TOUCH.rowcount(session, touched) == 1
             await session.commit()
-    assert calls == ["_begin_immediate", "_sqlite_fetch", "_sqlite_execute", "commit"], calls
+        assert calls == ["_begin_immediate", "_sqlite_fetch", "_sqlite_execute", "commit"], calls
+        calls.clear()
+        async with api.app.state.sessionmaker() as session:  # a read: a borrowed connection
+            assert await repo.case_in_area(session, case["id"], "") is not None
+            await session.commit()
+    assert calls == ["_sqlite_fetch"], calls
 
 
 async def test_on_sqlite_a_connection_returned_inside_its_transaction_is_rolled_back(

@@ -145,8 +145,9 @@ class DirectRow:
     its ``BEGIN`` and ``COMMIT`` round trips. Under PostgreSQL's READ COMMITTED (the
     service's level) every statement of a transaction takes its own snapshot anyway, so a
     request's reads see nothing different; whatever the request writes afterwards begins
-    the transaction as before. (On the embedded SQLite the session's connection comes with
-    its transaction, so every statement runs in it.)"""
+    the transaction as before. A read before the session's transaction borrows a connection
+    from the pool for itself (:meth:`_borrowed`). (On the embedded SQLite the session's
+    connection comes with its transaction, so a lock, or a read after it, runs in it.)"""
 
     def __init__(
         self, statement: AnySelect, *, begins: bool = False, elsewhere: AnySelect | None = None
@@ -186,7 +187,9 @@ class DirectRow:
     ) -> list[tuple[Any, ...]]:
         if not self.begins and not session.in_transaction():
             engine = _lending(session)
-            if engine is not None:
+            if engine is not None and (
+                _DRIVERS[engine.dialect.driver].arrays or self.elsewhere is self.statement
+            ):
                 return await self._borrowed(engine, params, first)
         connection, driver = await _connection(session)
         if (
@@ -223,7 +226,8 @@ class DirectRow:
         arguments = compiled.arguments(params)
         fairy = await engine.raw_connection()
         try:
-            records = await _Asyncpg(fairy).fetch(compiled.sql, arguments, first)
+            driver = _DRIVERS[dialect.driver](fairy)
+            records = await driver.fetch(compiled.sql, arguments, first)
         except Exception as error:
             await _raise_borrowed(engine, fairy, compiled.sql, arguments, error)
         finally:
@@ -245,10 +249,11 @@ class DirectRow:
 
 def _lending(session: AsyncSession) -> AsyncEngine | None:
     """The engine a read outside the session's transaction may borrow a connection from: the
-    session's own, where the driver is asyncpg (on the embedded SQLite the session's
-    connection comes with its ``BEGIN IMMEDIATE``, and reads take their turn in it)."""
+    session's own, where its driver has a direct path. On the embedded SQLite that also
+    spares the read the ``BEGIN IMMEDIATE`` of the session's connection, which would make it
+    wait for every writer: SQLite's WAL lets a read run beside them."""
     bind = session.bind
-    if isinstance(bind, AsyncEngine) and bind.dialect.driver == "asyncpg":
+    if isinstance(bind, AsyncEngine) and bind.dialect.driver in _DRIVERS:
         return bind
     return None
 
@@ -333,7 +338,7 @@ def _sqlite_fetch(connection: Any, sql: str, arguments: list[Any], first: bool) 
         cursor.close()
 
 
-_DRIVERS: dict[str, Callable[[Any], _Asyncpg | _Aiosqlite]] = {
+_DRIVERS: dict[str, type[_Asyncpg | _Aiosqlite]] = {
     "asyncpg": _Asyncpg,
     "aiosqlite": _Aiosqlite,
 }
