@@ -149,7 +149,9 @@ async def test_the_lock_reads_what_the_orm_reads_and_holds_the_row(api: Api) -> 
         assert found is not None
         snap, card = found
         assert not seen, seen
-        assert (await direct._connection(session))[1].in_transaction()
+        driver = (await direct._connection(session))[1]
+        assert driver is not None
+        assert driver.in_transaction()
         if not is_sqlite(api.settings.database_url):  # (SQLite's lock is the whole file)
             async with api.app.state.engine.connect() as other:  # the row is held
                 with pytest.raises(DBAPIError, match="could not obtain lock"):
@@ -369,7 +371,7 @@ async def test_on_sqlite_a_statement_is_one_call_on_aiosqlites_thread(api: Api) 
         pytest.skip("aiosqlite's thread: the embedded SQLite only")
     case = await api.open_case()
     calls: list[str] = []
-    original = aiosqlite.Connection._execute
+    original: Any = aiosqlite.Connection._execute
 
     async def counted(self: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append(getattr(function, "__name__", repr(function)))
