@@ -28,6 +28,7 @@ from sqlalchemy.util import await_
 
 from app.core.config import Settings, get_settings
 from app.core.direct import nothing_begun
+from app.core.sqlite import dbapi as sqlite_dbapi
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -133,6 +134,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             **pooling,
             connect_args={"timeout": 30},
             pool_reset_on_return=None,  # the "reset" event below does it
+            module=sqlite_dbapi(),  # a statement is one call on aiosqlite's thread
             json_serializer=json_text,
             json_deserializer=orjson.loads,
         )

@@ -1,0 +1,114 @@
+"""The embedded SQLite's driver as SQLAlchemy uses it, with each statement one call on
+aiosqlite's thread.
+
+aiosqlite runs every call on a thread of its own, and each call is a hand-off between threads
+(a queue, the event loop's wake-up pipe). SQLAlchemy's cursor for it makes three or four calls
+a statement: a cursor, the execute, the rows, the close. :class:`OneCallCursor` makes one: it
+executes, reads every row (SQLAlchemy's cursor reads them all at once too) and closes the
+sqlite3 cursor on that thread, and keeps what SQLAlchemy asks afterwards (the description,
+the row count, the last row id). Server-side cursors (``stream_results``) keep SQLAlchemy's
+own, which fetch as they go.
+
+It is plugged in through ``create_async_engine(module=...)``, SQLAlchemy's way to give a
+dialect another DBAPI module (:func:`dbapi`): the dialect, its SQL and its types are
+SQLAlchemy's aiosqlite dialect unchanged. ``app.core.direct`` sends its statements the same
+way, without the cursor.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+
+class _Done:
+    """What SQLAlchemy reads of a sqlite3 cursor after its statement, kept once it is
+    closed."""
+
+    __slots__ = ("arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, description: Any, rowcount: int, lastrowid: int | None) -> None:
+        self.description = description
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+        self.arraysize = 1
+
+    def close(self) -> None:
+        """Already closed, on aiosqlite's thread."""
+
+
+_NOTHING_YET = _Done(None, -1, None)
+
+
+def _run(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> tuple[_Done, list[Any] | None]:
+    """On aiosqlite's thread: the statement, its rows, and its cursor closed."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else None
+        return _Done(description, cursor.rowcount, cursor.lastrowid), rows
+    finally:
+        cursor.close()
+
+
+class OneCallCursor(AsyncAdapt_aiosqlite_cursor):
+    """SQLAlchemy's aiosqlite cursor, each statement one call on aiosqlite's thread."""
+
+    __slots__ = ()
+    _awaitable_cursor_close = False  # nothing left open to close
+
+    def __init__(self, adapt_connection: Any) -> None:
+        # as the base class, without asking aiosqlite's thread for a cursor up front
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = _NOTHING_YET  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        return await self._one_call(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        return await self._one_call(operation, seq_of_parameters, many=True)
+
+    async def _one_call(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        driver: Any = self._connection  # aiosqlite's connection
+        async with self._adapt_connection._execute_mutex:
+            done, rows = await driver._execute(_run, driver._conn, operation, parameters, many)
+        self._cursor = done
+        self._rows = collections.deque(rows or ())
+
+
+class OneCallConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneCallCursor
+
+
+class OneCallDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """SQLAlchemy's aiosqlite DBAPI module, its connections with :class:`OneCallCursor`."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneCallConnection:
+        adapted = super().connect(*arg, **kw)
+        return OneCallConnection(self, adapted._connection)
+
+
+def dbapi() -> OneCallDBAPI:
+    """The module to give ``create_async_engine`` for a ``sqlite+aiosqlite`` URL."""
+    return OneCallDBAPI(aiosqlite, sqlite3)

@@ -1,0 +1,95 @@
+"""The embedded SQLite's driver (app.core.sqlite): every statement through SQLAlchemy is one
+call on aiosqlite's thread, and answers what SQLAlchemy's own cursor answered."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core.db import make_engine
+
+METADATA = MetaData()
+THINGS = Table(
+    "things",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String, unique=True, nullable=False),
+)
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    made = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'driver.sqlite3'}")
+    async with made.begin() as connection:
+        await connection.run_sync(METADATA.create_all)
+    yield made
+    await made.dispose()
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The calls made on aiosqlite's thread from now on, by the function each runs."""
+    seen: list[str] = []
+    original: Any = aiosqlite.Connection._execute
+
+    async def counted(self: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(function, "__name__", repr(function)))
+        return await original(self, function, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return seen
+
+
+async def test_a_statement_is_one_call_and_answers_as_sqlalchemys_cursor(
+    engine: AsyncEngine, calls: list[str]
+) -> None:
+    async with engine.begin() as connection:
+        calls.clear()
+        inserted = await connection.execute(insert(THINGS).values(name="a"))
+        assert calls == ["_run"], calls  # SQLAlchemy's cursor: cursor, execute, close
+        assert inserted.inserted_primary_key == (1,)  # the last row id
+        await connection.execute(insert(THINGS), [{"name": "b"}, {"name": "c"}])  # executemany
+        touched = await connection.execute(
+            update(THINGS).where(THINGS.c.id > 1).values(name="x" + THINGS.c.name)
+        )
+        assert touched.rowcount == 2
+        calls.clear()
+        rows = (
+            await connection.execute(select(THINGS.c.id, THINGS.c.name).order_by(THINGS.c.id))
+        ).all()
+        assert calls == ["_run"], calls  # and the rows with it, not a call more
+        assert rows == [(1, "a"), (2, "xb"), (3, "xc")]
+        result = await connection.execute(select(THINGS.c.name).where(THINGS.c.id == 9))
+        assert result.first() is None
+        assert list(
+            (await connection.execute(text("SELECT name FROM things ORDER BY id"))).keys()
+        ) == ["name"]
+
+
+async def test_an_error_is_sqlalchemys_and_the_transaction_goes_on(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(THINGS).values(name="once"))
+        savepoint = await connection.begin_nested()
+        with pytest.raises(IntegrityError):
+            await connection.execute(insert(THINGS).values(name="once"))
+        await savepoint.rollback()
+        await connection.execute(insert(THINGS).values(name="twice"))
+    async with engine.connect() as connection:
+        names = (await connection.execute(select(THINGS.c.name).order_by(THINGS.c.id))).scalars()
+        assert list(names) == ["once", "twice"]
+
+
+async def test_streamed_results_keep_sqlalchemys_server_side_cursor(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(insert(THINGS), [{"name": f"n{i}"} for i in range(120)])
+    async with engine.connect() as connection:
+        streamed = await connection.stream(select(THINGS.c.id).order_by(THINGS.c.id))
+        seen = [row[0] async for row in streamed]
+    assert seen == list(range(1, 121))
