@@ -393,6 +393,45 @@ async def test_on_sqlite_a_statement_is_one_call_on_aiosqlites_thread(api: Api) 
     assert calls == ["_sqlite_fetch"], calls
 
 
+async def test_on_sqlite_a_move_and_its_event_are_one_call(api: Api) -> None:
+    """SQLite has no UPDATE in a CTE: the guarded UPDATE and the event's INSERT run in turn,
+    in one call on aiosqlite's thread; an event that cannot be written raises SQLAlchemy's
+    error naming its INSERT, and the request's rollback undoes the move with it."""
+    if not is_sqlite(api.settings.database_url):
+        pytest.skip("aiosqlite's thread: the embedded SQLite only")
+    case = await api.open_case()
+    calls: list[str] = []
+    original: Any = aiosqlite.Connection._execute
+
+    async def counted(self: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(function, "__name__", repr(function)))
+        return await original(self, function, *args, **kwargs)
+
+    async with api.app.state.sessionmaker() as session:
+        found = await repo.case_in_area(session, case["id"], "", lock=True)
+        assert found is not None
+        row = found[0]
+        last = (
+            await session.execute(
+                select(CaseEvent).where(CaseEvent.case_id == row.id, CaseEvent.seq == row.version)
+            )
+        ).scalar_one()
+        again = {c.name: getattr(last, c.name) for c in CaseEvent.__table__.columns}
+        del again["id"], again["txid"]  # (case_id, seq) a second time
+        moving = {"version": row.version + 1, "monitoring_type": "moved"}
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(aiosqlite.Connection, "_execute", counted)
+            with pytest.raises(IntegrityError, match="INSERT INTO case_event"):
+                await repo.move_with_event(session, row.id, row.version, moving, again)
+        assert calls == ["_sqlite_pair"], calls
+        await session.rollback()
+    async with api.app.state.sessionmaker() as session:
+        unmoved = await session.get(Case, case["id"])
+        assert unmoved is not None
+        assert unmoved.version == case["version"]
+        assert unmoved.monitoring_type != "moved"
+
+
 async def test_on_sqlite_a_connection_returned_inside_its_transaction_is_rolled_back(
     api: Api,
 ) -> None:

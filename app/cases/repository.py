@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case, CaseEvent
 from app.cases.snapshot import SNAPSHOT_FIELDS, Snapshot
-from app.core.direct import Direct, DirectInsert, DirectRow
+from app.core.direct import Direct, DirectInsert, DirectRow, guarded_pair
 from app.core.errors import Unprocessable
 from app.households.card import CARD_FIELDS, HouseholdCard
 from app.households.models import Household, Member
@@ -156,10 +156,10 @@ async def move_with_event(
     """Write the case's new state and append its event, only if nobody moved the case since
     it was read (False: nothing is written). On PostgreSQL one round trip: the guarded UPDATE
     in a CTE and the event's INSERT selecting from what it returned, so the event exists only
-    with the move; elsewhere the two statements in turn. Each statement is built and compiled
+    with the move; elsewhere the two statements in turn (on SQLite one call on aiosqlite's
+    thread, :func:`~app.core.direct.guarded_pair`). Each statement is built and compiled
     once per column list and sent straight to the driver (``app.core.direct``)."""
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":  # (asked without a hop into the session)
         key = (tuple(moving), tuple(event))
         statement = _MOVE_WITH_EVENT.get(key)
         if statement is None:
@@ -167,21 +167,28 @@ async def move_with_event(
         params = _guarded(case_id, expected_version, moving)
         params.update({f"e_{name}": value for name, value in event.items()})
         return await statement.rowcount(session, params) == 1
-    if not await advance_case(session, case_id, expected_version, moving):
-        return False
-    await _INSERT_EVENT.run(session, event)
-    return True
+    return await guarded_pair(
+        session,
+        _advance_statement(tuple(moving)),
+        _guarded(case_id, expected_version, moving),
+        _INSERT_EVENT.of(tuple(event)),
+        event,
+    )
 
 
 async def advance_case(
     session: AsyncSession, case_id: str, expected_version: int, values: dict[str, Any]
 ) -> bool:
     """Write the case's new state only if nobody moved it since it was read."""
-    names = tuple(values)
+    statement = _advance_statement(tuple(values))
+    return await statement.rowcount(session, _guarded(case_id, expected_version, values)) == 1
+
+
+def _advance_statement(names: tuple[str, ...]) -> Direct:
     statement = _ADVANCE.get(names)
     if statement is None:
         statement = _ADVANCE[names] = Direct(_advance(names))
-    return await statement.rowcount(session, _guarded(case_id, expected_version, values)) == 1
+    return statement
 
 
 def _guarded(case_id: str, expected_version: int, values: dict[str, Any]) -> dict[str, Any]:

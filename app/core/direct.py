@@ -125,13 +125,48 @@ class DirectInsert:
         self._by_columns: dict[tuple[str, ...], Direct] = {}
 
     async def run(self, session: AsyncSession, values: dict[str, Any]) -> None:
-        columns = tuple(values)
+        await self.of(tuple(values)).rowcount(session, values)
+
+    def of(self, columns: tuple[str, ...]) -> Direct:
+        """The INSERT of these columns."""
         statement = self._by_columns.get(columns)
         if statement is None:
             statement = self._by_columns[columns] = Direct(
                 insert(self.table).values({name: bindparam(name) for name in columns})
             )
-        await statement.rowcount(session, values)
+        return statement
+
+
+async def guarded_pair(
+    session: AsyncSession,
+    guard: Direct,
+    guard_params: dict[str, Any],
+    then: Direct,
+    then_params: dict[str, Any],
+) -> bool:
+    """``guard`` (an UPDATE guarded by a version), and ``then`` only when it touched exactly
+    one row: whether it did. Where the database cannot do both in one statement (SQLite has
+    no UPDATE in a CTE), on aiosqlite they are still one call on its thread, in the
+    transaction; anywhere else two statements in turn."""
+    connection, driver = await _connection(session)
+    if isinstance(driver, _Aiosqlite) and driver.in_transaction():
+        dialect = connection.dialect
+        first = guard._compiled.get(dialect.name) or guard._compile(connection)
+        second = then._compiled.get(dialect.name) or then._compile(connection)
+        arguments = (first.arguments(guard_params), second.arguments(then_params))
+        try:
+            touched: int = await driver.driver._execute(
+                _sqlite_pair, driver.driver._conn, first.sql, second.sql, *arguments
+            )
+        except _Second as failed:
+            await _raise_as_sqlalchemy(connection, second.sql, arguments[1], failed.error)
+        except Exception as error:
+            await _raise_as_sqlalchemy(connection, first.sql, arguments[0], error)
+        return touched == 1
+    if await guard.rowcount(session, guard_params) != 1:
+        return False
+    await then.rowcount(session, then_params)
+    return True
 
 
 class DirectRow:
@@ -325,6 +360,26 @@ def _sqlite_execute(connection: Any, sql: str, arguments: list[Any]) -> int:
         return int(cursor.rowcount)
     finally:
         cursor.close()
+
+
+class _Second(Exception):
+    """The second statement of a pair failed (``error``), the first having run."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _sqlite_pair(
+    connection: Any, guard: str, then: str, guard_arguments: list[Any], then_arguments: list[Any]
+) -> int:
+    touched = _sqlite_execute(connection, guard, guard_arguments)
+    if touched == 1:
+        try:
+            _sqlite_execute(connection, then, then_arguments)
+        except Exception as error:
+            raise _Second(error) from error
+    return touched
 
 
 def _sqlite_fetch(connection: Any, sql: str, arguments: list[Any], first: bool) -> list[Any]:
