@@ -364,9 +364,10 @@ async def test_on_sqlite_a_read_does_not_wait_for_a_writer(api: Api) -> None:
 
 async def test_on_sqlite_a_statement_is_one_call_on_aiosqlites_thread(api: Api) -> None:
     """aiosqlite runs every call on its own thread; SQLAlchemy's cursor makes three or four a
-    statement. A direct statement, the ``BEGIN IMMEDIATE`` and the commit make one each, a
-    connection that committed goes back to the pool without another rollback, and a read
-    before the transaction is one call in all."""
+    statement. A direct statement and the commit make one each (the transaction's ``BEGIN
+    IMMEDIATE`` goes with its first statement), a connection that committed goes back to the
+    pool without another rollback, and a read before the transaction is one call in all. A
+    transaction that sent nothing asks nothing of the thread."""
     if not is_sqlite(api.settings.database_url):
         pytest.skip("aiosqlite's thread: the embedded SQLite only")
     case = await api.open_case()
@@ -385,12 +386,21 @@ async def test_on_sqlite_a_statement_is_one_call_on_aiosqlites_thread(api: Api) 
             touched = {"w_id": case["id"], "w_version": found[0].version, "v_type": "one"}
             assert await TOUCH.rowcount(session, touched) == 1
             await session.commit()
-        assert calls == ["_begin_immediate", "_sqlite_fetch", "_sqlite_execute", "commit"], calls
+        # the BEGIN IMMEDIATE goes with the lock's SELECT, in its call
+        assert calls == ["_sqlite_fetch", "_sqlite_execute", "commit"], calls
         calls.clear()
         async with api.app.state.sessionmaker() as session:  # a read: a borrowed connection
             assert await repo.case_in_area(session, case["id"], "") is not None
             await session.commit()
-    assert calls == ["_sqlite_fetch"], calls
+        assert calls == ["_sqlite_fetch"], calls
+        calls.clear()
+        async with api.app.state.sessionmaker() as session:
+            await session.connection()  # begins, sends nothing
+            await session.commit()
+        async with api.app.state.sessionmaker() as session:
+            await session.connection()
+            await session.rollback()
+    assert calls == [], calls
 
 
 async def test_on_sqlite_a_move_and_its_event_are_one_call(api: Api) -> None:

@@ -3,6 +3,7 @@ call on aiosqlite's thread, and answers what SQLAlchemy's own cursor answered.""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,34 @@ async def test_streamed_results_keep_sqlalchemys_server_side_cursor(engine: Asyn
         streamed = await connection.stream(select(THINGS.c.id).order_by(THINGS.c.id))
         seen = [row[0] async for row in streamed]
     assert seen == list(range(1, 121))
+
+
+async def test_a_transaction_takes_the_write_lock_with_its_first_statement(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The ``BEGIN IMMEDIATE`` goes with the transaction's first statement, streamed or not:
+    before it another writer still gets the lock, from it on it waits (here: times out)."""
+    other = sqlite3.connect(tmp_path / "driver.sqlite3", timeout=0.05, isolation_level=None)
+
+    def other_writer_gets_the_lock() -> bool:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            return "locked" not in str(error)  # (any other error: True, and the test fails)
+        other.execute("ROLLBACK")
+        return True
+
+    for streamed in (False, True):
+        async with engine.connect() as connection:
+            await connection.begin()
+            assert other_writer_gets_the_lock()  # nothing sent yet
+            query = select(THINGS.c.id)
+            if streamed:
+                result = await connection.stream(query)
+                assert [row async for row in result] == []
+            else:
+                await connection.execute(query)
+            assert not other_writer_gets_the_lock()
+            await connection.rollback()
+        assert other_writer_gets_the_lock()
+    other.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import await_
 
 from app.core.config import Settings, get_settings
 from app.core.direct import nothing_begun
@@ -152,14 +150,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
-            # one call on aiosqlite's thread; through a SQLAlchemy cursor it was three (a
-            # cursor, the execute, the close), each a hand-off between threads
-            adapter = connection.connection.dbapi_connection
-            driver = adapter._connection  # aiosqlite's connection
-            try:
-                await_(driver._execute(_begin_immediate, driver._conn))
-            except Exception as error:
-                adapter._handle_exception(error)
+            # sent with the transaction's first statement, in the same call on aiosqlite's
+            # thread (app.core.sqlite); on its own it was one call more every transaction
+            connection.connection.dbapi_connection.begin_immediate()
 
         @event.listens_for(engine.sync_engine, "reset")
         def _sqlite_reset(dbapi_connection: Any, _: Any, state: Any) -> None:
@@ -169,6 +162,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             # for every request. Not where the pool may not await (a connection found by
             # the garbage collector), as the pool's own reset.
             if not state.asyncio_safe or dbapi_connection is None:
+                return
+            if dbapi_connection.take_begin():  # a transaction that sent nothing
                 return
             driver = dbapi_connection._connection
             if driver._connection is None or driver.in_transaction:
@@ -186,10 +181,6 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         json_serializer=json_text,
         json_deserializer=orjson.loads,
     )
-
-
-def _begin_immediate(connection: sqlite3.Connection) -> None:
-    connection.execute("BEGIN IMMEDIATE").close()
 
 
 def json_text(value: Any) -> str:

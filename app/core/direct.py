@@ -55,6 +55,8 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
 from sqlalchemy.util import greenlet_spawn
 
+from app.core.sqlite import OneCallConnection, OneCallDBAPI, begin_if
+
 
 @dataclass(frozen=True)
 class _Compiled:
@@ -155,9 +157,7 @@ async def guarded_pair(
         second = then._compiled.get(dialect.name) or then._compile(connection)
         arguments = (first.arguments(guard_params), second.arguments(then_params))
         try:
-            touched: int = await driver.driver._execute(
-                _sqlite_pair, driver.driver._conn, first.sql, second.sql, *arguments
-            )
+            touched = await driver.pair(first.sql, second.sql, *arguments)
         except _Second as failed:
             await _raise_as_sqlalchemy(connection, second.sql, arguments[1], failed.error)
         except Exception as error:
@@ -288,7 +288,7 @@ def _lending(session: AsyncSession) -> AsyncEngine | None:
     spares the read the ``BEGIN IMMEDIATE`` of the session's connection, which would make it
     wait for every writer: SQLite's WAL lets a read run beside them."""
     bind = session.bind
-    if isinstance(bind, AsyncEngine) and bind.dialect.driver in _DRIVERS:
+    if isinstance(bind, AsyncEngine) and _direct_path(bind.dialect) is not None:
         return bind
     return None
 
@@ -326,21 +326,37 @@ class _Asyncpg:
 class _Aiosqlite:
     """The request's aiosqlite connection: each statement is one call on aiosqlite's thread
     (its ``_execute``, which each of aiosqlite's own calls makes) that executes, reads and
-    closes the cursor there."""
+    closes the cursor there, after the transaction's ``BEGIN IMMEDIATE`` when that is still
+    to be sent (``app.core.sqlite``)."""
 
     arrays = False
     begins = False
     """The transaction is the ``BEGIN IMMEDIATE`` that came with the session's connection."""
 
     def __init__(self, fairy: Any) -> None:
+        self.adapter: OneCallConnection = fairy.dbapi_connection
         self.driver = fairy.driver_connection  # aiosqlite.Connection
 
     def in_transaction(self) -> bool:
-        return bool(self.driver.in_transaction)
+        return self.adapter.begin_pending or bool(self.driver.in_transaction)
 
     async def execute(self, sql: str, arguments: list[Any]) -> int:
         touched: int = await self.driver._execute(
-            _sqlite_execute, self.driver._conn, sql, arguments
+            _sqlite_execute, self.driver._conn, sql, arguments, self.adapter.take_begin()
+        )
+        return touched
+
+    async def pair(
+        self, guard: str, then: str, guard_arguments: list[Any], then_arguments: list[Any]
+    ) -> int:
+        touched: int = await self.driver._execute(
+            _sqlite_pair,
+            self.driver._conn,
+            guard,
+            then,
+            guard_arguments,
+            then_arguments,
+            self.adapter.take_begin(),
         )
         return touched
 
@@ -349,12 +365,13 @@ class _Aiosqlite:
 
     async def fetch(self, sql: str, arguments: list[Any], first: bool) -> Sequence[Sequence[Any]]:
         rows: list[Any] = await self.driver._execute(
-            _sqlite_fetch, self.driver._conn, sql, arguments, first
+            _sqlite_fetch, self.driver._conn, sql, arguments, first, self.adapter.take_begin()
         )
         return rows
 
 
-def _sqlite_execute(connection: Any, sql: str, arguments: list[Any]) -> int:
+def _sqlite_execute(connection: Any, sql: str, arguments: list[Any], begin: bool) -> int:
+    begin_if(connection, begin)
     cursor = connection.execute(sql, arguments)
     try:
         return int(cursor.rowcount)
@@ -371,18 +388,26 @@ class _Second(Exception):
 
 
 def _sqlite_pair(
-    connection: Any, guard: str, then: str, guard_arguments: list[Any], then_arguments: list[Any]
+    connection: Any,
+    guard: str,
+    then: str,
+    guard_arguments: list[Any],
+    then_arguments: list[Any],
+    begin: bool,
 ) -> int:
-    touched = _sqlite_execute(connection, guard, guard_arguments)
+    touched = _sqlite_execute(connection, guard, guard_arguments, begin)
     if touched == 1:
         try:
-            _sqlite_execute(connection, then, then_arguments)
+            _sqlite_execute(connection, then, then_arguments, False)
         except Exception as error:
             raise _Second(error) from error
     return touched
 
 
-def _sqlite_fetch(connection: Any, sql: str, arguments: list[Any], first: bool) -> list[Any]:
+def _sqlite_fetch(
+    connection: Any, sql: str, arguments: list[Any], first: bool, begin: bool
+) -> list[Any]:
+    begin_if(connection, begin)
     cursor = connection.execute(sql, arguments)
     try:
         if first:
@@ -397,6 +422,15 @@ _DRIVERS: dict[str, type[_Asyncpg | _Aiosqlite]] = {
     "asyncpg": _Asyncpg,
     "aiosqlite": _Aiosqlite,
 }
+
+
+def _direct_path(dialect: Dialect) -> type[_Asyncpg | _Aiosqlite] | None:
+    """How a dialect's connections take direct statements, if they do: asyncpg's, and
+    aiosqlite's as ``app.core.db`` makes them (``app.core.sqlite``, whose connections send a
+    transaction's ``BEGIN IMMEDIATE`` with its first statement)."""
+    if dialect.driver == "aiosqlite" and not isinstance(dialect.loaded_dbapi, OneCallDBAPI):
+        return None
+    return _DRIVERS.get(dialect.driver)
 
 
 HELD_CONNECTION = "direct_connection"
@@ -432,7 +466,7 @@ async def _connection(
     if held is not None:
         return held[1], held[2]
     connection = await session.connection()
-    make = _DRIVERS.get(connection.dialect.driver)
+    make = _direct_path(connection.dialect)
     driver = None if make is None else make(await connection.get_raw_connection())
     # the transaction weakly: it refers to the session, which holds this, and a cycle would
     # leave every session of the service to the cyclic garbage collector

@@ -9,6 +9,13 @@ sqlite3 cursor on that thread, and keeps what SQLAlchemy asks afterwards (the de
 the row count, the last row id). Server-side cursors (``stream_results``) keep SQLAlchemy's
 own, which fetch as they go.
 
+A transaction's ``BEGIN IMMEDIATE`` (``app.core.db``: writers queue on the file's lock
+instead of failing) is sent with the transaction's first statement, in the same call
+(:meth:`OneCallConnection.begin_immediate`, :func:`begin_if`): nothing runs in the
+transaction before it, so it takes the lock exactly where a ``BEGIN`` sent on its own would
+have. A transaction that sent nothing has nothing to commit or roll back, and asks nothing
+of aiosqlite's thread.
+
 It is plugged in through ``create_async_engine(module=...)``, SQLAlchemy's way to give a
 dialect another DBAPI module (:func:`dbapi`): the dialect, its SQL and its types are
 SQLAlchemy's aiosqlite dialect unchanged. ``app.core.direct`` sends its statements the same
@@ -26,6 +33,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
 )
 from sqlalchemy.util import EMPTY_DICT
 
@@ -49,10 +57,18 @@ class _Done:
 _NOTHING_YET = _Done(None, -1, None)
 
 
+def begin_if(connection: sqlite3.Connection, begin: bool) -> None:
+    """On aiosqlite's thread, before a statement: the transaction's ``BEGIN IMMEDIATE`` when
+    it is still to be sent."""
+    if begin:
+        connection.execute("BEGIN IMMEDIATE").close()
+
+
 def _run(
-    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool, begin: bool
 ) -> tuple[_Done, list[Any] | None]:
     """On aiosqlite's thread: the statement, its rows, and its cursor closed."""
+    begin_if(connection, begin)
     cursor = connection.cursor()
     try:
         if many:
@@ -90,15 +106,58 @@ class OneCallCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _one_call(self, operation: Any, parameters: Any, *, many: bool) -> None:
         driver: Any = self._connection  # aiosqlite's connection
-        async with self._adapt_connection._execute_mutex:
-            done, rows = await driver._execute(_run, driver._conn, operation, parameters, many)
+        adapter: OneCallConnection = self._adapt_connection  # type: ignore[assignment]
+        async with adapter._execute_mutex:
+            begin = adapter.take_begin()
+            done, rows = await driver._execute(
+                _run, driver._conn, operation, parameters, many, begin
+            )
         self._cursor = done
         self._rows = collections.deque(rows or ())
 
 
-class OneCallConnection(AsyncAdapt_aiosqlite_connection):
+class _StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
+    """SQLAlchemy's server-side cursor, after the transaction's ``BEGIN IMMEDIATE`` if it is
+    still to be sent."""
+
     __slots__ = ()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        adapter: OneCallConnection = self._adapt_connection  # type: ignore[assignment]
+        if adapter.take_begin():
+            driver: Any = self._connection
+            await driver._execute(begin_if, driver._conn, True)
+        return await super()._execute_async(operation, parameters)
+
+
+class OneCallConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's aiosqlite connection with :class:`OneCallCursor`, whose transaction's
+    ``BEGIN IMMEDIATE`` waits for its first statement."""
+
+    __slots__ = ("begin_pending",)
     _cursor_cls = OneCallCursor
+    _ss_cursor_cls = _StreamingCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.begin_pending = False
+
+    def begin_immediate(self) -> None:
+        """The transaction begins: its ``BEGIN IMMEDIATE`` goes with its first statement."""
+        self.begin_pending = True
+
+    def take_begin(self) -> bool:
+        """Whether the next statement must send the ``BEGIN IMMEDIATE`` (then it is sent)."""
+        pending, self.begin_pending = self.begin_pending, False
+        return pending
+
+    def commit(self) -> None:
+        if not self.take_begin():  # a transaction that sent nothing has nothing to commit
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self.take_begin():
+            super().rollback()
 
 
 class OneCallDBAPI(AsyncAdapt_aiosqlite_dbapi):
