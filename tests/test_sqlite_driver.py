@@ -10,7 +10,18 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -125,3 +136,54 @@ async def test_a_transaction_takes_the_write_lock_with_its_first_statement(
             await connection.rollback()
         assert other_writer_gets_the_lock()
     other.close()
+
+
+async def test_a_like_pattern_does_not_make_sqlite_prepare_the_statement_again(
+    engine: AsyncEngine,
+) -> None:
+    """SQLite re-plans a statement whose LIKE pattern is a bound parameter each time it is
+    bound (seen here: its authorizer is asked again, as it is on every prepare); through the
+    service's compiler the statement stays prepared, and matches what it matched."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(THINGS), [{"name": n} for n in ("2202810001", "2202820001", "a_b", "axb")]
+        )
+    prepared: list[int] = []
+
+    def authorizer(action: int, *_: Any) -> int:
+        if action == sqlite3.SQLITE_SELECT:
+            prepared.append(action)
+        return sqlite3.SQLITE_OK
+
+    pattern = bindparam("pattern", type_=String())
+    compiled = select(THINGS.c.name).where(THINGS.c.name.like(pattern)).order_by(THINGS.c.id)
+    unlike = select(THINGS.c.name).where(THINGS.c.name.not_like(pattern)).order_by(THINGS.c.id)
+    plain = text("SELECT name FROM things WHERE name LIKE :pattern ORDER BY id")
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        await driver._execute(driver._conn.set_authorizer, authorizer)
+
+        async def names(query: Any, value: str) -> list[str]:
+            return list((await connection.execute(query, {"pattern": value})).scalars())
+
+        for query in (compiled, unlike, plain):
+            await names(query, "0%")  # prepared once, into sqlite3's statement cache
+            prepared.clear()
+            found = [await names(query, p) for p in ("220281%", "220282%", "%", "a\\_b")]
+            if query is compiled:
+                assert found == [
+                    ["2202810001"],
+                    ["2202820001"],
+                    ["2202810001", "2202820001", "a_b", "axb"],
+                    [],
+                ]
+                assert prepared == [], "a new pattern prepared the statement again"
+            elif query is unlike:
+                assert found[0] == ["2202820001", "a_b", "axb"]
+                assert prepared == []
+            else:  # SQLite's own behaviour, which the compiler avoids
+                assert len(prepared) == 4
+        escaped = select(THINGS.c.name).where(THINGS.c.name.like(pattern, escape="\\"))
+        assert await names(escaped, "a\\_b") == ["a_b"]
+        assert await names(escaped, "a_b") == ["a_b", "axb"]

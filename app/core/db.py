@@ -26,6 +26,7 @@ from sqlalchemy.types import TypeDecorator
 
 from app.core.config import Settings, get_settings
 from app.core.direct import nothing_begun
+from app.core.sqlite import Compiler as SQLiteCompiler
 from app.core.sqlite import dbapi as sqlite_dbapi
 
 NAMING_CONVENTION = {
@@ -136,6 +137,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             json_serializer=json_text,
             json_deserializer=orjson.loads,
         )
+        # LIKE patterns SQLite does not re-plan each time (app.core.sqlite.Compiler); set
+        # before the engine compiles anything
+        engine.sync_engine.dialect.statement_compiler = SQLiteCompiler
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_connect(dbapi_connection: Any, _: Any) -> None:
