@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -99,7 +100,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                     settings=settings,
                 )
             )
+        if settings.gc_freeze:
+            gc.collect()  # what startup left behind is freed, not kept for good
+            gc.freeze()
         yield
+        if settings.gc_freeze:
+            gc.unfreeze()  # an app served in a longer process (tests) can be collected
         stop.set()
         if worker is not None:
             await worker
