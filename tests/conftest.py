@@ -39,6 +39,12 @@ from workflows.policy import POLICIES
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
+# A served app freezes its heap once started (Settings.gc_freeze), after a full collection:
+# in this process, whose heap is the whole suite's, and where schemathesis starts the app's
+# lifespan for every call it makes, that collection would cost more than the test.
+# tests/test_startup.py turns it on where it is the subject.
+os.environ.setdefault("GC_FREEZE", "false")
+
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/fangfanpin_test"
 )
