@@ -187,3 +187,73 @@ async def test_a_like_pattern_does_not_make_sqlite_prepare_the_statement_again(
         escaped = select(THINGS.c.name).where(THINGS.c.name.like(pattern, escape="\\"))
         assert await names(escaped, "a\\_b") == ["a_b"]
         assert await names(escaped, "a_b") == ["a_b", "axb"]
+
+
+async def test_writers_take_their_turns_in_order_and_each_end_passes_the_turn(
+    engine: AsyncEngine, calls: list[str]
+) -> None:
+    """A transaction waits for its turn before its ``BEGIN`` reaches SQLite (so SQLite's busy
+    handler never sleeps on a writer of this engine), turns go first come first served, and
+    the turn passes when the transaction commits, rolls back, or its connection goes back to
+    the pool still inside it."""
+    import asyncio
+
+    order: list[str] = []
+
+    async def writer(name: str, started: asyncio.Event, end: str) -> None:
+        async with engine.connect() as connection:
+            await connection.begin()
+            started.set()
+            await connection.execute(insert(THINGS).values(name=name))  # waits for its turn
+            order.append(name)
+            if end == "commit":
+                await connection.commit()
+            elif end == "rollback":
+                await connection.rollback()
+            # "returned": the connection goes back to the pool inside its transaction
+
+    opened = [await engine.connect() for _ in range(5)]  # the pool's connections, made now
+    for connection in opened:
+        await connection.close()
+    first = await engine.connect()
+    await first.begin()
+    await first.execute(insert(THINGS).values(name="first"))  # holds the turn
+    calls.clear()
+    tasks = []
+    for name, end in (("b", "rollback"), ("c", "returned"), ("d", "commit"), ("e", "commit")):
+        started = asyncio.Event()
+        tasks.append(asyncio.create_task(writer(name, started, end)))
+        await started.wait()
+        for _ in range(5):
+            await asyncio.sleep(0)  # let it reach its first statement and queue there
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert calls == [], "a writer went to SQLite before its turn"
+    assert order == []
+    await first.commit()
+    await first.close()
+    await asyncio.gather(*tasks)
+    assert order == ["b", "c", "d", "e"]
+    async with engine.connect() as connection:
+        names = (await connection.execute(select(THINGS.c.name).order_by(THINGS.c.id))).scalars()
+        assert list(names) == ["first", "d", "e"]
+
+
+async def test_a_writer_that_waits_too_long_goes_to_sqlites_own_lock(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Past its patience a writer stops waiting for its turn (logged), so a transaction that
+    never ended holds up the others only as long as SQLite's lock would."""
+    from app.core.sqlite import Writers
+
+    writers = Writers(patience=0)
+    held = await writers.wait()
+    assert held is not None
+    assert held.held
+    with caplog.at_level("WARNING", logger="app.core.sqlite"):
+        assert await writers.wait() is None
+    assert "waited 0 s for its turn" in caplog.text
+    held.release()
+    again = await writers.wait()
+    assert again is held  # free again: taken at once
+    again.release()

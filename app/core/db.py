@@ -165,13 +165,14 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             # not in one, and rolling it back again was one more call on aiosqlite's thread
             # for every request. Not where the pool may not await (a connection found by
             # the garbage collector), as the pool's own reset.
-            if not state.asyncio_safe or dbapi_connection is None:
+            if dbapi_connection is None:
                 return
-            if dbapi_connection.take_begin():  # a transaction that sent nothing
-                return
-            driver = dbapi_connection._connection
-            if driver._connection is None or driver.in_transaction:
-                dbapi_connection.rollback()
+            # (take_begin: a transaction that sent nothing has nothing to roll back)
+            if state.asyncio_safe and not dbapi_connection.take_begin():
+                driver = dbapi_connection._connection
+                if driver._connection is None or driver.in_transaction:
+                    dbapi_connection.rollback()
+            dbapi_connection.end_turn()  # the next writer's turn, whatever happened
 
         return engine
     # No pre-ping: it costs a round trip on every checkout; connections are recycled instead,

@@ -341,22 +341,18 @@ class _Aiosqlite:
         return self.adapter.begin_pending or bool(self.driver.in_transaction)
 
     async def execute(self, sql: str, arguments: list[Any]) -> int:
+        begin = await self.adapter.take_turn()
         touched: int = await self.driver._execute(
-            _sqlite_execute, self.driver._conn, sql, arguments, self.adapter.take_begin()
+            _sqlite_execute, self.driver._conn, sql, arguments, begin
         )
         return touched
 
     async def pair(
         self, guard: str, then: str, guard_arguments: list[Any], then_arguments: list[Any]
     ) -> int:
+        begin = await self.adapter.take_turn()
         touched: int = await self.driver._execute(
-            _sqlite_pair,
-            self.driver._conn,
-            guard,
-            then,
-            guard_arguments,
-            then_arguments,
-            self.adapter.take_begin(),
+            _sqlite_pair, self.driver._conn, guard, then, guard_arguments, then_arguments, begin
         )
         return touched
 
@@ -364,8 +360,9 @@ class _Aiosqlite:
         """Nothing to send: called only inside the transaction (``begins`` is False)."""
 
     async def fetch(self, sql: str, arguments: list[Any], first: bool) -> Sequence[Sequence[Any]]:
+        begin = await self.adapter.take_turn()
         rows: list[Any] = await self.driver._execute(
-            _sqlite_fetch, self.driver._conn, sql, arguments, first, self.adapter.take_begin()
+            _sqlite_fetch, self.driver._conn, sql, arguments, first, begin
         )
         return rows
 

@@ -16,6 +16,13 @@ transaction before it, so it takes the lock exactly where a ``BEGIN`` sent on it
 have. A transaction that sent nothing has nothing to commit or roll back, and asks nothing
 of aiosqlite's thread.
 
+Before that ``BEGIN IMMEDIATE``, a transaction takes its turn among the engine's writers
+(:class:`Writers`): they queue in the event loop, first come first served, and each is sent
+its ``BEGIN`` once the one before it has committed or rolled back. Left to SQLite, a writer
+that finds the file locked sleeps and tries again (1, 2, 5 … 100 ms), so under eight writers
+one could wait over a second while the lock sat free. SQLite's own lock still guards the file
+(another process, the ``worker`` command, queues there as before).
+
 It is plugged in through ``create_async_engine(module=...)``, SQLAlchemy's way to give a
 dialect another DBAPI module (:func:`dbapi`): the dialect and its types are SQLAlchemy's
 aiosqlite dialect unchanged, and so is its SQL but for one thing, :class:`Compiler`'s LIKE.
@@ -33,8 +40,11 @@ prepared in sqlite3's cache. The LIKE optimization never applied here anyway (it
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import logging
 import sqlite3
+import weakref
 from typing import Any
 
 import aiosqlite
@@ -48,6 +58,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 from sqlalchemy.util import EMPTY_DICT
+
+log = logging.getLogger(__name__)
 
 
 class _Done:
@@ -120,7 +132,7 @@ class OneCallCursor(AsyncAdapt_aiosqlite_cursor):
         driver: Any = self._connection  # aiosqlite's connection
         adapter: OneCallConnection = self._adapt_connection  # type: ignore[assignment]
         async with adapter._execute_mutex:
-            begin = adapter.take_begin()
+            begin = await adapter.take_turn()
             done, rows = await driver._execute(
                 _run, driver._conn, operation, parameters, many, begin
             )
@@ -136,7 +148,7 @@ class _StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         adapter: OneCallConnection = self._adapt_connection  # type: ignore[assignment]
-        if adapter.take_begin():
+        if await adapter.take_turn():
             driver: Any = self._connection
             await driver._execute(begin_if, driver._conn, True)
         return await super()._execute_async(operation, parameters)
@@ -146,13 +158,15 @@ class OneCallConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's aiosqlite connection with :class:`OneCallCursor`, whose transaction's
     ``BEGIN IMMEDIATE`` waits for its first statement."""
 
-    __slots__ = ("begin_pending",)
+    __slots__ = ("begin_pending", "turn")
     _cursor_cls = OneCallCursor
     _ss_cursor_cls = _StreamingCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self.begin_pending = False
+        self.turn: Turn | None = None
+        """The writers' turn this connection's transaction holds (:class:`Writers`)."""
 
     def begin_immediate(self) -> None:
         """The transaction begins: its ``BEGIN IMMEDIATE`` goes with its first statement."""
@@ -163,17 +177,132 @@ class OneCallConnection(AsyncAdapt_aiosqlite_connection):
         pending, self.begin_pending = self.begin_pending, False
         return pending
 
+    async def take_turn(self) -> bool:
+        """:meth:`take_begin`, and when the ``BEGIN`` is to be sent, first the transaction's
+        turn among the engine's writers."""
+        if not self.begin_pending:
+            return False
+        self.turn = await self.dbapi.writers.wait()  # (cancelled here: still to begin)
+        if self.take_begin():
+            return True
+        self.end_turn()
+        return False
+
+    def end_turn(self) -> None:
+        """The transaction is over (committed, rolled back, or its connection closed or
+        reset): the next writer's turn. Idempotent."""
+        turn, self.turn = self.turn, None
+        if turn is not None:
+            turn.release()
+
     def commit(self) -> None:
-        if not self.take_begin():  # a transaction that sent nothing has nothing to commit
-            super().commit()
+        try:
+            if not self.take_begin():  # a transaction that sent nothing has nothing to commit
+                super().commit()
+        finally:
+            self.end_turn()
 
     def rollback(self) -> None:
-        if not self.take_begin():
-            super().rollback()
+        try:
+            if not self.take_begin():
+                super().rollback()
+        finally:
+            self.end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.end_turn()
+
+
+class Turn:
+    """A writer's turn on an engine, held from its transaction's ``BEGIN`` to its end. Taken
+    at once when free, by whoever asks, even with writers waiting: a transaction that is
+    running when the turn frees goes on without a hand-over through the event loop, the file
+    never idles between two writers, and the writer woken by the release (the longest
+    waiting) that finds the turn taken again waits at the head of the queue."""
+
+    __slots__ = ("_waiters", "held")
+
+    def __init__(self) -> None:
+        self.held = False
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def release(self) -> None:
+        self.held = False
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
+class Writers:
+    """The engine's writers: one transaction at a time goes to SQLite for its lock, the
+    others wait in the event loop for a :class:`Turn` (one per event loop) and are woken the
+    moment it frees. A transaction that waits longer than SQLite itself would (``patience``)
+    goes to SQLite without its turn, logged: a transaction that never ended could then hold
+    up the others only as long as SQLite's own lock would."""
+
+    def __init__(self, patience: float = 30.0) -> None:
+        self.patience = patience
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Turn] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def wait(self) -> Turn | None:
+        """The caller's turn, which it holds until its transaction ends; None when it waited
+        ``patience`` seconds in vain."""
+        loop = asyncio.get_running_loop()
+        turn = self._turns.get(loop)
+        if turn is None:
+            turn = self._turns[loop] = Turn()
+        if not turn.held:
+            turn.held = True
+            return turn
+        deadline, woken = loop.time() + self.patience, False
+        while turn.held:
+            if loop.time() >= deadline:
+                log.warning(
+                    "a SQLite writer waited %.0f s for its turn; it goes to SQLite's lock",
+                    self.patience,
+                )
+                return None
+            waiter: asyncio.Future[None] = loop.create_future()
+            if woken:
+                turn._waiters.appendleft(waiter)  # woken, and barged past: first again
+            else:
+                turn._waiters.append(waiter)
+            timer = loop.call_at(deadline, _resolve, waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled() and not turn.held:
+                    turn._wake()  # this wake-up was ours: the next writer's
+                raise
+            finally:
+                timer.cancel()
+            woken = True
+        turn.held = True
+        return turn
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class OneCallDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    """SQLAlchemy's aiosqlite DBAPI module, its connections with :class:`OneCallCursor`."""
+    """SQLAlchemy's aiosqlite DBAPI module, its connections with :class:`OneCallCursor`;
+    one for each engine, with the engine's :class:`Writers`."""
+
+    def __init__(self, aiosqlite: Any, sqlite: Any) -> None:
+        super().__init__(aiosqlite, sqlite)
+        self.writers = Writers()
 
     def connect(self, *arg: Any, **kw: Any) -> OneCallConnection:
         adapted = super().connect(*arg, **kw)
