@@ -227,6 +227,39 @@ async def test_a_read_begins_no_transaction_and_a_later_write_still_does(api: Ap
             assert (kept == "rTrue") if commit else (kept != "rFalse")
 
 
+async def test_a_statement_in_a_savepoint_is_undone_by_its_rollback(api: Api) -> None:
+    """A savepoint opened while the session already holds its connection: a direct statement
+    inside it runs after its ``SAVEPOINT`` (SQLAlchemy sends that only when a statement asks
+    the session for its connection), so the savepoint's rollback undoes that statement and
+    nothing the transaction wrote before it; after the savepoint, statements run in the
+    enclosing transaction again and commit with it."""
+    case = await api.open_case()
+    touch = {"w_id": case["id"], "w_version": case["version"]}
+
+    async def written(session: Any) -> Any:
+        query = select(repo.CASE.c.monitoring_type).where(repo.CASE.c.id == case["id"])
+        return (await session.execute(query)).scalar_one()
+
+    async with api.app.state.sessionmaker() as session:
+        assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
+        assert await TOUCH.rowcount(session, {**touch, "v_type": "before"}) == 1
+
+        async def undone() -> None:
+            async with session.begin_nested():
+                assert await TOUCH.rowcount(session, {**touch, "v_type": "undone"}) == 1
+                raise RuntimeError("the savepoint rolls back")
+
+        with pytest.raises(RuntimeError):
+            await undone()
+        assert await written(session) == "before"
+        async with session.begin_nested():
+            assert await TOUCH.rowcount(session, {**touch, "v_type": "released"}) == 1
+        assert await written(session) == "released"
+        await session.commit()
+    async with api.app.state.sessionmaker() as session:
+        assert await written(session) == "released"
+
+
 async def test_an_insert_writes_the_columns_given_in_the_transaction(api: Api) -> None:
     """:class:`DirectInsert`: one statement per column list, in the request's transaction
     (a rollback leaves nothing), through the driver."""

@@ -442,7 +442,7 @@ def _held(session: AsyncSession) -> tuple[Any, AsyncConnection, Any | None] | No
     held = session.info.get(HELD_CONNECTION)
     if held is None:
         return None
-    transaction = session.sync_session.get_transaction()
+    transaction = _innermost(session)
     if (
         transaction is None
         or held[0]() is not transaction
@@ -451,6 +451,16 @@ def _held(session: AsyncSession) -> tuple[Any, AsyncConnection, Any | None] | No
     ):
         return None
     return held  # type: ignore[no-any-return]
+
+
+def _innermost(session: AsyncSession) -> Any:
+    """The session's transaction its next statement runs in: a savepoint's when one is open
+    (``begin_nested``), else the root's. SQLAlchemy sends a savepoint's ``SAVEPOINT`` only
+    when a statement first asks the session for its connection inside it: a connection kept
+    from the enclosing transaction would run the statements before the savepoint began, out
+    of the reach of its rollback."""
+    sync = session.sync_session
+    return sync.get_nested_transaction() or sync.get_transaction()
 
 
 async def _connection(
@@ -467,7 +477,7 @@ async def _connection(
     driver = None if make is None else make(await connection.get_raw_connection())
     # the transaction weakly: it refers to the session, which holds this, and a cycle would
     # leave every session of the service to the cyclic garbage collector
-    began = weakref.ref(session.sync_session.get_transaction())
+    began = weakref.ref(_innermost(session))
     session.info[HELD_CONNECTION] = (began, connection, driver)
     return connection, driver
 
