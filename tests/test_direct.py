@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 import aiosqlite
+import asyncpg
 import pytest
 from sqlalchemy import Table, bindparam, event, insert, literal_column, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -22,7 +23,7 @@ from app.core.db import is_sqlite
 from app.core.direct import Direct, DirectInsert, DirectRow
 from app.households import repository as households
 from app.households.card import CARD_FIELDS
-from app.households.models import Household
+from app.households.models import Household, Member
 from app.timers.models import Timer
 from tests.helpers import Api
 
@@ -63,15 +64,22 @@ async def test_the_statement_goes_to_the_driver_in_the_transaction(api: Api) -> 
     assert "UPDATE" not in seen, seen  # not through SQLAlchemy's cursor
 
 
-async def test_before_the_transaction_began_it_runs_through_the_session(api: Api) -> None:
-    """Nothing is ever written outside the request's transaction: a rollback undoes it."""
+async def test_the_first_statement_of_a_session_begins_its_transaction(api: Api) -> None:
+    """Nothing is ever written outside the request's transaction: a write that is the
+    session's first statement begins the session's transaction (on PostgreSQL through
+    asyncpg's adapter, and goes to the driver), so a rollback undoes it and a commit
+    keeps it."""
     case = await api.open_case()
+    seen = _seen_by_sqlalchemy(api)
+    for value, end in (("z", "rollback"), ("w", "commit")):
+        async with api.app.state.sessionmaker() as session:
+            params = {"w_id": case["id"], "w_version": case["version"], "v_type": value}
+            assert await TOUCH.rowcount(session, params) == 1  # the session's first statement
+            assert session.in_transaction()
+            await getattr(session, end)()
     async with api.app.state.sessionmaker() as session:
-        params = {"w_id": case["id"], "w_version": case["version"], "v_type": "z"}
-        assert await TOUCH.rowcount(session, params) == 1  # the first statement of the session
-        await session.rollback()
-    async with api.app.state.sessionmaker() as session:
-        assert (await session.get(Case, case["id"])).monitoring_type != "z"
+        assert (await session.get(Case, case["id"])).monitoring_type == "w"
+    assert "UPDATE" not in seen, seen  # not through SQLAlchemy's cursor
 
 
 async def test_a_refused_statement_raises_sqlalchemys_error_and_writes_nothing(api: Api) -> None:
@@ -227,6 +235,50 @@ async def test_a_read_begins_no_transaction_and_a_later_write_still_does(api: Ap
             assert (kept == "rTrue") if commit else (kept != "rFalse")
 
 
+async def test_an_opening_writes_its_case_as_opened_with_its_event(api: Api) -> None:
+    """An opening inserts the household with its head, and the case already in the state
+    its first event leaves it with that event: on PostgreSQL one statement each, the case
+    never UPDATEd; what is written is what an INSERT of the new case and the event's move
+    would leave (version 1, the chain's first hash, the head as the only member)."""
+    sent: list[str] = []
+    original: Any = asyncpg.Connection._execute
+
+    async def recorded(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(" ".join(query.split()))
+        return await original(self, query, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asyncpg.Connection, "_execute", recorded)
+        case = await api.open_case()
+    async with api.app.state.sessionmaker() as session:
+        row = await session.get(Case, case["id"])
+        events = (
+            (await session.execute(select(CaseEvent).where(CaseEvent.case_id == case["id"])))
+            .scalars()
+            .all()
+        )
+        assert row is not None
+        members = (
+            await session.execute(
+                select(Member.relation).where(Member.household_id == row.household_id)
+            )
+        ).all()
+    assert (row.version, row.state) == (1, case["state"]) == (1, "self_declared")
+    assert [(e.seq, e.name, e.from_state, e.to_state) for e in events] == [
+        (1, "open_self_declared", "new", "self_declared")
+    ]
+    assert row.last_hash == events[0].hash
+    assert members == [("head",)]
+    if not is_sqlite(api.settings.database_url):
+        assert not [s for s in sent if "UPDATE monitoring_case" in s], sent
+        household = [s for s in sent if "INSERT INTO household" in s]
+        opened = [s for s in sent if "INSERT INTO monitoring_case" in s]
+        assert len(household) == 1, sent
+        assert "INSERT INTO member" in household[0]
+        assert len(opened) == 1, sent
+        assert "INSERT INTO case_event" in opened[0]
+
+
 async def test_a_statement_in_a_savepoint_is_undone_by_its_rollback(api: Api) -> None:
     """A savepoint opened while the session already holds its connection: a direct statement
     inside it runs after its ``SAVEPOINT`` (SQLAlchemy sends that only when a statement asks
@@ -258,6 +310,43 @@ async def test_a_statement_in_a_savepoint_is_undone_by_its_rollback(api: Api) ->
         await session.commit()
     async with api.app.state.sessionmaker() as session:
         assert await written(session) == "released"
+
+
+async def test_a_chained_insert_needs_its_first_row(api: Api) -> None:
+    """:class:`Chained`: the second row is written only with the first; a stale guard writes
+    neither, and a second row that cannot be written undoes the first with it."""
+    case = await api.open_case()
+    chained = direct.Chained(cast(Table, Timer.__table__))
+    due = api.clock.now() + timedelta(days=3)
+    timer = {"case_id": case["id"], "kind": "probe", "due_at": due, "created_at": api.clock.now()}
+    stale = {"w_id": case["id"], "w_version": case["version"] - 1, "v_type": "x"}
+    fresh = {**stale, "w_version": case["version"]}
+    async with api.app.state.sessionmaker() as session:
+        assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
+        assert await chained.run(session, TOUCH, stale, timer) is False
+        assert await chained.run(session, TOUCH, fresh, timer) is True
+        await session.commit()
+    async with api.app.state.sessionmaker() as session:
+        kinds = (
+            await session.execute(select(Timer.kind).where(Timer.case_id == case["id"]))
+        ).scalars()
+        assert list(kinds).count("probe") == 1
+        moved = await session.get(Case, case["id"])
+        assert moved is not None
+        assert moved.monitoring_type == "x"
+    broken = {**timer, "case_id": "no-such-case"}  # the timer's case must exist
+    again = {**fresh, "w_version": case["version"], "v_type": "y"}
+    async with api.app.state.sessionmaker() as session:
+        assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
+        with pytest.raises(IntegrityError):
+            async with session.begin_nested():
+                await chained.run(session, TOUCH, again, broken)
+        untouched = (
+            await session.execute(
+                select(repo.CASE.c.monitoring_type).where(repo.CASE.c.id == case["id"])
+            )
+        ).scalar_one()
+        assert untouched == "x"
 
 
 async def test_an_insert_writes_the_columns_given_in_the_transaction(api: Api) -> None:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from sqlalchemy import event, func, select
+
+from app.cases.models import Case
+from app.households import repository as households
+from app.households.models import Household
 from tests.helpers import APPLICATION, Api, new_id_number
 from workflows.policy import POLICIES
 
@@ -172,3 +178,91 @@ async def test_a_new_household_is_opened_without_asking_for_its_cases(api: Api) 
         assert len(read) == 2  # the household's cases, then its open one, locked
     finally:
         event.remove(engine, "before_cursor_execute", watch)
+
+
+async def _race_lost(api: Api, patch: pytest.MonkeyPatch, **headers: str) -> Any:
+    """A report on a household registered since its lookup: the lookup is made to miss it
+    once, as a concurrent opening that commits between lookup and INSERT would."""
+    id_number = new_id_number()
+    first = await api.open_case("self_declared", id_number=id_number)
+    lookup = households.household_of_person
+    missed: list[bool] = []
+
+    async def late(*args: Any, **kwargs: Any) -> Any:
+        if not missed:
+            missed.append(True)
+            return None
+        return await lookup(*args, **kwargs)
+
+    patch.setattr(households, "household_of_person", late)
+    statements: list[str] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    engine = api.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        response = await api.post(
+            "bureau.jiaohe",
+            "/api/v1/cases",
+            {
+                "channel": "department_flagged",
+                "source": "medical_insurance",
+                "household": {
+                    "head_name": "王德福",
+                    "head_id_number": id_number,
+                    "village_code": "220281102200",
+                    "size": 4,
+                },
+            },
+            **headers,
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert missed == [True]
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["attached"] is True
+    assert body["id"] == first["id"]
+    assert [r["channel"] for r in body["facts"]["reports"]] == [
+        "self_declared",
+        "department_flagged",
+    ]
+    async with api.app.state.sessionmaker() as session:
+        heads = (
+            await session.execute(
+                select(Household.id).where(
+                    Household.head_name == "王德福",
+                    Household.id.in_(select(Case.household_id).where(Case.id == first["id"])),
+                )
+            )
+        ).all()
+        cases = (
+            await session.execute(
+                select(func.count()).select_from(Case).where(Case.household_id == heads[0][0])
+            )
+        ).scalar_one()
+    assert len(heads) == 1
+    assert cases == 1
+    return statements
+
+
+async def test_a_report_that_lost_the_race_to_register_attaches(api: Api) -> None:
+    """The household was registered by a concurrent report after this one looked it up: its
+    INSERT conflicts, the opening is undone and tried again, and attaches to the case the
+    other opened. A request that began nothing before the opening rolls its transaction
+    back for that, with no savepoint."""
+    with pytest.MonkeyPatch.context() as patch:
+        statements = await _race_lost(api, patch)
+    assert "SAVEPOINT" not in statements, statements
+
+
+async def test_inside_a_begun_transaction_the_race_is_undone_by_a_savepoint(api: Api) -> None:
+    """The same race in a request whose transaction began before the opening (the
+    idempotency middleware's, which stores the answer with the write): a savepoint undoes
+    the attempt, and the transaction goes on to attach."""
+    key = {"Idempotency-Key": "race-lost-once"}
+    with pytest.MonkeyPatch.context() as patch:
+        statements = await _race_lost(api, patch, **key)
+    assert "SAVEPOINT" in statements, statements

@@ -18,7 +18,7 @@ from app.auth.tokens import Principal
 from app.cases import repository as repo
 from app.cases.errors import ApplicationFormMissing, HouseholdInAnotherVillage
 from app.cases.schemas import OpenCaseIn
-from app.cases.service import append_event, rule_context
+from app.cases.service import append_event, open_with_event, rule_context
 from app.cases.snapshot import Snapshot
 from app.core import blind
 from app.core.canonical import GENESIS_HASH
@@ -61,16 +61,26 @@ async def open_case(
     ):
         raise ApplicationFormMissing()
     for attempt in range(2):
+        # A concurrent report may create the household or its case first: the opening is
+        # undone and tried again, which then attaches. Inside a transaction already begun
+        # (the idempotency middleware's) a savepoint undoes it; a session that began nothing
+        # yet rolls its transaction back instead, which undoes the same and spares the
+        # savepoint's two round trips.
+        alone = not session.in_transaction()
         try:
+            if alone:
+                return await _open_or_attach(
+                    session, principal, body, flow, open_step, now, settings
+                )
             async with session.begin_nested():
                 return await _open_or_attach(
                     session, principal, body, flow, open_step, now, settings
                 )
         except IntegrityError:
-            # A concurrent report created the household or its case first: attach instead
-            # (the savepoint's rollback keeps the request's transaction usable).
             if attempt:
                 raise
+            if alone:
+                await session.rollback()
     raise AssertionError("unreachable")
 
 
@@ -181,7 +191,6 @@ async def report_on_household(
         acceptance_due_at=None,
         updated_at=now,
     )
-    await repo.insert_case(session, {f: getattr(snap, f) for f in Snapshot.__dataclass_fields__})
     kind = household_type or "ordinary"
     payload: dict[str, Any] = {"household_id": household.id, "household_type": kind, **report}
     payload.pop("channel")
@@ -193,7 +202,7 @@ async def report_on_household(
         payload["previous_case_ids"] = previous  # a re-entry stays linked to its history
     ctx = rule_context(snap, open_step, now, payload)
     to_state = flow.run("new", open_step.action, ctx)
-    await append_event(
+    await open_with_event(
         session,
         snap,
         name=open_step.action,

@@ -16,7 +16,6 @@ from sqlalchemy import (
     case,
     false,
     func,
-    insert,
     or_,
     select,
     update,
@@ -25,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.cases.models import Case, CaseEvent
 from app.cases.snapshot import SNAPSHOT_FIELDS, Snapshot
-from app.core.direct import Direct, DirectInsert, DirectRow, guarded_pair
+from app.core.direct import Chained, Direct, DirectInsert, DirectRow
 from app.core.errors import Unprocessable
 from app.households.card import CARD_FIELDS, HouseholdCard
 from app.households.models import Household, Member
@@ -138,12 +137,17 @@ async def case_ids_of(session: AsyncSession, household_id: str) -> list[str]:
     return list((await session.execute(query)).scalars())
 
 
-async def insert_case(session: AsyncSession, values: dict[str, Any]) -> None:
-    await _INSERT_CASE.run(session, values)
-
-
 _INSERT_CASE = DirectInsert(CASE)
 """Openings' INSERTs, compiled once, in the request's transaction (as the appends' are)."""
+
+
+async def insert_with_event(
+    session: AsyncSession, values: dict[str, Any], event: dict[str, Any]
+) -> None:
+    """A new case, already in the state its first event moved it to, and that event: on
+    PostgreSQL one round trip (:class:`~app.core.direct.Chained`)."""
+    inserted = await _WITH_EVENT.run(session, _INSERT_CASE.of(tuple(values)), values, event)
+    assert inserted  # an INSERT of one row writes it or raises
 
 
 async def move_with_event(
@@ -155,25 +159,11 @@ async def move_with_event(
 ) -> bool:
     """Write the case's new state and append its event, only if nobody moved the case since
     it was read (False: nothing is written). On PostgreSQL one round trip: the guarded UPDATE
-    in a CTE and the event's INSERT selecting from what it returned, so the event exists only
-    with the move; elsewhere the two statements in turn (on SQLite one call on aiosqlite's
-    thread, :func:`~app.core.direct.guarded_pair`). Each statement is built and compiled
-    once per column list and sent straight to the driver (``app.core.direct``)."""
-    if session.get_bind().dialect.name == "postgresql":  # (asked without a hop into the session)
-        key = (tuple(moving), tuple(event))
-        statement = _MOVE_WITH_EVENT.get(key)
-        if statement is None:
-            statement = _MOVE_WITH_EVENT[key] = _move_with_event(*key)
-        params = _guarded(case_id, expected_version, moving)
-        params.update({f"e_{name}": value for name, value in event.items()})
-        return await statement.rowcount(session, params) == 1
-    return await guarded_pair(
-        session,
-        _advance_statement(tuple(moving)),
-        _guarded(case_id, expected_version, moving),
-        _INSERT_EVENT.of(tuple(event)),
-        event,
-    )
+    and the event's INSERT in one statement, so the event exists only with the move; on
+    SQLite one call on aiosqlite's thread (:class:`~app.core.direct.Chained`). Each statement
+    is built and compiled once per column list and sent straight to the driver."""
+    guarded = _guarded(case_id, expected_version, moving)
+    return await _WITH_EVENT.run(session, _advance_statement(tuple(moving)), guarded, event)
 
 
 async def advance_case(
@@ -207,16 +197,10 @@ def _advance(names: tuple[str, ...]) -> Any:
     )
 
 
-def _move_with_event(moving: tuple[str, ...], event: tuple[str, ...]) -> Direct:
-    moved = _advance(moving).returning(CASE.c.id).cte("moved")
-    values = select(*(bindparam(f"e_{name}", type_=EVENT.c[name].type) for name in event))
-    return Direct(insert(EVENT).from_select(event, values.select_from(moved)).add_cte(moved))
-
-
-_MOVE_WITH_EVENT: dict[tuple[tuple[str, ...], tuple[str, ...]], Direct] = {}
+_WITH_EVENT = Chained(EVENT)
+"""A case's write with its event (a move, or an opening)."""
 _ADVANCE: dict[tuple[str, ...], Direct] = {}
 """The write path's statements, built and compiled once per column list."""
-_INSERT_EVENT = DirectInsert(EVENT)
 
 
 async def events_of(session: AsyncSession, case_id: str) -> Sequence[CaseEvent]:

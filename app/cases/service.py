@@ -111,6 +111,46 @@ async def append_event(
     now: datetime,
 ) -> None:
     """Append one chained event and move the case to it, if nobody moved it first."""
+    moved, event = await _next_event(session, snap, name, payload, to_state, actor, now)
+    changed = await repo.move_with_event(
+        session, snap.id, snap.version, {name: getattr(moved, name) for name in MOVING}, event
+    )
+    if not changed:
+        raise VersionMismatch()
+    await _moved(session, snap, moved)
+
+
+async def open_with_event(
+    session: AsyncSession,
+    snap: Snapshot,
+    *,
+    name: str,
+    payload: dict[str, Any],
+    to_state: str,
+    actor: Principal,
+    now: datetime,
+) -> None:
+    """Register a new case (``snap``, as it is before its first event, never written) in
+    the state its opening event moves it to, with that event: one statement where the
+    database allows (:func:`~app.cases.repository.insert_with_event`). What is written is
+    what inserting ``snap`` and then appending the event would leave."""
+    moved, event = await _next_event(session, snap, name, payload, to_state, actor, now)
+    fields = Snapshot.__dataclass_fields__
+    await repo.insert_with_event(session, {field: getattr(moved, field) for field in fields}, event)
+    await _moved(session, snap, moved)
+
+
+async def _next_event(
+    session: AsyncSession,
+    snap: Snapshot,
+    name: str,
+    payload: dict[str, Any],
+    to_state: str,
+    actor: Principal,
+    now: datetime,
+) -> tuple[Snapshot, dict[str, Any]]:
+    """The case as the event leaves it, and the event's row (its hash chained to the case's
+    last one); nothing is written."""
     # the case's pinned version, loaded in this process if no read of the request did it
     await policies.ensure_loaded(session, [snap.policy_version])
     params = policy(snap.policy_version)
@@ -141,15 +181,12 @@ async def append_event(
         updated_at=now,
     )
     moved.due_at, moved.due_kind = next_deadline(moved)
-    changed = await repo.move_with_event(
-        session,
-        snap.id,
-        snap.version,
-        {name: getattr(moved, name) for name in MOVING},
-        event | {"hash": digest},
-    )
-    if not changed:
-        raise VersionMismatch()
+    return moved, event | {"hash": digest}
+
+
+async def _moved(session: AsyncSession, snap: Snapshot, moved: Snapshot) -> None:
+    """The move is written: what keeps in step with cases hears of it, and ``snap`` is the
+    case as it now stands."""
     await hooks.case_moved(session, moved)
     for field in Snapshot.__dataclass_fields__:
         setattr(snap, field, getattr(moved, field))

@@ -14,10 +14,11 @@ through ``UTCDateTime``) and then handed to asyncpg as it is. Counted with
 It is only used where it is safe:
 
 - the driver is asyncpg or aiosqlite (any other runs the statement through the session);
-- an INSERT, UPDATE or DELETE goes to the driver only when the connection is already inside
-  the request's transaction (the case's lock began it, or the session did); otherwise it
-  runs through the session, which begins it, so nothing is ever written outside the
-  request's transaction;
+- an INSERT, UPDATE or DELETE goes to the driver only inside the request's transaction:
+  the case's lock began it, or the session did, or, when it is the session's first
+  statement, asyncpg's adapter begins it as it would for SQLAlchemy's own cursor (its
+  ``BEGIN``), so the session commits or rolls back that transaction as its own; nothing is
+  ever written outside the request's transaction;
 - an INSERT, UPDATE or DELETE answers how many rows it touched (:class:`Direct`); a SELECT
   answers its first row as plain values, each through its column's result processor as
   SQLAlchemy would apply it (:class:`DirectRow`), never ORM objects.
@@ -47,7 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -107,10 +108,11 @@ class Direct:
     async def rowcount(self, session: AsyncSession, params: dict[str, Any]) -> int:
         """Run the statement with ``params`` (by bind name); how many rows it touched."""
         connection, driver = await _connection(session)
-        if driver is not None and driver.in_transaction():
+        if driver is not None and (driver.begins or driver.in_transaction()):
             compiled = self._compiled.get(connection.dialect.name) or self._compile(connection)
             arguments = compiled.arguments(params)
             try:
+                await driver.begin()  # the session's transaction, when nothing began it yet
                 return await driver.execute(compiled.sql, arguments)
             except Exception as error:
                 await _raise_as_sqlalchemy(connection, compiled.sql, arguments, error)
@@ -167,6 +169,46 @@ async def guarded_pair(
         return False
     await then.rowcount(session, then_params)
     return True
+
+
+class Chained:
+    """A write (``first``: an UPDATE guarded by a version, or an INSERT) and then the INSERT
+    of one row into ``table``, only when ``first`` touched exactly one row: the event that
+    comes with a case's move, the head that comes with a new household. On PostgreSQL one
+    statement, one round trip: ``first`` in a CTE returning the row's key, and the INSERT
+    selecting its values from what the CTE returned, so the second row exists only with the
+    first (built and compiled once per ``first`` and column list). Elsewhere
+    :func:`guarded_pair`. The second row's parameters go by their column names; on
+    PostgreSQL they are bound as ``then_<column>`` beside ``first``'s own."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.then = DirectInsert(table)
+        self._statements: dict[tuple[Direct, tuple[str, ...]], Direct] = {}
+
+    async def run(
+        self,
+        session: AsyncSession,
+        first: Direct,
+        first_params: dict[str, Any],
+        then_params: dict[str, Any],
+    ) -> bool:
+        """Whether ``first`` touched its row (and the second row was inserted with it)."""
+        columns = tuple(then_params)
+        if session.get_bind().dialect.name != "postgresql":  # (asked without a hop)
+            then = self.then.of(columns)
+            return await guarded_pair(session, first, first_params, then, then_params)
+        statement = self._statements.get((first, columns))
+        if statement is None:
+            statement = self._statements[(first, columns)] = self._chain(first, columns)
+        params = {**first_params, **{f"then_{name}": v for name, v in then_params.items()}}
+        return await statement.rowcount(session, params) == 1
+
+    def _chain(self, first: Direct, columns: tuple[str, ...]) -> Direct:
+        write: Any = first.statement
+        head = write.returning(*write.table.primary_key.columns).cte("first")
+        row = select(*(bindparam(f"then_{n}", type_=self.table.c[n].type) for n in columns))
+        return Direct(insert(self.table).from_select(columns, row.select_from(head)).add_cte(head))
 
 
 class DirectRow:

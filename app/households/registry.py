@@ -99,6 +99,7 @@ async def insert_household(
     sealed = cipher.encrypt(
         body.head_id_number, context("household", household_id, "head_id_number")
     )
+    head = MemberIn(name=body.head_name, id_number=body.head_id_number, relation="head")
     await repository.insert_household(
         session,
         {
@@ -107,9 +108,8 @@ async def insert_household(
             "phone_encrypted": phone,
             "created_at": now,
         },
+        member_row(household_id, head, now, settings),
     )
-    head = MemberIn(name=body.head_name, id_number=body.head_id_number, relation="head")
-    await repository.insert_member(session, member_row(household_id, head, now, settings))
     await blind.remember(session, blind.blind_of(settings), [body.head_id_number])
     await hooks.household_registered(session, card.id, card.village_code, local_date(now))
     return card

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.areas.models import Area
-from app.core.direct import DirectInsert, DirectRow
+from app.core.direct import Chained, DirectInsert, DirectRow
 from app.households.card import CARD_FIELDS, HouseholdCard
 from app.households.models import Household, Member
 
@@ -77,16 +77,18 @@ _VILLAGE = DirectRow(
 """Compiled once: every opening asks it."""
 
 
-async def insert_household(session: AsyncSession, values: dict[str, Any]) -> None:
-    await _INSERT_HOUSEHOLD.run(session, values)
-
-
-async def insert_member(session: AsyncSession, values: dict[str, Any]) -> None:
-    await _INSERT_MEMBER.run(session, values)
+async def insert_household(
+    session: AsyncSession, values: dict[str, Any], head: dict[str, Any]
+) -> None:
+    """A new household and its head, its first member: on PostgreSQL one round trip
+    (:class:`~app.core.direct.Chained`)."""
+    household = _INSERT_HOUSEHOLD.of(tuple(values))
+    inserted = await _WITH_HEAD.run(session, household, values, head)
+    assert inserted  # an INSERT of one row writes it or raises
 
 
 _INSERT_HOUSEHOLD = DirectInsert(cast(Table, Household.__table__))
-_INSERT_MEMBER = DirectInsert(cast(Table, Member.__table__))
+_WITH_HEAD = Chained(cast(Table, Member.__table__))
 """Compiled once, in the request's transaction (as the case's appends are)."""
 
 
