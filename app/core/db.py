@@ -257,12 +257,11 @@ async def _close(session: AsyncSession) -> None:
     with`` closes it, in a task of its own that a cancelled request cannot cut short (the
     connection must get back to the pool). One that holds none (it committed or rolled back,
     or only read through connections borrowed from the pool, ``app.core.direct``) has nothing
-    to give back: its close never waits on anything, so nothing can interrupt it, and it
-    spares the task."""
+    to give back, and is left as it is: its close would only forget the objects it loaded,
+    which go with the session itself, and it would cost a hop into SQLAlchemy's synchronous
+    core on every request."""
     if session.in_transaction():
         await session.__aexit__(None, None, None)
-    else:
-        await session.close()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
