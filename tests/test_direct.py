@@ -5,6 +5,7 @@ each database, and through the session where the driver cannot take them."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 from typing import Any, cast
 
@@ -486,8 +487,9 @@ async def test_on_sqlite_a_read_does_not_wait_for_a_writer(api: Api) -> None:
 
 async def test_on_sqlite_a_statement_is_one_call_on_aiosqlites_thread(api: Api) -> None:
     """aiosqlite runs every call on its own thread; SQLAlchemy's cursor makes three or four a
-    statement. A direct statement and the commit make one each (the transaction's ``BEGIN
-    IMMEDIATE`` goes with its first statement), a connection that committed goes back to the
+    statement. The transaction's first direct statement and the commit make one each (the
+    ``BEGIN IMMEDIATE`` goes with the first statement), a direct statement once the
+    transaction holds the write lock makes none, a connection that committed goes back to the
     pool without another rollback, and a read before the transaction is one call in all. A
     transaction that sent nothing asks nothing of the thread."""
     if not is_sqlite(api.settings.database_url):
@@ -508,8 +510,8 @@ async def test_on_sqlite_a_statement_is_one_call_on_aiosqlites_thread(api: Api) 
             touched = {"w_id": case["id"], "w_version": found[0].version, "v_type": "one"}
             assert await TOUCH.rowcount(session, touched) == 1
             await session.commit()
-        # the BEGIN IMMEDIATE goes with the lock's SELECT, in its call
-        assert calls == ["_sqlite_fetch", "_sqlite_execute", "commit"], calls
+        # the BEGIN IMMEDIATE goes with the lock's SELECT, in its call; the UPDATE runs here
+        assert calls == ["_sqlite_fetch", "commit"], calls
         calls.clear()
         async with api.app.state.sessionmaker() as session:  # a read: a borrowed connection
             assert await repo.case_in_area(session, case["id"], "") is not None
@@ -525,10 +527,48 @@ async def test_on_sqlite_a_statement_is_one_call_on_aiosqlites_thread(api: Api) 
     assert calls == [], calls
 
 
+async def test_on_sqlite_only_the_write_transaction_runs_on_the_loops_thread(
+    api: Api,
+) -> None:
+    """Which thread runs each statement, seen by SQLite's trace callback: the statement that
+    begins the transaction (its ``BEGIN IMMEDIATE`` may wait for another process's write
+    lock) and the commit (its ``fsync`` waits on the disk) on aiosqlite's thread; direct
+    statements once the transaction holds the write lock on the event loop's thread; a read
+    before any transaction, on a borrowed connection, on aiosqlite's thread."""
+    if not is_sqlite(api.settings.database_url):
+        pytest.skip("aiosqlite's thread: the embedded SQLite only")
+    case = await api.open_case()
+    here = threading.get_ident()
+    ran: list[tuple[str, bool]] = []
+
+    def traced(statement: str) -> None:
+        ran.append((statement.split(None, 1)[0].upper(), threading.get_ident() == here))
+
+    def trace(connection: Any, _record: Any) -> None:
+        connection.driver_connection._conn.set_trace_callback(traced)
+
+    engine = api.app.state.engine
+    await engine.dispose()  # every connection from now on is a new one, and traced
+    event.listen(engine.sync_engine, "connect", trace)
+    async with api.app.state.sessionmaker() as session:
+        assert await repo.case_in_area(session, case["id"], "") is not None
+        read = list(ran)
+        ran.clear()
+        found = await repo.case_in_area(session, case["id"], "", lock=True)
+        assert found is not None
+        touched = {"w_id": case["id"], "w_version": found[0].version, "v_type": "traced"}
+        assert await TOUCH.rowcount(session, touched) == 1
+        await session.commit()
+    event.remove(engine.sync_engine, "connect", trace)
+    assert read == [("SELECT", False)], read
+    assert ran == [("BEGIN", False), ("SELECT", False), ("UPDATE", True), ("COMMIT", False)], ran
+
+
 async def test_on_sqlite_a_move_and_its_event_are_one_call(api: Api) -> None:
     """SQLite has no UPDATE in a CTE: the guarded UPDATE and the event's INSERT run in turn,
-    in one call on aiosqlite's thread; an event that cannot be written raises SQLAlchemy's
-    error naming its INSERT, and the request's rollback undoes the move with it."""
+    on the event loop's thread once the lock began the transaction, or else in one call on
+    aiosqlite's thread; an event that cannot be written raises SQLAlchemy's error naming its
+    INSERT, and the request's rollback undoes the move with it."""
     if not is_sqlite(api.settings.database_url):
         pytest.skip("aiosqlite's thread: the embedded SQLite only")
     case = await api.open_case()
@@ -555,7 +595,7 @@ async def test_on_sqlite_a_move_and_its_event_are_one_call(api: Api) -> None:
             patch.setattr(aiosqlite.Connection, "_execute", counted)
             with pytest.raises(IntegrityError, match="INSERT INTO case_event"):
                 await repo.move_with_event(session, row.id, row.version, moving, again)
-        assert calls == ["_sqlite_pair"], calls
+        assert calls == [], calls  # inside the write transaction: on the event loop's thread
         await session.rollback()
     async with api.app.state.sessionmaker() as session:
         unmoved = await session.get(Case, case["id"])

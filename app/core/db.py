@@ -131,7 +131,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             # pooled: opening a SQLite connection parses the whole schema, which cost more
             # CPU than the write it served
             **pooling,
-            connect_args={"timeout": 30},
+            # used from the event loop's thread too, never at once: app.core.direct
+            connect_args={"timeout": 30, "check_same_thread": False},
             pool_reset_on_return=None,  # the "reset" event below does it
             module=sqlite_dbapi(),  # a statement is one call on aiosqlite's thread
             json_serializer=json_text,

@@ -33,7 +33,8 @@ On the embedded SQLite the session's transaction is the ``BEGIN IMMEDIATE`` that
 inside it. aiosqlite runs each call on its own thread, and SQLAlchemy's cursor makes three or
 four such calls a statement (a cursor, the execute, the rows, the close), each a hand-off
 between threads through a queue and the event loop's wake-up pipe: a direct statement is one
-call that does all of it on that thread (:class:`_Aiosqlite`).
+call that does all of it on that thread, and once the transaction holds SQLite's write lock
+none at all: it runs on the event loop's thread (:class:`_Aiosqlite`).
 
 An error of the driver is raised as SQLAlchemy would raise it (``IntegrityError``,
 ``DBAPIError`` with ``connection_invalidated`` when the connection died), so the handlers
@@ -366,10 +367,12 @@ class _Asyncpg:
 
 
 class _Aiosqlite:
-    """The request's aiosqlite connection: each statement is one call on aiosqlite's thread
-    (its ``_execute``, which each of aiosqlite's own calls makes) that executes, reads and
-    closes the cursor there, after the transaction's ``BEGIN IMMEDIATE`` when that is still
-    to be sent (``app.core.sqlite``)."""
+    """The request's aiosqlite connection. A statement that begins the transaction (its
+    ``BEGIN IMMEDIATE`` still to be sent, ``app.core.sqlite``), or that runs outside one, is
+    one call on aiosqlite's thread (its ``_execute``, which each of aiosqlite's own calls
+    makes) that executes, reads and closes the cursor there. A statement inside the write
+    transaction runs here, on the event loop's thread (:meth:`_here`): a hand-off to the
+    thread and back cost more than such a statement."""
 
     arrays = False
     begins = False
@@ -382,10 +385,23 @@ class _Aiosqlite:
     def in_transaction(self) -> bool:
         return self.adapter.begin_pending or bool(self.driver.in_transaction)
 
+    def _here(self, begin: bool) -> bool:
+        """Whether a statement may run on the event loop's thread: its transaction's ``BEGIN
+        IMMEDIATE`` has run (the writers' turn is held and SQLite says a transaction is open),
+        so the connection holds SQLite's write lock. Nothing it then sends waits for a lock:
+        in WAL a writer waits for no reader, and no other writer can hold the lock; and
+        nothing of its own is on aiosqlite's thread, as the request awaits each call before
+        the next (the commit, whose ``fsync`` does wait on the disk, stays there). The
+        connection is opened with ``check_same_thread=False`` for it (``app.core.db``)."""
+        return not begin and self.adapter.turn is not None and self.driver._conn.in_transaction
+
     async def execute(self, sql: str, arguments: list[Any]) -> int:
         begin = await self.adapter.take_turn()
+        connection = self.driver._conn
+        if self._here(begin):
+            return _sqlite_execute(connection, sql, arguments, False)
         touched: int = await self.driver._execute(
-            _sqlite_execute, self.driver._conn, sql, arguments, begin
+            _sqlite_execute, connection, sql, arguments, begin
         )
         return touched
 
@@ -393,8 +409,11 @@ class _Aiosqlite:
         self, guard: str, then: str, guard_arguments: list[Any], then_arguments: list[Any]
     ) -> int:
         begin = await self.adapter.take_turn()
+        connection = self.driver._conn
+        if self._here(begin):
+            return _sqlite_pair(connection, guard, then, guard_arguments, then_arguments, False)
         touched: int = await self.driver._execute(
-            _sqlite_pair, self.driver._conn, guard, then, guard_arguments, then_arguments, begin
+            _sqlite_pair, connection, guard, then, guard_arguments, then_arguments, begin
         )
         return touched
 
@@ -403,8 +422,11 @@ class _Aiosqlite:
 
     async def fetch(self, sql: str, arguments: list[Any], first: bool) -> Sequence[Sequence[Any]]:
         begin = await self.adapter.take_turn()
+        connection = self.driver._conn
+        if self._here(begin):
+            return _sqlite_fetch(connection, sql, arguments, first, False)
         rows: list[Any] = await self.driver._execute(
-            _sqlite_fetch, self.driver._conn, sql, arguments, first, begin
+            _sqlite_fetch, connection, sql, arguments, first, begin
         )
         return rows
 
