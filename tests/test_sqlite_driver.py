@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from app.core.db import make_engine
 
@@ -257,3 +258,19 @@ async def test_a_writer_that_waits_too_long_goes_to_sqlites_own_lock(
     again = await writers.wait()
     assert again is held  # free again: taken at once
     again.release()
+
+
+async def test_the_connection_returned_last_is_handed_out_next(engine: AsyncEngine) -> None:
+    """The pool hands out the connection given back last (its page cache still valid after
+    its own commit; SQLite drops a connection's cache when another one committed since), and
+    not the one idle longest."""
+    first = await engine.raw_connection()
+    second = await engine.raw_connection()
+    last = second.driver_connection
+    for fairy in (first, second):
+        await greenlet_spawn(fairy.close)  # first back, then second
+    again = await engine.raw_connection()
+    try:
+        assert again.driver_connection is last
+    finally:
+        await greenlet_spawn(again.close)

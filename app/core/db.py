@@ -129,8 +129,10 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             url,
             echo=echo,
             # pooled: opening a SQLite connection parses the whole schema, which cost more
-            # CPU than the write it served
-            **pooling,
+            # CPU than the write it served; the connection returned last is handed out
+            # next, its page cache still valid (SQLite drops a connection's cache when
+            # another one has committed since)
+            **(pooling if pool_size == 0 else {**pooling, "pool_use_lifo": True}),
             # used from the event loop's thread too, never at once: app.core.direct
             connect_args={"timeout": 30, "check_same_thread": False},
             pool_reset_on_return=None,  # the "reset" event below does it
