@@ -7,6 +7,7 @@ through :func:`report_on_household`, in the caller's transaction, so what led to
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from app.auth.tokens import Principal
 from app.cases import repository as repo
 from app.cases.errors import ApplicationFormMissing, HouseholdInAnotherVillage
 from app.cases.schemas import OpenCaseIn
-from app.cases.service import append_event, open_with_event, rule_context
+from app.cases.service import append_event, rule_context
 from app.cases.snapshot import Snapshot
 from app.core import blind
 from app.core.canonical import GENESIS_HASH
@@ -68,11 +69,7 @@ async def open_case(
         # savepoint's two round trips.
         alone = not session.in_transaction()
         try:
-            if alone:
-                return await _open_or_attach(
-                    session, principal, body, flow, open_step, now, settings
-                )
-            async with session.begin_nested():
+            async with nullcontext() if alone else session.begin_nested():
                 return await _open_or_attach(
                     session, principal, body, flow, open_step, now, settings
                 )
@@ -202,7 +199,7 @@ async def report_on_household(
         payload["previous_case_ids"] = previous  # a re-entry stays linked to its history
     ctx = rule_context(snap, open_step, now, payload)
     to_state = flow.run("new", open_step.action, ctx)
-    await open_with_event(
+    await append_event(
         session,
         snap,
         name=open_step.action,
@@ -210,6 +207,7 @@ async def report_on_household(
         to_state=to_state,
         actor=principal,
         now=now,
+        new=True,
     )
     await timers.schedule(
         session, snap.id, timers.IDENTIFICATION_DEADLINE, snap.identification_due_at, now

@@ -109,35 +109,24 @@ async def append_event(
     to_state: str,
     actor: Principal,
     now: datetime,
+    new: bool = False,
 ) -> None:
-    """Append one chained event and move the case to it, if nobody moved it first."""
+    """Append one chained event and move the case to it, if nobody moved it first. ``new``:
+    the case (``snap``, as it is before its first event) was never written, and is inserted
+    in the state the event moves it to, with the event: one statement where the database
+    allows (:func:`~app.cases.repository.insert_with_event`), and what inserting ``snap``
+    and then moving it would leave."""
     moved, event = await _next_event(session, snap, name, payload, to_state, actor, now)
-    changed = await repo.move_with_event(
+    if new:
+        fields = Snapshot.__dataclass_fields__
+        await repo.insert_with_event(session, {f: getattr(moved, f) for f in fields}, event)
+    elif not await repo.move_with_event(
         session, snap.id, snap.version, {name: getattr(moved, name) for name in MOVING}, event
-    )
-    if not changed:
+    ):
         raise VersionMismatch()
-    await _moved(session, snap, moved)
-
-
-async def open_with_event(
-    session: AsyncSession,
-    snap: Snapshot,
-    *,
-    name: str,
-    payload: dict[str, Any],
-    to_state: str,
-    actor: Principal,
-    now: datetime,
-) -> None:
-    """Register a new case (``snap``, as it is before its first event, never written) in
-    the state its opening event moves it to, with that event: one statement where the
-    database allows (:func:`~app.cases.repository.insert_with_event`). What is written is
-    what inserting ``snap`` and then appending the event would leave."""
-    moved, event = await _next_event(session, snap, name, payload, to_state, actor, now)
-    fields = Snapshot.__dataclass_fields__
-    await repo.insert_with_event(session, {field: getattr(moved, field) for field in fields}, event)
-    await _moved(session, snap, moved)
+    await hooks.case_moved(session, moved)
+    for field in Snapshot.__dataclass_fields__:
+        setattr(snap, field, getattr(moved, field))
 
 
 async def _next_event(
@@ -182,14 +171,6 @@ async def _next_event(
     )
     moved.due_at, moved.due_kind = next_deadline(moved)
     return moved, event | {"hash": digest}
-
-
-async def _moved(session: AsyncSession, snap: Snapshot, moved: Snapshot) -> None:
-    """The move is written: what keeps in step with cases hears of it, and ``snap`` is the
-    case as it now stands."""
-    await hooks.case_moved(session, moved)
-    for field in Snapshot.__dataclass_fields__:
-        setattr(snap, field, getattr(moved, field))
 
 
 def event_row(

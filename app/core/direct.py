@@ -395,39 +395,30 @@ class _Aiosqlite:
         connection is opened with ``check_same_thread=False`` for it (``app.core.db``)."""
         return not begin and self.adapter.turn is not None and self.driver._conn.in_transaction
 
-    async def execute(self, sql: str, arguments: list[Any]) -> int:
+    async def _call(self, function: Callable[..., Any], *arguments: Any) -> Any:
+        """``function(connection, *arguments, begin)`` here (:meth:`_here`), or as one call on
+        aiosqlite's thread, with the transaction's ``BEGIN IMMEDIATE`` when it is due."""
         begin = await self.adapter.take_turn()
         connection = self.driver._conn
         if self._here(begin):
-            return _sqlite_execute(connection, sql, arguments, False)
-        touched: int = await self.driver._execute(
-            _sqlite_execute, connection, sql, arguments, begin
-        )
+            return function(connection, *arguments, False)
+        return await self.driver._execute(function, connection, *arguments, begin)
+
+    async def execute(self, sql: str, arguments: list[Any]) -> int:
+        touched: int = await self._call(_sqlite_execute, sql, arguments)
         return touched
 
     async def pair(
         self, guard: str, then: str, guard_arguments: list[Any], then_arguments: list[Any]
     ) -> int:
-        begin = await self.adapter.take_turn()
-        connection = self.driver._conn
-        if self._here(begin):
-            return _sqlite_pair(connection, guard, then, guard_arguments, then_arguments, False)
-        touched: int = await self.driver._execute(
-            _sqlite_pair, connection, guard, then, guard_arguments, then_arguments, begin
-        )
+        touched: int = await self._call(_sqlite_pair, guard, then, guard_arguments, then_arguments)
         return touched
 
     async def begin(self) -> None:
         """Nothing to send: called only inside the transaction (``begins`` is False)."""
 
     async def fetch(self, sql: str, arguments: list[Any], first: bool) -> Sequence[Sequence[Any]]:
-        begin = await self.adapter.take_turn()
-        connection = self.driver._conn
-        if self._here(begin):
-            return _sqlite_fetch(connection, sql, arguments, first, False)
-        rows: list[Any] = await self.driver._execute(
-            _sqlite_fetch, connection, sql, arguments, first, begin
-        )
+        rows: list[Any] = await self._call(_sqlite_fetch, sql, arguments, first)
         return rows
 
 
