@@ -22,9 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.cases.errors import VersionMismatch
 from app.cases.models import Case, CaseEvent
 from app.cases.snapshot import SNAPSHOT_FIELDS, Snapshot
-from app.core.direct import Chained, Direct, DirectInsert, DirectRow
+from app.core.direct import Chained, Direct, DirectInsert, DirectRow, begin_with
 from app.core.errors import Unprocessable
 from app.households.card import CARD_FIELDS, HouseholdCard
 from app.households.models import Household, Member
@@ -89,6 +90,25 @@ _CASE_AND_HOUSEHOLD = (
 of every request's CPU). The area as a LIKE prefix ('%' for the city)."""
 _READ = DirectRow(_CASE_AND_HOUSEHOLD)
 _LOCK = DirectRow(_CASE_AND_HOUSEHOLD.with_for_update(of=CASE), begins=True)
+_LOCK_AT = Direct(
+    select(CASE.c.id)
+    .where(CASE.c.id == bindparam("case_id"), CASE.c.version == bindparam("version"))
+    .with_for_update()
+)
+
+
+def lock_when_begun(session: AsyncSession, case_id: str, version: int) -> None:
+    """The case, read without its lock at ``version``, is locked as the first statement of the
+    request's transaction, whenever it begins: 412 ``version_mismatch`` if it moved since
+    (:func:`~app.core.direct.begin_with`). Its move (:func:`move_with_event`) takes the lock's
+    place when it comes first."""
+    begin_with(
+        session,
+        _LOCK_AT,
+        {"case_id": case_id, "version": version},
+        VersionMismatch,
+        (case_id, version),
+    )
 
 
 async def last_event_at(session: AsyncSession, case_id: str, name: str) -> datetime | None:
@@ -163,7 +183,14 @@ async def move_with_event(
     SQLite one call on aiosqlite's thread (:class:`~app.core.direct.Chained`). Each statement
     is built and compiled once per column list and sent straight to the driver."""
     guarded = _guarded(case_id, expected_version, moving)
-    return await _WITH_EVENT.run(session, _advance_statement(tuple(moving)), guarded, event)
+    return await _WITH_EVENT.run(
+        session,
+        _advance_statement(tuple(moving)),
+        guarded,
+        event,
+        takes_lock=(case_id, expected_version),
+        refused=VersionMismatch,
+    )
 
 
 async def advance_case(

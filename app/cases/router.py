@@ -35,7 +35,7 @@ from app.cases.schemas import (
 )
 from app.core.blind import blind_of
 from app.core.config import Settings
-from app.core.db import SessionDep
+from app.core.db import SessionDep, when_settled
 from app.core.errors import (
     Forbidden,
     ProblemError,
@@ -319,7 +319,7 @@ async def _fire(
     except ProblemError as refused:
         TRANSITIONS.labels(label, refused.code).inc()
         raise
-    TRANSITIONS.labels(label, "fired").inc()
+    when_settled(session, lambda refused: TRANSITIONS.labels(label, refused or "fired").inc())
     etag(response, snap.version)
     return case_views.case_out(snap, household, now)
 
@@ -440,8 +440,10 @@ def fact_gate(kind: str) -> Any:
     case is locked here, in the request's transaction, and recorded on without reading it
     again."""
 
-    async def gate(case_id: str, principal: CurrentPrincipal, session: SessionDep) -> Gated:
-        snap, household = await service.lock_case(session, principal, case_id)
+    async def gate(
+        case_id: str, principal: CurrentPrincipal, session: SessionDep, if_match: IfMatch = None
+    ) -> Gated:
+        snap, household = await service.lock_case(session, principal, case_id, if_match)
         if principal.role not in service.fact_spec(snap, kind).roles:
             raise Forbidden(ROLE_NOT_PERMITTED, f"A {principal.role} does not record {kind}.")
         return Gated(principal, (snap, household))

@@ -4,6 +4,8 @@ A write is one transaction: lock the case (``FOR UPDATE`` on PostgreSQL; on SQLi
 transaction began ``IMMEDIATE``), check who may act and what the rules say, run the pinned
 machine, append the chained event and move the case's version — only if it is still the version
 that was read. Any refusal raises before anything is written, and the transaction rolls back.
+A step that names the version it read takes the lock when its transaction begins, or sends its
+move alone (:func:`lock_case`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from app.cases.views import read_case
 from app.core import blind
 from app.core.canonical import event_hash, utc_iso
 from app.core.config import Settings
+from app.core.direct import may_defer_lock
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -406,14 +409,25 @@ def _validated(model: type[BaseModel], raw: Any) -> dict[str, Any]:
 
 
 async def lock_case(
-    session: AsyncSession, principal: Principal, case_id: str
+    session: AsyncSession, principal: Principal, case_id: str, if_match: str | None = None
 ) -> tuple[Snapshot, HouseholdCard]:
     """The case (404 outside the caller's area) and its household, its row locked until the
-    request's transaction ends."""
-    found = await repo.case_in_area(session, case_id, principal.area, lock=True)
+    request's transaction ends.
+
+    When the request names the version it read (``if_match``), a concurrent move answers it
+    412 whether it waits for the lock or not; so on a request's own session on PostgreSQL the
+    case is read without the lock, and the lock, guarded by the version read, is the first
+    statement of the transaction whenever it begins (``repo.lock_when_begun``): a step whose
+    only write is its move sends that move alone, as its own transaction, in place of
+    ``BEGIN``, the lock and ``COMMIT``. Every transaction that writes still holds the case's
+    lock before anything else, as before."""
+    later = if_match is not None and may_defer_lock(session)
+    found = await repo.case_in_area(session, case_id, principal.area, lock=not later)
     if found is None:
         raise CaseNotFound(case_id)
     snap, household = found
+    if later:
+        repo.lock_when_begun(session, snap.id, snap.version)
     await policies.ensure_loaded(session, [snap.policy_version])
     if snap.state not in snap.workflow.machine.states_map:
         raise StateCorrupt(snap.state)
@@ -430,7 +444,7 @@ async def fire_action(
     now: datetime,
 ) -> tuple[Snapshot, HouseholdCard]:
     """Fire one transition; checks answer in the API's order (404, 403, 422, 428, 412, 409)."""
-    snap, household = await lock_case(session, principal, case_id)
+    snap, household = await lock_case(session, principal, case_id, if_match)
     flow = snap.workflow
     if action not in flow.actions or action in OPEN_ACTIONS.values():
         raise ActionNotFound(action)

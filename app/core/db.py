@@ -25,7 +25,8 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from app.core.config import Settings, get_settings
-from app.core.direct import nothing_begun
+from app.core.direct import DEFERRABLE, commit_alone, drop_opening, nothing_begun
+from app.core.errors import ProblemError
 from app.core.sqlite import Compiler as SQLiteCompiler
 from app.core.sqlite import dbapi as sqlite_dbapi
 
@@ -229,6 +230,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         return
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     session = sessionmaker()
+    session.info[DEFERRABLE] = True  # it commits here, when the route returns
     try:
         async with _unit_of_work(session, commit=True):
             yield session
@@ -245,14 +247,46 @@ async def _unit_of_work(session: AsyncSession, *, commit: bool) -> AsyncIterator
     try:
         yield
     except BaseException as exc:
+        drop_opening(session)
+        session.info.pop(SETTLED, None)
         await session.rollback()
         kept = getattr(exc, "kept", ())
         if kept:
             session.add_all(kept)
             await session.commit()
         raise
-    if commit and session.in_transaction() and not nothing_begun(session):
-        await session.commit()  # (a read that began nothing is released by the close)
+    if not commit:  # the idempotency middleware commits it, with the answer stored
+        _settle(session, None)
+        return
+    try:
+        if not session.in_transaction():
+            await commit_alone(session)  # a write that waited for the commit, the only one
+        elif not nothing_begun(session):
+            await session.commit()  # (a read that began nothing is released by the close)
+    except ProblemError as refused:  # the case moved since the request read it
+        _settle(session, refused.code)
+        raise
+    _settle(session, None)
+
+
+SETTLED = "settled"
+"""Where a request's session keeps who is to be told how its transaction ended
+(:func:`when_settled`)."""
+
+
+def when_settled(session: AsyncSession, callback: Callable[[str | None], None]) -> None:
+    """Tell ``callback`` how the request's transaction ended, once it has: None when it
+    committed, or the code of the refusal its commit met (a step whose move waited for the
+    commit, and found the case moved since it was read: ``app.core.direct.commit_alone``).
+    Never told when the route raised (it knew then), nor when the commit failed otherwise.
+    A session the idempotency middleware commits with the stored answer settles as the route
+    returns."""
+    session.info.setdefault(SETTLED, []).append(callback)
+
+
+def _settle(session: AsyncSession, outcome: str | None) -> None:
+    for callback in session.info.pop(SETTLED, ()):
+        callback(outcome)
 
 
 async def _close(session: AsyncSession) -> None:

@@ -49,13 +49,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Connection, Table, bindparam, event, insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from app.core.sqlite import OneCallConnection, OneCallDBAPI, begin_if
 
@@ -94,16 +95,22 @@ def _compile(statement: UpdateBase | AnySelect, dialect: Dialect) -> _Compiled:
 
 
 class Direct:
-    """One INSERT, UPDATE or DELETE, compiled once, run by :meth:`rowcount`."""
+    """One INSERT, UPDATE or DELETE, compiled once, run by :meth:`rowcount` (or a SELECT … FOR
+    UPDATE, whose rows it counts, as a transaction's opening: :func:`begin_with`)."""
 
-    def __init__(self, statement: UpdateBase) -> None:
+    def __init__(self, statement: UpdateBase | AnySelect) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
         """By dialect: the service runs on one, its tests on both in one process."""
 
     def _compile(self, connection: AsyncConnection) -> _Compiled:
-        dialect = connection.dialect
-        compiled = self._compiled[dialect.name] = _compile(self.statement, dialect)
+        return self.compiled(connection.dialect)
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        """The statement as compiled for ``dialect`` (once)."""
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = _compile(self.statement, dialect)
         return compiled
 
     async def rowcount(self, session: AsyncSession, params: dict[str, Any]) -> int:
@@ -193,8 +200,18 @@ class Chained:
         first: Direct,
         first_params: dict[str, Any],
         then_params: dict[str, Any],
+        *,
+        takes_lock: tuple[Any, ...] | None = None,
+        refused: Callable[[], Exception] | None = None,
     ) -> bool:
-        """Whether ``first`` touched its row (and the second row was inserted with it)."""
+        """Whether ``first`` touched its row (and the second row was inserted with it).
+
+        ``takes_lock``: the row and version ``first`` is guarded by. When the session's
+        transaction is still to begin with the lock of that same row at that same version
+        (:func:`begin_with`), the pair takes the lock's place instead of running now: it is
+        the transaction's first statement if anything else is written, or runs alone at the
+        commit (:func:`commit_alone`), and ``refused()`` is raised then if ``first`` touched
+        no row. The answer is then True, to be confirmed by that statement."""
         columns = tuple(then_params)
         if session.get_bind().dialect.name != "postgresql":  # (asked without a hop)
             then = self.then.of(columns)
@@ -203,6 +220,9 @@ class Chained:
         if statement is None:
             statement = self._statements[(first, columns)] = self._chain(first, columns)
         params = {**first_params, **{f"then_{name}": v for name, v in then_params.items()}}
+        if takes_lock is not None and refused is not None and _lock_pending(session, takes_lock):
+            session.info[OPENING] = Opening(statement, params, refused, takes_lock, alone=True)
+            return True
         return await statement.rowcount(session, params) == 1
 
     def _chain(self, first: Direct, columns: tuple[str, ...]) -> Direct:
@@ -263,7 +283,7 @@ class DirectRow:
     async def _rows(
         self, session: AsyncSession, params: dict[str, Any], *, first: bool
     ) -> list[tuple[Any, ...]]:
-        if not self.begins and not session.in_transaction():
+        if not self.begins and not session.in_transaction() and not _write_pending(session):
             engine = _lending(session)
             if engine is not None and (
                 _DRIVERS[engine.dialect.driver].arrays or self.elsewhere is self.statement
@@ -545,6 +565,128 @@ def nothing_begun(session: AsyncSession) -> bool:
     if held is None or held[2] is None or held[2].in_transaction():
         return False
     return not (session.new or session.dirty or session.deleted)
+
+
+# --- a transaction that begins with the statement the request chose ----------------------------
+
+DEFERRABLE = "deferrable"
+"""Set in ``session.info`` by the session's owner when the session is the request's own, which
+commits when the route returns (``app.core.db``): its lock may wait for its transaction
+(:func:`may_defer_lock`). Not on a session the idempotency middleware commits with its record,
+nor on the worker's or the command line's."""
+OPENING = "opening"
+"""Where a session keeps its :class:`Opening` (``session.info``) until its transaction begins."""
+
+
+@dataclass(frozen=True)
+class Opening:
+    """The statement a session's transaction is to begin with, sent when it begins (whatever
+    begins it: a direct statement, the ORM's flush, a read through the session): a lock,
+    guarded by the version the request read, or the guarded write that took the lock's place.
+    ``refused()`` is raised when it touches no row. ``alone``: a write that, if nothing else
+    is written, runs by itself at the commit (:func:`commit_alone`)."""
+
+    statement: Direct
+    params: dict[str, Any]
+    refused: Callable[[], Exception]
+    key: tuple[Any, ...]
+    """The row and the version the statement is guarded by."""
+    alone: bool = False
+
+
+def may_defer_lock(session: AsyncSession) -> bool:
+    """Whether the row a request is about to read and then write may be read without a lock,
+    the lock then taken as the transaction's first statement (:func:`begin_with`): the
+    session is the request's own (:data:`DEFERRABLE`), has begun nothing, and runs on
+    asyncpg, whose transaction a direct statement begins (on the embedded SQLite every
+    session's connection comes with its ``BEGIN IMMEDIATE``)."""
+    if not session.info.get(DEFERRABLE) or session.in_transaction() or OPENING in session.info:
+        return False
+    engine = _lending(session)
+    return engine is not None and _DRIVERS[engine.dialect.driver].begins
+
+
+def begin_with(
+    session: AsyncSession,
+    lock: Direct,
+    params: dict[str, Any],
+    refused: Callable[[], Exception],
+    key: tuple[Any, ...],
+) -> None:
+    """Make ``lock`` (a ``SELECT … FOR UPDATE`` of the row read, guarded by the version read)
+    the first statement of the session's transaction, whenever it begins. The transaction
+    then holds the row's lock before it writes anything, as if the row had been locked when
+    it was read; a write that only moves that row, guarded by the same version (``key``: the
+    row and the version), may take the lock's place (:meth:`Chained.run`) and, alone, spare
+    the transaction altogether. If the request writes nothing, nothing is sent."""
+    session.info[OPENING] = Opening(lock, params, refused, key)
+
+
+def _lock_pending(session: AsyncSession, key: tuple[Any, ...]) -> bool:
+    opening: Opening | None = session.info.get(OPENING)
+    return (
+        opening is not None
+        and not opening.alone
+        and opening.key == key
+        and not session.in_transaction()
+    )
+
+
+def _write_pending(session: AsyncSession) -> bool:
+    opening: Opening | None = session.info.get(OPENING)
+    return opening is not None and opening.alone
+
+
+def drop_opening(session: AsyncSession) -> None:
+    """Forget the session's opening: its request failed, and nothing of it is to be sent."""
+    session.info.pop(OPENING, None)
+
+
+async def commit_alone(session: AsyncSession) -> None:
+    """Send the session's pending write (:meth:`Chained.run`) by itself, when nothing else
+    began the transaction: one statement is one transaction in PostgreSQL, so the write
+    commits whole or not at all, without a ``BEGIN`` and a ``COMMIT`` around it. It runs on
+    a connection borrowed from the pool, as the read before it did. A pending lock with
+    nothing written after it is dropped: the request wrote nothing."""
+    opening: Opening | None = session.info.pop(OPENING, None)
+    if opening is None or not opening.alone:
+        return
+    engine = _lending(session)
+    assert engine is not None  # only a session on asyncpg defers (may_defer_lock)
+    compiled = opening.statement.compiled(engine.dialect)
+    arguments = compiled.arguments(opening.params)
+    fairy = await engine.raw_connection()
+    try:
+        touched = await _Asyncpg(fairy).execute(compiled.sql, arguments)
+    except Exception as error:
+        await _raise_borrowed(engine, fairy, compiled.sql, arguments, error)
+    finally:
+        await greenlet_spawn(fairy.close)
+    if touched != 1:
+        raise opening.refused()
+
+
+@event.listens_for(Session, "after_begin")
+def _send_opening(session: Session, _: Any, connection: Connection) -> None:
+    """The session's transaction has just begun on ``connection`` (inside SQLAlchemy's greenlet,
+    before the statement that began it): its opening goes first, with asyncpg's ``BEGIN``."""
+    opening: Opening | None = session.info.pop(OPENING, None)
+    if opening is None:
+        return
+    fairy: Any = connection.connection
+    driver = _Asyncpg(fairy)
+    compiled = opening.statement.compiled(connection.dialect)
+    arguments = compiled.arguments(opening.params)
+    try:
+        await_only(driver.begin())
+        touched = await_only(driver.execute(compiled.sql, arguments))
+    except Exception as error:
+        error, dead = _translated(connection.dialect, fairy, error)
+        if dead:
+            connection.invalidate(error)
+        _reraise(connection.dialect, compiled.sql, arguments, error, dead)
+    if touched != 1:
+        raise opening.refused()
 
 
 def _touched(status: str) -> int:

@@ -1,0 +1,292 @@
+"""A step that names the version it read (``If-Match``) reads its case without the lock; the
+lock, guarded by that version, is the first statement of the request's transaction whenever
+it begins, and a step whose only write is its move sends that move alone, as its own
+transaction (``app.core.direct.begin_with``, ``commit_alone``). A case moved after the read
+answers 412 and nothing of the request is written. Without ``If-Match``, or in the
+idempotency middleware's session, the case is locked when it is read, as before. The shapes
+are PostgreSQL's (on the embedded SQLite every write transaction begins ``IMMEDIATE``); the
+outcomes hold on both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import func, select
+
+from app.cases import repository as repo
+from app.core.blind import BlindIndexAlias
+from app.core.db import is_sqlite
+from app.core.observability import REGISTRY
+from tests.helpers import COMMITMENT_FORM, VERIFICATION, Api
+
+
+@contextmanager
+def _sent() -> Iterator[list[str]]:
+    """Every statement asyncpg sends meanwhile, prepared or simple (``BEGIN``, ``COMMIT``),
+    its whitespace folded."""
+    sent: list[str] = []
+    execute: Any = asyncpg.Connection.execute
+    prepared: Any = asyncpg.Connection._execute
+
+    async def simple(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if not args:
+            sent.append(" ".join(query.split()))
+        return await execute(self, query, *args, **kwargs)
+
+    async def with_arguments(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(" ".join(query.split()))
+        return await prepared(self, query, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asyncpg.Connection, "execute", simple)
+        patch.setattr(asyncpg.Connection, "_execute", with_arguments)
+        yield sent
+
+
+def _kinds(sent: list[str]) -> list[str]:
+    """Each statement as what it does to the case: its read, its lock, its move."""
+    kinds = []
+    for statement in sent:
+        if statement.startswith("SELECT monitoring_case.id, monitoring_case.household_id"):
+            kinds.append("lock" if "FOR UPDATE" in statement else "read")
+        elif statement.startswith("SELECT monitoring_case.id FROM monitoring_case"):
+            kinds.append("lock at version" if "FOR UPDATE" in statement else "?")
+        elif statement.startswith("WITH first AS (UPDATE monitoring_case"):
+            kinds.append("move")
+        elif statement.rstrip(";") in ("BEGIN", "COMMIT", "ROLLBACK"):
+            kinds.append(statement.rstrip(";"))
+        else:
+            kinds.append(statement.split(None, 3)[0] + " " + statement.split(None, 3)[-2])
+    return kinds
+
+
+def _counted(action: str, outcome: str) -> float:
+    """How many times ``fangfanpin_transitions`` counted this action with this outcome."""
+    found = REGISTRY.get_sample_value(
+        "fangfanpin_transitions_total", {"action": action, "outcome": outcome}
+    )
+    return found or 0.0
+
+
+def _postgres(api: Api) -> bool:
+    return not is_sqlite(api.settings.database_url)
+
+
+async def _at_village_review(api: Api) -> dict[str, Any]:
+    case_id = await api.to_village_nomination()
+    return await api.case(case_id)
+
+
+def _commitment_form(api: Api, case: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **COMMITMENT_FORM,
+        "signed_on": api.today(),
+        "signatory_name": case["household"]["head_name"],
+        "covered_member_id_numbers": [api.heads[case["id"]]],
+    }
+
+
+async def test_a_step_named_by_its_version_is_its_read_and_its_move_alone(api: Api) -> None:
+    """The case is read (no lock, no transaction) and moved by one statement with its event:
+    two round trips where ``BEGIN``, the lock, the move and ``COMMIT`` were four."""
+    case = await api.open_case()
+    fired = _counted("start_village_review", "fired")
+    with _sent() as sent:
+        response = await api.act(
+            "cadre.pinggang", case["id"], "start_village_review", version=case["version"]
+        )
+    assert response.status_code == 200, response.text
+    assert _counted("start_village_review", "fired") == fired + 1
+    assert response.headers["ETag"] == f'"{case["version"] + 1}"'
+    assert await api.event_count(case["id"]) == case["version"] + 1
+    replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/replay")).json()
+    assert replay["chain_valid"]
+    assert replay["matches"]
+    assert replay["facts_match"]
+    if _postgres(api):
+        assert _kinds(sent) == ["read", "move"], sent
+
+
+async def test_a_refused_step_sends_its_read_and_nothing_else(api: Api) -> None:
+    """A step its rules refuse wrote nothing, so its lock is never sent: no transaction at all."""
+    case = await _at_village_review(api)
+    with _sent() as sent:
+        response = await api.act(
+            "committee.pinggang",
+            case["id"],
+            "publish_notice",
+            {"location": "村务公开栏"},
+            case["version"],
+        )
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "guard_failed"
+    assert await api.event_count(case["id"]) == case["version"]
+    if _postgres(api):
+        assert _kinds(sent) == ["read"], sent
+
+
+async def test_a_step_that_writes_more_than_its_move_begins_with_its_lock(api: Api) -> None:
+    """A commitment form writes the members' blind index before its event: the transaction
+    begins with the case's lock at the version read, before anything is written."""
+    case = await _at_village_review(api)
+    with _sent() as sent:
+        response = await api.post(
+            "cadre.pinggang",
+            f"/api/v1/cases/{case['id']}/commitment-forms",
+            _commitment_form(api, case),
+            **{"If-Match": f'"{case["version"]}"'},
+        )
+    assert response.status_code == 201, response.text
+    assert (await api.case(case["id"]))["facts"]["commitment_form"] is not None
+    if _postgres(api):
+        kinds = _kinds(sent)
+        assert kinds[:3] == ["read", "BEGIN", "lock at version"], sent
+        assert kinds[-2:] == ["move", "COMMIT"], sent
+
+
+async def test_a_step_whose_effect_writes_begins_with_its_move(api: Api) -> None:
+    """Publishing the notice also schedules its end: the move takes the lock's place as the
+    transaction's first statement, the timer follows it."""
+    case_id = await api.to_village_nomination()
+    await api.prepare_nomination(case_id)
+    version = (await api.case(case_id))["version"]
+    with _sent() as sent:
+        response = await api.act(
+            "committee.pinggang", case_id, "publish_notice", {"location": "村务公开栏"}, version
+        )
+    assert response.status_code == 200, response.text
+    if _postgres(api):
+        kinds = _kinds(sent)
+        assert kinds[:3] == ["read", "BEGIN", "move"], sent
+        assert kinds[-1] == "COMMIT", sent
+        assert any(s.startswith("INSERT INTO timer") for s in sent), sent
+
+
+async def test_without_if_match_a_fact_locks_its_case_when_it_reads_it(api: Api) -> None:
+    """A fact may be recorded without naming a version: it then waits for a concurrent
+    writer and applies after it, so its case is locked as it is read."""
+    case = await _at_village_review(api)
+    with _sent() as sent:
+        response = await api.post(
+            "cadre.pinggang",
+            f"/api/v1/cases/{case['id']}/commitment-forms",
+            _commitment_form(api, case),
+        )
+    assert response.status_code == 201, response.text
+    if _postgres(api):
+        kinds = _kinds(sent)
+        assert kinds[:2] == ["BEGIN", "lock"], sent
+        assert "read" not in kinds, sent
+        assert "lock at version" not in kinds, sent
+
+
+async def test_an_idempotent_step_locks_its_case_when_it_reads_it(api: Api) -> None:
+    """The idempotency middleware commits the step with its stored answer, in one transaction
+    that the lock begins."""
+    case = await api.open_case()
+    with _sent() as sent:
+        response = await api.post(
+            "cadre.pinggang",
+            f"/api/v1/cases/{case['id']}/actions/start_village_review",
+            None,
+            **{"If-Match": f'"{case["version"]}"', "Idempotency-Key": "deferred-lock-1"},
+        )
+    assert response.status_code == 200, response.text
+    if _postgres(api):
+        kinds = _kinds(sent)
+        assert kinds[:3] == ["BEGIN", "lock", "move"], sent
+
+
+@contextmanager
+def _moved_after_the_read(api: Api, interloper: Any) -> Iterator[list[int]]:
+    """The first read of a case through ``case_in_area`` is followed, before the request goes
+    on, by ``interloper`` (a whole request of its own that moves the case); ``ran`` counts
+    it."""
+    read = repo.case_in_area
+    ran: list[int] = []
+
+    async def then_moved(*args: Any, **kwargs: Any) -> Any:
+        found = await read(*args, **kwargs)
+        if not ran:
+            ran.append(1)
+            response = await interloper()
+            assert response.status_code in (200, 201), response.text
+        return found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(repo, "case_in_area", then_moved)
+        yield ran
+
+
+async def test_a_case_moved_after_the_read_refuses_the_move_and_writes_nothing(
+    api: Api,
+) -> None:
+    """Another official withdrew the case between this step's read and its move: 412, and the
+    case holds the other step's event only."""
+    if not _postgres(api):
+        pytest.skip("on the embedded SQLite the read holds the write lock: nobody moves between")
+    case = await api.open_case()
+    version = case["version"]
+
+    async def withdraw() -> Any:
+        return await api.act(
+            "cadre.pinggang", case["id"], "withdraw", {"reason": "农户申请"}, version
+        )
+
+    fired = _counted("start_village_review", "fired")
+    refused = _counted("start_village_review", "version_mismatch")
+    with _moved_after_the_read(api, withdraw) as ran:
+        response = await api.act(
+            "cadre.pinggang", case["id"], "start_village_review", version=version
+        )
+    assert ran == [1]
+    assert response.status_code == 412, response.text
+    assert response.json()["code"] == "version_mismatch"
+    assert "etag" not in response.headers
+    # counted as what it was: refused at its move, not fired
+    assert _counted("start_village_review", "fired") == fired
+    assert _counted("start_village_review", "version_mismatch") == refused + 1
+    after = await api.case(case["id"])
+    assert (after["version"], after["state"]) == (version + 1, "withdrawn")
+    assert await api.event_count(case["id"]) == version + 1
+
+
+async def test_a_case_moved_after_the_read_refuses_a_step_that_writes_more(api: Api) -> None:
+    """The commitment form's transaction begins with the lock at the version read: the case
+    moved meanwhile (a household verification was recorded), so it answers 412 before it
+    writes anything, the form's blind index included."""
+    if not _postgres(api):
+        pytest.skip("on the embedded SQLite the read holds the write lock: nobody moves between")
+    case = await _at_village_review(api)
+    version = case["version"]
+
+    async def verify() -> Any:
+        return await api.fact("cadre.pinggang", case["id"], "household-verifications", VERIFICATION)
+
+    aliases_before = await _blind_entries(api)
+    with _moved_after_the_read(api, verify) as ran:
+        response = await api.post(
+            "cadre.pinggang",
+            f"/api/v1/cases/{case['id']}/commitment-forms",
+            _commitment_form(api, case),
+            **{"If-Match": f'"{version}"'},
+        )
+    assert ran == [1]
+    assert response.status_code == 412, response.text
+    assert response.json()["code"] == "version_mismatch"
+    after = await api.case(case["id"])
+    assert after["version"] == version + 1
+    assert after["facts"]["commitment_form"] is None
+    assert await api.event_count(case["id"]) == version + 1
+    assert await _blind_entries(api) == aliases_before
+
+
+async def _blind_entries(api: Api) -> int:
+    """How many older digests the blind index keeps."""
+    async with api.app.state.sessionmaker() as session:
+        counted = await session.execute(select(func.count()).select_from(BlindIndexAlias))
+        return int(counted.scalar_one())
