@@ -17,11 +17,12 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select
 
+from app.cases import hooks
 from app.cases import repository as repo
 from app.core.blind import BlindIndexAlias
 from app.core.db import is_sqlite
 from app.core.observability import REGISTRY
-from tests.helpers import COMMITMENT_FORM, VERIFICATION, Api
+from tests.helpers import COMMITMENT_FORM, HOME_VISIT, VERIFICATION, Api
 
 
 @contextmanager
@@ -290,3 +291,85 @@ async def _blind_entries(api: Api) -> int:
     async with api.app.state.sessionmaker() as session:
         counted = await session.execute(select(func.count()).select_from(BlindIndexAlias))
         return int(counted.scalar_one())
+
+
+async def _at_township_visited(api: Api) -> dict[str, Any]:
+    case_id = await api.to_village_nomination()
+    await api.to_township(case_id)
+    await api.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
+    return await api.case(case_id)
+
+
+async def test_a_step_and_its_effects_event_are_one_move(api: Api) -> None:
+    """Reaching the city runs the data comparison, recorded as its own event: both events
+    and the case as the second leaves it are one statement, guarded by the version read,
+    after the comparison's reads (which read no table the move writes)."""
+    case = await _at_township_visited(api)
+    version = case["version"]
+    with _sent() as sent:
+        response = await api.act("township.baishishan", case["id"], "submit_to_city", None, version)
+    assert response.status_code == 200, response.text
+    assert response.headers["ETag"] == f'"{version + 2}"'
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/events")).json()
+    assert [(e["seq"], e["name"]) for e in events[-2:]] == [
+        (version + 1, "submit_to_city"),
+        (version + 2, "data_comparison"),
+    ]
+    replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case['id']}/replay")).json()
+    assert replay["chain_valid"]
+    assert replay["matches"]
+    assert replay["facts_match"]
+    after = await api.case(case["id"])
+    assert (after["state"], after["version"]) == ("city_confirmation", version + 2)
+    assert after["facts"]["comparison"]["findings"] == {}
+    if _postgres(api):
+        kinds = _kinds(sent)
+        assert kinds[0] == "read", sent
+        assert kinds[-1] == "move", sent
+        assert kinds.count("move") == 1, sent
+        assert "BEGIN" not in kinds, sent
+        assert sent[-1].count("SELECT $") == 2, sent[-1]  # the two events' rows
+
+
+async def test_a_case_moved_after_the_read_refuses_the_step_and_its_effect(api: Api) -> None:
+    """The township recorded a new home visit between this submission's read and its move:
+    412, and neither the submission's event nor the comparison's is written."""
+    if not _postgres(api):
+        pytest.skip("on the embedded SQLite the read holds the write lock: nobody moves between")
+    case = await _at_township_visited(api)
+    version = case["version"]
+
+    async def visit_again() -> Any:
+        return await api.fact("township.baishishan", case["id"], "home-visits", HOME_VISIT)
+
+    with _moved_after_the_read(api, visit_again) as ran:
+        response = await api.act("township.baishishan", case["id"], "submit_to_city", None, version)
+    assert ran == [1]
+    assert response.status_code == 412, response.text
+    after = await api.case(case["id"])
+    assert (after["state"], after["version"]) == ("township_verification", version + 1)
+    assert await api.event_count(case["id"]) == version + 1
+
+
+async def test_a_read_of_a_table_the_waiting_move_writes_sees_the_move(api: Api) -> None:
+    """While a step's move waits for the commit, a read of the case (a table it writes) runs
+    in the transaction, which sends the move first: it sees the case moved. A read of a table
+    the move does not write (the comparison's) borrows a connection and leaves it waiting."""
+    case = await api.open_case()
+    seen: list[int] = []
+
+    async def reread(session: Any, moved: Any) -> None:
+        found = await repo.case_in_area(session, moved.id, "")
+        assert found is not None
+        seen.append(found[0].version)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hooks.case_moved, "listeners", [*hooks.case_moved.listeners, reread])
+        with _sent() as sent:
+            response = await api.act(
+                "cadre.pinggang", case["id"], "start_village_review", version=case["version"]
+            )
+    assert response.status_code == 200, response.text
+    assert seen == [case["version"] + 1]
+    if _postgres(api):
+        assert _kinds(sent) == ["read", "BEGIN", "move", "read", "COMMIT"], sent

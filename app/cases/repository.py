@@ -25,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.cases.errors import VersionMismatch
 from app.cases.models import Case, CaseEvent
 from app.cases.snapshot import SNAPSHOT_FIELDS, Snapshot
-from app.core.direct import Chained, Direct, DirectInsert, DirectRow, begin_with
+from app.core.direct import (
+    Chained,
+    Direct,
+    DirectInsert,
+    DirectRow,
+    begin_with,
+    waiting_write,
+)
 from app.core.errors import Unprocessable
 from app.households.card import CARD_FIELDS, HouseholdCard
 from app.households.models import Household, Member
@@ -182,13 +189,22 @@ async def move_with_event(
     and the event's INSERT in one statement, so the event exists only with the move; on
     SQLite one call on aiosqlite's thread (:class:`~app.core.direct.Chained`). Each statement
     is built and compiled once per column list and sent straight to the driver."""
-    guarded = _guarded(case_id, expected_version, moving)
+    statement = _advance_statement(tuple(moving))
+    leaves = (case_id, expected_version + 1)
+    waiting = waiting_write(session, (case_id, expected_version))
+    if waiting is not None:  # the step's earlier move (its effect's event follows it) waits
+        _, read = waiting.key  # both as one move from the version the request read
+        if _WITH_EVENT.follow(
+            session, waiting, statement, _guarded(case_id, read, moving), event, leaves
+        ):
+            return True
     return await _WITH_EVENT.run(
         session,
-        _advance_statement(tuple(moving)),
-        guarded,
+        statement,
+        _guarded(case_id, expected_version, moving),
         event,
         takes_lock=(case_id, expected_version),
+        leaves=leaves,
         refused=VersionMismatch,
     )
 

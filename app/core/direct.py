@@ -46,16 +46,17 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, Table, bindparam, event, insert, select
+from sqlalchemy import Connection, Table, bindparam, event, insert, select, union_all
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
+from sqlalchemy.sql.util import find_tables
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from app.core.sqlite import OneCallConnection, OneCallDBAPI, begin_if
@@ -100,6 +101,8 @@ class Direct:
 
     def __init__(self, statement: UpdateBase | AnySelect) -> None:
         self.statement = statement
+        self.tables = _tables(statement)
+        """The tables it writes (or locks)."""
         self._compiled: dict[str, _Compiled] = {}
         """By dialect: the service runs on one, its tests on both in one process."""
 
@@ -185,14 +188,15 @@ class Chained:
     comes with a case's move, the head that comes with a new household. On PostgreSQL one
     statement, one round trip: ``first`` in a CTE returning the row's key, and the INSERT
     selecting its values from what the CTE returned, so the second row exists only with the
-    first (built and compiled once per ``first`` and column list). Elsewhere
+    first (built and compiled once per ``first``, column list and number of rows). Elsewhere
     :func:`guarded_pair`. The second row's parameters go by their column names; on
-    PostgreSQL they are bound as ``then_<column>`` beside ``first``'s own."""
+    PostgreSQL they are bound as ``then_<column>`` beside ``first``'s own (``then<i>_``
+    for the i-th of several rows, :meth:`follow`)."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
         self.then = DirectInsert(table)
-        self._statements: dict[tuple[Direct, tuple[str, ...]], Direct] = {}
+        self._statements: dict[tuple[Direct, tuple[str, ...], int], Direct] = {}
 
     async def run(
         self,
@@ -202,34 +206,99 @@ class Chained:
         then_params: dict[str, Any],
         *,
         takes_lock: tuple[Any, ...] | None = None,
+        leaves: tuple[Any, ...] | None = None,
         refused: Callable[[], Exception] | None = None,
     ) -> bool:
         """Whether ``first`` touched its row (and the second row was inserted with it).
 
-        ``takes_lock``: the row and version ``first`` is guarded by. When the session's
-        transaction is still to begin with the lock of that same row at that same version
-        (:func:`begin_with`), the pair takes the lock's place instead of running now: it is
-        the transaction's first statement if anything else is written, or runs alone at the
-        commit (:func:`commit_alone`), and ``refused()`` is raised then if ``first`` touched
-        no row. The answer is then True, to be confirmed by that statement."""
+        ``takes_lock``: the row and version ``first`` is guarded by; ``leaves``: the row and
+        version it leaves. When the session's transaction is still to begin with the lock of
+        that same row at that same version (:func:`begin_with`), the pair takes the lock's
+        place instead of running now: it is the transaction's first statement if anything
+        else is written, or runs alone at the commit (:func:`commit_alone`), and
+        ``refused()`` is raised then if ``first`` touched no row. The answer is then True, to
+        be confirmed by that statement."""
         columns = tuple(then_params)
         if session.get_bind().dialect.name != "postgresql":  # (asked without a hop)
             then = self.then.of(columns)
             return await guarded_pair(session, first, first_params, then, then_params)
-        statement = self._statements.get((first, columns))
-        if statement is None:
-            statement = self._statements[(first, columns)] = self._chain(first, columns)
-        params = {**first_params, **{f"then_{name}": v for name, v in then_params.items()}}
         if takes_lock is not None and refused is not None and _lock_pending(session, takes_lock):
-            session.info[OPENING] = Opening(statement, params, refused, takes_lock, alone=True)
+            session.info[OPENING] = self._waiting(
+                first, first_params, [then_params], refused, takes_lock, leaves
+            )
             return True
+        statement, params = self._statement(first, first_params, [then_params])
         return await statement.rowcount(session, params) == 1
 
-    def _chain(self, first: Direct, columns: tuple[str, ...]) -> Direct:
+    def follow(
+        self,
+        session: AsyncSession,
+        waiting: Opening,
+        first: Direct,
+        first_params: dict[str, Any],
+        then_params: dict[str, Any],
+        leaves: tuple[Any, ...],
+    ) -> bool:
+        """Join a write to the one ``waiting`` for the commit (:func:`waiting_write`), when it
+        is a pair of this chain with rows of the same columns: one statement, ``first`` (its
+        values, guarded as ``waiting``'s own ``first`` was: the caller's ``first_params``)
+        with the rows of both. Whether it joined (if not, nothing changed)."""
+        if waiting.chain is not self or tuple(waiting.rows[0]) != tuple(then_params):
+            return False
+        session.info[OPENING] = self._waiting(
+            first,
+            first_params,
+            [*waiting.rows, then_params],
+            waiting.refused,
+            waiting.key,
+            leaves,
+        )
+        return True
+
+    def _waiting(
+        self,
+        first: Direct,
+        first_params: dict[str, Any],
+        rows: list[dict[str, Any]],
+        refused: Callable[[], Exception],
+        key: tuple[Any, ...],
+        leaves: tuple[Any, ...] | None,
+    ) -> Opening:
+        statement, params = self._statement(first, first_params, rows)
+        return Opening(
+            statement, params, refused, key, alone=True, leaves=leaves, chain=self, rows=rows
+        )
+
+    def _statement(
+        self, first: Direct, first_params: dict[str, Any], rows: list[dict[str, Any]]
+    ) -> tuple[Direct, dict[str, Any]]:
+        columns = tuple(rows[0])
+        statement = self._statements.get((first, columns, len(rows)))
+        if statement is None:
+            statement = self._chain(first, columns, len(rows))
+            self._statements[(first, columns, len(rows))] = statement
+        params = dict(first_params)
+        for index, row in enumerate(rows):
+            prefix = _then(index)
+            params.update({f"{prefix}{name}": value for name, value in row.items()})
+        return statement, params
+
+    def _chain(self, first: Direct, columns: tuple[str, ...], count: int) -> Direct:
         write: Any = first.statement
         head = write.returning(*write.table.primary_key.columns).cte("first")
-        row = select(*(bindparam(f"then_{n}", type_=self.table.c[n].type) for n in columns))
-        return Direct(insert(self.table).from_select(columns, row.select_from(head)).add_cte(head))
+        selects = [
+            select(
+                *(bindparam(f"{_then(i)}{n}", type_=self.table.c[n].type) for n in columns)
+            ).select_from(head)
+            for i in range(count)
+        ]
+        rows: Any = selects[0] if count == 1 else union_all(*selects)
+        return Direct(insert(self.table).from_select(columns, rows).add_cte(head))
+
+
+def _then(index: int) -> str:
+    """The prefix of the ``index``-th chained row's parameters."""
+    return "then_" if index == 0 else f"then{index}_"
 
 
 class DirectRow:
@@ -252,6 +321,9 @@ class DirectRow:
     ) -> None:
         self.statement = statement
         self.begins = begins
+        self.tables = _tables(statement)
+        """The tables it reads: a read of none a waiting write touches may borrow a
+        connection while that write waits for the commit."""
         self.elsewhere = statement if elsewhere is None else elsewhere
         """What runs through the session on any database but PostgreSQL: the same query
         where the statement is PostgreSQL's own (``= ANY(:list)`` for an ``IN`` list)."""
@@ -283,7 +355,11 @@ class DirectRow:
     async def _rows(
         self, session: AsyncSession, params: dict[str, Any], *, first: bool
     ) -> list[tuple[Any, ...]]:
-        if not self.begins and not session.in_transaction() and not _write_pending(session):
+        if (
+            not self.begins
+            and not session.in_transaction()
+            and not _write_pending(session, self.tables)
+        ):
             engine = _lending(session)
             if engine is not None and (
                 _DRIVERS[engine.dialect.driver].arrays or self.elsewhere is self.statement
@@ -592,6 +668,18 @@ class Opening:
     key: tuple[Any, ...]
     """The row and the version the statement is guarded by."""
     alone: bool = False
+    leaves: tuple[Any, ...] | None = None
+    """A write's row and the version it leaves: a later write guarded by it may join it
+    (:func:`waiting_write`, :meth:`Chained.follow`)."""
+    chain: Chained | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """A write's chained rows (:class:`Chained`), to be written with it."""
+
+    @property
+    def touches(self) -> int:
+        """The rows the statement touches when its guard holds: the lock's row, or a chained
+        write's rows (each inserted with the guarded one)."""
+        return len(self.rows) or 1
 
 
 def may_defer_lock(session: AsyncSession) -> bool:
@@ -632,9 +720,28 @@ def _lock_pending(session: AsyncSession, key: tuple[Any, ...]) -> bool:
     )
 
 
-def _write_pending(session: AsyncSession) -> bool:
+def waiting_write(session: AsyncSession, leaves: tuple[Any, ...]) -> Opening | None:
+    """The write waiting for the session's commit that leaves this row at this version, if
+    one does: a write guarded by that version may join it (:meth:`Chained.follow`)."""
     opening: Opening | None = session.info.get(OPENING)
-    return opening is not None and opening.alone
+    if opening is None or not opening.alone or opening.leaves != leaves:
+        return None
+    if session.in_transaction():
+        return None
+    return opening
+
+
+def _write_pending(session: AsyncSession, tables: frozenset[str]) -> bool:
+    """Whether a write waits for the commit on one of these tables: a read of them must run
+    in the session's transaction, which sends that write first."""
+    opening: Opening | None = session.info.get(OPENING)
+    return opening is not None and opening.alone and not tables.isdisjoint(opening.statement.tables)
+
+
+def _tables(statement: Any) -> frozenset[str]:
+    """The names of the tables a statement reads or writes, its CTEs and subqueries included."""
+    found = find_tables(statement, include_crud=True, include_aliases=True, include_joins=True)
+    return frozenset(table.name for table in found if isinstance(table, Table))
 
 
 def drop_opening(session: AsyncSession) -> None:
@@ -662,7 +769,7 @@ async def commit_alone(session: AsyncSession) -> None:
         await _raise_borrowed(engine, fairy, compiled.sql, arguments, error)
     finally:
         await greenlet_spawn(fairy.close)
-    if touched != 1:
+    if touched != opening.touches:
         raise opening.refused()
 
 
@@ -685,7 +792,7 @@ def _send_opening(session: Session, _: Any, connection: Connection) -> None:
         if dead:
             connection.invalidate(error)
         _reraise(connection.dialect, compiled.sql, arguments, error, dead)
-    if touched != 1:
+    if touched != opening.touches:
         raise opening.refused()
 
 
