@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.cases import hooks
 from app.cases import repository as repo
@@ -373,3 +373,51 @@ async def test_a_read_of_a_table_the_waiting_move_writes_sees_the_move(api: Api)
     assert seen == [case["version"] + 1]
     if _postgres(api):
         assert _kinds(sent) == ["read", "BEGIN", "move", "read", "COMMIT"], sent
+
+
+@contextmanager
+def _checkouts(api: Api) -> Iterator[dict[str, int]]:
+    """How many connections the pool hands out meanwhile, and the most held at once."""
+    counted = {"checkouts": 0, "held": 0, "most": 0}
+
+    def out(*_: Any) -> None:
+        counted["checkouts"] += 1
+        counted["held"] += 1
+        counted["most"] = max(counted["most"], counted["held"])
+
+    def back(*_: Any) -> None:
+        counted["held"] -= 1
+
+    pool = api.app.state.engine.sync_engine.pool
+    event.listen(pool, "checkout", out)
+    event.listen(pool, "checkin", back)
+    try:
+        yield counted
+    finally:
+        event.remove(pool, "checkout", out)
+        event.remove(pool, "checkin", back)
+
+
+async def test_a_request_borrows_one_connection_for_its_read_and_its_move(api: Api) -> None:
+    """The read before the transaction and the move sent alone run on one connection, lent to
+    the request until it ends; when a request's session then takes its own, the lent one goes
+    back first: never two at once."""
+    if not _postgres(api):
+        pytest.skip("the embedded SQLite lends a connection to one statement at a time")
+    case = await api.open_case()
+    with _checkouts(api) as alone:
+        response = await api.act(
+            "cadre.pinggang", case["id"], "start_village_review", version=case["version"]
+        )
+    assert response.status_code == 200, response.text
+    assert alone == {"checkouts": 1, "held": 0, "most": 1}
+    case = await api.case(case["id"])
+    with _checkouts(api) as begun:
+        response = await api.post(
+            "cadre.pinggang",
+            f"/api/v1/cases/{case['id']}/commitment-forms",
+            _commitment_form(api, case),
+            **{"If-Match": f'"{case["version"]}"'},
+        )
+    assert response.status_code == 201, response.text
+    assert begun == {"checkouts": 2, "held": 0, "most": 1}

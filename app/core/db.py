@@ -25,7 +25,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from app.core.config import Settings, get_settings
-from app.core.direct import DEFERRABLE, commit_alone, drop_opening, nothing_begun
+from app.core.direct import DEFERRABLE, commit_alone, drop_opening, give_back, nothing_begun
 from app.core.errors import ProblemError
 from app.core.sqlite import Compiler as SQLiteCompiler
 from app.core.sqlite import dbapi as sqlite_dbapi
@@ -235,6 +235,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         async with _unit_of_work(session, commit=True):
             yield session
     finally:
+        await give_back(session)  # the connection its statements outside it were lent
         await _close(session)
 
 

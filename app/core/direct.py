@@ -45,7 +45,8 @@ connection that died is invalidated, as the session would have done.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -364,7 +365,7 @@ class DirectRow:
             if engine is not None and (
                 _DRIVERS[engine.dialect.driver].arrays or self.elsewhere is self.statement
             ):
-                return await self._borrowed(engine, params, first)
+                return await self._borrowed(session, engine, params, first)
         connection, driver = await _connection(session)
         if (
             driver is not None
@@ -389,23 +390,21 @@ class DirectRow:
         return [tuple(row) for row in result]
 
     async def _borrowed(
-        self, engine: AsyncEngine, params: dict[str, Any], first: bool
+        self, session: AsyncSession, engine: AsyncEngine, params: dict[str, Any], first: bool
     ) -> list[tuple[Any, ...]]:
-        """The read on a connection borrowed from the pool for this one statement and given
-        back at once: the session takes none (its connection, transaction and their release
-        cost more than a read of a case), and a later statement of the request that needs
-        the session's own transaction begins it as before. Never two connections at once."""
+        """The read on a connection borrowed from the pool (:func:`_borrowing`): the session
+        takes none (its connection, transaction and their release cost more than a read of
+        a case), and a later statement of the request that needs the session's own
+        transaction begins it as before. Never two connections at once."""
         dialect = engine.dialect
         compiled, processors = self._compiled.get(dialect.name) or self._compile(dialect)
         arguments = compiled.arguments(params)
-        fairy = await engine.raw_connection()
-        try:
+        async with _borrowing(session, engine) as fairy:
             driver = _DRIVERS[dialect.driver](fairy)
-            records = await driver.fetch(compiled.sql, arguments, first)
-        except Exception as error:
-            await _raise_borrowed(engine, fairy, compiled.sql, arguments, error)
-        finally:
-            await greenlet_spawn(fairy.close)  # back to the pool (a dead one is discarded)
+            try:
+                records = await driver.fetch(compiled.sql, arguments, first)
+            except Exception as error:
+                await _raise_borrowed(engine, fairy, compiled.sql, arguments, error)
         return self._processed(records, processors)
 
     @staticmethod
@@ -430,6 +429,57 @@ def _lending(session: AsyncSession) -> AsyncEngine | None:
     if isinstance(bind, AsyncEngine) and _direct_path(bind.dialect) is not None:
         return bind
     return None
+
+
+LENT = "lent_connection"
+"""Where a request's session keeps the connection lent to its statements outside its
+transaction (``session.info``), until :func:`give_back`."""
+
+
+@asynccontextmanager
+async def _borrowing(session: AsyncSession, engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled connection (its proxy) for statements outside the session's transaction: a
+    read before it, a write that runs alone (:func:`commit_alone`). A request's own session
+    on asyncpg (:data:`DEFERRABLE`) keeps it lent for the request's further such
+    statements, and gives it back when the request ends or when the session takes its own
+    connection (:func:`give_back`): one checkout a request, as with the session's own. (A
+    checkout for each statement also made the pool close and open connections under load,
+    when more requests ran at once than it keeps.) Any other session gives it back at
+    once. On an error it goes back at once too (a dead one is discarded)."""
+    keeps = bool(session.info.get(DEFERRABLE)) and _DRIVERS[engine.dialect.driver].begins
+    fairy = session.info.get(LENT) if keeps else None
+    if fairy is None:
+        fairy = await engine.raw_connection()
+        if keeps:
+            session.info[LENT] = fairy
+    try:
+        yield fairy
+    except BaseException:
+        if keeps:
+            session.info.pop(LENT, None)
+        await greenlet_spawn(fairy.close)
+        raise
+    if not keeps:
+        await greenlet_spawn(fairy.close)  # back to the pool
+
+
+async def give_back(session: AsyncSession) -> None:
+    """Return the connection lent to the session's statements outside its transaction, if
+    one is (:func:`_borrowing`): the request has ended."""
+    fairy = session.info.pop(LENT, None)
+    if fairy is not None:
+        await greenlet_spawn(fairy.close)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _give_back_first(session: Session, transaction: Any) -> None:
+    """The session is about to take its own connection (its transaction was just created,
+    inside SQLAlchemy's greenlet, before any connection): the lent one goes back first,
+    so a request never holds two."""
+    if transaction.parent is None:
+        fairy = session.info.pop(LENT, None)
+        if fairy is not None:
+            fairy.close()
 
 
 class _Asyncpg:
@@ -762,13 +812,11 @@ async def commit_alone(session: AsyncSession) -> None:
     assert engine is not None  # only a session on asyncpg defers (may_defer_lock)
     compiled = opening.statement.compiled(engine.dialect)
     arguments = compiled.arguments(opening.params)
-    fairy = await engine.raw_connection()
-    try:
-        touched = await _Asyncpg(fairy).execute(compiled.sql, arguments)
-    except Exception as error:
-        await _raise_borrowed(engine, fairy, compiled.sql, arguments, error)
-    finally:
-        await greenlet_spawn(fairy.close)
+    async with _borrowing(session, engine) as fairy:
+        try:
+            touched = await _Asyncpg(fairy).execute(compiled.sql, arguments)
+        except Exception as error:
+            await _raise_borrowed(engine, fairy, compiled.sql, arguments, error)
     if touched != opening.touches:
         raise opening.refused()
 
