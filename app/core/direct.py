@@ -45,8 +45,7 @@ connection that died is invalidated, as the session would have done.
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -392,19 +391,20 @@ class DirectRow:
     async def _borrowed(
         self, session: AsyncSession, engine: AsyncEngine, params: dict[str, Any], first: bool
     ) -> list[tuple[Any, ...]]:
-        """The read on a connection borrowed from the pool (:func:`_borrowing`): the session
+        """The read on a connection borrowed from the pool (:func:`_borrow`): the session
         takes none (its connection, transaction and their release cost more than a read of
         a case), and a later statement of the request that needs the session's own
         transaction begins it as before. Never two connections at once."""
         dialect = engine.dialect
         compiled, processors = self._compiled.get(dialect.name) or self._compile(dialect)
         arguments = compiled.arguments(params)
-        async with _borrowing(session, engine) as fairy:
-            driver = _DRIVERS[dialect.driver](fairy)
-            try:
-                records = await driver.fetch(compiled.sql, arguments, first)
-            except Exception as error:
-                await _raise_borrowed(engine, fairy, compiled.sql, arguments, error)
+        fairy, kept = await _borrow(session, engine)
+        try:
+            records = await _DRIVERS[dialect.driver](fairy).fetch(compiled.sql, arguments, first)
+        except BaseException as error:
+            await _give_back_on(session, fairy, kept, engine, compiled.sql, arguments, error)
+        if not kept:
+            await greenlet_spawn(fairy.close)  # back to the pool
         return self._processed(records, processors)
 
     @staticmethod
@@ -436,36 +436,46 @@ LENT = "lent_connection"
 transaction (``session.info``), until :func:`give_back`."""
 
 
-@asynccontextmanager
-async def _borrowing(session: AsyncSession, engine: AsyncEngine) -> AsyncIterator[Any]:
-    """A pooled connection (its proxy) for statements outside the session's transaction: a
-    read before it, a write that runs alone (:func:`commit_alone`). A request's own session
-    on asyncpg (:data:`DEFERRABLE`) keeps it lent for the request's further such
-    statements, and gives it back when the request ends or when the session takes its own
-    connection (:func:`give_back`): one checkout a request, as with the session's own. (A
-    checkout for each statement also made the pool close and open connections under load,
-    when more requests ran at once than it keeps.) Any other session gives it back at
-    once. On an error it goes back at once too (a dead one is discarded)."""
+async def _borrow(session: AsyncSession, engine: AsyncEngine) -> tuple[Any, bool]:
+    """A pooled connection (its proxy) for a statement outside the session's transaction (a
+    read before it, a write that runs alone: :func:`commit_alone`), and whether the session
+    keeps it. A request's own session on asyncpg (:data:`DEFERRABLE`) keeps it lent for
+    the request's further such statements, and gives it back when the request ends or when
+    the session takes its own connection (:func:`give_back`): one checkout a request, as
+    with the session's own. Any other session gives it back after the statement."""
     keeps = bool(session.info.get(DEFERRABLE)) and _DRIVERS[engine.dialect.driver].begins
     fairy = session.info.get(LENT) if keeps else None
     if fairy is None:
         fairy = await engine.raw_connection()
         if keeps:
             session.info[LENT] = fairy
+    return fairy, keeps
+
+
+async def _give_back_on(
+    session: AsyncSession,
+    fairy: Any,
+    kept: bool,
+    engine: AsyncEngine,
+    sql: str,
+    arguments: Sequence[Any],
+    error: BaseException,
+) -> NoReturn:
+    """A borrowed connection's statement failed: the connection goes back at once (a dead
+    one invalidated, so the pool discards it), and the error is raised as SQLAlchemy's."""
+    if kept:
+        session.info.pop(LENT, None)
     try:
-        yield fairy
-    except BaseException:
-        if keeps:
-            session.info.pop(LENT, None)
+        if isinstance(error, Exception):
+            await _raise_borrowed(engine, fairy, sql, arguments, error)
+        raise error
+    finally:
         await greenlet_spawn(fairy.close)
-        raise
-    if not keeps:
-        await greenlet_spawn(fairy.close)  # back to the pool
 
 
 async def give_back(session: AsyncSession) -> None:
     """Return the connection lent to the session's statements outside its transaction, if
-    one is (:func:`_borrowing`): the request has ended."""
+    one is (:func:`_borrow`): the request has ended."""
     fairy = session.info.pop(LENT, None)
     if fairy is not None:
         await greenlet_spawn(fairy.close)
@@ -812,11 +822,13 @@ async def commit_alone(session: AsyncSession) -> None:
     assert engine is not None  # only a session on asyncpg defers (may_defer_lock)
     compiled = opening.statement.compiled(engine.dialect)
     arguments = compiled.arguments(opening.params)
-    async with _borrowing(session, engine) as fairy:
-        try:
-            touched = await _Asyncpg(fairy).execute(compiled.sql, arguments)
-        except Exception as error:
-            await _raise_borrowed(engine, fairy, compiled.sql, arguments, error)
+    fairy, kept = await _borrow(session, engine)
+    try:
+        touched = await _Asyncpg(fairy).execute(compiled.sql, arguments)
+    except BaseException as error:
+        await _give_back_on(session, fairy, kept, engine, compiled.sql, arguments, error)
+    if not kept:
+        await greenlet_spawn(fairy.close)
     if touched != opening.touches:
         raise opening.refused()
 
