@@ -58,3 +58,30 @@ async def test_versioned_update_refuses_a_stale_writer_even_without_the_lock(api
         )
     assert (stale, current) == (False, True)
     await engine.dispose()
+
+
+async def test_facts_with_and_without_a_version_on_one_case_are_serialized(api: Api) -> None:
+    """Writers that name the version they read (their case read unlocked, the lock taken when
+    their transaction begins, or their move sent alone) and writers that do not (locked as
+    they read) on one case at once: every unversioned one applies, at most one versioned one
+    does (the others 412), and the trail is one unbroken chain whose replay matches."""
+    case_id = await api.to_village_nomination()
+    await api.nominate(case_id)
+    version = (await api.case(case_id))["version"]
+    body = {"lodged_by_name": "x", "statement": "y"}
+    path = f"/api/v1/cases/{case_id}/objections"
+    unversioned = [api.fact("cadre.pinggang", case_id, "objections", body) for _ in range(4)]
+    versioned = [
+        api.post("cadre.pinggang", path, body, **{"If-Match": f'"{version}"'}) for _ in range(4)
+    ]
+    answers = await asyncio.gather(*unversioned, *versioned)
+    assert [r.status_code for r in answers[:4]] == [201] * 4, [r.text for r in answers]
+    statuses = sorted(r.status_code for r in answers[4:])
+    assert set(statuses) <= {201, 412}, [r.text for r in answers[4:]]
+    assert statuses.count(201) <= 1
+    events = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/events")).json()
+    assert [e["seq"] for e in events] == list(range(1, version + 5 + statuses.count(201)))
+    replay = (await api.get("auditor.jiaohe", f"/api/v1/cases/{case_id}/replay")).json()
+    assert replay["chain_valid"]
+    assert replay["matches"]
+    assert replay["facts_match"]
