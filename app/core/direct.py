@@ -45,9 +45,9 @@ connection that died is invalidated, as the session would have done.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, Table, bindparam, event, insert, select, union_all
 from sqlalchemy.engine import Dialect
@@ -60,6 +60,8 @@ from sqlalchemy.sql.util import find_tables
 from sqlalchemy.util import await_only, greenlet_spawn
 
 from app.core.sqlite import OneCallConnection, OneCallDBAPI, begin_if
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,6 @@ class Direct:
         self._compiled: dict[str, _Compiled] = {}
         """By dialect: the service runs on one, its tests on both in one process."""
 
-    def _compile(self, connection: AsyncConnection) -> _Compiled:
-        return self.compiled(connection.dialect)
-
     def compiled(self, dialect: Dialect) -> _Compiled:
         """The statement as compiled for ``dialect`` (once)."""
         compiled = self._compiled.get(dialect.name)
@@ -120,7 +119,7 @@ class Direct:
         """Run the statement with ``params`` (by bind name); how many rows it touched."""
         connection, driver = await _connection(session)
         if driver is not None and (driver.begins or driver.in_transaction()):
-            compiled = self._compiled.get(connection.dialect.name) or self._compile(connection)
+            compiled = self.compiled(connection.dialect)
             arguments = compiled.arguments(params)
             try:
                 await driver.begin()  # the session's transaction, when nothing began it yet
@@ -166,8 +165,7 @@ async def guarded_pair(
     connection, driver = await _connection(session)
     if isinstance(driver, _Aiosqlite) and driver.in_transaction():
         dialect = connection.dialect
-        first = guard._compiled.get(dialect.name) or guard._compile(connection)
-        second = then._compiled.get(dialect.name) or then._compile(connection)
+        first, second = guard.compiled(dialect), then.compiled(dialect)
         arguments = (first.arguments(guard_params), second.arguments(then_params))
         try:
             touched = await driver.pair(first.sql, second.sql, *arguments)
@@ -265,9 +263,7 @@ class Chained:
         leaves: tuple[Any, ...] | None,
     ) -> Opening:
         statement, params = self._statement(first, first_params, rows)
-        return Opening(
-            statement, params, refused, key, alone=True, leaves=leaves, chain=self, rows=rows
-        )
+        return Opening(statement, params, refused, key, leaves=leaves, chain=self, rows=rows)
 
     def _statement(
         self, first: Direct, first_params: dict[str, Any], rows: list[dict[str, Any]]
@@ -398,13 +394,14 @@ class DirectRow:
         dialect = engine.dialect
         compiled, processors = self._compiled.get(dialect.name) or self._compile(dialect)
         arguments = compiled.arguments(params)
-        fairy, kept = await _borrow(session, engine)
-        try:
-            records = await _DRIVERS[dialect.driver](fairy).fetch(compiled.sql, arguments, first)
-        except BaseException as error:
-            await _give_back_on(session, fairy, kept, engine, compiled.sql, arguments, error)
-        if not kept:
-            await greenlet_spawn(fairy.close)  # back to the pool
+        driver = _DRIVERS[dialect.driver]
+        records = await _on_borrowed(
+            session,
+            engine,
+            compiled.sql,
+            arguments,
+            lambda fairy: driver(fairy).fetch(compiled.sql, arguments, first),
+        )
         return self._processed(records, processors)
 
     @staticmethod
@@ -452,25 +449,32 @@ async def _borrow(session: AsyncSession, engine: AsyncEngine) -> tuple[Any, bool
     return fairy, keeps
 
 
-async def _give_back_on(
+async def _on_borrowed(
     session: AsyncSession,
-    fairy: Any,
-    kept: bool,
     engine: AsyncEngine,
     sql: str,
     arguments: Sequence[Any],
-    error: BaseException,
-) -> NoReturn:
-    """A borrowed connection's statement failed: the connection goes back at once (a dead
-    one invalidated, so the pool discards it), and the error is raised as SQLAlchemy's."""
-    if kept:
-        session.info.pop(LENT, None)
+    run: Callable[[Any], Awaitable[_T]],
+) -> _T:
+    """``run(connection)`` for the statement ``sql`` on a borrowed connection (:func:`_borrow`),
+    given back after it unless the session keeps it. If the statement fails, the connection
+    goes back at once (a dead one invalidated, so the pool discards it) and the error is
+    raised as SQLAlchemy's."""
+    fairy, kept = await _borrow(session, engine)
     try:
-        if isinstance(error, Exception):
-            await _raise_borrowed(engine, fairy, sql, arguments, error)
-        raise error
-    finally:
-        await greenlet_spawn(fairy.close)
+        answer = await run(fairy)
+    except BaseException as error:
+        if kept:
+            session.info.pop(LENT, None)
+        try:
+            if isinstance(error, Exception):
+                await _raise_borrowed(engine, fairy, sql, arguments, error)
+            raise
+        finally:
+            await greenlet_spawn(fairy.close)
+    if not kept:
+        await greenlet_spawn(fairy.close)  # back to the pool
+    return answer
 
 
 async def give_back(session: AsyncSession) -> None:
@@ -719,21 +723,25 @@ class Opening:
     """The statement a session's transaction is to begin with, sent when it begins (whatever
     begins it: a direct statement, the ORM's flush, a read through the session): a lock,
     guarded by the version the request read, or the guarded write that took the lock's place.
-    ``refused()`` is raised when it touches no row. ``alone``: a write that, if nothing else
-    is written, runs by itself at the commit (:func:`commit_alone`)."""
+    ``refused()`` is raised when it touches no row."""
 
     statement: Direct
     params: dict[str, Any]
     refused: Callable[[], Exception]
     key: tuple[Any, ...]
     """The row and the version the statement is guarded by."""
-    alone: bool = False
     leaves: tuple[Any, ...] | None = None
     """A write's row and the version it leaves: a later write guarded by it may join it
     (:func:`waiting_write`, :meth:`Chained.follow`)."""
     chain: Chained | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
-    """A write's chained rows (:class:`Chained`), to be written with it."""
+    """A write's chained rows (:class:`Chained`), to be written with it; none for a lock."""
+
+    @property
+    def alone(self) -> bool:
+        """A write (not a lock): if nothing else is written, it runs by itself at the commit
+        (:func:`commit_alone`)."""
+        return bool(self.rows)
 
     @property
     def touches(self) -> int:
@@ -822,13 +830,13 @@ async def commit_alone(session: AsyncSession) -> None:
     assert engine is not None  # only a session on asyncpg defers (may_defer_lock)
     compiled = opening.statement.compiled(engine.dialect)
     arguments = compiled.arguments(opening.params)
-    fairy, kept = await _borrow(session, engine)
-    try:
-        touched = await _Asyncpg(fairy).execute(compiled.sql, arguments)
-    except BaseException as error:
-        await _give_back_on(session, fairy, kept, engine, compiled.sql, arguments, error)
-    if not kept:
-        await greenlet_spawn(fairy.close)
+    touched = await _on_borrowed(
+        session,
+        engine,
+        compiled.sql,
+        arguments,
+        lambda fairy: _Asyncpg(fairy).execute(compiled.sql, arguments),
+    )
     if touched != opening.touches:
         raise opening.refused()
 
