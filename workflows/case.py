@@ -339,6 +339,12 @@ class StateHolder:
         self.state = state
 
 
+DECIDED_AT_MOST = 4096
+"""How many of the machine's answers a workflow keeps (:meth:`Workflow.run`): one for each
+state and action in practice, as the service sends the machine a step only when all its rules
+are met; the bound holds whatever a caller sends."""
+
+
 class UnknownState(ValueError):
     """A stored state that the pinned workflow does not define: corruption, not a new state."""
 
@@ -360,6 +366,10 @@ class Workflow:
     _instance: dict[str, Any] = field(
         default_factory=lambda: {"lock": threading.Lock()}, compare=False, repr=False
     )
+    _decided: dict[tuple[str, str, frozenset[str]], str] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """What the machine answered, by state, action and the verdicts it was sent (:meth:`run`)."""
 
     @cached_property
     def machine(self) -> type[StateMachine]:
@@ -419,7 +429,18 @@ class Workflow:
         the machine's conditions read instead of asking each rule again. Raises
         ``TransitionNotAllowed`` when the action does not leave the state or a rule refuses
         it, and :class:`UnknownState` for a state the definition lacks.
+
+        Sent verdicts, the machine's answer depends on nothing else: its conditions read only
+        ``met``, its model holds only the state, and it has no actions. So the state it moved
+        to is kept by ``(state, action, met)`` and given again for the same three: a send
+        cost some 100 µs, about a tenth of a write's CPU (``bench/RESULTS.md``). A refusal is
+        not kept (the machine is asked again, and raises again), nor is a send without
+        verdicts, whose conditions ask the rules in ``ctx``.
         """
+        if met is not None:
+            decided = self._decided.get((state, action, met))
+            if decided is not None:
+                return decided
         if state not in self.machine.states_map:
             raise UnknownState(state)
         # Building an instance registers every callback (milliseconds for this machine), so one
@@ -434,10 +455,13 @@ class Workflow:
             holder.state = state
             try:
                 machine.send(action, ctx=ctx, met=met)
-                return holder.state
+                moved = str(holder.state)
             finally:
                 if machine.is_terminated:
                     self._instance.pop("machine")
+        if met is not None and len(self._decided) < DECIDED_AT_MOST:
+            self._decided[(state, action, frozenset(met))] = moved
+        return moved
 
     def mermaid(self) -> str:
         """The diagram, drawn from the definition itself (no instance, so no active state)."""

@@ -7,6 +7,8 @@ so a wrong rule cannot also be the expectation.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +16,16 @@ from typing import Any
 import pytest
 from statemachine.exceptions import TransitionNotAllowed
 
-from workflows.case import CASE_V1, CLOSED_STATES, STATES, STEPS_V1, Step, UnknownState
+from workflows import case as case_module
+from workflows.case import (
+    CASE_V1,
+    CLOSED_STATES,
+    STATES,
+    STEPS_V1,
+    Step,
+    UnknownState,
+    Workflow,
+)
 from workflows.facts import initial_facts
 from workflows.policy import PolicyParameters
 from workflows.rules import Rule, RuleContext, Unmet, evaluate, met, verdicts
@@ -461,3 +472,88 @@ def test_the_machine_asks_no_rule_it_has_a_verdict_for(monkeypatch: pytest.Monke
     assert asked == []
     CASE_V1.run("village_nomination", "publish_notice", ctx)  # without verdicts: it asks
     assert sorted(asked) == sorted(rule.name for rule in step.rules)
+
+
+def _fresh() -> Workflow:
+    """The first workflow with nothing decided yet, and a machine class of its own."""
+    return dataclasses.replace(CASE_V1, _instance={"lock": threading.Lock()}, _decided={})
+
+
+def _sends(monkeypatch: pytest.MonkeyPatch, workflow: Workflow) -> list[str]:
+    """The events ``workflow``'s machine is sent from now on."""
+    sent: list[str] = []
+    send = workflow.machine.send
+
+    def counted(self: Any, event: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(event)
+        return send(self, event, *args, **kwargs)
+
+    monkeypatch.setattr(workflow.machine, "send", counted)
+    return sent
+
+
+def test_the_machine_answers_once_for_a_state_an_action_and_its_verdicts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    workflow = _fresh()
+    sent = _sends(monkeypatch, workflow)
+    pairs = [(step, source) for step in STEPS_V1 for source in step.sources]
+    for step, source in pairs:
+        every = frozenset(rule.name for rule in step.rules)
+        ctx = context(meet_all(step, source), step)
+        assert workflow.run(source, step.action, ctx, every) == step.target
+    assert len(sent) == len(pairs)
+    for step, source in pairs:  # the same again: the same states, and the machine not asked
+        every = frozenset(rule.name for rule in step.rules)
+        ctx = context(meet_all(step, source), step)
+        assert workflow.run(source, step.action, ctx, every) == step.target
+    assert len(sent) == len(pairs)
+
+
+def test_a_refusal_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    workflow = _fresh()
+    step = workflow.step("publish_notice", "village_nomination")
+    assert step is not None
+    ctx = context(meet_all(step, "village_nomination"), step)
+    every = frozenset(rule.name for rule in step.rules)
+    short = every - {step.rules[0].name}
+    sent = _sends(monkeypatch, workflow)
+    for _ in range(2):
+        with pytest.raises(TransitionNotAllowed):
+            workflow.run("village_nomination", "publish_notice", ctx, short)
+    assert workflow.run("village_nomination", "publish_notice", ctx, every) == step.target
+    # what was kept for every verdict met is not given for fewer
+    with pytest.raises(TransitionNotAllowed):
+        workflow.run("village_nomination", "publish_notice", ctx, short)
+    # nor for another action from the same state, nor from another state
+    with pytest.raises(TransitionNotAllowed):
+        workflow.run("village_nomination", "submit_to_township", ctx, every)
+    with pytest.raises(TransitionNotAllowed):
+        workflow.run("public_notice", "publish_notice", ctx, every)
+    assert len(sent) == 6
+
+
+def test_without_verdicts_the_machine_is_asked_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    workflow = _fresh()
+    step = workflow.step("publish_notice", "village_nomination")
+    assert step is not None
+    ctx = context(meet_all(step, "village_nomination"), step)
+    sent = _sends(monkeypatch, workflow)
+    for _ in range(3):
+        assert workflow.run("village_nomination", "publish_notice", ctx) == step.target
+    assert len(sent) == 3
+    assert workflow._decided == {}
+
+
+def test_what_the_machine_answered_is_kept_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    workflow = _fresh()
+    step = workflow.step("publish_notice", "village_nomination")
+    assert step is not None
+    ctx = context(meet_all(step, "village_nomination"), step)
+    every = frozenset(rule.name for rule in step.rules)
+    monkeypatch.setattr(case_module, "DECIDED_AT_MOST", 0)
+    sent = _sends(monkeypatch, workflow)
+    for _ in range(2):
+        assert workflow.run("village_nomination", "publish_notice", ctx, every) == step.target
+    assert len(sent) == 2
+    assert workflow._decided == {}
