@@ -201,9 +201,11 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def measure(url: str, writes: int) -> tuple[float, float, float]:
+def measure(url: str, writes: int, keep: Path | None = None) -> tuple[float, float, float]:
     """Instructions a write, a read and an opening: the child runs under callgrind; each of
-    its three dumps' summary, per request."""
+    its three dumps' summary, per request. ``keep``: a directory the three dumps are copied to
+    (``write.callgrind``, ``read.callgrind``, ``opening.callgrind``), for
+    ``callgrind_annotate --inclusive=yes`` to say where the instructions go."""
     for tool in ("valgrind", "gcc"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (apt-get install valgrind gcc)")
@@ -229,6 +231,10 @@ def measure(url: str, writes: int) -> tuple[float, float, float]:
         dumps = sorted(directory.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
         if done.returncode != 0 or len(dumps) != 3:
             raise SystemExit(f"the counted run failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for dump, name in zip(dumps, ("write", "read", "opening"), strict=True):
+                shutil.copy(dump, keep / f"{name}.callgrind")
         write, read, opened = (_summary(dump) / writes for dump in dumps)
         return write, read, opened
 
@@ -248,6 +254,9 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=100)
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--smoke", action="store_true", help="run the harness without valgrind")
+    parser.add_argument(
+        "--keep", type=Path, help="a directory to keep callgrind's three dumps in, to annotate"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--helper", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -265,7 +274,7 @@ def main() -> None:
         print(f"smoke: {args.writes} reads in-process, {read * 1e3:.2f} ms of CPU a read")
         print(f"smoke: {args.writes} openings in-process, {opened * 1e3:.2f} ms of CPU each")
         return
-    per_write, per_read, per_opening = measure(args.database_url, args.writes)
+    per_write, per_read, per_opening = measure(args.database_url, args.writes, args.keep)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = (
         f"### Instructions a write, in-process under callgrind — {when}\n\n"

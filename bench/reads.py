@@ -1,7 +1,7 @@
 """Reads and openings over HTTP against PostgreSQL: a case, its actions, the inbox of 100,000
 open cases, and opening a case with its household.
 
-    python -m bench.reads [--duration 10] [--open-cases 100000] [--record]
+    python -m bench.reads [--duration 10] [--open-cases 100000] [--workers 1] [--record]
 
 A fresh database (``BENCH_DATABASE_URL``) is migrated with the demo areas; 64 cases are
 brought through the API to the city (half returned to the township), then copied in SQL into
@@ -132,8 +132,8 @@ def report(
             f"### Reads and openings over HTTP — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             "",
             f"Machine: {machine()}. PostgreSQL {pg['server_version']} on the same machine. "
-            f"API: uvicorn, 1 worker; load from wrk (bench/reads.lua), 8 connections, "
-            f"{args.duration:.0f} s each. {count:,} open cases in the database.",
+            f"API: uvicorn, {args.workers} worker(s); load from wrk (bench/reads.lua), "
+            f"8 connections, {args.duration:.0f} s each. {count:,} open cases in the database.",
             "",
             "| request | per second | p50 ms | p99 ms | server CPU ms/request | failed |",
             "|---|---:|---:|---:|---:|---:|",
@@ -154,12 +154,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--open-cases", type=int, default=100_000)
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
 
     demo_database(args.database_url)
     pg = asyncio.run(server_settings(args.database_url))
-    server = start_server(args.database_url, args.port, 1)
+    server = start_server(args.database_url, args.port, args.workers)
     try:
         base = f"http://127.0.0.1:{args.port}"
         wait_ready(args.port)
