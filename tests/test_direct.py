@@ -20,7 +20,7 @@ from app.cases import repository as repo
 from app.cases.models import Case, CaseEvent
 from app.cases.snapshot import Snapshot
 from app.core import direct
-from app.core.db import is_sqlite
+from app.core.db import is_sqlite, json_bytes, json_text
 from app.core.direct import Direct, DirectInsert, DirectRow
 from app.households import repository as households
 from app.households.card import CARD_FIELDS
@@ -628,3 +628,29 @@ async def test_on_sqlite_a_connection_returned_inside_its_transaction_is_rolled_
         assert await TOUCH.rowcount(session, touched) == 1
     async with api.app.state.sessionmaker() as session:
         assert (await session.get(Case, case["id"])).monitoring_type != "left"
+
+
+async def test_jsonb_is_written_from_bytes_and_read_without_a_str_between(
+    postgres_api: Api,
+) -> None:
+    """A document goes to PostgreSQL as the bytes orjson made (``json_bytes``) and comes back
+    through orjson from the bytes PostgreSQL sent (``app.core.db._jsonb_codec``); a ``str``,
+    as anything else may still hand the driver, is taken too."""
+    document = {"head_name": "王德福", "reasons": ["因病", None, 1.5], "big": 2**70, "7": True}
+    sent = json_bytes(document)
+    assert isinstance(sent, bytes)
+    assert sent.decode() == json_text(document)  # the same text as SQLite keeps
+    fairy = await postgres_api.app.state.engine.raw_connection()
+    try:
+        driver = fairy.driver_connection
+        assert await driver.fetchval("SELECT $1::jsonb ->> 'head_name'", sent) == "王德福"
+        assert await driver.fetchval("SELECT $1::jsonb", json_text(document)) == {
+            **document,
+            "big": float(2**70),  # as orjson reads an integer beyond 64 bits, before and now
+        }
+        assert await driver.fetchval("SELECT '[\"监测\"]'::jsonb") == ["监测"]
+    finally:
+        await greenlet_spawn(fairy.close)
+    case = await postgres_api.open_case()  # and the service's own facts, written and read
+    got = await postgres_api.get("cadre.pinggang", f"/api/v1/cases/{case['id']}")
+    assert got.json()["facts"] == case["facts"]

@@ -7,9 +7,9 @@ inserts the same rows. Through ``session.execute`` each pays SQLAlchemy's execut
 layers: the compiled-cache lookup, an execution context, parameter processing, the greenlet
 hop into the synchronous core and back, a result wrapper. A :class:`Direct` statement is
 compiled once by SQLAlchemy for the connection's dialect (its SQL, with the casts SQLAlchemy
-would send, and each parameter's bind processor: JSON through ``json_text``, datetimes
-through ``UTCDateTime``) and then handed to asyncpg as it is. Counted with
-``bench/instructions.py``: see ``bench/RESULTS.md``.
+would send, and each parameter's bind processor: JSON through ``json_bytes`` on PostgreSQL
+and ``json_text`` on SQLite, datetimes through ``UTCDateTime``) and then handed to asyncpg as
+it is. Counted with ``bench/instructions.py``: see ``bench/RESULTS.md``.
 
 It is only used where it is safe:
 
