@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import importlib
 import re
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _IncludedRouter
 from starlette.routing import Match
 from starlette.types import Scope
 
+from app.cases.router import router as cases_router
 from app.core.config import Settings
-from app.core.routing import Route, api_router, literal_head, literal_tail
+from app.core.routing import _FASTAPI_MATCH, Route, api_router, literal_head, literal_tail
 from app.main import create_app
 from tests.helpers import Api
 
@@ -144,3 +146,103 @@ def test_a_router_included_under_a_prefix_is_guarded_within_it() -> None:
 async def test_a_route_of_the_last_router_is_still_reached(api: Api) -> None:
     answer = await api.get("township.baishishan", "/api/v1/workflows/permissions")
     assert answer.status_code == 200, answer.text
+
+
+def _included_routers(app: FastAPI) -> list[Any]:
+    """Every included router of ``app`` as FastAPI matches paths against it, nested ones too."""
+    found, pending = [], [r for r in app.router.routes if isinstance(r, _IncludedRouter)]
+    while pending:
+        included = pending.pop()
+        found.append(included)
+        pending.extend(c for c in included.effective_candidates() if isinstance(c, _IncludedRouter))
+    return found
+
+
+def _paths(app: FastAPI) -> list[tuple[str, str]]:
+    """A request to every route of ``app`` (its method, and one it does not take), and paths
+    that end or begin as none does."""
+    asked = []
+    for included in _included_routers(app):
+        for candidate in included.effective_candidates():
+            route = getattr(candidate, "original_route", None)
+            if isinstance(route, APIRoute):
+                path = sample(candidate.path_format)
+                method = sorted(route.methods or {"GET"})[0]
+                asked += [(method, path), ("TRACE", path), ("GET", path + "/")]
+    return [
+        *asked,
+        ("POST", "/api/v1/cases/0f8e2d/no-such-thing"),
+        ("GET", "/api/v1/cases/0f8e2d/actions/"),
+        ("GET", "/api/v1/cases"),
+        ("GET", "/api/v1/cases/"),
+        ("GET", "/"),
+        ("GET", ""),
+        ("GET", "/api/v1/cases/0f8e2d/measures/abc/progress/extra"),
+    ]
+
+
+def test_every_path_is_matched_as_fastapi_matches_it(settings: Settings) -> None:
+    """Each included router answers every request as FastAPI's own matching answers it, asked
+    of every candidate: the same kind of match, the same route, the same parameters."""
+    app = create_app(settings)
+    paths = _paths(app)
+    assert len(paths) > 300
+    for included in _included_routers(app):
+        for method, path in paths:
+            asked = {**scope(method, path), "app": app}
+            narrowed = included._match(dict(asked))
+            whole = _FASTAPI_MATCH(included, dict(asked))
+            assert narrowed[0] is whole[0], (method, path)
+            assert narrowed[1] == whole[1], (method, path)
+            assert narrowed[2] is whole[2], (method, path)
+
+
+def test_a_write_asks_only_the_routes_its_last_segment_allows(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write to a case's fact is matched against the routes ending as it does and those
+    ending in a parameter, not against every route of the cases router."""
+    asked: list[str] = []
+    matches = Route.matches
+
+    def counted(route: Route, s: Scope) -> tuple[Match, Scope]:
+        asked.append(route.path)
+        return matches(route, s)
+
+    monkeypatch.setattr(Route, "matches", counted)
+    cases = [r for r in _included_routers(api.app) if r.original_router is cases_router]
+    (included,) = cases
+    request = {**scope("POST", "/api/v1/cases/0f8e2d/return-responses"), "app": api.app}
+    match, _, route, _ = included._match(request)
+    assert match is Match.FULL
+    assert isinstance(route, Route)
+    assert route.path == "/api/v1/cases/{case_id}/return-responses"
+    paths = [r.path for r in cases_router.routes if isinstance(r, Route)]
+    assert len(paths) > 30
+    ending_in_a_parameter = {p for p in paths if literal_tail(p) == ""}
+    assert ending_in_a_parameter == {
+        "/api/v1/cases/{case_id}",
+        "/api/v1/cases/{case_id}/actions/{action}",
+    }
+    assert set(asked) == ending_in_a_parameter | {route.path}, asked
+
+
+def test_a_route_added_after_the_first_request_is_matched() -> None:
+    router = api_router(prefix="/things")
+
+    @router.get("/{name}/colour")
+    async def colour(name: str) -> str:
+        return name
+
+    app = FastAPI()
+    app.include_router(router)
+    (included,) = _included_routers(app)
+    assert included._match(scope("GET", "/things/a/colour"))[0] is Match.FULL
+    assert included._match(scope("GET", "/things/a/size"))[0] is Match.NONE
+
+    @router.get("/{name}/size")
+    async def size(name: str) -> str:
+        return name
+
+    assert included._match(scope("GET", "/things/a/size"))[0] is Match.FULL
+    assert included._match(scope("GET", "/things/a/colour"))[0] is Match.FULL
