@@ -246,3 +246,27 @@ def test_a_route_added_after_the_first_request_is_matched() -> None:
 
     assert included._match(scope("GET", "/things/a/size"))[0] is Match.FULL
     assert included._match(scope("GET", "/things/a/colour"))[0] is Match.FULL
+
+
+def test_a_route_added_to_a_router_within_a_router_is_matched() -> None:
+    outer, inner = api_router(prefix="/things"), api_router()
+
+    @inner.get("/{name}/colour")
+    async def colour(name: str) -> str:
+        return name
+
+    outer.include_router(inner)
+    app = FastAPI()
+    app.include_router(outer)
+    (top,) = [r for r in app.router.routes if isinstance(r, _IncludedRouter)]
+    assert top.matches(scope("GET", "/things/a/colour"))[0] is Match.FULL
+    assert top.matches(scope("GET", "/things/a/size"))[0] is Match.NONE
+
+    @inner.get("/{name}/size")
+    async def size(name: str) -> str:
+        return name
+
+    assert top.matches(scope("GET", "/things/a/size"))[0] is Match.FULL
+    for included in _included_routers(app):
+        request = scope("GET", "/things/a/size")
+        assert included._match(dict(request))[0] is _FASTAPI_MATCH(included, dict(request))[0]

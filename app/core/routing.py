@@ -21,6 +21,7 @@ with one that calls it on those routes alone; FastAPI is pinned (``constraints.t
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
@@ -139,7 +140,20 @@ class _Narrowed:
         return self.candidates
 
 
-_Index = tuple[list[Any], dict[str, _Narrowed], _Narrowed]
+@dataclass(frozen=True)
+class _Index:
+    """An included router's candidates by the last segment of the paths they can match."""
+
+    version: int
+    """Its router's own count of changes to its routes, when they were read."""
+    flat: bool
+    """It includes no router of its own: its routes changed only if that count did."""
+    candidates: list[Any]
+    by_segment: dict[str, _Narrowed]
+    rest: _Narrowed
+    """The candidates for a path whose last segment no route ends with."""
+
+
 _FASTAPI_MATCH = _IncludedRouter._match
 
 
@@ -157,19 +171,30 @@ def _last_segment(candidate: Any) -> str | None:
 
 def _index(included: _IncludedRouter) -> _Index:
     """``included``'s candidates by the last segment of the paths they can match, kept on it
-    until its routes change (FastAPI then builds a new candidate list)."""
-    candidates = included.effective_candidates()
+    until its routes change. FastAPI counts every change to a router's routes
+    (``_routes_version``); its own check walks the routes for routers included in it on
+    every request, which a router that includes none need not."""
+    version = included.original_router._routes_version
     kept: _Index | None = getattr(included, "_narrowed", None)
-    if kept is not None and kept[0] is candidates:
+    if kept is not None and kept.flat and kept.version == version:
+        return kept
+    candidates = included.effective_candidates()
+    if kept is not None and kept.candidates is candidates:
         return kept
     segments = [_last_segment(c) for c in candidates]
     keyed = {s for s in segments if s is not None}
-    by_segment = {
-        key: _Narrowed([c for c, s in zip(candidates, segments, strict=True) if s in (None, key)])
-        for key in keyed
-    }
-    rest = _Narrowed([c for c, s in zip(candidates, segments, strict=True) if s is None])
-    kept = (candidates, by_segment, rest)
+    kept = _Index(
+        version=version,
+        flat=not any(isinstance(c, _IncludedRouter) for c in candidates),
+        candidates=candidates,
+        by_segment={
+            key: _Narrowed(
+                [c for c, s in zip(candidates, segments, strict=True) if s in (None, key)]
+            )
+            for key in keyed
+        },
+        rest=_Narrowed([c for c, s in zip(candidates, segments, strict=True) if s is None]),
+    )
     included._narrowed = kept  # type: ignore[attr-defined]
     return kept
 
@@ -184,9 +209,10 @@ def _narrowed_match(self: _IncludedRouter, scope: Scope) -> Any:
     segment leaves (those ending in a parameter, and its own)."""
     if scope["type"] != "http" or not isinstance(self.original_router, Router):
         return _FASTAPI_MATCH(self, scope)
-    _, by_segment, rest = _index(self)
+    index = _index(self)
     path = get_route_path(scope)
-    return _FASTAPI_MATCH(by_segment.get(path[path.rfind("/") + 1 :], rest), scope)  # type: ignore[arg-type]
+    narrowed = index.by_segment.get(path[path.rfind("/") + 1 :], index.rest)
+    return _FASTAPI_MATCH(narrowed, scope)  # type: ignore[arg-type]
 
 
 _IncludedRouter._match = _narrowed_match  # type: ignore[method-assign]
