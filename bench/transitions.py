@@ -663,7 +663,20 @@ def machine() -> str:
             cpu = line.split(":", 1)[1].strip()
             break
     memory = int(re.findall(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[0]) // 2**20
-    return f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}; "
+        f"a loop of 10 M additions in Python took {reference_loop():.2f} s as the run ended"
+    )
+
+
+def reference_loop() -> float:
+    """Seconds for a plain Python loop of 10 M additions: how fast this host ran its Python
+    at the time. The hosts here share their cores, and the same code's timings moved by a
+    third within one session (``bench/RESULTS.md``): a run's figures are read beside it."""
+    started, total = time.perf_counter(), 0
+    for number in range(10_000_000):
+        total += number
+    return time.perf_counter() - started
 
 
 LOADERS = {
