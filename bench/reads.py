@@ -100,11 +100,14 @@ async def multiply(url: str, total: int) -> int:
 
 
 async def inbox_times(base_url: str, rounds: int) -> tuple[list[float], int]:
-    """The township official's inbox, asked ``rounds`` times in turn: seconds each, and the
-    number of cases it reports."""
+    """The township official's inbox, asked ``rounds`` times in turn after a first time:
+    seconds each (the first one first), and the number of cases it reports. The first one
+    meets the copied cases' pages outside PostgreSQL's buffers and its statements not yet
+    prepared on the connection, as a process's first inbox after the copy would; it is
+    reported apart from the others."""
     times, total = [], 0
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-        for _ in range(rounds):
+        for _ in range(rounds + 1):
             started = time.perf_counter()
             answer = await client.get("/api/v1/inbox", headers=TOWNSHIP)
             times.append(time.perf_counter() - started)
@@ -126,7 +129,7 @@ def report(
         f"{run.cpu_ms(run.server_cpu):.2f} | {run.errors} |"
         for name, run in runs.items()
     ]
-    times, total = inbox
+    (first, *times), total = inbox
     return "\n".join(
         [
             f"### Reads and openings over HTTP — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -140,7 +143,8 @@ def report(
             *rows,
             "",
             f"Inbox of the township official ({total:,} cases in it, first page of 100), "
-            f"{len(times)} requests in turn: median {statistics.median(times) * 1000:.1f} ms, "
+            f"{len(times)} requests in turn after a first one ({first * 1000:.1f} ms): "
+            f"median {statistics.median(times) * 1000:.1f} ms, "
             f"slowest {max(times) * 1000:.1f} ms. API server peak memory (VmHWM): "
             f"{peak:.0f} MiB.",
             "",
@@ -189,7 +193,7 @@ def main() -> None:
                 f"{run.cpu_ms(run.server_cpu):.2f} ms  errors {run.errors}"
             )
         inbox = asyncio.run(inbox_times(base, 20))
-        print(f"inbox: median {statistics.median(inbox[0]) * 1000:.1f} ms", flush=True)
+        print(f"inbox: median {statistics.median(inbox[0][1:]) * 1000:.1f} ms", flush=True)
         peak = peak_rss_mib(server.pid)
     finally:
         server.terminate()
