@@ -364,12 +364,14 @@ class Workflow:
     states: tuple[str, ...] = STATES
     """The states of this version's machine, ``new`` first."""
     _instance: dict[str, Any] = field(
-        default_factory=lambda: {"lock": threading.Lock()}, compare=False, repr=False
+        default_factory=lambda: {"lock": threading.Lock()}, init=False, compare=False, repr=False
     )
     _decided: dict[tuple[str, str, frozenset[str]], str] = field(
-        default_factory=dict, compare=False, repr=False
+        default_factory=dict, init=False, compare=False, repr=False
     )
-    """What the machine answered, by state, action and the verdicts it was sent (:meth:`run`)."""
+    """What the machine answered, by state, action and the verdicts it was sent (:meth:`run`).
+    Neither is an argument: a workflow made from another (``dataclasses.replace``), which may
+    have other steps or states, starts with its own."""
 
     @cached_property
     def machine(self) -> type[StateMachine]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -476,7 +475,7 @@ def test_the_machine_asks_no_rule_it_has_a_verdict_for(monkeypatch: pytest.Monke
 
 def _fresh() -> Workflow:
     """The first workflow with nothing decided yet, and a machine class of its own."""
-    return dataclasses.replace(CASE_V1, _instance={"lock": threading.Lock()}, _decided={})
+    return dataclasses.replace(CASE_V1)
 
 
 def _sends(monkeypatch: pytest.MonkeyPatch, workflow: Workflow) -> list[str]:
@@ -557,3 +556,29 @@ def test_what_the_machine_answered_is_kept_within_a_bound(monkeypatch: pytest.Mo
         assert workflow.run("village_nomination", "publish_notice", ctx, every) == step.target
     assert len(sent) == 2
     assert workflow._decided == {}
+
+
+def test_a_workflow_made_from_another_decides_for_itself() -> None:
+    """One whose step has a rule more does not answer from what the first one kept for the
+    step: the verdicts that moved the first one leave its rule unmet, and it refuses."""
+    step = CASE_V1.step("publish_notice", "village_nomination")
+    other = CASE_V1.step("return_to_township", "city_confirmation")
+    assert step is not None
+    assert other is not None
+    extra = other.rules[0]
+    assert extra not in step.rules
+    ctx = context(meet_all(step, "village_nomination"), step)
+    every = frozenset(rule.name for rule in step.rules)
+    assert CASE_V1.run("village_nomination", "publish_notice", ctx, every) == step.target
+    stricter = dataclasses.replace(
+        CASE_V1,
+        steps=tuple(
+            dataclasses.replace(s, rules=(*s.rules, extra)) if s is step else s
+            for s in CASE_V1.steps
+        ),
+    )
+    assert stricter._decided == {}
+    with pytest.raises(TransitionNotAllowed):
+        stricter.run("village_nomination", "publish_notice", ctx, every)
+    more = every | {extra.name}
+    assert stricter.run("village_nomination", "publish_notice", ctx, more) == step.target
