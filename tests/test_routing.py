@@ -100,6 +100,19 @@ def test_the_head_is_a_prefix_up_to_its_first_parameter() -> None:
     assert literal_head("/{name}") == "/"
 
 
+def _asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the routes asked whether they match, from now on."""
+    asked: list[str] = []
+    matches = Route.matches
+
+    def counted(route: Route, s: Scope) -> tuple[Match, Scope]:
+        asked.append(route.path)
+        return matches(route, s)
+
+    monkeypatch.setattr(Route, "matches", counted)
+    return asked
+
+
 @pytest.mark.parametrize(
     ("module", "own_path"),
     [
@@ -114,14 +127,7 @@ def test_a_router_refuses_a_path_none_of_its_routes_begins_as_without_asking_the
     router = importlib.import_module(module).router
     app = create_app(settings)
     (included,) = [r for r in app.router.routes if getattr(r, "original_router", None) is router]
-    asked: list[str] = []
-    matches = Route.matches
-
-    def counted(route: Route, scope: Scope) -> tuple[Match, Scope]:
-        asked.append(route.path)
-        return matches(route, scope)
-
-    monkeypatch.setattr(Route, "matches", counted)
+    asked = _asked(monkeypatch)
     assert included.matches(scope("GET", "/api/v1/workflows/permissions"))[0] is Match.NONE
     assert asked == []
     assert included.matches(scope("GET", own_path))[0] is Match.FULL
@@ -202,14 +208,7 @@ def test_a_write_asks_only_the_routes_its_last_segment_allows(
 ) -> None:
     """A write to a case's fact is matched against the routes ending as it does and those
     ending in a parameter, not against every route of the cases router."""
-    asked: list[str] = []
-    matches = Route.matches
-
-    def counted(route: Route, s: Scope) -> tuple[Match, Scope]:
-        asked.append(route.path)
-        return matches(route, s)
-
-    monkeypatch.setattr(Route, "matches", counted)
+    asked = _asked(monkeypatch)
     cases = [r for r in _included_routers(api.app) if r.original_router is cases_router]
     (included,) = cases
     request = {**scope("POST", "/api/v1/cases/0f8e2d/return-responses"), "app": api.app}

@@ -462,7 +462,7 @@ class Workflow:
                 if machine.is_terminated:
                     self._instance.pop("machine")
         if met is not None and len(self._decided) < DECIDED_AT_MOST:
-            self._decided[(state, action, frozenset(met))] = moved
+            self._decided[(state, action, met)] = moved
         return moved
 
     def mermaid(self) -> str:

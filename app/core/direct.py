@@ -326,6 +326,13 @@ class DirectRow:
         self._compiled: dict[str, tuple[_Compiled, tuple[Callable[[Any], Any] | None, ...]]] = {}
         """By dialect: the statement, and each column's result processor."""
 
+    def compiled(
+        self, dialect: Dialect
+    ) -> tuple[_Compiled, tuple[Callable[[Any], Any] | None, ...]]:
+        """The statement as compiled for ``dialect`` (once), and its columns' processors."""
+        found = self._compiled.get(dialect.name)
+        return found if found is not None else self._compile(dialect)
+
     def _compile(
         self, dialect: Dialect
     ) -> tuple[_Compiled, tuple[Callable[[Any], Any] | None, ...]]:
@@ -367,9 +374,7 @@ class DirectRow:
             and (driver.arrays or self.elsewhere is self.statement)
             and (not self.begins or driver.begins or driver.in_transaction())
         ):
-            compiled, processors = self._compiled.get(connection.dialect.name) or self._compile(
-                connection.dialect
-            )
+            compiled, processors = self.compiled(connection.dialect)
             arguments = compiled.arguments(params)
             try:
                 if self.begins:
@@ -392,7 +397,7 @@ class DirectRow:
         a case), and a later statement of the request that needs the session's own
         transaction begins it as before. Never two connections at once."""
         dialect = engine.dialect
-        compiled, processors = self._compiled.get(dialect.name) or self._compile(dialect)
+        compiled, processors = self.compiled(dialect)
         arguments = compiled.arguments(params)
         driver = _DRIVERS[dialect.driver]
         records = await _on_borrowed(

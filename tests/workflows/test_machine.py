@@ -491,30 +491,34 @@ def _sends(monkeypatch: pytest.MonkeyPatch, workflow: Workflow) -> list[str]:
     return sent
 
 
+def _notice(workflow: Workflow) -> tuple[Step, RuleContext, frozenset[str]]:
+    """Publishing the notice from the village's nomination, every rule of it met: the step,
+    its context and its verdicts."""
+    step = workflow.step("publish_notice", "village_nomination")
+    assert step is not None
+    ctx = context(meet_all(step, "village_nomination"), step)
+    return step, ctx, frozenset(rule.name for rule in step.rules)
+
+
 def test_the_machine_answers_once_for_a_state_an_action_and_its_verdicts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     workflow = _fresh()
     sent = _sends(monkeypatch, workflow)
-    pairs = [(step, source) for step in STEPS_V1 for source in step.sources]
-    for step, source in pairs:
-        every = frozenset(rule.name for rule in step.rules)
-        ctx = context(meet_all(step, source), step)
-        assert workflow.run(source, step.action, ctx, every) == step.target
-    assert len(sent) == len(pairs)
-    for step, source in pairs:  # the same again: the same states, and the machine not asked
-        every = frozenset(rule.name for rule in step.rules)
-        ctx = context(meet_all(step, source), step)
-        assert workflow.run(source, step.action, ctx, every) == step.target
-    assert len(sent) == len(pairs)
+    sends = [
+        (step, source, context(meet_all(step, source), step), frozenset(r.name for r in step.rules))
+        for step in STEPS_V1
+        for source in step.sources
+    ]
+    for _ in range(2):  # the second time: the same states, and the machine not asked
+        for step, source, ctx, every in sends:
+            assert workflow.run(source, step.action, ctx, every) == step.target
+        assert len(sent) == len(sends)
 
 
 def test_a_refusal_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     workflow = _fresh()
-    step = workflow.step("publish_notice", "village_nomination")
-    assert step is not None
-    ctx = context(meet_all(step, "village_nomination"), step)
-    every = frozenset(rule.name for rule in step.rules)
+    step, ctx, every = _notice(workflow)
     short = every - {step.rules[0].name}
     sent = _sends(monkeypatch, workflow)
     for _ in range(2):
@@ -534,9 +538,7 @@ def test_a_refusal_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_without_verdicts_the_machine_is_asked_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
     workflow = _fresh()
-    step = workflow.step("publish_notice", "village_nomination")
-    assert step is not None
-    ctx = context(meet_all(step, "village_nomination"), step)
+    step, ctx, _ = _notice(workflow)
     sent = _sends(monkeypatch, workflow)
     for _ in range(3):
         assert workflow.run("village_nomination", "publish_notice", ctx) == step.target
@@ -546,10 +548,7 @@ def test_without_verdicts_the_machine_is_asked_every_time(monkeypatch: pytest.Mo
 
 def test_what_the_machine_answered_is_kept_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     workflow = _fresh()
-    step = workflow.step("publish_notice", "village_nomination")
-    assert step is not None
-    ctx = context(meet_all(step, "village_nomination"), step)
-    every = frozenset(rule.name for rule in step.rules)
+    step, ctx, every = _notice(workflow)
     monkeypatch.setattr(case_module, "DECIDED_AT_MOST", 0)
     sent = _sends(monkeypatch, workflow)
     for _ in range(2):
@@ -561,14 +560,11 @@ def test_what_the_machine_answered_is_kept_within_a_bound(monkeypatch: pytest.Mo
 def test_a_workflow_made_from_another_decides_for_itself() -> None:
     """One whose step has a rule more does not answer from what the first one kept for the
     step: the verdicts that moved the first one leave its rule unmet, and it refuses."""
-    step = CASE_V1.step("publish_notice", "village_nomination")
+    step, ctx, every = _notice(CASE_V1)
     other = CASE_V1.step("return_to_township", "city_confirmation")
-    assert step is not None
     assert other is not None
     extra = other.rules[0]
     assert extra not in step.rules
-    ctx = context(meet_all(step, "village_nomination"), step)
-    every = frozenset(rule.name for rule in step.rules)
     assert CASE_V1.run("village_nomination", "publish_notice", ctx, every) == step.target
     stricter = dataclasses.replace(
         CASE_V1,
