@@ -153,12 +153,18 @@ async def server_settings(url: str) -> dict[str, str]:
     return values
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+POOL = 20
+"""The server's pool when no more than this many requests come at once."""
+
+
+def start_server(url: str, port: int, workers: int, at_once: int = POOL) -> subprocess.Popen[bytes]:
+    """The API under uvicorn, its pool sized for ``at_once`` requests at a time as
+    ``deploy/README.md`` advises (no fewer than :data:`POOL` connections)."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "JWT_SECRET": SECRET,
-        "DATABASE_POOL_SIZE": "20",
+        "DATABASE_POOL_SIZE": str(max(POOL, at_once)),
         "RATE_LIMITS": "false",
     }
     command = [
@@ -743,7 +749,8 @@ def report_embedded(http: list[Run], peak: float, pg: dict[str, str], args: Any)
 
 def _setup(args: Any) -> str:
     return (
-        f"API: uvicorn, {args.workers} worker(s), Python {platform.python_version()}; load from "
+        f"API: uvicorn, {args.workers} worker(s), a pool of {max(POOL, max(args.clients))} "
+        f"connections each, Python {platform.python_version()}; load from "
         f"{LOADERS[args.client]} on the same cores. {args.duration:.0f} s per client count; "
         f"{max(args.clients) * args.per_client} cases."
     )
@@ -770,7 +777,7 @@ def main() -> None:
 
     demo_database(args.database_url)
     pg = asyncio.run(server_settings(args.database_url))
-    server = start_server(args.database_url, args.port, args.workers)
+    server = start_server(args.database_url, args.port, args.workers, max(args.clients))
     try:
         base = f"http://127.0.0.1:{args.port}"
         wait_ready(args.port)
