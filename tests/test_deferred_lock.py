@@ -19,6 +19,8 @@ from sqlalchemy import event
 
 from app.cases import hooks
 from app.cases import repository as repo
+from app.core import direct
+from app.core import pool as pool_module
 from app.core.db import is_sqlite
 from app.core.observability import REGISTRY
 from tests.helpers import COMMITMENT_FORM, HOME_VISIT, VERIFICATION, Api
@@ -362,22 +364,47 @@ async def test_a_read_of_a_table_the_waiting_move_writes_sees_the_move(api: Api)
 
 @contextmanager
 def _checkouts(api: Api) -> Iterator[dict[str, int]]:
-    """How many connections the pool hands out meanwhile, and the most held at once."""
+    """How many times a connection is handed to the request meanwhile (``checkouts``: lent
+    to its statements outside the transaction, from the pool or from those kept idle between
+    requests, or checked out for the session's own transaction), how many it holds at the
+    end, and the most it held at once."""
     counted = {"checkouts": 0, "held": 0, "most": 0}
+    holding: set[int] = set()
 
-    def out(*_: Any) -> None:
-        counted["checkouts"] += 1
-        counted["held"] += 1
+    def taken(connection: Any) -> None:
+        if id(connection) not in holding:
+            holding.add(id(connection))
+            counted["checkouts"] += 1
+        counted["held"] = len(holding)
         counted["most"] = max(counted["most"], counted["held"])
 
-    def back(*_: Any) -> None:
-        counted["held"] -= 1
+    def given(connection: Any) -> None:
+        holding.discard(id(connection))
+        counted["held"] = len(holding)
+
+    async def lend(engine: Any) -> Any:
+        fairy = await pool_module.lend(engine)
+        taken(fairy.driver_connection)
+        return fairy
+
+    async def take_back(engine: Any, fairy: Any) -> None:
+        given(fairy.driver_connection)
+        await pool_module.take_back(engine, fairy)
+
+    def out(_: Any, record: Any, __: Any) -> None:
+        taken(record.driver_connection)
+
+    def back(_: Any, record: Any) -> None:
+        given(record.driver_connection)
 
     pool = api.app.state.engine.sync_engine.pool
     event.listen(pool, "checkout", out)
     event.listen(pool, "checkin", back)
     try:
-        yield counted
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(direct, "lend", lend)
+            patch.setattr(direct, "take_back", take_back)
+            yield counted
     finally:
         event.remove(pool, "checkout", out)
         event.remove(pool, "checkin", back)

@@ -27,6 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from app.core.config import Settings, get_settings
 from app.core.direct import DEFERRABLE, commit_alone, drop_opening, give_back, nothing_begun
 from app.core.errors import ProblemError
+from app.core.pool import LendingPool
 from app.core.sqlite import Compiler as SQLiteCompiler
 from app.core.sqlite import dbapi as sqlite_dbapi
 
@@ -180,9 +181,11 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
 
         return engine
     # No pre-ping: it costs a round trip on every checkout; connections are recycled instead,
-    # and a connection that died is discarded by the pool on its first error.
+    # and a connection that died is discarded on its first error, with every connection older
+    # than it (app.core.direct), as SQLAlchemy does on a disconnect.
     if pool_size:
-        pooling.update(max_overflow=pool_size, pool_recycle=1800)
+        # the connections lent to requests kept between them (app.core.pool)
+        pooling.update(max_overflow=pool_size, pool_recycle=1800, poolclass=LendingPool)
     engine = create_async_engine(
         url,
         echo=echo,

@@ -59,6 +59,7 @@ from sqlalchemy.sql.selectable import Select
 from sqlalchemy.sql.util import find_tables
 from sqlalchemy.util import await_only, greenlet_spawn
 
+from app.core.pool import lend, take_back
 from app.core.sqlite import OneCallConnection, OneCallDBAPI, begin_if
 
 _T = TypeVar("_T")
@@ -444,11 +445,13 @@ async def _borrow(session: AsyncSession, engine: AsyncEngine) -> tuple[Any, bool
     keeps it. A request's own session on asyncpg (:data:`DEFERRABLE`) keeps it lent for
     the request's further such statements, and gives it back when the request ends or when
     the session takes its own connection (:func:`give_back`): one checkout a request, as
-    with the session's own. Any other session gives it back after the statement."""
+    with the session's own. Any other session gives it back after the statement. On
+    PostgreSQL a connection handed back clean is kept for the next request, which then
+    needs no checkout at all (``app.core.pool``)."""
     keeps = bool(session.info.get(DEFERRABLE)) and _DRIVERS[engine.dialect.driver].begins
     fairy = session.info.get(LENT) if keeps else None
     if fairy is None:
-        fairy = await engine.raw_connection()
+        fairy = await lend(engine)
         if keeps:
             session.info[LENT] = fairy
     return fairy, keeps
@@ -478,7 +481,7 @@ async def _on_borrowed(
         finally:
             await greenlet_spawn(fairy.close)
     if not kept:
-        await greenlet_spawn(fairy.close)  # back to the pool
+        await take_back(engine, fairy)
     return answer
 
 
@@ -487,7 +490,7 @@ async def give_back(session: AsyncSession) -> None:
     one is (:func:`_borrow`): the request has ended."""
     fairy = session.info.pop(LENT, None)
     if fairy is not None:
-        await greenlet_spawn(fairy.close)
+        await take_back(session.bind, fairy)  # type: ignore[arg-type]  # (_lending's engine)
 
 
 @event.listens_for(Session, "after_transaction_create")
@@ -893,7 +896,10 @@ async def _raise_borrowed(
     is invalidated, so the pool discards it when it is given back."""
     error, dead = _translated(engine.dialect, fairy, error)
     if dead:
-        await greenlet_spawn(fairy.invalidate, error)
+        # as SQLAlchemy's own connection does on a disconnect: the pool too, so every
+        # connection older than this one is recycled before it is handed out again
+        # (app.core.pool), not found dead by a request of its own
+        await greenlet_spawn(engine.sync_engine.pool._invalidate, fairy, error)
     _reraise(engine.dialect, sql, arguments, error, dead)
 
 
