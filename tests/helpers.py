@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import httpx
+import pytest
 
 from app.areas.demo import demo_user
 from app.auth.tokens import mint
@@ -309,3 +311,26 @@ def rule_refusal(response: Any) -> str:
     assert body["code"] == "guard_failed", body
     assert len(body["unmet"]) == 1, body
     return str(body["unmet"][0]["code"])
+
+
+@contextmanager
+def statements_sent() -> Iterator[list[str]]:
+    """Every statement asyncpg sends meanwhile, prepared or simple (``BEGIN``, ``COMMIT``),
+    its whitespace folded."""
+    sent: list[str] = []
+    execute: Any = asyncpg.Connection.execute
+    prepared: Any = asyncpg.Connection._execute
+
+    async def simple(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if not args:
+            sent.append(" ".join(query.split()))
+        return await execute(self, query, *args, **kwargs)
+
+    async def with_arguments(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(" ".join(query.split()))
+        return await prepared(self, query, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asyncpg.Connection, "execute", simple)
+        patch.setattr(asyncpg.Connection, "_execute", with_arguments)
+        yield sent

@@ -17,6 +17,7 @@ from tests.helpers import (
     Api,
     new_id_number,
     rule_refusal,
+    statements_sent,
 )
 from tests.test_rules_api import refused
 
@@ -203,3 +204,25 @@ async def test_comparison_runs_even_without_department_data(api: Api) -> None:
     comparison = (await api.case(case_id))["facts"]["comparison"]
     assert comparison["findings"] == {}
     assert comparison["snapshots"] == []
+
+
+async def test_whether_a_key_was_rotated_comes_with_the_newest_snapshots(
+    postgres_api: Api,
+) -> None:
+    """The comparison's read of the newest snapshots carries whether a key was ever rotated
+    (app.core.blind.ROTATED): no statement of its own asks it, with department data or
+    without, and the records are still found."""
+    api = postgres_api
+    for uploaded in (False, True):
+        member = new_id_number("20010203", "female")
+        if uploaded:
+            vehicle = {"id_number": member, "attributes": {"count": 1}}
+            assert (await upload(api, "bureau.jiaohe", "vehicles", [vehicle])).status_code == 201
+        with statements_sent() as sent:
+            case_id = await case_at_city(api, new_id_number(), member)
+        asked = [s for s in sent if "blind_index_alias" in s]
+        assert asked, sent
+        assert all(s.startswith("SELECT department_snapshot.id, EXISTS") for s in asked), asked
+        comparison = (await api.case(case_id))["facts"]["comparison"]
+        assert bool(comparison["snapshots"]) is uploaded
+        assert bool(comparison["findings"]) is uploaded

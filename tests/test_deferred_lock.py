@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import event
 
@@ -23,30 +22,7 @@ from app.core import direct
 from app.core import pool as pool_module
 from app.core.db import is_sqlite
 from app.core.observability import REGISTRY
-from tests.helpers import COMMITMENT_FORM, HOME_VISIT, VERIFICATION, Api
-
-
-@contextmanager
-def _sent() -> Iterator[list[str]]:
-    """Every statement asyncpg sends meanwhile, prepared or simple (``BEGIN``, ``COMMIT``),
-    its whitespace folded."""
-    sent: list[str] = []
-    execute: Any = asyncpg.Connection.execute
-    prepared: Any = asyncpg.Connection._execute
-
-    async def simple(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        if not args:
-            sent.append(" ".join(query.split()))
-        return await execute(self, query, *args, **kwargs)
-
-    async def with_arguments(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        sent.append(" ".join(query.split()))
-        return await prepared(self, query, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(asyncpg.Connection, "execute", simple)
-        patch.setattr(asyncpg.Connection, "_execute", with_arguments)
-        yield sent
+from tests.helpers import COMMITMENT_FORM, HOME_VISIT, VERIFICATION, Api, statements_sent
 
 
 def _kinds(sent: list[str]) -> list[str]:
@@ -103,7 +79,7 @@ async def test_a_step_named_by_its_version_is_its_read_and_its_move_alone(api: A
     two round trips where ``BEGIN``, the lock, the move and ``COMMIT`` were four."""
     case = await api.open_case()
     fired = _counted("start_village_review", "fired")
-    with _sent() as sent:
+    with statements_sent() as sent:
         response = await api.act(
             "cadre.pinggang", case["id"], "start_village_review", version=case["version"]
         )
@@ -122,7 +98,7 @@ async def test_a_step_named_by_its_version_is_its_read_and_its_move_alone(api: A
 async def test_a_refused_step_sends_its_read_and_nothing_else(api: Api) -> None:
     """A step its rules refuse wrote nothing, so its lock is never sent: no transaction at all."""
     case = await _at_village_review(api)
-    with _sent() as sent:
+    with statements_sent() as sent:
         response = await api.act(
             "committee.pinggang",
             case["id"],
@@ -142,7 +118,7 @@ async def test_a_step_that_reads_through_its_session_begins_with_its_lock(api: A
     (whom the form may cover): that read begins the transaction, which begins with the case's
     lock at the version read, before anything else."""
     case = await _at_village_review(api)
-    with _sent() as sent:
+    with statements_sent() as sent:
         response = await _sign(api, case, case["version"])
     assert response.status_code == 201, response.text
     assert (await api.case(case["id"]))["facts"]["commitment_form"] is not None
@@ -158,7 +134,7 @@ async def test_a_step_whose_effect_writes_begins_with_its_move(api: Api) -> None
     case_id = await api.to_village_nomination()
     await api.prepare_nomination(case_id)
     version = (await api.case(case_id))["version"]
-    with _sent() as sent:
+    with statements_sent() as sent:
         response = await api.act(
             "committee.pinggang", case_id, "publish_notice", {"location": "村务公开栏"}, version
         )
@@ -174,7 +150,7 @@ async def test_without_if_match_a_fact_locks_its_case_when_it_reads_it(api: Api)
     """A fact may be recorded without naming a version: it then waits for a concurrent
     writer and applies after it, so its case is locked as it is read."""
     case = await _at_village_review(api)
-    with _sent() as sent:
+    with statements_sent() as sent:
         response = await _sign(api, case)
     assert response.status_code == 201, response.text
     if _postgres(api):
@@ -188,7 +164,7 @@ async def test_an_idempotent_step_locks_its_case_when_it_reads_it(api: Api) -> N
     """The idempotency middleware commits the step with its stored answer, in one transaction
     that the lock begins."""
     case = await api.open_case()
-    with _sent() as sent:
+    with statements_sent() as sent:
         response = await api.post(
             "cadre.pinggang",
             f"/api/v1/cases/{case['id']}/actions/start_village_review",
@@ -293,7 +269,7 @@ async def test_a_step_and_its_effects_event_are_one_move(api: Api) -> None:
     after the comparison's reads (which read no table the move writes)."""
     case = await _at_township_visited(api)
     version = case["version"]
-    with _sent() as sent:
+    with statements_sent() as sent:
         response = await api.act("township.baishishan", case["id"], "submit_to_city", None, version)
     assert response.status_code == 200, response.text
     assert response.headers["ETag"] == f'"{version + 2}"'
@@ -352,7 +328,7 @@ async def test_a_read_of_a_table_the_waiting_move_writes_sees_the_move(api: Api)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hooks.case_moved, "listeners", [*hooks.case_moved.listeners, reread])
-        with _sent() as sent:
+        with statements_sent() as sent:
             response = await api.act(
                 "cadre.pinggang", case["id"], "start_village_review", version=case["version"]
             )

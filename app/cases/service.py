@@ -465,11 +465,8 @@ async def _comparison(
 ) -> dict[str, Any]:
     """Findings for the household head and every member the commitment form covers."""
     covered = (snap.facts.get("commitment_form") or {}).get("covered_members", [])
-    # digests made under an older key meet the records through their aliases (app.core.blind)
-    digests = await blind.equivalents(
-        session, {household.head_id_digest, *(m["id_number_digest"] for m in covered)}
-    )
-    records, snapshots = await department_data.latest_records(session, digests)
+    people = {household.head_id_digest, *(m["id_number_digest"] for m in covered)}
+    records, snapshots = await department_data.latest_records(session, people)
     verification = snap.facts["procedures"][Procedure.identification]["verification"]
     return {"findings": compare(records, verification), "snapshots": snapshots}
 

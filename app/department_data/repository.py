@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.core.blind import BlindIndex, BlindIndexAlias, stale
+from app.core.blind import ROTATED, BlindIndex, BlindIndexAlias, equivalents, stale
 from app.core.direct import DirectRow
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 
@@ -32,11 +33,18 @@ async def add_snapshot(
 
 
 async def latest_records(
-    session: AsyncSession, digests: list[str]
+    session: AsyncSession, people: Iterable[str]
 ) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
-    """Records of these people in the newest snapshot of every dataset, and those snapshots."""
-    snapshots = [snapshot for (snapshot,) in await _NEWEST_SNAPSHOTS.all(session, {})]
-    if not snapshots or not digests:
+    """Records of these people (their digests) in the newest snapshot of every dataset, and
+    those snapshots. A digest made under an older key meets the records through its aliases
+    (``app.core.blind.equivalents``); whether a key was ever rotated comes with the snapshots,
+    and nothing more is asked when there are none."""
+    newest = await _NEWEST_SNAPSHOTS.all(session, {})
+    snapshots = [snapshot for snapshot, _ in newest]
+    if not snapshots:
+        return [], []
+    digests = await equivalents(session, people, rotated=bool(newest[0][1]))
+    if not digests:
         return [], sorted(snapshots)
     found = await session.execute(_RECORDS, {"snapshots": snapshots, "digests": digests})
     rows = [(dataset, masked, attributes) for dataset, masked, attributes in found]
@@ -49,7 +57,7 @@ _NEWEST = (
     .subquery()
 )
 _NEWEST_SNAPSHOTS = DirectRow(
-    select(DepartmentSnapshot.id).join(
+    select(DepartmentSnapshot.id, ROTATED.label("rotated")).join(
         _NEWEST,
         (_NEWEST.c.dataset == DepartmentSnapshot.dataset)
         & (_NEWEST.c.at == DepartmentSnapshot.imported_at),
