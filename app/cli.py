@@ -279,17 +279,9 @@ def serve(
         os.environ["DEMO_CLOCK"] = "true"
     get_settings.cache_clear()
     _refuse_unsafe()
-    # JSON logs, one line per request (app.core.observability); uvicorn's own access log
-    # would repeat each line without the request id and actor
-    log_config = {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "app.core.observability.JsonFormatter"}},
-        "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "json"}},
-        "root": {"handlers": ["out"], "level": "INFO"},
-        "loggers": {"uvicorn.access": {"level": "WARNING"}},
-    }
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_config=log_config)
+    from app.core.observability import LOG_CONFIG  # JSON logs, one line per request
+
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_config=LOG_CONFIG)
 
 
 def _refuse_unsafe() -> None:

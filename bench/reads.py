@@ -135,7 +135,8 @@ def report(
             f"### Reads and openings over HTTP — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
             "",
             f"Machine: {machine()}. PostgreSQL {pg['server_version']} on the same machine. "
-            f"API: uvicorn, {args.workers} worker(s); load from wrk (bench/reads.lua), "
+            f"API: uvicorn, {args.workers} worker(s), a JSON log line a request (as "
+            "`fangfanpin serve`); load from wrk (bench/reads.lua), "
             f"8 connections, {args.duration:.0f} s each. {count:,} open cases in the database.",
             "",
             "| request | per second | p50 ms | p99 ms | server CPU ms/request | failed |",

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import json
 import os
 import platform
 import re
@@ -41,6 +43,7 @@ from app import migrations
 from app.auth.tokens import mint
 from app.core.config import Settings
 from app.core.db import is_sqlite
+from app.core.observability import LOG_CONFIG
 from app.households.idnumber import make as make_id_number
 from workflows.calendar import local_date
 from workflows.vocabulary import Role
@@ -159,7 +162,8 @@ POOL = 20
 
 def start_server(url: str, port: int, workers: int, at_once: int = POOL) -> subprocess.Popen[bytes]:
     """The API under uvicorn, its pool sized for ``at_once`` requests at a time as
-    ``deploy/README.md`` advises (no fewer than :data:`POOL` connections)."""
+    ``deploy/README.md`` advises (no fewer than :data:`POOL` connections), logging as
+    ``fangfanpin serve`` does (``LOG_CONFIG``: a JSON line a request), to a file."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -178,11 +182,19 @@ def start_server(url: str, port: int, workers: int, at_once: int = POOL) -> subp
         str(port),
         "--workers",
         str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
+        "--log-config",
+        str(_LOGS / "log-config.json"),
     ]
-    return subprocess.Popen(command, env=env, cwd=HERE.parent)
+    (_LOGS / "log-config.json").write_text(json.dumps(LOG_CONFIG))
+    with (_LOGS / f"server-{port}.log").open("ab") as log:
+        return subprocess.Popen(command, env=env, cwd=HERE.parent, stderr=log)
+
+
+_LOGS = Path(os.environ.get("BENCH_LOGS") or tempfile.mkdtemp(prefix="fangfanpin-bench-"))
+"""Where the benchmarks' servers write their logs (``server-PORT.log``): ``BENCH_LOGS`` to
+keep them, else a directory removed when the benchmark ends."""
+if not os.environ.get("BENCH_LOGS"):
+    atexit.register(shutil.rmtree, _LOGS, ignore_errors=True)
 
 
 def wait_ready(port: int, seconds: float = 30) -> None:
@@ -750,7 +762,8 @@ def report_embedded(http: list[Run], peak: float, pg: dict[str, str], args: Any)
 def _setup(args: Any) -> str:
     return (
         f"API: uvicorn, {args.workers} worker(s), a pool of {max(POOL, max(args.clients))} "
-        f"connections each, Python {platform.python_version()}; load from "
+        "connections each, a JSON log line a request (as `fangfanpin serve`), Python "
+        f"{platform.python_version()}; load from "
         f"{LOADERS[args.client]} on the same cores. {args.duration:.0f} s per client count; "
         f"{max(args.clients) * args.per_client} cases."
     )

@@ -3,6 +3,7 @@ unnoticed (the measurements themselves are `make bench*`, recorded in bench/RESU
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,14 +19,15 @@ from tests.test_many_processes import free_port
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*args: str) -> str:
+def run(*args: str, logs: Path | None = None) -> str:
+    """The benchmark's output; ``logs``: where its servers' logs are kept."""
     done = subprocess.run(
         [sys.executable, "-m", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
-        env=dict(os.environ),
+        env={**os.environ, **({"BENCH_LOGS": str(logs)} if logs else {})},
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return done.stdout
@@ -41,7 +43,8 @@ def bench_url(database_urls: dict[str, str | None]) -> str:
     return owner.set(database=f"{owner.database}_bench").render_as_string(hide_password=False)
 
 
-def test_transitions_benchmark_runs(bench_url: str) -> None:
+def test_transitions_benchmark_runs(bench_url: str, tmp_path: Path) -> None:
+    port = free_port()
     out = run(
         "bench.transitions",
         "--database-url",
@@ -53,12 +56,19 @@ def test_transitions_benchmark_runs(bench_url: str) -> None:
         "--per-client",
         "2",
         "--port",
-        str(free_port()),
+        str(port),
+        logs=tmp_path,
     )
     assert "Failed transitions: 0." in out
     rows = [line for line in out.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
     assert len(rows) == 2, out[-1500:]
     assert all(float(row.split("|")[2]) > 0 for row in rows), out[-1500:]
+    # the server logged as `fangfanpin serve` does: a JSON line a request, writes included
+    text = (tmp_path / f"server-{port}.log").read_text()
+    logged = [json.loads(line) for line in text.splitlines()]
+    writes = [line for line in logged if "/actions/" in line.get("route", "")]
+    assert writes, logged[-3:]
+    assert all(line["status"] == 200 for line in writes), writes[-3:]
 
 
 def wrk_or_skip() -> None:

@@ -106,6 +106,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "app.core.observability.JsonFormatter"}},
+    "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["out"], "level": "INFO"},
+    # uvicorn's own access log would repeat each request's line without its id and actor
+    "loggers": {"uvicorn.access": {"level": "WARNING"}},
+}
+"""How a served API logs (uvicorn's ``log_config``): JSON lines on standard error, one a
+request (:class:`ObservabilityMiddleware`). ``fangfanpin serve`` and the benchmarks' servers
+use it, so what is measured logs as what is deployed."""
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
