@@ -281,7 +281,16 @@ def serve(
     _refuse_unsafe()
     from app.core.observability import LOG_CONFIG  # JSON logs, one line per request
 
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_config=LOG_CONFIG)
+    # uvicorn's own access log would only repeat each request's line, without its id and
+    # actor: off, as LOG_CONFIG silences it, and its line is not even made
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=LOG_CONFIG,
+        access_log=False,
+    )
 
 
 def _refuse_unsafe() -> None:

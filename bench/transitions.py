@@ -184,6 +184,7 @@ def start_server(url: str, port: int, workers: int, at_once: int = POOL) -> subp
         str(workers),
         "--log-config",
         str(_LOGS / "log-config.json"),
+        "--no-access-log",  # (as `fangfanpin serve`)
     ]
     (_LOGS / "log-config.json").write_text(json.dumps(LOG_CONFIG))
     with (_LOGS / f"server-{port}.log").open("ab") as log:

