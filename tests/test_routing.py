@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute, _IncludedRouter
 from starlette.routing import Match
 from starlette.types import Scope
@@ -134,13 +134,17 @@ def test_a_router_refuses_a_path_none_of_its_routes_begins_as_without_asking_the
     assert asked  # a path one of its routes begins as: its routes are asked as before
 
 
-def test_a_router_included_under_a_prefix_is_guarded_within_it() -> None:
-    router = api_router(prefix="/things")
+def _name_at(router: APIRouter, path: str) -> None:
+    """A GET route at ``path``, whose one parameter is ``name``, answering that name."""
 
-    @router.get("/{name}")
-    async def read(name: str) -> str:
+    @router.get(path)
+    async def name_at(name: str) -> str:
         return name
 
+
+def test_a_router_included_under_a_prefix_is_guarded_within_it() -> None:
+    router = api_router(prefix="/things")
+    _name_at(router, "/{name}")
     app = FastAPI()
     app.include_router(router, prefix="/v1")
     (included,) = [r for r in app.router.routes if getattr(r, "original_router", None)]
@@ -228,43 +232,27 @@ def test_a_write_asks_only_the_routes_its_last_segment_allows(
 
 def test_a_route_added_after_the_first_request_is_matched() -> None:
     router = api_router(prefix="/things")
-
-    @router.get("/{name}/colour")
-    async def colour(name: str) -> str:
-        return name
-
+    _name_at(router, "/{name}/colour")
     app = FastAPI()
     app.include_router(router)
     (included,) = _included_routers(app)
     assert included._match(scope("GET", "/things/a/colour"))[0] is Match.FULL
     assert included._match(scope("GET", "/things/a/size"))[0] is Match.NONE
-
-    @router.get("/{name}/size")
-    async def size(name: str) -> str:
-        return name
-
+    _name_at(router, "/{name}/size")
     assert included._match(scope("GET", "/things/a/size"))[0] is Match.FULL
     assert included._match(scope("GET", "/things/a/colour"))[0] is Match.FULL
 
 
 def test_a_route_added_to_a_router_within_a_router_is_matched() -> None:
     outer, inner = api_router(prefix="/things"), api_router()
-
-    @inner.get("/{name}/colour")
-    async def colour(name: str) -> str:
-        return name
-
+    _name_at(inner, "/{name}/colour")
     outer.include_router(inner)
     app = FastAPI()
     app.include_router(outer)
     (top,) = [r for r in app.router.routes if isinstance(r, _IncludedRouter)]
     assert top.matches(scope("GET", "/things/a/colour"))[0] is Match.FULL
     assert top.matches(scope("GET", "/things/a/size"))[0] is Match.NONE
-
-    @inner.get("/{name}/size")
-    async def size(name: str) -> str:
-        return name
-
+    _name_at(inner, "/{name}/size")
     assert top.matches(scope("GET", "/things/a/size"))[0] is Match.FULL
     for included in _included_routers(app):
         request = scope("GET", "/things/a/size")

@@ -155,13 +155,11 @@ async def alias(session: AsyncSession, rows: dict[str, str]) -> None:
     )
 
 
-_ANY_ALIAS = DirectRow(select(BlindIndexAlias.digest).limit(1))
-"""Whether a key was ever rotated: asked on every data comparison, so compiled once."""
-
-
 ROTATED = exists(select(BlindIndexAlias.digest))
 """Whether a key was ever rotated, as a column another statement can carry (the data
 comparison's read of the newest snapshots asks it with them: one round trip fewer)."""
+_ROTATED_ALONE = DirectRow(select(ROTATED))
+"""The same asked by itself, compiled once."""
 
 
 async def equivalents(
@@ -171,8 +169,8 @@ async def equivalents(
     ``rotated``: whether a key was ever rotated (:data:`ROTATED`), when the caller already
     asked; else it is asked here."""
     asked = set(digests)
-    if rotated is None:
-        rotated = bool(asked) and await _ANY_ALIAS.first(session, {}) is not None
+    if asked and rotated is None:
+        [(rotated,)] = await _ROTATED_ALONE.all(session, {})  # (one row: EXISTS answers)
     if not asked or not rotated:
         return sorted(asked)  # no key was ever rotated: every digest is its own
     pairs = select(BlindIndexAlias.digest, BlindIndexAlias.current).where(

@@ -84,12 +84,22 @@ class LendingPool(AsyncAdaptedQueuePool):
         queue empty then waits for one to be handed back."""
         return self._max_overflow > -1 and self._overflow >= self._max_overflow
 
+    def room(self) -> bool:
+        """Whether one more connection may be kept open unused: what the pool keeps so is its
+        queue and the idle, together no more than its size, as its queue alone was."""
+        return self._pool.qsize() + len(self.idle) < self._pool.maxsize
+
+    def keeps(self, fairy: Any) -> bool:
+        """Whether a connection handed back is kept idle for the next request: it is clean
+        and usable, there is :meth:`room`, and the pool is not at its limit (a checkout may
+        be waiting in its queue for this one)."""
+        return not self.at_limit() and self.room() and self.usable(fairy) and _clean(fairy)
+
     def _do_return_conn(self, record: Any) -> None:
-        # what the pool keeps open unused is its queue and the idle: together no more than
-        # its size, as its queue alone was (an overflow connection handed back is closed).
-        # (At its limit nothing is idle: none is kept there, and the last connection it
-        # opened was opened when its queue and the idle were empty, _do_get.)
-        if self._pool.qsize() + len(self.idle) >= self._pool.maxsize:
+        # an overflow connection handed back without room is closed (at its limit nothing is
+        # idle: none is kept there, and the last connection it opened was opened when its
+        # queue and the idle were empty, _do_get)
+        if not self.room():
             try:
                 record.close()
             finally:
@@ -98,12 +108,9 @@ class LendingPool(AsyncAdaptedQueuePool):
         super()._do_return_conn(record)
 
     def dispose(self) -> None:
-        self._release_idle()
-        super().dispose()
-
-    def _release_idle(self) -> None:
         while self.idle:
             self.idle.pop().close()
+        super().dispose()
 
     def checkedin(self) -> int:
         return int(super().checkedin()) + len(self.idle)
@@ -139,19 +146,12 @@ async def lend(engine: AsyncEngine) -> Any:
 
 
 async def take_back(engine: AsyncEngine, fairy: Any) -> None:
-    """A connection :func:`lend` gave, handed back: kept idle for the next request when it is
-    clean and usable, the pool keeps fewer unused (idle or in its queue) than its size, and
-    the pool is not at its limit; else returned to the pool (whose reset rolls back what it
-    must, and which hands it to a checkout waiting for one, or closes it if it is one more
-    than the pool's size)."""
+    """A connection :func:`lend` gave, handed back: kept idle for the next request when the
+    pool keeps it (:meth:`LendingPool.keeps`), else returned to the pool (whose reset rolls
+    back what it must, and which hands it to a checkout waiting for one, or closes it if it
+    is one more than the pool's size)."""
     pool = engine.pool
-    if (
-        isinstance(pool, LendingPool)
-        and not pool.at_limit()  # (a checkout may be waiting in the pool's queue for it)
-        and len(pool.idle) + pool._pool.qsize() < pool.size()
-        and pool.usable(fairy)
-        and _clean(fairy)
-    ):
+    if isinstance(pool, LendingPool) and pool.keeps(fairy):
         pool.idle.append(fairy)
         return
     await greenlet_spawn(fairy.close)
