@@ -424,8 +424,9 @@ async def inbox(
             ),
         ),
     ]
-    # every case has its household: the count needs only the case's own (indexed) columns,
-    # unless the name filter reads the household's head
+    # every case has its household: the count needs only the case's own columns, read from
+    # ix_case_open_state_area (each of the role's states narrowed to the area), unless the
+    # name filter reads the household's head
     counted = select(func.count()).select_from(Case).where(*conditions)
     if name:
         counted = counted.join(Household, Household.id == Case.household_id)
