@@ -11,6 +11,7 @@ from app.cases.models import Case
 from app.households import repository as households
 from app.households.models import Household, Member
 from tests.helpers import APPLICATION, Api, new_id_number
+from workflows.case import CURRENT
 from workflows.policy import POLICIES
 
 
@@ -254,3 +255,25 @@ async def test_inside_a_begun_transaction_the_race_is_undone_by_a_savepoint(api:
     with pytest.MonkeyPatch.context() as patch:
         statements = await _race_lost(api, patch, **key)
     assert "SAVEPOINT" in statements, statements
+
+
+async def test_an_opening_takes_the_machines_kept_answer(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An opening asks its step's rules once and sends the machine on their verdicts, as a
+    step of an open case does: the machine is sent the first opening of a channel only, and
+    every later one takes the state it answered then (``Workflow.run``)."""
+    sent: list[str] = []
+    send = CURRENT.machine.send
+
+    def counted(self: Any, event_name: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(event_name)
+        return send(self, event_name, *args, **kwargs)
+
+    monkeypatch.setattr(CURRENT.machine, "send", counted)
+    key = ("new", "open_cadre_found", frozenset[str]())
+    monkeypatch.delitem(CURRENT._decided, key, raising=False)  # as if never opened before
+    for _ in range(3):
+        opened = await api.open_case("cadre_found", id_number=new_id_number())
+        assert opened["state"] == "cadre_found"
+    assert sent == ["open_cadre_found"]

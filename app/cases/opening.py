@@ -19,7 +19,7 @@ from app.auth.tokens import Principal
 from app.cases import repository as repo
 from app.cases.errors import ApplicationFormMissing, HouseholdInAnotherVillage
 from app.cases.schemas import OpenCaseIn
-from app.cases.service import append_event, rule_context
+from app.cases.service import append_event, decide, rule_context
 from app.cases.snapshot import Snapshot
 from app.core import blind
 from app.core.canonical import GENESIS_HASH
@@ -197,8 +197,7 @@ async def report_on_household(
         payload["acceptance_due_at"] = due.isoformat()
     if previous:
         payload["previous_case_ids"] = previous  # a re-entry stays linked to its history
-    ctx = rule_context(snap, open_step, now, payload)
-    to_state = flow.run("new", open_step.action, ctx)
+    to_state = decide(flow, "new", open_step, rule_context(snap, open_step, now, payload))
     await append_event(
         session,
         snap,

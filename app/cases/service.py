@@ -77,6 +77,7 @@ from workflows.case import (
     Effect,
     FactSpec,
     Step,
+    Workflow,
 )
 from workflows.comparison import compare
 from workflows.income import income_figures
@@ -296,20 +297,27 @@ async def _transition(
         raise guard_failed([Unmet(ROLE_NOT_PERMITTED, f"A {actor.role} may not do this here.")])
     observed = await _observations(session, snap, step, now)
     ctx = rule_context(snap, step, now, payload, observed)
-    found = verdicts(step.rules, ctx, with_payload=True)  # each rule once
-    unmet = [refusal for refusal in found.values() if refusal is not None]
-    if unmet:
-        raise guard_failed(unmet)
-    try:
-        to_state = snap.workflow.run(snap.state, step.action, ctx, met(found))
-    except TransitionNotAllowed as exc:  # our evaluation and the machine disagree: refuse
-        raise GuardFailed([], refused=step.action) from exc
+    to_state = decide(snap.workflow, snap.state, step, ctx)
     stored = {**payload, "observed": observed} if observed else payload
     await append_event(
         session, snap, name=step.action, payload=stored, to_state=to_state, actor=actor, now=now
     )
     for effect in step.effects:  # declared in the definition, run after the event
         await EFFECTS[effect](session, snap, step, now)
+
+
+def decide(flow: Workflow, state: str, step: Step, ctx: RuleContext) -> str:
+    """The state ``step`` moves a case standing in ``state`` to: each of the step's rules asked
+    once, every unmet one refused together, then the machine sent the step on those verdicts
+    (``Workflow.run`` keeps its answer for the same state, step and verdicts)."""
+    found = verdicts(step.rules, ctx, with_payload=True)
+    unmet = [refusal for refusal in found.values() if refusal is not None]
+    if unmet:
+        raise guard_failed(unmet)
+    try:
+        return flow.run(state, step.action, ctx, met(found))
+    except TransitionNotAllowed as exc:  # our evaluation and the machine disagree: refuse
+        raise GuardFailed([], refused=step.action) from exc
 
 
 async def _schedule_notice_end(
