@@ -85,13 +85,14 @@ def held_household(session: AsyncSession, household_id: str) -> HouseholdCard | 
     return card
 
 
-_CASE_AND_HOUSEHOLD = (
-    select(
-        *(CASE.c[name] for name in SNAPSHOT_FIELDS),
-        *(HOUSEHOLD.c[name] for name in CARD_FIELDS),
-    )
-    .join_from(CASE, HOUSEHOLD, HOUSEHOLD.c.id == CASE.c.household_id)
-    .where(CASE.c.id == bindparam("case_id"), CASE.c.area_code.like(bindparam("area")))
+_CASE_AND_HOUSEHOLD_COLUMNS = select(
+    *(CASE.c[name] for name in SNAPSHOT_FIELDS),
+    *(HOUSEHOLD.c[name] for name in CARD_FIELDS),
+).join_from(CASE, HOUSEHOLD, HOUSEHOLD.c.id == CASE.c.household_id)
+"""A case's snapshot and its household's card, in that order (:class:`Snapshot`,
+:class:`HouseholdCard`)."""
+_CASE_AND_HOUSEHOLD = _CASE_AND_HOUSEHOLD_COLUMNS.where(
+    CASE.c.id == bindparam("case_id"), CASE.c.area_code.like(bindparam("area"))
 )
 """Built and compiled once (statement building and its cache key were a measurable share
 of every request's CPU). The area as a LIKE prefix ('%' for the city)."""
@@ -324,9 +325,10 @@ async def list_cases(
     name: str | None = None,
     id_digests: list[str] | None = None,
     with_total: bool = False,
-) -> tuple[list[tuple[Case, Household]], str | None, int | None]:
+) -> tuple[list[tuple[Snapshot, HouseholdCard]], str | None, int | None]:
     """A page of cases in the caller's area, oldest first, keyset-paginated; with the number
-    of cases matching the filters (every page's, not this page's) when asked."""
+    of cases matching the filters (every page's, not this page's) when asked. Read as the
+    inbox reads its page (:func:`inbox`)."""
     conditions = filters(
         caller_area=caller_area,
         area=area,
@@ -364,13 +366,11 @@ async def list_cases(
             or_(Case.opened_at > after_time, and_(Case.opened_at == after_time, Case.id > after_id))
         )
     query = (
-        select(Case, Household)
-        .join(Household, Household.id == Case.household_id)
-        .where(*conditions)
+        _CASE_AND_HOUSEHOLD_COLUMNS.where(*conditions)
         .order_by(Case.opened_at, Case.id)
         .limit(limit + 1)
     )
-    rows = [(row[0], row[1]) for row in (await session.execute(query)).all()]
+    rows = await _snapshots_and_cards(session, query)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -400,9 +400,11 @@ async def inbox(
     name: str | None,
     id_digests: list[str] | None,
     limit: int,
-) -> tuple[list[tuple[Case, Household]], int]:
+) -> tuple[list[tuple[Snapshot, HouseholdCard]], int]:
     """The caller's work: open cases in their area whose state lets their role act, the
-    nearest deadline first (``Case.due_at``); with their number."""
+    nearest deadline first (``Case.due_at``); with their number. Read as columns into
+    snapshots and household cards, as a single case is (:func:`case_in_area`): with a page
+    of ORM objects an inbox of 100 cases cost 29% more instructions (81.1 M against 62.8)."""
     by_version = actionable_states(role)
     conditions = [
         *filters(
@@ -433,14 +435,18 @@ async def inbox(
     total = (await session.execute(counted)).scalar_one()
     # the nearest deadline first: read in the order of ix_case_inbox_order, stopping at limit
     nearest_first = (Case.due_at.asc().nulls_last(), Case.opened_at, Case.id)
-    query = (
-        select(Case, Household)
-        .join(Household, Household.id == Case.household_id)
-        .where(*conditions)
-        .order_by(*nearest_first)
-        .limit(limit)
-    )
-    return [(case_, household) for case_, household in (await session.execute(query)).all()], total
+    query = _CASE_AND_HOUSEHOLD_COLUMNS.where(*conditions).order_by(*nearest_first).limit(limit)
+    return await _snapshots_and_cards(session, query), total
+
+
+async def _snapshots_and_cards(
+    session: AsyncSession, query: Any
+) -> list[tuple[Snapshot, HouseholdCard]]:
+    """The rows of a query of :data:`_CASE_AND_HOUSEHOLD_COLUMNS`, each a case's snapshot and
+    its household's card."""
+    split = len(SNAPSHOT_FIELDS)
+    rows = (await session.execute(query)).all()
+    return [(Snapshot(*row[:split]), HouseholdCard(*row[split:])) for row in rows]
 
 
 async def counts(

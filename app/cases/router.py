@@ -188,7 +188,7 @@ async def list_cases(
         limit=min(limit, settings.max_page_size),
     )
     await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
-    items = [case_views.case_out(case_snapshot.Snapshot.of(c), h, now) for c, h in rows]
+    items = [case_views.case_out(snap, household, now) for snap, household in rows]
     return CasePage(items=items, next_cursor=next_cursor, total=count)
 
 
@@ -234,12 +234,11 @@ async def inbox(
         id_digests=digests,
         limit=limit,
     )
-    await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
+    await policies.ensure_loaded(session, {snap.policy_version for snap, _ in rows})
     items = []
-    for case, household in rows:
-        snap = case_snapshot.Snapshot.of(case)
-        mine = [s.action for s in snap.workflow.steps_from(case.state) if principal.role in s.roles]
-        due = case.due_at
+    for snap, household in rows:
+        mine = [s.action for s in snap.workflow.steps_from(snap.state) if principal.role in s.roles]
+        due = snap.due_at
         items.append(
             case_views.case_out(
                 snap,
@@ -247,7 +246,7 @@ async def inbox(
                 now,
                 InboxItem,
                 due_at=due,
-                due_kind=case.due_kind,
+                due_kind=snap.due_kind,
                 overdue=bool(due and due <= now),
                 my_actions=list(dict.fromkeys(mine)),
             )
