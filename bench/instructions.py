@@ -39,6 +39,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from app.core.db import is_sqlite
 from app.households.idnumber import make as make_id_number
 from bench import transitions as T
 
@@ -276,9 +277,16 @@ def main() -> None:
         return
     per_write, per_read, per_opening = measure(args.database_url, args.writes, args.keep)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    version = asyncio.run(T.server_settings(args.database_url))["server_version"]
+    database = (
+        f"the embedded {version}"
+        if is_sqlite(args.database_url)
+        else f"PostgreSQL {version} on the same machine"
+    )
     text = (
         f"### Instructions a write, in-process under callgrind — {when}\n\n"
-        f"Machine: {T.machine()}. Python {platform.python_version()}; code at `{commit()}`. "
+        f"Machine: {T.machine()}. Python {platform.python_version()}; code at `{commit()}`; "
+        f"{database}. "
         f"{args.writes} writes counted after {WARM_UP} to warm up, {CASES} cases, one write at "
         "a time (return / answer / resubmit with the data comparison), then as many reads "
         "(`GET /cases/{id}`), then as many openings (`POST /cases`, a new household each).\n\n"
