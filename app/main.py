@@ -103,7 +103,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if settings.gc_freeze:
             gc.collect()  # what startup left behind is freed, not kept for good
             gc.freeze()
+        thresholds = gc.get_threshold()
+        if settings.gc_young_threshold:
+            gc.set_threshold(settings.gc_young_threshold, *thresholds[1:])
         yield
+        gc.set_threshold(*thresholds)  # (an app served in a longer process: tests)
         if settings.gc_freeze:
             gc.unfreeze()  # an app served in a longer process (tests) can be collected
         stop.set()

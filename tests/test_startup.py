@@ -129,3 +129,19 @@ async def test_a_started_app_keeps_its_heap_out_of_full_collections(tmp_path: Pa
             else:
                 assert frozen == 0
         assert gc.get_freeze_count() == 0
+
+
+async def test_a_started_app_collects_its_young_objects_less_often(tmp_path: Path) -> None:
+    """Once started, the collector's young generation waits for ``gc_young_threshold`` new
+    objects (0: Python's own); stopped, the process's thresholds are as they were."""
+    import gc
+
+    from app.main import create_app
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'young.sqlite3'}"
+    before = gc.get_threshold()
+    for young, expected in ((20_000, 20_000), (5_000, 5_000), (0, before[0])):
+        app = create_app(settings(database_url=url, jwt_secret="s" * 48, gc_young_threshold=young))
+        async with app.router.lifespan_context(app):
+            assert gc.get_threshold() == (expected, *before[1:])
+        assert gc.get_threshold() == before

@@ -127,6 +127,14 @@ class Settings(BaseSettings):
     (``gc.freeze``). A full pass over that heap took 100–135 ms, during which no request moves,
     and the inbox's pages set one off about every twentieth request. Objects made afterwards
     are collected as before. Off only to study the collector."""
+    gc_young_threshold: int = Field(default=20_000, ge=0)
+    """Once started, the collector's young generation is collected after this many new objects
+    (``gc.set_threshold``; Python's own is 700); 0 keeps Python's. At 32 writes at once a
+    request lives some 60 ms, and with Python's threshold a young pass came every 10 ms: the
+    requests' objects outlived two passes, reached the old generation and set off a full pass
+    of 16-26 ms about once a second, every request in flight stopped meanwhile, and the
+    collector took 7-9% of the process's CPU. With 20,000 a request's objects are gone before
+    a young pass sees them, and the collector's share is about 0.1% (``bench/RESULTS.md``)."""
 
 
 @lru_cache
