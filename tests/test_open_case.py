@@ -11,6 +11,7 @@ from app.cases.models import Case
 from app.households import repository as households
 from app.households.models import Household, Member
 from tests.helpers import APPLICATION, Api, new_id_number
+from tests.machine import machine_sends
 from workflows.case import CURRENT
 from workflows.policy import POLICIES
 
@@ -263,14 +264,7 @@ async def test_an_opening_takes_the_machines_kept_answer(
     """An opening asks its step's rules once and sends the machine on their verdicts, as a
     step of an open case does: the machine is sent the first opening of a channel only, and
     every later one takes the state it answered then (``Workflow.run``)."""
-    sent: list[str] = []
-    send = CURRENT.machine.send
-
-    def counted(self: Any, event_name: str, *args: Any, **kwargs: Any) -> Any:
-        sent.append(event_name)
-        return send(self, event_name, *args, **kwargs)
-
-    monkeypatch.setattr(CURRENT.machine, "send", counted)
+    sent = machine_sends(monkeypatch, CURRENT)
     key = ("new", "open_cadre_found", frozenset[str]())
     monkeypatch.delitem(CURRENT._decided, key, raising=False)  # as if never opened before
     for _ in range(3):

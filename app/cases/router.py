@@ -187,7 +187,7 @@ async def list_cases(
         cursor=cursor,
         limit=min(limit, settings.max_page_size),
     )
-    await policies.ensure_loaded(session, {c.policy_version for c, _ in rows})
+    await policies.ensure_loaded(session, {snap.policy_version for snap, _ in rows})
     items = [case_views.case_out(snap, household, now) for snap, household in rows]
     return CasePage(items=items, next_cursor=next_cursor, total=count)
 

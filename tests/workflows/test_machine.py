@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from statemachine.exceptions import TransitionNotAllowed
 
+from tests.machine import machine_sends
 from workflows import case as case_module
 from workflows.case import (
     CASE_V1,
@@ -478,19 +479,6 @@ def _fresh() -> Workflow:
     return dataclasses.replace(CASE_V1)
 
 
-def _sends(monkeypatch: pytest.MonkeyPatch, workflow: Workflow) -> list[str]:
-    """The events ``workflow``'s machine is sent from now on."""
-    sent: list[str] = []
-    send = workflow.machine.send
-
-    def counted(self: Any, event: str, *args: Any, **kwargs: Any) -> Any:
-        sent.append(event)
-        return send(self, event, *args, **kwargs)
-
-    monkeypatch.setattr(workflow.machine, "send", counted)
-    return sent
-
-
 def _notice(workflow: Workflow) -> tuple[Step, RuleContext, frozenset[str]]:
     """Publishing the notice from the village's nomination, every rule of it met: the step,
     its context and its verdicts."""
@@ -504,7 +492,7 @@ def test_the_machine_answers_once_for_a_state_an_action_and_its_verdicts(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     workflow = _fresh()
-    sent = _sends(monkeypatch, workflow)
+    sent = machine_sends(monkeypatch, workflow)
     sends = [
         (step, source, context(meet_all(step, source), step), frozenset(r.name for r in step.rules))
         for step in STEPS_V1
@@ -520,7 +508,7 @@ def test_a_refusal_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     workflow = _fresh()
     step, ctx, every = _notice(workflow)
     short = every - {step.rules[0].name}
-    sent = _sends(monkeypatch, workflow)
+    sent = machine_sends(monkeypatch, workflow)
     for _ in range(2):
         with pytest.raises(TransitionNotAllowed):
             workflow.run("village_nomination", "publish_notice", ctx, short)
@@ -539,7 +527,7 @@ def test_a_refusal_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_without_verdicts_the_machine_is_asked_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
     workflow = _fresh()
     step, ctx, _ = _notice(workflow)
-    sent = _sends(monkeypatch, workflow)
+    sent = machine_sends(monkeypatch, workflow)
     for _ in range(3):
         assert workflow.run("village_nomination", "publish_notice", ctx) == step.target
     assert len(sent) == 3
@@ -550,7 +538,7 @@ def test_what_the_machine_answered_is_kept_within_a_bound(monkeypatch: pytest.Mo
     workflow = _fresh()
     step, ctx, every = _notice(workflow)
     monkeypatch.setattr(case_module, "DECIDED_AT_MOST", 0)
-    sent = _sends(monkeypatch, workflow)
+    sent = machine_sends(monkeypatch, workflow)
     for _ in range(2):
         assert workflow.run("village_nomination", "publish_notice", ctx, every) == step.target
     assert len(sent) == 2
