@@ -8,7 +8,8 @@ separate uvicorn process; cases are brought to city confirmation through the API
 client fires ``return_to_township`` / ``submit_to_city`` on its own cases for the duration
 (each a real, rule-checked transition with its chained event), with the township's answer to
 the return recorded in between as the rules require. The ceiling is pgbench running
-``bench/transition.sql`` — the same five statements a transition sends — at the same client
+``bench/transition.sql`` — the statements a transition sends (the case's read, then its
+move and event in one statement, a new entry in each of the case's indexes) — at the same client
 counts against the same server with the same durability settings. ``--record`` appends the
 results to ``bench/RESULTS.md``.
 """
@@ -518,20 +519,29 @@ def wrk_runs(
     cases: list[Case],
     duration: float,
     server_pid: int,
+    warm_up: float = 0.0,
 ) -> list[Run]:
     """The transitions driven by wrk (C, one connection per thread, bench/transitions.lua):
-    the load generator's own CPU stays small beside the server's on the same cores."""
+    the load generator's own CPU stays small beside the server's on the same cores. First
+    ``warm_up`` seconds at the largest client count, not counted: the server's pool opens
+    its connections then (each new one costs PostgreSQL 15-40 ms of asyncpg's type
+    introspection under load), so the runs measure the service as it serves, not its start."""
+    if warm_up > 0:
+        asyncio.run(settled_positions(db_url, cases))
+        count = max(clients)
+        print(f"wrk warming up with {count} connection(s) for {warm_up:.0f} s", flush=True)
+        run = run_wrk(
+            HERE / "transitions.lua", _wrk_env(count, cases), base_url, count, warm_up, server_pid
+        )
+        if run.errors:
+            raise SystemExit(f"the warm-up's writes failed: {run.errors} of {run.count}")
     runs = []
     for count in clients:
         asyncio.run(settled_positions(db_url, cases))
-        env = {
-            "BENCH_THREADS": str(count),
-            "BENCH_TOWNSHIP": TOWNSHIP_TOKEN,
-            "BENCH_BUREAU": BUREAU_TOKEN,
-            "BENCH_CASES": ",".join(f"{c.id}:{c.version}:{c.state}" for c in cases),
-        }
         print(f"wrk driving {count} connection(s) for {duration:.0f} s", flush=True)
-        run = run_wrk(HERE / "transitions.lua", env, base_url, count, duration, server_pid)
+        run = run_wrk(
+            HERE / "transitions.lua", _wrk_env(count, cases), base_url, count, duration, server_pid
+        )
         runs.append(run)
         print(
             f"wrk   clients={count:>2}  {run.tps:8.1f} tps  p50 {run.percentile(0.5):6.1f} ms"
@@ -540,6 +550,16 @@ def wrk_runs(
             f"{run.cpu_ms(run.client_cpu):.2f} ms/tx"
         )
     return runs
+
+
+def _wrk_env(count: int, cases: list[Case]) -> dict[str, str]:
+    """What bench/transitions.lua reads: its threads, tokens and cases where they stand."""
+    return {
+        "BENCH_THREADS": str(count),
+        "BENCH_TOWNSHIP": TOWNSHIP_TOKEN,
+        "BENCH_BUREAU": BUREAU_TOKEN,
+        "BENCH_CASES": ",".join(f"{c.id}:{c.version}:{c.state}" for c in cases),
+    }
 
 
 def run_wrk(
@@ -600,7 +620,10 @@ def run_wrk(
 # --- the pgbench ceiling -----------------------------------------------------------------------
 
 
-def pgbench_runs(url: str, clients: list[int], ncases: int, duration: float) -> list[Run]:
+def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float) -> list[Run]:
+    """pgbench running ``bench/transition.sql`` at each client count, each client on its own
+    ``per_client`` cases (as the API's clients are)."""
+    ncases = max(clients) * per_client
     parsed = make_url(url)
     conn = [
         "-h",
@@ -639,7 +662,7 @@ def pgbench_runs(url: str, clients: list[int], ncases: int, duration: float) -> 
                     "-f",
                     str(HERE / "transition.sql"),
                     "-D",
-                    f"ncases={ncases}",
+                    f"per={per_client}",
                     "-c",
                     str(count),
                     "-j",
@@ -765,8 +788,13 @@ def _setup(args: Any) -> str:
         f"API: uvicorn, {args.workers} worker(s), a pool of {max(POOL, max(args.clients))} "
         "connections each, a JSON log line a request (as `fangfanpin serve`), Python "
         f"{platform.python_version()}; load from "
-        f"{LOADERS[args.client]} on the same cores. {args.duration:.0f} s per client count; "
-        f"{max(args.clients) * args.per_client} cases."
+        f"{LOADERS[args.client]} on the same cores. {args.duration:.0f} s per client count"
+        + (
+            f" after {args.warm_up:.0f} s of writes not counted"
+            if args.client == "wrk" and args.warm_up > 0
+            else ""
+        )
+        + f"; {max(args.clients) * args.per_client} cases."
     )
 
 
@@ -778,6 +806,12 @@ def main() -> None:
         "--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32]
     )
     parser.add_argument("--per-client", type=int, default=8, help="cases per client")
+    parser.add_argument(
+        "--warm-up",
+        type=float,
+        default=3.0,
+        help="seconds of writes at the largest client count before the runs, not counted",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
@@ -797,7 +831,15 @@ def main() -> None:
         wait_ready(args.port)
         cases = asyncio.run(prepare(base, args.database_url, max(args.clients) * args.per_client))
         if args.client == "wrk":
-            http = wrk_runs(base, args.database_url, args.clients, cases, args.duration, server.pid)
+            http = wrk_runs(
+                base,
+                args.database_url,
+                args.clients,
+                cases,
+                args.duration,
+                server.pid,
+                args.warm_up,
+            )
         else:
             http = asyncio.run(
                 http_runs(base, args.database_url, args.clients, cases, args.duration, server.pid)
@@ -809,9 +851,7 @@ def main() -> None:
     pgb = (
         []
         if is_sqlite(args.database_url)
-        else pgbench_runs(
-            args.database_url, args.clients, max(args.clients) * args.per_client, args.duration
-        )
+        else pgbench_runs(args.database_url, args.clients, args.per_client, args.duration)
     )
     publish(report(http, pgb, peak, pg, args), record=args.record)
 

@@ -55,6 +55,8 @@ def test_transitions_benchmark_runs(bench_url: str, tmp_path: Path) -> None:
         "1,2",
         "--per-client",
         "2",
+        "--warm-up",
+        "1",
         "--port",
         str(port),
         logs=tmp_path,
@@ -91,6 +93,8 @@ def test_transitions_benchmark_runs_on_the_embedded_database(tmp_path: Path) -> 
         "1,2",
         "--per-client",
         "2",
+        "--warm-up",
+        "1",
         "--port",
         str(free_port()),
     )
