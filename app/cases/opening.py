@@ -101,13 +101,14 @@ async def _open_or_attach(
         "application_sha256": body.application_sha256,
     }
     report = {k: v for k, v in report.items() if v is not None}
-    if not await households.village_exists(session, village):
-        raise UnknownVillage(village)
     index = blind.blind_of(settings)
     # the declarant may be any registered member (a spouse, a grown child): their household
-    household: HouseholdFacts | None = await households.household_of_person(
-        session, index.candidates(body.household.head_id_number)
+    known, found = await households.village_and_household_of_person(
+        session, village, index.candidates(body.household.head_id_number)
     )
+    if not known:
+        raise UnknownVillage(village)
+    household: HouseholdFacts | None = found
     if household is not None and household.village_code != village:
         # named only to those whose area holds it; the probe itself is in the access log
         where = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import String, Table, any_, bindparam, func, select
+from sqlalchemy import String, Table, any_, bindparam, func, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,14 +67,33 @@ async def labour_counts(session: AsyncSession, household_id: str) -> tuple[int, 
     return int(labour), int(unknown)
 
 
-async def village_exists(session: AsyncSession, code: str) -> bool:
-    return await _VILLAGE.first(session, {"code": code}) is not None
+async def village_and_household_of_person(
+    session: AsyncSession, code: str, digests: list[str]
+) -> tuple[bool, HouseholdCard | None]:
+    """Whether ``code`` is a village, and the household a person is a registered member of
+    (:func:`household_of_person`): one round trip, as every opening and every registration
+    asks both before anything else."""
+    row = await _VILLAGE_AND_PERSON.first(session, {"code": code, "digests": digests})
+    if row is None:
+        return False, None
+    return True, None if row[1] is None else HouseholdCard(*row[1:])
 
 
-_VILLAGE = DirectRow(
-    select(Area.code).where(Area.code == bindparam("code"), Area.level == "village")
+def _village_and_person(match: Any) -> Any:
+    person = _household_of_person(match).subquery("person")
+    return (
+        select(_AREA.c.code, *(person.c[name] for name in CARD_FIELDS))
+        .select_from(_AREA.outerjoin(person, true()))
+        .where(_AREA.c.code == bindparam("code"), _AREA.c.level == "village")
+    )
+
+
+_AREA = cast(Table, Area.__table__)
+_VILLAGE_AND_PERSON = DirectRow(
+    _village_and_person(MEMBER.c.id_digest == any_(bindparam("digests", type_=ARRAY(String)))),
+    elsewhere=_village_and_person(MEMBER.c.id_digest.in_(bindparam("digests", expanding=True))),
 )
-"""Compiled once: every opening asks it."""
+"""Compiled once: every opening and registration asks it."""
 
 
 async def insert_household(

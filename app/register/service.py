@@ -147,11 +147,11 @@ async def register(
     index = blind.blind_of(settings)
     try:
         async with session.begin_nested():
-            if not await repository.village_exists(session, body.village_code):
-                raise UnknownVillage(body.village_code)
-            existing = await repository.household_of_person(
-                session, index.candidates(body.head_id_number)
+            village, existing = await repository.village_and_household_of_person(
+                session, body.village_code, index.candidates(body.head_id_number)
             )
+            if not village:
+                raise UnknownVillage(body.village_code)
             if existing is not None:
                 known = (
                     {"household_id": existing.id} if principal.covers(existing.village_code) else {}
