@@ -238,9 +238,10 @@ async def test_a_read_begins_no_transaction_and_a_later_write_still_does(api: Ap
 
 async def test_an_opening_writes_its_case_as_opened_with_its_event(api: Api) -> None:
     """An opening inserts the household with its head, and the case already in the state
-    its first event leaves it with that event: on PostgreSQL one statement each, the case
-    never UPDATEd; what is written is what an INSERT of the new case and the event's move
-    would leave (version 1, the chain's first hash, the head as the only member)."""
+    its first event leaves it with that event and its identification deadline's timer: on
+    PostgreSQL one statement each, the case never UPDATEd; what is written is what an INSERT
+    of the new case and the event's move would leave (version 1, the chain's first hash, the
+    head as the only member)."""
     sent: list[str] = []
     original: Any = asyncpg.Connection._execute
 
@@ -264,6 +265,12 @@ async def test_an_opening_writes_its_case_as_opened_with_its_event(api: Api) -> 
                 select(Member.relation).where(Member.household_id == row.household_id)
             )
         ).all()
+        timers = (
+            await session.execute(
+                select(Timer.kind, Timer.due_at, Timer.fired_at).where(Timer.case_id == row.id)
+            )
+        ).all()
+    assert timers == [("identification_deadline", row.identification_due_at, None)]
     assert (row.version, row.state) == (1, case["state"]) == (1, "self_declared")
     assert [(e.seq, e.name, e.from_state, e.to_state) for e in events] == [
         (1, "open_self_declared", "new", "self_declared")
@@ -278,6 +285,8 @@ async def test_an_opening_writes_its_case_as_opened_with_its_event(api: Api) -> 
         assert "INSERT INTO member" in household[0]
         assert len(opened) == 1, sent
         assert "INSERT INTO case_event" in opened[0]
+        assert "INSERT INTO timer" in opened[0]
+        assert len([s for s in sent if "INSERT INTO timer" in s]) == 1, sent
 
 
 async def test_a_statement_in_a_savepoint_is_undone_by_its_rollback(api: Api) -> None:
@@ -348,6 +357,51 @@ async def test_a_chained_insert_needs_its_first_row(api: Api) -> None:
             )
         ).scalar_one()
         assert untouched == "x"
+
+
+async def test_rows_of_other_tables_come_with_the_pair_or_not_at_all(api: Api) -> None:
+    """:class:`Chained`'s ``also``: rows of other tables are written with the pair (on
+    PostgreSQL in its one statement), only when its guard holds; one that cannot be written
+    undoes the pair with it."""
+    case = await api.open_case()
+    table = cast(Table, Timer.__table__)
+    chained, other = direct.Chained(table), DirectInsert(table)
+    due = api.clock.now() + timedelta(days=3)
+    row = {"case_id": case["id"], "due_at": due, "created_at": api.clock.now()}
+    pair, along = {**row, "kind": "pair"}, {**row, "kind": "along"}
+    stale = {"w_id": case["id"], "w_version": case["version"] - 1, "v_type": "x"}
+    fresh = {**stale, "w_version": case["version"]}
+
+    async def kinds() -> list[str]:
+        async with api.app.state.sessionmaker() as session:
+            query = select(Timer.kind).where(
+                Timer.case_id == case["id"], Timer.kind != "identification_deadline"
+            )
+            return sorted((await session.execute(query)).scalars())
+
+    async with api.app.state.sessionmaker() as session:
+        assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
+        assert await chained.run(session, TOUCH, stale, pair, also=[(other, along)]) is False
+        await session.commit()
+    assert await kinds() == []
+    async with api.app.state.sessionmaker() as session:
+        assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
+        assert await chained.run(session, TOUCH, fresh, pair, also=[(other, along)]) is True
+        await session.commit()
+    assert await kinds() == ["along", "pair"]
+    broken = {**along, "case_id": "no-such-case"}  # a timer's case must exist
+    again = {**fresh, "v_type": "y"}
+    async with api.app.state.sessionmaker() as session:
+        assert await repo.case_in_area(session, case["id"], "", lock=True) is not None
+        with pytest.raises(IntegrityError):
+            async with session.begin_nested():
+                await chained.run(session, TOUCH, again, pair, also=[(other, broken)])
+        await session.commit()
+    assert await kinds() == ["along", "pair"]
+    async with api.app.state.sessionmaker() as session:
+        moved = await session.get(Case, case["id"])
+        assert moved is not None
+        assert moved.monitoring_type == "x"
 
 
 async def test_an_insert_writes_the_columns_given_in_the_transaction(api: Api) -> None:

@@ -199,6 +199,9 @@ async def report_on_household(
     if previous:
         payload["previous_case_ids"] = previous  # a re-entry stays linked to its history
     to_state = decide(flow, "new", open_step, rule_context(snap, open_step, now, payload))
+    deadline = timers.timer_row(
+        snap.id, timers.IDENTIFICATION_DEADLINE, snap.identification_due_at, now
+    )
     await append_event(
         session,
         snap,
@@ -208,8 +211,6 @@ async def report_on_household(
         actor=principal,
         now=now,
         new=True,
-    )
-    await timers.schedule(
-        session, snap.id, timers.IDENTIFICATION_DEADLINE, snap.identification_due_at, now
+        timer=deadline,
     )
     return snap, False

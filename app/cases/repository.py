@@ -170,11 +170,17 @@ _INSERT_CASE = DirectInsert(CASE)
 
 
 async def insert_with_event(
-    session: AsyncSession, values: dict[str, Any], event: dict[str, Any]
+    session: AsyncSession,
+    values: dict[str, Any],
+    event: dict[str, Any],
+    also: Sequence[tuple[DirectInsert, dict[str, Any]]] = (),
 ) -> None:
-    """A new case, already in the state its first event moved it to, and that event: on
-    PostgreSQL one round trip (:class:`~app.core.direct.Chained`)."""
-    inserted = await _WITH_EVENT.run(session, _INSERT_CASE.of(tuple(values)), values, event)
+    """A new case, already in the state its first event moved it to, and that event (and the
+    rows ``also`` gives, of other tables: its first timer): on PostgreSQL one round trip
+    (:class:`~app.core.direct.Chained`)."""
+    inserted = await _WITH_EVENT.run(
+        session, _INSERT_CASE.of(tuple(values)), values, event, also=also
+    )
     assert inserted  # an INSERT of one row writes it or raises
 
 

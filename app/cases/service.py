@@ -114,16 +114,22 @@ async def append_event(
     actor: Principal,
     now: datetime,
     new: bool = False,
+    timer: dict[str, Any] | None = None,
 ) -> None:
     """Append one chained event and move the case to it, if nobody moved it first. ``new``:
     the case (``snap``, as it is before its first event) was never written, and is inserted
-    in the state the event moves it to, with the event: one statement where the database
-    allows (:func:`~app.cases.repository.insert_with_event`), and what inserting ``snap``
-    and then moving it would leave."""
+    in the state the event moves it to, with the event (and ``timer``, its first timer's row:
+    ``app.timers.repository.timer_row``): one statement where the database allows
+    (:func:`~app.cases.repository.insert_with_event`), and what inserting ``snap`` and then
+    moving it would leave."""
+    assert timer is None or new, "a timer comes along with a new case only"
     moved, event = await _next_event(session, snap, name, payload, to_state, actor, now)
     if new:
         fields = Snapshot.__dataclass_fields__
-        await repo.insert_with_event(session, {f: getattr(moved, f) for f in fields}, event)
+        also = [] if timer is None else [(timers.INSERT_TIMER, timer)]
+        await repo.insert_with_event(
+            session, {f: getattr(moved, f) for f in fields}, event, also=also
+        )
     elif not await repo.move_with_event(
         session, snap.id, snap.version, {name: getattr(moved, name) for name in MOVING}, event
     ):

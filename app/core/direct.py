@@ -195,7 +195,8 @@ class Chained:
     def __init__(self, table: Table) -> None:
         self.table = table
         self.then = DirectInsert(table)
-        self._statements: dict[tuple[Direct, tuple[str, ...], int], Direct] = {}
+        self._statements: dict[tuple[Any, ...], Direct] = {}
+        """By ``first``, the chained rows' columns, their number and the other tables' rows."""
 
     async def run(
         self,
@@ -207,8 +208,14 @@ class Chained:
         takes_lock: tuple[Any, ...] | None = None,
         leaves: tuple[Any, ...] | None = None,
         refused: Callable[[], Exception] | None = None,
+        also: Sequence[tuple[DirectInsert, dict[str, Any]]] = (),
     ) -> bool:
         """Whether ``first`` touched its row (and the second row was inserted with it).
+
+        ``also``: rows of other tables that come with the pair (an INSERT each, the row's
+        values by column): on PostgreSQL in the same statement, each a CTE of its own
+        selecting from ``first`` like the second row; elsewhere each an INSERT after the
+        pair, in the transaction. Not with a lock's place to take (``takes_lock``).
 
         ``takes_lock``: the row and version ``first`` is guarded by; ``leaves``: the row and
         version it leaves. When the session's transaction is still to begin with the lock of
@@ -220,13 +227,18 @@ class Chained:
         columns = tuple(then_params)
         if session.get_bind().dialect.name != "postgresql":  # (asked without a hop)
             then = self.then.of(columns)
-            return await guarded_pair(session, first, first_params, then, then_params)
+            if not await guarded_pair(session, first, first_params, then, then_params):
+                return False
+            for insert_, row in also:
+                await insert_.run(session, row)
+            return True
         if takes_lock is not None and refused is not None and _lock_pending(session, takes_lock):
+            assert not also, "rows of other tables do not wait for the commit"
             session.info[OPENING] = self._waiting(
                 first, first_params, [then_params], refused, takes_lock, leaves
             )
             return True
-        statement, params = self._statement(first, first_params, [then_params])
+        statement, params = self._statement(first, first_params, [then_params], also)
         return await statement.rowcount(session, params) == 1
 
     def follow(
@@ -267,20 +279,33 @@ class Chained:
         return Opening(statement, params, refused, key, leaves=leaves, chain=self, rows=rows)
 
     def _statement(
-        self, first: Direct, first_params: dict[str, Any], rows: list[dict[str, Any]]
+        self,
+        first: Direct,
+        first_params: dict[str, Any],
+        rows: list[dict[str, Any]],
+        also: Sequence[tuple[DirectInsert, dict[str, Any]]] = (),
     ) -> tuple[Direct, dict[str, Any]]:
         columns = tuple(rows[0])
-        statement = self._statements.get((first, columns, len(rows)))
+        others = tuple((insert_.table, tuple(row)) for insert_, row in also)
+        key = (first, columns, len(rows), others)
+        statement = self._statements.get(key)
         if statement is None:
-            statement = self._chain(first, columns, len(rows))
-            self._statements[(first, columns, len(rows))] = statement
+            statement = self._statements[key] = self._chain(first, columns, len(rows), others)
         params = dict(first_params)
         for index, row in enumerate(rows):
             prefix = _then(index)
             params.update({f"{prefix}{name}": value for name, value in row.items()})
+        for index, (_, row) in enumerate(also):
+            params.update({f"also{index}_{name}": value for name, value in row.items()})
         return statement, params
 
-    def _chain(self, first: Direct, columns: tuple[str, ...], count: int) -> Direct:
+    def _chain(
+        self,
+        first: Direct,
+        columns: tuple[str, ...],
+        count: int,
+        others: tuple[tuple[Table, tuple[str, ...]], ...] = (),
+    ) -> Direct:
         write: Any = first.statement
         head = write.returning(*write.table.primary_key.columns).cte("first")
         selects = [
@@ -290,7 +315,16 @@ class Chained:
             for i in range(count)
         ]
         rows: Any = selects[0] if count == 1 else union_all(*selects)
-        return Direct(insert(self.table).from_select(columns, rows).add_cte(head))
+        statement = insert(self.table).from_select(columns, rows).add_cte(head)
+        for index, (table, names) in enumerate(others):
+            values = select(
+                *(bindparam(f"also{index}_{n}", type_=table.c[n].type) for n in names)
+            ).select_from(head)
+            # a data-modifying CTE runs whether or not the statement reads it
+            statement = statement.add_cte(
+                insert(table).from_select(names, values).cte(f"also{index}")
+            )
+        return Direct(statement)
 
 
 def _then(index: int) -> str:

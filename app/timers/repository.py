@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,17 +24,24 @@ async def schedule(
     procedure: str | None = None,
 ) -> None:
     """Schedule work in the same transaction as the change that calls for it."""
-    values = {
+    await INSERT_TIMER.run(session, timer_row(case_id, kind, due_at, now, procedure))
+
+
+def timer_row(
+    case_id: str, kind: str, due_at: datetime, now: datetime, procedure: str | None = None
+) -> dict[str, Any]:
+    """A timer's row, for :data:`INSERT_TIMER` (or for a write that carries it along:
+    ``app.core.direct.Chained``'s ``also``)."""
+    return {
         "case_id": case_id,
         "kind": kind,
         "procedure": procedure,
         "due_at": due_at,
         "created_at": now,
     }
-    await _INSERT_TIMER.run(session, values)
 
 
-_INSERT_TIMER = DirectInsert(cast(Table, Timer.__table__))
+INSERT_TIMER = DirectInsert(cast(Table, Timer.__table__))
 
 
 async def claim_due(session: AsyncSession, now: datetime) -> Timer | None:
