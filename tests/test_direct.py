@@ -239,7 +239,8 @@ async def test_a_read_begins_no_transaction_and_a_later_write_still_does(api: Ap
 async def test_an_opening_writes_its_case_as_opened_with_its_event(api: Api) -> None:
     """An opening inserts the household with its head, and the case already in the state
     its first event leaves it with that event and its identification deadline's timer: on
-    PostgreSQL one statement each, the case never UPDATEd; what is written is what an INSERT
+    PostgreSQL one statement each, after one read of the village, the person's household and
+    the policy in effect, the case never UPDATEd; what is written is what an INSERT
     of the new case and the event's move would leave (version 1, the chain's first hash, the
     head as the only member)."""
     sent: list[str] = []
@@ -287,6 +288,11 @@ async def test_an_opening_writes_its_case_as_opened_with_its_event(api: Api) -> 
         assert "INSERT INTO case_event" in opened[0]
         assert "INSERT INTO timer" in opened[0]
         assert len([s for s in sent if "INSERT INTO timer" in s]) == 1, sent
+        # its first read asks the village, the person's household and the policy in effect
+        policy = [s for s in sent if "FROM policy_version" in s]
+        assert len(policy) == 1, sent
+        assert "FROM area" in policy[0]
+        assert "JOIN member" in policy[0]
 
 
 async def test_a_statement_in_a_savepoint_is_undone_by_its_rollback(api: Api) -> None:

@@ -193,17 +193,17 @@ async def _race_lost(api: Api, patch: pytest.MonkeyPatch, **headers: str) -> Any
     once, as a concurrent opening that commits between lookup and INSERT would."""
     id_number = new_id_number()
     first = await api.open_case("self_declared", id_number=id_number)
-    lookup = households.village_and_household_of_person
+    lookup = households.village_and_household
     missed: list[bool] = []
 
-    async def late(*args: Any, **kwargs: Any) -> Any:
-        village, household = await lookup(*args, **kwargs)
+    def late(*args: Any, **kwargs: Any) -> Any:
+        village, household = lookup(*args, **kwargs)
         if not missed:
             missed.append(True)
             return village, None
         return village, household
 
-    patch.setattr(households, "village_and_household_of_person", late)
+    patch.setattr(households, "village_and_household", late)
     registered = await _registered(api)
     statements: list[str] = []
 

@@ -24,6 +24,7 @@ from app.cases.snapshot import Snapshot
 from app.core import blind
 from app.core.canonical import GENESIS_HASH
 from app.core.config import Settings
+from app.core.direct import DirectRow
 from app.core.errors import Forbidden
 from app.households import registry
 from app.households import repository as households
@@ -31,10 +32,11 @@ from app.households.card import HouseholdFacts
 from app.households.errors import UnknownVillage, VillageOutsideArea
 from app.policies import service as policies
 from app.timers import repository as timers
-from workflows.calendar import after_full_days
+from workflows.calendar import after_full_days, local_date
 from workflows.case import CURRENT as CURRENT_WORKFLOW
 from workflows.case import OPEN_ACTIONS, Step, Workflow
 from workflows.facts import initial_facts
+from workflows.policy import PolicyParameters
 from workflows.rule_codes import ROLE_NOT_PERMITTED
 from workflows.vocabulary import Role
 
@@ -102,13 +104,19 @@ async def _open_or_attach(
     }
     report = {k: v for k, v in report.items() if v is not None}
     index = blind.blind_of(settings)
-    # the declarant may be any registered member (a spouse, a grown child): their household
-    known, found = await households.village_and_household_of_person(
-        session, village, index.candidates(body.household.head_id_number)
+    # the declarant may be any registered member (a spouse, a grown child): their household;
+    # and the policy in effect, which a new case is opened under: one round trip
+    digests = index.candidates(body.household.head_id_number)
+    row = await _INTAKE.first(
+        session, {"code": village, "digests": digests, "day": local_date(now)}
     )
+    known, found = households.village_and_household(row)
     if not known:
         raise UnknownVillage(village)
     household: HouseholdFacts | None = found
+    in_effect = (
+        None if row is None or row[-1] is None else await policies.parameters_of(session, row[-1])
+    )
     if household is not None and household.village_code != village:
         # named only to those whose area holds it; the probe itself is in the access log
         where = (
@@ -135,8 +143,17 @@ async def _open_or_attach(
         now,
         household_type=body.household.household_type,
         registered_now=registered_now,
+        in_effect=in_effect,
     )
     return snap, household, attached
+
+
+_INTAKE = DirectRow(
+    households.village_and_person(arrays=True).add_columns(policies.version_in_effect()),
+    elsewhere=households.village_and_person(arrays=False).add_columns(policies.version_in_effect()),
+)
+"""An opening's first read, compiled once: the village, the household of the person, and
+the policy version in effect (the last column)."""
 
 
 async def report_on_household(
@@ -150,11 +167,13 @@ async def report_on_household(
     *,
     household_type: str | None = None,
     registered_now: bool = False,
+    in_effect: PolicyParameters | None = None,
 ) -> tuple[Snapshot, bool]:
     """Report a registered household's risk (``report`` names the channel): a new case in the
     channel's state, or, when the household has an open case, an event of it (attached). A
     household ``registered_now``, in this transaction, has no case anyone could have opened:
-    its earlier cases and its open one are not asked for (two round trips of an opening)."""
+    its earlier cases and its open one are not asked for (two round trips of an opening).
+    ``in_effect``: the policy in effect now, when the caller has read it already."""
     previous = [] if registered_now else await repo.case_ids_of(session, household.id)
     existing = None if registered_now else await repo.open_case_of(session, household.id)
     if existing is not None:
@@ -169,7 +188,7 @@ async def report_on_household(
             now=now,
         )
         return snap, True
-    params = await policies.in_effect(session, now)
+    params = in_effect or await policies.in_effect(session, now)
     snap = Snapshot(
         id=str(uuid.uuid4()),
         household_id=household.id,

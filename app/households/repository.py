@@ -71,15 +71,22 @@ async def village_and_household_of_person(
     session: AsyncSession, code: str, digests: list[str]
 ) -> tuple[bool, HouseholdCard | None]:
     """Whether ``code`` is a village, and the household a person is a registered member of
-    (:func:`household_of_person`): one round trip, as every opening and every registration
-    asks both before anything else."""
-    row = await _VILLAGE_AND_PERSON.first(session, {"code": code, "digests": digests})
-    if row is None:
-        return False, None
-    return True, None if row[1] is None else HouseholdCard(*row[1:])
+    (:func:`household_of_person`): one round trip, as every registration asks both before
+    anything else (an opening asks them with the policy in effect: ``app.cases.opening``)."""
+    return village_and_household(
+        await _VILLAGE_AND_PERSON.first(session, {"code": code, "digests": digests})
+    )
 
 
-def _village_and_person(match: Any) -> Any:
+def village_and_person(*, arrays: bool) -> Any:
+    """The read of :func:`village_and_household_of_person` (parameters ``code`` and
+    ``digests``), for a read that asks more beside it; ``arrays``: the digests as one array
+    parameter (PostgreSQL's ``= ANY``), else as an ``IN`` list. Its rows answer through
+    :func:`village_and_household`, and any further columns follow its own."""
+    if arrays:
+        match = MEMBER.c.id_digest == any_(bindparam("digests", type_=ARRAY(String)))
+    else:
+        match = MEMBER.c.id_digest.in_(bindparam("digests", expanding=True))
     person = _household_of_person(match).subquery("person")
     return (
         select(_AREA.c.code, *(person.c[name] for name in CARD_FIELDS))
@@ -88,12 +95,20 @@ def _village_and_person(match: Any) -> Any:
     )
 
 
+def village_and_household(row: Sequence[Any] | None) -> tuple[bool, HouseholdCard | None]:
+    """A row of :func:`village_and_person`: no row is no such village; a row whose household
+    columns are empty, a person registered in no household."""
+    if row is None:
+        return False, None
+    card = row[1 : 1 + len(CARD_FIELDS)]
+    return True, None if card[0] is None else HouseholdCard(*card)
+
+
 _AREA = cast(Table, Area.__table__)
 _VILLAGE_AND_PERSON = DirectRow(
-    _village_and_person(MEMBER.c.id_digest == any_(bindparam("digests", type_=ARRAY(String)))),
-    elsewhere=_village_and_person(MEMBER.c.id_digest.in_(bindparam("digests", expanding=True))),
+    village_and_person(arrays=True), elsewhere=village_and_person(arrays=False)
 )
-"""Compiled once: every opening and registration asks it."""
+"""Compiled once: every registration asks it."""
 
 
 async def insert_household(

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import bindparam, select
@@ -46,19 +46,36 @@ async def in_effect(session: AsyncSession, instant: datetime) -> PolicyParameter
     database every time; its parameters are read once per process (:func:`ensure_loaded`),
     as versions never change once written."""
     row = await _IN_EFFECT.first(session, {"day": local_date(instant)})
-    if row is None:
+    return await parameters_of(session, None if row is None else row[0])
+
+
+async def parameters_of(session: AsyncSession, version: str | None) -> PolicyParameters:
+    """The parameters of the version a read found in effect (:func:`version_in_effect`);
+    None: no version is in effect (refused)."""
+    if version is None:
         raise NoPolicyInEffect()
-    await ensure_loaded(session, [row[0]])
-    return policy(row[0])
+    await ensure_loaded(session, [version])
+    return policy(version)
 
 
-_IN_EFFECT = DirectRow(
-    select(PolicyVersion.version)
-    .where(PolicyVersion.effective_from <= bindparam("day"))
-    .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.created_at.desc())
-    .limit(1)
-)
-"""Compiled once: every opening asks it."""
+def _in_effect() -> Any:
+    return (
+        select(PolicyVersion.version)
+        .where(PolicyVersion.effective_from <= bindparam("day"))
+        .order_by(PolicyVersion.effective_from.desc(), PolicyVersion.created_at.desc())
+        .limit(1)
+    )
+
+
+def version_in_effect() -> Any:
+    """The version in effect on the date bound as ``day`` (Asia/Shanghai), as a column of
+    another read (None when none is): for a request that asks it with other things in one
+    round trip (an opening)."""
+    return _in_effect().scalar_subquery().label("policy_in_effect")
+
+
+_IN_EFFECT = DirectRow(_in_effect())
+"""Compiled once (an opening asks the same within its first read: :func:`version_in_effect`)."""
 
 
 async def all_versions(session: AsyncSession) -> list[PolicyVersion]:
