@@ -9,7 +9,7 @@ from __future__ import annotations
 from app.cases.hooks import case_moved
 from app.exports.document import keep as keep_national_document
 from app.households.hooks import household_registered
-from app.screening.scope import join_running_rounds
+from app.screening.scope import any_round_running, join_running_rounds
 
 
 def connect() -> None:
@@ -17,4 +17,4 @@ def connect() -> None:
     # a confirmed case's national document is rewritten with every event, in its transaction
     case_moved.connect(keep_national_document)
     # a household registered while a screening round runs over its village is one of its tasks
-    household_registered.connect(join_running_rounds)
+    household_registered.connect(join_running_rounds, writes_when=any_round_running)

@@ -25,8 +25,9 @@ from app.core.direct import Direct, DirectInsert, DirectRow
 from app.households import repository as households
 from app.households.card import CARD_FIELDS
 from app.households.models import Household, Member
+from app.screening.models import ScreeningTask
 from app.timers.models import Timer
-from tests.helpers import Api
+from tests.helpers import OTHER_VILLAGE, VILLAGE, Api
 
 TOUCH = Direct(
     update(repo.CASE)
@@ -236,22 +237,44 @@ async def test_a_read_begins_no_transaction_and_a_later_write_still_does(api: Ap
             assert (kept == "rTrue") if commit else (kept != "rFalse")
 
 
-async def test_an_opening_writes_its_case_as_opened_with_its_event(api: Api) -> None:
-    """An opening inserts the household with its head, and the case already in the state
-    its first event leaves it with that event and its identification deadline's timer: on
-    PostgreSQL one statement each, after one read of the village, the person's household and
-    the policy in effect, the case never UPDATEd; what is written is what an INSERT
-    of the new case and the event's move would leave (version 1, the chain's first hash, the
-    head as the only member)."""
+def _sent_to_asyncpg(patch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement asyncpg sends from now on: prepared ones and plain queries (``BEGIN``,
+    ``COMMIT``), each on one line."""
     sent: list[str] = []
-    original: Any = asyncpg.Connection._execute
+    prepared: Any = asyncpg.Connection._execute
+    plain: Any = asyncpg.Connection.execute
 
     async def recorded(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
         sent.append(" ".join(query.split()))
-        return await original(self, query, *args, **kwargs)
+        return await prepared(self, query, *args, **kwargs)
 
+    async def recorded_plain(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if not args:
+            sent.append(" ".join(query.split()))
+        return await plain(self, query, *args, **kwargs)
+
+    patch.setattr(asyncpg.Connection, "_execute", recorded)
+    patch.setattr(asyncpg.Connection, "execute", recorded_plain)
+    return sent
+
+
+def _word(statement: str) -> str:
+    """A statement's first word: ``BEGIN``, ``COMMIT``, ``SELECT``."""
+    return statement.split(None, 1)[0].rstrip(";").upper()
+
+
+async def test_an_opening_writes_its_case_as_opened_with_its_event(api: Api) -> None:
+    """An opening inserts the household with its head, and the case already in the state
+    its first event leaves it with that event and its identification deadline's timer; what
+    is written is what an INSERT of the new case and the event's move would leave (version
+    1, the chain's first hash, the head as the only member). On PostgreSQL, after one read
+    of the village, the person's household, the policy in effect and whether registering
+    writes anything else (a running screening round), a new household's opening is one
+    statement, its own transaction: no ``BEGIN``, no ``COMMIT``, the case never UPDATEd (the
+    process's first opening reads the policy's parameters once, in a transaction)."""
+    await api.open_case()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(asyncpg.Connection, "_execute", recorded)
+        sent = _sent_to_asyncpg(patch)
         case = await api.open_case()
     async with api.app.state.sessionmaker() as session:
         row = await session.get(Case, case["id"])
@@ -280,19 +303,55 @@ async def test_an_opening_writes_its_case_as_opened_with_its_event(api: Api) -> 
     assert members == [("head",)]
     if not is_sqlite(api.settings.database_url):
         assert not [s for s in sent if "UPDATE monitoring_case" in s], sent
-        household = [s for s in sent if "INSERT INTO household" in s]
-        opened = [s for s in sent if "INSERT INTO monitoring_case" in s]
-        assert len(household) == 1, sent
-        assert "INSERT INTO member" in household[0]
-        assert len(opened) == 1, sent
-        assert "INSERT INTO case_event" in opened[0]
-        assert "INSERT INTO timer" in opened[0]
-        assert len([s for s in sent if "INSERT INTO timer" in s]) == 1, sent
-        # its first read asks the village, the person's household and the policy in effect
-        policy = [s for s in sent if "FROM policy_version" in s]
-        assert len(policy) == 1, sent
-        assert "FROM area" in policy[0]
-        assert "JOIN member" in policy[0]
+        written = [s for s in sent if s.startswith(("INSERT", "WITH", "UPDATE", "DELETE"))]
+        assert len(written) == 1, sent
+        for table in ("household", "member", "monitoring_case", "case_event", "timer"):
+            assert f"INSERT INTO {table} " in written[0], (table, written[0])
+        assert not [s for s in sent if _word(s) in ("BEGIN", "COMMIT")], sent
+        # its first read asks the village, the person's household, the policy in effect and
+        # whether any screening round runs
+        first = [s for s in sent if "FROM policy_version" in s]
+        assert len(first) == 1, sent
+        assert "FROM area" in first[0]
+        assert "JOIN member" in first[0]
+        assert "FROM screening_round" in first[0]
+
+
+async def test_while_a_round_runs_an_opening_registers_in_its_transaction(api: Api) -> None:
+    """While a screening round runs, a new household becomes its task (不留死角) in the
+    transaction that registers it: the opening is not written alone then, and the task
+    commits with the household and its case. A round over another township still makes the
+    opening take its transaction (the first read asks whether any round runs), and makes it
+    no task of its own."""
+    elsewhere = await api.post(
+        "bureau.jiaohe",
+        "/api/v1/screening/campaigns",
+        {"period": "2026-04", "area_codes": [OTHER_VILLAGE[:9]]},  # 天北镇
+    )
+    assert elsewhere.status_code == 201, elsewhere.text
+    with pytest.MonkeyPatch.context() as patch:
+        sent = _sent_to_asyncpg(patch)
+        other = await api.open_case()
+    here = await api.post(
+        "bureau.jiaohe",
+        "/api/v1/screening/campaigns",
+        {"period": "2026-04", "area_codes": [VILLAGE[:9]]},  # 白石山镇, the opening's
+    )
+    assert here.status_code == 201, here.text
+    case = await api.open_case()
+    async with api.app.state.sessionmaker() as session:
+        tasks = (
+            await session.execute(
+                select(ScreeningTask.round_id, ScreeningTask.household_id).order_by(
+                    ScreeningTask.round_id
+                )
+            )
+        ).all()
+    assert (here.json()["id"], case["household"]["id"]) in tasks
+    assert (elsewhere.json()["id"], other["household"]["id"]) not in tasks
+    if not is_sqlite(api.settings.database_url):
+        assert [s for s in sent if _word(s) == "BEGIN"], sent
+        assert [s for s in sent if _word(s) == "COMMIT"], sent
 
 
 async def test_a_statement_in_a_savepoint_is_undone_by_its_rollback(api: Api) -> None:

@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 
 import pytest
+from sqlalchemy import column
 
 import app
 from app.core.hooks import Hook, HookNotConnected
@@ -46,3 +47,22 @@ def test_the_app_connects_every_declared_hook() -> None:
         hook.listeners.clear()  # as in a fresh process, whatever ran before in this one
     create_app()
     assert {name: hook for name, hook in hooks.items() if not hook.listeners} == {}
+
+
+def test_a_hook_says_when_its_listeners_write() -> None:
+    """An emitter that asks before writing whether its listeners will write (an opening,
+    before it writes a new household alone) gets every listener's condition joined; a hook
+    with a listener that declared none, or with no listener, answers that they may always."""
+    hook: Hook[[int]] = Hook("sample", "A hook whose listeners say when they write.")
+    assert str(hook.writes_when().compile()) == "true"
+
+    async def quiet(value: int) -> None: ...
+
+    async def loud(value: int) -> None: ...
+
+    hook.connect(quiet, writes_when=lambda: column("a") > 1)
+    assert str(hook.writes_when().compile()) == "a > :a_1"
+    hook.connect(loud, writes_when=lambda: column("b") == 2)
+    assert str(hook.writes_when().compile()) == "a > :a_1 OR b = :b_1"
+    hook.connect(lambda value: quiet(value))
+    assert str(hook.writes_when().compile()) == "true"

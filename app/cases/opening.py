@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from contextlib import nullcontext
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +25,9 @@ from app.cases.snapshot import Snapshot
 from app.core import blind
 from app.core.canonical import GENESIS_HASH
 from app.core.config import Settings
-from app.core.direct import DirectRow
+from app.core.direct import DirectInsert, DirectRow, may_write_alone
 from app.core.errors import Forbidden
+from app.households import hooks as registry_hooks
 from app.households import registry
 from app.households import repository as households
 from app.households.card import HouseholdFacts
@@ -107,16 +109,16 @@ async def _open_or_attach(
     # the declarant may be any registered member (a spouse, a grown child): their household;
     # and the policy in effect, which a new case is opened under: one round trip
     digests = index.candidates(body.household.head_id_number)
-    row = await _INTAKE.first(
+    row = await _intake().first(
         session, {"code": village, "digests": digests, "day": local_date(now)}
     )
     known, found = households.village_and_household(row)
     if not known:
         raise UnknownVillage(village)
     household: HouseholdFacts | None = found
-    in_effect = (
-        None if row is None or row[-1] is None else await policies.parameters_of(session, row[-1])
-    )
+    assert row is not None
+    *_, version, registration_writes = row
+    in_effect = None if version is None else await policies.parameters_of(session, version)
     if household is not None and household.village_code != village:
         # named only to those whose area holds it; the probe itself is in the access log
         where = (
@@ -129,10 +131,20 @@ async def _open_or_attach(
         refusal.kept.append(registry_probe(principal, household.id, now, why))
         raise refusal
     registered_now = household is None
+    along: list[tuple[DirectInsert, dict[str, Any]]] = []
+    card = None
     if household is None:
-        household = await registry.insert_household(
-            session, body.household, index.digest(body.household.head_id_number), now, settings
-        )
+        digest = index.digest(body.household.head_id_number)
+        if not registration_writes and not index.rotating and may_write_alone(session):
+            # nothing but the household, its head and its case is written (no listener of
+            # the registration writes, no key is re-keyed): one statement, alone
+            card, values, head = registry.household_rows(body.household, digest, now, settings)
+            household = card
+            along = households.rows_along(values, head)
+        else:
+            household = await registry.insert_household(
+                session, body.household, digest, now, settings
+            )
     snap, attached = await report_on_household(
         session,
         principal,
@@ -144,16 +156,29 @@ async def _open_or_attach(
         household_type=body.household.household_type,
         registered_now=registered_now,
         in_effect=in_effect,
+        along=along,
     )
+    if card is not None:  # written with the case: what follows a registration, now
+        await registry.registered(session, card, body.household.head_id_number, now, settings)
     return snap, household, attached
 
 
-_INTAKE = DirectRow(
-    households.village_and_person(arrays=True).add_columns(policies.version_in_effect()),
-    elsewhere=households.village_and_person(arrays=False).add_columns(policies.version_in_effect()),
-)
-"""An opening's first read, compiled once: the village, the household of the person, and
-the policy version in effect (the last column)."""
+@cache
+def _intake() -> DirectRow:
+    """An opening's first read, compiled once: the village, the household of the person, the
+    policy version in effect, and whether registering a household now would write anything
+    but its rows (a listener of ``household_registered``, such as a running screening round:
+    the last two columns). Built at the first opening, once ``app.wiring`` has connected the
+    hook's listeners."""
+    writes = registry_hooks.household_registered.writes_when().label("registration_writes")
+    return DirectRow(
+        households.village_and_person(arrays=True).add_columns(
+            policies.version_in_effect(), writes
+        ),
+        elsewhere=households.village_and_person(arrays=False).add_columns(
+            policies.version_in_effect(), writes
+        ),
+    )
 
 
 async def report_on_household(
@@ -168,12 +193,17 @@ async def report_on_household(
     household_type: str | None = None,
     registered_now: bool = False,
     in_effect: PolicyParameters | None = None,
+    along: list[tuple[DirectInsert, dict[str, Any]]] | None = None,
 ) -> tuple[Snapshot, bool]:
     """Report a registered household's risk (``report`` names the channel): a new case in the
     channel's state, or, when the household has an open case, an event of it (attached). A
     household ``registered_now``, in this transaction, has no case anyone could have opened:
     its earlier cases and its open one are not asked for (two round trips of an opening).
-    ``in_effect``: the policy in effect now, when the caller has read it already."""
+    ``in_effect``: the policy in effect now, when the caller has read it already. ``along``:
+    the rows of a household registered now and not yet written, which the new case's
+    statement writes with it, as its own transaction (the request writes nothing else:
+    :func:`~app.core.direct.may_write_alone`)."""
+    assert not along or registered_now
     previous = [] if registered_now else await repo.case_ids_of(session, household.id)
     existing = None if registered_now else await repo.open_case_of(session, household.id)
     if existing is not None:
@@ -231,5 +261,7 @@ async def report_on_household(
         now=now,
         new=True,
         timer=deadline,
+        along=along or (),
+        alone=bool(along),
     )
     return snap, False

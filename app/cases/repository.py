@@ -174,12 +174,14 @@ async def insert_with_event(
     values: dict[str, Any],
     event: dict[str, Any],
     also: Sequence[tuple[DirectInsert, dict[str, Any]]] = (),
+    *,
+    alone: bool = False,
 ) -> None:
     """A new case, already in the state its first event moved it to, and that event (and the
-    rows ``also`` gives, of other tables: its first timer): on PostgreSQL one round trip
-    (:class:`~app.core.direct.Chained`)."""
+    rows ``also`` gives, of other tables: its first timer, a new household): on PostgreSQL
+    one round trip (:class:`~app.core.direct.Chained`); ``alone``, as its own transaction."""
     inserted = await _WITH_EVENT.run(
-        session, _INSERT_CASE.of(tuple(values)), values, event, also=also
+        session, _INSERT_CASE.of(tuple(values)), values, event, also=also, alone=alone
     )
     assert inserted  # an INSERT of one row writes it or raises
 

@@ -11,7 +11,7 @@ move alone (:func:`lock_case`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import cache
@@ -53,7 +53,7 @@ from app.cases.views import read_case
 from app.core import blind
 from app.core.canonical import event_hash, utc_iso
 from app.core.config import Settings
-from app.core.direct import may_defer_lock
+from app.core.direct import DirectInsert, may_defer_lock
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -115,20 +115,23 @@ async def append_event(
     now: datetime,
     new: bool = False,
     timer: dict[str, Any] | None = None,
+    along: Sequence[tuple[DirectInsert, dict[str, Any]]] = (),
+    alone: bool = False,
 ) -> None:
     """Append one chained event and move the case to it, if nobody moved it first. ``new``:
     the case (``snap``, as it is before its first event) was never written, and is inserted
     in the state the event moves it to, with the event (and ``timer``, its first timer's row:
-    ``app.timers.repository.timer_row``): one statement where the database allows
+    ``app.timers.repository.timer_row``, and ``along``, other rows that come with it: its new
+    household's): one statement where the database allows
     (:func:`~app.cases.repository.insert_with_event`), and what inserting ``snap`` and then
-    moving it would leave."""
-    assert timer is None or new, "a timer comes along with a new case only"
+    moving it would leave; ``alone``: that statement as its own transaction."""
+    assert (timer is None and not along and not alone) or new, "only with a new case"
     moved, event = await _next_event(session, snap, name, payload, to_state, actor, now)
     if new:
         fields = Snapshot.__dataclass_fields__
-        also = [] if timer is None else [(timers.INSERT_TIMER, timer)]
+        also = [*along] if timer is None else [*along, (timers.INSERT_TIMER, timer)]
         await repo.insert_with_event(
-            session, {f: getattr(moved, f) for f in fields}, event, also=also
+            session, {f: getattr(moved, f) for f in fields}, event, also=also, alone=alone
         )
     elif not await repo.move_with_event(
         session, snap.id, snap.version, {name: getattr(moved, name) for name in MOVING}, event

@@ -130,6 +130,27 @@ class Direct:
         result: Any = await connection.execute(self.statement, params)
         return int(result.rowcount)
 
+    async def alone(self, session: AsyncSession, params: dict[str, Any]) -> int:
+        """Run the statement as a transaction of its own, now, on the connection the request
+        borrowed (only where :func:`may_write_alone`): one statement is one transaction in
+        PostgreSQL, written whole or not at all, with no ``BEGIN`` and ``COMMIT`` around it.
+        How many rows it touched; a failure is raised as SQLAlchemy's."""
+        assert may_write_alone(session)
+        return await self._alone(session, params)
+
+    async def _alone(self, session: AsyncSession, params: dict[str, Any]) -> int:
+        engine = _lending(session)
+        assert engine is not None  # only a session on asyncpg writes alone
+        compiled = self.compiled(engine.dialect)
+        arguments = compiled.arguments(params)
+        return await _on_borrowed(
+            session,
+            engine,
+            compiled.sql,
+            arguments,
+            lambda fairy: _Asyncpg(fairy).execute(compiled.sql, arguments),
+        )
+
 
 class DirectInsert:
     """An INSERT of one row into ``table``, of the columns a call gives (compiled once per
@@ -209,8 +230,12 @@ class Chained:
         leaves: tuple[Any, ...] | None = None,
         refused: Callable[[], Exception] | None = None,
         also: Sequence[tuple[DirectInsert, dict[str, Any]]] = (),
+        alone: bool = False,
     ) -> bool:
         """Whether ``first`` touched its row (and the second row was inserted with it).
+
+        ``alone``: the statement is the request's whole write, sent now as its own
+        transaction (:meth:`Direct.alone`); the caller has asked :func:`may_write_alone`.
 
         ``also``: rows of other tables that come with the pair (an INSERT each, the row's
         values by column): on PostgreSQL in the same statement, each a CTE of its own
@@ -239,6 +264,8 @@ class Chained:
             )
             return True
         statement, params = self._statement(first, first_params, [then_params], also)
+        if alone:
+            return await statement.alone(session, params) == 1
         return await statement.rowcount(session, params) == 1
 
     def follow(
@@ -804,6 +831,14 @@ def may_defer_lock(session: AsyncSession) -> bool:
     return engine is not None and _DRIVERS[engine.dialect.driver].begins
 
 
+def may_write_alone(session: AsyncSession) -> bool:
+    """Whether a statement may be sent now as a transaction of its own (:meth:`Direct.alone`):
+    the session is the request's own, on asyncpg, has begun nothing and has nothing waiting
+    to begin with (as :func:`may_defer_lock` asks). The caller answers for the rest: that
+    nothing else the request writes must commit with it."""
+    return may_defer_lock(session)
+
+
 def begin_with(
     session: AsyncSession,
     lock: Direct,
@@ -868,17 +903,7 @@ async def commit_alone(session: AsyncSession) -> None:
     opening: Opening | None = session.info.pop(OPENING, None)
     if opening is None or not opening.alone:
         return
-    engine = _lending(session)
-    assert engine is not None  # only a session on asyncpg defers (may_defer_lock)
-    compiled = opening.statement.compiled(engine.dialect)
-    arguments = compiled.arguments(opening.params)
-    touched = await _on_borrowed(
-        session,
-        engine,
-        compiled.sql,
-        arguments,
-        lambda fairy: _Asyncpg(fairy).execute(compiled.sql, arguments),
-    )
+    touched = await opening.statement._alone(session, opening.params)
     if touched != opening.touches:
         raise opening.refused()
 

@@ -11,7 +11,9 @@ that forgot the wiring fails at its first write, not months later in a report.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Generic, ParamSpec
+from typing import Any, Generic, ParamSpec
+
+from sqlalchemy import or_, true
 
 P = ParamSpec("P")
 
@@ -28,11 +30,30 @@ class Hook(Generic[P]):
         self.name = name
         self.__doc__ = doc
         self.listeners: list[Callable[P, Awaitable[object]]] = []
+        self.conditions: dict[Callable[P, Awaitable[object]], Callable[[], Any]] = {}
 
-    def connect(self, listener: Callable[P, Awaitable[object]]) -> None:
-        """Add ``listener`` once (connecting it again changes nothing)."""
+    def connect(
+        self,
+        listener: Callable[P, Awaitable[object]],
+        *,
+        writes_when: Callable[[], Any] | None = None,
+    ) -> None:
+        """Add ``listener`` once (connecting it again changes nothing). ``writes_when``: what
+        builds the SQL condition under which the listener writes anything (over the
+        parameters its hook names), for an emitter that asks, in a read before its write,
+        whether that write will be the request's only one (:meth:`writes_when`)."""
         if listener not in self.listeners:
             self.listeners.append(listener)
+        if writes_when is not None:
+            self.conditions[listener] = writes_when
+
+    def writes_when(self) -> Any:
+        """An SQL condition true whenever a listener may write: any listener's own condition,
+        and always when a listener declared none or none is connected."""
+        conditions = [self.conditions.get(listener) for listener in self.listeners]
+        if not conditions or None in conditions:
+            return true()
+        return or_(*(build() for build in conditions if build is not None))
 
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
         if not self.listeners:

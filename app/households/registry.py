@@ -80,6 +80,18 @@ async def insert_household(
     """A new household in the registry, its head as its first member (in the open
     transaction); the household as a case reads it. Both are inserted as rows, no ORM
     objects (the unit of work's flush cost more than the two INSERTs)."""
+    card, values, head = household_rows(body, digest, now, settings)
+    await repository.insert_household(session, values, head)
+    await registered(session, card, body.head_id_number, now, settings)
+    return card
+
+
+def household_rows(
+    body: HouseholdIn, digest: str, now: datetime, settings: Settings
+) -> tuple[HouseholdCard, dict[str, Any], dict[str, Any]]:
+    """A new household as a case reads it, and its row and its head's, not yet written: by
+    :func:`insert_household`, or along with the statement of its first case (an opening
+    written alone, ``app.cases.opening``), which then calls :func:`registered`."""
     household_id = str(uuid.uuid4())
     cipher = cipher_for(settings.field_keys)
     card = HouseholdCard(
@@ -100,16 +112,23 @@ async def insert_household(
         body.head_id_number, context("household", household_id, "head_id_number")
     )
     head = MemberIn(name=body.head_name, id_number=body.head_id_number, relation="head")
-    await repository.insert_household(
-        session,
-        {
-            **{name: getattr(card, name) for name in CARD_FIELDS},
-            "head_id_number_encrypted": sealed,
-            "phone_encrypted": phone,
-            "created_at": now,
-        },
-        member_row(household_id, head, now, settings),
-    )
-    await blind.remember(session, blind.blind_of(settings), [body.head_id_number])
+    values = {
+        **{name: getattr(card, name) for name in CARD_FIELDS},
+        "head_id_number_encrypted": sealed,
+        "phone_encrypted": phone,
+        "created_at": now,
+    }
+    return card, values, member_row(household_id, head, now, settings)
+
+
+async def registered(
+    session: AsyncSession,
+    card: HouseholdCard,
+    head_id_number: str,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """What follows a household's registration once its rows are written: its head's digests
+    under older keys while keys rotate, and the hook (the running screening rounds)."""
+    await blind.remember(session, blind.blind_of(settings), [head_id_number])
     await hooks.household_registered(session, card.id, card.village_code, local_date(now))
-    return card

@@ -121,6 +121,14 @@ async def insert_household(
     assert inserted  # an INSERT of one row writes it or raises
 
 
+def rows_along(
+    values: dict[str, Any], head: dict[str, Any]
+) -> list[tuple[DirectInsert, dict[str, Any]]]:
+    """A new household and its head as rows another statement writes along with its own
+    (``Chained.run``'s ``also``): the opening of its first case, written alone."""
+    return [(_INSERT_HOUSEHOLD, values), (_WITH_HEAD.then, head)]
+
+
 _INSERT_HOUSEHOLD = DirectInsert(cast(Table, Household.__table__))
 _WITH_HEAD = Chained(cast(Table, Member.__table__))
 """Compiled once, in the request's transaction (as the case's appends are)."""

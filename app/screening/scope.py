@@ -8,19 +8,29 @@ registers it, so visits, the task list and progress all count it.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy import bindparam, exists, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.direct import DirectRow
 from app.screening.models import ScreeningRound, ScreeningTask
 
-_RUNNING = DirectRow(
-    select(ScreeningRound.id, ScreeningRound.area_codes).where(
-        or_(ScreeningRound.ends_on.is_(None), ScreeningRound.ends_on >= bindparam("today"))
-    )
-)
+
+def _running(day: str) -> Any:
+    """Rounds still running on the date bound as ``day``."""
+    return or_(ScreeningRound.ends_on.is_(None), ScreeningRound.ends_on >= bindparam(day))
+
+
+_RUNNING = DirectRow(select(ScreeningRound.id, ScreeningRound.area_codes).where(_running("today")))
 """The rounds still running on a day: compiled once, as every new household asks it."""
+
+
+def any_round_running() -> Any:
+    """Whether any round, over any area, still runs on the date bound as ``day``: when none
+    does, :func:`join_running_rounds` writes nothing (its condition on the registry's hook,
+    ``app.wiring``)."""
+    return exists().where(_running("day"))
 
 
 async def join_running_rounds(
