@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from app.cases.models import Case
+from app.core.db import is_sqlite
+from app.core.direct import Direct
 from app.households import repository as households
 from app.households.models import Household, Member
 from tests.helpers import APPLICATION, Api, new_id_number
@@ -243,10 +245,28 @@ async def test_a_report_that_lost_the_race_to_register_attaches(api: Api) -> Non
     """The household was registered by a concurrent report after this one looked it up: its
     INSERT conflicts, the opening is undone and tried again, and attaches to the case the
     other opened. A request that began nothing before the opening rolls its transaction
-    back for that, with no savepoint."""
+    back for that, with no savepoint. On PostgreSQL the attempt that lost was the opening
+    written alone (its household, head, case, event and timer in one statement), and its
+    conflict is what sent the opening round again."""
+    attempts: list[tuple[frozenset[str], str]] = []
+    alone = Direct.alone
+
+    async def watched(self: Direct, session: Any, params: dict[str, Any]) -> int:
+        try:
+            touched = await alone(self, session, params)
+        except Exception as error:
+            attempts.append((self.tables, type(error).__name__))
+            raise
+        attempts.append((self.tables, "written"))
+        return touched
+
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Direct, "alone", watched)
         statements = await _race_lost(api, patch)
     assert "SAVEPOINT" not in statements, statements
+    if not is_sqlite(api.settings.database_url):
+        lost = [outcome for tables, outcome in attempts if "household" in tables]
+        assert lost[-1] == "IntegrityError", attempts
 
 
 async def test_inside_a_begun_transaction_the_race_is_undone_by_a_savepoint(api: Api) -> None:

@@ -49,8 +49,14 @@ async def open_case(
     body: OpenCaseIn,
     now: datetime,
     settings: Settings,
+    *,
+    only_write: bool = False,
 ) -> tuple[Snapshot, HouseholdFacts, bool]:
-    """Open a case, or attach the report to the household's open case."""
+    """Open a case, or attach the report to the household's open case. ``only_write``: the
+    caller writes nothing else in the request (``POST /cases``), so a new household's
+    opening may be one statement, committed alone (:func:`_open_or_attach`); a caller that
+    writes more after it (the 12317 intake's receipt) leaves it False, and both commit in
+    one transaction."""
     flow = CURRENT_WORKFLOW
     open_step = flow.step(OPEN_ACTIONS[body.channel], "new")
     assert open_step is not None
@@ -75,7 +81,7 @@ async def open_case(
         try:
             async with nullcontext() if alone else session.begin_nested():
                 return await _open_or_attach(
-                    session, principal, body, flow, open_step, now, settings
+                    session, principal, body, flow, open_step, now, settings, only_write
                 )
         except IntegrityError:
             if attempt:
@@ -93,9 +99,12 @@ async def _open_or_attach(
     open_step: Step,
     now: datetime,
     settings: Settings,
+    only_write: bool,
 ) -> tuple[Snapshot, HouseholdFacts, bool]:
     """Open the case (or attach the report) inside the caller's transaction, so that what
-    led to the report (a screening visit, a distributed warning) commits with it."""
+    led to the report (a screening visit, a distributed warning) commits with it; or, when
+    it is the request's ``only_write`` and registers a new household, as one statement
+    alone."""
     village = body.household.village_code
     report = {
         "channel": body.channel.value,
@@ -135,9 +144,11 @@ async def _open_or_attach(
     card = None
     if household is None:
         digest = index.digest(body.household.head_id_number)
-        if not registration_writes and not index.rotating and may_write_alone(session):
-            # nothing but the household, its head and its case is written (no listener of
-            # the registration writes, no key is re-keyed): one statement, alone
+        alone = only_write and not registration_writes and not index.rotating
+        if alone and may_write_alone(session):
+            # nothing but the household, its head and its case is written (the caller writes
+            # nothing else, no listener of the registration writes, no key is re-keyed): one
+            # statement, its own transaction
             card, values, head = registry.household_rows(body.household, digest, now, settings)
             household = card
             along = households.rows_along(values, head)

@@ -102,7 +102,9 @@ async def open_case(
 ) -> CaseOpened:
     """Open a case through a channel, or attach the report to the household's open case."""
     now = clock.now()
-    snap, household, attached = await opening.open_case(session, principal, body, now, settings)
+    snap, household, attached = await opening.open_case(
+        session, principal, body, now, settings, only_write=True
+    )
     if attached:
         response.status_code = status.HTTP_200_OK
     else:
