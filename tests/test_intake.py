@@ -293,3 +293,52 @@ async def test_a_declaration_and_its_receipt_commit_together(api: Api) -> None:
         else:
             assert second.status_code >= 500, second.text
     assert await counts() == before
+
+
+async def test_a_declaration_of_a_new_household_is_one_statement(api: Api) -> None:
+    """A declaration that registers its household writes the household, its head, the case,
+    its event, its timer and the receipt together: on PostgreSQL one statement, its own
+    transaction (no ``BEGIN``, no ``COMMIT``); one that attaches writes its receipt with the
+    report's event, in one transaction."""
+    import asyncpg
+    from sqlalchemy import select
+
+    from app.core.db import is_sqlite
+    from app.intake.models import IntakeReceipt
+
+    first = await declare(api)  # the process reads the policy's parameters once
+    assert first.status_code == 201, first.text
+    sent: list[str] = []
+    prepared: Any = asyncpg.Connection._execute
+    plain: Any = asyncpg.Connection.execute
+
+    async def recorded(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(" ".join(query.split()))
+        return await prepared(self, query, *args, **kwargs)
+
+    async def recorded_plain(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if not args:  # BEGIN, COMMIT (one with arguments goes through _execute)
+            sent.append(" ".join(query.split()))
+        return await plain(self, query, *args, **kwargs)
+
+    id_number = new_id_number()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asyncpg.Connection, "_execute", recorded)
+        patch.setattr(asyncpg.Connection, "execute", recorded_plain)
+        new = await declare(api, id_number=id_number)
+    again = await declare(api, id_number=id_number)
+    assert (new.status_code, again.status_code) == (201, 201), (new.text, again.text)
+    assert (new.json()["attached"], again.json()["attached"]) == (False, True)
+    async with api.app.state.sessionmaker() as session:
+        receipts = {
+            r.tracking_number: r.case_id
+            for r in (await session.execute(select(IntakeReceipt))).scalars()
+        }
+    ours = receipts[new.json()["tracking_number"]]
+    assert receipts[again.json()["tracking_number"]] == ours  # the same case
+    if not is_sqlite(api.settings.database_url):
+        written = [s for s in sent if s.startswith(("INSERT", "WITH", "UPDATE"))]
+        assert len(written) == 1, sent
+        for table in ("household", "member", "monitoring_case", "case_event", "intake_receipt"):
+            assert f"INSERT INTO {table} " in written[0], table
+        assert not [s for s in sent if s.rstrip(";").upper() in ("BEGIN", "COMMIT")], sent

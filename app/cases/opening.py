@@ -7,6 +7,7 @@ through :func:`report_on_household`, in the caller's transaction, so what led to
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from datetime import datetime
 from functools import cache
@@ -42,6 +43,9 @@ from workflows.policy import PolicyParameters
 from workflows.rule_codes import ROLE_NOT_PERMITTED
 from workflows.vocabulary import Role
 
+WithCase = Callable[[str], Sequence[tuple[DirectInsert, dict[str, Any]]]]
+"""Rows a caller writes with the case it opens or reports on, given the case's id."""
+
 
 async def open_case(
     session: AsyncSession,
@@ -51,12 +55,14 @@ async def open_case(
     settings: Settings,
     *,
     only_write: bool = False,
+    with_case: WithCase | None = None,
 ) -> tuple[Snapshot, HouseholdFacts, bool]:
     """Open a case, or attach the report to the household's open case. ``only_write``: the
-    caller writes nothing else in the request (``POST /cases``), so a new household's
-    opening may be one statement, committed alone (:func:`_open_or_attach`); a caller that
-    writes more after it (the 12317 intake's receipt) leaves it False, and both commit in
-    one transaction."""
+    caller writes nothing else in the request (``POST /cases``, the 12317 intake), so a new
+    household's opening may be one statement, committed alone (:func:`_open_or_attach`); a
+    caller that writes more after it leaves it False, and all commits in one transaction.
+    ``with_case``: rows of the caller's that name the case (the intake's receipt), written
+    with it: in the new case's statement, or after the report's event when it attaches."""
     flow = CURRENT_WORKFLOW
     open_step = flow.step(OPEN_ACTIONS[body.channel], "new")
     assert open_step is not None
@@ -81,7 +87,7 @@ async def open_case(
         try:
             async with nullcontext() if alone else session.begin_nested():
                 return await _open_or_attach(
-                    session, principal, body, flow, open_step, now, settings, only_write
+                    session, principal, body, flow, open_step, now, settings, only_write, with_case
                 )
         except IntegrityError:
             if attempt:
@@ -100,6 +106,7 @@ async def _open_or_attach(
     now: datetime,
     settings: Settings,
     only_write: bool,
+    with_case: WithCase | None,
 ) -> tuple[Snapshot, HouseholdFacts, bool]:
     """Open the case (or attach the report) inside the caller's transaction, so that what
     led to the report (a screening visit, a distributed warning) commits with it; or, when
@@ -168,6 +175,7 @@ async def _open_or_attach(
         registered_now=registered_now,
         in_effect=in_effect,
         along=along,
+        with_case=with_case,
     )
     if card is not None:  # written with the case: what follows a registration, now
         await registry.registered(session, card, body.household.head_id_number, now, settings)
@@ -205,6 +213,7 @@ async def report_on_household(
     registered_now: bool = False,
     in_effect: PolicyParameters | None = None,
     along: list[tuple[DirectInsert, dict[str, Any]]] | None = None,
+    with_case: WithCase | None = None,
 ) -> tuple[Snapshot, bool]:
     """Report a registered household's risk (``report`` names the channel): a new case in the
     channel's state, or, when the household has an open case, an event of it (attached). A
@@ -213,7 +222,8 @@ async def report_on_household(
     ``in_effect``: the policy in effect now, when the caller has read it already. ``along``:
     the rows of a household registered now and not yet written, which the new case's
     statement writes with it, as its own transaction (the request writes nothing else:
-    :func:`~app.core.direct.may_write_alone`)."""
+    :func:`~app.core.direct.may_write_alone`). ``with_case``: the caller's rows that name the
+    case, written with the new case's statement, or after the report's event."""
     assert not along or registered_now
     previous = [] if registered_now else await repo.case_ids_of(session, household.id)
     existing = None if registered_now else await repo.open_case_of(session, household.id)
@@ -228,6 +238,8 @@ async def report_on_household(
             actor=principal,
             now=now,
         )
+        for insert_, row in with_case(snap.id) if with_case else ():
+            await insert_.run(session, row)
         return snap, True
     params = in_effect or await policies.in_effect(session, now)
     snap = Snapshot(
@@ -272,7 +284,7 @@ async def report_on_household(
         now=now,
         new=True,
         timer=deadline,
-        along=along or (),
+        along=[*(along or ()), *(with_case(snap.id) if with_case else ())],
         alone=bool(along),
     )
     return snap, False

@@ -20,6 +20,7 @@ from app.cases.schemas import OpenCaseIn
 from app.core.db import SessionDep
 from app.core.routing import api_router
 from app.households.schemas import HouseholdIn, IdNumber, Phone, VillageCode
+from app.intake import repository
 from app.intake.errors import DeclarationNotFound
 from app.intake.models import IntakeReceipt
 from workflows.calendar import local_date
@@ -101,8 +102,15 @@ async def declare(
         risk_type=body.risk_type,
         source=f"12317:{tracking}",
     )
-    snap, _, attached = await opening.open_case(session, principal, report, now, settings)
-    session.add(IntakeReceipt(tracking_number=tracking, case_id=snap.id, received_at=now))
+    _, _, attached = await opening.open_case(
+        session,
+        principal,
+        report,
+        now,
+        settings,
+        only_write=True,
+        with_case=lambda case_id: [repository.receipt(tracking, case_id, now)],
+    )
     return ReceiptOut(tracking_number=tracking, received_at=now, attached=attached)
 
 
