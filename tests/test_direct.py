@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any, cast
 
 import aiosqlite
-import asyncpg
 import pytest
 from sqlalchemy import Table, bindparam, event, insert, literal_column, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -27,7 +26,7 @@ from app.households.card import CARD_FIELDS
 from app.households.models import Household, Member
 from app.screening.models import ScreeningTask
 from app.timers.models import Timer
-from tests.helpers import OTHER_VILLAGE, VILLAGE, Api
+from tests.helpers import OTHER_VILLAGE, VILLAGE, Api, statements_sent
 
 TOUCH = Direct(
     update(repo.CASE)
@@ -237,27 +236,6 @@ async def test_a_read_begins_no_transaction_and_a_later_write_still_does(api: Ap
             assert (kept == "rTrue") if commit else (kept != "rFalse")
 
 
-def _sent_to_asyncpg(patch: pytest.MonkeyPatch) -> list[str]:
-    """Every statement asyncpg sends from now on: prepared ones and plain queries (``BEGIN``,
-    ``COMMIT``), each on one line."""
-    sent: list[str] = []
-    prepared: Any = asyncpg.Connection._execute
-    plain: Any = asyncpg.Connection.execute
-
-    async def recorded(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        sent.append(" ".join(query.split()))
-        return await prepared(self, query, *args, **kwargs)
-
-    async def recorded_plain(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        if not args:
-            sent.append(" ".join(query.split()))
-        return await plain(self, query, *args, **kwargs)
-
-    patch.setattr(asyncpg.Connection, "_execute", recorded)
-    patch.setattr(asyncpg.Connection, "execute", recorded_plain)
-    return sent
-
-
 def _word(statement: str) -> str:
     """A statement's first word: ``BEGIN``, ``COMMIT``, ``SELECT``."""
     return statement.split(None, 1)[0].rstrip(";").upper()
@@ -273,8 +251,7 @@ async def test_an_opening_writes_its_case_as_opened_with_its_event(api: Api) -> 
     statement, its own transaction: no ``BEGIN``, no ``COMMIT``, the case never UPDATEd (the
     process's first opening reads the policy's parameters once, in a transaction)."""
     await api.open_case()
-    with pytest.MonkeyPatch.context() as patch:
-        sent = _sent_to_asyncpg(patch)
+    with statements_sent() as sent:
         case = await api.open_case()
     async with api.app.state.sessionmaker() as session:
         row = await session.get(Case, case["id"])
@@ -329,8 +306,7 @@ async def test_while_a_round_runs_an_opening_registers_in_its_transaction(api: A
         {"period": "2026-04", "area_codes": [OTHER_VILLAGE[:9]]},  # 天北镇
     )
     assert elsewhere.status_code == 201, elsewhere.text
-    with pytest.MonkeyPatch.context() as patch:
-        sent = _sent_to_asyncpg(patch)
+    with statements_sent() as sent:
         other = await api.open_case()
     here = await api.post(
         "bureau.jiaohe",

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from app.households import idnumber
-from tests.helpers import Api, new_id_number, sha
+from tests.helpers import Api, new_id_number, sha, statements_sent
 
 DECLARATION = {
     "name": "刘桂芝",
@@ -300,7 +300,6 @@ async def test_a_declaration_of_a_new_household_is_one_statement(api: Api) -> No
     its event, its timer and the receipt together: on PostgreSQL one statement, its own
     transaction (no ``BEGIN``, no ``COMMIT``); one that attaches writes its receipt with the
     report's event, in one transaction."""
-    import asyncpg
     from sqlalchemy import select
 
     from app.core.db import is_sqlite
@@ -308,23 +307,8 @@ async def test_a_declaration_of_a_new_household_is_one_statement(api: Api) -> No
 
     first = await declare(api)  # the process reads the policy's parameters once
     assert first.status_code == 201, first.text
-    sent: list[str] = []
-    prepared: Any = asyncpg.Connection._execute
-    plain: Any = asyncpg.Connection.execute
-
-    async def recorded(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        sent.append(" ".join(query.split()))
-        return await prepared(self, query, *args, **kwargs)
-
-    async def recorded_plain(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-        if not args:  # BEGIN, COMMIT (one with arguments goes through _execute)
-            sent.append(" ".join(query.split()))
-        return await plain(self, query, *args, **kwargs)
-
     id_number = new_id_number()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(asyncpg.Connection, "_execute", recorded)
-        patch.setattr(asyncpg.Connection, "execute", recorded_plain)
+    with statements_sent() as sent:
         new = await declare(api, id_number=id_number)
     again = await declare(api, id_number=id_number)
     assert (new.status_code, again.status_code) == (201, 201), (new.text, again.text)
