@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 
+from app.cases import repository as repo
 from app.cases.models import Case
 from app.core.db import is_sqlite
 from app.core.direct import Direct
 from app.households import repository as households
 from app.households.models import Household, Member
-from tests.helpers import APPLICATION, Api, new_id_number
+from tests.helpers import APPLICATION, Api, new_id_number, statements_sent
 from tests.machine import machine_sends
 from workflows.case import CURRENT
 from workflows.policy import POLICIES
@@ -166,26 +169,65 @@ async def test_a_process_that_never_read_the_cases_policy_still_writes_to_it(api
 
 async def test_a_new_household_is_opened_without_asking_for_its_cases(api: Api) -> None:
     """A household registered by the opening itself has no case anyone could have opened: the
-    opening does not read cases (two round trips of sixteen); a registered household's opening
-    still finds its open case and its history."""
-    from sqlalchemy import event
+    opening does not read cases; a registered household's opening still finds its open case
+    (locked) and its history."""
+    id_number = new_id_number()
+    with statements_sent() as sent, _cases_read(api) as read:
+        await api.open_case("self_declared", id_number=id_number)
+    assert read == []
+    assert not [s for s in sent if _reads_cases(s)]
+    with statements_sent() as sent, _cases_read(api) as read:
+        again = await api.open_case("cadre_found", id_number=id_number)
+    assert again["attached"] is True
+    if is_sqlite(api.settings.database_url):
+        assert len(read) == 2  # the household's cases, then its open one, locked
+    else:  # its cases in one read outside the transaction, then the open one, locked
+        direct = [s for s in sent if _reads_cases(s)]
+        assert len(direct) == 1, direct
+        assert "FOR UPDATE" not in direct[0]
+        assert len(read) == 1, read
+        assert "FOR UPDATE" in read[0]
 
+
+async def test_a_household_whose_case_closed_opens_a_new_one_in_one_statement(api: Api) -> None:
+    """A registered household with no open case (its last one withdrawn): the opening reads
+    its cases, then, writing nothing else, inserts the new case linked to them (its event and
+    timer with it) as one statement, its own transaction on PostgreSQL."""
+    id_number = new_id_number()
+    first = await api.open_case("cadre_found", id_number=id_number)
+    await api.must("cadre.pinggang", first["id"], "withdraw", {"reason": "农户申请撤回"})
+    with statements_sent() as sent:
+        second = await api.open_case("self_declared", id_number=id_number)
+    assert second["attached"] is False
+    assert second["household"]["id"] == first["household"]["id"]
+    assert second["facts"]["previous_case_ids"] == [first["id"]]
+    if not is_sqlite(api.settings.database_url):
+        written = [s for s in sent if s.startswith(("INSERT", "WITH", "UPDATE"))]
+        assert len(written) == 1, sent
+        assert "INSERT INTO monitoring_case " in written[0]
+        assert "INSERT INTO household " not in written[0]
+        assert not [s for s in sent if s.rstrip(";").upper() in ("BEGIN", "COMMIT")], sent
+        assert not [s for s in sent if "FOR UPDATE" in s], sent
+
+
+def _reads_cases(statement: str) -> bool:
+    return statement.startswith("SELECT") and "FROM monitoring_case" in statement
+
+
+@contextmanager
+def _cases_read(api: Api) -> Iterator[list[str]]:
+    """The reads of cases that go through SQLAlchemy's execution meanwhile."""
     read: list[str] = []
 
     def watch(*args: Any) -> None:
         statement = " ".join(str(args[2]).split())
-        if statement.startswith("SELECT") and "FROM monitoring_case" in statement:
+        if _reads_cases(statement):
             read.append(statement)
 
     engine = api.app.state.engine.sync_engine
     event.listen(engine, "before_cursor_execute", watch)
     try:
-        id_number = new_id_number()
-        await api.open_case("self_declared", id_number=id_number)
-        assert read == []
-        again = await api.open_case("cadre_found", id_number=id_number)
-        assert again["attached"] is True
-        assert len(read) == 2  # the household's cases, then its open one, locked
+        yield read
     finally:
         event.remove(engine, "before_cursor_execute", watch)
 
@@ -292,3 +334,34 @@ async def test_an_opening_takes_the_machines_kept_answer(
         opened = await api.open_case("cadre_found", id_number=new_id_number())
         assert opened["state"] == "cadre_found"
     assert sent == ["open_cadre_found"]
+
+
+async def test_an_opening_that_lost_the_race_to_a_households_open_case_attaches(
+    api: Api,
+) -> None:
+    """A registered household's case opened by a concurrent report after this one read its
+    cases: the new case's statement meets the database's one open case a household, the
+    opening is tried again, and attaches to the case the other opened."""
+    id_number = new_id_number()
+    first = await api.open_case("cadre_found", id_number=id_number)
+    await api.must("cadre.pinggang", first["id"], "withdraw", {"reason": "农户申请撤回"})
+    other = await api.open_case("self_declared", id_number=id_number)
+    read = repo.cases_of_household
+    missed: list[bool] = []
+
+    async def late(session: Any, household_id: str) -> list[tuple[str, bool]]:
+        cases = await read(session, household_id)
+        if not missed:
+            missed.append(True)
+            return [(case_id, False) for case_id, _ in cases if case_id != other["id"]]
+        return cases
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(repo, "cases_of_household", late)
+        before = await _registered(api)
+        again = await api.open_case("cadre_found", id_number=id_number)
+    assert again["attached"] is True
+    assert again["id"] == other["id"]
+    assert await _registered(api) == before  # the attempt undone left nothing
+    if not is_sqlite(api.settings.database_url):
+        assert missed == [True]

@@ -149,17 +149,18 @@ async def _open_or_attach(
     registered_now = household is None
     along: list[tuple[DirectInsert, dict[str, Any]]] = []
     card = None
+    # the caller writes nothing else, and nothing began the request's transaction
+    alone = only_write and may_write_alone(session)
     if household is None:
         digest = index.digest(body.household.head_id_number)
-        alone = only_write and not registration_writes and not index.rotating
-        if alone and may_write_alone(session):
-            # nothing but the household, its head and its case is written (the caller writes
-            # nothing else, no listener of the registration writes, no key is re-keyed): one
-            # statement, its own transaction
+        if alone and not registration_writes and not index.rotating:
+            # nothing but the household, its head and its case is written (no listener of
+            # the registration writes, no key is re-keyed): one statement, its own transaction
             card, values, head = registry.household_rows(body.household, digest, now, settings)
             household = card
             along = households.rows_along(values, head)
         else:
+            alone = False
             household = await registry.insert_household(
                 session, body.household, digest, now, settings
             )
@@ -176,6 +177,7 @@ async def _open_or_attach(
         in_effect=in_effect,
         along=along,
         with_case=with_case,
+        alone=alone,
     )
     if card is not None:  # written with the case: what follows a registration, now
         await registry.registered(session, card, body.household.head_id_number, now, settings)
@@ -214,6 +216,7 @@ async def report_on_household(
     in_effect: PolicyParameters | None = None,
     along: list[tuple[DirectInsert, dict[str, Any]]] | None = None,
     with_case: WithCase | None = None,
+    alone: bool = False,
 ) -> tuple[Snapshot, bool]:
     """Report a registered household's risk (``report`` names the channel): a new case in the
     channel's state, or, when the household has an open case, an event of it (attached). A
@@ -221,12 +224,26 @@ async def report_on_household(
     its earlier cases and its open one are not asked for (two round trips of an opening).
     ``in_effect``: the policy in effect now, when the caller has read it already. ``along``:
     the rows of a household registered now and not yet written, which the new case's
-    statement writes with it, as its own transaction (the request writes nothing else:
-    :func:`~app.core.direct.may_write_alone`). ``with_case``: the caller's rows that name the
-    case, written with the new case's statement, or after the report's event."""
-    assert not along or registered_now
-    previous = [] if registered_now else await repo.case_ids_of(session, household.id)
-    existing = None if registered_now else await repo.open_case_of(session, household.id)
+    statement writes with it. ``with_case``: the caller's rows that name the case, written
+    with the new case's statement, or after the report's event. ``alone``: the request
+    writes nothing else (:func:`~app.core.direct.may_write_alone`), so a new case's
+    statement is its own transaction; a household registered earlier then has its cases
+    read outside any transaction, and only an open one is locked (in a transaction, which
+    the report's event joins). Two openings of a household with no open case both insert
+    one; the database's one open case a household refuses the second, whose retry attaches
+    (:func:`open_case`)."""
+    assert not along or (registered_now and alone)
+    if registered_now:
+        previous, existing = [], None
+    elif alone:
+        cases = await repo.cases_of_household(session, household.id)
+        previous = [case_id for case_id, _ in cases]
+        has_open = any(is_open for _, is_open in cases)
+        existing = await repo.open_case_of(session, household.id) if has_open else None
+        alone = not has_open  # its lock began the transaction
+    else:
+        previous = await repo.case_ids_of(session, household.id)
+        existing = await repo.open_case_of(session, household.id)
     if existing is not None:
         snap = Snapshot.of(existing)
         await append_event(
@@ -285,6 +302,6 @@ async def report_on_household(
         new=True,
         timer=deadline,
         along=[*(along or ()), *(with_case(snap.id) if with_case else ())],
-        alone=bool(along),
+        alone=alone,
     )
     return snap, False

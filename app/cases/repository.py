@@ -160,6 +160,22 @@ async def other_open_cases(session: AsyncSession, household_id: str, case_id: st
     return int((await session.execute(query)).scalar_one())
 
 
+async def cases_of_household(session: AsyncSession, household_id: str) -> list[tuple[str, bool]]:
+    """The household's cases, oldest first, and whether each is open: one read, outside the
+    request's transaction when nothing began it (:class:`~app.core.direct.DirectRow`)."""
+    return [
+        (case_id, bool(is_open))
+        for case_id, is_open in await _CASES_OF.all(session, {"household": household_id})
+    ]
+
+
+_CASES_OF = DirectRow(
+    select(CASE.c.id, CASE.c.is_open)
+    .where(CASE.c.household_id == bindparam("household"))
+    .order_by(CASE.c.opened_at)
+)
+
+
 async def case_ids_of(session: AsyncSession, household_id: str) -> list[str]:
     query = select(Case.id).where(Case.household_id == household_id).order_by(Case.opened_at)
     return list((await session.execute(query)).scalars())
