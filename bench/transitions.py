@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class Case:
     id: str
     version: int
     state: str = "city_confirmation"
+    head_id_number: str = ""
 
 
 @dataclass
@@ -333,11 +334,34 @@ async def prepare_case(client: httpx.AsyncClient, serial: int) -> Case:
         COMMITTEE,
     )
     await post(f"{base}/actions/publish_notice", None, COMMITTEE, 5)
-    return Case(case["id"], 6, "public_notice")
+    return Case(case["id"], 6, "public_notice", id_number)
+
+
+DEPARTMENT_OTHERS = 5_000
+"""People in the benchmark's department snapshot beside the cases' heads."""
+
+
+async def upload_department_data(client: httpx.AsyncClient, cases: list[Case]) -> None:
+    """A department snapshot (vehicle registrations) holding every case's head among
+    :data:`DEPARTMENT_OTHERS` other people, as the city's data holds its households: each
+    submission's data comparison then finds a record, as it would in service (with no
+    department data it reads nothing and finds nothing)."""
+    others = (
+        make_id_number(f"220282{date(1940, 1, 1) + timedelta(days=i // 10):%Y%m%d}{i % 10:03d}")
+        for i in range(DEPARTMENT_OTHERS)
+    )
+    people = [*(case.head_id_number for case in cases), *others]
+    records = [{"id_number": person, "attributes": {"count": 1}} for person in people]
+    response = await client.post(
+        "/api/v1/department-data/vehicles/snapshots", json={"records": records}, headers=BUREAU
+    )
+    response.raise_for_status()
 
 
 async def finish_preparation(url: str, client: httpx.AsyncClient, cases: list[Case]) -> None:
-    """Age the notices in the database (as if five days had passed), then go to the city."""
+    """Age the notices in the database (as if five days had passed), load the department
+    data the comparison reads, then go to the city."""
+    await upload_department_data(client, cases)
     engine = create_async_engine(url)
     async with engine.begin() as connection:
         # The notice's publication time is in the facts the rules read; the events keep theirs.
