@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
+from app.core.blind import BlindIndexAlias, equivalents
 from app.core.db import make_engine
+from app.department_data.models import DepartmentRecord, DepartmentSnapshot
+from app.department_data.repository import latest_records
 from tests.helpers import (
     APPLICATION,
     CLASSIFICATION,
@@ -29,6 +33,14 @@ async def upload(api: Api, user: str, dataset: str, records: list[dict[str, Any]
 
 
 async def case_at_city(api: Api, head_id: str, member_id: str) -> str:
+    case_id = await case_before_city(api, head_id, member_id)
+    await api.must("township.baishishan", case_id, "submit_to_city")
+    await api.must_fact("bureau.jiaohe", case_id, "classification", CLASSIFICATION)
+    return case_id
+
+
+async def case_before_city(api: Api, head_id: str, member_id: str) -> str:
+    """A case the township has visited, ready for its submission to the city."""
     response = await api.post(
         "cadre.pinggang",
         "/api/v1/cases",
@@ -56,13 +68,9 @@ async def case_at_city(api: Api, head_id: str, member_id: str) -> str:
     await api.must_fact("cadre.pinggang", case_id, "household-verifications", VERIFICATION)
     await api.must_fact("committee.pinggang", case_id, "reviews", PASSING_REVIEW)
     await api.must("committee.pinggang", case_id, "publish_notice")
-    from datetime import timedelta
-
     api.clock.advance(timedelta(days=6))
     await api.must("committee.pinggang", case_id, "submit_to_township")
     await api.must_fact("township.baishishan", case_id, "home-visits", HOME_VISIT)
-    await api.must("township.baishishan", case_id, "submit_to_city")
-    await api.must_fact("bureau.jiaohe", case_id, "classification", CLASSIFICATION)
     return case_id
 
 
@@ -206,23 +214,102 @@ async def test_comparison_runs_even_without_department_data(api: Api) -> None:
     assert comparison["snapshots"] == []
 
 
-async def test_whether_a_key_was_rotated_comes_with_the_newest_snapshots(
+async def test_a_submission_to_the_city_is_its_read_the_comparison_and_one_write(
     postgres_api: Api,
 ) -> None:
-    """The comparison's read of the newest snapshots carries whether a key was ever rotated
-    (app.core.blind.ROTATED): no statement of its own asks it, with department data or
-    without, and the records are still found."""
+    """The data comparison reads the newest snapshots and the household's records (through
+    the aliases of a rotated key, had one been) in one statement outside any transaction,
+    with department data or without, so the submission's move and the comparison's event
+    are still one statement written alone: three round trips, no BEGIN or COMMIT, nothing
+    through SQLAlchemy's own cursor; and the records are found."""
     api = postgres_api
+    through_sqlalchemy: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        through_sqlalchemy.append(statement)
+
+    state = api.app.state
+    engines = {engine.sync_engine for engine in (state.engine, state.read_engine)}
     for uploaded in (False, True):
         member = new_id_number("20010203", "female")
         if uploaded:
             vehicle = {"id_number": member, "attributes": {"count": 1}}
             assert (await upload(api, "bureau.jiaohe", "vehicles", [vehicle])).status_code == 201
-        with statements_sent() as sent:
-            case_id = await case_at_city(api, new_id_number(), member)
-        asked = [s for s in sent if "blind_index_alias" in s]
-        assert asked, sent
-        assert all(s.startswith("SELECT department_snapshot.id, EXISTS") for s in asked), asked
-        comparison = (await api.case(case_id))["facts"]["comparison"]
-        assert bool(comparison["snapshots"]) is uploaded
-        assert bool(comparison["findings"]) is uploaded
+        case_id = await case_before_city(api, new_id_number(), member)
+        version = (await api.case(case_id))["version"]
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", seen)
+        try:
+            with statements_sent() as sent:
+                response = await api.act(
+                    "township.baishishan", case_id, "submit_to_city", version=version
+                )
+        finally:
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", seen)
+        assert response.status_code == 200, response.text
+        assert through_sqlalchemy == []
+        assert len(sent) == 3, sent
+        read, comparison, write = sent
+        assert read.startswith("SELECT monitoring_case.id"), read
+        assert all(
+            table in comparison
+            for table in ("department_snapshot", "department_record", "blind_index_alias")
+        ), comparison
+        assert write.startswith("WITH first AS (UPDATE monitoring_case"), write
+        case = await api.case(case_id)
+        assert case["version"] == version + 2  # the submission and the comparison
+        assert bool(case["facts"]["comparison"]["snapshots"]) is uploaded
+        assert bool(case["facts"]["comparison"]["findings"]) is uploaded
+
+
+async def test_the_comparisons_read_meets_a_person_through_every_alias(api: Api) -> None:
+    """Its one statement finds the records of the same people ``equivalents`` names, through
+    each kind of alias a rotation leaves: an old digest asked (its current one, and the
+    current one's other old digests), a current digest asked (its old ones), and a digest
+    with no alias asked (any old digest aliased to it); never anyone else's, and only in the
+    newest snapshot of the dataset."""
+    aliases = {"o1": "c1", "o2": "c1", "o3": "c3"}
+    people = ["o1", "o2", "c1", "o3", "c3", "x", "y"]
+    sessions = api.app.state.sessionmaker
+    async with sessions() as session, session.begin():
+        session.add_all(BlindIndexAlias(digest=old, current=new) for old, new in aliases.items())
+        for number, at in enumerate((api.clock.now() - timedelta(days=1), api.clock.now())):
+            session.add(
+                DepartmentSnapshot(
+                    id=f"snapshot-{number}",
+                    dataset="vehicles",
+                    department="bureau",
+                    imported_at=at,
+                    imported_by="bureau.jiaohe",
+                    row_count=len(people),
+                    sha256=str(number) * 64,
+                )
+            )
+            await session.flush()
+            session.add_all(
+                DepartmentRecord(
+                    snapshot_id=f"snapshot-{number}",
+                    dataset="vehicles",
+                    id_digest=person,
+                    id_masked=person,
+                    attributes={"count": number},
+                )
+                for person in people
+            )
+    same = {
+        ("o1",): {"o1", "c1", "o2"},
+        ("c1",): {"c1", "o1", "o2"},
+        ("c3", "x"): {"c3", "o3", "x"},
+        ("o3", "o2"): {"o3", "c3", "o2", "c1", "o1"},
+        ("y",): {"y"},
+        ("nobody",): {"nobody"},
+        (): set(),
+    }
+    for asked, expected in same.items():
+        async with sessions() as session:
+            assert set(await equivalents(session, asked)) == expected
+            records, snapshots = await latest_records(session, asked)
+        assert snapshots == ["snapshot-1"]
+        assert sorted(masked for _, masked, _ in records) == sorted(expected & set(people))
+        assert all(attributes == {"count": 1} for _, _, attributes in records)

@@ -24,11 +24,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, exists, select, update
+from sqlalchemy import ColumnElement, Select, String, exists, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, aliased, mapped_column
@@ -156,22 +156,39 @@ async def alias(session: AsyncSession, rows: dict[str, str]) -> None:
 
 
 ROTATED = exists(select(BlindIndexAlias.digest))
-"""Whether a key was ever rotated, as a column another statement can carry (the data
-comparison's read of the newest snapshots asks it with them: one round trip fewer)."""
+"""Whether a key was ever rotated."""
 _ROTATED_ALONE = DirectRow(select(ROTATED))
 """The same asked by itself, compiled once."""
 
 
-async def equivalents(
-    session: AsyncSession, digests: Iterable[str], *, rotated: bool | None = None
-) -> list[str]:
-    """Every digest that stands for the same person as one of these (themselves included).
-    ``rotated``: whether a key was ever rotated (:data:`ROTATED`), when the caller already
-    asked; else it is asked here."""
+def others_of(asked: Callable[[Any], ColumnElement[bool]]) -> Select[tuple[str]]:
+    """The digests that stand for the same people as the asked ones but are not among them:
+    what :func:`equivalents` adds to them, as a subquery of one column, for a statement that
+    reads by digest in the same round trip. ``asked(column)``: whether a column holds one of
+    the asked digests (``= ANY`` of an array parameter, or an ``IN`` list), whose parameter
+    the statement carries. The set is :func:`equivalents`'s: the asked digests' current ones
+    (an asked digest with no alias is current itself), and every older digest aliased to one
+    of those; the caller leaves out the asked ones themselves. With no alias (no key ever
+    rotated) it is empty."""
+    older, newer, aliased_to_asked, any_alias = (aliased(BlindIndexAlias) for _ in range(4))
+    currents = select(older.current).where(asked(older.digest))
+    # (three selects, each found by an index, where one with an OR would scan every alias)
+    of_currents = select(newer.digest).where(newer.current.in_(currents))
+    of_asked = select(aliased_to_asked.digest).where(
+        asked(aliased_to_asked.current),
+        ~exists().where(any_alias.digest == aliased_to_asked.current),
+    )
+    return union(currents, of_currents, of_asked)  # type: ignore[return-value]
+
+
+async def equivalents(session: AsyncSession, digests: Iterable[str]) -> list[str]:
+    """Every digest that stands for the same person as one of these (themselves included);
+    :func:`others_of` is the same set for a statement of its own."""
     asked = set(digests)
-    if asked and rotated is None:
+    rotated = False
+    if asked:
         [(rotated,)] = await _ROTATED_ALONE.all(session, {})  # (one row: EXISTS answers)
-    if not asked or not rotated:
+    if not rotated:
         return sorted(asked)  # no key was ever rotated: every digest is its own
     pairs = select(BlindIndexAlias.digest, BlindIndexAlias.current).where(
         BlindIndexAlias.digest.in_(asked)

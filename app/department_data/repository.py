@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, func, insert, select, update
+from sqlalchemy import (
+    CursorResult,
+    String,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.core.blind import ROTATED, BlindIndex, BlindIndexAlias, equivalents, stale
+from app.core.blind import BlindIndex, BlindIndexAlias, others_of, stale
 from app.core.direct import DirectRow
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 
@@ -36,19 +47,49 @@ async def latest_records(
     session: AsyncSession, people: Iterable[str]
 ) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
     """Records of these people (their digests) in the newest snapshot of every dataset, and
-    those snapshots. A digest made under an older key meets the records through its aliases
-    (``app.core.blind.equivalents``); whether a key was ever rotated comes with the snapshots,
-    and nothing more is asked when there are none."""
-    newest = await _NEWEST_SNAPSHOTS.all(session, {})
-    snapshots = [snapshot for snapshot, _ in newest]
-    if not snapshots:
-        return [], []
-    digests = await equivalents(session, people, rotated=bool(newest[0][1]))
-    if not digests:
-        return [], sorted(snapshots)
-    found = await session.execute(_RECORDS, {"snapshots": snapshots, "digests": digests})
-    rows = [(dataset, masked, attributes) for dataset, masked, attributes in found]
-    return rows, sorted(snapshots)
+    those snapshots: one statement (:data:`_LATEST`). A digest made under an older key meets
+    the records through its aliases (``app.core.blind.others_of``, the same people as
+    ``app.core.blind.equivalents`` finds). It reads only department data and the aliases, so
+    it runs outside the request's transaction even while the step's move waits for the
+    commit (``app.core.direct``): the move and the comparison's event are then still one
+    statement, written alone."""
+    rows = await _LATEST.all(session, {"digests": sorted(set(people))})
+    snapshots = sorted({snapshot for snapshot, *_ in rows})
+    records = [(dataset, masked, attributes) for _, dataset, masked, attributes in rows if dataset]
+    return records, snapshots
+
+
+def _latest(*, arrays: bool) -> Any:
+    """The read of :func:`latest_records` (parameter ``digests``): a row for each newest
+    snapshot with no record of these people, and one for each record of theirs in it (the
+    snapshot, the dataset, the masked number, the attributes). ``arrays``: the digests as one
+    array parameter (PostgreSQL's ``= ANY``), else as an ``IN`` list. Each half of the records
+    is found by the index on the digest: the asked digests, then the others that stand for
+    the same people (none unless a key was rotated)."""
+
+    def asked(column: Any) -> Any:
+        if arrays:
+            return column == any_(bindparam("digests", type_=ARRAY(String)))
+        return column.in_(bindparam("digests", expanding=True))
+
+    record = DepartmentRecord.__table__.c
+    columns = (record.snapshot_id, record.dataset, record.id_masked, record.attributes)
+    theirs = union_all(
+        select(*columns).where(asked(record.id_digest)),
+        select(*columns).where(record.id_digest.in_(others_of(asked)), ~asked(record.id_digest)),
+    ).subquery("theirs")
+    newest = (
+        select(DepartmentSnapshot.id)
+        .join(
+            _NEWEST,
+            (_NEWEST.c.dataset == DepartmentSnapshot.dataset)
+            & (_NEWEST.c.at == DepartmentSnapshot.imported_at),
+        )
+        .subquery("newest")
+    )
+    return select(
+        newest.c.id, theirs.c.dataset, theirs.c.id_masked, theirs.c.attributes
+    ).select_from(newest.outerjoin(theirs, theirs.c.snapshot_id == newest.c.id))
 
 
 _NEWEST = (
@@ -56,20 +97,8 @@ _NEWEST = (
     .group_by(DepartmentSnapshot.dataset)
     .subquery()
 )
-_NEWEST_SNAPSHOTS = DirectRow(
-    select(DepartmentSnapshot.id, ROTATED.label("rotated")).join(
-        _NEWEST,
-        (_NEWEST.c.dataset == DepartmentSnapshot.dataset)
-        & (_NEWEST.c.at == DepartmentSnapshot.imported_at),
-    )
-)
+_LATEST = DirectRow(_latest(arrays=True), elsewhere=_latest(arrays=False))
 """Built and compiled once: the comparison runs on every submission to the city."""
-_RECORDS = select(
-    DepartmentRecord.dataset, DepartmentRecord.id_masked, DepartmentRecord.attributes
-).where(
-    DepartmentRecord.snapshot_id.in_(bindparam("snapshots", expanding=True)),
-    DepartmentRecord.id_digest.in_(bindparam("digests", expanding=True)),
-)
 
 
 async def newest_snapshot(session: AsyncSession, dataset: str) -> DepartmentSnapshot | None:
