@@ -311,6 +311,28 @@ def test_the_fast_path_of_redaction_sees_every_key_it_must_rewrite() -> None:
         assert redacted == idnumber._redact(document), key
     plain = {"reports": [{"channel": "self_declared"}], "net_income": "15000.00", "n": 3}
     assert idnumber.redact(plain) is plain
+    # numbers masked as they are now, text with no *, years and nulls need no walk either
+    shown = {
+        "covered_members": [{"id_number_masked": "**************0029"}, {"member": "王小红"}],
+        "findings": {"f1": {"member": "**************002X", "id_masked": None}},
+        "fields": {"birth_date": "1970", "head_id_number_masked": "**0029"},
+        "x": {"birth_date": None},
+    }
+    assert idnumber.redact(shown) is shown
+    # one value in an older form (or in a form the text test does not read) among them:
+    # the walk, which rewrites it alone
+    for key, value in (
+        ("member", "220281********0027"),
+        ("id_masked", "2*0027"),
+        ("id_number_masked", "********00027"),
+        ("member", '*"*0027'),
+        ("birth_date", "1970-01-01"),
+        ("birth_date", 1970),
+        ("member", {"id": "220281********0027"}),
+    ):
+        mixed = {**shown, "extra": [{key: value}]}
+        assert idnumber.redact(mixed) == idnumber._redact(mixed), (key, value)
+        assert idnumber.redact(mixed) is not mixed, (key, value)
     # values that are not JSON's own still go through (the text is only a test)
     odd = {"at": date(2026, 1, 1), "member": "220281********0027", "x": Decimal("1.5")}
     assert idnumber.redact(odd) == {**odd, "member": "**************0027"}
