@@ -87,24 +87,29 @@ def redact(document: object) -> object:
 
 def _as_shown(text: bytes) -> bool:
     """Whether a document's JSON text (orjson's: no spaces) holds nothing :func:`_redact`
-    would rewrite: each of the keys the walk looks at holds a value the walk leaves alone (a
-    masked number already as :func:`shown` shows it, text with no ``*``, a year, or null),
-    or there is none. A value in any other form, or of another type, sends the document to
-    the walk. (Two scans of the text by regular expression: a plain search for the keys
-    first cost more than it saved, as most answers hold some.)"""
-    keys = len(_KEYS.findall(text))
-    return keys == 0 or keys == len(_AS_SHOWN.findall(text))
+    would rewrite: each of the keys the walk looks at, found by a plain search (most
+    documents hold a few), holds a value the walk leaves as it is (:data:`_LEFT_AS_IS`)."""
+    for key, left in _LEFT_AS_IS:
+        at = text.find(key)
+        while at != -1:
+            at += len(key)
+            if left.match(text, at) is None:
+                return False
+            at = text.find(key, at)
+    return True
 
 
-_MASKED_KEY = rb'"(?:' + b"|".join(re.escape(k.encode()) for k in MASKED_KEYS) + rb')":'
-_KEYS = re.compile(_MASKED_KEY + rb'|"birth_date":')
-"""Every key the walk looks at, as orjson writes it before its value."""
-_AS_SHOWN = re.compile(
-    _MASKED_KEY + rb'(?:"(?:[^"*\\]*|\*+[^"*\\]{0,4})"|null)|"birth_date":(?:"[0-9]{4}"|null)'
+_SHOWN_MASK = re.compile(rb'"(?:[^"*\\]*|\*+[^"*\\]{0,4})"|null')
+_YEAR = re.compile(rb'"[0-9]{4}"|null')
+_LEFT_AS_IS = (
+    *((f'"{key}":'.encode(), _SHOWN_MASK) for key in MASKED_KEYS),
+    (b'"birth_date":', _YEAR),
 )
-"""Those keys with a value the walk leaves as it is: text with no ``*``; ``*`` then at most
-four bytes (at most four characters, all :func:`shown` keeps); a year; null. (No escape is
-matched: a value holding one is walked.)"""
+"""Each key the walk looks at, as orjson writes it, and the values it leaves as they are:
+for a masked number, text with no ``*``, or ``*`` then at most four bytes (at most four
+characters, all :func:`shown` keeps), or null; for a birth date, a year or null. Any other
+value (an older mask, a whole date, a value holding an escape, a number, a list, an
+object) sends the document to the walk."""
 
 
 def _redact(document: object) -> object:
