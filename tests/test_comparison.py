@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 
 from app.core.blind import BlindIndexAlias, equivalents
-from app.core.db import make_engine
+from app.core.db import is_sqlite, make_engine
 from app.department_data.models import DepartmentRecord, DepartmentSnapshot
 from app.department_data.repository import latest_records
 from tests.helpers import (
@@ -313,3 +314,29 @@ async def test_the_comparisons_read_meets_a_person_through_every_alias(api: Api)
         assert snapshots == ["snapshot-1"]
         assert sorted(masked for _, masked, _ in records) == sorted(expected & set(people))
         assert all(attributes == {"count": 1} for _, _, attributes in records)
+
+
+async def test_on_the_embedded_sqlite_the_comparisons_read_goes_straight_to_it(api: Api) -> None:
+    """SQLite takes the people as one JSON parameter (``json_each``), not an ``IN`` list that
+    SQLAlchemy would render and cache anew for each call: the read is compiled once and sent
+    to the driver, nothing of it through SQLAlchemy's cursor, and the records are found."""
+    if not is_sqlite(api.settings.database_url):
+        pytest.skip("the embedded SQLite only (PostgreSQL's is tested above)")
+    member = new_id_number("20010203", "female")
+    vehicle = {"id_number": member, "attributes": {"count": 1}}
+    assert (await upload(api, "bureau.jiaohe", "vehicles", [vehicle])).status_code == 201
+    case_id = await case_before_city(api, new_id_number(), member)
+    through_sqlalchemy: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        through_sqlalchemy.append(statement)
+
+    engine = api.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await api.must("township.baishishan", case_id, "submit_to_city")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert not [s for s in through_sqlalchemy if "department_record" in s], through_sqlalchemy
+    findings = (await api.case(case_id))["facts"]["comparison"]["findings"]
+    assert [f["dataset"] for f in findings.values()] == ["vehicles"]

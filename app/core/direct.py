@@ -54,7 +54,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import Select
 from sqlalchemy.sql.util import find_tables
 from sqlalchemy.util import await_only, greenlet_spawn
@@ -362,7 +364,9 @@ def _then(index: int) -> str:
 class DirectRow:
     """One SELECT of plain columns, compiled once; :meth:`first` answers its first row,
     :meth:`all` every row. No expanding (``IN``-list) parameters, which are rendered per
-    call: a list is one array parameter (``= ANY``), with ``elsewhere`` for other databases.
+    call: a list is one array parameter (``= ANY``), with ``elsewhere`` for other databases,
+    which runs through the session when it has an ``IN`` list, and straight to the driver
+    when it takes the list otherwise (SQLite's ``json_each`` of the list as JSON text).
 
     ``begins``: the statement needs the session's transaction (a ``FOR UPDATE`` lock) and
     begins it when the session has none yet. A plain read does not: inside a transaction it
@@ -383,8 +387,11 @@ class DirectRow:
         """The tables it reads: a read of none a waiting write touches may borrow a
         connection while that write waits for the commit."""
         self.elsewhere = statement if elsewhere is None else elsewhere
-        """What runs through the session on any database but PostgreSQL: the same query
-        where the statement is PostgreSQL's own (``= ANY(:list)`` for an ``IN`` list)."""
+        """What runs on any database but PostgreSQL: the same query where the statement is
+        PostgreSQL's own (``= ANY(:list)`` for an ``IN`` list)."""
+        self.elsewhere_direct = self.elsewhere is statement or not _expanding(self.elsewhere)
+        """Whether ``elsewhere`` may go straight to the driver: it has no ``IN`` list, which
+        SQLAlchemy renders anew for each call."""
         self._compiled: dict[str, tuple[_Compiled, tuple[Callable[[Any], Any] | None, ...]]] = {}
         """By dialect: the statement, and each column's result processor."""
 
@@ -401,11 +408,13 @@ class DirectRow:
         # each column's value as SQLAlchemy's result would give it (JSON decoded, datetimes
         # made aware by UTCDateTime); types whose processor needs the driver's type code
         # (numerics) do not belong in such a statement
+        driver = _DRIVERS.get(dialect.driver)
+        statement = self.statement if driver is not None and driver.arrays else self.elsewhere
         results = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in self.statement.selected_columns
+            for column in statement.selected_columns
         )
-        compiled = self._compiled[dialect.name] = (_compile(self.statement, dialect), results)
+        compiled = self._compiled[dialect.name] = (_compile(statement, dialect), results)
         return compiled
 
     async def first(self, session: AsyncSession, params: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -427,13 +436,13 @@ class DirectRow:
         ):
             engine = _lending(session)
             if engine is not None and (
-                _DRIVERS[engine.dialect.driver].arrays or self.elsewhere is self.statement
+                _DRIVERS[engine.dialect.driver].arrays or self.elsewhere_direct
             ):
                 return await self._borrowed(session, engine, params, first)
         connection, driver = await _connection(session)
         if (
             driver is not None
-            and (driver.arrays or self.elsewhere is self.statement)
+            and (driver.arrays or self.elsewhere_direct)
             and (not self.begins or driver.begins or driver.in_transaction())
         ):
             compiled, processors = self.compiled(connection.dialect)
@@ -881,6 +890,14 @@ def _write_pending(session: AsyncSession, tables: frozenset[str]) -> bool:
     in the session's transaction, which sends that write first."""
     opening: Opening | None = session.info.get(OPENING)
     return opening is not None and opening.alone and not tables.isdisjoint(opening.statement.tables)
+
+
+def _expanding(statement: Any) -> bool:
+    """Whether a statement has an expanding (``IN``-list) parameter."""
+    return any(
+        isinstance(element, BindParameter) and element.expanding
+        for element in visitors.iterate(statement)
+    )
 
 
 def _tables(statement: Any) -> frozenset[str]:

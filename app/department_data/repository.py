@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import (
+    JSON,
     CursorResult,
     String,
     any_,
@@ -63,14 +64,18 @@ def _latest(*, arrays: bool) -> Any:
     """The read of :func:`latest_records` (parameter ``digests``): a row for each newest
     snapshot with no record of these people, and one for each record of theirs in it (the
     snapshot, the dataset, the masked number, the attributes). ``arrays``: the digests as one
-    array parameter (PostgreSQL's ``= ANY``), else as an ``IN`` list. Each half of the records
+    array parameter (PostgreSQL's ``= ANY``), else as SQLite's ``json_each`` of the list as
+    JSON text (an ``IN`` list would be rendered and cached anew by SQLAlchemy for each
+    call, through the session). Each half of the records
     is found by the index on the digest: the asked digests, then the others that stand for
     the same people (none unless a key was rotated)."""
 
     def asked(column: Any) -> Any:
         if arrays:
             return column == any_(bindparam("digests", type_=ARRAY(String)))
-        return column.in_(bindparam("digests", expanding=True))
+        # the list as JSON text, one parameter: compiled once and sent straight to SQLite
+        listed = func.json_each(bindparam("digests", type_=JSON)).table_valued("value")
+        return column.in_(select(listed.c.value))
 
     record = DepartmentRecord.__table__.c
     columns = (record.snapshot_id, record.dataset, record.id_masked, record.attributes)
