@@ -11,7 +11,8 @@ instead: the same code, inputs and database give the same count within about 0.3
 
 The app runs in this process (ASGI calls, no HTTP server, no load generator), one write at a
 time, against a fresh PostgreSQL database (``BENCH_DATABASE_URL``): cases are prepared through
-the API to the city's confirmation as ``bench.transitions`` prepares them, 60 writes warm the
+the API to the city's confirmation as ``bench.transitions`` prepares them (its department
+data loaded, so each resubmission's comparison finds a record), 60 writes warm the
 caches, then the counters are zeroed and ``--writes`` writes of the same cycle (the city
 returns the case, the township answers the return, the township resubmits and the data
 comparison runs) are counted and dumped, then as many reads of a case, then as many openings
@@ -288,7 +289,8 @@ def main() -> None:
         f"Machine: {T.machine()}. Python {platform.python_version()}; code at `{commit()}`; "
         f"{database}. "
         f"{args.writes} writes counted after {WARM_UP} to warm up, {CASES} cases, one write at "
-        "a time (return / answer / resubmit with the data comparison), then as many reads "
+        "a time (return / answer / resubmit with the data comparison, which finds a record "
+        "in the department data loaded), then as many reads "
         "(`GET /cases/{id}`), then as many openings (`POST /cases`, a new household each).\n\n"
         f"**{per_write / 1e6:.3f} M instructions a write; {per_read / 1e6:.3f} M a read; "
         f"{per_opening / 1e6:.3f} M an opening.**\n"

@@ -4,7 +4,9 @@ against the embedded SQLite, given a ``sqlite+aiosqlite:///`` URL).
     python -m bench.transitions [--duration 10] [--clients 1,8,32] [--record]
 
 A fresh database (``BENCH_DATABASE_URL``, created if missing) is migrated; the API runs as a
-separate uvicorn process; cases are brought to city confirmation through the API, then each
+separate uvicorn process; cases are brought to city confirmation through the API, with a
+department's snapshot holding every case's head loaded first (so each submission's data
+comparison finds a record, as in service: :func:`upload_department_data`), then each
 client fires ``return_to_township`` / ``submit_to_city`` on its own cases for the duration
 (each a real, rule-checked transition with its chained event), with the township's answer to
 the return recorded in between as the rules require. The ceiling is pgbench running
