@@ -18,9 +18,10 @@ returns the case, the township answers the return, the township resubmits and th
 comparison runs) are counted and dumped, then as many reads of a case, then as many openings
 (``POST /cases``, a self-declaration with a new household each time). What is counted: the
 whole request in the app, its middlewares, FastAPI, SQLAlchemy, asyncpg and the event loop;
-not uvicorn's HTTP parsing and not PostgreSQL. Counters are zeroed and dumped from inside the
-process through callgrind's client requests (a small C helper built with gcc against
-valgrind's header).
+not uvicorn's HTTP parsing and not PostgreSQL; on the embedded SQLite, its driver's threads
+too (SQLite runs in the process). The process runs uninstrumented but for the three phases
+counted, which callgrind's client requests switch on and dump from inside it (a small C
+helper built with gcc against valgrind's header: :data:`HELPER`).
 """
 
 from __future__ import annotations
@@ -45,9 +46,14 @@ from app.households.idnumber import make as make_id_number
 from bench import transitions as T
 
 HELPER = """#include <valgrind/callgrind.h>
-void fangfanpin_zero(void) { CALLGRIND_ZERO_STATS; }
-void fangfanpin_dump(void) { CALLGRIND_DUMP_STATS; }
+void fangfanpin_start(void) { CALLGRIND_START_INSTRUMENTATION; }
+void fangfanpin_stop(void) { CALLGRIND_STOP_INSTRUMENTATION; CALLGRIND_DUMP_STATS; }
 """
+"""Callgrind's client requests: the process runs uninstrumented (``--instr-atstart=no``) but
+for the phases counted, each dumped at its end. Not ``CALLGRIND_ZERO_STATS``: it zeroes the
+calling thread's counters only, and a dump then still holds what the other threads (the
+embedded SQLite's driver thread of each pooled connection) ran since they started, the
+preparation's bulk upload included; instrumentation switched on and off is every thread's."""
 CASES = 16
 WARM_UP = 60
 
@@ -158,30 +164,30 @@ async def counted(url: str, writes: int, helper: str | None) -> tuple[float, flo
         for i in range(WARM_UP):
             await write(app, cases[i % CASES])
         if counters:
-            counters.fangfanpin_zero()
+            counters.fangfanpin_start()
         started = time.process_time()
         for i in range(writes):
             await write(app, cases[i % CASES])
         cpu = (time.process_time() - started) / writes
         if counters:
-            counters.fangfanpin_dump()
-            counters.fangfanpin_zero()
+            counters.fangfanpin_stop()
+            counters.fangfanpin_start()
         started = time.process_time()
         for i in range(writes):
             await call(app, f"/api/v1/cases/{cases[i % CASES].id}", T.BUREAU, b"", "GET")
         read = (time.process_time() - started) / writes
         if counters:
-            counters.fangfanpin_dump()
+            counters.fangfanpin_stop()
         for i in range(WARM_UP):
             await call(app, "/api/v1/cases", T.CADRE, opening(i))
         if counters:
-            counters.fangfanpin_zero()
+            counters.fangfanpin_start()
         started = time.process_time()
         for i in range(writes):
             await call(app, "/api/v1/cases", T.CADRE, opening(WARM_UP + i))
         opened = (time.process_time() - started) / writes
         if counters:
-            counters.fangfanpin_dump()
+            counters.fangfanpin_stop()
     return cpu, read, opened
 
 
@@ -205,7 +211,7 @@ def commit() -> str:
 
 def measure(url: str, writes: int, keep: Path | None = None) -> tuple[float, float, float]:
     """Instructions a write, a read and an opening: the child runs under callgrind; each of
-    its three dumps' summary, per request. ``keep``: a directory the three dumps are copied to
+    its three dumps' totals, per request. ``keep``: a directory the three dumps are copied to
     (``write.callgrind``, ``read.callgrind``, ``opening.callgrind``), for
     ``callgrind_annotate --inclusive=yes`` to say where the instructions go."""
     for tool in ("valgrind", "gcc"):
@@ -213,39 +219,47 @@ def measure(url: str, writes: int, keep: Path | None = None) -> tuple[float, flo
             raise SystemExit(f"{tool} is needed (apt-get install valgrind gcc)")
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        helper = build_helper(directory)
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={directory / 'callgrind.out'}",
-            sys.executable,
-            "-m",
-            "bench.instructions",
-            "--child",
-            "--writes",
-            str(writes),
-            "--database-url",
-            url,
-            "--helper",
-            str(helper),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, cwd=T.HERE.parent)
-        dumps = sorted(directory.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
+        child = ["-m", "bench.instructions", "--child", "--writes", str(writes)]
+        done, dumps = under_callgrind(directory, [*child, "--database-url", url])
         if done.returncode != 0 or len(dumps) != 3:
             raise SystemExit(f"the counted run failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             for dump, name in zip(dumps, ("write", "read", "opening"), strict=True):
                 shutil.copy(dump, keep / f"{name}.callgrind")
-        write, read, opened = (_summary(dump) / writes for dump in dumps)
+        write, read, opened = (instructions_in(dump) / writes for dump in dumps)
         return write, read, opened
 
 
-def _summary(dump: Path) -> int:
+def under_callgrind(
+    directory: Path, arguments: list[str]
+) -> tuple[subprocess.CompletedProcess[str], list[Path]]:
+    """Python with these arguments under callgrind, uninstrumented but for what it switches
+    on through :data:`HELPER` (built in ``directory``, its path passed as ``--helper``): the
+    run, and its dumps in order (one per phase)."""
+    helper = build_helper(directory)
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",  # switched on for the phases counted (HELPER)
+        f"--callgrind-out-file={directory / 'callgrind.out'}",
+        sys.executable,
+        *arguments,
+        "--helper",
+        str(helper),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=T.HERE.parent)
+    dumps = sorted(directory.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
+    return done, dumps
+
+
+def instructions_in(dump: Path) -> int:
+    """The instructions a dump holds: its ``totals`` line, the sum of its costs (its
+    ``summary`` line says 0 when instrumentation started switched off)."""
     for line in dump.read_text().splitlines():
-        if line.startswith("summary:"):
+        if line.startswith("totals:"):
             return int(line.split()[1])
-    raise SystemExit(f"callgrind's dump {dump.name} has no summary line")
+    raise SystemExit(f"callgrind's dump {dump.name} has no totals line")
 
 
 def main() -> None:

@@ -175,3 +175,62 @@ def test_instructions_benchmark_runs(bench_url: str) -> None:
     out = run("bench.instructions", "--smoke", "--writes", "6", "--database-url", bench_url)
     assert "smoke: 6 writes in-process" in out, out[-1500:]
     assert "smoke: 6 openings in-process" in out, out[-1500:]
+
+
+THREADED = """
+import ctypes, queue, sys, threading
+
+counters = ctypes.CDLL(sys.argv[sys.argv.index("--helper") + 1])
+asked, answered = queue.SimpleQueue(), queue.SimpleQueue()
+
+
+def add(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def worker():
+    while (n := asked.get()) is not None:
+        answered.put(add(n))
+
+
+thread = threading.Thread(target=worker)
+thread.start()
+asked.put(400_000)  # before anything is counted: the preparation
+answered.get()
+for who, n in (("thread", 20_000), ("main", 20_000), ("thread", 400_000)):
+    counters.fangfanpin_start()
+    if who == "thread":
+        asked.put(n)
+        answered.get()
+    else:
+        add(n)
+    counters.fangfanpin_stop()
+asked.put(None)
+thread.join()
+"""
+
+
+def test_instructions_count_every_threads_work_in_a_phase_and_nothing_before(
+    tmp_path: Path,
+) -> None:
+    """The embedded SQLite's statements run on its driver's threads: a phase's count holds
+    what another thread ran during it, and nothing it ran before (callgrind's
+    ``CALLGRIND_ZERO_STATS`` left that in, the preparation's bulk upload included)."""
+    if shutil.which("valgrind") is None or shutil.which("gcc") is None:
+        if os.environ.get("REQUIRE_VALGRIND") == "1":
+            pytest.fail("valgrind and gcc are needed for bench.instructions (CI installs them)")
+        pytest.skip("valgrind is not installed: apt-get install valgrind (CI: REQUIRE_VALGRIND=1)")
+    from bench.instructions import instructions_in, under_callgrind
+
+    script = tmp_path / "threaded.py"
+    script.write_text(THREADED)
+    done, dumps = under_callgrind(tmp_path, [str(script)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    small_in_thread, small_in_main, large_in_thread = (instructions_in(d) for d in dumps)
+    # the thread's 400,000 additions before the first phase are not in it
+    assert small_in_thread < 2 * small_in_main, (small_in_thread, small_in_main)
+    # and a thread's work in a phase is: 20 times the additions, over 10 times the count
+    assert large_in_thread > 10 * small_in_thread, (large_in_thread, small_in_thread)
