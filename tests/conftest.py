@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.dependencies import models as fastapi_dependencies
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -172,6 +173,34 @@ def backend(request: pytest.FixtureRequest, database_urls: dict[str, str | None]
     if url is None:
         pytest.skip("PostgreSQL is not reachable (CI sets REQUIRE_POSTGRES=1 and never skips)")
     return url
+
+
+FASTAPI_CALLABLE_CACHES = tuple(
+    getattr(fastapi_dependencies, name)
+    for name in (
+        "_is_gen_callable_cached",
+        "_is_async_gen_callable_cached",
+        "_is_coroutine_callable_cached",
+    )
+    if hasattr(fastapi_dependencies, name)
+)
+
+
+def forget_apps() -> None:
+    """Let the apps the test made go. FastAPI classifies each endpoint and dependency it
+    meets in module-level caches (``lru_cache``, 4,096 callables each), and the callables of
+    an app (its own OpenAPI route, the docs' routes) close over it: every app a test made
+    stayed alive there with its routes, some 10,000 objects each, millions over the suite,
+    which every full collection walked (a minute for the last one alone). A service process
+    makes one app; only a test process makes hundreds."""
+    for cache in FASTAPI_CALLABLE_CACHES:
+        cache.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def released_apps() -> Iterator[None]:
+    yield
+    forget_apps()
 
 
 @pytest.fixture(autouse=True)

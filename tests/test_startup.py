@@ -145,3 +145,28 @@ async def test_a_started_app_collects_its_young_objects_less_often(tmp_path: Pat
         async with app.router.lifespan_context(app):
             assert gc.get_threshold() == (expected, *before[1:])
         assert gc.get_threshold() == before
+
+
+async def test_an_app_a_test_made_is_freed_after_it(tmp_path: Path) -> None:
+    """Nothing keeps an app once it stopped and its test forgot it (``forget_apps``, after
+    every test): hundreds are made in one test process, each some 10,000 objects, and the
+    collector walked every one kept. A cache that begins to hold apps fails this test."""
+    import gc
+    import weakref
+
+    import httpx
+
+    from app.main import create_app
+    from tests.conftest import forget_apps
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'freed.sqlite3'}"
+    app = create_app(settings(database_url=url, jwt_secret="s" * 48))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/health")).status_code == 200
+    made = weakref.ref(app)
+    del app, transport, client
+    forget_apps()
+    gc.collect()
+    assert made() is None, [type(r).__qualname__ for r in gc.get_referrers(made())]
