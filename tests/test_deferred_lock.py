@@ -3,16 +3,19 @@ lock, guarded by that version, is the first statement of the request's transacti
 it begins, and a step whose only write is its move sends that move alone, as its own
 transaction (``app.core.direct.begin_with``, ``commit_alone``). A case moved after the read
 answers 412 and nothing of the request is written. Without ``If-Match``, or in the
-idempotency middleware's session, the case is locked when it is read, as before. The shapes
-are PostgreSQL's (on the embedded SQLite every write transaction begins ``IMMEDIATE``); the
-outcomes hold on both."""
+idempotency middleware's session, the case is locked when it is read, as before. On the
+embedded SQLite the same: the lock is the transaction's ``BEGIN IMMEDIATE`` (the whole file's
+write lock) with a read of the case at its version, and a move sent alone is one call on
+aiosqlite's thread, ``BEGIN IMMEDIATE`` to ``COMMIT``. The statements each database is sent
+are checked on both (asyncpg's, and SQLite's trace of what it ran)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import event
 
@@ -26,20 +29,71 @@ from tests.helpers import COMMITMENT_FORM, HOME_VISIT, VERIFICATION, Api, statem
 
 
 def _kinds(sent: list[str]) -> list[str]:
-    """Each statement as what it does to the case: its read, its lock, its move."""
+    """Each statement as what it does to the case: its read, its lock, its move (on SQLite,
+    whose transaction is the file's write lock, a lock is a read after ``BEGIN``, and a move
+    is its UPDATE and then its event's INSERT)."""
     kinds = []
     for statement in sent:
         if statement.startswith("SELECT monitoring_case.id, monitoring_case.household_id"):
             kinds.append("lock" if "FOR UPDATE" in statement else "read")
         elif statement.startswith("SELECT monitoring_case.id FROM monitoring_case"):
-            kinds.append("lock at version" if "FOR UPDATE" in statement else "?")
-        elif statement.startswith("WITH first AS (UPDATE monitoring_case"):
+            # (SQLite's: a read at the version, after BEGIN IMMEDIATE took the write lock)
+            kinds.append("lock at version" if "FOR UPDATE" in statement else "read at version")
+        elif statement.startswith(
+            ("WITH first AS (UPDATE monitoring_case", "UPDATE monitoring_case")
+        ):
             kinds.append("move")
-        elif statement.rstrip(";") in ("BEGIN", "COMMIT", "ROLLBACK"):
-            kinds.append(statement.rstrip(";"))
+        elif statement.startswith("INSERT INTO case_event"):
+            kinds.append("event")
+        elif statement.rstrip(";") in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"):
+            kinds.append(statement.rstrip(";").split()[0])
         else:
             kinds.append(statement.split(None, 3)[0] + " " + statement.split(None, 3)[-2])
     return kinds
+
+
+@asynccontextmanager
+async def _sent(api: Api) -> AsyncIterator[list[str]]:
+    """Every statement the database is sent meanwhile, its whitespace folded: asyncpg's
+    (:func:`statements_sent`), or what SQLite's trace says each connection ran (its pool
+    emptied first, so that every connection is a new one, traced)."""
+    if _postgres(api):
+        with statements_sent() as sent:
+            yield sent
+        return
+    sent = []
+
+    def trace(connection: Any, _record: Any) -> None:
+        connection.driver_connection._conn.set_trace_callback(
+            lambda statement: sent.append(" ".join(statement.split()))
+        )
+
+    engine = api.app.state.engine
+    await engine.dispose()
+    event.listen(engine.sync_engine, "connect", trace)
+    async with engine.connect():  # one connection opened before, the one handed out next
+        pass
+    sent.clear()
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "connect", trace)
+        await engine.dispose()
+
+
+@contextmanager
+def _calls() -> Iterator[list[str]]:
+    """The calls made on aiosqlite's thread meanwhile (the embedded SQLite), by function."""
+    calls: list[str] = []
+    original: Any = aiosqlite.Connection._execute
+
+    async def counted(self: Any, function: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(function, "__name__", repr(function)))
+        return await original(self, function, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(aiosqlite.Connection, "_execute", counted)
+        yield calls
 
 
 def _counted(action: str, outcome: str) -> float:
@@ -76,13 +130,16 @@ async def _sign(api: Api, case: dict[str, Any], version: int | None = None) -> A
 
 async def test_a_step_named_by_its_version_is_its_read_and_its_move_alone(api: Api) -> None:
     """The case is read (no lock, no transaction) and moved by one statement with its event:
-    two round trips where ``BEGIN``, the lock, the move and ``COMMIT`` were four."""
+    two round trips where ``BEGIN``, the lock, the move and ``COMMIT`` were four. On SQLite
+    two calls on aiosqlite's thread: the read, and the move with its event as a transaction
+    of its own (the write lock held for that call only, not while the rules ran)."""
     case = await api.open_case()
     fired = _counted("start_village_review", "fired")
-    with statements_sent() as sent:
-        response = await api.act(
-            "cadre.pinggang", case["id"], "start_village_review", version=case["version"]
-        )
+    async with _sent(api) as sent:
+        with _calls() as calls:
+            response = await api.act(
+                "cadre.pinggang", case["id"], "start_village_review", version=case["version"]
+            )
     assert response.status_code == 200, response.text
     assert _counted("start_village_review", "fired") == fired + 1
     assert response.headers["ETag"] == f'"{case["version"] + 1}"'
@@ -93,12 +150,15 @@ async def test_a_step_named_by_its_version_is_its_read_and_its_move_alone(api: A
     assert replay["facts_match"]
     if _postgres(api):
         assert _kinds(sent) == ["read", "move"], sent
+    else:
+        assert _kinds(sent) == ["read", "BEGIN", "move", "event", "COMMIT"], sent
+        assert calls == ["_sqlite_fetch", "_sqlite_alone"], calls
 
 
 async def test_a_refused_step_sends_its_read_and_nothing_else(api: Api) -> None:
     """A step its rules refuse wrote nothing, so its lock is never sent: no transaction at all."""
     case = await _at_village_review(api)
-    with statements_sent() as sent:
+    async with _sent(api) as sent:
         response = await api.act(
             "committee.pinggang",
             case["id"],
@@ -109,8 +169,7 @@ async def test_a_refused_step_sends_its_read_and_nothing_else(api: Api) -> None:
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "guard_failed"
     assert await api.event_count(case["id"]) == case["version"]
-    if _postgres(api):
-        assert _kinds(sent) == ["read"], sent
+    assert _kinds(sent) == ["read"], sent
 
 
 async def test_a_step_that_reads_through_its_session_begins_with_its_lock(api: Api) -> None:
@@ -118,14 +177,17 @@ async def test_a_step_that_reads_through_its_session_begins_with_its_lock(api: A
     (whom the form may cover): that read begins the transaction, which begins with the case's
     lock at the version read, before anything else."""
     case = await _at_village_review(api)
-    with statements_sent() as sent:
+    async with _sent(api) as sent:
         response = await _sign(api, case, case["version"])
     assert response.status_code == 201, response.text
     assert (await api.case(case["id"]))["facts"]["commitment_form"] is not None
+    kinds = _kinds(sent)
     if _postgres(api):
-        kinds = _kinds(sent)
         assert kinds[:3] == ["read", "BEGIN", "lock at version"], sent
         assert kinds[-2:] == ["move", "COMMIT"], sent
+    else:
+        assert kinds[:3] == ["read", "BEGIN", "read at version"], sent
+        assert kinds[-3:] == ["move", "event", "COMMIT"], sent
 
 
 async def test_a_step_whose_effect_writes_begins_with_its_move(api: Api) -> None:
@@ -134,37 +196,40 @@ async def test_a_step_whose_effect_writes_begins_with_its_move(api: Api) -> None
     case_id = await api.to_village_nomination()
     await api.prepare_nomination(case_id)
     version = (await api.case(case_id))["version"]
-    with statements_sent() as sent:
+    async with _sent(api) as sent:
         response = await api.act(
             "committee.pinggang", case_id, "publish_notice", {"location": "村务公开栏"}, version
         )
     assert response.status_code == 200, response.text
-    if _postgres(api):
-        kinds = _kinds(sent)
-        assert kinds[:3] == ["read", "BEGIN", "move"], sent
-        assert kinds[-1] == "COMMIT", sent
-        assert any(s.startswith("INSERT INTO timer") for s in sent), sent
+    kinds = _kinds(sent)
+    assert kinds[:3] == ["read", "BEGIN", "move"], sent
+    assert kinds[-1] == "COMMIT", sent
+    assert any(s.startswith("INSERT INTO timer") for s in sent), sent
 
 
 async def test_without_if_match_a_fact_locks_its_case_when_it_reads_it(api: Api) -> None:
     """A fact may be recorded without naming a version: it then waits for a concurrent
     writer and applies after it, so its case is locked as it is read."""
     case = await _at_village_review(api)
-    with statements_sent() as sent:
+    async with _sent(api) as sent:
         response = await _sign(api, case)
     assert response.status_code == 201, response.text
+    kinds = _kinds(sent)
     if _postgres(api):
-        kinds = _kinds(sent)
         assert kinds[:2] == ["BEGIN", "lock"], sent
         assert "read" not in kinds, sent
-        assert "lock at version" not in kinds, sent
+    else:  # the read that follows BEGIN IMMEDIATE is the lock
+        assert kinds[:2] == ["BEGIN", "read"], sent
+        assert kinds.count("read") == 1, sent
+    assert "lock at version" not in kinds, sent
+    assert "read at version" not in kinds, sent
 
 
 async def test_an_idempotent_step_locks_its_case_when_it_reads_it(api: Api) -> None:
     """The idempotency middleware commits the step with its stored answer, in one transaction
     that the lock begins."""
     case = await api.open_case()
-    with statements_sent() as sent:
+    async with _sent(api) as sent:
         response = await api.post(
             "cadre.pinggang",
             f"/api/v1/cases/{case['id']}/actions/start_village_review",
@@ -172,9 +237,9 @@ async def test_an_idempotent_step_locks_its_case_when_it_reads_it(api: Api) -> N
             **{"If-Match": f'"{case["version"]}"', "Idempotency-Key": "deferred-lock-1"},
         )
     assert response.status_code == 200, response.text
-    if _postgres(api):
-        kinds = _kinds(sent)
-        assert kinds[:3] == ["BEGIN", "lock", "move"], sent
+    # (on SQLite the middleware's claim of its key, in a savepoint, runs in it too)
+    kinds = _kinds([s for s in sent if "idempotency_record" not in s and "SAVEPOINT" not in s])
+    assert kinds[:3] == ["BEGIN", "lock" if _postgres(api) else "read", "move"], sent
 
 
 @contextmanager
@@ -203,8 +268,6 @@ async def test_a_case_moved_after_the_read_refuses_the_move_and_writes_nothing(
 ) -> None:
     """Another official withdrew the case between this step's read and its move: 412, and the
     case holds the other step's event only."""
-    if not _postgres(api):
-        pytest.skip("on the embedded SQLite the read holds the write lock: nobody moves between")
     case = await api.open_case()
     version = case["version"]
 
@@ -237,8 +300,6 @@ async def test_a_case_moved_after_the_read_refuses_a_step_begun_before_its_move(
     """The commitment form's transaction begins (with its read of the members) with the lock
     at the version read: the case moved meanwhile (a household verification was recorded), so
     it answers 412, and the form is not recorded."""
-    if not _postgres(api):
-        pytest.skip("on the embedded SQLite the read holds the write lock: nobody moves between")
     case = await _at_village_review(api)
     version = case["version"]
 
@@ -269,7 +330,7 @@ async def test_a_step_and_its_effects_event_are_one_move(api: Api) -> None:
     after the comparison's reads (which read no table the move writes)."""
     case = await _at_township_visited(api)
     version = case["version"]
-    with statements_sent() as sent:
+    async with _sent(api) as sent:
         response = await api.act("township.baishishan", case["id"], "submit_to_city", None, version)
     assert response.status_code == 200, response.text
     assert response.headers["ETag"] == f'"{version + 2}"'
@@ -285,20 +346,20 @@ async def test_a_step_and_its_effects_event_are_one_move(api: Api) -> None:
     after = await api.case(case["id"])
     assert (after["state"], after["version"]) == ("city_confirmation", version + 2)
     assert after["facts"]["comparison"]["findings"] == {}
+    kinds = _kinds(sent)
+    assert kinds[0] == "read", sent
+    assert kinds.count("move") == 1, sent
     if _postgres(api):
-        kinds = _kinds(sent)
-        assert kinds[0] == "read", sent
         assert kinds[-1] == "move", sent
-        assert kinds.count("move") == 1, sent
         assert "BEGIN" not in kinds, sent
         assert sent[-1].count("SELECT $") == 2, sent[-1]  # the two events' rows
+    else:  # the comparison's reads, then one transaction: the move and both events
+        assert kinds[-5:] == ["BEGIN", "move", "event", "event", "COMMIT"], sent
 
 
 async def test_a_case_moved_after_the_read_refuses_the_step_and_its_effect(api: Api) -> None:
     """The township recorded a new home visit between this submission's read and its move:
     412, and neither the submission's event nor the comparison's is written."""
-    if not _postgres(api):
-        pytest.skip("on the embedded SQLite the read holds the write lock: nobody moves between")
     case = await _at_township_visited(api)
     version = case["version"]
 
@@ -328,7 +389,7 @@ async def test_a_read_of_a_table_the_waiting_move_writes_sees_the_move(api: Api)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(hooks.case_moved, "listeners", [*hooks.case_moved.listeners, reread])
-        with statements_sent() as sent:
+        async with _sent(api) as sent:
             response = await api.act(
                 "cadre.pinggang", case["id"], "start_village_review", version=case["version"]
             )
@@ -336,6 +397,8 @@ async def test_a_read_of_a_table_the_waiting_move_writes_sees_the_move(api: Api)
     assert seen == [case["version"] + 1]
     if _postgres(api):
         assert _kinds(sent) == ["read", "BEGIN", "move", "read", "COMMIT"], sent
+    else:
+        assert _kinds(sent) == ["read", "BEGIN", "move", "event", "read", "COMMIT"], sent
 
 
 @contextmanager
@@ -390,8 +453,6 @@ async def test_a_request_borrows_one_connection_for_its_read_and_its_move(api: A
     """The read before the transaction and the move sent alone run on one connection, lent to
     the request until it ends; when a request's session then takes its own, the lent one goes
     back first: never two at once."""
-    if not _postgres(api):
-        pytest.skip("the embedded SQLite lends a connection to one statement at a time")
     case = await api.open_case()
     with _checkouts(api) as alone:
         response = await api.act(

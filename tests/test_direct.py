@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.util import greenlet_spawn
 
 from app.cases import repository as repo
+from app.cases.errors import VersionMismatch
 from app.cases.models import Case, CaseEvent
 from app.cases.snapshot import Snapshot
 from app.core import direct
@@ -697,6 +698,71 @@ async def test_on_sqlite_a_move_and_its_event_are_one_call(api: Api) -> None:
         assert unmoved is not None
         assert unmoved.version == case["version"]
         assert unmoved.monitoring_type != "moved"
+
+
+async def test_on_sqlite_a_move_sent_alone_commits_whole_or_not_at_all(api: Api) -> None:
+    """A request's move that waited for the commit (the case read at a version, no lock) is
+    sent by itself: the writers' turn, ``BEGIN IMMEDIATE``, the guarded UPDATE, the event's
+    INSERT and ``COMMIT``, in one call on aiosqlite's thread. Its event refused by the
+    database rolls the move back and raises SQLAlchemy's error naming the INSERT; a case moved
+    since the read is refused (``refused()``); either way nothing is written, the connection
+    is left in no transaction and the writers' turn is free: another writer goes at once."""
+    if not is_sqlite(api.settings.database_url):
+        pytest.skip("the embedded SQLite's write sent alone")
+    case = await api.open_case()
+
+    async def waiting(event_of: Any, version: int) -> Any:
+        session = api.app.state.sessionmaker()
+        session.info[direct.DEFERRABLE] = True  # as a request's own session
+        assert direct.may_defer_lock(session)
+        found = await repo.case_in_area(session, case["id"], "")  # no lock, no transaction
+        assert found is not None
+        assert not session.in_transaction()
+        repo.lock_when_begun(session, case["id"], version)
+        moving = {"version": version + 1, "monitoring_type": "moved"}
+        assert await repo.move_with_event(session, case["id"], version, moving, event_of)
+        assert not session.in_transaction()  # the move waits for the commit
+        return session
+
+    async with api.app.state.sessionmaker() as reader:
+        last = (
+            await reader.execute(
+                select(CaseEvent).where(
+                    CaseEvent.case_id == case["id"], CaseEvent.seq == case["version"]
+                )
+            )
+        ).scalar_one()
+        again = {c.name: getattr(last, c.name) for c in CaseEvent.__table__.columns}
+        del again["id"], again["txid"]  # (case_id, seq) a second time
+        await reader.rollback()
+    engine = api.app.state.engine
+    writers = engine.sync_engine.dialect.loaded_dbapi.writers
+    refused = await waiting(again, case["version"])
+    with pytest.raises(IntegrityError, match="INSERT INTO case_event"):
+        await direct.commit_alone(refused)
+    await direct.give_back(refused)  # (as the request's end does)
+    stale = await waiting(again | {"seq": case["version"] + 1}, case["version"] - 1)
+    with pytest.raises(VersionMismatch):
+        await direct.commit_alone(stale)
+    await direct.give_back(stale)
+    assert writers._turns[asyncio.get_running_loop()].held is False
+    async with api.app.state.sessionmaker() as writer:  # not locked: goes at once
+        found = await asyncio.wait_for(repo.case_in_area(writer, case["id"], "", lock=True), 5)
+        assert found is not None
+        assert (found[0].version, found[0].monitoring_type) == (
+            case["version"],
+            case["monitoring_type"],
+        )
+        await writer.rollback()
+    assert await api.event_count(case["id"]) == case["version"]
+    fine = await waiting(again | {"seq": case["version"] + 1, "name": "probe"}, case["version"])
+    await direct.commit_alone(fine)
+    await direct.give_back(fine)
+    async with api.app.state.sessionmaker() as reader:
+        moved = await reader.get(Case, case["id"])
+        assert moved is not None
+        assert (moved.version, moved.monitoring_type) == (case["version"] + 1, "moved")
+    assert await api.event_count(case["id"]) == case["version"] + 1
 
 
 async def test_on_sqlite_a_connection_returned_inside_its_transaction_is_rolled_back(

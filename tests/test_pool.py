@@ -1,8 +1,9 @@
 """The pool keeps the connections lent to requests between them (``app.core.pool``): the
 next request is lent one without a checkout, and what the pool promised holds: no
 connection is lent that the pool would not hand out, nothing waits while one sits idle, at
-most the pool's size is kept, and disposing of the pool closes them. PostgreSQL only: the
-embedded SQLite keeps its own pool."""
+most the pool's size is kept, and disposing of the pool closes them. The pool's own
+promises are tested on PostgreSQL; the embedded SQLite's pool is the same, and what differs
+there (when a connection is clean enough to keep) is tested at the end."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.core.db import make_engine
+from app.core.db import is_sqlite, make_engine
 from app.core.pool import LendingPool, lend, take_back
 from tests.helpers import Api
 
@@ -225,3 +227,65 @@ async def test_disposing_of_the_pool_closes_its_idle_connections(postgres_api: A
     assert not any(d.is_closed() for d in drivers)
     await engine.dispose()
     assert all(d.is_closed() for d in drivers)
+
+
+async def test_on_sqlite_the_next_request_is_lent_the_connection_kept(api: Api) -> None:
+    """The embedded SQLite's pool keeps the connection a request was lent, as PostgreSQL's
+    does: the next read of a case needs no checkout."""
+    if not is_sqlite(_url(api)):
+        pytest.skip("the embedded SQLite's pool")
+    case = await api.open_case()
+    first = await api.case(case["id"])
+    pool = api.app.state.engine.sync_engine.pool
+    assert isinstance(pool, LendingPool)
+    kept = pool.idle[-1].driver_connection
+    checkouts: list[Any] = []
+
+    def out(*_: Any) -> None:
+        checkouts.append(1)
+
+    event.listen(pool, "checkout", out)
+    try:
+        again = await api.case(case["id"])
+    finally:
+        event.remove(pool, "checkout", out)
+    assert again == first
+    assert checkouts == []
+    assert pool.idle[-1].driver_connection is kept
+
+
+async def test_on_sqlite_a_connection_in_a_transaction_or_a_turn_is_not_kept(api: Api) -> None:
+    """A SQLite connection handed back inside a transaction, with its ``BEGIN IMMEDIATE``
+    still to be sent, or holding the writers' turn is not kept idle: it goes back to the
+    pool, whose reset rolls it back and frees the turn; a clean one is kept."""
+    if not is_sqlite(_url(api)):
+        pytest.skip("the embedded SQLite's pool")
+    engine = api.app.state.engine
+    pool = engine.sync_engine.pool
+    assert isinstance(pool, LendingPool)
+    writers = engine.sync_engine.dialect.loaded_dbapi.writers
+
+    fairy = await lend(engine)
+    driver = fairy.driver_connection
+    await driver.execute("BEGIN IMMEDIATE")
+    await take_back(engine, fairy)
+    assert fairy not in pool.idle
+    assert not driver.in_transaction  # rolled back by the pool's reset
+
+    fairy = await lend(engine)
+    adapter = fairy.dbapi_connection
+    adapter.begin_immediate()  # a transaction begun, nothing sent yet
+    await take_back(engine, fairy)
+    assert fairy not in pool.idle
+    assert not adapter.begin_pending
+
+    fairy = await lend(engine)
+    fairy.dbapi_connection.begin_immediate()
+    assert await fairy.dbapi_connection.take_turn()  # the writers' turn, held
+    await take_back(engine, fairy)
+    assert fairy not in pool.idle
+    assert writers._turns[asyncio.get_running_loop()].held is False  # freed
+
+    fairy = await lend(engine)
+    await take_back(engine, fairy)
+    assert pool.idle[-1] is fairy

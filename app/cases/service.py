@@ -432,8 +432,8 @@ async def lock_case(
     request's transaction ends.
 
     When the request names the version it read (``if_match``), a concurrent move answers it
-    412 whether it waits for the lock or not; so on a request's own session on PostgreSQL the
-    case is read without the lock, and the lock, guarded by the version read, is the first
+    412 whether it waits for the lock or not; so on a request's own session the case is read
+    without the lock, and the lock, guarded by the version read, is the first
     statement of the transaction whenever it begins (``repo.lock_when_begun``): a step whose
     only write is its move sends that move alone, as its own transaction, in place of
     ``BEGIN``, the lock and ``COMMIT``. Every transaction that writes still holds the case's

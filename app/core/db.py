@@ -134,7 +134,13 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
             # CPU than the write it served; the connection returned last is handed out
             # next, its page cache still valid (SQLite drops a connection's cache when
             # another one has committed since)
-            **(pooling if pool_size == 0 else {**pooling, "pool_use_lifo": True}),
+            # (the connections lent to requests kept between them, as on PostgreSQL:
+            # app.core.pool)
+            **(
+                pooling
+                if pool_size == 0
+                else {**pooling, "pool_use_lifo": True, "poolclass": LendingPool}
+            ),
             # used from the event loop's thread too, never at once: app.core.direct
             connect_args={"timeout": 30, "check_same_thread": False},
             pool_reset_on_return=None,  # the "reset" event below does it

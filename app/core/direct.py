@@ -34,7 +34,12 @@ inside it. aiosqlite runs each call on its own thread, and SQLAlchemy's cursor m
 four such calls a statement (a cursor, the execute, the rows, the close), each a hand-off
 between threads through a queue and the event loop's wake-up pipe: a direct statement is one
 call that does all of it on that thread, and once the transaction holds SQLite's write lock
-none at all: it runs on the event loop's thread (:class:`_Aiosqlite`).
+none at all: it runs on the event loop's thread (:class:`_Aiosqlite`). A step that names the
+version it read defers its lock there as on PostgreSQL (:func:`begin_with`): its transaction
+begins only when something must be written, and a step whose only write is its move sends
+it at the commit as one call: the writers' turn, ``BEGIN IMMEDIATE``, the guarded UPDATE,
+the event's INSERT and ``COMMIT`` (:func:`commit_alone`), so the file's write lock is held
+for that call, not while the request's rules run.
 
 An error of the driver is raised as SQLAlchemy would raise it (``IntegrityError``,
 ``DBAPIError`` with ``connection_invalidated`` when the connection died), so the handlers
@@ -252,18 +257,19 @@ class Chained:
         ``refused()`` is raised then if ``first`` touched no row. The answer is then True, to
         be confirmed by that statement."""
         columns = tuple(then_params)
-        if session.get_bind().dialect.name != "postgresql":  # (asked without a hop)
+        postgres = session.get_bind().dialect.name == "postgresql"  # (asked without a hop)
+        if takes_lock is not None and refused is not None and _lock_pending(session, takes_lock):
+            assert not also, "rows of other tables do not wait for the commit"
+            session.info[OPENING] = self._waiting(
+                postgres, first, first_params, [then_params], refused, takes_lock, leaves
+            )
+            return True
+        if not postgres:
             then = self.then.of(columns)
             if not await guarded_pair(session, first, first_params, then, then_params):
                 return False
             for insert_, row in also:
                 await insert_.run(session, row)
-            return True
-        if takes_lock is not None and refused is not None and _lock_pending(session, takes_lock):
-            assert not also, "rows of other tables do not wait for the commit"
-            session.info[OPENING] = self._waiting(
-                first, first_params, [then_params], refused, takes_lock, leaves
-            )
             return True
         statement, params = self._statement(first, first_params, [then_params], also)
         if alone:
@@ -286,6 +292,7 @@ class Chained:
         if waiting.chain is not self or tuple(waiting.rows[0]) != tuple(then_params):
             return False
         session.info[OPENING] = self._waiting(
+            session.get_bind().dialect.name == "postgresql",
             first,
             first_params,
             [*waiting.rows, then_params],
@@ -297,6 +304,7 @@ class Chained:
 
     def _waiting(
         self,
+        postgres: bool,
         first: Direct,
         first_params: dict[str, Any],
         rows: list[dict[str, Any]],
@@ -304,6 +312,13 @@ class Chained:
         key: tuple[Any, ...],
         leaves: tuple[Any, ...] | None,
     ) -> Opening:
+        """The write waiting for the commit: on PostgreSQL one statement (:meth:`_statement`);
+        elsewhere ``first`` and then each row's INSERT, in one call (:class:`Opening`)."""
+        if not postgres:
+            then = tuple((self.then.of(tuple(row)), row) for row in rows)
+            return Opening(
+                first, first_params, refused, key, leaves=leaves, chain=self, rows=rows, then=then
+            )
         statement, params = self._statement(first, first_params, rows)
         return Opening(statement, params, refused, key, leaves=leaves, chain=self, rows=rows)
 
@@ -512,13 +527,15 @@ transaction (``session.info``), until :func:`give_back`."""
 async def _borrow(session: AsyncSession, engine: AsyncEngine) -> tuple[Any, bool]:
     """A pooled connection (its proxy) for a statement outside the session's transaction (a
     read before it, a write that runs alone: :func:`commit_alone`), and whether the session
-    keeps it. A request's own session on asyncpg (:data:`DEFERRABLE`) keeps it lent for
-    the request's further such statements, and gives it back when the request ends or when
-    the session takes its own connection (:func:`give_back`): one checkout a request, as
-    with the session's own. Any other session gives it back after the statement. On
-    PostgreSQL a connection handed back clean is kept for the next request, which then
-    needs no checkout at all (``app.core.pool``)."""
-    keeps = bool(session.info.get(DEFERRABLE)) and _DRIVERS[engine.dialect.driver].begins
+    keeps it. A request's own session (:data:`DEFERRABLE`) keeps it lent for the request's
+    further such statements, and gives it back when the request ends or when the session
+    takes its own connection (:func:`give_back`): one checkout a request, as with the
+    session's own. (On the embedded SQLite a lent connection holds no lock between its
+    statements: each runs outside any transaction, or is one of its own, committed.) Any
+    other session gives it back after the statement. On PostgreSQL a connection handed back
+    clean is kept for the next request, which then needs no checkout at all
+    (``app.core.pool``)."""
+    keeps = bool(session.info.get(DEFERRABLE))
     fairy = session.info.get(LENT) if keeps else None
     if fairy is None:
         fairy = await lend(engine)
@@ -545,6 +562,8 @@ async def _on_borrowed(
         if kept:
             session.info.pop(LENT, None)
         try:
+            if isinstance(error, _Step):  # one of several statements: that one's
+                sql, arguments, error = error.sql, error.arguments, error.error
             if isinstance(error, Exception):
                 await _raise_borrowed(engine, fairy, sql, arguments, error)
             raise
@@ -652,6 +671,26 @@ class _Aiosqlite:
         touched: int = await self._call(_sqlite_pair, guard, then, guard_arguments, then_arguments)
         return touched
 
+    async def opening(self, steps: list[tuple[str, list[Any]]], *, counted: bool) -> int:
+        """The transaction's opening (:class:`Opening`), which begins it: the rows the first
+        statement touched (``counted``: the rows a SELECT found), and the rest only when it
+        touched one. A statement that fails raises :class:`_Step`."""
+        touched: int = await self._call(_sqlite_steps, steps, counted)
+        return touched
+
+    async def alone(self, steps: list[tuple[str, list[Any]]]) -> int:
+        """The statements as a transaction of their own, at once: the writers' turn, ``BEGIN
+        IMMEDIATE``, the first, the rest only when it touched one row, and ``COMMIT``, or
+        ``ROLLBACK`` when it touched none or one failed (raised as :class:`_Step`). The rows
+        the first touched. On a connection outside any transaction (a borrowed one)."""
+        self.adapter.begin_immediate()
+        try:
+            touched: int = await self._call(_sqlite_alone, steps)
+        finally:
+            self.adapter.take_begin()  # (sent, or never: cancelled waiting for the turn)
+            self.adapter.end_turn()
+        return touched
+
     async def begin(self) -> None:
         """Nothing to send: called only inside the transaction (``begins`` is False)."""
 
@@ -691,6 +730,50 @@ def _sqlite_pair(
             _sqlite_execute(connection, then, then_arguments, False)
         except Exception as error:
             raise _Second(error) from error
+    return touched
+
+
+class _Step(Exception):
+    """One statement of several sent in one call (``sql``, ``arguments``) failed (``error``)."""
+
+    def __init__(self, sql: str, arguments: list[Any], error: Exception) -> None:
+        super().__init__(str(error))
+        self.sql, self.arguments, self.error = sql, arguments, error
+
+
+def _sqlite_steps(
+    connection: Any, steps: list[tuple[str, list[Any]]], counted: bool, begin: bool
+) -> int:
+    """On aiosqlite's thread: the first statement (a SELECT whose rows are ``counted``, or a
+    write), then the others only when it touched exactly one row; how many it touched."""
+    begin_if(connection, begin)
+    touched = 0
+    for index, (sql, arguments) in enumerate(steps):
+        try:
+            cursor = connection.execute(sql, arguments)
+            try:
+                count = len(cursor.fetchall()) if counted and not index else cursor.rowcount
+            finally:
+                cursor.close()
+        except Exception as error:
+            raise _Step(sql, arguments, error) from error
+        if not index:
+            touched = int(count)
+            if touched != 1:
+                break
+    return touched
+
+
+def _sqlite_alone(connection: Any, steps: list[tuple[str, list[Any]]], begin: bool) -> int:
+    """:func:`_sqlite_steps` as a transaction of its own, committed when the first touched
+    one row, else rolled back (or when one failed, then raised)."""
+    try:
+        touched = _sqlite_steps(connection, steps, False, begin)
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK").close()
+        raise
+    connection.execute("COMMIT" if touched == 1 else "ROLLBACK").close()
     return touched
 
 
@@ -814,6 +897,10 @@ class Opening:
     chain: Chained | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
     """A write's chained rows (:class:`Chained`), to be written with it; none for a lock."""
+    then: tuple[tuple[Direct, dict[str, Any]], ...] = ()
+    """Where the database has no UPDATE in a CTE (SQLite): the chained rows' INSERTs, each
+    with its parameters, sent after ``statement`` (then the guarded UPDATE alone) in the
+    same call, only when it touched its row."""
 
     @property
     def alone(self) -> bool:
@@ -823,29 +910,50 @@ class Opening:
 
     @property
     def touches(self) -> int:
-        """The rows the statement touches when its guard holds: the lock's row, or a chained
-        write's rows (each inserted with the guarded one)."""
-        return len(self.rows) or 1
+        """The rows the statement touches when its guard holds: the lock's row, a chained
+        write's rows (each inserted with the guarded one), or on SQLite the guarded row."""
+        return 1 if self.then else len(self.rows) or 1
+
+    @property
+    def tables(self) -> frozenset[str]:
+        """The tables it writes (or locks)."""
+        return self.statement.tables.union(*(insert_.tables for insert_, _ in self.then))
+
+    def steps(self, dialect: Dialect) -> list[tuple[str, list[Any]]]:
+        """Its statements as sent (SQL and arguments), the guarded one first."""
+        return [
+            (compiled.sql, compiled.arguments(params))
+            for compiled, params in (
+                (statement.compiled(dialect), params)
+                for statement, params in ((self.statement, self.params), *self.then)
+            )
+        ]
 
 
 def may_defer_lock(session: AsyncSession) -> bool:
     """Whether the row a request is about to read and then write may be read without a lock,
     the lock then taken as the transaction's first statement (:func:`begin_with`): the
-    session is the request's own (:data:`DEFERRABLE`), has begun nothing, and runs on
-    asyncpg, whose transaction a direct statement begins (on the embedded SQLite every
-    session's connection comes with its ``BEGIN IMMEDIATE``)."""
+    session is the request's own (:data:`DEFERRABLE`), has begun nothing, and its driver
+    has a direct path (asyncpg, whose transaction a direct statement begins, or the embedded
+    SQLite's aiosqlite, whose transaction's ``BEGIN IMMEDIATE`` goes with its first
+    statement: the opening, sent with it in one call on aiosqlite's thread)."""
     if not session.info.get(DEFERRABLE) or session.in_transaction() or OPENING in session.info:
         return False
-    engine = _lending(session)
-    return engine is not None and _DRIVERS[engine.dialect.driver].begins
+    return _lending(session) is not None
 
 
 def may_write_alone(session: AsyncSession) -> bool:
     """Whether a statement may be sent now as a transaction of its own (:meth:`Direct.alone`):
     the session is the request's own, on asyncpg, has begun nothing and has nothing waiting
     to begin with (as :func:`may_defer_lock` asks). The caller answers for the rest: that
-    nothing else the request writes must commit with it."""
-    return may_defer_lock(session)
+    nothing else the request writes must commit with it. (Not on the embedded SQLite, where
+    a write outside the session's transaction needs the writers' turn and a ``BEGIN`` and
+    ``COMMIT`` of its own: only a step's move waiting for the commit is sent so,
+    :func:`commit_alone`.)"""
+    if not may_defer_lock(session):
+        return False
+    engine: Any = session.bind  # (an engine with a direct path, as may_defer_lock found)
+    return _DRIVERS[engine.dialect.driver].begins
 
 
 def begin_with(
@@ -889,7 +997,7 @@ def _write_pending(session: AsyncSession, tables: frozenset[str]) -> bool:
     """Whether a write waits for the commit on one of these tables: a read of them must run
     in the session's transaction, which sends that write first."""
     opening: Opening | None = session.info.get(OPENING)
-    return opening is not None and opening.alone and not tables.isdisjoint(opening.statement.tables)
+    return opening is not None and opening.alone and not tables.isdisjoint(opening.tables)
 
 
 def _expanding(statement: Any) -> bool:
@@ -914,13 +1022,23 @@ def drop_opening(session: AsyncSession) -> None:
 async def commit_alone(session: AsyncSession) -> None:
     """Send the session's pending write (:meth:`Chained.run`) by itself, when nothing else
     began the transaction: one statement is one transaction in PostgreSQL, so the write
-    commits whole or not at all, without a ``BEGIN`` and a ``COMMIT`` around it. It runs on
-    a connection borrowed from the pool, as the read before it did. A pending lock with
-    nothing written after it is dropped: the request wrote nothing."""
+    commits whole or not at all, without a ``BEGIN`` and a ``COMMIT`` around it; on the
+    embedded SQLite its statements, with ``BEGIN IMMEDIATE`` and ``COMMIT`` (or ``ROLLBACK``),
+    are one call on aiosqlite's thread in the writers' turn. It runs on a connection
+    borrowed from the pool, as the read before it did. A pending lock with nothing written
+    after it is dropped: the request wrote nothing."""
     opening: Opening | None = session.info.pop(OPENING, None)
     if opening is None or not opening.alone:
         return
-    touched = await opening.statement._alone(session, opening.params)
+    if not opening.then:
+        touched = await opening.statement._alone(session, opening.params)
+    else:  # the embedded SQLite: the write's statements in one transaction, one call
+        engine = _lending(session)
+        assert engine is not None  # (a session may_defer_lock let wait)
+        steps = opening.steps(engine.dialect)
+        touched = await _on_borrowed(
+            session, engine, *steps[0], lambda fairy: _Aiosqlite(fairy).alone(steps)
+        )
     if touched != opening.touches:
         raise opening.refused()
 
@@ -928,22 +1046,30 @@ async def commit_alone(session: AsyncSession) -> None:
 @event.listens_for(Session, "after_begin")
 def _send_opening(session: Session, _: Any, connection: Connection) -> None:
     """The session's transaction has just begun on ``connection`` (inside SQLAlchemy's greenlet,
-    before the statement that began it): its opening goes first, with asyncpg's ``BEGIN``."""
+    before the statement that began it): its opening goes first, with asyncpg's ``BEGIN``, or
+    on the embedded SQLite in one call with the transaction's ``BEGIN IMMEDIATE`` (its lock
+    a read of the row at the version: the write lock is the whole file's)."""
     opening: Opening | None = session.info.pop(OPENING, None)
     if opening is None:
         return
     fairy: Any = connection.connection
-    driver = _Asyncpg(fairy)
-    compiled = opening.statement.compiled(connection.dialect)
-    arguments = compiled.arguments(opening.params)
+    steps = opening.steps(connection.dialect)
+    sql, arguments = steps[0]
     try:
-        await_only(driver.begin())
-        touched = await_only(driver.execute(compiled.sql, arguments))
+        if connection.dialect.driver == "aiosqlite":
+            # with the transaction's BEGIN IMMEDIATE, in one call; a lock is a SELECT
+            touched = await_only(_Aiosqlite(fairy).opening(steps, counted=not opening.alone))
+        else:
+            driver = _Asyncpg(fairy)
+            await_only(driver.begin())
+            touched = await_only(driver.execute(sql, arguments))
     except Exception as error:
+        if isinstance(error, _Step):  # (SQLite's: the connection lives on)
+            sql, arguments, error = error.sql, error.arguments, error.error
         error, dead = _translated(connection.dialect, fairy, error)
         if dead:
             connection.invalidate(error)
-        _reraise(connection.dialect, compiled.sql, arguments, error, dead)
+        _reraise(connection.dialect, sql, arguments, error, dead)
     if touched != opening.touches:
         raise opening.refused()
 

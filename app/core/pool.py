@@ -1,5 +1,6 @@
-"""The API's connection pool on PostgreSQL: SQLAlchemy's asyncio queue pool, which also keeps
-the connections its requests were lent between one request and the next.
+"""The API's connection pool (PostgreSQL's, and the embedded SQLite's): SQLAlchemy's asyncio
+queue pool, which also keeps the connections its requests were lent between one request and
+the next.
 
 Every request's statements outside its transaction (the read of a case, a step's move sent
 alone) run on one connection lent from the pool for the request (``app.core.direct``).
@@ -42,6 +43,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import greenlet_spawn
+
+from app.core.sqlite import OneCallConnection
 
 _LOGGER = logging.getLogger(__name__)
 if _LOGGER.level == logging.NOTSET:
@@ -121,11 +124,21 @@ class LendingPool(AsyncAdaptedQueuePool):
 
 def _clean(fairy: Any) -> bool:
     """The connection is in no transaction, neither as SQLAlchemy's adapter sees it nor as
-    asyncpg does, and open: the pool's reset would have nothing to do."""
+    the driver does, and open: the pool's reset would have nothing to do. (The embedded
+    SQLite's: no ``BEGIN IMMEDIATE`` pending, no writers' turn held, ``app.core.sqlite``.)"""
     adapter = fairy.dbapi_connection
+    if adapter is None:
+        return False
+    if isinstance(adapter, OneCallConnection):
+        driver = fairy.driver_connection
+        return (
+            not adapter.begin_pending
+            and adapter.turn is None
+            and driver._connection is not None
+            and not driver.in_transaction
+        )
     return (
-        adapter is not None
-        and adapter._transaction is None
+        adapter._transaction is None
         and not fairy.driver_connection.is_closed()
         and not fairy.driver_connection.is_in_transaction()
     )
