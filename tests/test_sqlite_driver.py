@@ -17,7 +17,9 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    event,
     insert,
+    null,
     select,
     text,
     update,
@@ -26,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-from app.core.db import make_engine
+from app.core.db import JsonDocument, make_engine
 
 METADATA = MetaData()
 THINGS = Table(
@@ -34,6 +36,12 @@ THINGS = Table(
     METADATA,
     Column("id", Integer, primary_key=True),
     Column("name", String, unique=True, nullable=False),
+)
+DOCUMENTS = Table(
+    "documents",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("body", JsonDocument, nullable=True),
 )
 
 
@@ -274,3 +282,46 @@ async def test_the_connection_returned_last_is_handed_out_next(engine: AsyncEngi
         assert again.driver_connection is last
     finally:
         await greenlet_spawn(again.close)
+
+
+async def test_a_document_travels_as_its_utf8_bytes_and_is_stored_as_text(
+    engine: AsyncEngine,
+) -> None:
+    """A JSON document is bound as the UTF-8 bytes orjson wrote, cast to TEXT, and read as
+    bytes cast from it, parsed by orjson: no ``str`` between. What SQLite stores is the same
+    TEXT as before, which its JSON functions read (a key in Chinese found by
+    ``json_extract``); Python's None is JSON's null and SQL's NULL stays NULL, as with
+    SQLAlchemy's JSON; an integer beyond 64 bits, which orjson refuses, is written all the
+    same."""
+    sent: list[Any] = []
+
+    def traced(connection: Any, _record: Any) -> None:
+        connection.driver_connection._conn.set_trace_callback(sent.append)
+
+    document = {"姓名": "张三", "成员": [1, 2], "big": 2**70}
+    await engine.dispose()
+    event.listen(engine.sync_engine, "connect", traced)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(DOCUMENTS).values(id=1, body=document))
+            await connection.execute(insert(DOCUMENTS).values(id=2, body=None))
+            await connection.execute(insert(DOCUMENTS).values(id=3, body=null()))
+    finally:
+        event.remove(engine.sync_engine, "connect", traced)
+    inserted = [s for s in sent if s.startswith("INSERT INTO documents")]
+    assert len(inserted) == 3
+    # the document bound as bytes (SQLite's trace writes a bound BLOB as x'…'), cast to TEXT
+    assert "CAST(x'7b22" in inserted[0], inserted[0]  # x'7b22…': the bytes of '{"…'
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(DOCUMENTS).order_by(DOCUMENTS.c.id))).all()
+        stored = (
+            await connection.exec_driver_sql(
+                "SELECT typeof(body), json_extract(body, '$.姓名') FROM documents ORDER BY id"
+            )
+        ).all()
+        raw = await connection.execute(select(DOCUMENTS.c.body).where(DOCUMENTS.c.id == 1))
+        compiled = str(select(DOCUMENTS.c.body).compile(dialect=engine.dialect))
+    assert [row.body for row in rows] == [document, None, None]
+    assert [tuple(row) for row in stored] == [("text", "张三"), ("text", None), ("null", None)]
+    assert raw.scalar_one() == document
+    assert "CAST(documents.body AS BLOB)" in compiled, compiled

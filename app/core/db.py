@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, LargeBinary, MetaData, Text, cast, event, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.elements import Null
 from sqlalchemy.types import TypeDecorator
 
 from app.core.config import Settings, get_settings
@@ -92,7 +93,43 @@ def sealed_models() -> list[tuple[Any, Sealed]]:
     return sorted(found, key=lambda pair: pair[0].__tablename__)
 
 
-JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+class _SQLiteDocument(TypeDecorator[Any]):
+    """A JSON document on the embedded SQLite, sent and read as its UTF-8 bytes: written as
+    ``CAST(? AS TEXT)`` of the bytes orjson made (:func:`json_bytes`), read as ``CAST(column
+    AS BLOB)`` and parsed by orjson from those bytes. SQLite stores it as TEXT, as before
+    (its JSON functions read it as they did; a cast between BLOB and TEXT in a UTF-8
+    database copies the bytes), but no ``str`` is made between: the facts of a case, in
+    Chinese, were decoded from orjson's bytes to ``str`` and encoded back to UTF-8 by the
+    driver on every write, and made a ``str`` by the driver and encoded again by orjson on
+    every read (counted with ``bench/instructions.py``: ``bench/RESULTS.md``). A decorator,
+    not a subclass of SQLite's JSON, which the dialect would adapt back to its own."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return cast(bindvalue, Text)
+
+    def column_expression(self, column: Any) -> Any:
+        # the bytes, read as JSON's result reads a document (its deserializer: orjson)
+        return type_coerce(cast(column, LargeBinary), JSON())
+
+    def bind_processor(self, _dialect: Dialect) -> Callable[[Any], bytes | None]:
+        none_as_null = getattr(self.impl_instance, "none_as_null", False)
+        null = JSON.NULL
+
+        def process(value: Any) -> bytes | None:
+            # as JSON's own: JSON.NULL is JSON's null, SQL's NULL is SQL's
+            if value is null:
+                value = None
+            elif isinstance(value, Null) or (value is None and none_as_null):
+                return None
+            return json_bytes(value)
+
+        return process
+
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql").with_variant(_SQLiteDocument(), "sqlite")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
