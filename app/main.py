@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 
 from app import console, contract, docs, health, wiring
 from app.access_log.router import router as access_log_router
@@ -52,6 +53,10 @@ from app.screening.router import router as screening_router
 from app.warning_lists.router import router as warning_lists_router
 from app.worker import run_worker
 from app.workflow_api.router import router as workflow_router
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's OpenTelemetry, off (``Settings.opentelemetry``): FastAPI then never asks on a
+request whether a provider is configured."""
 
 DESCRIPTION = """\
 防返贫 — the dynamic monitoring and assistance mechanism for rural households at risk of
@@ -121,6 +126,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else NO_TELEMETRY,
         generate_unique_id_function=operation_id,
         docs_url=None,  # served by app.docs, with local assets
         redoc_url=None,

@@ -150,3 +150,31 @@ def test_a_log_line_is_one_json_object_whatever_its_values() -> None:
     except ValueError:
         failed = logging.LogRecord("x", logging.ERROR, "", 0, "failed", (), sys.exc_info())
     assert json.loads(formatter.format(failed))["error"] == "ValueError: the last line"
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+async def test_fastapi_opentelemetry_is_consulted_only_when_the_setting_asks(
+    api: Api, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    """Off (the default), no request asks OpenTelemetry whether a provider is configured;
+    on (``OPENTELEMETRY=true``), each request asks of its tracer, meter and logger providers,
+    and goes on untraced when none is."""
+    from fastapi.telemetry import _asgi
+
+    asked: list[bool] = []
+    original = _asgi._unconfigured  # type: ignore[attr-defined]
+
+    def counted(provider: object) -> bool:
+        answer = original(provider)
+        asked.append(answer)
+        return answer
+
+    monkeypatch.setattr(_asgi, "_unconfigured", counted)
+    app = create_app(api.settings.model_copy(update={"opentelemetry": enabled}), api.clock)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://x"
+    ) as client:
+        for _ in range(3):
+            assert (await client.get("/health")).json() == {"status": "ok"}
+    await app.state.engine.dispose()
+    assert asked == ([True] * 9 if enabled else [])

@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     """The bearer token Prometheus presents to scrape ``/metrics``. Unset, ``/metrics`` is not
     served (404), except in a demonstration: the metrics are not the public's."""
+    opentelemetry: bool = False
+    """FastAPI's own OpenTelemetry spans and metrics, for a deployment that installs an
+    OpenTelemetry SDK and configures its providers (``opentelemetry-instrument``). Off, no
+    request asks whether a provider is configured (3% of a read's instructions)."""
     rate_limits: bool = True
     """429 with Retry-After past the limits below, counted per process (``app.core.ratelimit``);
     the test suite and the benchmarks turn them off."""
