@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from starlette.types import Message
 
 from app.core.clock import FrozenClock
 from app.core.config import Settings
@@ -119,3 +121,42 @@ async def test_configured_frontends_may_call_from_a_browser(cors_api: Api) -> No
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
     )
     assert "access-control-allow-origin" not in stranger.headers
+
+
+async def test_a_header_the_answer_sets_itself_is_kept_and_not_repeated() -> None:
+    """The protective headers go with every answer, by the kind of its path, except one the
+    answer carries already (any case of its name): that one is left as it is."""
+    from app.core.limits import SecurityHeadersMiddleware
+
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        own = [(b"Cache-Control", b"private, max-age=60"), (b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": own})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app = SecurityHeadersMiddleware(answer, hsts_seconds=600, console_connect="https://id.example")
+
+    async def headers_for(path: str) -> list[tuple[bytes, bytes]]:
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await app({"type": "http", "path": path}, receive, send)
+        assert sent[1] == {"type": "http.response.body", "body": b"ok"}
+        return list(sent[0]["headers"])
+
+    api = await headers_for("/api/v1/cases")
+    names = [name.lower() for name, _ in api]
+    assert len(names) == len(set(names))  # nothing twice
+    assert (b"Cache-Control", b"private, max-age=60") in api
+    assert (b"strict-transport-security", b"max-age=600") in api
+    assert dict(api)[b"x-frame-options"] == b"DENY"
+    assert b"frame-ancestors 'none'" in dict(api)[b"content-security-policy"]
+    console = dict(await headers_for("/console/cases"))
+    assert b"connect-src 'self' https://id.example" in console[b"content-security-policy"]
+    other = dict(await headers_for("/health"))
+    assert b"content-security-policy" not in other
+    assert other[b"x-content-type-options"] == b"nosniff"

@@ -116,6 +116,9 @@ async def test_request_logs_are_json_with_ids_and_never_personal_data(
     parsed = [json.loads(line) for line in lines]
     assert {"request_id", "method", "route", "status", "duration_ms"} <= parsed[-1].keys()
     assert parsed[-1]["request_id"] == "abc-1"
+    made = [p["request_id"] for p in parsed[:-1]]  # none sent: each its own, random
+    assert all(re.fullmatch(r"[0-9a-f]{32}", made_id) for made_id in made)
+    assert len(set(made)) == len(made)
     assert parsed[-1]["actor"] == "cadre.pinggang"
     with_case = [p for p in parsed if p.get("case_id") == case_id]
     assert with_case

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -128,33 +128,35 @@ class SecurityHeadersMiddleware:
     ) -> None:
         self.app = app
         policy = console_policy(console_connect, console_styles)
-        self.console = ((b"content-security-policy", policy),)
-        self.extra: tuple[tuple[bytes, bytes], ...] = (
+        extra: tuple[tuple[bytes, bytes], ...] = (
             ((b"strict-transport-security", f"max-age={hsts_seconds}".encode()),)
             if hsts_seconds
             else ()
         )
+        # what each kind of path is given, worked out once: the API, the console, the rest
+        self.api = (*ALWAYS, *extra, *API_HEADERS)
+        self.console = (*ALWAYS, *extra, (b"content-security-policy", policy))
+        self.other = (*ALWAYS, *extra)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api = scope["path"].startswith("/api/")
-        console = scope["path"].startswith("/console")
+        path: str = scope["path"]
+        added = (
+            self.api
+            if path.startswith("/api/")
+            else self.console
+            if path.startswith("/console")
+            else self.other
+        )
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                added: Iterable[tuple[bytes, bytes]] = (
-                    *ALWAYS,
-                    *self.extra,
-                    *(API_HEADERS if api else ()),
-                    *(self.console if console else ()),
-                )
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *((n, v) for n, v in added if n not in present),
-                ]
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in added if header[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -216,11 +218,13 @@ def _unsafe_text(text: str) -> bool:
 
 
 def _unsafe_url(scope: Scope) -> str | None:
-    from urllib.parse import unquote_to_bytes
-
-    if _unsafe_text(scope["path"]):
+    path: str = scope["path"]
+    if not (path.isascii() and "\x00" not in path) and _unsafe_text(path):
         return "path"
-    query = unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" "))
+    raw: bytes = scope.get("query_string", b"")
+    if not raw:
+        return None
+    query = unquote_to_bytes(raw.replace(b"+", b" "))
     try:
         decoded = query.decode("utf-8")
     except UnicodeDecodeError:

@@ -11,8 +11,8 @@ import json
 import logging
 import re
 import time
-import uuid
 from datetime import UTC, datetime
+from os import urandom
 from typing import Any
 
 import orjson
@@ -146,8 +146,22 @@ def configure_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
+_LATENCIES: dict[tuple[str, str, int], Any] = {}
+
+
+def _latency(method: str, route: str, status: int) -> Any:
+    """The latency histogram's child for a method, route and status: found once, then kept
+    (``labels`` checks and joins its labels under a lock on every call)."""
+    key = (method, route, status)
+    child = _LATENCIES.get(key)
+    if child is None:
+        child = _LATENCIES[key] = LATENCY.labels(method, route, str(status))
+    return child
+
+
 class ObservabilityMiddleware:
-    """Request id (kept from ``X-Request-ID`` when well-formed), latency, one log line."""
+    """Request id (kept from ``X-Request-ID`` when well-formed, else 32 random hexadecimal
+    digits), latency, one log line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -157,7 +171,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if REQUEST_ID.match(given) else urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         status, started = 500, time.perf_counter()
 
@@ -176,7 +190,7 @@ class ObservabilityMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
+            _latency(scope["method"], route, status).observe(elapsed)
             principal = scope.get("state", {}).get("principal")
             extra = {
                 "request_id": request_id,
