@@ -376,6 +376,11 @@ def _then(index: int) -> str:
     return "then_" if index == 0 else f"then{index}_"
 
 
+_Processors = tuple[tuple[int, Callable[[Any], Any]], ...]
+"""The columns of a read whose values SQLAlchemy's result would process (JSON decoded,
+datetimes made aware), by index, with their processors: the rest are taken as they come."""
+
+
 class DirectRow:
     """One SELECT of plain columns, compiled once; :meth:`first` answers its first row,
     :meth:`all` every row. No expanding (``IN``-list) parameters, which are rendered per
@@ -407,27 +412,25 @@ class DirectRow:
         self.elsewhere_direct = self.elsewhere is statement or not _expanding(self.elsewhere)
         """Whether ``elsewhere`` may go straight to the driver: it has no ``IN`` list, which
         SQLAlchemy renders anew for each call."""
-        self._compiled: dict[str, tuple[_Compiled, tuple[Callable[[Any], Any] | None, ...]]] = {}
-        """By dialect: the statement, and each column's result processor."""
+        self._compiled: dict[str, tuple[_Compiled, _Processors]] = {}
+        """By dialect: the statement, and the columns' result processors."""
 
-    def compiled(
-        self, dialect: Dialect
-    ) -> tuple[_Compiled, tuple[Callable[[Any], Any] | None, ...]]:
+    def compiled(self, dialect: Dialect) -> tuple[_Compiled, _Processors]:
         """The statement as compiled for ``dialect`` (once), and its columns' processors."""
         found = self._compiled.get(dialect.name)
         return found if found is not None else self._compile(dialect)
 
-    def _compile(
-        self, dialect: Dialect
-    ) -> tuple[_Compiled, tuple[Callable[[Any], Any] | None, ...]]:
+    def _compile(self, dialect: Dialect) -> tuple[_Compiled, _Processors]:
         # each column's value as SQLAlchemy's result would give it (JSON decoded, datetimes
         # made aware by UTCDateTime); types whose processor needs the driver's type code
         # (numerics) do not belong in such a statement
         driver = _DRIVERS.get(dialect.driver)
         statement = self.statement if driver is not None and driver.arrays else self.elsewhere
         results = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
+            (index, process)
+            for index, column in enumerate(statement.selected_columns)
+            if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
+            is not None
         )
         compiled = self._compiled[dialect.name] = (_compile(statement, dialect), results)
         return compiled
@@ -497,15 +500,18 @@ class DirectRow:
 
     @staticmethod
     def _processed(
-        records: Sequence[Sequence[Any]], processors: tuple[Callable[[Any], Any] | None, ...]
+        records: Sequence[Sequence[Any]], processors: _Processors
     ) -> list[tuple[Any, ...]]:
-        return [
-            tuple(
-                value if process is None else process(value)
-                for value, process in zip(record, processors, strict=True)
-            )
-            for record in records
-        ]
+        """Each record as a tuple, each column that has a processor processed."""
+        if not processors:
+            return [tuple(record) for record in records]
+        rows = []
+        for record in records:
+            row = list(record)
+            for index, process in processors:
+                row[index] = process(row[index])
+            rows.append(tuple(row))
+        return rows
 
 
 def _lending(session: AsyncSession) -> AsyncEngine | None:
