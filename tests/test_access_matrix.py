@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from app.auth.dependencies import OPEN_PATHS
@@ -719,3 +720,34 @@ def _judge(
     if expected == "nothing" and case_id in response.text:
         return "a list outside the caller's area shows the area's case"
     return None
+
+
+async def test_the_bearer_scheme_reads_the_header_only_where_the_token_was_not_checked(
+    api: Api,
+) -> None:
+    """Every ``/api/v1`` route's token is checked at the door, and the route's principal is
+    the one found there; the OpenAPI document's bearer scheme reads the header itself only
+    for a request the door did not check, and the route then checks the token as the door
+    would (a bad one is 401, a good one its principal)."""
+    from fastapi.security import HTTPAuthorizationCredentials
+    from starlette.requests import Request
+
+    from app.auth.dependencies import _bearer, current_principal
+    from app.auth.errors import InvalidToken
+
+    token = mint(
+        api.settings, sub="bureau.jiaohe", role=Role.city_bureau, area="220281", now=api.clock.now()
+    )
+
+    def request(state: dict[str, Any]) -> Request:
+        headers = [(b"authorization", f"Bearer {token}".encode())]
+        return Request({"type": "http", "headers": headers, "state": state, "app": api.app})
+
+    checked = await current_principal(request({}), await _bearer(request({})))
+    assert (checked.sub, checked.role) == ("bureau.jiaohe", Role.city_bureau)
+    at_the_door = request({"principal": checked})
+    assert await _bearer(at_the_door) is None
+    assert await current_principal(at_the_door, None) is checked
+    forged = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token[:-4] + "AAAA")
+    with pytest.raises(InvalidToken):
+        await current_principal(request({}), forged)

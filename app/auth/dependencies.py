@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from app.auth.errors import InvalidToken, MissingToken
 from app.auth.jwks import ALGORITHMS, JwksCache
@@ -16,7 +17,21 @@ from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.errors import ProblemError
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT with claims sub, role and area.")
+
+class _Bearer(HTTPBearer):
+    """The API's bearer scheme (what the OpenAPI document declares), which reads the
+    ``Authorization`` header only when :class:`AuthFirstMiddleware` has not already checked
+    the token: on every ``/api/v1`` route it has, and the credentials would go unread."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
+        if request.scope.get("state", {}).get("principal") is not None:
+            return None
+        return await super().__call__(request)
+
+
+_bearer = _Bearer(
+    auto_error=False, scheme_name="HTTPBearer", description="A JWT with claims sub, role and area."
+)
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -39,7 +54,7 @@ async def current_principal(
 ) -> Principal:
     # the app's settings and clock straight from its state, not as sub-dependencies: every
     # request solves this one, and each dependency solved is a measurable share of a write
-    checked = getattr(request.state, "principal", None)
+    checked = request.scope.get("state", {}).get("principal")
     if isinstance(checked, Principal):  # the AuthFirstMiddleware verified it already
         return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
