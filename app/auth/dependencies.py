@@ -61,7 +61,7 @@ async def current_principal(
         raise MissingToken()
     state = request.app.state
     token, now = credentials.credentials, state.clock.now()
-    principal = await _principal(request, state.settings, token, now)
+    principal = await _principal(request.app, state.settings, token, now)
     request.state.principal = principal  # for the request's log line
     return principal
 
@@ -76,12 +76,12 @@ def _header(token: str) -> dict[str, Any]:
         raise InvalidToken(f"The bearer token is not valid: {exc}.") from exc
 
 
-async def _principal(request: Request, settings: Settings, token: str, now: Any) -> Principal:
+async def _principal(app: Any, settings: Settings, token: str, now: Any) -> Principal:
     header = _header(token)
     algorithm = header.get("alg")
     if algorithm == ALGORITHM:
         return verify(settings, token, now)
-    jwks: JwksCache | None = getattr(request.app.state, "jwks", None)
+    jwks: JwksCache | None = getattr(app.state, "jwks", None)
     if jwks is None or algorithm not in ALGORITHMS.values():
         raise InvalidToken(f"Tokens signed with {algorithm!r} are not accepted.")
     key = await jwks.key(header.get("kid"), now)
@@ -116,14 +116,14 @@ class AuthFirstMiddleware:
             return
         from app.core.errors import problem_response
 
-        request = Request(scope)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        scheme, _, token = header.decode("latin-1").partition(" ")
         try:
             if scheme.lower() != "bearer" or not token.strip():
                 raise MissingToken()
             app = scope["app"]
             principal = await _principal(
-                request, app.state.settings, token.strip(), app.state.clock.now()
+                app, app.state.settings, token.strip(), app.state.clock.now()
             )
         except ProblemError as refused:  # 401s (app.auth.errors), answered here, not raised
             await problem_response(refused)(scope, receive, send)
