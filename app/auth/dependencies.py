@@ -24,9 +24,15 @@ class _Bearer(HTTPBearer):
     the token: on every ``/api/v1`` route it has, and the credentials would go unread."""
 
     async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
-        if request.scope.get("state", {}).get("principal") is not None:
+        if _checked_at_the_door(request) is not None:
             return None
         return await super().__call__(request)
+
+
+def _checked_at_the_door(request: HTTPConnection) -> Principal | None:
+    """The principal :class:`AuthFirstMiddleware` found for this request, if it checked it."""
+    checked = request.scope.get("state", {}).get("principal")
+    return checked if isinstance(checked, Principal) else None
 
 
 _bearer = _Bearer(
@@ -54,8 +60,8 @@ async def current_principal(
 ) -> Principal:
     # the app's settings and clock straight from its state, not as sub-dependencies: every
     # request solves this one, and each dependency solved is a measurable share of a write
-    checked = request.scope.get("state", {}).get("principal")
-    if isinstance(checked, Principal):  # the AuthFirstMiddleware verified it already
+    checked = _checked_at_the_door(request)
+    if checked is not None:  # the AuthFirstMiddleware verified it already
         return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise MissingToken()

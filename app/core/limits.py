@@ -219,7 +219,7 @@ def _unsafe_text(text: str) -> bool:
 
 def _unsafe_url(scope: Scope) -> str | None:
     path: str = scope["path"]
-    if not (path.isascii() and "\x00" not in path) and _unsafe_text(path):
+    if ("\x00" in path or not path.isascii()) and _unsafe_text(path):  # ASCII: no surrogate
         return "path"
     raw: bytes = scope.get("query_string", b"")
     if not raw:
