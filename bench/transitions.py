@@ -76,6 +76,9 @@ class Run:
     """CPU seconds the API server process used during the run."""
     client_cpu: float = 0.0
     """CPU seconds the load generator used during the run."""
+    database_cpu: float | None = None
+    """CPU seconds PostgreSQL's processes on this machine used during the run (none where
+    it runs elsewhere, or for the embedded SQLite, which runs in the server's process)."""
 
     def cpu_ms(self, seconds: float) -> float:
         return seconds / self.count * 1000 if self.count else 0.0
@@ -225,6 +228,35 @@ def cpu_seconds(pid: int) -> float:
         fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
         ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds() -> float | None:
+    """User plus system CPU time of every PostgreSQL process on this machine (its backends,
+    WAL writer, checkpointer..., and those that ended), or None where there is none: the
+    database's share of a run, read beside the server's. Its cost a transaction is not
+    fixed: pgbench's own statements cost PostgreSQL's processes about 0.2 ms a transaction
+    at 7,000 a second and 0.47 ms at 1,400 (``-R 1400``), so the API's figure is read
+    against pgbench's at a like rate (``bench/RESULTS.md``, 2026-12-03)."""
+    ticks, found = 0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        if name.startswith("postgres"):
+            fields = rest.split()  # its own time, and its children's it has waited for: a
+            # backend that ended (pgbench's, at the end of its run) counts in the postmaster's
+            ticks += sum(int(field) for field in fields[11:15])
+            found = True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
+
+
+def _spent(before: float | None) -> float | None:
+    after = database_cpu_seconds()
+    return None if before is None or after is None else max(after - before, 0.0)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -486,18 +518,21 @@ async def http_runs(
             run = Run(count)
             shares = [cases[i::count] for i in range(count)]
             server_before, client_before = cpu_seconds(server_pid), time.process_time()
+            database_before = database_cpu_seconds()
             started = time.perf_counter()
             stop_at = started + duration
             await asyncio.gather(*(drive(client, share, run, stop_at) for share in shares))
             run.seconds = time.perf_counter() - started
             run.server_cpu = cpu_seconds(server_pid) - server_before
             run.client_cpu = time.process_time() - client_before
+            run.database_cpu = _spent(database_before)
             runs.append(run)
             print(
                 f"http  clients={count:>2}  {run.tps:8.1f} tps  p50 {run.percentile(0.5):6.1f} ms"
                 f"  p99 {run.percentile(0.99):6.1f} ms  errors {run.errors}  server CPU "
                 f"{run.cpu_ms(run.server_cpu):.2f} ms/tx  load generator CPU "
-                f"{run.cpu_ms(run.client_cpu):.2f} ms/tx"
+                f"{run.cpu_ms(run.client_cpu):.2f} ms/tx  database CPU "
+                f"{_ms(run, run.database_cpu)} ms/tx"
             )
         return runs
 
@@ -573,7 +608,8 @@ def wrk_runs(
             f"wrk   clients={count:>2}  {run.tps:8.1f} tps  p50 {run.percentile(0.5):6.1f} ms"
             f"  p99 {run.percentile(0.99):6.1f} ms  errors {run.errors}  server CPU "
             f"{run.cpu_ms(run.server_cpu):.2f} ms/tx  load generator CPU "
-            f"{run.cpu_ms(run.client_cpu):.2f} ms/tx"
+            f"{run.cpu_ms(run.client_cpu):.2f} ms/tx  database CPU "
+            f"{_ms(run, run.database_cpu)} ms/tx"
         )
     return runs
 
@@ -599,6 +635,7 @@ def run_wrk(
     """One wrk run of ``script`` (one connection per thread), with the server's CPU and wrk's
     own; the script's done() prints the line parsed here."""
     server_before = cpu_seconds(server_pid)
+    database_before = database_cpu_seconds()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         [
@@ -623,6 +660,7 @@ def run_wrk(
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = Run(connections)
     run.server_cpu = cpu_seconds(server_pid) - server_before
+    run.database_cpu = _spent(database_before)
     run.client_cpu = (children.ru_utime - children_before.ru_utime) + (
         children.ru_stime - children_before.ru_stime
     )
@@ -678,6 +716,7 @@ def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float)
     runs = []
     for count in clients:
         with tempfile.TemporaryDirectory() as logs:
+            database_before = database_cpu_seconds()
             result = subprocess.run(
                 [
                     "pgbench",
@@ -705,6 +744,7 @@ def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float)
                 text=True,
             )
             run = Run(count)
+            run.database_cpu = _spent(database_before)
             for log in Path(logs).iterdir():
                 for line in log.read_text().splitlines():
                     run.latencies.append(int(line.split()[2]) / 1e6)
@@ -717,11 +757,16 @@ def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float)
         print(
             f"pgb   clients={count:>2}  {run.tps:8.1f} tps  p50 {run.percentile(0.5):6.1f} ms"
             f"  p99 {run.percentile(0.99):6.1f} ms  errors {run.errors}"
+            f"  database CPU {_ms(run, run.database_cpu)} ms/tx"
         )
     return runs
 
 
 # --- report ------------------------------------------------------------------------------------
+
+
+def _ms(run: Run, seconds: float | None) -> str:
+    return "—" if seconds is None else f"{run.cpu_ms(seconds):.2f}"
 
 
 def machine() -> str:
@@ -759,7 +804,8 @@ def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], arg
     rows = [
         f"| {h.clients} | {h.tps:.0f} | {h.percentile(0.5):.1f} | {h.percentile(0.99):.1f} | "
         f"{p.tps:.0f} | {p.percentile(0.5):.1f} | {p.percentile(0.99):.1f} | {h.tps / p.tps:.2f} | "
-        f"{h.cpu_ms(h.server_cpu):.2f} | {h.cpu_ms(h.client_cpu):.2f} |"
+        f"{h.cpu_ms(h.server_cpu):.2f} | {_ms(h, h.database_cpu)} | {_ms(p, p.database_cpu)} | "
+        f"{h.cpu_ms(h.client_cpu):.2f} |"
         for h, p in zip(http, pgb, strict=True)
     ]
     errors = sum(r.errors for r in http) + sum(r.errors for r in pgb)
@@ -773,8 +819,9 @@ def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], arg
             f"the same for both sides. {_setup(args)}",
             "",
             "| clients | API writes/s | API p50 ms | API p99 ms | pgbench tps | pgbench p50 ms "
-            "| pgbench p99 ms | API / ceiling | server CPU ms/write | load CPU ms/write |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| pgbench p99 ms | API / ceiling | server CPU ms/write "
+            "| PostgreSQL CPU ms/write | PostgreSQL CPU ms/tx (pgbench) | load CPU ms/write |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
             "",
             f"API server peak memory (VmHWM): {peak:.0f} MiB. Failed transitions: {errors}.",

@@ -3,6 +3,7 @@ unnoticed (the measurements themselves are `make bench*`, recorded in bench/RESU
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -10,9 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import make_url
 
+from bench.transitions import database_cpu_seconds
 from tests.conftest import OWNERS, browser_or_skip
 from tests.test_many_processes import free_port
 
@@ -65,12 +68,36 @@ def test_transitions_benchmark_runs(bench_url: str, tmp_path: Path) -> None:
     rows = [line for line in out.splitlines() if line.startswith(("| 1 |", "| 2 |"))]
     assert len(rows) == 2, out[-1500:]
     assert all(float(row.split("|")[2]) > 0 for row in rows), out[-1500:]
+    # PostgreSQL's CPU a write and a pgbench transaction, beside the server's (it runs here)
+    assert all(float(row.split("|")[10]) > 0 for row in rows), out[-1500:]
+    assert all(float(row.split("|")[11]) > 0 for row in rows), out[-1500:]
     # the server logged as `fangfanpin serve` does: a JSON line a request, writes included
     text = (tmp_path / f"server-{port}.log").read_text()
     logged = [json.loads(line) for line in text.splitlines()]
     writes = [line for line in logged if "/actions/" in line.get("route", "")]
     assert writes, logged[-3:]
     assert all(line["status"] == 200 for line in writes), writes[-3:]
+
+
+async def test_the_databases_cpu_counts_a_backend_that_ended(bench_url: str) -> None:
+    """``database_cpu_seconds`` counts what a PostgreSQL backend spent after it ended (as
+    pgbench's end with its run): the postmaster holds its children's time once they end."""
+    before = database_cpu_seconds()
+    if before is None:
+        pytest.skip("PostgreSQL does not run on this machine")
+    url = make_url(bench_url).set(drivername="postgresql", database="postgres")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        await connection.fetchval("SELECT count(*) FROM generate_series(1, 3000000)")
+    finally:
+        await connection.close()
+    spent = 0.0
+    for _ in range(200):  # the backend ends a moment after the connection closes
+        spent = (database_cpu_seconds() or 0.0) - before
+        if spent >= 0.1:
+            break
+        await asyncio.sleep(0.01)
+    assert spent >= 0.1, spent
 
 
 def wrk_or_skip() -> None:
