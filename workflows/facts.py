@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from workflows.money import Yuan
@@ -328,10 +327,14 @@ def evolve(
     from_state: str,
     notice_days: int,
 ) -> dict[str, Any]:
-    """Fold one event into the facts; returns a new document, the input is left alone."""
-    facts = orjson.loads(orjson.dumps(facts, option=orjson.OPT_NON_STR_KEYS))  # a deep copy
+    """Fold one event into the facts; returns a new document, the input is left alone.
+
+    Copy on write: the document and each object or list the event changes are copied
+    (:func:`_own`), the rest is shared with the input, which nothing here changes. (A deep
+    copy of the whole document, 3 KB of JSON through orjson and back, was 4% of the
+    instructions of a rule-checked write: ``bench/RESULTS.md``, 2026-12-03.)"""
+    facts = dict(facts)
     at = occurred_at.isoformat()
-    procedures = facts["procedures"]
 
     if name.startswith("open_"):
         facts["channel"] = name.removeprefix("open_")
@@ -339,7 +342,7 @@ def evolve(
         facts["household_type"] = payload.get("household_type", "ordinary")
         facts["previous_case_ids"] = payload.get("previous_case_ids", [])
         facts["acceptance_due_at"] = payload.get("acceptance_due_at")
-        facts["reports"].append(
+        _own(facts, "reports").append(
             {
                 "channel": facts["channel"],
                 "reported_at": at,
@@ -348,7 +351,7 @@ def evolve(
             }
         )
     elif name == "report":
-        facts["reports"].append(
+        _own(facts, "reports").append(
             {
                 "channel": payload["channel"],
                 "reported_at": at,
@@ -359,49 +362,51 @@ def evolve(
     elif name == "commitment_form":
         facts["commitment_form"] = {**payload, "recorded_at": at}
     elif name == "review":
-        procedure = procedures[payload["procedure"]]
+        procedure = _procedure(facts, payload["procedure"])
         if procedure["review"]:
             # A vote that failed is held again (case-v2): every vote kept, the latest counts.
-            procedure.setdefault("earlier_reviews", []).append(procedure["review"])
+            earlier = procedure.get("earlier_reviews", [])
+            procedure["earlier_reviews"] = [*earlier, procedure["review"]]
         procedure["review"] = {**payload, "recorded_at": at}
     elif name == "home_visit":
-        procedures[payload["procedure"]][name] = {**payload, "recorded_at": at}
+        _procedure(facts, payload["procedure"])[name] = {**payload, "recorded_at": at}
     elif name == "committee_study":
         facts["committee_study"] = {**payload, "recorded_at": at}
     elif name == "announcement_posting":
         facts["announcement_posting"] = {**payload, "recorded_at": at}
     elif name == "household_verification":
-        procedures[payload["procedure"]]["verification"] = {**payload, "recorded_at": at}
-        facts["assessments"].append({**payload, "recorded_at": at})
+        _procedure(facts, payload["procedure"])["verification"] = {**payload, "recorded_at": at}
+        _own(facts, "assessments").append({**payload, "recorded_at": at})
     elif name == "income_assessment":
-        facts["assessments"].append({**payload, "recorded_at": at})
+        _own(facts, "assessments").append({**payload, "recorded_at": at})
     elif name == "objection":
-        objections = procedures[payload["procedure"]]["objections"]
+        objections = _own(_procedure(facts, payload["procedure"]), "objections")
         objections[payload["objection_id"]] = {**payload, "lodged_at": at, "resolution": None}
     elif name == "objection_resolution":
-        objection = procedures[payload["procedure"]]["objections"][payload["objection_id"]]
-        objection["resolution"] = {**payload, "resolved_at": at}
+        objections = _own(_procedure(facts, payload["procedure"]), "objections")
+        _own(objections, payload["objection_id"])["resolution"] = {**payload, "resolved_at": at}
         if payload["procedure"] == Procedure.plan and payload["outcome"] == ObjectionOutcome.upheld:
             # The plan goes back to the village: its review and notice are held again.
-            procedures[Procedure.plan]["review"] = procedures[Procedure.plan]["notice"] = None
-            procedures[Procedure.plan].pop("earlier_reviews", None)
+            plan = _procedure(facts, Procedure.plan)
+            plan["review"] = plan["notice"] = None
+            plan.pop("earlier_reviews", None)
     elif name == "plan_notice":
-        procedures[Procedure.plan]["notice"] = {
+        _procedure(facts, Procedure.plan)["notice"] = {
             "published_at": at,
             "days": notice_days,
             "location": payload.get("location"),
         }
     elif name == "measure_planned":
-        facts["measures"][payload["measure_id"]] = {
+        _own(facts, "measures")[payload["measure_id"]] = {
             **payload,
             "status": MeasureStatus.planned.value,
             "planned_at": at,
             "progress": [],
         }
     elif name == "measure_progress":
-        measure = facts["measures"][payload["measure_id"]]
+        measure = _own(_own(facts, "measures"), payload["measure_id"])
         measure["status"] = payload["status"]
-        measure["progress"].append({**payload, "at": at})
+        _own(measure, "progress").append({**payload, "at": at})
     elif name == "classification":
         facts["classification"] = {**payload, "recorded_at": at}
     elif name == "start_village_review" and facts.get("acceptance_due_at"):
@@ -411,7 +416,7 @@ def evolve(
     elif name == "distribute":
         facts["township_code"] = payload.get("township_code")
     elif name in NOTICE_OPENED_BY:
-        procedures[NOTICE_OPENED_BY[name]]["notice"] = {
+        _procedure(facts, NOTICE_OPENED_BY[name])["notice"] = {
             "published_at": at,
             "days": notice_days,
             "location": payload.get("location"),
@@ -444,10 +449,10 @@ def evolve(
             "findings": findings,
         }
     elif name == "comparison_resolution":
-        finding = facts["comparison"]["findings"][payload["finding_id"]]
-        finding["resolution"] = {**payload, "resolved_at": at}
+        findings = _own(_own(facts, "comparison"), "findings")
+        _own(findings, payload["finding_id"])["resolution"] = {**payload, "resolved_at": at}
     elif name == "return_response":
-        facts["last_return"]["response"] = {**payload, "recorded_at": at}
+        _own(facts, "last_return")["response"] = {**payload, "recorded_at": at}
     elif name == "deadline_escalation":
         facts["identification_escalated_at"] = at
     if name in ("return_to_village", "return_to_township", "continue_assistance"):
@@ -460,7 +465,7 @@ def evolve(
         }
     if name == "return_to_village":
         # 退回村级: that procedure's review and notice are void and are done again.
-        voided = procedures[Procedure.identification]
+        voided = _procedure(facts, Procedure.identification)
         voided["review"], voided["notice"], voided["objections"] = None, None, {}
         voided.pop("earlier_reviews", None)
     if name == "continue_assistance":
@@ -470,5 +475,21 @@ def evolve(
             else None
         )
         # Back to assistance: the elimination procedure starts afresh next time.
-        procedures[Procedure.elimination] = empty_procedure()
+        _own(facts, "procedures")[Procedure.elimination] = empty_procedure()
     return facts
+
+
+def _own(owner: dict[str, Any], key: str) -> Any:
+    """``owner[key]``, an object or a list, replaced in ``owner`` (a copy :func:`evolve`
+    made) by a shallow copy of it, which :func:`evolve` may then change: what it holds is
+    still shared with the input, and is itself copied before it is changed."""
+    value = owner[key]
+    owner[key] = copy = dict(value) if type(value) is dict else list(value)
+    return copy
+
+
+def _procedure(facts: dict[str, Any], procedure: str) -> dict[str, Any]:
+    """One procedure's record (a copy :func:`evolve` may change), in a copy of the
+    procedures."""
+    copy: dict[str, Any] = _own(_own(facts, "procedures"), procedure)
+    return copy
