@@ -117,10 +117,10 @@ def _latest(*, arrays: bool, through_aliases: bool) -> Any:
         )
         .subquery("newest")
     )
-    found = (newest.c.id, theirs.c.dataset, theirs.c.id_masked, theirs.c.attributes)
-    return select(*found, *(() if through_aliases else (ROTATED.label("rotated"),))).select_from(
-        newest.outerjoin(theirs, theirs.c.snapshot_id == newest.c.id)
-    )
+    read = select(
+        newest.c.id, theirs.c.dataset, theirs.c.id_masked, theirs.c.attributes
+    ).select_from(newest.outerjoin(theirs, theirs.c.snapshot_id == newest.c.id))
+    return read if through_aliases else read.add_columns(ROTATED.label("rotated"))
 
 
 _NEWEST = (
