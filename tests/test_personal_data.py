@@ -15,7 +15,7 @@ from app.core.crypto import CipherError, FieldCipher, cipher_for, context
 from app.core.db import Base, make_engine, make_sessionmaker, sealed_models
 from app.core.rotation import rotate
 from tests.conftest import run_cli
-from tests.helpers import CHILD_MEMBER, Api, new_id_number
+from tests.helpers import CHILD_MEMBER, COMMITMENT_FORM, VILLAGE, Api, new_id_number
 
 KEY_A, KEY_B = b"a" * 32, b"b" * 32
 
@@ -308,7 +308,7 @@ def test_the_fast_path_of_redaction_sees_every_key_it_must_rewrite() -> None:
         document = {"a": [{"b": {key: legacy}}]}
         redacted = idnumber.redact(document)
         assert redacted != document, key
-        assert redacted == idnumber._redact(document), key
+        assert redacted == idnumber.rewritten(document), key
     plain = {"reports": [{"channel": "self_declared"}], "net_income": "15000.00", "n": 3}
     assert idnumber.redact(plain) is plain
     # numbers masked as they are now, text with no *, years and nulls need no walk either
@@ -329,9 +329,10 @@ def test_the_fast_path_of_redaction_sees_every_key_it_must_rewrite() -> None:
         ("birth_date", "1970-01-01"),
         ("birth_date", 1970),
         ("member", {"id": "220281********0027"}),
+        ("plan_masked", "220281********0027"),  # not a masked number's key: walked, left
     ):
         mixed = {**shown, "extra": [{key: value}]}
-        assert idnumber.redact(mixed) == idnumber._redact(mixed), (key, value)
+        assert idnumber.redact(mixed) == idnumber.rewritten(mixed), (key, value)
         assert idnumber.redact(mixed) is not mixed, (key, value)
     # values that are not JSON's own still go through (the text is only a test)
     odd = {"at": date(2026, 1, 1), "member": "220281********0027", "x": Decimal("1.5")}
@@ -384,3 +385,76 @@ async def test_a_members_phone_is_sealed_shown_to_none_and_read_as_personal_data
         "*******1111",
         None,
     ]
+
+
+async def test_a_case_is_answered_as_its_response_model_writes_it(api: Api) -> None:
+    """Answers about one case write its facts apart from the other fields
+    (``views.case_answer``): what the opening, a read, a step and a fact answer is the
+    document the response model writes (``views.case_out``), and a number stored in an older
+    mask is re-masked in it as everywhere else."""
+    from pydantic import TypeAdapter
+    from sqlalchemy import update
+
+    from app.cases import repository as repo
+    from app.cases import views
+    from app.cases.models import Case
+    from app.cases.schemas import CaseOut
+
+    head = new_id_number()
+    opened = await api.client.post(
+        "/api/v1/cases",
+        headers=api.headers("cadre.pinggang"),
+        json={
+            "channel": "cadre_found",
+            "household": {
+                "head_name": "王德福",
+                "head_id_number": head,
+                "village_code": VILLAGE,
+                "size": 4,
+            },
+            "risk_type": "illness",
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["id"]
+    assert opened.headers["location"] == f"/api/v1/cases/{case_id}"
+    assert opened.headers["etag"] == f'"{opened.json()["version"]}"'
+    assert opened.json()["attached"] is False
+
+    async def expected() -> dict[str, object]:
+        async with api.app.state.sessionmaker() as session:
+            found = await repo.case_in_area(session, case_id, "220281")
+        assert found is not None
+        model = views.case_out(*found, api.clock.now())
+        shown: dict[str, object] = TypeAdapter(CaseOut).dump_python(model, mode="json")
+        return shown
+
+    assert {k: v for k, v in opened.json().items() if k != "attached"} == await expected()
+
+    # facts as a case written before the last-4 mask holds them
+    async with api.app.state.sessionmaker() as session:
+        found = await repo.case_in_area(session, case_id, "220281")
+        assert found is not None
+        older = {**found[0].facts, "findings": {"f1": {"member": "220281********0027"}}}
+        await session.execute(update(Case).where(Case.id == case_id).values(facts=older))
+        await session.commit()
+    read = await api.get("bureau.jiaohe", f"/api/v1/cases/{case_id}")
+    assert read.status_code == 200
+    assert read.headers["etag"] == f'"{read.json()["version"]}"'
+    assert read.headers["content-type"] == "application/json"
+    assert read.json() == await expected()
+    assert read.json()["facts"]["findings"] == {"f1": {"member": "**************0027"}}
+    assert b"220281*" not in read.content
+
+    form = {**COMMITMENT_FORM, "signatory_name": "王德福", "covered_member_id_numbers": [head]}
+    fact = await api.fact("cadre.pinggang", case_id, "commitment-forms", form)
+    assert fact.status_code == 201, fact.text
+    assert fact.headers["etag"] == f'"{fact.json()["version"]}"'
+    assert fact.json() == await expected()
+    assert fact.json()["facts"]["commitment_form"]["covered_members"]
+
+    moved = await api.act("cadre.pinggang", case_id, "withdraw", {"reason": "误报"})
+    assert moved.status_code == 200, moved.text
+    assert moved.headers["etag"] == f'"{moved.json()["version"]}"'
+    assert moved.json()["state"] == "withdrawn"
+    assert moved.json() == await expected()

@@ -82,10 +82,6 @@ IfMatch = Annotated[
 ]
 
 
-def etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = f'"{version}"'
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -94,23 +90,27 @@ def etag(response: Response, version: int) -> None:
 )
 async def open_case(
     body: OpenCaseIn,
-    response: Response,
     principal: CurrentPrincipal,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-) -> CaseOpened:
+) -> Response:
     """Open a case through a channel, or attach the report to the household's open case."""
     now = clock.now()
     snap, household, attached = await opening.open_case(
         session, principal, body, now, settings, only_write=True
     )
     if attached:
-        response.status_code = status.HTTP_200_OK
-    else:
-        response.headers["Location"] = f"/api/v1/cases/{snap.id}"
-    etag(response, snap.version)
-    return case_views.case_out(snap, household, now, CaseOpened, attached=attached)
+        return case_views.case_answer(snap, household, now, CaseOpened, attached=True)
+    return case_views.case_answer(
+        snap,
+        household,
+        now,
+        CaseOpened,
+        status_code=status.HTTP_201_CREATED,
+        headers={"Location": f"/api/v1/cases/{snap.id}"},
+        attached=False,
+    )
 
 
 @router.get("", response_model=CasePage)
@@ -282,15 +282,10 @@ async def dashboard(
 
 @router.get("/{case_id}", response_model=CaseOut)
 async def get_case(
-    case_id: str,
-    response: Response,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    clock: ClockDep,
-) -> CaseOut:
+    case_id: str, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
+) -> Response:
     snap, household = await case_views.read_case(session, principal, case_id)
-    etag(response, snap.version)
-    return case_views.case_out(snap, household, clock.now())
+    return case_views.case_answer(snap, household, clock.now())
 
 
 @router.get("/{case_id}/actions", response_model=list[ActionOut])
@@ -304,13 +299,12 @@ async def list_actions(
 async def _fire(
     case_id: str,
     action: str,
-    response: Response,
     principal: Principal,
     session: SessionDep,
     clock: ClockDep,
     if_match: str | None,
     payload: Any,
-) -> CaseOut:
+) -> Response:
     now = clock.now()
     label = action if action in CURRENT_WORKFLOW.actions else "unknown"
     try:
@@ -321,8 +315,7 @@ async def _fire(
         TRANSITIONS.labels(label, refused.code).inc()
         raise
     when_settled(session, lambda refused: TRANSITIONS.labels(label, refused or "fired").inc())
-    etag(response, snap.version)
-    return case_views.case_out(snap, household, now)
+    return case_views.case_answer(snap, household, now)
 
 
 RequiredIfMatch = Annotated[
@@ -343,14 +336,13 @@ def _action_route(action: str) -> None:
 
     async def fire(
         case_id: str,
-        response: Response,
         principal: CurrentPrincipal,
         session: SessionDep,
         clock: ClockDep,
         if_match: RequiredIfMatch = None,
         payload: ActionBody = None,
-    ) -> CaseOut:
-        return await _fire(case_id, action, response, principal, session, clock, if_match, payload)
+    ) -> Response:
+        return await _fire(case_id, action, principal, session, clock, if_match, payload)
 
     steps = [s for s in CURRENT_WORKFLOW.steps if s.action == action]
     titles = "、".join(dict.fromkeys(s.title for s in steps if s.title))
@@ -385,15 +377,14 @@ for _action in FIREABLE_ACTIONS:
 async def fire_action(
     case_id: str,
     action: str,
-    response: Response,
     principal: CurrentPrincipal,
     session: SessionDep,
     clock: ClockDep,
     if_match: IfMatch = None,
     payload: ActionBody = None,
-) -> CaseOut:
+) -> Response:
     """An action name no workflow has: answered 404 ``action_not_found`` by the service."""
-    return await _fire(case_id, action, response, principal, session, clock, if_match, payload)
+    return await _fire(case_id, action, principal, session, clock, if_match, payload)
 
 
 @router.get("/{case_id}/events", response_model=list[EventOut])
@@ -456,19 +447,17 @@ async def _record(
     kind: str,
     case_id: str,
     body: BaseModel,
-    response: Response,
     gated: Gated,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
     if_match: str | None,
-) -> CaseOut:
+) -> Response:
     now = clock.now()
     snap, household = await service.record_fact(
         session, gated.principal, case_id, kind, body, if_match, now, settings, gated.locked
     )
-    etag(response, snap.version)
-    return case_views.case_out(snap, household, now)
+    return case_views.case_answer(snap, household, now, status_code=status.HTTP_201_CREATED)
 
 
 # Facts recorded with a body and nothing else: one route each, from this table.
@@ -562,16 +551,13 @@ def _fact_route(path: str, kind: str, model: type[BaseModel], summary: str) -> N
     async def record(
         case_id: str,
         body: BaseModel,
-        response: Response,
         session: SessionDep,
         clock: ClockDep,
         settings: SettingsDep,
         if_match: IfMatch = None,
         gated: Gated = fact_gate(kind),
-    ) -> CaseOut:
-        return await _record(
-            kind, case_id, body, response, gated, session, clock, settings, if_match
-        )
+    ) -> Response:
+        return await _record(kind, case_id, body, gated, session, clock, settings, if_match)
 
     record.__annotations__["body"] = model  # each route validates its own fact's shape
     record.__doc__ = summary
@@ -587,20 +573,18 @@ for route in FACT_ROUTES:
 @router.post("/{case_id}/comparisons", response_model=CaseOut, status_code=201)
 async def run_comparison(
     case_id: str,
-    response: Response,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
     if_match: IfMatch = None,
     gated: Gated = fact_gate("data_comparison"),
-) -> CaseOut:
+) -> Response:
     """数据比对 again, against the newest department data (it also runs by itself when the
     case reaches the city). Its findings replace the previous ones."""
     return await _record(
         "data_comparison",
         case_id,
         DataComparisonRequest(),
-        response,
         gated,
         session,
         clock,
@@ -623,20 +607,18 @@ async def resolve_objection(
     case_id: str,
     objection_id: Annotated[str, Path(max_length=64)],
     body: ObjectionResolutionIn,
-    response: Response,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
     if_match: IfMatch = None,
     gated: Gated = fact_gate("objection_resolution"),
-) -> CaseOut:
+) -> Response:
     """The township's finding; an upheld objection returns the case to the village."""
     resolution = ObjectionResolution(objection_id=objection_id, **body.model_dump())
     return await _record(
         "objection_resolution",
         case_id,
         resolution,
-        response,
         gated,
         session,
         clock,
@@ -660,13 +642,12 @@ async def report_measure_progress(
     case_id: str,
     measure_id: Annotated[str, Path(max_length=64)],
     body: MeasureProgressIn,
-    response: Response,
     session: SessionDep,
     clock: ClockDep,
     settings: SettingsDep,
     if_match: IfMatch = None,
     gated: Gated = fact_gate("measure_progress"),
-) -> CaseOut:
+) -> Response:
     """Progress of a measure, by its responsible person or the city bureau. A measure starts
     only after the plan's review and notice (plan_not_approved)."""
     try:
@@ -677,7 +658,6 @@ async def report_measure_progress(
         "measure_progress",
         case_id,
         progress,
-        response,
         gated,
         session,
         clock,

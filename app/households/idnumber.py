@@ -72,23 +72,25 @@ def redact(document: object) -> object:
     Every answer about a case passes its facts through here (a page of 100 cases is 10,000
     values or more). Most documents hold nothing to rewrite: no such key at all, or only
     numbers masked as :func:`mask` masks them now and no whole birth date. Their JSON text,
-    which orjson writes in a few microseconds, shows it (:func:`_as_shown`), and they are
-    answered as they are; the others are walked (a value's exact type tested once, only
-    dicts and lists descended into)."""
+    which orjson writes in a few microseconds, shows it (:func:`as_shown`), and they are
+    answered as they are; the others are walked (:func:`rewritten`)."""
     if isinstance(document, dict | list):
         try:
             text = orjson.dumps(document, default=str)
         except orjson.JSONEncodeError:  # keys that are not text: walk it
-            return _redact(document)
-        if _as_shown(text):
+            return rewritten(document)
+        if as_shown(text):
             return document
-    return _redact(document)
+    return rewritten(document)
 
 
-def _as_shown(text: bytes) -> bool:
-    """Whether a document's JSON text (orjson's: no spaces) holds nothing :func:`_redact`
-    would rewrite: each of the keys the walk looks at, found by a plain search (most
-    documents hold a few), holds a value the walk leaves as it is (:data:`_LEFT_AS_IS`)."""
+def as_shown(text: bytes) -> bool:
+    """Whether a document's JSON text (orjson's: no spaces) holds nothing :func:`rewritten`
+    would rewrite: each key the walk looks at, found by a plain search, holds a value the walk
+    leaves as it is (:data:`_LEFT_AS_IS`). The three keys of a masked number are found by the
+    end they share (``masked":``), one search of the text instead of three: a key of another
+    name that ends so is looked at too, and at worst sends the document to the walk, which
+    rewrites only :data:`MASKED_KEYS`."""
     for key, left in _LEFT_AS_IS:
         at = text.find(key)
         while at != -1:
@@ -102,7 +104,8 @@ def _as_shown(text: bytes) -> bool:
 _SHOWN_MASK = re.compile(rb'"(?:[^"*\\]*|\*+[^"*\\]{0,4})"|null')
 _YEAR = re.compile(rb'"[0-9]{4}"|null')
 _LEFT_AS_IS = (
-    *((f'"{key}":'.encode(), _SHOWN_MASK) for key in MASKED_KEYS),
+    (b'masked":', _SHOWN_MASK),  # id_number_masked, head_id_number_masked, id_masked
+    (b'"member":', _SHOWN_MASK),
     (b'"birth_date":', _YEAR),
 )
 """Each key the walk looks at, as orjson writes it, and the values it leaves as they are:
@@ -112,11 +115,14 @@ value (an older mask, a whole date, a value holding an escape, a number, a list,
 object) sends the document to the walk."""
 
 
-def _redact(document: object) -> object:
+def rewritten(document: object) -> object:
+    """The document walked: each masked number under :data:`MASKED_KEYS` re-masked
+    (:func:`shown`) and each whole birth date cut to its year; a value's exact type tested
+    once, only dicts and lists descended into. The document itself is left as it was."""
     if isinstance(document, dict):
         return _redacted_dict(document)
     if isinstance(document, list):
-        return [item if type(item) in _LEAVES else _redact(item) for item in document]
+        return [item if type(item) in _LEAVES else rewritten(item) for item in document]
     return document
 
 
@@ -133,7 +139,7 @@ def _redacted_dict(document: dict[str, object]) -> dict[str, object]:
             elif key == "birth_date" and len(value) == 10:
                 value = value[:4]
         elif type(value) not in _LEAVES:
-            value = _redact(value)
+            value = rewritten(value)
         out[key] = value
     return out
 
