@@ -388,10 +388,10 @@ async def test_a_members_phone_is_sealed_shown_to_none_and_read_as_personal_data
 
 
 async def test_a_case_is_answered_as_its_response_model_writes_it(api: Api) -> None:
-    """Answers about one case write its facts apart from the other fields
-    (``views.case_answer``): what the opening, a read, a step and a fact answer is the
-    document the response model writes (``views.case_out``), and a number stored in an older
-    mask is re-masked in it as everywhere else."""
+    """Answers about cases write their facts apart from the other fields
+    (``views.case_json``): what the opening, a read, a fact, the case list, the inbox and a
+    step answer is the document the response model writes with the case's redacted facts in
+    it, and a number stored in an older mask is re-masked in it as everywhere else."""
     from pydantic import TypeAdapter
     from sqlalchemy import update
 
@@ -425,7 +425,10 @@ async def test_a_case_is_answered_as_its_response_model_writes_it(api: Api) -> N
         async with api.app.state.sessionmaker() as session:
             found = await repo.case_in_area(session, case_id, "220281")
         assert found is not None
-        model = views.case_out(*found, api.clock.now())
+        snap, household = found
+        model = CaseOut(
+            **views._shown(snap, household, api.clock.now()), facts=views.redacted(snap.facts)
+        )
         shown: dict[str, object] = TypeAdapter(CaseOut).dump_python(model, mode="json")
         return shown
 
@@ -452,6 +455,23 @@ async def test_a_case_is_answered_as_its_response_model_writes_it(api: Api) -> N
     assert fact.headers["etag"] == f'"{fact.json()["version"]}"'
     assert fact.json() == await expected()
     assert fact.json()["facts"]["commitment_form"]["covered_members"]
+
+    listed = await api.get("cadre.pinggang", "/api/v1/cases", total="true")
+    assert listed.status_code == 200, listed.text
+    page = listed.json()
+    assert [item for item in page["items"] if item["id"] == case_id] == [await expected()]
+    assert (page["next_cursor"], page["total"]) == (None, len(page["items"]))
+    assert list(page) == ["items", "next_cursor", "total"]
+    empty = await api.get("cadre.pinggang", "/api/v1/cases", state="withdrawn")
+    assert empty.json() == {"items": [], "next_cursor": None, "total": None}
+    inbox = await api.get("cadre.pinggang", "/api/v1/inbox")
+    assert inbox.status_code == 200, inbox.text
+    (item,) = [item for item in inbox.json()["items"] if item["id"] == case_id]
+    mine = {"due_at", "due_kind", "overdue", "my_actions"}
+    assert {k: v for k, v in item.items() if k not in mine} == await expected()
+    assert "withdraw" in item["my_actions"]
+    assert item["overdue"] is False
+    assert inbox.json()["total"] == len(inbox.json()["items"])
 
     moved = await api.act("cadre.pinggang", case_id, "withdraw", {"reason": "误报"})
     assert moved.status_code == 200, moved.text

@@ -158,7 +158,7 @@ async def list_cases(
     ] = False,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> CasePage:
+) -> Response:
     """Cases in your area, oldest first; ``overdue=true`` lists the late identifications,
     ``measures_overdue=true`` the confirmed cases still without a planned measure,
     ``acceptance_overdue=true`` the 12317 declarations the village has not accepted in time,
@@ -190,8 +190,8 @@ async def list_cases(
         limit=min(limit, settings.max_page_size),
     )
     await policies.ensure_loaded(session, {snap.policy_version for snap, _ in rows})
-    items = [case_views.case_out(snap, household, now) for snap, household in rows]
-    return CasePage(items=items, next_cursor=next_cursor, total=count)
+    items = [case_views.case_json(snap, household, now) for snap, household in rows]
+    return case_views.page_answer(CasePage(items=[], next_cursor=next_cursor, total=count), items)
 
 
 def _digests(settings: Settings, id_number: str | None) -> list[str] | None:
@@ -217,7 +217,7 @@ async def inbox(
     name: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
     id_number: Annotated[str | None, Query(pattern=r"^\d{17}[\dXx]$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> InboxPage:
+) -> Response:
     """待办: open cases of your area whose state lets your role act (role x state), the nearest
     deadline first, overdue ones marked; filters as the case list's. Rules may still be unmet:
     a case's ``/actions`` says which, and when a time rule will be met."""
@@ -242,7 +242,7 @@ async def inbox(
         mine = [s.action for s in snap.workflow.steps_from(snap.state) if principal.role in s.roles]
         due = snap.due_at
         items.append(
-            case_views.case_out(
+            case_views.case_json(
                 snap,
                 household,
                 now,
@@ -253,7 +253,7 @@ async def inbox(
                 my_actions=list(dict.fromkeys(mine)),
             )
         )
-    return InboxPage(items=items, total=total)
+    return case_views.page_answer(InboxPage(items=[], total=total), items)
 
 
 dashboard_router = api_router(prefix="/api/v1/dashboard", tags=["cases"])

@@ -4,9 +4,10 @@ it (deadlines, household, suggested classification, facts with every number mask
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from fastapi import Response
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import permit
@@ -71,27 +72,6 @@ def redacted(document: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-Out = TypeVar("Out", bound=CaseOut)
-
-
-@overload
-def case_out(snap: Snapshot, household: HouseholdFacts, now: datetime) -> CaseOut: ...
-@overload
-def case_out(
-    snap: Snapshot, household: HouseholdFacts, now: datetime, shape: type[Out], **more: Any
-) -> Out: ...
-def case_out(
-    snap: Snapshot,
-    household: HouseholdFacts,
-    now: datetime,
-    shape: type[CaseOut] = CaseOut,
-    **more: Any,
-) -> CaseOut:
-    """The case as answers show it; ``shape`` a richer answer built in the same one pass
-    (an inbox item, an opening), with its own fields in ``more``."""
-    return shape(**_shown(snap, household, now), facts=redacted(snap.facts), **more)
-
-
 def case_answer(
     snap: Snapshot,
     household: HouseholdFacts,
@@ -102,24 +82,47 @@ def case_answer(
     headers: dict[str, str] | None = None,
     **more: Any,
 ) -> Response:
-    """:func:`case_out` as the answer to a request about one case, its ETag the case's
-    version: the same document, but its facts, the bulk of it, written once by orjson as
-    the database is sent them (:func:`facts_json`) and placed after the other fields, which
-    pydantic writes. Building the model with the facts in it and having pydantic write them
-    cost three times as much: they were validated into the model, written once to see
-    whether any number needed re-masking, and written again by pydantic. The route keeps
-    ``shape`` as its response model, for the contract."""
-    head = shape(**_shown(snap, household, now), facts={}, **more)
-    text = head.__pydantic_serializer__.to_json(head, exclude=_FACTS)
-    body = b"".join((text[:-1], b',"facts":', facts_json(snap.facts), b"}"))
+    """The answer to a request about one case (:func:`case_json`), its ETag the case's
+    version. The route keeps ``shape`` as its response model, for the contract."""
     return Response(
-        body,
+        case_json(snap, household, now, shape, **more),
         status_code=status_code,
         headers={**(headers or {}), "ETag": f'"{snap.version}"'},
         media_type="application/json",
     )
 
 
+def case_json(
+    snap: Snapshot,
+    household: HouseholdFacts,
+    now: datetime,
+    shape: type[CaseOut] = CaseOut,
+    **more: Any,
+) -> bytes:
+    """The case as answers show it, as JSON: ``shape`` (a richer answer built in the same
+    one pass, an inbox item or an opening, with its own fields in ``more``) as its model
+    writes it, but its facts, the bulk of it, written once by orjson as the database is
+    sent them (:func:`facts_json`) and placed after the other fields, which pydantic
+    writes. Building the model with the facts in it and having pydantic write them cost
+    three times as much: they were validated into the model, written once to see whether
+    any number needed re-masking (:func:`redacted`), and written again."""
+    head = shape(**_shown(snap, household, now), facts={}, **more)
+    text = head.__pydantic_serializer__.to_json(head, exclude=_FACTS)
+    return b"".join((text[:-1], b',"facts":', facts_json(snap.facts), b"}"))
+
+
+def page_answer(page: BaseModel, items: list[bytes]) -> Response:
+    """A page of cases as its answer: ``page`` (its ``items`` left empty, its other fields
+    set) written by pydantic, the cases' JSON (:func:`case_json`) as its items. The route
+    keeps the page's model as its response model, for the contract."""
+    rest = page.__pydantic_serializer__.to_json(page, exclude=_ITEMS)
+    tail = b"}" if rest == b"{}" else b"," + rest[1:]
+    return Response(
+        b"".join((b'{"items":[', b",".join(items), b"]", tail)), media_type="application/json"
+    )
+
+
+_ITEMS = {"items"}
 _FACTS = {"facts"}
 
 
