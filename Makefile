@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint typecheck pytest client openapi bench bench-instructions bench-embedded bench-reads bench-audit bench-warnings bench-export bench-console clean
+.PHONY: run test lint typecheck pytest client openapi bench bench-instructions bench-embedded bench-reads bench-audit bench-warnings bench-export bench-console bench-serving clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,9 @@ bench-warnings: $(VENV)/.installed-dev
 
 bench-export: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.national_export --reuse --client curl --runs 5
+
+bench-serving: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.serving
 
 bench-console: $(VENV)/.installed-dev node_modules/.package-lock.json
 	$(BIN)/python -m bench.console --cases 500

@@ -280,6 +280,7 @@ def serve(
     get_settings.cache_clear()
     _refuse_unsafe()
     from app.core.observability import LOG_CONFIG  # JSON logs, one line per request
+    from app.core.serving import HTTP  # an answer's head and body sent as one write
 
     # uvicorn's own access log would only repeat each request's line, without its id and
     # actor: off, as LOG_CONFIG silences it, and its line is not even made
@@ -290,6 +291,7 @@ def serve(
         workers=workers,
         log_config=LOG_CONFIG,
         access_log=False,
+        http=HTTP,
     )
 
 

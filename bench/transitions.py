@@ -47,6 +47,7 @@ from app.auth.tokens import mint
 from app.core.config import Settings
 from app.core.db import is_sqlite
 from app.core.observability import LOG_CONFIG
+from app.core.serving import HTTP
 from app.households.idnumber import make as make_id_number
 from workflows.calendar import local_date
 from workflows.vocabulary import Role
@@ -170,7 +171,8 @@ POOL = 20
 def start_server(url: str, port: int, workers: int, at_once: int = POOL) -> subprocess.Popen[bytes]:
     """The API under uvicorn, its pool sized for ``at_once`` requests at a time as
     ``deploy/README.md`` advises (no fewer than :data:`POOL` connections), logging as
-    ``fangfanpin serve`` does (``LOG_CONFIG``: a JSON line a request), to a file."""
+    ``fangfanpin serve`` does (``LOG_CONFIG``: a JSON line a request), to a file, and
+    sending its answers as it does (``app.core.serving``)."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -192,6 +194,8 @@ def start_server(url: str, port: int, workers: int, at_once: int = POOL) -> subp
         "--log-config",
         str(_LOGS / "log-config.json"),
         "--no-access-log",  # (as `fangfanpin serve`)
+        "--http",
+        HTTP,  # (as `fangfanpin serve`)
     ]
     (_LOGS / "log-config.json").write_text(json.dumps(LOG_CONFIG))
     with (_LOGS / f"server-{port}.log").open("ab") as log:

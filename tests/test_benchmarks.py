@@ -155,6 +155,15 @@ def test_reads_benchmark_runs(bench_url: str) -> None:
     assert all(float(row[2]) > 0 and row[6].strip() == "0" for row in rows.values()), out[-1500:]
 
 
+def test_serving_benchmark_runs() -> None:
+    wrk_or_skip()
+    out = run("bench.serving", "--pairs", "1", "--duration", "1", "--port", str(free_port()))
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| uvicorn's")]
+    rows += [line.split("|") for line in out.splitlines() if line.startswith("| app.core")]
+    assert len(rows) == 2, out[-1500:]
+    assert all(float(row[3]) > 0 for row in rows), out[-1500:]
+
+
 def test_warning_batch_benchmark_runs(bench_url: str) -> None:
     out = run(
         "bench.warning_batch",

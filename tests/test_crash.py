@@ -31,6 +31,7 @@ from app.areas.demo import load as load_demo_areas
 from app.auth.tokens import mint
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
+from app.core.serving import HTTP
 from app.households.idnumber import make as make_id_number
 from tests.conftest import REPOSITORY, REQUIRE_POSTGRES, free_port, run_cli
 from tests.helpers import APPLICATION, Api
@@ -60,6 +61,8 @@ def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
             str(port),
             "--log-level",
             "critical",
+            "--http",
+            HTTP,  # as `fangfanpin serve` answers
         ],
         env=env,
         cwd=REPOSITORY,

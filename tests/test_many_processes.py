@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from app.auth.tokens import mint
 from app.core.db import make_engine
+from app.core.serving import HTTP
 from tests.helpers import Api
 from workflows.vocabulary import Role
 
@@ -85,7 +86,10 @@ async def test_two_apis_and_two_workers_at_once(postgres_api: Api) -> None:
     }
     ports = [free_port(), free_port()]
     processes = [
-        start(["uvicorn", "app.main:app", "--port", str(p), "--log-level", "warning"], env)
+        start(
+            ["uvicorn", "app.main:app", "--port", str(p), "--log-level", "warning", "--http", HTTP],
+            env,
+        )
         for p in ports
     ]
     processes += [start(["app.cli", "worker", "--interval", "0.2"], env) for _ in range(2)]
