@@ -16,7 +16,6 @@ segments the change saves are the kernel's work).
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import socket
@@ -162,5 +161,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

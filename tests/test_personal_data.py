@@ -7,6 +7,7 @@ import os
 from datetime import date
 from decimal import Decimal
 
+import orjson
 import pytest
 from sqlalchemy import inspect, text
 
@@ -308,7 +309,7 @@ def test_the_fast_path_of_redaction_sees_every_key_it_must_rewrite() -> None:
         document = {"a": [{"b": {key: legacy}}]}
         redacted = idnumber.redact(document)
         assert redacted != document, key
-        assert redacted == idnumber.rewritten(document), key
+        assert redacted == idnumber._redact(document), key
     plain = {"reports": [{"channel": "self_declared"}], "net_income": "15000.00", "n": 3}
     assert idnumber.redact(plain) is plain
     # numbers masked as they are now, text with no *, years and nulls need no walk either
@@ -332,8 +333,13 @@ def test_the_fast_path_of_redaction_sees_every_key_it_must_rewrite() -> None:
         ("plan_masked", "220281********0027"),  # not a masked number's key: walked, left
     ):
         mixed = {**shown, "extra": [{key: value}]}
-        assert idnumber.redact(mixed) == idnumber.rewritten(mixed), (key, value)
+        assert idnumber.redact(mixed) == idnumber._redact(mixed), (key, value)
         assert idnumber.redact(mixed) is not mixed, (key, value)
+        # as answers write it: the walked document's text
+        written = idnumber.redacted_json(mixed, orjson.dumps)
+        assert written == orjson.dumps(idnumber.redact(mixed)), (key, value)
+    # and the document's own text when there is nothing to rewrite
+    assert idnumber.redacted_json(shown, orjson.dumps) == orjson.dumps(shown)
     # values that are not JSON's own still go through (the text is only a test)
     odd = {"at": date(2026, 1, 1), "member": "220281********0027", "x": Decimal("1.5")}
     assert idnumber.redact(odd) == {**odd, "member": "**************0027"}

@@ -100,16 +100,14 @@ async def open_case(
     snap, household, attached = await opening.open_case(
         session, principal, body, now, settings, only_write=True
     )
-    if attached:
-        return case_views.case_answer(snap, household, now, CaseOpened, attached=True)
     return case_views.case_answer(
         snap,
         household,
         now,
         CaseOpened,
-        status_code=status.HTTP_201_CREATED,
-        headers={"Location": f"/api/v1/cases/{snap.id}"},
-        attached=False,
+        status_code=status.HTTP_200_OK if attached else status.HTTP_201_CREATED,
+        headers=None if attached else {"Location": f"/api/v1/cases/{snap.id}"},
+        attached=attached,
     )
 
 

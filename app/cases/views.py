@@ -102,13 +102,15 @@ def case_json(
     """The case as answers show it, as JSON: ``shape`` (a richer answer built in the same
     one pass, an inbox item or an opening, with its own fields in ``more``) as its model
     writes it, but its facts, the bulk of it, written once by orjson as the database is
-    sent them (:func:`facts_json`) and placed after the other fields, which pydantic
+    sent them (``app.core.db.json_bytes``, kept as it is when it holds nothing to re-mask:
+    ``idnumber.redacted_json``) and placed after the other fields, which pydantic
     writes. Building the model with the facts in it and having pydantic write them cost
     three times as much: they were validated into the model, written once to see whether
     any number needed re-masking (:func:`redacted`), and written again."""
     head = shape(**_shown(snap, household, now), facts={}, **more)
     text = head.__pydantic_serializer__.to_json(head, exclude=_FACTS)
-    return b"".join((text[:-1], b',"facts":', facts_json(snap.facts), b"}"))
+    facts = idnumber.redacted_json(snap.facts, json_bytes)
+    return b"".join((text[:-1], b',"facts":', facts, b"}"))
 
 
 def page_answer(page: BaseModel, items: list[bytes]) -> Response:
@@ -124,14 +126,6 @@ def page_answer(page: BaseModel, items: list[bytes]) -> Response:
 
 _ITEMS = {"items"}
 _FACTS = {"facts"}
-
-
-def facts_json(facts: dict[str, Any]) -> bytes:
-    """A case's facts as answers show them (:func:`redacted`), as JSON: written as the
-    database is sent them (``app.core.db.json_bytes``), and that text answered as it is when
-    it holds nothing to re-mask (``idnumber.as_shown``), as nearly every case's does."""
-    text = json_bytes(facts)
-    return text if idnumber.as_shown(text) else json_bytes(idnumber.rewritten(facts))
 
 
 def _shown(snap: Snapshot, household: HouseholdFacts, now: datetime) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 import orjson
@@ -72,20 +73,21 @@ def redact(document: object) -> object:
     Every answer about a case passes its facts through here (a page of 100 cases is 10,000
     values or more). Most documents hold nothing to rewrite: no such key at all, or only
     numbers masked as :func:`mask` masks them now and no whole birth date. Their JSON text,
-    which orjson writes in a few microseconds, shows it (:func:`as_shown`), and they are
-    answered as they are; the others are walked (:func:`rewritten`)."""
+    which orjson writes in a few microseconds, shows it (:func:`_as_shown`), and they are
+    answered as they are; the others are walked (:func:`_redact`). :func:`redacted_json`
+    answers the text itself."""
     if isinstance(document, dict | list):
         try:
             text = orjson.dumps(document, default=str)
         except orjson.JSONEncodeError:  # keys that are not text: walk it
-            return rewritten(document)
-        if as_shown(text):
+            return _redact(document)
+        if _as_shown(text):
             return document
-    return rewritten(document)
+    return _redact(document)
 
 
-def as_shown(text: bytes) -> bool:
-    """Whether a document's JSON text (orjson's: no spaces) holds nothing :func:`rewritten`
+def _as_shown(text: bytes) -> bool:
+    """Whether a document's JSON text (orjson's: no spaces) holds nothing :func:`_redact`
     would rewrite: each key the walk looks at, found by a plain search, holds a value the walk
     leaves as it is (:data:`_LEFT_AS_IS`). The three keys of a masked number are found by the
     end they share (``masked":``), one search of the text instead of three: a key of another
@@ -115,14 +117,22 @@ value (an older mask, a whole date, a value holding an escape, a number, a list,
 object) sends the document to the walk."""
 
 
-def rewritten(document: object) -> object:
+def redacted_json(document: object, dumps: Callable[[object], bytes]) -> bytes:
+    """:func:`redact` as the JSON text ``dumps`` writes (in orjson's form: no spaces): the
+    document's own text when it holds nothing to rewrite, as nearly every one does, so it
+    is written once; else the walked document's."""
+    text = dumps(document)
+    return text if _as_shown(text) else dumps(_redact(document))
+
+
+def _redact(document: object) -> object:
     """The document walked: each masked number under :data:`MASKED_KEYS` re-masked
     (:func:`shown`) and each whole birth date cut to its year; a value's exact type tested
     once, only dicts and lists descended into. The document itself is left as it was."""
     if isinstance(document, dict):
         return _redacted_dict(document)
     if isinstance(document, list):
-        return [item if type(item) in _LEAVES else rewritten(item) for item in document]
+        return [item if type(item) in _LEAVES else _redact(item) for item in document]
     return document
 
 
@@ -139,7 +149,7 @@ def _redacted_dict(document: dict[str, object]) -> dict[str, object]:
             elif key == "birth_date" and len(value) == 10:
                 value = value[:4]
         elif type(value) not in _LEAVES:
-            value = rewritten(value)
+            value = _redact(value)
         out[key] = value
     return out
 
