@@ -111,3 +111,52 @@ def test_append_only_triggers_survive_a_downgrade_and_upgrade(tmp_path: Path) ->
         for table in migrations.append_only()
         for operation in ("update", "delete")
     }
+
+
+async def test_a_cases_facts_stay_in_its_row_and_compress_with_lz4(postgres_api: Api) -> None:
+    """Revision 0039: every step rewrites the case's facts. A row under half a page (a case's
+    facts through its confirmation: 3.4 KB) is stored as it is, with nothing compressed or
+    moved to the TOAST relation; larger facts are compressed with lz4, not the slower pglz
+    (where the server knows lz4, as every server these tests run on does), and stay in the
+    row."""
+    from sqlalchemy import text
+
+    from app.core.db import make_engine
+    from tests.helpers import owner_url
+
+    api = postgres_api
+    engine = make_engine(owner_url(api.settings))
+    toast = text(
+        "SELECT pg_relation_size(reltoastrelid) FROM pg_class"
+        " WHERE oid = 'monitoring_case'::regclass"
+    )
+    stored = text(
+        "SELECT pg_column_compression(facts), octet_length(facts::text), pg_column_size(facts)"
+        " FROM monitoring_case WHERE id = :id"
+    )
+    async with engine.connect() as connection:
+        toast_before = await connection.scalar(toast)
+    case_id = await api.to_assisted()
+    async with engine.connect() as connection:
+        method, size, _ = (await connection.execute(stored, {"id": case_id})).one()
+        assert size > 3000, size  # past PostgreSQL's own threshold (2 KB a row)
+        assert method is None  # as it is: nothing to undo on a read
+        await connection.rollback()
+        async with connection.begin() as transaction:
+            await connection.execute(
+                text(  # the facts of a case with many measures
+                    "UPDATE monitoring_case SET facts = facts || jsonb_build_object('more',"
+                    " (SELECT jsonb_agg(jsonb_build_object('measure', 'industrial_assistance',"
+                    " 'planned_on', '2026-12-0' || (i % 9 + 1), 'note', '发展庭院经济, 养殖肉牛',"
+                    " 'seq', i)) FROM generate_series(1, 60) i)) WHERE id = :id"
+                ),
+                {"id": case_id},
+            )
+            method, size, kept = (await connection.execute(stored, {"id": case_id})).one()
+            assert size > 9000, size
+            assert method == "lz4"
+            assert kept < size * 0.7, (kept, size)  # compressed, not merely marked
+            toast_after = await connection.scalar(toast)
+            await transaction.rollback()
+    await engine.dispose()
+    assert toast_after == toast_before  # every version of the row kept its facts in it
