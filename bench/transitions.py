@@ -415,9 +415,9 @@ async def finish_preparation(url: str, client: httpx.AsyncClient, cases: list[Ca
         else:
             await connection.execute(
                 text(
-                    "UPDATE monitoring_case SET facts = jsonb_set(facts, "
+                    "UPDATE monitoring_case SET facts = jsonb_set(facts::jsonb, "
                     "'{procedures,identification,notice,published_at}', "
-                    "to_jsonb((now() - interval '10 days')::text))"
+                    "to_jsonb((now() - interval '10 days')::text))::json"
                 )
             )
     await engine.dispose()

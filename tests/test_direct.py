@@ -791,12 +791,13 @@ async def test_on_sqlite_a_connection_returned_inside_its_transaction_is_rolled_
         assert (await session.get(Case, case["id"])).monitoring_type != "left"
 
 
-async def test_jsonb_is_written_from_bytes_and_read_without_a_str_between(
+async def test_json_is_written_from_bytes_and_read_without_a_str_between(
     postgres_api: Api,
 ) -> None:
     """A document goes to PostgreSQL as the bytes orjson made (``json_bytes``) and comes back
-    through orjson from the bytes PostgreSQL sent (``app.core.db._jsonb_codec``); a ``str``,
-    as anything else may still hand the driver, is taken too."""
+    through orjson from the bytes PostgreSQL sent (``app.core.db._jsonb_codec``, and
+    ``_json_codec`` for ``json``, a case's facts, kept as the text sent); a ``str``, as
+    anything else may still hand the driver, is taken too."""
     document = {"head_name": "王德福", "reasons": ["因病", None, 1.5], "big": 2**70, "7": True}
     sent = json_bytes(document)
     assert isinstance(sent, bytes)
@@ -810,6 +811,10 @@ async def test_jsonb_is_written_from_bytes_and_read_without_a_str_between(
             "big": float(2**70),  # as orjson reads an integer beyond 64 bits, before and now
         }
         assert await driver.fetchval("SELECT '[\"监测\"]'::jsonb") == ["监测"]
+        assert await driver.fetchval("SELECT $1::json", sent) == {**document, "big": float(2**70)}
+        assert await driver.fetchval("SELECT $1::json::text", sent) == sent.decode()  # as sent
+        assert (await driver.fetchval("SELECT $1::json", json_text(document)))["7"] is True
+        assert await driver.fetchval("SELECT '[\"监测\"]'::json") == ["监测"]
     finally:
         await greenlet_spawn(fairy.close)
     case = await postgres_api.open_case()  # and the service's own facts, written and read

@@ -113,12 +113,13 @@ def test_append_only_triggers_survive_a_downgrade_and_upgrade(tmp_path: Path) ->
     }
 
 
-async def test_a_cases_facts_stay_in_its_row_and_compress_with_lz4(postgres_api: Api) -> None:
-    """Revision 0039: every step rewrites the case's facts. A row under half a page (a case's
-    facts through its confirmation: 3.4 KB) is stored as it is, with nothing compressed or
-    moved to the TOAST relation; larger facts are compressed with lz4, not the slower pglz
-    (where the server knows lz4, as every server these tests run on does), and stay in the
-    row."""
+async def test_a_cases_facts_are_kept_as_sent_in_its_row(postgres_api: Api) -> None:
+    """Revision 0039: every step rewrites the case's facts, kept as the text sent (``json``:
+    not parsed into ``jsonb``'s tree, nor rendered back for a read). A row under half a page
+    (a case's facts through its confirmation: 3.4 KB) is stored as it is, with nothing
+    compressed or moved to the TOAST relation; larger facts are compressed with lz4, not the
+    slower pglz (where the server knows lz4, as every server these tests run on does), and
+    stay in the row."""
     from sqlalchemy import text
 
     from app.core.db import make_engine
@@ -136,6 +137,13 @@ async def test_a_cases_facts_stay_in_its_row_and_compress_with_lz4(postgres_api:
     )
     async with engine.connect() as connection:
         toast_before = await connection.scalar(toast)
+        kind = await connection.scalar(
+            text(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                " WHERE attrelid = 'monitoring_case'::regclass AND attname = 'facts'"
+            )
+        )
+    assert kind == "json"
     case_id = await api.to_assisted()
     async with engine.connect() as connection:
         method, size, _ = (await connection.execute(stored, {"id": case_id})).one()
@@ -145,10 +153,10 @@ async def test_a_cases_facts_stay_in_its_row_and_compress_with_lz4(postgres_api:
         async with connection.begin() as transaction:
             await connection.execute(
                 text(  # the facts of a case with many measures
-                    "UPDATE monitoring_case SET facts = facts || jsonb_build_object('more',"
+                    "UPDATE monitoring_case SET facts = (facts::jsonb || jsonb_build_object('more',"
                     " (SELECT jsonb_agg(jsonb_build_object('measure', 'industrial_assistance',"
                     " 'planned_on', '2026-12-0' || (i % 9 + 1), 'note', '发展庭院经济, 养殖肉牛',"
-                    " 'seq', i)) FROM generate_series(1, 60) i)) WHERE id = :id"
+                    " 'seq', i)) FROM generate_series(1, 60) i)))::json WHERE id = :id"
                 ),
                 {"id": case_id},
             )

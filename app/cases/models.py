@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonDocument, UTCDateTime, append_only
+from app.core.db import Base, JsonDocument, UTCDateTime, WholeDocument, append_only
 
 
 class Case(Base):
@@ -84,7 +84,7 @@ class Case(Base):
     policy_version: Mapped[str] = mapped_column(String(32))
     is_open: Mapped[bool] = mapped_column(index=True)
     monitoring_type: Mapped[str | None] = mapped_column(String(32), index=True)
-    facts: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    facts: Mapped[dict[str, Any]] = mapped_column(WholeDocument)
     """The fold of the case's events by its workflow's reducer (``workflows.facts.evolve``);
     replay recomputes it."""
     last_hash: Mapped[str] = mapped_column(String(64))
