@@ -21,6 +21,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, JsonDocument, UTCDateTime, WholeDocument, append_only
 
+SOMETIMES = (
+    "monitoring_type",
+    "measures_due_at",
+    "acceptance_due_at",
+    "notice_ends_at",
+    "elimination_due_at",
+)
+"""A case's columns that are empty for most cases most of the time."""
+
 
 class Case(Base):
     __tablename__ = "monitoring_case"
@@ -70,6 +79,18 @@ class Case(Base):
             "area_code",
             postgresql_ops={"area_code": "varchar_pattern_ops"},
         ),
+        # What most cases lack at any moment (a deadline, a type before the confirmation) is
+        # indexed only where present: a step that moves the case writes no entry into these
+        # for it, and every query on them names a value, which implies one (revision 0040).
+        *(
+            Index(
+                f"ix_monitoring_case_{column}",
+                column,
+                postgresql_where=text(f"{column} IS NOT NULL"),
+                sqlite_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in SOMETIMES
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -83,7 +104,7 @@ class Case(Base):
     workflow_version: Mapped[str] = mapped_column(String(32))
     policy_version: Mapped[str] = mapped_column(String(32))
     is_open: Mapped[bool] = mapped_column(index=True)
-    monitoring_type: Mapped[str | None] = mapped_column(String(32), index=True)
+    monitoring_type: Mapped[str | None] = mapped_column(String(32))
     facts: Mapped[dict[str, Any]] = mapped_column(WholeDocument)
     """The fold of the case's events by its workflow's reducer (``workflows.facts.evolve``);
     replay recomputes it."""
@@ -91,13 +112,13 @@ class Case(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     identification_due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     """00:00 Asia/Shanghai on the day after the identification limit ends."""
-    measures_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    measures_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """When a confirmed case without any planned measure becomes late (措施落实时限)."""
-    acceptance_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    acceptance_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """A 12317 self-declaration still waiting for the village is late from this moment."""
-    notice_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    notice_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """While a public notice runs (识别 or 风险消除公示): when the case may leave it."""
-    elimination_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    elimination_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """An assisted (or watched) case has been monitored long enough for an elimination
     assessment from this moment (监测满规定期限)."""
     risk_types: Mapped[str | None] = mapped_column(String(200))
