@@ -115,11 +115,10 @@ def test_append_only_triggers_survive_a_downgrade_and_upgrade(tmp_path: Path) ->
 
 async def test_a_cases_facts_are_kept_as_sent_in_its_row(postgres_api: Api) -> None:
     """Revision 0039: every step rewrites the case's facts, kept as the text sent (``json``:
-    not parsed into ``jsonb``'s tree, nor rendered back for a read). A row under half a page
-    (a case's facts through its confirmation: 3.4 KB) is stored as it is, with nothing
-    compressed or moved to the TOAST relation; larger facts are compressed with lz4, not the
-    slower pglz (where the server knows lz4, as every server these tests run on does), and
-    stay in the row."""
+    not parsed into ``jsonb``'s tree, nor rendered back for a read), compressed with lz4, not
+    the slower pglz (where the server knows lz4, as every server these tests run on does),
+    and kept in the case's row: nothing of it goes to the TOAST relation, neither the facts
+    nor the row's small strings, for a confirmed case's facts (3.4 KB) or far larger ones."""
     from sqlalchemy import text
 
     from app.core.db import make_engine
@@ -146,9 +145,10 @@ async def test_a_cases_facts_are_kept_as_sent_in_its_row(postgres_api: Api) -> N
     assert kind == "json"
     case_id = await api.to_assisted()
     async with engine.connect() as connection:
-        method, size, _ = (await connection.execute(stored, {"id": case_id})).one()
-        assert size > 3000, size  # past PostgreSQL's own threshold (2 KB a row)
-        assert method is None  # as it is: nothing to undo on a read
+        method, size, kept = (await connection.execute(stored, {"id": case_id})).one()
+        assert size > 3000, size  # past PostgreSQL's threshold (2 KB a row)
+        assert method == "lz4"
+        assert kept < size * 0.7, (kept, size)  # compressed, not merely marked
         await connection.rollback()
         async with connection.begin() as transaction:
             await connection.execute(
@@ -163,11 +163,11 @@ async def test_a_cases_facts_are_kept_as_sent_in_its_row(postgres_api: Api) -> N
             method, size, kept = (await connection.execute(stored, {"id": case_id})).one()
             assert size > 9000, size
             assert method == "lz4"
-            assert kept < size * 0.7, (kept, size)  # compressed, not merely marked
+            assert kept < size * 0.7, (kept, size)
             toast_after = await connection.scalar(toast)
             await transaction.rollback()
     await engine.dispose()
-    assert toast_after == toast_before  # every version of the row kept its facts in it
+    assert toast_after == toast_before  # every version of the row kept all of it in the row
 
 
 async def test_sometimes_empty_columns_are_indexed_where_present_and_still_read(api: Api) -> None:
