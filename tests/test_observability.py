@@ -181,3 +181,31 @@ async def test_fastapi_opentelemetry_is_consulted_only_when_the_setting_asks(
             assert (await client.get("/health")).json() == {"status": "ok"}
     await app.state.engine.dispose()
     assert asked == ([True] * 9 if enabled else [])
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "import logging.config; from app.core.observability import LOG_CONFIG; "
+        "logging.config.dictConfig(LOG_CONFIG)",
+        "from app.core.observability import configure_logging; configure_logging()",
+    ],
+    ids=["serve", "worker"],
+)
+def test_a_start_logs_no_line_of_alembic_setting_up_its_plugins(setup: str) -> None:
+    """A served API (uvicorn's ``LOG_CONFIG``) and the worker (``configure_logging``) import
+    alembic's commands (``app.health`` reads the revisions); alembic then logged seven lines
+    at INFO, one a plugin, before the first line of the service's own. They are not written;
+    a warning of alembic's still is."""
+    import subprocess
+
+    probe = (
+        f"{setup}\nimport logging, app.migrations\n"
+        "logging.getLogger('alembic.runtime.plugins').warning('still said')\n"
+        "logging.getLogger('fangfanpin.request').info('a request')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [line["message"] for line in lines] == ["still said", "a request"]

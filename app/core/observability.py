@@ -124,6 +124,11 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(line, ensure_ascii=False, default=str)
 
 
+QUIET = ("alembic.runtime.plugins",)
+"""Loggers that say nothing an operator needs below a warning: alembic's announces each of
+its autogenerate plugins (seven lines) when its commands are first imported, as every process
+of the service imports them (``app.health`` reads the revisions it is ready for)."""
+
 LOG_CONFIG: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -131,7 +136,7 @@ LOG_CONFIG: dict[str, Any] = {
     "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["out"], "level": "INFO"},
     # uvicorn's own access log would repeat each request's line without its id and actor
-    "loggers": {"uvicorn.access": {"level": "WARNING"}},
+    "loggers": {name: {"level": "WARNING"} for name in ("uvicorn.access", *QUIET)},
 }
 """How a served API logs (uvicorn's ``log_config``): JSON lines on standard error, one a
 request (:class:`ObservabilityMiddleware`). ``fangfanpin serve`` and the benchmarks' servers
@@ -144,6 +149,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 _LATENCIES: dict[tuple[str, str, int], Any] = {}
