@@ -33,7 +33,7 @@ from app.core.language import LanguageMiddleware
 from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware, TextSafetyMiddleware
 from app.core.observability import ObservabilityMiddleware
 from app.core.ratelimit import RateLimitMiddleware, WriteLimitMiddleware
-from app.core.routing import Route
+from app.core.routing import Dispatch, Route
 from app.demo.router import router as demo_router
 from app.department_data.router import router as department_data_router
 from app.department_warnings.router import router as department_warnings_router
@@ -229,6 +229,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(department_warnings_router)
     app.include_router(demo_router)  # 404 unless this is a demonstration
     app.include_router(workflow_router)
+    # a request reaches its route in one pass: the same route, the same scope (app.core.routing)
+    app.router.middleware_stack = Dispatch(app.router)
     return app
 
 

@@ -3,19 +3,30 @@ other path exactly as FastAPI's route would (app.core.routing)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import re
 from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute, _IncludedRouter
+from fastapi.routing import APIRoute, _EffectiveRouteContext, _IncludedRouter
 from starlette.routing import Match
 from starlette.types import Scope
 
 from app.cases.router import router as cases_router
 from app.core.config import Settings
-from app.core.routing import _FASTAPI_MATCH, Route, api_router, literal_head, literal_tail
+from app.core.routing import (
+    _FASTAPI_MATCH,
+    Dispatch,
+    Route,
+    _flattened,
+    _Leaf,
+    _Other,
+    api_router,
+    literal_head,
+    literal_tail,
+)
 from app.main import create_app
 from tests.helpers import Api
 
@@ -257,3 +268,114 @@ def test_a_route_added_to_a_router_within_a_router_is_matched() -> None:
     for included in _included_routers(app):
         request = scope("GET", "/things/a/size")
         assert included._match(dict(request))[0] is _FASTAPI_MATCH(included, dict(request))[0]
+
+
+def _snapshot(scope: Scope) -> dict[str, Any]:
+    """What routing left in the scope: its keys, FastAPI's own keys copied."""
+    taken = dict(scope)
+    taken["fastapi"] = dict(scope.get("fastapi", {}))
+    taken["path_params"] = dict(scope.get("path_params", {}))
+    return taken
+
+
+def _recording(app: FastAPI) -> list[tuple[Any, dict[str, Any]]]:
+    """Every route's application replaced by one that records the scope it is called with
+    (and which route's it is); nothing else of the app changes."""
+    reached: list[tuple[Any, dict[str, Any]]] = []
+    for included in _included_routers(app):
+        for candidate in included.effective_candidates():
+            if isinstance(candidate, _EffectiveRouteContext):
+
+                async def record(s: Scope, receive: Any, send: Any, c: Any = candidate) -> None:
+                    reached.append((c, _snapshot(s)))
+
+                candidate.app = record
+    return reached
+
+
+async def _routed(router_app: Any, app: FastAPI, method: str, path: str) -> tuple[Any, ...]:
+    """Where a request went: the route's application with the scope it left, or the answer
+    FastAPI sent (a 404), or the exception it raised (a 405, for the app's handler)."""
+    sent: list[Any] = []
+    reached = app.state.reached
+    before = len(reached)
+
+    bodies = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if bodies:
+            return bodies.pop()
+        await asyncio.Event().wait()  # the client stays: a response that listens for it ends
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append({k: v for k, v in message.items() if k != "headers"})
+
+    asked = {**scope(method, path), "app": app, "query_string": b"", "state": {}}
+    try:
+        await router_app(asked, receive, send)
+    except Exception as raised:  # what FastAPI raises is compared
+        return ("raised", type(raised), getattr(raised, "status_code", None))
+    if len(reached) > before:
+        ((context, taken),) = reached[before:]
+        return ("reached", context, taken)
+    return ("answered", sent)
+
+
+async def test_every_request_reaches_the_route_fastapi_reaches_with_its_scope(
+    settings: Settings,
+) -> None:
+    """The app's dispatch and FastAPI's routing, asked the same requests (every route's, and
+    paths that end, begin or are asked otherwise): the same route's application, called
+    with the same scope, or the same answer; every route's own request without FastAPI's
+    routing."""
+    app = create_app(settings)
+    dispatch = app.router.middleware_stack
+    assert isinstance(dispatch, Dispatch)
+    app.state.reached = _recording(app)
+    fell_back: list[str] = []
+    fastapi_routing = dispatch.fallback
+
+    async def counted(s: Scope, receive: Any, send: Any) -> None:
+        fell_back.append(s["path"])
+        await fastapi_routing(s, receive, send)
+
+    dispatch.fallback = counted
+    extra = [
+        ("GET", "/health"),
+        ("GET", "/docs"),
+        ("GET", "/openapi.json"),
+        ("GET", "/console"),
+        ("GET", "/console/cases/1"),
+        ("GET", "/static/docs/swagger-ui.css"),
+        ("POST", "/health"),
+    ]
+    own = 0
+    for method, path in [*_paths(app), *extra]:
+        fell_back.clear()
+        dispatched = await _routed(dispatch, app, method, path)
+        routed = await _routed(fastapi_routing, app, method, path)
+        assert dispatched == routed, (method, path)
+        if dispatched[0] == "reached":
+            own += 1
+            if not any(isinstance(e, _Other) for e in _entries(dispatch, path)):
+                assert fell_back == [], (method, path)  # reached without FastAPI's routing
+    routes = [e for e in _flattened(app.router) or () if isinstance(e, _Leaf)]
+    assert len(routes) > 100
+    assert own >= len(routes)  # every route's own request reached a route
+
+
+def _entries(dispatch: Dispatch, path: str) -> tuple[Any, ...]:
+    table = dispatch.table
+    assert table is not None
+    return table.by_segment.get(path[path.rfind("/") + 1 :], table.rest)
+
+
+async def test_a_route_added_after_the_first_request_is_reached(api: Api) -> None:
+    assert (await api.client.get("/health")).status_code == 200
+    router = api_router(prefix="/api/v1/extra")
+    _name_at(router, "/{name}")
+    api.app.include_router(router)
+    answer = await api.get("bureau.jiaohe", "/api/v1/extra/hello")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == "hello"

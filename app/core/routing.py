@@ -16,6 +16,12 @@ of only the routes a path's last segment allows (:func:`_narrowed_match`): its o
 those whose path ends in a parameter. This replaces FastAPI's private ``_IncludedRouter._match``
 with one that calls it on those routes alone; FastAPI is pinned (``constraints.txt``) and
 ``tests/test_routing.py`` holds every route's answer to FastAPI's own.
+
+Even narrowed, FastAPI walks down the included routers twice a request (once to pick the
+router, once the route). :class:`Dispatch`, the app's router stack, reaches the route in one
+pass over a table of the routes each last segment allows, made again whenever a route is
+added, and leaves the scope exactly as FastAPI would; any request it is not sure of (a mount,
+a plain route, no full match) goes to FastAPI's routing unchanged.
 """
 
 from __future__ import annotations
@@ -26,16 +32,21 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import (
+    _FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY,
+    _FASTAPI_INCLUDED_ROUTER_KEY,
+    _FASTAPI_SCOPE_KEY,
     APIRoute,
     _effective_route_context_var,
+    _EffectiveRouteContext,
     _get_scope_included_router,
     _IncludedRouter,
 )
 from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
-from starlette.types import Scope
+from starlette.routing import Match, Mount
+from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.lean import Plan, Unsupported
 
@@ -216,3 +227,166 @@ def _narrowed_match(self: _IncludedRouter, scope: Scope) -> Any:
 
 
 _IncludedRouter._match = _narrowed_match  # type: ignore[method-assign]
+
+
+_GENERATION = [0]
+"""Bumped whenever any router's routes change (FastAPI's own ``_mark_routes_changed``, which
+every way of adding a route or including a router calls): a :class:`Dispatch` table made at
+another generation is made again."""
+_FASTAPI_MARK = APIRouter._mark_routes_changed
+
+
+def _mark_routes_changed(self: APIRouter) -> None:
+    _GENERATION[0] += 1
+    _FASTAPI_MARK(self)
+
+
+APIRouter._mark_routes_changed = _mark_routes_changed  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True, slots=True)
+class _Leaf:
+    """One of our routes as an included router holds it, with the included router FastAPI
+    records in the scope when it hands the request to that route."""
+
+    context: _EffectiveRouteContext
+    route: Route
+    included: _IncludedRouter
+
+
+@dataclass(frozen=True, slots=True)
+class _Other:
+    """Anything else FastAPI asks on the way (a plain route, a mount, a route of another
+    kind): a path it may match is left to FastAPI's routing, whole. ``exact``: the only path
+    it can match (a parameterless plain route); ``prefix``: what every path it can match
+    begins with (a mount); neither: it is asked."""
+
+    route: Any
+    exact: str | None
+    prefix: str | None
+
+
+@dataclass(frozen=True)
+class _Table:
+    generation: int
+    by_segment: dict[str, tuple[_Leaf | _Other, ...]]
+    rest: tuple[_Leaf | _Other, ...]
+
+
+def _other(route: Any) -> _Other:
+    if isinstance(route, Mount):
+        return _Other(route, None, route.path + "/")
+    if isinstance(route, StarletteRoute) and not route.param_convertors:
+        return _Other(route, route.path_format, None)
+    return _Other(route, None, None)
+
+
+def _flattened(router: APIRouter) -> list[_Leaf | _Other] | None:
+    """The routes of ``router`` in the order FastAPI asks them, the included routers' own in
+    their place; ``None`` when a router on the way carries form limits (FastAPI applies them
+    to the scope as it passes)."""
+    found: list[_Leaf | _Other] = []
+
+    def walk(included: _IncludedRouter) -> bool:
+        if included.include_context.form_limits or included.original_router.form_limits:
+            return False
+        for candidate in included.effective_candidates():
+            if isinstance(candidate, _IncludedRouter):
+                if not walk(candidate):
+                    return False
+            elif isinstance(candidate.original_route, Route):
+                found.append(_Leaf(candidate, candidate.original_route, included))
+            else:
+                found.append(_Other(candidate, None, None))
+        return True
+
+    if router.form_limits:
+        return None
+    for route in router.routes:
+        if isinstance(route, _IncludedRouter):
+            if not walk(route):
+                return None
+        else:
+            found.append(_other(route))
+    return found
+
+
+def _table(router: APIRouter) -> _Table | None:
+    generation = _GENERATION[0]
+    flat = _flattened(router)
+    if flat is None:
+        return None
+    segments = [
+        _last_segment(entry.context) if isinstance(entry, _Leaf) else None for entry in flat
+    ]
+    keyed = {s for s in segments if s is not None}
+    return _Table(
+        generation=generation,
+        by_segment={
+            key: tuple(e for e, s in zip(flat, segments, strict=True) if s in (None, key))
+            for key in keyed
+        },
+        rest=tuple(e for e, s in zip(flat, segments, strict=True) if s is None),
+    )
+
+
+class Dispatch:
+    """The app's router, reaching a request's route in one pass over the routes its path's
+    last segment allows, instead of FastAPI's two walks down the included routers (once to
+    pick the router, once the route, setting and restoring its scope keys at every step).
+
+    The route it picks is the one FastAPI picks: the first, in FastAPI's order, that matches
+    the path and the method in full; and it leaves the scope as FastAPI leaves it (the
+    router, the included router, the route's effective context, the route, its endpoint and
+    path parameters) before calling the same application FastAPI calls. Any other request —
+    one that no route matches in full, that a route of another kind (a mount, a plain route)
+    may match, a websocket, or one FastAPI's telemetry follows — goes to FastAPI's routing as
+    before. ``tests/test_routing.py`` holds every route's scope to FastAPI's."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+        self.fallback: ASGIApp = router.app
+        self.table: _Table | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or "fastapi.telemetry" in scope:
+            await self.fallback(scope, receive, send)
+            return
+        table = self.table
+        if table is None or table.generation != _GENERATION[0]:
+            table = self.table = _table(self.router)
+            if table is None:
+                await self.fallback(scope, receive, send)
+                return
+        path = get_route_path(scope)
+        for entry in table.by_segment.get(path[path.rfind("/") + 1 :], table.rest):
+            if isinstance(entry, _Leaf):
+                if not path.endswith(entry.route.tail):
+                    continue
+                match, child = entry.context.matches(scope)
+                if match is Match.FULL:
+                    await self._selected(entry, child, scope, receive, send)
+                    return
+            elif (
+                path == entry.exact
+                if entry.exact is not None
+                else path.startswith(entry.prefix)
+                if entry.prefix is not None
+                else entry.route.matches(scope)[0] is not Match.NONE
+            ):
+                break  # FastAPI decides
+        await self.fallback(scope, receive, send)
+
+    async def _selected(
+        self, entry: _Leaf, child: Scope, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if "router" not in scope:
+            scope["router"] = self.router
+        fastapi = scope.setdefault(_FASTAPI_SCOPE_KEY, {})
+        fastapi[_FASTAPI_INCLUDED_ROUTER_KEY] = entry.included
+        scope.update(child)
+        fastapi[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = entry.context
+        scope["route"] = entry.route
+        app = entry.context.app
+        assert app is not None
+        await app(scope, receive, send)
