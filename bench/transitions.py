@@ -241,7 +241,13 @@ def database_cpu_seconds() -> float | None:
     fixed: pgbench's own statements cost PostgreSQL's processes about 0.2 ms a transaction
     at 7,000 a second and 0.47 ms at 1,400 (``-R 1400``), so the API's figure is read
     against pgbench's at a like rate (``bench/RESULTS.md``, 2026-12-03)."""
-    ticks, found = 0, False
+    found = _database_cpu()
+    return None if found is None else found[0]
+
+
+def _database_cpu() -> tuple[float, int] | None:
+    """:func:`database_cpu_seconds`, and how many PostgreSQL processes there were."""
+    ticks, processes = 0, 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -254,13 +260,24 @@ def database_cpu_seconds() -> float | None:
             fields = rest.split()  # its own time, and its children's it has waited for: a
             # backend that ended (pgbench's, at the end of its run) counts in the postmaster's
             ticks += sum(int(field) for field in fields[11:15])
-            found = True
-    return ticks / os.sysconf("SC_CLK_TCK") if found else None
+            processes += 1
+    return (ticks / os.sysconf("SC_CLK_TCK"), processes) if processes else None
 
 
-def _spent(before: float | None) -> float | None:
-    after = database_cpu_seconds()
-    return None if before is None or after is None else max(after - before, 0.0)
+def _spent(before: tuple[float, int] | None, *, closed: bool = False) -> float | None:
+    """PostgreSQL's CPU since ``before``; with ``closed`` (the run's connections have closed,
+    as pgbench's have when it exits), read once their backends have ended too (no more
+    processes than then, or 5 s): a backend ends a moment after its client, and one that
+    ends between the reading of the postmaster and its own is counted nowhere (read at once
+    after pgbench's short run, it once left the database's time at nothing)."""
+    if before is None:
+        return None
+    deadline = time.monotonic() + 5.0
+    after = _database_cpu()
+    while closed and after is not None and after[1] > before[1] and time.monotonic() < deadline:
+        time.sleep(0.01)
+        after = _database_cpu()
+    return None if after is None else max(after[0] - before[0], 0.0)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -522,7 +539,7 @@ async def http_runs(
             run = Run(count)
             shares = [cases[i::count] for i in range(count)]
             server_before, client_before = cpu_seconds(server_pid), time.process_time()
-            database_before = database_cpu_seconds()
+            database_before = _database_cpu()
             started = time.perf_counter()
             stop_at = started + duration
             await asyncio.gather(*(drive(client, share, run, stop_at) for share in shares))
@@ -639,7 +656,7 @@ def run_wrk(
     """One wrk run of ``script`` (one connection per thread), with the server's CPU and wrk's
     own; the script's done() prints the line parsed here."""
     server_before = cpu_seconds(server_pid)
-    database_before = database_cpu_seconds()
+    database_before = _database_cpu()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         [
@@ -720,7 +737,7 @@ def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float)
     runs = []
     for count in clients:
         with tempfile.TemporaryDirectory() as logs:
-            database_before = database_cpu_seconds()
+            database_before = _database_cpu()
             result = subprocess.run(
                 [
                     "pgbench",
@@ -748,7 +765,7 @@ def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float)
                 text=True,
             )
             run = Run(count)
-            run.database_cpu = _spent(database_before)
+            run.database_cpu = _spent(database_before, closed=True)
             for log in Path(logs).iterdir():
                 for line in log.read_text().splitlines():
                     run.latencies.append(int(line.split()[2]) / 1e6)

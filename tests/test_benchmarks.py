@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from sqlalchemy import make_url
 
-from bench.transitions import database_cpu_seconds
+from bench.transitions import _database_cpu, _spent, database_cpu_seconds
 from tests.conftest import OWNERS, browser_or_skip
 from tests.test_many_processes import free_port
 
@@ -97,6 +97,23 @@ async def test_the_databases_cpu_counts_a_backend_that_ended(bench_url: str) -> 
         if spent >= 0.1:
             break
         await asyncio.sleep(0.01)
+    assert spent >= 0.1, spent
+
+
+async def test_a_runs_database_cpu_is_read_once_its_backends_have_ended(bench_url: str) -> None:
+    """Read at once after its client closed (as after pgbench's run), PostgreSQL's CPU still
+    holds what the closed connection's backend spent: the reading waits for it to end."""
+    before = _database_cpu()
+    if before is None:
+        pytest.skip("PostgreSQL does not run on this machine")
+    url = make_url(bench_url).set(drivername="postgresql", database="postgres")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        await connection.fetchval("SELECT count(*) FROM generate_series(1, 3000000)")
+    finally:
+        await connection.close()
+    spent = _spent(before, closed=True)
+    assert spent is not None
     assert spent >= 0.1, spent
 
 
