@@ -246,8 +246,28 @@ def database_cpu_seconds() -> float | None:
 
 
 def _database_cpu() -> tuple[float, int] | None:
-    """:func:`database_cpu_seconds`, and how many PostgreSQL processes there were."""
-    ticks, processes = 0, 0
+    """:func:`database_cpu_seconds`, and how many PostgreSQL processes there were.
+
+    A backend that ends is reaped by the postmaster, whose children's time then holds its
+    own; one reaped while /proc is read may be counted twice or not at all (the postmaster
+    read before it, and the backend gone by its turn: once a second of CPU lost, which left
+    a pgbench run's database time at nothing). So /proc is read until two readings in a row
+    saw the same processes with the same children's time: none was reaped meanwhile."""
+    last = _postgres_processes()
+    for _ in range(100):
+        now = _postgres_processes()
+        if {pid: c for pid, (_, c) in now.items()} == {pid: c for pid, (_, c) in last.items()}:
+            break
+        last = now
+    if not now:
+        return None
+    ticks = sum(own + children for own, children in now.values())
+    return ticks / os.sysconf("SC_CLK_TCK"), len(now)
+
+
+def _postgres_processes() -> dict[int, tuple[int, int]]:
+    """Each PostgreSQL process's own CPU ticks and its ended children's, by pid."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -257,27 +277,19 @@ def _database_cpu() -> tuple[float, int] | None:
             continue
         name, rest = stat.split("(", 1)[1].rsplit(")", 1)
         if name.startswith("postgres"):
-            fields = rest.split()  # its own time, and its children's it has waited for: a
-            # backend that ended (pgbench's, at the end of its run) counts in the postmaster's
-            ticks += sum(int(field) for field in fields[11:15])
-            processes += 1
-    return (ticks / os.sysconf("SC_CLK_TCK"), processes) if processes else None
+            fields = rest.split()  # utime, stime; cutime, cstime: its children's it has
+            # waited for (a backend that ended, pgbench's at the end of its run, counts there)
+            found[int(entry.name)] = (
+                int(fields[11]) + int(fields[12]),
+                int(fields[13]) + int(fields[14]),
+            )
+    return found
 
 
-def _spent(before: tuple[float, int] | None, *, closed: bool = False) -> float | None:
-    """PostgreSQL's CPU since ``before``; with ``closed`` (the run's connections have closed,
-    as pgbench's have when it exits), read once their backends have ended too (no more
-    processes than then, or 5 s): a backend ends a moment after its client, and one that
-    ends between the reading of the postmaster and its own is counted nowhere (read at once
-    after pgbench's short run, it once left the database's time at nothing)."""
-    if before is None:
-        return None
-    deadline = time.monotonic() + 5.0
+def _spent(before: tuple[float, int] | None) -> float | None:
+    """PostgreSQL's CPU since ``before``."""
     after = _database_cpu()
-    while closed and after is not None and after[1] > before[1] and time.monotonic() < deadline:
-        time.sleep(0.01)
-        after = _database_cpu()
-    return None if after is None else max(after[0] - before[0], 0.0)
+    return None if before is None or after is None else max(after[0] - before[0], 0.0)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -765,7 +777,7 @@ def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float)
                 text=True,
             )
             run = Run(count)
-            run.database_cpu = _spent(database_before, closed=True)
+            run.database_cpu = _spent(database_before)
             for log in Path(logs).iterdir():
                 for line in log.read_text().splitlines():
                     run.latencies.append(int(line.split()[2]) / 1e6)

@@ -100,21 +100,23 @@ async def test_the_databases_cpu_counts_a_backend_that_ended(bench_url: str) -> 
     assert spent >= 0.1, spent
 
 
-async def test_a_runs_database_cpu_is_read_once_its_backends_have_ended(bench_url: str) -> None:
-    """Read at once after its client closed (as after pgbench's run), PostgreSQL's CPU still
-    holds what the closed connection's backend spent: the reading waits for it to end."""
-    before = _database_cpu()
-    if before is None:
-        pytest.skip("PostgreSQL does not run on this machine")
+async def test_the_databases_cpu_is_whole_when_read_as_a_backend_ends(bench_url: str) -> None:
+    """Read at once as a connection closes (its backend ending and being reaped meanwhile,
+    as pgbench's at the end of its run), PostgreSQL's CPU still holds what the backend spent,
+    neither lost nor counted twice; ten times over, as the reaping falls where it may."""
     url = make_url(bench_url).set(drivername="postgresql", database="postgres")
-    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-    try:
-        await connection.fetchval("SELECT count(*) FROM generate_series(1, 3000000)")
-    finally:
-        await connection.close()
-    spent = _spent(before, closed=True)
-    assert spent is not None
-    assert spent >= 0.1, spent
+    for _ in range(10):
+        before = _database_cpu()
+        if before is None:
+            pytest.skip("PostgreSQL does not run on this machine")
+        connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+        try:
+            await connection.fetchval("SELECT count(*) FROM generate_series(1, 1000000)")
+        finally:
+            await connection.close()
+        spent = _spent(before)
+        assert spent is not None
+        assert 0.03 <= spent < 5, spent
 
 
 def wrk_or_skip() -> None:
