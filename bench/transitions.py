@@ -240,13 +240,7 @@ def database_cpu_seconds() -> float | None:
     database's share of a run, read beside the server's. Its cost a transaction is not
     fixed: pgbench's own statements cost PostgreSQL's processes about 0.2 ms a transaction
     at 7,000 a second and 0.47 ms at 1,400 (``-R 1400``), so the API's figure is read
-    against pgbench's at a like rate (``bench/RESULTS.md``, 2026-12-03)."""
-    found = _database_cpu()
-    return None if found is None else found[0]
-
-
-def _database_cpu() -> tuple[float, int] | None:
-    """:func:`database_cpu_seconds`, and how many PostgreSQL processes there were.
+    against pgbench's at a like rate (``bench/RESULTS.md``, 2026-12-03).
 
     A backend that ends is reaped by the postmaster, whose children's time then holds its
     own; one reaped while /proc is read may be counted twice or not at all (the postmaster
@@ -262,7 +256,7 @@ def _database_cpu() -> tuple[float, int] | None:
     if not now:
         return None
     ticks = sum(own + children for own, children in now.values())
-    return ticks / os.sysconf("SC_CLK_TCK"), len(now)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _postgres_processes() -> dict[int, tuple[int, int]]:
@@ -286,10 +280,9 @@ def _postgres_processes() -> dict[int, tuple[int, int]]:
     return found
 
 
-def _spent(before: tuple[float, int] | None) -> float | None:
-    """PostgreSQL's CPU since ``before``."""
-    after = _database_cpu()
-    return None if before is None or after is None else max(after[0] - before[0], 0.0)
+def _spent(before: float | None) -> float | None:
+    after = database_cpu_seconds()
+    return None if before is None or after is None else max(after - before, 0.0)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -551,7 +544,7 @@ async def http_runs(
             run = Run(count)
             shares = [cases[i::count] for i in range(count)]
             server_before, client_before = cpu_seconds(server_pid), time.process_time()
-            database_before = _database_cpu()
+            database_before = database_cpu_seconds()
             started = time.perf_counter()
             stop_at = started + duration
             await asyncio.gather(*(drive(client, share, run, stop_at) for share in shares))
@@ -668,7 +661,7 @@ def run_wrk(
     """One wrk run of ``script`` (one connection per thread), with the server's CPU and wrk's
     own; the script's done() prints the line parsed here."""
     server_before = cpu_seconds(server_pid)
-    database_before = _database_cpu()
+    database_before = database_cpu_seconds()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         [
@@ -749,7 +742,7 @@ def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float)
     runs = []
     for count in clients:
         with tempfile.TemporaryDirectory() as logs:
-            database_before = _database_cpu()
+            database_before = database_cpu_seconds()
             result = subprocess.run(
                 [
                     "pgbench",

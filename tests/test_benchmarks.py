@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 from sqlalchemy import make_url
 
-from bench.transitions import _database_cpu, _spent, database_cpu_seconds
+from bench.transitions import _spent, database_cpu_seconds
 from tests.conftest import OWNERS, browser_or_skip
 from tests.test_many_processes import free_port
 
@@ -106,7 +106,7 @@ async def test_the_databases_cpu_is_whole_when_read_as_a_backend_ends(bench_url:
     neither lost nor counted twice; ten times over, as the reaping falls where it may."""
     url = make_url(bench_url).set(drivername="postgresql", database="postgres")
     for _ in range(10):
-        before = _database_cpu()
+        before = database_cpu_seconds()
         if before is None:
             pytest.skip("PostgreSQL does not run on this machine")
         connection = await asyncpg.connect(url.render_as_string(hide_password=False))
