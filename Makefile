@@ -67,6 +67,10 @@ openapi: $(VENV)/.installed node_modules/.package-lock.json
 	npm run --silent --workspace clients/typescript generate
 	$(BIN)/fangfanpin diagram --readme README.md
 
+# The benchmarks run on the venv's interpreter, and its build moves the server's CPU as much as
+# a change of code: the deploy image's Python is built with PGO and LTO, pyenv's is not. To
+# measure as the image serves, give them an optimized interpreter in a venv of its own, e.g.
+#   make bench PYTHON=/usr/bin/python3.11 VENV=.venv-pgo    (Debian's, optimized)
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.transitions
 

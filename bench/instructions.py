@@ -31,7 +31,6 @@ import asyncio
 import ctypes
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -300,7 +299,7 @@ def main() -> None:
     )
     text = (
         f"### Instructions a write, in-process under callgrind — {when}\n\n"
-        f"Machine: {T.machine()}. Python {platform.python_version()}; code at `{commit()}`; "
+        f"Machine: {T.machine()}. Code at `{commit()}`; "
         f"{database}. "
         f"{args.writes} writes counted after {WARM_UP} to warm up, {CASES} cases, one write at "
         "a time (return / answer / resubmit with the data comparison, which finds a record "

@@ -30,6 +30,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -804,8 +805,25 @@ def machine() -> str:
     memory = int(re.findall(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[0]) // 2**20
     return (
         f"{os.cpu_count()} cores ({cpu}), {memory} GiB, {platform.system()} {platform.release()}; "
-        f"a loop of 10 M additions in Python took {reference_loop():.2f} s as the run ended"
+        f"{interpreter()}; a loop of 10 M additions on it took {reference_loop():.2f} s as the "
+        "run ended"
     )
+
+
+def interpreter() -> str:
+    """The Python the benchmark and its servers run on, and how it was built. The build moves
+    the server's CPU as much as a change of code: the deploy image's interpreter
+    (``python:3.11-slim``) is configured with ``--enable-optimizations --with-lto`` (profile-
+    guided and link-time optimized); pyenv's, as on the hosts here, with neither, and the same
+    write costs it about a tenth more instructions (``bench/RESULTS.md``, 2026-12-04).
+    Debian's ``/usr/bin/python3.11`` is optimized by Debian's own build rules, which its
+    configure line does not show."""
+    flags = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    named = [flag for flag in ("--enable-optimizations", "--with-lto") if flag in flags]
+    maps = Path("/proc/self/maps").read_text()
+    linked = "libpython shared" if "libpython" in maps else "libpython linked in"
+    built = f"{linked}; configured {' '.join(named)}" if named else linked
+    return f"Python {platform.python_version()} at {os.path.realpath(sys.executable)} ({built})"
 
 
 def reference_loop() -> float:
@@ -885,8 +903,7 @@ def report_embedded(http: list[Run], peak: float, pg: dict[str, str], args: Any)
 def _setup(args: Any) -> str:
     return (
         f"API: uvicorn, {args.workers} worker(s), a pool of {max(POOL, max(args.clients))} "
-        "connections each, a JSON log line a request (as `fangfanpin serve`), Python "
-        f"{platform.python_version()}; load from "
+        "connections each, a JSON log line a request (as `fangfanpin serve`); load from "
         f"{LOADERS[args.client]} on the same cores. {args.duration:.0f} s per client count"
         + (
             f" after {args.warm_up:.0f} s of writes not counted"
