@@ -816,8 +816,9 @@ def interpreter() -> str:
     (``python:3.11-slim``) is configured with ``--enable-optimizations --with-lto`` (profile-
     guided and link-time optimized); pyenv's, as on the hosts here, with neither, and the same
     write costs it about a tenth more instructions (``bench/RESULTS.md``, 2026-12-04).
-    Debian's ``/usr/bin/python3.11`` is optimized by Debian's own build rules, which its
-    configure line does not show."""
+    Debian's ``/usr/bin/python3.11`` is optimized too, by Debian's own build rules ("Enable
+    LTO/PGO builds", its changelog), which keep those flags out of the configure line that
+    ``sysconfig`` shows ("Don't propagate lto flags to the _sysconfigdata module")."""
     flags = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
     named = [flag for flag in ("--enable-optimizations", "--with-lto") if flag in flags]
     maps = Path("/proc/self/maps").read_text()
