@@ -10,10 +10,11 @@ comparison finds a record, as in service: :func:`upload_department_data`), then 
 client fires ``return_to_township`` / ``submit_to_city`` on its own cases for the duration
 (each a real, rule-checked transition with its chained event), with the township's answer to
 the return recorded in between as the rules require. The ceiling is pgbench running
-``bench/transition.sql`` — the statements a transition sends (the case's read, then its
-move and event in one statement, a new entry in each of the case's indexes) — at the same client
-counts against the same server with the same durability settings. ``--record`` appends the
-results to ``bench/RESULTS.md``.
+``bench/transition.sql`` — the statements those writes send, in the same mix (the case's read,
+then its move and event in one statement, a new entry in each of the case's indexes; in one
+write of three, the resubmission, the data comparison's read between the two and a second
+event), with facts of the service's size — at the same client counts against the same server
+with the same durability settings. ``--record`` appends the results to ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -713,7 +714,9 @@ def run_wrk(
 
 def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float) -> list[Run]:
     """pgbench running ``bench/transition.sql`` at each client count, each client on its own
-    ``per_client`` cases (as the API's clients are)."""
+    ``per_client`` cases (as the API's clients are). Refused when the statements did not run
+    as the service's do: a resubmission's data comparison that found no record, or a mix
+    without resubmissions."""
     ncases = max(clients) * per_client
     parsed = make_url(url)
     conn = [
@@ -740,6 +743,14 @@ def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float)
         ],
         check=True,
     )
+    found = _psql(
+        conn,
+        parsed.database,
+        "SELECT count(*) FROM household h"
+        " JOIN department_record r ON r.id_digest = h.head_id_digest WHERE h.id LIKE 'pgbh-%'",
+    )
+    if int(found) < ncases:
+        raise SystemExit(f"pgbench's households have {found} department records, not {ncases}")
     runs = []
     for count in clients:
         with tempfile.TemporaryDirectory() as logs:
@@ -786,7 +797,27 @@ def pgbench_runs(url: str, clients: list[int], per_client: int, duration: float)
             f"  p99 {run.percentile(0.99):6.1f} ms  errors {run.errors}"
             f"  database CPU {_ms(run, run.database_cpu)} ms/tx"
         )
+    steps, resubmissions = _psql(
+        conn,
+        parsed.database,
+        "SELECT count(*) FILTER (WHERE name <> 'data_comparison'),"
+        " count(*) FILTER (WHERE name = 'data_comparison')"
+        " FROM case_event WHERE case_id LIKE 'pgb-%'",
+    ).split("|")
+    print(f"pgb   {steps} steps, {resubmissions} of them resubmissions with the data comparison")
+    if int(resubmissions) == 0:
+        raise SystemExit("pgbench ran no resubmission: its mix is not the service's")
     return runs
+
+
+def _psql(conn: list[str], database: str | None, query: str) -> str:
+    """One value (or a row, ``|``-separated) that ``query`` reads, through psql."""
+    return subprocess.run(
+        ["psql", *conn, "-d", str(database), "-Atc", query],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -861,7 +892,9 @@ def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], arg
             f"Machine: {machine()}. PostgreSQL {pg['server_version']} on the same machine "
             f"(synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}, "
             f"wal_sync_method={pg['wal_sync_method']}, shared_buffers={pg['shared_buffers']}), "
-            f"the same for both sides. {_setup(args)}",
+            f"the same for both sides; pgbench sends the writes' statements in the service's mix "
+            "(bench/transition.sql: the data comparison's read and a second event in one write "
+            f"of three, facts of the service's size). {_setup(args)}",
             "",
             "| clients | API writes/s | API p50 ms | API p99 ms | pgbench tps | pgbench p50 ms "
             "| pgbench p99 ms | API / ceiling | server CPU ms/write "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,10 @@ def test_transitions_benchmark_runs(bench_url: str, tmp_path: Path) -> None:
     # PostgreSQL's CPU a write and a pgbench transaction, beside the server's (it runs here)
     assert all(float(row.split("|")[10]) > 0 for row in rows), out[-1500:]
     assert all(float(row.split("|")[11]) > 0 for row in rows), out[-1500:]
+    # pgbench sent the service's mix: resubmissions with the data comparison among its steps
+    mix = re.search(r"pgb +(\d+) steps, (\d+) of them resubmissions", out)
+    assert mix, out[-1500:]
+    assert 0 < int(mix.group(2)) < int(mix.group(1)), mix.group(0)
     # the server logged as `fangfanpin serve` does: a JSON line a request, writes included
     text = (tmp_path / f"server-{port}.log").read_text()
     logged = [json.loads(line) for line in text.splitlines()]
