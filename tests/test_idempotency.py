@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from app.core import idempotency
 from app.core.db import make_engine, make_sessionmaker
@@ -244,3 +245,44 @@ async def test_a_refusal_of_the_rules_keeps_its_record_and_nothing_else(api: Api
         "cadre.pinggang", path, {}, **{"Idempotency-Key": "r", "If-Match": '"1"'}
     )
     assert again.headers["idempotent-replayed"] == "true"
+
+
+async def test_an_expired_key_runs_again(api: Api) -> None:
+    """A key kept longer than ``IDEMPOTENCY_TTL_HOURS`` is forgotten: the request with it runs
+    as a new one (and keeps its own answer), neither replayed nor refused as reused."""
+    body = report(new_id_number())
+    first = await api.post("cadre.pinggang", "/api/v1/cases", body, **{"Idempotency-Key": "old"})
+    assert first.status_code == 201, first.text
+    api.clock.advance(timedelta(hours=api.settings.idempotency_ttl_hours + 1))
+    other = report(new_id_number())  # another body: a live key would be refused as reused
+    again = await api.post("cadre.pinggang", "/api/v1/cases", other, **{"Idempotency-Key": "old"})
+    assert again.status_code == 201, again.text
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.json()["id"] != first.json()["id"]
+    replayed = await api.post(
+        "cadre.pinggang", "/api/v1/cases", other, **{"Idempotency-Key": "old"}
+    )
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json()["id"] == again.json()["id"]
+
+
+async def test_the_claim_leaves_the_lock_wait_as_it_found_it(postgres_api: Api) -> None:
+    """The claim in one statement waits at most ``IN_FLIGHT_WAIT`` for a claim in flight, and
+    puts the setting back: the route's own statements, in the same transaction, wait on a
+    lock as long as the server's setting lets them."""
+    engine = make_engine(postgres_api.settings.database_url)
+    ident = {"subject": "cadre.pinggang", "method": "POST", "path": "/api/v1/x", "key": "k"}
+    try:
+        async with make_sessionmaker(engine)() as session:
+            before = await session.scalar(text("SELECT current_setting('lock_timeout')"))
+            assert await idempotency._claim_at_once(
+                session, ident, "d" * 64, postgres_api.clock.now()
+            )
+            assert await session.scalar(text("SELECT current_setting('lock_timeout')")) == before
+            # a second claim of the same key in the same transaction finds it held
+            assert not await idempotency._claim_at_once(
+                session, ident, "d" * 64, postgres_api.clock.now()
+            )
+            await session.rollback()
+    finally:
+        await engine.dispose()
