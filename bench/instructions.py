@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,11 @@ async def write(app: Any, case: T.Case) -> None:
         target = "township_verification"
     else:
         path, who, body, target = "actions/submit_to_city", T.TOWNSHIP, b"", "city_confirmation"
-    headers = {**who, "If-Match": f'"{case.version}"'}
+    headers = {
+        **who,
+        "If-Match": f'"{case.version}"',
+        "Idempotency-Key": uuid.uuid4().hex,  # as the console sends with every write
+    }
     _, tag = await call(app, f"/api/v1/cases/{case.id}/{path}", headers, body)
     case.version, case.state = int(tag.strip('"')), target
 

@@ -5,7 +5,9 @@
 --   returned --return-responses (township)--> township_verification
 --   township_verification --submit_to_city (township)--> city_confirmation
 -- The cases (id:version:state) and tokens come from the Python side through the environment (BENCH_CASES,
--- BENCH_TOWNSHIP, BENCH_BUREAU); BENCH_THREADS names how many threads share the cases.
+-- BENCH_TOWNSHIP, BENCH_BUREAU); BENCH_THREADS names how many threads share the cases. Each write
+-- carries an Idempotency-Key of its own, as the console sends with every write (its record is
+-- part of the write's work): BENCH_RUN, the thread and the write's number in it.
 
 local threads = {}
 local counter = 0
@@ -19,12 +21,14 @@ end
 local cases = {}
 local current = 0
 local pending = nil
-local township, bureau
+local township, bureau, run
 local failures = 0
+local sent = 0
 
 function init(args)
   township = "Bearer " .. os.getenv("BENCH_TOWNSHIP")
   bureau = "Bearer " .. os.getenv("BENCH_BUREAU")
+  run = os.getenv("BENCH_RUN")
   local share = tonumber(os.getenv("BENCH_THREADS"))
   local position = 0
   for entry in string.gmatch(os.getenv("BENCH_CASES"), "[^,]+") do
@@ -51,7 +55,12 @@ function request()
     path, who, body, target = "actions/submit_to_city", township, nil, "city_confirmation"
   end
   case.target = target
-  local headers = { ["Authorization"] = who, ["If-Match"] = '"' .. case.version .. '"' }
+  sent = sent + 1
+  local headers = {
+    ["Authorization"] = who,
+    ["If-Match"] = '"' .. case.version .. '"',
+    ["Idempotency-Key"] = run .. "-" .. index .. "-" .. sent,
+  }
   if body then
     headers["Content-Type"] = "application/json"
   end

@@ -9,12 +9,15 @@ department's snapshot holding every case's head loaded first (so each submission
 comparison finds a record, as in service: :func:`upload_department_data`), then each
 client fires ``return_to_township`` / ``submit_to_city`` on its own cases for the duration
 (each a real, rule-checked transition with its chained event), with the township's answer to
-the return recorded in between as the rules require. The ceiling is pgbench running
-``bench/transition.sql`` — the statements those writes send, in the same mix (the case's read,
-then its move and event in one statement, a new entry in each of the case's indexes; in one
-write of three, the resubmission, the data comparison's read between the two and a second
-event), with facts of the service's size — at the same client counts against the same server
-with the same durability settings. ``--record`` appends the results to ``bench/RESULTS.md``.
+the return recorded in between as the rules require. Every write carries an
+``Idempotency-Key`` of its own, as the console sends with every write, so its record is part
+of each write's work. The ceiling is pgbench running ``bench/transition.sql`` — the statements
+those writes send, in the same mix (a transaction: the key's claim, the case's read, its move
+and event in one statement, a new entry in each of the case's indexes, the answer stored in
+the key's record; in one write of three, the resubmission, the data comparison's read and a
+second move), with facts of the service's size — at the same client counts against the same
+server with the same durability settings. ``--record`` appends the results to
+``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -522,7 +526,11 @@ async def drive(client: httpx.AsyncClient, cases: list[Case], run: Run, stop_at:
         response = await client.post(
             f"/api/v1/cases/{case.id}/{path}",
             json=body,
-            headers={**who, "If-Match": f'"{case.version}"'},
+            headers={
+                **who,
+                "If-Match": f'"{case.version}"',
+                "Idempotency-Key": uuid.uuid4().hex,  # as the console sends with every write
+            },
         )
         run.latencies.append(time.perf_counter() - started)
         if response.status_code in (200, 201):
@@ -658,8 +666,10 @@ def wrk_runs(
 
 
 def _wrk_env(count: int, cases: list[Case]) -> dict[str, str]:
-    """What bench/transitions.lua reads: its threads, tokens and cases where they stand."""
+    """What bench/transitions.lua reads: its threads, tokens and cases where they stand, and
+    a name for the run that no other run's idempotency keys share."""
     return {
+        "BENCH_RUN": uuid.uuid4().hex,
         "BENCH_THREADS": str(count),
         "BENCH_TOWNSHIP": TOWNSHIP_TOKEN,
         "BENCH_BUREAU": BUREAU_TOKEN,
@@ -907,9 +917,11 @@ def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], arg
             f"Machine: {machine()}. PostgreSQL {pg['server_version']} on the same machine "
             f"(synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}, "
             f"wal_sync_method={pg['wal_sync_method']}, shared_buffers={pg['shared_buffers']}), "
-            f"the same for both sides; pgbench sends the writes' statements in the service's mix "
-            "(bench/transition.sql: the data comparison's read and a second event in one write "
-            f"of three, facts of the service's size). {_setup(args)}",
+            f"the same for both sides. Each write carries an Idempotency-Key, as the console's "
+            "do; pgbench sends the writes' statements in the service's mix (bench/transition.sql: "
+            "a transaction with the key's claim and stored answer; the data comparison's read "
+            "and a second move in one write of three; facts of the service's size). "
+            f"{_setup(args)}",
             "",
             "| clients | API writes/s | API p50 ms | API p99 ms | pgbench tps | pgbench p50 ms "
             "| pgbench p99 ms | API / ceiling | server CPU ms/write "

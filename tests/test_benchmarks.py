@@ -47,7 +47,7 @@ def bench_url(database_urls: dict[str, str | None]) -> str:
     return owner.set(database=f"{owner.database}_bench").render_as_string(hide_password=False)
 
 
-def test_transitions_benchmark_runs(bench_url: str, tmp_path: Path) -> None:
+async def test_transitions_benchmark_runs(bench_url: str, tmp_path: Path) -> None:
     port = free_port()
     out = run(
         "bench.transitions",
@@ -82,6 +82,19 @@ def test_transitions_benchmark_runs(bench_url: str, tmp_path: Path) -> None:
     writes = [line for line in logged if "/actions/" in line.get("route", "")]
     assert writes, logged[-3:]
     assert all(line["status"] == 200 for line in writes), writes[-3:]
+    # each write carried an Idempotency-Key, as the console's do, and pgbench's stored answers
+    url = make_url(bench_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        kept = await connection.fetchrow(
+            "SELECT count(*) FILTER (WHERE key NOT LIKE 'pgb-%') AS api,"
+            " count(*) FILTER (WHERE key LIKE 'pgb-%') AS pgbench"
+            " FROM idempotency_record WHERE status_code = 200 AND path LIKE '/api/v1/cases/%/%'"
+        )
+    finally:
+        await connection.close()
+    assert kept["api"] > len(writes) / 2, (kept, len(writes))  # (the preparation's had none)
+    assert kept["pgbench"] > 0, kept
 
 
 async def test_the_databases_cpu_counts_a_backend_that_ended(bench_url: str) -> None:
