@@ -211,16 +211,16 @@ async def test_the_write_and_its_record_commit_together(
 ) -> None:
     """A crash after the route ran, as its answer is recorded, leaves neither the write nor
     the record: the retry with the same key runs once, and there is one case, not two."""
-    real_update = idempotency.update  # type: ignore[attr-defined]
+    real_store = idempotency._store
     crashed: list[bool] = []
 
-    def crash_once(table: Any) -> Any:
+    async def crash_once(*args: Any) -> None:
         if not crashed:
             crashed.append(True)
             raise RuntimeError("the process dies as the answer is recorded")
-        return real_update(table)
+        await real_store(*args)
 
-    monkeypatch.setattr(idempotency, "update", crash_once)
+    monkeypatch.setattr(idempotency, "_store", crash_once)
     body = report(new_id_number())
     with pytest.raises(RuntimeError):
         await api.post("cadre.pinggang", "/api/v1/cases", body, **{"Idempotency-Key": "crash"})

@@ -62,7 +62,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.sql.selectable import Select
+from sqlalchemy.sql.selectable import Select, TextualSelect
 from sqlalchemy.sql.util import find_tables
 from sqlalchemy.util import await_only, greenlet_spawn
 
@@ -89,7 +89,8 @@ class _Compiled:
         ]
 
 
-AnySelect = Select[*tuple[Any, ...]]
+AnySelect = Select[*tuple[Any, ...]] | TextualSelect
+"""A query built, or written as text with its columns named (``text(...).columns(...)``)."""
 
 
 def _compile(statement: UpdateBase | AnySelect, dialect: Dialect) -> _Compiled:

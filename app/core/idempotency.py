@@ -26,7 +26,7 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy import Integer, String, Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import HELD_SESSION
+from app.core.direct import Direct, DirectRow
 from app.core.errors import (
     PROBLEM_JSON,
     Conflict,
@@ -46,6 +47,8 @@ from app.core.idempotency_model import IdempotencyRecord
 HEADER = b"idempotency-key"
 KEPT_HEADERS = ("content-type", "location", "etag")
 RECORD = cast(Table, IdempotencyRecord.__table__)
+IDENT = ("subject", "method", "path", "key")
+"""The record's key: the caller, the method, the path and the key the caller sent."""
 log = logging.getLogger(__name__)
 
 
@@ -201,8 +204,9 @@ IN_FLIGHT_WAIT = "250ms"
 """How long a retry waits on PostgreSQL for the first request's transaction before it is
 answered 409 ``idempotency_key_in_flight``."""
 
-CLAIM_AT_ONCE = text(
-    """
+CLAIM_AT_ONCE = DirectRow(
+    text(
+        """
 WITH waiting AS MATERIALIZED (
     SELECT current_setting('lock_timeout') AS before,
            set_config('lock_timeout', CAST(:wait AS text), true) AS during
@@ -217,6 +221,8 @@ WITH waiting AS MATERIALIZED (
 SELECT (SELECT count(*) FROM claimed) AS claimed,
        set_config('lock_timeout', (SELECT before FROM waiting), true) AS restored
 """
+    ).columns(claimed=Integer, restored=String),
+    begins=True,
 )
 """A new key's claim on PostgreSQL in one round trip, where :func:`_claim` would send six (the
 lookup, a savepoint, ``SET LOCAL lock_timeout``, the insert, the savepoint's release and the
@@ -225,18 +231,46 @@ uncommitted (the setting is made before it, in the statement's first part, which
 selects from, and put back after it, the count of what it inserted being read first), and
 does nothing where the key is already kept. It answers 1 when this request now holds the
 key; 0 when a record is there (a committed answer, or one to look at: expired, or a claim an
-earlier release committed apart from its request), which the lookup then reads."""
+earlier release committed apart from its request), which the lookup then reads. It is the
+request's first statement and begins its transaction; sent straight to the driver
+(``app.core.direct``), as the answer's storing is (:data:`STORE_ANSWER`)."""
 
 
 async def _claim_at_once(
     session: AsyncSession, ident: dict[str, str], digest: str, now: datetime
 ) -> bool:
     """Whether this request now holds the key (:data:`CLAIM_AT_ONCE`)."""
-    claimed = await session.scalar(
-        CLAIM_AT_ONCE,
-        {**ident, "digest": digest, "created_at": now, "wait": IN_FLIGHT_WAIT},
+    row = await CLAIM_AT_ONCE.first(
+        session, {**ident, "digest": digest, "created_at": now, "wait": IN_FLIGHT_WAIT}
     )
-    return bool(claimed)
+    return bool(row and row[0])
+
+
+STORE_ANSWER = Direct(
+    update(RECORD)
+    .where(*(RECORD.c[name] == bindparam(f"kept_{name}") for name in IDENT))
+    .values(
+        status_code=bindparam("stored_status"),
+        response_headers=bindparam("stored_headers"),
+        response_body=bindparam("stored_body"),
+    )
+)
+"""The answer stored in the key's record, in the request's transaction, sent straight to the
+driver (``app.core.direct``): one statement compiled once, not an ORM update built, compiled
+and run through the session's layers for every request."""
+
+
+async def _store(session: AsyncSession, ident: dict[str, str], answer: dict[str, Any]) -> None:
+    """Store ``answer`` in the record this request claimed (:data:`STORE_ANSWER`)."""
+    await STORE_ANSWER.rowcount(
+        session,
+        {
+            **{f"kept_{name}": ident[name] for name in IDENT},
+            "stored_status": answer["status_code"],
+            "stored_headers": answer["response_headers"],
+            "stored_body": answer["response_body"],
+        },
+    )
 
 
 async def _finish(
@@ -273,8 +307,7 @@ async def _finish(
             except IntegrityError:
                 return None  # a retry claimed the key meanwhile: it stores its own answer
         else:
-            where = [RECORD.c[name] == value for name, value in ident.items()]
-            await session.execute(update(RECORD).where(*where).values(**answer))
+            await _store(session, ident, answer)
         await session.commit()
     except DBAPIError as exc:
         log.warning("commit of an idempotent request failed: %s", exc)
