@@ -7,8 +7,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import insert, text
+from sqlalchemy.exc import DBAPIError
 
 from app.core import idempotency
 from app.core.db import make_engine, make_sessionmaker
@@ -286,3 +288,31 @@ async def test_the_claim_leaves_the_lock_wait_as_it_found_it(postgres_api: Api) 
             await session.rollback()
     finally:
         await engine.dispose()
+
+
+async def test_a_claim_that_meets_a_dead_database_is_503_not_in_flight(
+    postgres_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a lock wait that ran out is a request in flight: a claim that fails because the
+    database is gone answers 503 ``database_unavailable`` (the client sends it again), and
+    the same key then runs."""
+    real_first = idempotency.CLAIM_AT_ONCE.first
+    failed: list[bool] = []
+
+    async def dead_once(*args: Any) -> Any:
+        if not failed:
+            failed.append(True)
+            raise DBAPIError("claim", {}, ConnectionResetError(104, "reset"), True)
+        return await real_first(*args)
+
+    monkeypatch.setattr(idempotency.CLAIM_AT_ONCE, "first", dead_once)
+    headers = postgres_api.headers("cadre.pinggang", **{"Idempotency-Key": "dead"})
+    body = report(new_id_number())
+    transport = httpx.ASGITransport(app=postgres_api.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        refused = await client.post("/api/v1/cases", json=body, headers=headers)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["code"] == "database_unavailable"
+        retry = await client.post("/api/v1/cases", json=body, headers=headers)
+        assert retry.status_code == 201, retry.text
+        assert "Idempotent-Replayed" not in retry.headers

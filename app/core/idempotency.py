@@ -163,7 +163,9 @@ async def _claim(
         try:
             if await _claim_at_once(session, ident, digest, now):
                 return None
-        except DBAPIError:  # the lock wait ran out: the first request still runs
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise  # the database's own failure (unreachable: 503), not a claim in flight
             return Conflict(
                 "idempotency_key_in_flight", "The first request with this key is still running."
             )
@@ -203,6 +205,8 @@ async def _claim(
 IN_FLIGHT_WAIT = "250ms"
 """How long a retry waits on PostgreSQL for the first request's transaction before it is
 answered 409 ``idempotency_key_in_flight``."""
+LOCK_NOT_AVAILABLE = "55P03"
+"""PostgreSQL's SQLSTATE for a lock wait that ran out (``lock_timeout``)."""
 
 CLAIM_AT_ONCE = DirectRow(
     text(
