@@ -1,22 +1,21 @@
 -- The statements the service sends on PostgreSQL for the benchmark's writes, in the same mix
 -- (seen in PostgreSQL's statement log). Each case goes round three steps, one write each: the
--- city returns it, the township answers the return, the township resubmits it. Each write
--- carries an Idempotency-Key, as the console sends with every write, so each is one
--- transaction: the key's claim (one statement: the wait for a claim in flight set, the claim
--- inserted, the wait put back), the case's read with its household (no lock: the write is
--- guarded by the version read), one statement that moves the case if nobody moved it first and
--- appends the chained event (an UPDATE in a CTE, the INSERT selecting from it), the answer
--- stored in the key's record (about the size of the facts), and the commit. The resubmission
--- (one write in three, :step = 3 here) moves and appends the step's event, reads the
+-- city returns it, the township answers the return, the township resubmits it. Each write carries
+-- an Idempotency-Key, as the console sends with every write, so each is one transaction: the
+-- key's claim (one statement: the wait for a claim in flight set, the claim inserted, the wait
+-- put back), the case's read with its household, locked (in a transaction already begun the
+-- service locks the case as it reads it), one statement that moves the case if nobody moved it
+-- first and appends the chained event (an UPDATE in a CTE, the INSERT selecting from it), the
+-- answer stored in the key's record (about the size of the facts), and the commit. The
+-- resubmission (one write in three, :step = 3 here) moves and appends the step's event, reads the
 -- department data for the data comparison, then moves again with the comparison's event (its
--- state unchanged).
--- Every step's move changes the state, so its UPDATE writes a new entry into each of the
--- case's indexes (never a HOT update). The facts are bound as a parameter (:facts, read with the
--- case: those of one of the service's own cases in the run, so the same size and compressed
--- alike), kept as json as the service keeps them (revision 0039). Each client moves its own
--- cases (:per of them), as each of the API's clients does. The literal 'system:comparison' is
--- written with its colon escaped: pgbench would take ':comparison' for a variable. Run by
--- bench/transitions.py with pgbench as the ceiling.
+-- state unchanged). Every step's move changes the state, so its UPDATE writes a new entry into
+-- each of the case's indexes (never a HOT update). The facts are bound as a parameter (:facts,
+-- read with the case: those of one of the service's own cases in the run, so the same size and
+-- compressed alike), kept as json as the service keeps them (revision 0039). Each client moves
+-- its own cases (:per of them), as each of the API's clients does. The literal
+-- 'system:comparison' is written with its colon escaped: pgbench would take ':comparison' for a
+-- variable. Run by bench/transitions.py with pgbench as the ceiling.
 \set step random(1, 3)
 \set n :client_id * :per + random(1, :per)
 \set key random(1, 1000000000000)
@@ -41,7 +40,7 @@ SELECT c.id, c.household_id, c.area_code, c.channel, c.state, c.version AS v, c.
        h.id, h.village_code, h.head_name, h.head_id_number_masked, h.head_id_digest, h.size,
        h.village_group
   FROM monitoring_case c JOIN household h ON h.id = c.household_id
- WHERE c.id = 'pgb-' || :n AND c.area_code LIKE '220281%' \gset
+ WHERE c.id = 'pgb-' || :n AND c.area_code LIKE '220281%' FOR UPDATE OF c \gset
 \if :step = 3
 WITH first AS (
   UPDATE monitoring_case
