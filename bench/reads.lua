@@ -2,7 +2,9 @@
 --   case     GET /api/v1/cases/{id} over the cases in BENCH_CASES, in turn
 --   actions  GET /api/v1/cases/{id}/actions likewise
 --   open     POST /api/v1/cases: a self-declaration with a new household each time, its head's
---            ID number made valid here (GB 11643 check character), unique per thread and request
+--            ID number made valid here (GB 11643 check character), unique per thread and request,
+--            with an Idempotency-Key of its own, as the console sends (BENCH_RUN, the thread,
+--            the request's number)
 local mode, token, cases, current
 local serial = 0
 local threads = 0
@@ -45,6 +47,7 @@ function request()
     local date = string.format("%04d%02d%02d", year, month, day % 28 + 1)
     local number = id_number("220281" .. date .. string.format("%03d", serial % 1000))
     headers["Content-Type"] = "application/json"
+    headers["Idempotency-Key"] = os.getenv("BENCH_RUN") .. "-" .. index .. "-" .. serial
     local body = '{"channel":"self_declared","application_sha256":"' .. string.rep("c", 64) ..
       '","household":{"head_name":"王德福","head_id_number":"' .. number ..
       '","village_code":"220281102200","size":3}}'

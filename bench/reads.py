@@ -8,7 +8,8 @@ brought through the API to the city (half returned to the township), then copied
 ``--open-cases`` open cases of one township (households and cases; their trails are not
 needed by these reads). The API runs as a separate uvicorn process, driven by wrk
 (``bench/reads.lua``) at 8 connections: ``GET /cases/{id}`` and ``GET /cases/{id}/actions``
-over those cases, and ``POST /cases`` with a new household each time. The inbox is asked by
+over those cases, and ``POST /cases`` with a new household each time (and an
+``Idempotency-Key`` of its own, as the console sends). The inbox is asked by
 the township official, one request at a time, and timed. ``--record`` appends the results
 to ``bench/RESULTS.md``.
 """
@@ -20,6 +21,7 @@ import asyncio
 import os
 import statistics
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -182,7 +184,11 @@ def main() -> None:
                 "actions",
                 {"BENCH_TOKEN": TOWNSHIP_TOKEN, "BENCH_CASES": ids},
             ),
-            ("POST /cases (opening)", "open", {"BENCH_TOKEN": CADRE_TOKEN}),
+            (
+                "POST /cases (opening)",
+                "open",
+                {"BENCH_TOKEN": CADRE_TOKEN, "BENCH_RUN": uuid.uuid4().hex},
+            ),
         ):
             print(f"wrk: {name}", flush=True)
             run = run_wrk(

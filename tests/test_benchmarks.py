@@ -169,7 +169,7 @@ def test_transitions_benchmark_runs_on_the_embedded_database(tmp_path: Path) -> 
     assert all(float(row.split("|")[2]) > 0 for row in rows), out[-1500:]
 
 
-def test_reads_benchmark_runs(bench_url: str) -> None:
+async def test_reads_benchmark_runs(bench_url: str) -> None:
     wrk_or_skip()
     out = run(
         "bench.reads",
@@ -190,6 +190,17 @@ def test_reads_benchmark_runs(bench_url: str) -> None:
     }
     assert set(rows) == {"GET /cases/{id}", "GET /cases/{id}/actions", "POST /cases (opening)"}
     assert all(float(row[2]) > 0 and row[6].strip() == "0" for row in rows.values()), out[-1500:]
+    # each opening carried an Idempotency-Key, as the console's do, and left its record
+    url = make_url(bench_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        kept = await connection.fetchval(
+            "SELECT count(*) FROM idempotency_record"
+            " WHERE path = '/api/v1/cases' AND status_code = 201"
+        )
+    finally:
+        await connection.close()
+    assert kept > 0, kept
 
 
 def test_serving_benchmark_runs() -> None:
