@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -106,12 +105,6 @@ async def call(
     return start["status"], tag
 
 
-def keyed_cadre() -> dict[str, str]:
-    """The village cadre's headers with an ``Idempotency-Key`` of their own, as the console
-    sends with every opening."""
-    return {**T.CADRE, "Idempotency-Key": uuid.uuid4().hex}
-
-
 async def write(app: Any, case: T.Case) -> None:
     """The case's next write in the benchmark's cycle (as bench/transitions.lua drives it)."""
     if case.state == "city_confirmation":
@@ -126,11 +119,7 @@ async def write(app: Any, case: T.Case) -> None:
         target = "township_verification"
     else:
         path, who, body, target = "actions/submit_to_city", T.TOWNSHIP, b"", "city_confirmation"
-    headers = {
-        **who,
-        "If-Match": f'"{case.version}"',
-        "Idempotency-Key": uuid.uuid4().hex,  # as the console sends with every write
-    }
+    headers = T.keyed({**who, "If-Match": f'"{case.version}"'})
     _, tag = await call(app, f"/api/v1/cases/{case.id}/{path}", headers, body)
     case.version, case.state = int(tag.strip('"')), target
 
@@ -196,12 +185,12 @@ async def counted(url: str, writes: int, helper: str | None) -> tuple[float, flo
         if counters:
             counters.fangfanpin_stop()
         for i in range(WARM_UP):
-            await call(app, "/api/v1/cases", keyed_cadre(), opening(i))
+            await call(app, "/api/v1/cases", T.keyed(T.CADRE), opening(i))
         if counters:
             counters.fangfanpin_start()
         started = time.process_time()
         for i in range(writes):
-            await call(app, "/api/v1/cases", keyed_cadre(), opening(WARM_UP + i))
+            await call(app, "/api/v1/cases", T.keyed(T.CADRE), opening(WARM_UP + i))
         opened = (time.process_time() - started) / writes
         if counters:
             counters.fangfanpin_stop()

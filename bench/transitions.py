@@ -174,6 +174,12 @@ POOL = 20
 """The server's pool when no more than this many requests come at once."""
 
 
+def keyed(headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` with an ``Idempotency-Key`` of their own, as the console sends with every
+    write and opening: its record is part of the request's work."""
+    return {**headers, "Idempotency-Key": uuid.uuid4().hex}
+
+
 UNREACHED = 10**9
 """The benchmarks' servers keep the rate limits on, as a deployment does (``RATE_LIMITS``), so
 their cost is counted in every request, but each at this many a minute, far above any rate a
@@ -526,11 +532,7 @@ async def drive(client: httpx.AsyncClient, cases: list[Case], run: Run, stop_at:
         response = await client.post(
             f"/api/v1/cases/{case.id}/{path}",
             json=body,
-            headers={
-                **who,
-                "If-Match": f'"{case.version}"',
-                "Idempotency-Key": uuid.uuid4().hex,  # as the console sends with every write
-            },
+            headers=keyed({**who, "If-Match": f'"{case.version}"'}),
         )
         run.latencies.append(time.perf_counter() - started)
         if response.status_code in (200, 201):

@@ -47,6 +47,18 @@ def bench_url(database_urls: dict[str, str | None]) -> str:
     return owner.set(database=f"{owner.database}_bench").render_as_string(hide_password=False)
 
 
+async def bench_row(bench_url: str, query: str) -> asyncpg.Record:
+    """The one row ``query`` reads in the benchmark's database, as it left it."""
+    url = make_url(bench_url).set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        row = await connection.fetchrow(query)
+    finally:
+        await connection.close()
+    assert row is not None
+    return row
+
+
 async def test_transitions_benchmark_runs(bench_url: str, tmp_path: Path) -> None:
     port = free_port()
     out = run(
@@ -83,16 +95,12 @@ async def test_transitions_benchmark_runs(bench_url: str, tmp_path: Path) -> Non
     assert writes, logged[-3:]
     assert all(line["status"] == 200 for line in writes), writes[-3:]
     # each write carried an Idempotency-Key, as the console's do, and pgbench's stored answers
-    url = make_url(bench_url).set(drivername="postgresql")
-    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-    try:
-        kept = await connection.fetchrow(
-            "SELECT count(*) FILTER (WHERE key NOT LIKE 'pgb-%') AS api,"
-            " count(*) FILTER (WHERE key LIKE 'pgb-%') AS pgbench"
-            " FROM idempotency_record WHERE status_code = 200 AND path LIKE '/api/v1/cases/%/%'"
-        )
-    finally:
-        await connection.close()
+    kept = await bench_row(
+        bench_url,
+        "SELECT count(*) FILTER (WHERE key NOT LIKE 'pgb-%') AS api,"
+        " count(*) FILTER (WHERE key LIKE 'pgb-%') AS pgbench"
+        " FROM idempotency_record WHERE status_code = 200 AND path LIKE '/api/v1/cases/%/%'",
+    )
     assert kept["api"] > len(writes) / 2, (kept, len(writes))  # (the preparation's had none)
     assert kept["pgbench"] > 0, kept
 
@@ -191,15 +199,11 @@ async def test_reads_benchmark_runs(bench_url: str) -> None:
     assert set(rows) == {"GET /cases/{id}", "GET /cases/{id}/actions", "POST /cases (opening)"}
     assert all(float(row[2]) > 0 and row[6].strip() == "0" for row in rows.values()), out[-1500:]
     # each opening carried an Idempotency-Key, as the console's do, and left its record
-    url = make_url(bench_url).set(drivername="postgresql")
-    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-    try:
-        kept = await connection.fetchval(
-            "SELECT count(*) FROM idempotency_record"
-            " WHERE path = '/api/v1/cases' AND status_code = 201"
-        )
-    finally:
-        await connection.close()
+    (kept,) = await bench_row(
+        bench_url,
+        "SELECT count(*) FROM idempotency_record"
+        " WHERE path = '/api/v1/cases' AND status_code = 201",
+    )
     assert kept > 0, kept
 
 
