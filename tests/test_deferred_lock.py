@@ -2,8 +2,9 @@
 lock, guarded by that version, is the first statement of the request's transaction whenever
 it begins, and a step whose only write is its move sends that move alone, as its own
 transaction (``app.core.direct.begin_with``, ``commit_alone``). A case moved after the read
-answers 412 and nothing of the request is written. Without ``If-Match``, or in the
-idempotency middleware's session, the case is locked when it is read, as before. On the
+answers 412 and nothing of the request is written. Without ``If-Match`` the case is locked
+when it is read, as before; with an ``Idempotency-Key`` on PostgreSQL, the key's record goes
+with the move, in its statement. On the
 embedded SQLite the same: the lock is the transaction's ``BEGIN IMMEDIATE`` (the whole file's
 write lock) with a read of the case at its version, and a move sent alone is one call on
 aiosqlite's thread, ``BEGIN IMMEDIATE`` to ``COMMIT``. The statements each database is sent
@@ -17,13 +18,14 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from app.cases import hooks
 from app.cases import repository as repo
 from app.core import direct
 from app.core import pool as pool_module
 from app.core.db import is_sqlite
+from app.core.idempotency_model import IdempotencyRecord
 from app.core.observability import REGISTRY
 from tests.helpers import COMMITMENT_FORM, HOME_VISIT, VERIFICATION, Api, statements_sent
 
@@ -225,9 +227,12 @@ async def test_without_if_match_a_fact_locks_its_case_when_it_reads_it(api: Api)
     assert "read at version" not in kinds, sent
 
 
-async def test_an_idempotent_step_locks_its_case_when_it_reads_it(api: Api) -> None:
-    """The idempotency middleware commits the step with its stored answer, in one transaction
-    that the lock begins."""
+async def test_an_idempotent_step_is_its_read_and_its_move_with_its_record(api: Api) -> None:
+    """With an ``Idempotency-Key`` on PostgreSQL, the key's record, holding the answer, is
+    written by the move's own statement, only when the move touched its case: the same two
+    round trips as a step without a key, no ``BEGIN``, claim or ``COMMIT``. On the embedded
+    SQLite the middleware claims the key first, in the transaction the lock begins, and
+    commits the step with its stored answer."""
     case = await api.open_case()
     async with _sent(api) as sent:
         response = await api.post(
@@ -237,9 +242,21 @@ async def test_an_idempotent_step_locks_its_case_when_it_reads_it(api: Api) -> N
             **{"If-Match": f'"{case["version"]}"', "Idempotency-Key": "deferred-lock-1"},
         )
     assert response.status_code == 200, response.text
-    # (on SQLite the middleware's claim of its key, in a savepoint, runs in it too)
-    kinds = _kinds([s for s in sent if "idempotency_record" not in s and "SAVEPOINT" not in s])
-    assert kinds[:3] == ["BEGIN", "lock" if _postgres(api) else "read", "move"], sent
+    if _postgres(api):
+        assert _kinds(sent) == ["read", "move"], sent
+        assert "INSERT INTO idempotency_record" in sent[-1], sent
+    else:  # (the middleware's claim of its key, in a savepoint, runs in it too)
+        kinds = _kinds([s for s in sent if "idempotency_record" not in s and "SAVEPOINT" not in s])
+        assert kinds[:3] == ["BEGIN", "read", "move"], sent
+    again = await api.post(
+        "cadre.pinggang",
+        f"/api/v1/cases/{case['id']}/actions/start_village_review",
+        None,
+        **{"If-Match": f'"{case["version"]}"', "Idempotency-Key": "deferred-lock-1"},
+    )
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == response.json()
+    assert await api.event_count(case["id"]) == case["version"] + 1
 
 
 @contextmanager
@@ -263,11 +280,15 @@ def _moved_after_the_read(api: Api, interloper: Any) -> Iterator[list[int]]:
         yield ran
 
 
+@pytest.mark.parametrize("key", [None, "moved-meanwhile"])
 async def test_a_case_moved_after_the_read_refuses_the_move_and_writes_nothing(
-    api: Api,
+    api: Api, key: str | None
 ) -> None:
     """Another official withdrew the case between this step's read and its move: 412, and the
-    case holds the other step's event only."""
+    case holds the other step's event only. With an ``Idempotency-Key`` nothing is kept
+    either (the record goes with the move), so the key is free for the corrected retry."""
+    if key is not None and not _postgres(api):
+        pytest.skip("on SQLite a keyed step's claim takes the write lock before its read")
     case = await api.open_case()
     version = case["version"]
 
@@ -279,13 +300,21 @@ async def test_a_case_moved_after_the_read_refuses_the_move_and_writes_nothing(
     fired = _counted("start_village_review", "fired")
     refused = _counted("start_village_review", "version_mismatch")
     with _moved_after_the_read(api, withdraw) as ran:
-        response = await api.act(
-            "cadre.pinggang", case["id"], "start_village_review", version=version
+        response = await api.post(
+            "cadre.pinggang",
+            f"/api/v1/cases/{case['id']}/actions/start_village_review",
+            None,
+            **{"If-Match": f'"{version}"'},
+            **({} if key is None else {"Idempotency-Key": key}),
         )
     assert ran == [1]
     assert response.status_code == 412, response.text
     assert response.json()["code"] == "version_mismatch"
     assert "etag" not in response.headers
+    if key is not None:
+        async with api.app.state.sessionmaker() as session:
+            kept = select(func.count()).where(IdempotencyRecord.key == key)
+            assert (await session.execute(kept)).scalar_one() == 0
     # counted as what it was: refused at its move, not fired
     assert _counted("start_village_review", "fired") == fired
     assert _counted("start_village_review", "version_mismatch") == refused + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import timedelta
@@ -9,10 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import insert, select, text, update
 
-from app.core import idempotency
+from app.core import direct, idempotency
 from app.core.db import make_engine, make_sessionmaker
 from app.core.idempotency_model import IdempotencyRecord
 from tests.helpers import APPLICATION, Api, new_id_number
@@ -276,15 +276,23 @@ async def test_the_claim_leaves_the_lock_wait_as_it_found_it(postgres_api: Api) 
     ident = {"subject": "cadre.pinggang", "method": "POST", "path": "/api/v1/x", "key": "k"}
     try:
         async with make_sessionmaker(engine)() as session:
+            now = postgres_api.clock.now()
+            params = idempotency._claim_params(ident, "d" * 64, now, now - timedelta(days=1))
             before = await session.scalar(text("SELECT current_setting('lock_timeout')"))
-            assert await idempotency._claim_at_once(
-                session, ident, "d" * 64, postgres_api.clock.now()
-            )
+            assert await idempotency.CLAIM_AT_ONCE.first(session, params) == (1, before)
             assert await session.scalar(text("SELECT current_setting('lock_timeout')")) == before
-            # a second claim of the same key in the same transaction finds it held
-            assert not await idempotency._claim_at_once(
-                session, ident, "d" * 64, postgres_api.clock.now()
-            )
+            # once the record holds its answer, the key is kept
+            kept = update(IdempotencyRecord).where(IdempotencyRecord.key == "k")
+            await session.execute(kept.values(status_code=200))
+            assert await idempotency.CLAIM_AT_ONCE.first(session, params) == (0, before)
+            # an expired record, or a claim committed without its answer, is taken over
+            later = idempotency._claim_params(ident, "e" * 64, now, now + timedelta(seconds=1))
+            assert await idempotency.CLAIM_AT_ONCE.first(session, later) == (1, before)
+            await session.execute(kept.values(status_code=None, created_at=now))
+            again = idempotency._claim_params(ident, "f" * 64, now, now - timedelta(days=1))
+            assert await idempotency.CLAIM_AT_ONCE.first(session, again) == (1, before)
+            digest = await session.scalar(select(IdempotencyRecord.request_sha256))
+            assert digest == "f" * 64
             await session.rollback()
     finally:
         await engine.dispose()
@@ -296,16 +304,16 @@ async def test_a_claim_that_meets_a_dead_database_is_503_not_in_flight(
     """Only a lock wait that ran out is a request in flight: a claim that fails because the
     database is gone answers 503 ``database_unavailable`` (the client sends it again), and
     the same key then runs."""
-    real_first = idempotency.CLAIM_AT_ONCE.first
+    real_fetch = direct._Asyncpg.fetch
     failed: list[bool] = []
 
-    async def dead_once(*args: Any) -> Any:
-        if not failed:
+    async def dead_once(self: Any, sql: str, *args: Any) -> Any:
+        if not failed and "INSERT INTO idempotency_record" in sql:  # the claim
             failed.append(True)
-            raise DBAPIError("claim", {}, ConnectionResetError(104, "reset"), True)
-        return await real_first(*args)
+            raise ConnectionResetError(104, "reset")
+        return await real_fetch(self, sql, *args)
 
-    monkeypatch.setattr(idempotency.CLAIM_AT_ONCE, "first", dead_once)
+    monkeypatch.setattr(direct._Asyncpg, "fetch", dead_once)
     headers = postgres_api.headers("cadre.pinggang", **{"Idempotency-Key": "dead"})
     body = report(new_id_number())
     transport = httpx.ASGITransport(app=postgres_api.app, raise_app_exceptions=False)
@@ -316,3 +324,138 @@ async def test_a_claim_that_meets_a_dead_database_is_503_not_in_flight(
         retry = await client.post("/api/v1/cases", json=body, headers=headers)
         assert retry.status_code == 201, retry.text
         assert "Idempotent-Replayed" not in retry.headers
+
+
+# --- a step whose move waits for the commit: the record goes with the move ------------------
+
+
+async def _kept_record(
+    api: Api, path: str, key: str, body: bytes, *, status: int | None, age: timedelta
+) -> None:
+    """A record of ``key`` on ``path`` for ``body``, committed: with an answer (``status``) or
+    without one (a claim an earlier release committed apart from its request), made ``age``
+    ago."""
+    engine = make_engine(api.settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await session.execute(
+                insert(IdempotencyRecord).values(
+                    subject="cadre.pinggang",
+                    method="POST",
+                    path=path,
+                    key=key,
+                    request_sha256=hashlib.sha256(body).hexdigest(),
+                    created_at=api.clock.now() - age,
+                    status_code=status,
+                    response_headers=None if status is None else {"content-type": "text/plain"},
+                    response_body=None if status is None else b"kept",
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+def _step(case: dict[str, Any]) -> str:
+    return f"/api/v1/cases/{case['id']}/actions/start_village_review"
+
+
+async def _keyed_step(api: Api, case: dict[str, Any], key: str) -> httpx.Response:
+    headers = api.headers(
+        "cadre.pinggang",
+        **{
+            "Idempotency-Key": key,
+            "If-Match": f'"{case["version"]}"',
+            "Content-Type": "application/json",
+        },
+    )
+    return await api.client.post(_step(case), content=b"{}", headers=headers)
+
+
+async def test_a_step_whose_key_is_kept_replays_and_does_not_move(api: Api) -> None:
+    """The step's rules pass and its move waits for the commit; the key's record, written by
+    the move's own statement, is found there: the statement fails whole (the case does not
+    move) and the kept answer is sent again."""
+    case = await api.open_case()
+    await _kept_record(api, _step(case), "kept", b"{}", status=202, age=timedelta(0))
+    response = await _keyed_step(api, case, "kept")
+    assert (response.status_code, response.content) == (202, b"kept")
+    assert response.headers["idempotent-replayed"] == "true"
+    assert (await api.case(case["id"]))["version"] == case["version"]
+    assert await api.event_count(case["id"]) == case["version"]
+
+
+async def test_a_step_whose_key_came_with_another_body_is_422_and_does_not_move(
+    api: Api,
+) -> None:
+    case = await api.open_case()
+    await _kept_record(api, _step(case), "other", b'{"x": 1}', status=200, age=timedelta(0))
+    response = await _keyed_step(api, case, "other")
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert await api.event_count(case["id"]) == case["version"]
+
+
+@pytest.mark.parametrize("kept", ["expired", "abandoned"])
+async def test_a_step_whose_key_is_no_longer_live_runs(api: Api, kept: str) -> None:
+    """An expired record, or a claim an earlier release committed without its answer, gives
+    way: the step moves its case, and its own answer is kept."""
+    case = await api.open_case()
+    hours = api.settings.idempotency_ttl_hours + 1
+    if kept == "expired":
+        await _kept_record(api, _step(case), kept, b"{}", status=200, age=timedelta(hours=hours))
+    else:
+        await _kept_record(api, _step(case), kept, b"{}", status=None, age=timedelta(0))
+    response = await _keyed_step(api, case, kept)
+    assert response.status_code == 200, response.text
+    assert "idempotent-replayed" not in response.headers
+    assert await api.event_count(case["id"]) == case["version"] + 1
+    again = await _keyed_step(api, case, kept)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == response.json()
+
+
+async def test_a_step_whose_key_is_in_flight_is_409_and_does_not_move(
+    postgres_api: Api,
+) -> None:
+    """The first request with the key holds its claim uncommitted: the step's statement waits
+    for it at most ``IN_FLIGHT_WAIT``, then fails whole (409, the case not moved); once the
+    first is gone without committing, the retry moves the case."""
+    api = postgres_api
+    case = await api.open_case()
+    engine = make_engine(api.settings.database_url)
+    claim = insert(IdempotencyRecord).values(
+        subject="cadre.pinggang",
+        method="POST",
+        path=_step(case),
+        key="busy",
+        request_sha256=hashlib.sha256(b"{}").hexdigest(),
+        created_at=api.clock.now(),
+    )
+    try:
+        async with make_sessionmaker(engine)() as first:
+            await first.execute(claim)  # the first request, still running
+            response = await _keyed_step(api, case, "busy")
+            assert response.status_code == 409, response.text
+            assert response.json()["code"] == "idempotency_key_in_flight"
+            assert await api.event_count(case["id"]) == case["version"]
+            await first.rollback()
+        retry = await _keyed_step(api, case, "busy")
+        assert retry.status_code == 200, retry.text
+    finally:
+        await engine.dispose()
+
+
+async def test_two_copies_of_a_step_sent_at_once_move_the_case_once(postgres_api: Api) -> None:
+    """Two copies of a keyed step, sent together, both read the case; one moves it with its
+    record, and the other, finding the case moved (or its record there), answers the first
+    one's answer."""
+    api = postgres_api
+    case = await api.open_case()
+    first, second = await asyncio.gather(
+        _keyed_step(api, case, "twice"), _keyed_step(api, case, "twice")
+    )
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    assert first.json() == second.json()
+    replayed = [r.headers.get("idempotent-replayed") for r in (first, second)]
+    assert sorted(replayed, key=lambda value: value is None) == ["true", None], replayed
+    assert await api.event_count(case["id"]) == case["version"] + 1

@@ -270,7 +270,7 @@ async def _race_lost(api: Api, patch: pytest.MonkeyPatch, **headers: str) -> Any
         "department_flagged",
     ]
     assert await _registered(api) == registered  # the attempt undone left nothing
-    return statements
+    return statements, id_number
 
 
 async def _registered(api: Api) -> tuple[int, int, int]:
@@ -304,21 +304,32 @@ async def test_a_report_that_lost_the_race_to_register_attaches(api: Api) -> Non
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Direct, "alone", watched)
-        statements = await _race_lost(api, patch)
+        statements, _ = await _race_lost(api, patch)
     assert "SAVEPOINT" not in statements, statements
     if not is_sqlite(api.settings.database_url):
         lost = [outcome for tables, outcome in attempts if "household" in tables]
         assert lost[-1] == "IntegrityError", attempts
 
 
-async def test_inside_a_begun_transaction_the_race_is_undone_by_a_savepoint(api: Api) -> None:
-    """The same race in a request whose transaction began before the opening (the
-    idempotency middleware's, which stores the answer with the write): a savepoint undoes
-    the attempt, and the transaction goes on to attach."""
+async def test_with_a_key_the_race_is_undone_with_the_keys_claim(api: Api) -> None:
+    """The same race with an ``Idempotency-Key``, whose claim is the first statement of the
+    transaction and whose record stores the answer with the write. On PostgreSQL the claim is
+    sent as the transaction begins (``app.core.idempotency``), so nothing began before the
+    opening: the transaction is rolled back, claim and all, and the next one claims the key
+    again and attaches. On the embedded SQLite the claim began the transaction before the
+    opening: a savepoint undoes the attempt, and the transaction goes on to attach. Either
+    way the key keeps the answer that attached."""
     key = {"Idempotency-Key": "race-lost-once"}
     with pytest.MonkeyPatch.context() as patch:
-        statements = await _race_lost(api, patch, **key)
-    assert "SAVEPOINT" in statements, statements
+        statements, id_number = await _race_lost(api, patch, **key)
+    if is_sqlite(api.settings.database_url):
+        assert "SAVEPOINT" in statements, statements
+    else:
+        assert "SAVEPOINT" not in statements, statements
+    again = await _flagged(api, id_number, **key)
+    assert again.status_code == 200, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["attached"] is True
 
 
 async def test_an_opening_takes_the_machines_kept_answer(

@@ -364,18 +364,17 @@ async def _unit_of_work(session: AsyncSession, *, commit: bool) -> AsyncIterator
             session.add_all(kept)
             await session.commit()
         raise
-    if not commit:  # the idempotency middleware commits it, with the answer stored
-        _settle(session, None)
-        return
+    if not commit:  # the idempotency middleware commits it, with the answer stored, and
+        return  # tells how it ended (settle)
     try:
         if not session.in_transaction():
             await commit_alone(session)  # a write that waited for the commit, the only one
         elif not nothing_begun(session):
             await session.commit()  # (a read that began nothing is released by the close)
     except ProblemError as refused:  # the case moved since the request read it
-        _settle(session, refused.code)
+        settle(session, refused.code)
         raise
-    _settle(session, None)
+    settle(session, None)
 
 
 SETTLED = "settled"
@@ -388,12 +387,14 @@ def when_settled(session: AsyncSession, callback: Callable[[str | None], None]) 
     committed, or the code of the refusal its commit met (a step whose move waited for the
     commit, and found the case moved since it was read: ``app.core.direct.commit_alone``).
     Never told when the route raised (it knew then), nor when the commit failed otherwise.
-    A session the idempotency middleware commits with the stored answer settles as the route
-    returns."""
+    A session the idempotency middleware commits with the stored answer settles when the
+    middleware has written it (``app.core.idempotency``)."""
     session.info.setdefault(SETTLED, []).append(callback)
 
 
-def _settle(session: AsyncSession, outcome: str | None) -> None:
+def settle(session: AsyncSession, outcome: str | None) -> None:
+    """Tell who asked (:func:`when_settled`) how the request's transaction ended: None when
+    it committed, else the code of the refusal its commit met."""
     for callback in session.info.pop(SETTLED, ()):
         callback(outcome)
 

@@ -54,7 +54,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
-from sqlalchemy import Connection, Table, bindparam, event, insert, select, union_all
+from sqlalchemy import (
+    Connection,
+    String,
+    Table,
+    bindparam,
+    event,
+    func,
+    insert,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
@@ -321,7 +331,16 @@ class Chained:
                 first, first_params, refused, key, leaves=leaves, chain=self, rows=rows, then=then
             )
         statement, params = self._statement(first, first_params, rows)
-        return Opening(statement, params, refused, key, leaves=leaves, chain=self, rows=rows)
+        return Opening(
+            statement,
+            params,
+            refused,
+            key,
+            leaves=leaves,
+            chain=self,
+            rows=rows,
+            first=(first, first_params),
+        )
 
     def _statement(
         self,
@@ -329,19 +348,24 @@ class Chained:
         first_params: dict[str, Any],
         rows: list[dict[str, Any]],
         also: Sequence[tuple[DirectInsert, dict[str, Any]]] = (),
+        wait: str | None = None,
     ) -> tuple[Direct, dict[str, Any]]:
         columns = tuple(rows[0])
         others = tuple((insert_.table, tuple(row)) for insert_, row in also)
-        key = (first, columns, len(rows), others)
+        key = (first, columns, len(rows), others, wait is not None)
         statement = self._statements.get(key)
         if statement is None:
-            statement = self._statements[key] = self._chain(first, columns, len(rows), others)
+            statement = self._statements[key] = self._chain(
+                first, columns, len(rows), others, waits=wait is not None
+            )
         params = dict(first_params)
         for index, row in enumerate(rows):
             prefix = _then(index)
             params.update({f"{prefix}{name}": value for name, value in row.items()})
         for index, (_, row) in enumerate(also):
             params.update({f"also{index}_{name}": value for name, value in row.items()})
+        if wait is not None:
+            params["also_wait"] = wait
         return statement, params
 
     def _chain(
@@ -350,9 +374,19 @@ class Chained:
         columns: tuple[str, ...],
         count: int,
         others: tuple[tuple[Table, tuple[str, ...]], ...] = (),
+        *,
+        waits: bool = False,
     ) -> Direct:
+        """The statement; ``waits``: the other tables' rows are inserted after PostgreSQL's
+        ``lock_timeout`` is set to the ``also_wait`` parameter (:func:`commit_alone`)."""
         write: Any = first.statement
         head = write.returning(*write.table.primary_key.columns).cte("first")
+        source: Any = head
+        if waits:
+            # evaluated from first's rows, so after its write holds its row's lock; local
+            # to the statement's own transaction
+            setting = func.set_config("lock_timeout", bindparam("also_wait", type_=String), True)
+            source = select(setting.label("lock_timeout")).select_from(head).cte("waited")
         selects = [
             select(
                 *(bindparam(f"{_then(i)}{n}", type_=self.table.c[n].type) for n in columns)
@@ -364,7 +398,7 @@ class Chained:
         for index, (table, names) in enumerate(others):
             values = select(
                 *(bindparam(f"also{index}_{n}", type_=table.c[n].type) for n in names)
-            ).select_from(head)
+            ).select_from(source)
             # a data-modifying CTE runs whether or not the statement reads it
             statement = statement.add_cte(
                 insert(table).from_select(names, values).cte(f"also{index}")
@@ -524,6 +558,11 @@ def _lending(session: AsyncSession) -> AsyncEngine | None:
     if isinstance(bind, AsyncEngine) and _direct_path(bind.dialect) is not None:
         return bind
     return None
+
+
+def has_direct_path(session: AsyncSession) -> bool:
+    """Whether the session's statements may go straight to its driver (:func:`_lending`)."""
+    return _lending(session) is not None
 
 
 LENT = "lent_connection"
@@ -908,6 +947,9 @@ class Opening:
     """Where the database has no UPDATE in a CTE (SQLite): the chained rows' INSERTs, each
     with its parameters, sent after ``statement`` (then the guarded UPDATE alone) in the
     same call, only when it touched its row."""
+    first: tuple[Direct, dict[str, Any]] | None = None
+    """On PostgreSQL, a chained write's own first statement and its parameters: the write
+    may be rebuilt with rows of other tables (:func:`commit_alone`)."""
 
     @property
     def alone(self) -> bool:
@@ -957,8 +999,8 @@ def may_write_alone(session: AsyncSession) -> bool:
     a write outside the session's transaction needs the writers' turn and a ``BEGIN`` and
     ``COMMIT`` of its own: only a step's move waiting for the commit is sent so,
     :func:`commit_alone`.)"""
-    if not may_defer_lock(session):
-        return False
+    if not may_defer_lock(session) or PRELUDE in session.info:
+        return False  # (what a session with a prelude writes commits with it)
     engine: Any = session.bind  # (an engine with a direct path, as may_defer_lock found)
     return _DRIVERS[engine.dialect.driver].begins
 
@@ -1022,22 +1064,46 @@ def _tables(statement: Any) -> frozenset[str]:
 
 
 def drop_opening(session: AsyncSession) -> None:
-    """Forget the session's opening: its request failed, and nothing of it is to be sent."""
+    """Forget the session's opening and prelude: its request failed, and nothing of it is to
+    be sent (what a refusal keeps, committed after the rollback, goes without them)."""
     session.info.pop(OPENING, None)
+    session.info.pop(PRELUDE, None)
 
 
-async def commit_alone(session: AsyncSession) -> None:
+def write_waits(session: AsyncSession) -> bool:
+    """Whether a write waits for the session's commit (:func:`commit_alone`), nothing else
+    having begun its transaction."""
+    opening: Opening | None = session.info.get(OPENING)
+    return opening is not None and opening.alone and not session.in_transaction()
+
+
+async def commit_alone(
+    session: AsyncSession,
+    also: Sequence[tuple[DirectInsert, dict[str, Any]]] = (),
+    wait: str | None = None,
+) -> None:
     """Send the session's pending write (:meth:`Chained.run`) by itself, when nothing else
     began the transaction: one statement is one transaction in PostgreSQL, so the write
     commits whole or not at all, without a ``BEGIN`` and a ``COMMIT`` around it; on the
     embedded SQLite its statements, with ``BEGIN IMMEDIATE`` and ``COMMIT`` (or ``ROLLBACK``),
     are one call on aiosqlite's thread in the writers' turn. It runs on a connection
     borrowed from the pool, as the read before it did. A pending lock with nothing written
-    after it is dropped: the request wrote nothing."""
+    after it is dropped: the request wrote nothing.
+
+    ``also`` (on PostgreSQL, with a write pending: :func:`write_waits`): rows of other
+    tables written in the same statement, only when the write touched its row (the
+    idempotency key's record with its answer), each after ``lock_timeout`` is set to
+    ``wait`` for the rest of the statement when ``wait`` is given."""
     opening: Opening | None = session.info.pop(OPENING, None)
     if opening is None or not opening.alone:
+        assert not also, "rows of other tables come with a write"
         return
-    if not opening.then:
+    if also:
+        assert opening.chain is not None  # (a chained write's, on PostgreSQL)
+        assert opening.first is not None
+        statement, params = opening.chain._statement(*opening.first, opening.rows, also, wait)
+        touched = await statement._alone(session, params)
+    elif not opening.then:
         touched = await opening.statement._alone(session, opening.params)
     else:  # the embedded SQLite: the write's statements in one transaction, one call
         engine = _lending(session)
@@ -1050,12 +1116,54 @@ async def commit_alone(session: AsyncSession) -> None:
         raise opening.refused()
 
 
+PRELUDE = "prelude"
+"""Where a session keeps its :class:`Prelude` (``session.info``)."""
+
+
+@dataclass(frozen=True)
+class Prelude:
+    """A read the session's transaction is to begin with, before its opening, whatever begins
+    it (on asyncpg only): the idempotency key's claim. It is sent as each transaction of the
+    session begins while the session keeps it (a transaction rolled back took what it wrote,
+    so the next one sends it again); its owner removes it. ``answer`` is given its first row (or
+    None) and may raise, refusing the request; ``failed`` is given the driver's error first
+    and may raise one of its own (else the error is raised as SQLAlchemy's). A session with
+    a prelude writes nothing alone (:func:`may_write_alone`): what it writes commits with
+    what the prelude wrote, or with :func:`commit_alone`'s ``also``."""
+
+    statement: DirectRow
+    params: dict[str, Any]
+    answer: Callable[[tuple[Any, ...] | None], None]
+    failed: Callable[[Exception], None]
+
+
+def _run_prelude(prelude: Prelude, connection: Connection, driver: _Asyncpg) -> None:
+    compiled, processors = prelude.statement.compiled(connection.dialect)
+    arguments = compiled.arguments(prelude.params)
+    try:
+        await_only(driver.begin())
+        records = await_only(driver.fetch(compiled.sql, arguments, True))
+    except Exception as error:
+        prelude.failed(error)
+        error, dead = _translated(connection.dialect, connection.connection, error)
+        if dead:
+            connection.invalidate(error)
+        _reraise(connection.dialect, compiled.sql, arguments, error, dead)
+    rows = DirectRow._processed(records, processors)
+    prelude.answer(rows[0] if rows else None)
+
+
 @event.listens_for(Session, "after_begin")
 def _send_opening(session: Session, _: Any, connection: Connection) -> None:
     """The session's transaction has just begun on ``connection`` (inside SQLAlchemy's greenlet,
-    before the statement that began it): its opening goes first, with asyncpg's ``BEGIN``, or
-    on the embedded SQLite in one call with the transaction's ``BEGIN IMMEDIATE`` (its lock
-    a read of the row at the version: the write lock is the whole file's)."""
+    before the statement that began it): its prelude goes first (:class:`Prelude`), then its
+    opening, with asyncpg's ``BEGIN``, or on the embedded SQLite in one call with the
+    transaction's ``BEGIN IMMEDIATE`` (its lock a read of the row at the version: the write
+    lock is the whole file's)."""
+    prelude: Prelude | None = session.info.get(PRELUDE)
+    if prelude is not None:  # (again after a rollback: what it wrote went with it)
+        assert connection.dialect.driver != "aiosqlite"  # (asyncpg's alone)
+        _run_prelude(prelude, connection, _Asyncpg(connection.connection))
     opening: Opening | None = session.info.pop(OPENING, None)
     if opening is None:
         return

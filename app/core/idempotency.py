@@ -15,6 +15,13 @@ at any point leaves all of it or none (no lease to wait out, no write without it
 and a retry sent the moment the answer arrives is answered from the record. The caller is
 the principal the authentication middleware verified (local or identity-provider tokens
 alike).
+
+On PostgreSQL the key is claimed late (:func:`_run_claiming_late`): its claim is the first
+statement of the request's transaction, sent when something begins it, and a step whose only
+write is its move, waiting for the commit, writes the key's record with its answer in the
+move's own statement, which is then the whole transaction (two round trips for a keyed step,
+as without a key). A key already kept is found after the route ran, and its answer replaces
+the route's. On the embedded SQLite the key is claimed before the route runs (:func:`_claim`).
 """
 
 from __future__ import annotations
@@ -26,15 +33,40 @@ from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Integer, String, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.db import HELD_SESSION
-from app.core.direct import Direct, DirectRow
+from app.core.db import HELD_SESSION, settle
+from app.core.direct import (
+    DEFERRABLE,
+    OPENING,
+    PRELUDE,
+    Direct,
+    DirectInsert,
+    DirectRow,
+    Prelude,
+    commit_alone,
+    drop_opening,
+    give_back,
+    has_direct_path,
+    write_waits,
+)
 from app.core.errors import (
     PROBLEM_JSON,
     Conflict,
@@ -46,6 +78,7 @@ from app.core.idempotency_model import IdempotencyRecord
 
 HEADER = b"idempotency-key"
 KEPT_HEADERS = ("content-type", "location", "etag")
+ANSWER = ("status_code", "response_headers", "response_body")
 RECORD = cast(Table, IdempotencyRecord.__table__)
 IDENT = ("subject", "method", "path", "key")
 """The record's key: the caller, the method, the path and the key the caller sent."""
@@ -83,48 +116,16 @@ class IdempotencyMiddleware:
         clock: Clock = app_state.clock
         settings: Settings = app_state.settings
         ident = {"subject": subject, "method": "POST", "path": scope["path"], "key": key}
-        captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
-        held: list[Message] = []
-
-        async def replay_body() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"], captured["headers"] = message["status"], message["headers"]
-            elif message["type"] == "http.response.body":
-                captured["body"] += message.get("body", b"")
-            held.append(message)  # sent once the record holds the answer
-
+        route = _Route(self.app, scope, body)
         # The key is claimed, the route writes and the answer is stored in one transaction,
         # committed before the answer leaves: a crash anywhere leaves all or nothing, so the
         # retry either replays the answer or runs for the first time.
         async with sessionmaker() as session:
-            outcome = await _claim(session, ident, digest, clock, settings)
-            if outcome is not None:
-                if isinstance(outcome, ProblemError):
-                    answer = _problem_messages(outcome)
-                else:
-                    answer = _stored_messages(outcome)
-                await session.rollback()  # nothing was claimed
-                for message in answer:
-                    await send(message)
-                return
-            scope.setdefault("state", {})[HELD_SESSION] = session
-            try:
-                await self.app(scope, replay_body, capture)
-                stored = await _finish(session, ident, digest, captured, clock)
-            except BaseException:
-                await session.rollback()
-                raise
-            finally:
-                scope["state"].pop(HELD_SESSION, None)
-        if stored is not None:  # the commit failed: nothing was written
-            error, headers = server_problem(
-                stored, "The request could not be committed and wrote nothing; send it again."
-            )
-            held = _problem_messages(error, headers)
-        for message in held:
+            if _claims_late(session):
+                messages = await _run_claiming_late(route, session, ident, digest, clock, settings)
+            else:
+                messages = await _run_claimed(route, session, ident, digest, clock, settings)
+        for message in messages:
             await send(message)
 
     @staticmethod
@@ -152,23 +153,11 @@ async def _claim(
     clock: Clock,
     settings: Settings,
 ) -> ProblemError | IdempotencyRecord | None:
-    """None when this request now holds the key (its claim, uncommitted, is the first write
-    of the request's transaction); else a stored answer or a refusal. A claim another
-    transaction holds uncommitted is a request in flight: PostgreSQL waits for it at most
-    :data:`IN_FLIGHT_WAIT`; SQLite's writers take turns, so there the retry waits for the
-    first answer and replays it."""
+    """Claim the key before the route runs, where it is not claimed late (the embedded
+    SQLite, whose writers take turns: a retry waits for the first answer and replays it).
+    None when this request now holds the key (its claim, uncommitted, is the first write of
+    the request's transaction); else a stored answer or a refusal."""
     now = clock.now()
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        try:
-            if await _claim_at_once(session, ident, digest, now):
-                return None
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-                raise  # the database's own failure (unreachable: 503), not a claim in flight
-            return Conflict(
-                "idempotency_key_in_flight", "The first request with this key is still running."
-            )
     expired_before = now - timedelta(hours=settings.idempotency_ttl_hours)
     where = [RECORD.c[name] == value for name, value in ident.items()]
     record = (await session.execute(select(IdempotencyRecord).where(*where))).scalar_one_or_none()
@@ -179,19 +168,11 @@ async def _claim(
     if record is None:
         try:
             async with session.begin_nested():
-                if postgres:
-                    await session.execute(text(f"SET LOCAL lock_timeout = '{IN_FLIGHT_WAIT}'"))
                 await session.execute(
                     insert(RECORD).values(**ident, request_sha256=digest, created_at=now)
                 )
-            if postgres:
-                await session.execute(text("RESET lock_timeout"))
             return None
-        except DBAPIError as exc:
-            if not isinstance(exc, IntegrityError):  # the lock wait ran out: still running
-                return Conflict(
-                    "idempotency_key_in_flight", "The first request with this key is still running."
-                )
+        except IntegrityError:
             # the first request committed meanwhile: its answer is there now
             await session.rollback()
             record = (await session.execute(select(IdempotencyRecord).where(*where))).scalar_one()
@@ -200,6 +181,256 @@ async def _claim(
             "idempotency_key_reused", "This Idempotency-Key was used with another request body."
         )
     return record
+
+
+class _Route:
+    """The route, run in the session the middleware holds, its answer held back."""
+
+    def __init__(self, app: ASGIApp, scope: Scope, body: bytes) -> None:
+        self.app, self.scope, self.body = app, scope, body
+        self.captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+        self.held: list[Message] = []
+        """The answer's messages, sent once the record holds it."""
+
+    async def run(self, session: AsyncSession) -> None:
+        state = self.scope.setdefault("state", {})
+        state[HELD_SESSION] = session
+        try:
+            await self.app(self.scope, self._receive, self._send)
+        finally:
+            state.pop(HELD_SESSION, None)
+
+    async def _receive(self) -> Message:
+        return {"type": "http.request", "body": self.body, "more_body": False}
+
+    async def _send(self, message: Message) -> None:
+        captured = self.captured
+        if message["type"] == "http.response.start":
+            captured["status"], captured["headers"] = message["status"], message["headers"]
+        elif message["type"] == "http.response.body":
+            captured["body"] += message.get("body", b"")
+        self.held.append(message)
+
+
+async def _run_claimed(
+    route: _Route,
+    session: AsyncSession,
+    ident: dict[str, str],
+    digest: str,
+    clock: Clock,
+    settings: Settings,
+) -> list[Message]:
+    """Claim the key (:func:`_claim`), run the route, and store its answer with its writes;
+    the messages to answer."""
+    outcome = await _claim(session, ident, digest, clock, settings)
+    if outcome is not None:
+        if isinstance(outcome, ProblemError):
+            answer = _problem_messages(outcome)
+        else:
+            answer = _stored_messages(outcome)  # (read before the rollback expires it)
+        await session.rollback()  # nothing was claimed
+        return answer
+    try:
+        await route.run(session)
+        stored = await _finish(session, ident, digest, route.captured, clock)
+    except BaseException:
+        await session.rollback()
+        raise
+    if stored is not None:  # the commit failed: nothing was written
+        return _commit_failed(stored)
+    settle(session, None)
+    return route.held
+
+
+def _claims_late(session: AsyncSession) -> bool:
+    """Whether the key is claimed late on this session (:func:`_run_claiming_late`): on
+    PostgreSQL through asyncpg, whose statements may go straight to the driver."""
+    return session.get_bind().dialect.name == "postgresql" and has_direct_path(session)
+
+
+async def _run_claiming_late(
+    route: _Route,
+    session: AsyncSession,
+    ident: dict[str, str],
+    digest: str,
+    clock: Clock,
+    settings: Settings,
+) -> list[Message]:
+    """Run the route with the key's claim sent late, and answer its messages (on PostgreSQL).
+
+    The claim (:data:`CLAIM_AT_ONCE`) is the first statement of the request's transaction,
+    whenever something begins it (``app.core.direct.Prelude``); until then the route only
+    reads, outside any transaction, as a request without a key does. A step whose only write
+    is its move lets the move wait for the commit (``app.core.direct.commit_alone``): the
+    key's record, with the answer, is then written in the move's own statement, only when
+    the move touched its case, and that one statement is the whole transaction, with no
+    ``BEGIN``, claim or ``COMMIT`` of its own. A record that is already there makes the
+    statement fail whole; a claim another request holds uncommitted makes it wait at most
+    :data:`IN_FLIGHT_WAIT`.
+
+    Since nothing claimed the key before the route ran, a key already kept is found after:
+    when the route's answer is one nothing keeps (a 412 of the retry of a step that moved
+    the case, say), or when the write finds the record there, the record is read and its
+    answer replayed (or the key refused as reused), as if it had been found first."""
+    now = clock.now()
+    expired_before = now - timedelta(hours=settings.idempotency_ttl_hours)
+    claim = _LateClaim()
+    session.info[DEFERRABLE] = True  # its lock and its move may wait for the commit
+    session.info[PRELUDE] = Prelude(
+        CLAIM_AT_ONCE,
+        _claim_params(ident, digest, now, expired_before),
+        claim.answer,
+        claim.failed,
+    )
+    try:
+        await route.run(session)
+        if (session.new or session.dirty or session.deleted) and not session.in_transaction():
+            await session.flush()  # (written in the transaction the claim begins)
+        session.info.pop(PRELUDE, None)  # (sent as the transaction began, if anything began it)
+        if claim.taken:  # the key is kept: its answer, not this one
+            await session.rollback()
+            kept = await _kept(session, ident, digest, expired_before)
+            return kept if kept is not None else _in_flight_messages()
+        if session.in_transaction():  # the claim began it: the route's writes follow it
+            stored = await _finish(session, ident, digest, route.captured, clock)
+            if stored is not None:
+                return _commit_failed(stored)
+            settle(session, None)
+            return route.held
+        # nothing began: the claim goes with the write
+        if not write_waits(session):
+            drop_opening(session)  # a lock with nothing written after it
+        if not executed(route.captured["status"], route.captured["body"]):
+            drop_opening(session)
+            kept = await _kept(session, ident, digest, expired_before)
+            return kept if kept is not None else route.held
+        return await _write_late(session, ident, digest, route, now, expired_before)
+    except BaseException:
+        drop_opening(session)
+        if session.in_transaction():
+            await session.rollback()
+        raise
+    finally:
+        await give_back(session)
+
+
+class _LateClaim:
+    """What became of the claim sent as the transaction began (:class:`Prelude`)."""
+
+    def __init__(self) -> None:
+        self.taken = False
+        """The key was kept already (a committed answer): the request's own answer is not
+        sent."""
+
+    def answer(self, row: tuple[Any, ...] | None) -> None:
+        if not (row and row[0]):
+            self.taken = True
+            raise _in_flight()  # (its answer is replaced by the kept one)
+
+    @staticmethod
+    def failed(error: Exception) -> None:
+        if getattr(error, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise _in_flight() from error
+
+
+async def _write_late(
+    session: AsyncSession,
+    ident: dict[str, str],
+    digest: str,
+    route: _Route,
+    now: datetime,
+    expired_before: datetime,
+) -> list[Message]:
+    """Write what the route left waiting for the commit (its move, or nothing) with the key's
+    record, which holds the answer, as one statement; the answer's messages, or what answers
+    instead: the kept record's answer when the key was kept meanwhile, 409 when its first
+    request is still running, the refusal of a move that found its case moved."""
+    record = {
+        **ident,
+        "request_sha256": digest,
+        "created_at": now,
+        **_answer(route.captured),
+    }
+    waiting = session.info.get(OPENING)
+    for _ in range(2):  # a second time only after an expired or abandoned record is gone
+        try:
+            if write_waits(session):
+                await commit_alone(session, [(RECORDS, record)], IN_FLIGHT_WAIT)
+            else:
+                await RECORD_ALONE.alone(session, {**record, "wait": IN_FLIGHT_WAIT})
+        except ProblemError as refused:  # the move found its case moved since it was read
+            settle(session, refused.code)
+            kept = await _kept(session, ident, digest, expired_before)
+            return kept if kept is not None else _problem_messages(refused)
+        except IntegrityError:  # a record is there
+            kept = await _kept(session, ident, digest, expired_before)
+            if kept is not None:
+                return kept
+            await FORGET.alone(session, {**ident, "expired_before": expired_before})
+            if waiting is not None:
+                session.info[OPENING] = waiting
+            continue
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                return _in_flight_messages()
+            log.warning("commit of an idempotent request failed: %s", exc)
+            return _commit_failed(exc)
+        settle(session, None)
+        return route.held
+    return _in_flight_messages()  # (the record came back at once: another request's)
+
+
+async def _kept(
+    session: AsyncSession, ident: dict[str, str], digest: str, expired_before: datetime
+) -> list[Message] | None:
+    """The answer a key already kept gives (its stored answer replayed, or 422 when the key
+    came with another body); None when no live record is there (none, an expired one, or a
+    claim an earlier release committed without its answer)."""
+    row = await LOOKUP.first(session, dict(ident))
+    if row is None:
+        return None
+    sha256, created_at, status, headers, body = row
+    if status is None or created_at < expired_before:
+        return None
+    if sha256 != digest:
+        return _problem_messages(
+            Unprocessable(
+                "idempotency_key_reused",
+                "This Idempotency-Key was used with another request body.",
+            )
+        )
+    return _replayed(status, headers, body)
+
+
+def _in_flight() -> Conflict:
+    return Conflict(
+        "idempotency_key_in_flight", "The first request with this key is still running."
+    )
+
+
+def _in_flight_messages() -> list[Message]:
+    return _problem_messages(_in_flight())
+
+
+def _commit_failed(error: DBAPIError) -> list[Message]:
+    problem, headers = server_problem(
+        error, "The request could not be committed and wrote nothing; send it again."
+    )
+    return _problem_messages(problem, headers)
+
+
+def _answer(captured: dict[str, Any]) -> dict[str, Any]:
+    """The record's columns for the route's answer: its status, the headers kept, its body."""
+    kept = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in captured["headers"]
+        if name.decode("latin-1").lower() in KEPT_HEADERS
+    }
+    return {
+        "status_code": captured["status"],
+        "response_headers": kept,
+        "response_body": captured["body"],
+    }
 
 
 IN_FLIGHT_WAIT = "250ms"
@@ -219,7 +450,11 @@ WITH waiting AS MATERIALIZED (
     SELECT CAST(:subject AS varchar), CAST(:method AS varchar), CAST(:path AS varchar),
            CAST(:key AS varchar), CAST(:digest AS varchar), CAST(:created_at AS timestamptz)
       FROM waiting
-    ON CONFLICT DO NOTHING
+    ON CONFLICT (subject, method, path, key) DO UPDATE
+       SET request_sha256 = excluded.request_sha256, created_at = excluded.created_at,
+           status_code = NULL, response_headers = NULL, response_body = NULL
+     WHERE idempotency_record.created_at < CAST(:expired_before AS timestamptz)
+        OR idempotency_record.status_code IS NULL
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM claimed) AS claimed,
@@ -233,21 +468,66 @@ lookup, a savepoint, ``SET LOCAL lock_timeout``, the insert, the savepoint's rel
 reset): the insert waits at most :data:`IN_FLIGHT_WAIT` on a claim another transaction holds
 uncommitted (the setting is made before it, in the statement's first part, which the insert
 selects from, and put back after it, the count of what it inserted being read first), and
-does nothing where the key is already kept. It answers 1 when this request now holds the
-key; 0 when a record is there (a committed answer, or one to look at: expired, or a claim an
-earlier release committed apart from its request), which the lookup then reads. It is the
-request's first statement and begins its transaction; sent straight to the driver
-(``app.core.direct``), as the answer's storing is (:data:`STORE_ANSWER`)."""
+takes the place of a record that is no longer live (expired, or a claim an earlier release
+committed apart from its request), and does nothing where the key is kept. It answers 1 when
+this request now holds the key; 0 when its answer is kept, which the lookup then reads
+(:data:`LOOKUP`). It is the first statement of the request's transaction, sent as the
+transaction begins (``app.core.direct.Prelude``)."""
 
 
-async def _claim_at_once(
-    session: AsyncSession, ident: dict[str, str], digest: str, now: datetime
-) -> bool:
-    """Whether this request now holds the key (:data:`CLAIM_AT_ONCE`)."""
-    row = await CLAIM_AT_ONCE.first(
-        session, {**ident, "digest": digest, "created_at": now, "wait": IN_FLIGHT_WAIT}
+def _claim_params(
+    ident: dict[str, str], digest: str, now: datetime, expired_before: datetime
+) -> dict[str, Any]:
+    """:data:`CLAIM_AT_ONCE`'s parameters."""
+    return {
+        **ident,
+        "digest": digest,
+        "created_at": now,
+        "expired_before": expired_before,
+        "wait": IN_FLIGHT_WAIT,
+    }
+
+
+LOOKUP = DirectRow(
+    select(
+        RECORD.c.request_sha256,
+        RECORD.c.created_at,
+        RECORD.c.status_code,
+        RECORD.c.response_headers,
+        RECORD.c.response_body,
+    ).where(*(RECORD.c[name] == bindparam(name) for name in IDENT))
+)
+"""A key's record, read outside any transaction: what a key kept already answers."""
+RECORDS = DirectInsert(RECORD)
+"""A record with its answer, written with the move that waited for the commit
+(``app.core.direct.commit_alone``)."""
+COLUMNS = (*IDENT, "request_sha256", "created_at", *ANSWER)
+RECORD_ALONE = Direct(
+    insert(RECORD).from_select(
+        COLUMNS,
+        select(*(bindparam(name, type_=RECORD.c[name].type) for name in COLUMNS)).select_from(
+            # a CTE: evaluated, never inlined (it calls a volatile function)
+            select(
+                func.set_config("lock_timeout", bindparam("wait", type_=String), True).label(
+                    "lock_timeout"
+                )
+            ).cte("waited")
+        ),
     )
-    return bool(row and row[0])
+)
+"""A record with its answer, as a statement of its own, when the route wrote nothing (a
+refusal of the rules): it waits at most :data:`IN_FLIGHT_WAIT` for a claim in flight."""
+FORGET = Direct(
+    delete(RECORD).where(
+        *(RECORD.c[name] == bindparam(name) for name in IDENT),
+        or_(
+            RECORD.c.created_at < bindparam("expired_before"),
+            RECORD.c.status_code.is_(None),
+        ),
+    )
+)
+"""A record no longer live (expired, or a claim committed without its answer), removed as a
+statement of its own so that the request's own record can take its place."""
 
 
 STORE_ANSWER = Direct(
@@ -291,16 +571,7 @@ async def _finish(
     if not executed(captured["status"], captured["body"]):
         await session.rollback()
         return None
-    kept = {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in captured["headers"]
-        if name.decode("latin-1").lower() in KEPT_HEADERS
-    }
-    answer = {
-        "status_code": captured["status"],
-        "response_headers": kept,
-        "response_body": captured["body"],
-    }
+    answer = _answer(captured)
     try:
         if captured["status"] >= 400:  # the route's transaction, claim included, rolled back
             await session.rollback()
@@ -334,12 +605,16 @@ def executed(status: int, body: bytes) -> bool:
 
 
 def _stored_messages(record: IdempotencyRecord) -> list[Message]:
-    headers = [
-        (k.encode("latin-1"), v.encode("latin-1"))
-        for k, v in (record.response_headers or {}).items()
-    ]
+    return _replayed(record.status_code, record.response_headers, record.response_body)
+
+
+def _replayed(
+    status: int | None, kept_headers: dict[str, Any] | None, body: bytes | None
+) -> list[Message]:
+    """A kept answer, sent again, marked as replayed."""
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (kept_headers or {}).items()]
     headers.append((b"idempotent-replayed", b"true"))
-    return _messages(record.status_code or 200, headers, record.response_body or b"")
+    return _messages(status or 200, headers, body or b"")
 
 
 async def _send_problem(send: Send, error: ProblemError) -> None:
