@@ -1,38 +1,24 @@
 -- The statements the service sends on PostgreSQL for the benchmark's writes, in the same mix
 -- (seen in PostgreSQL's statement log). Each case goes round three steps, one write each: the
 -- city returns it, the township answers the return, the township resubmits it. Each write carries
--- an Idempotency-Key, as the console sends with every write, so each is one transaction: the
--- key's claim (one statement: the wait for a claim in flight set, the claim inserted, the wait
--- put back), the case's read with its household, locked (in a transaction already begun the
--- service locks the case as it reads it), one statement that moves the case if nobody moved it
--- first and appends the chained event (an UPDATE in a CTE, the INSERT selecting from it), the
--- answer stored in the key's record (about the size of the facts), and the commit. The
--- resubmission (one write in three, :step = 3 here) moves and appends the step's event, reads the
--- department data for the data comparison, then moves again with the comparison's event (its
--- state unchanged). Every step's move changes the state, so its UPDATE writes a new entry into
--- each of the case's indexes (never a HOT update). The facts are bound as a parameter (:facts,
--- read with the case: those of one of the service's own cases in the run, so the same size and
--- compressed alike), kept as json as the service keeps them (revision 0039). Each client moves
--- its own cases (:per of them), as each of the API's clients does. The literal
+-- an Idempotency-Key, as the console sends with every write. The service reads the case with its
+-- household, without a lock and outside any transaction (the step names the version it read), and
+-- then sends the write as one statement, its own transaction: it moves the case if nobody moved
+-- it since the read (an UPDATE in a CTE guarded by the version), appends the chained event (the
+-- INSERT selecting from it) and, after setting the wait for a claim in flight, inserts the key's
+-- record with the answer (about the size of the facts), all only when the move touched its case.
+-- The resubmission (one write in three, :step = 3 here) reads the department data for the data
+-- comparison before its write, and its write appends two events, the step's and the comparison's
+-- (its state unchanged), with one move. Every step's move changes the state, so its UPDATE writes
+-- a new entry into each of the case's indexes (never a HOT update). The facts are bound as a
+-- parameter (:facts, read with the case: those of one of the service's own cases in the run, so
+-- the same size and compressed alike), kept as json as the service keeps them (revision 0039).
+-- Each client moves its own cases (:per of them), as each of the API's clients does. The literal
 -- 'system:comparison' is written with its colon escaped: pgbench would take ':comparison' for a
 -- variable. Run by bench/transitions.py with pgbench as the ceiling.
 \set step random(1, 3)
 \set n :client_id * :per + random(1, :per)
 \set key random(1, 1000000000000)
-BEGIN;
-WITH waiting AS MATERIALIZED (
-    SELECT current_setting('lock_timeout') AS before,
-           set_config('lock_timeout', '250ms', true) AS during
-), claimed AS (
-    INSERT INTO idempotency_record (subject, method, path, key, request_sha256, created_at)
-    SELECT 'township.baishishan', 'POST', '/api/v1/cases/pgb-' || :n || '/actions/submit_to_city',
-           'pgb-' || :client_id || '-' || :key, repeat('c', 64), now()
-      FROM waiting
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM claimed) AS claimed,
-       set_config('lock_timeout', (SELECT before FROM waiting), true) AS restored;
 SELECT c.id, c.household_id, c.area_code, c.channel, c.state, c.version AS v, c.workflow_version,
        c.policy_version, c.is_open, c.monitoring_type, c.facts, c.last_hash, c.opened_at,
        c.identification_due_at, c.measures_due_at, c.acceptance_due_at, c.updated_at,
@@ -40,29 +26,8 @@ SELECT c.id, c.household_id, c.area_code, c.channel, c.state, c.version AS v, c.
        h.id, h.village_code, h.head_name, h.head_id_number_masked, h.head_id_digest, h.size,
        h.village_group
   FROM monitoring_case c JOIN household h ON h.id = c.household_id
- WHERE c.id = 'pgb-' || :n AND c.area_code LIKE '220281%' FOR UPDATE OF c \gset
+ WHERE c.id = 'pgb-' || :n AND c.area_code LIKE '220281%' \gset
 \if :step = 3
-WITH first AS (
-  UPDATE monitoring_case
-     SET state = CASE state WHEN 'township_verification' THEN 'city_confirmation'
-                            ELSE 'township_verification' END,
-         version = :v + 1, is_open = true, monitoring_type = NULL,
-         facts = :facts::json,
-         last_hash = '24b0897b1d955c3bb20346e5297163c9455a3855e99301f0a1b2c3d4e5f60718',
-         measures_due_at = NULL, acceptance_due_at = NULL, notice_ends_at = NULL,
-         elimination_due_at = NULL, risk_types = NULL, updated_at = now(),
-         due_at = now() + interval '15 days', due_kind = 'identification'
-   WHERE id = 'pgb-' || :n AND version = :v
-  RETURNING id)
-INSERT INTO case_event (case_id, seq, name, from_state, to_state, actor_sub, actor_role,
-                        actor_area, occurred_at, workflow_version, policy_version, payload,
-                        prev_hash, hash)
-SELECT id, :v + 1, 'submit_to_city', 'township_verification', 'city_confirmation',
-       'township.baishishan', 'township_official', '220281102', now(), 'case-v1', 'jiaohe-2022.1',
-       '{}'::jsonb,
-       '24b0897b1d955c3bb20346e5297163c9455a3855e99301f0a1b2c3d4e5f60718',
-       'e85e9936e11647cb7013aff88682b4bfdc04f74e432fb6a8ef11437f6ea8f9da'
-  FROM first;
 SELECT newest.id, theirs.dataset, theirs.id_masked, theirs.attributes,
        EXISTS (SELECT blind_index_alias.digest FROM blind_index_alias) AS rotated
   FROM (SELECT department_snapshot.id AS id
@@ -76,18 +41,35 @@ SELECT newest.id, theirs.dataset, theirs.id_masked, theirs.attributes,
     ON theirs.snapshot_id = newest.id;
 WITH first AS (
   UPDATE monitoring_case
-     SET state = state,
+     SET state = CASE state WHEN 'township_verification' THEN 'city_confirmation'
+                            ELSE 'township_verification' END,
          version = :v + 2, is_open = true, monitoring_type = NULL,
          facts = :facts::json,
          last_hash = '24b0897b1d955c3bb20346e5297163c9455a3855e99301f0a1b2c3d4e5f60718',
          measures_due_at = NULL, acceptance_due_at = NULL, notice_ends_at = NULL,
          elimination_due_at = NULL, risk_types = NULL, updated_at = now(),
          due_at = now() + interval '15 days', due_kind = 'identification'
-   WHERE id = 'pgb-' || :n AND version = :v + 1
-  RETURNING id)
+   WHERE id = 'pgb-' || :n AND version = :v
+  RETURNING id),
+waited AS (SELECT set_config('lock_timeout', '250ms', true) AS lock_timeout FROM first),
+kept AS (
+  INSERT INTO idempotency_record (subject, method, path, key, request_sha256, created_at,
+                                  status_code, response_headers, response_body)
+  SELECT 'township.baishishan', 'POST', '/api/v1/cases/pgb-' || :n || '/actions/submit_to_city',
+         'pgb-' || :client_id || '-' || :key, repeat('c', 64), now(), 200,
+         '{"etag": "\"11\"", "content-type": "application/json"}'::jsonb,
+         convert_to(:facts, 'UTF8')
+    FROM waited)
 INSERT INTO case_event (case_id, seq, name, from_state, to_state, actor_sub, actor_role,
                         actor_area, occurred_at, workflow_version, policy_version, payload,
                         prev_hash, hash)
+SELECT id, :v + 1, 'submit_to_city', 'township_verification', 'city_confirmation',
+       'township.baishishan', 'township_official', '220281102', now(), 'case-v1', 'jiaohe-2022.1',
+       '{}'::jsonb,
+       '24b0897b1d955c3bb20346e5297163c9455a3855e99301f0a1b2c3d4e5f60718',
+       'e85e9936e11647cb7013aff88682b4bfdc04f74e432fb6a8ef11437f6ea8f9da'
+  FROM first
+UNION ALL
 SELECT id, :v + 2, 'data_comparison', 'city_confirmation', 'city_confirmation',
        E'system\x3acomparison', 'system', '', now(), 'case-v1', 'jiaohe-2022.1',
        '{"findings": [{"id": "f1", "member": "**************001X", "dataset": "vehicles", "summary": "车辆登记: 1 辆", "contradicts": true}], "snapshots": ["ac0ffcb9-6bc9-4611-8af3-ea38c751cbb2"]}'::jsonb,
@@ -106,7 +88,16 @@ WITH first AS (
          elimination_due_at = NULL, risk_types = NULL, updated_at = now(),
          due_at = now() + interval '15 days', due_kind = 'identification'
    WHERE id = 'pgb-' || :n AND version = :v
-  RETURNING id)
+  RETURNING id),
+waited AS (SELECT set_config('lock_timeout', '250ms', true) AS lock_timeout FROM first),
+kept AS (
+  INSERT INTO idempotency_record (subject, method, path, key, request_sha256, created_at,
+                                  status_code, response_headers, response_body)
+  SELECT 'bureau.jiaohe', 'POST', '/api/v1/cases/pgb-' || :n || '/actions/return_to_township',
+         'pgb-' || :client_id || '-' || :key, repeat('c', 64), now(), 200,
+         '{"etag": "\"11\"", "content-type": "application/json"}'::jsonb,
+         convert_to(:facts, 'UTF8')
+    FROM waited)
 INSERT INTO case_event (case_id, seq, name, from_state, to_state, actor_sub, actor_role,
                         actor_area, occurred_at, workflow_version, policy_version, payload,
                         prev_hash, hash)
@@ -117,10 +108,3 @@ SELECT id, :v + 1, 'return_to_township', 'city_confirmation', 'township_verifica
        'e85e9936e11647cb7013aff88682b4bfdc04f74e432fb6a8ef11437f6ea8f9da'
   FROM first;
 \endif
-UPDATE idempotency_record
-   SET status_code = 200, response_headers = '{"etag": "\"11\"", "content-type": "application/json"}'::jsonb,
-       response_body = convert_to(:facts, 'UTF8')
- WHERE subject = 'township.baishishan' AND method = 'POST'
-   AND path = '/api/v1/cases/pgb-' || :n || '/actions/submit_to_city'
-   AND key = 'pgb-' || :client_id || '-' || :key;
-COMMIT;

@@ -12,10 +12,10 @@ client fires ``return_to_township`` / ``submit_to_city`` on its own cases for th
 the return recorded in between as the rules require. Every write carries an
 ``Idempotency-Key`` of its own, as the console sends with every write, so its record is part
 of each write's work. The ceiling is pgbench running ``bench/transition.sql`` — the statements
-those writes send, in the same mix (a transaction: the key's claim, the case's read, its move
-and event in one statement, a new entry in each of the case's indexes, the answer stored in
-the key's record; in one write of three, the resubmission, the data comparison's read and a
-second move), with facts of the service's size — at the same client counts against the same
+those writes send, in the same mix (the case's read, then one statement, its own transaction,
+with the move, its event, a new entry in each of the case's indexes, and the key's record
+holding the answer; in one write of three, the resubmission, the data comparison's read and a
+second event), with facts of the service's size — at the same client counts against the same
 server with the same durability settings. ``--record`` appends the results to
 ``bench/RESULTS.md``.
 """
@@ -921,8 +921,9 @@ def report(http: list[Run], pgb: list[Run], peak: float, pg: dict[str, str], arg
             f"wal_sync_method={pg['wal_sync_method']}, shared_buffers={pg['shared_buffers']}), "
             f"the same for both sides. Each write carries an Idempotency-Key, as the console's "
             "do; pgbench sends the writes' statements in the service's mix (bench/transition.sql: "
-            "a transaction with the key's claim and stored answer; the data comparison's read "
-            "and a second move in one write of three; facts of the service's size). "
+            "the case's read, then one statement that moves it, appends its event and inserts the "
+            "key's record with the answer; the data comparison's read and a second event in one "
+            "write of three; facts of the service's size). "
             f"{_setup(args)}",
             "",
             "| clients | API writes/s | API p50 ms | API p99 ms | pgbench tps | pgbench p50 ms "
