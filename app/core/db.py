@@ -344,7 +344,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
     finally:
         await give_back(session)  # the connection its statements outside it were lent
-        await _close(session)
+        await close_request_session(session)
 
 
 HELD_SESSION = "idempotent_session"
@@ -399,14 +399,14 @@ def settle(session: AsyncSession, outcome: str | None) -> None:
         callback(outcome)
 
 
-async def _close(session: AsyncSession) -> None:
-    """Close the request's session. One that still holds a connection is closed as ``async
-    with`` closes it, in a task of its own that a cancelled request cannot cut short (the
-    connection must get back to the pool). One that holds none (it committed or rolled back,
-    or only read through connections borrowed from the pool, ``app.core.direct``) has nothing
-    to give back, and is left as it is: its close would only forget the objects it loaded,
-    which go with the session itself, and it would cost a hop into SQLAlchemy's synchronous
-    core on every request."""
+async def close_request_session(session: AsyncSession) -> None:
+    """Close a request's session (its own, or the one the idempotency middleware holds). One
+    that still holds a connection is closed as ``async with`` closes it, in a task of its own
+    that a cancelled request cannot cut short (the connection must get back to the pool). One
+    that holds none (it committed or rolled back, or only read through connections borrowed
+    from the pool, ``app.core.direct``) has nothing to give back, and is left as it is: its
+    close would only forget the objects it loaded, which go with the session itself, and it
+    would cost a hop into SQLAlchemy's synchronous core on every request."""
     if session.in_transaction():
         await session.__aexit__(None, None, None)
 

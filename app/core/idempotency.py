@@ -52,7 +52,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.db import HELD_SESSION, settle
+from app.core.db import HELD_SESSION, close_request_session, settle
 from app.core.direct import (
     DEFERRABLE,
     OPENING,
@@ -120,11 +120,14 @@ class IdempotencyMiddleware:
         # The key is claimed, the route writes and the answer is stored in one transaction,
         # committed before the answer leaves: a crash anywhere leaves all or nothing, so the
         # retry either replays the answer or runs for the first time.
-        async with sessionmaker() as session:
+        session = sessionmaker()
+        try:
             if _claims_late(session):
                 messages = await _run_claiming_late(route, session, ident, digest, clock, settings)
             else:
                 messages = await _run_claimed(route, session, ident, digest, clock, settings)
+        finally:
+            await close_request_session(session)  # (nothing to close once it holds nothing)
         for message in messages:
             await send(message)
 
