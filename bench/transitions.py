@@ -950,6 +950,7 @@ def report_embedded(http: list[Run], peak: float, pg: dict[str, str], args: Any)
             "",
             f"Machine: {machine()}. {pg['server_version']} (journal_mode={pg['journal_mode']}, "
             f"synchronous left at its default, as the service runs it), a file on local disk. "
+            "Each write carries an Idempotency-Key, as the console's do. "
             f"{_setup(args)}",
             "",
             "| clients | API writes/s | API p50 ms | API p99 ms | server CPU ms/write "
