@@ -41,11 +41,13 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    null,
     or_,
     select,
     text,
     update,
 )
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -155,35 +157,49 @@ async def _claim(
     digest: str,
     clock: Clock,
     settings: Settings,
-) -> ProblemError | IdempotencyRecord | None:
+) -> list[Message] | None:
     """Claim the key before the route runs, where it is not claimed late (the embedded
     SQLite, whose writers take turns: a retry waits for the first answer and replays it).
     None when this request now holds the key (its claim, uncommitted, is the first write of
-    the request's transaction); else a stored answer or a refusal."""
+    the request's transaction: :data:`CLAIM_FIRST`); else the kept answer's messages (or the
+    refusal of a key reused with another body)."""
     now = clock.now()
     expired_before = now - timedelta(hours=settings.idempotency_ttl_hours)
-    where = [RECORD.c[name] == value for name, value in ident.items()]
-    record = (await session.execute(select(IdempotencyRecord).where(*where))).scalar_one_or_none()
-    if record is not None and (record.created_at < expired_before or record.status_code is None):
-        # expired; or a claim an earlier release committed apart from its request
-        await session.execute(delete(RECORD).where(*where))
-        record = None
-    if record is None:
-        try:
-            async with session.begin_nested():
-                await session.execute(
-                    insert(RECORD).values(**ident, request_sha256=digest, created_at=now)
-                )
-            return None
-        except IntegrityError:
-            # the first request committed meanwhile: its answer is there now
-            await session.rollback()
-            record = (await session.execute(select(IdempotencyRecord).where(*where))).scalar_one()
-    if record.request_sha256 != digest:
-        return Unprocessable(
-            "idempotency_key_reused", "This Idempotency-Key was used with another request body."
-        )
-    return record
+    if await CLAIM_FIRST.rowcount(session, _claim_params(ident, digest, now, expired_before)):
+        return None
+    kept = await _kept(session, ident, digest, expired_before)
+    assert kept is not None  # (the claim took over whatever was not live)
+    return kept
+
+
+CLAIM_FIRST = Direct(
+    sqlite_insert(RECORD)
+    .values(
+        {
+            **{name: bindparam(name) for name in IDENT},
+            "request_sha256": bindparam("digest"),
+            "created_at": bindparam("created_at"),
+        }
+    )
+    .on_conflict_do_update(
+        index_elements=list(IDENT),
+        set_={
+            "request_sha256": bindparam("digest"),
+            "created_at": bindparam("created_at"),
+            "status_code": null(),
+            "response_headers": null(),
+            "response_body": null(),
+        },
+        where=or_(
+            RECORD.c.created_at < bindparam("expired_before"),
+            RECORD.c.status_code.is_(None),
+        ),
+    )
+)
+"""The key's claim on the embedded SQLite, the first statement of the request's transaction
+(which holds the writers' turn, so no claim of another request is in flight): it inserts the
+claim, or takes the place of a record no longer live (expired, or a claim an earlier release
+committed apart from its request), and touches nothing where the key's answer is kept."""
 
 
 class _Route:
@@ -227,12 +243,8 @@ async def _run_claimed(
     the messages to answer."""
     outcome = await _claim(session, ident, digest, clock, settings)
     if outcome is not None:
-        if isinstance(outcome, ProblemError):
-            answer = _problem_messages(outcome)
-        else:
-            answer = _stored_messages(outcome)  # (read before the rollback expires it)
         await session.rollback()  # nothing was claimed
-        return answer
+        return outcome
     try:
         await route.run(session)
         stored = await _finish(session, ident, digest, route.captured, clock)
@@ -466,11 +478,11 @@ SELECT (SELECT count(*) FROM claimed) AS claimed,
     ).columns(claimed=Integer, restored=String),
     begins=True,
 )
-"""A new key's claim on PostgreSQL in one round trip, where :func:`_claim` would send six (the
-lookup, a savepoint, ``SET LOCAL lock_timeout``, the insert, the savepoint's release and the
-reset): the insert waits at most :data:`IN_FLIGHT_WAIT` on a claim another transaction holds
-uncommitted (the setting is made before it, in the statement's first part, which the insert
-selects from, and put back after it, the count of what it inserted being read first), and
+"""A new key's claim on PostgreSQL in one round trip (a lookup, a savepoint and the insert, with
+the wait set and reset around it, were six): the insert waits at most :data:`IN_FLIGHT_WAIT`
+on a claim another transaction holds uncommitted (the setting is made before it, in the
+statement's first part, which the insert selects from, and put back after it, the count of
+what it inserted being read first), and
 takes the place of a record that is no longer live (expired, or a claim an earlier release
 committed apart from its request), and does nothing where the key is kept. It answers 1 when
 this request now holds the key; 0 when its answer is kept, which the lookup then reads
@@ -605,10 +617,6 @@ def executed(status: int, body: bytes) -> bool:
         except (ValueError, AttributeError):
             return False
     return False
-
-
-def _stored_messages(record: IdempotencyRecord) -> list[Message]:
-    return _replayed(record.status_code, record.response_headers, record.response_body)
 
 
 def _replayed(
