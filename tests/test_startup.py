@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app.core.config import Settings
+from app.core.db import make_engine
 from app.startup import unsafe_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,3 +173,18 @@ async def test_an_app_a_test_made_is_freed_after_it(tmp_path: Path) -> None:
     forget_apps()
     gc.collect()
     assert made() is None, [type(r).__qualname__ for r in gc.get_referrers(made())]
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u@h/db", "postgresql+psycopg://u@h/db", "sqlite:///x.sqlite3"]
+)
+def test_a_database_url_with_another_driver_is_refused(url: str) -> None:
+    """The direct statements and the idempotency key's claim are written for asyncpg and
+    aiosqlite: any other driver is refused when the engine is made, not at a request."""
+    with pytest.raises(ValueError, match="postgresql\\+asyncpg or sqlite\\+aiosqlite"):
+        make_engine(url)
+
+
+def test_the_two_drivers_are_accepted(tmp_path: Path) -> None:
+    make_engine(f"sqlite+aiosqlite:///{tmp_path}/x.sqlite3")
+    make_engine("postgresql+asyncpg://u@h/db")  # (no connection is made yet)

@@ -13,7 +13,7 @@ import orjson
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, LargeBinary, MetaData, Text, cast, event, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -163,10 +163,21 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+DRIVERS = ("postgresql+asyncpg", "sqlite+aiosqlite")
+"""The databases and drivers the service runs on: its direct statements (``app.core.direct``)
+and the idempotency key's claim (``app.core.idempotency``) are written for these two."""
+
+
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     """An engine; on SQLite, WAL and ``BEGIN IMMEDIATE`` so writers queue instead of failing.
     ``pool_size`` 0: no pool, a new connection each time (for what swaps the database file
     under a running app, as the contract test does)."""
+    driver = make_url(url).drivername
+    if driver not in DRIVERS:
+        raise ValueError(
+            f"database URL with driver {driver!r}: the service runs on "
+            f"{' or '.join(DRIVERS)} (e.g. postgresql+asyncpg://user@host/db)"
+        )
     pooling: dict[str, Any] = (
         {"poolclass": NullPool} if pool_size == 0 else {"pool_size": pool_size}
     )
