@@ -1145,10 +1145,7 @@ def _run_prelude(prelude: Prelude, connection: Connection, driver: _Asyncpg) -> 
         records = await_only(driver.fetch(compiled.sql, arguments, True))
     except Exception as error:
         prelude.failed(error)
-        error, dead = _translated(connection.dialect, connection.connection, error)
-        if dead:
-            connection.invalidate(error)
-        _reraise(connection.dialect, compiled.sql, arguments, error, dead)
+        _raise_in_greenlet(connection, compiled.sql, arguments, error)
     rows = DirectRow._processed(records, processors)
     prelude.answer(rows[0] if rows else None)
 
@@ -1181,12 +1178,20 @@ def _send_opening(session: Session, _: Any, connection: Connection) -> None:
     except Exception as error:
         if isinstance(error, _Step):  # (SQLite's: the connection lives on)
             sql, arguments, error = error.sql, error.arguments, error.error
-        error, dead = _translated(connection.dialect, fairy, error)
-        if dead:
-            connection.invalidate(error)
-        _reraise(connection.dialect, sql, arguments, error, dead)
+        _raise_in_greenlet(connection, sql, arguments, error)
     if touched != opening.touches:
         raise opening.refused()
+
+
+def _raise_in_greenlet(
+    connection: Connection, sql: str, arguments: Sequence[Any], error: Exception
+) -> NoReturn:
+    """:func:`_raise_as_sqlalchemy` inside SQLAlchemy's greenlet, on the synchronous
+    ``connection`` a session's transaction began on."""
+    error, dead = _translated(connection.dialect, connection.connection, error)
+    if dead:
+        connection.invalidate(error)
+    _reraise(connection.dialect, sql, arguments, error, dead)
 
 
 def _touched(status: str) -> int:

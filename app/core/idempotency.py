@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -112,12 +113,17 @@ class IdempotencyMiddleware:
             )
             return
         body = await _read_body(receive)
-        digest = hashlib.sha256(body).hexdigest()
         app_state = scope["app"].state
         sessionmaker: async_sessionmaker[AsyncSession] = app_state.sessionmaker
         clock: Clock = app_state.clock
         settings: Settings = app_state.settings
-        ident = {"subject": subject, "method": "POST", "path": scope["path"], "key": key}
+        now = clock.now()
+        sent = _Key(
+            {"subject": subject, "method": "POST", "path": scope["path"], "key": key},
+            hashlib.sha256(body).hexdigest(),
+            now,
+            now - timedelta(hours=settings.idempotency_ttl_hours),
+        )
         route = _Route(self.app, scope, body)
         # The key is claimed, the route writes and the answer is stored in one transaction,
         # committed before the answer leaves: a crash anywhere leaves all or nothing, so the
@@ -125,9 +131,9 @@ class IdempotencyMiddleware:
         session = sessionmaker()
         try:
             if _claims_late(session):
-                messages = await _run_claiming_late(route, session, ident, digest, clock, settings)
+                messages = await _run_claiming_late(route, session, sent, clock)
             else:
-                messages = await _run_claimed(route, session, ident, digest, clock, settings)
+                messages = await _run_claimed(route, session, sent, clock)
         finally:
             await close_request_session(session)  # (nothing to close once it holds nothing)
         for message in messages:
@@ -151,23 +157,30 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-async def _claim(
-    session: AsyncSession,
-    ident: dict[str, str],
-    digest: str,
-    clock: Clock,
-    settings: Settings,
-) -> list[Message] | None:
+@dataclass(frozen=True)
+class _Key:
+    """The key a request came with: its record's key (:data:`IDENT`), the body's digest, when
+    the request came, and the moment before which a kept record has expired."""
+
+    ident: dict[str, str]
+    digest: str
+    now: datetime
+    expired_before: datetime
+
+    def claim_params(self) -> dict[str, Any]:
+        """The claim's parameters (:data:`CLAIM_FIRST`, :data:`CLAIM_AT_ONCE`)."""
+        return _claim_params(self.ident, self.digest, self.now, self.expired_before)
+
+
+async def _claim(session: AsyncSession, key: _Key) -> list[Message] | None:
     """Claim the key before the route runs, where it is not claimed late (the embedded
     SQLite, whose writers take turns: a retry waits for the first answer and replays it).
     None when this request now holds the key (its claim, uncommitted, is the first write of
     the request's transaction: :data:`CLAIM_FIRST`); else the kept answer's messages (or the
     refusal of a key reused with another body)."""
-    now = clock.now()
-    expired_before = now - timedelta(hours=settings.idempotency_ttl_hours)
-    if await CLAIM_FIRST.rowcount(session, _claim_params(ident, digest, now, expired_before)):
+    if await CLAIM_FIRST.rowcount(session, key.claim_params()):
         return None
-    kept = await _kept(session, ident, digest, expired_before)
+    kept = await _kept(session, key)
     assert kept is not None  # (the claim took over whatever was not live)
     return kept
 
@@ -232,25 +245,28 @@ class _Route:
 
 
 async def _run_claimed(
-    route: _Route,
-    session: AsyncSession,
-    ident: dict[str, str],
-    digest: str,
-    clock: Clock,
-    settings: Settings,
+    route: _Route, session: AsyncSession, key: _Key, clock: Clock
 ) -> list[Message]:
     """Claim the key (:func:`_claim`), run the route, and store its answer with its writes;
     the messages to answer."""
-    outcome = await _claim(session, ident, digest, clock, settings)
+    outcome = await _claim(session, key)
     if outcome is not None:
         await session.rollback()  # nothing was claimed
         return outcome
     try:
         await route.run(session)
-        stored = await _finish(session, ident, digest, route.captured, clock)
+        return await _commit_claimed(session, key, route, clock)
     except BaseException:
         await session.rollback()
         raise
+
+
+async def _commit_claimed(
+    session: AsyncSession, key: _Key, route: _Route, clock: Clock
+) -> list[Message]:
+    """Commit the claimed key's record with the route's writes (:func:`_finish`); the
+    messages to answer."""
+    stored = await _finish(session, key.ident, key.digest, route.captured, clock)
     if stored is not None:  # the commit failed: nothing was written
         return _commit_failed(stored)
     settle(session, None)
@@ -264,12 +280,7 @@ def _claims_late(session: AsyncSession) -> bool:
 
 
 async def _run_claiming_late(
-    route: _Route,
-    session: AsyncSession,
-    ident: dict[str, str],
-    digest: str,
-    clock: Clock,
-    settings: Settings,
+    route: _Route, session: AsyncSession, key: _Key, clock: Clock
 ) -> list[Message]:
     """Run the route with the key's claim sent late, and answer its messages (on PostgreSQL).
 
@@ -287,16 +298,9 @@ async def _run_claiming_late(
     when the route's answer is one nothing keeps (a 412 of the retry of a step that moved
     the case, say), or when the write finds the record there, the record is read and its
     answer replayed (or the key refused as reused), as if it had been found first."""
-    now = clock.now()
-    expired_before = now - timedelta(hours=settings.idempotency_ttl_hours)
     claim = _LateClaim()
     session.info[DEFERRABLE] = True  # its lock and its move may wait for the commit
-    session.info[PRELUDE] = Prelude(
-        CLAIM_AT_ONCE,
-        _claim_params(ident, digest, now, expired_before),
-        claim.answer,
-        claim.failed,
-    )
+    session.info[PRELUDE] = Prelude(CLAIM_AT_ONCE, key.claim_params(), claim.answer, claim.failed)
     try:
         await route.run(session)
         if (session.new or session.dirty or session.deleted) and not session.in_transaction():
@@ -304,22 +308,18 @@ async def _run_claiming_late(
         session.info.pop(PRELUDE, None)  # (sent as the transaction began, if anything began it)
         if claim.taken:  # the key is kept: its answer, not this one
             await session.rollback()
-            kept = await _kept(session, ident, digest, expired_before)
+            kept = await _kept(session, key)
             return kept if kept is not None else _in_flight_messages()
         if session.in_transaction():  # the claim began it: the route's writes follow it
-            stored = await _finish(session, ident, digest, route.captured, clock)
-            if stored is not None:
-                return _commit_failed(stored)
-            settle(session, None)
-            return route.held
+            return await _commit_claimed(session, key, route, clock)
         # nothing began: the claim goes with the write
-        if not write_waits(session):
-            drop_opening(session)  # a lock with nothing written after it
         if not executed(route.captured["status"], route.captured["body"]):
             drop_opening(session)
-            kept = await _kept(session, ident, digest, expired_before)
+            kept = await _kept(session, key)
             return kept if kept is not None else route.held
-        return await _write_late(session, ident, digest, route, now, expired_before)
+        if not write_waits(session):
+            drop_opening(session)  # a lock with nothing written after it
+        return await _write_late(session, key, route)
     except BaseException:
         drop_opening(session)
         if session.in_transaction():
@@ -348,22 +348,15 @@ class _LateClaim:
             raise _in_flight() from error
 
 
-async def _write_late(
-    session: AsyncSession,
-    ident: dict[str, str],
-    digest: str,
-    route: _Route,
-    now: datetime,
-    expired_before: datetime,
-) -> list[Message]:
+async def _write_late(session: AsyncSession, key: _Key, route: _Route) -> list[Message]:
     """Write what the route left waiting for the commit (its move, or nothing) with the key's
     record, which holds the answer, as one statement; the answer's messages, or what answers
     instead: the kept record's answer when the key was kept meanwhile, 409 when its first
     request is still running, the refusal of a move that found its case moved."""
     record = {
-        **ident,
-        "request_sha256": digest,
-        "created_at": now,
+        **key.ident,
+        "request_sha256": key.digest,
+        "created_at": key.now,
         **_answer(route.captured),
     }
     waiting = session.info.get(OPENING)
@@ -375,13 +368,13 @@ async def _write_late(
                 await RECORD_ALONE.alone(session, {**record, "wait": IN_FLIGHT_WAIT})
         except ProblemError as refused:  # the move found its case moved since it was read
             settle(session, refused.code)
-            kept = await _kept(session, ident, digest, expired_before)
+            kept = await _kept(session, key)
             return kept if kept is not None else _problem_messages(refused)
         except IntegrityError:  # a record is there
-            kept = await _kept(session, ident, digest, expired_before)
+            kept = await _kept(session, key)
             if kept is not None:
                 return kept
-            await FORGET.alone(session, {**ident, "expired_before": expired_before})
+            await FORGET.alone(session, {**key.ident, "expired_before": key.expired_before})
             if waiting is not None:
                 session.info[OPENING] = waiting
             continue
@@ -395,19 +388,17 @@ async def _write_late(
     return _in_flight_messages()  # (the record came back at once: another request's)
 
 
-async def _kept(
-    session: AsyncSession, ident: dict[str, str], digest: str, expired_before: datetime
-) -> list[Message] | None:
+async def _kept(session: AsyncSession, key: _Key) -> list[Message] | None:
     """The answer a key already kept gives (its stored answer replayed, or 422 when the key
     came with another body); None when no live record is there (none, an expired one, or a
     claim an earlier release committed without its answer)."""
-    row = await LOOKUP.first(session, dict(ident))
+    row = await LOOKUP.first(session, dict(key.ident))
     if row is None:
         return None
     sha256, created_at, status, headers, body = row
-    if status is None or created_at < expired_before:
+    if status is None or created_at < key.expired_before:
         return None
-    if sha256 != digest:
+    if sha256 != key.digest:
         return _problem_messages(
             Unprocessable(
                 "idempotency_key_reused",
