@@ -121,7 +121,10 @@ class Api:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield cls(client, settings, clock, app)
+        # as the lifespan would (httpx's transport does not run it): a read replica's engine
+        # too, or its connections are left for the collector to find open
         await app.state.engine.dispose()
+        await app.state.read_engine.dispose()
 
     def headers(self, user: str, **extra: str) -> dict[str, str]:
         found = demo_user(user)
