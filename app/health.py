@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.auth.errors import InvalidToken
 from app.core.errors import NotFound, declares
 from app.core.observability import (
+    CASE_WRITES,
     EXPORT_LAG,
     LOG_LAG,
     OVERDUE,
@@ -115,6 +116,10 @@ async def metrics(request: Request) -> PlainTextResponse:
     pool = engine.pool
     POOL.labels("checked_out").set(getattr(pool, "checkedout", lambda: 0)())
     POOL.labels("idle").set(getattr(pool, "checkedin", lambda: 0)())
+    turns = request.app.state.case_writes
+    if turns is not None:
+        CASE_WRITES.labels("in_progress").set(turns.taken)
+        CASE_WRITES.labels("waiting").set(len(turns.waiting))
     return PlainTextResponse(exposition(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -34,6 +34,7 @@ from app.core.limits import BodyLimitMiddleware, SecurityHeadersMiddleware, Text
 from app.core.observability import ObservabilityMiddleware
 from app.core.ratelimit import RateLimitMiddleware, WriteLimitMiddleware
 from app.core.routing import Dispatch, Route
+from app.core.turns import CaseWriteGate, Turns
 from app.demo.router import router as demo_router
 from app.department_data.router import router as department_data_router
 from app.department_warnings.router import router as department_warnings_router
@@ -155,6 +156,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.read_sessionmaker = make_sessionmaker(app.state.read_engine, settings)
     errors.install(app)
     app.add_middleware(IdempotencyMiddleware)
+    # case writes take turns, once through the door's checks (app.core.turns)
+    app.state.case_writes = (
+        Turns(settings.case_writes_at_once) if settings.case_writes_at_once else None
+    )
+    if app.state.case_writes is not None:
+        app.add_middleware(CaseWriteGate, turns=app.state.case_writes)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(

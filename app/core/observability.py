@@ -57,6 +57,12 @@ LOG_LAG = Gauge(
     "Events not yet given their place in the audit log.",
     registry=REGISTRY,
 )
+CASE_WRITES = Gauge(
+    "fangfanpin_case_writes",
+    "Case writes of this process in progress and waiting their turn (app.core.turns).",
+    ["state"],
+    registry=REGISTRY,
+)
 POOL = Gauge(
     "fangfanpin_db_pool_connections",
     "Database connections of this process, by state.",

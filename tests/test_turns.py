@@ -1,0 +1,186 @@
+"""Case writes take turns (app.core.turns): no more than the setting's number run at once in
+a process, the others wait first come first served, a request that goes away gives its place
+or its turn on, and nothing but a case write ever waits."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from app.core.config import Settings
+from app.core.turns import CaseWriteGate, Turns
+from app.main import create_app
+from tests.helpers import Api
+from tests.test_observability import sample, scrape
+
+
+async def settle() -> None:
+    """Let every task that can move move (no time passes: the event loop's turns only)."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+class Writes:
+    """Tasks that each take a turn, record that they run, and hold it until released."""
+
+    def __init__(self, turns: Turns) -> None:
+        self.turns = turns
+        self.ran: list[int] = []
+        self.inside = self.most = 0
+        self.done: dict[int, asyncio.Event] = {}
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+
+    def start(self, *numbers: int) -> None:
+        for n in numbers:
+            self.done[n] = asyncio.Event()
+            self.tasks[n] = asyncio.create_task(self.write(n))
+
+    async def write(self, n: int) -> None:
+        await self.turns.take()
+        try:
+            self.ran.append(n)
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+            await self.done[n].wait()
+        finally:
+            self.inside -= 1
+            self.turns.give_back()
+
+    async def finish(self, *numbers: int) -> None:
+        for n in numbers:
+            self.done[n].set()
+        await settle()
+
+
+async def test_no_more_than_at_once_run_and_the_others_wait_first_come_first_served() -> None:
+    writes = Writes(Turns(2))
+    writes.start(0, 1, 2, 3, 4)
+    await settle()
+    assert writes.ran == [0, 1]
+    assert len(writes.turns.waiting) == 3
+    await writes.finish(1)  # the second finishes first: the third comes in, not the last
+    assert writes.ran == [0, 1, 2]
+    await writes.finish(0, 2)
+    assert writes.ran == [0, 1, 2, 3, 4]
+    await writes.finish(3, 4)
+    assert writes.most == 2
+    assert writes.turns.taken == 0
+    assert not writes.turns.waiting
+
+
+async def test_while_turns_are_free_a_write_runs_at_once() -> None:
+    turns = Turns(3)
+    for _ in range(3):
+        await turns.take()  # returns without waiting
+    assert turns.taken == 3
+    assert not turns.waiting
+    for _ in range(3):
+        turns.give_back()
+    assert turns.taken == 0
+
+
+async def test_a_write_that_goes_away_while_waiting_gives_up_its_place() -> None:
+    writes = Writes(Turns(1))
+    writes.start(0, 1, 2)
+    await settle()
+    writes.tasks[1].cancel()  # its client went away while it waited
+    await settle()
+    assert writes.tasks[1].cancelled()
+    await writes.finish(0)
+    assert writes.ran == [0, 2]  # the next one in line has the turn
+    await writes.finish(2)
+    assert writes.turns.taken == 0
+    assert not writes.turns.waiting
+
+
+async def test_a_write_that_goes_away_as_its_turn_comes_passes_the_turn_on() -> None:
+    writes = Writes(Turns(1))
+    writes.start(0, 1, 2)
+    await settle()
+    writes.done[0].set()
+    await asyncio.sleep(0)  # the first finishes and hands the turn to the second …
+    assert writes.ran == [0]
+    assert len(writes.turns.waiting) == 1  # (the third still waits)
+    writes.tasks[1].cancel()  # … which goes away before it could run
+    await settle()
+    assert writes.ran == [0, 2]
+    assert writes.tasks[1].cancelled()
+    await writes.finish(2)
+    assert writes.turns.taken == 0
+    assert not writes.turns.waiting
+
+
+def test_a_turn_is_at_least_one() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        Turns(0)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "waits"),
+    [
+        ("POST", "/api/v1/cases", True),  # an opening
+        ("POST", "/api/v1/cases/c1/actions/submit_to_city", True),
+        ("POST", "/api/v1/cases/c1/reviews", True),
+        ("GET", "/api/v1/cases/c1", False),
+        ("GET", "/api/v1/cases", False),
+        ("POST", "/api/v1/households", False),
+        ("POST", "/api/v1/casesx", False),  # not under the cases
+        ("POST", "/api/v1/department-data/civil_affairs/snapshots", False),
+    ],
+)
+async def test_only_a_case_write_waits_for_its_turn(method: str, path: str, waits: bool) -> None:
+    reached: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+
+    turns = Turns(1)
+    await turns.take()  # every turn taken
+    gate = CaseWriteGate(app, turns=turns)
+
+    async def receive() -> Any:
+        raise AssertionError("not read")
+
+    async def send(message: Any) -> None:
+        raise AssertionError("not answered")
+
+    scope = {"type": "http", "method": method, "path": path}
+    request = asyncio.create_task(gate(scope, receive, send))
+    await settle()
+    assert reached == ([] if waits else [path])
+    turns.give_back()
+    await settle()
+    assert request.done()
+    assert reached == [path]
+    assert turns.taken == 0
+
+
+async def test_case_writes_at_once_through_the_api_all_land(settings: Settings, api: Api) -> None:
+    """One turn at a time (the strictest setting): openings sent together all land, one after
+    another, and nothing is left waiting; the metrics say so."""
+    strict = settings.model_copy(update={"case_writes_at_once": 1})
+    async with Api.start(strict, api.clock) as one:
+        opened = await asyncio.gather(*(one.open_case() for _ in range(4)))
+        assert len({case["id"] for case in opened}) == 4
+        metrics = await scrape(one)
+        turns = one.app.state.case_writes
+    assert turns.at_once == 1
+    assert turns.taken == 0
+    assert sample(metrics, "fangfanpin_case_writes", state="waiting") == 0
+    assert sample(metrics, "fangfanpin_case_writes", state="in_progress") == 0
+    assert "fangfanpin_case_writes" in metrics
+
+
+def test_the_gate_is_in_the_stack_unless_the_setting_is_zero(settings: Settings) -> None:
+    def gates(app: Any) -> list[Any]:
+        return [m for m in app.user_middleware if m.cls is CaseWriteGate]
+
+    default = create_app(settings)
+    assert settings.case_writes_at_once == 8
+    assert len(gates(default)) == 1
+    assert default.state.case_writes.at_once == 8
+    off = create_app(settings.model_copy(update={"case_writes_at_once": 0}))
+    assert gates(off) == []
+    assert off.state.case_writes is None
