@@ -965,10 +965,23 @@ def report_embedded(http: list[Run], peak: float, pg: dict[str, str], args: Any)
     )
 
 
+def _turns() -> str:
+    """The servers' case writes at once (``CASE_WRITES_AT_ONCE``, as the environment sets it
+    for them, else the service's default)."""
+    from app.core.config import Settings
+
+    at_once = (
+        os.environ.get("CASE_WRITES_AT_ONCE")
+        or Settings.model_fields["case_writes_at_once"].default
+    )
+    return f"case writes {at_once} at once" if int(at_once) else "case writes not limited"
+
+
 def _setup(args: Any) -> str:
     return (
         f"API: uvicorn, {args.workers} worker(s), a pool of {max(POOL, max(args.clients))} "
-        "connections each, a JSON log line a request (as `fangfanpin serve`); load from "
+        f"connections each, {_turns()}, a JSON log line a request (as `fangfanpin serve`); "
+        "load from "
         f"{LOADERS[args.client]} on the same cores. {args.duration:.0f} s per client count"
         + (
             f" after {args.warm_up:.0f} s of writes not counted"
