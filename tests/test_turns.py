@@ -18,7 +18,7 @@ from tests.test_observability import sample, scrape
 
 async def settle() -> None:
     """Let every task that can move move (no time passes: the event loop's turns only)."""
-    for _ in range(20):
+    for _ in range(100):
         await asyncio.sleep(0)
 
 
@@ -184,3 +184,25 @@ def test_the_gate_is_in_the_stack_unless_the_setting_is_zero(settings: Settings)
     off = create_app(settings.model_copy(update={"case_writes_at_once": 0}))
     assert gates(off) == []
     assert off.state.case_writes is None
+
+
+async def test_what_the_door_refuses_is_refused_without_waiting(
+    settings: Settings, api: Api
+) -> None:
+    """With every turn taken: a case write without a token is refused at once (401), a read
+    answers at once, and a case write that passes the door waits until a turn frees."""
+    strict = settings.model_copy(update={"case_writes_at_once": 1})
+    async with Api.start(strict, api.clock) as one:
+        case = await one.open_case()
+        turns = one.app.state.case_writes
+        await turns.take()  # every turn taken
+        refused = await one.client.post(f"/api/v1/cases/{case['id']}/reviews", json={})
+        assert refused.status_code == 401
+        assert (await one.get("bureau.jiaohe", f"/api/v1/cases/{case['id']}")).status_code == 200
+        waiting = asyncio.create_task(one.open_case())
+        await settle()
+        assert not waiting.done()
+        assert len(turns.waiting) == 1
+        turns.give_back()
+        assert (await waiting)["state"] == "self_declared"
+        assert turns.taken == 0

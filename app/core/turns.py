@@ -6,9 +6,9 @@ the commit's flush to disk. When more of them are in flight than the database an
 process can advance at once, the surplus only interleaves: each PostgreSQL backend more is a
 process more on the same cores, and each request in flight is one more turn of the event
 loop between a request's statements. Measured (``python -m bench.transitions``, 32 clients on
-two shared cores, five pairs of runs interleaved, ``bench/RESULTS.md`` 2026-12-04): with
-eight at once the p99 fell from a median of 67 to 58 ms, PostgreSQL's CPU a write from
-0.77-0.84 to 0.58-0.83 ms, and the rate rose in four pairs of five.
+two shared cores, four pairs of runs interleaved, ``bench/RESULTS.md`` 2026-12-04): with
+eight at once the p99 was 36.4 / 51.7 / 46.0 / 43.0 ms against 54.1 / 50.5 / 60.1 / 56.6
+without, and PostgreSQL's CPU a write 0.56-0.70 ms against 0.64-0.70.
 
 So at most :attr:`Turns.at_once` case writes of a process run at once
 (``Settings.case_writes_at_once``); the others wait, first come first served, before their
