@@ -123,6 +123,8 @@ def test_a_turn_is_at_least_one() -> None:
         ("POST", "/api/v1/cases", True),  # an opening
         ("POST", "/api/v1/cases/c1/actions/submit_to_city", True),
         ("POST", "/api/v1/cases/c1/reviews", True),
+        ("POST", "/api/v1/intake/self-declarations", True),  # 12317's, which opens a case
+        ("GET", "/api/v1/intake/self-declarations/T1", False),
         ("GET", "/api/v1/cases/c1", False),
         ("GET", "/api/v1/cases", False),
         ("POST", "/api/v1/households", False),

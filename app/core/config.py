@@ -106,10 +106,10 @@ class Settings(BaseSettings):
     rate_writes_per_minute: int = Field(default=1200, ge=1)
     """Writes (POST, PATCH) per user."""
     case_writes_at_once: int = Field(default=8, ge=0, le=1000)
-    """Case writes (``POST`` under ``/api/v1/cases``) a process runs at once; the others wait
-    their turn, first come first served (``app.core.turns``). Beyond a few, more at once only
-    interleave on the database and the event loop: at 32 clients eight at once cut the p99.
-    0: no limit."""
+    """Case writes (``POST`` under ``/api/v1/cases``, and 12317's self-declarations) a process
+    runs at once; the others wait their turn, first come first served (``app.core.turns``).
+    Beyond a few, more at once only interleave on the database and the event loop: at 32
+    clients eight at once cut the p99. 0: no limit."""
 
     cors_origins: str = ""
     """Frontend origins allowed to call the API from a browser, comma-separated

@@ -1,6 +1,7 @@
 """Case writes take turns: a process lets a few run at once and queues the rest in order.
 
-A case write (every ``POST`` under ``/api/v1/cases``: an opening, an action, a recorded fact)
+A case write (every ``POST`` under ``/api/v1/cases``: an opening, an action, a recorded fact;
+and the 12317 platform's self-declaration, which opens a case: :data:`SELF_DECLARATIONS`)
 is a short piece of database work: the case's read, one statement or a short transaction,
 the commit's flush to disk. When more of them are in flight than the database and the
 process can advance at once, the surplus only interleaves: each PostgreSQL backend more is a
@@ -28,6 +29,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 CASE_WRITES = "/api/v1/cases"
 """The path of an opening; a case's own writes are under it."""
+SELF_DECLARATIONS = "/api/v1/intake/self-declarations"
+"""The 12317 platform's door: each declaration opens a case (``app.intake.router``)."""
 
 
 class Turns:
@@ -83,6 +86,6 @@ class CaseWriteGate:
 
 
 def _case_write(path: str) -> bool:
-    return path.startswith(CASE_WRITES) and (
-        len(path) == len(CASE_WRITES) or path[len(CASE_WRITES)] == "/"
-    )
+    if path.startswith(CASE_WRITES):
+        return len(path) == len(CASE_WRITES) or path[len(CASE_WRITES)] == "/"
+    return path == SELF_DECLARATIONS
