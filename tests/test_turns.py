@@ -15,6 +15,9 @@ from app.main import create_app
 from tests.helpers import Api
 from tests.test_observability import sample, scrape
 
+ANSWERED_WITHIN = 30.0
+"""Seconds a request that must not wait for a turn may take before the test fails."""
+
 
 async def settle() -> None:
     """Let every task that can move move (no time passes: the event loop's turns only)."""
@@ -72,8 +75,9 @@ async def test_no_more_than_at_once_run_and_the_others_wait_first_come_first_ser
 
 async def test_while_turns_are_free_a_write_runs_at_once() -> None:
     turns = Turns(3)
-    for _ in range(3):
-        await turns.take()  # returns without waiting
+    takes = [asyncio.create_task(turns.take()) for _ in range(3)]
+    await settle()
+    assert all(take.done() for take in takes)  # none waited
     assert turns.taken == 3
     assert not turns.waiting
     for _ in range(3):
@@ -198,13 +202,20 @@ async def test_what_the_door_refuses_is_refused_without_waiting(
         case = await one.open_case()
         turns = one.app.state.case_writes
         await turns.take()  # every turn taken
-        refused = await one.client.post(f"/api/v1/cases/{case['id']}/reviews", json={})
+        # answered without a turn (a bound on the wait: a request that waited for one would
+        # fail here instead of hanging the suite) …
+        refused = await asyncio.wait_for(
+            one.client.post(f"/api/v1/cases/{case['id']}/reviews", json={}), ANSWERED_WITHIN
+        )
         assert refused.status_code == 401
-        assert (await one.get("bureau.jiaohe", f"/api/v1/cases/{case['id']}")).status_code == 200
-        waiting = asyncio.create_task(one.open_case())
+        read = await asyncio.wait_for(
+            one.get("bureau.jiaohe", f"/api/v1/cases/{case['id']}"), ANSWERED_WITHIN
+        )
+        assert read.status_code == 200
+        waiting = asyncio.create_task(one.open_case())  # … while a case write waits for one
         await settle()
         assert not waiting.done()
         assert len(turns.waiting) == 1
         turns.give_back()
-        assert (await waiting)["state"] == "self_declared"
+        assert (await asyncio.wait_for(waiting, ANSWERED_WITHIN))["state"] == "self_declared"
         assert turns.taken == 0
