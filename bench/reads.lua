@@ -1,6 +1,8 @@
 -- wrk driver for bench/reads.py. Modes (BENCH_MODE):
 --   case     GET /api/v1/cases/{id} over the cases in BENCH_CASES, in turn
 --   actions  GET /api/v1/cases/{id}/actions likewise
+--   floor    GET /health, without a token: what the server and its stack cost a request that
+--            does nothing (no token to check, no database)
 --   open     POST /api/v1/cases: a self-declaration with a new household each time, its head's
 --            ID number made valid here (GB 11643 check character), unique per thread and request,
 --            with an Idempotency-Key of its own, as the console sends (BENCH_RUN, the thread,
@@ -16,7 +18,7 @@ end
 
 function init(args)
   mode = os.getenv("BENCH_MODE")
-  token = "Bearer " .. os.getenv("BENCH_TOKEN")
+  token = "Bearer " .. (os.getenv("BENCH_TOKEN") or "")
   cases = {}
   for id in string.gmatch(os.getenv("BENCH_CASES") or "", "[^,]+") do
     table.insert(cases, id)
@@ -37,6 +39,9 @@ local function id_number(prefix)
 end
 
 function request()
+  if mode == "floor" then
+    return wrk.format("GET", "/health")
+  end
   local headers = { ["Authorization"] = token }
   if mode == "open" then
     serial = serial + 1

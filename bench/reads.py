@@ -8,8 +8,9 @@ brought through the API to the city (half returned to the township), then copied
 ``--open-cases`` open cases of one township (households and cases; their trails are not
 needed by these reads). The API runs as a separate uvicorn process, driven by wrk
 (``bench/reads.lua``) at 8 connections: ``GET /cases/{id}`` and ``GET /cases/{id}/actions``
-over those cases, and ``POST /cases`` with a new household each time (and an
-``Idempotency-Key`` of its own, as the console sends). The inbox is asked by
+over those cases, ``POST /cases`` with a new household each time (and an
+``Idempotency-Key`` of its own, as the console sends), and ``GET /health``, the floor
+(:data:`FLOOR`). The inbox is asked by
 the township official, one request at a time, and timed. ``--record`` appends the results
 to ``bench/RESULTS.md``.
 """
@@ -118,6 +119,13 @@ async def inbox_times(base_url: str, rounds: int) -> tuple[list[float], int]:
     return times, total
 
 
+FLOOR = "GET /health (the floor)"
+"""A request that does nothing (no token to check, no database): what uvicorn, the
+middlewares and FastAPI cost a request on this host, and so the part of a read of a case
+that no change to the read's own work can remove. Hosts here differ in pace by a factor of
+two, and the floor says which kind of host a run was on."""
+
+
 def report(
     runs: dict[str, Run],
     inbox: tuple[list[float], int],
@@ -132,6 +140,14 @@ def report(
         for name, run in runs.items()
     ]
     (first, *times), total = inbox
+    floor = ""
+    if FLOOR in runs and "GET /cases/{id}" in runs:
+        floor_run, read = runs[FLOOR], runs["GET /cases/{id}"]
+        share = floor_run.cpu_ms(floor_run.server_cpu) / read.cpu_ms(read.server_cpu)
+        floor = (
+            f"The floor (`GET /health`: no token to check, no database) costs {share:.0%} of "
+            "the server's CPU a read of a case costs. "
+        )
     return "\n".join(
         [
             f"### Reads and openings over HTTP — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -145,7 +161,7 @@ def report(
             "|---|---:|---:|---:|---:|---:|",
             *rows,
             "",
-            f"Inbox of the township official ({total:,} cases in it, first page of 100), "
+            f"{floor}Inbox of the township official ({total:,} cases in it, first page of 100), "
             f"{len(times)} requests in turn after a first one ({first * 1000:.1f} ms): "
             f"median {statistics.median(times) * 1000:.1f} ms, "
             f"slowest {max(times) * 1000:.1f} ms. API server peak memory (VmHWM): "
@@ -189,6 +205,7 @@ def main() -> None:
                 "open",
                 {"BENCH_TOKEN": CADRE_TOKEN, "BENCH_RUN": uuid.uuid4().hex},
             ),
+            (FLOOR, "floor", {}),
         ):
             print(f"wrk: {name}", flush=True)
             run = run_wrk(

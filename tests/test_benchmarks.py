@@ -196,7 +196,13 @@ async def test_reads_benchmark_runs(bench_url: str) -> None:
         for line in out.splitlines()
         if line.startswith("| GET") or line.startswith("| POST")
     }
-    assert set(rows) == {"GET /cases/{id}", "GET /cases/{id}/actions", "POST /cases (opening)"}
+    assert set(rows) == {
+        "GET /cases/{id}",
+        "GET /cases/{id}/actions",
+        "POST /cases (opening)",
+        "GET /health (the floor)",
+    }
+    assert "The floor (`GET /health`" in out, out[-1500:]
     assert all(float(row[2]) > 0 and row[6].strip() == "0" for row in rows.values()), out[-1500:]
     # each opening carried an Idempotency-Key, as the console's do, and left its record
     (kept,) = await bench_row(
