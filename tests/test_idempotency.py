@@ -445,11 +445,11 @@ async def test_a_step_whose_key_is_in_flight_is_409_and_does_not_move(
         await engine.dispose()
 
 
-async def test_two_copies_of_a_step_sent_at_once_move_the_case_once(postgres_api: Api) -> None:
+async def test_two_copies_of_a_step_sent_at_once_move_the_case_once(api: Api) -> None:
     """Two copies of a keyed step, sent together, both read the case; one moves it with its
     record, and the other, finding the case moved (or its record there), answers the first
-    one's answer."""
-    api = postgres_api
+    one's answer. (On the embedded SQLite too: the key is claimed with the move there as
+    well, and the two moves take the writers' turn one after the other.)"""
     case = await api.open_case()
     first, second = await asyncio.gather(
         _keyed_step(api, case, "twice"), _keyed_step(api, case, "twice")

@@ -313,19 +313,15 @@ async def test_a_report_that_lost_the_race_to_register_attaches(api: Api) -> Non
 
 async def test_with_a_key_the_race_is_undone_with_the_keys_claim(api: Api) -> None:
     """The same race with an ``Idempotency-Key``, whose claim is the first statement of the
-    transaction and whose record stores the answer with the write. On PostgreSQL the claim is
-    sent as the transaction begins (``app.core.idempotency``), so nothing began before the
-    opening: the transaction is rolled back, claim and all, and the next one claims the key
-    again and attaches. On the embedded SQLite the claim began the transaction before the
-    opening: a savepoint undoes the attempt, and the transaction goes on to attach. Either
-    way the key keeps the answer that attached."""
+    transaction and whose record stores the answer with the write. The claim is sent as the
+    transaction begins (``app.core.idempotency``; on the embedded SQLite with its ``BEGIN
+    IMMEDIATE``), so nothing began before the opening: the transaction is rolled back, claim
+    and all, and the next one claims the key again and attaches, with no savepoint. The key
+    keeps the answer that attached."""
     key = {"Idempotency-Key": "race-lost-once"}
     with pytest.MonkeyPatch.context() as patch:
         statements, id_number = await _race_lost(api, patch, **key)
-    if is_sqlite(api.settings.database_url):
-        assert "SAVEPOINT" in statements, statements
-    else:
-        assert "SAVEPOINT" not in statements, statements
+    assert "SAVEPOINT" not in statements, statements
     again = await _flagged(api, id_number, **key)
     assert again.status_code == 200, again.text
     assert again.headers["idempotent-replayed"] == "true"

@@ -170,6 +170,30 @@ class Direct:
         )
 
 
+async def write_alone(
+    session: AsyncSession,
+    statement: Direct,
+    params: dict[str, Any],
+    *,
+    embedded: Direct | None = None,
+) -> int:
+    """A write that is the request's whole transaction, sent now, when the session has begun
+    nothing: on asyncpg ``statement`` alone (:meth:`Direct.alone`); on the embedded SQLite
+    ``embedded`` (else ``statement``) in one call on a borrowed connection, in the writers'
+    turn, between ``BEGIN IMMEDIATE`` and ``COMMIT``, rolled back unless it touched one row.
+    How many rows it touched; a failure is raised as SQLAlchemy's."""
+    engine = _lending(session)
+    if engine is None or engine.dialect.driver != "aiosqlite":
+        return await statement.alone(session, params)
+    assert not session.in_transaction(), "a write alone begins no transaction of the session"
+    compiled = (embedded or statement).compiled(engine.dialect)
+    step = (compiled.sql, compiled.arguments(params))
+    touched: int = await _on_borrowed(
+        session, engine, *step, lambda fairy: _Aiosqlite(fairy).alone([step])
+    )
+    return touched
+
+
 class DirectInsert:
     """An INSERT of one row into ``table``, of the columns a call gives (compiled once per
     column list): :meth:`run` writes it as :class:`Direct` does, in the transaction."""
@@ -998,7 +1022,8 @@ def may_write_alone(session: AsyncSession) -> bool:
     nothing else the request writes must commit with it. (Not on the embedded SQLite, where
     a write outside the session's transaction needs the writers' turn and a ``BEGIN`` and
     ``COMMIT`` of its own: only a step's move waiting for the commit is sent so,
-    :func:`commit_alone`.)"""
+    :func:`commit_alone`, and an idempotency key's record or its removal,
+    :func:`write_alone`.)"""
     if not may_defer_lock(session) or PRELUDE in session.info:
         return False  # (what a session with a prelude writes commits with it)
     engine: Any = session.bind  # (an engine with a direct path, as may_defer_lock found)
@@ -1090,28 +1115,33 @@ async def commit_alone(
     borrowed from the pool, as the read before it did. A pending lock with nothing written
     after it is dropped: the request wrote nothing.
 
-    ``also`` (on PostgreSQL, with a write pending: :func:`write_waits`): rows of other
-    tables written in the same statement, only when the write touched its row (the
-    idempotency key's record with its answer), each after ``lock_timeout`` is set to
-    ``wait`` for the rest of the statement when ``wait`` is given."""
+    ``also`` (with a write pending: :func:`write_waits`): rows of other tables written with
+    it, only when the write touched its row (the idempotency key's record with its answer).
+    On PostgreSQL in the same statement, each after ``lock_timeout`` is set to ``wait`` for
+    the rest of the statement when ``wait`` is given; on the embedded SQLite each an INSERT
+    after the write's own, in the same call and transaction (a writer there waits for no
+    other's uncommitted row: the writers take turns)."""
     opening: Opening | None = session.info.pop(OPENING, None)
     if opening is None or not opening.alone:
         assert not also, "rows of other tables come with a write"
         return
-    if also:
+    if opening.then:  # the embedded SQLite: the write's statements in one transaction, one call
+        engine = _lending(session)
+        assert engine is not None  # (a session may_defer_lock let wait)
+        steps = opening.steps(engine.dialect)
+        for insert_, row in also:
+            compiled = insert_.of(tuple(row)).compiled(engine.dialect)
+            steps.append((compiled.sql, compiled.arguments(row)))
+        touched = await _on_borrowed(
+            session, engine, *steps[0], lambda fairy: _Aiosqlite(fairy).alone(steps)
+        )
+    elif also:
         assert opening.chain is not None  # (a chained write's, on PostgreSQL)
         assert opening.first is not None
         statement, params = opening.chain._statement(*opening.first, opening.rows, also, wait)
         touched = await statement._alone(session, params)
-    elif not opening.then:
+    else:
         touched = await opening.statement._alone(session, opening.params)
-    else:  # the embedded SQLite: the write's statements in one transaction, one call
-        engine = _lending(session)
-        assert engine is not None  # (a session may_defer_lock let wait)
-        steps = opening.steps(engine.dialect)
-        touched = await _on_borrowed(
-            session, engine, *steps[0], lambda fairy: _Aiosqlite(fairy).alone(steps)
-        )
     if touched != opening.touches:
         raise opening.refused()
 
@@ -1122,19 +1152,38 @@ PRELUDE = "prelude"
 
 @dataclass(frozen=True)
 class Prelude:
-    """A read the session's transaction is to begin with, before its opening, whatever begins
-    it (on asyncpg only): the idempotency key's claim. It is sent as each transaction of the
-    session begins while the session keeps it (a transaction rolled back took what it wrote,
-    so the next one sends it again); its owner removes it. ``answer`` is given its first row (or
+    """A statement the session's transaction is to begin with, before its opening, whatever
+    begins it: the idempotency key's claim. It is sent as each transaction of the session
+    begins while the session keeps it (a transaction rolled back took what it wrote, so the
+    next one sends it again); its owner removes it. ``answer`` is given its first row (or
     None) and may raise, refusing the request; ``failed`` is given the driver's error first
     and may raise one of its own (else the error is raised as SQLAlchemy's). A session with
     a prelude writes nothing alone (:func:`may_write_alone`): what it writes commits with
-    what the prelude wrote, or with :func:`commit_alone`'s ``also``."""
+    what the prelude wrote, or with :func:`commit_alone`'s ``also``.
+
+    On asyncpg ``statement`` is sent (a read); on the embedded SQLite ``elsewhere``, a write
+    sent with the transaction's ``BEGIN IMMEDIATE`` in one call, its answer the one-column
+    row of the rows it touched."""
 
     statement: DirectRow
     params: dict[str, Any]
     answer: Callable[[tuple[Any, ...] | None], None]
     failed: Callable[[Exception], None]
+    elsewhere: Direct | None = None
+
+
+def _run_prelude_embedded(prelude: Prelude, connection: Connection) -> None:
+    """The prelude on the embedded SQLite (:attr:`Prelude.elsewhere`): the transaction's
+    first call, with its ``BEGIN IMMEDIATE``, in the writers' turn."""
+    assert prelude.elsewhere is not None, "a prelude on SQLite is a write"
+    compiled = prelude.elsewhere.compiled(connection.dialect)
+    arguments = compiled.arguments(prelude.params)
+    try:
+        touched = await_only(_Aiosqlite(connection.connection).execute(compiled.sql, arguments))
+    except Exception as error:
+        prelude.failed(error)
+        _raise_in_greenlet(connection, compiled.sql, arguments, error)
+    prelude.answer((touched,))
 
 
 def _run_prelude(prelude: Prelude, connection: Connection, driver: _Asyncpg) -> None:
@@ -1159,8 +1208,10 @@ def _send_opening(session: Session, _: Any, connection: Connection) -> None:
     lock is the whole file's)."""
     prelude: Prelude | None = session.info.get(PRELUDE)
     if prelude is not None:  # (again after a rollback: what it wrote went with it)
-        assert connection.dialect.driver != "aiosqlite"  # (asyncpg's alone)
-        _run_prelude(prelude, connection, _Asyncpg(connection.connection))
+        if connection.dialect.driver == "aiosqlite":
+            _run_prelude_embedded(prelude, connection)
+        else:
+            _run_prelude(prelude, connection, _Asyncpg(connection.connection))
     opening: Opening | None = session.info.pop(OPENING, None)
     if opening is None:
         return

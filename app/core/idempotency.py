@@ -3,8 +3,9 @@
 A retry with the same key and body answers the first answer again (status, body, and the
 headers that matter) and writes nothing; the same key with another body is refused (422
 ``idempotency_key_reused``); a key whose first request still runs answers 409
-``idempotency_key_in_flight`` (on SQLite, where writers take turns, the retry waits for the
-first answer and replays it).
+``idempotency_key_in_flight`` (on the embedded SQLite, where writers take turns, a retry
+never meets a claim in flight: it waits for the first's turn to end, or its own write meets
+the first's, and it replays the first answer).
 
 Only what executed is kept: answers below 400, and 409 refusals of the rules. A request
 refused before it ran (401, 403, 404, 412, 422, 428) and server errors (5xx) keep nothing,
@@ -16,12 +17,15 @@ and a retry sent the moment the answer arrives is answered from the record. The 
 the principal the authentication middleware verified (local or identity-provider tokens
 alike).
 
-On PostgreSQL the key is claimed late (:func:`_run_claiming_late`): its claim is the first
-statement of the request's transaction, sent when something begins it, and a step whose only
-write is its move, waiting for the commit, writes the key's record with its answer in the
-move's own statement, which is then the whole transaction (two round trips for a keyed step,
-as without a key). A key already kept is found after the route ran, and its answer replaces
-the route's. On the embedded SQLite the key is claimed before the route runs (:func:`_claim`).
+The key is claimed late (:func:`_run_claiming_late`), its statements sent straight to the
+driver (PostgreSQL's asyncpg, or the embedded SQLite's aiosqlite as ``app.core.db`` makes its
+connections): its claim is the first statement of the request's transaction, sent
+when something begins it, and a step whose only write is its move, waiting for the commit,
+writes the key's record with its answer with the move: on PostgreSQL in the move's own
+statement, which is then the whole transaction (two round trips for a keyed step, as without
+a key); on the embedded SQLite in the one call that is its transaction (``BEGIN IMMEDIATE``,
+the move, its event, the record, ``COMMIT``). A key already kept is found after the route
+ran, and its answer replaces the route's.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ from app.core.direct import (
     drop_opening,
     give_back,
     has_direct_path,
+    write_alone,
     write_waits,
 )
 from app.core.errors import (
@@ -129,11 +134,10 @@ class IdempotencyMiddleware:
         # committed before the answer leaves: a crash anywhere leaves all or nothing, so the
         # retry either replays the answer or runs for the first time.
         session = sessionmaker()
+        # (the service's engines take statements straight to their drivers: app.core.db)
+        assert has_direct_path(session), "the key is claimed late, on a direct path"
         try:
-            if _claims_late(session):
-                messages = await _run_claiming_late(route, session, sent, clock)
-            else:
-                messages = await _run_claimed(route, session, sent, clock)
+            messages = await _run_claiming_late(route, session, sent, clock)
         finally:
             await close_request_session(session)  # (nothing to close once it holds nothing)
         for message in messages:
@@ -172,19 +176,6 @@ class _Key:
         return _claim_params(self.ident, self.digest, self.now, self.expired_before)
 
 
-async def _claim(session: AsyncSession, key: _Key) -> list[Message] | None:
-    """Claim the key before the route runs, where it is not claimed late (the embedded
-    SQLite, whose writers take turns: a retry waits for the first answer and replays it).
-    None when this request now holds the key (its claim, uncommitted, is the first write of
-    the request's transaction: :data:`CLAIM_FIRST`); else the kept answer's messages (or the
-    refusal of a key reused with another body)."""
-    if await CLAIM_FIRST.rowcount(session, key.claim_params()):
-        return None
-    kept = await _kept(session, key)
-    assert kept is not None  # (the claim took over whatever was not live)
-    return kept
-
-
 CLAIM_FIRST = Direct(
     sqlite_insert(RECORD)
     .values(
@@ -209,8 +200,9 @@ CLAIM_FIRST = Direct(
         ),
     )
 )
-"""The key's claim on the embedded SQLite, the first statement of the request's transaction
-(which holds the writers' turn, so no claim of another request is in flight): it inserts the
+"""The key's claim on the embedded SQLite, the first statement of the request's transaction,
+sent with its ``BEGIN IMMEDIATE`` (``app.core.direct.Prelude``), which takes the writers'
+turn, so no claim of another request is in flight: it inserts the
 claim, or takes the place of a record no longer live (expired, or a claim an earlier release
 committed apart from its request), and touches nothing where the key's answer is kept."""
 
@@ -244,23 +236,6 @@ class _Route:
         self.held.append(message)
 
 
-async def _run_claimed(
-    route: _Route, session: AsyncSession, key: _Key, clock: Clock
-) -> list[Message]:
-    """Claim the key (:func:`_claim`), run the route, and store its answer with its writes;
-    the messages to answer."""
-    outcome = await _claim(session, key)
-    if outcome is not None:
-        await session.rollback()  # nothing was claimed
-        return outcome
-    try:
-        await route.run(session)
-        return await _commit_claimed(session, key, route, clock)
-    except BaseException:
-        await session.rollback()
-        raise
-
-
 async def _commit_claimed(
     session: AsyncSession, key: _Key, route: _Route, clock: Clock
 ) -> list[Message]:
@@ -273,16 +248,11 @@ async def _commit_claimed(
     return route.held
 
 
-def _claims_late(session: AsyncSession) -> bool:
-    """Whether the key is claimed late on this session (:func:`_run_claiming_late`): on
-    PostgreSQL through asyncpg, whose statements may go straight to the driver."""
-    return session.get_bind().dialect.name == "postgresql" and has_direct_path(session)
-
-
 async def _run_claiming_late(
     route: _Route, session: AsyncSession, key: _Key, clock: Clock
 ) -> list[Message]:
-    """Run the route with the key's claim sent late, and answer its messages (on PostgreSQL).
+    """Run the route with the key's claim sent late, and answer its messages (on PostgreSQL,
+    and on the embedded SQLite, whose differences the last paragraph gives).
 
     The claim (:data:`CLAIM_AT_ONCE`) is the first statement of the request's transaction,
     whenever something begins it (``app.core.direct.Prelude``); until then the route only
@@ -297,10 +267,19 @@ async def _run_claiming_late(
     Since nothing claimed the key before the route ran, a key already kept is found after:
     when the route's answer is one nothing keeps (a 412 of the retry of a step that moved
     the case, say), or when the write finds the record there, the record is read and its
-    answer replayed (or the key refused as reused), as if it had been found first."""
+    answer replayed (or the key refused as reused), as if it had been found first.
+
+    On the embedded SQLite the claim (:data:`CLAIM_FIRST`) goes with the transaction's
+    ``BEGIN IMMEDIATE``, in the writers' turn, and a step's move, its event and the key's
+    record are one call in that turn: ``BEGIN IMMEDIATE``, the guarded move, its event, the
+    record's INSERT and ``COMMIT``, rolled back whole when the move touches nothing or the
+    record is there. No claim is ever uncommitted outside the turn, so nothing waits on
+    one, and the route's rules run with no write lock held."""
     claim = _LateClaim()
     session.info[DEFERRABLE] = True  # its lock and its move may wait for the commit
-    session.info[PRELUDE] = Prelude(CLAIM_AT_ONCE, key.claim_params(), claim.answer, claim.failed)
+    session.info[PRELUDE] = Prelude(
+        CLAIM_AT_ONCE, key.claim_params(), claim.answer, claim.failed, elsewhere=CLAIM_FIRST
+    )
     try:
         await route.run(session)
         if (session.new or session.dirty or session.deleted) and not session.in_transaction():
@@ -365,7 +344,8 @@ async def _write_late(session: AsyncSession, key: _Key, route: _Route) -> list[M
             if write_waits(session):
                 await commit_alone(session, [(RECORDS, record)], IN_FLIGHT_WAIT)
             else:
-                await RECORD_ALONE.alone(session, {**record, "wait": IN_FLIGHT_WAIT})
+                params = {**record, "wait": IN_FLIGHT_WAIT}
+                await write_alone(session, RECORD_ALONE, params, embedded=RECORD_EMBEDDED)
         except ProblemError as refused:  # the move found its case moved since it was read
             settle(session, refused.code)
             kept = await _kept(session, key)
@@ -374,7 +354,7 @@ async def _write_late(session: AsyncSession, key: _Key, route: _Route) -> list[M
             kept = await _kept(session, key)
             if kept is not None:
                 return kept
-            await FORGET.alone(session, {**key.ident, "expired_before": key.expired_before})
+            await write_alone(session, FORGET, {**key.ident, "expired_before": key.expired_before})
             if waiting is not None:
                 session.info[OPENING] = waiting
             continue
@@ -523,6 +503,8 @@ RECORD_ALONE = Direct(
 )
 """A record with its answer, as a statement of its own, when the route wrote nothing (a
 refusal of the rules): it waits at most :data:`IN_FLIGHT_WAIT` for a claim in flight."""
+RECORD_EMBEDDED = RECORDS.of(COLUMNS)
+""":data:`RECORD_ALONE` on the embedded SQLite, whose writers take turns: nothing to wait for."""
 FORGET = Direct(
     delete(RECORD).where(
         *(RECORD.c[name] == bindparam(name) for name in IDENT),
