@@ -3,9 +3,9 @@
 A retry with the same key and body answers the first answer again (status, body, and the
 headers that matter) and writes nothing; the same key with another body is refused (422
 ``idempotency_key_reused``); a key whose first request still runs answers 409
-``idempotency_key_in_flight`` (on the embedded SQLite, where writers take turns, a retry
-never meets a claim in flight: it waits for the first's turn to end, or its own write meets
-the first's, and it replays the first answer).
+``idempotency_key_in_flight`` (on the embedded SQLite, where writers take turns, no claim is
+ever found in flight: the copies write one after the other, and each answers the answer of
+the one that wrote).
 
 Only what executed is kept: answers below 400, and 409 refusals of the rules. A request
 refused before it ran (401, 403, 404, 412, 422, 428) and server errors (5xx) keep nothing,
