@@ -77,6 +77,26 @@ async def test_keys_are_scoped_per_caller(api: Api) -> None:
     assert other_caller.json()["attached"] is True
 
 
+async def test_on_sqlite_two_copies_of_an_opening_at_once_open_one_case(api: Api) -> None:
+    """On the embedded SQLite no claim is ever found in flight: the second copy's claim, sent
+    with its transaction's ``BEGIN IMMEDIATE``, waits for the writers' turn the first holds
+    until it commits, then finds the first's record and answers its answer. (On PostgreSQL a
+    copy that waits longer than 250 ms is answered 409: ``test_key_in_flight_is_409``.)"""
+    if not api.settings.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's copies may meet a claim in flight")
+    body = report(new_id_number())
+    key = {"Idempotency-Key": "opened-twice"}
+    first, second = await asyncio.gather(
+        api.post("cadre.pinggang", "/api/v1/cases", body, **key),
+        api.post("cadre.pinggang", "/api/v1/cases", body, **key),
+    )
+    assert first.status_code == second.status_code == 201, (first.text, second.text)
+    assert first.json() == second.json()
+    replayed = [r.headers.get("idempotent-replayed") for r in (first, second)]
+    assert sorted(replayed, key=lambda value: value is None) == ["true", None], replayed
+    assert len((await api.get("bureau.jiaohe", "/api/v1/cases")).json()["items"]) == 1
+
+
 async def test_key_in_flight_is_409(postgres_api: Api) -> None:
     """The first request's claim is uncommitted while it runs (it commits with the answer):
     a retry meanwhile is 409 in flight; once the first is gone without committing (crashed,
