@@ -398,13 +398,13 @@ async def test_a_case_is_answered_as_its_response_model_writes_it(api: Api) -> N
     (``views.case_json``): what the opening, a read, a fact, the case list, the inbox and a
     step answer is the document the response model writes with the case's redacted facts in
     it, and a number stored in an older mask is re-masked in it as everywhere else."""
-    from pydantic import TypeAdapter
+    from pydantic import BaseModel, TypeAdapter
     from sqlalchemy import update
 
     from app.cases import repository as repo
     from app.cases import views
     from app.cases.models import Case
-    from app.cases.schemas import CaseOut
+    from app.cases.schemas import CaseOpened, CaseOut, CasePage, InboxPage
 
     head = new_id_number()
     opened = await api.client.post(
@@ -433,12 +433,46 @@ async def test_a_case_is_answered_as_its_response_model_writes_it(api: Api) -> N
         assert found is not None
         snap, household = found
         model = CaseOut(
-            **views._shown(snap, household, api.clock.now()), facts=views.redacted(snap.facts)
+            id=snap.id,
+            state=snap.state,
+            version=snap.version,
+            channel=snap.channel,
+            area_code=snap.area_code,
+            is_open=snap.is_open,
+            monitoring_type=snap.monitoring_type,
+            workflow_version=snap.workflow_version,
+            policy_version=snap.policy_version,
+            opened_at=snap.opened_at,
+            updated_at=snap.updated_at,
+            household=views.household_summary(household),
+            deadlines=views.deadlines(snap, api.clock.now()),
+            suggested_classification=views.suggestion(snap),
+            facts=views.redacted(snap.facts),
         )
         shown: dict[str, object] = TypeAdapter(CaseOut).dump_python(model, mode="json")
         return shown
 
+    def written(case: CaseOut) -> bytes:
+        """A case as its model writes it, its facts placed last (as every case answer)."""
+        head = case.__pydantic_serializer__.to_json(case, exclude={"facts"})
+        return head[:-1] + b',"facts":' + TypeAdapter(dict).dump_json(case.facts) + b"}"
+
+    def as_its_model_writes_it(answer: bytes, shape: type[BaseModel] = CaseOut) -> None:
+        """The answer's own text is what its response model writes of it: the same fields
+        in the same order, each written as pydantic writes it (datetimes with a ``Z``),
+        but the facts of each case last; a page's cases as its items."""
+        model = shape.model_validate_json(answer)
+        if isinstance(model, CaseOut):
+            assert answer == written(model)
+            return
+        assert isinstance(model, CasePage | InboxPage)
+        items: list[CaseOut] = list(model.items)
+        rest = model.__pydantic_serializer__.to_json(model, exclude={"items"})
+        tail = b"}" if rest == b"{}" else b"," + rest[1:]
+        assert answer == b'{"items":[' + b",".join(map(written, items)) + b"]" + tail
+
     assert {k: v for k, v in opened.json().items() if k != "attached"} == await expected()
+    as_its_model_writes_it(opened.content, CaseOpened)
 
     # facts as a case written before the last-4 mask holds them
     async with api.app.state.sessionmaker() as session:
@@ -452,6 +486,7 @@ async def test_a_case_is_answered_as_its_response_model_writes_it(api: Api) -> N
     assert read.headers["etag"] == f'"{read.json()["version"]}"'
     assert read.headers["content-type"] == "application/json"
     assert read.json() == await expected()
+    as_its_model_writes_it(read.content)
     assert read.json()["facts"]["findings"] == {"f1": {"member": "**************0027"}}
     assert b"220281*" not in read.content
 
@@ -460,6 +495,7 @@ async def test_a_case_is_answered_as_its_response_model_writes_it(api: Api) -> N
     assert fact.status_code == 201, fact.text
     assert fact.headers["etag"] == f'"{fact.json()["version"]}"'
     assert fact.json() == await expected()
+    as_its_model_writes_it(fact.content)
     assert fact.json()["facts"]["commitment_form"]["covered_members"]
 
     listed = await api.get("cadre.pinggang", "/api/v1/cases", total="true")
@@ -468,6 +504,7 @@ async def test_a_case_is_answered_as_its_response_model_writes_it(api: Api) -> N
     assert [item for item in page["items"] if item["id"] == case_id] == [await expected()]
     assert (page["next_cursor"], page["total"]) == (None, len(page["items"]))
     assert list(page) == ["items", "next_cursor", "total"]
+    as_its_model_writes_it(listed.content, CasePage)
     empty = await api.get("cadre.pinggang", "/api/v1/cases", state="withdrawn")
     assert empty.json() == {"items": [], "next_cursor": None, "total": None}
     inbox = await api.get("cadre.pinggang", "/api/v1/inbox")
@@ -478,9 +515,11 @@ async def test_a_case_is_answered_as_its_response_model_writes_it(api: Api) -> N
     assert "withdraw" in item["my_actions"]
     assert item["overdue"] is False
     assert inbox.json()["total"] == len(inbox.json()["items"])
+    as_its_model_writes_it(inbox.content, InboxPage)
 
     moved = await api.act("cadre.pinggang", case_id, "withdraw", {"reason": "误报"})
     assert moved.status_code == 200, moved.text
     assert moved.headers["etag"] == f'"{moved.json()["version"]}"'
     assert moved.json()["state"] == "withdrawn"
     assert moved.json() == await expected()
+    as_its_model_writes_it(moved.content)

@@ -3,9 +3,11 @@ it (deadlines, household, suggested classification, facts with every number mask
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
+import orjson
 from fastapi import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,16 +16,11 @@ from app.auth.permissions import permit
 from app.auth.tokens import Principal
 from app.cases import repository as repo
 from app.cases.errors import CaseNotFound
-from app.cases.schemas import (
-    CaseOut,
-    Deadlines,
-    SuggestedClassification,
-)
+from app.cases.schemas import CaseOut
 from app.cases.snapshot import Snapshot
 from app.core.db import json_bytes
 from app.households import idnumber
 from app.households.card import HouseholdCard, HouseholdFacts
-from app.households.schemas import HouseholdSummary
 from app.policies import service as policies
 from workflows.case import (
     IDENTIFICATION_STATES,
@@ -31,39 +28,41 @@ from workflows.case import (
 from workflows.classification import suggest
 from workflows.permissions import Permission
 from workflows.policy import policy
-from workflows.vocabulary import Channel
 
 
-def deadlines(snap: Snapshot, now: datetime) -> Deadlines:
-    return Deadlines(
-        identification_due_at=snap.identification_due_at,
-        identification_overdue=snap.state in IDENTIFICATION_STATES
+def deadlines(snap: Snapshot, now: datetime) -> dict[str, Any]:
+    """The case's :class:`~app.cases.schemas.Deadlines`, as its answer writes them."""
+    return {
+        "identification_due_at": snap.identification_due_at,
+        "identification_overdue": snap.state in IDENTIFICATION_STATES
         and now >= snap.identification_due_at,
-        notice_ends_at=snap.notice_ends_at,
-        elimination_due_at=snap.elimination_due_at,
-        measures_due_at=snap.measures_due_at,
-        measures_overdue=snap.measures_due_at is not None and now >= snap.measures_due_at,
-        acceptance_due_at=snap.acceptance_due_at,
-        acceptance_overdue=snap.acceptance_due_at is not None and now >= snap.acceptance_due_at,
-    )
+        "notice_ends_at": snap.notice_ends_at,
+        "elimination_due_at": snap.elimination_due_at,
+        "measures_due_at": snap.measures_due_at,
+        "measures_overdue": snap.measures_due_at is not None and now >= snap.measures_due_at,
+        "acceptance_due_at": snap.acceptance_due_at,
+        "acceptance_overdue": snap.acceptance_due_at is not None and now >= snap.acceptance_due_at,
+    }
 
 
-def household_summary(household: HouseholdFacts) -> HouseholdSummary:
-    return HouseholdSummary(
-        id=household.id,
-        head_name=household.head_name,
-        head_id_number_masked=idnumber.shown(household.head_id_number_masked),
-        village_code=household.village_code,
-        village_group=household.village_group,
-        size=household.size,
-    )
+def household_summary(household: HouseholdFacts) -> dict[str, Any]:
+    """The household's :class:`~app.households.schemas.HouseholdSummary`, as answers write it."""
+    return {
+        "id": household.id,
+        "head_name": household.head_name,
+        "head_id_number_masked": idnumber.shown(household.head_id_number_masked),
+        "village_code": household.village_code,
+        "village_group": household.village_group,
+        "size": household.size,
+    }
 
 
-def suggestion(snap: Snapshot) -> SuggestedClassification | None:
+def suggestion(snap: Snapshot) -> dict[str, str] | None:
+    """The case's :class:`~app.cases.schemas.SuggestedClassification`, if its facts make one."""
     suggested = suggest(snap.facts, policy(snap.policy_version))
     if suggested is None:
         return None
-    return SuggestedClassification(monitoring_type=suggested[0], reason=suggested[1])
+    return {"monitoring_type": suggested[0], "reason": suggested[1]}
 
 
 def redacted(document: dict[str, Any]) -> dict[str, Any]:
@@ -101,16 +100,44 @@ def case_json(
 ) -> bytes:
     """The case as answers show it, as JSON: ``shape`` (a richer answer built in the same
     one pass, an inbox item or an opening, with its own fields in ``more``) as its model
-    writes it, but its facts, the bulk of it, written once by orjson as the database is
-    sent them (``app.core.db.json_bytes``, kept as it is when it holds nothing to re-mask:
-    ``idnumber.redacted_json``) and placed after the other fields, which pydantic
-    writes. Building the model with the facts in it and having pydantic write them cost
-    three times as much: they were validated into the model, written once to see whether
-    any number needed re-masking (:func:`redacted`), and written again."""
-    head = shape(**_shown(snap, household, now), facts={}, **more)
-    text = head.__pydantic_serializer__.to_json(head, exclude=_FACTS)
+    writes it, written by orjson without building the model.
+
+    The model stays the contract (the route's response model, the OpenAPI document); the
+    answer is the document it writes, field for field and in its order, datetimes in UTC
+    as ``Z`` as pydantic writes them (``tests/test_personal_data.py`` holds every kind of
+    case answer to it). Building the model validated what this module had just derived
+    from a snapshot the database had checked, and cost a read of a case 8% of its
+    instructions (``bench/RESULTS.md``, 2026-12-05). The facts, the bulk of it, go in as
+    the database is sent them (``app.core.db.json_bytes``, kept as they are when they hold
+    nothing to re-mask: ``idnumber.redacted_json``), after the other fields."""
+    head = {
+        "id": snap.id,
+        "state": snap.state,
+        "version": snap.version,
+        "channel": snap.channel,
+        "area_code": snap.area_code,
+        "is_open": snap.is_open,
+        "monitoring_type": snap.monitoring_type,
+        "workflow_version": snap.workflow_version,
+        "policy_version": snap.policy_version,
+        "opened_at": snap.opened_at,
+        "updated_at": snap.updated_at,
+        "household": household_summary(household),
+        "deadlines": deadlines(snap, now),
+        "suggested_classification": suggestion(snap),
+    }
+    for name in _own_fields(shape):
+        head[name] = more[name]
+    text = orjson.dumps(head, option=orjson.OPT_UTC_Z)
     facts = idnumber.redacted_json(snap.facts, json_bytes)
     return b"".join((text[:-1], b',"facts":', facts, b"}"))
+
+
+@functools.cache
+def _own_fields(shape: type[CaseOut]) -> tuple[str, ...]:
+    """The fields a richer answer adds to :class:`CaseOut`'s, in its model's order (facts,
+    the last of CaseOut's, are written after them)."""
+    return tuple(name for name in shape.model_fields if name not in CaseOut.model_fields)
 
 
 def page_answer(page: BaseModel, items: list[bytes]) -> Response:
@@ -125,27 +152,6 @@ def page_answer(page: BaseModel, items: list[bytes]) -> Response:
 
 
 _ITEMS = {"items"}
-_FACTS = {"facts"}
-
-
-def _shown(snap: Snapshot, household: HouseholdFacts, now: datetime) -> dict[str, Any]:
-    """Every field of :class:`CaseOut` but its facts."""
-    return {
-        "id": snap.id,
-        "state": snap.state,
-        "version": snap.version,
-        "channel": Channel(snap.channel),
-        "area_code": snap.area_code,
-        "is_open": snap.is_open,
-        "monitoring_type": snap.monitoring_type,
-        "workflow_version": snap.workflow_version,
-        "policy_version": snap.policy_version,
-        "opened_at": snap.opened_at,
-        "updated_at": snap.updated_at,
-        "household": household_summary(household),
-        "deadlines": deadlines(snap, now),
-        "suggested_classification": suggestion(snap),
-    }
 
 
 async def read_case(

@@ -120,7 +120,7 @@ async def get_household(
         .all()
     )
     return HouseholdOut(
-        **case_views.household_summary(household).model_dump(),
+        **case_views.household_summary(household),
         household_number=household.household_number,
         bank_account_masked=household.bank_account_masked,
         **{name: getattr(household, name) for name in CONDITIONS},
@@ -335,7 +335,7 @@ async def find(
     }
     return [
         HouseholdFound(
-            **case_views.household_summary(h).model_dump(),
+            **case_views.household_summary(h),
             open_case=OpenCaseRef(id=open_cases[h.id].id, state=open_cases[h.id].state)
             if h.id in open_cases
             else None,
