@@ -289,9 +289,10 @@ async def get_case(
 @router.get("/{case_id}/actions", response_model=list[ActionOut])
 async def list_actions(
     case_id: str, principal: CurrentPrincipal, session: SessionDep, clock: ClockDep
-) -> list[ActionOut]:
+) -> Response:
     """Every action leaving the current state, whether you may fire it now, and what is unmet."""
-    return await service.actions_for(session, principal, case_id, clock.now())
+    answer = await service.actions_for(session, principal, case_id, clock.now())
+    return Response(answer, media_type="application/json")
 
 
 async def _fire(

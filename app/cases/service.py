@@ -17,6 +17,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from statemachine.exceptions import TransitionNotAllowed
@@ -38,10 +39,6 @@ from app.cases.errors import (
 )
 from app.cases.models import CaseEvent, chained_fields
 from app.cases.replay import observed_fields
-from app.cases.schemas import (
-    ActionOut,
-    UnmetOut,
-)
 from app.cases.snapshot import (
     Snapshot,
     elimination_due,
@@ -683,38 +680,47 @@ def available_actions(
     principal: Principal,
     now: datetime,
     observations: dict[str, dict[str, Any]] | None = None,
-) -> list[ActionOut]:
-    """Every action leaving the current state, with what stands in the caller's way."""
-    result = []
+) -> bytes:
+    """Every action leaving the current state, with what stands in the caller's way: a list
+    of :class:`~app.cases.schemas.ActionOut` as its model writes it, written by orjson
+    without building the models. What a step always shows (its name, title, target, the
+    fields it requires and its payload's schema, the bulk of the answer) is written once a
+    process (:func:`_action_text`); a request writes only whether it is allowed and what is
+    unmet. ``tests/test_rules_api.py`` holds the answer to what the models write."""
     language = LANGUAGE.get()
+    written = []
     for step in snap.workflow.steps_from(snap.state):
         unmet: list[Unmet] = []
         if principal.role not in step.roles:
             unmet.append(Unmet(ROLE_NOT_PERMITTED, f"A {principal.role} may not do this here."))
         ctx = rule_context(snap, step, now, {}, (observations or {}).get(step.action))
         unmet += evaluate(step.rules, ctx, with_payload=False)
-        result.append(
-            ActionOut(
-                name=step.action,
-                title=step.title,
-                to_state=step.target,
-                allowed=not unmet,
-                unmet=[
-                    UnmetOut(
-                        code=u.code, message=message(u.code, u.message, language), met_at=u.met_at
-                    )
-                    for u in unmet
-                ],
-                requires=requires(step),
-                payload_schema=payload_schema(step.payload),
-            )
-        )
-    return result
+        shown = [
+            {"code": u.code, "message": message(u.code, u.message, language), "met_at": u.met_at}
+            for u in unmet
+        ]
+        head, tail = _action_text(step)
+        allowed = b"false" if unmet else b"true"
+        unmet_text = orjson.dumps(shown, option=orjson.OPT_UTC_Z)
+        written.append(b"".join((head, allowed, b',"unmet":', unmet_text, tail)))
+    return b"[" + b",".join(written) + b"]"
+
+
+@cache
+def _action_text(step: Step) -> tuple[bytes, bytes]:
+    """What an action's answer always holds, around ``allowed`` and ``unmet``: its text up
+    to ``"allowed":``, and from ``"requires"`` to its end, in its model's order."""
+    head = orjson.dumps({"name": step.action, "title": step.title, "to_state": step.target})
+    tail = orjson.dumps(
+        {"requires": requires(step), "payload_schema": payload_schema(step.payload)}
+    )
+    return head[:-1] + b',"allowed":', b"," + tail[1:]
 
 
 async def actions_for(
     session: AsyncSession, principal: Principal, case_id: str, now: datetime
-) -> list[ActionOut]:
+) -> bytes:
+    """The answer to ``GET …/actions`` (:func:`available_actions`)."""
     snap, _ = await read_case(session, principal, case_id)
     observations = {
         step.action: await _observations(session, snap, step, now)
