@@ -15,12 +15,13 @@ the API to the city's confirmation as ``bench.transitions`` prepares them (its d
 data loaded, so each resubmission's comparison finds a record), 60 writes warm the
 caches, then the counters are zeroed and ``--writes`` writes of the same cycle (the city
 returns the case, the township answers the return, the township resubmits and the data
-comparison runs) are counted and dumped, then as many reads of a case, then as many openings
-(``POST /cases``, a self-declaration with a new household each time; each write and each
-opening with an ``Idempotency-Key`` of its own, as the console sends). What is counted: the
+comparison runs) are counted and dumped, then as many reads of a case, as many reads of its
+actions, then as many openings (``POST /cases``, a self-declaration with a new household each
+time; each write and each opening with an ``Idempotency-Key`` of its own, as the console
+sends). What is counted: the
 whole request in the app, its middlewares, FastAPI, SQLAlchemy, asyncpg and the event loop;
 not uvicorn's HTTP parsing and not PostgreSQL; on the embedded SQLite, its driver's threads
-too (SQLite runs in the process). The process runs uninstrumented but for the three phases
+too (SQLite runs in the process). The process runs uninstrumented but for the four phases
 counted, which callgrind's client requests switch on and dump from inside it (a small C
 helper built with gcc against valgrind's header: :data:`HELPER`).
 """
@@ -56,6 +57,8 @@ embedded SQLite's driver thread of each pooled connection) ran since they starte
 preparation's bulk upload included; instrumentation switched on and off is every thread's."""
 CASES = 16
 WARM_UP = 60
+PHASES = ("write", "read", "actions", "opening")
+"""What is counted, in order: one dump each."""
 
 
 async def call(
@@ -143,9 +146,10 @@ def opening(serial: int) -> bytes:
     ).encode()
 
 
-async def counted(url: str, writes: int, helper: str | None) -> tuple[float, float, float]:
+async def counted(url: str, writes: int, helper: str | None) -> tuple[float, float, float, float]:
     """The child: prepare, warm up, count ``writes`` writes, then as many reads of a case
-    (``GET /cases/{id}``, the city's), then as many openings; CPU seconds of each."""
+    (``GET /cases/{id}``, the city's), as many of its actions (``GET /cases/{id}/actions``,
+    the city's, at its confirmation), then as many openings; CPU seconds of each."""
     import httpx
 
     from app.core.config import Settings
@@ -184,6 +188,14 @@ async def counted(url: str, writes: int, helper: str | None) -> tuple[float, flo
         read = (time.process_time() - started) / writes
         if counters:
             counters.fangfanpin_stop()
+            counters.fangfanpin_start()
+        started = time.process_time()
+        for i in range(writes):
+            path = f"/api/v1/cases/{cases[i % CASES].id}/actions"
+            await call(app, path, T.BUREAU, b"", "GET")
+        actions = (time.process_time() - started) / writes
+        if counters:
+            counters.fangfanpin_stop()
         for i in range(WARM_UP):
             await call(app, "/api/v1/cases", T.keyed(T.CADRE), opening(i))
         if counters:
@@ -194,7 +206,7 @@ async def counted(url: str, writes: int, helper: str | None) -> tuple[float, flo
         opened = (time.process_time() - started) / writes
         if counters:
             counters.fangfanpin_stop()
-    return cpu, read, opened
+    return cpu, read, actions, opened
 
 
 def build_helper(directory: Path) -> Path:
@@ -215,10 +227,11 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-def measure(url: str, writes: int, keep: Path | None = None) -> tuple[float, float, float]:
-    """Instructions a write, a read and an opening: the child runs under callgrind; each of
-    its three dumps' totals, per request. ``keep``: a directory the three dumps are copied to
-    (``write.callgrind``, ``read.callgrind``, ``opening.callgrind``), for
+def measure(url: str, writes: int, keep: Path | None = None) -> tuple[float, float, float, float]:
+    """Instructions a write, a read, a read of actions and an opening: the child runs under
+    callgrind; each of its four dumps' totals, per request. ``keep``: a directory the dumps
+    are copied to (``write.callgrind``, ``read.callgrind``, ``actions.callgrind``,
+    ``opening.callgrind``), for
     ``callgrind_annotate --inclusive=yes`` to say where the instructions go."""
     for tool in ("valgrind", "gcc"):
         if shutil.which(tool) is None:
@@ -227,14 +240,14 @@ def measure(url: str, writes: int, keep: Path | None = None) -> tuple[float, flo
         directory = Path(scratch)
         child = ["-m", "bench.instructions", "--child", "--writes", str(writes)]
         done, dumps = under_callgrind(directory, [*child, "--database-url", url])
-        if done.returncode != 0 or len(dumps) != 3:
+        if done.returncode != 0 or len(dumps) != len(PHASES):
             raise SystemExit(f"the counted run failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
-            for dump, name in zip(dumps, ("write", "read", "opening"), strict=True):
+            for dump, name in zip(dumps, PHASES, strict=True):
                 shutil.copy(dump, keep / f"{name}.callgrind")
-        write, read, opened = (instructions_in(dump) / writes for dump in dumps)
-        return write, read, opened
+        write, read, actions, opened = (instructions_in(dump) / writes for dump in dumps)
+        return write, read, actions, opened
 
 
 def under_callgrind(
@@ -277,26 +290,31 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append to bench/RESULTS.md")
     parser.add_argument("--smoke", action="store_true", help="run the harness without valgrind")
     parser.add_argument(
-        "--keep", type=Path, help="a directory to keep callgrind's three dumps in, to annotate"
+        "--keep", type=Path, help="a directory to keep callgrind's four dumps in, to annotate"
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--helper", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        cpu, read, opened = asyncio.run(counted(args.database_url, args.writes, args.helper))
+        cpu, read, actions, opened = asyncio.run(
+            counted(args.database_url, args.writes, args.helper)
+        )
         print(
             f"{args.writes} writes, {cpu * 1e3:.2f} ms of CPU a write, {read * 1e3:.2f} a read, "
-            f"{opened * 1e3:.2f} an opening"
+            f"{actions * 1e3:.2f} a read of actions, {opened * 1e3:.2f} an opening"
         )
         return
     T.demo_database(args.database_url)
     if args.smoke:
-        cpu, read, opened = asyncio.run(counted(args.database_url, args.writes, None))
+        cpu, read, actions, opened = asyncio.run(counted(args.database_url, args.writes, None))
         print(f"smoke: {args.writes} writes in-process, {cpu * 1e3:.2f} ms of CPU a write")
         print(f"smoke: {args.writes} reads in-process, {read * 1e3:.2f} ms of CPU a read")
+        print(f"smoke: {args.writes} reads of actions in-process, {actions * 1e3:.2f} ms each")
         print(f"smoke: {args.writes} openings in-process, {opened * 1e3:.2f} ms of CPU each")
         return
-    per_write, per_read, per_opening = measure(args.database_url, args.writes, args.keep)
+    per_write, per_read, per_actions, per_opening = measure(
+        args.database_url, args.writes, args.keep
+    )
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     version = asyncio.run(T.server_settings(args.database_url))["server_version"]
     database = (
@@ -312,10 +330,12 @@ def main() -> None:
         "a time (return / answer / resubmit with the data comparison, which finds a record "
         "in the department data loaded; each with an Idempotency-Key of its own, as the "
         "console sends), then as many reads "
-        "(`GET /cases/{id}`), then as many openings (`POST /cases`, a new household and a "
-        "key each).\n\n"
+        "(`GET /cases/{id}`), as many reads of its actions (`GET /cases/{id}/actions`, the "
+        "city's official at the city's confirmation), then as many openings (`POST /cases`, "
+        "a new household and a key each).\n\n"
         f"**{per_write / 1e6:.3f} M instructions a write; {per_read / 1e6:.3f} M a read; "
-        f"{per_opening / 1e6:.3f} M an opening.**\n"
+        f"{per_actions / 1e6:.3f} M a read of actions; {per_opening / 1e6:.3f} M an "
+        "opening.**\n"
     )
     T.publish(text, record=args.record)
 

@@ -268,6 +268,7 @@ def test_instructions_benchmark_runs(bench_url: str) -> None:
     """The harness that callgrind counts, run natively (valgrind would take minutes)."""
     out = run("bench.instructions", "--smoke", "--writes", "6", "--database-url", bench_url)
     assert "smoke: 6 writes in-process" in out, out[-1500:]
+    assert "smoke: 6 reads of actions in-process" in out, out[-1500:]
     assert "smoke: 6 openings in-process" in out, out[-1500:]
 
 
