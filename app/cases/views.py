@@ -103,11 +103,12 @@ def case_json(
     writes it, written by orjson without building the model.
 
     The model stays the contract (the route's response model, the OpenAPI document); the
-    answer is the document it writes, field for field and in its order, datetimes in UTC
-    as ``Z`` as pydantic writes them (``tests/test_personal_data.py`` holds every kind of
-    case answer to it). Building the model validated what this module had just derived
-    from a snapshot the database had checked, and cost a read of a case 8% of its
-    instructions (``bench/RESULTS.md``, 2026-12-05). The facts, the bulk of it, go in as
+    answer is the document it writes, field for field and in its order but for the facts,
+    written last, datetimes in UTC as ``Z`` as pydantic writes them
+    (``tests/test_personal_data.py`` holds every kind of case answer to it). Building the
+    model validated what this module had just derived from a snapshot the database had
+    checked: 8% of a read's instructions, about 2.4% of its time (``bench/RESULTS.md``,
+    2026-12-05). The facts, the bulk of it, go in as
     the database is sent them (``app.core.db.json_bytes``, kept as they are when they hold
     nothing to re-mask: ``idnumber.redacted_json``), after the other fields."""
     head = {
