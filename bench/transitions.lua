@@ -1,6 +1,8 @@
--- wrk driver for bench/transitions.py: each wrk thread holds exactly one connection (run with
--- -t N -c N), so its Lua state sees its requests and their answers strictly in turn and can
--- keep its cases' versions and states. The cycle per case, each step one rule-checked write:
+-- wrk driver for bench/transitions.py. A thread may hold several connections (run with -t T
+-- -c N, N a multiple of T): each of its writes names itself in X-Request-Id, which the service
+-- sends back with every answer, so the thread knows which case an answer is for, and it never
+-- writes a case that has a write in flight. It keeps its cases' versions and states. The cycle
+-- per case, each step one rule-checked write:
 --   city_confirmation --return_to_township (city)--> returned
 --   returned --return-responses (township)--> township_verification
 --   township_verification --submit_to_city (township)--> city_confirmation
@@ -20,7 +22,7 @@ end
 
 local cases = {}
 local current = 0
-local pending = nil
+local pending = {} -- by request id, the case each write in flight is for
 local township, bureau, run
 local failures = 0
 local sent = 0
@@ -42,9 +44,18 @@ function init(args)
 end
 
 function request()
-  current = current % #cases + 1
+  -- the next of the thread's cases with no write in flight (a thread has more cases than
+  -- connections, and an answer frees its case)
+  local tried = 0
+  repeat
+    current = current % #cases + 1
+    tried = tried + 1
+    if tried > #cases then
+      error("every case of thread " .. index .. " has a write in flight")
+    end
+  until not cases[current].busy
   local case = cases[current]
-  pending = case
+  case.busy = true
   local path, who, body, target
   if case.state == "city_confirmation" then
     path, who, body, target = "actions/return_to_township", bureau, '{"reason":"补充材料"}', "returned"
@@ -56,10 +67,13 @@ function request()
   end
   case.target = target
   sent = sent + 1
+  local key = run .. "-" .. index .. "-" .. sent
+  pending[key] = case
   local headers = {
     ["Authorization"] = who,
     ["If-Match"] = '"' .. case.version .. '"',
-    ["Idempotency-Key"] = run .. "-" .. index .. "-" .. sent,
+    ["Idempotency-Key"] = key,
+    ["X-Request-Id"] = key,
   }
   if body then
     headers["Content-Type"] = "application/json"
@@ -68,7 +82,13 @@ function request()
 end
 
 function response(status, headers, body)
-  local case = pending
+  local key = headers["x-request-id"] or headers["X-Request-Id"]
+  local case = pending[key]
+  if case == nil then
+    error("an answer for no write in flight: " .. tostring(key))
+  end
+  pending[key] = nil
+  case.busy = false
   if status == 200 or status == 201 then
     local tag = headers["etag"] or headers["ETag"]
     case.version = tonumber(string.match(tag, "%d+"))

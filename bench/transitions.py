@@ -635,7 +635,7 @@ def wrk_runs(
     server_pid: int,
     warm_up: float = 0.0,
 ) -> list[Run]:
-    """The transitions driven by wrk (C, one connection per thread, bench/transitions.lua):
+    """The transitions driven by wrk (C, two threads as pgbench has, bench/transitions.lua):
     the load generator's own CPU stays small beside the server's on the same cores. First
     ``warm_up`` seconds at the largest client count, not counted: the server's pool opens
     its connections then (each new one costs PostgreSQL 15-40 ms of asyncpg's type
@@ -645,7 +645,13 @@ def wrk_runs(
         count = max(clients)
         print(f"wrk warming up with {count} connection(s) for {warm_up:.0f} s", flush=True)
         run = run_wrk(
-            HERE / "transitions.lua", _wrk_env(count, cases), base_url, count, warm_up, server_pid
+            HERE / "transitions.lua",
+            _wrk_env(_threads(count), cases),
+            base_url,
+            count,
+            warm_up,
+            server_pid,
+            _threads(count),
         )
         if run.errors:
             raise SystemExit(f"the warm-up's writes failed: {run.errors} of {run.count}")
@@ -654,7 +660,13 @@ def wrk_runs(
         asyncio.run(settled_positions(db_url, cases))
         print(f"wrk driving {count} connection(s) for {duration:.0f} s", flush=True)
         run = run_wrk(
-            HERE / "transitions.lua", _wrk_env(count, cases), base_url, count, duration, server_pid
+            HERE / "transitions.lua",
+            _wrk_env(_threads(count), cases),
+            base_url,
+            count,
+            duration,
+            server_pid,
+            _threads(count),
         )
         runs.append(run)
         print(
@@ -667,12 +679,21 @@ def wrk_runs(
     return runs
 
 
-def _wrk_env(count: int, cases: list[Case]) -> dict[str, str]:
+def _threads(connections: int) -> int:
+    """wrk's threads for ``connections``: two where they divide evenly, as pgbench's ``-j``
+    beside it (wrk gives each thread ``connections // threads``). One thread a connection,
+    as before 2026-12-05, put 32 of wrk's threads on the two cores at 32 clients: its CPU a
+    write rose from 0.04-0.05 ms to 0.07, and the server had less of the cores
+    (``bench/RESULTS.md``, notes of 2026-12-05)."""
+    return 2 if connections % 2 == 0 else 1
+
+
+def _wrk_env(threads: int, cases: list[Case]) -> dict[str, str]:
     """What bench/transitions.lua reads: its threads, tokens and cases where they stand, and
     a name for the run that no other run's idempotency keys share."""
     return {
         "BENCH_RUN": uuid.uuid4().hex,
-        "BENCH_THREADS": str(count),
+        "BENCH_THREADS": str(threads),
         "BENCH_TOWNSHIP": TOWNSHIP_TOKEN,
         "BENCH_BUREAU": BUREAU_TOKEN,
         "BENCH_CASES": ",".join(f"{c.id}:{c.version}:{c.state}" for c in cases),
@@ -686,9 +707,11 @@ def run_wrk(
     connections: int,
     duration: float,
     server_pid: int,
+    threads: int | None = None,
 ) -> Run:
-    """One wrk run of ``script`` (one connection per thread), with the server's CPU and wrk's
-    own; the script's done() prints the line parsed here."""
+    """One wrk run of ``script`` at ``connections`` over ``threads`` threads (one connection a
+    thread unless given), with the server's CPU and wrk's own; the script's done() prints the
+    line parsed here."""
     server_before = cpu_seconds(server_pid)
     database_before = database_cpu_seconds()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -696,7 +719,7 @@ def run_wrk(
         [
             "wrk",
             "-t",
-            str(connections),
+            str(threads or connections),
             "-c",
             str(connections),
             "-d",
@@ -896,7 +919,7 @@ def reference_loop() -> float:
 
 
 LOADERS = {
-    "wrk": "wrk (bench/transitions.lua, one connection per thread)",
+    "wrk": "wrk (bench/transitions.lua, two threads, as pgbench has, at an even count of clients)",
     "httpx": "one httpx process",
 }
 
