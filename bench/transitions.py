@@ -644,30 +644,14 @@ def wrk_runs(
         asyncio.run(settled_positions(db_url, cases))
         count = max(clients)
         print(f"wrk warming up with {count} connection(s) for {warm_up:.0f} s", flush=True)
-        run = run_wrk(
-            HERE / "transitions.lua",
-            _wrk_env(_threads(count), cases),
-            base_url,
-            count,
-            warm_up,
-            server_pid,
-            _threads(count),
-        )
+        run = _drive(base_url, count, cases, warm_up, server_pid)
         if run.errors:
             raise SystemExit(f"the warm-up's writes failed: {run.errors} of {run.count}")
     runs = []
     for count in clients:
         asyncio.run(settled_positions(db_url, cases))
         print(f"wrk driving {count} connection(s) for {duration:.0f} s", flush=True)
-        run = run_wrk(
-            HERE / "transitions.lua",
-            _wrk_env(_threads(count), cases),
-            base_url,
-            count,
-            duration,
-            server_pid,
-            _threads(count),
-        )
+        run = _drive(base_url, count, cases, duration, server_pid)
         runs.append(run)
         print(
             f"wrk   clients={count:>2}  {run.tps:8.1f} tps  p50 {run.percentile(0.5):6.1f} ms"
@@ -677,6 +661,20 @@ def wrk_runs(
             f"{_ms(run, run.database_cpu)} ms/tx"
         )
     return runs
+
+
+def _drive(base_url: str, count: int, cases: list[Case], seconds: float, server_pid: int) -> Run:
+    """One wrk run of bench/transitions.lua at ``count`` connections for ``seconds``."""
+    threads = _threads(count)
+    return run_wrk(
+        HERE / "transitions.lua",
+        _wrk_env(threads, cases),
+        base_url,
+        count,
+        seconds,
+        server_pid,
+        threads,
+    )
 
 
 def _threads(connections: int) -> int:
