@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 import re
 import sys
+import warnings
+from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
 
-from app.core.observability import JsonFormatter
+from app.core.observability import (
+    JsonFormatter,
+    JsonLineHandler,
+    RequestIds,
+    access_log,
+    request_ids,
+    request_line,
+)
 from app.main import create_app
 from tests.helpers import Api, new_id_number
 
@@ -209,3 +220,162 @@ def test_a_start_logs_no_line_of_alembic_setting_up_its_plugins(setup: str) -> N
     )
     lines = [json.loads(line) for line in done.stderr.splitlines()]
     assert [line["message"] for line in lines] == ["still said", "a request"]
+
+
+def test_request_ids_are_drawn_in_bulk_each_its_own() -> None:
+    """One draw from the operating system gives :data:`RequestIds.AT_ONCE` ids, each 32
+    hexadecimal digits and none repeated; forgotten, the next id comes from a fresh draw."""
+    drawn: list[int] = []
+    urandom = os.urandom
+
+    def counted(size: int) -> bytes:
+        drawn.append(size)
+        return urandom(size)
+
+    ids = RequestIds()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "urandom", counted)
+        made = [ids.draw() for _ in range(RequestIds.AT_ONCE * 2 + 1)]
+        assert drawn == [16 * RequestIds.AT_ONCE] * 3
+        ids.forget()
+        made.append(ids.draw())
+        assert len(drawn) == 4
+    assert all(re.fullmatch(r"[0-9a-f]{32}", one) for one in made)
+    assert len(set(made)) == len(made)
+
+
+def test_a_forked_process_never_gives_its_parents_request_ids() -> None:
+    """A child forked after the parent drew gets ids of its own, not the parent's next."""
+    request_ids.draw()  # the parent holds ids drawn and not yet given
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # (a threaded parent, 3.12+)
+        child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(write, request_ids.draw().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read, "rb") as pipe:
+        childs = pipe.read().decode()
+    assert re.fullmatch(r"[0-9a-f]{32}", childs)
+    assert childs != request_ids.draw()
+
+
+class _Writes(io.StringIO):
+    """A stream that keeps each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+@pytest.fixture
+def service_logging() -> Iterator[tuple[JsonLineHandler, _Writes]]:
+    """The service's own handler (``LOG_CONFIG``) writing the requests' lines to a stream
+    kept here, the request logger's only handler (:func:`_only`), put back after the test."""
+    saved = (access_log.handlers[:], access_log.propagate, access_log.level)
+    stream = _Writes()
+    handler = JsonLineHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    try:
+        yield handler, stream
+    finally:
+        access_log.handlers[:], access_log.propagate, _ = saved
+        access_log.setLevel(saved[2])
+        access_log.filters.clear()
+
+
+def _only(handler: logging.Handler) -> None:
+    """``handler`` the request logger's only one: pytest's capturing handlers, which it
+    adds as the test starts (to every logger that does not propagate, too), are left out."""
+    access_log.handlers[:] = [handler]
+    access_log.propagate = False
+    access_log.setLevel(logging.INFO)
+
+
+def test_a_line_made_already_is_written_as_a_records_line_is(
+    service_logging: tuple[JsonLineHandler, _Writes],
+) -> None:
+    handler, stream = service_logging
+    _only(handler)
+    handler.write_line("one")
+    access_log.info("two")
+    handler.write_line("three")
+    assert stream.writes[0] == "one\n"
+    assert json.loads(stream.writes[1])["message"] == "two"
+    assert stream.writes[2] == "three\n"
+
+
+def test_a_line_that_cannot_be_written_is_reported_as_a_records_would_be(
+    service_logging: tuple[JsonLineHandler, _Writes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler, stream = service_logging
+    reported: list[str] = []
+    monkeypatch.setattr(handler, "handleError", lambda record: reported.append(record.msg))
+    stream.close()
+    handler.write_line("lost")
+    assert reported == ["lost"]
+
+
+def test_a_requests_line_skips_the_record_only_with_the_services_own_set_up(
+    service_logging: tuple[JsonLineHandler, _Writes],
+) -> None:
+    """The line made without a record is, field for field, the line of the record."""
+    handler, _ = service_logging
+    _only(handler)
+    assert request_line(access_log) is handler
+    fields = {"request_id": "r", "method": "GET", "route": "/x", "status": 200, "case_id": None}
+    record = access_log.makeRecord(access_log.name, logging.INFO, "", 0, "request", (), None)
+    record.__dict__.update(fields)
+    made = JsonFormatter.line(record.created, "info", access_log.name, "request", fields)
+    assert made == JsonFormatter().format(record)
+    assert list(json.loads(made)) == [
+        *("time", "level", "logger", "message", "request_id", "method", "route"),
+        *("status", "case_id"),
+    ]
+    access_log.setLevel(logging.WARNING)
+    assert request_line(access_log) is None  # its lines are not wanted: the logging module
+    access_log.setLevel(logging.INFO)
+    access_log.addFilter(logging.Filter("elsewhere"))
+    assert request_line(access_log) is None
+    access_log.filters.clear()
+    access_log.propagate = True  # (the root logger's handlers reached too)
+    assert request_line(access_log) is None  # a second handler: each line a record
+    access_log.propagate = False
+    handler.addFilter(logging.Filter("elsewhere"))
+    assert request_line(access_log) is None
+    handler.filters.clear()
+    handler.setFormatter(logging.Formatter())
+    assert request_line(access_log) is None
+
+
+async def test_a_served_requests_line_is_made_without_a_record_and_is_the_same_line(
+    api: Api, service_logging: tuple[JsonLineHandler, _Writes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the service's own set-up, a request's line is made without a record; it
+    carries what the record's line carried."""
+    made: list[logging.LogRecord] = []
+    monkeypatch.setattr(access_log, "handle", made.append)  # (a record would pass here)
+    handler, stream = service_logging
+    _only(handler)
+    traced = api.headers("bureau.jiaohe", **{"X-Request-ID": "held-1"})
+    response = await api.client.get("/api/v1/cases", headers=traced)
+    assert response.status_code == 200
+    assert made == []
+    lines = [json.loads(line) for text in stream.writes for line in text.splitlines()]
+    mine = [line for line in lines if line.get("request_id") == "held-1"]
+    assert len(mine) == 1
+    assert mine[0]["logger"] == "fangfanpin.request"
+    assert (mine[0]["method"], mine[0]["route"], mine[0]["status"]) == (
+        "GET",
+        "/api/v1/cases",
+        200,
+    )
+    assert (mine[0]["actor"], mine[0]["role"]) == ("bureau.jiaohe", "city_bureau")
+    fields = [name for name in JsonFormatter.FIELDS if name in mine[0]]
+    assert list(mine[0]) == ["time", "level", "logger", "message", *fields]  # (a record's order)
