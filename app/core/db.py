@@ -15,12 +15,14 @@ from sqlalchemy import JSON, DateTime, LargeBinary, MetaData, Text, cast, event,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.ext.asyncio.engine import _get_sync_engine_or_connection
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.elements import Null
 from sqlalchemy.types import TypeDecorator
@@ -321,14 +323,97 @@ def _jsonb_decode(data: bytes) -> Any:
     return orjson.loads(memoryview(data)[1:])
 
 
+class RequestSession(AsyncSession):
+    """An :class:`AsyncSession` whose synchronous :class:`~sqlalchemy.orm.Session` is made
+    when something first needs it, not when the request begins.
+
+    Every request on the API takes a session, and a read that runs only direct statements
+    (``app.core.direct``: a case, its actions) uses nothing of it but its ``info``, its engine
+    (:attr:`bind`) and whether it is in a transaction; making the two sessions cost such a read
+    about 43,000 instructions, 4% of it (``bench/RESULTS.md``, 2026-12-05). Until it is made,
+    :attr:`info` is a dict kept here (the one the session gets when made, so nothing kept in
+    it is lost) and :meth:`in_transaction` is false (no transaction exists without it); any
+    other use makes it first (``sync_session`` and ``_proxied``, through which every other
+    method and attribute of the async session goes, are made on first access), exactly as
+    :class:`AsyncSession` would have made it."""
+
+    def __init__(
+        self,
+        bind: AsyncEngine | AsyncConnection | None = None,
+        *,
+        binds: dict[Any, AsyncEngine | AsyncConnection] | None = None,
+        sync_session_class: type[Session] | None = None,
+        info: dict[Any, Any] | None = None,
+        **kw: Any,
+    ) -> None:
+        # AsyncSession.__init__ but for its last step, the synchronous session, left to _make
+        self._async_bind = bind
+        self._async_binds = dict(binds) if binds else {}
+        if sync_session_class:
+            self.sync_session_class = sync_session_class
+        self._kept_info: dict[Any, Any] = dict(info) if info else {}
+        self._session_kw = kw
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("sync_session", "_proxied") and "_session_kw" in self.__dict__:
+            self._make()
+            return self.__dict__[name]
+        raise AttributeError(name)
+
+    def _make(self) -> None:
+        bind, binds = self._async_bind, self._async_binds
+        made = self.sync_session_class(
+            bind=None if bind is None else _get_sync_engine_or_connection(bind),
+            binds={key: _get_sync_engine_or_connection(b) for key, b in binds.items()} or None,
+            **self._session_kw,
+        )
+        made.__dict__["info"] = self._kept_info  # (Session.info is memoized in __dict__)
+        self.sync_session = self._proxied = self._assign_proxied(made)
+        del self.__dict__["_session_kw"]
+        # From now on an AsyncSession as any: a class with __getattr__ routes every attribute
+        # of its instances through a slower lookup, which cost a write 29,000 instructions.
+        self.__class__ = MadeSession  # type: ignore[assignment]
+
+    @property
+    def info(self) -> dict[Any, Any]:
+        made = self.__dict__.get("sync_session")
+        return self._kept_info if made is None else made.info
+
+    @property
+    def bind(self) -> Any:
+        """The engine (or connection) the session is bound to: the one it was given until
+        it is made, then its own (``AsyncSession.bind``: a bind set since is reflected)."""
+        if "sync_session" not in self.__dict__:
+            return self._async_bind
+        return AsyncSession.bind.fget(self)  # type: ignore[attr-defined]
+
+    @bind.setter
+    def bind(self, bind: Any) -> None:
+        AsyncSession.bind.fset(self, bind)  # type: ignore[attr-defined]
+
+    def in_transaction(self) -> bool:
+        made = self.__dict__.get("sync_session")
+        return made is not None and made.in_transaction()
+
+
+class MadeSession(AsyncSession):
+    """A :class:`RequestSession` once its synchronous session is made: an
+    :class:`AsyncSession` as any other."""
+
+
 def make_sessionmaker(
     engine: AsyncEngine, settings: Settings | None = None
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions that know the field keys (``session.info``): the write path seals what it
-    keeps for the national export with them. Without settings, the environment's."""
+    keeps for the national export with them. Without settings, the environment's. Each
+    makes its synchronous session when first needed (:class:`RequestSession`)."""
     keys = (settings or get_settings()).field_keys
     return async_sessionmaker(
-        engine, expire_on_commit=False, autoflush=False, info={"field_keys": keys}
+        engine,
+        class_=RequestSession,
+        expire_on_commit=False,
+        autoflush=False,
+        info={"field_keys": keys},
     )
 
 
