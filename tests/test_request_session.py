@@ -24,7 +24,7 @@ async def test_the_session_is_made_on_first_use_with_what_was_kept(settings: Set
         assert session.bind is engine
         assert (await session.execute(text("select 1"))).scalar() == 1
         assert "sync_session" in session.__dict__  # made by the statement
-        assert type(session) is MadeSession  # an AsyncSession as any from now on
+        assert isinstance(session, MadeSession)  # an AsyncSession as any from now on
         assert session.sync_session.info is session.info
         assert session.info["kept"] == 1
         assert session.in_transaction()
