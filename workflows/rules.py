@@ -75,9 +75,14 @@ class RuleContext:
 RuleCheck = Callable[[RuleContext], "Unmet | None"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Rule:
-    """A named rule; ``codes`` lists every code it can answer (for the workflow document)."""
+    """A named rule; ``codes`` lists every code it can answer (for the workflow document).
+
+    Each rule is made once (:func:`rule`, registered in :data:`RULES` by its name), so a rule
+    is equal only to itself: a step's ``rules`` are searched by identity, not field by field
+    (``rule in step.rules`` compared each of a step's rules through the dataclass's generated
+    ``__eq__``: about 28 calls a read of a case's actions)."""
 
     name: str
     codes: tuple[str, ...]

@@ -292,7 +292,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if REQUEST_ID.match(given) else request_ids.draw()
+        request_id = given if given and REQUEST_ID.match(given) else request_ids.draw()
         scope.setdefault("state", {})["request_id"] = request_id
         status, started = 500, time.perf_counter()
 
