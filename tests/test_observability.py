@@ -20,8 +20,8 @@ from app.core.observability import (
     JsonLineHandler,
     RequestIds,
     access_log,
+    line_handler,
     request_ids,
-    request_line,
 )
 from app.main import create_app
 from tests.helpers import Api, new_id_number
@@ -328,7 +328,7 @@ def test_a_requests_line_skips_the_record_only_with_the_services_own_set_up(
     """The line made without a record is, field for field, the line of the record."""
     handler, _ = service_logging
     _only(handler)
-    assert request_line(access_log) is handler
+    assert line_handler(access_log) is handler
     fields = {"request_id": "r", "method": "GET", "route": "/x", "status": 200, "case_id": None}
     record = access_log.makeRecord(access_log.name, logging.INFO, "", 0, "request", (), None)
     record.__dict__.update(fields)
@@ -339,19 +339,19 @@ def test_a_requests_line_skips_the_record_only_with_the_services_own_set_up(
         *("status", "case_id"),
     ]
     access_log.setLevel(logging.WARNING)
-    assert request_line(access_log) is None  # its lines are not wanted: the logging module
+    assert line_handler(access_log) is None  # its lines are not wanted: the logging module
     access_log.setLevel(logging.INFO)
     access_log.addFilter(logging.Filter("elsewhere"))
-    assert request_line(access_log) is None
+    assert line_handler(access_log) is None
     access_log.filters.clear()
     access_log.propagate = True  # (the root logger's handlers reached too)
-    assert request_line(access_log) is None  # a second handler: each line a record
+    assert line_handler(access_log) is None  # a second handler: each line a record
     access_log.propagate = False
     handler.addFilter(logging.Filter("elsewhere"))
-    assert request_line(access_log) is None
+    assert line_handler(access_log) is None
     handler.filters.clear()
     handler.setFormatter(logging.Formatter())
-    assert request_line(access_log) is None
+    assert line_handler(access_log) is None
 
 
 async def test_a_served_requests_line_is_made_without_a_record_and_is_the_same_line(
@@ -363,12 +363,12 @@ async def test_a_served_requests_line_is_made_without_a_record_and_is_the_same_l
     monkeypatch.setattr(access_log, "handle", made.append)  # (a record would pass here)
     handler, stream = service_logging
     _only(handler)
-    traced = api.headers("bureau.jiaohe", **{"X-Request-ID": "held-1"})
+    traced = api.headers("bureau.jiaohe", **{"X-Request-ID": "traced-1"})
     response = await api.client.get("/api/v1/cases", headers=traced)
     assert response.status_code == 200
     assert made == []
     lines = [json.loads(line) for text in stream.writes for line in text.splitlines()]
-    mine = [line for line in lines if line.get("request_id") == "held-1"]
+    mine = [line for line in lines if line.get("request_id") == "traced-1"]
     assert len(mine) == 1
     assert mine[0]["logger"] == "fangfanpin.request"
     assert (mine[0]["method"], mine[0]["route"], mine[0]["status"]) == (

@@ -30,6 +30,12 @@ async def test_the_session_is_made_on_first_use_with_what_was_kept(settings: Set
         assert session.in_transaction()
         assert session.sync_session.bind is engine.sync_engine
         await session.close()
+        rebound = make_sessionmaker(engine, settings)()
+        rebound.bind = engine  # a bind set before it is made: made, then set on it
+        assert isinstance(rebound, MadeSession)
+        assert rebound.bind is engine
+        assert rebound.sync_session.bind is engine.sync_engine
+        await rebound.close()
     finally:
         await engine.dispose()
 

@@ -374,26 +374,23 @@ class RequestSession(AsyncSession):
         # of its instances through a slower lookup, which cost a write 29,000 instructions.
         self.__class__ = MadeSession  # type: ignore[assignment]
 
+    # Until it is made (after, the instance is a MadeSession and AsyncSession's own serve):
+
     @property
     def info(self) -> dict[Any, Any]:
-        made = self.__dict__.get("sync_session")
-        return self._kept_info if made is None else made.info
+        return self._kept_info
 
     @property
     def bind(self) -> Any:
-        """The engine (or connection) the session is bound to: the one it was given until
-        it is made, then its own (``AsyncSession.bind``: a bind set since is reflected)."""
-        if "sync_session" not in self.__dict__:
-            return self._async_bind
-        return AsyncSession.bind.fget(self)  # type: ignore[attr-defined]
+        """The engine (or connection) the session was given."""
+        return self._async_bind
 
     @bind.setter
     def bind(self, bind: Any) -> None:
-        AsyncSession.bind.fset(self, bind)  # type: ignore[attr-defined]
+        AsyncSession.bind.fset(self, bind)  # type: ignore[attr-defined]  # (makes it first)
 
     def in_transaction(self) -> bool:
-        made = self.__dict__.get("sync_session")
-        return made is not None and made.in_transaction()
+        return False  # (no transaction exists without the synchronous session)
 
 
 class MadeSession(AsyncSession):

@@ -162,7 +162,7 @@ class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     Through the logging module a request's line cost a read of a case 77,000 instructions,
     7% of it: the record, its way through the loggers and the handler's lock, its JSON, and
     ``datetime.isoformat`` (11,000 alone; orjson writes the same text). Made straight from
-    the request's fields (:func:`request_line`, :meth:`JsonFormatter.line`) it costs about
+    the request's fields (:func:`line_handler`, :meth:`JsonFormatter.line`) it costs about
     24,000 (``bench/instructions.py``, ``bench/RESULTS.md``, 2026-12-05)."""
 
     def write_line(self, line: str) -> None:
@@ -177,8 +177,8 @@ class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.handleError(logging.makeLogRecord({"msg": line}))
 
 
-def request_line(logger: logging.Logger) -> JsonLineHandler | None:
-    """The handler a request's line is given to made (:meth:`JsonLineHandler.write_line`), when
+def line_handler(logger: logging.Logger) -> JsonLineHandler | None:
+    """The handler to give a request's line to, made (:meth:`JsonLineHandler.write_line`), when
     the logging set-up is the service's own (``LOG_CONFIG``, :func:`configure_logging`):
     ``logger`` logs at ``INFO`` and filters nothing, and its lines reach one handler only, a
     :class:`JsonLineHandler` writing :class:`JsonFormatter`'s lines that filters nothing.
@@ -251,9 +251,9 @@ class RequestIds:
     """Request ids made here: 32 random hexadecimal digits each (128 bits from the operating
     system's source, :func:`os.urandom`), drawn :data:`AT_ONCE` ids' worth at a time.
 
-    One ``urandom`` call a request was one ``getrandom`` system call a request: 2.2% of the
-    server's time reading a case on the Intel host (``bench/RESULTS.md``, 2026-12-05). Drawn
-    in bulk, the ids are as random and as unlikely to repeat; a forked process draws its own
+    One ``urandom`` call a request was one ``getrandom`` system call a request (strace,
+    ``bench/RESULTS.md``, 2026-12-05); now one in :data:`AT_ONCE`. Drawn in bulk, the ids are
+    as random and as unlikely to repeat; a forked process draws its own
     (:meth:`forget`, run in the child at each fork), never its parent's unused ones."""
 
     AT_ONCE = 256
@@ -323,7 +323,7 @@ class ObservabilityMiddleware:
             if principal is not None:
                 extra["actor"], extra["role"] = principal.sub, str(principal.role)
             extra["case_id"] = scope.get("path_params", {}).get("case_id")
-            handler = request_line(access_log)
+            handler = line_handler(access_log)
             if handler is None:
                 access_log.info("request", extra=extra)
             else:  # (the line the logging module would write, without its record)
